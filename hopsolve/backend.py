@@ -1,0 +1,46 @@
+"""The backend plugin contract: solve an energy, return a SampleSet."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from hopsolve.energy import Energy
+from hopsolve.params import build_params
+from hopsolve.sampleset import SampleSet
+
+Callback = Callable[[dict[str, Any]], None]
+
+
+class Backend(ABC):
+    """A stateless solver of energies. ``Params`` is a frozen dataclass, every field defaulted and documented.
+
+    ``solve`` must be deterministic for a given seed and must return states scored by ``energy`` itself.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+
+    @dataclass(frozen=True)
+    class Params:
+        """No parameters."""
+
+    def params(self, values: Mapping[str, Any] | None = None) -> Any:
+        """Build and validate this backend's ``Params`` (unknown or invalid fields are errors)."""
+        return build_params(self.Params, values, owner=f"backend {self.name!r}")
+
+    @abstractmethod
+    def solve(
+        self,
+        energy: Energy,
+        params: Any = None,
+        *,
+        seed: int | None = None,
+        initial_states: np.ndarray | None = None,
+        callback: Callback | None = None,
+    ) -> SampleSet:
+        """Minimise ``energy``; ``initial_states`` (reads × n) where the dynamics start from given states."""

@@ -1,0 +1,1 @@
+"""The built-in backends: exact enumeration, discrete Hopfield, stochastic annealing, Hopfield–Tank."""

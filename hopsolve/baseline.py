@@ -1,0 +1,43 @@
+"""The baseline contract: a reference solver that works on the instance itself, not on an energy."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from hopsolve.params import build_params
+from hopsolve.problem import Instance
+
+BaselineStatus = Literal["optimal", "feasible", "infeasible", "timeout", "error"]
+
+
+@dataclass(frozen=True)
+class BaselineOutcome:
+    """A candidate in the problem's terms and the solver's own status (``optimal`` only when proven)."""
+
+    candidate: Any
+    status: BaselineStatus
+    bound: float | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class Baseline(ABC):
+    """An exact or heuristic solver for one problem (``problem``), registered under ``name``."""
+
+    name: ClassVar[str]
+    problem: ClassVar[str]
+    description: ClassVar[str] = ""
+    exact: ClassVar[bool] = False
+
+    @dataclass(frozen=True)
+    class Params:
+        """No parameters."""
+
+    def params(self, values: Mapping[str, Any] | None = None) -> Any:
+        return build_params(self.Params, values, owner=f"baseline {self.name!r}")
+
+    @abstractmethod
+    def solve(self, instance: Instance, params: Any, *, seed: int, time_limit: float | None) -> BaselineOutcome:
+        """Solve ``instance`` within ``time_limit`` seconds where the solver supports a limit."""

@@ -1,0 +1,203 @@
+"""The ``hopsolve`` command line: a thin layer over the library. User errors are one line and exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from hopsolve.errors import HopsolveError, ParameterError, UserError
+from hopsolve.plugins import Registry, build_registry
+
+EXIT_USER_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line (and exit code 2), like every other user error."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UserError(f"{self.prog}: {message}")
+
+
+def parse_assignments(pairs: Sequence[str] | None, what: str) -> dict[str, str]:
+    """``["a=1", "b=x"]`` → ``{"a": "1", "b": "x"}``; anything without ``=`` is an error naming it."""
+    values: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ParameterError(f"{what} {pair!r} must look like key=value")
+        values[key.strip()] = value.strip()
+    return values
+
+
+def _weights(pairs: Sequence[str] | None) -> dict[str, float]:
+    weights = {}
+    for key, value in parse_assignments(pairs, "--weight").items():
+        try:
+            weights[key] = float(value)
+        except ValueError:
+            raise ParameterError(f"--weight {key}={value!r} is not a number") from None
+    return weights
+
+
+def _warn_failures(registry: Registry) -> None:
+    for failure in registry.failures:
+        print(f"hopsolve: warning: {failure}", file=sys.stderr)
+
+
+def _cmd_plugins(args: argparse.Namespace, registry: Registry) -> int:
+    def rows(table: dict, kind: str) -> list[dict[str, Any]]:
+        out = []
+        for entry in sorted(table.values(), key=lambda e: (getattr(e.cls, "problem", ""), e.name)):
+            row = {"name": entry.name, "kind": kind, "description": getattr(entry.cls, "description", ""),
+                   "plugin": entry.origin.plugin, "distribution": entry.origin.distribution,
+                   "version": entry.origin.version}
+            if kind == "problem":
+                row["suffixes"] = list(getattr(entry.cls, "suffixes", ()))
+            if kind == "baseline":
+                row["problem"] = entry.cls.problem
+                row["exact"] = bool(getattr(entry.cls, "exact", False))
+            out.append(row)
+        return out
+
+    report = {
+        "problems": rows(registry.problems, "problem"),
+        "backends": rows(registry.backends, "backend"),
+        "baselines": rows(registry.baselines, "baseline"),
+        "commands": [{"name": n, "plugin": e.origin.plugin, "distribution": e.origin.distribution,
+                      "version": e.origin.version} for n, e in sorted(registry.commands.items())],
+        "failures": [{"plugin": f.plugin, "error": f.error} for f in registry.failures],
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    for section in ("problems", "backends", "baselines", "commands"):
+        print(f"{section}:")
+        for row in report[section]:
+            target = f" [{row['problem']}]" if "problem" in row else ""
+            source = f"{row['distribution'] or row['plugin']} {row['version'] or ''}".strip()
+            print(f"  {row['name']}{target}  ({source})  {row.get('description', '')}".rstrip())
+    if report["failures"]:
+        print("failures:")
+        for row in report["failures"]:
+            print(f"  {row['plugin']}: {row['error']}")
+    return 0
+
+
+def _summary(result: Any) -> str:
+    parts = [f"{result.instance} ({result.problem}) — {result.kind} {result.solver}, seed {result.seed}:",
+             result.status]
+    if result.objective is not None:
+        parts.append(f"objective {result.objective:g}")
+    if result.reference is not None:
+        gap = f", gap {100 * result.gap:.2f}%" if result.gap is not None else ""
+        parts.append(f"(reference {result.reference:g}{gap})")
+    if result.energy is not None:
+        parts.append(f"energy {result.energy:.6g}")
+    if result.reads:
+        parts.append(f"feasible reads {result.feasible_reads}/{result.reads}")
+    if result.repaired:
+        parts.append("[repaired]")
+    parts.append(f"in {result.wall_time_s:.2f} s")
+    bad = {k: v for k, v in result.violations.items() if abs(v) > 1e-9}
+    text = " ".join(parts)
+    if bad:
+        text += "\nviolations: " + ", ".join(f"{k}={v:g}" for k, v in bad.items())
+    if result.solution is not None:
+        shown = result.solution if not isinstance(result.solution, list) or len(result.solution) <= 60 else (
+            result.solution[:60] + ["…"])
+        text += f"\nsolution: {' '.join(map(str, shown)) if isinstance(shown, list) else shown}"
+    return text
+
+
+def _cmd_solve(args: argparse.Namespace, registry: Registry) -> int:
+    from hopsolve.solve import solve_path
+
+    if not os.path.exists(args.path):
+        raise UserError("no such file", path=args.path)
+    result, solution, instance = solve_path(
+        registry, args.path, problem=args.problem, backend=args.backend, baseline=args.baseline,
+        params=parse_assignments(args.param, "--param"), weights=_weights(args.weight), seed=args.seed,
+        time_limit=args.time_limit, reads=args.reads, repair=args.repair,
+    )
+    problem = registry.problem(result.problem)
+    if args.out:
+        if solution.value is None:
+            raise UserError("no solution to write: the run found no valid candidate", path=args.out)
+        problem.write_solution(instance, solution, args.out)
+    if args.plot:
+        plot = getattr(problem, "plot", None)
+        if plot is None:
+            raise UserError(f"problem {problem.name!r} cannot draw a solution", path=args.plot)
+        plot(instance, solution, args.plot)
+    print(result.to_json() if args.json else _summary(result))
+    return 0
+
+
+def _add_solve(sub: Any) -> None:
+    p = sub.add_parser("solve", help="solve one instance with a backend or a baseline")
+    p.add_argument("path", help="instance file (problem inferred from its suffix)")
+    p.add_argument("--problem", help="problem plugin name (when the suffix is ambiguous)")
+    solver = p.add_mutually_exclusive_group()
+    solver.add_argument("--backend", help="backend name (default: the problem's default)")
+    solver.add_argument("--baseline", help="baseline name (e.g. ortools-cpsat)")
+    p.add_argument("--seed", type=int, help="random seed (recorded in the result)")
+    p.add_argument("--time-limit", type=float, help="seconds (where the solver supports a limit)")
+    p.add_argument("--reads", type=int, help="independent reads (restarts)")
+    p.add_argument("--param", action="append", metavar="KEY=VALUE", help="solver parameter (repeatable)")
+    p.add_argument("--weight", action="append", metavar="TERM=VALUE", help="energy term weight (repeatable)")
+    p.add_argument("--repair", action="store_true", help="mend an invalid final state (reported as repaired)")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.add_argument("--out", help="write the solution in the problem's own format")
+    p.add_argument("--plot", help="draw the solution to an image file (extra 'plot')")
+
+
+def build_parser(registry: Registry) -> argparse.ArgumentParser:
+    """The full parser, with commands that plugins add through ``hopsolve_commands``."""
+    parser = _Parser(prog="hopsolve", description="Hopfield-network heuristics for combinatorial optimisation.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = sub.add_parser("plugins", help="list problems, backends, baselines and load failures")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    _add_solve(sub)
+    for name, (help_text, configure, _run) in registry.command_specs.items():
+        if name in sub.choices:
+            continue
+        configure(sub.add_parser(name, help=help_text))
+    return parser
+
+
+BUILTIN_COMMANDS = {"plugins": _cmd_plugins, "solve": _cmd_solve}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``hopsolve`` console script."""
+    try:
+        registry = build_registry()
+        args = build_parser(registry).parse_args(argv)
+        if args.command != "plugins":
+            _warn_failures(registry)
+        if args.command in BUILTIN_COMMANDS:
+            return BUILTIN_COMMANDS[args.command](args, registry)
+        return int(registry.command_specs[args.command][2](args) or 0)
+    except UserError as exc:
+        print(f"hopsolve: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("hopsolve: interrupted", file=sys.stderr)
+        return 130
+    except HopsolveError as exc:
+        print(f"hopsolve: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except Exception as exc:  # noqa: BLE001 - one line for the user; HOPSOLVE_DEBUG=1 shows the traceback
+        if os.environ.get("HOPSOLVE_DEBUG"):
+            raise
+        print(f"hopsolve: internal error: {type(exc).__name__}: {exc} (set HOPSOLVE_DEBUG=1 for details)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

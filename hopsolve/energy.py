@@ -1,0 +1,584 @@
+"""Quadratic energies in the Hopfield sign convention, kept as named, re-weightable terms.
+
+Convention (both vartypes)::
+
+    E(v) = -½ vᵀ W v - bᵀ v + c,   W symmetric with zero diagonal,
+
+with ``v ∈ {-1, +1}ⁿ`` (``Vartype.SPIN``) or ``v ∈ {0, 1}ⁿ`` (``Vartype.BINARY``). The *local field* of unit i is
+``h_i = Σ_j W_ij v_j + b_i`` and the deterministic update is ``v_i ← high if h_i > 0, low if h_i < 0`` (for spins,
+``s_i ← sign(h_i)``; the threshold is ``θ = -b``). Flipping unit i changes the energy by ``(v_i - v_i') h_i``.
+
+The QUBO form is ``E(x) = xᵀ Q x + c`` with Q symmetric and the linear part on its diagonal; spins and bits are
+related by ``s = 2x - 1`` and a state has the same energy in either form. dimod's Ising form
+``Σ h_i s_i + Σ_{i<j} J_ij s_i s_j`` is the negation of the Hopfield coefficients: ``h = -b``, ``J = -W``.
+
+An energy is a weighted sum of named terms: ``objective`` plus one term per penalty (``row``, ``column``, ...).
+Weights are kept apart from the terms, so :meth:`Energy.reweighted` re-tunes them without re-encoding. A term that
+would be too large as a matrix (the ``total`` penalty of a TSP couples every pair of neurons) is kept in structured
+form (:class:`GroupSquareTerm`), which gives energies and fields in O(n) without storing couplings. Every term is
+defined on the discrete states and extended multilinearly to real-valued states (no ``v_i²`` terms), which is the
+energy continuous (Hopfield–Tank) dynamics descend.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from hopsolve.errors import ParameterError, TooLargeError
+
+__all__ = [
+    "Vartype",
+    "Term",
+    "QuadraticTerm",
+    "GroupSquareTerm",
+    "OneHotLayout",
+    "PermutationView",
+    "Energy",
+    "max_matrix_bytes",
+    "check_matrix_size",
+]
+
+DEFAULT_MAX_MATRIX_BYTES = 2 * 1024**3
+_BYTES_PER_NONZERO = 12  # float64 value + int32 column index in CSR
+
+
+class Vartype(Enum):
+    """The domain of every unit: spins ``{-1, +1}`` or bits ``{0, 1}``."""
+
+    SPIN = "spin"
+    BINARY = "binary"
+
+    @property
+    def low(self) -> int:
+        return -1 if self is Vartype.SPIN else 0
+
+    @property
+    def high(self) -> int:
+        return 1
+
+    @classmethod
+    def parse(cls, value: str | Vartype) -> Vartype:
+        if isinstance(value, Vartype):
+            return value
+        try:
+            return cls(str(value).lower())
+        except ValueError:
+            raise ParameterError(f"unknown vartype {value!r}: choose 'spin' or 'binary'") from None
+
+
+def max_matrix_bytes() -> int:
+    """The largest coupling matrix hopsolve will build, from ``HOPSOLVE_MAX_MATRIX_BYTES`` (default 2 GiB)."""
+    raw = os.environ.get("HOPSOLVE_MAX_MATRIX_BYTES")
+    if raw is None:
+        return DEFAULT_MAX_MATRIX_BYTES
+    try:
+        return int(float(raw))
+    except ValueError:
+        raise ParameterError(f"HOPSOLVE_MAX_MATRIX_BYTES={raw!r} is not a number of bytes") from None
+
+
+def check_matrix_size(nonzeros: int, what: str) -> None:
+    """Refuse, with a clear message, to build a matrix with more stored entries than the memory limit allows."""
+    needed = int(nonzeros) * _BYTES_PER_NONZERO
+    limit = max_matrix_bytes()
+    if needed > limit:
+        raise TooLargeError(
+            f"{what} needs {int(nonzeros):,} couplings (~{needed / 1024**3:.1f} GiB), over the limit of "
+            f"{limit / 1024**3:.1f} GiB; use a structured encoding or raise HOPSOLVE_MAX_MATRIX_BYTES"
+        )
+
+
+def _as_states(states: Any, n: int) -> np.ndarray:
+    arr = np.asarray(states, dtype=np.float64)
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2 or arr.shape[1] != n:
+        raise ParameterError(f"states must have {n} columns, got shape {np.shape(states)}")
+    return arr
+
+
+def _symmetric_zero_diagonal(matrix: Any, n: int) -> sp.csr_matrix:
+    mat = sp.csr_matrix(matrix, dtype=np.float64)
+    if mat.shape != (n, n):
+        raise ParameterError(f"quadratic part must be {n}×{n}, got {mat.shape}")
+    if mat.diagonal().any():
+        raise ParameterError("quadratic part must have a zero diagonal (put self-couplings in the linear part)")
+    if (abs(mat - mat.T) > 1e-9 * (1.0 + abs(mat).max())).nnz:
+        raise ParameterError("quadratic part must be symmetric")
+    mat.eliminate_zeros()
+    mat.sort_indices()
+    return mat
+
+
+class Term(ABC):
+    """A named piece of an energy. Subclasses give energies and fields for many states at once."""
+
+    name: str
+
+    @property
+    @abstractmethod
+    def num_variables(self) -> int:
+        """How many units the term acts on."""
+
+    @abstractmethod
+    def energies(self, states: np.ndarray, vartype: Vartype) -> np.ndarray:
+        """Energy of each row of ``states`` (multilinear extension for real-valued rows)."""
+
+    @abstractmethod
+    def fields(self, states: np.ndarray, vartype: Vartype) -> np.ndarray:
+        """Local fields ``h = -∂E/∂v`` of the multilinear extension, one row per state."""
+
+    @abstractmethod
+    def converted(self, source: Vartype, target: Vartype) -> Term:
+        """The same function of the state, written for the other vartype."""
+
+    @abstractmethod
+    def quadratic(self, vartype: Vartype) -> QuadraticTerm:
+        """This term as an explicit matrix (subject to the memory limit)."""
+
+    @property
+    @abstractmethod
+    def stored_couplings(self) -> int:
+        """How many couplings :meth:`quadratic` would store."""
+
+
+@dataclass(frozen=True, eq=False)
+class QuadraticTerm(Term):
+    """``E = -½ vᵀ W v - bᵀ v + c`` with W sparse, symmetric, zero diagonal."""
+
+    name: str
+    coupling: sp.csr_matrix
+    linear: np.ndarray
+    offset: float = 0.0
+
+    @classmethod
+    def build(cls, name: str, coupling: Any, linear: Any = None, offset: float = 0.0) -> QuadraticTerm:
+        """Validate and normalise the parts (symmetric, zero diagonal, float64)."""
+        n = np.shape(coupling)[0] if linear is None else len(linear)
+        lin = np.zeros(n) if linear is None else np.asarray(linear, dtype=np.float64).copy()
+        return cls(name, _symmetric_zero_diagonal(coupling, n), lin, float(offset))
+
+    @property
+    def num_variables(self) -> int:
+        return len(self.linear)
+
+    @property
+    def stored_couplings(self) -> int:
+        return int(self.coupling.nnz)
+
+    def energies(self, states: np.ndarray, vartype: Vartype) -> np.ndarray:
+        ws = self.coupling @ states.T  # (n, m)
+        return -0.5 * np.einsum("mi,im->m", states, ws) - states @ self.linear + self.offset
+
+    def fields(self, states: np.ndarray, vartype: Vartype) -> np.ndarray:
+        return (self.coupling @ states.T).T + self.linear
+
+    def converted(self, source: Vartype, target: Vartype) -> QuadraticTerm:
+        if source is target:
+            return self
+        w, b, c = self.coupling, self.linear, self.offset
+        row_sums = np.asarray(w.sum(axis=1)).ravel()
+        total = float(row_sums.sum())
+        if source is Vartype.SPIN:  # s = 2x - 1
+            return QuadraticTerm(self.name, (4.0 * w).tocsr(), 2.0 * b - 2.0 * row_sums,
+                                 c - 0.5 * total + float(b.sum()))
+        return QuadraticTerm(self.name, (0.25 * w).tocsr(), 0.5 * b + 0.25 * row_sums,
+                             c - 0.125 * total - 0.5 * float(b.sum()))
+
+    def quadratic(self, vartype: Vartype) -> QuadraticTerm:
+        return self
+
+
+@dataclass(frozen=True, eq=False)
+class GroupSquareTerm(Term):
+    """``E = scale · Σ_g (Σ_{i∈g} v_i - t_g)² + offset`` over disjoint groups, stored without couplings.
+
+    ``groups[i]`` is the group of unit i (``-1`` for none) and ``targets[g]`` its target sum. With targets 1 on
+    bits this is the one-hot penalty of a row or column of a permutation matrix; one group holding every unit is
+    the Hopfield–Tank ``total`` penalty. Fields cost O(n) for all units.
+    """
+
+    name: str
+    groups: np.ndarray
+    targets: np.ndarray
+    scale: float = 1.0
+    offset: float = 0.0
+
+    @classmethod
+    def build(cls, name: str, groups: Any, targets: Any, scale: float = 1.0, offset: float = 0.0) -> GroupSquareTerm:
+        g = np.asarray(groups, dtype=np.int64)
+        t = np.atleast_1d(np.asarray(targets, dtype=np.float64))
+        if g.ndim != 1 or (g.size and (g.min() < -1 or g.max() >= len(t))):
+            raise ParameterError(f"term {name!r}: group ids must be -1 or index into {len(t)} targets")
+        return cls(name, g, t, float(scale), float(offset))
+
+    @property
+    def num_variables(self) -> int:
+        return len(self.groups)
+
+    @cached_property
+    def _indicator(self) -> sp.csr_matrix:
+        members = np.flatnonzero(self.groups >= 0)
+        return sp.csr_matrix(
+            (np.ones(len(members)), (self.groups[members], members)),
+            shape=(len(self.targets), self.num_variables),
+        )
+
+    @cached_property
+    def sizes(self) -> np.ndarray:
+        return np.bincount(self.groups[self.groups >= 0], minlength=len(self.targets)).astype(np.float64)
+
+    @property
+    def stored_couplings(self) -> int:
+        return int((self.sizes * (self.sizes - 1)).sum())
+
+    def energies(self, states: np.ndarray, vartype: Vartype) -> np.ndarray:
+        sums = (self._indicator @ states.T).T  # (m, groups)
+        member = self.groups >= 0
+        inside = states[:, member]
+        diagonal = inside.sum(axis=1) if vartype is Vartype.BINARY else np.full(len(states), member.sum())
+        squares = ((sums - self.targets) ** 2).sum(axis=1) - (inside**2).sum(axis=1) + diagonal
+        return self.scale * squares + self.offset
+
+    def fields(self, states: np.ndarray, vartype: Vartype) -> np.ndarray:
+        sums = (self._indicator @ states.T).T
+        member = self.groups >= 0
+        h = np.zeros_like(states)
+        g = self.groups[member]
+        derivative = 1.0 if vartype is Vartype.BINARY else 0.0
+        h[:, member] = -self.scale * (2.0 * (sums[:, g] - states[:, member] - self.targets[g]) + derivative)
+        return h
+
+    def converted(self, source: Vartype, target: Vartype) -> GroupSquareTerm:
+        if source is target:
+            return self
+        if source is Vartype.BINARY:  # Σx = (Σs + |g|)/2
+            return replace(self, targets=2.0 * self.targets - self.sizes, scale=self.scale / 4.0)
+        return replace(self, targets=(self.sizes + self.targets) / 2.0, scale=4.0 * self.scale)
+
+    def quadratic(self, vartype: Vartype) -> QuadraticTerm:
+        check_matrix_size(self.stored_couplings, f"term {self.name!r}")
+        member = np.flatnonzero(self.groups >= 0)
+        order = member[np.argsort(self.groups[member], kind="stable")]
+        rows, cols = [], []
+        for g in np.unique(self.groups[member]):
+            idx = order[self.groups[order] == g]
+            r, c = np.meshgrid(idx, idx, indexing="ij")
+            keep = r != c
+            rows.append(r[keep])
+            cols.append(c[keep])
+        n = self.num_variables
+        r = np.concatenate(rows) if rows else np.zeros(0, int)
+        c = np.concatenate(cols) if cols else np.zeros(0, int)
+        w = sp.csr_matrix((np.full(len(r), -2.0 * self.scale), (r, c)), shape=(n, n))
+        t = self.targets[self.groups[member]]
+        b = np.zeros(n)
+        if vartype is Vartype.SPIN:
+            b[member] = 2.0 * self.scale * t
+            c0 = self.scale * float((self.sizes + self.targets**2).sum())
+        else:
+            b[member] = self.scale * (2.0 * t - 1.0)
+            c0 = self.scale * float((self.targets**2).sum())
+        w.sort_indices()
+        return QuadraticTerm(self.name, w, b, self.offset + c0)
+
+
+@dataclass(frozen=True, eq=False)
+class OneHotLayout:
+    """Units arranged as an ``items × positions`` permutation matrix: ``index[i, a]`` is the unit of item i at a.
+
+    A feasible state sets exactly one unit in every row and every column. Backends use this to move inside the
+    feasible set (exchange two items' positions, reverse a block of positions) instead of flipping single units.
+    """
+
+    index: np.ndarray
+
+    def __post_init__(self) -> None:
+        idx = np.asarray(self.index)
+        if idx.ndim != 2 or idx.shape[0] != idx.shape[1]:
+            raise ParameterError(f"one-hot layout must be square, got shape {idx.shape}")
+
+    @property
+    def size(self) -> int:
+        return int(self.index.shape[0])
+
+    def state(self, positions: Sequence[int], vartype: Vartype, num_variables: int) -> np.ndarray:
+        """The state in which item i sits at ``positions[i]`` (0-based)."""
+        v = np.full(num_variables, vartype.low, dtype=np.int8)
+        v[self.index[np.arange(self.size), np.asarray(positions)]] = 1
+        return v
+
+    def positions(self, state: np.ndarray) -> np.ndarray | None:
+        """Item → position if ``state`` is a permutation matrix, else ``None``."""
+        on = np.asarray(state)[self.index] == 1
+        if not (on.sum(axis=1) == 1).all() or not (on.sum(axis=0) == 1).all():
+            return None
+        return on.argmax(axis=1)
+
+
+@dataclass(frozen=True, eq=False)
+class PermutationView:
+    """The energy restricted to permutations: ``E(p) = w·(Σ_ij A_ij B_p(i)p(j) + Σ_i C_i,p(i)) + offset``.
+
+    ``term`` names the energy term whose weight is ``w``; on feasible states every other term is zero. TSP has A =
+    distances, B = adjacency of the cycle of positions; QAP has flows and distances; linear assignment has A = 0.
+    B is sparse, so moves touch only the positions it connects.
+    """
+
+    layout: OneHotLayout
+    flow: np.ndarray
+    adjacency: sp.csr_matrix
+    linear: np.ndarray | None = None
+    term: str = "objective"
+    offset: float = 0.0
+
+    @property
+    def size(self) -> int:
+        return self.layout.size
+
+    def value(self, positions: Sequence[int]) -> float:
+        """The unweighted objective of the permutation ``positions`` (item → position, 0-based)."""
+        p = np.asarray(positions)
+        b = self.adjacency[p][:, p]
+        total = float(b.multiply(self.flow).sum())
+        if self.linear is not None:
+            total += float(self.linear[np.arange(self.size), p].sum())
+        return total
+
+    @cached_property
+    def cyclic_weight(self) -> float | None:
+        """w if B is w·(adjacency of the cycle of positions) and A symmetric (2-opt deltas are O(1)), else None."""
+        n = self.size
+        if n < 3 or not np.allclose(self.flow, self.flow.T):
+            return None
+        coo = sp.coo_matrix(self.adjacency)
+        if coo.nnz == 0:
+            return None
+        w = coo.data[0]
+        diff = (coo.col - coo.row) % n
+        if np.all(coo.data == w) and np.all((diff == 1) | (diff == n - 1)) and coo.nnz == (2 * n if n > 2 else n):
+            return float(w)
+        return None
+
+
+@dataclass(frozen=True, eq=False)
+class Energy:
+    """``E = Σ_k weight_k · term_k`` on ``vartype`` units; weights default to 1.
+
+    >>> import numpy as np
+    >>> e = Energy.from_qubo(np.array([[1.0, -2.0], [0.0, 1.0]]))
+    >>> float(e.energies([[1, 1]])[0])
+    0.0
+    """
+
+    vartype: Vartype
+    terms: tuple[Term, ...]
+    weights: Mapping[str, float] = field(default_factory=dict)
+    labels: tuple | None = None
+    layout: OneHotLayout | None = None
+    permutation: PermutationView | None = None
+
+    def __post_init__(self) -> None:
+        if not self.terms:
+            raise ParameterError("an energy needs at least one term")
+        names = [t.name for t in self.terms]
+        if len(set(names)) != len(names):
+            raise ParameterError(f"term names must be unique, got {names}")
+        sizes = {t.num_variables for t in self.terms}
+        if len(sizes) != 1:
+            raise ParameterError(f"terms disagree on the number of variables: {sorted(sizes)}")
+        weights = {name: 1.0 for name in names}
+        weights.update(self._checked_weights(self.weights, names))
+        object.__setattr__(self, "weights", weights)
+        if self.labels is not None and len(self.labels) != self.num_variables:
+            raise ParameterError(f"{len(self.labels)} labels for {self.num_variables} variables")
+
+    @staticmethod
+    def _checked_weights(weights: Mapping[str, float], names: Sequence[str]) -> dict[str, float]:
+        checked = {}
+        for key, value in weights.items():
+            if key not in names:
+                raise ParameterError(f"unknown weight {key!r}: this energy has terms {', '.join(names)}")
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise ParameterError(f"weight {key}={value!r} is not a number") from None
+            if not np.isfinite(number) or number < 0:
+                raise ParameterError(f"weight {key}={value!r} must be finite and non-negative")
+            checked[key] = number
+        return checked
+
+    # ---- construction -------------------------------------------------------------------------------------------
+    @classmethod
+    def from_hopfield(cls, coupling: Any, bias: Any = None, offset: float = 0.0,
+                      vartype: Vartype | str = Vartype.SPIN, name: str = "objective") -> Energy:
+        """One term ``-½ vᵀWv - bᵀv + c``."""
+        return cls(Vartype.parse(vartype), (QuadraticTerm.build(name, coupling, bias, offset),))
+
+    @classmethod
+    def from_qubo(cls, q: Any, offset: float = 0.0, name: str = "objective") -> Energy:
+        """``E(x) = xᵀ Q x + offset`` on bits; Q need not be symmetric, its diagonal is the linear part."""
+        mat = sp.csr_matrix(q, dtype=np.float64)
+        if mat.shape[0] != mat.shape[1]:
+            raise ParameterError(f"Q must be square, got {mat.shape}")
+        sym = mat + mat.T
+        linear = -mat.diagonal()
+        sym.setdiag(0.0)
+        return cls.from_hopfield(-sym, linear, offset, Vartype.BINARY, name)
+
+    @classmethod
+    def from_ising(cls, h: Any, j: Any, offset: float = 0.0, name: str = "objective") -> Energy:
+        """dimod's convention ``Σ h_i s_i + Σ_{i<j} J_ij s_i s_j + offset``; J may be given upper or symmetric."""
+        mat = sp.csr_matrix(j, dtype=np.float64)
+        upper = sp.triu(mat, 1) + sp.tril(mat, -1).T
+        return cls.from_hopfield(-(upper + upper.T), -np.asarray(h, dtype=np.float64), offset, Vartype.SPIN, name)
+
+    # ---- basic facts --------------------------------------------------------------------------------------------
+    @property
+    def num_variables(self) -> int:
+        return self.terms[0].num_variables
+
+    @property
+    def term_names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.terms)
+
+    @property
+    def penalty_names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.terms if t.name != "objective")
+
+    def term(self, name: str) -> Term:
+        for t in self.terms:
+            if t.name == name:
+                return t
+        raise ParameterError(f"no term {name!r}: this energy has {', '.join(self.term_names)}")
+
+    def reweighted(self, **weights: float) -> Energy:
+        """The same terms with some weights changed; nothing is re-encoded."""
+        new = dict(self.weights)
+        new.update(self._checked_weights(weights, self.term_names))
+        return replace(self, weights=new)
+
+    # ---- evaluation ---------------------------------------------------------------------------------------------
+    def energies(self, states: Any) -> np.ndarray:
+        """Energy of each row of ``states`` (one state may be passed as a vector)."""
+        x = _as_states(states, self.num_variables)
+        total = np.zeros(len(x))
+        for t in self.terms:
+            w = self.weights[t.name]
+            if w:
+                total += w * t.energies(x, self.vartype)
+        return total
+
+    def energy(self, state: Any) -> float:
+        return float(self.energies(state)[0])
+
+    def term_energies(self, states: Any) -> dict[str, np.ndarray]:
+        """Unweighted energy of every term for each state."""
+        x = _as_states(states, self.num_variables)
+        return {t.name: t.energies(x, self.vartype) for t in self.terms}
+
+    def violations(self, state: Any) -> dict[str, float]:
+        """Unweighted value of each penalty term for one state: zero everywhere when it is feasible."""
+        values = self.term_energies(state)
+        return {name: float(values[name][0]) for name in self.penalty_names}
+
+    def fields(self, states: Any) -> np.ndarray:
+        """Local fields ``h = -∂E/∂v`` for each state (rows)."""
+        x = _as_states(states, self.num_variables)
+        h = np.zeros_like(x)
+        for t in self.terms:
+            w = self.weights[t.name]
+            if w:
+                h += w * t.fields(x, self.vartype)
+        return h
+
+    def flip_deltas(self, state: Any) -> np.ndarray:
+        """``E(state with unit i flipped) - E(state)`` for every i."""
+        v = _as_states(state, self.num_variables)[0]
+        other = -v if self.vartype is Vartype.SPIN else 1.0 - v
+        return (v - other) * self.fields(v)[0]
+
+    # ---- conversion ---------------------------------------------------------------------------------------------
+    def to_vartype(self, vartype: Vartype | str) -> Energy:
+        """The same energy on the other kind of unit (``s = 2x - 1``)."""
+        target = Vartype.parse(vartype)
+        if target is self.vartype:
+            return self
+        terms = tuple(t.converted(self.vartype, target) for t in self.terms)
+        return replace(self, vartype=target, terms=terms)
+
+    def to_spin(self) -> Energy:
+        return self.to_vartype(Vartype.SPIN)
+
+    def to_binary(self) -> Energy:
+        return self.to_vartype(Vartype.BINARY)
+
+    @property
+    def stored_couplings(self) -> int:
+        return sum(t.stored_couplings for t in self.terms if self.weights[t.name])
+
+    def to_hopfield(self) -> tuple[sp.csr_matrix, np.ndarray, float]:
+        """The weighted sum as one ``(W, b, c)``, materialising structured terms (subject to the memory limit)."""
+        check_matrix_size(self.stored_couplings, "this energy as one matrix")
+        n = self.num_variables
+        w = sp.csr_matrix((n, n))
+        b = np.zeros(n)
+        c = 0.0
+        for t in self.terms:
+            weight = self.weights[t.name]
+            if not weight:
+                continue
+            q = t.quadratic(self.vartype)
+            w = w + weight * q.coupling
+            b += weight * q.linear
+            c += weight * q.offset
+        w = sp.csr_matrix(w)
+        w.eliminate_zeros()
+        w.sort_indices()
+        return w, b, c
+
+    def to_qubo(self) -> tuple[sp.csr_matrix, float]:
+        """``(Q, c)`` with ``E(x) = xᵀQx + c``, Q symmetric, the linear part on its diagonal."""
+        w, b, c = self.to_binary().to_hopfield()
+        q = (-0.5 * w).tolil()
+        q.setdiag(-b)
+        return q.tocsr(), c
+
+    def to_dimod(self) -> Any:
+        """A ``dimod.BinaryQuadraticModel`` with the same energy (coefficients negated: ``h = -b``, ``J = -W``)."""
+        try:
+            import dimod
+        except ImportError:
+            raise ParameterError("to_dimod needs the optional dependency: pip install 'hopsolve[dimod]'") from None
+        w, b, c = self.to_hopfield()
+        upper = sp.triu(w, 1).tocoo()
+        quadratic = {(int(i), int(j)): -float(v) for i, j, v in zip(upper.row, upper.col, upper.data)}
+        linear = {i: -float(b[i]) for i in range(self.num_variables)}
+        vartype = dimod.SPIN if self.vartype is Vartype.SPIN else dimod.BINARY
+        return dimod.BinaryQuadraticModel(linear, quadratic, c, vartype)
+
+    @classmethod
+    def from_dimod(cls, bqm: Any) -> Energy:
+        """Read a ``dimod.BinaryQuadraticModel``; variables are relabelled 0..n-1 in ``bqm.variables`` order."""
+        order = list(bqm.variables)
+        where = {v: k for k, v in enumerate(order)}
+        n = len(order)
+        b = np.array([-bqm.get_linear(v) for v in order], dtype=np.float64)
+        rows, cols, vals = [], [], []
+        for (u, v), bias in bqm.quadratic.items():
+            rows += [where[u], where[v]]
+            cols += [where[v], where[u]]
+            vals += [-bias, -bias]
+        w = sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
+        vartype = Vartype.SPIN if bqm.vartype.name == "SPIN" else Vartype.BINARY
+        energy = cls.from_hopfield(w, b, float(bqm.offset), vartype)
+        return replace(energy, labels=tuple(order))

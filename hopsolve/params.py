@@ -1,0 +1,97 @@
+"""Frozen parameter dataclasses: build them from ``key=value`` strings, reject unknown or invalid fields."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
+
+from hopsolve.errors import ParameterError
+
+P = TypeVar("P")
+
+
+def _coerce(owner: str, name: str, annotation: Any, value: Any) -> Any:
+    origin = get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        options = get_args(annotation)
+        is_none = value is None or (isinstance(value, str) and value.lower() in ("none", "null", ""))
+        if is_none and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _coerce(owner, name, option, value)
+            except ParameterError as exc:
+                errors.append(str(exc))
+        raise ParameterError(errors[0] if errors else f"{owner}: {name}={value!r} is invalid")
+    if origin is Literal:
+        choices = get_args(annotation)
+        if value in choices:
+            return value
+        raise ParameterError(f"{owner}: {name}={value!r} is not one of {', '.join(map(str, choices))}")
+    try:
+        if annotation is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if annotation is int:
+            if isinstance(value, bool):
+                raise ValueError
+            number = float(value)
+            if not number.is_integer():
+                raise ValueError
+            return int(number)
+        if annotation is float:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if annotation is str:
+            return str(value)
+    except (TypeError, ValueError):
+        kind = getattr(annotation, "__name__", str(annotation))
+        raise ParameterError(f"{owner}: {name}={value!r} is not a valid {kind}") from None
+    return value
+
+
+def build_params(cls: type[P], values: Mapping[str, Any] | None = None, owner: str = "") -> P:
+    """An instance of the dataclass ``cls`` from ``values`` (strings are converted to the field's type).
+
+    Unknown keys are an error naming the key and listing the known ones; so is any value the type refuses, and
+    whatever the class's own ``validate()`` rejects.
+    """
+    owner = owner or cls.__name__
+    values = dict(values or {})
+    hints = get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ParameterError(
+            f"{owner}: unknown parameter {unknown[0]!r}; known parameters: {', '.join(sorted(fields)) or 'none'}"
+        )
+    converted = {key: _coerce(owner, key, hints[key], value) for key, value in values.items()}
+    params = cls(**converted)
+    validate = getattr(params, "validate", None)
+    if callable(validate):
+        validate()
+    return params
+
+
+def params_dict(params: Any) -> dict[str, Any]:
+    """A JSON-able dict of a params dataclass."""
+    return dataclasses.asdict(params) if dataclasses.is_dataclass(params) else dict(params or {})
+
+
+def require(condition: bool, owner: str, message: str) -> None:
+    """Raise a :class:`ParameterError` ``owner: message`` unless ``condition`` holds."""
+    if not condition:
+        raise ParameterError(f"{owner}: {message}")

@@ -1,0 +1,242 @@
+"""The plugin manager and the registry of problems, backends, baselines and commands it gathers.
+
+Environment switches (in the pytest tradition):
+
+``HOPSOLVE_DISABLE_PLUGIN_AUTOLOAD=1``
+    load no entry points; only the built-ins and ``HOPSOLVE_PLUGINS``.
+``HOPSOLVE_PLUGINS=mod_a,mod_b``
+    import these modules and register them as plugins.
+``HOPSOLVE_ALLOW_PLUGINS=qubo,tsp``
+    load only the entry points with these names (an allow-list).
+``HOPSOLVE_TRACE_PLUGINS=1``
+    print every hook call to stderr.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata as metadata
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pluggy
+
+from hopsolve import hookspecs
+from hopsolve.errors import PluginError
+
+ENTRY_POINT_GROUP = "hopsolve"
+BUILTIN_PLUGINS = ("hopsolve.backends.builtin",)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a plugin came from: its plugin name, distribution and version."""
+
+    plugin: str
+    distribution: str | None = None
+    version: str | None = None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registered class and the plugin that gave it."""
+
+    name: str
+    cls: type
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class LoadFailure:
+    """A plugin that could not be loaded or whose hook raised; it is skipped and the others keep working."""
+
+    plugin: str
+    error: str
+
+    def __str__(self) -> str:
+        return f"plugin {self.plugin!r} failed: {self.error}"
+
+
+@dataclass
+class Registry:
+    """Everything the loaded plugins registered, by name, and what failed to load."""
+
+    problems: dict[str, Entry] = field(default_factory=dict)
+    backends: dict[str, Entry] = field(default_factory=dict)
+    baselines: dict[tuple[str, str], Entry] = field(default_factory=dict)
+    commands: dict[str, Entry] = field(default_factory=dict)
+    command_specs: dict[str, tuple[str, Callable, Callable]] = field(default_factory=dict)
+    failures: list[LoadFailure] = field(default_factory=list)
+
+    def problem(self, name: str) -> Any:
+        """An instance of the problem plugin ``name``; unknown names list the available ones."""
+        return self._lookup(self.problems, name, "problem")()
+
+    def backend(self, name: str) -> Any:
+        return self._lookup(self.backends, name, "backend")()
+
+    def baseline(self, problem: str, name: str) -> Any:
+        key = (problem, name)
+        if key not in self.baselines:
+            names = sorted(b for p, b in self.baselines if p == problem)
+            available = ", ".join(names) or "none"
+            raise PluginError(f"unknown baseline {name!r} for problem {problem!r}; available: {available}")
+        return self.baselines[key].cls()
+
+    @staticmethod
+    def _lookup(table: Mapping[str, Entry], name: str, kind: str) -> type:
+        if name not in table:
+            raise PluginError(f"unknown {kind} {name!r}; available: {', '.join(sorted(table)) or 'none'}")
+        return table[name].cls
+
+    def problem_for_path(self, path: str | Path) -> str:
+        """The one problem whose suffixes match ``path``; an error if none or several do."""
+        text = str(path).lower()
+        matches = sorted(
+            name for name, entry in self.problems.items()
+            if any(text.endswith(s.lower()) for s in getattr(entry.cls, "suffixes", ()))
+        )
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise PluginError(f"no problem plugin reads {Path(path).name!r}; name one with --problem "
+                              f"({', '.join(sorted(self.problems))})", path=None)
+        raise PluginError(f"{Path(path).name!r} could be any of {', '.join(matches)}; choose one with --problem")
+
+
+def _entry_points() -> list[metadata.EntryPoint]:
+    return sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+
+
+def _origin_of(ep: metadata.EntryPoint) -> Origin:
+    dist = getattr(ep, "dist", None)
+    return Origin(ep.name, dist.metadata["Name"] if dist else None, dist.version if dist else None)
+
+
+def _hopsolve_origin(name: str) -> Origin:
+    try:
+        version = metadata.version("hopsolve")
+    except metadata.PackageNotFoundError:
+        version = None
+    return Origin(name, "hopsolve", version)
+
+
+def make_plugin_manager(
+    env: Mapping[str, str] | None = None, extra_plugins: list[Any] | None = None
+) -> tuple[pluggy.PluginManager, dict[str, Origin], list[LoadFailure]]:
+    """A fresh plugin manager with the built-ins, the entry points and ``HOPSOLVE_PLUGINS`` loaded.
+
+    Plugins that fail to import are returned as failures instead of raising.
+    """
+    env = os.environ if env is None else env
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    origins: dict[str, Origin] = {}
+    failures: list[LoadFailure] = []
+
+    def register(plugin: Any, origin: Origin) -> None:
+        try:
+            pm.register(plugin, name=origin.plugin)
+            origins[origin.plugin] = origin
+        except Exception as exc:  # noqa: BLE001 - a bad plugin must not stop the others
+            failures.append(LoadFailure(origin.plugin, f"{type(exc).__name__}: {exc}"))
+
+    for module_name in BUILTIN_PLUGINS:
+        register(importlib.import_module(module_name), _hopsolve_origin(module_name))
+
+    if not env.get("HOPSOLVE_DISABLE_PLUGIN_AUTOLOAD"):
+        allowed = {n.strip() for n in env.get("HOPSOLVE_ALLOW_PLUGINS", "").split(",") if n.strip()}
+        for ep in _entry_points():
+            if allowed and ep.name not in allowed:
+                continue
+            if pm.has_plugin(ep.name):
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # noqa: BLE001
+                failures.append(LoadFailure(ep.name, f"{type(exc).__name__}: {exc}"))
+                continue
+            register(plugin, _origin_of(ep))
+
+    for module_name in (n.strip() for n in env.get("HOPSOLVE_PLUGINS", "").split(",")):
+        if not module_name or pm.has_plugin(module_name):
+            continue
+        try:
+            plugin = importlib.import_module(module_name)
+        except Exception as exc:  # noqa: BLE001
+            failures.append(LoadFailure(module_name, f"{type(exc).__name__}: {exc}"))
+            continue
+        register(plugin, Origin(module_name))
+
+    for plugin in extra_plugins or []:
+        register(plugin, Origin(getattr(plugin, "__name__", type(plugin).__name__)))
+
+    if env.get("HOPSOLVE_TRACE_PLUGINS"):
+        pm.trace.root.setwriter(sys.stderr.write)
+        pm.enable_tracing()
+    return pm, origins, failures
+
+
+def _collect(pm: pluggy.PluginManager, hook_name: str, origins: Mapping[str, Origin],
+             failures: list[LoadFailure], add: Callable[[Origin, Any, tuple, dict], None]) -> None:
+    """Call one hook plugin by plugin, so a plugin that raises is reported and skipped, not fatal."""
+    caller = getattr(pm.hook, hook_name)
+    for impl in caller.get_hookimpls():  # registration order
+        origin = origins.get(impl.plugin_name, Origin(impl.plugin_name))
+        gathered: list[tuple[tuple, dict]] = []
+
+        def register(*args: Any, _into: list = gathered, **kwargs: Any) -> None:
+            _into.append((args, kwargs))
+
+        try:
+            impl.function(**dict.fromkeys(impl.argnames, register))
+        except Exception as exc:  # noqa: BLE001
+            failures.append(LoadFailure(origin.plugin, f"{hook_name} raised {type(exc).__name__}: {exc}"))
+            continue
+        for args, kwargs in gathered:
+            try:
+                add(origin, args[0] if len(args) == 1 and not kwargs else None, args, kwargs)
+            except PluginError as exc:
+                failures.append(LoadFailure(origin.plugin, str(exc)))
+
+
+def build_registry(env: Mapping[str, str] | None = None, extra_plugins: list[Any] | None = None) -> Registry:
+    """Load the plugins and gather what they register. Duplicate names are reported naming both plugins."""
+    pm, origins, failures = make_plugin_manager(env, extra_plugins)
+    registry = Registry(failures=failures)
+
+    def keyed(table: dict, kind: str) -> Callable[[Origin, Any, tuple, dict], None]:
+        def add(origin: Origin, cls: Any, args: tuple, kwargs: dict) -> None:
+            if cls is None or not isinstance(getattr(cls, "name", None), str):
+                raise PluginError(f"registered a {kind} without a string 'name': {args or kwargs}")
+            key = (cls.problem, cls.name) if kind == "baseline" else cls.name
+            if key in table:
+                raise PluginError(
+                    f"{kind} {cls.name!r} is registered by both {table[key].origin.plugin!r} and {origin.plugin!r}"
+                    f"; keeping {table[key].origin.plugin!r}"
+                )
+            table[key] = Entry(cls.name, cls, origin)
+        return add
+
+    def add_command(origin: Origin, _cls: Any, args: tuple, kwargs: dict) -> None:
+        spec = dict(zip(("name", "help", "configure", "run"), args))
+        spec.update(kwargs)
+        name = spec.get("name")
+        if not isinstance(name, str) or not callable(spec.get("run")):
+            raise PluginError(f"registered a command without a name and run function: {spec}")
+        if name in registry.command_specs:
+            raise PluginError(f"command {name!r} is registered by both "
+                              f"{registry.commands[name].origin.plugin!r} and {origin.plugin!r}")
+        registry.commands[name] = Entry(name, type(spec["run"]), origin)
+        registry.command_specs[name] = (spec.get("help", ""), spec.get("configure") or (lambda p: None),
+                                        spec["run"])
+
+    _collect(pm, "hopsolve_problems", origins, failures, keyed(registry.problems, "problem"))
+    _collect(pm, "hopsolve_backends", origins, failures, keyed(registry.backends, "backend"))
+    _collect(pm, "hopsolve_baselines", origins, failures, keyed(registry.baselines, "baseline"))
+    _collect(pm, "hopsolve_commands", origins, failures, add_command)
+    return registry

@@ -1,0 +1,107 @@
+"""The problem plugin contract: read an instance, encode it as an energy, decode and score a state."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from hopsolve.energy import Energy
+from hopsolve.errors import ParameterError
+
+Sense = Literal["min", "max"]
+
+
+@dataclass(frozen=True, eq=False)
+class Instance:
+    """One problem instance: its ``data`` in the plugin's own form, and what is known about its optimum."""
+
+    problem: str
+    name: str
+    data: Any
+    reference: float | None = None
+    source: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Solution:
+    """A candidate in the problem's own terms, scored.
+
+    ``value`` is JSON-able with 1-based indices as in the file formats (a tour, each node's side, each row's
+    column, a bit vector). ``violations`` holds each penalty term's unweighted value (all zero when feasible).
+    """
+
+    value: Any
+    objective: float | None
+    feasible: bool
+    violations: dict[str, float] = field(default_factory=dict)
+    repaired: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class Problem(ABC):
+    """A stateless problem plugin. Subclasses set ``name``, ``description``, ``suffixes`` and ``sense``.
+
+    ``decode`` is ``score(instance, candidate(instance, state))`` so that baselines, which find candidates
+    without an energy, are scored by the same code as the backends.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    suffixes: ClassVar[tuple[str, ...]] = ()
+    sense: ClassVar[Sense] = "min"
+    default_backend: ClassVar[str] = "anneal"
+
+    @abstractmethod
+    def read(self, path: str | Path) -> Instance:
+        """Parse a file; raise :class:`hopsolve.errors.ParseError` naming file and line on bad input."""
+
+    @abstractmethod
+    def encode(self, instance: Instance, weights: Mapping[str, float] | None = None) -> Energy:
+        """The energy whose minima are the instance's optima (weights default from the instance's scale)."""
+
+    @abstractmethod
+    def candidate(self, instance: Instance, energy: Energy, state: np.ndarray) -> Any:
+        """The problem-level candidate a state stands for, or ``None`` if the state is not one."""
+
+    @abstractmethod
+    def score(self, instance: Instance, candidate: Any) -> Solution:
+        """Check and score a candidate in the problem's own terms."""
+
+    def decode(self, instance: Instance, energy: Energy, state: np.ndarray, *, repair: bool = False) -> Solution:
+        """Map a state back to a scored solution; with ``repair`` an invalid state is mended and flagged."""
+        state = np.asarray(state)
+        violations = energy.violations(state)
+        found = self.candidate(instance, energy, state)
+        if found is None and repair:
+            mended = self.repair(instance, energy, state)
+            if mended is not None:
+                solution = self.score(instance, mended)
+                return Solution(solution.value, solution.objective, False, violations, True, solution.details)
+        if found is None:
+            return Solution(None, None, False, violations)
+        solution = self.score(instance, found)
+        feasible = solution.feasible and all(abs(v) < 1e-9 for v in violations.values())
+        return Solution(solution.value, solution.objective, feasible, violations, False, solution.details)
+
+    def state_of(self, instance: Instance, energy: Energy, candidate: Any) -> np.ndarray:
+        """The state of ``energy`` that stands for ``candidate`` (the inverse of :meth:`candidate`)."""
+        raise ParameterError(f"problem {self.name!r} cannot encode a candidate as a state")
+
+    def repair(self, instance: Instance, energy: Energy, state: np.ndarray) -> Any:
+        """A feasible candidate near an invalid state, or ``None`` where the problem offers no repair."""
+        return None
+
+    def reference(self, instance: Instance) -> float | None:
+        """The known optimum or best-known objective value, if any."""
+        return instance.reference
+
+    def write_solution(self, instance: Instance, solution: Solution, path: str | Path) -> None:
+        """Write a solution in the problem's own file format (default: one value per line)."""
+        values = solution.value if isinstance(solution.value, list) else [solution.value]
+        Path(path).write_text("".join(f"{v}\n" for v in values))

@@ -1,0 +1,73 @@
+"""One JSON-able record of a run: what was solved, by what, how well, and how long it took."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+Status = Literal["optimal", "feasible", "infeasible", "timeout", "error"]
+
+
+def relative_gap(objective: float | None, reference: float | None, sense: str = "min") -> float | None:
+    """``(objective - reference)/|reference|`` for minimisation (mirrored for maximisation): ≥ 0 when worse."""
+    if objective is None or reference is None:
+        return None
+    worse_by = objective - reference if sense == "min" else reference - objective
+    if reference == 0:
+        return 0.0 if worse_by == 0 else None
+    return float(worse_by / abs(reference))
+
+
+def to_jsonable(value: Any) -> Any:
+    """Plain Python values for JSON: numpy scalars and arrays, tuples, dataclasses, non-finite floats → None."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_jsonable(dataclasses.asdict(value))
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return to_jsonable(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+@dataclass
+class Result:
+    """The outcome of one solve; ``to_json()`` is the contract of ``hopsolve solve --json``."""
+
+    problem: str
+    instance: str
+    solver: str
+    kind: Literal["backend", "baseline"]
+    params: dict[str, Any]
+    seed: int | None
+    status: Status
+    feasible: bool
+    objective: float | None
+    reference: float | None
+    gap: float | None
+    energy: float | None
+    wall_time_s: float
+    violations: dict[str, float] = field(default_factory=dict)
+    solution: Any = None
+    repaired: bool = False
+    weights: dict[str, float] = field(default_factory=dict)
+    reads: int | None = None
+    feasible_reads: int | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_jsonable(dataclasses.asdict(self))
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), allow_nan=False)

@@ -1,0 +1,164 @@
+"""Solve one instance with one backend or baseline and score it: the flow behind ``hopsolve solve``."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata as metadata
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from hopsolve.backend import Callback
+from hopsolve.errors import ParameterError
+from hopsolve.params import params_dict
+from hopsolve.plugins import Registry
+from hopsolve.problem import Instance, Problem, Solution
+from hopsolve.result import Result, relative_gap
+from hopsolve.seeding import resolve_seed
+
+
+def _versions() -> dict[str, str]:
+    found = {}
+    for dist in ("hopsolve", "numpy", "scipy", "numba", "ortools"):
+        try:
+            found[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def _field_names(params_cls: type) -> set[str]:
+    return {f.name for f in dataclasses.fields(params_cls)}
+
+
+def _solver_values(params_cls: type, owner: str, values: Mapping[str, Any] | None, reads: int | None,
+                   time_limit: float | None, explicit_time_limit: bool) -> dict[str, Any]:
+    merged = dict(values or {})
+    names = _field_names(params_cls)
+    if reads is not None:
+        if "reads" not in names:
+            raise ParameterError(f"{owner} has no 'reads' parameter")
+        merged.setdefault("reads", reads)
+    if time_limit is not None:
+        if "time_limit" in names:
+            merged.setdefault("time_limit", time_limit)
+        elif explicit_time_limit:
+            raise ParameterError(f"{owner} takes no time limit")
+    return merged
+
+
+def _better(problem: Problem, a: Solution, b: Solution | None) -> bool:
+    if b is None:
+        return True
+    if a.feasible != b.feasible:
+        return a.feasible
+    if a.objective is None or b.objective is None:
+        return b.objective is None and a.objective is not None
+    return a.objective < b.objective if problem.sense == "min" else a.objective > b.objective
+
+
+def solve_instance(
+    registry: Registry,
+    problem_name: str,
+    instance: Instance,
+    *,
+    backend: str | None = None,
+    baseline: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    weights: Mapping[str, float] | None = None,
+    seed: int | None = None,
+    time_limit: float | None = None,
+    reads: int | None = None,
+    repair: bool = False,
+    callback: Callback | None = None,
+) -> tuple[Result, Solution]:
+    """Run one solver on ``instance`` and return the scored :class:`Result` and the best :class:`Solution`.
+
+    With several reads, the reported one is the best feasible read (by objective), else the lowest energy.
+    """
+    if backend and baseline:
+        raise ParameterError("choose either a backend or a baseline, not both")
+    problem: Problem = registry.problem(problem_name)
+    if time_limit is not None and time_limit <= 0:
+        raise ParameterError(f"time limit must be positive, got {time_limit}")
+    explicit_time_limit = time_limit is not None
+    if time_limit is None:
+        time_limit = getattr(problem, "default_time_limit", None)
+    seed = resolve_seed(seed)
+    reference = problem.reference(instance)
+    if baseline:
+        return _run_baseline(registry, problem, instance, baseline, params, seed, time_limit, reads,
+                             explicit_time_limit, reference)
+    backend_name = backend or problem.default_backend
+    solver = registry.backend(backend_name)
+    owner = f"backend {backend_name!r}"
+    built = solver.params(_solver_values(solver.Params, owner, params, reads, time_limit, explicit_time_limit))
+    start = time.perf_counter()
+    energy = problem.encode(instance, weights)
+    encode_s = time.perf_counter() - start
+    samples = solver.solve(energy, built, seed=seed, callback=callback)
+    best: Solution | None = None
+    best_row = 0
+    feasible_reads = 0
+    for row, state in enumerate(samples.states):
+        solution = problem.decode(instance, energy, state, repair=repair)
+        feasible_reads += solution.feasible
+        if _better(problem, solution, best) or (
+            best is not None and solution.feasible == best.feasible and solution.objective == best.objective
+            and samples.energies[row] < samples.energies[best_row]
+        ):
+            best, best_row = solution, row
+    wall = time.perf_counter() - start
+    assert best is not None
+    if best.feasible:
+        status = "optimal" if samples.info.get("proven_optimal") else "feasible"
+    else:
+        status = "timeout" if samples.info.get("timed_out") else "infeasible"
+    info = {k: v for k, v in samples.info.items() if k not in ("params", "traces")}
+    info["encode_time_s"] = encode_s
+    result = Result(
+        problem=problem.name, instance=instance.name, solver=backend_name, kind="backend",
+        params={**params_dict(built), **samples.info.get("derived", {})}, seed=seed, status=status,
+        feasible=best.feasible, objective=best.objective, reference=reference,
+        gap=relative_gap(best.objective, reference, problem.sense) if best.objective is not None else None,
+        energy=float(samples.energies[best_row]), wall_time_s=wall, violations=best.violations,
+        solution=best.value, repaired=best.repaired, weights=dict(energy.weights), reads=len(samples),
+        feasible_reads=feasible_reads, info=info, versions=_versions(),
+    )
+    return result, best
+
+
+def _run_baseline(registry: Registry, problem: Problem, instance: Instance, name: str,
+                  params: Mapping[str, Any] | None, seed: int, time_limit: float | None, reads: int | None,
+                  explicit_time_limit: bool, reference: float | None) -> tuple[Result, Solution]:
+    solver = registry.baseline(problem.name, name)
+    owner = f"baseline {name!r}"
+    built = solver.params(_solver_values(solver.Params, owner, params, reads, None, False))
+    start = time.perf_counter()
+    outcome = solver.solve(instance, built, seed=seed, time_limit=time_limit)
+    wall = time.perf_counter() - start
+    if outcome.candidate is None:
+        solution = Solution(None, None, False)
+        status = outcome.status if outcome.status != "feasible" else "infeasible"
+    else:
+        solution = problem.score(instance, outcome.candidate)
+        status = outcome.status if solution.feasible else "infeasible"
+    result = Result(
+        problem=problem.name, instance=instance.name, solver=name, kind="baseline",
+        params={**params_dict(built), "time_limit": time_limit}, seed=seed, status=status,
+        feasible=solution.feasible, objective=solution.objective, reference=reference,
+        gap=relative_gap(solution.objective, reference, problem.sense), energy=None, wall_time_s=wall,
+        violations=solution.violations, solution=solution.value, info={"bound": outcome.bound, **outcome.info},
+        versions=_versions(),
+    )
+    return result, solution
+
+
+def solve_path(registry: Registry, path: str | Path, problem: str | None = None, **kwargs: Any
+               ) -> tuple[Result, Solution, Instance]:
+    """Read ``path`` (problem inferred from the suffix unless named) and solve it."""
+    name = problem or registry.problem_for_path(path)
+    instance = registry.problem(name).read(path)
+    result, solution = solve_instance(registry, name, instance, **kwargs)
+    return result, solution, instance

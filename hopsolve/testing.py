@@ -1,0 +1,140 @@
+"""A conformance kit that any backend or problem plugin (ours or a third party's) runs in its own tests.
+
+>>> from hopsolve.testing import check_backend
+>>> check_backend(MyBackend(), params={"sweeps": 200})       # doctest: +SKIP
+
+Each check raises ``AssertionError`` with a message saying what broke.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from hopsolve.backend import Backend
+from hopsolve.backends.exact import ExactBackend
+from hopsolve.energy import Energy, Vartype
+from hopsolve.errors import ParameterError
+from hopsolve.problem import Instance, Problem
+
+__all__ = [
+    "brute_force_minimum",
+    "random_energy",
+    "check_backend",
+    "check_problem",
+    "is_local_minimum",
+]
+
+
+def random_energy(n: int, seed: int, vartype: Vartype = Vartype.SPIN, density: float = 1.0,
+                  integer: bool = False) -> Energy:
+    """A random symmetric model with ``n`` units (U(-1, 1) or small-integer couplings and biases)."""
+    rng = np.random.default_rng(seed)
+    draw = (lambda size: rng.integers(-3, 4, size).astype(float)) if integer else (
+        lambda size: rng.uniform(-1, 1, size))
+    upper = np.triu(draw((n, n)) * (rng.random((n, n)) < density), 1)
+    return Energy.from_hopfield(upper + upper.T, draw(n), float(draw(1)[0]), vartype)
+
+
+def brute_force_minimum(energy: Energy) -> tuple[float, np.ndarray]:
+    """The minimum energy and every minimising state, by listing all states (independent of the backends)."""
+    n = energy.num_variables
+    if n > 20:
+        raise ValueError("brute force is for n ≤ 20")
+    values = (energy.vartype.low, energy.vartype.high)
+    states = np.array(list(itertools.product(values, repeat=n)), dtype=np.int8).reshape(-1, n)
+    e = energy.energies(states)
+    best = e.min()
+    return float(best), states[np.isclose(e, best, rtol=0, atol=1e-9 * max(1.0, abs(best)))]
+
+
+def is_local_minimum(energy: Energy, state: np.ndarray, tolerance: float = 1e-9) -> bool:
+    """True when no single flip lowers the energy."""
+    return bool((energy.flip_deltas(state) >= -tolerance).all())
+
+
+def _solve(backend: Backend, energy: Energy, params: Mapping[str, Any] | None, seed: int) -> Any:
+    return backend.solve(energy, backend.params(params), seed=seed)
+
+
+def _check_scored(energy: Energy, samples: Any, label: str) -> None:
+    assert samples.states.shape[1] == energy.num_variables, f"{label}: states have the wrong width"
+    domain = (energy.vartype.low, energy.vartype.high)
+    assert np.isin(samples.states, domain).all(), f"{label}: states outside {domain}"
+    recomputed = energy.energies(samples.states)
+    assert np.allclose(recomputed, samples.energies, atol=1e-7), f"{label}: reported energies are not the states'"
+
+
+def check_backend(backend: Backend, params: Mapping[str, Any] | None = None, *, finds_ground_state: bool = True,
+                  local_minima: bool = False, sizes: Iterable[int] = (1, 5, 10, 16), seeds: Iterable[int] = (0, 1, 2)
+                  ) -> None:
+    """Run every backend check: edge cases, scoring, vartypes, seeding, parameters, and quality against exact.
+
+    ``finds_ground_state``: the best read must reach the exact minimum on random models of up to 16 units.
+    ``local_minima``: every read must be a local minimum (no single flip lowers its energy).
+    """
+    name = getattr(backend, "name", type(backend).__name__)
+    try:
+        backend.params({"no_such_parameter_xyz": 1})
+    except ParameterError as exc:
+        assert "no_such_parameter_xyz" in str(exc), f"{name}: the error must name the unknown parameter"
+    else:
+        raise AssertionError(f"{name}: an unknown parameter must be rejected")
+
+    one = Energy.from_hopfield(np.zeros((1, 1)), [0.5], 0.0, Vartype.SPIN)
+    samples = _solve(backend, one, params, 0)
+    _check_scored(one, samples, f"{name} (one unit)")
+    assert samples.best_energy == -0.5, f"{name}: one unit with bias 0.5 must settle at +1"
+
+    exact = ExactBackend()
+    for n, seed in itertools.product(sizes, seeds):
+        for vartype in (Vartype.SPIN, Vartype.BINARY):
+            energy = random_energy(n, seed, vartype)
+            samples = _solve(backend, energy, params, seed)
+            label = f"{name} (n={n}, seed={seed}, {vartype.value})"
+            _check_scored(energy, samples, label)
+            ground = exact.solve(energy).best_energy
+            assert samples.energies.min() >= ground - 1e-9, f"{label}: energy below the exact minimum"
+            if finds_ground_state:
+                assert np.isclose(samples.energies.min(), ground, atol=1e-7), f"{label}: missed the ground state"
+            if local_minima:
+                for state in samples.states:
+                    assert is_local_minimum(energy, state), f"{label}: a read is not a local minimum"
+        again = _solve(backend, random_energy(n, seed), params, seed)
+        first = _solve(backend, random_energy(n, seed), params, seed)
+        assert np.array_equal(first.states, again.states), f"{name}: same seed must give the same states"
+
+
+def check_problem(problem: Problem, instance: Instance, candidates: Iterable[Any], *,
+                  weights: Mapping[str, float] | None = None, optimum_by_exact: bool = False) -> None:
+    """Check a problem plugin on one instance and some feasible candidates.
+
+    For each candidate: the state that encodes it decodes back to it (round trip), has zero penalty in every
+    term, the same energy in SPIN and BINARY form, and scores the same through ``decode`` and ``score``. With
+    ``optimum_by_exact`` (small instances), the exact ground state must decode to a feasible candidate whose
+    objective equals the best objective over all states.
+    """
+    energy = problem.encode(instance, weights)
+    other = energy.to_spin() if energy.vartype is Vartype.BINARY else energy.to_binary()
+    for candidate in candidates:
+        state = problem.state_of(instance, energy, candidate)
+        solution = problem.decode(instance, energy, state)
+        direct = problem.score(instance, candidate)
+        assert solution.feasible, f"{problem.name}: a feasible candidate decoded as infeasible: {solution}"
+        assert solution.value == direct.value, f"{problem.name}: decode(state_of(x)) != x"
+        assert np.isclose(solution.objective, direct.objective), f"{problem.name}: decode and score disagree"
+        for term, value in energy.violations(state).items():
+            assert abs(value) < 1e-9, f"{problem.name}: feasible state has penalty {term}={value}"
+        converted = 2 * state - 1 if energy.vartype is Vartype.BINARY else (state + 1) // 2
+        assert np.isclose(energy.energy(state), other.energy(converted)), \
+            f"{problem.name}: SPIN and BINARY energies differ"
+    if optimum_by_exact:
+        samples = ExactBackend().solve(energy)
+        solution = problem.decode(instance, energy, samples.best)
+        assert solution.feasible, f"{problem.name}: the ground state is infeasible (penalty weights too small?)"
+        if problem.reference(instance) is not None:
+            assert np.isclose(solution.objective, problem.reference(instance)), \
+                f"{problem.name}: ground state objective {solution.objective} != reference"

@@ -1,0 +1,12 @@
+"""First-party ``qubo`` problem plugin, registered through the ``hopsolve`` entry-point group."""
+
+from __future__ import annotations
+
+from hopsolve import hookimpl
+
+
+@hookimpl
+def hopsolve_problems(register):
+    from hopsolve_qubo.plugin import QuboProblem
+
+    register(QuboProblem)

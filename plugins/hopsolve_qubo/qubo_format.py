@@ -1,0 +1,119 @@
+"""Read and write the qbsolv ``.qubo`` text format.
+
+::
+
+    c comment lines anywhere
+    p qubo 0 maxDiag nDiag nElements     (topology, number of variables, diagonal and off-diagonal counts)
+    i i value                            (nDiag diagonal lines first, 0-based)
+    i j value                            (nElements coupler lines, i != j)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from hopsolve.errors import ParseError
+
+
+@dataclass(frozen=True, eq=False)
+class QuboModel:
+    """``minimise xᵀ Q x`` with Q upper-triangular as read (diagonal = linear biases)."""
+
+    q: sp.csr_matrix
+
+    @property
+    def num_variables(self) -> int:
+        return self.q.shape[0]
+
+    def value(self, bits: np.ndarray) -> float:
+        x = np.asarray(bits, dtype=np.float64)
+        return float(x @ (self.q @ x))
+
+
+def _number(token: str, path: Path, line: int, what: str, integer: bool) -> float:
+    try:
+        value = int(token) if integer else float(token)
+    except ValueError:
+        raise ParseError(f"{what} {token!r} is not {'an integer' if integer else 'a number'}", path, line) from None
+    if not integer and not np.isfinite(value):
+        raise ParseError(f"{what} {token!r} is not finite", path, line)
+    return value
+
+
+def read_qubo(path: str | Path) -> QuboModel:
+    """Parse a ``.qubo`` file; every defect raises :class:`ParseError` naming the file and line."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ParseError("no such file", path) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ParseError(f"cannot read file: {exc}", path) from None
+    header = None
+    entries: list[tuple[int, int, int, float]] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        tokens = raw.split()
+        if not tokens or tokens[0] == "c":
+            continue
+        if tokens[0] == "p":
+            if header is not None:
+                raise ParseError("second 'p' header line", path, number)
+            if len(tokens) != 6 or tokens[1] != "qubo":
+                raise ParseError("header must be 'p qubo topology maxDiag nDiag nElements'", path, number)
+            counts = [int(_number(t, path, number, name, True))
+                      for t, name in zip(tokens[3:], ("maxDiag", "nDiag", "nElements"))]
+            if min(counts) < 0:
+                raise ParseError("header counts must be non-negative", path, number)
+            header = (number, *counts)
+            continue
+        if header is None:
+            raise ParseError(f"data before the 'p qubo' header: {raw.strip()!r}", path, number)
+        if len(tokens) != 3:
+            raise ParseError(f"expected 'i j value', got {raw.strip()!r}", path, number)
+        i = int(_number(tokens[0], path, number, "index", True))
+        j = int(_number(tokens[1], path, number, "index", True))
+        value = _number(tokens[2], path, number, "value", False)
+        entries.append((number, i, j, value))
+    if header is None:
+        raise ParseError("empty file or no 'p qubo' header", path, 1 if text.strip() else None)
+    header_line, n, n_diag, n_elements = header
+    if len(entries) != n_diag + n_elements:
+        line = entries[-1][0] if entries else header_line
+        raise ParseError(f"header announces {n_diag} diagonal + {n_elements} coupler lines, found {len(entries)}",
+                         path, line)
+    rows, cols, vals = [], [], []
+    seen: set[tuple[int, int]] = set()
+    for k, (line, i, j, value) in enumerate(entries):
+        for index in (i, j):
+            if not 0 <= index < n:
+                raise ParseError(f"index {index} out of range 0..{n - 1}", path, line)
+        diagonal_section = k < n_diag
+        if diagonal_section and i != j:
+            raise ParseError(f"expected a diagonal entry 'i i value' (line {k + 1} of {n_diag}), got {i} {j}",
+                             path, line)
+        if not diagonal_section and i == j:
+            raise ParseError(f"diagonal entry {i} {i} among the couplers (diagonal lines come first)", path, line)
+        key = (min(i, j), max(i, j))
+        if key in seen:
+            raise ParseError(f"duplicate entry for ({key[0]}, {key[1]})", path, line)
+        seen.add(key)
+        rows.append(key[0])
+        cols.append(key[1])
+        vals.append(value)
+    q = sp.csr_matrix((vals, (rows, cols)), shape=(n, n), dtype=np.float64)
+    return QuboModel(q)
+
+
+def write_qubo(model: QuboModel, path: str | Path, comment: str = "") -> None:
+    """Write ``model`` in the qbsolv format (diagonal first, then couplers with i < j)."""
+    q = sp.triu(model.q).tocoo()
+    diag = [(i, j, v) for i, j, v in zip(q.row, q.col, q.data) if i == j]
+    off = [(i, j, v) for i, j, v in zip(q.row, q.col, q.data) if i != j]
+    lines = [f"c {line}" for line in comment.splitlines()]
+    lines.append(f"p qubo 0 {model.num_variables} {len(diag)} {len(off)}")
+    lines += [f"{i} {j} {float(v)!r}" for i, j, v in diag + off]
+    Path(path).write_text("\n".join(lines) + "\n")

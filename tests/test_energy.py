@@ -1,0 +1,171 @@
+"""The energy model: conventions, SPIN/BINARY equality, structured terms, fields, weights, limits, dimod."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hopsolve import Energy, GroupSquareTerm, ParameterError, QuadraticTerm, TooLargeError, Vartype
+from hopsolve.testing import random_energy
+
+
+def all_states(n: int, vartype: Vartype) -> np.ndarray:
+    return np.array(list(itertools.product((vartype.low, vartype.high), repeat=n)), dtype=float).reshape(-1, n)
+
+
+def explicit_hopfield_energy(w: np.ndarray, b: np.ndarray, c: float, v: np.ndarray) -> float:
+    return float(-0.5 * v @ w @ v - b @ v + c)
+
+
+@st.composite
+def models(draw, max_n: int = 7):
+    n = draw(st.integers(1, max_n))
+    seed = draw(st.integers(0, 2**31 - 1))
+    vartype = draw(st.sampled_from(list(Vartype)))
+    density = draw(st.sampled_from([0.3, 1.0]))
+    return random_energy(n, seed, vartype, density, integer=draw(st.booleans()))
+
+
+@given(models())
+@settings(max_examples=60, deadline=None)
+def test_spin_and_binary_forms_give_equal_energies(energy):
+    n = energy.num_variables
+    other = energy.to_binary() if energy.vartype is Vartype.SPIN else energy.to_spin()
+    states = all_states(n, energy.vartype)
+    mapped = (states + 1) / 2 if energy.vartype is Vartype.SPIN else 2 * states - 1
+    np.testing.assert_allclose(energy.energies(states), other.energies(mapped), atol=1e-9)
+    back = other.to_vartype(energy.vartype)
+    np.testing.assert_allclose(energy.energies(states), back.energies(states), atol=1e-9)
+
+
+@given(models())
+@settings(max_examples=40, deadline=None)
+def test_qubo_form_reproduces_energy(energy):
+    q, offset = energy.to_qubo()
+    q = q.toarray()
+    np.testing.assert_allclose(q, q.T)
+    bits = all_states(energy.num_variables, Vartype.BINARY)
+    expected = energy.to_binary().energies(bits)
+    np.testing.assert_allclose(np.einsum("si,ij,sj->s", bits, q, bits) + offset, expected, atol=1e-9)
+    assert np.allclose(Energy.from_qubo(q, offset).energies(bits), expected)
+
+
+def test_hopfield_convention_matches_the_formula():
+    rng = np.random.default_rng(3)
+    w = rng.normal(size=(5, 5))
+    w = w + w.T
+    np.fill_diagonal(w, 0)
+    b = rng.normal(size=5)
+    energy = Energy.from_hopfield(w, b, 1.5)
+    for s in all_states(5, Vartype.SPIN):
+        assert np.isclose(energy.energy(s), explicit_hopfield_energy(w, b, 1.5, s))
+        h = w @ s + b
+        np.testing.assert_allclose(energy.fields(s)[0], h)
+        np.testing.assert_allclose(energy.flip_deltas(s), 2 * s * h)
+
+
+def test_dimod_ising_convention_is_the_negation():
+    h = np.array([0.5, -1.0, 0.0])
+    j = {(0, 1): 2.0, (1, 2): -0.5}
+    jm = np.zeros((3, 3))
+    for (a, b), v in j.items():
+        jm[a, b] = v
+    energy = Energy.from_ising(h, jm, 0.25)
+    for s in all_states(3, Vartype.SPIN):
+        expected = h @ s + sum(v * s[a] * s[b] for (a, b), v in j.items()) + 0.25
+        assert np.isclose(energy.energy(s), expected)
+
+
+@given(models(max_n=6))
+@settings(max_examples=30, deadline=None)
+def test_flip_deltas_equal_energy_differences(energy):
+    rng = np.random.default_rng(0)
+    state = rng.choice([energy.vartype.low, energy.vartype.high], energy.num_variables).astype(float)
+    deltas = energy.flip_deltas(state)
+    for i in range(energy.num_variables):
+        flipped = state.copy()
+        flipped[i] = energy.vartype.low + energy.vartype.high - flipped[i]
+        assert np.isclose(deltas[i], energy.energy(flipped) - energy.energy(state), atol=1e-9)
+
+
+@pytest.mark.parametrize("vartype", list(Vartype))
+def test_group_square_term_equals_its_matrix_and_has_multilinear_fields(vartype):
+    groups = np.array([0, 0, 0, 1, 1, -1, 2])
+    term = GroupSquareTerm.build("row", groups, [1.0, 2.0, 0.5], scale=1.7, offset=0.3)
+    energy = Energy(vartype, (term,))
+    materialised = Energy(vartype, (term.quadratic(vartype),))
+    states = all_states(len(groups), vartype)
+    np.testing.assert_allclose(energy.energies(states), materialised.energies(states), atol=1e-9)
+    expected = 1.7 * sum((states[:, groups == g].sum(axis=1) - t) ** 2 for g, t in enumerate([1, 2, 0.5])) + 0.3
+    np.testing.assert_allclose(energy.energies(states), expected)
+    rng = np.random.default_rng(1)
+    graded = rng.uniform(vartype.low, 1, (4, len(groups)))  # real-valued states: multilinear extension
+    np.testing.assert_allclose(energy.energies(graded), materialised.energies(graded), atol=1e-9)
+    np.testing.assert_allclose(energy.fields(graded), materialised.fields(graded), atol=1e-9)
+    other = vartype is Vartype.SPIN and Vartype.BINARY or Vartype.SPIN
+    mapped = (states + 1) / 2 if vartype is Vartype.SPIN else 2 * states - 1
+    np.testing.assert_allclose(energy.to_vartype(other).energies(mapped), expected, atol=1e-9)
+
+
+def test_reweighted_changes_weights_without_reencoding():
+    objective = QuadraticTerm.build("objective", np.array([[0, 1.0], [1.0, 0]]), [0.0, 0.0])
+    penalty = GroupSquareTerm.build("row", [0, 0], [1.0])
+    energy = Energy(Vartype.BINARY, (objective, penalty))
+    heavier = energy.reweighted(row=5.0)
+    assert heavier.terms[1] is energy.terms[1]
+    assert heavier.weights == {"objective": 1.0, "row": 5.0}
+    state = np.array([1, 1])
+    assert heavier.energy(state) == pytest.approx(-1.0 + 5.0 * 1.0)
+    assert heavier.violations(state) == {"row": 1.0}
+    assert heavier.violations(np.array([1, 0])) == {"row": 0.0}
+    with pytest.raises(ParameterError, match="unknown weight 'colum'"):
+        energy.reweighted(colum=1.0)
+    with pytest.raises(ParameterError, match="finite"):
+        energy.reweighted(row=float("nan"))
+
+
+def test_invalid_parts_are_rejected():
+    with pytest.raises(ParameterError, match="symmetric"):
+        Energy.from_hopfield(np.array([[0, 1.0], [2.0, 0]]))
+    with pytest.raises(ParameterError, match="zero diagonal"):
+        Energy.from_hopfield(np.eye(2))
+    with pytest.raises(ParameterError, match="unique"):
+        t = QuadraticTerm.build("objective", np.zeros((1, 1)))
+        Energy(Vartype.SPIN, (t, t))
+    with pytest.raises(ParameterError, match="columns"):
+        Energy.from_hopfield(np.zeros((2, 2))).energies([[1, 1, 1]])
+
+
+def test_refuses_a_matrix_over_the_memory_limit(monkeypatch):
+    term = GroupSquareTerm.build("total", np.zeros(2000, dtype=int), [10.0])
+    energy = Energy(Vartype.BINARY, (term,))
+    monkeypatch.setenv("HOPSOLVE_MAX_MATRIX_BYTES", str(10 * 1024**2))
+    with pytest.raises(TooLargeError, match="couplings"):
+        energy.to_hopfield()
+    assert np.isfinite(energy.energy(np.ones(2000)))  # the structured form still works
+
+
+def test_dimod_round_trip_keeps_energies():
+    import dimod
+
+    for vartype in Vartype:
+        energy = random_energy(6, 4, vartype)
+        bqm = energy.to_dimod()
+        states = all_states(6, vartype)
+        np.testing.assert_allclose(bqm.energies((states.astype(int), range(6))), energy.energies(states))
+        back = Energy.from_dimod(bqm)
+        np.testing.assert_allclose(back.energies(states), energy.energies(states))
+    assert dimod.BinaryQuadraticModel is not None
+
+
+def test_sparse_input_and_labels():
+    w = sp.csr_matrix(np.array([[0, -1.0], [-1.0, 0]]))
+    energy = Energy.from_hopfield(w, [0.0, 0.0])
+    assert energy.energy([1, -1]) == pytest.approx(-1.0)
+    with pytest.raises(ParameterError, match="labels"):
+        Energy(energy.vartype, energy.terms, labels=("a",))

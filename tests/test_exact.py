@@ -1,0 +1,72 @@
+"""The exact backend against an independent brute force, and through the CLI on .qubo files."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hopsolve_qubo.qubo_format import QuboModel, read_qubo, write_qubo
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hopsolve import TooLargeError
+from hopsolve.backends.exact import ExactBackend
+from hopsolve.testing import random_energy
+
+
+def brute_force_qubo(q: np.ndarray) -> float:
+    """min xᵀQx over all bit vectors, in chunks, written without any hopsolve code."""
+    n = len(q)
+    best = np.inf
+    for start in range(0, 1 << n, 1 << 16):
+        codes = np.arange(start, min(start + (1 << 16), 1 << n))
+        x = ((codes[:, None] >> np.arange(n)) & 1).astype(float)
+        best = min(best, float(np.einsum("si,ij,sj->s", x, q, x).min()))
+    return best
+
+
+def random_qubo(n: int, seed: int, density: float = 0.6) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.triu(rng.uniform(-1, 1, (n, n)) * (rng.random((n, n)) < density))
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 12, 16, 20])
+def test_cli_exact_finds_true_minimum(tmp_path, cli, n):
+    q = random_qubo(n, seed=n)
+    path = tmp_path / f"random{n}.qubo"
+    write_qubo(QuboModel(sp.csr_matrix(q)), path)
+    run = cli("solve", path, "--backend", "exact", "--json")
+    assert run.code == 0, run.err
+    result = json.loads(run.out)
+    assert result["status"] == "optimal"
+    assert result["objective"] == pytest.approx(brute_force_qubo(q), abs=1e-9)
+    bits = np.array(result["solution"], dtype=float)
+    assert bits @ q @ bits == pytest.approx(result["objective"])
+    assert result["energy"] == pytest.approx(result["objective"])
+
+
+@given(st.integers(1, 10), st.integers(0, 10_000))
+@settings(max_examples=30, deadline=None)
+def test_exact_returns_every_ground_state(n, seed):
+    energy = random_energy(n, seed, integer=True)
+    samples = ExactBackend().solve(energy)
+    states = np.array(list(itertools.product((-1, 1), repeat=n)), dtype=float)
+    e = energy.energies(states)
+    ground = states[np.isclose(e, e.min())]
+    assert samples.best_energy == pytest.approx(e.min())
+    assert len(samples) == len(ground)
+    assert {tuple(s) for s in samples.states} == {tuple(s) for s in ground.astype(int)}
+
+
+def test_exact_refuses_too_many_variables():
+    with pytest.raises(TooLargeError, match="refuses n = 27"):
+        ExactBackend().solve(random_energy(27, 0, density=0.01))
+
+
+def test_written_qubo_reads_back(tmp_path):
+    q = random_qubo(9, 3)
+    write_qubo(QuboModel(sp.csr_matrix(q)), tmp_path / "m.qubo", comment="round trip")
+    np.testing.assert_allclose(read_qubo(tmp_path / "m.qubo").q.toarray(), q)

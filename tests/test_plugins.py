@@ -1,0 +1,152 @@
+"""The plugin system: third-party plugins through entry points, failures reported, duplicates named."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from hopsolve import build_registry
+from hopsolve.errors import PluginError
+
+from .conftest import ROOT
+
+EXAMPLE = Path(__file__).resolve().parent / "third_party" / "hopsolve-partition"
+
+
+def fake_install(site: Path, dist: str, entry_points: dict[str, str], modules: dict[str, str]) -> None:
+    """Lay out what ``pip install`` leaves behind: the modules and a dist-info with entry points."""
+    info = site / f"{dist.replace('-', '_')}-0.1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1.0\n")
+    lines = "".join(f"{name} = {target}\n" for name, target in entry_points.items())
+    (info / "entry_points.txt").write_text(f"[hopsolve]\n{lines}")
+    for name, source in modules.items():
+        (site / f"{name}.py").write_text(textwrap.dedent(source))
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    folder = tmp_path / "site"
+    folder.mkdir()
+    monkeypatch.syspath_prepend(str(folder))
+    yield folder
+    for name in [m for m in sys.modules if m.startswith(("broken_", "dup_", "raising_", "hopsolve_partition"))]:
+        del sys.modules[name]
+
+
+def test_first_party_plugins_come_through_entry_points(registry):
+    entry = registry.problems["qubo"]
+    assert entry.origin.plugin == "qubo" and entry.origin.distribution == "hopsolve"
+    assert registry.backends["exact"].origin.distribution == "hopsolve"
+    assert registry.failures == []
+
+
+def test_readme_example_is_the_shipped_example():
+    readme = (ROOT / "README.md").read_text()
+    source = (EXAMPLE / "hopsolve_partition" / "__init__.py").read_text()
+    assert source.strip() in readme, "README's plugin tutorial must show the example package verbatim"
+    assert (EXAMPLE / "pyproject.toml").read_text().strip() in readme
+
+
+def test_installed_example_plugin_is_listed_and_solves(site, tmp_path, cli):
+    shutil.copytree(EXAMPLE / "hopsolve_partition", site / "hopsolve_partition")
+    fake_install(site, "hopsolve-partition", {"partition": "hopsolve_partition"}, {})
+    run = cli("plugins", "--json")
+    listed = {p["name"]: p for p in json.loads(run.out)["problems"]}
+    assert listed["partition"]["distribution"] == "hopsolve-partition"
+    assert listed["partition"]["version"] == "0.1.0"
+    numbers = tmp_path / "five.partition"
+    numbers.write_text("3\n1\n1\n2\n2\n1\n")
+    result = json.loads(cli("solve", numbers, "--backend", "exact", "--json").out)
+    assert result["problem"] == "partition" and result["objective"] == 0.0
+
+
+def test_broken_plugins_are_reported_and_others_keep_working(site, cli, monkeypatch):
+    fake_install(site, "bad-plugins", {"broken_import": "broken_import", "raising_hook": "raising_hook"}, {
+        "broken_import": "raise ImportError('missing dependency frobnitz')",
+        "raising_hook": """
+            import hopsolve
+            @hopsolve.hookimpl
+            def hopsolve_problems(register):
+                raise RuntimeError('hook exploded')
+        """,
+    })
+    registry = build_registry()
+    failures = {f.plugin: f.error for f in registry.failures}
+    assert "frobnitz" in failures["broken_import"]
+    assert "hook exploded" in failures["raising_hook"]
+    assert "qubo" in registry.problems and "exact" in registry.backends
+    run = cli("plugins", "--json")
+    assert {f["plugin"] for f in json.loads(run.out)["failures"]} == {"broken_import", "raising_hook"}
+    good = site / "ok.qubo"
+    good.write_text("p qubo 0 1 1 0\n0 0 -1\n")
+    run = cli("solve", good, "--backend", "exact")
+    assert run.code == 0
+    warnings = run.err.strip().splitlines()
+    assert len(warnings) == 2 and all(w.startswith("hopsolve: warning: plugin") for w in warnings)
+
+
+def test_duplicate_name_is_reported_naming_both_plugins(site):
+    fake_install(site, "dup-plugin", {"dup_qubo": "dup_qubo"}, {"dup_qubo": """
+        import hopsolve
+        from hopsolve_qubo.plugin import QuboProblem
+        class Again(QuboProblem):
+            pass
+        @hopsolve.hookimpl
+        def hopsolve_problems(register):
+            register(Again)
+    """})
+    registry = build_registry()
+    [failure] = registry.failures
+    assert "'qubo'" in failure.error and "'dup_qubo'" in failure.error
+    kept = registry.problems["qubo"].origin.plugin
+    assert f"keeping {kept!r}" in failure.error and failure.plugin != kept
+
+
+def test_unknown_names_list_what_is_available(registry):
+    with pytest.raises(PluginError, match="available: .*exact"):
+        registry.backend("annealx")
+    with pytest.raises(PluginError, match="unknown problem 'tspx'; available: .*qubo"):
+        registry.problem("tspx")
+
+
+def test_environment_switches(site):
+    fake_install(site, "extra", {"partition": "hopsolve_partition"}, {})
+    shutil.copytree(EXAMPLE / "hopsolve_partition", site / "hopsolve_partition")
+    no_autoload = build_registry(env={"HOPSOLVE_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    assert set(no_autoload.problems) == set() and "exact" in no_autoload.backends
+    explicit = build_registry(env={"HOPSOLVE_DISABLE_PLUGIN_AUTOLOAD": "1", "HOPSOLVE_PLUGINS": "hopsolve_qubo"})
+    assert set(explicit.problems) == {"qubo"}
+    allowed = build_registry(env={"HOPSOLVE_ALLOW_PLUGINS": "partition"})
+    assert set(allowed.problems) == {"partition"}
+    missing = build_registry(env={"HOPSOLVE_PLUGINS": "no_such_module_zz"})
+    assert [f.plugin for f in missing.failures] == ["no_such_module_zz"]
+
+
+@pytest.mark.slow
+def test_pip_install_of_the_example_registers_it(tmp_path):
+    """The real thing: pip installs the example package and the console script lists it."""
+    target = tmp_path / "site"
+    command = [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(target), str(EXAMPLE)]
+    subprocess.run(command, check=True, capture_output=True)
+    env = {**os.environ, "PYTHONPATH": f"{target}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    out = subprocess.run([sys.executable, "-m", "hopsolve.cli", "plugins", "--json"], env=env, check=True,
+                         capture_output=True, text=True).stdout
+    problems = {p["name"]: p for p in json.loads(out)["problems"]}
+    assert problems["partition"]["distribution"] == "hopsolve-partition"
+
+
+def test_console_script_gives_no_traceback(tmp_path):
+    bad = tmp_path / "bad.qubo"
+    bad.write_text("p qubo 0 2 1 1\n0 0 1\n0 5 2\n")
+    proc = subprocess.run([sys.executable, "-m", "hopsolve.cli", "solve", str(bad), "--backend", "exact"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"hopsolve: error: {bad}:3: index 5 out of range 0..1"
