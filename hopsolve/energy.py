@@ -40,6 +40,7 @@ __all__ = [
     "Term",
     "QuadraticTerm",
     "GroupSquareTerm",
+    "KroneckerTerm",
     "OneHotLayout",
     "PermutationView",
     "Energy",
@@ -145,6 +146,10 @@ class Term(ABC):
     def quadratic(self, vartype: Vartype) -> QuadraticTerm:
         """This term as an explicit matrix (subject to the memory limit)."""
 
+    @abstractmethod
+    def field_bounds(self) -> np.ndarray:
+        """An upper bound on each unit's |field| over all (also graded) states: sets step sizes and β ranges."""
+
     @property
     @abstractmethod
     def stored_couplings(self) -> int:
@@ -181,6 +186,9 @@ class QuadraticTerm(Term):
 
     def fields(self, states: np.ndarray, vartype: Vartype) -> np.ndarray:
         return (self.coupling @ states.T).T + self.linear
+
+    def field_bounds(self) -> np.ndarray:
+        return np.asarray(abs(self.coupling).sum(axis=1)).ravel() + np.abs(self.linear)
 
     def converted(self, source: Vartype, target: Vartype) -> QuadraticTerm:
         if source is target:
@@ -258,6 +266,13 @@ class GroupSquareTerm(Term):
         h[:, member] = -self.scale * (2.0 * (sums[:, g] - states[:, member] - self.targets[g]) + derivative)
         return h
 
+    def field_bounds(self) -> np.ndarray:
+        bound = np.zeros(self.num_variables)
+        member = self.groups >= 0
+        g = self.groups[member]
+        bound[member] = abs(self.scale) * (2.0 * (self.sizes[g] - 1) + 2.0 * np.abs(self.targets[g]) + 1.0)
+        return bound
+
     def converted(self, source: Vartype, target: Vartype) -> GroupSquareTerm:
         if source is target:
             return self
@@ -290,6 +305,108 @@ class GroupSquareTerm(Term):
             c0 = self.scale * float((self.targets**2).sum())
         w.sort_indices()
         return QuadraticTerm(self.name, w, b, self.offset + c0)
+
+
+@dataclass(frozen=True, eq=False)
+class KroneckerTerm(Term):
+    """``E = scale · Σ_{i≠j,a,b} A_ij B_ab v_ia v_jb + Σ_ia C_ia v_ia + offset`` on an ``n×n`` grid of units.
+
+    Unit ``(i, a)`` is index ``i·n + a``. A is dense (zero diagonal), B sparse. This is the objective of TSP
+    (A = distances, B = cycle adjacency) and QAP (flows, distances) without storing the n²×n² coupling matrix:
+    energies and fields cost O(n²·deg B + n³) by matrix products, and the matrix is built only on request.
+    """
+
+    name: str
+    flow: np.ndarray
+    adjacency: sp.csr_matrix
+    linear: np.ndarray
+    scale: float = 1.0
+    offset: float = 0.0
+
+    @classmethod
+    def build(cls, name: str, flow: Any, adjacency: Any, linear: Any = None, scale: float = 1.0,
+              offset: float = 0.0) -> KroneckerTerm:
+        a = np.asarray(flow, dtype=np.float64)
+        n = a.shape[0]
+        if a.shape != (n, n):
+            raise ParameterError(f"term {name!r}: flow matrix must be square, got {a.shape}")
+        if np.diagonal(a).any():
+            raise ParameterError(f"term {name!r}: flow matrix must have a zero diagonal (fold it into linear)")
+        b = sp.csr_matrix(adjacency, dtype=np.float64)
+        if b.shape != (n, n):
+            raise ParameterError(f"term {name!r}: adjacency must be {n}×{n}, got {b.shape}")
+        c = np.zeros(n * n) if linear is None else np.asarray(linear, dtype=np.float64).reshape(n * n).copy()
+        return cls(name, a, b, c, float(scale), float(offset))
+
+    @property
+    def size(self) -> int:
+        return self.flow.shape[0]
+
+    @property
+    def num_variables(self) -> int:
+        return self.size**2
+
+    @property
+    def stored_couplings(self) -> int:
+        return int(2 * np.count_nonzero(self.flow) * self.adjacency.nnz)
+
+    def _grids(self, states: np.ndarray) -> np.ndarray:
+        return states.reshape(len(states), self.size, self.size)
+
+    @cached_property
+    def _has_quadratic(self) -> bool:
+        return bool(self.scale) and self.adjacency.nnz > 0 and bool(np.any(self.flow))
+
+    def energies(self, states: np.ndarray, vartype: Vartype) -> np.ndarray:
+        out = np.zeros(len(states))
+        if not self._has_quadratic:
+            return out + states @ self.linear + self.offset
+        bt = self.adjacency.T.tocsr()
+        for k, v in enumerate(self._grids(states)):
+            vb = (bt @ v.T).T  # V B
+            out[k] = self.scale * float(np.sum(self.flow * (vb @ v.T)))
+        return out + states @ self.linear + self.offset
+
+    def fields(self, states: np.ndarray, vartype: Vartype) -> np.ndarray:
+        h = np.zeros_like(states)
+        if not self._has_quadratic:
+            return h - self.linear
+        b = self.adjacency
+        for k, v in enumerate(self._grids(states)):
+            forward = self.flow @ (b @ v.T).T  # A V Bᵀ
+            backward = self.flow.T @ (b.T @ v.T).T  # Aᵀ V B
+            h[k] = -self.scale * (forward + backward).ravel()
+        return h - self.linear
+
+    def field_bounds(self) -> np.ndarray:
+        abs_a = np.abs(self.flow)
+        abs_b = abs(self.adjacency)
+        row = (abs_a.sum(axis=1)[:, None] * np.asarray(abs_b.sum(axis=1)).ravel()[None, :])
+        col = (abs_a.sum(axis=0)[:, None] * np.asarray(abs_b.sum(axis=0)).ravel()[None, :])
+        return abs(self.scale) * (row + col).ravel() + np.abs(self.linear)
+
+    def converted(self, source: Vartype, target: Vartype) -> KroneckerTerm:
+        if source is target:
+            return self
+        n = self.size
+        ones = np.ones((n, n))
+        # Σ A_ij B_ab v_ia v_jb with v = αu + β: the quadratic part scales by α², the cross terms become linear
+        alpha, beta = (2.0, -1.0) if source is Vartype.SPIN else (0.5, 0.5)
+        b = self.adjacency
+        cross = (self.flow @ (b @ ones.T).T + self.flow.T @ (b.T @ ones.T).T).ravel()
+        constant = float(np.sum(self.flow * ((b.T @ ones.T).T @ ones.T)))
+        linear = alpha * self.linear + self.scale * alpha * beta * cross
+        offset = self.offset + float(self.linear.sum()) * beta + self.scale * beta * beta * constant
+        return KroneckerTerm(self.name, self.flow, self.adjacency, linear, self.scale * alpha * alpha, offset)
+
+    def quadratic(self, vartype: Vartype) -> QuadraticTerm:
+        check_matrix_size(self.stored_couplings, f"term {self.name!r}")
+        kron = sp.kron(sp.csr_matrix(self.flow), self.adjacency, format="csr")
+        w = -self.scale * (kron + kron.T)
+        w = sp.csr_matrix(w)
+        w.eliminate_zeros()
+        w.sort_indices()
+        return QuadraticTerm(self.name, w, -self.linear, self.offset)
 
 
 @dataclass(frozen=True, eq=False)
@@ -500,6 +617,14 @@ class Energy:
             if w:
                 h += w * t.fields(x, self.vartype)
         return h
+
+    def field_bounds(self) -> np.ndarray:
+        """Upper bound on each unit's |field| (weights applied)."""
+        bound = np.zeros(self.num_variables)
+        for t in self.terms:
+            if self.weights[t.name]:
+                bound += self.weights[t.name] * t.field_bounds()
+        return bound
 
     def flip_deltas(self, state: Any) -> np.ndarray:
         """``E(state with unit i flipped) - E(state)`` for every i."""

@@ -7,6 +7,10 @@ from hopsolve.hookspecs import hookimpl
 
 @hookimpl
 def hopsolve_backends(register):
+    from hopsolve.backends.anneal import AnnealBackend
     from hopsolve.backends.exact import ExactBackend
+    from hopsolve.backends.hopfield import HopfieldBackend
+    from hopsolve.backends.tank import TankBackend
 
-    register(ExactBackend)
+    for backend in (ExactBackend, HopfieldBackend, AnnealBackend, TankBackend):
+        register(backend)

@@ -1,0 +1,217 @@
+"""Compiled single-spin kernels over a :class:`SpinModel`: fields, annealing sweeps, asynchronous Hopfield.
+
+All kernels keep the quadratic local fields ``hq = W s + b`` up to date (O(degree) per accepted flip) and add the
+structured group penalties on the fly from the group sums. Reads run in parallel (``prange``); each read owns a
+xorshift64* generator seeded from the run's seed, so results do not depend on the number of threads.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import prange
+
+_MULTIPLIER = np.uint64(2685821657736338717)
+_TO_UNIT = 1.0 / 9007199254740992.0  # 2⁻⁵³
+METROPOLIS, GLAUBER = 0, 1
+
+
+@numba.njit(cache=True, inline="always")
+def next_uniform(rng: np.ndarray, r: int) -> float:
+    """Advance read r's xorshift64* state and return a float in [0, 1)."""
+    x = rng[r]
+    x ^= x >> np.uint64(12)
+    x ^= x << np.uint64(25)
+    x ^= x >> np.uint64(27)
+    rng[r] = x
+    return float((x * _MULTIPLIER) >> np.uint64(11)) * _TO_UNIT
+
+
+@numba.njit(cache=True, inline="always")
+def xorshift_uniform(x):
+    """(next state, uniform in [0, 1)) for a xorshift64* state held in a local variable (kept in a register)."""
+    x ^= x >> np.uint64(12)
+    x ^= x << np.uint64(25)
+    x ^= x >> np.uint64(27)
+    return x, float((x * _MULTIPLIER) >> np.uint64(11)) * _TO_UNIT
+
+
+@numba.njit(cache=True)
+def init_fields(indptr, indices, data, bias, group_of, states, hq, gsum):
+    """Quadratic fields ``W s + b`` and group sums for every read."""
+    reads, n = states.shape
+    families = group_of.shape[0]
+    for r in range(reads):
+        for i in range(n):
+            acc = bias[i]
+            for k in range(indptr[i], indptr[i + 1]):
+                acc += data[k] * states[r, indices[k]]
+            hq[r, i] = acc
+        for f in range(families):
+            for g in range(gsum.shape[2]):
+                gsum[r, f, g] = 0.0
+            for i in range(n):
+                g = group_of[f, i]
+                if g >= 0:
+                    gsum[r, f, g] += states[r, i]
+
+
+@numba.njit(cache=True, inline="always")
+def total_field(r, i, s_i, hq, gsum, group_of, group_target, group_scale):
+    """Quadratic field plus the group penalties' field ``-2·scale·(S_g - s_i - t_g)``."""
+    h = hq[r, i]
+    for f in range(group_of.shape[0]):
+        g = group_of[f, i]
+        if g >= 0:
+            h -= 2.0 * group_scale[f] * (gsum[r, f, g] - s_i - group_target[f, g])
+    return h
+
+
+@numba.njit(cache=True, inline="always")
+def apply_flip(r, i, states, hq, gsum, indptr, indices, data, group_of):
+    """Flip spin i of read r and update the fields of its neighbours and its group sums."""
+    new = -states[r, i]
+    states[r, i] = new
+    twice = 2.0 * new
+    for k in range(indptr[i], indptr[i + 1]):
+        hq[r, indices[k]] += twice * data[k]
+    for f in range(group_of.shape[0]):
+        g = group_of[f, i]
+        if g >= 0:
+            gsum[r, f, g] += twice
+
+
+@numba.njit(cache=True, fastmath=True)
+def _anneal_read(indptr, indices, data, dense, group_of, group_target, group_scale, betas, rule, table_size, s, h,
+                 gs, energy, best_state, best, rng, r, trace_row, trace_offset, record):
+    """One read's sweeps; returns (running energy, best energy).
+
+    ``dense`` (n×n, or empty) replaces the CSR rows for nearly full models. With ``table_size > 0`` every energy
+    change is an integer in ``[-table_size+1, table_size-1]`` and acceptance probabilities come from a table
+    built once per sweep instead of an ``exp`` per move (exact, not an approximation).
+    """
+    n = len(s)
+    families = group_of.shape[0]
+    use_dense = dense.shape[0] > 0
+    use_table = table_size > 0
+    table = np.empty(2 * table_size + 1)
+    x_rng = rng[r]
+    for k in range(len(betas)):
+        beta = betas[k]
+        if use_table:
+            for d in range(-table_size, table_size + 1):
+                x = beta * d
+                if rule == METROPOLIS:
+                    table[d + table_size] = 1.0 if d <= 0 else np.exp(-x)
+                else:
+                    table[d + table_size] = 0.0 if x > 40.0 else 1.0 / (1.0 + np.exp(x))
+        for i in range(n):
+            s_i = s[i]
+            field = h[i]
+            for f in range(families):
+                g = group_of[f, i]
+                if g >= 0:
+                    field -= 2.0 * group_scale[f] * (gs[f, g] - s_i - group_target[f, g])
+            delta = 2.0 * s_i * field
+            if use_table:
+                if rule == METROPOLIS:
+                    if delta > 0.0:
+                        x_rng, u = xorshift_uniform(x_rng)
+                        if u >= table[int(delta + 0.5) + table_size]:
+                            continue
+                else:
+                    x_rng, u = xorshift_uniform(x_rng)
+                    if u >= table[int(np.floor(delta + 0.5)) + table_size]:
+                        continue
+            else:
+                x = beta * delta
+                if rule == METROPOLIS:
+                    if delta > 0.0:
+                        if x > 40.0:
+                            continue
+                        x_rng, u = xorshift_uniform(x_rng)
+                        if u >= np.exp(-x):
+                            continue
+                elif x > 40.0:
+                    continue
+                elif x > -40.0:
+                    x_rng, u = xorshift_uniform(x_rng)
+                    if u * (1.0 + np.exp(x)) >= 1.0:
+                        continue
+            twice = -2.0 * s_i
+            s[i] = -s_i
+            if use_dense:
+                row = dense[i]
+                for j in range(n):
+                    h[j] += twice * row[j]
+            else:
+                for q in range(indptr[i], indptr[i + 1]):
+                    h[indices[q]] += twice * data[q]
+            for f in range(families):
+                g = group_of[f, i]
+                if g >= 0:
+                    gs[f, g] += twice
+            energy += delta
+        if energy < best:
+            best = energy
+            best_state[:] = s
+        if record:
+            trace_row[trace_offset + k] = energy
+    rng[r] = x_rng
+    return energy, best
+
+
+@numba.njit(cache=True, parallel=True)
+def anneal_sweeps(indptr, indices, data, dense, group_of, group_target, group_scale, betas, rule, table_size, states,
+                  hq, gsum, current, best_states, best, rng, trace, trace_offset):
+    """Run ``len(betas)`` sweeps (each visits every spin once, in index order) on every read, reads in parallel.
+
+    ``current``/``best`` hold each read's running and best energies; ``best_states`` the best state seen at the
+    end of a sweep. ``trace[r, trace_offset + k]`` receives the energy after sweep k when ``trace`` is wide enough.
+    """
+    reads = states.shape[0]
+    record = trace.shape[1] > 0
+    for r in prange(reads):
+        current[r], best[r] = _anneal_read(indptr, indices, data, dense, group_of, group_target, group_scale,
+                                           betas, rule, table_size, states[r], hq[r], gsum[r], current[r],
+                                           best_states[r], best[r], rng, r, trace[r], trace_offset, record)
+
+
+@numba.njit(cache=True, parallel=True)
+def hopfield_async(indptr, indices, data, group_of, group_target, group_scale, states, hq, gsum, rng,
+                   random_order, zero_rule, max_sweeps, sweeps_done, trace):
+    """Asynchronous sign updates to a fixed point: each sweep visits every unit (random or index order).
+
+    ``zero_rule``: 0 keeps the unit on a zero field, 1 sets it to +1, -1 to -1. ``sweeps_done[r]`` is the number
+    of sweeps read r ran (the last one changed nothing if it is below ``max_sweeps``).
+    """
+    reads, n = states.shape
+    record = trace.shape[1] > 0
+    for r in prange(reads):
+        order = np.arange(n)
+        energy = 0.0
+        for sweep in range(max_sweeps):
+            if random_order:
+                for a in range(n - 1, 0, -1):
+                    b = int(next_uniform(rng, r) * (a + 1))
+                    order[a], order[b] = order[b], order[a]
+            changed = 0
+            for idx in range(n):
+                i = order[idx]
+                s_i = states[r, i]
+                h = total_field(r, i, s_i, hq, gsum, group_of, group_target, group_scale)
+                if h > 0.0:
+                    target = 1
+                elif h < 0.0:
+                    target = -1
+                else:
+                    target = s_i if zero_rule == 0 else zero_rule
+                if target != s_i:
+                    energy += 2.0 * s_i * h
+                    apply_flip(r, i, states, hq, gsum, indptr, indices, data, group_of)
+                    changed += 1
+            if record and sweep < trace.shape[1]:
+                trace[r, sweep] = energy
+            sweeps_done[r] = sweep + 1
+            if changed == 0:
+                break

@@ -1,0 +1,118 @@
+"""An energy flattened into the arrays the compiled kernels read: spin form, weights applied.
+
+Quadratic terms are summed into one CSR matrix; structured group penalties stay as groups (``group_of[f, i]``,
+``group_target[f, g]``, ``group_scale[f]``), so a TSP ``total`` penalty costs O(1) per flip, not O(n²) couplings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from hopsolve.energy import Energy, GroupSquareTerm, QuadraticTerm, Vartype, check_matrix_size
+from hopsolve.errors import ParameterError
+
+
+@dataclass(frozen=True, eq=False)
+class SpinModel:
+    """``E(s) = -½ sᵀWs - bᵀs + Σ_f scale_f Σ_g (Σ_{i∈g} s_i - t_fg)² + const`` as plain arrays."""
+
+    n: int
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    bias: np.ndarray
+    group_of: np.ndarray
+    group_target: np.ndarray
+    group_scale: np.ndarray
+
+    @property
+    def nnz(self) -> int:
+        return len(self.data)
+
+    def integer_delta_bound(self, cap: int = 1 << 14) -> int:
+        """If every single-flip energy change is an integer, a bound on its size (≤ ``cap``); else 0.
+
+        Fields are sums of couplings, biases and group terms ``2·scale·(S - s_i - t)``; with integer couplings and
+        biases, and integer ``2·scale`` and targets, every change ``2 s_i h_i`` is an integer.
+        """
+        parts = [self.data, self.bias, 2.0 * self.group_scale, self.group_target.ravel()]
+        if not all(np.array_equal(p, np.round(p)) for p in parts):
+            return 0
+        bound = int(np.ceil(self.coefficient_scales()[0])) + 1
+        return bound if bound <= cap else 0
+
+    def dense_coupling(self) -> np.ndarray:
+        """W as a dense array (for nearly full models, where contiguous rows beat index lists)."""
+        return sp.csr_matrix((self.data, self.indices, self.indptr), shape=(self.n, self.n)).toarray()
+
+    def coefficient_scales(self) -> tuple[float, float]:
+        """(largest possible single-flip energy change, smallest nonzero coefficient-driven change)."""
+        w = sp.csr_matrix((self.data, self.indices, self.indptr), shape=(self.n, self.n))
+        row_abs = np.asarray(abs(w).sum(axis=1)).ravel() + np.abs(self.bias)
+        smallest = [np.abs(self.data[self.data != 0]).min(initial=np.inf),
+                    np.abs(self.bias[self.bias != 0]).min(initial=np.inf)]
+        for f in range(len(self.group_scale)):
+            member = self.group_of[f] >= 0
+            sizes = np.bincount(self.group_of[f][member], minlength=self.group_target.shape[1])
+            g = self.group_of[f][member]
+            row_abs[member] += 2.0 * self.group_scale[f] * (sizes[g] - 1 + np.abs(self.group_target[f][g]))
+            if self.group_scale[f] > 0:
+                smallest.append(2.0 * self.group_scale[f])
+        largest = 2.0 * float(row_abs.max(initial=0.0))
+        return largest, 2.0 * float(min(smallest))
+
+
+def compile_spin_model(energy: Energy) -> SpinModel:
+    """Flatten ``energy`` (any vartype) into a :class:`SpinModel`; unknown term kinds are materialised."""
+    spin = energy.to_spin()
+    n = spin.num_variables
+    coupling = sp.csr_matrix((n, n))
+    bias = np.zeros(n)
+    families: list[GroupSquareTerm] = []
+    for term in spin.terms:
+        weight = spin.weights[term.name]
+        if not weight:
+            continue
+        if isinstance(term, GroupSquareTerm):
+            families.append(GroupSquareTerm(term.name, term.groups, term.targets, weight * term.scale))
+            continue
+        if not isinstance(term, QuadraticTerm):
+            check_matrix_size(term.stored_couplings, f"term {term.name!r}")
+            term = term.quadratic(Vartype.SPIN)
+        coupling = coupling + weight * term.coupling
+        bias += weight * term.linear
+    coupling = sp.csr_matrix(coupling)
+    coupling.eliminate_zeros()
+    coupling.sort_indices()
+    if not np.isfinite(coupling.data).all() or not np.isfinite(bias).all():
+        raise ParameterError("the energy has non-finite coefficients")
+    max_groups = max((len(f.targets) for f in families), default=0)
+    group_of = np.full((len(families), n), -1, dtype=np.int64)
+    group_target = np.zeros((len(families), max(max_groups, 1)))
+    for k, fam in enumerate(families):
+        group_of[k] = fam.groups
+        group_target[k, : len(fam.targets)] = fam.targets
+    return SpinModel(
+        n=n,
+        indptr=coupling.indptr.astype(np.int64),
+        indices=coupling.indices.astype(np.int32),
+        data=coupling.data.astype(np.float64),
+        bias=bias,
+        group_of=group_of,
+        group_target=group_target,
+        group_scale=np.array([f.scale for f in families], dtype=np.float64),
+    )
+
+
+def to_spins(states: np.ndarray, vartype: Vartype) -> np.ndarray:
+    """States of ``vartype`` as int8 spins."""
+    arr = np.asarray(states)
+    return (2 * arr - 1).astype(np.int8) if vartype is Vartype.BINARY else arr.astype(np.int8)
+
+
+def from_spins(spins: np.ndarray, vartype: Vartype) -> np.ndarray:
+    """int8 spins as states of ``vartype``."""
+    return ((spins + 1) // 2).astype(np.int8) if vartype is Vartype.BINARY else spins.astype(np.int8)

@@ -1,0 +1,259 @@
+"""Stochastic annealing: Metropolis or Glauber (heat-bath) dynamics under a β schedule, many reads in parallel."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numba
+import numpy as np
+import scipy.sparse as sp
+
+from hopsolve.backend import Backend, Callback
+from hopsolve.backends import _kernels as K
+from hopsolve.backends import _perm_kernels as PK
+from hopsolve.backends._model import SpinModel, compile_spin_model, from_spins, to_spins
+from hopsolve.backends.schedules import beta_schedule, default_beta_range
+from hopsolve.energy import Energy, PermutationView
+from hopsolve.errors import ParameterError
+from hopsolve.params import require
+from hopsolve.sampleset import SampleSet
+from hopsolve.seeding import make_rng, read_seeds, resolve_seed
+
+CHUNK_SECONDS = 0.1
+DENSE_FRACTION = 0.25  # above this fill, flips update fields from dense rows (contiguous, vectorised)
+
+
+@dataclass(frozen=True)
+class AnnealParams:
+    """Parameters of the ``anneal`` backend (every field has a default)."""
+
+    reads: int = 10
+    """Independent runs, each from its own random (or given) state; they run in parallel."""
+    sweeps: int = 1000
+    """Sweeps per read. A sweep is one flip attempt per unit (or, with permutation moves, as many move attempts
+    as the energy has units)."""
+    rule: Literal["metropolis", "glauber"] = "metropolis"
+    """Acceptance rule: Metropolis ``min(1, e^{-βΔE})`` or Glauber/heat-bath ``1/(1 + e^{βΔE})``."""
+    schedule: Literal["geometric", "linear", "constant"] = "geometric"
+    """How β goes from ``beta_min`` to ``beta_max``; ``constant`` runs at fixed ``beta``."""
+    beta_min: float | None = None
+    """Hot end; derived from the energy's coefficients when not given (see ``hopsolve.backends.schedules``)."""
+    beta_max: float | None = None
+    """Cold end; derived when not given."""
+    beta: float | None = None
+    """Fixed inverse temperature for ``schedule=constant`` (Glauber dynamics at constant temperature)."""
+    moves: Literal["auto", "flip", "permutation"] = "auto"
+    """``flip``: single-unit flips; ``permutation``: exchange two items / reverse a block of positions, staying
+    feasible (needs an energy with a permutation view); ``auto``: permutation moves where possible."""
+    swap_probability: float = 0.5
+    """With permutation moves: probability of an exchange (else a block reversal)."""
+    keep_best: bool = True
+    """Return each read's best state seen at the end of a sweep (else the final state)."""
+    time_limit: float | None = None
+    """Stop after this many seconds and return the best so far (checked between chunks of sweeps)."""
+    threads: int | None = None
+    """Threads for parallel reads (default: all cores)."""
+    trace: bool = False
+    """Record each read's energy after every sweep (``info['trace']``, reads × sweeps)."""
+
+    def validate(self) -> None:
+        owner = "backend 'anneal'"
+        require(self.reads >= 1, owner, f"reads must be at least 1, got {self.reads}")
+        require(self.sweeps >= 1, owner, f"sweeps must be at least 1, got {self.sweeps}")
+        for name in ("beta_min", "beta_max", "beta"):
+            value = getattr(self, name)
+            require(value is None or (math.isfinite(value) and value > 0), owner, f"{name} must be positive")
+        if self.beta_min is not None and self.beta_max is not None:
+            require(self.beta_min <= self.beta_max, owner,
+                    f"beta_min ({self.beta_min}) must not exceed beta_max ({self.beta_max})")
+        require(self.schedule != "constant" or self.beta is not None or self.beta_max is not None, owner,
+                "schedule=constant needs beta")
+        require(0.0 <= self.swap_probability <= 1.0, owner, "swap_probability must be in [0, 1]")
+        require(self.time_limit is None or self.time_limit > 0, owner, "time_limit must be positive")
+        require(self.threads is None or self.threads >= 1, owner, "threads must be at least 1")
+
+
+def _run_chunked(total: int, step: Callable[[int, int], None], time_limit: float | None,
+                 callback: Callback | None, report: Callable[[], dict[str, Any]]) -> tuple[int, bool]:
+    """Run ``step(start, stop)`` over [0, total) in chunks of about 0.1 s; stop early at ``time_limit``."""
+    if time_limit is None and callback is None:
+        step(0, total)
+        return total, False
+    start = time.perf_counter()
+    done, chunk = 0, 1
+    while done < total:
+        stop = min(total, done + chunk)
+        began = time.perf_counter()
+        step(done, stop)
+        elapsed = time.perf_counter() - began
+        chunk = max(1, int((stop - done) * CHUNK_SECONDS / max(elapsed, 1e-6)))
+        done = stop
+        if callback is not None:
+            callback({"done": done, "total": total, **report()})
+        if time_limit is not None and time.perf_counter() - start >= time_limit and done < total:
+            return done, True
+    return done, False
+
+
+class _Threads:
+    """Use ``count`` numba threads inside the block."""
+
+    def __init__(self, count: int | None) -> None:
+        self.count = count
+        self.saved = numba.get_num_threads()
+
+    def __enter__(self) -> None:
+        if self.count is not None:
+            numba.set_num_threads(min(self.count, numba.config.NUMBA_NUM_THREADS))
+
+    def __exit__(self, *exc: object) -> None:
+        numba.set_num_threads(self.saved)
+
+
+class AnnealBackend(Backend):
+    """Simulated annealing with single flips or, on permutation energies, moves that stay feasible."""
+
+    name = "anneal"
+    description = "simulated annealing (Metropolis/Glauber, geometric/linear/constant β), parallel reads"
+    Params = AnnealParams
+
+    def solve(self, energy: Energy, params: AnnealParams | None = None, *, seed: int | None = None,
+              initial_states: np.ndarray | None = None, callback: Callback | None = None) -> SampleSet:
+        params = params or AnnealParams()
+        seed = resolve_seed(seed)
+        moves = params.moves
+        if moves == "auto":
+            moves = "permutation" if energy.permutation is not None else "flip"
+        if moves == "permutation" and energy.permutation is None:
+            raise ParameterError("backend 'anneal': moves=permutation needs an energy with a permutation view")
+        reads = params.reads if initial_states is None else len(np.atleast_2d(initial_states))
+        with _Threads(params.threads):
+            if moves == "permutation":
+                return self._solve_permutation(energy, params, seed, reads, initial_states, callback)
+            return self._solve_flips(energy, params, seed, reads, initial_states, callback)
+
+    @staticmethod
+    def _betas(params: AnnealParams, derived: tuple[float, float]) -> tuple[np.ndarray, float, float]:
+        beta_min = params.beta_min if params.beta_min is not None else derived[0]
+        beta_max = params.beta_max if params.beta_max is not None else max(derived[1], beta_min)
+        if params.schedule == "constant":
+            beta_max = beta_min = params.beta if params.beta is not None else beta_max
+        if beta_min > beta_max:
+            raise ParameterError(f"backend 'anneal': beta_min ({beta_min:g}) exceeds beta_max ({beta_max:g})")
+        return beta_schedule(params.schedule, beta_min, beta_max, params.sweeps), beta_min, beta_max
+
+    def _solve_flips(self, energy: Energy, params: AnnealParams, seed: int, reads: int,
+                     initial_states: np.ndarray | None, callback: Callback | None) -> SampleSet:
+        started = time.perf_counter()
+        model: SpinModel = compile_spin_model(energy)
+        n = model.n
+        betas, beta_min, beta_max = self._betas(params, default_beta_range(*model.coefficient_scales()))
+        rng = make_rng(seed)
+        if initial_states is None:
+            states = rng.choice(np.array([-1, 1], dtype=np.int8), size=(reads, n))
+        else:
+            states = to_spins(np.atleast_2d(initial_states), energy.vartype).copy()
+            if states.shape != (reads, n):
+                raise ParameterError(f"initial states must be (reads, {n}), got {states.shape}")
+        spin_energy = energy.to_spin()
+        current = spin_energy.energies(states) if n else np.zeros(reads)
+        states = states.astype(np.float64)  # the kernel's spins: no int8 conversions in the inner loop
+        hq = np.zeros((reads, n))
+        gsum = np.zeros((reads, model.group_of.shape[0], model.group_target.shape[1]))
+        K.init_fields(model.indptr, model.indices, model.data, model.bias, model.group_of, states, hq, gsum)
+        best = current.copy()
+        best_states = states.copy()
+        generators = read_seeds(seed, reads).astype(np.uint64) | np.uint64(1)
+        trace = np.zeros((reads, params.sweeps if params.trace else 0))
+        rule = K.METROPOLIS if params.rule == "metropolis" else K.GLAUBER
+        dense = model.dense_coupling() if model.nnz > DENSE_FRACTION * n * n else np.zeros((0, 0))
+        table_size = model.integer_delta_bound()
+
+        def step(start: int, stop: int) -> None:
+            K.anneal_sweeps(model.indptr, model.indices, model.data, dense, model.group_of, model.group_target,
+                            model.group_scale, betas[start:stop], rule, table_size, states, hq, gsum, current,
+                            best_states, best, generators, trace, start)
+
+        done, timed_out = _run_chunked(params.sweeps, step, params.time_limit, callback,
+                                       lambda: {"best_energy": float(best.min())})
+        final = (best_states if params.keep_best else states).astype(np.int8)
+        info = self._info(params, seed, beta_min, beta_max, "flip", done, timed_out, started,
+                          n * done * reads, trace[:, :done] if params.trace else None)
+        return SampleSet.from_states(energy, from_spins(final, energy.vartype), **info)
+
+    def _solve_permutation(self, energy: Energy, params: AnnealParams, seed: int, reads: int,
+                           initial_states: np.ndarray | None, callback: Callback | None) -> SampleSet:
+        started = time.perf_counter()
+        view: PermutationView = energy.permutation
+        n = view.size
+        rng = make_rng(seed)
+        arrays = _permutation_arrays(view)
+        scale = energy.weights[view.term]
+        if initial_states is None:
+            item_at = np.array([rng.permutation(n) for _ in range(reads)], dtype=np.int64).reshape(reads, n)
+        else:
+            item_at = np.empty((reads, n), dtype=np.int64)
+            for r, state in enumerate(np.atleast_2d(initial_states)):
+                positions = view.layout.positions(state)
+                if positions is None:
+                    raise ParameterError("moves=permutation needs feasible initial states (permutation matrices)")
+                item_at[r, positions] = np.arange(n)
+        sample_gen = np.array([seed | 1], dtype=np.uint64)
+        deltas = scale * PK.sample_move_deltas(*arrays, item_at[0].copy(), 2000, params.swap_probability,
+                                               sample_gen) if n >= 2 else np.zeros(0)
+        positive = deltas[deltas > 1e-12]
+        hot = float(positive.mean()) if len(positive) else 0.0
+        cold = float(np.percentile(positive, 1)) if len(positive) else 0.0
+        betas, beta_min, beta_max = self._betas(params, default_beta_range(hot, cold))
+        positions_of = np.argsort(item_at, axis=1)
+        current = np.array([scale * view.value(p) for p in positions_of]) + view.offset
+        best = current.copy()
+        best_item_at = item_at.copy()
+        generators = read_seeds(seed, reads).astype(np.uint64) | np.uint64(1)
+        trace = np.zeros((reads, params.sweeps if params.trace else 0))
+        rule = K.METROPOLIS if params.rule == "metropolis" else K.GLAUBER
+        attempts = max(1, energy.num_variables)
+
+        def step(start: int, stop: int) -> None:
+            if n >= 2:
+                PK.permutation_anneal(*arrays, scale, betas[start:stop], attempts, params.swap_probability, rule,
+                                      item_at, current, best_item_at, best, generators, trace, start)
+
+        done, timed_out = _run_chunked(params.sweeps, step, params.time_limit, callback,
+                                       lambda: {"best_energy": float(best.min())})
+        final = best_item_at if params.keep_best else item_at
+        states = np.stack([view.layout.state(np.argsort(row), energy.vartype, energy.num_variables)
+                           for row in final])
+        info = self._info(params, seed, beta_min, beta_max, "permutation", done, timed_out, started,
+                          attempts * done * reads, trace[:, :done] if params.trace else None)
+        return SampleSet.from_states(energy, states, **info)
+
+    @staticmethod
+    def _info(params: AnnealParams, seed: int, beta_min: float, beta_max: float, moves: str, done: int,
+              timed_out: bool, started: float, updates: int, trace: np.ndarray | None) -> dict[str, Any]:
+        elapsed = time.perf_counter() - started
+        info: dict[str, Any] = {
+            "derived": {"beta_min": beta_min, "beta_max": beta_max, "moves": moves, "seed": seed},
+            "sweeps_done": done, "timed_out": timed_out, "wall_time_s": elapsed, "updates": updates,
+            "updates_per_second": updates / elapsed if elapsed > 0 else None,
+        }
+        if trace is not None:
+            info["trace"] = trace
+        return info
+
+
+def _permutation_arrays(view: PermutationView) -> tuple:
+    """The view's matrices in kernel form: A, B and Bᵀ as CSR triples, C, and the 2-opt cycle weight."""
+    b = sp.csr_matrix(view.adjacency, dtype=np.float64)
+    b.sort_indices()
+    bt = sp.csr_matrix(b.T)
+    bt.sort_indices()
+    has_linear = view.linear is not None and bool(np.any(view.linear))
+    linear = np.ascontiguousarray(view.linear, dtype=np.float64) if has_linear else np.zeros((1, 1))
+    return (np.ascontiguousarray(view.flow, dtype=np.float64), b.indptr.astype(np.int64), b.indices.astype(np.int64),
+            b.data, bt.indptr.astype(np.int64), bt.indices.astype(np.int64), bt.data, linear, has_linear,
+            float(view.cyclic_weight or 0.0))

@@ -1,0 +1,138 @@
+"""Discrete Hopfield dynamics: deterministic sign updates to a fixed point, asynchronous or synchronous."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from hopsolve.backend import Backend, Callback
+from hopsolve.backends import _kernels as K
+from hopsolve.backends._model import compile_spin_model, from_spins, to_spins
+from hopsolve.energy import Energy
+from hopsolve.errors import ParameterError
+from hopsolve.params import require
+from hopsolve.sampleset import SampleSet
+from hopsolve.seeding import make_rng, read_seeds, resolve_seed
+
+_ZERO_RULES = {"keep": 0, "up": 1, "down": -1}
+
+
+@dataclass(frozen=True)
+class HopfieldParams:
+    """Parameters of the ``hopfield`` backend (every field has a default)."""
+
+    reads: int = 10
+    """Restarts, each from a random state (or from the given initial states)."""
+    mode: Literal["async", "sync"] = "async"
+    """``async``: one unit at a time (the energy never rises; ends at a local minimum). ``sync``: all units at once
+    (may fall into a 2-cycle, which is detected and reported)."""
+    order: Literal["random", "fixed"] = "random"
+    """Asynchronous visiting order: a fresh random permutation every sweep, or index order."""
+    zero_field: Literal["keep", "up", "down"] = "keep"
+    """What a unit does when its field is exactly zero: keep its state (default), or go high / low."""
+    max_sweeps: int = 1000
+    """Give up after this many sweeps without reaching a fixed point (reported per read)."""
+    trace: bool = False
+    """Record each read's energy after every sweep (``info['trace']``)."""
+
+    def validate(self) -> None:
+        require(self.reads >= 1, "backend 'hopfield'", f"reads must be at least 1, got {self.reads}")
+        require(self.max_sweeps >= 1, "backend 'hopfield'", f"max_sweeps must be at least 1, got {self.max_sweeps}")
+
+
+class HopfieldBackend(Backend):
+    """``s_i ← sign(Σ_j W_ij s_j + b_i)`` until nothing changes; every asynchronous read is a local minimum."""
+
+    name = "hopfield"
+    description = "deterministic Hopfield sign updates (async random/fixed order, or sync with 2-cycle check)"
+    Params = HopfieldParams
+
+    def solve(self, energy: Energy, params: HopfieldParams | None = None, *, seed: int | None = None,
+              initial_states: np.ndarray | None = None, callback: Callback | None = None) -> SampleSet:
+        params = params or HopfieldParams()
+        seed = resolve_seed(seed)
+        started = time.perf_counter()
+        n = energy.num_variables
+        if initial_states is None:
+            spins = make_rng(seed).choice(np.array([-1, 1], dtype=np.int8), size=(params.reads, n))
+        else:
+            spins = to_spins(np.atleast_2d(initial_states), energy.vartype).copy()
+            if spins.shape[1] != n:
+                raise ParameterError(f"initial states must have {n} columns, got {spins.shape[1]}")
+        if params.mode == "async":
+            spins, sweeps, outcome, trace = self._run_async(energy, params, seed, spins)
+        else:
+            spins, sweeps, outcome, trace = self._run_sync(energy, params, spins)
+        info = {
+            "derived": {"seed": seed}, "sweeps": sweeps.tolist(), "outcome": outcome,
+            "fixed_points": int(sum(o == "fixed_point" for o in outcome)), "wall_time_s": time.perf_counter() - started,
+        }
+        if params.trace:
+            info["trace"] = trace
+        if callback is not None:
+            callback({"done": 1, "total": 1})
+        return SampleSet.from_states(energy, from_spins(spins, energy.vartype), **info)
+
+    @staticmethod
+    def _run_async(energy: Energy, params: HopfieldParams, seed: int, spins: np.ndarray):
+        model = compile_spin_model(energy)
+        reads = len(spins)
+        hq = np.zeros((reads, model.n))
+        gsum = np.zeros((reads, model.group_of.shape[0], model.group_target.shape[1]))
+        K.init_fields(model.indptr, model.indices, model.data, model.bias, model.group_of, spins, hq, gsum)
+        start_energy = energy.to_spin().energies(spins) if model.n else np.zeros(reads)
+        generators = read_seeds(seed, reads).astype(np.uint64) | np.uint64(1)
+        sweeps = np.zeros(reads, dtype=np.int64)
+        trace = np.zeros((reads, params.max_sweeps if params.trace else 0))
+        K.hopfield_async(model.indptr, model.indices, model.data, model.group_of, model.group_target,
+                         model.group_scale, spins, hq, gsum, generators, params.order == "random",
+                         _ZERO_RULES[params.zero_field], params.max_sweeps, sweeps, trace)
+        outcome = ["fixed_point" if s < params.max_sweeps or _is_fixed(energy, row, params) else "max_sweeps"
+                   for s, row in zip(sweeps, spins)]
+        traces = [(start_energy[r] + trace[r, : sweeps[r]]).tolist() for r in range(reads)] if params.trace else []
+        return spins, sweeps, outcome, traces
+
+    @staticmethod
+    def _run_sync(energy: Energy, params: HopfieldParams, spins: np.ndarray):
+        spin_energy = energy.to_spin()
+        reads = len(spins)
+        previous = np.zeros_like(spins)
+        sweeps = np.zeros(reads, dtype=np.int64)
+        outcome = ["max_sweeps"] * reads
+        active = np.ones(reads, dtype=bool)
+        traces: list[list[float]] = [[] for _ in range(reads)]
+        for sweep in range(1, params.max_sweeps + 1):
+            rows = np.flatnonzero(active)
+            if not len(rows):
+                break
+            fields = spin_energy.fields(spins[rows])
+            new = np.where(fields > 0, 1, np.where(fields < 0, -1, _zero_target(spins[rows], params))).astype(np.int8)
+            for k, r in enumerate(rows):
+                sweeps[r] = sweep
+                if np.array_equal(new[k], spins[r]):
+                    outcome[r] = "fixed_point"
+                    active[r] = False
+                elif sweep > 1 and np.array_equal(new[k], previous[r]):
+                    outcome[r] = "two_cycle"
+                    active[r] = False
+            previous[rows] = spins[rows]
+            spins[rows] = new
+            if params.trace:
+                for r, e in zip(rows, spin_energy.energies(spins[rows])):
+                    traces[r].append(float(e))
+        return spins, sweeps, outcome, traces
+
+
+def _zero_target(spins: np.ndarray, params: HopfieldParams) -> np.ndarray:
+    rule = _ZERO_RULES[params.zero_field]
+    return spins if rule == 0 else np.full_like(spins, rule)
+
+
+def _is_fixed(energy: Energy, spins: np.ndarray, params: HopfieldParams) -> bool:
+    """True when no unit would change: the read stopped at a fixed point on its last allowed sweep."""
+    fields = energy.to_spin().fields(spins.astype(float))[0]
+    target = np.where(fields > 0, 1, np.where(fields < 0, -1, _zero_target(spins, params)))
+    return bool(np.array_equal(target, spins))

@@ -1,0 +1,46 @@
+"""Inverse-temperature schedules and the rule that picks a β range from an energy's coefficients.
+
+The rule (used when ``beta_min``/``beta_max`` are not given):
+
+- hot end: ``β_min = ln 2 / ΔE_max``, where ``ΔE_max = 2 max_i (Σ_j |W_ij| + |b_i|)`` bounds any single-flip
+  change, so at the start even the worst flip is accepted with probability ≥ ½;
+- cold end: ``β_max = ln 100 / ΔE_min`` so that the smallest relevant uphill flip is accepted with probability
+  ≤ 1%. The common choice ``ΔE_min = 2 min |coefficient|`` is fine for integer weights but breaks on real-valued
+  ones (one coupling of 10⁻⁹ sends β_max to 10⁹ and freezes the run for most of a geometric schedule), so here
+  ``ΔE_min = max(2 min |coefficient|, 10⁻³ ΔE_max)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from hopsolve.errors import ParameterError
+
+RELATIVE_FLOOR = 1e-3
+
+
+def default_beta_range(largest_change: float, smallest_change: float) -> tuple[float, float]:
+    """``(β_min, β_max)`` from the largest and smallest single-move energy changes (see the module docstring)."""
+    if not math.isfinite(largest_change) or largest_change <= 0:
+        return 0.1, 1.0  # a constant energy: any β will do
+    smallest = max(smallest_change if math.isfinite(smallest_change) else 0.0, RELATIVE_FLOOR * largest_change)
+    beta_min = math.log(2.0) / largest_change
+    beta_max = math.log(100.0) / smallest
+    return beta_min, max(beta_max, beta_min)
+
+
+def beta_schedule(kind: str, beta_min: float, beta_max: float, sweeps: int) -> np.ndarray:
+    """β for each sweep: ``geometric`` (β_min·(β_max/β_min)^(k/(K-1))), ``linear``, or ``constant`` (β_max)."""
+    if sweeps < 1:
+        raise ParameterError(f"sweeps must be at least 1, got {sweeps}")
+    if kind == "constant":
+        return np.full(sweeps, beta_max)
+    if sweeps == 1:
+        return np.array([beta_max])
+    if kind == "geometric":
+        return np.geomspace(beta_min, beta_max, sweeps)
+    if kind == "linear":
+        return np.linspace(beta_min, beta_max, sweeps)
+    raise ParameterError(f"unknown schedule {kind!r}: choose geometric, linear or constant")

@@ -1,0 +1,235 @@
+"""The Hopfield-family backends: conformance, exact ground states, local minima, seeds, traces, parameters."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+
+from hopsolve import Energy, ParameterError, Vartype
+from hopsolve.backends.anneal import AnnealBackend, AnnealParams
+from hopsolve.backends.exact import ExactBackend
+from hopsolve.backends.hopfield import HopfieldBackend, HopfieldParams
+from hopsolve.backends.schedules import default_beta_range
+from hopsolve.backends.tank import TankBackend, TankParams, lyapunov
+from hopsolve.permutation import permutation_energy
+from hopsolve.testing import check_backend, is_local_minimum, random_energy
+
+
+def test_anneal_conformance():
+    check_backend(AnnealBackend(), {"sweeps": 300})
+
+
+def test_anneal_glauber_conformance():
+    check_backend(AnnealBackend(), {"sweeps": 300, "rule": "glauber", "schedule": "linear"})
+
+
+def test_hopfield_async_conformance_and_local_minima():
+    check_backend(HopfieldBackend(), finds_ground_state=False, local_minima=True)
+    check_backend(HopfieldBackend(), {"order": "fixed"}, finds_ground_state=False, local_minima=True)
+
+
+def test_hopfield_sync_conformance():
+    check_backend(HopfieldBackend(), {"mode": "sync"}, finds_ground_state=False)
+
+
+def test_tank_conformance():
+    check_backend(TankBackend(), finds_ground_state=False)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_anneal_finds_exact_ground_state_in_most_reads(seed):
+    energy = random_energy(16, seed, Vartype.SPIN)
+    ground = ExactBackend().solve(energy).best_energy
+    samples = AnnealBackend().solve(energy, AnnealParams(reads=20, sweeps=2000), seed=seed)
+    hits = np.isclose(samples.energies, ground, atol=1e-9).mean()
+    assert hits >= 0.9, hits
+
+
+def test_anneal_on_structured_group_terms_matches_exact():
+    energy = permutation_energy(np.array([[0, 3, 1], [3, 0, 2], [1, 2, 0]]), np.array([[0, 1, 0], [1, 0, 1],
+                                                                                          [0, 1, 0]]))
+    ground = ExactBackend().solve(energy).best_energy
+    flips = AnnealBackend().solve(energy, AnnealParams(reads=10, sweeps=400, moves="flip"), seed=3)
+    assert np.isclose(flips.energies.min(), ground)
+    assert np.allclose(flips.energies, energy.energies(flips.states))
+
+
+def test_same_seed_same_reads_and_different_seeds_differ():
+    energy = random_energy(40, 1)
+    backend = AnnealBackend()
+    params = AnnealParams(reads=8, sweeps=20)
+    a = backend.solve(energy, params, seed=11)
+    b = backend.solve(energy, params, seed=11)
+    c = backend.solve(energy, params, seed=12)
+    assert np.array_equal(a.states, b.states)
+    assert not np.array_equal(a.states, c.states)
+    assert len({tuple(s) for s in a.states}) > 1  # reads are independent
+    one = backend.solve(energy, AnnealParams(reads=8, sweeps=20, threads=1), seed=11)
+    assert np.array_equal(one.states, a.states)  # thread count does not change results
+
+
+def test_hopfield_reads_are_local_minima_with_traces_monotone():
+    energy = random_energy(60, 2, Vartype.BINARY, density=0.3)
+    samples = HopfieldBackend().solve(energy, HopfieldParams(reads=5, trace=True), seed=0)
+    for state, trace in zip(samples.states, samples.info["trace"]):
+        assert is_local_minimum(energy, state)
+        assert np.all(np.diff(trace) <= 1e-9)
+        assert np.isclose(trace[-1], energy.energy(state))
+    assert samples.info["fixed_points"] == 5
+
+
+def test_hopfield_sync_detects_two_cycles():
+    # two mutually inhibiting units from (+1, +1) flip together forever: the classic synchronous 2-cycle
+    energy = Energy.from_hopfield(np.array([[0, -1.0], [-1.0, 0]]), [0.0, 0.0])
+    samples = HopfieldBackend().solve(energy, HopfieldParams(mode="sync"), initial_states=np.array([[1, 1]]))
+    assert samples.info["outcome"] == ["two_cycle"]
+    same = HopfieldBackend().solve(energy, HopfieldParams(mode="async"), initial_states=np.array([[1, 1]]))
+    assert same.info["outcome"] == ["fixed_point"] and same.best_energy == -1.0
+
+
+def test_zero_field_rule():
+    energy = Energy.from_hopfield(np.zeros((3, 3)), np.zeros(3))
+    start = np.array([[1, -1, 1]])
+    keep = HopfieldBackend().solve(energy, HopfieldParams(), initial_states=start)
+    up = HopfieldBackend().solve(energy, HopfieldParams(zero_field="up"), initial_states=start)
+    assert keep.states.tolist() == [[1, -1, 1]] and up.states.tolist() == [[1, 1, 1]]
+
+
+def test_constant_beta_glauber_trace_is_not_monotone():
+    energy = random_energy(50, 4)
+    samples = AnnealBackend().solve(energy, AnnealParams(reads=2, sweeps=200, schedule="constant", beta=0.1,
+                                                         rule="glauber", trace=True), seed=1)
+    trace = samples.info["trace"]
+    assert trace.shape == (2, 200)
+    assert (np.diff(trace[0]) > 0).any() and (np.diff(trace[0]) < 0).any()
+    assert samples.info["derived"]["beta_min"] == samples.info["derived"]["beta_max"] == 0.1
+
+
+def test_default_beta_range_survives_real_valued_weights():
+    """The textbook rule β_max = ln100 / (2 min|J|) explodes when one coupling is tiny; ours does not."""
+    rng = np.random.default_rng(5)
+    w = np.triu(rng.uniform(-1, 1, (14, 14)), 1)
+    w[0, 1] = 1e-9
+    energy = Energy.from_hopfield(w + w.T, rng.uniform(-1, 1, 14))
+    samples = AnnealBackend().solve(energy, AnnealParams(reads=10, sweeps=300), seed=0)
+    derived = samples.info["derived"]
+    largest = 2 * (np.abs(w + w.T).sum(axis=1) + 1).max()
+    assert derived["beta_max"] <= np.log(100) / (1e-3 * largest / 2)
+    assert derived["beta_max"] < 1e3
+    assert np.isclose(samples.best_energy, ExactBackend().solve(energy).best_energy)
+    assert default_beta_range(0.0, 0.0) == (0.1, 1.0)
+
+
+def test_time_limit_stops_cleanly_with_best_so_far():
+    energy = random_energy(400, 0, density=0.2)
+    samples = AnnealBackend().solve(energy, AnnealParams(reads=2, sweeps=10**7, time_limit=0.3), seed=0)
+    assert samples.info["timed_out"] and samples.info["sweeps_done"] < 10**7
+    assert samples.info["wall_time_s"] < 3.0
+    assert np.allclose(samples.energies, energy.energies(samples.states))
+
+
+def test_progress_callback_is_called():
+    seen = []
+    AnnealBackend().solve(random_energy(30, 0), AnnealParams(reads=2, sweeps=50), seed=0, callback=seen.append)
+    assert seen[-1]["done"] == 50 and seen[-1]["total"] == 50
+    assert all(np.isfinite(s["best_energy"]) for s in seen)
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"sweeps": -1}, "sweeps must be at least 1"),
+    ({"beta_min": 2.0, "beta_max": 1.0}, "must not exceed beta_max"),
+    ({"schedule": "cosine"}, "not one of geometric, linear, constant"),
+    ({"rule": "metropolis", "reads": 0}, "reads must be at least 1"),
+    ({"beta_min": -1}, "beta_min must be positive"),
+    ({"sweeps": "many"}, "not a valid int"),
+])
+def test_bad_anneal_parameters_are_named(values, message):
+    with pytest.raises(ParameterError, match=message):
+        AnnealBackend().params(values)
+
+
+def test_cli_anneal_echoes_every_parameter(cli, tmp_path):
+    path = tmp_path / "m.qubo"
+    path.write_text("p qubo 0 3 3 2\n0 0 -1\n1 1 -1\n2 2 -1\n0 1 2\n1 2 2\n")
+    run = cli("solve", path, "--backend", "anneal", "--reads", "10", "--param", "sweeps=1000", "--param",
+              "schedule=geometric", "--param", "rule=metropolis", "--seed", "1", "--json")
+    result = json.loads(run.out)
+    assert result["objective"] == -2 and result["solution"] == [1, 0, 1]
+    params = result["params"]
+    assert params["sweeps"] == 1000 and params["reads"] == 10 and params["rule"] == "metropolis"
+    assert params["beta_min"] > 0 and params["beta_max"] >= params["beta_min"]
+    for args, message in [(["--param", "sweeps=-5"], "sweeps"), (["--param", "beta_min=3", "--param",
+                          "beta_max=1"], "beta_max"), (["--param", "schedule=cosine"], "schedule")]:
+        bad = cli("solve", path, "--backend", "anneal", *args)
+        assert bad.code == 2 and message in bad.err and len(bad.err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("backend", ["hopfield", "tank"])
+def test_cli_runs_other_backends(cli, tmp_path, backend):
+    path = tmp_path / "m.qubo"
+    path.write_text("p qubo 0 2 2 1\n0 0 -1\n1 1 -1\n0 1 3\n")
+    result = json.loads(cli("solve", path, "--backend", backend, "--seed", "2", "--json").out)
+    assert result["solver"] == backend and result["objective"] == -1
+
+
+def test_tank_two_neurons_descends_lyapunov_and_settles():
+    energy = Energy.from_hopfield(np.array([[0, 1.0], [1.0, 0]]), [0.2, -0.1], vartype="binary")
+    params = TankParams(reads=3, u0=0.1, dt=0.01, max_steps=20000, trajectory=True, record_every=1)
+    samples = TankBackend().solve(energy, params, seed=0)
+    assert all(samples.info["settled"] for _ in [0])
+    energies = np.array([step["energy"] for step in samples.info["trajectory"]])
+    assert np.all(np.diff(energies, axis=0) <= 1e-9)
+    assert samples.states.tolist() == [[1, 1]] * 3  # the ground state of this ferromagnetic pair
+
+
+def test_tank_on_a_small_model_settles_to_a_low_state():
+    energy = random_energy(8, 3, Vartype.SPIN)
+    samples = TankBackend().solve(energy, TankParams(reads=10, trace=True, u0=0.05), seed=1)
+    trace = samples.info["trace"]
+    assert np.all(np.diff(trace, axis=1) <= 1e-7)
+    assert samples.info["settled"]
+    states = np.array(list(itertools.product((-1, 1), repeat=8)))
+    rank = (energy.energies(states) < samples.best_energy - 1e-9).mean()
+    assert rank < 0.05  # the best read beats 95% of all states
+    assert np.allclose(lyapunov(energy, samples.info["graded_outputs"], 0.05, 1.0).shape, (10,))
+
+
+def test_tank_rk45_integrator():
+    energy = Energy.from_hopfield(np.array([[0, 1.0], [1.0, 0]]), [0.2, -0.1], vartype="binary")
+    samples = TankBackend().solve(energy, TankParams(reads=2, u0=0.1, integrator="rk45", dt=0.01), seed=0)
+    assert samples.states.tolist() == [[1, 1]] * 2
+
+
+def test_permutation_moves_stay_feasible_and_find_the_optimum():
+    rng = np.random.default_rng(7)
+    n = 6
+    a = rng.integers(0, 10, (n, n))
+    b = rng.integers(0, 10, (n, n))
+    a, b = a + a.T, b + b.T
+    np.fill_diagonal(a, 0)
+    energy = permutation_energy(a, b)
+    best = min(sum(a[i, j] * b[p[i], p[j]] for i in range(n) for j in range(n))
+               for p in itertools.permutations(range(n)))
+    samples = AnnealBackend().solve(energy, AnnealParams(reads=6, sweeps=200), seed=0)
+    assert samples.info["derived"]["moves"] == "permutation"
+    for state in samples.states:
+        assert energy.layout.positions(state) is not None
+        assert all(v == 0 for v in energy.violations(state).values())
+    assert samples.best_energy == best
+    with pytest.raises(ParameterError, match="permutation view"):
+        AnnealBackend().solve(random_energy(4, 0), AnnealParams(moves="permutation"))
+
+
+def test_permutation_view_equals_penalty_energy_on_every_permutation():
+    rng = np.random.default_rng(8)
+    n = 5
+    a = rng.normal(size=(n, n))
+    b = rng.normal(size=(n, n))
+    c = rng.normal(size=(n, n))
+    energy = permutation_energy(a, b, c)
+    for p in itertools.permutations(range(n)):
+        state = energy.layout.state(p, energy.vartype, n * n)
+        assert np.isclose(energy.energy(state), energy.permutation.value(p))
