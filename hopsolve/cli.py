@@ -122,6 +122,7 @@ def _cmd_solve(args: argparse.Namespace, registry: Registry) -> int:
         registry, args.path, problem=args.problem, backend=args.backend, baseline=args.baseline,
         params=parse_assignments(args.param, "--param"), weights=_weights(args.weight), seed=args.seed,
         time_limit=args.time_limit, reads=args.reads, repair=args.repair,
+        options=parse_assignments(args.option, "--option"),
     )
     problem = registry.problem(result.problem)
     if args.out:
@@ -149,6 +150,7 @@ def _add_solve(sub: Any) -> None:
     p.add_argument("--reads", type=int, help="independent reads (restarts)")
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="solver parameter (repeatable)")
     p.add_argument("--weight", action="append", metavar="TERM=VALUE", help="energy term weight (repeatable)")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE", help="encoding option of the problem")
     p.add_argument("--repair", action="store_true", help="mend an invalid final state (reported as repaired)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("--out", help="write the solution in the problem's own format")

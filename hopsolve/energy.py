@@ -213,6 +213,10 @@ class GroupSquareTerm(Term):
     ``groups[i]`` is the group of unit i (``-1`` for none) and ``targets[g]`` its target sum. With targets 1 on
     bits this is the one-hot penalty of a row or column of a permutation matrix; one group holding every unit is
     the Hopfield–Tank ``total`` penalty. Fields cost O(n) for all units.
+
+    On discrete states both ``extension`` choices agree. For graded states ``multilinear`` (the default, as for
+    every term) drops the ``v_i²`` self-terms; ``square`` keeps the literal square, i.e. a self-coupling on the
+    diagonal, as in Hopfield & Tank's global inhibition ``-C`` that includes ``i = j``.
     """
 
     name: str
@@ -220,14 +224,18 @@ class GroupSquareTerm(Term):
     targets: np.ndarray
     scale: float = 1.0
     offset: float = 0.0
+    extension: str = "multilinear"
 
     @classmethod
-    def build(cls, name: str, groups: Any, targets: Any, scale: float = 1.0, offset: float = 0.0) -> GroupSquareTerm:
+    def build(cls, name: str, groups: Any, targets: Any, scale: float = 1.0, offset: float = 0.0,
+              extension: str = "multilinear") -> GroupSquareTerm:
         g = np.asarray(groups, dtype=np.int64)
         t = np.atleast_1d(np.asarray(targets, dtype=np.float64))
         if g.ndim != 1 or (g.size and (g.min() < -1 or g.max() >= len(t))):
             raise ParameterError(f"term {name!r}: group ids must be -1 or index into {len(t)} targets")
-        return cls(name, g, t, float(scale), float(offset))
+        if extension not in ("multilinear", "square"):
+            raise ParameterError(f"term {name!r}: extension must be 'multilinear' or 'square'")
+        return cls(name, g, t, float(scale), float(offset), extension)
 
     @property
     def num_variables(self) -> int:
@@ -252,9 +260,11 @@ class GroupSquareTerm(Term):
     def energies(self, states: np.ndarray, vartype: Vartype) -> np.ndarray:
         sums = (self._indicator @ states.T).T  # (m, groups)
         member = self.groups >= 0
-        inside = states[:, member]
-        diagonal = inside.sum(axis=1) if vartype is Vartype.BINARY else np.full(len(states), member.sum())
-        squares = ((sums - self.targets) ** 2).sum(axis=1) - (inside**2).sum(axis=1) + diagonal
+        squares = ((sums - self.targets) ** 2).sum(axis=1)
+        if self.extension == "multilinear":
+            inside = states[:, member]
+            diagonal = inside.sum(axis=1) if vartype is Vartype.BINARY else np.full(len(states), member.sum())
+            squares = squares - (inside**2).sum(axis=1) + diagonal
         return self.scale * squares + self.offset
 
     def fields(self, states: np.ndarray, vartype: Vartype) -> np.ndarray:
@@ -262,6 +272,9 @@ class GroupSquareTerm(Term):
         member = self.groups >= 0
         h = np.zeros_like(states)
         g = self.groups[member]
+        if self.extension == "square":
+            h[:, member] = -2.0 * self.scale * (sums[:, g] - self.targets[g])
+            return h
         derivative = 1.0 if vartype is Vartype.BINARY else 0.0
         h[:, member] = -self.scale * (2.0 * (sums[:, g] - states[:, member] - self.targets[g]) + derivative)
         return h

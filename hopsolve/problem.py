@@ -12,6 +12,7 @@ import numpy as np
 
 from hopsolve.energy import Energy
 from hopsolve.errors import ParameterError
+from hopsolve.params import build_params
 
 Sense = Literal["min", "max"]
 
@@ -56,14 +57,32 @@ class Problem(ABC):
     suffixes: ClassVar[tuple[str, ...]] = ()
     sense: ClassVar[Sense] = "min"
     default_backend: ClassVar[str] = "anneal"
+    default_time_limit: ClassVar[float | None] = None
+    Options: ClassVar[type | None] = None
+    """A frozen dataclass of encoding options (``hopsolve solve --option key=value``); ``None``: no options."""
+
+    def options(self, values: Mapping[str, Any] | None = None) -> Any:
+        """Build and validate this problem's encoding options (unknown or invalid fields are errors)."""
+        if self.Options is None:
+            if values:
+                raise ParameterError(f"problem {self.name!r} takes no encoding options")
+            return None
+        return build_params(self.Options, values, owner=f"problem {self.name!r}")
+
+    def default_params(self, backend: str, instance: Instance) -> dict[str, Any]:
+        """Backend parameters this problem suggests for ``instance`` (the user's values take precedence)."""
+        return {}
 
     @abstractmethod
     def read(self, path: str | Path) -> Instance:
         """Parse a file; raise :class:`hopsolve.errors.ParseError` naming file and line on bad input."""
 
     @abstractmethod
-    def encode(self, instance: Instance, weights: Mapping[str, float] | None = None) -> Energy:
-        """The energy whose minima are the instance's optima (weights default from the instance's scale)."""
+    def encode(self, instance: Instance, weights: Mapping[str, float] | None = None, options: Any = None) -> Energy:
+        """The energy whose minima are the instance's optima (weights default from the instance's scale).
+
+        ``options`` is an instance of :attr:`Options` (problems without options may omit the argument).
+        """
 
     @abstractmethod
     def candidate(self, instance: Instance, energy: Energy, state: np.ndarray) -> Any:

@@ -71,6 +71,7 @@ def solve_instance(
     time_limit: float | None = None,
     reads: int | None = None,
     repair: bool = False,
+    options: Mapping[str, Any] | None = None,
     callback: Callback | None = None,
 ) -> tuple[Result, Solution]:
     """Run one solver on ``instance`` and return the scored :class:`Result` and the best :class:`Solution`.
@@ -79,6 +80,8 @@ def solve_instance(
     """
     if backend and baseline:
         raise ParameterError("choose either a backend or a baseline, not both")
+    if baseline and options:
+        raise ParameterError("encoding options (--option) apply to backends, not baselines")
     problem: Problem = registry.problem(problem_name)
     if time_limit is not None and time_limit <= 0:
         raise ParameterError(f"time limit must be positive, got {time_limit}")
@@ -93,9 +96,13 @@ def solve_instance(
     backend_name = backend or problem.default_backend
     solver = registry.backend(backend_name)
     owner = f"backend {backend_name!r}"
-    built = solver.params(_solver_values(solver.Params, owner, params, reads, time_limit, explicit_time_limit))
+    values = _solver_values(solver.Params, owner, params, reads, time_limit, explicit_time_limit)
+    suggested = problem.default_params(backend_name, instance)
+    built = solver.params({**suggested, **values})
+    encoding_options = problem.options(options)
     start = time.perf_counter()
-    energy = problem.encode(instance, weights)
+    energy = (problem.encode(instance, weights, encoding_options) if encoding_options is not None
+              else problem.encode(instance, weights))
     encode_s = time.perf_counter() - start
     samples = solver.solve(energy, built, seed=seed, callback=callback)
     best: Solution | None = None
@@ -119,7 +126,9 @@ def solve_instance(
     info["encode_time_s"] = encode_s
     result = Result(
         problem=problem.name, instance=instance.name, solver=backend_name, kind="backend",
-        params={**params_dict(built), **samples.info.get("derived", {})}, seed=seed, status=status,
+        params={**params_dict(built), **samples.info.get("derived", {}),
+                **({"options": params_dict(encoding_options)} if encoding_options is not None else {})},
+        seed=seed, status=status,
         feasible=best.feasible, objective=best.objective, reference=reference,
         gap=relative_gap(best.objective, reference, problem.sense) if best.objective is not None else None,
         energy=float(samples.energies[best_row]), wall_time_s=wall, violations=best.violations,

@@ -38,6 +38,11 @@ class TankParams:
     """Gain annealing: u₀ falls geometrically from ``u0`` to ``u0_final`` over ``max_steps`` (None: fixed)."""
     dt: float | None = None
     """Euler step; when not given, ``0.1·u₀ / max_i(Σ_j |W_ij| + |b_i|)`` capped at ``0.1·τ``."""
+    units: Literal["graded", "potts"] = "graded"
+    """``graded``: each unit its own sigmoid (Hopfield–Tank). ``potts``: each row of the energy's one-hot layout
+    is a softmax ``V_Xi = e^{u_Xi/u₀} / Σ_j e^{u_Xj/u₀}`` (Peterson–Söderberg mean-field Potts network), so
+    every row sums to one at all times and only the column constraint is left to the penalty; the final state
+    takes each row's largest output. Needs an energy with a layout."""
     integrator: Literal["euler", "rk45"] = "euler"
     """Explicit Euler with step ``dt``, or adaptive Runge–Kutta (scipy's RK45) with events at settle checks."""
     max_steps: int = 20000
@@ -74,13 +79,36 @@ def activation(u: np.ndarray, u0: float, vartype: Vartype) -> np.ndarray:
     return 0.5 * (1.0 + t) if vartype is Vartype.BINARY else t
 
 
+def potts_activation(u: np.ndarray, u0: float, index: np.ndarray) -> np.ndarray:
+    """Softmax of ``u/u₀`` over each row of the one-hot layout ``index`` (units outside it get 0)."""
+    grid = u[:, index] / u0
+    grid = np.exp(grid - grid.max(axis=2, keepdims=True))
+    grid /= grid.sum(axis=2, keepdims=True)
+    v = np.zeros_like(u)
+    v[:, index] = grid
+    return v
+
+
+def outputs(u: np.ndarray, gain: float, energy: Energy, params: TankParams) -> np.ndarray:
+    """The units' outputs V for internal states u: sigmoid/tanh units, or a softmax per layout row (Potts)."""
+    if params.units == "potts":
+        return potts_activation(u, gain, energy.layout.index)
+    return activation(u, gain, energy.vartype)
+
+
 def inverse_activation(v: np.ndarray, u0: float, vartype: Vartype) -> np.ndarray:
     x = 2.0 * v - 1.0 if vartype is Vartype.BINARY else v
     return u0 * np.arctanh(np.clip(x, -1 + _CLIP, 1 - _CLIP))
 
 
-def lyapunov(energy: Energy, v: np.ndarray, u0: float, tau: float) -> np.ndarray:
-    """``E(V) + (1/τ) Σ_i ∫_mid^{V_i} g⁻¹``, the function the continuous dynamics descend."""
+def lyapunov(energy: Energy, v: np.ndarray, u0: float, tau: float, units: str = "graded") -> np.ndarray:
+    """``E(V) + (1/τ) Σ_i ∫_mid^{V_i} g⁻¹``, the function the continuous dynamics descend.
+
+    For Potts rows the integral term is the mean-field entropy term ``(u₀/τ) Σ V ln V``.
+    """
+    if units == "potts":
+        safe = np.clip(v, _CLIP, 1.0)
+        return energy.energies(v) + (u0 / tau) * (v * np.log(safe)).sum(axis=1)
     x = np.clip(2.0 * v - 1.0 if energy.vartype is Vartype.BINARY else v, -1 + _CLIP, 1 - _CLIP)
     integral = x * np.arctanh(x) + 0.5 * np.log1p(-x * x)
     if energy.vartype is Vartype.BINARY:
@@ -116,14 +144,25 @@ class TankBackend(Backend):
             reads = params.reads
             mid = 0.5 if vt is Vartype.BINARY else 0.0
             start_v = np.full((reads, n), params.start if params.start is not None else mid)
-        u = inverse_activation(start_v, params.u0, vt)
+        if params.units == "potts":
+            if energy.layout is None:
+                raise ParameterError("backend 'tank': units=potts needs an energy with a one-hot layout")
+            u = np.zeros_like(start_v)  # equal outputs in every row: the unbiased start
+        else:
+            u = inverse_activation(start_v, params.u0, vt)
         u = u + rng.uniform(-params.noise * params.u0, params.noise * params.u0, size=u.shape)
         if params.integrator == "euler":
             u, steps, settled, trajectory, trace = self._euler(energy, params, dt, u, callback)
         else:
             u, steps, settled, trajectory, trace = self._rk45(energy, params, dt, u)
-        v = activation(u, self._gain(params, steps, params.max_steps), vt)
-        states = np.where(v > (0.5 if vt is Vartype.BINARY else 0.0), 1, vt.low).astype(np.int8)
+        v = outputs(u, self._gain(params, steps, params.max_steps), energy, params)
+        if params.units == "potts":
+            states = np.full_like(v, vt.low, dtype=np.int8)
+            index = energy.layout.index
+            winners = index[np.arange(index.shape[0]), v[:, index].argmax(axis=2)]
+            np.put_along_axis(states, winners, 1, axis=1)
+        else:
+            states = np.where(v > (0.5 if vt is Vartype.BINARY else 0.0), 1, vt.low).astype(np.int8)
         info = {
             "derived": {"dt": dt, "seed": seed}, "steps": steps, "settled": settled,
             "graded_outputs": v, "wall_time_s": time.perf_counter() - started,
@@ -141,22 +180,21 @@ class TankBackend(Backend):
         return params.u0 * (params.u0_final / params.u0) ** (min(step, total) / max(total, 1))
 
     def _euler(self, energy: Energy, params: TankParams, dt: float, u: np.ndarray, callback: Callback | None):
-        vt = energy.vartype
         deadline = None if params.time_limit is None else time.perf_counter() + params.time_limit
         trajectory: list[dict] = []
         trace: list[np.ndarray] = []
         gain = params.u0
-        v = activation(u, gain, vt)
+        v = outputs(u, gain, energy, params)
         settled = False
         step = 0
         for step in range(1, params.max_steps + 1):
             gain = self._gain(params, step, params.max_steps)
             u = u + dt * (-u / params.tau + energy.fields(v))
-            new_v = activation(u, gain, vt)
+            new_v = outputs(u, gain, energy, params)
             change = float(np.max(np.abs(new_v - v))) if v.size else 0.0
             v = new_v
             if (params.trajectory or params.trace) and (step % params.record_every == 0 or step == 1):
-                lyap = lyapunov(energy, v, gain, params.tau)
+                lyap = lyapunov(energy, v, gain, params.tau, params.units)
                 if params.trajectory:
                     trajectory.append({"step": step, "t": step * dt, "V": v.copy(), "energy": lyap})
                 if params.trace:
@@ -171,12 +209,11 @@ class TankBackend(Backend):
         return u, step, settled, trajectory, trace
 
     def _rk45(self, energy: Energy, params: TankParams, dt: float, u: np.ndarray):
-        vt = energy.vartype
         shape = u.shape
 
         def rhs(_t: float, flat: np.ndarray) -> np.ndarray:
             uu = flat.reshape(shape)
-            return (-uu / params.tau + energy.fields(activation(uu, params.u0, vt))).ravel()
+            return (-uu / params.tau + energy.fields(outputs(uu, params.u0, energy, params))).ravel()
 
         def settled_event(_t: float, flat: np.ndarray) -> float:
             uu = flat.reshape(shape)
@@ -192,8 +229,8 @@ class TankBackend(Backend):
         trajectory, trace = [], []
         if params.trajectory or params.trace:
             for k, t in enumerate(sol.t):
-                v = activation(sol.y[:, k].reshape(shape), params.u0, vt)
-                lyap = lyapunov(energy, v, params.u0, params.tau)
+                v = outputs(sol.y[:, k].reshape(shape), params.u0, energy, params)
+                lyap = lyapunov(energy, v, params.u0, params.tau, params.units)
                 trajectory.append({"step": k, "t": float(t), "V": v, "energy": lyap})
                 trace.append(lyap)
         settled = sol.status == 1

@@ -25,7 +25,7 @@ class QuboProblem(Problem):
         model = read_qubo(path)
         return Instance("qubo", Path(path).stem, model, source=str(path))
 
-    def encode(self, instance: Instance, weights: Mapping[str, float] | None = None) -> Energy:
+    def encode(self, instance: Instance, weights: Mapping[str, float] | None = None, options=None) -> Energy:
         energy = Energy.from_qubo(instance.data.q)
         return energy.reweighted(**weights) if weights else energy
 

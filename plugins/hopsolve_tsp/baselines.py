@@ -1,0 +1,163 @@
+"""Reference solvers for the TSP on the same instances: OR-Tools CP-SAT (exact), routing with guided local
+search (heuristic), and networkx's Christofides and greedy tours (cheap)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from hopsolve import Baseline, BaselineOutcome, Instance
+from hopsolve.errors import ParameterError, TooLargeError
+from hopsolve.params import require
+
+CPSAT_MAX_CITIES = 400
+
+
+def _integer_distances(instance: Instance) -> np.ndarray:
+    d = np.asarray(instance.data.distances)
+    if not np.allclose(d, np.rint(d)):
+        raise ParameterError("OR-Tools needs integer distances; this instance has fractional ones")
+    return np.rint(d).astype(np.int64)
+
+
+class OrtoolsCpsatTsp(Baseline):
+    """Exact TSP with CP-SAT's ``AddCircuit``; status ``optimal`` only when CP-SAT proves it."""
+
+    name = "ortools-cpsat"
+    problem = "tsp"
+    description = "exact TSP with OR-Tools CP-SAT AddCircuit (proves optimality up to ~75 cities in seconds)"
+    exact = True
+
+    @dataclass(frozen=True)
+    class Params:
+        """CP-SAT parameters."""
+
+        workers: int = 0
+        """Search workers (0: one per core)."""
+
+        def validate(self) -> None:
+            require(self.workers >= 0, "baseline 'ortools-cpsat'", "workers must be non-negative")
+
+    def solve(self, instance: Instance, params, *, seed: int, time_limit: float | None) -> BaselineOutcome:
+        from ortools.sat.python import cp_model
+
+        d = _integer_distances(instance)
+        n = len(d)
+        if n > CPSAT_MAX_CITIES:
+            raise TooLargeError(f"ortools-cpsat builds n(n-1) arc literals and refuses n = {n} > {CPSAT_MAX_CITIES}")
+        model = cp_model.CpModel()
+        arcs, literals = [], {}
+        for i in range(n):
+            for j in range(n):
+                if i != j:
+                    lit = model.NewBoolVar(f"x{i}_{j}")
+                    literals[i, j] = lit
+                    arcs.append((i, j, lit))
+        model.AddCircuit(arcs)
+        model.Minimize(sum(int(d[i, j]) * lit for (i, j), lit in literals.items()))
+        solver = cp_model.CpSolver()
+        solver.parameters.num_workers = params.workers or (os.cpu_count() or 1)
+        solver.parameters.random_seed = seed % (2**31)
+        if time_limit is not None:
+            solver.parameters.max_time_in_seconds = float(time_limit)
+        status = solver.Solve(model)
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return BaselineOutcome(None, "infeasible" if status == cp_model.INFEASIBLE else "timeout")
+        successor = {i: j for (i, j), lit in literals.items() if solver.BooleanValue(lit)}
+        tour = [0]
+        while len(tour) < n:
+            tour.append(successor[tour[-1]])
+        return BaselineOutcome(np.array(tour), "optimal" if status == cp_model.OPTIMAL else "feasible",
+                               bound=float(solver.BestObjectiveBound()),
+                               info={"solver_wall_time_s": solver.WallTime()})
+
+
+class OrtoolsRoutingTsp(Baseline):
+    """OR-Tools routing: a first solution, then guided local search until the time limit (never proves)."""
+
+    name = "ortools-routing"
+    problem = "tsp"
+    description = "OR-Tools routing, path-cheapest-arc start + guided local search (needs a time limit)"
+
+    @dataclass(frozen=True)
+    class Params:
+        """Routing parameters."""
+
+        first_solution: Literal["path_cheapest_arc", "christofides", "savings", "global_cheapest_arc"] = (
+            "path_cheapest_arc")
+        """First-solution strategy."""
+        metaheuristic: Literal["guided_local_search", "simulated_annealing", "tabu_search", "greedy_descent"] = (
+            "guided_local_search")
+        """Local-search metaheuristic."""
+
+    def solve(self, instance: Instance, params, *, seed: int, time_limit: float | None) -> BaselineOutcome:
+        from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+        d = _integer_distances(instance)
+        n = len(d)
+        manager = pywrapcp.RoutingIndexManager(n, 1, 0)
+        routing = pywrapcp.RoutingModel(manager)
+
+        def distance(from_index: int, to_index: int) -> int:
+            return int(d[manager.IndexToNode(from_index), manager.IndexToNode(to_index)])
+
+        callback = routing.RegisterTransitCallback(distance)
+        routing.SetArcCostEvaluatorOfAllVehicles(callback)
+        search = pywrapcp.DefaultRoutingSearchParameters()
+        search.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy,
+                                                 params.first_solution.upper())
+        search.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic,
+                                                    params.metaheuristic.upper())
+        search.time_limit.FromMilliseconds(int(1000 * (time_limit if time_limit is not None else 10.0)))
+        solution = routing.SolveWithParameters(search)
+        if solution is None:
+            return BaselineOutcome(None, "timeout")
+        tour, index = [], routing.Start(0)
+        while not routing.IsEnd(index):
+            tour.append(manager.IndexToNode(index))
+            index = solution.Value(routing.NextVar(index))
+        return BaselineOutcome(np.array(tour), "feasible")
+
+
+def _graph(instance: Instance):
+    import networkx as nx
+
+    d = np.asarray(instance.data.distances, dtype=float)
+    graph = nx.Graph()
+    n = len(d)
+    graph.add_weighted_edges_from((i, j, d[i, j]) for i in range(n) for j in range(i + 1, n))
+    return graph
+
+
+class NetworkxChristofides(Baseline):
+    """networkx's Christofides tour (within 1.5× of optimal on metric instances)."""
+
+    name = "networkx-christofides"
+    problem = "tsp"
+    description = "networkx Christofides approximation (1.5-approximate on metric instances)"
+
+    def solve(self, instance: Instance, params, *, seed: int, time_limit: float | None) -> BaselineOutcome:
+        from networkx.algorithms import approximation
+
+        cycle = approximation.christofides(_graph(instance))
+        return BaselineOutcome(np.array(cycle[:-1]), "feasible")
+
+
+class NetworkxGreedy(Baseline):
+    """networkx's greedy nearest-neighbour tour from city 1."""
+
+    name = "networkx-greedy"
+    problem = "tsp"
+    description = "networkx greedy (nearest-neighbour) tour"
+
+    def solve(self, instance: Instance, params, *, seed: int, time_limit: float | None) -> BaselineOutcome:
+        from networkx.algorithms import approximation
+
+        cycle = approximation.greedy_tsp(_graph(instance), source=0)
+        return BaselineOutcome(np.array(cycle[:-1]), "feasible")
+
+
+BASELINES = (OrtoolsCpsatTsp, OrtoolsRoutingTsp, NetworkxChristofides, NetworkxGreedy)

@@ -1,0 +1,133 @@
+"""TSP as a Hopfield energy on neurons ``V_Xi`` (city X at tour position i).
+
+Two forms, both with every term named and the distances normalised by their largest value:
+
+``hopfield-tank`` (Hopfield & Tank 1985)::
+
+    E = A·row + B·column + C·total + D·objective
+    row       = ½ Σ_X Σ_{i≠j} V_Xi V_Xj          (no city twice)
+    column    = ½ Σ_i Σ_{X≠Y} V_Xi V_Yi          (no position twice)
+    total     = ½ (Σ_Xi V_Xi - ñ)²                (ñ neurons on; ñ = n unless given; for graded
+                                                 outputs the literal square, HT's -C self-coupling included)
+    objective = ½ Σ_{X≠Y} Σ_i d_XY V_Xi (V_Y,i+1 + V_Y,i-1)   (the tour length for a valid tour)
+
+``lucas`` (the one-hot QUBO of Lucas 2014)::
+
+    E = λ·row + λ·column + objective,   row = Σ_X (Σ_i V_Xi - 1)²,   column = Σ_i (Σ_X V_Xi - 1)²
+
+Default weights (documented rule, so that the optimal tour is the minimum-energy state): with distances scaled to
+``max d = 1``, ``D = 1`` and every penalty weight ``λ = 3`` (Lucas: a penalty above the largest distance suffices;
+the HT ``total`` term must also outweigh dropping a city, which saves at most two edges). The permutation view
+(``A = d``, ``B`` = cycle adjacency with weight ½) lets the annealer move between tours directly (2-opt, swaps).
+With ``fix_first=True`` city 1 sits at position 1 and the network has ``(n-1)²`` neurons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import scipy.sparse as sp
+
+from hopsolve import Energy, GroupSquareTerm, OneHotLayout, PermutationView, Vartype
+from hopsolve.energy import KroneckerTerm
+from hopsolve.errors import ParameterError
+
+Form = Literal["hopfield-tank", "lucas"]
+DEFAULT_PENALTY = 3.0
+
+
+@dataclass(frozen=True)
+class TspEncoding:
+    """How the network is laid out: which cities and positions the neurons stand for."""
+
+    n: int
+    fix_first: bool
+
+    @property
+    def free(self) -> int:
+        """Cities (and positions) that have neurons."""
+        return self.n - 1 if self.fix_first else self.n
+
+    def tour_from_positions(self, positions: np.ndarray) -> np.ndarray:
+        """0-based tour from item → position of the free cities."""
+        if not self.fix_first:
+            return np.argsort(positions)
+        order = np.argsort(positions) + 1
+        return np.concatenate([[0], order])
+
+    def positions_from_tour(self, tour: np.ndarray) -> np.ndarray:
+        """Item → position of the free cities for a tour (rotated so that city 1 comes first when fixed)."""
+        t = np.asarray(tour)
+        if self.fix_first:
+            t = np.roll(t, -int(np.flatnonzero(t == 0)[0]))[1:] - 1
+        positions = np.empty(self.free, dtype=np.int64)
+        positions[t] = np.arange(self.free)
+        return positions
+
+
+def cycle_adjacency(n: int, weight: float = 0.5) -> sp.csr_matrix:
+    """B_ab = weight when positions a and b are neighbours on the cycle of n positions."""
+    if n < 2:
+        return sp.csr_matrix((n, n))
+    a = np.arange(n)
+    rows = np.concatenate([a, a])
+    cols = np.concatenate([(a + 1) % n, (a - 1) % n])
+    b = sp.coo_matrix((np.full(2 * n, weight), (rows, cols)), shape=(n, n)).tocsr()
+    b.data[:] = weight  # n = 2: both neighbours are the same position
+    return b
+
+
+def default_weights(form: Form) -> dict[str, float]:
+    """The documented default weights (distances normalised to max 1)."""
+    if form == "lucas":
+        return {"objective": 1.0, "row": DEFAULT_PENALTY, "column": DEFAULT_PENALTY}
+    return {"objective": 1.0, "row": DEFAULT_PENALTY, "column": DEFAULT_PENALTY, "total": DEFAULT_PENALTY}
+
+
+def encode_tsp(distances: np.ndarray, *, form: Form = "hopfield-tank", fix_first: bool = False,
+               weights: Mapping[str, float] | None = None, active: float | None = None,
+               normalise: bool = True) -> tuple[Energy, TspEncoding]:
+    """The TSP energy and its layout. ``active`` is HT's ñ (defaults to the number of free cities)."""
+    d = np.asarray(distances, dtype=np.float64)
+    n = d.shape[0]
+    if n < 3:
+        raise ParameterError(f"a tour needs at least 3 cities, got {n}")
+    if form not in ("hopfield-tank", "lucas"):
+        raise ParameterError(f"unknown TSP form {form!r}: choose hopfield-tank or lucas")
+    scale = float(d.max()) if normalise and d.max() > 0 else 1.0
+    dn = d / scale
+    encoding = TspEncoding(n, fix_first)
+    m = encoding.free
+    if fix_first:
+        flow = dn[1:, 1:].copy()
+        path = cycle_adjacency(n)[1:, 1:]
+        linear = np.zeros((m, m))
+        linear[:, 0] += dn[0, 1:]  # position 2 neighbours city 1 at position 1
+        linear[:, m - 1] += dn[0, 1:]  # so does position n
+        view_linear = linear
+    else:
+        flow, path, linear, view_linear = dn.copy(), cycle_adjacency(n), None, None
+    np.fill_diagonal(flow, 0.0)
+    objective = KroneckerTerm.build("objective", flow, path, linear)
+    items = np.repeat(np.arange(m), m)
+    positions = np.tile(np.arange(m), m)
+    if form == "lucas":
+        penalties = (GroupSquareTerm.build("row", items, np.ones(m)),
+                     GroupSquareTerm.build("column", positions, np.ones(m)))
+    else:
+        target = float(m if active is None else active)
+        # ½ Σ_{i≠j} V_i V_j = ½(S - ½)² - ⅛ on bits: a group square with target ½
+        penalties = (GroupSquareTerm.build("row", items, np.full(m, 0.5), 0.5, -m / 8.0),
+                     GroupSquareTerm.build("column", positions, np.full(m, 0.5), 0.5, -m / 8.0),
+                     GroupSquareTerm.build("total", np.zeros(m * m, dtype=int), [target], 0.5, extension="square"))
+    layout = OneHotLayout(np.arange(m * m).reshape(m, m))
+    view = PermutationView(layout, flow, path, view_linear, "objective")
+    labels = tuple((x + 1 + fix_first, i + 1 + fix_first) for x in range(m) for i in range(m))
+    energy = Energy(Vartype.BINARY, (objective, *penalties), default_weights(form), labels=labels, layout=layout,
+                    permutation=view)
+    if weights:
+        energy = energy.reweighted(**weights)
+    return energy, encoding

@@ -1,0 +1,168 @@
+"""The ``tsp`` problem: symmetric TSPLIB instances as Hopfield–Tank (or Lucas) energies."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from hopsolve import Energy, Instance, Problem, Solution
+from hopsolve.errors import ParameterError, UserError
+from hopsolve.params import require
+from hopsolve_tsp.encoding import TspEncoding, encode_tsp
+from hopsolve_tsp.tsplib import TsplibInstance, read_tsplib, write_tour
+
+# attempts per read for the default anneal run: a few seconds on one core for ~100 cities
+ANNEAL_ATTEMPTS_PER_READ = 4e7
+
+
+@dataclass(frozen=True)
+class TspOptions:
+    """How the tour is encoded as a network (``hopsolve solve --option key=value``)."""
+
+    form: Literal["hopfield-tank", "lucas"] = "hopfield-tank"
+    """``hopfield-tank``: row/column/total/objective as in Hopfield & Tank (1985); ``lucas``: one-hot QUBO."""
+    fix_first: bool = False
+    """Pin city 1 to position 1: (n-1)² neurons instead of n²."""
+    active: float | None = None
+    """Hopfield–Tank's ñ, the target number of active neurons in the ``total`` term (default: n)."""
+    normalise: bool = True
+    """Divide distances by the largest one (so default weights fit every instance); ``False`` keeps raw units,
+    as Hopfield & Tank's weights A = B = 500, C = 200, D = 500 assume for cities in the unit square."""
+
+    def validate(self) -> None:
+        require(self.active is None or self.active > 0, "problem 'tsp'", "active must be positive")
+
+
+def _table_rows(text: str) -> dict[str, dict[str, str]]:
+    return {row["name"]: row for row in csv.DictReader(text.splitlines())}
+
+
+def known_optimum(path: Path, instance: TsplibInstance) -> float | None:
+    """The optimum from an ``optima.csv`` beside the file, else from hopsolve's TSPLIB table (verified only)."""
+    tables = []
+    beside = path.parent / "optima.csv"
+    if beside.exists():
+        tables.append(_table_rows(beside.read_text()))
+    tables.append(_table_rows(resources.files("hopsolve_tsp").joinpath("data/optima.csv").read_text()))
+    for table in tables:
+        row = table.get(instance.name) or table.get(path.name.split(".")[0])
+        if row and int(row.get("n", instance.dimension)) == instance.dimension and row.get("verified", "1") == "1":
+            return float(row["optimum"])
+    return None
+
+
+class TspProblem(Problem):
+    """Symmetric TSP from TSPLIB files; the solution is the tour as 1-based city ids."""
+
+    name = "tsp"
+    description = "symmetric travelling salesman (TSPLIB .tsp), Hopfield-Tank or Lucas encoding"
+    suffixes = (".tsp",)
+    sense = "min"
+    default_backend = "anneal"
+    default_time_limit = 10.0
+    Options = TspOptions
+
+    def read(self, path: str | Path) -> Instance:
+        path = Path(path)
+        data = read_tsplib(path)
+        return Instance("tsp", data.name, data, reference=known_optimum(path, data), source=str(path))
+
+    @staticmethod
+    def from_distances(distances: Any, name: str = "tsp", reference: float | None = None,
+                       coordinates: Any = None) -> Instance:
+        """An instance from a distance matrix (and optional coordinates for plotting)."""
+        d = np.asarray(distances)
+        if d.ndim != 2 or d.shape[0] != d.shape[1] or not np.allclose(d, d.T):
+            raise ParameterError("distances must be a symmetric square matrix")
+        coords = None if coordinates is None else np.asarray(coordinates, dtype=float)
+        data = TsplibInstance(name, d.shape[0], "EXPLICIT", d, coordinates=coords)
+        return Instance("tsp", name, data, reference=reference)
+
+    def encode(self, instance: Instance, weights: Mapping[str, float] | None = None,
+               options: TspOptions | None = None) -> Energy:
+        options = options or TspOptions()
+        energy, _ = encode_tsp(instance.data.distances, form=options.form, fix_first=options.fix_first,
+                               weights=weights, active=options.active, normalise=options.normalise)
+        if options.active is not None and options.active != energy.layout.size:
+            energy = replace(energy, permutation=None)  # with ñ ≠ n a valid tour is not a zero-penalty state
+        return energy
+
+    @staticmethod
+    def _encoding(instance: Instance, energy: Energy) -> TspEncoding:
+        n = instance.data.dimension
+        m = energy.layout.size
+        return TspEncoding(n, m == n - 1)
+
+    def candidate(self, instance: Instance, energy: Energy, state: np.ndarray) -> np.ndarray | None:
+        positions = energy.layout.positions(state)
+        if positions is None:
+            return None
+        return self._encoding(instance, energy).tour_from_positions(positions)
+
+    def score(self, instance: Instance, candidate: Any) -> Solution:
+        tour = np.asarray(candidate, dtype=np.int64)
+        n = instance.data.dimension
+        if tour.shape != (n,) or sorted(tour.tolist()) != list(range(n)):
+            raise ParameterError(f"a tour must visit each of the {n} cities exactly once")
+        length = instance.data.tour_length(tour)
+        return Solution([int(c) + 1 for c in tour], float(length), True, details={"tour_length": length})
+
+    def state_of(self, instance: Instance, energy: Energy, candidate: Any) -> np.ndarray:
+        positions = self._encoding(instance, energy).positions_from_tour(np.asarray(candidate))
+        return energy.layout.state(positions, energy.vartype, energy.num_variables)
+
+    def repair(self, instance: Instance, energy: Energy, state: np.ndarray) -> np.ndarray:
+        """Greedy: place the most active (city, position) pairs first, then fill gaps in city order."""
+        m = energy.layout.size
+        grid = np.asarray(state, dtype=float)[energy.layout.index]
+        order = np.argsort(-grid, axis=None, kind="stable")
+        positions = np.full(m, -1)
+        taken = np.zeros(m, dtype=bool)
+        for flat in order:
+            item, pos = divmod(int(flat), m)
+            if positions[item] < 0 and not taken[pos] and grid[item, pos] > 0:
+                positions[item] = pos
+                taken[pos] = True
+        free = iter(np.flatnonzero(~taken))
+        for item in np.flatnonzero(positions < 0):
+            positions[item] = next(free)
+        return self._encoding(instance, energy).tour_from_positions(positions)
+
+    def default_params(self, backend: str, instance: Instance) -> dict[str, Any]:
+        """For ``anneal``: permutation moves, reads on every core, sweeps from a fixed budget of move attempts."""
+        if backend != "anneal":
+            return {}
+        n = instance.data.dimension
+        return {"reads": 2, "sweeps": max(100, int(ANNEAL_ATTEMPTS_PER_READ / (n * n)))}
+
+    def write_solution(self, instance: Instance, solution: Solution, path: str | Path) -> None:
+        tour = np.asarray(solution.value) - 1
+        write_tour(path, instance.name, tour, f"length {solution.objective:g} (hopsolve)")
+
+    def plot(self, instance: Instance, solution: Solution, path: str | Path) -> None:
+        """Draw the tour over the city coordinates (extra ``plot``)."""
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:
+            raise UserError("--plot needs matplotlib: pip install 'hopsolve[plot]'") from None
+        coords = instance.data.plot_coordinates()
+        if coords is None:
+            raise UserError(f"{instance.name} has no coordinates to draw", path=instance.source)
+        tour = np.asarray(solution.value) - 1
+        loop = np.append(tour, tour[0])
+        fig, ax = plt.subplots(figsize=(6, 6))
+        ax.plot(coords[loop, 0], coords[loop, 1], "-", color="tab:blue", lw=1)
+        ax.plot(coords[:, 0], coords[:, 1], "o", color="tab:red", ms=3)
+        ax.set_title(f"{instance.name}: length {solution.objective:g}")
+        ax.set_aspect("equal")
+        fig.savefig(path, dpi=120, bbox_inches="tight")
+        plt.close(fig)
