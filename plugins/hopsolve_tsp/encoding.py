@@ -16,8 +16,9 @@ Two forms, both with every term named and the distances normalised by their larg
     E = λ·row + λ·column + objective,   row = Σ_X (Σ_i V_Xi - 1)²,   column = Σ_i (Σ_X V_Xi - 1)²
 
 Default weights (documented rule, so that the optimal tour is the minimum-energy state): with distances scaled to
-``max d = 1``, ``D = 1`` and every penalty weight ``λ = 3`` (Lucas: a penalty above the largest distance suffices;
-the HT ``total`` term must also outweigh dropping a city, which saves at most two edges). The permutation view
+``max d = 1``, ``D = 1``, ``A = B = λ = 3`` and, in the HT form, ``C = 2λ = 6``. Dropping a city from a tour saves
+at most two edges (≤ 2); Lucas' row and column penalties then cost 2λ = 6, and HT's ``total`` term (the only HT
+term that sees an empty row) costs C/2 = 3. Any extra neuron raises the penalties and the length. The permutation view
 (``A = d``, ``B`` = cycle adjacency with weight ½) lets the annealer move between tours directly (2-opt, swaps).
 With ``fix_first=True`` city 1 sits at position 1 and the network has ``(n-1)²`` neurons.
 """
@@ -84,7 +85,7 @@ def default_weights(form: Form) -> dict[str, float]:
     """The documented default weights (distances normalised to max 1)."""
     if form == "lucas":
         return {"objective": 1.0, "row": DEFAULT_PENALTY, "column": DEFAULT_PENALTY}
-    return {"objective": 1.0, "row": DEFAULT_PENALTY, "column": DEFAULT_PENALTY, "total": DEFAULT_PENALTY}
+    return {"objective": 1.0, "row": DEFAULT_PENALTY, "column": DEFAULT_PENALTY, "total": 2 * DEFAULT_PENALTY}
 
 
 def encode_tsp(distances: np.ndarray, *, form: Form = "hopfield-tank", fix_first: bool = False,

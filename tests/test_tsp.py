@@ -1,0 +1,179 @@
+"""The tsp problem plugin: encodings, decoding, CLI, baselines, and the Hopfield–Tank network."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+import tracemalloc
+
+import numpy as np
+import pytest
+from hopsolve_tsp.encoding import encode_tsp
+from hopsolve_tsp.plugin import TspOptions, TspProblem
+from hopsolve_tsp.tsplib import read_tour
+
+from hopsolve import Vartype
+from hopsolve.backends.exact import ExactBackend
+from hopsolve.backends.tank import TankBackend, TankParams
+from hopsolve.testing import check_problem
+
+from .conftest import INSTANCES
+
+TSPLIB = INSTANCES / "tsplib"
+
+
+def random_instance(n: int, seed: int):
+    xy = np.random.default_rng(seed).random((n, 2))
+    d = np.rint(1000 * np.sqrt(((xy[:, None] - xy[None]) ** 2).sum(-1))).astype(int)
+    best = min(sum(d[t[k], t[(k + 1) % n]] for k in range(n))
+               for t in ([0, *p] for p in itertools.permutations(range(1, n))))
+    return TspProblem.from_distances(d, name=f"random{n}", reference=float(best), coordinates=xy)
+
+
+@pytest.mark.parametrize("options", [TspOptions(), TspOptions(form="lucas"), TspOptions(fix_first=True),
+                                     TspOptions(form="lucas", fix_first=True)],
+                         ids=["hopfield-tank", "lucas", "ht-fixed", "lucas-fixed"])
+def test_conformance_round_trip_and_ground_state(options):
+    problem = TspProblem()
+    n = 5 if options.fix_first else 4  # 16 neurons either way: the exact backend can enumerate them
+    instance = random_instance(n, seed=3)
+    energy = problem.encode(instance, options=options)
+    tours = [np.roll(np.array(t), k) for t in ([0, 1, 2, 3, 4][:n], [0, 2, 1, 3, 4][:n]) for k in range(n)]
+    for tour in tours:
+        state = problem.state_of(instance, energy, tour)
+        solution = problem.decode(instance, energy, state)
+        assert solution.feasible and all(v == 0 for v in solution.violations.values())
+        assert solution.objective == instance.data.tour_length(tour)
+    samples = ExactBackend().solve(energy)
+    best = problem.decode(instance, energy, samples.best)
+    assert best.feasible and best.objective == instance.reference
+
+
+def test_check_problem_kit_passes():
+    problem = TspProblem()
+    instance = random_instance(4, seed=1)
+    check_problem(problem, instance, [np.array([0, 1, 2, 3]), np.array([3, 1, 0, 2])], optimum_by_exact=True)
+
+
+def test_objective_term_is_the_normalised_tour_length():
+    instance = TspProblem().read(TSPLIB / "berlin52.tsp")
+    energy, _ = encode_tsp(instance.data.distances)
+    tour = read_tour(TSPLIB / "berlin52.opt.tour")
+    positions = np.argsort(tour)
+    state = energy.layout.state(positions, Vartype.BINARY, energy.num_variables)
+    scale = instance.data.distances.max()
+    assert energy.energy(state) * scale == pytest.approx(7542)
+    assert energy.permutation.value(positions) * scale == pytest.approx(7542)
+    assert energy.to_spin().energy(2 * state - 1) * scale == pytest.approx(7542)
+
+
+def test_view_equals_penalty_energy_on_every_permutation():
+    instance = random_instance(5, seed=2)
+    for options in (TspOptions(), TspOptions(form="lucas"), TspOptions(fix_first=True)):
+        energy = TspProblem().encode(instance, options=options)
+        m = energy.layout.size
+        for p in itertools.permutations(range(m)):
+            state = energy.layout.state(p, energy.vartype, energy.num_variables)
+            assert np.isclose(energy.energy(state), energy.permutation.value(p))
+
+
+def test_encoding_kroA100_is_fast_and_small():
+    instance = TspProblem().read(TSPLIB / "kroA100.tsp")
+    tracemalloc.start()
+    start = time.perf_counter()
+    energy = TspProblem().encode(instance)
+    elapsed = time.perf_counter() - start
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert energy.num_variables == 10_000
+    assert elapsed < 1.0 and peak < 100 * 1024**2, (elapsed, peak)
+
+
+def test_invalid_state_is_reported_not_repaired_unless_asked():
+    problem = TspProblem()
+    instance = random_instance(5, seed=4)
+    energy = problem.encode(instance)
+    state = np.zeros(25, dtype=np.int8)
+    state[[0, 1, 7, 13]] = 1  # city 1 twice, cities 4 and 5 missing
+    raw = problem.decode(instance, energy, state)
+    assert not raw.feasible and raw.value is None and raw.violations["row"] > 0
+    mended = problem.decode(instance, energy, state, repair=True)
+    assert mended.repaired and not mended.feasible and sorted(mended.value) == [1, 2, 3, 4, 5]
+
+
+def test_cli_default_solve_reports_tour_and_gap(cli, tmp_path):
+    out = tmp_path / "berlin52.tour"
+    png = tmp_path / "berlin52.png"
+    run = cli("solve", TSPLIB / "berlin52.tsp", "--seed", "1", "--param", "sweeps=2000", "--json", "--out", out,
+              "--plot", png)
+    assert run.code == 0, run.err
+    result = json.loads(run.out)
+    assert result["problem"] == "tsp" and result["solver"] == "anneal" and result["feasible"]
+    assert sorted(result["solution"]) == list(range(1, 53))
+    assert result["reference"] == 7542 and 0 <= result["gap"] < 0.05
+    assert result["params"]["moves"] == "permutation"
+    tour = read_tour(out)
+    assert TspProblem().read(TSPLIB / "berlin52.tsp").data.tour_length(tour) == result["objective"]
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cli_human_summary(cli):
+    run = cli("solve", TSPLIB / "burma14.tsp", "--seed", "3", "--param", "sweeps=300")
+    assert run.code == 0 and "burma14 (tsp)" in run.out and "reference 3323" in run.out
+
+
+def test_single_flip_annealing_on_the_penalty_energy_is_reported_as_such(cli):
+    run = cli("solve", TSPLIB / "burma14.tsp", "--seed", "1", "--param", "moves=flip", "--param", "sweeps=200",
+              "--json")
+    result = json.loads(run.out)
+    assert result["params"]["moves"] == "flip"
+    assert result["feasible_reads"] <= result["reads"]
+    assert result["status"] in ("feasible", "infeasible")
+
+
+def test_hopfield_backend_reports_feasibility_rate(cli):
+    result = json.loads(cli("solve", TSPLIB / "burma14.tsp", "--backend", "hopfield", "--reads", "20",
+                            "--seed", "1", "--json").out)
+    assert result["reads"] == 20 and 0 <= result["feasible_reads"] <= 20
+
+
+@pytest.mark.parametrize("baseline, status", [("ortools-cpsat", "optimal"), ("ortools-routing", "feasible"),
+                                              ("networkx-christofides", "feasible"),
+                                              ("networkx-greedy", "feasible")])
+def test_baselines_on_a_small_instance(cli, baseline, status):
+    run = cli("solve", TSPLIB / "ulysses16.tsp", "--baseline", baseline, "--time-limit", "2", "--json")
+    result = json.loads(run.out)
+    assert result["kind"] == "baseline" and result["status"] == status and result["feasible"]
+    assert result["objective"] >= 6859
+    if status == "optimal":
+        assert result["objective"] == 6859 and result["gap"] == 0
+
+
+def test_unknown_option_and_baseline_are_one_line(cli):
+    for args, message in [(["--option", "form=ring"], "form"), (["--baseline", "gurobi"], "unknown baseline"),
+                          (["--option", "bogus=1"], "unknown parameter 'bogus'")]:
+        run = cli("solve", TSPLIB / "burma14.tsp", *args)
+        assert run.code == 2 and message in run.err and len(run.err.strip().splitlines()) == 1
+
+
+def test_potts_tank_gives_valid_tours():
+    problem = TspProblem()
+    valid = 0
+    for seed in range(5):
+        instance = random_instance(7, seed)
+        energy = problem.encode(instance, {"row": 0.0}, TspOptions(form="lucas"))
+        samples = TankBackend().solve(energy, TankParams(reads=1, units="potts", u0=1.0, u0_final=0.01, dt=0.01,
+                                                         max_steps=3000), seed=seed)
+        valid += problem.decode(instance, energy, samples.best).feasible
+    assert valid == 5
+
+
+def test_hopfield_tank_dynamics_descend_their_lyapunov_function():
+    problem = TspProblem()
+    instance = random_instance(5, 0)
+    energy = problem.encode(instance, {"row": 500, "column": 500, "total": 200, "objective": 500},
+                            TspOptions(active=7.5, normalise=False))
+    samples = TankBackend().solve(energy, TankParams(reads=2, u0=0.02, dt=1e-6, max_steps=3000, start=0.2,
+                                                     trace=True, record_every=10), seed=0)
+    assert np.all(np.diff(samples.info["trace"], axis=1) <= 1e-6)

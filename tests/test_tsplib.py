@@ -1,0 +1,163 @@
+"""TSPLIB parsing: published optima reproduced exactly, every format, malformed files, property tests."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hopsolve_tsp.tsplib import (
+    EXPLICIT_FORMATS,
+    TsplibError,
+    distance_matrix,
+    explicit_count,
+    read_tour,
+    read_tsplib,
+    write_tour,
+)
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from .conftest import DATA, INSTANCES
+
+TSPLIB = INSTANCES / "tsplib"
+OPTIMA = {row["name"]: row for row in csv.DictReader((TSPLIB / "optima.csv").open())}
+WITH_TOURS = sorted(name for name, row in OPTIMA.items() if row["has_opt_tour"] == "1")
+MALFORMED = sorted((DATA / "malformed" / "tsp").glob("*.tsp"))
+
+
+def test_shipped_tables_are_complete():
+    assert len(OPTIMA) == 80 and len(WITH_TOURS) == 31
+    assert all(int(row["n"]) <= 1002 for row in OPTIMA.values())
+
+
+@pytest.mark.parametrize("name", WITH_TOURS)
+def test_optimal_tours_reproduce_published_optima(name):
+    instance = read_tsplib(TSPLIB / f"{name}.tsp")
+    tour = read_tour(TSPLIB / f"{name}.opt.tour", instance.dimension)
+    assert instance.tour_length(tour) == int(OPTIMA[name]["optimum"])
+
+
+@pytest.mark.parametrize("name, checksum", [("pcb442", 221440), ("gr666", 423710), ("att532", 309636)])
+def test_canonical_tour_checksums(name, checksum):
+    instance = read_tsplib(TSPLIB / f"{name}.tsp")
+    assert instance.tour_length(np.arange(instance.dimension)) == checksum
+
+
+def test_every_shipped_instance_parses_with_its_dimension():
+    for name, row in OPTIMA.items():
+        instance = read_tsplib(TSPLIB / f"{name}.tsp")
+        assert instance.dimension == int(row["n"]) == len(instance.distances), name
+        assert instance.edge_weight_type == row["edge_weight_type"], name
+        assert (instance.distances == instance.distances.T).all() and not instance.distances.diagonal().any()
+
+
+def test_display_coordinates_never_define_distances():
+    for name in ("bayg29", "bays29", "dantzig42", "gr120", "pa561"):
+        instance = read_tsplib(TSPLIB / f"{name}.tsp")
+        assert instance.edge_weight_type == "EXPLICIT" and instance.display is not None
+        assert instance.coordinates is None
+        assert not np.array_equal(instance.distances, distance_matrix("EUC_2D", instance.display))
+
+
+def _write_explicit(path: Path, fmt: str, matrix: np.ndarray, per_line: int, spaced_colon: bool) -> None:
+    n = len(matrix)
+    values = []
+    for i in range(n):
+        if fmt == "FULL_MATRIX":
+            js = range(n)
+        elif fmt in ("UPPER_ROW", "LOWER_COL"):
+            js = range(i + 1, n)
+        elif fmt in ("LOWER_ROW", "UPPER_COL"):
+            js = range(i)
+        elif fmt in ("UPPER_DIAG_ROW", "LOWER_DIAG_COL"):
+            js = range(i, n)
+        else:
+            js = range(i + 1)
+        values += [int(matrix[i, j]) for j in js]
+    assert len(values) == explicit_count(fmt, n)
+    lines = [" ".join(map(str, values[k:k + per_line])) for k in range(0, len(values), per_line)]
+    colon = " : " if spaced_colon else ": "
+    header = [f"NAME{colon}gen", f"TYPE{colon}TSP", f"DIMENSION{colon}{n}", f"EDGE_WEIGHT_TYPE{colon}EXPLICIT",
+              f"EDGE_WEIGHT_FORMAT{colon}{fmt}", "EDGE_WEIGHT_SECTION"]
+    path.write_text("\n".join(header + lines) + "\n")
+
+
+@given(n=st.integers(3, 9), seed=st.integers(0, 10**6), fmt=st.sampled_from(EXPLICIT_FORMATS),
+       per_line=st.integers(1, 12), spaced=st.booleans())
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_every_explicit_format_reads_back_the_matrix(tmp_path_factory, n, seed, fmt, per_line, spaced):
+    rng = np.random.default_rng(seed)
+    upper = np.triu(rng.integers(1, 1000, (n, n)), 1)
+    matrix = upper + upper.T
+    path = tmp_path_factory.mktemp("fmt") / "m.tsp"
+    _write_explicit(path, fmt, matrix, per_line, spaced)
+    np.testing.assert_array_equal(read_tsplib(path).distances, matrix)
+
+
+def test_distance_rules_by_hand(tmp_path):
+    c = np.array([[0.0, 0.0], [3.0, 4.4], [0.5, 0.0]])
+    assert distance_matrix("EUC_2D", c)[0, 2] == 1  # nint(0.5) = 1, not Python's round-half-even 0
+    assert distance_matrix("EUC_2D", c)[0, 1] == 5  # sqrt(9 + 19.36) = 5.33
+    assert distance_matrix("CEIL_2D", c)[0, 1] == 6
+    assert distance_matrix("MAN_2D", c)[0, 1] == 7  # nint(7.4)
+    assert distance_matrix("MAX_2D", c)[0, 1] == 4  # max(nint 3, nint 4.4)
+    att = distance_matrix("ATT", np.array([[0.0, 0.0], [10.0, 0.0]]))
+    assert att[0, 1] == 4  # r = sqrt(10) = 3.16, t = 3 < r → 4
+    c3 = np.array([[0.0, 0.0, 0.0], [1.0, 2.0, 2.0]])
+    assert distance_matrix("EUC_3D", c3)[0, 1] == 3 and distance_matrix("MAN_3D", c3)[0, 1] == 5
+    assert distance_matrix("MAX_3D", c3)[0, 1] == 2
+
+
+def test_scientific_notation_and_missing_eof(tmp_path):
+    path = tmp_path / "sci.tsp"
+    path.write_text("NAME : sci\nTYPE : TSP\nDIMENSION : 3\nEDGE_WEIGHT_TYPE : EUC_2D\nNODE_COORD_SECTION\n"
+                    "1 0.00000e+00 0.0e0\n3 3.0E+00 4.0e+00\n2 6.00000e+00 8.00000e+00\n")
+    instance = read_tsplib(path)
+    assert instance.distances[0, 2] == 5 and instance.distances[0, 1] == 10  # node ids may come in any order
+
+
+def test_tour_round_trip_and_bad_tours(tmp_path):
+    tour = np.array([2, 0, 3, 1])
+    write_tour(tmp_path / "t.tour", "t", tour)
+    np.testing.assert_array_equal(read_tour(tmp_path / "t.tour"), tour)
+    (tmp_path / "bad.tour").write_text("TYPE : TOUR\nDIMENSION : 3\nTOUR_SECTION\n1\n2\n2\n-1\nEOF\n")
+    with pytest.raises(TsplibError, match="exactly once"):
+        read_tour(tmp_path / "bad.tour")
+    (tmp_path / "open.tour").write_text("TYPE : TOUR\nTOUR_SECTION\n1\n2\n3\n")
+    with pytest.raises(TsplibError, match="terminated by -1"):
+        read_tour(tmp_path / "open.tour")
+
+
+def test_malformed_corpus_size():
+    assert len(MALFORMED) >= 20
+
+
+@pytest.mark.parametrize("path", MALFORMED, ids=lambda p: p.stem)
+def test_malformed_tsp_is_one_line_and_exit_2(cli, path):
+    run = cli("solve", path)
+    assert run.code == 2, run.out
+    lines = run.err.strip().splitlines()
+    assert len(lines) == 1 and str(path) in lines[0] and "Traceback" not in run.err
+    with pytest.raises(TsplibError) as info:
+        read_tsplib(path)
+    if path.stem not in ("empty", "missing_type"):
+        assert info.value.line is not None, str(info.value)
+
+
+TOKENS = ["NAME", "TYPE", "TSP", "DIMENSION", "EDGE_WEIGHT_TYPE", "EUC_2D", "EXPLICIT", "NODE_COORD_SECTION",
+          "EOF", "GEO", "ATT", "EDGE_WEIGHT_SECTION", "FULL_MATRIX", "EDGE_WEIGHT_FORMAT", "UPPER_ROW",
+          "DISPLAY_DATA_SECTION", ":", " ", "\n", "-1", "0", "1", "2", "3", "1.5e3", "x", "nan"]
+
+
+@given(st.lists(st.sampled_from(TOKENS), max_size=80).map("".join))
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_parser_raises_only_its_own_error(tmp_path_factory, text):
+    path = tmp_path_factory.mktemp("fuzz") / "f.tsp"
+    path.write_text(text)
+    try:
+        instance = read_tsplib(path)
+    except TsplibError:
+        return
+    assert instance.distances.shape == (instance.dimension, instance.dimension)
