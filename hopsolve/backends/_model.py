@@ -35,10 +35,12 @@ class SpinModel:
     def integer_delta_bound(self, cap: int = 1 << 14) -> int:
         """If every single-flip energy change is an integer, a bound on its size (≤ ``cap``); else 0.
 
-        Fields are sums of couplings, biases and group terms ``2·scale·(S - s_i - t)``; with integer couplings and
-        biases, and integer ``2·scale`` and targets, every change ``2 s_i h_i`` is an integer.
+        A change is ``2 s_i h_i`` with ``h_i`` a sum of couplings, biases and group terms ``-2·scale·(S - s_i - t)``
+        (S a sum of spins): it is an integer whenever 2W, 2b, 4·scale and 4·scale·t are (half-integer couplings,
+        as in max-cut's ``W = -w/2``, count).
         """
-        parts = [self.data, self.bias, 2.0 * self.group_scale, self.group_target.ravel()]
+        scale4 = 4.0 * self.group_scale
+        parts = [2.0 * self.data, 2.0 * self.bias, scale4, (scale4[:, None] * self.group_target).ravel()]
         if not all(np.array_equal(p, np.round(p)) for p in parts):
             return 0
         bound = int(np.ceil(self.coefficient_scales()[0])) + 1

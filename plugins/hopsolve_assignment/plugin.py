@@ -1,0 +1,131 @@
+"""The ``assignment`` (linear) and ``qap`` (quadratic) problems: permutation matrices with one-hot penalties."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from hopsolve import Energy, Instance, Problem, Solution
+from hopsolve.errors import ParameterError
+from hopsolve.permutation import permutation_energy
+from hopsolve_assignment.formats import read_cost_matrix, read_qaplib
+
+# anneal move attempts per read by default (a few seconds on one core): a linear-assignment swap costs O(1),
+# a dense QAP swap O(n)
+ANNEAL_ATTEMPTS_PER_READ = {"assignment": 6e7, "qap": 1e7}
+
+
+def table_value(path: Path, table: str, n: int) -> float | None:
+    """The optimum from an ``optima.csv`` beside the file, else from hopsolve's own table ``table``."""
+    texts = []
+    if (path.parent / "optima.csv").exists():
+        texts.append((path.parent / "optima.csv").read_text())
+    texts.append(resources.files("hopsolve_assignment").joinpath(f"data/{table}").read_text())
+    for text in texts:
+        for row in csv.DictReader(text.splitlines()):
+            if row.get("name") == path.stem and int(row.get("n", n)) == n and row.get("opt"):
+                return float(row["opt"])
+    return None
+
+
+class _PermutationProblem(Problem):
+    """Shared decoding for problems whose candidates are permutations (row i → column p[i])."""
+
+    default_backend = "anneal"
+
+    def candidate(self, instance: Instance, energy: Energy, state: np.ndarray) -> np.ndarray | None:
+        return energy.layout.positions(state)
+
+    def state_of(self, instance: Instance, energy: Energy, candidate: Any) -> np.ndarray:
+        return energy.layout.state(np.asarray(candidate), energy.vartype, energy.num_variables)
+
+    def repair(self, instance: Instance, energy: Energy, state: np.ndarray) -> np.ndarray:
+        """The permutation closest to the state: a linear assignment maximising the overlap with it."""
+        from scipy.optimize import linear_sum_assignment
+
+        grid = np.asarray(state, dtype=float)[energy.layout.index]
+        _, cols = linear_sum_assignment(-grid)
+        return cols
+
+    def _check(self, candidate: Any, n: int) -> np.ndarray:
+        p = np.asarray(candidate, dtype=np.int64)
+        if p.shape != (n,) or sorted(p.tolist()) != list(range(n)):
+            raise ParameterError(f"an assignment must be a permutation of 0..{n - 1}")
+        return p
+
+    def default_params(self, backend: str, instance: Instance) -> dict[str, Any]:
+        if backend != "anneal":
+            return {}
+        n = self._size(instance)
+        sweeps = max(100, int(ANNEAL_ATTEMPTS_PER_READ[self.name] / (n * n)))
+        return {"reads": 2, "sweeps": sweeps, "swap_probability": 1.0}
+
+    @staticmethod
+    def _size(instance: Instance) -> int:
+        data = instance.data
+        return len(data) if isinstance(data, np.ndarray) else len(data[0])
+
+
+class AssignmentProblem(_PermutationProblem):
+    """Linear assignment: minimise Σ_i C[i, p(i)]; the solution gives each row's column (1-based)."""
+
+    name = "assignment"
+    description = "linear assignment (OR-Library, .npy or .csv cost matrices)"
+    suffixes = (".npy", ".csv", ".assign")
+    sense = "min"
+
+    def read(self, path: str | Path) -> Instance:
+        path = Path(path)
+        costs = read_cost_matrix(path)
+        return Instance("assignment", path.stem, costs, reference=table_value(path, "assign_optima.csv",
+                                                                              len(costs)), source=str(path))
+
+    @staticmethod
+    def from_costs(costs: Any, name: str = "assignment", reference: float | None = None) -> Instance:
+        c = np.asarray(costs, dtype=np.float64)
+        if c.ndim != 2 or c.shape[0] != c.shape[1]:
+            raise ParameterError("the cost matrix must be square")
+        return Instance("assignment", name, c, reference=reference)
+
+    def encode(self, instance: Instance, weights: Mapping[str, float] | None = None, options: Any = None) -> Energy:
+        """Costs divided by their largest magnitude; row and column penalties weigh at least that (1)."""
+        c = instance.data
+        n = len(c)
+        scale = float(np.abs(c).max()) or 1.0
+        return permutation_energy(np.zeros((n, n)), sp.csr_matrix((n, n)), c / scale, weights=weights)
+
+    def score(self, instance: Instance, candidate: Any) -> Solution:
+        p = self._check(candidate, len(instance.data))
+        cost = float(instance.data[np.arange(len(p)), p].sum())
+        return Solution([int(k) + 1 for k in p], cost, True)
+
+
+class QapProblem(_PermutationProblem):
+    """Koopmans–Beckmann QAP: minimise Σ a_ij b_p(i)p(j); the solution gives each facility's location."""
+
+    name = "qap"
+    description = "quadratic assignment (QAPLIB .dat)"
+    suffixes = (".dat",)
+    sense = "min"
+
+    def read(self, path: str | Path) -> Instance:
+        path = Path(path)
+        flow, distance = read_qaplib(path)
+        return Instance("qap", path.stem, (flow, distance),
+                        reference=table_value(path, "qap_optima.csv", len(flow)), source=str(path))
+
+    def encode(self, instance: Instance, weights: Mapping[str, float] | None = None, options: Any = None) -> Energy:
+        flow, distance = instance.data
+        return permutation_energy(flow, distance, weights=weights)
+
+    def score(self, instance: Instance, candidate: Any) -> Solution:
+        flow, distance = instance.data
+        p = self._check(candidate, len(flow))
+        cost = float((flow * distance[np.ix_(p, p)]).sum())
+        return Solution([int(k) + 1 for k in p], cost, True)

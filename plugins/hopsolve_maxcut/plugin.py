@@ -1,0 +1,82 @@
+"""The ``maxcut`` problem: the Ising energy whose minimum is the maximum cut."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from hopsolve import Energy, Instance, Problem, Solution
+from hopsolve.errors import ParameterError
+from hopsolve_maxcut.rudy import Graph, read_graph
+
+
+def best_known(path: Path, graph: Graph) -> float | None:
+    """The best-known cut from a ``bks.csv`` beside the file, else hopsolve's Gset table."""
+    texts = []
+    if (path.parent / "bks.csv").exists():
+        texts.append((path.parent / "bks.csv").read_text())
+    texts.append(resources.files("hopsolve_maxcut").joinpath("data/bks.csv").read_text())
+    for text in texts:
+        for row in csv.DictReader(text.splitlines()):
+            if row["name"] == path.stem and int(row["n"]) == graph.n:
+                return float(row.get("bks") or row.get("bks_current"))
+    return None
+
+
+class MaxcutProblem(Problem):
+    """Max-cut on Gset/rudy files, edge lists or networkx graphs; the solution is each node's side (+1/-1).
+
+    Energy: ``E(s) = Σ_{i<j} w_ij (s_i s_j - 1)/2 = -cut(s)``, i.e. Hopfield couplings ``W_ij = -w_ij/2`` and
+    offset ``-Σw/2``, so the energy of a state is minus its cut weight.
+    """
+
+    name = "maxcut"
+    description = "maximum cut of a weighted graph (Gset/rudy files, edge lists, networkx graphs)"
+    suffixes = (".txt", ".rudy", ".gset", ".edges")
+    sense = "max"
+    default_backend = "anneal"
+
+    def read(self, path: str | Path) -> Instance:
+        path = Path(path)
+        graph = read_graph(path)
+        return Instance("maxcut", path.stem, graph, reference=best_known(path, graph), source=str(path))
+
+    @staticmethod
+    def from_graph(graph: Any, weight: str = "weight", name: str = "graph",
+                   reference: float | None = None) -> Instance:
+        """An instance from a networkx graph (nodes relabelled 0..n-1 in ``graph.nodes`` order)."""
+        index = {node: k for k, node in enumerate(graph.nodes)}
+        edges = [(min(index[u], index[v]), max(index[u], index[v]), float(d.get(weight, 1.0)))
+                 for u, v, d in graph.edges(data=True)]
+        if any(u == v for u, v, _ in edges):
+            raise ParameterError("the graph has a self-loop")
+        arr = np.array(edges, dtype=float).reshape(-1, 3)
+        data = Graph(len(index), arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64), arr[:, 2], name)
+        return Instance("maxcut", name, data, reference=reference, meta={"nodes": list(graph.nodes)})
+
+    def encode(self, instance: Instance, weights: Mapping[str, float] | None = None, options: Any = None) -> Energy:
+        g: Graph = instance.data
+        w = sp.coo_matrix((-0.5 * g.weights, (g.heads, g.tails)), shape=(g.n, g.n))
+        energy = Energy.from_hopfield((w + w.T).tocsr(), np.zeros(g.n), -0.5 * float(g.weights.sum()), "spin")
+        return energy.reweighted(**weights) if weights else energy
+
+    def candidate(self, instance: Instance, energy: Energy, state: np.ndarray) -> np.ndarray:
+        s = np.asarray(state)
+        return s if energy.vartype.value == "spin" else 2 * s - 1
+
+    def score(self, instance: Instance, candidate: Any) -> Solution:
+        sides = np.asarray(candidate)
+        g: Graph = instance.data
+        if sides.shape != (g.n,) or not np.isin(sides, (-1, 1)).all():
+            raise ParameterError(f"a cut assigns each of the {g.n} nodes the side +1 or -1")
+        return Solution([int(x) for x in sides], g.cut_weight(sides), True)
+
+    def state_of(self, instance: Instance, energy: Energy, candidate: Any) -> np.ndarray:
+        sides = np.asarray(candidate, dtype=np.int8)
+        return sides if energy.vartype.value == "spin" else ((sides + 1) // 2).astype(np.int8)

@@ -1,0 +1,94 @@
+"""Read max-cut graphs: Gset/rudy files (``n m`` then ``i j w`` lines, 1-based) and plain weighted edge lists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hopsolve.errors import ParseError
+
+
+@dataclass(frozen=True, eq=False)
+class Graph:
+    """An undirected weighted graph on nodes 0..n-1 (edges i < j, no self-loops, no duplicates)."""
+
+    n: int
+    heads: np.ndarray
+    tails: np.ndarray
+    weights: np.ndarray
+    name: str = "graph"
+
+    def cut_weight(self, sides: np.ndarray) -> float:
+        """Total weight of the edges whose ends lie on different sides (±1 or 0/1 labels)."""
+        s = np.asarray(sides)
+        return float(self.weights[s[self.heads] != s[self.tails]].sum())
+
+
+def _number(token: str, path: Path, line: int, what: str, integer: bool) -> float:
+    try:
+        value = int(token) if integer else float(token)
+    except ValueError:
+        raise ParseError(f"{what} {token!r} is not {'an integer' if integer else 'a number'}", path, line) from None
+    if not np.isfinite(value):
+        raise ParseError(f"{what} {token!r} is not finite", path, line)
+    return value
+
+
+def _read_lines(path: Path) -> list[tuple[int, list[str]]]:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ParseError("no such file", path) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ParseError(f"cannot read file: {exc}", path) from None
+    return [(k, line.split()) for k, line in enumerate(text.splitlines(), start=1)
+            if line.strip() and not line.lstrip().startswith(("#", "c "))]
+
+
+def read_graph(path: str | Path) -> Graph:
+    """Parse a rudy/Gset file (first line ``n m``), or, for ``.edges`` files, an edge list (``i j [w]`` lines,
+    1-based, no header, weight 1 when missing)."""
+    path = Path(path)
+    lines = _read_lines(path)
+    if not lines:
+        raise ParseError("empty file: expected 'n m' then 'i j w' lines", path, None)
+    first_line, first = lines[0]
+    rudy = path.suffix != ".edges"
+    if rudy:
+        if len(first) != 2:
+            raise ParseError(f"expected the header 'n m', got {' '.join(first)!r}", path, first_line)
+        n = int(_number(first[0], path, first_line, "node count", True))
+        m = int(_number(first[1], path, first_line, "edge count", True))
+        if n < 1 or m < 0:
+            raise ParseError(f"header 'n m' needs n ≥ 1 and m ≥ 0, got {n} {m}", path, first_line)
+        body = lines[1:]
+        if len(body) != m:
+            where = body[-1][0] if body else first_line
+            raise ParseError(f"header announces {m} edges, found {len(body)}", path, where)
+    else:
+        body, n = lines, None
+    heads, tails, weights, seen = [], [], [], {}
+    for line, tokens in body:
+        if len(tokens) not in (2, 3) or (rudy and len(tokens) != 3):
+            raise ParseError(f"expected 'i j w', got {' '.join(tokens)!r}", path, line)
+        i = int(_number(tokens[0], path, line, "node", True))
+        j = int(_number(tokens[1], path, line, "node", True))
+        w = _number(tokens[2], path, line, "weight", False) if len(tokens) == 3 else 1.0
+        for node in (i, j):
+            if node < 1 or (n is not None and node > n):
+                raise ParseError(f"node {node} is not in 1..{n if n is not None else 'n'}", path, line)
+        if i == j:
+            raise ParseError(f"self-loop on node {i}", path, line)
+        key = (min(i, j), max(i, j))
+        if key in seen:
+            raise ParseError(f"duplicate edge {key[0]}-{key[1]} (first on line {seen[key]})", path, line)
+        seen[key] = line
+        heads.append(key[0] - 1)
+        tails.append(key[1] - 1)
+        weights.append(w)
+    if n is None:
+        n = max(tails, default=-1) + 1
+    return Graph(n, np.array(heads, dtype=np.int64), np.array(tails, dtype=np.int64),
+                 np.array(weights, dtype=np.float64), path.stem)

@@ -1,0 +1,104 @@
+"""The assignment and qap plugins: formats, optima, exact baselines, feasible-set annealing, bad input."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+
+import numpy as np
+import pytest
+from hopsolve_assignment.formats import read_cost_matrix, read_qaplib, read_qaplib_solution
+from hopsolve_assignment.plugin import AssignmentProblem, QapProblem
+
+from hopsolve import Instance, ParseError
+from hopsolve.testing import check_problem
+
+from .conftest import DATA, INSTANCES
+
+QAPLIB = INSTANCES / "qaplib"
+QAP_OPTIMA = {r["name"]: r for r in csv.DictReader((QAPLIB / "optima.csv").open())}
+
+
+@pytest.mark.parametrize("name", sorted(QAP_OPTIMA))
+def test_qaplib_solutions_recompute_to_the_optima(name):
+    flow, distance = read_qaplib(QAPLIB / f"{name}.dat")
+    n, cost, perm = read_qaplib_solution(QAPLIB / f"{name}.sln")
+    if "inverse" in QAP_OPTIMA[name]["sln_convention"]:
+        perm = np.argsort(perm)
+    solution = QapProblem().score(QapProblem().read(QAPLIB / f"{name}.dat"), perm)
+    assert solution.objective == float(QAP_OPTIMA[name]["opt"]) == cost
+
+
+def test_orlib_assignment_optima_match_scipy(cli):
+    for name, optimum in [("assign100", 305), ("assign200", 475)]:
+        result = json.loads(cli("solve", INSTANCES / "orlib-assign" / f"{name}.txt", "--problem", "assignment",
+                                "--baseline", "scipy-lsa", "--json").out)
+        assert result["objective"] == optimum == result["reference"] and result["status"] == "optimal"
+        other = json.loads(cli("solve", INSTANCES / "orlib-assign" / f"{name}.txt", "--problem", "assignment",
+                               "--baseline", "ortools-lsa", "--json").out)
+        assert other["objective"] == optimum
+
+
+def brute_force(cost, n: int = 4) -> float:
+    return min(cost(p) for p in itertools.permutations(range(n)))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_assignment_conformance_and_exact_ground_state(seed):
+    rng = np.random.default_rng(seed)
+    costs = rng.integers(1, 20, (4, 4)).astype(float)
+    problem = AssignmentProblem()
+    optimum = brute_force(lambda p: costs[np.arange(4), list(p)].sum())
+    instance = problem.from_costs(costs, reference=optimum)
+    check_problem(problem, instance, [np.arange(4), np.array([3, 1, 0, 2])], optimum_by_exact=True)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_qap_conformance_and_exact_ground_state(seed):
+    rng = np.random.default_rng(seed)
+    flow = rng.integers(0, 6, (4, 4)).astype(float)
+    distance = rng.integers(0, 6, (4, 4)).astype(float)
+    problem = QapProblem()
+    optimum = brute_force(lambda p: (flow * distance[np.ix_(list(p), list(p))]).sum())
+    instance = Instance("qap", "random", (flow, distance), reference=optimum)
+    check_problem(problem, instance, [np.arange(4), np.array([1, 0, 3, 2])], optimum_by_exact=True)
+
+
+def test_qap_anneal_solves_nug12_and_permutation_is_valid(cli):
+    result = json.loads(cli("solve", QAPLIB / "nug12.dat", "--seed", "1", "--json").out)
+    assert result["problem"] == "qap" and sorted(result["solution"]) == list(range(1, 13))
+    flow, distance = read_qaplib(QAPLIB / "nug12.dat")
+    p = np.array(result["solution"]) - 1
+    assert (flow * distance[np.ix_(p, p)]).sum() == result["objective"]
+    assert result["gap"] <= 0.01
+
+
+def test_qap_cpsat_baseline_runs_with_a_time_limit(cli):
+    result = json.loads(cli("solve", QAPLIB / "chr12a.dat", "--baseline", "ortools-cpsat", "--time-limit", "3",
+                            "--json").out)
+    assert result["status"] in ("optimal", "feasible") and result["objective"] >= 9552
+
+
+def test_assignment_anneal_result_is_a_valid_permutation(cli, tmp_path):
+    costs = np.random.default_rng(1).integers(1, 50, (30, 30))
+    np.save(tmp_path / "c.npy", costs)
+    result = json.loads(cli("solve", tmp_path / "c.npy", "--seed", "1", "--param", "sweeps=300", "--json").out)
+    p = np.array(result["solution"]) - 1
+    assert sorted(p) == list(range(30)) and costs[np.arange(30), p].sum() == result["objective"]
+    (tmp_path / "c.csv").write_text("\n".join(",".join(map(str, row)) for row in costs))
+    np.testing.assert_array_equal(read_cost_matrix(tmp_path / "c.csv"), costs)
+
+
+@pytest.mark.parametrize("path", sorted((DATA / "malformed" / "assignment").iterdir()), ids=lambda p: p.name)
+def test_malformed_assignment_files(cli, path):
+    run = cli("solve", path, "--problem", "assignment")
+    assert run.code == 2 and len(run.err.strip().splitlines()) == 1 and str(path) in run.err
+    with pytest.raises(ParseError):
+        read_cost_matrix(path)
+
+
+@pytest.mark.parametrize("path", sorted((DATA / "malformed" / "qap").iterdir()), ids=lambda p: p.name)
+def test_malformed_qap_files(cli, path):
+    run = cli("solve", path)
+    assert run.code == 2 and len(run.err.strip().splitlines()) == 1 and str(path) in run.err

@@ -1,0 +1,103 @@
+"""The maxcut plugin: parsing, energies equal to minus the cut, exact optima, baselines, CLI."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import networkx as nx
+import numpy as np
+import pytest
+from hopsolve_maxcut.plugin import MaxcutProblem
+from hopsolve_maxcut.rudy import read_graph
+
+from hopsolve import ParseError
+from hopsolve.backends.exact import ExactBackend
+from hopsolve.testing import check_problem
+
+from .conftest import DATA, INSTANCES
+
+MALFORMED = sorted((DATA / "malformed" / "maxcut").glob("*.txt"))
+GSET = ["G1", "G2", "G3", "G4", "G5", "G6", "G7", "G8", "G9", "G10", "G11", "G12", "G13", "G14", "G15", "G16",
+        "G17", "G18", "G19", "G20", "G21", "G22", "G43"]
+
+
+def brute_force_cut(graph: nx.Graph) -> float:
+    nodes = list(graph.nodes)
+    best = -np.inf
+    for sides in itertools.product((0, 1), repeat=len(nodes) - 1):
+        side = dict(zip(nodes, (0, *sides)))
+        best = max(best, sum(d["weight"] for u, v, d in graph.edges(data=True) if side[u] != side[v]))
+    return best
+
+
+def random_graph(n: int, seed: int) -> nx.Graph:
+    rng = np.random.default_rng(seed)
+    graph = nx.gnp_random_graph(n, 0.5, seed=seed)
+    for u, v in graph.edges:
+        graph[u][v]["weight"] = float(rng.choice([-1, 1, 2, 3]))
+    return graph
+
+
+@pytest.mark.parametrize("name", GSET)
+def test_gset_files_parse_with_their_sizes(name):
+    graph = read_graph(INSTANCES / "gset" / f"{name}.txt")
+    header = (INSTANCES / "gset" / f"{name}.txt").read_text().split()[:2]
+    assert graph.n == int(header[0]) and len(graph.weights) == int(header[1])
+    assert set(np.unique(graph.weights)) <= {-1.0, 1.0}
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_energy_is_minus_the_cut_and_ground_state_is_the_max_cut(seed):
+    problem = MaxcutProblem()
+    graph = random_graph(10, seed)
+    instance = problem.from_graph(graph, reference=brute_force_cut(graph))
+    energy = problem.encode(instance)
+    rng = np.random.default_rng(seed)
+    for sides in rng.choice([-1, 1], size=(20, 10)):
+        assert np.isclose(energy.energy(sides), -instance.data.cut_weight(sides))
+    samples = ExactBackend().solve(energy)
+    assert problem.decode(instance, energy, samples.best).objective == instance.reference
+    check_problem(problem, instance, [np.ones(10, int), rng.choice([-1, 1], 10)], optimum_by_exact=True)
+
+
+def test_cut_recomputed_from_edges_via_cli(cli):
+    run = cli("solve", INSTANCES / "gset" / "G14.txt", "--seed", "2", "--param", "sweeps=200", "--json")
+    result = json.loads(run.out)
+    graph = read_graph(INSTANCES / "gset" / "G14.txt")
+    sides = np.array(result["solution"])
+    assert np.isin(sides, (-1, 1)).all() and len(sides) == 800
+    assert result["objective"] == graph.cut_weight(sides)
+    assert result["reference"] == 3064 and result["gap"] >= 0
+
+
+def test_g1_reaches_best_known_with_defaults(cli):
+    result = json.loads(cli("solve", INSTANCES / "gset" / "G1.txt", "--seed", "1", "--json").out)
+    assert result["problem"] == "maxcut" and result["objective"] >= 11624 - 5
+
+
+def test_baselines(cli, tmp_path):
+    graph = random_graph(12, 7)
+    path = tmp_path / "g.txt"
+    edges = list(graph.edges(data=True))
+    path.write_text(f"12 {len(edges)}\n" + "".join(f"{u + 1} {v + 1} {int(d['weight'])}\n" for u, v, d in edges))
+    best = brute_force_cut(graph)
+    exact = json.loads(cli("solve", path, "--baseline", "ortools-cpsat", "--time-limit", "10", "--json").out)
+    assert exact["status"] == "optimal" and exact["objective"] == best
+    local = json.loads(cli("solve", path, "--baseline", "networkx-one-exchange", "--seed", "1", "--json").out)
+    assert local["feasible"] and local["objective"] <= best
+
+
+def test_edge_list_without_header(tmp_path):
+    path = tmp_path / "g.edges"
+    path.write_text("1 2\n2 3 2.5\n")
+    graph = read_graph(path)
+    assert graph.n == 3 and graph.weights.tolist() == [1.0, 2.5]
+
+
+@pytest.mark.parametrize("path", MALFORMED, ids=lambda p: p.stem)
+def test_malformed_graphs(cli, path):
+    run = cli("solve", path)
+    assert run.code == 2 and len(run.err.strip().splitlines()) == 1 and str(path) in run.err
+    with pytest.raises(ParseError):
+        read_graph(path)
