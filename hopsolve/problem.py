@@ -69,6 +69,10 @@ class Problem(ABC):
             return None
         return build_params(self.Options, values, owner=f"problem {self.name!r}")
 
+    def initial_states(self, instance: Instance, energy: Energy, options: Any) -> np.ndarray | None:
+        """States the dynamics should start from (e.g. the cues of an associative memory), or ``None``."""
+        return None
+
     def default_params(self, backend: str, instance: Instance) -> dict[str, Any]:
         """Backend parameters this problem suggests for ``instance`` (the user's values take precedence)."""
         return {}

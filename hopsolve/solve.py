@@ -104,7 +104,8 @@ def solve_instance(
     energy = (problem.encode(instance, weights, encoding_options) if encoding_options is not None
               else problem.encode(instance, weights))
     encode_s = time.perf_counter() - start
-    samples = solver.solve(energy, built, seed=seed, callback=callback)
+    starts = problem.initial_states(instance, energy, encoding_options)
+    samples = solver.solve(energy, built, seed=seed, initial_states=starts, callback=callback)
     best: Solution | None = None
     best_row = 0
     feasible_reads = 0

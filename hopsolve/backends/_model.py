@@ -13,6 +13,7 @@ import scipy.sparse as sp
 
 from hopsolve.energy import Energy, GroupSquareTerm, QuadraticTerm, Vartype, check_matrix_size
 from hopsolve.errors import ParameterError
+from hopsolve.pattern_term import KINDS, PatternTerm
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,7 +77,7 @@ def compile_spin_model(energy: Energy) -> SpinModel:
     families: list[GroupSquareTerm] = []
     for term in spin.terms:
         weight = spin.weights[term.name]
-        if not weight:
+        if not weight or isinstance(term, PatternTerm):  # pattern terms have kernels of their own
             continue
         if isinstance(term, GroupSquareTerm):
             families.append(GroupSquareTerm(term.name, term.groups, term.targets, weight * term.scale))
@@ -118,3 +119,29 @@ def to_spins(states: np.ndarray, vartype: Vartype) -> np.ndarray:
 def from_spins(spins: np.ndarray, vartype: Vartype) -> np.ndarray:
     """int8 spins as states of ``vartype``."""
     return ((spins + 1) // 2).astype(np.int8) if vartype is Vartype.BINARY else spins.astype(np.int8)
+
+
+@dataclass(frozen=True, eq=False)
+class PatternPart:
+    """The dense pattern term of an energy in kernel form (weight folded into ``scale``)."""
+
+    patterns: np.ndarray
+    kind: int
+    degree: float
+    beta: float
+    scale: float
+
+    def overlaps(self, spins: np.ndarray) -> np.ndarray:
+        return spins.astype(np.float64) @ self.patterns.T
+
+
+def pattern_part(energy: Energy, model: SpinModel) -> PatternPart | None:
+    """The energy's pattern term, if any (at most one; not combined with group penalties)."""
+    found = [t for t in energy.terms if isinstance(t, PatternTerm) and energy.weights[t.name]]
+    if not found:
+        return None
+    if len(found) > 1 or len(model.group_scale):
+        raise ParameterError("the compiled backends take at most one pattern term and no group penalties with it")
+    term = found[0]
+    return PatternPart(np.ascontiguousarray(term.patterns, dtype=np.float64), KINDS.index(term.kind),
+                       term.degree, term.beta, term.scale * energy.weights[term.name])

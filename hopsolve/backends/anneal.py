@@ -14,12 +14,14 @@ import scipy.sparse as sp
 
 from hopsolve.backend import Backend, Callback
 from hopsolve.backends import _kernels as K
+from hopsolve.backends import _pattern_kernels as PAT
 from hopsolve.backends import _perm_kernels as PK
-from hopsolve.backends._model import SpinModel, compile_spin_model, from_spins, to_spins
+from hopsolve.backends._model import SpinModel, compile_spin_model, from_spins, pattern_part, to_spins
 from hopsolve.backends.schedules import beta_schedule, default_beta_range
 from hopsolve.energy import Energy, PermutationView
 from hopsolve.errors import ParameterError
 from hopsolve.params import require
+from hopsolve.pattern_term import PatternTerm
 from hopsolve.sampleset import SampleSet
 from hopsolve.seeding import make_rng, read_seeds, resolve_seed
 
@@ -151,7 +153,10 @@ class AnnealBackend(Backend):
         started = time.perf_counter()
         model: SpinModel = compile_spin_model(energy)
         n = model.n
-        betas, beta_min, beta_max = self._betas(params, default_beta_range(*model.coefficient_scales()))
+        largest, smallest = model.coefficient_scales()
+        if any(isinstance(t, PatternTerm) for t in energy.terms):
+            largest = max(largest, 2.0 * float(energy.field_bounds().max(initial=0.0)))
+        betas, beta_min, beta_max = self._betas(params, default_beta_range(largest, smallest))
         rng = make_rng(seed)
         if initial_states is None:
             states = rng.choice(np.array([-1, 1], dtype=np.int8), size=(reads, n))
@@ -172,8 +177,15 @@ class AnnealBackend(Backend):
         rule = K.METROPOLIS if params.rule == "metropolis" else K.GLAUBER
         dense = model.dense_coupling() if model.nnz > DENSE_FRACTION * n * n else np.zeros((0, 0))
         table_size = model.integer_delta_bound()
+        patterns = pattern_part(energy, model)
+        overlaps = patterns.overlaps(states) if patterns is not None else None
 
         def step(start: int, stop: int) -> None:
+            if patterns is not None:
+                PAT.pattern_anneal(model.indptr, model.indices, model.data, patterns.patterns, patterns.kind,
+                                   patterns.degree, patterns.beta, patterns.scale, betas[start:stop], rule, states,
+                                   hq, overlaps, current, best_states, best, generators, trace, start)
+                return
             K.anneal_sweeps(model.indptr, model.indices, model.data, dense, model.group_of, model.group_target,
                             model.group_scale, betas[start:stop], rule, table_size, states, hq, gsum, current,
                             best_states, best, generators, trace, start)

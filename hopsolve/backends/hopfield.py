@@ -10,7 +10,8 @@ import numpy as np
 
 from hopsolve.backend import Backend, Callback
 from hopsolve.backends import _kernels as K
-from hopsolve.backends._model import compile_spin_model, from_spins, to_spins
+from hopsolve.backends import _pattern_kernels as PAT
+from hopsolve.backends._model import compile_spin_model, from_spins, pattern_part, to_spins
 from hopsolve.energy import Energy
 from hopsolve.errors import ParameterError
 from hopsolve.params import require
@@ -87,9 +88,19 @@ class HopfieldBackend(Backend):
         generators = read_seeds(seed, reads).astype(np.uint64) | np.uint64(1)
         sweeps = np.zeros(reads, dtype=np.int64)
         trace = np.zeros((reads, params.max_sweeps if params.trace else 0))
-        K.hopfield_async(model.indptr, model.indices, model.data, model.group_of, model.group_target,
-                         model.group_scale, spins, hq, gsum, generators, params.order == "random",
-                         _ZERO_RULES[params.zero_field], params.max_sweeps, sweeps, trace)
+        patterns = pattern_part(energy, model)
+        if patterns is not None:
+            floats = spins.astype(np.float64)
+            PAT.pattern_hopfield(model.indptr, model.indices, model.data, patterns.patterns, patterns.kind,
+                                 patterns.degree, patterns.beta, patterns.scale, floats, hq,
+                                 patterns.overlaps(spins), generators, params.order == "random",
+                                 _ZERO_RULES[params.zero_field], params.max_sweeps, sweeps, trace,
+                                 np.zeros(reads))
+            spins = floats.astype(np.int8)
+        else:
+            K.hopfield_async(model.indptr, model.indices, model.data, model.group_of, model.group_target,
+                             model.group_scale, spins, hq, gsum, generators, params.order == "random",
+                             _ZERO_RULES[params.zero_field], params.max_sweeps, sweeps, trace)
         outcome = ["fixed_point" if s < params.max_sweeps or _is_fixed(energy, row, params) else "max_sweeps"
                    for s, row in zip(sweeps, spins)]
         traces = [(start_energy[r] + trace[r, : sweeps[r]]).tolist() for r in range(reads)] if params.trace else []

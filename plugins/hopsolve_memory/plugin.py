@@ -1,0 +1,123 @@
+"""The ``memory`` problem: store patterns with a learning rule, recall them from cues with any backend."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from hopsolve import Energy, Instance, Problem, QuadraticTerm, Solution, Vartype
+from hopsolve.errors import ParameterError
+from hopsolve.params import require
+from hopsolve.pattern_term import PatternTerm
+from hopsolve_memory.patterns import PatternSet, read_cues, read_patterns
+from hopsolve_memory.rules import QUADRATIC_RULES
+
+Rule = Literal["hebb", "storkey", "pinv", "dense", "rectified", "exp", "modern"]
+MIXTURE_LIMIT = 30  # look for 3-pattern mixtures only among this many patterns (C(P,3)·4 candidates)
+
+
+@dataclass(frozen=True)
+class MemoryOptions:
+    """How the patterns are stored and which cue starts the recall."""
+
+    rule: Rule = "hebb"
+    """Learning rule: ``hebb``, ``storkey``, ``pinv`` (quadratic), ``dense`` (F(x) = xⁿ), ``rectified``
+    (F(x) = max(x, 0)ⁿ), ``exp`` (F(x) = e^{βx}); ``modern`` stores like ``exp`` for the discrete backends and
+    the ``recall`` command runs the continuous update ξ ← X softmax(β Xᵀ ξ)."""
+    degree: int = 3
+    """n of the dense energies."""
+    beta: float = 1.0
+    """β of the exponential and modern energies."""
+    cue: str | None = None
+    """A file with the cue(s) the dynamics start from (same formats as the patterns)."""
+
+    def validate(self) -> None:
+        require(self.degree >= 1, "problem 'memory'", "degree must be at least 1")
+        require(self.beta > 0, "problem 'memory'", "beta must be positive")
+
+
+def memory_energy(patterns: np.ndarray, options: MemoryOptions) -> Energy:
+    """The spin energy that stores ``patterns`` under ``options.rule``."""
+    n = patterns.shape[1]
+    if options.rule in QUADRATIC_RULES:
+        w = QUADRATIC_RULES[options.rule](patterns)
+        return Energy(Vartype.SPIN, (QuadraticTerm.build("objective", w, np.zeros(n)),))
+    kind = {"dense": "power", "rectified": "rectified", "exp": "exp", "modern": "exp"}[options.rule]
+    term = PatternTerm.build("objective", patterns, kind, options.degree, options.beta)
+    return Energy(Vartype.SPIN, (term,))
+
+
+def classify(patterns: np.ndarray, state: np.ndarray) -> tuple[str, int | None]:
+    """``stored`` (with its 1-based index), ``inverted``, ``mixture`` (of three patterns) or ``spurious``."""
+    s = np.asarray(state)
+    for mu, pattern in enumerate(patterns):
+        if np.array_equal(pattern, s):
+            return "stored", mu + 1
+        if np.array_equal(pattern, -s):
+            return "inverted", mu + 1
+    subset = patterns[:MIXTURE_LIMIT]
+    for trio in itertools.combinations(range(len(subset)), 3):
+        for signs in ((1, 1, 1), (1, 1, -1), (1, -1, 1), (-1, 1, 1)):
+            mixture = np.sign(sum(sign * subset[k] for sign, k in zip(signs, trio)))
+            if np.array_equal(mixture, s) or np.array_equal(mixture, -s):
+                return "mixture", None
+    return "spurious", None
+
+
+class MemoryProblem(Problem):
+    """Associative memory: the solution is the recalled state (±1 per unit); the objective is its overlap
+    ``m = ξ·s/N`` with the nearest stored pattern."""
+
+    name = "memory"
+    description = "associative memory: store patterns (Hebb, Storkey, pseudo-inverse, dense, exp), recall cues"
+    suffixes = (".patterns",)
+    sense = "max"
+    default_backend = "hopfield"
+    Options = MemoryOptions
+
+    def read(self, path: str | Path) -> Instance:
+        path = Path(path)
+        data = read_patterns(path)
+        return Instance("memory", path.stem, data, reference=1.0, source=str(path))
+
+    @staticmethod
+    def from_patterns(patterns: Any, shape: tuple[int, int] | None = None, name: str = "patterns") -> Instance:
+        xi = np.asarray(patterns)
+        if xi.ndim != 2 or not np.isin(xi, (-1, 1)).all():
+            raise ParameterError("patterns must be a P × N array of ±1")
+        return Instance("memory", name, PatternSet(xi.astype(np.int8), shape), reference=1.0)
+
+    def encode(self, instance: Instance, weights: Mapping[str, float] | None = None,
+               options: MemoryOptions | None = None) -> Energy:
+        energy = memory_energy(instance.data.patterns, options or MemoryOptions())
+        return energy.reweighted(**weights) if weights else energy
+
+    def initial_states(self, instance: Instance, energy: Energy, options: MemoryOptions | None) -> np.ndarray | None:
+        if options is None or options.cue is None:
+            return None
+        return read_cues(options.cue, instance.data.size)
+
+    def candidate(self, instance: Instance, energy: Energy, state: np.ndarray) -> np.ndarray:
+        s = np.asarray(state)
+        return s if energy.vartype is Vartype.SPIN else 2 * s - 1
+
+    def score(self, instance: Instance, candidate: Any) -> Solution:
+        s = np.asarray(candidate, dtype=np.int64)
+        xi = instance.data.patterns.astype(np.int64)
+        if s.shape != (instance.data.size,) or not np.isin(s, (-1, 1)).all():
+            raise ParameterError(f"a recalled state has {instance.data.size} units of ±1")
+        overlaps = xi @ s / len(s)
+        nearest = int(np.argmax(overlaps))
+        kind, index = classify(instance.data.patterns, s)
+        details = {"match": index if kind == "stored" else None, "nearest": nearest + 1, "kind": kind,
+                   "exact": kind == "stored", "overlaps": overlaps.tolist()}
+        return Solution([int(v) for v in s], float(overlaps[nearest]), True, details=details)
+
+    def state_of(self, instance: Instance, energy: Energy, candidate: Any) -> np.ndarray:
+        s = np.asarray(candidate, dtype=np.int8)
+        return s if energy.vartype is Vartype.SPIN else ((s + 1) // 2).astype(np.int8)

@@ -1,0 +1,57 @@
+"""Learning rules that turn patterns into Hopfield couplings, with the capacities they are known for.
+
+- ``hebb``: ``W = (1/N) Σ_μ ξ_μ ξ_μᵀ``, zero diagonal. Random patterns are recalled up to a load α = P/N ≈ 0.138
+  (Amit–Gutfreund–Sompolinsky); every pattern exactly only up to about N / (2 ln N).
+- ``storkey``: incremental, O(N²) per pattern (Storkey 1997): ``ΔW_ij = (ξ_i ξ_j - ξ_i h_ji - h_ij ξ_j)/N`` with
+  local fields ``h_ij = Σ_{k≠i,j} W_ik ξ_k``; capacity about N / sqrt(2 ln N), beyond Hebb's.
+- ``pinv``: the projection (pseudo-inverse) rule ``W = Ξᵀ (Ξ Ξᵀ)⁻¹ Ξ``, diagonal removed; linearly independent
+  patterns are fixed points up to P close to N (Personnaz et al. 1985).
+- ``dense`` (``F(x) = xⁿ``, rectified too) and ``exp`` are not quadratic: see :mod:`hopsolve.pattern_term`. Dense
+  n stores about N^(n-1) / (2(2n-3)!! ln N) patterns (n = 3: N² / (6 ln N)); exp stores exponentially many.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hopsolve.errors import ParameterError
+
+
+def hebb(patterns: np.ndarray) -> np.ndarray:
+    xi = np.asarray(patterns, dtype=np.float64)
+    w = xi.T @ xi / xi.shape[1]
+    np.fill_diagonal(w, 0.0)
+    return w
+
+
+def storkey(patterns: np.ndarray) -> np.ndarray:
+    xi = np.asarray(patterns, dtype=np.float64)
+    n = xi.shape[1]
+    w = np.zeros((n, n))
+    for pattern in xi:
+        h = w @ pattern  # zero diagonal: h_ij = h_i - W_ij ξ_j
+        w += (np.outer(pattern, pattern) - np.outer(pattern, h) - np.outer(h, pattern)) / n + 2.0 * w / n
+        np.fill_diagonal(w, 0.0)
+    return w
+
+
+def pseudo_inverse(patterns: np.ndarray) -> np.ndarray:
+    xi = np.asarray(patterns, dtype=np.float64)
+    gram = xi @ xi.T
+    if np.linalg.matrix_rank(gram) < len(xi):
+        raise ParameterError("the pseudo-inverse rule needs linearly independent patterns (the overlap matrix is "
+                             "singular: a pattern repeats or is a combination of others)")
+    w = xi.T @ np.linalg.solve(gram, xi)
+    np.fill_diagonal(w, 0.0)
+    return w
+
+
+QUADRATIC_RULES = {"hebb": hebb, "storkey": storkey, "pinv": pseudo_inverse}
+
+
+def modern_update(patterns: np.ndarray, state: np.ndarray, beta: float) -> np.ndarray:
+    """One step of the continuous modern Hopfield update ``ξ ← X softmax(β Xᵀ ξ)`` (X holds the patterns)."""
+    x = np.asarray(patterns, dtype=np.float64)  # P × N
+    scores = beta * (x @ state)
+    weights = np.exp(scores - scores.max())
+    return (weights / weights.sum()) @ x

@@ -1,0 +1,160 @@
+"""The memory plugin: patterns, learning rules, recall by every backend, spurious states, CLI, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hopsolve_memory.patterns import read_patterns
+from hopsolve_memory.plugin import MemoryOptions, MemoryProblem, classify, memory_energy
+from hopsolve_memory.recall import recall
+from hopsolve_memory.rules import hebb, pseudo_inverse, storkey
+
+from hopsolve import ParameterError, ParseError
+from hopsolve.testing import check_problem, is_local_minimum
+
+from .conftest import DATA, INSTANCES
+
+MEMORY = INSTANCES / "memory"
+MALFORMED = DATA / "malformed" / "memory"
+
+
+def random_patterns(p: int, n: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).choice([-1, 1], (p, n)).astype(np.int8)
+
+
+def corrupt(patterns: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    cues = patterns.copy()
+    for cue in cues:
+        cue[rng.choice(len(cue), int(fraction * len(cue)), replace=False)] *= -1
+    return cues
+
+
+def test_seed_pictures_are_read_as_three_5x5_patterns():
+    stored = read_patterns(MEMORY / "seed_pictures.patterns")
+    assert stored.count == 3 and stored.shape == (5, 5)
+    assert stored.picture(stored.patterns[0]) == ["..#..", "..#..", "#####", "..#..", "..#.."]
+    letters = read_patterns(MEMORY / "letters_7x5.patterns")
+    assert letters.count == 10 and letters.shape == (7, 5)
+
+
+def test_hebb_is_the_outer_product_rule():
+    xi = random_patterns(3, 20, 0)
+    w = hebb(xi)
+    expected = sum(np.outer(p, p) for p in xi.astype(float)) / 20
+    np.fill_diagonal(expected, 0)
+    np.testing.assert_allclose(w, expected)
+
+
+def test_storkey_matches_its_definition():
+    xi = random_patterns(4, 12, 1).astype(float)
+    w = np.zeros((12, 12))
+    for p in xi:  # the textbook double loop
+        h = np.array([[sum(w[i, k] * p[k] for k in range(12) if k not in (i, j)) for j in range(12)]
+                      for i in range(12)])
+        new = w + (np.outer(p, p) - p[:, None] * h.T - h * p[None, :]) / 12
+        np.fill_diagonal(new, 0)
+        w = new
+    np.testing.assert_allclose(storkey(xi), w, atol=1e-12)
+
+
+def test_pinv_stores_correlated_patterns_as_fixed_points():
+    xi = random_patterns(30, 60, 2)
+    energy = memory_energy(xi, MemoryOptions(rule="pinv"))
+    assert all(is_local_minimum(energy, p) for p in xi)
+    with pytest.raises(ParameterError, match="singular"):
+        pseudo_inverse(np.vstack([xi[:2], xi[:1]]))
+
+
+@pytest.mark.parametrize("rule", ["hebb", "storkey", "pinv", "dense", "rectified", "exp", "modern"])
+def test_every_rule_recalls_from_a_near_cue(rule):
+    xi = random_patterns(5, 100, 3)
+    stored = MemoryProblem().from_patterns(xi).data
+    results = recall(stored, corrupt(xi, 0.1, 4), MemoryOptions(rule=rule), seed=1)
+    assert all(r.exact for r in results) and [r.match for r in results] == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("backend", ["hopfield", "anneal", "tank"])
+def test_backends_run_unchanged_on_dense_energies(backend):
+    xi = random_patterns(40, 100, 5)  # far beyond Hebb's capacity, easy for n = 3
+    stored = MemoryProblem().from_patterns(xi).data
+    params = {"anneal": {"schedule": "constant", "beta": 5.0, "sweeps": 20},
+              "tank": {"dt": 0.005, "u0": 0.5, "max_steps": 2000}}.get(backend, {})
+    results = recall(stored, corrupt(xi[:6], 0.05, 6), MemoryOptions(rule="dense", degree=3), backend, seed=2,
+                     params=params)
+    if backend == "tank":
+        assert sum(r.exact for r in results) >= 4
+    else:
+        assert all(r.exact for r in results)
+    hebbian = recall(stored, corrupt(xi[:6], 0.05, 6), MemoryOptions(rule="hebb"), seed=2)
+    assert sum(r.exact for r in hebbian) < 6  # α = 0.4 is past Hebb's capacity
+
+
+def test_inverted_and_mixture_states_are_recognised():
+    xi = random_patterns(3, 51, 7)
+    assert classify(xi, -xi[1]) == ("inverted", 2)
+    assert classify(xi, np.sign(xi[0] + xi[1] + xi[2]).astype(int)) == ("mixture", None)
+    assert classify(xi, xi[2]) == ("stored", 3)
+
+
+def test_far_cue_converges_to_the_inverted_cross():
+    stored = read_patterns(MEMORY / "cross.patterns")
+    cue = -stored.patterns[0].copy()
+    cue[[0, 6, 12]] *= -1  # far from the cross, near its negation
+    [result] = recall(stored, cue[None, :], MemoryOptions(), seed=0)
+    assert result.kind == "inverted" and result.match is None and result.overlap < 0
+
+
+def test_glauber_recall_has_a_non_monotone_energy_trace():
+    stored = read_patterns(MEMORY / "seed_pictures.patterns")
+    params = {"schedule": "constant", "beta": 0.1, "rule": "glauber", "sweeps": 60, "trace": True}
+    [result] = recall(stored, stored.patterns[:1], MemoryOptions(), "anneal", seed=3, params=params)
+    assert len(result.trace) == 60 and np.any(np.diff(result.trace) > 0)
+
+
+def test_problem_conformance():
+    xi = random_patterns(2, 10, 8)
+    instance = MemoryProblem().from_patterns(xi)
+    check_problem(MemoryProblem(), instance, [xi[0], xi[1]])
+
+
+def test_cli_recall_text_and_json(cli):
+    run = cli("recall", MEMORY / "seed_pictures.patterns", MEMORY / "cross_near.cue", "--seed", "1")
+    assert run.code == 0 and "pattern 1" in run.out and "..#..   ..#.." in run.out
+    result = json.loads(cli("recall", MEMORY / "seed_pictures.patterns", MEMORY / "cross_near.cue", "--rule",
+                            "dense", "--degree", "3", "--json").out)
+    for key in ("rule", "backend", "recalled", "match", "overlap", "exact", "steps", "energy"):
+        assert key in result
+    assert result["match"] == 1 and result["exact"] and result["overlap"] == 1.0
+
+
+def test_batch_recall_from_npy(cli, tmp_path):
+    xi = random_patterns(8, 200, 9)
+    np.save(tmp_path / "p.npy", xi)
+    np.save(tmp_path / "cues.npy", corrupt(xi, 0.1, 10))
+    rows = json.loads(cli("recall", tmp_path / "p.npy", tmp_path / "cues.npy", "--json").out)
+    assert [r["match"] for r in rows] == list(range(1, 9))
+
+
+def test_solve_with_a_cue_option(cli):
+    result = json.loads(cli("solve", MEMORY / "seed_pictures.patterns", "--option",
+                            f"cue={MEMORY / 'cross_near.cue'}", "--seed", "1", "--json").out)
+    assert result["problem"] == "memory" and result["objective"] == 1.0 and result["solver"] == "hopfield"
+
+
+@pytest.mark.parametrize("name", ["different_shapes", "bad_character", "empty", "only_comment", "ragged_rows"])
+def test_malformed_pattern_files(cli, name):
+    path = MALFORMED / f"{name}.patterns"
+    run = cli("recall", path, MEMORY / "cross_near.cue")
+    assert run.code == 2 and len(run.err.strip().splitlines()) == 1 and str(path) in run.err
+    with pytest.raises(ParseError):
+        read_patterns(path)
+
+
+def test_wrong_cue_size_and_singular_pinv(cli):
+    run = cli("recall", MEMORY / "seed_pictures.patterns", MALFORMED / "wrong_size.cue")
+    assert run.code == 2 and "wrong_size.cue" in run.err and "25" in run.err
+    run = cli("recall", MALFORMED / "duplicates.patterns", MALFORMED / "duplicates.patterns", "--rule", "pinv")
+    assert run.code == 2 and "singular" in run.err and len(run.err.strip().splitlines()) == 1
