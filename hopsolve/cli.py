@@ -157,6 +157,79 @@ def _add_solve(sub: Any) -> None:
     p.add_argument("--plot", help="draw the solution to an image file (extra 'plot')")
 
 
+def _add_bench(sub: Any) -> None:
+    p = sub.add_parser("bench", help="run a grid of instances × solvers × seeds, appending results to JSONL")
+    p.add_argument("--config", help="a TOML suite (see benchmarks/suites/)")
+    p.add_argument("--instances", nargs="+", metavar="PATH", help="instance files or folders")
+    p.add_argument("--problem", help="problem plugin (default: inferred from each file's suffix)")
+    p.add_argument("--solvers", help="comma-separated backends/baselines (backend:NAME or baseline:NAME if both)")
+    p.add_argument("--param", action="append", metavar="SOLVER.KEY=VALUE", help="solver parameter (repeatable)")
+    p.add_argument("--seeds", type=int, help="run seeds 1..N (default 1)")
+    p.add_argument("--time-limit", type=float, help="seconds per run")
+    p.add_argument("--out", required=True, help="results file (JSONL); rerun with the same file to resume")
+    p.add_argument("--jobs", type=int, help="local worker processes (default: cores)")
+    p.add_argument("--executor", choices=("local", "dask"), default="local")
+    p.add_argument("--workers", type=int, help="workers of a local Dask cluster")
+    p.add_argument("--scheduler", help="address of an existing Dask scheduler (tcp://host:port)")
+
+
+def _add_report(sub: Any) -> None:
+    p = sub.add_parser("report", help="summarise a results file: gaps, feasibility, times")
+    p.add_argument("results", help="a JSONL file written by hopsolve bench")
+    p.add_argument("--format", choices=("md", "csv"), default="md")
+    p.add_argument("--plot", help="draw gap-vs-time and feasibility plots to this image (extra 'plot')")
+
+
+def _cmd_bench(args: argparse.Namespace, registry: Registry) -> int:
+    from hopsolve.bench.executors import execute
+    from hopsolve.bench.grid import build_grid, grid_from_toml, solvers_from_cli
+    from hopsolve.bench.progress import Progress
+    from hopsolve.bench.store import ResultStore
+
+    if args.config:
+        grid = grid_from_toml(registry, args.config, {"seeds": args.seeds, "time_limit": args.time_limit,
+                                                      "problem": args.problem})
+    else:
+        if not args.instances or not args.solvers:
+            raise UserError("hopsolve bench needs --config, or --instances and --solvers")
+        grid = build_grid(registry, instances=args.instances, solvers=solvers_from_cli(args.solvers, args.param),
+                          seeds=args.seeds or 1, problem=args.problem, time_limit=args.time_limit)
+    if args.jobs is not None and args.jobs < 1:
+        raise UserError(f"--jobs must be at least 1, got {args.jobs}")
+    store = ResultStore(args.out)
+    finished = store.finished()
+    tasks = [t for t in grid.tasks() if t.key not in finished]
+    total = len(grid.tasks())
+    progress = Progress(total, total - len(tasks))
+    print(f"hopsolve bench: {total} tasks, {total - len(tasks)} already in {args.out}, {len(tasks)} to run",
+          file=sys.stderr)
+
+    def on_result(record: dict[str, Any]) -> None:
+        store.append(record)
+        progress.update(record)
+
+    try:
+        execute(tasks, on_result, executor=args.executor, jobs=args.jobs, scheduler=args.scheduler,
+                workers=args.workers)
+    except KeyboardInterrupt:
+        print(f"\nhopsolve bench: interrupted after {progress.done}/{total} tasks; rerun the same command to "
+              "resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace, registry: Registry) -> int:
+    from hopsolve.bench.report import load_records, plot, render, summarise
+
+    records = load_records(args.results)
+    senses = {name: getattr(entry.cls, "sense", "min") for name, entry in registry.problems.items()}
+    rows, overall = summarise(records, senses)
+    print(render(rows, overall, args.format), end="")
+    if args.plot:
+        plot(records, rows, args.plot)
+    return 0
+
+
 def build_parser(registry: Registry) -> argparse.ArgumentParser:
     """The full parser, with commands that plugins add through ``hopsolve_commands``."""
     parser = _Parser(prog="hopsolve", description="Hopfield-network heuristics for combinatorial optimisation.")
@@ -164,6 +237,8 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
     p = sub.add_parser("plugins", help="list problems, backends, baselines and load failures")
     p.add_argument("--json", action="store_true", help="print JSON")
     _add_solve(sub)
+    _add_bench(sub)
+    _add_report(sub)
     for name, (help_text, configure, _run) in registry.command_specs.items():
         if name in sub.choices:
             continue
@@ -171,7 +246,7 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
     return parser
 
 
-BUILTIN_COMMANDS = {"plugins": _cmd_plugins, "solve": _cmd_solve}
+BUILTIN_COMMANDS = {"plugins": _cmd_plugins, "solve": _cmd_solve, "bench": _cmd_bench, "report": _cmd_report}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

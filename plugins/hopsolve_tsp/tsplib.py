@@ -298,9 +298,16 @@ def _assemble(path: Path, reader: _Reader, header: dict[str, str], header_lines:
         raise TsplibError(f"EDGE_WEIGHT_TYPE {kind or '(missing)'!r} is not supported (use one of "
                           f"{', '.join([*COORDINATE_TYPES, 'EXPLICIT'])})", path, line)
     return TsplibInstance(
-        name=header.get("NAME", path.stem).split()[0] if header.get("NAME") else path.stem, dimension=n,
+        name=_instance_name(header, path), dimension=n,
         edge_weight_type=kind, distances=distances, coordinates=coords, display=display,
         edge_weight_format=header.get("EDGE_WEIGHT_FORMAT"), comment=header.get("COMMENT", ""), header=header)
+
+
+def _instance_name(header: dict[str, str], path: Path) -> str:
+    """The NAME field's first word without a ``.tsp`` suffix (some files write ``NAME: ulysses16.tsp``)."""
+    words = header.get("NAME", "").split()
+    name = words[0] if words else path.stem
+    return name[:-4] if name.endswith(".tsp") else name
 
 
 def read_tour(path: str | Path, dimension: int | None = None) -> np.ndarray:

@@ -1,0 +1,1 @@
+"""The benchmark harness: grids of instances × solvers × seeds, resumable JSONL results, local or Dask."""

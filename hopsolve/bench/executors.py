@@ -1,0 +1,129 @@
+"""Where tasks run: local worker processes (each task watched against its time limit) or a Dask cluster."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from hopsolve.bench.grid import Task
+from hopsolve.bench.runner import error_record, run_task
+from hopsolve.errors import ParameterError
+
+GRACE_SECONDS = 30.0  # beyond its time limit, a task gets this long (plus 50%) before its worker is killed
+
+
+def _worker(tasks: Any, results: Any) -> None:
+    while True:
+        item = tasks.get()
+        if item is None:
+            return
+        index, task = item
+        results.put((index, run_task(task)))
+
+
+def _deadline(task: Task, grace: float) -> float | None:
+    return None if task.time_limit is None else 1.5 * task.time_limit + grace
+
+
+def run_local(tasks: list[Task], jobs: int, on_result: Callable[[dict[str, Any]], None],
+              grace: float = GRACE_SECONDS) -> None:
+    """Run ``tasks`` on ``jobs`` worker processes; a task past its deadline is recorded as ``timeout`` and its
+    worker replaced. ``on_result`` is called in this process as each task finishes."""
+    if jobs == 1 and all(t.time_limit is None for t in tasks):
+        for task in tasks:
+            on_result(run_task(task))
+        return
+    context = mp.get_context("spawn")
+    results = context.Queue()
+    pending = list(enumerate(tasks))[::-1]
+    workers: dict[int, dict[str, Any]] = {}
+
+    def start_worker(slot: int) -> None:
+        inbox = context.Queue()
+        process = context.Process(target=_worker, args=(inbox, results), daemon=True)
+        process.start()
+        workers[slot] = {"process": process, "inbox": inbox, "task": None, "since": 0.0}
+
+    def feed(slot: int) -> None:
+        if pending:
+            index, task = pending.pop()
+            workers[slot].update(task=(index, task), since=time.monotonic())
+            workers[slot]["inbox"].put((index, task))
+        else:
+            workers[slot]["task"] = None
+
+    try:
+        for slot in range(min(jobs, len(tasks))):
+            start_worker(slot)
+            feed(slot)
+        while any(w["task"] is not None for w in workers.values()):
+            try:
+                index, record = results.get(timeout=0.5)
+            except queue.Empty:
+                index = None
+            if index is not None:
+                slot = next(s for s, w in workers.items() if w["task"] and w["task"][0] == index)
+                on_result(record)
+                feed(slot)
+            for slot, worker in list(workers.items()):
+                if worker["task"] is None:
+                    continue
+                _, task = worker["task"]
+                limit = _deadline(task, grace)
+                overdue = limit is not None and time.monotonic() - worker["since"] > limit
+                if overdue or not worker["process"].is_alive():
+                    worker["process"].kill()
+                    status = "timeout" if overdue else "error"
+                    message = "exceeded its time limit; worker stopped" if overdue else "worker process died"
+                    on_result(error_record(task, status, message, time.monotonic() - worker["since"]))
+                    start_worker(slot)
+                    feed(slot)
+    finally:
+        for worker in workers.values():
+            if worker["process"].is_alive():
+                worker["inbox"].put(None)
+        for worker in workers.values():
+            worker["process"].join(timeout=2)
+            if worker["process"].is_alive():
+                worker["process"].kill()
+
+
+def run_dask(tasks: list[Task], on_result: Callable[[dict[str, Any]], None], scheduler: str | None,
+             workers: int | None) -> None:
+    """Run ``tasks`` on Dask distributed: an existing scheduler, or a local cluster of ``workers`` processes."""
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise ParameterError("--executor dask needs the optional dependency: pip install 'hopsolve[dask]'") from None
+    cluster = None
+    if scheduler:
+        client = Client(scheduler)
+    else:
+        cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+    try:
+        futures = [client.submit(run_task, task, pure=False) for task in tasks]
+        for future in as_completed(futures):
+            on_result(future.result())
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def execute(tasks: Iterable[Task], on_result: Callable[[dict[str, Any]], None], *, executor: str = "local",
+            jobs: int | None = None, scheduler: str | None = None, workers: int | None = None) -> None:
+    tasks = list(tasks)
+    if not tasks:
+        return
+    if executor == "local":
+        run_local(tasks, jobs or os.cpu_count() or 1, on_result)
+    elif executor == "dask":
+        run_dask(tasks, on_result, scheduler, workers)
+    else:
+        raise ParameterError(f"unknown executor {executor!r}: choose local or dask")

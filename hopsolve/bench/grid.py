@@ -1,0 +1,193 @@
+"""A benchmark grid from command-line options or a TOML file, validated before any task starts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hopsolve.errors import ParameterError, UserError
+from hopsolve.plugins import Registry
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class SolverSpec:
+    """One solver of the grid: a backend or baseline with parameters, shown under ``label``."""
+
+    name: str
+    kind: str
+    params: dict[str, Any] = field(default_factory=dict)
+    label: str = ""
+
+    @property
+    def shown(self) -> str:
+        return self.label or self.name
+
+
+@dataclass(frozen=True)
+class Task:
+    """One run: an instance, a solver and a seed. ``key`` identifies it across reruns (for resuming)."""
+
+    instance: str
+    problem: str | None
+    solver: SolverSpec
+    seed: int
+    time_limit: float | None
+    options: dict[str, Any] = field(default_factory=dict)
+    weights: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        payload = {"instance": os.path.normpath(self.instance), "problem": self.problem,
+                   "solver": [self.solver.name, self.solver.kind, self.solver.params, self.solver.label],
+                   "seed": self.seed, "time_limit": self.time_limit, "options": self.options, "weights": self.weights}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Instances × solvers × seeds, with the options shared by every task."""
+
+    instances: tuple[str, ...]
+    solvers: tuple[SolverSpec, ...]
+    seeds: tuple[int, ...]
+    problem: str | None = None
+    time_limit: float | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    weights: dict[str, float] = field(default_factory=dict)
+
+    def tasks(self) -> list[Task]:
+        return [Task(i, self.problem, s, seed, self.time_limit, dict(self.options), dict(self.weights))
+                for i in self.instances for s in self.solvers for seed in self.seeds]
+
+
+def _solver_kind(registry: Registry, name: str, problems: Sequence[str]) -> tuple[str, str]:
+    """``(name, kind)`` for ``name``, ``backend:name`` or ``baseline:name``."""
+    kind, sep, bare = name.partition(":")
+    if sep:
+        if kind not in ("backend", "baseline"):
+            raise ParameterError(f"solver {name!r}: prefix must be backend: or baseline:")
+        return bare, kind
+    is_backend = name in registry.backends
+    is_baseline = any((p, name) in registry.baselines for p in problems)
+    if is_backend and is_baseline:
+        raise ParameterError(f"solver {name!r} is both a backend and a baseline: write backend:{name} or "
+                             f"baseline:{name}")
+    if is_backend:
+        return name, "backend"
+    if is_baseline:
+        return name, "baseline"
+    known = sorted(set(registry.backends) | {b for p, b in registry.baselines if p in problems})
+    raise ParameterError(f"unknown solver {name!r}; available for {', '.join(problems) or 'these instances'}: "
+                         f"{', '.join(known)}")
+
+
+def _expand_instances(paths: Sequence[str]) -> list[str]:
+    found: list[str] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found.extend(str(p) for p in sorted(path.iterdir()) if p.is_file() and not p.name.startswith(".")
+                         and p.suffix not in (".md", ".csv", ".sln", ".tour"))
+        elif path.exists():
+            found.append(str(path))
+        else:
+            raise UserError("no such instance file", path=raw)
+    if not found:
+        raise ParameterError("the grid has no instances")
+    return found
+
+
+def build_grid(registry: Registry, *, instances: Sequence[str], solvers: Sequence[Mapping[str, Any]],
+               seeds: int | Sequence[int], problem: str | None = None, time_limit: float | None = None,
+               options: Mapping[str, Any] | None = None, weights: Mapping[str, float] | None = None) -> Grid:
+    """Validate everything a task will need (files, problems, solvers, parameters) and return the grid."""
+    paths = _expand_instances(instances)
+    problems = sorted({problem or registry.problem_for_path(p) for p in paths})
+    for name in problems:
+        registry.problem(name)
+    specs = []
+    for entry in solvers:
+        name, kind = _solver_kind(registry, str(entry["name"]), problems)
+        params = dict(entry.get("params") or {})
+        if kind == "backend":
+            solver = registry.backend(name)
+            solver.params({k: v for k, v in params.items()})
+        else:
+            for p in problems:
+                registry.baseline(p, name).params(params)
+        specs.append(SolverSpec(name, kind, params, str(entry.get("label", ""))))
+    labels = [s.shown for s in specs]
+    if len(set(labels)) != len(labels):
+        raise ParameterError(f"two solvers share a label: {labels}; give variants a label")
+    seed_list = tuple(range(1, int(seeds) + 1)) if isinstance(seeds, int) else tuple(int(s) for s in seeds)
+    if not seed_list or any(s < 0 for s in seed_list):
+        raise ParameterError("seeds must be a positive count or a list of non-negative integers")
+    if time_limit is not None and time_limit <= 0:
+        raise ParameterError(f"time limit must be positive, got {time_limit}")
+    return Grid(tuple(paths), tuple(specs), seed_list, problem, time_limit, dict(options or {}), dict(weights or {}))
+
+
+def solvers_from_cli(names: str, params: Sequence[str]) -> list[dict[str, Any]]:
+    """``"anneal,ortools-routing"`` and ``["anneal.sweeps=100"]`` → solver entries."""
+    entries = [{"name": n.strip(), "params": {}} for n in names.split(",") if n.strip()]
+    if not entries:
+        raise ParameterError("--solvers names no solver")
+    by_name = {e["name"].partition(":")[2] or e["name"]: e for e in entries}
+    for raw in params or []:
+        target, sep, value = raw.partition("=")
+        solver, dot, key = target.partition(".")
+        if not sep or not dot:
+            raise ParameterError(f"--param {raw!r} must look like solver.key=value")
+        if solver not in by_name:
+            raise ParameterError(f"--param {raw!r} names solver {solver!r}, which is not in --solvers")
+        by_name[solver]["params"][key] = value
+    return entries
+
+
+def grid_from_toml(registry: Registry, path: str | Path, overrides: Mapping[str, Any] | None = None) -> Grid:
+    """Read a grid from TOML::
+
+        problem = "tsp"            # optional; inferred from suffixes otherwise
+        instances = ["instances/tsplib/berlin52.tsp"]
+        seeds = 3                  # or a list
+        time_limit = 10
+        [[solver]]
+        name = "anneal"
+        label = "anneal-2opt"      # optional
+        params = { sweeps = 2000 }
+    """
+    path = Path(path)
+    try:
+        config = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise UserError("no such config file", path=path) from None
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", None)
+        raise UserError(f"bad TOML: {exc}", path=path, line=line) from None
+    known = {"problem", "instances", "seeds", "time_limit", "solver", "options", "weights", "description"}
+    unknown = sorted(set(config) - known)
+    if unknown:
+        raise UserError(f"unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})", path=path)
+    if not config.get("instances") or not config.get("solver"):
+        raise UserError("a suite needs 'instances' and at least one [[solver]]", path=path)
+    base = path.parent
+    instances = [p if Path(p).is_absolute() or Path(p).exists() else str(base / p) for p in config["instances"]]
+    values = {"instances": instances, "solvers": config["solver"], "seeds": config.get("seeds", 1),
+              "problem": config.get("problem"), "time_limit": config.get("time_limit"),
+              "options": config.get("options"), "weights": config.get("weights")}
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return build_grid(registry, **values)

@@ -1,0 +1,49 @@
+"""Run one task in a worker: read the instance, solve it, and always return one Result record (never raise)."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from typing import Any
+
+from hopsolve.bench.grid import Task
+from hopsolve.errors import HopsolveError
+from hopsolve.plugins import build_registry
+from hopsolve.result import to_jsonable
+from hopsolve.solve import solve_path
+
+_REGISTRY = None  # one per worker process: loading plugins once per process, not once per task
+
+
+def _registry():
+    global _REGISTRY
+    if _REGISTRY is None:
+        _REGISTRY = build_registry()
+    return _REGISTRY
+
+
+def error_record(task: Task, status: str, message: str, wall: float) -> dict[str, Any]:
+    """The Result record of a task that failed or ran out of time."""
+    return {"task": task.key, "label": task.solver.shown, "problem": task.problem, "instance": task.instance,
+            "solver": task.solver.name, "kind": task.solver.kind, "params": task.solver.params, "seed": task.seed,
+            "status": status, "feasible": False, "objective": None, "reference": None, "gap": None,
+            "energy": None, "wall_time_s": wall, "violations": {}, "solution": None, "error": message}
+
+
+def run_task(task: Task) -> dict[str, Any]:
+    """The JSON record of one run (a solver error becomes status ``error`` with its message)."""
+    start = time.perf_counter()
+    try:
+        kwargs: dict[str, Any] = {"seed": task.seed, "time_limit": task.time_limit, "params": task.solver.params,
+                                  "weights": task.weights or None}
+        if task.options:
+            kwargs["options"] = task.options
+        kwargs["backend" if task.solver.kind == "backend" else "baseline"] = task.solver.name
+        result, _, instance = solve_path(_registry(), task.instance, problem=task.problem, **kwargs)
+    except (HopsolveError, Exception) as exc:  # noqa: BLE001 - every failure becomes a row, the sweep goes on
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        return error_record(task, "error", detail, time.perf_counter() - start)
+    record = result.to_dict()
+    record.update({"task": task.key, "label": task.solver.shown, "instance": result.instance,
+                   "instance_path": task.instance})
+    return to_jsonable(record)

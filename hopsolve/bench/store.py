@@ -1,0 +1,50 @@
+"""Results as JSON lines: appended and flushed as each task finishes, read back to resume a sweep."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from hopsolve.errors import UserError
+
+
+class ResultStore:
+    """An append-only JSONL file. Each record is one ``write`` of a whole line, flushed and fsynced, so a kill
+    leaves at most one torn line, which :meth:`finished` drops (and truncates) on the next run."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def finished(self) -> dict[str, dict[str, Any]]:
+        """Records already written, by task key (a torn last line is removed)."""
+        if not self.path.exists():
+            return {}
+        raw = self.path.read_bytes()
+        if raw and not raw.endswith(b"\n"):
+            cut = raw.rfind(b"\n") + 1
+            with self.path.open("r+b") as handle:
+                handle.truncate(cut)
+            raw = raw[:cut]
+        records = {}
+        for number, line in enumerate(raw.decode().splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                raise UserError("not a hopsolve results line", path=self.path, line=number) from None
+            if "task" in record:
+                records[record["task"]] = record
+        return records
+
+    def append(self, record: dict[str, Any]) -> None:
+        line = (json.dumps(record, allow_nan=False) + "\n").encode()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
