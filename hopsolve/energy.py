@@ -180,12 +180,22 @@ class QuadraticTerm(Term):
     def stored_couplings(self) -> int:
         return int(self.coupling.nnz)
 
+    @cached_property
+    def _product_operand(self) -> np.ndarray | sp.csr_matrix:
+        """W itself, or W as a dense array when it is mostly full (BLAS products are far faster then)."""
+        n = self.num_variables
+        return self.coupling.toarray() if self.coupling.nnz > 0.25 * n * n else self.coupling
+
+    def _times(self, states: np.ndarray) -> np.ndarray:
+        """``states @ W`` (W is symmetric)."""
+        w = self._product_operand
+        return states @ w if isinstance(w, np.ndarray) else np.asarray((w @ states.T).T)
+
     def energies(self, states: np.ndarray, vartype: Vartype) -> np.ndarray:
-        ws = self.coupling @ states.T  # (n, m)
-        return -0.5 * np.einsum("mi,im->m", states, ws) - states @ self.linear + self.offset
+        return -0.5 * np.einsum("mi,mi->m", states, self._times(states)) - states @ self.linear + self.offset
 
     def fields(self, states: np.ndarray, vartype: Vartype) -> np.ndarray:
-        return (self.coupling @ states.T).T + self.linear
+        return self._times(states) + self.linear
 
     def field_bounds(self) -> np.ndarray:
         return np.asarray(abs(self.coupling).sum(axis=1)).ravel() + np.abs(self.linear)

@@ -37,17 +37,11 @@ def xorshift_uniform(x):
 
 
 @numba.njit(cache=True)
-def init_fields(indptr, indices, data, bias, group_of, states, hq, gsum):
-    """Quadratic fields ``W s + b`` and group sums for every read."""
+def init_group_sums(group_of, states, gsum):
+    """Each read's sum of spins over every group of every structured penalty."""
     reads, n = states.shape
-    families = group_of.shape[0]
     for r in range(reads):
-        for i in range(n):
-            acc = bias[i]
-            for k in range(indptr[i], indptr[i + 1]):
-                acc += data[k] * states[r, indices[k]]
-            hq[r, i] = acc
-        for f in range(families):
+        for f in range(group_of.shape[0]):
             for g in range(gsum.shape[2]):
                 gsum[r, f, g] = 0.0
             for i in range(n):

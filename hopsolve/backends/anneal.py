@@ -167,9 +167,9 @@ class AnnealBackend(Backend):
         spin_energy = energy.to_spin()
         current = spin_energy.energies(states) if n else np.zeros(reads)
         states = states.astype(np.float64)  # the kernel's spins: no int8 conversions in the inner loop
-        hq = np.zeros((reads, n))
+        hq = model.initial_fields(states)
         gsum = np.zeros((reads, model.group_of.shape[0], model.group_target.shape[1]))
-        K.init_fields(model.indptr, model.indices, model.data, model.bias, model.group_of, states, hq, gsum)
+        K.init_group_sums(model.group_of, states, gsum)
         best = current.copy()
         best_states = states.copy()
         generators = read_seeds(seed, reads).astype(np.uint64) | np.uint64(1)

@@ -81,9 +81,9 @@ class HopfieldBackend(Backend):
     def _run_async(energy: Energy, params: HopfieldParams, seed: int, spins: np.ndarray):
         model = compile_spin_model(energy)
         reads = len(spins)
-        hq = np.zeros((reads, model.n))
+        hq = model.initial_fields(spins)
         gsum = np.zeros((reads, model.group_of.shape[0], model.group_target.shape[1]))
-        K.init_fields(model.indptr, model.indices, model.data, model.bias, model.group_of, spins, hq, gsum)
+        K.init_group_sums(model.group_of, spins, gsum)
         start_energy = energy.to_spin().energies(spins) if model.n else np.zeros(reads)
         generators = read_seeds(seed, reads).astype(np.uint64) | np.uint64(1)
         sweeps = np.zeros(reads, dtype=np.int64)

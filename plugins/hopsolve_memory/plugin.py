@@ -18,7 +18,7 @@ from hopsolve_memory.patterns import PatternSet, read_cues, read_patterns
 from hopsolve_memory.rules import QUADRATIC_RULES
 
 Rule = Literal["hebb", "storkey", "pinv", "dense", "rectified", "exp", "modern"]
-MIXTURE_LIMIT = 30  # look for 3-pattern mixtures only among this many patterns (C(P,3)·4 candidates)
+MIXTURE_OVERLAP = 0.25  # a 3-pattern mixture overlaps each of its patterns by about ½: only those are tried
 
 
 @dataclass(frozen=True)
@@ -52,21 +52,51 @@ def memory_energy(patterns: np.ndarray, options: MemoryOptions) -> Energy:
     return Energy(Vartype.SPIN, (term,))
 
 
+def classify_many(patterns: np.ndarray, states: np.ndarray) -> list[tuple[str, int | None]]:
+    """For each state: ``stored`` (with its 1-based index), ``inverted`` (index of the pattern it negates),
+    ``mixture`` (of three patterns) or ``spurious``. One matrix product finds the exact and inverted matches."""
+    xi = patterns.astype(np.float64)
+    s = np.atleast_2d(states).astype(np.float64)
+    n = xi.shape[1]
+    overlaps = s @ xi.T / n
+    found: list[tuple[str, int | None]] = []
+    for row, state in zip(overlaps, s):
+        top, bottom = int(np.argmax(row)), int(np.argmin(row))
+        if row[top] == 1.0:
+            found.append(("stored", top + 1))
+        elif row[bottom] == -1.0:
+            found.append(("inverted", bottom + 1))
+        else:
+            found.append((_mixture_or_spurious(patterns, state, row), None))
+    return found
+
+
+def _mixture_or_spurious(patterns: np.ndarray, state: np.ndarray, overlaps: np.ndarray) -> str:
+    candidates = np.flatnonzero(np.abs(overlaps) >= MIXTURE_OVERLAP)
+    for trio in itertools.combinations(candidates, 3):
+        signs = np.sign(overlaps[list(trio)])
+        mixture = np.sign(sum(sign * patterns[k].astype(np.int64) for sign, k in zip(signs, trio)))
+        if np.array_equal(mixture, state):
+            return "mixture"
+    return "spurious"
+
+
 def classify(patterns: np.ndarray, state: np.ndarray) -> tuple[str, int | None]:
-    """``stored`` (with its 1-based index), ``inverted``, ``mixture`` (of three patterns) or ``spurious``."""
-    s = np.asarray(state)
-    for mu, pattern in enumerate(patterns):
-        if np.array_equal(pattern, s):
-            return "stored", mu + 1
-        if np.array_equal(pattern, -s):
-            return "inverted", mu + 1
-    subset = patterns[:MIXTURE_LIMIT]
-    for trio in itertools.combinations(range(len(subset)), 3):
-        for signs in ((1, 1, 1), (1, 1, -1), (1, -1, 1), (-1, 1, 1)):
-            mixture = np.sign(sum(sign * subset[k] for sign, k in zip(signs, trio)))
-            if np.array_equal(mixture, s) or np.array_equal(mixture, -s):
-                return "mixture", None
-    return "spurious", None
+    """:func:`classify_many` for one state."""
+    return classify_many(patterns, state)[0]
+
+
+def recall_details(patterns: np.ndarray, states: np.ndarray) -> list[dict[str, Any]]:
+    """Overlap with the nearest pattern, its index, the match and the kind of every state."""
+    states = np.atleast_2d(states)
+    overlaps = states.astype(np.float64) @ patterns.astype(np.float64).T / patterns.shape[1]
+    kinds = classify_many(patterns, states)
+    details = []
+    for row, (kind, index) in zip(overlaps, kinds):
+        nearest = int(np.argmax(row))
+        details.append({"match": index if kind == "stored" else None, "nearest": nearest + 1, "kind": kind,
+                        "exact": kind == "stored", "overlap": float(row[nearest]), "overlaps": row.tolist()})
+    return details
 
 
 class MemoryProblem(Problem):
@@ -111,12 +141,8 @@ class MemoryProblem(Problem):
         xi = instance.data.patterns.astype(np.int64)
         if s.shape != (instance.data.size,) or not np.isin(s, (-1, 1)).all():
             raise ParameterError(f"a recalled state has {instance.data.size} units of ±1")
-        overlaps = xi @ s / len(s)
-        nearest = int(np.argmax(overlaps))
-        kind, index = classify(instance.data.patterns, s)
-        details = {"match": index if kind == "stored" else None, "nearest": nearest + 1, "kind": kind,
-                   "exact": kind == "stored", "overlaps": overlaps.tolist()}
-        return Solution([int(v) for v in s], float(overlaps[nearest]), True, details=details)
+        [details] = recall_details(xi, s)
+        return Solution([int(v) for v in s], details.pop("overlap"), True, details=details)
 
     def state_of(self, instance: Instance, energy: Energy, candidate: Any) -> np.ndarray:
         s = np.asarray(candidate, dtype=np.int8)

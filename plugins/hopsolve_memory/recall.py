@@ -11,7 +11,7 @@ import numpy as np
 
 from hopsolve import build_registry
 from hopsolve_memory.patterns import PatternSet, read_cues, read_patterns
-from hopsolve_memory.plugin import MemoryOptions, MemoryProblem, memory_energy
+from hopsolve_memory.plugin import MemoryOptions, MemoryProblem, memory_energy, recall_details
 from hopsolve_memory.rules import modern_update
 
 MODERN_MAX_STEPS = 100
@@ -55,8 +55,6 @@ def recall(patterns: PatternSet, cues: np.ndarray, options: MemoryOptions, backe
            seed: int | None = None, params: Mapping[str, Any] | None = None, registry: Any = None) -> list[Recall]:
     """Recall every cue (rows of ``cues``); the cue is the initial state of the dynamics."""
     cues = np.atleast_2d(cues).astype(np.int8)
-    problem = MemoryProblem()
-    instance = problem.from_patterns(patterns.patterns, patterns.shape)
     traces: list[list[float]] = [[] for _ in cues]
     if options.rule == "modern":
         finals, steps, energies = _modern(patterns.patterns.astype(np.float64), cues, options.beta)
@@ -74,11 +72,9 @@ def recall(patterns: PatternSet, cues: np.ndarray, options: MemoryOptions, backe
         if "trace" in info:
             traces = [list(map(float, row)) for row in info["trace"]]
     results = []
-    for k, state in enumerate(finals):
-        solution = problem.score(instance, state)
-        d = solution.details
-        results.append(Recall(options.rule, backend, cues[k].tolist(), solution.value, d["match"], d["nearest"],
-                              solution.objective, d["exact"], d["kind"], int(steps[k]), float(energies[k]),
+    for k, d in enumerate(recall_details(patterns.patterns, finals)):
+        results.append(Recall(options.rule, backend, cues[k].tolist(), finals[k].tolist(), d["match"],
+                              d["nearest"], d["overlap"], d["exact"], d["kind"], int(steps[k]), float(energies[k]),
                               traces[k] if k < len(traces) else []))
     return results
 

@@ -29,8 +29,11 @@ def storkey(patterns: np.ndarray) -> np.ndarray:
     n = xi.shape[1]
     w = np.zeros((n, n))
     for pattern in xi:
-        h = w @ pattern  # zero diagonal: h_ij = h_i - W_ij ξ_j
-        w += (np.outer(pattern, pattern) - np.outer(pattern, h) - np.outer(h, pattern)) / n + 2.0 * w / n
+        h = w @ pattern  # zero diagonal: h_ij = h_i - W_ij ξ_j, so ΔW = (ξξᵀ - ξhᵀ - hξᵀ + 2W)/N
+        w *= 1.0 + 2.0 / n
+        left = np.stack([pattern, -h], axis=1) / n
+        right = np.stack([pattern - h, pattern], axis=1)
+        w += left @ right.T  # the rank-2 update ξ(ξ - h)ᵀ - hξᵀ in one BLAS call
         np.fill_diagonal(w, 0.0)
     return w
 
