@@ -52,8 +52,9 @@ class SpinModel:
         w = sp.csr_matrix((self.data, self.indices, self.indptr), shape=(self.n, self.n))
         s = spins.astype(np.float64)
         if self.nnz > 0.25 * self.n * self.n:
-            return s @ w.toarray() + self.bias  # W is symmetric
-        return np.asarray((w @ s.T).T) + self.bias
+            return np.ascontiguousarray(s @ w.toarray() + self.bias)  # W is symmetric
+        # C order matters: each read's row must be contiguous, or kernels stride and threads share cache lines
+        return np.ascontiguousarray((w @ s.T).T + self.bias)
 
     def dense_coupling(self) -> np.ndarray:
         """W as a dense array (for nearly full models, where contiguous rows beat index lists)."""
