@@ -90,6 +90,9 @@ def _anneal_read(indptr, indices, data, dense, group_of, group_target, group_sca
     use_table = table_size > 0
     table = np.empty(2 * table_size + 1)
     x_rng = rng[r]
+    if use_table and rule == METROPOLIS and families == 0 and not use_dense:
+        return _metropolis_table_read(indptr, indices, data, betas, table_size, s, h, energy, best_state, best,
+                                      rng, r, trace_row, trace_offset, record)
     for k in range(len(betas)):
         beta = betas[k]
         if use_table:
@@ -145,6 +148,38 @@ def _anneal_read(indptr, indices, data, dense, group_of, group_target, group_sca
                 g = group_of[f, i]
                 if g >= 0:
                     gs[f, g] += twice
+            energy += delta
+        if energy < best:
+            best = energy
+            best_state[:] = s
+        if record:
+            trace_row[trace_offset + k] = energy
+    rng[r] = x_rng
+    return energy, best
+
+
+@numba.njit(cache=True, fastmath=True)
+def _metropolis_table_read(indptr, indices, data, betas, table_size, s, h, energy, best_state, best, rng, r,
+                           trace_row, trace_offset, record):
+    """The common case on its own (sparse couplings, integer changes, Metropolis, no groups): the tightest loop."""
+    n = len(s)
+    table = np.empty(table_size + 1)
+    x_rng = rng[r]
+    for k in range(len(betas)):
+        beta = betas[k]
+        for d in range(table_size + 1):
+            table[d] = np.exp(-beta * d)
+        for i in range(n):
+            s_i = s[i]
+            delta = 2.0 * s_i * h[i]
+            if delta > 0.0:
+                x_rng, u = xorshift_uniform(x_rng)
+                if u >= table[int(delta + 0.5)]:
+                    continue
+            twice = -2.0 * s_i
+            s[i] = -s_i
+            for q in range(indptr[i], indptr[i + 1]):
+                h[indices[q]] += twice * data[q]
             energy += delta
         if energy < best:
             best = energy
