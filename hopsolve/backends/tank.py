@@ -35,7 +35,8 @@ class TankParams:
     u0: float = 0.02
     """Gain u₀ of ``g(u) = ½(1 + tanh(u/u₀))``: smaller is steeper (closer to binary units)."""
     u0_final: float | None = None
-    """Gain annealing: u₀ falls geometrically from ``u0`` to ``u0_final`` over ``max_steps`` (None: fixed)."""
+    """Gain annealing: u₀ falls geometrically from ``u0`` to ``u0_final`` over ``max_steps`` (None: fixed); the
+    run then takes all ``max_steps`` (a network can sit still at high u₀ long before its outputs commit)."""
     dt: float | None = None
     """Euler step; when not given, ``0.1·u₀ / max_i(Σ_j |W_ij| + |b_i|)`` capped at ``0.1·τ``."""
     units: Literal["graded", "potts"] = "graded"
@@ -199,7 +200,7 @@ class TankBackend(Backend):
                     trajectory.append({"step": step, "t": step * dt, "V": v.copy(), "energy": lyap})
                 if params.trace:
                     trace.append(lyap)
-            if change < params.settle_tolerance:
+            if change < params.settle_tolerance and params.u0_final is None:  # with gain annealing: run the schedule
                 settled = True
                 break
             if callback is not None and step % 1000 == 0:

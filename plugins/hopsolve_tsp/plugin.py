@@ -111,7 +111,7 @@ class TspProblem(Problem):
         if tour.shape != (n,) or sorted(tour.tolist()) != list(range(n)):
             raise ParameterError(f"a tour must visit each of the {n} cities exactly once")
         length = instance.data.tour_length(tour)
-        return Solution([int(c) + 1 for c in tour], float(length), True, details={"tour_length": length})
+        return Solution([int(c) + 1 for c in tour], float(length), True)
 
     def state_of(self, instance: Instance, energy: Energy, candidate: Any) -> np.ndarray:
         positions = self._encoding(instance, energy).positions_from_tour(np.asarray(candidate))

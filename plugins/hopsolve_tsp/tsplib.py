@@ -47,10 +47,12 @@ class TsplibInstance:
     comment: str = ""
     header: dict[str, str] = field(default_factory=dict)
 
-    def tour_length(self, tour: np.ndarray) -> int:
-        """Length of the closed tour visiting ``tour`` (0-based city indices) in order."""
+    def tour_length(self, tour: np.ndarray) -> int | float:
+        """Length of the closed tour visiting ``tour`` (0-based city indices) in order (an int for integer
+        distances, as TSPLIB's always are)."""
         t = np.asarray(tour)
-        return int(self.distances[t, np.roll(t, -1)].sum())
+        total = self.distances[t, np.roll(t, -1)].sum()
+        return int(total) if np.issubdtype(self.distances.dtype, np.integer) else float(total)
 
     def plot_coordinates(self) -> np.ndarray | None:
         """Coordinates to draw (node or display coordinates), if the file has any."""
