@@ -17,23 +17,53 @@ METROPOLIS, GLAUBER = 0, 1
 
 
 @numba.njit(cache=True, inline="always")
-def next_uniform(rng: np.ndarray, r: int) -> float:
-    """Advance read r's xorshift64* state and return a float in [0, 1)."""
-    x = rng[r]
-    x ^= x >> np.uint64(12)
-    x ^= x << np.uint64(25)
-    x ^= x >> np.uint64(27)
-    rng[r] = x
-    return float((x * _MULTIPLIER) >> np.uint64(11)) * _TO_UNIT
-
-
-@numba.njit(cache=True, inline="always")
 def xorshift_uniform(x):
     """(next state, uniform in [0, 1)) for a xorshift64* state held in a local variable (kept in a register)."""
     x ^= x >> np.uint64(12)
     x ^= x << np.uint64(25)
     x ^= x >> np.uint64(27)
     return x, float((x * _MULTIPLIER) >> np.uint64(11)) * _TO_UNIT
+
+
+@numba.njit(cache=True, inline="always")
+def shuffle(order, x_rng):
+    """Fisher–Yates shuffle of ``order`` in place; returns the generator state."""
+    for a in range(len(order) - 1, 0, -1):
+        x_rng, u = xorshift_uniform(x_rng)
+        b = int(u * (a + 1))
+        order[a], order[b] = order[b], order[a]
+    return x_rng
+
+
+@numba.njit(cache=True, inline="always")
+def accept(delta, beta, rule, x_rng):
+    """(accepted?, generator state): Metropolis ``min(1, e^{-βΔ})`` or Glauber ``1/(1 + e^{βΔ})``; a random number
+    is drawn only when the outcome is not already certain."""
+    x = beta * delta
+    if rule == METROPOLIS:
+        if delta <= 0.0:
+            return True, x_rng
+        if x > 40.0:
+            return False, x_rng
+        x_rng, u = xorshift_uniform(x_rng)
+        return u < np.exp(-x), x_rng
+    if x > 40.0:
+        return False, x_rng
+    if x < -40.0:
+        return True, x_rng
+    x_rng, u = xorshift_uniform(x_rng)
+    return u * (1.0 + np.exp(x)) < 1.0, x_rng
+
+
+@numba.njit(cache=True, inline="always")
+def end_of_sweep(energy, best, state, best_state, record, trace_row, index):
+    """Keep the best state seen at the end of a sweep, record the energy trace; returns the best energy."""
+    if energy < best:
+        best = energy
+        best_state[:] = state
+    if record:
+        trace_row[index] = energy
+    return best
 
 
 @numba.njit(cache=True)
@@ -121,20 +151,9 @@ def _anneal_read(indptr, indices, data, dense, group_of, group_target, group_sca
                     if u >= table[int(np.floor(delta + 0.5)) + table_size]:
                         continue
             else:
-                x = beta * delta
-                if rule == METROPOLIS:
-                    if delta > 0.0:
-                        if x > 40.0:
-                            continue
-                        x_rng, u = xorshift_uniform(x_rng)
-                        if u >= np.exp(-x):
-                            continue
-                elif x > 40.0:
+                accepted, x_rng = accept(delta, beta, rule, x_rng)
+                if not accepted:
                     continue
-                elif x > -40.0:
-                    x_rng, u = xorshift_uniform(x_rng)
-                    if u * (1.0 + np.exp(x)) >= 1.0:
-                        continue
             twice = -2.0 * s_i
             s[i] = -s_i
             if use_dense:
@@ -149,11 +168,7 @@ def _anneal_read(indptr, indices, data, dense, group_of, group_target, group_sca
                 if g >= 0:
                     gs[f, g] += twice
             energy += delta
-        if energy < best:
-            best = energy
-            best_state[:] = s
-        if record:
-            trace_row[trace_offset + k] = energy
+        best = end_of_sweep(energy, best, s, best_state, record, trace_row, trace_offset + k)
     rng[r] = x_rng
     return energy, best
 
@@ -181,11 +196,7 @@ def _metropolis_table_read(indptr, indices, data, betas, table_size, s, h, energ
             for q in range(indptr[i], indptr[i + 1]):
                 h[indices[q]] += twice * data[q]
             energy += delta
-        if energy < best:
-            best = energy
-            best_state[:] = s
-        if record:
-            trace_row[trace_offset + k] = energy
+        best = end_of_sweep(energy, best, s, best_state, record, trace_row, trace_offset + k)
     rng[r] = x_rng
     return energy, best
 
@@ -219,11 +230,10 @@ def hopfield_async(indptr, indices, data, group_of, group_target, group_scale, s
     for r in prange(reads):
         order = np.arange(n)
         energy = 0.0
+        x_rng = rng[r]
         for sweep in range(max_sweeps):
             if random_order:
-                for a in range(n - 1, 0, -1):
-                    b = int(next_uniform(rng, r) * (a + 1))
-                    order[a], order[b] = order[b], order[a]
+                x_rng = shuffle(order, x_rng)
             changed = 0
             for idx in range(n):
                 i = order[idx]
@@ -244,3 +254,4 @@ def hopfield_async(indptr, indices, data, group_of, group_target, group_scale, s
             sweeps_done[r] = sweep + 1
             if changed == 0:
                 break
+        rng[r] = x_rng

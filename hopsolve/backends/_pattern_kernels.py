@@ -11,7 +11,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from hopsolve.backends._kernels import METROPOLIS, xorshift_uniform
+from hopsolve.backends._kernels import accept, end_of_sweep, shuffle
 
 POWER, RECTIFIED, EXP = 0, 1, 2
 
@@ -68,27 +68,12 @@ def pattern_anneal(indptr, indices, data, xi, kind, degree, beta_f, scale, betas
                 s_i = states[r, i]
                 scaled, log_factor = pattern_delta(i, s_i, m[r], xi, kind, degree, beta_f, float(n), scale)
                 delta = 2.0 * s_i * hq[r, i] + scaled * np.exp(log_factor)
-                x = beta * delta
-                if rule == METROPOLIS:
-                    if delta > 0.0:
-                        if x > 40.0:
-                            continue
-                        x_rng, u = xorshift_uniform(x_rng)
-                        if u >= np.exp(-x):
-                            continue
-                elif x > 40.0:
+                accepted, x_rng = accept(delta, beta, rule, x_rng)
+                if not accepted:
                     continue
-                elif x > -40.0:
-                    x_rng, u = xorshift_uniform(x_rng)
-                    if u * (1.0 + np.exp(x)) >= 1.0:
-                        continue
                 _flip(r, i, states, hq, m, indptr, indices, data, xi)
                 energy += delta
-            if energy < best[r]:
-                best[r] = energy
-                best_states[r, :] = states[r, :]
-            if record:
-                trace[r, trace_offset + k] = energy
+            best[r] = end_of_sweep(energy, best[r], states[r], best_states[r], record, trace[r], trace_offset + k)
         current[r] = energy
         rng[r] = x_rng
 
@@ -106,10 +91,7 @@ def pattern_hopfield(indptr, indices, data, xi, kind, degree, beta_f, scale, sta
         energy = start_energy[r]
         for sweep in range(max_sweeps):
             if random_order:
-                for a in range(n - 1, 0, -1):
-                    x_rng, u = xorshift_uniform(x_rng)
-                    b = int(u * (a + 1))
-                    order[a], order[b] = order[b], order[a]
+                x_rng = shuffle(order, x_rng)
             changed = 0
             for idx in range(n):
                 i = order[idx]

@@ -12,7 +12,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from hopsolve.backends._kernels import METROPOLIS, next_uniform
+from hopsolve.backends._kernels import accept, end_of_sweep, xorshift_uniform
 
 
 @numba.njit(cache=True)
@@ -85,16 +85,19 @@ def reverse_delta(a, b, item_at, flow, bp, bi, bd, tp, ti, td, linear, has_linea
 
 
 @numba.njit(cache=True, inline="always")
-def _pick_move(rng, r, n, swap_probability):
-    """(kind, a, b): kind 0 exchanges positions a and b, kind 1 reverses a..b; a < b."""
-    a = int(next_uniform(rng, r) * n)
-    b = int(next_uniform(rng, r) * (n - 1))
+def _pick_move(x_rng, n, swap_probability):
+    """(kind, a, b, generator state): kind 0 exchanges positions a and b, kind 1 reverses a..b; a < b."""
+    x_rng, u = xorshift_uniform(x_rng)
+    a = int(u * n)
+    x_rng, u = xorshift_uniform(x_rng)
+    b = int(u * (n - 1))
     if b >= a:
         b += 1
     else:
         a, b = b, a
-    kind = 0 if next_uniform(rng, r) < swap_probability else 1
-    return kind, a, b
+    x_rng, u = xorshift_uniform(x_rng)
+    kind = 0 if u < swap_probability else 1
+    return kind, a, b, x_rng
 
 
 @numba.njit(cache=True)
@@ -116,22 +119,19 @@ def permutation_anneal(flow, bp, bi, bd, tp, ti, td, linear, has_linear, cycle_w
     for r in prange(reads):
         energy = current[r]
         row = item_at[r]
+        x_rng = rng[r]
         for k in range(len(betas)):
             beta = betas[k]
             for _ in range(attempts):
-                kind, a, b = _pick_move(rng, r, n, swap_probability)
+                kind, a, b, x_rng = _pick_move(x_rng, n, swap_probability)
                 if kind == 0:
                     delta = scale * swap_delta(a, b, row, flow, bp, bi, bd, tp, ti, td, linear, has_linear)
                 else:
                     delta = scale * reverse_delta(a, b, row, flow, bp, bi, bd, tp, ti, td, linear, has_linear,
                                                   cycle_weight)
-                x = beta * delta
-                if rule == METROPOLIS:
-                    if delta > 0.0 and (x > 40.0 or next_uniform(rng, r) >= np.exp(-x)):
-                        continue
-                else:
-                    if x > 40.0 or (x > -40.0 and next_uniform(rng, r) * (1.0 + np.exp(x)) >= 1.0):
-                        continue
+                accepted, x_rng = accept(delta, beta, rule, x_rng)
+                if not accepted:
+                    continue
                 if kind == 0:
                     t = row[a]
                     row[a] = row[b]
@@ -139,12 +139,9 @@ def permutation_anneal(flow, bp, bi, bd, tp, ti, td, linear, has_linear, cycle_w
                 else:
                     _reverse(row, a, b)
                 energy += delta
-            if energy < best[r] - 1e-12:
-                best[r] = energy
-                best_item_at[r, :] = row[:]
-            if record:
-                trace[r, trace_offset + k] = energy
+            best[r] = end_of_sweep(energy, best[r], row, best_item_at[r], record, trace[r], trace_offset + k)
         current[r] = energy
+        rng[r] = x_rng
 
 
 @numba.njit(cache=True)
@@ -153,8 +150,9 @@ def sample_move_deltas(flow, bp, bi, bd, tp, ti, td, linear, has_linear, cycle_w
     """|Δ| of ``count`` random moves from ``item_at`` (for the default β range); the state is not changed."""
     n = len(item_at)
     out = np.empty(count)
+    x_rng = rng[0]
     for c in range(count):
-        kind, a, b = _pick_move(rng, 0, n, swap_probability)
+        kind, a, b, x_rng = _pick_move(x_rng, n, swap_probability)
         if kind == 0:
             d = swap_delta(a, b, item_at, flow, bp, bi, bd, tp, ti, td, linear, has_linear)
         else:

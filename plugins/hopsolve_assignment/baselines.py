@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
-
 import numpy as np
 
 from hopsolve import Baseline, BaselineOutcome, Instance
+from hopsolve.baselines.cpsat import CpsatParams, solve_cpsat
 from hopsolve.errors import ParameterError, TooLargeError
 
 QAP_CPSAT_MAX = 15
@@ -58,13 +56,7 @@ class OrtoolsCpsatQap(Baseline):
     problem = "qap"
     description = "quadratic assignment in OR-Tools CP-SAT (n ≤ 15, linearised; needs a time limit to stop)"
     exact = True
-
-    @dataclass(frozen=True)
-    class Params:
-        """CP-SAT parameters."""
-
-        workers: int = 0
-        """Search workers (0: one per core)."""
+    Params = CpsatParams
 
     def solve(self, instance: Instance, params, *, seed: int, time_limit: float | None) -> BaselineOutcome:
         from ortools.sat.python import cp_model
@@ -95,16 +87,11 @@ class OrtoolsCpsatQap(Baseline):
         diagonal = [int(flow[i, i] * distance[k, k]) * x[i][k] for i in range(n) for k in range(n)
                     if flow[i, i] and distance[k, k]]
         model.Minimize(sum(terms) + sum(diagonal))
-        solver = cp_model.CpSolver()
-        solver.parameters.num_workers = params.workers or (os.cpu_count() or 1)
-        solver.parameters.random_seed = seed % (2**31)
-        solver.parameters.max_time_in_seconds = float(time_limit if time_limit is not None else 10.0)
-        status = solver.Solve(model)
-        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            return BaselineOutcome(None, "timeout")
+        solver, status = solve_cpsat(model, params, seed, time_limit if time_limit is not None else 10.0)
+        if status not in ("optimal", "feasible"):
+            return BaselineOutcome(None, status)
         p = np.array([[solver.BooleanValue(v) for v in row] for row in x]).argmax(axis=1)
-        return BaselineOutcome(p, "optimal" if status == cp_model.OPTIMAL else "feasible",
-                               bound=float(solver.BestObjectiveBound()))
+        return BaselineOutcome(p, status, bound=float(solver.BestObjectiveBound()))
 
 
 BASELINES = (ScipyLinearSumAssignment, OrtoolsLinearSumAssignment, OrtoolsCpsatQap)

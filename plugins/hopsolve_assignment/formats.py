@@ -7,33 +7,15 @@ from pathlib import Path
 import numpy as np
 
 from hopsolve.errors import ParseError
-
-
-def _text(path: Path) -> str:
-    try:
-        return path.read_text()
-    except FileNotFoundError:
-        raise ParseError("no such file", path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ParseError(f"cannot read file: {exc}", path) from None
+from hopsolve.textio import parse_number, read_text
 
 
 def _tokens(path: Path) -> list[tuple[str, int]]:
-    return [(token, k) for k, line in enumerate(_text(path).splitlines(), start=1) for token in line.split()]
+    return [(token, k) for k, line in enumerate(read_text(path).splitlines(), start=1) for token in line.split()]
 
 
 def _numbers(tokens: list[tuple[str, int]], path: Path, what: str, integer: bool = False) -> np.ndarray:
-    values = []
-    for token, line in tokens:
-        try:
-            value = int(token) if integer else float(token)
-        except ValueError:
-            raise ParseError(f"{what} {token!r} is not {'an integer' if integer else 'a number'}", path,
-                             line) from None
-        if not np.isfinite(value):
-            raise ParseError(f"{what} {token!r} is not finite", path, line)
-        values.append(value)
-    return np.array(values, dtype=np.float64)
+    return np.array([parse_number(t, path, line, what, integer) for t, line in tokens], dtype=np.float64)
 
 
 def _size(tokens: list[tuple[str, int]], path: Path) -> int:
@@ -60,7 +42,7 @@ def read_cost_matrix(path: str | Path) -> np.ndarray:
         except (OSError, ValueError) as exc:
             raise ParseError(f"cannot read .npy: {exc}", path) from None
     elif path.suffix == ".csv":
-        rows = [line for line in _text(path).splitlines() if line.strip()]
+        rows = [line for line in read_text(path).splitlines() if line.strip()]
         parsed = []
         for k, line in enumerate(rows, start=1):
             parsed.append(_numbers([(t.strip(), k) for t in line.split(",")], path, "cost"))

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
-
 import numpy as np
 
 from hopsolve import Baseline, BaselineOutcome, Instance
+from hopsolve.baselines.cpsat import CpsatParams, solve_cpsat
 from hopsolve.errors import ParameterError, TooLargeError
 
 CPSAT_MAX_EDGES = 20000
@@ -20,13 +18,7 @@ class OrtoolsCpsatMaxcut(Baseline):
     problem = "maxcut"
     description = "exact max-cut with OR-Tools CP-SAT (small graphs; status optimal only when proven)"
     exact = True
-
-    @dataclass(frozen=True)
-    class Params:
-        """CP-SAT parameters."""
-
-        workers: int = 0
-        """Search workers (0: one per core)."""
+    Params = CpsatParams
 
     def solve(self, instance: Instance, params, *, seed: int, time_limit: float | None) -> BaselineOutcome:
         from ortools.sat.python import cp_model
@@ -46,17 +38,11 @@ class OrtoolsCpsatMaxcut(Baseline):
             model.AddBoolXOr([x[i], x[j], cut.Not()])
             terms.append(int(round(w)) * cut)
         model.Maximize(sum(terms))
-        solver = cp_model.CpSolver()
-        solver.parameters.num_workers = params.workers or (os.cpu_count() or 1)
-        solver.parameters.random_seed = seed % (2**31)
-        if time_limit is not None:
-            solver.parameters.max_time_in_seconds = float(time_limit)
-        status = solver.Solve(model)
-        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            return BaselineOutcome(None, "timeout")
+        solver, status = solve_cpsat(model, params, seed, time_limit)
+        if status not in ("optimal", "feasible"):
+            return BaselineOutcome(None, status)
         sides = np.array([1 if solver.BooleanValue(v) else -1 for v in x])
-        return BaselineOutcome(sides, "optimal" if status == cp_model.OPTIMAL else "feasible",
-                               bound=float(solver.BestObjectiveBound()))
+        return BaselineOutcome(sides, status, bound=float(solver.BestObjectiveBound()))
 
 
 class NetworkxOneExchange(Baseline):

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from hopsolve.errors import ParseError
+from hopsolve.textio import parse_number, read_text
 
 
 @dataclass(frozen=True, eq=False)
@@ -27,23 +28,11 @@ class Graph:
 
 
 def _number(token: str, path: Path, line: int, what: str, integer: bool) -> float:
-    try:
-        value = int(token) if integer else float(token)
-    except ValueError:
-        raise ParseError(f"{what} {token!r} is not {'an integer' if integer else 'a number'}", path, line) from None
-    if not np.isfinite(value):
-        raise ParseError(f"{what} {token!r} is not finite", path, line)
-    return value
+    return parse_number(token, path, line, what, integer)
 
 
 def _read_lines(path: Path) -> list[tuple[int, list[str]]]:
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ParseError("no such file", path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ParseError(f"cannot read file: {exc}", path) from None
-    return [(k, line.split()) for k, line in enumerate(text.splitlines(), start=1)
+    return [(k, line.split()) for k, line in enumerate(read_text(path).splitlines(), start=1)
             if line.strip() and not line.lstrip().startswith(("#", "c "))]
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from hopsolve.errors import ParseError
+from hopsolve.textio import read_text
 
 ON, OFF = "#", "."
 
@@ -35,18 +36,9 @@ class PatternSet:
         return ["".join(chars[r * cols:(r + 1) * cols]) for r in range(rows)]
 
 
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text()
-    except FileNotFoundError:
-        raise ParseError("no such file", path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ParseError(f"cannot read file: {exc}", path) from None
-
-
 def _grids(path: Path) -> tuple[np.ndarray, tuple[int, int]]:
     blocks: list[list[tuple[int, str]]] = [[]]
-    for number, raw in enumerate(_read_text(path).splitlines(), start=1):
+    for number, raw in enumerate(read_text(path).splitlines(), start=1):
         line = raw.strip()
         if line.startswith(";"):
             continue  # a comment

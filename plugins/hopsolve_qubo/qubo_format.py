@@ -17,6 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from hopsolve.errors import ParseError
+from hopsolve.textio import parse_number, read_text
 
 
 @dataclass(frozen=True, eq=False)
@@ -35,24 +36,13 @@ class QuboModel:
 
 
 def _number(token: str, path: Path, line: int, what: str, integer: bool) -> float:
-    try:
-        value = int(token) if integer else float(token)
-    except ValueError:
-        raise ParseError(f"{what} {token!r} is not {'an integer' if integer else 'a number'}", path, line) from None
-    if not integer and not np.isfinite(value):
-        raise ParseError(f"{what} {token!r} is not finite", path, line)
-    return value
+    return parse_number(token, path, line, what, integer)
 
 
 def read_qubo(path: str | Path) -> QuboModel:
     """Parse a ``.qubo`` file; every defect raises :class:`ParseError` naming the file and line."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ParseError("no such file", path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ParseError(f"cannot read file: {exc}", path) from None
+    text = read_text(path)
     header = None
     entries: list[tuple[int, int, int, float]] = []
     for number, raw in enumerate(text.splitlines(), start=1):

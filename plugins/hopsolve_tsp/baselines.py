@@ -3,15 +3,14 @@ search (heuristic), and networkx's Christofides and greedy tours (cheap)."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
 from hopsolve import Baseline, BaselineOutcome, Instance
+from hopsolve.baselines.cpsat import CpsatParams, solve_cpsat
 from hopsolve.errors import ParameterError, TooLargeError
-from hopsolve.params import require
 
 CPSAT_MAX_CITIES = 400
 
@@ -30,16 +29,7 @@ class OrtoolsCpsatTsp(Baseline):
     problem = "tsp"
     description = "exact TSP with OR-Tools CP-SAT AddCircuit (proves optimality up to ~75 cities in seconds)"
     exact = True
-
-    @dataclass(frozen=True)
-    class Params:
-        """CP-SAT parameters."""
-
-        workers: int = 0
-        """Search workers (0: one per core)."""
-
-        def validate(self) -> None:
-            require(self.workers >= 0, "baseline 'ortools-cpsat'", "workers must be non-negative")
+    Params = CpsatParams
 
     def solve(self, instance: Instance, params, *, seed: int, time_limit: float | None) -> BaselineOutcome:
         from ortools.sat.python import cp_model
@@ -58,20 +48,14 @@ class OrtoolsCpsatTsp(Baseline):
                     arcs.append((i, j, lit))
         model.AddCircuit(arcs)
         model.Minimize(sum(int(d[i, j]) * lit for (i, j), lit in literals.items()))
-        solver = cp_model.CpSolver()
-        solver.parameters.num_workers = params.workers or (os.cpu_count() or 1)
-        solver.parameters.random_seed = seed % (2**31)
-        if time_limit is not None:
-            solver.parameters.max_time_in_seconds = float(time_limit)
-        status = solver.Solve(model)
-        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            return BaselineOutcome(None, "infeasible" if status == cp_model.INFEASIBLE else "timeout")
+        solver, status = solve_cpsat(model, params, seed, time_limit)
+        if status not in ("optimal", "feasible"):
+            return BaselineOutcome(None, status)
         successor = {i: j for (i, j), lit in literals.items() if solver.BooleanValue(lit)}
         tour = [0]
         while len(tour) < n:
             tour.append(successor[tour[-1]])
-        return BaselineOutcome(np.array(tour), "optimal" if status == cp_model.OPTIMAL else "feasible",
-                               bound=float(solver.BestObjectiveBound()),
+        return BaselineOutcome(np.array(tour), status, bound=float(solver.BestObjectiveBound()),
                                info={"solver_wall_time_s": solver.WallTime()})
 
 

@@ -9,13 +9,13 @@ coordinates never define distances. Every defect raises :class:`TsplibError` nam
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from hopsolve.errors import ParseError
+from hopsolve.textio import parse_number, read_text
 
 COORDINATE_TYPES = {"EUC_2D": 2, "EUC_3D": 3, "MAN_2D": 2, "MAN_3D": 3, "MAX_2D": 2, "MAX_3D": 3, "CEIL_2D": 2,
                     "GEO": 2, "ATT": 2}
@@ -160,22 +160,7 @@ class _Reader:
 
 
 def _number(token: str, line: int, reader: _Reader, what: str) -> float:
-    try:
-        value = float(token)
-    except ValueError:
-        raise reader.error(f"{what} {token!r} is not a number", line) from None
-    if not math.isfinite(value):
-        raise reader.error(f"{what} {token!r} is not finite", line)
-    return value
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text()
-    except FileNotFoundError:
-        raise TsplibError("no such file", path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TsplibError(f"cannot read file: {exc}", path) from None
+    return parse_number(token, reader.path, line, what, error=TsplibError)
 
 
 def _node_block(reader: _Reader, n: int, width: int, what: str) -> np.ndarray:
@@ -210,7 +195,7 @@ def _node_block(reader: _Reader, n: int, width: int, what: str) -> np.ndarray:
 def read_tsplib(path: str | Path) -> TsplibInstance:
     """Parse a symmetric TSPLIB file into a :class:`TsplibInstance` with its full distance matrix."""
     path = Path(path)
-    reader = _Reader(path, _read_text(path))
+    reader = _Reader(path, read_text(path, TsplibError))
     header: dict[str, str] = {}
     header_lines: dict[str, int] = {}
     coords = display = weights = None
@@ -315,7 +300,7 @@ def _instance_name(header: dict[str, str], path: Path) -> str:
 def read_tour(path: str | Path, dimension: int | None = None) -> np.ndarray:
     """A ``.tour`` file's TOUR_SECTION as 0-based city indices; it must visit each of 1..n exactly once."""
     path = Path(path)
-    reader = _Reader(path, _read_text(path))
+    reader = _Reader(path, read_text(path, TsplibError))
     header: dict[str, str] = {}
     tour: list[int] = []
     while reader.pos < len(reader.lines):

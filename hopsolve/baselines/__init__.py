@@ -1,0 +1,1 @@
+"""Shared machinery for baselines (the problem plugins register the baselines themselves)."""

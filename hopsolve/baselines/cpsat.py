@@ -1,0 +1,35 @@
+"""Running an OR-Tools CP-SAT model the same way for every problem: parameters, seed, limit, status."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from hopsolve.params import require
+
+
+@dataclass(frozen=True)
+class CpsatParams:
+    """CP-SAT parameters shared by the ``ortools-cpsat`` baselines."""
+
+    workers: int = 0
+    """Search workers (0: one per core)."""
+
+    def validate(self) -> None:
+        require(self.workers >= 0, "baseline 'ortools-cpsat'", "workers must be non-negative")
+
+
+def solve_cpsat(model: Any, params: CpsatParams, seed: int, time_limit: float | None) -> tuple[Any, str]:
+    """Solve ``model``; returns the solver (to read values) and ``optimal``, ``feasible``, ``infeasible`` or
+    ``timeout`` (no solution within the limit). ``optimal`` only when CP-SAT proves it."""
+    from ortools.sat.python import cp_model
+
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = params.workers or (os.cpu_count() or 1)
+    solver.parameters.random_seed = seed % (2**31)
+    if time_limit is not None:
+        solver.parameters.max_time_in_seconds = float(time_limit)
+    status = solver.Solve(model)
+    names = {cp_model.OPTIMAL: "optimal", cp_model.FEASIBLE: "feasible", cp_model.INFEASIBLE: "infeasible"}
+    return solver, names.get(status, "timeout")
