@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import traceback
+from pathlib import Path
 from typing import Any
 
 from hopsolve.bench.grid import Task
@@ -24,7 +25,8 @@ def _registry():
 
 def error_record(task: Task, status: str, message: str, wall: float) -> dict[str, Any]:
     """The Result record of a task that failed or ran out of time."""
-    return {"task": task.key, "label": task.solver.shown, "problem": task.problem, "instance": task.instance,
+    return {"task": task.key, "label": task.solver.shown, "problem": task.problem,
+            "instance": Path(task.instance).stem, "instance_path": task.instance,
             "solver": task.solver.name, "kind": task.solver.kind, "params": task.solver.params, "seed": task.seed,
             "status": status, "feasible": False, "objective": None, "reference": None, "gap": None,
             "energy": None, "wall_time_s": wall, "violations": {}, "solution": None, "error": message}
