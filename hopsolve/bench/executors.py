@@ -17,11 +17,20 @@ GRACE_SECONDS = 30.0  # beyond its time limit, a task gets this long (plus 50%) 
 
 
 def _worker(tasks: Any, results: Any) -> None:
+    """Take tasks until told to stop; say when each one starts (its deadline counts from then, not from the
+    worker's imports). Exit, after the task in hand, if the parent died."""
+    parent = mp.parent_process()
     while True:
-        item = tasks.get()
+        try:
+            item = tasks.get(timeout=1.0)
+        except queue.Empty:
+            if parent is not None and not parent.is_alive():
+                return
+            continue
         if item is None:
             return
         index, task = item
+        results.put((index, "started"))
         results.put((index, run_task(task)))
 
 
@@ -66,9 +75,12 @@ def run_local(tasks: list[Task], jobs: int, on_result: Callable[[dict[str, Any]]
             except queue.Empty:
                 index = None
             if index is not None:
-                slot = next(s for s, w in workers.items() if w["task"] and w["task"][0] == index)
-                on_result(record)
-                feed(slot)
+                slot = next((s for s, w in workers.items() if w["task"] and w["task"][0] == index), None)
+                if slot is not None and record == "started":
+                    workers[slot]["since"] = time.monotonic()
+                elif slot is not None:
+                    on_result(record)
+                    feed(slot)
             for slot, worker in list(workers.items()):
                 if worker["task"] is None:
                     continue
