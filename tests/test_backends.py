@@ -125,10 +125,21 @@ def test_default_beta_range_survives_real_valued_weights():
 
 def test_time_limit_stops_cleanly_with_best_so_far():
     energy = random_energy(400, 0, density=0.2)
-    samples = AnnealBackend().solve(energy, AnnealParams(reads=2, sweeps=10**7, time_limit=0.3), seed=0)
+    params = AnnealParams(reads=2, sweeps=10**7, time_limit=0.3, fit_schedule=False)
+    samples = AnnealBackend().solve(energy, params, seed=0)
     assert samples.info["timed_out"] and samples.info["sweeps_done"] < 10**7
     assert samples.info["wall_time_s"] < 3.0
     assert np.allclose(samples.energies, energy.energies(samples.states))
+
+
+def test_time_limit_squeezes_the_schedule_so_the_run_ends_cold():
+    energy = random_energy(400, 0, density=0.2)
+    params = AnnealParams(reads=2, sweeps=10**7, time_limit=0.5, trace=True)
+    samples = AnnealBackend().solve(energy, params, seed=0)
+    assert samples.info["schedule_compressed"] and not samples.info["timed_out"]
+    assert samples.info["sweeps_done"] < 10**7 and samples.info["wall_time_s"] < 3.0
+    cold = AnnealBackend().solve(energy, AnnealParams(reads=2, sweeps=300), seed=0)
+    assert samples.best_energy <= cold.best_energy + 0.02 * abs(cold.best_energy)  # it finished cold
 
 
 def test_progress_callback_is_called():

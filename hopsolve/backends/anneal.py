@@ -57,6 +57,9 @@ class AnnealParams:
     """Return each read's best state seen at the end of a sweep (else the final state)."""
     time_limit: float | None = None
     """Stop after this many seconds and return the best so far (checked between chunks of sweeps)."""
+    fit_schedule: bool = True
+    """With a time limit: when the pace shows the schedule cannot finish in time, resample the rest of it into
+    the sweeps that fit, so that the run still ends at ``beta_max`` instead of stopping hot."""
     threads: int | None = None
     """Threads for parallel reads (default: all cores)."""
     trace: bool = False
@@ -79,26 +82,51 @@ class AnnealParams:
         require(self.threads is None or self.threads >= 1, owner, "threads must be at least 1")
 
 
-def _run_chunked(total: int, step: Callable[[int, int], None], time_limit: float | None,
-                 callback: Callback | None, report: Callable[[], dict[str, Any]]) -> tuple[int, bool]:
-    """Run ``step(start, stop)`` over [0, total) in chunks of about 0.1 s; stop early at ``time_limit``."""
+@dataclass
+class _Progress:
+    """How far a chunked run got, and whether its schedule was squeezed to fit the time limit."""
+
+    done: int
+    timed_out: bool = False
+    compressed: bool = False
+
+
+def _run_chunked(betas: np.ndarray, step: Callable[[int, int, np.ndarray], None], params: AnnealParams,
+                 callback: Callback | None, report: Callable[[], dict[str, Any]]) -> _Progress:
+    """Run ``step(start, stop, betas[start:stop])`` over the schedule in chunks of about 0.1 s.
+
+    With a time limit and ``fit_schedule``, once the pace is known a schedule that would not finish in time is
+    resampled into the sweeps that fit, so the run still ends cold; otherwise it stops at the limit.
+    """
+    time_limit = params.time_limit
     if time_limit is None and callback is None:
-        step(0, total)
-        return total, False
+        step(0, len(betas), betas)
+        return _Progress(len(betas))
     start = time.perf_counter()
-    done, chunk = 0, 1
-    while done < total:
-        stop = min(total, done + chunk)
+    progress, chunk = _Progress(0), 1
+    while progress.done < len(betas):
+        stop = min(len(betas), progress.done + chunk)
         began = time.perf_counter()
-        step(done, stop)
+        step(progress.done, stop, betas[progress.done:stop])
         elapsed = time.perf_counter() - began
-        chunk = max(1, int((stop - done) * CHUNK_SECONDS / max(elapsed, 1e-6)))
-        done = stop
+        chunk = max(1, int((stop - progress.done) * CHUNK_SECONDS / max(elapsed, 1e-6)))
+        progress.done = stop
         if callback is not None:
-            callback({"done": done, "total": total, **report()})
-        if time_limit is not None and time.perf_counter() - start >= time_limit and done < total:
-            return done, True
-    return done, False
+            callback({"done": progress.done, "total": len(betas), **report()})
+        if time_limit is None or progress.done >= len(betas):
+            continue
+        spent = time.perf_counter() - start
+        if spent >= time_limit:
+            progress.timed_out = True
+            break
+        pace = spent / progress.done
+        if params.fit_schedule and pace * (len(betas) - progress.done) > 0.95 * (time_limit - spent):
+            fits = max(1, int(0.9 * (time_limit - spent) / pace))
+            rest = betas[progress.done:]
+            squeezed = np.interp(np.linspace(0, len(rest) - 1, fits), np.arange(len(rest)), rest)
+            betas = np.concatenate([betas[: progress.done], squeezed])
+            progress.compressed = True
+    return progress
 
 
 class _Threads:
@@ -180,21 +208,20 @@ class AnnealBackend(Backend):
         patterns = pattern_part(energy, model)
         overlaps = patterns.overlaps(states) if patterns is not None else None
 
-        def step(start: int, stop: int) -> None:
+        def step(start: int, stop: int, chunk: np.ndarray) -> None:
             if patterns is not None:
                 PAT.pattern_anneal(model.indptr, model.indices, model.data, patterns.patterns, patterns.kind,
-                                   patterns.degree, patterns.beta, patterns.scale, betas[start:stop], rule, states,
-                                   hq, overlaps, current, best_states, best, generators, trace, start)
+                                   patterns.degree, patterns.beta, patterns.scale, chunk, rule, states, hq,
+                                   overlaps, current, best_states, best, generators, trace, start)
                 return
             K.anneal_sweeps(model.indptr, model.indices, model.data, dense, model.group_of, model.group_target,
-                            model.group_scale, betas[start:stop], rule, table_size, states, hq, gsum, current,
-                            best_states, best, generators, trace, start)
+                            model.group_scale, chunk, rule, table_size, states, hq, gsum, current, best_states,
+                            best, generators, trace, start)
 
-        done, timed_out = _run_chunked(params.sweeps, step, params.time_limit, callback,
-                                       lambda: {"best_energy": float(best.min())})
+        progress = _run_chunked(betas, step, params, callback, lambda: {"best_energy": float(best.min())})
         final = (best_states if params.keep_best else states).astype(np.int8)
-        info = self._info(params, seed, beta_min, beta_max, "flip", done, timed_out, started,
-                          n * done * reads, trace[:, :done] if params.trace else None)
+        info = self._info(params, seed, beta_min, beta_max, "flip", progress, started, n * progress.done * reads,
+                          trace[:, : progress.done] if params.trace else None)
         return SampleSet.from_states(energy, from_spins(final, energy.vartype), **info)
 
     def _solve_permutation(self, energy: Energy, params: AnnealParams, seed: int, reads: int,
@@ -230,27 +257,27 @@ class AnnealBackend(Backend):
         rule = K.METROPOLIS if params.rule == "metropolis" else K.GLAUBER
         attempts = max(1, energy.num_variables)
 
-        def step(start: int, stop: int) -> None:
+        def step(start: int, stop: int, chunk: np.ndarray) -> None:
             if n >= 2:
-                PK.permutation_anneal(*arrays, scale, betas[start:stop], attempts, params.swap_probability, rule,
-                                      item_at, current, best_item_at, best, generators, trace, start)
+                PK.permutation_anneal(*arrays, scale, chunk, attempts, params.swap_probability, rule, item_at,
+                                      current, best_item_at, best, generators, trace, start)
 
-        done, timed_out = _run_chunked(params.sweeps, step, params.time_limit, callback,
-                                       lambda: {"best_energy": float(best.min())})
+        progress = _run_chunked(betas, step, params, callback, lambda: {"best_energy": float(best.min())})
         final = best_item_at if params.keep_best else item_at
         states = np.stack([view.layout.state(np.argsort(row), energy.vartype, energy.num_variables)
                            for row in final])
-        info = self._info(params, seed, beta_min, beta_max, "permutation", done, timed_out, started,
-                          attempts * done * reads, trace[:, :done] if params.trace else None)
+        info = self._info(params, seed, beta_min, beta_max, "permutation", progress, started,
+                          attempts * progress.done * reads, trace[:, : progress.done] if params.trace else None)
         return SampleSet.from_states(energy, states, **info)
 
     @staticmethod
-    def _info(params: AnnealParams, seed: int, beta_min: float, beta_max: float, moves: str, done: int,
-              timed_out: bool, started: float, updates: int, trace: np.ndarray | None) -> dict[str, Any]:
+    def _info(params: AnnealParams, seed: int, beta_min: float, beta_max: float, moves: str, progress: _Progress,
+              started: float, updates: int, trace: np.ndarray | None) -> dict[str, Any]:
         elapsed = time.perf_counter() - started
         info: dict[str, Any] = {
             "derived": {"beta_min": beta_min, "beta_max": beta_max, "moves": moves, "seed": seed},
-            "sweeps_done": done, "timed_out": timed_out, "wall_time_s": elapsed, "updates": updates,
+            "sweeps_done": progress.done, "timed_out": progress.timed_out,
+            "schedule_compressed": progress.compressed, "wall_time_s": elapsed, "updates": updates,
             "updates_per_second": updates / elapsed if elapsed > 0 else None,
         }
         if trace is not None:

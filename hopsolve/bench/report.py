@@ -22,9 +22,12 @@ def load_records(path: str | Path) -> list[dict[str, Any]]:
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except json.JSONDecodeError:
             raise UserError("not a JSON line", path=path, line=number) from None
+        if not isinstance(record, dict) or "status" not in record:
+            raise UserError("not a hopsolve result record", path=path, line=number)
+        records.append(record)
     if not records:
         raise UserError("no results in the file", path=path)
     return records
