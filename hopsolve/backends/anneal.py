@@ -106,6 +106,7 @@ def _run_chunked(betas: np.ndarray, step: Callable[[int, int, np.ndarray], None]
     progress, chunk = _Progress(0), 1
     while progress.done < len(betas):
         stop = min(len(betas), progress.done + chunk)
+        done_before = progress.done
         began = time.perf_counter()
         step(progress.done, stop, betas[progress.done:stop])
         elapsed = time.perf_counter() - began
@@ -119,8 +120,10 @@ def _run_chunked(betas: np.ndarray, step: Callable[[int, int, np.ndarray], None]
         if spent >= time_limit:
             progress.timed_out = True
             break
-        pace = spent / progress.done
-        if params.fit_schedule and pace * (len(betas) - progress.done) > 0.95 * (time_limit - spent):
+        # the pace of the latest chunk: the first one also loads or compiles the kernels
+        pace = elapsed / (stop - done_before)
+        if (params.fit_schedule and done_before > 0
+                and pace * (len(betas) - progress.done) > 0.95 * (time_limit - spent)):
             fits = max(1, int(0.9 * (time_limit - spent) / pace))
             rest = betas[progress.done:]
             squeezed = np.interp(np.linspace(0, len(rest) - 1, fits), np.arange(len(rest)), rest)
