@@ -123,7 +123,9 @@ def solve_instance(
         status = "optimal" if samples.info.get("proven_optimal") else "feasible"
     else:
         status = "timeout" if samples.info.get("timed_out") else "infeasible"
-    info = {k: v for k, v in samples.info.items() if k not in ("params", "traces")}
+    # per-unit arrays (traces, trajectories, graded outputs) stay in the SampleSet: a result is one small record
+    info = {k: v for k, v in samples.info.items()
+            if k not in ("params", "derived", "trace", "trajectory", "graded_outputs")}
     info["encode_time_s"] = encode_s
     result = Result(
         problem=problem.name, instance=instance.name, solver=backend_name, kind="backend",
