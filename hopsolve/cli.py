@@ -265,6 +265,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hopsolve: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (``hopsolve ... | head``): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except HopsolveError as exc:
         print(f"hopsolve: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
