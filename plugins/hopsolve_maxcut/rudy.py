@@ -47,7 +47,8 @@ def read_graph(path: str | Path) -> Graph:
     rudy = path.suffix != ".edges"
     if rudy:
         if len(first) != 2:
-            raise ParseError(f"expected the header 'n m', got {' '.join(first)!r}", path, first_line)
+            hint = " (an OR-Library assignment file? add --problem assignment)" if len(first) == 1 else ""
+            raise ParseError(f"expected the max-cut header 'n m', got {' '.join(first)!r}{hint}", path, first_line)
         n = int(_number(first[0], path, first_line, "node count", True))
         m = int(_number(first[1], path, first_line, "edge count", True))
         if n < 1 or m < 0:
