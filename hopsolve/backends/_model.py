@@ -7,6 +7,7 @@ Quadratic terms are summed into one CSR matrix; structured group penalties stay 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -14,6 +15,8 @@ import scipy.sparse as sp
 from hopsolve.energy import Energy, GroupSquareTerm, QuadraticTerm, Vartype, check_matrix_size
 from hopsolve.errors import ParameterError
 from hopsolve.pattern_term import KINDS, PatternTerm
+
+DENSE_FRACTION = 0.25  # above this fill, couplings are used as a dense array
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,23 +50,31 @@ class SpinModel:
         bound = int(np.ceil(self.coefficient_scales()[0])) + 1
         return bound if bound <= cap else 0
 
+    @property
+    def coupling(self) -> sp.csr_matrix:
+        return sp.csr_matrix((self.data, self.indices, self.indptr), shape=(self.n, self.n))
+
+    @property
+    def is_dense(self) -> bool:
+        """Mostly full: contiguous dense rows (and BLAS products) beat index lists."""
+        return self.nnz > DENSE_FRACTION * self.n * self.n
+
+    @cached_property
+    def dense_coupling(self) -> np.ndarray:
+        """W as a dense array, built once per model."""
+        return self.coupling.toarray()
+
     def initial_fields(self, spins: np.ndarray) -> np.ndarray:
         """Quadratic fields ``W s + b`` of every row of ``spins`` by one matrix product (BLAS for dense W)."""
-        w = sp.csr_matrix((self.data, self.indices, self.indptr), shape=(self.n, self.n))
         s = spins.astype(np.float64)
-        if self.nnz > 0.25 * self.n * self.n:
-            return np.ascontiguousarray(s @ w.toarray() + self.bias)  # W is symmetric
+        if self.is_dense:
+            return np.ascontiguousarray(s @ self.dense_coupling + self.bias)  # W is symmetric
         # C order matters: each read's row must be contiguous, or kernels stride and threads share cache lines
-        return np.ascontiguousarray((w @ s.T).T + self.bias)
-
-    def dense_coupling(self) -> np.ndarray:
-        """W as a dense array (for nearly full models, where contiguous rows beat index lists)."""
-        return sp.csr_matrix((self.data, self.indices, self.indptr), shape=(self.n, self.n)).toarray()
+        return np.ascontiguousarray((self.coupling @ s.T).T + self.bias)
 
     def coefficient_scales(self) -> tuple[float, float]:
         """(largest possible single-flip energy change, smallest nonzero coefficient-driven change)."""
-        w = sp.csr_matrix((self.data, self.indices, self.indptr), shape=(self.n, self.n))
-        row_abs = np.asarray(abs(w).sum(axis=1)).ravel() + np.abs(self.bias)
+        row_abs = np.asarray(abs(self.coupling).sum(axis=1)).ravel() + np.abs(self.bias)
         smallest = [np.abs(self.data[self.data != 0]).min(initial=np.inf),
                     np.abs(self.bias[self.bias != 0]).min(initial=np.inf)]
         for f in range(len(self.group_scale)):

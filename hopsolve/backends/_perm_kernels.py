@@ -48,6 +48,17 @@ def swap_delta(a, b, item_at, flow, bp, bi, bd, tp, ti, td, linear, has_linear):
 
 
 @numba.njit(cache=True)
+def _reverse(item_at, a, b):
+    """Reverse the items at positions a..b in place."""
+    while a < b:
+        x = item_at[a]
+        item_at[a] = item_at[b]
+        item_at[b] = x
+        a += 1
+        b -= 1
+
+
+@numba.njit(cache=True)
 def reverse_delta(a, b, item_at, flow, bp, bi, bd, tp, ti, td, linear, has_linear, cycle_weight):
     """Energy change (unscaled) of reversing the block of positions a..b (a < b)."""
     n = len(item_at)
@@ -73,14 +84,7 @@ def reverse_delta(a, b, item_at, flow, bp, bi, bd, tp, ti, td, linear, has_linea
         item_at[hi] = x
         lo += 1
         hi -= 1
-    lo = a
-    hi = b
-    while lo < hi:
-        x = item_at[lo]
-        item_at[lo] = item_at[hi]
-        item_at[hi] = x
-        lo += 1
-        hi -= 1
+    _reverse(item_at, a, b)  # undo the tentative exchanges
     return delta
 
 
@@ -98,16 +102,6 @@ def _pick_move(x_rng, n, swap_probability):
     x_rng, u = xorshift_uniform(x_rng)
     kind = 0 if u < swap_probability else 1
     return kind, a, b, x_rng
-
-
-@numba.njit(cache=True)
-def _reverse(item_at, a, b):
-    while a < b:
-        x = item_at[a]
-        item_at[a] = item_at[b]
-        item_at[b] = x
-        a += 1
-        b -= 1
 
 
 @numba.njit(cache=True, parallel=True)

@@ -26,7 +26,6 @@ from hopsolve.sampleset import SampleSet
 from hopsolve.seeding import make_rng, read_seeds, resolve_seed
 
 CHUNK_SECONDS = 0.1
-DENSE_FRACTION = 0.25  # above this fill, flips update fields from dense rows (contiguous, vectorised)
 
 
 @dataclass(frozen=True)
@@ -206,7 +205,7 @@ class AnnealBackend(Backend):
         generators = read_seeds(seed, reads).astype(np.uint64) | np.uint64(1)
         trace = np.zeros((reads, params.sweeps if params.trace else 0))
         rule = K.METROPOLIS if params.rule == "metropolis" else K.GLAUBER
-        dense = model.dense_coupling() if model.nnz > DENSE_FRACTION * n * n else np.zeros((0, 0))
+        dense = model.dense_coupling if model.is_dense else np.zeros((0, 0))
         table_size = model.integer_delta_bound()
         patterns = pattern_part(energy, model)
         overlaps = patterns.overlaps(states) if patterns is not None else None
