@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from hopsolve import Energy, ParameterError, Vartype
-from hopsolve.backends.anneal import AnnealBackend, AnnealParams
+from hopsolve.backends import _perm_kernels as PK
+from hopsolve.backends.anneal import AnnealBackend, AnnealParams, _permutation_arrays
 from hopsolve.backends.exact import ExactBackend
 from hopsolve.backends.hopfield import HopfieldBackend, HopfieldParams
 from hopsolve.backends.schedules import default_beta_range
@@ -232,6 +233,74 @@ def test_permutation_moves_stay_feasible_and_find_the_optimum():
     assert samples.best_energy == best
     with pytest.raises(ParameterError, match="permutation view"):
         AnnealBackend().solve(random_energy(4, 0), AnnealParams(moves="permutation"))
+
+
+def _qap_with_costs(n: int, seed: int, quadratic: bool):
+    """A permutation energy with a linear part and, if ``quadratic``, a sparse asymmetric QAP part."""
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=(n, n)) if quadratic else np.zeros((n, n))
+    b = rng.normal(size=(n, n)) * (rng.random((n, n)) < 0.5) if quadratic else np.zeros((n, n))
+    return permutation_energy(a, b, rng.normal(size=(n, n)))
+
+
+def test_open_gain_counts_the_replaced_position_without_the_hole():
+    n = 6
+    view = _qap_with_costs(n, 11, quadratic=True).permutation
+    a, b, c = view.flow, view.adjacency.toarray(), view.linear
+    assert np.any(np.diagonal(b))  # the self-term of a position is covered too
+
+    def terms_of(item_at, pos, hole):
+        x = item_at[pos]
+        total = c[x, pos] + b[pos, pos] * a[x, x]
+        for k in set(range(n)) - {pos, hole}:
+            total += b[pos, k] * a[x, item_at[k]] + b[k, pos] * a[item_at[k], x]
+        return total
+
+    item_at = np.random.default_rng(0).permutation(n)
+    for hole, pos in itertools.permutations(range(n), 2):
+        replaced = item_at.copy()
+        replaced[pos] = item_at[hole]
+        expected = terms_of(replaced, pos, hole) - terms_of(item_at, pos, hole)
+        assert np.isclose(PK.open_gain(hole, pos, item_at, *_permutation_arrays(view)[:9]), expected)
+
+
+@pytest.mark.parametrize("quadratic", [False, True], ids=["linear", "quadratic"])
+def test_ejection_chains_stay_feasible_and_keep_exact_energies(quadratic):
+    n, reads = 9, 4
+    view = _qap_with_costs(n, 12, quadratic).permutation
+    rng = np.random.default_rng(1)
+    item_at = np.array([rng.permutation(n) for _ in range(reads)])
+    current = np.array([view.value(np.argsort(row)) for row in item_at])
+    start = current.copy()
+    best, best_item_at = current.copy(), item_at.copy()
+    generators = np.arange(1, 2 * reads, 2, dtype=np.uint64)
+    PK.permutation_anneal(*_permutation_arrays(view), 1.0, np.geomspace(0.1, 20, 40), n * n, 1.0, 0.7, 4, 0,
+                          item_at, current, best_item_at, best, generators, np.zeros((reads, 0)), 0)
+    for r in range(reads):
+        assert sorted(item_at[r]) == list(range(n)) and sorted(best_item_at[r]) == list(range(n))
+        assert np.isclose(current[r], view.value(np.argsort(item_at[r])))
+        assert np.isclose(best[r], view.value(np.argsort(best_item_at[r])))
+    assert np.all(best < start)
+
+
+def test_ejection_chains_solve_linear_assignment_exactly():
+    from scipy.optimize import linear_sum_assignment
+
+    n = 7
+    costs = np.random.default_rng(5).integers(1, 100, (n, n)).astype(float)
+    energy = permutation_energy(np.zeros((n, n)), np.zeros((n, n)), costs)
+    brute = min(costs[np.arange(n), list(p)].sum() for p in itertools.permutations(range(n)))
+    params = AnnealParams(reads=2, sweeps=100, swap_probability=1.0, chain_probability=1.0)
+    assert AnnealBackend().solve(energy, params, seed=3).best_energy == brute
+    costs = np.random.default_rng(6).integers(1, 100, (60, 60)).astype(float)
+    rows, cols = linear_sum_assignment(costs)
+    energy = permutation_energy(np.zeros((60, 60)), np.zeros((60, 60)), costs)
+    params = AnnealParams(reads=2, sweeps=2000, swap_probability=1.0, chain_probability=1.0)
+    assert AnnealBackend().solve(energy, params, seed=3).best_energy == costs[rows, cols].sum()
+    with pytest.raises(ParameterError, match="chain_length"):
+        AnnealBackend().params({"chain_length": 0})
+    with pytest.raises(ParameterError, match="chain_probability"):
+        AnnealBackend().params({"chain_probability": 1.5})
 
 
 def test_permutation_view_equals_penalty_energy_on_every_permutation():

@@ -3,7 +3,10 @@
 The state of a read is ``item_at[a]``, the item at position a. The energy is
 ``scale · (Σ_ab B_ab A[item_at[a], item_at[b]] + Σ_a C[item_at[a], a])``. Moves: exchange the items at two
 positions (delta in O(deg_B(a) + deg_B(b)): O(1) for a cycle, O(n) for dense QAP) and reverse a block of
-positions (O(1) when B is a weighted cycle and A symmetric, i.e. 2-opt; otherwise a chain of exchanges).
+positions (O(1) when B is a weighted cycle and A symmetric, i.e. 2-opt; otherwise a chain of exchanges), and
+ejection chains (:func:`ejection_chain`): the item at a random position moves to another position, the item it
+displaces moves on, and so on; the best closed prefix of the chain is accepted or rejected as one move. Exchanges
+alone cannot reach the long alternating cycles by which a linear assignment improves; ejection chains can.
 """
 
 from __future__ import annotations
@@ -104,19 +107,137 @@ def _pick_move(x_rng, n, swap_probability):
     return kind, a, b, x_rng
 
 
+@numba.njit(cache=True)
+def open_gain(hole, b, item_at, flow, bp, bi, bd, tp, ti, td, linear, has_linear):
+    """Energy change (unscaled) of the item at ``hole`` replacing the item at ``b``, counting only b's terms with
+    positions other than ``hole``: the part of an exchange that does not depend on what ``hole`` receives."""
+    y = item_at[hole]
+    z = item_at[b]
+    total = 0.0
+    for k in range(bp[b], bp[b + 1]):
+        c = bi[k]
+        if c == b:
+            total += bd[k] * (flow[y, y] - flow[z, z])
+        elif c != hole:
+            total += bd[k] * (flow[y, item_at[c]] - flow[z, item_at[c]])
+    for k in range(tp[b], tp[b + 1]):
+        c = ti[k]
+        if c != b and c != hole:
+            total += td[k] * (flow[item_at[c], y] - flow[item_at[c], z])
+    if has_linear:
+        total += linear[y, b] - linear[z, b]
+    return total
+
+
+@numba.njit(cache=True)
+def _open_gains(hole, item_at, flow, bp, bi, bd, tp, ti, td, linear, has_linear, scale, visited, stamp, weights):
+    """Scaled open gains of every position not yet in the chain, into ``weights``; returns the lowest.
+
+    A purely linear energy takes a tight loop that the compiler vectorises (5× faster than the general one)."""
+    n = len(item_at)
+    lowest = np.inf
+    if len(bi) == 0 and has_linear:
+        y = item_at[hole]
+        for b in range(n):
+            if visited[b] != stamp:
+                weights[b] = scale * (linear[y, b] - linear[item_at[b], b])
+                lowest = min(lowest, weights[b])
+        return lowest
+    for b in range(n):
+        if visited[b] != stamp:
+            weights[b] = scale * open_gain(hole, b, item_at, flow, bp, bi, bd, tp, ti, td, linear, has_linear)
+            lowest = min(lowest, weights[b])
+    return lowest
+
+
+@numba.njit(cache=True)
+def ejection_chain(item_at, flow, bp, bi, bd, tp, ti, td, linear, has_linear, scale, beta, rule, length, x_rng,
+                   visited, stamp, chain, weights):
+    """One ejection-chain move; returns (accepted, scaled energy change, generator state).
+
+    Position ``hole`` is drawn at random. At each step the item held at ``hole`` is placed at a position b not yet
+    in the chain, drawn by heat-bath over the open gain (``e^{-β·gain}``), and b's item comes back to ``hole``;
+    every prefix is a cyclic shift of its positions, so each is a permutation whose energy change is summed
+    exactly by exchanges. The prefix with the lowest change is accepted by ``rule``; the rest is undone.
+    """
+    n = len(item_at)
+    x_rng, u = xorshift_uniform(x_rng)
+    hole = int(u * n)
+    visited[hole] = stamp
+    steps = min(length, n - 1)
+    total = 0.0
+    best_total = np.inf
+    best_steps = 0
+    for step in range(steps):
+        lowest = _open_gains(hole, item_at, flow, bp, bi, bd, tp, ti, td, linear, has_linear, scale, visited, stamp,
+                             weights)
+        mass = 0.0
+        for b in range(n):
+            if visited[b] != stamp:
+                weights[b] = np.exp(-beta * (weights[b] - lowest))
+                mass += weights[b]
+        x_rng, u = xorshift_uniform(x_rng)
+        left = u * mass
+        pick = -1
+        for b in range(n):
+            if visited[b] != stamp:
+                pick = b
+                left -= weights[b]
+                if left <= 0.0:
+                    break
+        total += scale * swap_delta(hole, pick, item_at, flow, bp, bi, bd, tp, ti, td, linear, has_linear)
+        x = item_at[hole]
+        item_at[hole] = item_at[pick]
+        item_at[pick] = x
+        visited[pick] = stamp
+        chain[step] = pick
+        if total < best_total:
+            best_total = total
+            best_steps = step + 1
+    accepted = False
+    if best_steps > 0:
+        accepted, x_rng = accept(best_total, beta, rule, x_rng)
+    keep = best_steps if accepted else 0
+    for step in range(steps - 1, keep - 1, -1):
+        b = chain[step]
+        x = item_at[hole]
+        item_at[hole] = item_at[b]
+        item_at[b] = x
+    return accepted, best_total if accepted else 0.0, x_rng
+
+
 @numba.njit(cache=True, parallel=True)
 def permutation_anneal(flow, bp, bi, bd, tp, ti, td, linear, has_linear, cycle_weight, scale, betas, attempts,
-                       swap_probability, rule, item_at, current, best_item_at, best, rng, trace, trace_offset):
-    """Anneal every read for ``len(betas)`` sweeps of ``attempts`` moves each; energies are scaled."""
+                       swap_probability, chain_probability, chain_length, rule, item_at, current, best_item_at, best,
+                       rng, trace, trace_offset):
+    """Anneal every read for ``len(betas)`` sweeps of ``attempts`` move attempts each (an ejection chain uses
+    ``chain_length·n`` of them, one per exchange it weighs); energies are scaled."""
     reads, n = item_at.shape
     record = trace.shape[1] > 0
+    chain_cost = max(1, min(chain_length, n - 1) * n)
     for r in prange(reads):
         energy = current[r]
         row = item_at[r]
         x_rng = rng[r]
+        visited = np.zeros(n, dtype=np.int64)
+        chain = np.empty(max(1, min(chain_length, n - 1)), dtype=np.int64)
+        weights = np.empty(n)
+        stamp = 0
         for k in range(len(betas)):
             beta = betas[k]
-            for _ in range(attempts):
+            budget = attempts
+            while budget > 0:
+                if chain_probability > 0.0:
+                    x_rng, u = xorshift_uniform(x_rng)
+                    if u < chain_probability:
+                        budget -= chain_cost
+                        stamp += 1
+                        accepted, delta, x_rng = ejection_chain(row, flow, bp, bi, bd, tp, ti, td, linear, has_linear,
+                                                                scale, beta, rule, chain_length, x_rng, visited,
+                                                                stamp, chain, weights)
+                        energy += delta
+                        continue
+                budget -= 1
                 kind, a, b, x_rng = _pick_move(x_rng, n, swap_probability)
                 if kind == 0:
                     delta = scale * swap_delta(a, b, row, flow, bp, bi, bd, tp, ti, td, linear, has_linear)

@@ -52,6 +52,12 @@ class AnnealParams:
     feasible (needs an energy with a permutation view); ``auto``: permutation moves where possible."""
     swap_probability: float = 0.5
     """With permutation moves: probability of an exchange (else a block reversal)."""
+    chain_probability: float = 0.0
+    """With permutation moves: probability that a move is an ejection chain instead (see
+    ``hopsolve.backends._perm_kernels``); a chain weighs ``n`` exchanges per step and counts as that many
+    attempts of its sweep. Linear assignment needs them; TSP and QAP do well on exchanges and reversals alone."""
+    chain_length: int = 10
+    """Most steps in an ejection chain (the best prefix is kept)."""
     keep_best: bool = True
     """Return each read's best state seen at the end of a sweep (else the final state)."""
     time_limit: float | None = None
@@ -77,6 +83,8 @@ class AnnealParams:
         require(self.schedule != "constant" or self.beta is not None or self.beta_max is not None, owner,
                 "schedule=constant needs beta")
         require(0.0 <= self.swap_probability <= 1.0, owner, "swap_probability must be in [0, 1]")
+        require(0.0 <= self.chain_probability <= 1.0, owner, "chain_probability must be in [0, 1]")
+        require(self.chain_length >= 1, owner, f"chain_length must be at least 1, got {self.chain_length}")
         require(self.time_limit is None or self.time_limit > 0, owner, "time_limit must be positive")
         require(self.threads is None or self.threads >= 1, owner, "threads must be at least 1")
 
@@ -261,8 +269,9 @@ class AnnealBackend(Backend):
 
         def step(start: int, stop: int, chunk: np.ndarray) -> None:
             if n >= 2:
-                PK.permutation_anneal(*arrays, scale, chunk, attempts, params.swap_probability, rule, item_at,
-                                      current, best_item_at, best, generators, trace, start)
+                PK.permutation_anneal(*arrays, scale, chunk, attempts, params.swap_probability,
+                                      params.chain_probability, params.chain_length, rule, item_at, current,
+                                      best_item_at, best, generators, trace, start)
 
         progress = _run_chunked(betas, step, params, callback, lambda: {"best_energy": float(best.min())})
         final = best_item_at if params.keep_best else item_at

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from abc import abstractmethod
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -15,10 +16,6 @@ from hopsolve import Energy, Instance, Problem, Solution
 from hopsolve.errors import ParameterError
 from hopsolve.permutation import permutation_energy
 from hopsolve_assignment.formats import read_cost_matrix, read_qaplib
-
-# anneal move attempts per read by default (a few seconds on one core): a linear-assignment swap costs O(1),
-# a dense QAP swap O(n)
-ANNEAL_ATTEMPTS_PER_READ = {"assignment": 6e7, "qap": 1e7}
 
 
 def table_value(path: Path, table: str, n: int) -> float | None:
@@ -38,6 +35,12 @@ class _PermutationProblem(Problem):
     """Shared decoding for problems whose candidates are permutations (row i → column p[i])."""
 
     default_backend = "anneal"
+    anneal_moves: dict[str, float] = {"swap_probability": 1.0}
+    """The move mix ``anneal`` uses by default (exchanges only: reversals mean nothing to an assignment)."""
+
+    @abstractmethod
+    def anneal_attempts(self, n: int) -> float:
+        """Move attempts per read by default: a few seconds on one core."""
 
     def candidate(self, instance: Instance, energy: Energy, state: np.ndarray) -> np.ndarray | None:
         return energy.layout.positions(state)
@@ -63,8 +66,8 @@ class _PermutationProblem(Problem):
         if backend != "anneal":
             return {}
         n = self._size(instance)
-        sweeps = max(100, int(ANNEAL_ATTEMPTS_PER_READ[self.name] / (n * n)))
-        return {"reads": 2, "sweeps": sweeps, "swap_probability": 1.0}
+        sweeps = max(100, int(self.anneal_attempts(n) / (n * n)))
+        return {"reads": 2, "sweeps": sweeps, **self.anneal_moves}
 
     @staticmethod
     def _size(instance: Instance) -> int:
@@ -79,6 +82,12 @@ class AssignmentProblem(_PermutationProblem):
     description = "linear assignment (OR-Library, .npy or .csv cost matrices)"
     suffixes = (".npy", ".csv", ".assign")
     sense = "min"
+    anneal_moves = {"swap_probability": 1.0, "chain_probability": 1.0}
+
+    def anneal_attempts(self, n: int) -> float:
+        """Ejection chains weigh 10·n exchanges of O(1) each; 2·10⁵ chains per read (capped at 4·10⁸ attempts,
+        ~4 s) reach the optimum of assign100–800 or come within 0.3% of it."""
+        return min(4e8, 2e6 * n)
 
     def read(self, path: str | Path) -> Instance:
         path = Path(path)
@@ -113,6 +122,10 @@ class QapProblem(_PermutationProblem):
     description = "quadratic assignment (QAPLIB .dat)"
     suffixes = (".dat",)
     sense = "min"
+
+    def anneal_attempts(self, n: int) -> float:
+        """Exchanges of O(n) each on a dense QAP."""
+        return 1e7
 
     def read(self, path: str | Path) -> Instance:
         path = Path(path)
