@@ -235,6 +235,20 @@ def test_permutation_moves_stay_feasible_and_find_the_optimum():
         AnnealBackend().solve(random_energy(4, 0), AnnealParams(moves="permutation"))
 
 
+def test_typical_hot_end_starts_at_one_over_the_field_spread():
+    energy = random_energy(12, 4, Vartype.BINARY, density=0.5)
+    w, b, _ = energy.to_spin().to_hopfield()
+    sigma = np.sqrt(np.mean(np.asarray(w.multiply(w).sum(axis=1)).ravel() + b**2))
+    worst = AnnealBackend().solve(energy, AnnealParams(sweeps=20), seed=0).info["derived"]
+    typical = AnnealBackend().solve(energy, AnnealParams(sweeps=20, hot_end="typical"), seed=0).info["derived"]
+    assert np.isclose(typical["beta_min"], 1.0 / sigma) and typical["beta_max"] == worst["beta_max"]
+    assert worst["beta_min"] < typical["beta_min"]
+    assert AnnealBackend().solve(energy, AnnealParams(sweeps=20, hot_end="typical", beta_min=0.01),
+                                 seed=0).info["derived"]["beta_min"] == 0.01
+    with pytest.raises(ParameterError, match="hot_end"):
+        AnnealBackend().params({"hot_end": "lukewarm"})
+
+
 def _qap_with_costs(n: int, seed: int, quadratic: bool):
     """A permutation energy with a linear part and, if ``quadratic``, a sparse asymmetric QAP part."""
     rng = np.random.default_rng(seed)

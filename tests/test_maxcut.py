@@ -71,9 +71,11 @@ def test_cut_recomputed_from_edges_via_cli(cli):
     assert result["reference"] == 3064 and result["gap"] >= 0
 
 
-def test_g1_reaches_best_known_with_defaults(cli):
-    result = json.loads(cli("solve", INSTANCES / "gset" / "G1.txt", "--seed", "1", "--json").out)
-    assert result["problem"] == "maxcut" and result["objective"] >= 11624 - 5
+@pytest.mark.parametrize("name, best_known", [("G1", 11624), ("G2", 11620)])
+def test_gset_reaches_best_known_with_defaults(cli, name, best_known):
+    result = json.loads(cli("solve", INSTANCES / "gset" / f"{name}.txt", "--seed", "1", "--json").out)
+    assert result["problem"] == "maxcut" and result["objective"] == best_known == result["reference"]
+    assert result["params"]["hot_end"] == "typical"
 
 
 def test_baselines(cli, tmp_path):

@@ -72,6 +72,12 @@ class SpinModel:
         # C order matters: each read's row must be contiguous, or kernels stride and threads share cache lines
         return np.ascontiguousarray((self.coupling @ s.T).T + self.bias)
 
+    def typical_field(self) -> float:
+        """Root mean square over units of the spread of a unit's quadratic field at a uniformly random state,
+        ``sqrt(mean_i(Σ_j W_ij² + b_i²))``: the size of a typical flip's change is twice this."""
+        squares = np.asarray(self.coupling.multiply(self.coupling).sum(axis=1)).ravel() + self.bias**2
+        return float(np.sqrt(squares.mean())) if len(squares) else 0.0
+
     def coefficient_scales(self) -> tuple[float, float]:
         """(largest possible single-flip energy change, smallest nonzero coefficient-driven change)."""
         row_abs = np.asarray(abs(self.coupling).sum(axis=1)).ravel() + np.abs(self.bias)

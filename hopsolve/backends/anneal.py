@@ -17,7 +17,7 @@ from hopsolve.backends import _kernels as K
 from hopsolve.backends import _pattern_kernels as PAT
 from hopsolve.backends import _perm_kernels as PK
 from hopsolve.backends._model import SpinModel, compile_spin_model, from_spins, pattern_part, to_spins
-from hopsolve.backends.schedules import beta_schedule, default_beta_range
+from hopsolve.backends.schedules import beta_schedule, default_beta_range, typical_beta_min
 from hopsolve.energy import Energy, PermutationView
 from hopsolve.errors import ParameterError
 from hopsolve.params import require
@@ -45,6 +45,10 @@ class AnnealParams:
     """Hot end; derived from the energy's coefficients when not given (see ``hopsolve.backends.schedules``)."""
     beta_max: float | None = None
     """Cold end; derived when not given."""
+    hot_end: Literal["worst", "typical"] = "worst"
+    """How a derived ``beta_min`` is chosen for flip moves: ``worst``, so that even the largest possible flip is
+    accepted with probability ½; ``typical``, ``1/σ`` for σ the spread of a unit's field at a random state (about
+    the freezing point; see ``hopsolve.backends.schedules``)."""
     beta: float | None = None
     """Fixed inverse temperature for ``schedule=constant`` (Glauber dynamics at constant temperature)."""
     moves: Literal["auto", "flip", "permutation"] = "auto"
@@ -194,7 +198,11 @@ class AnnealBackend(Backend):
         largest, smallest = model.coefficient_scales()
         if any(isinstance(t, PatternTerm) for t in energy.terms):
             largest = max(largest, 2.0 * float(energy.field_bounds().max(initial=0.0)))
-        betas, beta_min, beta_max = self._betas(params, default_beta_range(largest, smallest))
+        derived = default_beta_range(largest, smallest)
+        if params.hot_end == "typical":
+            typical = typical_beta_min(model.typical_field(), derived[1])
+            derived = (typical, derived[1]) if typical is not None else derived
+        betas, beta_min, beta_max = self._betas(params, derived)
         rng = make_rng(seed)
         if initial_states is None:
             states = rng.choice(np.array([-1, 1], dtype=np.int8), size=(reads, n))

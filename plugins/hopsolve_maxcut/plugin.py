@@ -66,6 +66,13 @@ class MaxcutProblem(Problem):
         energy = Energy.from_hopfield((w + w.T).tocsr(), np.zeros(g.n), -0.5 * float(g.weights.sum()), "spin")
         return energy.reweighted(**weights) if weights else energy
 
+    def default_params(self, backend: str, instance: Instance) -> dict[str, Any]:
+        """``anneal``: 40 reads × 2500 sweeps from the typical hot end (best-known cuts of G1–G5 in every one of
+        10 seeds, ~0.5 s each on two cores; the worst-case hot end found G2's in 2 of 10 at 40 × 1000)."""
+        if backend != "anneal":
+            return {}
+        return {"reads": 40, "sweeps": 2500, "hot_end": "typical"}
+
     def candidate(self, instance: Instance, energy: Energy, state: np.ndarray) -> np.ndarray:
         s = np.asarray(state)
         return s if energy.vartype.value == "spin" else 2 * s - 1
