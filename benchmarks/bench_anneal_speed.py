@@ -101,6 +101,7 @@ def main() -> None:
         t_one, _ = time_call(lambda: run_ours(1), args.repeats)
         t_two, _ = time_call(lambda: run_ours(2), args.repeats)
         values: dict[str, list[np.ndarray]] = {"peer (its defaults)": [], "ours (defaults)": [],
+                                               "ours (typical hot end)": [],
                                                "ours (peer's β range, final states)": []}
         for seed in range(args.quality_seeds):
             peer_set = peer.sample(peer_bqm, num_reads=args.reads, num_sweeps=args.sweeps, seed=seed)
@@ -109,6 +110,8 @@ def main() -> None:
                 "peer (its defaults)": (peer_states + 1) // 2 if g is None else peer_states,
                 "ours (defaults)": ours.solve(model, AnnealParams(reads=args.reads, sweeps=args.sweeps),
                                               seed=seed).states,
+                "ours (typical hot end)": ours.solve(model, AnnealParams(reads=args.reads, sweeps=args.sweeps,
+                                                                         hot_end="typical"), seed=seed).states,
                 "ours (peer's β range, final states)": ours.solve(model, AnnealParams(
                     reads=args.reads, sweeps=args.sweeps, beta_min=beta_min, beta_max=beta_max, keep_best=False),
                     seed=seed).states,
