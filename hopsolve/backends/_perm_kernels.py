@@ -18,6 +18,14 @@ from numba import prange
 from hopsolve.backends._kernels import accept, end_of_sweep, xorshift_uniform
 
 
+@numba.njit(cache=True, inline="always")
+def _exchange(item_at, a, b):
+    """Exchange the items at positions a and b in place."""
+    x = item_at[a]
+    item_at[a] = item_at[b]
+    item_at[b] = x
+
+
 @numba.njit(cache=True)
 def _touching(a, b, item_at, flow, bp, bi, bd, tp, ti, td):
     """Σ of B·A over every entry in rows and columns a and b of B (each entry once)."""
@@ -37,13 +45,11 @@ def _touching(a, b, item_at, flow, bp, bi, bd, tp, ti, td):
 def swap_delta(a, b, item_at, flow, bp, bi, bd, tp, ti, td, linear, has_linear):
     """Energy change (unscaled) of exchanging the items at positions a and b."""
     before = _touching(a, b, item_at, flow, bp, bi, bd, tp, ti, td)
+    _exchange(item_at, a, b)
+    after = _touching(a, b, item_at, flow, bp, bi, bd, tp, ti, td)
+    _exchange(item_at, a, b)
     xa = item_at[a]
     xb = item_at[b]
-    item_at[a] = xb
-    item_at[b] = xa
-    after = _touching(a, b, item_at, flow, bp, bi, bd, tp, ti, td)
-    item_at[a] = xa
-    item_at[b] = xb
     delta = after - before
     if has_linear:
         delta += linear[xb, a] + linear[xa, b] - linear[xa, a] - linear[xb, b]
@@ -54,9 +60,7 @@ def swap_delta(a, b, item_at, flow, bp, bi, bd, tp, ti, td, linear, has_linear):
 def _reverse(item_at, a, b):
     """Reverse the items at positions a..b in place."""
     while a < b:
-        x = item_at[a]
-        item_at[a] = item_at[b]
-        item_at[b] = x
+        _exchange(item_at, a, b)
         a += 1
         b -= 1
 
@@ -82,9 +86,7 @@ def reverse_delta(a, b, item_at, flow, bp, bi, bd, tp, ti, td, linear, has_linea
     hi = b
     while lo < hi:
         delta += swap_delta(lo, hi, item_at, flow, bp, bi, bd, tp, ti, td, linear, has_linear)
-        x = item_at[lo]
-        item_at[lo] = item_at[hi]
-        item_at[hi] = x
+        _exchange(item_at, lo, hi)
         lo += 1
         hi -= 1
     _reverse(item_at, a, b)  # undo the tentative exchanges
@@ -186,9 +188,7 @@ def ejection_chain(item_at, flow, bp, bi, bd, tp, ti, td, linear, has_linear, sc
                 if left <= 0.0:
                     break
         total += scale * swap_delta(hole, pick, item_at, flow, bp, bi, bd, tp, ti, td, linear, has_linear)
-        x = item_at[hole]
-        item_at[hole] = item_at[pick]
-        item_at[pick] = x
+        _exchange(item_at, hole, pick)
         visited[pick] = stamp
         chain[step] = pick
         if total < best_total:
@@ -199,10 +199,7 @@ def ejection_chain(item_at, flow, bp, bi, bd, tp, ti, td, linear, has_linear, sc
         accepted, x_rng = accept(best_total, beta, rule, x_rng)
     keep = best_steps if accepted else 0
     for step in range(steps - 1, keep - 1, -1):
-        b = chain[step]
-        x = item_at[hole]
-        item_at[hole] = item_at[b]
-        item_at[b] = x
+        _exchange(item_at, hole, chain[step])
     return accepted, best_total if accepted else 0.0, x_rng
 
 
@@ -248,9 +245,7 @@ def permutation_anneal(flow, bp, bi, bd, tp, ti, td, linear, has_linear, cycle_w
                 if not accepted:
                     continue
                 if kind == 0:
-                    t = row[a]
-                    row[a] = row[b]
-                    row[b] = t
+                    _exchange(row, a, b)
                 else:
                     _reverse(row, a, b)
                 energy += delta
