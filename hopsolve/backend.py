@@ -33,6 +33,11 @@ class Backend(ABC):
         """Build and validate this backend's ``Params`` (unknown or invalid fields are errors)."""
         return build_params(self.Params, values, owner=f"backend {self.name!r}")
 
+    def prepare(self, energy: Energy, params: Any) -> float:
+        """Compile or load whatever :meth:`solve` will run on ``energy`` with ``params``, before the time limit's
+        clock starts (see :mod:`hopsolve.warmup`); returns the seconds spent. The default does nothing."""
+        return 0.0
+
     @abstractmethod
     def solve(
         self,

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from functools import cached_property
@@ -433,6 +433,57 @@ class KroneckerTerm(Term):
 
 
 @dataclass(frozen=True, eq=False)
+class LazyTerm(Term):
+    """A term built only when a state of its ``num_variables`` units is evaluated.
+
+    Large permutation energies (a tour over 85,900 cities has 7.4·10⁹ units) are solved inside the feasible set
+    through their :class:`PermutationView` and never need their terms as arrays; this wrapper keeps such a term
+    named and re-weightable, and builds it (``build()``) on first use after checking that the ``entries`` it
+    stores fit under ``HOPSOLVE_MAX_MATRIX_BYTES``. ``couplings`` is what :meth:`quadratic` would store.
+    """
+
+    name: str
+    units: int
+    build: Callable[[], Term]
+    entries: int
+    couplings: int
+
+    @cached_property
+    def term(self) -> Term:
+        check_matrix_size(self.entries, f"term {self.name!r} on {self.units:,} units")
+        built = self.build()
+        if built.name != self.name or built.num_variables != self.units:
+            raise ParameterError(f"lazy term {self.name!r} built a different term")
+        return built
+
+    @property
+    def num_variables(self) -> int:
+        return self.units
+
+    @property
+    def stored_couplings(self) -> int:
+        return self.couplings
+
+    def energies(self, states: np.ndarray, vartype: Vartype) -> np.ndarray:
+        return self.term.energies(states, vartype)
+
+    def fields(self, states: np.ndarray, vartype: Vartype) -> np.ndarray:
+        return self.term.fields(states, vartype)
+
+    def field_bounds(self) -> np.ndarray:
+        return self.term.field_bounds()
+
+    def converted(self, source: Vartype, target: Vartype) -> Term:
+        if source is target:
+            return self
+        return replace(self, build=lambda: self.term.converted(source, target))
+
+    def quadratic(self, vartype: Vartype) -> QuadraticTerm:
+        check_matrix_size(self.couplings, f"term {self.name!r}")
+        return self.term.quadratic(vartype)
+
+
+@dataclass(frozen=True, eq=False)
 class OneHotLayout:
     """Units arranged as an ``items × positions`` permutation matrix: ``index[i, a]`` is the unit of item i at a.
 
@@ -440,26 +491,54 @@ class OneHotLayout:
     feasible set (exchange two items' positions, reverse a block of positions) instead of flipping single units.
     """
 
-    index: np.ndarray
+    index: np.ndarray | None = None
+    grid: int | None = None
+    """With ``index`` left out, the plain grid of ``grid × grid`` units (unit ``i·grid + a``), never stored: a
+    tour over 85,900 cities would need 59 GB for it."""
 
     def __post_init__(self) -> None:
+        if self.index is None:
+            if self.grid is None or self.grid < 0:
+                raise ParameterError("a one-hot layout needs an index array or a grid size")
+            return
         idx = np.asarray(self.index)
         if idx.ndim != 2 or idx.shape[0] != idx.shape[1]:
             raise ParameterError(f"one-hot layout must be square, got shape {idx.shape}")
 
+    @classmethod
+    def square(cls, n: int) -> OneHotLayout:
+        """The grid layout ``index[i, a] = i·n + a`` without storing it."""
+        return cls(None, n)
+
     @property
     def size(self) -> int:
-        return int(self.index.shape[0])
+        return int(self.grid if self.index is None else self.index.shape[0])
+
+    def indices(self) -> np.ndarray:
+        """``index`` as an array (built for a grid layout, within the memory limit)."""
+        if self.index is not None:
+            return self.index
+        check_matrix_size(self.size * self.size, f"the {self.size}×{self.size} one-hot layout")
+        return np.arange(self.size * self.size).reshape(self.size, self.size)
+
+    def units(self, items: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """The unit of each (item, position) pair."""
+        if self.index is None:
+            return np.asarray(items, dtype=np.int64) * self.size + np.asarray(positions, dtype=np.int64)
+        return self.index[items, positions]
 
     def state(self, positions: Sequence[int], vartype: Vartype, num_variables: int) -> np.ndarray:
         """The state in which item i sits at ``positions[i]`` (0-based)."""
+        check_matrix_size(num_variables // _BYTES_PER_NONZERO, f"a state of {num_variables:,} units")
         v = np.full(num_variables, vartype.low, dtype=np.int8)
-        v[self.index[np.arange(self.size), np.asarray(positions)]] = 1
+        v[self.units(np.arange(self.size), np.asarray(positions))] = 1
         return v
 
     def positions(self, state: np.ndarray) -> np.ndarray | None:
         """Item → position if ``state`` is a permutation matrix, else ``None``."""
-        on = np.asarray(state)[self.index] == 1
+        n = self.size
+        grid = np.asarray(state)[: n * n].reshape(n, n) if self.index is None else np.asarray(state)[self.index]
+        on = grid == 1
         if not (on.sum(axis=1) == 1).all() or not (on.sum(axis=0) == 1).all():
             return None
         return on.argmax(axis=1)
@@ -472,24 +551,46 @@ class PermutationView:
     ``term`` names the energy term whose weight is ``w``; on feasible states every other term is zero. TSP has A =
     distances, B = adjacency of the cycle of positions; QAP has flows and distances; linear assignment has A = 0.
     B is sparse, so moves touch only the positions it connects.
+
+    A may be given as a matrix (``flow``) or, for tours, as a distance function: ``metric`` (a
+    :class:`hopsolve.metric.Metric`) with ``A = metric / metric_scale``, computed on the fly, so a tour over
+    85,900 cities needs O(n) memory. :meth:`flow_matrix` builds A either way (within the memory limit).
     """
 
     layout: OneHotLayout
-    flow: np.ndarray
+    flow: np.ndarray | None
     adjacency: sp.csr_matrix
     linear: np.ndarray | None = None
     term: str = "objective"
     offset: float = 0.0
+    metric: Any = None
+    metric_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        if (self.flow is None) == (self.metric is None):
+            raise ParameterError("a permutation view needs either a flow matrix or a metric")
 
     @property
     def size(self) -> int:
         return self.layout.size
 
+    def flow_matrix(self) -> np.ndarray:
+        """A as a dense matrix (built from the metric on request, refused over the memory limit)."""
+        if self.flow is not None:
+            return self.flow
+        a = self.metric.matrix_form() / self.metric_scale
+        np.fill_diagonal(a, 0.0)
+        return a
+
     def value(self, positions: Sequence[int]) -> float:
         """The unweighted objective of the permutation ``positions`` (item → position, 0-based)."""
         p = np.asarray(positions)
-        b = self.adjacency[p][:, p]
-        total = float(b.multiply(self.flow).sum())
+        if self.metric is not None and self.cyclic_weight is not None:
+            length = self.metric.tour_length(np.argsort(p))
+            total = 2.0 * self.cyclic_weight * float(length) / self.metric_scale
+        else:
+            b = self.adjacency[p][:, p]
+            total = float(b.multiply(self.flow_matrix()).sum())
         if self.linear is not None:
             total += float(self.linear[np.arange(self.size), p].sum())
         return total
@@ -498,7 +599,7 @@ class PermutationView:
     def cyclic_weight(self) -> float | None:
         """w if B is w·(adjacency of the cycle of positions) and A symmetric (2-opt deltas are O(1)), else None."""
         n = self.size
-        if n < 3 or not np.allclose(self.flow, self.flow.T):
+        if n < 3 or (self.flow is not None and not np.allclose(self.flow, self.flow.T)):
             return None
         coo = sp.coo_matrix(self.adjacency)
         if coo.nnz == 0:
@@ -508,6 +609,11 @@ class PermutationView:
         if np.all(coo.data == w) and np.all((diff == 1) | (diff == n - 1)) and coo.nnz == (2 * n if n > 2 else n):
             return float(w)
         return None
+
+    @property
+    def is_tour(self) -> bool:
+        """A tour energy: A from a metric, B a weighted cycle, no linear part (the tour kernels apply)."""
+        return self.metric is not None and self.cyclic_weight is not None and self.linear is None
 
 
 @dataclass(frozen=True, eq=False)

@@ -13,7 +13,15 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from hopsolve.energy import Energy, GroupSquareTerm, KroneckerTerm, OneHotLayout, PermutationView, Vartype
+from hopsolve.energy import (
+    Energy,
+    GroupSquareTerm,
+    KroneckerTerm,
+    LazyTerm,
+    OneHotLayout,
+    PermutationView,
+    Vartype,
+)
 from hopsolve.errors import ParameterError
 
 
@@ -52,3 +60,26 @@ def permutation_energy(flow: Any, adjacency: Any, linear: Any = None, *, weights
     energy = Energy(Vartype.BINARY, (objective, row, column), {"row": penalty, "column": penalty},
                     labels=tuple((i, p) for i in range(n) for p in range(n)), layout=layout, permutation=view)
     return energy.reweighted(**weights) if weights else energy
+
+
+def tour_energy(metric: Any) -> Energy:
+    """The tour objective over a :class:`~hopsolve.metric.Metric` (length / largest distance) with one-hot row
+    and column penalties: a permutation energy whose view reads distances on the fly, so nothing of size n² is
+    built unless a bit state is evaluated (the terms are :class:`~hopsolve.energy.LazyTerm` s)."""
+    n = metric.size
+    scale = metric.max_distance or 1.0
+    cycle = sp.diags([np.ones(n - 1), np.ones(n - 1)], [1, -1], shape=(n, n), format="lil")
+    cycle[0, n - 1] = cycle[n - 1, 0] = 1.0
+    path = sp.csr_matrix(cycle) * 0.5
+
+    def objective() -> KroneckerTerm:
+        flow = metric.matrix_form() / scale
+        np.fill_diagonal(flow, 0.0)
+        return KroneckerTerm.build("objective", flow, path)
+
+    terms = (LazyTerm("objective", n * n, objective, n * n, 4 * n * n * (n - 1)),
+             *(LazyTerm(name, n * n, lambda k=k: one_hot_terms(n)[k], n * n, n * n * (n - 1))
+               for k, name in enumerate(("row", "column"))))
+    layout = OneHotLayout.square(n)
+    view = PermutationView(layout, None, path, None, "objective", metric=metric, metric_scale=scale)
+    return Energy(Vartype.BINARY, terms, {"row": 3.0, "column": 3.0}, layout=layout, permutation=view)

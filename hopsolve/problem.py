@@ -77,6 +77,11 @@ class Problem(ABC):
         """Backend parameters this problem suggests for ``instance`` (the user's values take precedence)."""
         return {}
 
+    def prepare(self) -> float:
+        """Compile or load this problem's own compiled code (readers, distance kernels) before a solve's clock
+        starts; returns the seconds spent. The default does nothing."""
+        return 0.0
+
     @abstractmethod
     def read(self, path: str | Path) -> Instance:
         """Parse a file; raise :class:`hopsolve.errors.ParseError` naming file and line on bad input."""
@@ -111,6 +116,14 @@ class Problem(ABC):
         solution = self.score(instance, found)
         feasible = solution.feasible and all(abs(v) < 1e-9 for v in violations.values())
         return Solution(solution.value, solution.objective, feasible, violations, False, solution.details)
+
+    def decode_permutation(self, instance: Instance, energy: Energy, positions: np.ndarray) -> Solution:
+        """Decode a feasible state given as its permutation (item → position) under ``energy.permutation``.
+
+        The default builds the bit state and calls :meth:`decode`; problems whose bit states can be too large to
+        build (a tour over 85,900 cities) override it and score the permutation directly."""
+        layout = energy.permutation.layout
+        return self.decode(instance, energy, layout.state(positions, energy.vartype, energy.num_variables))
 
     def state_of(self, instance: Instance, energy: Energy, candidate: Any) -> np.ndarray:
         """The state of ``energy`` that stands for ``candidate`` (the inverse of :meth:`candidate`)."""

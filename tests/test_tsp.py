@@ -112,7 +112,7 @@ def test_cli_default_solve_reports_tour_and_gap(cli, tmp_path):
     assert result["problem"] == "tsp" and result["solver"] == "anneal" and result["feasible"]
     assert sorted(result["solution"]) == list(range(1, 53))
     assert result["reference"] == 7542 and 0 <= result["gap"] < 0.05
-    assert result["params"]["moves"] == "permutation"
+    assert result["params"]["moves"] == "tour"
     tour = read_tour(out)
     assert TspProblem().read(TSPLIB / "berlin52.tsp").data.tour_length(tour) == result["objective"]
     assert png.read_bytes()[:4] == b"\x89PNG"

@@ -16,7 +16,9 @@ from hopsolve.backend import Backend, Callback
 from hopsolve.backends import _kernels as K
 from hopsolve.backends import _pattern_kernels as PAT
 from hopsolve.backends import _perm_kernels as PK
+from hopsolve.backends import _tour_kernels as TK
 from hopsolve.backends._model import SpinModel, compile_spin_model, from_spins, pattern_part, to_spins
+from hopsolve.backends._tour_start import greedy_tour
 from hopsolve.backends.schedules import beta_schedule, default_beta_range, typical_beta_min
 from hopsolve.energy import Energy, PermutationView
 from hopsolve.errors import ParameterError
@@ -24,6 +26,7 @@ from hopsolve.params import require
 from hopsolve.pattern_term import PatternTerm
 from hopsolve.sampleset import SampleSet
 from hopsolve.seeding import make_rng, read_seeds, resolve_seed
+from hopsolve.warmup import warm_up
 
 CHUNK_SECONDS = 0.1
 
@@ -51,9 +54,18 @@ class AnnealParams:
     the freezing point; see ``hopsolve.backends.schedules``)."""
     beta: float | None = None
     """Fixed inverse temperature for ``schedule=constant`` (Glauber dynamics at constant temperature)."""
-    moves: Literal["auto", "flip", "permutation"] = "auto"
+    moves: str = "auto"
     """``flip``: single-unit flips; ``permutation``: exchange two items / reverse a block of positions, staying
-    feasible (needs an energy with a permutation view); ``auto``: permutation moves where possible."""
+    feasible (needs an energy with a permutation view); ``auto``: permutation moves where possible. On tour
+    energies (a permutation view over a metric, see :class:`hopsolve.energy.PermutationView`) permutation moves
+    are drawn from the tour move table (``hopsolve.backends._tour_kernels.TOUR_MOVES``) by a mix, which may be
+    given here as ``name:probability`` pairs, e.g. ``2opt:0.6,oropt:0.3,swap:0.1`` (normalised; default
+    :data:`DEFAULT_TOUR_MIX`)."""
+    neighbours: int = 10
+    """Tour moves: the candidate list of each city, its k nearest cities."""
+    start: Literal["greedy", "random"] = "greedy"
+    """Tour moves: where reads start without initial states, a greedy-edge tour (its length is in
+    ``info['start_length']``) or a random permutation."""
     swap_probability: float = 0.5
     """With permutation moves: probability of an exchange (else a block reversal)."""
     chain_probability: float = 0.0
@@ -91,6 +103,33 @@ class AnnealParams:
         require(self.chain_length >= 1, owner, f"chain_length must be at least 1, got {self.chain_length}")
         require(self.time_limit is None or self.time_limit > 0, owner, "time_limit must be positive")
         require(self.threads is None or self.threads >= 1, owner, "threads must be at least 1")
+        require(self.neighbours >= 1, owner, f"neighbours must be at least 1, got {self.neighbours}")
+        if self.moves not in ("auto", "flip", "permutation"):
+            tour_mix(self.moves)
+
+
+DEFAULT_TOUR_MIX = "2opt:0.55,oropt:0.4,swap:0.05"
+
+
+def tour_mix(text: str) -> np.ndarray:
+    """Probabilities over ``TOUR_MOVES`` from ``name:p,name:p`` (normalised); unknown names are errors."""
+    weights = np.zeros(len(TK.MOVE_NAMES))
+    for part in text.split(","):
+        name, sep, value = part.partition(":")
+        name = name.strip()
+        if name not in TK.MOVE_NAMES:
+            raise ParameterError(f"backend 'anneal': moves: unknown move {name!r} (choose auto, flip, permutation "
+                                 f"or a mix of {', '.join(TK.MOVE_NAMES)} as name:probability pairs)")
+        try:
+            weight = float(value) if sep else 1.0
+        except ValueError:
+            raise ParameterError(f"backend 'anneal': moves: {part.strip()!r} needs a number after ':'") from None
+        if not math.isfinite(weight) or weight < 0:
+            raise ParameterError(f"backend 'anneal': moves: the probability of {name} must be finite and >= 0")
+        weights[TK.MOVE_NAMES.index(name)] += weight
+    if weights.sum() <= 0:
+        raise ParameterError("backend 'anneal': moves: the mix needs a positive probability")
+    return weights / weights.sum()
 
 
 @dataclass
@@ -103,17 +142,19 @@ class _Progress:
 
 
 def _run_chunked(betas: np.ndarray, step: Callable[[int, int, np.ndarray], None], params: AnnealParams,
-                 callback: Callback | None, report: Callable[[], dict[str, Any]]) -> _Progress:
+                 callback: Callback | None, report: Callable[[], dict[str, Any]],
+                 started: float | None = None) -> _Progress:
     """Run ``step(start, stop, betas[start:stop])`` over the schedule in chunks of about 0.1 s.
 
     With a time limit and ``fit_schedule``, once the pace is known a schedule that would not finish in time is
-    resampled into the sweeps that fit, so the run still ends cold; otherwise it stops at the limit.
+    resampled into the sweeps that fit, so the run still ends cold; otherwise it stops at the limit. The limit
+    counts from ``started`` (the backend's own set-up included; default: now).
     """
     time_limit = params.time_limit
     if time_limit is None and callback is None:
         step(0, len(betas), betas)
         return _Progress(len(betas))
-    start = time.perf_counter()
+    start = time.perf_counter() if started is None else started
     progress, chunk = _Progress(0), 1
     while progress.done < len(betas):
         stop = min(len(betas), progress.done + chunk)
@@ -165,13 +206,23 @@ class AnnealBackend(Backend):
     description = "simulated annealing (Metropolis/Glauber, geometric/linear/constant β), parallel reads"
     Params = AnnealParams
 
+    def prepare(self, energy: Energy, params: Any) -> float:
+        """Compile (or load) the kernels this energy's solve calls, on a miniature of it (untimed)."""
+        return warm_up(self, energy, params)
+
     def solve(self, energy: Energy, params: AnnealParams | None = None, *, seed: int | None = None,
               initial_states: np.ndarray | None = None, callback: Callback | None = None) -> SampleSet:
         params = params or AnnealParams()
         seed = resolve_seed(seed)
         moves = params.moves
-        if moves == "auto":
+        if moves == "auto" and not (energy.permutation is not None and energy.permutation.is_tour):
             moves = "permutation" if energy.permutation is not None else "flip"
+        mixed = moves not in ("flip", "permutation")
+        if moves != "flip" and energy.permutation is not None and energy.permutation.is_tour:
+            with _Threads(params.threads):
+                return self._solve_tour(energy, params, seed, initial_states, callback)
+        if mixed:
+            raise ParameterError(f"backend 'anneal': moves={moves} needs a tour energy (a TSP)")
         if moves == "permutation" and energy.permutation is None:
             raise ParameterError("backend 'anneal': moves=permutation needs an energy with a permutation view")
         reads = params.reads if initial_states is None else len(np.atleast_2d(initial_states))
@@ -289,6 +340,60 @@ class AnnealBackend(Backend):
                           attempts * progress.done * reads, trace[:, : progress.done] if params.trace else None)
         return SampleSet.from_states(energy, states, **info)
 
+    def _solve_tour(self, energy: Energy, params: AnnealParams, seed: int, initial_states: np.ndarray | None,
+                    callback: Callback | None) -> SampleSet:
+        """Anneal a tour energy with the tour move table: O(1) deltas from the metric, O(n·k) memory."""
+        started = time.perf_counter()
+        view: PermutationView = energy.permutation
+        n = view.size
+        mix = tour_mix(DEFAULT_TOUR_MIX if params.moves in ("auto", "permutation") else params.moves)
+        problem = TK.TourProblem(view.metric.arrays, view.metric.neighbours(params.neighbours))
+        unit = energy.weights[view.term] * 2.0 * view.cyclic_weight / view.metric_scale  # energy per unit length
+        rng = make_rng(seed)
+        start_length = None
+        if initial_states is not None:
+            rows = []
+            for state in np.atleast_2d(initial_states):
+                positions = view.layout.positions(state)
+                if positions is None:
+                    raise ParameterError("moves=permutation needs feasible initial states (permutation matrices)")
+                rows.append(np.argsort(positions))
+            tours = np.array(rows, dtype=np.int64)
+        elif params.start == "greedy":
+            first = greedy_tour(problem.metric, problem.neighbours)
+            start_length = view.metric.tour_length(first)
+            tours = np.tile(first, (params.reads, 1))
+        else:
+            tours = np.array([rng.permutation(n) for _ in range(params.reads)], dtype=np.int64)
+        reads = len(tours)
+        positions = np.ascontiguousarray(np.argsort(tours, axis=1))
+        lengths = np.array([float(view.metric.tour_length(t)) for t in tours])
+        generators = read_seeds(seed, reads).astype(np.uint64) | np.uint64(1)
+        sample = TK.sample_deltas(problem, tours[0].copy(), positions[0].copy(), mix, 4000,
+                                  np.uint64(generators[0] ^ np.uint64(0x9E3779B97F4A7C15) | np.uint64(1)))
+        positive = unit * sample[sample > 1e-12]
+        hot = float(positive.mean()) if len(positive) else 0.0
+        cold = float(np.percentile(positive, 1)) if len(positive) else 0.0
+        betas, beta_min, beta_max = self._betas(params, default_beta_range(hot, cold))
+        trace = np.zeros((reads, params.sweeps if params.trace else 0))
+        state = TK.TourReads(tours, positions, lengths, tours.copy(), lengths.copy(), generators, trace, 0)
+        rule = K.METROPOLIS if params.rule == "metropolis" else K.GLAUBER
+
+        def step(start: int, stop: int, chunk: np.ndarray) -> None:
+            run = TK.TourRun(np.ascontiguousarray(chunk), n, mix, rule, unit)
+            TK.tour_anneal(problem, run, state._replace(trace_offset=start))
+
+        report = lambda: {"best_energy": float(unit * state.best.min() * 1.0 + view.offset)}  # noqa: E731
+        progress = _run_chunked(betas, step, params, callback, report, started)
+        final = state.best_tours if params.keep_best else state.tours
+        info = self._info(params, seed, beta_min, beta_max, "tour", progress, started, n * progress.done * reads,
+                          unit * trace[:, : progress.done] + view.offset if params.trace else None)
+        info["derived"]["move_mix"] = ",".join(f"{name}:{p:g}" for name, p in zip(TK.MOVE_NAMES, mix) if p > 0)
+        info["derived"]["neighbours"] = int(problem.neighbours.shape[1])
+        if start_length is not None:
+            info["start_length"] = start_length
+        return SampleSet.from_permutations(energy, np.argsort(final, axis=1), **info)
+
     @staticmethod
     def _info(params: AnnealParams, seed: int, beta_min: float, beta_max: float, moves: str, progress: _Progress,
               started: float, updates: int, trace: np.ndarray | None) -> dict[str, Any]:
@@ -312,6 +417,6 @@ def _permutation_arrays(view: PermutationView) -> tuple:
     bt.sort_indices()
     has_linear = view.linear is not None and bool(np.any(view.linear))
     linear = np.ascontiguousarray(view.linear, dtype=np.float64) if has_linear else np.zeros((1, 1))
-    return (np.ascontiguousarray(view.flow, dtype=np.float64), b.indptr.astype(np.int64), b.indices.astype(np.int64),
-            b.data, bt.indptr.astype(np.int64), bt.indices.astype(np.int64), bt.data, linear, has_linear,
+    flow = np.ascontiguousarray(view.flow_matrix(), dtype=np.float64)
+    return (flow, b.indptr.astype(np.int64), b.indices.astype(np.int64), b.data, bt.indptr.astype(np.int64), bt.indices.astype(np.int64), bt.data, linear, has_linear,
             float(view.cyclic_weight or 0.0))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -17,6 +17,7 @@ from hopsolve.errors import ParameterError
 from hopsolve.params import require
 from hopsolve.sampleset import SampleSet
 from hopsolve.seeding import make_rng, read_seeds, resolve_seed
+from hopsolve.warmup import warm_up
 
 _ZERO_RULES = {"keep": 0, "up": 1, "down": -1}
 
@@ -50,6 +51,10 @@ class HopfieldBackend(Backend):
     name = "hopfield"
     description = "deterministic Hopfield sign updates (async random/fixed order, or sync with 2-cycle check)"
     Params = HopfieldParams
+
+    def prepare(self, energy: Energy, params: Any) -> float:
+        """Compile (or load) the kernels this energy's solve calls, on a miniature of it (untimed)."""
+        return warm_up(self, energy, params)
 
     def solve(self, energy: Energy, params: HopfieldParams | None = None, *, seed: int | None = None,
               initial_states: np.ndarray | None = None, callback: Callback | None = None) -> SampleSet:

@@ -93,7 +93,7 @@ def potts_activation(u: np.ndarray, u0: float, index: np.ndarray) -> np.ndarray:
 def outputs(u: np.ndarray, gain: float, energy: Energy, params: TankParams) -> np.ndarray:
     """The units' outputs V for internal states u: sigmoid/tanh units, or a softmax per layout row (Potts)."""
     if params.units == "potts":
-        return potts_activation(u, gain, energy.layout.index)
+        return potts_activation(u, gain, energy.layout.indices())
     return activation(u, gain, energy.vartype)
 
 
@@ -159,7 +159,7 @@ class TankBackend(Backend):
         v = outputs(u, self._gain(params, steps, params.max_steps), energy, params)
         if params.units == "potts":
             states = np.full_like(v, vt.low, dtype=np.int8)
-            index = energy.layout.index
+            index = energy.layout.indices()
             winners = index[np.arange(index.shape[0]), v[:, index].argmax(axis=2)]
             np.put_along_axis(states, winners, 1, axis=1)
         else:

@@ -52,7 +52,7 @@ class _PermutationProblem(Problem):
         """The permutation closest to the state: a linear assignment maximising the overlap with it."""
         from scipy.optimize import linear_sum_assignment
 
-        grid = np.asarray(state, dtype=float)[energy.layout.index]
+        grid = np.asarray(state, dtype=float)[energy.layout.indices()]
         _, cols = linear_sum_assignment(-grid)
         return cols
 

@@ -25,7 +25,7 @@ With ``fix_first=True`` city 1 sits at position 1 and the network has ``(n-1)²`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -33,8 +33,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from hopsolve import Energy, GroupSquareTerm, OneHotLayout, PermutationView, Vartype
-from hopsolve.energy import KroneckerTerm
+from hopsolve.energy import KroneckerTerm, LazyTerm, Term
 from hopsolve.errors import ParameterError
+from hopsolve.metric import Metric
 
 Form = Literal["hopfield-tank", "lucas"]
 DEFAULT_PENALTY = 3.0
@@ -88,16 +89,66 @@ def default_weights(form: Form) -> dict[str, float]:
     return {"objective": 1.0, "row": DEFAULT_PENALTY, "column": DEFAULT_PENALTY, "total": 2 * DEFAULT_PENALTY}
 
 
-def encode_tsp(distances: np.ndarray, *, form: Form = "hopfield-tank", fix_first: bool = False,
+class GridLabels(Sequence):
+    """The label ``(city, position)`` of each unit, 1-based, computed on demand (a tour over 85,900 cities has
+    7.4·10⁹ units)."""
+
+    def __init__(self, m: int, shift: int) -> None:
+        self.m = m
+        self.shift = shift
+
+    def __len__(self) -> int:
+        return self.m * self.m
+
+    def __getitem__(self, k):  # type: ignore[override]
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        if not -len(self) <= k < len(self):
+            raise IndexError(k)
+        x, i = divmod(k % len(self), self.m)
+        return (x + 1 + self.shift, i + 1 + self.shift)
+
+
+def _penalties(form: Form, m: int, active: float | None) -> tuple[Term, ...]:
+    """The one-hot penalties on the ``m × m`` grid (see the module docstring)."""
+    items = np.repeat(np.arange(m), m)
+    positions = np.tile(np.arange(m), m)
+    if form == "lucas":
+        return (GroupSquareTerm.build("row", items, np.ones(m)), GroupSquareTerm.build("column", positions, np.ones(m)))
+    target = float(m if active is None else active)
+    # ½ Σ_{i≠j} V_i V_j = ½(S - ½)² - ⅛ on bits: a group square with target ½
+    return (GroupSquareTerm.build("row", items, np.full(m, 0.5), 0.5, -m / 8.0),
+            GroupSquareTerm.build("column", positions, np.full(m, 0.5), 0.5, -m / 8.0),
+            GroupSquareTerm.build("total", np.zeros(m * m, dtype=int), [target], 0.5, extension="square"))
+
+
+def _lazy_penalties(form: Form, m: int, active: float | None) -> tuple[Term, ...]:
+    """The same penalties, built only if a bit state is ever evaluated."""
+    names = ("row", "column") if form == "lucas" else ("row", "column", "total")
+    couplings = {"row": m * m * (m - 1), "column": m * m * (m - 1), "total": m * m * (m * m - 1)}
+    return tuple(LazyTerm(name, m * m, lambda k=k: _penalties(form, m, active)[k], m * m, couplings[name])
+                 for k, name in enumerate(names))
+
+
+def encode_tsp(distances: np.ndarray | Metric, *, form: Form = "hopfield-tank", fix_first: bool = False,
                weights: Mapping[str, float] | None = None, active: float | None = None,
                normalise: bool = True) -> tuple[Energy, TspEncoding]:
-    """The TSP energy and its layout. ``active`` is HT's ñ (defaults to the number of free cities)."""
-    d = np.asarray(distances, dtype=np.float64)
-    n = d.shape[0]
+    """The TSP energy and its layout. ``active`` is HT's ñ (defaults to the number of free cities).
+
+    ``distances`` is a matrix or a :class:`~hopsolve.metric.Metric`. With a metric (and ``fix_first=False``)
+    nothing of size n² is built: the permutation view reads distances on the fly, and the terms (objective and
+    penalties, the same as the matrix form's) are :class:`~hopsolve.energy.LazyTerm` s, built only if a bit state
+    is evaluated.
+    """
+    metric = distances if isinstance(distances, Metric) else None
+    n = metric.size if metric is not None else np.asarray(distances).shape[0]
     if n < 3:
         raise ParameterError(f"a tour needs at least 3 cities, got {n}")
     if form not in ("hopfield-tank", "lucas"):
         raise ParameterError(f"unknown TSP form {form!r}: choose hopfield-tank or lucas")
+    if metric is not None and not fix_first:
+        return _encode_metric(metric, form, weights, active, normalise)
+    d = np.asarray(metric.matrix_form() if metric is not None else distances, dtype=np.float64)
     scale = float(d.max()) if normalise and d.max() > 0 else 1.0
     dn = d / scale
     encoding = TspEncoding(n, fix_first)
@@ -113,22 +164,33 @@ def encode_tsp(distances: np.ndarray, *, form: Form = "hopfield-tank", fix_first
         flow, path, linear, view_linear = dn.copy(), cycle_adjacency(n), None, None
     np.fill_diagonal(flow, 0.0)
     objective = KroneckerTerm.build("objective", flow, path, linear)
-    items = np.repeat(np.arange(m), m)
-    positions = np.tile(np.arange(m), m)
-    if form == "lucas":
-        penalties = (GroupSquareTerm.build("row", items, np.ones(m)),
-                     GroupSquareTerm.build("column", positions, np.ones(m)))
-    else:
-        target = float(m if active is None else active)
-        # ½ Σ_{i≠j} V_i V_j = ½(S - ½)² - ⅛ on bits: a group square with target ½
-        penalties = (GroupSquareTerm.build("row", items, np.full(m, 0.5), 0.5, -m / 8.0),
-                     GroupSquareTerm.build("column", positions, np.full(m, 0.5), 0.5, -m / 8.0),
-                     GroupSquareTerm.build("total", np.zeros(m * m, dtype=int), [target], 0.5, extension="square"))
     layout = OneHotLayout(np.arange(m * m).reshape(m, m))
     view = PermutationView(layout, flow, path, view_linear, "objective")
     labels = tuple((x + 1 + fix_first, i + 1 + fix_first) for x in range(m) for i in range(m))
-    energy = Energy(Vartype.BINARY, (objective, *penalties), default_weights(form), labels=labels, layout=layout,
-                    permutation=view)
+    energy = Energy(Vartype.BINARY, (objective, *_penalties(form, m, active)), default_weights(form), labels=labels,
+                    layout=layout, permutation=view)
     if weights:
         energy = energy.reweighted(**weights)
     return energy, encoding
+
+
+def _encode_metric(metric: Metric, form: Form, weights: Mapping[str, float] | None, active: float | None,
+                   normalise: bool) -> tuple[Energy, TspEncoding]:
+    n = metric.size
+    largest = metric.max_distance
+    scale = largest if normalise and largest > 0 else 1.0
+    path = cycle_adjacency(n)
+
+    def objective() -> KroneckerTerm:
+        flow = metric.matrix_form() / scale
+        np.fill_diagonal(flow, 0.0)
+        return KroneckerTerm.build("objective", flow, path)
+
+    layout = OneHotLayout.square(n)
+    view = PermutationView(layout, None, path, None, "objective", metric=metric, metric_scale=scale)
+    terms = (LazyTerm("objective", n * n, objective, n * n, 4 * n * n * (n - 1)), *_lazy_penalties(form, n, active))
+    energy = Energy(Vartype.BINARY, terms, default_weights(form), labels=GridLabels(n, 0), layout=layout,
+                    permutation=view)
+    if weights:
+        energy = energy.reweighted(**weights)
+    return energy, TspEncoding(n, False)

@@ -13,6 +13,7 @@ import numpy as np
 
 from hopsolve import Energy, Instance, Problem, Solution
 from hopsolve.errors import ParameterError, UserError
+from hopsolve.metric import Metric
 from hopsolve.params import require
 from hopsolve_tsp.encoding import TspEncoding, encode_tsp
 from hopsolve_tsp.tsplib import TsplibInstance, read_tsplib, write_tour
@@ -68,6 +69,12 @@ class TspProblem(Problem):
     default_time_limit = 10.0
     Options = TspOptions
 
+    def prepare(self) -> float:
+        """Compile (or load) the on-the-fly distance kernels (:mod:`hopsolve.metric`)."""
+        from hopsolve.metric import warm_up
+
+        return warm_up()
+
     def read(self, path: str | Path) -> Instance:
         path = Path(path)
         data = read_tsplib(path)
@@ -81,13 +88,13 @@ class TspProblem(Problem):
         if d.ndim != 2 or d.shape[0] != d.shape[1] or not np.allclose(d, d.T):
             raise ParameterError("distances must be a symmetric square matrix")
         coords = None if coordinates is None else np.asarray(coordinates, dtype=float)
-        data = TsplibInstance(name, d.shape[0], "EXPLICIT", d, coordinates=coords)
+        data = TsplibInstance(name, d.shape[0], "EXPLICIT", Metric.from_matrix(d), coordinates=coords)
         return Instance("tsp", name, data, reference=reference)
 
     def encode(self, instance: Instance, weights: Mapping[str, float] | None = None,
                options: TspOptions | None = None) -> Energy:
         options = options or TspOptions()
-        energy, _ = encode_tsp(instance.data.distances, form=options.form, fix_first=options.fix_first,
+        energy, _ = encode_tsp(instance.data.metric, form=options.form, fix_first=options.fix_first,
                                weights=weights, active=options.active, normalise=options.normalise)
         if options.active is not None and options.active != energy.layout.size:
             energy = replace(energy, permutation=None)  # with ñ ≠ n a valid tour is not a zero-penalty state
@@ -105,10 +112,18 @@ class TspProblem(Problem):
             return None
         return self._encoding(instance, energy).tour_from_positions(positions)
 
+    def decode_permutation(self, instance: Instance, energy: Energy, positions: np.ndarray) -> Solution:
+        """Score the tour a permutation stands for, without building its n² bits. A permutation is a feasible
+        state of either form (every one-hot penalty is zero; ``tests/test_tsp_large.py`` checks this against the
+        bit state), so the violations are zero."""
+        tour = self._encoding(instance, energy).tour_from_positions(np.asarray(positions))
+        solution = self.score(instance, tour)
+        return replace(solution, violations={name: 0.0 for name in energy.penalty_names})
+
     def score(self, instance: Instance, candidate: Any) -> Solution:
         tour = np.asarray(candidate, dtype=np.int64)
         n = instance.data.dimension
-        if tour.shape != (n,) or sorted(tour.tolist()) != list(range(n)):
+        if tour.shape != (n,) or not np.array_equal(np.sort(tour), np.arange(n)):
             raise ParameterError(f"a tour must visit each of the {n} cities exactly once")
         length = instance.data.tour_length(tour)
         return Solution([int(c) + 1 for c in tour], float(length), True)
@@ -120,7 +135,7 @@ class TspProblem(Problem):
     def repair(self, instance: Instance, energy: Energy, state: np.ndarray) -> np.ndarray:
         """Greedy: place the most active (city, position) pairs first, then fill gaps in city order."""
         m = energy.layout.size
-        grid = np.asarray(state, dtype=float)[energy.layout.index]
+        grid = np.asarray(state, dtype=float)[energy.layout.indices()]
         order = np.argsort(-grid, axis=None, kind="stable")
         positions = np.full(m, -1)
         taken = np.zeros(m, dtype=bool)

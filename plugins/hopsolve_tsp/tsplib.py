@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from hopsolve.errors import ParseError
+from hopsolve.metric import Metric
 from hopsolve.textio import parse_number, read_text
 
 COORDINATE_TYPES = {"EUC_2D": 2, "EUC_3D": 3, "MAN_2D": 2, "MAN_3D": 3, "MAX_2D": 2, "MAX_3D": 3, "CEIL_2D": 2,
@@ -35,24 +36,31 @@ class TsplibError(ParseError):
 
 @dataclass(frozen=True, eq=False)
 class TsplibInstance:
-    """A symmetric TSP: its integer distance matrix and what the file said about it."""
+    """A symmetric TSP: its distance rule (:class:`~hopsolve.metric.Metric`) and what the file said about it.
+
+    Coordinate instances keep only their points: distances are computed on the fly, and :attr:`distances` builds
+    the full matrix only when asked (refused over ``HOPSOLVE_MAX_MATRIX_BYTES``).
+    """
 
     name: str
     dimension: int
     edge_weight_type: str
-    distances: np.ndarray
+    metric: Metric
     coordinates: np.ndarray | None = None
     display: np.ndarray | None = None
     edge_weight_format: str | None = None
     comment: str = ""
     header: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def distances(self) -> np.ndarray:
+        """The n × n distance matrix (built once on request for coordinate instances, within the memory limit)."""
+        return self.metric.matrix_form()
+
     def tour_length(self, tour: np.ndarray) -> int | float:
         """Length of the closed tour visiting ``tour`` (0-based city indices) in order (an int for integer
         distances, as TSPLIB's always are)."""
-        t = np.asarray(tour)
-        total = self.distances[t, np.roll(t, -1)].sum()
-        return int(total) if np.issubdtype(self.distances.dtype, np.integer) else float(total)
+        return self.metric.tour_length(np.asarray(tour))
 
     def plot_coordinates(self) -> np.ndarray | None:
         """Coordinates to draw (node or display coordinates), if the file has any."""
@@ -71,7 +79,9 @@ def _geo_radians(values: np.ndarray) -> np.ndarray:
 
 
 def distance_matrix(kind: str, coords: np.ndarray) -> np.ndarray:
-    """The full integer distance matrix for a coordinate-based ``EDGE_WEIGHT_TYPE``."""
+    """The full integer distance matrix for a coordinate-based ``EDGE_WEIGHT_TYPE``, vectorised with numpy.
+
+    The independent reference that :mod:`hopsolve.metric`'s on-the-fly distances are tested against."""
     c = np.asarray(coords, dtype=np.float64)
     diff = c[:, None, :] - c[None, :, :]
     if kind in ("EUC_2D", "EUC_3D"):
@@ -275,18 +285,19 @@ def _assemble(path: Path, reader: _Reader, header: dict[str, str], header_lines:
             raise TsplibError("negative edge weight", path, line)
         distances = np.rint(matrix).astype(np.int64) if np.all(matrix == np.rint(matrix)) else matrix
         np.fill_diagonal(distances, 0)
+        metric = Metric.from_matrix(distances)
     elif kind in COORDINATE_TYPES:
         if coords is None:
             raise TsplibError(f"EDGE_WEIGHT_TYPE {kind} needs a NODE_COORD_SECTION", path, line)
         if coords.shape[1] != COORDINATE_TYPES[kind]:
             raise TsplibError(f"{kind} needs {COORDINATE_TYPES[kind]} coordinates per node", path, line)
-        distances = distance_matrix(kind, coords)
+        metric = Metric(kind, points=coords)
     else:
         raise TsplibError(f"EDGE_WEIGHT_TYPE {kind or '(missing)'!r} is not supported (use one of "
                           f"{', '.join([*COORDINATE_TYPES, 'EXPLICIT'])})", path, line)
     return TsplibInstance(
         name=_instance_name(header, path), dimension=n,
-        edge_weight_type=kind, distances=distances, coordinates=coords, display=display,
+        edge_weight_type=kind, metric=metric, coordinates=coords, display=display,
         edge_weight_format=header.get("EDGE_WEIGHT_FORMAT"), comment=header.get("COMMENT", ""), header=header)
 
 

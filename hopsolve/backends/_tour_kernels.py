@@ -1,0 +1,326 @@
+"""Compiled annealing of tours: the Hopfield permutation energy of a TSP restricted to its feasible set.
+
+A read's state is ``tour[a]`` (the city at position a) and ``pos[c]`` (the position of city c); the energy is
+``unit · length(tour) + offset`` with distances from :func:`hopsolve.metric.distance`, computed on the fly, so
+memory is O(n·k). Every move proposes an O(1) energy change and a *plan* of at most three primitive operations
+(reverse the cyclic block of positions i..j, or exchange positions i and j), which :func:`apply_plan` carries
+out when the move is accepted.
+
+The moves live in one table, :data:`TOUR_MOVES`: a new move is one proposal kernel (delta + plan) and one row.
+The dispatch is compiled from the table (:func:`_dispatch`), so nothing else changes.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+from numba import prange
+
+from hopsolve.backends._kernels import accept, xorshift_uniform
+from hopsolve.metric import MetricArrays, distance
+
+TourProblem = namedtuple("TourProblem", ["metric", "neighbours"])
+"""What every move reads: the metric arrays and the n × k candidate lists (k nearest cities, nearest first)."""
+
+TourRun = namedtuple("TourRun", ["betas", "attempts", "mix", "rule", "unit"])
+"""One chunk of a run: β per sweep, move attempts per sweep, the move mix as a cumulative distribution over
+:data:`TOUR_MOVES`, the acceptance rule, and ``unit`` (energy per unit of length)."""
+
+TourReads = namedtuple("TourReads", ["tours", "positions", "lengths", "best_tours", "best", "rng", "trace",
+                                     "trace_offset"])
+"""Every read's state: tours and positions (reads × n), current and best lengths, best tours, xorshift states,
+and the energy trace (reads × sweeps, or reads × 0) written from column ``trace_offset``."""
+
+NONE, REVERSE, EXCHANGE = 0, 1, 2
+PLAN_STEPS = 3
+
+
+@numba.njit(cache=True, inline="always")
+def _d(problem, a, b):
+    return distance(problem.metric, a, b)
+
+
+@numba.njit(cache=True, inline="always")
+def _draw(x_rng, count):
+    x_rng, u = xorshift_uniform(x_rng)
+    return x_rng, int(u * count)
+
+
+@numba.njit(cache=True, inline="always")
+def _set(plan, step, op, i, j):
+    plan[step, 0] = op
+    plan[step, 1] = i
+    plan[step, 2] = j
+
+
+@numba.njit(cache=True, inline="always")
+def _reverse_shorter(plan, step, n, i, j):
+    """Plan the reversal of positions i..j (cyclic) or, the same tour read backwards, of its complement."""
+    length = (j - i) % n + 1
+    if 2 * length <= n:
+        _set(plan, step, REVERSE, i, j)
+    else:
+        _set(plan, step, REVERSE, (j + 1) % n, (i - 1) % n)
+
+
+@numba.njit(cache=True)
+def two_opt(problem, tour, pos, x_rng, plan):
+    """2-opt on the candidate lists: a random city a, one of its k nearest c, and a direction; the edges (a, b)
+    and (c, d) of a's and c's successors (or predecessors) become (a, c) and (b, d)."""
+    n = len(tour)
+    x_rng, a = _draw(x_rng, n)
+    x_rng, k = _draw(x_rng, problem.neighbours.shape[1])
+    c = problem.neighbours[a, k]
+    x_rng, forward = _draw(x_rng, 2)
+    step = 1 if forward else -1
+    b = tour[(pos[a] + step) % n]
+    d = tour[(pos[c] + step) % n]
+    if c == b or d == a:
+        return False, 0.0, x_rng
+    delta = _d(problem, a, c) + _d(problem, b, d) - _d(problem, a, b) - _d(problem, c, d)
+    if forward:
+        _reverse_shorter(plan, 0, n, pos[b], pos[c])
+    else:
+        _reverse_shorter(plan, 0, n, pos[c], pos[b])
+    return True, delta, x_rng
+
+
+@numba.njit(cache=True)
+def or_opt(problem, tour, pos, x_rng, plan):
+    """Or-opt: a segment of 1–3 cities that starts or ends at a random city a moves between a neighbour x of a
+    and x's successor or predecessor, in whichever orientation puts a next to x."""
+    n = len(tour)
+    x_rng, a = _draw(x_rng, n)
+    x_rng, extra = _draw(x_rng, 3)
+    length = min(1 + extra, n - 3)
+    if length < 1:
+        return False, 0.0, x_rng
+    x_rng, ends_at_a = _draw(x_rng, 2)
+    i = (pos[a] - (length - 1) * ends_at_a) % n  # the segment's first position
+    first = tour[i]
+    last = tour[(i + length - 1) % n]
+    p = tour[(i - 1) % n]
+    q = tour[(i + length) % n]
+    x_rng, k = _draw(x_rng, problem.neighbours.shape[1])
+    x = problem.neighbours[a, k]
+    if (pos[x] - i) % n < length:
+        return False, 0.0, x_rng
+    x_rng, x_is_c = _draw(x_rng, 2)
+    if x_is_c:
+        c = x
+        d = tour[(pos[x] + 1) % n]
+        if x == p:
+            return False, 0.0, x_rng
+        plain = not ends_at_a
+    else:
+        d = x
+        c = tour[(pos[x] - 1) % n]
+        if x == q:
+            return False, 0.0, x_rng
+        plain = bool(ends_at_a)
+    added = _d(problem, c, first) + _d(problem, last, d) if plain else _d(problem, c, last) + _d(problem, first, d)
+    delta = (_d(problem, p, q) + added - _d(problem, p, first) - _d(problem, last, q) - _d(problem, c, d))
+    j = pos[c]
+    between_after = (j - (i + length)) % n + 1  # cities q..c, which the segment jumps forwards
+    between_before = n - length - between_after  # cities d..p, which it jumps backwards
+    if between_after <= between_before:
+        end = (i + length + between_after - 1) % n
+        _set(plan, 0, REVERSE, i, end)
+        _set(plan, 1, REVERSE, i, (i + between_after - 1) % n)
+        if plain:
+            _set(plan, 2, REVERSE, (i + between_after) % n, end)
+    else:
+        start = pos[d]
+        end = (i + length - 1) % n
+        _set(plan, 0, REVERSE, start, end)
+        _set(plan, 1, REVERSE, (start + length) % n, end)
+        if plain:
+            _set(plan, 2, REVERSE, start, (start + length - 1) % n)
+    return True, delta, x_rng
+
+
+@numba.njit(cache=True)
+def exchange(problem, tour, pos, x_rng, plan):
+    """Exchange the cities at two random positions (the permutation view's swap)."""
+    n = len(tour)
+    x_rng, i = _draw(x_rng, n)
+    x_rng, j = _draw(x_rng, n - 1)
+    if j >= i:
+        j += 1
+    if (j - i) % n == n - 1:  # j just before i: let i come first
+        i, j = j, i
+    u = tour[i]
+    v = tour[j]
+    pu = tour[(i - 1) % n]
+    nv = tour[(j + 1) % n]
+    if (j - i) % n == 1:
+        delta = _d(problem, pu, v) + _d(problem, u, nv) - _d(problem, pu, u) - _d(problem, v, nv)
+    else:
+        nu = tour[(i + 1) % n]
+        pv = tour[(j - 1) % n]
+        delta = (_d(problem, pu, v) + _d(problem, v, nu) + _d(problem, pv, u) + _d(problem, u, nv)
+                 - _d(problem, pu, u) - _d(problem, u, nu) - _d(problem, pv, v) - _d(problem, v, nv))
+    _set(plan, 0, EXCHANGE, i, j)
+    return True, delta, x_rng
+
+
+@numba.njit(cache=True)
+def reversal(problem, tour, pos, x_rng, plan):
+    """Reverse a random block of positions (the permutation view's block reversal: 2-opt without candidates)."""
+    n = len(tour)
+    x_rng, i = _draw(x_rng, n)
+    x_rng, j = _draw(x_rng, n - 1)
+    if j >= i:
+        j += 1
+    length = (j - i) % n + 1
+    if length >= n - 1:
+        return False, 0.0, x_rng
+    p = tour[(i - 1) % n]
+    q = tour[(j + 1) % n]
+    delta = _d(problem, p, tour[j]) + _d(problem, tour[i], q) - _d(problem, p, tour[i]) - _d(problem, tour[j], q)
+    _reverse_shorter(plan, 0, n, i, j)
+    return True, delta, x_rng
+
+
+@dataclass(frozen=True)
+class TourMove:
+    """One row of the move table: a name (as in ``--param moves=2opt:0.6,...``), its proposal kernel
+    ``(problem, tour, pos, x_rng, plan) -> (valid, delta, x_rng)``, and what it does."""
+
+    name: str
+    kernel: object
+    description: str
+
+
+TOUR_MOVES = (
+    TourMove("2opt", two_opt, "2-opt between a city and one of its k nearest neighbours"),
+    TourMove("oropt", or_opt, "move a segment of 1-3 cities next to a near neighbour, either orientation"),
+    TourMove("swap", exchange, "exchange the cities at two random positions"),
+    TourMove("reverse", reversal, "reverse a random block of positions"),
+)
+MOVE_NAMES = tuple(m.name for m in TOUR_MOVES)
+
+
+def _dispatch(kernels: tuple) -> object:
+    """A compiled ``propose(kind, ...)`` that calls ``kernels[kind]``, built as a chain of static calls (each
+    inlined by the compiler; no function pointers)."""
+    head = kernels[0]
+    if len(kernels) == 1:
+        @numba.njit(cache=True)
+        def last(kind, problem, tour, pos, x_rng, plan):
+            return head(problem, tour, pos, x_rng, plan)
+        return last
+    rest = _dispatch(kernels[1:])
+
+    @numba.njit(cache=True)
+    def chain(kind, problem, tour, pos, x_rng, plan):
+        if kind == 0:
+            return head(problem, tour, pos, x_rng, plan)
+        return rest(kind - 1, problem, tour, pos, x_rng, plan)
+    return chain
+
+
+propose = _dispatch(tuple(m.kernel for m in TOUR_MOVES))
+
+
+@numba.njit(cache=True)
+def _reverse(tour, pos, i, j):
+    n = len(tour)
+    length = (j - i) % n + 1
+    for k in range(length // 2):
+        a = (i + k) % n
+        b = (j - k) % n
+        x = tour[a]
+        y = tour[b]
+        tour[a] = y
+        tour[b] = x
+        pos[y] = a
+        pos[x] = b
+
+
+@numba.njit(cache=True)
+def apply_plan(tour, pos, plan):
+    """Carry out a move's plan in order."""
+    for step in range(plan.shape[0]):
+        op = plan[step, 0]
+        if op == REVERSE:
+            _reverse(tour, pos, plan[step, 1], plan[step, 2])
+        elif op == EXCHANGE:
+            i = plan[step, 1]
+            j = plan[step, 2]
+            x = tour[i]
+            y = tour[j]
+            tour[i] = y
+            tour[j] = x
+            pos[y] = i
+            pos[x] = j
+
+
+@numba.njit(cache=True, inline="always")
+def _pick(mix, x_rng):
+    x_rng, u = xorshift_uniform(x_rng)
+    kind = 0
+    while kind < len(mix) - 1 and u >= mix[kind]:
+        kind += 1
+    return kind, x_rng
+
+
+@numba.njit(cache=True)
+def _anneal_read(problem, run, tour, pos, length, best, best_tour, x_rng, trace_row, trace_offset):
+    """One read for ``len(run.betas)`` sweeps; returns (length, best length, generator state)."""
+    plan = np.zeros((PLAN_STEPS, 3), dtype=np.int64)
+    record = len(trace_row) > 0
+    for k in range(len(run.betas)):
+        beta = run.betas[k] * run.unit
+        for _ in range(run.attempts):
+            kind, x_rng = _pick(run.mix, x_rng)
+            plan[:, 0] = NONE
+            valid, delta, x_rng = propose(kind, problem, tour, pos, x_rng, plan)
+            if not valid:
+                continue
+            ok, x_rng = accept(delta, beta, run.rule, x_rng)
+            if ok:
+                apply_plan(tour, pos, plan)
+                length += delta
+        if length < best - 1e-9:  # the best tour is kept at the end of a sweep (one O(n) copy at most)
+            best = length
+            best_tour[:] = tour
+        if record:
+            trace_row[trace_offset + k] = length
+    return length, best, x_rng
+
+
+@numba.njit(cache=True, parallel=True)
+def _anneal_parallel(kind, coords, matrix, neighbours, betas, attempts, mix, rule, unit, tours, positions, lengths,
+                     best_tours, best, rng, trace, trace_offset):
+    # parallel loops take arrays and scalars only: the structures are rebuilt inside
+    for r in prange(tours.shape[0]):
+        problem = TourProblem(MetricArrays(kind, coords, matrix), neighbours)
+        run = TourRun(betas, attempts, mix, rule, unit)
+        lengths[r], best[r], rng[r] = _anneal_read(problem, run, tours[r], positions[r], lengths[r], best[r],
+                                                   best_tours[r], rng[r], trace[r], trace_offset)
+
+
+def tour_anneal(problem: TourProblem, run: TourRun, reads: TourReads) -> None:
+    """Anneal every read (in parallel) for ``len(run.betas)`` sweeps of ``run.attempts`` moves each; lengths are
+    kept in distance units and accepted by ``run.rule`` at ``β · unit``; each read keeps its best tour."""
+    m = problem.metric
+    _anneal_parallel(m.kind, m.coords, m.matrix, problem.neighbours, run.betas, run.attempts, run.mix, run.rule,
+                     run.unit, reads.tours, reads.positions, reads.lengths, reads.best_tours, reads.best, reads.rng,
+                     reads.trace, reads.trace_offset)
+
+
+@numba.njit(cache=True)
+def sample_deltas(problem, tour, pos, mix, count, x_rng):
+    """|Δ length| of ``count`` moves drawn from the mix at ``tour`` (for the default β range); nothing changes."""
+    out = np.zeros(count)
+    plan = np.zeros((PLAN_STEPS, 3), dtype=np.int64)
+    for c in range(count):
+        kind, x_rng = _pick(mix, x_rng)
+        valid, delta, x_rng = propose(kind, problem, tour, pos, x_rng, plan)
+        if valid:
+            out[c] = abs(delta)
+    return out

@@ -1,0 +1,273 @@
+"""Distances between points computed on the fly by the TSPLIB rules, so a tour over 85,900 cities never needs
+its 59 GB distance matrix.
+
+A :class:`Metric` is a point set and a rule (``EUC_2D``, ``EUC_3D``, ``MAN_2D``, ``MAN_3D``, ``MAX_2D``,
+``MAX_3D``, ``CEIL_2D``, ``GEO``, ``ATT``) or, for ``EXPLICIT`` instances, a stored matrix. Compiled kernels read
+it as one structure of arrays (:class:`MetricArrays`) and call :func:`distance`; Python code calls the vectorised
+:meth:`Metric.pairs`. The rules are TSPLIB 95's (``nint(x) = floor(x + 0.5)``; GEO truncates degrees, uses
+``PI = 3.141592`` and ``RRR = 6378.388``; ATT rounds pseudo-Euclidean distances up); ``tests/test_metric.py``
+checks every rule against the matrix form on every shipped instance.
+
+Memory is O(n·k): coordinates plus the k-nearest candidate lists (:meth:`Metric.neighbours`, scipy's
+``cKDTree``; GEO through a 3-D embedding of the sphere, on which chord length orders pairs as the great-circle
+distance does, with the TSPLIB distance re-checked exactly).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import namedtuple
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numba
+import numpy as np
+
+from hopsolve.energy import check_matrix_size
+from hopsolve.errors import ParameterError
+
+KINDS = ("EUC_2D", "EUC_3D", "MAN_2D", "MAN_3D", "MAX_2D", "MAX_3D", "CEIL_2D", "GEO", "ATT", "EXPLICIT")
+EUC, MAN, MAX, CEIL, GEO, ATT, EXPLICIT = 0, 2, 4, 6, 7, 8, 9
+_KIND_CODE = {name: code for code, name in enumerate(KINDS)}
+_WIDTH = {"EUC_2D": 2, "EUC_3D": 3, "MAN_2D": 2, "MAN_3D": 3, "MAX_2D": 2, "MAX_3D": 3, "CEIL_2D": 2, "GEO": 2,
+          "ATT": 2}
+GEO_PI = 3.141592
+GEO_RADIUS = 6378.388
+
+MetricArrays = namedtuple("MetricArrays", ["kind", "coords", "matrix"])
+"""What a kernel reads: ``kind`` (an index into :data:`KINDS`), ``coords`` (n × 3; GEO holds latitude and
+longitude in radians) and ``matrix`` (n × n for EXPLICIT, else 0 × 0), all float64."""
+
+
+@numba.njit(cache=True, inline="always")
+def _nint(x):
+    return np.floor(x + 0.5)
+
+
+@numba.njit(cache=True)
+def distance(m, i, j):
+    """The TSPLIB distance between points i and j of the metric arrays ``m`` (a float holding an integer,
+    except for EXPLICIT matrices of fractional weights); 0 when i = j."""
+    if i == j:
+        return 0.0
+    kind = m.kind
+    if kind == 9:
+        return m.matrix[i, j]
+    c = m.coords
+    dx = c[i, 0] - c[j, 0]
+    dy = c[i, 1] - c[j, 1]
+    if kind == 0:
+        return _nint(np.sqrt(dx * dx + dy * dy))
+    if kind == 7:
+        q1 = np.cos(c[i, 1] - c[j, 1])
+        q2 = np.cos(c[i, 0] - c[j, 0])
+        q3 = np.cos(c[i, 0] + c[j, 0])
+        inner = min(1.0, max(-1.0, 0.5 * ((1.0 + q1) * q2 - (1.0 - q1) * q3)))
+        return np.floor(GEO_RADIUS * np.arccos(inner) + 1.0)
+    if kind == 8:
+        r = np.sqrt((dx * dx + dy * dy) / 10.0)
+        t = _nint(r)
+        return t + 1.0 if t < r else t
+    if kind == 6:
+        return np.ceil(np.sqrt(dx * dx + dy * dy))
+    dz = c[i, 2] - c[j, 2]
+    if kind == 1:
+        return _nint(np.sqrt(dx * dx + dy * dy + dz * dz))
+    if kind == 2:
+        return _nint(abs(dx) + abs(dy))
+    if kind == 3:
+        return _nint(abs(dx) + abs(dy) + abs(dz))
+    if kind == 4:
+        return max(_nint(abs(dx)), _nint(abs(dy)))
+    return max(_nint(abs(dx)), _nint(abs(dy)), _nint(abs(dz)))  # MAX_3D
+
+
+@numba.njit(cache=True)
+def pair_distances(m, first, second, out):
+    for k in range(len(first)):
+        out[k] = distance(m, first[k], second[k])
+
+
+@numba.njit(cache=True)
+def tour_length(m, tour):
+    """The closed tour's length, summed exactly (every TSPLIB distance is an integer below 2⁵³)."""
+    n = len(tour)
+    total = 0.0
+    for a in range(n):
+        total += distance(m, tour[a], tour[(a + 1) % n])
+    return total
+
+
+@numba.njit(cache=True, parallel=True)
+def _max_over(m, points):
+    """The largest distance between two of ``points`` (O(len(points)²), parallel over rows)."""
+    h = len(points)
+    row_max = np.zeros(h)
+    for a in numba.prange(h):
+        best = 0.0
+        for b in range(a + 1, h):
+            best = max(best, distance(m, points[a], points[b]))
+        row_max[a] = best
+    return row_max.max() if h else 0.0
+
+
+@numba.njit(cache=True, parallel=True)
+def _fill_matrix(m, out):
+    n = out.shape[0]
+    for i in numba.prange(n):
+        for j in range(n):
+            out[i, j] = distance(m, i, j)
+
+
+def _geo_radians(values: np.ndarray) -> np.ndarray:
+    degrees = np.trunc(values)
+    return GEO_PI * (degrees + 5.0 * (values - degrees) / 3.0) / 180.0
+
+
+def _sphere(radians: np.ndarray) -> np.ndarray:
+    lat, lon = radians[:, 0], radians[:, 1]
+    return np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], axis=1)
+
+
+@dataclass(frozen=True, eq=False)
+class Metric:
+    """A point set under a TSPLIB distance rule, or an explicit symmetric matrix (``kind = "EXPLICIT"``).
+
+    ``points`` are the file's coordinates as given (degrees.minutes for GEO); ``matrix`` the explicit weights.
+    Nothing of size n² is stored for a coordinate rule: :meth:`matrix_form` builds the matrix only on request,
+    after checking it against ``HOPSOLVE_MAX_MATRIX_BYTES``.
+    """
+
+    kind: str
+    points: np.ndarray | None = None
+    matrix: np.ndarray | None = None
+    integral: bool = True
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.kind not in _KIND_CODE:
+            raise ParameterError(f"unknown distance rule {self.kind!r}: choose one of {', '.join(KINDS)}")
+        if self.kind == "EXPLICIT":
+            if self.matrix is None or self.matrix.ndim != 2 or self.matrix.shape[0] != self.matrix.shape[1]:
+                raise ParameterError("an EXPLICIT metric needs a square matrix")
+        elif self.points is None or self.points.ndim != 2 or self.points.shape[1] != _WIDTH[self.kind]:
+            raise ParameterError(f"{self.kind} needs {_WIDTH[self.kind]} coordinates per point")
+
+    @classmethod
+    def from_matrix(cls, matrix: np.ndarray) -> Metric:
+        d = np.asarray(matrix)
+        return cls("EXPLICIT", matrix=d, integral=bool(np.issubdtype(d.dtype, np.integer)))
+
+    @property
+    def size(self) -> int:
+        return len(self.matrix) if self.kind == "EXPLICIT" else len(self.points)
+
+    @cached_property
+    def arrays(self) -> MetricArrays:
+        """The kernels' view (float64 arrays; GEO coordinates converted to radians once)."""
+        code = _KIND_CODE[self.kind]
+        if self.kind == "EXPLICIT":
+            return MetricArrays(code, np.zeros((0, 3)), np.ascontiguousarray(self.matrix, dtype=np.float64))
+        coords = np.zeros((self.size, 3))
+        given = np.asarray(self.points, dtype=np.float64)
+        coords[:, : given.shape[1]] = _geo_radians(given) if self.kind == "GEO" else given
+        return MetricArrays(code, coords, np.zeros((0, 0)))
+
+    def pairs(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        """Distances between ``first[k]`` and ``second[k]`` for every k (int64 for integral rules)."""
+        a = np.ascontiguousarray(first, dtype=np.int64).ravel()
+        b = np.ascontiguousarray(second, dtype=np.int64).ravel()
+        out = np.empty(len(a))
+        pair_distances(self.arrays, a, b, out)
+        out = out.reshape(np.shape(first))
+        return out.astype(np.int64) if self.integral else out
+
+    def tour_length(self, tour: np.ndarray) -> int | float:
+        """Length of the closed tour (an int for integral rules)."""
+        total = tour_length(self.arrays, np.ascontiguousarray(tour, dtype=np.int64))
+        return int(total) if self.integral else float(total)
+
+    def matrix_form(self) -> np.ndarray:
+        """The full n × n distance matrix (int64 for integral rules), refused over the memory limit."""
+        if self.kind == "EXPLICIT":
+            return self.matrix
+        n = self.size
+        check_matrix_size(n * n, f"the {n}×{n} distance matrix")
+        out = np.empty((n, n))
+        _fill_matrix(self.arrays, out)
+        return out.astype(np.int64)
+
+    @cached_property
+    def max_distance(self) -> float:
+        """The largest distance between two points, exactly. For the norm-based planar and 3-D rules the farthest
+        pair lies on the convex hull (a norm is convex and every rounding here is monotone), so only hull vertices
+        are compared; GEO and degenerate point sets compare all pairs."""
+        if self.kind == "EXPLICIT":
+            return float(np.max(self.matrix)) if self.matrix.size else 0.0
+        points = np.arange(self.size, dtype=np.int64)
+        if self.kind != "GEO" and self.size > 3 * self.points.shape[1]:
+            from scipy.spatial import ConvexHull, QhullError
+
+            with contextlib.suppress(QhullError, ValueError):  # collinear or coincident: compare every pair
+                points = np.asarray(ConvexHull(self.points).vertices, dtype=np.int64)
+        return float(_max_over(self.arrays, points))
+
+    def neighbours(self, k: int) -> np.ndarray:
+        """Each point's ``k`` nearest other points (n × k, nearest first; ties broken by index)."""
+        key = ("neighbours", k)
+        if key in self._cache:
+            return self._cache[key]
+        n = self.size
+        k = min(k, n - 1)
+        if k <= 0:
+            return np.zeros((n, 0), dtype=np.int64)
+        if self.kind == "EXPLICIT":
+            found = _matrix_neighbours(np.asarray(self.matrix, dtype=np.float64), k)
+        else:
+            found = self._tree_neighbours(k)
+        self._cache[key] = found
+        return found
+
+    def _tree_neighbours(self, k: int) -> np.ndarray:
+        from scipy.spatial import cKDTree
+
+        if self.kind == "GEO":
+            space, norm = _sphere(self.arrays.coords[:, :2]), 2
+        else:
+            space = np.asarray(self.points, dtype=np.float64)
+            norm = 1 if self.kind.startswith("MAN") else np.inf if self.kind.startswith("MAX") else 2
+        # rounding makes near-ties: ask for a margin, then rank by the exact TSPLIB distance and the index
+        extra = min(self.size, k + 1 + max(8, k // 2))
+        _, found = cKDTree(space).query(space, k=extra, p=norm, workers=-1)
+        found = np.asarray(found, dtype=np.int64)
+        rows = np.repeat(np.arange(self.size), extra).reshape(found.shape)
+        exact = self.pairs(rows, found).astype(np.float64)
+        exact[found == rows] = np.inf  # a point is not its own neighbour
+        order = np.lexsort((found, exact), axis=1)[:, :k]
+        return np.ascontiguousarray(np.take_along_axis(found, order, axis=1))
+
+
+def _matrix_neighbours(matrix: np.ndarray, k: int) -> np.ndarray:
+    n = len(matrix)
+    out = np.empty((n, k), dtype=np.int64)
+    for i in range(n):
+        row = matrix[i].copy()
+        row[i] = np.inf
+        idx = np.arange(n)
+        order = np.lexsort((idx, row))[:k]
+        out[i] = order
+    return out
+
+
+def warm_up() -> float:
+    """Compile (or load) every metric kernel on four points; returns the seconds spent."""
+    import time
+
+    started = time.perf_counter()
+    for kind in ("EUC_2D", "GEO"):
+        metric = Metric(kind, points=np.array([[0.0, 0.0], [3.0, 4.0], [6.0, 8.0], [1.0, 9.0]]))
+        metric.tour_length(np.arange(4))
+        metric.pairs(np.arange(4), np.arange(4))
+        _ = metric.max_distance
+        metric.matrix_form()
+    return time.perf_counter() - started
