@@ -22,8 +22,10 @@ from numba import prange
 from hopsolve.backends._kernels import accept, xorshift_uniform
 from hopsolve.metric import MetricArrays, distance
 
-TourProblem = namedtuple("TourProblem", ["metric", "neighbours"])
-"""What every move reads: the metric arrays and the n × k candidate lists (k nearest cities, nearest first)."""
+TourProblem = namedtuple("TourProblem", ["metric", "neighbours", "max_reversal"])
+"""What every move reads: the metric arrays, the n × k candidate lists (k nearest cities, nearest first), and the
+longest block a move may reverse or shift (an array tour pays O(length) to apply one: moves beyond it are
+declined, which keeps a sweep of an 85,900-city tour from costing O(n²))."""
 
 TourRun = namedtuple("TourRun", ["betas", "attempts", "mix", "rule", "unit"])
 """One chunk of a run: β per sweep, move attempts per sweep, the move mix as a cumulative distribution over
@@ -57,16 +59,20 @@ def _set(plan, step, op, i, j):
 
 
 @numba.njit(cache=True, inline="always")
-def _reverse_shorter(plan, step, n, i, j):
-    """Plan the reversal of positions i..j (cyclic) or, the same tour read backwards, of its complement."""
+def _reverse_shorter(plan, step, n, i, j, longest):
+    """Plan the reversal of positions i..j (cyclic) or, the same tour read backwards, of its complement;
+    False (nothing planned) when both are longer than ``longest``."""
     length = (j - i) % n + 1
+    if min(length, n - length) > longest:
+        return False
     if 2 * length <= n:
         _set(plan, step, REVERSE, i, j)
     else:
         _set(plan, step, REVERSE, (j + 1) % n, (i - 1) % n)
+    return True
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def two_opt(problem, tour, pos, x_rng, plan):
     """2-opt on the candidate lists: a random city a, one of its k nearest c, and a direction; the edges (a, b)
     and (c, d) of a's and c's successors (or predecessors) become (a, c) and (b, d)."""
@@ -80,15 +86,17 @@ def two_opt(problem, tour, pos, x_rng, plan):
     d = tour[(pos[c] + step) % n]
     if c == b or d == a:
         return False, 0.0, x_rng
-    delta = _d(problem, a, c) + _d(problem, b, d) - _d(problem, a, b) - _d(problem, c, d)
     if forward:
-        _reverse_shorter(plan, 0, n, pos[b], pos[c])
+        valid = _reverse_shorter(plan, 0, n, pos[b], pos[c], problem.max_reversal)
     else:
-        _reverse_shorter(plan, 0, n, pos[c], pos[b])
+        valid = _reverse_shorter(plan, 0, n, pos[c], pos[b], problem.max_reversal)
+    if not valid:
+        return False, 0.0, x_rng
+    delta = _d(problem, a, c) + _d(problem, b, d) - _d(problem, a, b) - _d(problem, c, d)
     return True, delta, x_rng
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def or_opt(problem, tour, pos, x_rng, plan):
     """Or-opt: a segment of 1–3 cities that starts or ends at a random city a moves between a neighbour x of a
     and x's successor or predecessor, in whichever orientation puts a next to x."""
@@ -121,11 +129,13 @@ def or_opt(problem, tour, pos, x_rng, plan):
         if x == q:
             return False, 0.0, x_rng
         plain = bool(ends_at_a)
-    added = _d(problem, c, first) + _d(problem, last, d) if plain else _d(problem, c, last) + _d(problem, first, d)
-    delta = (_d(problem, p, q) + added - _d(problem, p, first) - _d(problem, last, q) - _d(problem, c, d))
     j = pos[c]
     between_after = (j - (i + length)) % n + 1  # cities q..c, which the segment jumps forwards
     between_before = n - length - between_after  # cities d..p, which it jumps backwards
+    if min(between_after, between_before) > problem.max_reversal:
+        return False, 0.0, x_rng
+    added = _d(problem, c, first) + _d(problem, last, d) if plain else _d(problem, c, last) + _d(problem, first, d)
+    delta = (_d(problem, p, q) + added - _d(problem, p, first) - _d(problem, last, q) - _d(problem, c, d))
     if between_after <= between_before:
         end = (i + length + between_after - 1) % n
         _set(plan, 0, REVERSE, i, end)
@@ -142,7 +152,7 @@ def or_opt(problem, tour, pos, x_rng, plan):
     return True, delta, x_rng
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def exchange(problem, tour, pos, x_rng, plan):
     """Exchange the cities at two random positions (the permutation view's swap)."""
     n = len(tour)
@@ -167,7 +177,7 @@ def exchange(problem, tour, pos, x_rng, plan):
     return True, delta, x_rng
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def reversal(problem, tour, pos, x_rng, plan):
     """Reverse a random block of positions (the permutation view's block reversal: 2-opt without candidates)."""
     n = len(tour)
@@ -178,10 +188,11 @@ def reversal(problem, tour, pos, x_rng, plan):
     length = (j - i) % n + 1
     if length >= n - 1:
         return False, 0.0, x_rng
+    if not _reverse_shorter(plan, 0, n, i, j, problem.max_reversal):
+        return False, 0.0, x_rng
     p = tour[(i - 1) % n]
     q = tour[(j + 1) % n]
     delta = _d(problem, p, tour[j]) + _d(problem, tour[i], q) - _d(problem, p, tour[i]) - _d(problem, tour[j], q)
-    _reverse_shorter(plan, 0, n, i, j)
     return True, delta, x_rng
 
 
@@ -209,13 +220,13 @@ def _dispatch(kernels: tuple) -> object:
     inlined by the compiler; no function pointers)."""
     head = kernels[0]
     if len(kernels) == 1:
-        @numba.njit(cache=True)
+        @numba.njit(cache=True, inline="always")
         def last(kind, problem, tour, pos, x_rng, plan):
             return head(problem, tour, pos, x_rng, plan)
         return last
     rest = _dispatch(kernels[1:])
 
-    @numba.njit(cache=True)
+    @numba.njit(cache=True, inline="always")
     def chain(kind, problem, tour, pos, x_rng, plan):
         if kind == 0:
             return head(problem, tour, pos, x_rng, plan)
@@ -294,11 +305,11 @@ def _anneal_read(problem, run, tour, pos, length, best, best_tour, x_rng, trace_
 
 
 @numba.njit(cache=True, parallel=True)
-def _anneal_parallel(kind, coords, matrix, neighbours, betas, attempts, mix, rule, unit, tours, positions, lengths,
-                     best_tours, best, rng, trace, trace_offset):
+def _anneal_parallel(kind, coords, matrix, neighbours, max_reversal, betas, attempts, mix, rule, unit, tours,
+                     positions, lengths, best_tours, best, rng, trace, trace_offset):
     # parallel loops take arrays and scalars only: the structures are rebuilt inside
     for r in prange(tours.shape[0]):
-        problem = TourProblem(MetricArrays(kind, coords, matrix), neighbours)
+        problem = TourProblem(MetricArrays(kind, coords, matrix), neighbours, max_reversal)
         run = TourRun(betas, attempts, mix, rule, unit)
         lengths[r], best[r], rng[r] = _anneal_read(problem, run, tours[r], positions[r], lengths[r], best[r],
                                                    best_tours[r], rng[r], trace[r], trace_offset)
@@ -308,9 +319,9 @@ def tour_anneal(problem: TourProblem, run: TourRun, reads: TourReads) -> None:
     """Anneal every read (in parallel) for ``len(run.betas)`` sweeps of ``run.attempts`` moves each; lengths are
     kept in distance units and accepted by ``run.rule`` at ``β · unit``; each read keeps its best tour."""
     m = problem.metric
-    _anneal_parallel(m.kind, m.coords, m.matrix, problem.neighbours, run.betas, run.attempts, run.mix, run.rule,
-                     run.unit, reads.tours, reads.positions, reads.lengths, reads.best_tours, reads.best, reads.rng,
-                     reads.trace, reads.trace_offset)
+    _anneal_parallel(m.kind, m.coords, m.matrix, problem.neighbours, problem.max_reversal, run.betas, run.attempts,
+                     run.mix, run.rule, run.unit, reads.tours, reads.positions, reads.lengths, reads.best_tours,
+                     reads.best, reads.rng, reads.trace, reads.trace_offset)
 
 
 @numba.njit(cache=True)

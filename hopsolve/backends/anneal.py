@@ -63,6 +63,12 @@ class AnnealParams:
     :data:`DEFAULT_TOUR_MIX`)."""
     neighbours: int = 10
     """Tour moves: the candidate list of each city, its k nearest cities."""
+    max_reversal: int | None = None
+    """Tour moves: the longest block of positions a move may reverse or shift (applying a move costs that
+    much); default ``max(1000, n/10)``, every move for n ≤ 10,000."""
+    hot_quantile: float = 0.5
+    """Tour moves: the derived hot end accepts the ``hot_quantile`` quantile of uphill candidate moves at the
+    start tour with probability ½ (a greedy start is kept, not melted)."""
     start: Literal["greedy", "random"] = "greedy"
     """Tour moves: where reads start without initial states, a greedy-edge tour (its length is in
     ``info['start_length']``) or a random permutation."""
@@ -81,6 +87,9 @@ class AnnealParams:
     fit_schedule: bool = True
     """With a time limit: when the pace shows the schedule cannot finish in time, resample the rest of it into
     the sweeps that fit, so that the run still ends at ``beta_max`` instead of stopping hot."""
+    fill_time: bool = False
+    """With a time limit: also *stretch* the schedule to the sweeps that fit, so the whole limit is spent
+    annealing (an anytime run; ``hopsolve solve --time-limit`` sets it). Without it a time limit only caps."""
     threads: int | None = None
     """Threads for parallel reads (default: all cores)."""
     trace: bool = False
@@ -103,6 +112,8 @@ class AnnealParams:
         require(self.chain_length >= 1, owner, f"chain_length must be at least 1, got {self.chain_length}")
         require(self.time_limit is None or self.time_limit > 0, owner, "time_limit must be positive")
         require(self.threads is None or self.threads >= 1, owner, "threads must be at least 1")
+        require(0.0 < self.hot_quantile <= 1.0, owner, "hot_quantile must be in (0, 1]")
+        require(self.max_reversal is None or self.max_reversal >= 1, owner, "max_reversal must be at least 1")
         require(self.neighbours >= 1, owner, f"neighbours must be at least 1, got {self.neighbours}")
         if self.moves not in ("auto", "flip", "permutation"):
             tour_mix(self.moves)
@@ -139,6 +150,7 @@ class _Progress:
     done: int
     timed_out: bool = False
     compressed: bool = False
+    stretched: bool = False
 
 
 def _run_chunked(betas: np.ndarray, step: Callable[[int, int, np.ndarray], None], params: AnnealParams,
@@ -174,7 +186,14 @@ def _run_chunked(betas: np.ndarray, step: Callable[[int, int, np.ndarray], None]
             break
         # the pace of the latest chunk: the first one also loads or compiles the kernels
         pace = elapsed / (stop - done_before)
-        if (params.fit_schedule and done_before > 0
+        needed = pace * (len(betas) - progress.done)
+        if params.fill_time and done_before > 0 and needed < 0.8 * (time_limit - spent):
+            fits = int(0.9 * (time_limit - spent) / pace)
+            rest = betas[progress.done:]
+            stretched = np.interp(np.linspace(0, len(rest) - 1, fits), np.arange(len(rest)), rest)
+            betas = np.concatenate([betas[: progress.done], stretched])
+            progress.stretched = True
+        elif (params.fit_schedule and done_before > 0
                 and pace * (len(betas) - progress.done) > 0.95 * (time_limit - spent)):
             fits = max(1, int(0.9 * (time_limit - spent) / pace))
             rest = betas[progress.done:]
@@ -347,7 +366,8 @@ class AnnealBackend(Backend):
         view: PermutationView = energy.permutation
         n = view.size
         mix = tour_mix(DEFAULT_TOUR_MIX if params.moves in ("auto", "permutation") else params.moves)
-        problem = TK.TourProblem(view.metric.arrays, view.metric.neighbours(params.neighbours))
+        longest = params.max_reversal if params.max_reversal is not None else max(1000, n // 10)
+        problem = TK.TourProblem(view.metric.arrays, view.metric.neighbours(params.neighbours), int(longest))
         unit = energy.weights[view.term] * 2.0 * view.cyclic_weight / view.metric_scale  # energy per unit length
         rng = make_rng(seed)
         start_length = None
@@ -372,7 +392,7 @@ class AnnealBackend(Backend):
         sample = TK.sample_deltas(problem, tours[0].copy(), positions[0].copy(), mix, 4000,
                                   np.uint64(generators[0] ^ np.uint64(0x9E3779B97F4A7C15) | np.uint64(1)))
         positive = unit * sample[sample > 1e-12]
-        hot = float(positive.mean()) if len(positive) else 0.0
+        hot = float(np.quantile(positive, params.hot_quantile)) if len(positive) else 0.0
         cold = float(np.percentile(positive, 1)) if len(positive) else 0.0
         betas, beta_min, beta_max = self._betas(params, default_beta_range(hot, cold))
         trace = np.zeros((reads, params.sweeps if params.trace else 0))
@@ -401,7 +421,8 @@ class AnnealBackend(Backend):
         info: dict[str, Any] = {
             "derived": {"beta_min": beta_min, "beta_max": beta_max, "moves": moves, "seed": seed},
             "sweeps_done": progress.done, "timed_out": progress.timed_out,
-            "schedule_compressed": progress.compressed, "wall_time_s": elapsed, "updates": updates,
+            "schedule_compressed": progress.compressed, "schedule_stretched": progress.stretched,
+            "wall_time_s": elapsed, "updates": updates,
             "updates_per_second": updates / elapsed if elapsed > 0 else None,
         }
         if trace is not None:
@@ -418,5 +439,6 @@ def _permutation_arrays(view: PermutationView) -> tuple:
     has_linear = view.linear is not None and bool(np.any(view.linear))
     linear = np.ascontiguousarray(view.linear, dtype=np.float64) if has_linear else np.zeros((1, 1))
     flow = np.ascontiguousarray(view.flow_matrix(), dtype=np.float64)
-    return (flow, b.indptr.astype(np.int64), b.indices.astype(np.int64), b.data, bt.indptr.astype(np.int64), bt.indices.astype(np.int64), bt.data, linear, has_linear,
+    return (flow, b.indptr.astype(np.int64), b.indices.astype(np.int64), b.data, bt.indptr.astype(np.int64),
+            bt.indices.astype(np.int64), bt.data, linear, has_linear,
             float(view.cyclic_weight or 0.0))

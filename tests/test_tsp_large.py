@@ -1,0 +1,206 @@
+"""TSP at real sizes: on-the-fly distances, candidate lists, the tour move table, lazy energies, cold starts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hopsolve_tsp.encoding import encode_tsp
+from hopsolve_tsp.plugin import TspProblem
+from hopsolve_tsp.tsplib import distance_matrix, read_tsplib
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hopsolve.backends import _tour_kernels as TK
+from hopsolve.backends._tour_start import greedy_tour
+from hopsolve.backends.anneal import AnnealBackend, AnnealParams, tour_mix
+from hopsolve.errors import ParameterError, TooLargeError
+from hopsolve.metric import KINDS, Metric
+
+from .conftest import INSTANCES, ROOT
+
+TSPLIB = INSTANCES / "tsplib"
+COORDINATE_FILES = sorted(p for p in TSPLIB.glob("*.tsp") if read_tsplib(p).edge_weight_type != "EXPLICIT")
+
+
+@pytest.mark.parametrize("path", COORDINATE_FILES, ids=lambda p: p.stem)
+def test_on_the_fly_distances_equal_the_matrix_for_every_pair(path):
+    instance = read_tsplib(path)
+    reference = distance_matrix(instance.edge_weight_type, instance.coordinates)
+    n = instance.dimension
+    rows, cols = np.divmod(np.arange(n * n), n)
+    assert np.array_equal(instance.metric.pairs(rows, cols).reshape(n, n), reference)
+    assert instance.metric.max_distance == reference.max()
+
+
+def test_every_coordinate_rule_is_covered_by_the_shipped_instances():
+    kinds = {read_tsplib(p).edge_weight_type for p in COORDINATE_FILES}
+    assert kinds >= {"EUC_2D", "CEIL_2D", "ATT", "GEO"}
+    assert set(KINDS) >= kinds
+
+
+@pytest.mark.parametrize("kind", ["EUC_2D", "MAN_2D", "MAX_2D", "CEIL_2D", "ATT", "GEO", "EUC_3D", "MAN_3D",
+                                  "MAX_3D"])
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**31))
+def test_every_rule_matches_the_numpy_reference_and_brute_force_neighbours(kind, seed):
+    rng = np.random.default_rng(seed)
+    width = 3 if kind.endswith("3D") else 2
+    n = int(rng.integers(5, 40))
+    # integer-ish coordinates make many ties, the hard case for candidate lists
+    points = rng.integers(-50, 50, size=(n, width)).astype(float) + rng.choice([0.0, 0.5], size=(n, width))
+    if kind == "GEO":
+        points = rng.uniform(-80, 80, size=(n, 2)).round(2)
+    metric = Metric(kind, points=points)
+    reference = distance_matrix(kind, points)
+    assert np.array_equal(metric.matrix_form(), reference)
+    assert metric.max_distance == reference.max()
+    k = min(6, n - 1)
+    found = metric.neighbours(k)
+    brute = reference.astype(float)
+    np.fill_diagonal(brute, np.inf)
+    assert np.array_equal(np.take_along_axis(brute, found, axis=1), np.sort(brute, axis=1)[:, :k])
+    assert not np.any(found == np.arange(n)[:, None])
+    assert all(len(set(row)) == k for row in found.tolist())
+
+
+def test_explicit_metric_keeps_its_matrix_and_neighbours():
+    instance = read_tsplib(TSPLIB / "gr24.tsp")
+    metric = instance.metric
+    assert metric.kind == "EXPLICIT" and metric.matrix_form() is metric.matrix
+    d = metric.matrix.astype(float)
+    np.fill_diagonal(d, np.inf)
+    assert np.array_equal(np.take_along_axis(d, metric.neighbours(5), axis=1), np.sort(d, axis=1)[:, :5])
+
+
+def _random_tour_state(n, seed):
+    rng = np.random.default_rng(seed)
+    tour = rng.permutation(n).astype(np.int64)
+    return tour, np.argsort(tour).astype(np.int64), np.uint64(rng.integers(1, 2**62))
+
+
+@pytest.mark.parametrize("move", TK.MOVE_NAMES)
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**31), n=st.integers(6, 60))
+def test_every_move_delta_equals_the_recomputed_tour_change(move, seed, n):
+    points = np.random.default_rng(seed).random((n, 2)) * 1000
+    metric = Metric("EUC_2D", points=points)
+    problem = TK.TourProblem(metric.arrays, metric.neighbours(5), n)
+    tour, pos, x_rng = _random_tour_state(n, seed)
+    kind = TK.MOVE_NAMES.index(move)
+    for _ in range(20):  # both orientations and both roles are drawn at random inside each proposal
+        before = metric.tour_length(tour)
+        plan = np.zeros((TK.PLAN_STEPS, 3), dtype=np.int64)
+        valid, delta, x_rng = TK.propose(kind, problem, tour, pos, np.uint64(x_rng), plan)
+        if not valid:
+            continue
+        TK.apply_plan(tour, pos, plan)
+        assert np.array_equal(np.sort(tour), np.arange(n))
+        assert np.array_equal(pos[tour], np.arange(n))
+        assert metric.tour_length(tour) - before == pytest.approx(delta, abs=1e-6)
+
+
+def test_the_move_table_drives_the_mix_parameter():
+    mix = tour_mix("2opt:0.6,oropt:0.3,swap:0.1")
+    assert mix.tolist() == pytest.approx([0.6, 0.3, 0.1, 0.0])
+    with pytest.raises(ParameterError, match="unknown move 'three-opt'"):
+        tour_mix("three-opt:1")
+    with pytest.raises(ParameterError, match="positive"):
+        tour_mix("2opt:0")
+    with pytest.raises(ParameterError, match="tour energy"):
+        AnnealBackend().solve(encode_tsp(np.ones((4, 4)) - np.eye(4))[0], AnnealParams(moves="2opt:1"))
+
+
+def test_greedy_start_is_a_tour_and_much_shorter_than_random():
+    instance = read_tsplib(TSPLIB / "pr1002.tsp")
+    metric = instance.metric
+    tour = greedy_tour(metric.arrays, metric.neighbours(10))
+    assert np.array_equal(np.sort(tour), np.arange(instance.dimension))
+    random_length = metric.tour_length(np.random.default_rng(0).permutation(instance.dimension))
+    assert metric.tour_length(tour) < 0.3 * random_length
+    assert metric.tour_length(tour) < 1.3 * 259045  # greedy edge: 14–20% above the optimum on such instances
+
+
+@pytest.mark.parametrize("form", ["hopfield-tank", "lucas"])
+def test_metric_energy_equals_the_matrix_penalty_energy(form):
+    instance = read_tsplib(TSPLIB / "ulysses16.tsp")  # GEO
+    lazy, _ = encode_tsp(instance.metric, form=form)
+    dense, _ = encode_tsp(instance.distances, form=form)
+    assert lazy.permutation.is_tour and dense.permutation.metric is None
+    rng = np.random.default_rng(1)
+    n = instance.dimension
+    for _ in range(5):
+        positions = rng.permutation(n)
+        state = dense.layout.state(positions, dense.vartype, dense.num_variables)
+        assert lazy.energy(state) == pytest.approx(dense.energy(state))
+        assert lazy.permutation.value(positions) == pytest.approx(dense.permutation.value(positions))
+        assert lazy.violations(state) == dense.violations(state)
+        assert all(v == 0 for v in lazy.violations(state).values())
+    broken = rng.integers(0, 2, size=dense.num_variables)
+    assert lazy.energy(broken) == pytest.approx(dense.energy(broken))
+
+
+def test_permutation_samples_score_as_their_bit_states():
+    problem = TspProblem()
+    instance = problem.read(TSPLIB / "eil51.tsp")
+    energy = problem.encode(instance)
+    samples = AnnealBackend().solve(energy, AnnealParams(reads=2, sweeps=50), seed=3)
+    assert samples.permutations.shape == (2, 51) and samples.states is not None
+    assert np.allclose(energy.energies(samples.states), samples.energies)
+    for row in range(2):
+        by_bits = problem.decode(instance, energy, samples.states[row])
+        by_permutation = problem.decode_permutation(instance, energy, samples.permutations[row])
+        assert by_bits == by_permutation and by_bits.feasible
+
+
+def _write_uniform(path: Path, n: int, seed: int) -> None:
+    xy = np.random.default_rng(seed).random((n, 2)) * 1_000_000
+    lines = [f"NAME: uniform{n}", "TYPE: TSP", f"DIMENSION: {n}", "EDGE_WEIGHT_TYPE: EUC_2D", "NODE_COORD_SECTION"]
+    lines += [f"{i + 1} {x:.1f} {y:.1f}" for i, (x, y) in enumerate(xy)]
+    path.write_text("\n".join(lines) + "\nEOF\n")
+
+
+def test_a_large_instance_is_solved_without_any_n_squared_structure(tmp_path, registry, monkeypatch):
+    # 20,000 cities: the distance matrix alone would be 3.2 GB; allow 64 MB of matrices in all
+    monkeypatch.setenv("HOPSOLVE_MAX_MATRIX_BYTES", str(64 * 2**20))
+    path = tmp_path / "uniform20000.tsp"
+    _write_uniform(path, 20_000, seed=5)
+    from hopsolve.solve import solve_path
+
+    result, solution, instance = solve_path(registry, path, seed=2, time_limit=4.0)
+    assert result.feasible and sorted(solution.value) == list(range(1, 20_001))
+    assert result.objective == instance.data.tour_length(np.asarray(solution.value) - 1)
+    assert result.objective < 1.25 * result.info["start_length"]
+    # an energy of 4·10⁸ units: asking for the bit-state energy is refused in one line, not a MemoryError
+    energy = registry.problem("tsp").encode(instance)
+    with pytest.raises(TooLargeError, match="HOPSOLVE_MAX_MATRIX_BYTES"):
+        energy.term("objective").term  # noqa: B018 - building the term is what is refused
+    with pytest.raises(TooLargeError):
+        energy.permutation.layout.state(np.arange(20_000), energy.vartype, energy.num_variables)
+    with pytest.raises(TooLargeError):
+        _ = instance.data.distances
+
+
+def _cold_solve(cache: Path, *extra: str) -> dict:
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
+    run = subprocess.run([sys.executable, "-m", "hopsolve.cli", "solve", str(TSPLIB / "berlin52.tsp"), "--seed", "4",
+                          "--json", *extra], capture_output=True, text=True, env=env, cwd=ROOT, timeout=900)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+@pytest.mark.slow
+def test_a_cold_first_run_equals_the_warm_one_and_is_not_squeezed(tmp_path):
+    cache = tmp_path / "numba-cache"
+    cold = _cold_solve(cache, "--param", "sweeps=20000")
+    warm = _cold_solve(cache, "--param", "sweeps=20000")
+    assert cold["solution"] == warm["solution"] and cold["objective"] == warm["objective"]
+    assert cold["info"]["compile_s"] > warm["info"]["compile_s"]
+    timed = _cold_solve(tmp_path / "another-cache", "--time-limit", "3")
+    assert not timed["info"]["timed_out"] and timed["info"]["sweeps_done"] > 10_000
+    assert timed["gap"] <= 0.01
