@@ -115,15 +115,20 @@ def _summary(result: Any) -> str:
 
 def _cmd_solve(args: argparse.Namespace, registry: Registry) -> int:
     from hopsolve.solve import solve_path
+    from hopsolve.terminal import SolveProgress
 
     if not os.path.exists(args.path):
         raise UserError("no such file", path=args.path)
-    result, solution, instance = solve_path(
-        registry, args.path, problem=args.problem, backend=args.backend, baseline=args.baseline,
-        params=parse_assignments(args.param, "--param"), weights=_weights(args.weight), seed=args.seed,
-        time_limit=args.time_limit, reads=args.reads, repair=args.repair,
-        options=parse_assignments(args.option, "--option"),
-    )
+    progress = SolveProgress()
+    try:
+        result, solution, instance = solve_path(
+            registry, args.path, problem=args.problem, backend=args.backend, baseline=args.baseline,
+            params=parse_assignments(args.param, "--param"), weights=_weights(args.weight), seed=args.seed,
+            time_limit=args.time_limit, reads=args.reads, repair=args.repair,
+            options=parse_assignments(args.option, "--option"), callback=None if args.baseline else progress,
+        )
+    finally:
+        progress.close()
     problem = registry.problem(result.problem)
     if args.out:
         if solution.value is None:
@@ -171,6 +176,18 @@ def _add_bench(sub: Any) -> None:
     p.add_argument("--executor", choices=("local", "dask"), default="local")
     p.add_argument("--workers", type=int, help="workers of a local Dask cluster")
     p.add_argument("--scheduler", help="address of an existing Dask scheduler (tcp://host:port)")
+
+
+def _add_warmup(sub: Any) -> None:
+    sub.add_parser("warmup", help="compile every kernel ahead of time (a first solve does this untimed anyway)")
+
+
+def _cmd_warmup(args: argparse.Namespace, registry: Registry) -> int:
+    from hopsolve.warmup import warm_everything
+
+    for name, seconds in warm_everything(registry).items():
+        print(f"{name}: {seconds:.1f} s")
+    return 0
 
 
 def _add_report(sub: Any) -> None:
@@ -239,6 +256,7 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
     _add_solve(sub)
     _add_bench(sub)
     _add_report(sub)
+    _add_warmup(sub)
     for name, (help_text, configure, _run) in registry.command_specs.items():
         if name in sub.choices:
             continue
@@ -246,7 +264,8 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
     return parser
 
 
-BUILTIN_COMMANDS = {"plugins": _cmd_plugins, "solve": _cmd_solve, "bench": _cmd_bench, "report": _cmd_report}
+BUILTIN_COMMANDS = {"plugins": _cmd_plugins, "solve": _cmd_solve, "bench": _cmd_bench, "report": _cmd_report,
+                    "warmup": _cmd_warmup}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -55,3 +55,31 @@ def warm_up(backend: Any, energy: Energy, params: Any) -> float:
     small = dataclasses.replace(params, **{k: v for k, v in _SMALL_RUN.items() if k in names})
     backend.solve(miniature(energy), small, seed=1)
     return time.perf_counter() - started
+
+
+def sample_energies() -> dict[str, Energy]:
+    """One miniature of each kind of energy the built-in backends treat differently."""
+    from hopsolve.permutation import permutation_energy, tour_energy
+
+    points = np.array([[0.0, 0.0], [3.0, 4.0], [6.0, 1.0], [2.0, 7.0], [5.0, 5.0], [1.0, 3.0]])
+    flow = np.array([[0.0, 2.0, 1.0], [2.0, 0.0, 3.0], [1.0, 3.0, 0.0]])
+    qubo = Energy.from_qubo(np.array([[1.0, -2.0, 0.0], [0.0, 1.0, -1.0], [0.0, 0.0, 0.5]]))
+    return {"tour": tour_energy(Metric("EUC_2D", points=points)), "permutation": permutation_energy(flow, flow),
+            "qubo": qubo, "ising": qubo.to_spin()}
+
+
+def warm_everything(registry: Any) -> dict[str, float]:
+    """Compile (or load) every problem's and backend's kernels on :func:`sample_energies`; seconds per plugin."""
+    spent: dict[str, float] = {}
+    for name in registry.problems:
+        spent[f"problem {name}"] = registry.problem(name).prepare()
+    for name in registry.backends:
+        backend = registry.backend(name)
+        started = time.perf_counter()
+        for energy in sample_energies().values():
+            try:
+                backend.prepare(energy, backend.params({}))
+            except Exception:  # noqa: BLE001 - a backend that cannot take this kind of energy is simply skipped
+                continue
+        spent[f"backend {name}"] = time.perf_counter() - started
+    return spent

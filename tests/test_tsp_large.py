@@ -204,3 +204,26 @@ def test_a_cold_first_run_equals_the_warm_one_and_is_not_squeezed(tmp_path):
     timed = _cold_solve(tmp_path / "another-cache", "--time-limit", "3")
     assert not timed["info"]["timed_out"] and timed["info"]["sweeps_done"] > 10_000
     assert timed["gap"] <= 0.01
+
+
+def test_progress_bar_shows_the_best_length_on_a_terminal(monkeypatch):
+    import io
+
+    from hopsolve import terminal
+
+    monkeypatch.setattr(terminal, "SHOW_AFTER_S", 0.0)
+    stream = io.StringIO()
+    progress = terminal.SolveProgress(stream, force=True)
+    progress({"done": 10, "total": 100, "best_energy": 3.0, "best_length": 7542.0})
+    progress({"done": 50, "total": 100, "best_energy": 2.0, "best_length": 7500.0})
+    progress.close()
+    assert "best 7500" in stream.getvalue() and "50/100" in stream.getvalue()
+    quiet = io.StringIO()  # not a terminal: nothing is drawn
+    terminal.SolveProgress(quiet)({"done": 1, "total": 2})
+    assert quiet.getvalue() == ""
+
+
+def test_warmup_command_compiles_every_backend(cli):
+    run = cli("warmup")
+    assert run.code == 0
+    assert "backend anneal" in run.out and "problem tsp" in run.out

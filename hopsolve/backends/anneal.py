@@ -66,7 +66,7 @@ class AnnealParams:
     max_reversal: int | None = None
     """Tour moves: the longest block of positions a move may reverse or shift (applying a move costs that
     much); default ``max(1000, n/10)``, every move for n ≤ 10,000."""
-    hot_quantile: float = 0.5
+    hot_quantile: float = 0.1
     """Tour moves: the derived hot end accepts the ``hot_quantile`` quantile of uphill candidate moves at the
     start tour with probability ½ (a greedy start is kept, not melted)."""
     start: Literal["greedy", "random"] = "greedy"
@@ -403,7 +403,9 @@ class AnnealBackend(Backend):
             run = TK.TourRun(np.ascontiguousarray(chunk), n, mix, rule, unit)
             TK.tour_anneal(problem, run, state._replace(trace_offset=start))
 
-        report = lambda: {"best_energy": float(unit * state.best.min() * 1.0 + view.offset)}  # noqa: E731
+        def report() -> dict[str, float]:
+            return {"best_energy": float(unit * state.best.min() + view.offset), "best_length": float(state.best.min())}
+
         progress = _run_chunked(betas, step, params, callback, report, started)
         final = state.best_tours if params.keep_best else state.tours
         info = self._info(params, seed, beta_min, beta_max, "tour", progress, started, n * progress.done * reads,

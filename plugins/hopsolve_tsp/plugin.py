@@ -18,8 +18,8 @@ from hopsolve.params import require
 from hopsolve_tsp.encoding import TspEncoding, encode_tsp
 from hopsolve_tsp.tsplib import TsplibInstance, read_tsplib, write_tour
 
-# move attempts per read for the default anneal run (about 2 s a read at ~2·10⁷ attempts/s)
-ANNEAL_ATTEMPTS_PER_READ = 4e7
+# move attempts per read for the default anneal run (a few seconds a read at ~5·10⁶ attempts/s)
+ANNEAL_ATTEMPTS_PER_READ = 2e7
 
 
 @dataclass(frozen=True)

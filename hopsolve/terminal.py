@@ -1,0 +1,46 @@
+"""What a person at a terminal sees during a long solve: a progress bar with the best value so far (tqdm, the
+``progress`` extra), shown only when standard error is a terminal, so pipes and ``--json`` stay clean."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import IO, Any
+
+SHOW_AFTER_S = 2.0  # solves shorter than this never draw a bar
+
+
+class SolveProgress:
+    """A backend callback that draws a tqdm bar of sweeps done once a solve has run :data:`SHOW_AFTER_S`.
+
+    The postfix is the best tour length where the backend reports one (``best_length``), else the best energy.
+    Without tqdm, or off a terminal, it does nothing.
+    """
+
+    def __init__(self, stream: IO[str] | None = None, force: bool = False) -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = force or bool(getattr(self.stream, "isatty", lambda: False)())
+        self.started = time.perf_counter()
+        self.bar: Any = None
+
+    def __call__(self, update: dict[str, Any]) -> None:
+        if not self.enabled or time.perf_counter() - self.started < SHOW_AFTER_S:
+            return
+        if self.bar is None:
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                self.enabled = False
+                return
+            self.bar = tqdm(total=update.get("total"), unit="sweep", file=self.stream, leave=False,
+                            dynamic_ncols=True, desc="hopsolve", mininterval=0.25)
+        self.bar.total = update.get("total", self.bar.total)
+        self.bar.update(update.get("done", 0) - self.bar.n)
+        best = update.get("best_length", update.get("best_energy"))
+        if best is not None:
+            self.bar.set_postfix_str(f"best {best:.6g}", refresh=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
