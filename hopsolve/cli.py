@@ -140,7 +140,7 @@ def _cmd_solve(args: argparse.Namespace, registry: Registry) -> int:
             raise UserError(f"problem {problem.name!r} cannot draw a solution", path=args.plot)
         plot(instance, solution, args.plot)
     print(result.to_json() if args.json else _summary(result))
-    return 0
+    return 130 if result.status == "interrupted" else 0
 
 
 def _add_solve(sub: Any) -> None:

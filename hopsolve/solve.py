@@ -144,7 +144,9 @@ def solve_instance(
             best, best_row = solution, row
     wall = time.perf_counter() - start - backend_compile_s
     assert best is not None
-    if best.feasible:
+    if samples.info.get("interrupted"):
+        status = "interrupted"
+    elif best.feasible:
         status = "optimal" if samples.info.get("proven_optimal") else "feasible"
     else:
         status = "timeout" if samples.info.get("timed_out") else "infeasible"

@@ -227,3 +227,37 @@ def test_warmup_command_compiles_every_backend(cli):
     run = cli("warmup")
     assert run.code == 0
     assert "backend anneal" in run.out and "problem tsp" in run.out
+
+
+SHIPPED = sorted((INSTANCES / "tsplib").glob("*.tsp")) + sorted((INSTANCES / "tsplib-large").glob("*.tsp"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_every_shipped_instance_gives_a_valid_tour(path, registry):
+    from hopsolve.solve import solve_path
+
+    result, solution, instance = solve_path(registry, path, seed=1, params={"sweeps": 3})
+    n = instance.data.dimension
+    assert result.feasible and sorted(solution.value) == list(range(1, n + 1))
+    assert result.objective == instance.data.tour_length(np.asarray(solution.value) - 1)
+    if result.reference is not None:
+        assert result.objective >= result.reference
+
+
+def test_ctrl_c_keeps_the_best_tour_and_says_interrupted(registry):
+    from hopsolve.solve import solve_path
+
+    calls = []
+
+    def interrupt(update):
+        calls.append(update)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+
+    result, solution, instance = solve_path(registry, TSPLIB / "kroA100.tsp", seed=1, params={"sweeps": 10**7},
+                                            callback=interrupt)
+    assert result.status == "interrupted" and result.info["interrupted"]
+    assert sorted(solution.value) == list(range(1, 101))
+    assert result.objective <= result.info["start_length"]
+    assert result.info["sweeps_done"] < 10**7

@@ -151,6 +151,7 @@ class _Progress:
     timed_out: bool = False
     compressed: bool = False
     stretched: bool = False
+    interrupted: bool = False
 
 
 def _run_chunked(betas: np.ndarray, step: Callable[[int, int, np.ndarray], None], params: AnnealParams,
@@ -160,7 +161,8 @@ def _run_chunked(betas: np.ndarray, step: Callable[[int, int, np.ndarray], None]
 
     With a time limit and ``fit_schedule``, once the pace is known a schedule that would not finish in time is
     resampled into the sweeps that fit, so the run still ends cold; otherwise it stops at the limit. The limit
-    counts from ``started`` (the backend's own set-up included; default: now).
+    counts from ``started`` (the backend's own set-up included; default: now). A ``KeyboardInterrupt`` (Ctrl-C)
+    during a chunked run ends it there: every read keeps its best state so far and ``interrupted`` is set.
     """
     time_limit = params.time_limit
     if time_limit is None and callback is None:
@@ -168,39 +170,43 @@ def _run_chunked(betas: np.ndarray, step: Callable[[int, int, np.ndarray], None]
         return _Progress(len(betas))
     start = time.perf_counter() if started is None else started
     progress, chunk = _Progress(0), 1
-    while progress.done < len(betas):
-        stop = min(len(betas), progress.done + chunk)
-        done_before = progress.done
-        began = time.perf_counter()
-        step(progress.done, stop, betas[progress.done:stop])
-        elapsed = time.perf_counter() - began
-        chunk = max(1, int((stop - progress.done) * CHUNK_SECONDS / max(elapsed, 1e-6)))
-        progress.done = stop
-        if callback is not None:
-            callback({"done": progress.done, "total": len(betas), **report()})
-        if time_limit is None or progress.done >= len(betas):
-            continue
-        spent = time.perf_counter() - start
-        if spent >= time_limit:
-            progress.timed_out = True
-            break
-        # the pace of the latest chunk: the first one also loads or compiles the kernels
-        pace = elapsed / (stop - done_before)
-        needed = pace * (len(betas) - progress.done)
-        if params.fill_time and done_before > 0 and needed < 0.8 * (time_limit - spent):
-            fits = int(0.9 * (time_limit - spent) / pace)
-            rest = betas[progress.done:]
-            stretched = np.interp(np.linspace(0, len(rest) - 1, fits), np.arange(len(rest)), rest)
-            betas = np.concatenate([betas[: progress.done], stretched])
-            progress.stretched = True
-        elif (params.fit_schedule and done_before > 0
-                and pace * (len(betas) - progress.done) > 0.95 * (time_limit - spent)):
+    try:  # Ctrl-C between chunks ends the run with the best states so far
+        while progress.done < len(betas):
+            stop = min(len(betas), progress.done + chunk)
+            done_before = progress.done
+            began = time.perf_counter()
+            step(progress.done, stop, betas[progress.done:stop])
+            elapsed = time.perf_counter() - began
+            chunk = max(1, int((stop - progress.done) * CHUNK_SECONDS / max(elapsed, 1e-6)))
+            progress.done = stop
+            if callback is not None:
+                callback({"done": progress.done, "total": len(betas), **report()})
+            if time_limit is None or progress.done >= len(betas):
+                continue
+            spent = time.perf_counter() - start
+            if spent >= time_limit:
+                progress.timed_out = True
+                break
+            # the pace of the latest chunk: the first one also loads or compiles the kernels
+            pace = elapsed / (stop - done_before)
+            needed = pace * (len(betas) - progress.done)
             fits = max(1, int(0.9 * (time_limit - spent) / pace))
-            rest = betas[progress.done:]
-            squeezed = np.interp(np.linspace(0, len(rest) - 1, fits), np.arange(len(rest)), rest)
-            betas = np.concatenate([betas[: progress.done], squeezed])
-            progress.compressed = True
+            if params.fill_time and done_before > 0 and needed < 0.8 * (time_limit - spent):
+                betas = _resample_rest(betas, progress.done, fits)
+                progress.stretched = True
+            elif params.fit_schedule and done_before > 0 and needed > 0.95 * (time_limit - spent):
+                betas = _resample_rest(betas, progress.done, fits)
+                progress.compressed = True
+    except KeyboardInterrupt:
+        progress.interrupted = True
     return progress
+
+
+def _resample_rest(betas: np.ndarray, done: int, sweeps: int) -> np.ndarray:
+    """The schedule with its unfinished part resampled (same shape, same end points) into ``sweeps`` sweeps."""
+    rest = betas[done:]
+    resampled = np.interp(np.linspace(0, len(rest) - 1, sweeps), np.arange(len(rest)), rest)
+    return np.concatenate([betas[:done], resampled])
 
 
 class _Threads:
@@ -424,6 +430,7 @@ class AnnealBackend(Backend):
             "derived": {"beta_min": beta_min, "beta_max": beta_max, "moves": moves, "seed": seed},
             "sweeps_done": progress.done, "timed_out": progress.timed_out,
             "schedule_compressed": progress.compressed, "schedule_stretched": progress.stretched,
+            "interrupted": progress.interrupted,
             "wall_time_s": elapsed, "updates": updates,
             "updates_per_second": updates / elapsed if elapsed > 0 else None,
         }
