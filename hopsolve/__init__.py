@@ -6,9 +6,19 @@ returns a :class:`SampleSet`, and the problem decodes the best state into a scor
 
 from hopsolve.backend import Backend
 from hopsolve.baseline import Baseline, BaselineOutcome
-from hopsolve.energy import Energy, GroupSquareTerm, OneHotLayout, PermutationView, QuadraticTerm, Vartype
+from hopsolve.energy import (
+    Energy,
+    GroupSquareTerm,
+    KroneckerTerm,
+    LazyTerm,
+    OneHotLayout,
+    PermutationView,
+    QuadraticTerm,
+    Vartype,
+)
 from hopsolve.errors import HopsolveError, ParameterError, ParseError, PluginError, TooLargeError, UserError
 from hopsolve.hookspecs import hookimpl
+from hopsolve.metric import Metric
 from hopsolve.plugins import Registry, build_registry
 from hopsolve.problem import Instance, Problem, Solution
 from hopsolve.result import Result, relative_gap
@@ -23,6 +33,9 @@ __all__ = [
     "GroupSquareTerm",
     "HopsolveError",
     "Instance",
+    "KroneckerTerm",
+    "LazyTerm",
+    "Metric",
     "OneHotLayout",
     "ParameterError",
     "ParseError",

@@ -89,7 +89,8 @@ class AnnealParams:
     the sweeps that fit, so that the run still ends at ``beta_max`` instead of stopping hot."""
     fill_time: bool = False
     """With a time limit: also *stretch* the schedule to the sweeps that fit, so the whole limit is spent
-    annealing (an anytime run; ``hopsolve solve --time-limit`` sets it). Without it a time limit only caps."""
+    annealing (an anytime run; ``hopsolve solve --time-limit`` sets it). Without it a time limit only caps. A run
+    with ``trace`` is never stretched (its trace holds ``sweeps`` columns)."""
     threads: int | None = None
     """Threads for parallel reads (default: all cores)."""
     trace: bool = False
@@ -191,7 +192,7 @@ def _run_chunked(betas: np.ndarray, step: Callable[[int, int, np.ndarray], None]
             pace = elapsed / (stop - done_before)
             needed = pace * (len(betas) - progress.done)
             fits = max(1, int(0.9 * (time_limit - spent) / pace))
-            if params.fill_time and done_before > 0 and needed < 0.8 * (time_limit - spent):
+            if params.fill_time and not params.trace and done_before > 0 and needed < 0.8 * (time_limit - spent):
                 betas = _resample_rest(betas, progress.done, fits)
                 progress.stretched = True
             elif params.fit_schedule and done_before > 0 and needed > 0.95 * (time_limit - spent):
