@@ -275,7 +275,7 @@ def test_open_gain_counts_the_replaced_position_without_the_hole():
         replaced = item_at.copy()
         replaced[pos] = item_at[hole]
         expected = terms_of(replaced, pos, hole) - terms_of(item_at, pos, hole)
-        assert np.isclose(PK.open_gain(hole, pos, item_at, *_permutation_arrays(view)[:9]), expected)
+        assert np.isclose(PK.open_gain(hole, pos, item_at, _permutation_arrays(view)), expected)
 
 
 @pytest.mark.parametrize("quadratic", [False, True], ids=["linear", "quadratic"])
@@ -288,8 +288,9 @@ def test_ejection_chains_stay_feasible_and_keep_exact_energies(quadratic):
     start = current.copy()
     best, best_item_at = current.copy(), item_at.copy()
     generators = np.arange(1, 2 * reads, 2, dtype=np.uint64)
-    PK.permutation_anneal(*_permutation_arrays(view), 1.0, np.geomspace(0.1, 20, 40), n * n, 1.0, 0.7, 4, 0,
-                          item_at, current, best_item_at, best, generators, np.zeros((reads, 0)), 0)
+    run = PK.PermutationRun(1.0, np.geomspace(0.1, 20, 40), n * n, 1.0, 0.7, 4, 0)
+    reads_state = PK.PermutationReads(item_at, current, best_item_at, best, generators, np.zeros((reads, 0)), 0)
+    PK.permutation_anneal(_permutation_arrays(view), run, reads_state)
     for r in range(reads):
         assert sorted(item_at[r]) == list(range(n)) and sorted(best_item_at[r]) == list(range(n))
         assert np.isclose(current[r], view.value(np.argsort(item_at[r])))

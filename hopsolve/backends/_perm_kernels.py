@@ -11,11 +11,28 @@ alone cannot reach the long alternating cycles by which a linear assignment impr
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 import numba
 import numpy as np
 from numba import prange
 
 from hopsolve.backends._kernels import accept, end_of_sweep, xorshift_uniform
+
+PermutationArrays = namedtuple("PermutationArrays", ["flow", "bp", "bi", "bd", "tp", "ti", "td", "linear",
+                                                     "has_linear", "cycle_weight"])
+"""The permutation view in kernel form: A (dense), B and Bᵀ as CSR triples (indptr, indices, data), C (or a 1 × 1
+placeholder when ``has_linear`` is False), and the 2-opt cycle weight (0 when B is not a weighted cycle)."""
+
+PermutationRun = namedtuple("PermutationRun", ["scale", "betas", "attempts", "swap_probability", "chain_probability",
+                                               "chain_length", "rule"])
+"""One chunk of a run: the weight of the objective, β per sweep, attempts per sweep, the move probabilities, the
+longest ejection chain and the acceptance rule."""
+
+PermutationReads = namedtuple("PermutationReads", ["item_at", "current", "best_item_at", "best", "rng", "trace",
+                                                   "trace_offset"])
+"""Every read's state: the item at each position, current and best energies, best states, xorshift states and the
+energy trace written from column ``trace_offset``."""
 
 
 @numba.njit(cache=True, inline="always")
@@ -26,9 +43,10 @@ def _exchange(item_at, a, b):
     item_at[b] = x
 
 
-@numba.njit(cache=True)
-def _touching(a, b, item_at, flow, bp, bi, bd, tp, ti, td):
+@numba.njit(cache=True, inline="always")
+def _touching(a, b, item_at, arrays):
     """Σ of B·A over every entry in rows and columns a and b of B (each entry once)."""
+    flow, bp, bi, bd, tp, ti, td = arrays.flow, arrays.bp, arrays.bi, arrays.bd, arrays.tp, arrays.ti, arrays.td
     total = 0.0
     for pos in (a, b):
         x = item_at[pos]
@@ -41,17 +59,18 @@ def _touching(a, b, item_at, flow, bp, bi, bd, tp, ti, td):
     return total
 
 
-@numba.njit(cache=True)
-def swap_delta(a, b, item_at, flow, bp, bi, bd, tp, ti, td, linear, has_linear):
+@numba.njit(cache=True, inline="always")
+def swap_delta(a, b, item_at, arrays):
     """Energy change (unscaled) of exchanging the items at positions a and b."""
-    before = _touching(a, b, item_at, flow, bp, bi, bd, tp, ti, td)
+    before = _touching(a, b, item_at, arrays)
     _exchange(item_at, a, b)
-    after = _touching(a, b, item_at, flow, bp, bi, bd, tp, ti, td)
+    after = _touching(a, b, item_at, arrays)
     _exchange(item_at, a, b)
     xa = item_at[a]
     xb = item_at[b]
     delta = after - before
-    if has_linear:
+    if arrays.has_linear:
+        linear = arrays.linear
         delta += linear[xb, a] + linear[xa, b] - linear[xa, a] - linear[xb, b]
     return delta
 
@@ -65,11 +84,12 @@ def _reverse(item_at, a, b):
         b -= 1
 
 
-@numba.njit(cache=True)
-def reverse_delta(a, b, item_at, flow, bp, bi, bd, tp, ti, td, linear, has_linear, cycle_weight):
+@numba.njit(cache=True, inline="always")
+def reverse_delta(a, b, item_at, arrays):
     """Energy change (unscaled) of reversing the block of positions a..b (a < b)."""
     n = len(item_at)
     delta = 0.0
+    flow, linear, cycle_weight = arrays.flow, arrays.linear, arrays.cycle_weight
     if cycle_weight != 0.0:
         if b - a + 1 < n - 1:
             p = item_at[(a - 1) % n]
@@ -77,7 +97,7 @@ def reverse_delta(a, b, item_at, flow, bp, bi, bd, tp, ti, td, linear, has_linea
             xa = item_at[a]
             xb = item_at[b]
             delta = 2.0 * cycle_weight * (flow[p, xb] + flow[xa, q] - flow[p, xa] - flow[xb, q])
-        if has_linear:
+        if arrays.has_linear:
             for k in range(b - a + 1):
                 x = item_at[a + k]
                 delta += linear[x, b - k] - linear[x, a + k]
@@ -85,7 +105,7 @@ def reverse_delta(a, b, item_at, flow, bp, bi, bd, tp, ti, td, linear, has_linea
     lo = a
     hi = b
     while lo < hi:
-        delta += swap_delta(lo, hi, item_at, flow, bp, bi, bd, tp, ti, td, linear, has_linear)
+        delta += swap_delta(lo, hi, item_at, arrays)
         _exchange(item_at, lo, hi)
         lo += 1
         hi -= 1
@@ -109,10 +129,11 @@ def _pick_move(x_rng, n, swap_probability):
     return kind, a, b, x_rng
 
 
-@numba.njit(cache=True)
-def open_gain(hole, b, item_at, flow, bp, bi, bd, tp, ti, td, linear, has_linear):
+@numba.njit(cache=True, inline="always")
+def open_gain(hole, b, item_at, arrays):
     """Energy change (unscaled) of the item at ``hole`` replacing the item at ``b``, counting only b's terms with
     positions other than ``hole``: the part of an exchange that does not depend on what ``hole`` receives."""
+    flow, bp, bi, bd, tp, ti, td = arrays.flow, arrays.bp, arrays.bi, arrays.bd, arrays.tp, arrays.ti, arrays.td
     y = item_at[hole]
     z = item_at[b]
     total = 0.0
@@ -126,19 +147,20 @@ def open_gain(hole, b, item_at, flow, bp, bi, bd, tp, ti, td, linear, has_linear
         c = ti[k]
         if c != b and c != hole:
             total += td[k] * (flow[item_at[c], y] - flow[item_at[c], z])
-    if has_linear:
-        total += linear[y, b] - linear[z, b]
+    if arrays.has_linear:
+        total += arrays.linear[y, b] - arrays.linear[z, b]
     return total
 
 
-@numba.njit(cache=True)
-def _open_gains(hole, item_at, flow, bp, bi, bd, tp, ti, td, linear, has_linear, scale, visited, stamp, weights):
+@numba.njit(cache=True, inline="always")
+def _open_gains(hole, item_at, arrays, scale, visited, stamp, weights):
     """Scaled open gains of every position not yet in the chain, into ``weights``; returns the lowest.
 
     A purely linear energy takes a tight loop that the compiler vectorises (5× faster than the general one)."""
     n = len(item_at)
     lowest = np.inf
-    if len(bi) == 0 and has_linear:
+    if len(arrays.bi) == 0 and arrays.has_linear:
+        linear = arrays.linear
         y = item_at[hole]
         for b in range(n):
             if visited[b] != stamp:
@@ -147,14 +169,13 @@ def _open_gains(hole, item_at, flow, bp, bi, bd, tp, ti, td, linear, has_linear,
         return lowest
     for b in range(n):
         if visited[b] != stamp:
-            weights[b] = scale * open_gain(hole, b, item_at, flow, bp, bi, bd, tp, ti, td, linear, has_linear)
+            weights[b] = scale * open_gain(hole, b, item_at, arrays)
             lowest = min(lowest, weights[b])
     return lowest
 
 
-@numba.njit(cache=True)
-def ejection_chain(item_at, flow, bp, bi, bd, tp, ti, td, linear, has_linear, scale, beta, rule, length, x_rng,
-                   visited, stamp, chain, weights):
+@numba.njit(cache=True, inline="always")
+def ejection_chain(item_at, arrays, scale, beta, rule, length, x_rng, visited, stamp, chain, weights):
     """One ejection-chain move; returns (accepted, scaled energy change, generator state).
 
     Position ``hole`` is drawn at random. At each step the item held at ``hole`` is placed at a position b not yet
@@ -171,8 +192,7 @@ def ejection_chain(item_at, flow, bp, bi, bd, tp, ti, td, linear, has_linear, sc
     best_total = np.inf
     best_steps = 0
     for step in range(steps):
-        lowest = _open_gains(hole, item_at, flow, bp, bi, bd, tp, ti, td, linear, has_linear, scale, visited, stamp,
-                             weights)
+        lowest = _open_gains(hole, item_at, arrays, scale, visited, stamp, weights)
         mass = 0.0
         for b in range(n):
             if visited[b] != stamp:
@@ -187,7 +207,7 @@ def ejection_chain(item_at, flow, bp, bi, bd, tp, ti, td, linear, has_linear, sc
                 left -= weights[b]
                 if left <= 0.0:
                     break
-        total += scale * swap_delta(hole, pick, item_at, flow, bp, bi, bd, tp, ti, td, linear, has_linear)
+        total += scale * swap_delta(hole, pick, item_at, arrays)
         _exchange(item_at, hole, pick)
         visited[pick] = stamp
         chain[step] = pick
@@ -203,69 +223,73 @@ def ejection_chain(item_at, flow, bp, bi, bd, tp, ti, td, linear, has_linear, sc
     return accepted, best_total if accepted else 0.0, x_rng
 
 
-@numba.njit(cache=True, parallel=True)
-def permutation_anneal(flow, bp, bi, bd, tp, ti, td, linear, has_linear, cycle_weight, scale, betas, attempts,
-                       swap_probability, chain_probability, chain_length, rule, item_at, current, best_item_at, best,
-                       rng, trace, trace_offset):
-    """Anneal every read for ``len(betas)`` sweeps of ``attempts`` move attempts each (an ejection chain uses
-    ``chain_length·n`` of them, one per exchange it weighs); energies are scaled."""
-    reads, n = item_at.shape
-    record = trace.shape[1] > 0
-    chain_cost = max(1, min(chain_length, n - 1) * n)
-    for r in prange(reads):
-        energy = current[r]
-        row = item_at[r]
-        x_rng = rng[r]
-        visited = np.zeros(n, dtype=np.int64)
-        chain = np.empty(max(1, min(chain_length, n - 1)), dtype=np.int64)
-        weights = np.empty(n)
-        stamp = 0
-        for k in range(len(betas)):
-            beta = betas[k]
-            budget = attempts
-            while budget > 0:
-                if chain_probability > 0.0:
-                    x_rng, u = xorshift_uniform(x_rng)
-                    if u < chain_probability:
-                        budget -= chain_cost
-                        stamp += 1
-                        accepted, delta, x_rng = ejection_chain(row, flow, bp, bi, bd, tp, ti, td, linear, has_linear,
-                                                                scale, beta, rule, chain_length, x_rng, visited,
-                                                                stamp, chain, weights)
-                        energy += delta
-                        continue
-                budget -= 1
-                kind, a, b, x_rng = _pick_move(x_rng, n, swap_probability)
-                if kind == 0:
-                    delta = scale * swap_delta(a, b, row, flow, bp, bi, bd, tp, ti, td, linear, has_linear)
-                else:
-                    delta = scale * reverse_delta(a, b, row, flow, bp, bi, bd, tp, ti, td, linear, has_linear,
-                                                  cycle_weight)
-                accepted, x_rng = accept(delta, beta, rule, x_rng)
-                if not accepted:
+@numba.njit(cache=True)
+def _anneal_read(arrays, run, row, energy, best, best_row, x_rng, trace_row, trace_offset):
+    """One read for ``len(run.betas)`` sweeps; returns (energy, best energy, generator state)."""
+    n = len(row)
+    record = len(trace_row) > 0
+    chain_cost = max(1, min(run.chain_length, n - 1) * n)
+    visited = np.zeros(n, dtype=np.int64)
+    chain = np.empty(max(1, min(run.chain_length, n - 1)), dtype=np.int64)
+    weights = np.empty(n)
+    stamp = 0
+    for k in range(len(run.betas)):
+        beta = run.betas[k]
+        budget = run.attempts
+        while budget > 0:
+            if run.chain_probability > 0.0:
+                x_rng, u = xorshift_uniform(x_rng)
+                if u < run.chain_probability:
+                    budget -= chain_cost
+                    stamp += 1
+                    accepted, delta, x_rng = ejection_chain(row, arrays, run.scale, beta, run.rule, run.chain_length,
+                                                            x_rng, visited, stamp, chain, weights)
+                    energy += delta
                     continue
-                if kind == 0:
-                    _exchange(row, a, b)
-                else:
-                    _reverse(row, a, b)
-                energy += delta
-            best[r] = end_of_sweep(energy, best[r], row, best_item_at[r], record, trace[r], trace_offset + k)
-        current[r] = energy
-        rng[r] = x_rng
+            budget -= 1
+            kind, a, b, x_rng = _pick_move(x_rng, n, run.swap_probability)
+            if kind == 0:
+                delta = run.scale * swap_delta(a, b, row, arrays)
+            else:
+                delta = run.scale * reverse_delta(a, b, row, arrays)
+            accepted, x_rng = accept(delta, beta, run.rule, x_rng)
+            if not accepted:
+                continue
+            if kind == 0:
+                _exchange(row, a, b)
+            else:
+                _reverse(row, a, b)
+            energy += delta
+        best = end_of_sweep(energy, best, row, best_row, record, trace_row, trace_offset + k)
+    return energy, best, x_rng
+
+
+@numba.njit(cache=True, parallel=True)
+def _anneal_parallel(flow, bp, bi, bd, tp, ti, td, linear, has_linear, cycle_weight, scale, betas, attempts,
+                     swap_probability, chain_probability, chain_length, rule, item_at, current, best_item_at, best,
+                     rng, trace, trace_offset):
+    # parallel loops take arrays and scalars only: the structures are rebuilt inside
+    for r in prange(item_at.shape[0]):
+        arrays = PermutationArrays(flow, bp, bi, bd, tp, ti, td, linear, has_linear, cycle_weight)
+        run = PermutationRun(scale, betas, attempts, swap_probability, chain_probability, chain_length, rule)
+        current[r], best[r], rng[r] = _anneal_read(arrays, run, item_at[r], current[r], best[r], best_item_at[r],
+                                                   rng[r], trace[r], trace_offset)
+
+
+def permutation_anneal(arrays: PermutationArrays, run: PermutationRun, reads: PermutationReads) -> None:
+    """Anneal every read (in parallel) for ``len(run.betas)`` sweeps of ``run.attempts`` move attempts each (an
+    ejection chain uses ``chain_length·n`` of them, one per exchange it weighs); energies are scaled."""
+    _anneal_parallel(*arrays, *run, *reads)
 
 
 @numba.njit(cache=True)
-def sample_move_deltas(flow, bp, bi, bd, tp, ti, td, linear, has_linear, cycle_weight, item_at, count,
-                       swap_probability, rng):
+def sample_move_deltas(arrays, item_at, count, swap_probability, rng):
     """|Δ| of ``count`` random moves from ``item_at`` (for the default β range); the state is not changed."""
     n = len(item_at)
     out = np.empty(count)
     x_rng = rng[0]
     for c in range(count):
         kind, a, b, x_rng = _pick_move(x_rng, n, swap_probability)
-        if kind == 0:
-            d = swap_delta(a, b, item_at, flow, bp, bi, bd, tp, ti, td, linear, has_linear)
-        else:
-            d = reverse_delta(a, b, item_at, flow, bp, bi, bd, tp, ti, td, linear, has_linear, cycle_weight)
+        d = swap_delta(a, b, item_at, arrays) if kind == 0 else reverse_delta(a, b, item_at, arrays)
         out[c] = abs(d)
     return out

@@ -337,7 +337,7 @@ class AnnealBackend(Backend):
                     raise ParameterError("moves=permutation needs feasible initial states (permutation matrices)")
                 item_at[r, positions] = np.arange(n)
         sample_gen = np.array([seed | 1], dtype=np.uint64)
-        deltas = scale * PK.sample_move_deltas(*arrays, item_at[0].copy(), 2000, params.swap_probability,
+        deltas = scale * PK.sample_move_deltas(arrays, item_at[0].copy(), 2000, params.swap_probability,
                                                sample_gen) if n >= 2 else np.zeros(0)
         positive = deltas[deltas > 1e-12]
         hot = float(positive.mean()) if len(positive) else 0.0
@@ -354,9 +354,10 @@ class AnnealBackend(Backend):
 
         def step(start: int, stop: int, chunk: np.ndarray) -> None:
             if n >= 2:
-                PK.permutation_anneal(*arrays, scale, chunk, attempts, params.swap_probability,
-                                      params.chain_probability, params.chain_length, rule, item_at, current,
-                                      best_item_at, best, generators, trace, start)
+                run = PK.PermutationRun(scale, np.ascontiguousarray(chunk), attempts, params.swap_probability,
+                                        params.chain_probability, params.chain_length, rule)
+                PK.permutation_anneal(arrays, run, PK.PermutationReads(item_at, current, best_item_at, best,
+                                                                       generators, trace, start))
 
         progress = _run_chunked(betas, step, params, callback, lambda: {"best_energy": float(best.min())})
         final = best_item_at if params.keep_best else item_at
@@ -440,7 +441,7 @@ class AnnealBackend(Backend):
         return info
 
 
-def _permutation_arrays(view: PermutationView) -> tuple:
+def _permutation_arrays(view: PermutationView) -> PK.PermutationArrays:
     """The view's matrices in kernel form: A, B and Bᵀ as CSR triples, C, and the 2-opt cycle weight."""
     b = sp.csr_matrix(view.adjacency, dtype=np.float64)
     b.sort_indices()
@@ -449,6 +450,6 @@ def _permutation_arrays(view: PermutationView) -> tuple:
     has_linear = view.linear is not None and bool(np.any(view.linear))
     linear = np.ascontiguousarray(view.linear, dtype=np.float64) if has_linear else np.zeros((1, 1))
     flow = np.ascontiguousarray(view.flow_matrix(), dtype=np.float64)
-    return (flow, b.indptr.astype(np.int64), b.indices.astype(np.int64), b.data, bt.indptr.astype(np.int64),
-            bt.indices.astype(np.int64), bt.data, linear, has_linear,
-            float(view.cyclic_weight or 0.0))
+    return PK.PermutationArrays(flow, b.indptr.astype(np.int64), b.indices.astype(np.int64), b.data,
+                                bt.indptr.astype(np.int64), bt.indices.astype(np.int64), bt.data, linear, has_linear,
+                                float(view.cyclic_weight or 0.0))
