@@ -82,6 +82,9 @@ def solve_instance(
 
     With several reads, the reported one is the best feasible read (by objective), else the lowest energy.
 
+    ``callback`` receives the backend's progress updates and, before and after the kernels are compiled or loaded,
+    ``{"stage": "preparing"}`` and ``{"stage": "solving"}``.
+
     The time limit covers everything from ``clock_started`` (a ``time.perf_counter()`` reading; default: now),
     reading and encoding included, except compiling: the backend's kernels are compiled or loaded by
     :meth:`Backend.prepare` first, and that time is reported as ``info['compile_s']``, outside ``wall_time_s``.
@@ -119,7 +122,11 @@ def solve_instance(
               else problem.encode(instance, weights))
     encode_s = time.perf_counter() - start
     starts = problem.initial_states(instance, energy, encoding_options)
+    if callback is not None:
+        callback({"stage": "preparing"})
     backend_compile_s = solver.prepare(energy, built)
+    if callback is not None:
+        callback({"stage": "solving"})
     compile_s = backend_compile_s + problem_compile_s
     owns_budget = time_limit is not None and "time_limit" not in (params or {}) and "time_limit" in _field_names(
         solver.Params)

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from typing import IO, Any
 
 SHOW_AFTER_S = 2.0  # solves shorter than this never draw a bar
+COMPILE_NOTE_AFTER_S = 1.5  # a preparation longer than this is compiling: say so once
 
 
 class SolveProgress:
@@ -24,7 +26,15 @@ class SolveProgress:
         self.bar: Any = None
 
     def __call__(self, update: dict[str, Any]) -> None:
-        if not self.enabled or time.perf_counter() - self.started < SHOW_AFTER_S:
+        if not self.enabled:
+            return
+        if update.get("stage") == "preparing":  # hopsolve.solve is about to compile or load kernels
+            self._note = threading.Timer(COMPILE_NOTE_AFTER_S, self._say_compiling)
+            self._note.daemon = True
+            self._note.start()
+            return
+        self._cancel_note()
+        if time.perf_counter() - self.started < SHOW_AFTER_S:
             return
         if self.bar is None:
             try:
@@ -40,7 +50,20 @@ class SolveProgress:
         if best is not None:
             self.bar.set_postfix_str(f"best {best:.6g}", refresh=True)
 
+    _note: threading.Timer | None = None
+
+    def _say_compiling(self) -> None:
+        self.stream.write("hopsolve: compiling kernels (first run on this machine; cached afterwards, and not "
+                          "counted in the time limit)...\n")
+        self.stream.flush()
+
+    def _cancel_note(self) -> None:
+        if self._note is not None:
+            self._note.cancel()
+            self._note = None
+
     def close(self) -> None:
+        self._cancel_note()
         if self.bar is not None:
             self.bar.close()
             self.bar = None

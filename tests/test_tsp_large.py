@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -218,6 +219,14 @@ def test_progress_bar_shows_the_best_length_on_a_terminal(monkeypatch):
     progress({"done": 50, "total": 100, "best_energy": 2.0, "best_length": 7500.0})
     progress.close()
     assert "best 7500" in stream.getvalue() and "50/100" in stream.getvalue()
+    monkeypatch.setattr(terminal, "COMPILE_NOTE_AFTER_S", 0.0)
+    slow = io.StringIO()
+    noting = terminal.SolveProgress(slow, force=True)
+    noting({"stage": "preparing"})
+    time.sleep(0.2)
+    noting({"stage": "solving"})
+    noting.close()
+    assert "compiling kernels" in slow.getvalue()
     quiet = io.StringIO()  # not a terminal: nothing is drawn
     terminal.SolveProgress(quiet)({"done": 1, "total": 2})
     assert quiet.getvalue() == ""
@@ -251,7 +260,8 @@ def test_ctrl_c_keeps_the_best_tour_and_says_interrupted(registry):
     calls = []
 
     def interrupt(update):
-        calls.append(update)
+        if "done" in update:
+            calls.append(update)
         if len(calls) == 3:
             raise KeyboardInterrupt
 
