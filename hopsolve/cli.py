@@ -94,6 +94,8 @@ def _summary(result: Any) -> str:
         parts.append(f"objective {result.objective:g}")
     if result.reference is not None:
         gap = f", gap {100 * result.gap:.2f}%" if result.gap is not None else ""
+        if result.gap is None and result.absolute_gap is not None:
+            gap = f", gap {result.absolute_gap:g} (absolute)"
         parts.append(f"(reference {result.reference:g}{gap})")
     if result.energy is not None:
         parts.append(f"energy {result.energy:.6g}")
@@ -134,11 +136,13 @@ def _cmd_solve(args: argparse.Namespace, registry: Registry) -> int:
         if solution.value is None:
             raise UserError("no solution to write: the run found no valid candidate", path=args.out)
         problem.write_solution(instance, solution, args.out)
+        print(f"hopsolve: wrote the solution to {os.path.abspath(args.out)}", file=sys.stderr)
     if args.plot:
         plot = getattr(problem, "plot", None)
         if plot is None:
             raise UserError(f"problem {problem.name!r} cannot draw a solution", path=args.plot)
         plot(instance, solution, args.plot)
+        print(f"hopsolve: drew the solution to {os.path.abspath(args.plot)}", file=sys.stderr)
     print(result.to_json() if args.json else _summary(result))
     return 130 if result.status == "interrupted" else 0
 

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-Status = Literal["optimal", "feasible", "infeasible", "timeout", "error"]
+Status = Literal["optimal", "feasible", "infeasible", "timeout", "interrupted", "error"]
 
 
 def relative_gap(objective: float | None, reference: float | None, sense: str = "min") -> float | None:
@@ -21,6 +21,14 @@ def relative_gap(objective: float | None, reference: float | None, sense: str = 
     if reference == 0:
         return 0.0 if worse_by == 0 else None
     return float(worse_by / abs(reference))
+
+
+def absolute_gap(objective: float | None, reference: float | None, sense: str = "min") -> float | None:
+    """``objective - reference`` for minimisation (mirrored for maximisation): ≥ 0 when worse. Defined also where
+    the relative gap is not (a reference of 0)."""
+    if objective is None or reference is None:
+        return None
+    return float(objective - reference if sense == "min" else reference - objective)
 
 
 def to_jsonable(value: Any) -> Any:
@@ -65,6 +73,8 @@ class Result:
     feasible_reads: int | None = None
     info: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
+    absolute_gap: float | None = None
+    """``objective - reference`` (≥ 0 when worse), also where ``gap`` is undefined (a reference of 0)."""
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(dataclasses.asdict(self))

@@ -14,7 +14,7 @@ from hopsolve.errors import ParameterError
 from hopsolve.params import params_dict
 from hopsolve.plugins import Registry
 from hopsolve.problem import Instance, Problem, Solution
-from hopsolve.result import Result, relative_gap
+from hopsolve.result import Result, absolute_gap, relative_gap
 from hopsolve.seeding import resolve_seed
 
 DECODE_RESERVE_S = 0.05  # held back from the backend's share of a time limit for decoding and scoring
@@ -172,6 +172,7 @@ def solve_instance(
         energy=float(samples.energies[best_row]), wall_time_s=wall, violations=best.violations,
         solution=best.value, repaired=best.repaired, weights=dict(energy.weights), reads=len(samples),
         feasible_reads=feasible_reads, info=info, versions=_versions(),
+        absolute_gap=absolute_gap(best.objective, reference, problem.sense),
     )
     return result, best
 
@@ -197,7 +198,7 @@ def _run_baseline(registry: Registry, problem: Problem, instance: Instance, name
         feasible=solution.feasible, objective=solution.objective, reference=reference,
         gap=relative_gap(solution.objective, reference, problem.sense), energy=None, wall_time_s=wall,
         violations=solution.violations, solution=solution.value, info={"bound": outcome.bound, **outcome.info},
-        versions=_versions(),
+        versions=_versions(), absolute_gap=absolute_gap(solution.objective, reference, problem.sense),
     )
     return result, solution
 

@@ -271,3 +271,26 @@ def test_ctrl_c_keeps_the_best_tour_and_says_interrupted(registry):
     assert sorted(solution.value) == list(range(1, 101))
     assert result.objective <= result.info["start_length"]
     assert result.info["sweeps_done"] < 10**7
+
+
+def test_plot_draws_into_a_given_axes_and_the_cli_says_where_it_wrote(registry, cli, tmp_path):
+    from matplotlib.figure import Figure
+
+    from hopsolve.solve import solve_path
+
+    result, solution, instance = solve_path(registry, TSPLIB / "eil51.tsp", seed=1, params={"sweeps": 100})
+    ax = Figure().subplots()
+    assert registry.problem("tsp").plot(instance, solution, ax=ax) is ax
+    line = ax.get_lines()[0]
+    assert len(line.get_xdata()) == 52  # the closed tour
+    out, png = tmp_path / "eil51.tour", tmp_path / "eil51.png"
+    run = cli("solve", TSPLIB / "eil51.tsp", "--param", "sweeps=100", "--out", out, "--plot", png)
+    assert run.code == 0 and out.exists() and png.exists()
+    assert f"wrote the solution to {out}" in run.err and f"drew the solution to {png}" in run.err
+
+
+def test_absolute_gap_is_reported_where_the_relative_one_is_undefined():
+    from hopsolve.result import absolute_gap, relative_gap
+
+    assert relative_gap(3.0, 0.0) is None and absolute_gap(3.0, 0.0) == 3.0
+    assert absolute_gap(10.0, 12.0, "max") == 2.0 and absolute_gap(None, 1.0) is None

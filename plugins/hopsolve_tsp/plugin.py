@@ -161,13 +161,11 @@ class TspProblem(Problem):
         tour = np.asarray(solution.value) - 1
         write_tour(path, instance.name, tour, f"length {solution.objective:g} (hopsolve)")
 
-    def plot(self, instance: Instance, solution: Solution, path: str | Path) -> None:
-        """Draw the tour over the city coordinates (extra ``plot``)."""
+    def plot(self, instance: Instance, solution: Solution, path: str | Path | None = None, *, ax: Any = None) -> Any:
+        """Draw the tour over the city coordinates (extra ``plot``) into ``ax`` (a matplotlib Axes, e.g. in a
+        notebook) or a new figure saved to ``path``; returns the Axes."""
         try:
-            import matplotlib
-
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
+            from matplotlib.figure import Figure  # no pyplot: a notebook's backend is left alone
         except ImportError:
             raise UserError("--plot needs matplotlib: pip install 'hopsolve[plot]'") from None
         coords = instance.data.plot_coordinates()
@@ -175,10 +173,15 @@ class TspProblem(Problem):
             raise UserError(f"{instance.name} has no coordinates to draw", path=instance.source)
         tour = np.asarray(solution.value) - 1
         loop = np.append(tour, tour[0])
-        fig, ax = plt.subplots(figsize=(6, 6))
-        ax.plot(coords[loop, 0], coords[loop, 1], "-", color="tab:blue", lw=1)
-        ax.plot(coords[:, 0], coords[:, 1], "o", color="tab:red", ms=3)
+        own = ax is None
+        if own:
+            fig = Figure(figsize=(6, 6))
+            ax = fig.subplots()
+        size = 3 if len(tour) <= 2000 else 0.5
+        ax.plot(coords[loop, 0], coords[loop, 1], "-", color="tab:blue", lw=1 if len(tour) <= 2000 else 0.3)
+        ax.plot(coords[:, 0], coords[:, 1], "o", color="tab:red", ms=size)
         ax.set_title(f"{instance.name}: length {solution.objective:g}")
         ax.set_aspect("equal")
-        fig.savefig(path, dpi=120, bbox_inches="tight")
-        plt.close(fig)
+        if own and path is not None:
+            fig.savefig(path, dpi=120, bbox_inches="tight")
+        return ax
