@@ -2,10 +2,16 @@
 
 The flow of one solve: a problem plugin reads an :class:`Instance`, encodes it as an :class:`Energy`, a backend
 returns a :class:`SampleSet`, and the problem decodes the best state into a scored :class:`Solution`.
+
+``__all__`` is the public API, and all a plugin needs: the contracts (``Problem``, ``Backend``, ``Baseline``),
+the energy terms, the errors, the reading helpers (``read_text``, ``parse_number``), parameter checks
+(``require``, ``parse_assignments``), the permutation and tour energies, the CP-SAT runner and the registry.
+The first-party plugins import nothing else from hopsolve (a test checks it).
 """
 
-from hopsolve.backend import Backend
+from hopsolve.backend import Backend, Callback
 from hopsolve.baseline import Baseline, BaselineOutcome
+from hopsolve.baselines.cpsat import CpsatParams, solve_cpsat
 from hopsolve.energy import (
     Energy,
     GroupSquareTerm,
@@ -14,21 +20,29 @@ from hopsolve.energy import (
     OneHotLayout,
     PermutationView,
     QuadraticTerm,
+    Term,
     Vartype,
+    check_matrix_size,
 )
 from hopsolve.errors import HopsolveError, ParameterError, ParseError, PluginError, TooLargeError, UserError
 from hopsolve.hookspecs import hookimpl
 from hopsolve.metric import Metric
+from hopsolve.params import parse_assignments, require
+from hopsolve.pattern_term import PatternTerm
+from hopsolve.permutation import permutation_energy, tour_energy
 from hopsolve.plugins import Registry, build_registry
 from hopsolve.problem import Instance, Problem, Solution
 from hopsolve.result import Result, relative_gap
 from hopsolve.sampleset import SampleSet
 from hopsolve.solve import solve_instance, solve_path
+from hopsolve.textio import parse_number, read_text
 
 __all__ = [
     "Backend",
     "Baseline",
     "BaselineOutcome",
+    "Callback",
+    "CpsatParams",
     "Energy",
     "GroupSquareTerm",
     "HopsolveError",
@@ -39,6 +53,7 @@ __all__ = [
     "OneHotLayout",
     "ParameterError",
     "ParseError",
+    "PatternTerm",
     "PermutationView",
     "PluginError",
     "Problem",
@@ -47,12 +62,21 @@ __all__ = [
     "Result",
     "SampleSet",
     "Solution",
+    "Term",
     "TooLargeError",
     "UserError",
     "Vartype",
     "build_registry",
+    "check_matrix_size",
     "hookimpl",
+    "parse_assignments",
+    "parse_number",
+    "permutation_energy",
+    "read_text",
     "relative_gap",
+    "require",
+    "solve_cpsat",
     "solve_instance",
     "solve_path",
+    "tour_energy",
 ]

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from hopsolve.errors import HopsolveError, ParameterError, UserError
+from hopsolve.params import parse_assignments
 from hopsolve.plugins import Registry, build_registry
 
 EXIT_USER_ERROR = 2
@@ -20,17 +21,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UserError(f"{self.prog}: {message}")
-
-
-def parse_assignments(pairs: Sequence[str] | None, what: str) -> dict[str, str]:
-    """``["a=1", "b=x"]`` → ``{"a": "1", "b": "x"}``; anything without ``=`` is an error naming it."""
-    values: dict[str, str] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ParameterError(f"{what} {pair!r} must look like key=value")
-        values[key.strip()] = value.strip()
-    return values
 
 
 def _weights(pairs: Sequence[str] | None) -> dict[str, float]:

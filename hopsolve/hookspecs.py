@@ -8,8 +8,12 @@ callback, so hopsolve knows which plugin gave which name.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pluggy
+
+if TYPE_CHECKING:
+    from hopsolve.plugins import Registry
 
 PROJECT = "hopsolve"
 
@@ -38,11 +42,14 @@ def hopsolve_baselines(register: Callable[[type], None]) -> None:
 
 
 @hookspec
-def hopsolve_commands(register: Callable[..., None]) -> None:
+def hopsolve_commands(register: Callable[..., None], registry: Registry) -> None:
     """Add CLI commands: ``register(name, help, configure, run)``.
 
     ``configure(parser)`` adds arguments to an ``argparse`` sub-parser; ``run(args) -> int`` executes the command
     and returns the exit code. Raise :class:`hopsolve.errors.UserError` for a one-line error with exit code 2.
+    ``registry`` is the :class:`hopsolve.Registry` being built (every problem, backend and baseline is in it by the
+    time a command runs): use it instead of loading the plugins again. An implementation may leave it out of its
+    arguments (pluggy passes only what a hook implementation asks for).
     """
 
 

@@ -212,6 +212,20 @@ class Metric:
                 points = np.asarray(ConvexHull(self.points).vertices, dtype=np.int64)
         return float(_max_over(self.arrays, points))
 
+    @staticmethod
+    def warm_up() -> float:
+        """Compile (or load) every metric kernel on four points; returns the seconds spent."""
+        import time
+
+        started = time.perf_counter()
+        for kind in ("EUC_2D", "GEO"):
+            metric = Metric(kind, points=np.array([[0.0, 0.0], [3.0, 4.0], [6.0, 8.0], [1.0, 9.0]]))
+            metric.tour_length(np.arange(4))
+            metric.pairs(np.arange(4), np.arange(4))
+            _ = metric.max_distance
+            metric.matrix_form()
+        return time.perf_counter() - started
+
     def neighbours(self, k: int) -> np.ndarray:
         """Each point's ``k`` nearest other points (n × k, nearest first; ties broken by index)."""
         key = ("neighbours", k)
@@ -257,17 +271,3 @@ def _matrix_neighbours(matrix: np.ndarray, k: int) -> np.ndarray:
         order = np.lexsort((idx, row))[:k]
         out[i] = order
     return out
-
-
-def warm_up() -> float:
-    """Compile (or load) every metric kernel on four points; returns the seconds spent."""
-    import time
-
-    started = time.perf_counter()
-    for kind in ("EUC_2D", "GEO"):
-        metric = Metric(kind, points=np.array([[0.0, 0.0], [3.0, 4.0], [6.0, 8.0], [1.0, 9.0]]))
-        metric.tour_length(np.arange(4))
-        metric.pairs(np.arange(4), np.arange(4))
-        _ = metric.max_distance
-        metric.matrix_form()
-    return time.perf_counter() - started

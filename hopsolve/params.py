@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
 from hopsolve.errors import ParameterError
@@ -95,3 +95,14 @@ def require(condition: bool, owner: str, message: str) -> None:
     """Raise a :class:`ParameterError` ``owner: message`` unless ``condition`` holds."""
     if not condition:
         raise ParameterError(f"{owner}: {message}")
+
+
+def parse_assignments(pairs: Sequence[str] | None, what: str) -> dict[str, str]:
+    """``["a=1", "b=x"]`` → ``{"a": "1", "b": "x"}``; anything without ``=`` is an error naming it."""
+    values: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ParameterError(f"{what} {pair!r} must look like key=value")
+        values[key.strip()] = value.strip()
+    return values

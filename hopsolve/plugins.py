@@ -182,18 +182,26 @@ def make_plugin_manager(
 
 
 def _collect(pm: pluggy.PluginManager, hook_name: str, origins: Mapping[str, Origin],
-             failures: list[LoadFailure], add: Callable[[Origin, Any, tuple, dict], None]) -> None:
-    """Call one hook plugin by plugin, so a plugin that raises is reported and skipped, not fatal."""
+             failures: list[LoadFailure], add: Callable[[Origin, Any, tuple, dict], None],
+             **hook_args: Any) -> None:
+    """Call one hook through pluggy, one plugin at a time, so a plugin that raises is reported and skipped.
+
+    Each call goes through ``pm.subset_hook_caller`` with only that plugin's implementation and every plugin's
+    wrappers, so tracing (``HOPSOLVE_TRACE_PLUGINS=1``), hook wrappers and ``tryfirst``/``trylast`` work: plugins
+    are called in pluggy's own order (``tryfirst`` ones first, then the latest registered).
+    """
     caller = getattr(pm.hook, hook_name)
-    for impl in caller.get_hookimpls():  # registration order
+    implementations = [impl for impl in caller.get_hookimpls() if not (impl.hookwrapper or impl.wrapper)]
+    for impl in reversed(implementations):  # pluggy calls the end of this list first
         origin = origins.get(impl.plugin_name, Origin(impl.plugin_name))
         gathered: list[tuple[tuple, dict]] = []
 
         def register(*args: Any, _into: list = gathered, **kwargs: Any) -> None:
             _into.append((args, kwargs))
 
+        others = [other.plugin for other in implementations if other is not impl]
         try:
-            impl.function(**dict.fromkeys(impl.argnames, register))
+            pm.subset_hook_caller(hook_name, remove_plugins=others)(register=register, **hook_args)
         except Exception as exc:  # noqa: BLE001
             failures.append(LoadFailure(origin.plugin, f"{hook_name} raised {type(exc).__name__}: {exc}"))
             continue
@@ -238,5 +246,5 @@ def build_registry(env: Mapping[str, str] | None = None, extra_plugins: list[Any
     _collect(pm, "hopsolve_problems", origins, failures, keyed(registry.problems, "problem"))
     _collect(pm, "hopsolve_backends", origins, failures, keyed(registry.backends, "backend"))
     _collect(pm, "hopsolve_baselines", origins, failures, keyed(registry.baselines, "baseline"))
-    _collect(pm, "hopsolve_commands", origins, failures, add_command)
+    _collect(pm, "hopsolve_commands", origins, failures, add_command, registry=registry)
     return registry

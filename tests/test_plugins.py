@@ -150,3 +150,71 @@ def test_console_script_gives_no_traceback(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"hopsolve: error: {bad}:3: index 5 out of range 0..1"
+
+
+def test_first_party_plugins_use_only_the_public_api():
+    """Every hopsolve name a first-party plugin imports comes from ``hopsolve`` itself (its ``__all__``)."""
+    import ast
+
+    import hopsolve
+
+    for path in sorted((ROOT / "plugins").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("hopsolve."):
+                raise AssertionError(f"{path.relative_to(ROOT)} imports from {node.module}")
+            if isinstance(node, ast.ImportFrom) and node.module == "hopsolve":
+                missing = [a.name for a in node.names if a.name not in hopsolve.__all__]
+                assert not missing, f"{path.relative_to(ROOT)} imports {missing}, not in hopsolve.__all__"
+
+
+def test_hooks_are_called_through_pluggy_with_tracing_wrappers_and_ordering(capsys):
+    import types
+
+    import hopsolve
+    from hopsolve import Problem
+
+    seen = []
+
+    def problem_class(label):
+        return type(f"P{label}", (Problem,), {"name": "twin", "read": None, "encode": None, "candidate": None,
+                                               "score": None, "__abstractmethods__": frozenset()})
+
+    def plugin(name, **hooks):
+        module = types.ModuleType(name)
+        for hook, function in hooks.items():
+            setattr(module, hook, function)
+        return module
+
+    early = plugin("early_plugin", hopsolve_problems=hopsolve.hookimpl(tryfirst=True)(
+        lambda register: register(problem_class("early"))))
+    late = plugin("late_plugin", hopsolve_problems=hopsolve.hookimpl(lambda register: register(problem_class("late"))))
+
+    def watch(register):
+        seen.append("before")
+        result = yield
+        seen.append("after")
+        return result
+
+    wrapper = plugin("wrapper_plugin", hopsolve_problems=hopsolve.hookimpl(wrapper=True)(watch))
+    registry = build_registry({"HOPSOLVE_DISABLE_PLUGIN_AUTOLOAD": "1", "HOPSOLVE_TRACE_PLUGINS": "1"},
+                              extra_plugins=[late, early, wrapper])
+    # tryfirst wins over registration order: the early plugin's class holds the name, the late one is reported
+    assert registry.problems["twin"].cls.__name__ == "Pearly"
+    assert any("late_plugin" in str(f) and "twin" in str(f) for f in registry.failures)
+    assert seen == ["before", "after"] * 2  # the wrapper saw both plugins' calls
+    assert "hopsolve_problems" in capsys.readouterr().err  # HOPSOLVE_TRACE_PLUGINS traced the real calls
+
+
+def test_command_hook_receives_the_registry(site, cli):
+    fake_install(site, "hopsolve-counting", {"counting": "counting_plugin"}, {"counting_plugin": """
+        import hopsolve
+
+        @hopsolve.hookimpl
+        def hopsolve_commands(register, registry):
+            def run(args):
+                print(len(registry.problems), "tsp" in registry.problems)
+                return 0
+            register("count-problems", "print how many problems are registered", None, run)
+        """})
+    run = cli("count-problems")
+    assert run.code == 0 and run.out.split()[1] == "True" and int(run.out.split()[0]) >= 5

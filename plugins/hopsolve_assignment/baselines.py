@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hopsolve import Baseline, BaselineOutcome, Instance
-from hopsolve.baselines.cpsat import CpsatParams, solve_cpsat
-from hopsolve.errors import ParameterError, TooLargeError
+from hopsolve import Baseline, BaselineOutcome, CpsatParams, Instance, ParameterError, TooLargeError, solve_cpsat
 
 QAP_CPSAT_MAX = 15
 

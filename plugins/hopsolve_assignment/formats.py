@@ -6,8 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hopsolve.errors import ParseError
-from hopsolve.textio import parse_number, read_text
+from hopsolve import ParseError, parse_number, read_text
 
 
 def _tokens(path: Path) -> list[tuple[str, int]]:

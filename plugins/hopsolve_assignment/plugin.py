@@ -12,9 +12,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from hopsolve import Energy, Instance, Problem, Solution
-from hopsolve.errors import ParameterError
-from hopsolve.permutation import permutation_energy
+from hopsolve import Energy, Instance, ParameterError, Problem, Solution, permutation_energy
 from hopsolve_assignment.formats import read_cost_matrix, read_qaplib
 
 

@@ -11,8 +11,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from hopsolve import Energy, Instance, Problem, Solution
-from hopsolve.errors import ParameterError
+from hopsolve import Energy, Instance, ParameterError, Problem, Solution
 from hopsolve_maxcut.rudy import Graph, read_graph
 
 

@@ -13,7 +13,8 @@ def hopsolve_problems(register):
 
 
 @hookimpl
-def hopsolve_commands(register):
+def hopsolve_commands(register, registry):
     from hopsolve_memory import recall
 
-    register("recall", "recall stored patterns from a cue (associative memory)", recall.configure, recall.run)
+    register("recall", "recall stored patterns from a cue (associative memory)", recall.configure,
+             lambda args: recall.run(args, registry))

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hopsolve.errors import ParseError
-from hopsolve.textio import read_text
+from hopsolve import ParseError, read_text
 
 ON, OFF = "#", "."
 

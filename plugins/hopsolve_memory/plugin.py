@@ -10,10 +10,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from hopsolve import Energy, Instance, Problem, QuadraticTerm, Solution, Vartype
-from hopsolve.errors import ParameterError
-from hopsolve.params import require
-from hopsolve.pattern_term import PatternTerm
+from hopsolve import Energy, Instance, ParameterError, PatternTerm, Problem, QuadraticTerm, Solution, Vartype, require
 from hopsolve_memory.patterns import PatternSet, read_cues, read_patterns
 from hopsolve_memory.rules import QUADRATIC_RULES
 

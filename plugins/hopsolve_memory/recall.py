@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from hopsolve import build_registry
+from hopsolve import build_registry, parse_assignments
 from hopsolve_memory.patterns import PatternSet, read_cues, read_patterns
 from hopsolve_memory.plugin import MemoryOptions, MemoryProblem, memory_energy, recall_details
 from hopsolve_memory.rules import modern_update
@@ -91,15 +91,14 @@ def configure(parser: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON (an object, or a list for many cues)")
 
 
-def run(args: Any) -> int:
-    from hopsolve.cli import parse_assignments
-
+def run(args: Any, registry: Any = None) -> int:
+    """The ``recall`` command; ``registry`` is the one the CLI already built (else one is built)."""
     stored = read_patterns(args.patterns)
     cues = read_cues(args.cue, stored.size)
     options = MemoryProblem().options({"rule": args.rule, "degree": args.degree, "beta": args.beta})
     params = parse_assignments(args.param, "--param")
     params.pop("reads", None)  # one read per cue
-    results = recall(stored, cues, options, args.backend, args.seed, params)
+    results = recall(stored, cues, options, args.backend, args.seed, params, registry=registry)
     if args.json:
         rows = [{k: v for k, v in asdict(r).items() if k != "trace" or v} for r in results]
         print(json.dumps(rows[0] if len(rows) == 1 else rows))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hopsolve.errors import ParameterError
+from hopsolve import ParameterError
 
 
 def hebb(patterns: np.ndarray) -> np.ndarray:

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hopsolve import Energy, Instance, Problem, Solution
-from hopsolve.errors import ParameterError
+from hopsolve import Energy, Instance, ParameterError, Problem, Solution
 from hopsolve_qubo.qubo_format import QuboModel, read_qubo
 
 

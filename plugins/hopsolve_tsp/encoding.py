@@ -32,10 +32,18 @@ from typing import Literal
 import numpy as np
 import scipy.sparse as sp
 
-from hopsolve import Energy, GroupSquareTerm, OneHotLayout, PermutationView, Vartype
-from hopsolve.energy import KroneckerTerm, LazyTerm, Term
-from hopsolve.errors import ParameterError
-from hopsolve.metric import Metric
+from hopsolve import (
+    Energy,
+    GroupSquareTerm,
+    KroneckerTerm,
+    LazyTerm,
+    Metric,
+    OneHotLayout,
+    ParameterError,
+    PermutationView,
+    Term,
+    Vartype,
+)
 
 Form = Literal["hopfield-tank", "lucas"]
 DEFAULT_PENALTY = 3.0

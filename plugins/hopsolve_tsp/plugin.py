@@ -11,10 +11,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from hopsolve import Energy, Instance, Problem, Solution
-from hopsolve.errors import ParameterError, UserError
-from hopsolve.metric import Metric
-from hopsolve.params import require
+from hopsolve import Energy, Instance, Metric, ParameterError, Problem, Solution, UserError, require
 from hopsolve_tsp.encoding import TspEncoding, encode_tsp
 from hopsolve_tsp.tsplib import TsplibInstance, read_tsplib, write_tour
 
@@ -70,10 +67,8 @@ class TspProblem(Problem):
     Options = TspOptions
 
     def prepare(self) -> float:
-        """Compile (or load) the on-the-fly distance kernels (:mod:`hopsolve.metric`)."""
-        from hopsolve.metric import warm_up
-
-        return warm_up()
+        """Compile (or load) the on-the-fly distance kernels (:class:`hopsolve.Metric`)."""
+        return Metric.warm_up()
 
     def read(self, path: str | Path) -> Instance:
         path = Path(path)

@@ -14,9 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hopsolve.errors import ParseError
-from hopsolve.metric import Metric
-from hopsolve.textio import parse_number, read_text
+from hopsolve import Metric, ParseError, parse_number, read_text
 
 COORDINATE_TYPES = {"EUC_2D": 2, "EUC_3D": 3, "MAN_2D": 2, "MAN_3D": 3, "MAX_2D": 2, "MAX_3D": 3, "CEIL_2D": 2,
                     "GEO": 2, "ATT": 2}
