@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -24,6 +25,12 @@ class Backend(ABC):
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
+
+    @classmethod
+    def supports_time_limit(cls) -> bool:
+        """Whether ``Params`` has a ``time_limit`` field (seconds) that ``solve`` honours. ``hopsolve bench`` runs a
+        backend without one with no limit and records ``time_limit_applied: false``."""
+        return any(f.name == "time_limit" for f in dataclasses.fields(cls.Params))
 
     @dataclass(frozen=True)
     class Params:

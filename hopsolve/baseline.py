@@ -30,6 +30,9 @@ class Baseline(ABC):
     problem: ClassVar[str]
     description: ClassVar[str] = ""
     exact: ClassVar[bool] = False
+    deterministic: ClassVar[bool] = False
+    """True when the answer does not depend on the seed or the time limit: ``hopsolve bench`` then runs it once
+    per instance (with the grid's first seed), not once per seed."""
 
     @dataclass(frozen=True)
     class Params:

@@ -170,6 +170,10 @@ def _add_bench(sub: Any) -> None:
     p.add_argument("--executor", choices=("local", "dask"), default="local")
     p.add_argument("--workers", type=int, help="workers of a local Dask cluster")
     p.add_argument("--scheduler", help="address of an existing Dask scheduler (tcp://host:port)")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE", help="encoding option of the problem")
+    p.add_argument("--weight", action="append", metavar="TERM=VALUE", help="energy term weight (repeatable)")
+    p.add_argument("--retry-errors", action="store_true",
+                   help="on resume, run again the tasks recorded as errors (their new records are kept)")
 
 
 def _add_warmup(sub: Any) -> None:
@@ -197,27 +201,37 @@ def _cmd_bench(args: argparse.Namespace, registry: Registry) -> int:
     from hopsolve.bench.progress import Progress
     from hopsolve.bench.store import ResultStore
 
+    options = parse_assignments(args.option, "--option") or None
+    weights = _weights(args.weight) or None
     if args.config:
         grid = grid_from_toml(registry, args.config, {"seeds": args.seeds, "time_limit": args.time_limit,
-                                                      "problem": args.problem})
+                                                      "problem": args.problem, "options": options,
+                                                      "weights": weights})
     else:
         if not args.instances or not args.solvers:
             raise UserError("hopsolve bench needs --config, or --instances and --solvers")
         grid = build_grid(registry, instances=args.instances, solvers=solvers_from_cli(args.solvers, args.param),
-                          seeds=args.seeds or 1, problem=args.problem, time_limit=args.time_limit)
+                          seeds=args.seeds or 1, problem=args.problem, time_limit=args.time_limit,
+                          options=options, weights=weights)
     if args.jobs is not None and args.jobs < 1:
         raise UserError(f"--jobs must be at least 1, got {args.jobs}")
     store = ResultStore(args.out)
     finished = store.finished()
+    if args.retry_errors:
+        finished = {key: record for key, record in finished.items() if record.get("status") != "error"}
     tasks = [t for t in grid.tasks() if t.key not in finished]
     total = len(grid.tasks())
     progress = Progress(total, total - len(tasks))
     print(f"hopsolve bench: {total} tasks, {total - len(tasks)} already in {args.out}, {len(tasks)} to run",
           file=sys.stderr)
 
+    failed = []
+
     def on_result(record: dict[str, Any]) -> None:
         store.append(record)
         progress.update(record)
+        if record.get("status") == "error":
+            failed.append(record)
 
     try:
         execute(tasks, on_result, executor=args.executor, jobs=args.jobs, scheduler=args.scheduler,
@@ -226,6 +240,12 @@ def _cmd_bench(args: argparse.Namespace, registry: Registry) -> int:
         print(f"\nhopsolve bench: interrupted after {progress.done}/{total} tasks; rerun the same command to "
               "resume", file=sys.stderr)
         return 130
+    if failed:
+        first = failed[0]
+        print(f"hopsolve bench: {len(failed)} of {len(tasks)} tasks ended in error (first: {first.get('instance')} "
+              f"{first.get('label')}: {str(first.get('error', '')).splitlines()[-1] if first.get('error') else ''}); "
+              f"fix the cause and rerun with --retry-errors", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -29,15 +29,17 @@ def lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_small_grid_writes_eight_lines_and_rerun_adds_none(cli, tmp_path):
+def test_small_grid_writes_six_lines_and_rerun_adds_none(cli, tmp_path):
     out = tmp_path / "r.jsonl"
     run = cli("bench", *GRID, "--out", out, "--jobs", "2")
     assert run.code == 0, run.err
     records = lines(out)
-    assert len(records) == 8 and len({r["task"] for r in records}) == 8
+    # 2 instances × (anneal × 2 seeds + networkx-greedy, deterministic, once)
+    assert len(records) == 6 and len({r["task"] for r in records}) == 6
+    assert sorted(r["seed"] for r in records if r["solver"] == "networkx-greedy") == [1, 1]
     assert all(r["status"] in ("feasible", "optimal") and r["gap"] is not None for r in records)
     rerun = cli("bench", *GRID, "--out", out)
-    assert rerun.code == 0 and "0 to run" in rerun.err and len(lines(out)) == 8
+    assert rerun.code == 0 and "0 to run" in rerun.err and len(lines(out)) == 6
     report = cli("report", out)
     assert report.code == 0 and "| anneal | backend | 2 | 4 |" in report.out
     png = tmp_path / "r.png"
@@ -57,26 +59,30 @@ def test_killed_run_resumes_without_duplicates(tmp_path):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     done = len(lines(out))
-    assert 1 <= done < 8
+    assert 1 <= done < 6
     with out.open("a") as handle:
         handle.write('{"task": "torn')  # what a kill in mid-write would leave behind
     subprocess.run(command, check=True, capture_output=True)
     records = lines(out)
-    assert len(records) == 8 and len({r["task"] for r in records}) == 8
+    assert len(records) == 6 and len({r["task"] for r in records}) == 6
 
 
 def test_failing_solver_is_an_error_row_and_others_complete(tmp_path):
     out = tmp_path / "r.jsonl"
     env = {**os.environ, "HOPSOLVE_PLUGINS": "misbehaving_backends",
            "PYTHONPATH": f"{THIRD_PARTY}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    proc = subprocess.run([sys.executable, "-m", "hopsolve.cli", "bench", "--instances", str(TSP / "burma14.tsp"),
-                           "--solvers", "anneal,broken,exact", "--param", "anneal.sweeps=200", "--out", str(out),
-                           "--jobs", "2"], env=env, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
+    command = [sys.executable, "-m", "hopsolve.cli", "bench", "--instances", str(TSP / "burma14.tsp"),
+               "--solvers", "anneal,broken,exact", "--param", "anneal.sweeps=200", "--out", str(out), "--jobs", "2"]
+    proc = subprocess.run(command, env=env, capture_output=True, text=True)
+    assert proc.returncode == 1 and "2 of 3 tasks ended in error" in proc.stderr, proc.stderr
     by_solver = {r["solver"]: r for r in lines(out)}
     assert by_solver["anneal"]["status"] == "feasible"
     assert by_solver["broken"]["status"] == "error" and "always fails" in by_solver["broken"]["error"]
     assert by_solver["exact"]["status"] == "error" and "refuses" in by_solver["exact"]["error"]
+    again = subprocess.run(command, env=env, capture_output=True, text=True)  # errors count as done...
+    assert again.returncode == 0 and "0 to run" in again.stderr
+    retried = subprocess.run([*command, "--retry-errors"], env=env, capture_output=True, text=True)  # ...unless
+    assert retried.returncode == 1 and "2 to run" in retried.stderr and len(lines(out)) == 5
 
 
 def test_task_past_its_deadline_is_a_timeout(monkeypatch):
@@ -127,3 +133,80 @@ def test_shipped_suites_are_valid():
     assert len(suites) >= 4
     for suite in suites:
         assert grid_from_toml(registry, suite).tasks()
+
+
+def test_per_solver_time_limits_and_backends_without_one(cli, tmp_path):
+    suite = tmp_path / "suite.toml"
+    suite.write_text(f"""
+instances = ["{TSP / 'burma14.tsp'}"]
+time_limit = 2
+[[solver]]
+name = "anneal"
+params = {{ sweeps = 300 }}
+time_limit = 1.5
+[[solver]]
+name = "hopfield"
+""")
+    out = tmp_path / "r.jsonl"
+    run = cli("bench", "--config", suite, "--out", out, "--jobs", "1", "--weight", "row=4", "--option",
+              "form=lucas")
+    assert run.code == 0, run.err
+    by_solver = {r["solver"]: r for r in lines(out)}
+    assert by_solver["anneal"]["params"]["time_limit"] < 1.5 and by_solver["anneal"]["time_limit_applied"]
+    assert by_solver["hopfield"]["status"] != "error" and by_solver["hopfield"]["time_limit_applied"] is False
+    assert by_solver["anneal"]["weights"]["row"] == 4 and by_solver["anneal"]["params"]["options"]["form"] == "lucas"
+    suite.write_text(suite.read_text().replace("time_limit = 1.5", "time_limit = -1"))
+    bad = cli("bench", "--config", suite, "--out", tmp_path / "bad.jsonl")
+    assert bad.code == 2 and "time_limit must be a positive" in bad.err
+
+
+def test_unreachable_scheduler_is_one_line_user_error(cli, tmp_path):
+    run = cli("bench", "--instances", str(TSP / "burma14.tsp"), "--solvers", "anneal", "--out", tmp_path / "r.jsonl",
+              "--executor", "dask", "--scheduler", "tcp://127.0.0.1:9")
+    assert run.code == 2 and "cannot reach the Dask scheduler" in run.err
+    assert len(run.err.strip().splitlines()) == 2  # the "N tasks" line, then the error
+
+
+@pytest.mark.slow
+def test_real_dask_cluster_started_elsewhere_gives_the_local_results(tmp_path):
+    """A separate scheduler and two worker processes started in another directory, as on a cluster; the user runs
+    bench from a third directory with relative instance paths."""
+    dask = Path(sys.executable).with_name("dask")
+    cluster_dir, user_dir = tmp_path / "cluster", tmp_path / "user"
+    (user_dir / "data").mkdir(parents=True)
+    cluster_dir.mkdir()
+    for name in ("burma14.tsp", "ulysses16.tsp"):
+        (user_dir / "data" / name).write_bytes((TSP / name).read_bytes())
+    scheduler_file = cluster_dir / "scheduler.json"
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "cwd": cluster_dir}
+    processes = [subprocess.Popen([str(dask), "scheduler", "--scheduler-file", str(scheduler_file), "--port", "0",
+                                   "--no-dashboard"], **quiet)]
+    try:
+        deadline = time.monotonic() + 60
+        while not scheduler_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        address = json.loads(scheduler_file.read_text())["address"]
+        for _ in range(2):
+            processes.append(subprocess.Popen([str(dask), "worker", address, "--nworkers", "1", "--nthreads", "1",
+                                               "--no-dashboard"], **quiet))
+        grid = ["--instances", "data/burma14.tsp", "data/ulysses16.tsp", "--solvers", "anneal,networkx-greedy",
+                "--param", "anneal.sweeps=300", "--seeds", "2"]
+        bench = [sys.executable, "-m", "hopsolve.cli", "bench", *grid]
+        remote = subprocess.run([*bench, "--out", "dask.jsonl", "--executor", "dask", "--scheduler", address],
+                                cwd=user_dir, capture_output=True, text=True, timeout=600)
+        assert remote.returncode == 0, remote.stderr
+        local = subprocess.run([*bench, "--out", "local.jsonl", "--jobs", "1"], cwd=user_dir, capture_output=True,
+                               text=True, timeout=600)
+        assert local.returncode == 0, local.stderr
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    key = lambda r: (r["task"], r["status"], r["objective"], tuple(r["solution"]))  # noqa: E731
+    remote_records, local_records = lines(user_dir / "dask.jsonl"), lines(user_dir / "local.jsonl")
+    assert len(remote_records) == 6 and all(r["status"] == "feasible" for r in remote_records)
+    assert sorted(map(key, remote_records)) == sorted(map(key, local_records))

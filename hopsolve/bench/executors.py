@@ -11,8 +11,9 @@ from typing import Any
 
 from hopsolve.bench.grid import Task
 from hopsolve.bench.runner import error_record, run_task
-from hopsolve.errors import ParameterError
+from hopsolve.errors import ParameterError, UserError
 
+SCHEDULER_TIMEOUT_S = 10  # seconds to wait for an existing Dask scheduler to answer
 GRACE_SECONDS = 30.0  # beyond its time limit, a task gets this long (plus 50%) before its worker is killed
 
 
@@ -113,7 +114,11 @@ def run_dask(tasks: list[Task], on_result: Callable[[dict[str, Any]], None], sch
         raise ParameterError("--executor dask needs the optional dependency: pip install 'hopsolve[dask]'") from None
     cluster = None
     if scheduler:
-        client = Client(scheduler)
+        try:
+            client = Client(scheduler, timeout=SCHEDULER_TIMEOUT_S)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise UserError(f"cannot reach the Dask scheduler at {scheduler!r}: {type(exc).__name__}: "
+                            f"{str(exc).splitlines()[0] if str(exc) else 'no answer'}") from None
     else:
         cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
                                dashboard_address=None)

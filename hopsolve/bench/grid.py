@@ -28,6 +28,10 @@ class SolverSpec:
     kind: str
     params: dict[str, Any] = field(default_factory=dict)
     label: str = ""
+    time_limit: float | None = None
+    """This solver's own limit (a TOML ``[[solver]]`` ``time_limit``), overriding the grid's."""
+    once: bool = False
+    """A deterministic baseline: run with the grid's first seed only."""
 
     @property
     def shown(self) -> str:
@@ -70,8 +74,9 @@ class Grid:
     weights: dict[str, float] = field(default_factory=dict)
 
     def tasks(self) -> list[Task]:
-        return [Task(i, self.problem, s, seed, self.time_limit, dict(self.options), dict(self.weights))
-                for i in self.instances for s in self.solvers for seed in self.seeds]
+        return [Task(i, self.problem, s, seed, s.time_limit if s.time_limit is not None else self.time_limit,
+                     dict(self.options), dict(self.weights))
+                for i in self.instances for s in self.solvers for seed in (self.seeds[:1] if s.once else self.seeds)]
 
 
 def _solver_kind(registry: Registry, name: str, problems: Sequence[str]) -> tuple[str, str]:
@@ -102,10 +107,12 @@ def _expand_instances(paths: Sequence[str]) -> list[str]:
         if path.is_dir():
             found.extend(str(p) for p in sorted(path.iterdir()) if p.is_file() and not p.name.startswith(".")
                          and p.suffix not in (".md", ".csv", ".sln", ".tour"))
-        elif path.exists():
+        elif path.is_file():
             found.append(str(path))
         else:
             raise UserError("no such instance file", path=raw)
+    # absolute paths: a worker started elsewhere (a Dask cluster) reads the same files
+    found = [str(Path(p).resolve()) for p in found]
     if not found:
         raise ParameterError("the grid has no instances")
     return found
@@ -121,15 +128,26 @@ def build_grid(registry: Registry, *, instances: Sequence[str], solvers: Sequenc
         registry.problem(name)
     specs = []
     for entry in solvers:
+        unknown = sorted(set(entry) - {"name", "label", "params", "time_limit"})
+        if unknown or "name" not in entry:
+            raise ParameterError(f"a solver entry needs 'name' and may have label, params, time_limit; got "
+                                 f"{', '.join(unknown) or 'no name'}")
         name, kind = _solver_kind(registry, str(entry["name"]), problems)
         params = dict(entry.get("params") or {})
+        once = False
         if kind == "backend":
             solver = registry.backend(name)
             solver.params({k: v for k, v in params.items()})
         else:
             for p in problems:
                 registry.baseline(p, name).params(params)
-        specs.append(SolverSpec(name, kind, params, str(entry.get("label", ""))))
+            once = all(getattr(registry.baseline(p, name), "deterministic", False) for p in problems)
+        own_limit = entry.get("time_limit")
+        if own_limit is not None and (isinstance(own_limit, bool) or not isinstance(own_limit, (int, float))
+                                      or not own_limit > 0):
+            raise ParameterError(f"solver {name!r}: time_limit must be a positive number of seconds")
+        specs.append(SolverSpec(name, kind, params, str(entry.get("label", "")),
+                                None if own_limit is None else float(own_limit), once))
     labels = [s.shown for s in specs]
     if len(set(labels)) != len(labels):
         raise ParameterError(f"two solvers share a label: {labels}; give variants a label")
@@ -169,6 +187,10 @@ def grid_from_toml(registry: Registry, path: str | Path, overrides: Mapping[str,
         name = "anneal"
         label = "anneal-2opt"      # optional
         params = { sweeps = 2000 }
+        time_limit = 5             # optional: this solver's own limit
+
+    Instance paths are relative to the TOML file (or absolute); every one is resolved to an absolute path and
+    checked before any task starts.
     """
     path = Path(path)
     try:

@@ -36,8 +36,11 @@ def run_task(task: Task) -> dict[str, Any]:
     """The JSON record of one run (a solver error becomes status ``error`` with its message)."""
     start = time.perf_counter()
     try:
-        kwargs: dict[str, Any] = {"seed": task.seed, "time_limit": task.time_limit, "params": task.solver.params,
-                                  "weights": task.weights or None}
+        limit_applied = task.time_limit is not None
+        if task.solver.kind == "backend" and not _registry().backend(task.solver.name).supports_time_limit():
+            limit_applied = False  # e.g. hopfield runs to its fixed point: no limit to give it
+        kwargs: dict[str, Any] = {"seed": task.seed, "time_limit": task.time_limit if limit_applied else None,
+                                  "params": task.solver.params, "weights": task.weights or None}
         if task.options:
             kwargs["options"] = task.options
         kwargs["backend" if task.solver.kind == "backend" else "baseline"] = task.solver.name
@@ -47,5 +50,5 @@ def run_task(task: Task) -> dict[str, Any]:
         return error_record(task, "error", detail, time.perf_counter() - start)
     record = result.to_dict()
     record.update({"task": task.key, "label": task.solver.shown, "instance": result.instance,
-                   "instance_path": task.instance})
+                   "instance_path": task.instance, "time_limit_applied": limit_applied})
     return to_jsonable(record)

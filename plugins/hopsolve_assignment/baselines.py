@@ -12,6 +12,7 @@ QAP_CPSAT_MAX = 15
 class ScipyLinearSumAssignment(Baseline):
     """``scipy.optimize.linear_sum_assignment`` (exact, O(n³))."""
 
+    deterministic = True
     name = "scipy-lsa"
     problem = "assignment"
     description = "scipy.optimize.linear_sum_assignment (exact)"
@@ -27,6 +28,7 @@ class ScipyLinearSumAssignment(Baseline):
 class OrtoolsLinearSumAssignment(Baseline):
     """OR-Tools' ``SimpleLinearSumAssignment`` (exact; integer costs)."""
 
+    deterministic = True
     name = "ortools-lsa"
     problem = "assignment"
     description = "OR-Tools SimpleLinearSumAssignment (exact, integer costs)"

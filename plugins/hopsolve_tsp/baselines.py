@@ -117,6 +117,7 @@ def _graph(instance: Instance):
 class NetworkxChristofides(Baseline):
     """networkx's Christofides tour (within 1.5× of optimal on metric instances)."""
 
+    deterministic = True
     name = "networkx-christofides"
     problem = "tsp"
     description = "networkx Christofides approximation (1.5-approximate on metric instances)"
@@ -131,6 +132,7 @@ class NetworkxChristofides(Baseline):
 class NetworkxGreedy(Baseline):
     """networkx's greedy nearest-neighbour tour from city 1."""
 
+    deterministic = True
     name = "networkx-greedy"
     problem = "tsp"
     description = "networkx greedy (nearest-neighbour) tour"
