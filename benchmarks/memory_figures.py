@@ -116,8 +116,8 @@ def main() -> None:
     det = HopfieldBackend().solve(single, HopfieldParams(reads=1, trace=True), seed=3, initial_states=cue[None])
     sto = AnnealBackend().solve(single, AnnealParams(reads=1, sweeps=40, schedule="constant", beta=0.1,
                                                      rule="glauber", trace=True), seed=3, initial_states=cue[None])
-    det_trace = [single.energy(cue), *det.info["trace"][0]]
-    sto_trace = [single.energy(cue), *sto.info["trace"][0]]
+    det_trace = [single.energy(cue), *det.per_read["trace"][0]]
+    sto_trace = [single.energy(cue), *sto.per_read["trace"][0]]
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3))
     a.plot(det_trace, "-o", ms=3)
     a.set_title("Fig. 6: deterministic (monotone)")
@@ -136,7 +136,7 @@ def main() -> None:
     params = TankParams(reads=1, tau=1.0, u0=1.0, dt=0.08, max_steps=400, noise=0.0, trajectory=True,
                         record_every=5)
     cont = TankBackend().solve(single, params, seed=0, initial_states=corrupt(cross[0], 5, 9)[None])
-    shots = [step["V"][0] for step in cont.info["trajectory"]][::4][:10]
+    shots = [step["V"][0] for step in cont.per_read["trajectory"]][::4][:10]
     draw_rows(plt, [shots], ["Fig. 7: continuous network, Δt = 0.08 (graded outputs)"], out / "memory_fig7.png")
     kind, _ = classify(cross.astype(np.int8), cont.states[0])
     print(f"Fig. 7: continuous network settles in {cont.info['steps']} steps to the {kind} pattern")

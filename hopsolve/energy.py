@@ -113,7 +113,7 @@ def _symmetric_zero_diagonal(matrix: Any, n: int) -> sp.csr_matrix:
         raise ParameterError(f"quadratic part must be {n}×{n}, got {mat.shape}")
     if mat.diagonal().any():
         raise ParameterError("quadratic part must have a zero diagonal (put self-couplings in the linear part)")
-    if (abs(mat - mat.T) > 1e-9 * (1.0 + abs(mat).max())).nnz:
+    if mat.nnz and (abs(mat - mat.T) > 1e-9 * (1.0 + abs(mat).max())).nnz:
         raise ParameterError("quadratic part must be symmetric")
     mat.eliminate_zeros()
     mat.sort_indices()

@@ -14,11 +14,31 @@ from hopsolve.errors import ParameterError
 STATE_UNITS_LIMIT = 10_000_000
 
 
+TYPED_INFO = ("timed_out", "proven_optimal", "interrupted", "derived", "work", "work_unit")
+PER_READ_INFO = ("trace", "trajectory", "graded_outputs", "outcome", "read_sweeps")
+
+
 @dataclass(frozen=True, eq=False)
 class SampleSet:
-    """``states`` (reads × n), their ``energies``, and ``info`` (params, seed, timing, traces).
+    """What a backend returns: ``states`` (reads × n) scored by the energy, and what every caller reads.
 
     Rows keep the order the reads ran in; :attr:`best` is the lowest-energy one (the first of equals).
+
+    The contract (what ``hopsolve.solve``, ``bench`` and ``report`` read; a backend sets these, not ad-hoc keys):
+
+    - ``timed_out``: the run stopped at its time limit before finishing its schedule.
+    - ``proven_optimal``: the best state is a proven ground state (only exact methods set it).
+    - ``interrupted``: Ctrl-C ended the run early; the states are the best found so far.
+    - ``derived``: the parameters the backend chose itself (a β range, a step size, the seed), merged into a
+      result's ``params``.
+    - ``work`` and ``work_unit``: how much the run did, in one named unit per backend (``anneal`` and
+      ``hopfield``: ``sweeps`` per read; ``tank``: integration ``steps``; ``exact``: ``states`` enumerated).
+    - ``per_read``: arrays with one row per read (energy traces, trajectories, graded outputs, each read's
+      outcome); they never go into a result's JSON record.
+    - ``info``: anything else, small and JSON-able (timings, counters), copied into the result's ``info``.
+
+    A backend may pass the typed and per-read entries as keyword arguments of :meth:`from_states` (as ``info``
+    keys); they are moved to their fields.
 
     Backends that move inside the feasible set of a permutation energy also return ``permutations`` (reads × m,
     item → position, 0-based). There ``states`` is ``None`` when the bit states would exceed
@@ -32,6 +52,28 @@ class SampleSet:
     info: dict[str, Any] = field(default_factory=dict)
     permutations: np.ndarray | None = None
     energy_model: Energy | None = field(default=None, repr=False)
+    timed_out: bool = False
+    proven_optimal: bool = False
+    interrupted: bool = False
+    derived: dict[str, Any] = field(default_factory=dict)
+    work: int | None = None
+    work_unit: str | None = None
+    per_read: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        info = dict(self.info)
+        for key in TYPED_INFO:
+            if key in info:
+                value = info.pop(key)
+                object.__setattr__(self, key, dict(value) if key == "derived" else value)
+        per_read = dict(self.per_read)
+        for key in PER_READ_INFO:
+            if key in info:
+                per_read[key] = info.pop(key)
+        object.__setattr__(self, "info", info)
+        object.__setattr__(self, "per_read", per_read)
+        if self.work is not None:
+            object.__setattr__(self, "work", int(self.work))
 
     @classmethod
     def from_states(cls, energy: Energy, states: np.ndarray, **info: Any) -> SampleSet:

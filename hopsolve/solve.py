@@ -151,20 +151,20 @@ def solve_instance(
             best, best_row = solution, row
     wall = time.perf_counter() - start - backend_compile_s
     assert best is not None
-    if samples.info.get("interrupted"):
+    if samples.interrupted:
         status = "interrupted"
     elif best.feasible:
-        status = "optimal" if samples.info.get("proven_optimal") else "feasible"
+        status = "optimal" if samples.proven_optimal else "feasible"
     else:
-        status = "timeout" if samples.info.get("timed_out") else "infeasible"
-    # per-unit arrays (traces, trajectories, graded outputs) stay in the SampleSet: a result is one small record
-    info = {k: v for k, v in samples.info.items()
-            if k not in ("params", "derived", "trace", "trajectory", "graded_outputs")}
+        status = "timeout" if samples.timed_out else "infeasible"
+    # per-read arrays (traces, trajectories, graded outputs) stay in the SampleSet: a result is one small record
+    info = {**samples.info, "timed_out": samples.timed_out, "interrupted": samples.interrupted,
+            "work": samples.work, "work_unit": samples.work_unit}
     info["encode_time_s"] = encode_s
     info["compile_s"] = compile_s
     result = Result(
         problem=problem.name, instance=instance.name, solver=backend_name, kind="backend",
-        params={**params_dict(built), **samples.info.get("derived", {}),
+        params={**params_dict(built), **samples.derived,
                 **({"options": params_dict(encoding_options)} if encoding_options is not None else {})},
         seed=seed, status=status,
         feasible=best.feasible, objective=best.objective, reference=reference,

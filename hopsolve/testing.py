@@ -24,6 +24,7 @@ __all__ = [
     "brute_force_minimum",
     "random_energy",
     "check_backend",
+    "check_backend_contract",
     "check_problem",
     "is_local_minimum",
 ]
@@ -106,6 +107,72 @@ def check_backend(backend: Backend, params: Mapping[str, Any] | None = None, *, 
         again = _solve(backend, random_energy(n, seed), params, seed)
         first = _solve(backend, random_energy(n, seed), params, seed)
         assert np.array_equal(first.states, again.states), f"{name}: same seed must give the same states"
+    check_backend_contract(backend, params)
+
+
+def check_backend_contract(backend: Backend, params: Mapping[str, Any] | None = None) -> None:
+    """The parts of the backend contract every caller relies on (see :class:`hopsolve.SampleSet`):
+
+    the empty model; typed fields (``timed_out``, ``proven_optimal``, ``derived``, ``work`` in a named
+    ``work_unit``) and no per-read arrays in ``info``; initial states (one read per given state, scored);
+    callbacks whose ``done`` never decreases and never passes ``total``; a time limit, where the backend declares
+    one, honoured on a run that would otherwise take long; permutation and one-hot energies scored exactly.
+    """
+    import time
+
+    from hopsolve.energy import GroupSquareTerm
+    from hopsolve.permutation import permutation_energy
+
+    name = getattr(backend, "name", type(backend).__name__)
+    empty = Energy.from_hopfield(np.zeros((0, 0)), np.zeros(0), 1.5, Vartype.SPIN)
+    samples = _solve(backend, empty, params, 0)
+    assert samples.states.shape[1] == 0 and np.allclose(samples.energies, 1.5), f"{name}: the empty model"
+
+    energy = random_energy(12, 3, integer=True)
+    updates: list[dict[str, Any]] = []
+    samples = backend.solve(energy, backend.params(params), seed=5, callback=updates.append)
+    _check_scored(energy, samples, f"{name} (contract)")
+    assert isinstance(samples.timed_out, bool) and isinstance(samples.proven_optimal, bool), \
+        f"{name}: timed_out and proven_optimal must be booleans"
+    assert isinstance(samples.derived, dict), f"{name}: derived parameters must be a dict"
+    assert samples.work is not None and samples.work >= 0 and samples.work_unit, \
+        f"{name}: the work done must be reported in a named unit"
+    for key, value in samples.info.items():
+        assert not (isinstance(value, np.ndarray) and value.ndim >= 1 and len(value) == len(samples)
+                    and len(samples) > 1), f"{name}: per-read array {key!r} belongs in per_read, not info"
+    done = [u["done"] for u in updates if "done" in u]
+    assert all(a <= b for a, b in zip(done, done[1:])), f"{name}: callback progress must never go back"
+    assert all(u["done"] <= u["total"] for u in updates if "done" in u and "total" in u), \
+        f"{name}: callback progress passed its total"
+
+    rng = np.random.default_rng(9)
+    starts = rng.choice(np.array([energy.vartype.low, energy.vartype.high]), size=(3, energy.num_variables))
+    try:
+        started = backend.solve(energy, backend.params(params), seed=1, initial_states=starts)
+    except ParameterError:
+        started = None  # a backend may refuse initial states with a clear error
+    if started is not None:
+        assert len(started) == 3, f"{name}: one read per initial state"
+        _check_scored(energy, started, f"{name} (initial states)")
+
+    if backend.supports_time_limit():
+        big = random_energy(400, 4, density=0.05)
+        values = {**(params or {}), "time_limit": 0.5}
+        began = time.perf_counter()
+        timed = backend.solve(big, backend.params(values), seed=2)
+        took = time.perf_counter() - began
+        assert took < 0.5 + 15.0, f"{name}: a 0.5 s time limit took {took:.1f} s"
+        _check_scored(big, timed, f"{name} (time limit)")
+
+    flow = np.array([[0.0, 3.0, 1.0], [3.0, 0.0, 2.0], [1.0, 2.0, 0.0]])
+    distance = np.array([[0.0, 1.0, 4.0], [1.0, 0.0, 2.0], [4.0, 2.0, 0.0]])
+    for label, model in [("permutation", permutation_energy(flow, distance)),
+                         ("one-hot", Energy(Vartype.BINARY, (GroupSquareTerm.build(
+                             "objective", np.repeat(np.arange(3), 3), np.ones(3)),)))]:
+        result = _solve(backend, model, params, 0)
+        _check_scored(model, result, f"{name} ({label} energy)")
+        assert result.energies.min() >= ExactBackend().solve(model).best_energy - 1e-9, \
+            f"{name}: {label} energy below the exact minimum"
 
 
 def check_problem(problem: Problem, instance: Instance, candidates: Iterable[Any], *,

@@ -75,7 +75,7 @@ def test_same_seed_same_reads_and_different_seeds_differ():
 def test_hopfield_reads_are_local_minima_with_traces_monotone():
     energy = random_energy(60, 2, Vartype.BINARY, density=0.3)
     samples = HopfieldBackend().solve(energy, HopfieldParams(reads=5, trace=True), seed=0)
-    for state, trace in zip(samples.states, samples.info["trace"]):
+    for state, trace in zip(samples.states, samples.per_read["trace"]):
         assert is_local_minimum(energy, state)
         assert np.all(np.diff(trace) <= 1e-9)
         assert np.isclose(trace[-1], energy.energy(state))
@@ -86,9 +86,9 @@ def test_hopfield_sync_detects_two_cycles():
     # two mutually inhibiting units from (+1, +1) flip together forever: the classic synchronous 2-cycle
     energy = Energy.from_hopfield(np.array([[0, -1.0], [-1.0, 0]]), [0.0, 0.0])
     samples = HopfieldBackend().solve(energy, HopfieldParams(mode="sync"), initial_states=np.array([[1, 1]]))
-    assert samples.info["outcome"] == ["two_cycle"]
+    assert samples.per_read["outcome"] == ["two_cycle"]
     same = HopfieldBackend().solve(energy, HopfieldParams(mode="async"), initial_states=np.array([[1, 1]]))
-    assert same.info["outcome"] == ["fixed_point"] and same.best_energy == -1.0
+    assert same.per_read["outcome"] == ["fixed_point"] and same.best_energy == -1.0
 
 
 def test_zero_field_rule():
@@ -103,10 +103,10 @@ def test_constant_beta_glauber_trace_is_not_monotone():
     energy = random_energy(50, 4)
     samples = AnnealBackend().solve(energy, AnnealParams(reads=2, sweeps=200, schedule="constant", beta=0.1,
                                                          rule="glauber", trace=True), seed=1)
-    trace = samples.info["trace"]
+    trace = samples.per_read["trace"]
     assert trace.shape == (2, 200)
     assert (np.diff(trace[0]) > 0).any() and (np.diff(trace[0]) < 0).any()
-    assert samples.info["derived"]["beta_min"] == samples.info["derived"]["beta_max"] == 0.1
+    assert samples.derived["beta_min"] == samples.derived["beta_max"] == 0.1
 
 
 def test_default_beta_range_survives_real_valued_weights():
@@ -116,7 +116,7 @@ def test_default_beta_range_survives_real_valued_weights():
     w[0, 1] = 1e-9
     energy = Energy.from_hopfield(w + w.T, rng.uniform(-1, 1, 14))
     samples = AnnealBackend().solve(energy, AnnealParams(reads=10, sweeps=300), seed=0)
-    derived = samples.info["derived"]
+    derived = samples.derived
     largest = 2 * (np.abs(w + w.T).sum(axis=1) + 1).max()
     assert derived["beta_max"] <= np.log(100) / (1e-3 * largest / 2)
     assert derived["beta_max"] < 1e3
@@ -128,7 +128,7 @@ def test_time_limit_stops_cleanly_with_best_so_far():
     energy = random_energy(400, 0, density=0.2)
     params = AnnealParams(reads=2, sweeps=10**7, time_limit=0.3, fit_schedule=False)
     samples = AnnealBackend().solve(energy, params, seed=0)
-    assert samples.info["timed_out"] and samples.info["sweeps_done"] < 10**7
+    assert samples.timed_out and samples.info["sweeps_done"] < 10**7
     assert samples.info["wall_time_s"] < 3.0
     assert np.allclose(samples.energies, energy.energies(samples.states))
 
@@ -137,7 +137,7 @@ def test_time_limit_squeezes_the_schedule_so_the_run_ends_cold():
     energy = random_energy(400, 0, density=0.2)
     params = AnnealParams(reads=2, sweeps=10**7, time_limit=0.5, trace=True)
     samples = AnnealBackend().solve(energy, params, seed=0)
-    assert samples.info["schedule_compressed"] and not samples.info["timed_out"]
+    assert samples.info["schedule_compressed"] and not samples.timed_out
     assert samples.info["sweeps_done"] < 10**7 and samples.info["wall_time_s"] < 3.0
     cold = AnnealBackend().solve(energy, AnnealParams(reads=2, sweeps=300), seed=0)
     assert samples.best_energy <= cold.best_energy + 0.02 * abs(cold.best_energy)  # it finished cold
@@ -192,7 +192,7 @@ def test_tank_two_neurons_descends_lyapunov_and_settles():
     params = TankParams(reads=3, u0=0.1, dt=0.01, max_steps=20000, trajectory=True, record_every=1)
     samples = TankBackend().solve(energy, params, seed=0)
     assert all(samples.info["settled"] for _ in [0])
-    energies = np.array([step["energy"] for step in samples.info["trajectory"]])
+    energies = np.array([step["energy"] for step in samples.per_read["trajectory"]])
     assert np.all(np.diff(energies, axis=0) <= 1e-9)
     assert samples.states.tolist() == [[1, 1]] * 3  # the ground state of this ferromagnetic pair
 
@@ -200,13 +200,13 @@ def test_tank_two_neurons_descends_lyapunov_and_settles():
 def test_tank_on_a_small_model_settles_to_a_low_state():
     energy = random_energy(8, 3, Vartype.SPIN)
     samples = TankBackend().solve(energy, TankParams(reads=10, trace=True, u0=0.05), seed=1)
-    trace = samples.info["trace"]
+    trace = samples.per_read["trace"]
     assert np.all(np.diff(trace, axis=1) <= 1e-7)
     assert samples.info["settled"]
     states = np.array(list(itertools.product((-1, 1), repeat=8)))
     rank = (energy.energies(states) < samples.best_energy - 1e-9).mean()
     assert rank < 0.05  # the best read beats 95% of all states
-    assert np.allclose(lyapunov(energy, samples.info["graded_outputs"], 0.05, 1.0).shape, (10,))
+    assert np.allclose(lyapunov(energy, samples.per_read["graded_outputs"], 0.05, 1.0).shape, (10,))
 
 
 def test_tank_rk45_integrator():
@@ -226,7 +226,7 @@ def test_permutation_moves_stay_feasible_and_find_the_optimum():
     best = min(sum(a[i, j] * b[p[i], p[j]] for i in range(n) for j in range(n))
                for p in itertools.permutations(range(n)))
     samples = AnnealBackend().solve(energy, AnnealParams(reads=6, sweeps=200), seed=0)
-    assert samples.info["derived"]["moves"] == "permutation"
+    assert samples.derived["moves"] == "permutation"
     for state in samples.states:
         assert energy.layout.positions(state) is not None
         assert all(v == 0 for v in energy.violations(state).values())
@@ -239,12 +239,12 @@ def test_typical_hot_end_starts_at_one_over_the_field_spread():
     energy = random_energy(12, 4, Vartype.BINARY, density=0.5)
     w, b, _ = energy.to_spin().to_hopfield()
     sigma = np.sqrt(np.mean(np.asarray(w.multiply(w).sum(axis=1)).ravel() + b**2))
-    worst = AnnealBackend().solve(energy, AnnealParams(sweeps=20), seed=0).info["derived"]
-    typical = AnnealBackend().solve(energy, AnnealParams(sweeps=20, hot_end="typical"), seed=0).info["derived"]
+    worst = AnnealBackend().solve(energy, AnnealParams(sweeps=20), seed=0).derived
+    typical = AnnealBackend().solve(energy, AnnealParams(sweeps=20, hot_end="typical"), seed=0).derived
     assert np.isclose(typical["beta_min"], 1.0 / sigma) and typical["beta_max"] == worst["beta_max"]
     assert worst["beta_min"] < typical["beta_min"]
     assert AnnealBackend().solve(energy, AnnealParams(sweeps=20, hot_end="typical", beta_min=0.01),
-                                 seed=0).info["derived"]["beta_min"] == 0.01
+                                 seed=0).derived["beta_min"] == 0.01
     with pytest.raises(ParameterError, match="hot_end"):
         AnnealBackend().params({"hot_end": "lukewarm"})
 

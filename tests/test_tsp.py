@@ -176,4 +176,4 @@ def test_hopfield_tank_dynamics_descend_their_lyapunov_function():
                             TspOptions(active=7.5, normalise=False))
     samples = TankBackend().solve(energy, TankParams(reads=2, u0=0.02, dt=1e-6, max_steps=3000, start=0.2,
                                                      trace=True, record_every=10), seed=0)
-    assert np.all(np.diff(samples.info["trace"], axis=1) <= 1e-6)
+    assert np.all(np.diff(samples.per_read["trace"], axis=1) <= 1e-6)

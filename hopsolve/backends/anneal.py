@@ -432,7 +432,7 @@ class AnnealBackend(Backend):
             "derived": {"beta_min": beta_min, "beta_max": beta_max, "moves": moves, "seed": seed},
             "sweeps_done": progress.done, "timed_out": progress.timed_out,
             "schedule_compressed": progress.compressed, "schedule_stretched": progress.stretched,
-            "interrupted": progress.interrupted,
+            "interrupted": progress.interrupted, "work": progress.done, "work_unit": "sweeps",
             "wall_time_s": elapsed, "updates": updates,
             "updates_per_second": updates / elapsed if elapsed > 0 else None,
         }

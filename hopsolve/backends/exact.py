@@ -76,7 +76,7 @@ class ExactBackend(Backend):
         spin = energy.to_spin()
         if n == 0:
             return SampleSet(np.zeros((1, 0), np.int8), spin.energies(np.zeros((1, 0))), energy.vartype,
-                             {"proven_optimal": True})
+                             {"proven_optimal": True, "work": 1, "work_unit": "states"})
         w, b, _ = spin.to_hopfield()
         dense = w.toarray()
         scale = max(1.0, float(np.abs(dense).max(initial=0.0)), float(np.abs(b).max(initial=0.0)))
@@ -85,4 +85,4 @@ class ExactBackend(Backend):
             states = ((states + 1) // 2).astype(np.int8)
         order = np.lexsort(states.T[::-1])
         return SampleSet.from_states(energy, states[order], proven_optimal=True, ground_states=len(states),
-                                     wall_time_s=time.perf_counter() - start)
+                                     work=2**n, work_unit="states", wall_time_s=time.perf_counter() - start)

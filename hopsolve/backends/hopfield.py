@@ -73,7 +73,8 @@ class HopfieldBackend(Backend):
         else:
             spins, sweeps, outcome, trace = self._run_sync(energy, params, spins)
         info = {
-            "derived": {"seed": seed}, "sweeps": sweeps.tolist(), "outcome": outcome,
+            "derived": {"seed": seed}, "read_sweeps": sweeps, "outcome": outcome,
+            "work": int(np.max(sweeps, initial=0)), "work_unit": "sweeps",
             "fixed_points": int(sum(o == "fixed_point" for o in outcome)), "wall_time_s": time.perf_counter() - started,
         }
         if params.trace:

@@ -165,7 +165,8 @@ class TankBackend(Backend):
         else:
             states = np.where(v > (0.5 if vt is Vartype.BINARY else 0.0), 1, vt.low).astype(np.int8)
         info = {
-            "derived": {"dt": dt, "seed": seed}, "steps": steps, "settled": settled,
+            "derived": {"dt": dt, "seed": seed}, "steps": steps, "settled": settled, "work": steps,
+            "work_unit": "steps",
             "graded_outputs": v, "wall_time_s": time.perf_counter() - started,
         }
         if params.trajectory:

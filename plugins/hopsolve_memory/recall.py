@@ -66,11 +66,10 @@ def recall(patterns: PatternSet, cues: np.ndarray, options: MemoryOptions, backe
         built = solver.params(dict(params or {}))
         samples = solver.solve(energy, built, seed=seed, initial_states=cues)
         finals, energies = samples.states, samples.energies
-        info = samples.info
-        raw_steps = info.get("sweeps", info.get("steps", info.get("sweeps_done", 0)))
-        steps = raw_steps if isinstance(raw_steps, list) else [int(raw_steps)] * len(cues)
-        if "trace" in info:
-            traces = [list(map(float, row)) for row in info["trace"]]
+        per_read = samples.per_read
+        steps = list(per_read.get("read_sweeps", [samples.work or 0] * len(cues)))
+        if "trace" in per_read:
+            traces = [list(map(float, row)) for row in per_read["trace"]]
     results = []
     for k, d in enumerate(recall_details(patterns.patterns, finals)):
         results.append(Recall(options.rule, backend, cues[k].tolist(), finals[k].tolist(), d["match"],
