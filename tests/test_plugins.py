@@ -218,3 +218,23 @@ def test_command_hook_receives_the_registry(site, cli):
         """})
     run = cli("count-problems")
     assert run.code == 0 and run.out.split()[1] == "True" and int(run.out.split()[0]) >= 5
+
+
+def test_a_backend_written_from_the_readme_passes_the_conformance_kit(tmp_path, monkeypatch):
+    import importlib
+    import re
+
+    from hopsolve.testing import check_backend
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Writing a backend", 1)[1]
+    source = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    (tmp_path / "descent_backend.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("descent_backend")
+    try:
+        check_backend(module.DescentBackend(), finds_ground_state=False, local_minima=True)
+        registry = build_registry({"HOPSOLVE_DISABLE_PLUGIN_AUTOLOAD": "1"}, extra_plugins=[module])
+        assert registry.backends["descent"].cls is module.DescentBackend
+    finally:
+        sys.modules.pop("descent_backend", None)
