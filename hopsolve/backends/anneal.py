@@ -25,7 +25,7 @@ from hopsolve.errors import ParameterError
 from hopsolve.params import require
 from hopsolve.pattern_term import PatternTerm
 from hopsolve.sampleset import SampleSet
-from hopsolve.seeding import make_rng, read_seeds, resolve_seed
+from hopsolve.seeding import auxiliary_state, kernel_states, make_rng, resolve_seed
 from hopsolve.warmup import warm_up
 
 CHUNK_SECONDS = 0.1
@@ -295,7 +295,7 @@ class AnnealBackend(Backend):
         K.init_group_sums(model.group_of, states, gsum)
         best = current.copy()
         best_states = states.copy()
-        generators = read_seeds(seed, reads).astype(np.uint64) | np.uint64(1)
+        generators = kernel_states(seed, reads)
         trace = np.zeros((reads, params.sweeps if params.trace else 0))
         rule = K.METROPOLIS if params.rule == "metropolis" else K.GLAUBER
         dense = model.dense_coupling if model.is_dense else np.zeros((0, 0))
@@ -336,7 +336,7 @@ class AnnealBackend(Backend):
                 if positions is None:
                     raise ParameterError("moves=permutation needs feasible initial states (permutation matrices)")
                 item_at[r, positions] = np.arange(n)
-        sample_gen = np.array([seed | 1], dtype=np.uint64)
+        sample_gen = np.array([auxiliary_state(seed)], dtype=np.uint64)
         deltas = scale * PK.sample_move_deltas(arrays, item_at[0].copy(), 2000, params.swap_probability,
                                                sample_gen) if n >= 2 else np.zeros(0)
         positive = deltas[deltas > 1e-12]
@@ -347,7 +347,7 @@ class AnnealBackend(Backend):
         current = np.array([scale * view.value(p) for p in positions_of]) + view.offset
         best = current.copy()
         best_item_at = item_at.copy()
-        generators = read_seeds(seed, reads).astype(np.uint64) | np.uint64(1)
+        generators = kernel_states(seed, reads)
         trace = np.zeros((reads, params.sweeps if params.trace else 0))
         rule = K.METROPOLIS if params.rule == "metropolis" else K.GLAUBER
         attempts = max(1, energy.num_variables)
@@ -396,7 +396,7 @@ class AnnealBackend(Backend):
         reads = len(tours)
         positions = np.ascontiguousarray(np.argsort(tours, axis=1))
         lengths = np.array([float(view.metric.tour_length(t)) for t in tours])
-        generators = read_seeds(seed, reads).astype(np.uint64) | np.uint64(1)
+        generators = kernel_states(seed, reads)
         sample = TK.sample_deltas(problem, tours[0].copy(), positions[0].copy(), mix, 4000,
                                   np.uint64(generators[0] ^ np.uint64(0x9E3779B97F4A7C15) | np.uint64(1)))
         positive = unit * sample[sample > 1e-12]

@@ -16,7 +16,7 @@ from hopsolve.energy import Energy
 from hopsolve.errors import ParameterError
 from hopsolve.params import require
 from hopsolve.sampleset import SampleSet
-from hopsolve.seeding import make_rng, read_seeds, resolve_seed
+from hopsolve.seeding import kernel_states, make_rng, resolve_seed
 from hopsolve.warmup import warm_up
 
 _ZERO_RULES = {"keep": 0, "up": 1, "down": -1}
@@ -91,7 +91,7 @@ class HopfieldBackend(Backend):
         gsum = np.zeros((reads, model.group_of.shape[0], model.group_target.shape[1]))
         K.init_group_sums(model.group_of, spins, gsum)
         start_energy = energy.to_spin().energies(spins) if model.n else np.zeros(reads)
-        generators = read_seeds(seed, reads).astype(np.uint64) | np.uint64(1)
+        generators = kernel_states(seed, reads)
         sweeps = np.zeros(reads, dtype=np.int64)
         trace = np.zeros((reads, params.max_sweeps if params.trace else 0))
         patterns = pattern_part(energy, model)

@@ -1,0 +1,31 @@
+"""One seed path: seeds normalised once, per-read streams from one SeedSequence, huge seeds refused."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hopsolve.errors import ParameterError
+from hopsolve.seeding import MAX_SEED, auxiliary_state, kernel_states, resolve_seed
+
+from .conftest import INSTANCES
+
+
+def test_seeds_are_normalised_or_refused():
+    assert resolve_seed(7) == 7 and resolve_seed(np.int64(7)) == 7 and resolve_seed(MAX_SEED) == MAX_SEED
+    assert 0 <= resolve_seed(None) <= MAX_SEED
+    for bad in (-1, 2**70, 1.5, "3", True):
+        with pytest.raises(ParameterError, match="seed must be"):
+            resolve_seed(bad)
+
+
+def test_kernel_streams_are_fixed_by_the_seed_and_never_zero():
+    a, b = kernel_states(5, 6), kernel_states(5, 6)
+    assert a.dtype == np.uint64 and np.array_equal(a, b) and np.all(a != 0) and len(set(a.tolist())) == 6
+    assert np.array_equal(kernel_states(5, 3), a[:3])  # a read's stream does not depend on how many there are
+    assert auxiliary_state(5) != 0 and not np.array_equal(kernel_states(6, 6), a)
+
+
+def test_a_huge_seed_is_a_one_line_user_error(cli):
+    run = cli("solve", INSTANCES / "tsplib" / "burma14.tsp", "--seed", str(2**70))
+    assert run.code == 2 and "seed must be" in run.err and len(run.err.strip().splitlines()) == 1
