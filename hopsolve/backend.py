@@ -15,6 +15,11 @@ from hopsolve.params import build_params
 from hopsolve.sampleset import SampleSet
 
 Callback = Callable[[dict[str, Any]], None]
+"""Progress updates during a solve: ``done`` and ``total`` (in the backend's work unit, ``done`` never going
+back), ``best_energy``, and where the backend has it the best state so far as ``best_state`` (a state of the
+energy) or ``best_positions`` (item → position under its permutation view), from which ``hopsolve.solve``
+records the anytime curve. ``hopsolve.solve`` also sends ``{"stage": "preparing"}`` and ``{"stage": "solving"}``
+around compiling."""
 
 
 class Backend(ABC):

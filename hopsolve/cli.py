@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -172,6 +173,8 @@ def _add_bench(sub: Any) -> None:
     p.add_argument("--scheduler", help="address of an existing Dask scheduler (tcp://host:port)")
     p.add_argument("--option", action="append", metavar="KEY=VALUE", help="encoding option of the problem")
     p.add_argument("--weight", action="append", metavar="TERM=VALUE", help="energy term weight (repeatable)")
+    p.add_argument("--trace", action="store_true",
+                   help="keep each run's anytime curve (best objective against time) in its record")
     p.add_argument("--retry-errors", action="store_true",
                    help="on resume, run again the tasks recorded as errors (their new records are kept)")
 
@@ -189,10 +192,13 @@ def _cmd_warmup(args: argparse.Namespace, registry: Registry) -> int:
 
 
 def _add_report(sub: Any) -> None:
-    p = sub.add_parser("report", help="summarise a results file: gaps, feasibility, times")
-    p.add_argument("results", help="a JSONL file written by hopsolve bench")
+    p = sub.add_parser("report", help="summarise results files: gaps, feasibility, times, anytime curves")
+    p.add_argument("results", nargs="+", help="JSONL files written by hopsolve bench (read together)")
     p.add_argument("--format", choices=("md", "csv"), default="md")
-    p.add_argument("--plot", help="draw gap-vs-time and feasibility plots to this image (extra 'plot')")
+    p.add_argument("--plot", help="draw anytime curves and performance profiles to this image, and each "
+                                  "instance's curve to NAME-instances.EXT (extra 'plot')")
+    p.add_argument("--target-gap", type=float, default=1.0,
+                   help="the gap (%%) a run must reach to count as solved in the time profile (default 1)")
 
 
 def _cmd_bench(args: argparse.Namespace, registry: Registry) -> int:
@@ -215,6 +221,8 @@ def _cmd_bench(args: argparse.Namespace, registry: Registry) -> int:
                           options=options, weights=weights)
     if args.jobs is not None and args.jobs < 1:
         raise UserError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.trace:
+        grid = dataclasses.replace(grid, trace=True)
     store = ResultStore(args.out)
     finished = store.finished()
     if args.retry_errors:
@@ -252,12 +260,13 @@ def _cmd_bench(args: argparse.Namespace, registry: Registry) -> int:
 def _cmd_report(args: argparse.Namespace, registry: Registry) -> int:
     from hopsolve.bench.report import load_records, plot, render, summarise
 
-    records = load_records(args.results)
+    records = [record for path in args.results for record in load_records(path)]
     senses = {name: getattr(entry.cls, "sense", "min") for name, entry in registry.problems.items()}
     rows, overall = summarise(records, senses)
     print(render(rows, overall, args.format), end="")
     if args.plot:
-        plot(records, rows, args.plot)
+        for written in plot(records, rows, args.plot, senses, target_gap=args.target_gap / 100.0):
+            print(f"hopsolve: drew {os.path.abspath(written)}", file=sys.stderr)
     return 0
 
 

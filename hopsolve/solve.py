@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from hopsolve.anytime import AnytimeTrace
 from hopsolve.backend import Callback
 from hopsolve.errors import ParameterError
 from hopsolve.params import params_dict
@@ -127,6 +128,21 @@ def solve_instance(
     backend_compile_s = solver.prepare(energy, built)
     if callback is not None:
         callback({"stage": "solving"})
+    anytime = AnytimeTrace(problem.sense)
+    solve_started = time.perf_counter()
+    decoded_at: list[float | None] = [None]
+
+    def observe(update: dict[str, Any]) -> None:
+        """Record the anytime curve from the backend's best state, then pass the update on."""
+        seconds = time.perf_counter() - solve_started
+        if ("best_positions" in update or "best_state" in update) and anytime.due(seconds, decoded_at[0]):
+            decoded_at[0] = seconds
+            found = _decode_update(problem, instance, energy, update)
+            if found is not None and found.feasible:
+                anytime.record(seconds, found.objective)
+        if callback is not None:
+            callback({k: v for k, v in update.items() if k not in ("best_positions", "best_state")})
+
     compile_s = backend_compile_s + problem_compile_s
     owns_budget = time_limit is not None and "time_limit" not in (params or {}) and "time_limit" in _field_names(
         solver.Params)
@@ -134,7 +150,7 @@ def solve_instance(
         spent = time.perf_counter() - clock - backend_compile_s
         built = dataclasses.replace(built, time_limit=max(time_limit - spent - DECODE_RESERVE_S,
                                                           MIN_BACKEND_SHARE * time_limit))
-    samples = solver.solve(energy, built, seed=seed, initial_states=starts, callback=callback)
+    samples = solver.solve(energy, built, seed=seed, initial_states=starts, callback=observe)
     best: Solution | None = None
     best_row = 0
     feasible_reads = 0
@@ -160,6 +176,9 @@ def solve_instance(
     # per-read arrays (traces, trajectories, graded outputs) stay in the SampleSet: a result is one small record
     info = {**samples.info, "timed_out": samples.timed_out, "interrupted": samples.interrupted,
             "work": samples.work, "work_unit": samples.work_unit}
+    if best.feasible:
+        anytime.record(time.perf_counter() - solve_started, best.objective)
+    info["anytime"] = anytime.points
     info["encode_time_s"] = encode_s
     info["compile_s"] = compile_s
     result = Result(
@@ -177,6 +196,21 @@ def solve_instance(
     return result, best
 
 
+def _final_point(anytime: AnytimeTrace, wall: float, solution: Solution) -> list[list[float]]:
+    if solution.feasible:
+        anytime.record(wall, solution.objective)
+    return anytime.points
+
+
+def _decode_update(problem: Problem, instance: Instance, energy: Any, update: dict[str, Any]) -> Solution | None:
+    """The solution a backend's progress update carries (its best permutation or state), if any."""
+    if "best_positions" in update:
+        return problem.decode_permutation(instance, energy, update["best_positions"])
+    if "best_state" in update:
+        return problem.decode(instance, energy, update["best_state"])
+    return None
+
+
 def _run_baseline(registry: Registry, problem: Problem, instance: Instance, name: str,
                   params: Mapping[str, Any] | None, seed: int, time_limit: float | None, reads: int | None,
                   explicit_time_limit: bool, reference: float | None) -> tuple[Result, Solution]:
@@ -186,6 +220,9 @@ def _run_baseline(registry: Registry, problem: Problem, instance: Instance, name
     start = time.perf_counter()
     outcome = solver.solve(instance, built, seed=seed, time_limit=time_limit)
     wall = time.perf_counter() - start
+    anytime = AnytimeTrace(problem.sense)
+    for seconds, objective in outcome.info.get("anytime", []):
+        anytime.record(seconds, objective)
     if outcome.candidate is None:
         solution = Solution(None, None, False)
         status = outcome.status if outcome.status != "feasible" else "infeasible"
@@ -197,7 +234,8 @@ def _run_baseline(registry: Registry, problem: Problem, instance: Instance, name
         params={**params_dict(built), "time_limit": time_limit}, seed=seed, status=status,
         feasible=solution.feasible, objective=solution.objective, reference=reference,
         gap=relative_gap(solution.objective, reference, problem.sense), energy=None, wall_time_s=wall,
-        violations=solution.violations, solution=solution.value, info={"bound": outcome.bound, **outcome.info},
+        violations=solution.violations, solution=solution.value,
+        info={"bound": outcome.bound, **outcome.info, "anytime": _final_point(anytime, wall, solution)},
         versions=_versions(), absolute_gap=absolute_gap(solution.objective, reference, problem.sense),
     )
     return result, solution

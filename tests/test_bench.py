@@ -11,6 +11,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hopsolve import build_registry
@@ -210,3 +211,42 @@ def test_real_dask_cluster_started_elsewhere_gives_the_local_results(tmp_path):
     remote_records, local_records = lines(user_dir / "dask.jsonl"), lines(user_dir / "local.jsonl")
     assert len(remote_records) == 6 and all(r["status"] == "feasible" for r in remote_records)
     assert sorted(map(key, remote_records)) == sorted(map(key, local_records))
+
+
+def test_report_reads_several_files_and_draws_anytime_curves_and_profiles(cli, tmp_path):
+    from matplotlib.figure import Figure
+
+    from hopsolve.bench.report import anytime_gaps, gap_profile, load_records, summarise, time_profile
+
+    grid = ["--instances", str(TSP / "eil51.tsp"), str(TSP / "st70.tsp"), "--time-limit", "1.5", "--trace",
+            "--jobs", "1"]
+    first, second = tmp_path / "anneal.jsonl", tmp_path / "routing.jsonl"
+    assert cli("bench", *grid, "--solvers", "anneal", "--out", first).code == 0
+    assert cli("bench", *grid, "--solvers", "ortools-routing", "--out", second).code == 0
+    records = load_records(first) + load_records(second)
+    assert all(len(r["info"]["anytime"]) >= 1 for r in records)
+    for r in records:  # each curve improves and ends at the run's own result
+        values = [v for _, v in r["info"]["anytime"]]
+        assert values == sorted(values, reverse=True) and values[-1] == r["objective"]
+    png = tmp_path / "report.png"
+    run = cli("report", first, second, "--plot", png)
+    assert run.code == 0 and "| anneal |" in run.out and "| ortools-routing |" in run.out
+    assert png.read_bytes()[:4] == b"\x89PNG" and (tmp_path / "report-instances.png").exists()
+    senses = {"tsp": "min"}
+    rows, _ = summarise(records, senses)
+    taus, profile = time_profile(records, senses, 0.05)
+    for values in profile.values():
+        assert np.all(np.diff(values) >= 0) and values[0] >= 0 and values[-1] <= 1
+    gap_taus, gaps = gap_profile(rows)
+    assert set(gaps) == {"anneal", "ortools-routing"} and all(v[-1] == 1.0 for v in gaps.values())
+    curves = anytime_gaps(records, senses, np.geomspace(0.01, 10, 50))
+    assert set(curves["anneal"]) == {"eil51", "st70"}
+    final = curves["anneal"]["eil51"][-1]
+    eil51 = next(r for r in records if r["solver"] == "anneal" and r["instance"] == "eil51")
+    assert np.isclose(final, eil51["gap"])
+    ax = Figure().subplots()
+    ax.step(taus, profile["anneal"])
+    assert len(ax.get_lines()[0].get_xdata()) == len(taus)
+    untraced = tmp_path / "plain.jsonl"
+    assert cli("bench", *[a for a in grid if a != "--trace"], "--solvers", "anneal", "--out", untraced).code == 0
+    assert all("anytime" not in r["info"] for r in load_records(untraced))

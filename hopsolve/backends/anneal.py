@@ -313,7 +313,12 @@ class AnnealBackend(Backend):
                             model.group_scale, chunk, rule, table_size, states, hq, gsum, current, best_states,
                             best, generators, trace, start)
 
-        progress = _run_chunked(betas, step, params, callback, lambda: {"best_energy": float(best.min())})
+        def report() -> dict[str, Any]:
+            row = int(np.argmin(best))
+            return {"best_energy": float(best[row]),
+                    "best_state": from_spins(best_states[row].astype(np.int8), energy.vartype)}
+
+        progress = _run_chunked(betas, step, params, callback, report)
         final = (best_states if params.keep_best else states).astype(np.int8)
         info = self._info(params, seed, beta_min, beta_max, "flip", progress, started, n * progress.done * reads,
                           trace[:, : progress.done] if params.trace else None)
@@ -359,7 +364,11 @@ class AnnealBackend(Backend):
                 PK.permutation_anneal(arrays, run, PK.PermutationReads(item_at, current, best_item_at, best,
                                                                        generators, trace, start))
 
-        progress = _run_chunked(betas, step, params, callback, lambda: {"best_energy": float(best.min())})
+        def report() -> dict[str, Any]:
+            row = int(np.argmin(best))
+            return {"best_energy": float(best[row]), "best_positions": np.argsort(best_item_at[row])}
+
+        progress = _run_chunked(betas, step, params, callback, report)
         final = best_item_at if params.keep_best else item_at
         states = np.stack([view.layout.state(np.argsort(row), energy.vartype, energy.num_variables)
                            for row in final])
@@ -411,8 +420,10 @@ class AnnealBackend(Backend):
             run = TK.TourRun(np.ascontiguousarray(chunk), n, mix, rule, unit)
             TK.tour_anneal(problem, run, state._replace(trace_offset=start))
 
-        def report() -> dict[str, float]:
-            return {"best_energy": float(unit * state.best.min() + view.offset), "best_length": float(state.best.min())}
+        def report() -> dict[str, Any]:
+            row = int(np.argmin(state.best))
+            return {"best_energy": float(unit * state.best[row] + view.offset), "best_length": float(state.best[row]),
+                    "best_positions": np.argsort(state.best_tours[row])}
 
         progress = _run_chunked(betas, step, params, callback, report, started)
         final = state.best_tours if params.keep_best else state.tours

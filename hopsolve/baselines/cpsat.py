@@ -20,16 +20,22 @@ class CpsatParams:
         require(self.workers >= 0, "baseline 'ortools-cpsat'", "workers must be non-negative")
 
 
-def solve_cpsat(model: Any, params: CpsatParams, seed: int, time_limit: float | None) -> tuple[Any, str]:
+def solve_cpsat(model: Any, params: CpsatParams, seed: int, time_limit: float | None,
+                anytime: list | None = None) -> tuple[Any, str]:
     """Solve ``model``; returns the solver (to read values) and ``optimal``, ``feasible``, ``infeasible`` or
-    ``timeout`` (no solution within the limit). ``optimal`` only when CP-SAT proves it."""
+    ``timeout`` (no solution within the limit). ``optimal`` only when CP-SAT proves it. ``anytime``, when given,
+    receives ``[seconds, objective]`` for every solution CP-SAT finds (its objective is the model's)."""
     from ortools.sat.python import cp_model
+
+    class Recorder(cp_model.CpSolverSolutionCallback):
+        def on_solution_callback(self) -> None:
+            anytime.append([self.WallTime(), self.ObjectiveValue()])
 
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = params.workers or (os.cpu_count() or 1)
     solver.parameters.random_seed = seed % (2**31)
     if time_limit is not None:
         solver.parameters.max_time_in_seconds = float(time_limit)
-    status = solver.Solve(model)
+    status = solver.Solve(model, Recorder() if anytime is not None else None)
     names = {cp_model.OPTIMAL: "optimal", cp_model.FEASIBLE: "feasible", cp_model.INFEASIBLE: "infeasible"}
     return solver, names.get(status, "timeout")

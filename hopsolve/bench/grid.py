@@ -49,6 +49,8 @@ class Task:
     time_limit: float | None
     options: dict[str, Any] = field(default_factory=dict)
     weights: dict[str, float] = field(default_factory=dict)
+    trace: bool = False
+    """Keep the run's anytime curve (``info.anytime``) in its record (not part of ``key``)."""
 
     @property
     def key(self) -> str:
@@ -72,10 +74,11 @@ class Grid:
     time_limit: float | None = None
     options: dict[str, Any] = field(default_factory=dict)
     weights: dict[str, float] = field(default_factory=dict)
+    trace: bool = False
 
     def tasks(self) -> list[Task]:
         return [Task(i, self.problem, s, seed, s.time_limit if s.time_limit is not None else self.time_limit,
-                     dict(self.options), dict(self.weights))
+                     dict(self.options), dict(self.weights), self.trace)
                 for i in self.instances for s in self.solvers for seed in (self.seeds[:1] if s.once else self.seeds)]
 
 

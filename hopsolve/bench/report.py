@@ -10,6 +10,8 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
+import numpy as np
+
 from hopsolve.errors import UserError
 
 
@@ -107,34 +109,147 @@ def render(rows: list[dict], overall: list[dict], fmt: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot(records: list[dict[str, Any]], rows: list[dict], path: str | Path) -> None:
-    """Gap against time for every run, and the feasibility rate of every solver (extra ``plot``)."""
-    try:
-        import matplotlib
+def _curve(record: dict[str, Any]) -> list[tuple[float, float]]:
+    """A run's improving ``(seconds, objective)`` points: its anytime trace, else its final result."""
+    points = (record.get("info") or {}).get("anytime") or []
+    if not points and record.get("feasible") and record.get("objective") is not None:
+        points = [[record.get("wall_time_s") or 0.0, record["objective"]]]
+    return [(float(t), float(v)) for t, v in points]
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+
+def _references(records: list[dict[str, Any]], senses: dict[str, str]) -> dict[str, tuple[float, str]]:
+    """Each instance's reference (the known optimum, else the best objective any run reached) and sense."""
+    known: dict[str, tuple[float, str]] = {}
+    best: dict[str, tuple[float, str]] = {}
+    for r in records:
+        instance, sense = str(r.get("instance")), senses.get(str(r.get("problem")), "min")
+        if r.get("reference") is not None:
+            known[instance] = (float(r["reference"]), sense)
+        for _, value in _curve(r):
+            old = best.get(instance)
+            if old is None or (value < old[0] if sense == "min" else value > old[0]):
+                best[instance] = (value, sense)
+    return {**best, **known}
+
+
+def _gap(value: float, reference: float, sense: str) -> float:
+    worse = value - reference if sense == "min" else reference - value
+    return max(0.0, worse / abs(reference)) if reference else (0.0 if worse <= 0 else float("inf"))
+
+
+def anytime_gaps(records: list[dict[str, Any]], senses: dict[str, str], grid: np.ndarray
+                 ) -> dict[str, dict[str, np.ndarray]]:
+    """``{solver: {instance: gap at each time of grid}}`` (NaN before a run's first solution; the mean over a
+    solver's runs on an instance)."""
+    references = _references(records, senses)
+    runs: dict[str, dict[str, list[np.ndarray]]] = defaultdict(lambda: defaultdict(list))
+    for r in records:
+        instance = str(r.get("instance"))
+        if instance not in references:
+            continue
+        reference, sense = references[instance]
+        curve = _curve(r)
+        values = np.full(len(grid), np.nan)
+        for t, v in curve:
+            values[grid >= t] = _gap(v, reference, sense)
+        runs[str(r.get("label") or r.get("solver"))][instance].append(values)
+    return {solver: {inst: np.mean(np.array(v), axis=0) for inst, v in by_inst.items()}
+            for solver, by_inst in runs.items()}
+
+
+def time_profile(records: list[dict[str, Any]], senses: dict[str, str], target_gap: float
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Dolan & Moré's performance profile on the time to reach ``target_gap``: for ratios τ, the fraction of
+    instances a solver reaches the target within τ × the fastest solver's time (∞ where it never does)."""
+    references = _references(records, senses)
+    first: dict[str, dict[str, float]] = defaultdict(dict)
+    solvers = sorted({str(r.get("label") or r.get("solver")) for r in records})
+    for r in records:
+        instance = str(r.get("instance"))
+        if instance not in references:
+            continue
+        reference, sense = references[instance]
+        label = str(r.get("label") or r.get("solver"))
+        reached = [t for t, v in _curve(r) if _gap(v, reference, sense) <= target_gap + 1e-12]
+        when = min(reached) if reached else float("inf")
+        first[label][instance] = min(first[label].get(instance, float("inf")), max(when, 1e-6))
+    instances = sorted(references)
+    ratios = {s: [] for s in solvers}
+    for instance in instances:
+        best = min(first[s].get(instance, float("inf")) for s in solvers)
+        for s in solvers:
+            t = first[s].get(instance, float("inf"))
+            ratios[s].append(t / best if np.isfinite(best) and np.isfinite(t) else float("inf"))
+    finite = [x for v in ratios.values() for x in v if np.isfinite(x)]
+    taus = np.geomspace(1.0, max(2.0, 1.05 * max(finite, default=2.0)), 200)
+    return taus, {s: np.array([np.mean(np.array(ratios[s]) <= tau) for tau in taus]) for s in solvers}
+
+
+def gap_profile(rows: list[dict]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """For gaps τ (%), the fraction of a solver's instances whose best gap is within τ (infeasible: never)."""
+    by_solver: dict[str, list[float]] = defaultdict(list)
+    for row in rows:
+        gap = row["best_gap_pct"]
+        by_solver[row["solver"]].append(float("inf") if gap is None else gap)
+    finite = [g for gaps in by_solver.values() for g in gaps if np.isfinite(g)]
+    taus = np.linspace(0.0, max(1e-9, max(finite, default=1.0)) * 1.05, 200)
+    return taus, {s: np.array([np.mean(np.array(g) <= tau) for tau in taus]) for s, g in sorted(by_solver.items())}
+
+
+def plot(records: list[dict[str, Any]], rows: list[dict], path: str | Path, senses: dict[str, str] | None = None,
+         target_gap: float = 0.01) -> list[Path]:
+    """Draw (extra ``plot``) to ``path``: the mean gap against time over all instances (anytime curves), the
+    performance profile of the time to reach ``target_gap``, and the profile of the final gaps; and to
+    ``NAME-instances.EXT`` each instance's gap against time. Returns the files written."""
+    try:
+        from matplotlib.figure import Figure
     except ImportError:
         raise UserError("--plot needs matplotlib: pip install 'hopsolve[plot]'") from None
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
-    labels = sorted({str(r.get("label") or r.get("solver")) for r in records})
-    for label in labels:
-        pts = [(r["wall_time_s"], 100 * r["gap"]) for r in records
-               if (r.get("label") or r.get("solver")) == label and r.get("gap") is not None]
-        if pts:
-            xs, ys = zip(*pts)
-            left.scatter(xs, ys, label=label, s=14)
-    left.set_xlabel("wall time (s)")
-    left.set_ylabel("gap to reference (%)")
-    left.set_title("gap against time")
-    left.legend(fontsize=8)
-    rates = defaultdict(list)
-    for row in rows:
-        rates[row["solver"]].append(row["feasible_rate"])
-    right.bar(list(rates), [100 * sum(v) / len(v) for v in rates.values()], color="tab:green")
-    right.set_ylabel("feasible runs (%)")
-    right.set_title("feasibility rate")
-    right.tick_params(axis="x", rotation=30)
+    senses = senses or {}
+    path = Path(path)
+    times = [t for r in records for t, _ in _curve(r)] or [1.0]
+    grid = np.geomspace(max(min(times), 1e-3), max(max(times), 1e-2) * 1.01, 300)
+    gaps = anytime_gaps(records, senses, grid)
+    fig = Figure(figsize=(15, 4.5))
+    overall, timing, final = fig.subplots(1, 3)
+    for solver, by_instance in sorted(gaps.items()):
+        stacked = np.array(list(by_instance.values()))
+        defined = ~np.isnan(stacked).any(axis=0)  # every instance has a solution by then
+        mean = np.where(defined, np.nanmean(np.where(np.isnan(stacked), 0, stacked), axis=0), np.nan)
+        overall.step(grid, 100 * mean, where="post", label=solver)
+    overall.set(xscale="log", xlabel="time (s)", ylabel="mean gap (%)", title="anytime: mean gap over instances")
+    overall.legend(fontsize=8)
+    taus, profile = time_profile(records, senses, target_gap)
+    for solver, values in profile.items():
+        timing.step(taus, values, where="post", label=solver)
+    timing.set(xscale="log", xlabel="τ (time / fastest solver's time)", ylabel="fraction of instances",
+               title=f"performance profile: time to {100 * target_gap:g}% gap", ylim=(0, 1.02))
+    timing.legend(fontsize=8)
+    gap_taus, gap_values = gap_profile(rows)
+    for solver, values in gap_values.items():
+        final.step(gap_taus, values, where="post", label=solver)
+    final.set(xlabel="gap τ (%)", ylabel="fraction of instances", title="profile of the best gap", ylim=(0, 1.02))
+    final.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
+    instances = sorted({inst for by_instance in gaps.values() for inst in by_instance})
+    columns = int(np.ceil(np.sqrt(len(instances)))) or 1
+    rows_needed = int(np.ceil(len(instances) / columns)) or 1
+    each = Figure(figsize=(3.2 * columns, 2.6 * rows_needed))
+    axes = np.atleast_1d(each.subplots(rows_needed, columns, squeeze=False)).ravel()
+    for ax, instance in zip(axes, instances):
+        for solver, by_instance in sorted(gaps.items()):
+            if instance in by_instance:
+                ax.step(grid, 100 * by_instance[instance], where="post", label=solver)
+        ax.set(xscale="log", title=instance)
+        ax.tick_params(labelsize=7)
+    for ax in axes[len(instances):]:
+        ax.set_visible(False)
+    if instances:
+        axes[0].legend(fontsize=6)
+    each.supxlabel("time (s)")
+    each.supylabel("gap (%)")
+    each.tight_layout()
+    instances_path = path.with_name(f"{path.stem}-instances{path.suffix}")
+    each.savefig(instances_path, dpi=90)
+    return [path, instances_path]

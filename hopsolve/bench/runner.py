@@ -49,6 +49,8 @@ def run_task(task: Task) -> dict[str, Any]:
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         return error_record(task, "error", detail, time.perf_counter() - start)
     record = result.to_dict()
+    if not task.trace:
+        record.get("info", {}).pop("anytime", None)
     record.update({"task": task.key, "label": task.solver.shown, "instance": result.instance,
                    "instance_path": task.instance, "time_limit_applied": limit_applied})
     return to_jsonable(record)

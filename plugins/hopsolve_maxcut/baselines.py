@@ -36,11 +36,12 @@ class OrtoolsCpsatMaxcut(Baseline):
             model.AddBoolXOr([x[i], x[j], cut.Not()])
             terms.append(int(round(w)) * cut)
         model.Maximize(sum(terms))
-        solver, status = solve_cpsat(model, params, seed, time_limit)
+        anytime: list = []
+        solver, status = solve_cpsat(model, params, seed, time_limit, anytime)
         if status not in ("optimal", "feasible"):
-            return BaselineOutcome(None, status)
+            return BaselineOutcome(None, status, info={"anytime": anytime})
         sides = np.array([1 if solver.BooleanValue(v) else -1 for v in x])
-        return BaselineOutcome(sides, status, bound=float(solver.BestObjectiveBound()))
+        return BaselineOutcome(sides, status, bound=float(solver.BestObjectiveBound()), info={"anytime": anytime})
 
 
 class NetworkxOneExchange(Baseline):

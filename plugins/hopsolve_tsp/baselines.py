@@ -3,6 +3,7 @@ search (heuristic), and networkx's Christofides and greedy tours (cheap)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Literal
 
@@ -46,15 +47,16 @@ class OrtoolsCpsatTsp(Baseline):
                     arcs.append((i, j, lit))
         model.AddCircuit(arcs)
         model.Minimize(sum(int(d[i, j]) * lit for (i, j), lit in literals.items()))
-        solver, status = solve_cpsat(model, params, seed, time_limit)
+        anytime: list = []
+        solver, status = solve_cpsat(model, params, seed, time_limit, anytime)
         if status not in ("optimal", "feasible"):
-            return BaselineOutcome(None, status)
+            return BaselineOutcome(None, status, info={"anytime": anytime})
         successor = {i: j for (i, j), lit in literals.items() if solver.BooleanValue(lit)}
         tour = [0]
         while len(tour) < n:
             tour.append(successor[tour[-1]])
         return BaselineOutcome(np.array(tour), status, bound=float(solver.BestObjectiveBound()),
-                               info={"solver_wall_time_s": solver.WallTime()})
+                               info={"solver_wall_time_s": solver.WallTime(), "anytime": anytime})
 
 
 class OrtoolsRoutingTsp(Baseline):
@@ -94,14 +96,18 @@ class OrtoolsRoutingTsp(Baseline):
         search.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic,
                                                     params.metaheuristic.upper())
         search.time_limit.FromMilliseconds(int(1000 * (time_limit if time_limit is not None else 10.0)))
+        anytime: list = []
+        started = time.perf_counter()
+        routing.AddAtSolutionCallback(lambda: anytime.append([time.perf_counter() - started,
+                                                              routing.CostVar().Value()]))
         solution = routing.SolveWithParameters(search)
         if solution is None:
-            return BaselineOutcome(None, "timeout")
+            return BaselineOutcome(None, "timeout", info={"anytime": anytime})
         tour, index = [], routing.Start(0)
         while not routing.IsEnd(index):
             tour.append(manager.IndexToNode(index))
             index = solution.Value(routing.NextVar(index))
-        return BaselineOutcome(np.array(tour), "feasible")
+        return BaselineOutcome(np.array(tour), "feasible", info={"anytime": anytime})
 
 
 def _graph(instance: Instance):
