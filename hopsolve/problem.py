@@ -58,6 +58,9 @@ class Problem(ABC):
     sense: ClassVar[Sense] = "min"
     default_backend: ClassVar[str] = "anneal"
     default_time_limit: ClassVar[float | None] = None
+    anytime: ClassVar[bool] = False
+    """True: a time limit the user gives is a budget to spend, and backends that can stretch their schedule to
+    fill it (``anneal``'s ``fill_time``) do; False: a time limit only caps the default budget."""
     Options: ClassVar[type | None] = None
     """A frozen dataclass of encoding options (``hopsolve solve --option key=value``); ``None``: no options."""
 

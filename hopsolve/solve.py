@@ -114,8 +114,8 @@ def solve_instance(
     owner = f"backend {backend_name!r}"
     values = _solver_values(solver.Params, owner, params, reads, time_limit, explicit_time_limit)
     suggested = problem.default_params(backend_name, instance)
-    if explicit_time_limit and "fill_time" in _field_names(solver.Params):
-        suggested["fill_time"] = True  # a limit the user gives is a budget to spend (anytime backends)
+    if explicit_time_limit and problem.anytime and "fill_time" in _field_names(solver.Params):
+        suggested["fill_time"] = True  # a limit the user gives is a budget to spend (see Problem.anytime)
     built = solver.params({**suggested, **values})
     encoding_options = problem.options(options)
     start = time.perf_counter()

@@ -64,6 +64,7 @@ class TspProblem(Problem):
     sense = "min"
     default_backend = "anneal"
     default_time_limit = 10.0
+    anytime = True
     Options = TspOptions
 
     def prepare(self) -> float:
