@@ -328,3 +328,16 @@ def test_permutation_view_equals_penalty_energy_on_every_permutation():
     for p in itertools.permutations(range(n)):
         state = energy.layout.state(p, energy.vartype, n * n)
         assert np.isclose(energy.energy(state), energy.permutation.value(p))
+
+
+def test_a_schedule_squeezed_on_slow_chunks_grows_back_to_its_length():
+    import time as clock
+
+    from hopsolve.backends.anneal import _run_chunked
+
+    def step(start, stop, chunk):  # the first sweeps are slow (a busy machine), the rest fast
+        clock.sleep((0.05 if start < 3 else 0.0001) * (stop - start))
+
+    progress = _run_chunked(np.linspace(0.1, 1.0, 200), step, AnnealParams(sweeps=200, time_limit=3.0), None,
+                            lambda: {})
+    assert progress.compressed and progress.done == 200 and not progress.timed_out and not progress.stretched

@@ -171,6 +171,7 @@ def _run_chunked(betas: np.ndarray, step: Callable[[int, int, np.ndarray], None]
         return _Progress(len(betas))
     start = time.perf_counter() if started is None else started
     progress, chunk = _Progress(0), 1
+    planned = len(betas)
     try:  # Ctrl-C between chunks ends the run with the best states so far
         while progress.done < len(betas):
             stop = min(len(betas), progress.done + chunk)
@@ -192,9 +193,16 @@ def _run_chunked(betas: np.ndarray, step: Callable[[int, int, np.ndarray], None]
             pace = elapsed / (stop - done_before)
             needed = pace * (len(betas) - progress.done)
             fits = max(1, int(0.9 * (time_limit - spent) / pace))
-            if params.fill_time and not params.trace and done_before > 0 and needed < 0.8 * (time_limit - spent):
-                betas = _resample_rest(betas, progress.done, fits)
-                progress.stretched = True
+            # a schedule squeezed on a slow chunk (a busy machine) grows back to its own length when the pace
+            # recovers; with fill_time it grows to fill the limit
+            shortened = len(betas) < planned
+            if (params.fill_time or shortened) and not params.trace and done_before > 0 \
+                    and needed < 0.8 * (time_limit - spent):
+                if not params.fill_time:
+                    fits = min(fits, planned - progress.done)
+                if fits > len(betas) - progress.done:
+                    betas = _resample_rest(betas, progress.done, fits)
+                    progress.stretched = params.fill_time
             elif params.fit_schedule and done_before > 0 and needed > 0.95 * (time_limit - spent):
                 betas = _resample_rest(betas, progress.done, fits)
                 progress.compressed = True
