@@ -9,7 +9,7 @@ the energy terms, the errors, the reading helpers (``read_text``, ``parse_number
 The first-party plugins import nothing else from hopsolve (a test checks it).
 """
 
-from hopsolve.backend import Backend, Callback
+from hopsolve.backend import Backend, Callback, RunParams, TimedRunParams
 from hopsolve.baseline import Baseline, BaselineOutcome
 from hopsolve.baselines.cpsat import CpsatParams, solve_cpsat
 from hopsolve.energy import (
@@ -60,9 +60,11 @@ __all__ = [
     "QuadraticTerm",
     "Registry",
     "Result",
+    "RunParams",
     "SampleSet",
     "Solution",
     "Term",
+    "TimedRunParams",
     "TooLargeError",
     "UserError",
     "Vartype",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from hopsolve.energy import Energy
-from hopsolve.params import build_params
+from hopsolve.params import build_params, require
 from hopsolve.sampleset import SampleSet
 
 Callback = Callable[[dict[str, Any]], None]
@@ -20,6 +21,31 @@ back), ``best_energy``, and where the backend has it the best state so far as ``
 energy) or ``best_positions`` (item → position under its permutation view), from which ``hopsolve.solve``
 records the anytime curve. ``hopsolve.solve`` also sends ``{"stage": "preparing"}`` and ``{"stage": "solving"}``
 around compiling."""
+
+
+@dataclass(frozen=True)
+class RunParams:
+    """The run parameters every built-in backend shares; a backend's ``Params`` subclasses it (and may change the
+    defaults). Where a run starts is ``solve``'s ``seed`` argument, not a parameter."""
+
+    reads: int = 1
+    """Independent runs (restarts), or one per given initial state."""
+
+    def validate(self) -> None:
+        require(self.reads >= 1, "backend", f"reads must be at least 1, got {self.reads}")
+
+
+@dataclass(frozen=True)
+class TimedRunParams(RunParams):
+    """Run parameters of a backend that honours a time limit (:meth:`Backend.supports_time_limit`)."""
+
+    time_limit: float | None = None
+    """Seconds for the whole run; the best states so far are returned when it is reached."""
+
+    def validate(self) -> None:
+        super().validate()
+        require(self.time_limit is None or (math.isfinite(self.time_limit) and self.time_limit > 0), "backend",
+                "time_limit must be a positive number of seconds")
 
 
 class Backend(ABC):

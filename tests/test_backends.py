@@ -341,3 +341,21 @@ def test_a_schedule_squeezed_on_slow_chunks_grows_back_to_its_length():
     progress = _run_chunked(np.linspace(0.1, 1.0, 200), step, AnnealParams(sweeps=200, time_limit=3.0), None,
                             lambda: {})
     assert progress.compressed and progress.done == 200 and not progress.timed_out and not progress.stretched
+
+
+def test_tank_reports_its_best_state_and_keeps_it_on_ctrl_c():
+    energy = random_energy(12, 1)
+    updates = []
+
+    def interrupt(update):
+        updates.append(update)
+        if len(updates) == 2:
+            raise KeyboardInterrupt
+
+    samples = TankBackend().solve(energy, TankParams(reads=3, max_steps=10**6, u0_final=0.01), seed=1,
+                                  callback=interrupt)
+    assert samples.interrupted and not samples.timed_out and samples.work == 2000
+    assert np.isclose(updates[0]["best_energy"], energy.energy(updates[0]["best_state"]))
+    timed = TankBackend().solve(energy, TankParams(reads=3, max_steps=10**7, u0_final=0.01,
+                                                   time_limit=0.3), seed=1)
+    assert timed.timed_out and not timed.interrupted and timed.work < 10**7

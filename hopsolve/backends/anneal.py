@@ -12,7 +12,7 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
-from hopsolve.backend import Backend, Callback
+from hopsolve.backend import Backend, Callback, TimedRunParams
 from hopsolve.backends import _kernels as K
 from hopsolve.backends import _pattern_kernels as PAT
 from hopsolve.backends import _perm_kernels as PK
@@ -32,7 +32,7 @@ CHUNK_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
-class AnnealParams:
+class AnnealParams(TimedRunParams):
     """Parameters of the ``anneal`` backend (every field has a default)."""
 
     reads: int = 10
@@ -97,8 +97,8 @@ class AnnealParams:
     """Record each read's energy after every sweep (``info['trace']``, reads × sweeps)."""
 
     def validate(self) -> None:
+        super().validate()
         owner = "backend 'anneal'"
-        require(self.reads >= 1, owner, f"reads must be at least 1, got {self.reads}")
         require(self.sweeps >= 1, owner, f"sweeps must be at least 1, got {self.sweeps}")
         for name in ("beta_min", "beta_max", "beta"):
             value = getattr(self, name)
@@ -111,7 +111,6 @@ class AnnealParams:
         require(0.0 <= self.swap_probability <= 1.0, owner, "swap_probability must be in [0, 1]")
         require(0.0 <= self.chain_probability <= 1.0, owner, "chain_probability must be in [0, 1]")
         require(self.chain_length >= 1, owner, f"chain_length must be at least 1, got {self.chain_length}")
-        require(self.time_limit is None or self.time_limit > 0, owner, "time_limit must be positive")
         require(self.threads is None or self.threads >= 1, owner, "threads must be at least 1")
         require(0.0 < self.hot_quantile <= 1.0, owner, "hot_quantile must be in (0, 1]")
         require(self.max_reversal is None or self.max_reversal >= 1, owner, "max_reversal must be at least 1")

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from hopsolve.backend import Backend, Callback
+from hopsolve.backend import Backend, Callback, RunParams
 from hopsolve.backends import _kernels as K
 from hopsolve.backends import _pattern_kernels as PAT
 from hopsolve.backends._model import compile_spin_model, from_spins, pattern_part, to_spins
@@ -23,7 +23,7 @@ _ZERO_RULES = {"keep": 0, "up": 1, "down": -1}
 
 
 @dataclass(frozen=True)
-class HopfieldParams:
+class HopfieldParams(RunParams):
     """Parameters of the ``hopfield`` backend (every field has a default)."""
 
     reads: int = 10
@@ -41,7 +41,7 @@ class HopfieldParams:
     """Record each read's energy after every sweep (``info['trace']``)."""
 
     def validate(self) -> None:
-        require(self.reads >= 1, "backend 'hopfield'", f"reads must be at least 1, got {self.reads}")
+        super().validate()
         require(self.max_sweeps >= 1, "backend 'hopfield'", f"max_sweeps must be at least 1, got {self.max_sweeps}")
 
 
@@ -79,9 +79,10 @@ class HopfieldBackend(Backend):
         }
         if params.trace:
             info["trace"] = trace
+        samples = SampleSet.from_states(energy, from_spins(spins, energy.vartype), **info)
         if callback is not None:
-            callback({"done": 1, "total": 1})
-        return SampleSet.from_states(energy, from_spins(spins, energy.vartype), **info)
+            callback({"done": 1, "total": 1, "best_energy": samples.best_energy, "best_state": samples.best})
+        return samples
 
     @staticmethod
     def _run_async(energy: Energy, params: HopfieldParams, seed: int, spins: np.ndarray):

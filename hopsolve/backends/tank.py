@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from hopsolve.backend import Backend, Callback
+from hopsolve.backend import Backend, Callback, TimedRunParams
 from hopsolve.energy import Energy, Vartype
 from hopsolve.errors import ParameterError
 from hopsolve.params import require
@@ -25,7 +25,7 @@ _CLIP = 1e-12
 
 
 @dataclass(frozen=True)
-class TankParams:
+class TankParams(TimedRunParams):
     """Parameters of the ``tank`` backend (every field has a default)."""
 
     reads: int = 10
@@ -64,14 +64,13 @@ class TankParams:
     """Stop integrating after this many seconds."""
 
     def validate(self) -> None:
+        super().validate()
         owner = "backend 'tank'"
-        require(self.reads >= 1, owner, "reads must be at least 1")
         require(self.tau > 0 and self.u0 > 0, owner, "tau and u0 must be positive")
         require(self.u0_final is None or self.u0_final > 0, owner, "u0_final must be positive")
         require(self.dt is None or self.dt > 0, owner, "dt must be positive")
         require(self.max_steps >= 1 and self.record_every >= 1, owner, "max_steps and record_every must be >= 1")
         require(self.noise >= 0 and self.settle_tolerance > 0, owner, "noise and settle_tolerance must be positive")
-        require(self.time_limit is None or self.time_limit > 0, owner, "time_limit must be positive")
 
 
 def activation(u: np.ndarray, u0: float, vartype: Vartype) -> np.ndarray:
@@ -95,6 +94,18 @@ def outputs(u: np.ndarray, gain: float, energy: Energy, params: TankParams) -> n
     if params.units == "potts":
         return potts_activation(u, gain, energy.layout.indices())
     return activation(u, gain, energy.vartype)
+
+
+def threshold(v: np.ndarray, energy: Energy, params: TankParams) -> np.ndarray:
+    """Discrete states from graded outputs: each Potts row's largest output, else each unit against its midpoint."""
+    vt = energy.vartype
+    if params.units == "potts":
+        states = np.full_like(v, vt.low, dtype=np.int8)
+        index = energy.layout.indices()
+        winners = index[np.arange(index.shape[0]), v[:, index].argmax(axis=2)]
+        np.put_along_axis(states, winners, 1, axis=1)
+        return states
+    return np.where(v > (0.5 if vt is Vartype.BINARY else 0.0), 1, vt.low).astype(np.int8)
 
 
 def inverse_activation(v: np.ndarray, u0: float, vartype: Vartype) -> np.ndarray:
@@ -153,20 +164,17 @@ class TankBackend(Backend):
             u = inverse_activation(start_v, params.u0, vt)
         u = u + rng.uniform(-params.noise * params.u0, params.noise * params.u0, size=u.shape)
         if params.integrator == "euler":
-            u, steps, settled, trajectory, trace = self._euler(energy, params, dt, u, callback)
+            u, steps, settled, trajectory, trace, interrupted = self._euler(energy, params, dt, u, callback)
         else:
             u, steps, settled, trajectory, trace = self._rk45(energy, params, dt, u)
+            interrupted = False
         v = outputs(u, self._gain(params, steps, params.max_steps), energy, params)
-        if params.units == "potts":
-            states = np.full_like(v, vt.low, dtype=np.int8)
-            index = energy.layout.indices()
-            winners = index[np.arange(index.shape[0]), v[:, index].argmax(axis=2)]
-            np.put_along_axis(states, winners, 1, axis=1)
-        else:
-            states = np.where(v > (0.5 if vt is Vartype.BINARY else 0.0), 1, vt.low).astype(np.int8)
+        states = threshold(v, energy, params)
         info = {
             "derived": {"dt": dt, "seed": seed}, "steps": steps, "settled": settled, "work": steps,
-            "work_unit": "steps",
+            "work_unit": "steps", "interrupted": interrupted,
+            # the loop ends early only by settling, by Ctrl-C, or at the deadline
+            "timed_out": params.integrator == "euler" and not (settled or interrupted) and steps < params.max_steps,
             "graded_outputs": v, "wall_time_s": time.perf_counter() - started,
         }
         if params.trajectory:
@@ -174,6 +182,17 @@ class TankBackend(Backend):
         if params.trace:
             info["trace"] = np.array(trace).T if trace else np.zeros((reads, 0))
         return SampleSet.from_states(energy, states, **info)
+
+    @staticmethod
+    def _progress(energy: Energy, params: TankParams, v: np.ndarray, step: int) -> dict:
+        """A callback update: steps done, and the best thresholded state so far (for anytime curves)."""
+        states = threshold(v, energy, params)
+        energies = energy.energies(states) if len(states) else np.zeros(0)
+        best = int(np.argmin(energies)) if len(energies) else 0
+        update = {"done": step, "total": params.max_steps}
+        if len(energies):
+            update.update(best_energy=float(energies[best]), best_state=states[best])
+        return update
 
     @staticmethod
     def _gain(params: TankParams, step: int, total: int) -> float:
@@ -187,28 +206,31 @@ class TankBackend(Backend):
         trace: list[np.ndarray] = []
         gain = params.u0
         v = outputs(u, gain, energy, params)
-        settled = False
+        settled = interrupted = False
         step = 0
-        for step in range(1, params.max_steps + 1):
-            gain = self._gain(params, step, params.max_steps)
-            u = u + dt * (-u / params.tau + energy.fields(v))
-            new_v = outputs(u, gain, energy, params)
-            change = float(np.max(np.abs(new_v - v))) if v.size else 0.0
-            v = new_v
-            if (params.trajectory or params.trace) and (step % params.record_every == 0 or step == 1):
-                lyap = lyapunov(energy, v, gain, params.tau, params.units)
-                if params.trajectory:
-                    trajectory.append({"step": step, "t": step * dt, "V": v.copy(), "energy": lyap})
-                if params.trace:
-                    trace.append(lyap)
-            if change < params.settle_tolerance and params.u0_final is None:  # with gain annealing: run the schedule
-                settled = True
-                break
-            if callback is not None and step % 1000 == 0:
-                callback({"done": step, "total": params.max_steps})
-            if deadline is not None and step % 100 == 0 and time.perf_counter() > deadline:
-                break
-        return u, step, settled, trajectory, trace
+        try:  # Ctrl-C ends the integration where it is: the outputs so far are thresholded as usual
+            for step in range(1, params.max_steps + 1):
+                gain = self._gain(params, step, params.max_steps)
+                u = u + dt * (-u / params.tau + energy.fields(v))
+                new_v = outputs(u, gain, energy, params)
+                change = float(np.max(np.abs(new_v - v))) if v.size else 0.0
+                v = new_v
+                if (params.trajectory or params.trace) and (step % params.record_every == 0 or step == 1):
+                    lyap = lyapunov(energy, v, gain, params.tau, params.units)
+                    if params.trajectory:
+                        trajectory.append({"step": step, "t": step * dt, "V": v.copy(), "energy": lyap})
+                    if params.trace:
+                        trace.append(lyap)
+                if change < params.settle_tolerance and params.u0_final is None:  # gain annealing: run it all
+                    settled = True
+                    break
+                if callback is not None and step % 1000 == 0:
+                    callback(self._progress(energy, params, v, step))
+                if deadline is not None and step % 100 == 0 and time.perf_counter() > deadline:
+                    break
+        except KeyboardInterrupt:
+            interrupted = True
+        return u, step, settled, trajectory, trace, interrupted
 
     def _rk45(self, energy: Energy, params: TankParams, dt: float, u: np.ndarray):
         shape = u.shape
