@@ -58,6 +58,8 @@ class Problem(ABC):
     sense: ClassVar[Sense] = "min"
     default_backend: ClassVar[str] = "anneal"
     default_time_limit: ClassVar[float | None] = None
+    """The time limit given to a baseline that needs one (OR-Tools routing) when the user gives none; backends
+    without an explicit limit run the budget of their parameters (see :meth:`default_params`)."""
     anytime: ClassVar[bool] = False
     """True: a time limit the user gives is a budget to spend, and backends that can stretch their schedule to
     fill it (``anneal``'s ``fill_time``) do; False: a time limit only caps the default budget."""

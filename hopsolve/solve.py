@@ -102,13 +102,14 @@ def solve_instance(
     if time_limit is not None and time_limit <= 0:
         raise ParameterError(f"time limit must be positive, got {time_limit}")
     explicit_time_limit = time_limit is not None
-    if time_limit is None:
-        time_limit = getattr(problem, "default_time_limit", None)
     seed = resolve_seed(seed)
     reference = problem.reference(instance)
-    if baseline:
-        return _run_baseline(registry, problem, instance, baseline, params, seed, time_limit, reads,
+    if baseline:  # a baseline that needs a limit (OR-Tools routing) gets the problem's default one
+        limit = time_limit if explicit_time_limit else getattr(problem, "default_time_limit", None)
+        return _run_baseline(registry, problem, instance, baseline, params, seed, limit, reads,
                              explicit_time_limit, reference)
+    # a backend without an explicit limit runs the budget its parameters give (sweeps chosen from the instance):
+    # the same seed gives the same answer on any machine, however busy
     backend_name = backend or problem.default_backend
     solver = registry.backend(backend_name)
     owner = f"backend {backend_name!r}"

@@ -42,9 +42,8 @@ class SolveProgress:
             except ImportError:
                 self.enabled = False
                 return
-            self.bar = tqdm(total=update.get("total"), unit="sweep", file=self.stream, leave=False,
+            self.bar = tqdm(total=update.get("total"), unit=update.get("unit", "sweeps"), file=self.stream, leave=False,
                             dynamic_ncols=True, desc="hopsolve", mininterval=0.25)
-        self.bar.total = update.get("total", self.bar.total)
         self.bar.update(update.get("done", 0) - self.bar.n)
         best = update.get("best_length", update.get("best_energy"))
         if best is not None:

@@ -144,6 +144,12 @@ def check_backend_contract(backend: Backend, params: Mapping[str, Any] | None = 
     assert all(a <= b for a, b in zip(done, done[1:])), f"{name}: callback progress must never go back"
     assert all(u["done"] <= u["total"] for u in updates if "done" in u and "total" in u), \
         f"{name}: callback progress passed its total"
+    assert len({(u.get("total"), u.get("unit")) for u in updates if "done" in u}) <= 1, \
+        f"{name}: callback progress must keep one total in one unit"
+    for update in updates:
+        if "best_state" in update and "best_energy" in update:
+            assert np.isclose(energy.energy(update["best_state"]), update["best_energy"]), \
+                f"{name}: a progress update's best_state does not have its best_energy"
 
     rng = np.random.default_rng(9)
     starts = rng.choice(np.array([energy.vartype.low, energy.vartype.high]), size=(3, energy.num_variables))

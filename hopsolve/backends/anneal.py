@@ -180,8 +180,12 @@ def _run_chunked(betas: np.ndarray, step: Callable[[int, int, np.ndarray], None]
             elapsed = time.perf_counter() - began
             chunk = max(1, int((stop - progress.done) * CHUNK_SECONDS / max(elapsed, 1e-6)))
             progress.done = stop
-            if callback is not None:
-                callback({"done": progress.done, "total": len(betas), **report()})
+            if callback is not None:  # progress in one unit with a fixed total: seconds of the limit, else sweeps
+                if time_limit is not None:
+                    where = {"done": min(time.perf_counter() - start, time_limit), "total": time_limit, "unit": "s"}
+                else:
+                    where = {"done": progress.done, "total": len(betas), "unit": "sweeps"}
+                callback({**where, "sweeps_done": progress.done, **report()})
             if time_limit is None or progress.done >= len(betas):
                 continue
             spent = time.perf_counter() - start

@@ -81,7 +81,8 @@ class HopfieldBackend(Backend):
             info["trace"] = trace
         samples = SampleSet.from_states(energy, from_spins(spins, energy.vartype), **info)
         if callback is not None:
-            callback({"done": 1, "total": 1, "best_energy": samples.best_energy, "best_state": samples.best})
+            callback({"done": 1, "total": 1, "unit": "runs", "best_energy": samples.best_energy,
+                      "best_state": samples.best})
         return samples
 
     @staticmethod

@@ -189,7 +189,7 @@ class TankBackend(Backend):
         states = threshold(v, energy, params)
         energies = energy.energies(states) if len(states) else np.zeros(0)
         best = int(np.argmin(energies)) if len(energies) else 0
-        update = {"done": step, "total": params.max_steps}
+        update = {"done": step, "total": params.max_steps, "unit": "steps"}
         if len(energies):
             update.update(best_energy=float(energies[best]), best_state=states[best])
         return update
