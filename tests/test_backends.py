@@ -134,13 +134,26 @@ def test_time_limit_stops_cleanly_with_best_so_far():
 
 
 def test_time_limit_squeezes_the_schedule_so_the_run_ends_cold():
-    energy = random_energy(400, 0, density=0.2)
-    params = AnnealParams(reads=2, sweeps=10**7, time_limit=0.5, trace=True)
+    """A schedule that cannot finish in time is resampled so the run still reaches beta_max (no wall-clock
+    assertion: the sweeps are made slow on purpose)."""
+    import time as clock
+
+    from hopsolve.backends.anneal import _run_chunked
+
+    reached = []
+
+    def step(start, stop, chunk):
+        clock.sleep(0.002 * (stop - start))
+        reached.append(chunk[-1])
+
+    betas = np.geomspace(0.1, 10.0, 10**5)
+    progress = _run_chunked(betas, step, AnnealParams(sweeps=10**5, time_limit=0.6), None, lambda: {})
+    assert progress.compressed and not progress.timed_out and progress.done < 10**5
+    assert np.isclose(reached[-1], 10.0)  # it ended cold
+    energy, params = random_energy(50, 0), AnnealParams(reads=2, sweeps=10**7, time_limit=0.5)
+    AnnealBackend().prepare(energy, params)  # compiled before the clock, as hopsolve.solve does
     samples = AnnealBackend().solve(energy, params, seed=0)
-    assert samples.info["schedule_compressed"] and not samples.timed_out
-    assert samples.info["sweeps_done"] < 10**7 and samples.info["wall_time_s"] < 3.0
-    cold = AnnealBackend().solve(energy, AnnealParams(reads=2, sweeps=300), seed=0)
-    assert samples.best_energy <= cold.best_energy + 0.02 * abs(cold.best_energy)  # it finished cold
+    assert samples.info["sweeps_done"] < 10**7 and samples.info["schedule_compressed"]
 
 
 def test_progress_callback_is_called():
