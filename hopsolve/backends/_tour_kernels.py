@@ -52,6 +52,16 @@ def _draw(x_rng, count):
 
 
 @numba.njit(cache=True, inline="always")
+def _two_positions(x_rng, n):
+    """(generator state, i, j): two different positions drawn uniformly."""
+    x_rng, i = _draw(x_rng, n)
+    x_rng, j = _draw(x_rng, n - 1)
+    if j >= i:
+        j += 1
+    return x_rng, i, j
+
+
+@numba.njit(cache=True, inline="always")
 def _set(plan, step, op, i, j):
     plan[step, 0] = op
     plan[step, 1] = i
@@ -156,10 +166,7 @@ def or_opt(problem, tour, pos, x_rng, plan):
 def exchange(problem, tour, pos, x_rng, plan):
     """Exchange the cities at two random positions (the permutation view's swap)."""
     n = len(tour)
-    x_rng, i = _draw(x_rng, n)
-    x_rng, j = _draw(x_rng, n - 1)
-    if j >= i:
-        j += 1
+    x_rng, i, j = _two_positions(x_rng, n)
     if (j - i) % n == n - 1:  # j just before i: let i come first
         i, j = j, i
     u = tour[i]
@@ -181,10 +188,7 @@ def exchange(problem, tour, pos, x_rng, plan):
 def reversal(problem, tour, pos, x_rng, plan):
     """Reverse a random block of positions (the permutation view's block reversal: 2-opt without candidates)."""
     n = len(tour)
-    x_rng, i = _draw(x_rng, n)
-    x_rng, j = _draw(x_rng, n - 1)
-    if j >= i:
-        j += 1
+    x_rng, i, j = _two_positions(x_rng, n)
     length = (j - i) % n + 1
     if length >= n - 1:
         return False, 0.0, x_rng
