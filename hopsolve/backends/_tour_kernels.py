@@ -241,19 +241,23 @@ def _dispatch(kernels: tuple) -> object:
 propose = _dispatch(tuple(m.kernel for m in TOUR_MOVES))
 
 
+@numba.njit(cache=True, inline="always")
+def _exchange(tour, pos, a, b):
+    """Exchange the cities at positions a and b, keeping ``pos`` the inverse of ``tour``."""
+    x = tour[a]
+    y = tour[b]
+    tour[a] = y
+    tour[b] = x
+    pos[y] = a
+    pos[x] = b
+
+
 @numba.njit(cache=True)
 def _reverse(tour, pos, i, j):
     n = len(tour)
     length = (j - i) % n + 1
     for k in range(length // 2):
-        a = (i + k) % n
-        b = (j - k) % n
-        x = tour[a]
-        y = tour[b]
-        tour[a] = y
-        tour[b] = x
-        pos[y] = a
-        pos[x] = b
+        _exchange(tour, pos, (i + k) % n, (j - k) % n)
 
 
 @numba.njit(cache=True)
@@ -264,14 +268,7 @@ def apply_plan(tour, pos, plan):
         if op == REVERSE:
             _reverse(tour, pos, plan[step, 1], plan[step, 2])
         elif op == EXCHANGE:
-            i = plan[step, 1]
-            j = plan[step, 2]
-            x = tour[i]
-            y = tour[j]
-            tour[i] = y
-            tour[j] = x
-            pos[y] = i
-            pos[x] = j
+            _exchange(tour, pos, plan[step, 1], plan[step, 2])
 
 
 @numba.njit(cache=True, inline="always")
