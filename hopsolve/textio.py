@@ -1,31 +1,180 @@
-"""Reading instance files: the text of a file and its numbers, with errors that name the file and the line."""
+"""Reading instance files: text, numbers and ``.npy`` arrays, with errors that name the file and the line.
+
+Every reader of a first-party plugin goes through these helpers, so that any byte sequence gives either a
+valid instance or one :class:`~hopsolve.errors.ParseError` (or :class:`~hopsolve.errors.TooLargeError`):
+
+- :func:`read_text` accepts UTF-8 (a leading byte-order mark is dropped) with ``\\n``, ``\\r\\n`` or ``\\r``
+  line ends, and refuses UTF-16, undecodable bytes and control characters, naming the line;
+- :func:`parse_number` accepts plain decimal numbers only: no ``1_0`` (which Python's ``int`` reads as 10),
+  no non-ASCII digits, no NaN or infinity, nothing that overflows;
+- :func:`read_npy` checks a ``.npy`` header against the file before numpy allocates anything, and accepts real
+  numbers only (no complex, object, string or structured arrays; no ``.npz`` in disguise);
+- :func:`check_exact_sum` is the arithmetic rule: a file's numbers are accepted only when every partial sum of a
+  tour, cut, assignment or energy built from them stays within ``2**53`` in magnitude (:data:`MAX_EXACT`).
+  Below that bound every integer is exact in float64, which the kernels sum in; so integer data give exact
+  lengths and costs, and fractional data are rounded only as float64 rounds (a relative error of at most
+  ``k·2⁻⁵³`` of the sum of magnitudes for a sum of k terms) and can never overflow;
+- :func:`check_read_size` refuses, before allocating, an array whose size comes from a header, over
+  ``HOPSOLVE_MAX_MATRIX_BYTES``.
+"""
 
 from __future__ import annotations
 
 import math
+import re
+import tokenize
 from pathlib import Path
 
-from hopsolve.errors import ParseError
+import numpy as np
+
+from hopsolve.energy import max_matrix_bytes
+from hopsolve.errors import ParseError, TooLargeError
+
+MAX_EXACT = 2**53
+"""The largest magnitude any partial sum of a file's numbers may reach: integers up to it are exact in float64."""
+
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_NOT_FINITE = re.compile(r"[+-]?(?:inf|infinity|nan)", re.IGNORECASE)
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")  # text files hold none of these
+_BOMS = {b"\xff\xfe": "UTF-16 (little-endian)", b"\xfe\xff": "UTF-16 (big-endian)"}
+_INT64_MAX = 2**63 - 1
 
 
 def read_text(path: str | Path, error: type[ParseError] = ParseError) -> str:
-    """The file's text; a missing or unreadable file is a one-line :class:`ParseError`."""
+    """The file's text with ``\\n`` line ends; a missing, unreadable or binary file is a one-line ``error``.
+
+    A UTF-8 byte-order mark is dropped and a final DOS end-of-file mark (``\\x1a``) ignored. Since every control
+    character but the tab is refused, ``str.splitlines`` numbers the lines as an editor does."""
     try:
-        return Path(path).read_text()
+        data = Path(path).read_bytes()
     except FileNotFoundError:
         raise error("no such file", path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise error(f"cannot read file: {exc}", path) from None
+    except IsADirectoryError:
+        raise error("is a directory, not a file", path) from None
+    except OSError as exc:
+        raise error(f"cannot read file: {exc.strerror or exc}", path) from None
+    for mark, encoding in _BOMS.items():
+        if data.startswith(mark):
+            raise error(f"the file is {encoding} text; save it as UTF-8 or ASCII", path, 1)
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if data.endswith(b"\x1a"):
+        data = data[:-1]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise error(f"not UTF-8 text (byte 0x{data[exc.start]:02x}); is it a binary file?", path, line) from None
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    bad = _CONTROL.search(text)
+    if bad:
+        line = text.count("\n", 0, bad.start()) + 1
+        raise error(f"control character U+{ord(bad.group()):04X} in the text; is it a binary file?", path, line)
+    return text
 
 
 def parse_number(token: str, path: str | Path, line: int | None, what: str, integer: bool = False,
                  error: type[ParseError] = ParseError) -> float:
-    """``token`` as a finite number (an int with ``integer``), or an error naming ``what``, the file and line."""
-    try:
-        value = int(token) if integer else float(token)
-    except ValueError:
-        kind = "an integer" if integer else "a number"
-        raise error(f"{what} {token!r} is not {kind}", path, line) from None
-    if not math.isfinite(value):
+    """``token`` as a finite number (an int within int64 with ``integer``), or an error naming ``what``, the file
+    and line. Only plain ASCII decimals are numbers: ``12``, ``-3.5``, ``1e3`` (not ``1_0``, ``0x1f`` or ``٣``)."""
+    if _NOT_FINITE.fullmatch(token):
         raise error(f"{what} {token!r} is not finite", path, line)
+    if integer:
+        if not _INTEGER.fullmatch(token):
+            kind = "an integer" if _DECIMAL.fullmatch(token) else "a number"
+            raise error(f"{what} {_shown(token)} is not {kind}", path, line)
+        digits = token.lstrip("+-").lstrip("0")
+        if len(digits) > 19 or abs(value := int(token)) > _INT64_MAX:
+            raise error(f"{what} {_shown(token)} is out of range (beyond ±2^63)", path, line)
+        return value
+    if not _DECIMAL.fullmatch(token):
+        raise error(f"{what} {_shown(token)} is not a number", path, line)
+    value = float(token)
+    if not math.isfinite(value):
+        raise error(f"{what} {_shown(token)} is out of range (beyond ±1.8e308)", path, line)
     return value
+
+
+def _shown(token: str) -> str:
+    return repr(token) if len(token) <= 40 else repr(token[:37] + "...")
+
+
+def check_exact_sum(bound: float, path: str | Path, what: str, line: int | None = None,
+                    error: type[ParseError] = ParseError) -> None:
+    """Refuse a file whose numbers could add up past :data:`MAX_EXACT`: ``bound`` is the largest magnitude any
+    partial sum of ``what`` (e.g. "a tour's length") can reach."""
+    if not bound <= MAX_EXACT:  # NaN-safe
+        raise error(f"{what} could reach {bound:.3g}, beyond 2^53 ≈ 9.0e15 where float64 sums stop being "
+                    "exact; scale the numbers down", path, line)
+
+
+def check_read_size(nbytes: int, what: str, path: str | Path, line: int | None = None) -> None:
+    """Refuse, before allocating it, an array of ``nbytes`` bytes whose size a file announces, when it is over
+    ``HOPSOLVE_MAX_MATRIX_BYTES`` (an invalid value of that variable is a :class:`ParameterError`)."""
+    limit = max_matrix_bytes()
+    if nbytes > limit:
+        raise TooLargeError(f"{what} needs ~{nbytes / 1024**3:.3g} GiB, over the limit of {limit / 1024**3:.3g} GiB "
+                            "(HOPSOLVE_MAX_MATRIX_BYTES)", path, line)
+
+
+_HEADER_ERRORS = (ValueError, SyntaxError, TypeError, EOFError, OverflowError, RecursionError, MemoryError,
+                  tokenize.TokenError)
+_REAL_KINDS = {"b": "booleans", "i": "integers", "u": "integers", "f": "floats"}
+
+
+def read_npy(path: str | Path, error: type[ParseError] = ParseError) -> np.ndarray:
+    """A ``.npy`` array of real numbers (booleans, integers or floats, all finite).
+
+    The header is read and checked against the file's size before the data are loaded, so an empty, truncated or
+    foreign file (an ``.npz`` archive, a pickle, text), a complex, object, string or structured array, or a header
+    announcing more data than the file holds, is one ``error``; nothing is allocated on a header's word."""
+    path = Path(path)
+    try:
+        with path.open("rb") as stream:
+            try:
+                version = np.lib.format.read_magic(stream)
+                if version == (1, 0):
+                    shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
+                elif version == (2, 0):
+                    shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
+                else:
+                    raise error(f"unsupported .npy format version {version[0]}.{version[1]}", path)
+            except _HEADER_ERRORS as exc:
+                stream.seek(0)
+                hint = " (an .npz archive?)" if stream.read(4) == b"PK\x03\x04" else ""
+                raise error(f"not a valid .npy file{hint}: {_first_line(exc)}", path) from None
+            offset = stream.tell()
+    except FileNotFoundError:
+        raise error("no such file", path) from None
+    except IsADirectoryError:
+        raise error("is a directory, not a file", path) from None
+    except OSError as exc:
+        raise error(f"cannot read file: {exc.strerror or exc}", path) from None
+    if dtype.hasobject or dtype.kind not in _REAL_KINDS or dtype.fields is not None or dtype.subdtype is not None:
+        detail = "complex numbers" if dtype.kind == "c" else "objects" if dtype.hasobject else f"dtype {dtype}"
+        raise error(f"the array holds {detail}; expected real numbers (booleans, integers or floats)", path)
+    if any(size < 0 for size in shape):
+        raise error(f"the header announces an invalid shape {shape}", path)
+    count = math.prod(shape)
+    expected = count * dtype.itemsize
+    found = path.stat().st_size - offset
+    if expected != found:
+        state = "is truncated" if found < expected else f"has {found - expected} bytes after the data"
+        raise error(f"the file {state}: its header announces shape {shape} ({expected} bytes of data), "
+                    f"the file holds {found}", path)
+    try:
+        array = np.load(path, allow_pickle=False)
+    except _HEADER_ERRORS as exc:
+        raise error(f"not a valid .npy file: {_first_line(exc)}", path) from None
+    if dtype.kind == "f":
+        bad = ~np.isfinite(array)
+        if bad.any():
+            where = tuple(int(k) for k in np.argwhere(bad)[0])
+            raise error(f"the array holds {array[where]} at index {where}; every number must be finite", path)
+    return array
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:120] if text else type(exc).__name__
