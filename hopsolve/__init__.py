@@ -4,8 +4,9 @@ The flow of one solve: a problem plugin reads an :class:`Instance`, encodes it a
 returns a :class:`SampleSet`, and the problem decodes the best state into a scored :class:`Solution`.
 
 ``__all__`` is the public API, and all a plugin needs: the contracts (``Problem``, ``Backend``, ``Baseline``),
-the energy terms, the errors, the reading helpers (``read_text``, ``parse_number``), parameter checks
-(``require``, ``parse_assignments``), the permutation and tour energies, the CP-SAT runner and the registry.
+the energy terms, the errors, the reading helpers (``read_text``, ``parse_number``, ``read_npy``,
+``check_exact_sum``, ``check_read_size``), parameter checks (``require``, ``parse_assignments``), the permutation
+and tour energies, the CP-SAT runner and the registry.
 The first-party plugins import nothing else from hopsolve (a test checks it).
 """
 
@@ -35,7 +36,7 @@ from hopsolve.problem import Instance, Problem, Solution
 from hopsolve.result import Result, relative_gap
 from hopsolve.sampleset import SampleSet
 from hopsolve.solve import solve_instance, solve_path
-from hopsolve.textio import parse_number, read_text
+from hopsolve.textio import check_exact_sum, check_read_size, parse_number, read_npy, read_text
 
 __all__ = [
     "Backend",
@@ -69,11 +70,14 @@ __all__ = [
     "UserError",
     "Vartype",
     "build_registry",
+    "check_exact_sum",
     "check_matrix_size",
+    "check_read_size",
     "hookimpl",
     "parse_assignments",
     "parse_number",
     "permutation_energy",
+    "read_npy",
     "read_text",
     "relative_gap",
     "require",
