@@ -83,17 +83,22 @@ def parse_number(token: str, path: str | Path, line: int | None, what: str, inte
     if integer:
         if not _INTEGER.fullmatch(token):
             kind = "an integer" if _DECIMAL.fullmatch(token) else "a number"
-            raise error(f"{what} {_shown(token)} is not {kind}", path, line)
+            raise error(f"{what} {_shown(token)} is not {kind}{_hint(token)}", path, line)
         digits = token.lstrip("+-").lstrip("0")
         if len(digits) > 19 or abs(value := int(token)) > _INT64_MAX:
             raise error(f"{what} {_shown(token)} is out of range (beyond ±2^63)", path, line)
         return value
     if not _DECIMAL.fullmatch(token):
-        raise error(f"{what} {_shown(token)} is not a number", path, line)
+        raise error(f"{what} {_shown(token)} is not a number{_hint(token)}", path, line)
     value = float(token)
     if not math.isfinite(value):
         raise error(f"{what} {_shown(token)} is out of range (beyond ±1.8e308)", path, line)
     return value
+
+
+def _hint(token: str) -> str:
+    grouped = "_" in token and _DECIMAL.fullmatch(token.replace("_", ""))
+    return " (digits may not be grouped with '_')" if grouped else ""
 
 
 def _shown(token: str) -> str:

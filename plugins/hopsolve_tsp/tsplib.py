@@ -5,6 +5,22 @@ GEO, ATT, EXPLICIT) and every ``EDGE_WEIGHT_FORMAT``. The rules that matter (re-
 optimal tours): ``nint(x) = floor(x + 0.5)`` (not Python's banker's ``round``); GEO truncates degrees with
 ``int(x)`` and uses ``PI = 3.141592``, ``RRR = 6378.388``; ATT rounds up pseudo-Euclidean distances; display
 coordinates never define distances. Every defect raises :class:`TsplibError` naming the file and the line.
+
+What a file may hold (the rest is refused before anything of its size is allocated):
+
+- UTF-8 or ASCII text with any line ends, a byte-order mark, trailing blanks, no ``EOF`` line; keywords once
+  each (``COMMENT`` may repeat); each section once; ``DIMENSION`` ≥ 1 (1- and 2-city files are valid TSPLIB:
+  their only tour is read as such) and exactly as many node lines or weights as it announces.
+- Numbers as plain decimals (no ``1_0``, NaN or infinity). EXPLICIT weights must be non-negative and symmetric
+  (exactly: FULL_MATRIX entries are compared, not approximated); integer weights give integer distances,
+  fractional ones float64 distances.
+- Exact or refused: a file is accepted only when no tour can be longer than 2⁵³ (for EXPLICIT weights
+  ``Σ_i max_j d_ij``, for coordinates ``n`` times a bound on the largest distance, the per-axis spans summed plus
+  2), and no coordinate exceeds 2⁵³ in magnitude. Below 2⁵³ every integer is exact in float64, in which the
+  kernels sum, so tour lengths are exact (fractional weights: float64 rounding only, see
+  :func:`hopsolve.textio.check_exact_sum`).
+- GEO coordinates are ``DDD.MM`` latitude then longitude: the degrees must lie within ±90 and ±180. The minutes
+  are not checked: the published ali535 writes ``45.80`` and ``40.62``, and TSPLIB's formula reads them as is.
 """
 
 from __future__ import annotations
@@ -14,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hopsolve import Metric, ParseError, parse_number, read_text
+from hopsolve import Metric, ParseError, check_exact_sum, check_read_size, parse_number, read_text
 
 COORDINATE_TYPES = {"EUC_2D": 2, "EUC_3D": 3, "MAN_2D": 2, "MAN_3D": 3, "MAX_2D": 2, "MAX_3D": 3, "CEIL_2D": 2,
                     "GEO": 2, "ATT": 2}
@@ -26,6 +42,8 @@ KEYWORDS = ("NAME", "TYPE", "COMMENT", "DIMENSION", "CAPACITY", "EDGE_WEIGHT_TYP
             "EDGE_DATA_FORMAT", "NODE_COORD_TYPE", "DISPLAY_DATA_TYPE")
 GEO_PI = 3.141592
 GEO_RADIUS = 6378.388
+GEO_LIMITS = (90, 180)  # |degrees| of latitude, longitude
+MAX_COORDINATE = 2**53
 
 
 class TsplibError(ParseError):
@@ -150,6 +168,10 @@ class _Reader:
     def error(self, message: str, line: int | None = None) -> TsplibError:
         return TsplibError(message, self.path, line if line is not None else min(self.pos, len(self.lines)) or None)
 
+    def capacity(self) -> int:
+        """The most whitespace-separated tokens the rest of the file could hold."""
+        return sum(len(line) + 1 for line in self.lines[self.pos:]) // 2
+
     def tokens(self, count: int, what: str) -> list[tuple[str, int]]:
         """The next ``count`` whitespace-separated tokens, each with its line number."""
         found: list[tuple[str, int]] = []
@@ -171,42 +193,71 @@ def _number(token: str, line: int, reader: _Reader, what: str) -> float:
     return parse_number(token, reader.path, line, what, error=TsplibError)
 
 
-def _node_block(reader: _Reader, n: int, width: int, what: str) -> np.ndarray:
-    """``n`` lines of ``id x y [z]`` with ids 1..n each once (any order)."""
+def _is_keyword_line(line: str) -> str | None:
+    head = line.split(":")[0].strip().upper()
+    return head if head in SECTIONS or head in KEYWORDS or head == "EOF" else None
+
+
+def _node_block(reader: _Reader, n: int, width: int, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` lines of ``id x y [z]`` with ids 1..n each once (any order): the coordinates and each node's line."""
+    section_line = reader.pos
+    left = len(reader.lines) - reader.pos
+    if n > left:
+        raise reader.error(f"{what} needs {n} node lines (DIMENSION {n}) but only {left} lines follow "
+                           "(file truncated or DIMENSION wrong)", section_line)
+    check_read_size(16 * n * width, f"{what} of {n} nodes", reader.path, section_line)
     coords = np.full((n, width), np.nan)
-    seen = np.zeros(n, dtype=bool)
-    for _ in range(n):
+    lines = np.zeros(n, dtype=np.int64)
+    for count in range(n):
         while reader.pos < len(reader.lines) and not reader.lines[reader.pos].strip():
             reader.pos += 1
         if reader.pos >= len(reader.lines):
-            raise reader.error(f"{what} ends after {int(seen.sum())} of {n} nodes (file truncated)")
+            raise reader.error(f"{what} ends after {count} of {n} nodes (file truncated or DIMENSION {n} wrong)")
         raw = reader.lines[reader.pos]
         reader.pos += 1
         parts = raw.split()
-        head = parts[0].split(":")[0].upper()
-        if head in SECTIONS or head in KEYWORDS or head == "EOF":
-            raise reader.error(f"{what} has {int(seen.sum())} of {n} nodes before {head} (DIMENSION mismatch?)",
-                               reader.pos)
+        head = _is_keyword_line(raw)
+        if head:
+            raise reader.error(f"{what} has {count} of {n} nodes before {head} (DIMENSION {n} wrong?)", reader.pos)
         if len(parts) != width + 1:
-            raise reader.error(f"{what} line needs an id and {width} coordinates, got {raw.strip()!r}", reader.pos)
+            raise reader.error(f"{what} line needs an id and {width} coordinates, got {_clip(raw)!r}", reader.pos)
         node = _number(parts[0], reader.pos, reader, "node id")
         if not node.is_integer() or not 1 <= node <= n:
             raise reader.error(f"node id {parts[0]} is not in 1..{n}", reader.pos)
         k = int(node) - 1
-        if seen[k]:
-            raise reader.error(f"duplicate node id {k + 1}", reader.pos)
-        seen[k] = True
+        if lines[k]:
+            raise reader.error(f"duplicate node id {k + 1} (first on line {lines[k]})", reader.pos)
+        lines[k] = reader.pos
         coords[k] = [_number(t, reader.pos, reader, "coordinate") for t in parts[1:]]
-    return coords
+    return coords, lines
+
+
+def _clip(text: str, size: int = 60) -> str:
+    text = text.strip()
+    return text if len(text) <= size else text[: size - 3] + "..."
+
+
+@dataclass
+class _Parsed:
+    """What the sections of a file held, with the lines to name in errors."""
+
+    header: dict[str, str] = field(default_factory=dict)
+    header_lines: dict[str, int] = field(default_factory=dict)
+    section_lines: dict[str, int] = field(default_factory=dict)
+    coords: np.ndarray | None = None
+    coord_lines: np.ndarray | None = None
+    display: np.ndarray | None = None
+    weights: np.ndarray | None = None
+    weight_lines: np.ndarray | None = None
 
 
 def read_tsplib(path: str | Path) -> TsplibInstance:
-    """Parse a symmetric TSPLIB file into a :class:`TsplibInstance` with its full distance matrix."""
+    """Parse a symmetric TSPLIB file into a :class:`TsplibInstance` (see the module docstring for what it accepts)."""
     path = Path(path)
     reader = _Reader(path, read_text(path, TsplibError))
-    header: dict[str, str] = {}
-    header_lines: dict[str, int] = {}
-    coords = display = weights = None
+    parsed = _Parsed()
+    header, header_lines = parsed.header, parsed.header_lines
+    last_section: tuple[str, int] | None = None
     while reader.pos < len(reader.lines):
         raw = reader.lines[reader.pos]
         reader.pos += 1
@@ -218,85 +269,155 @@ def read_tsplib(path: str | Path) -> TsplibInstance:
         if key == "EOF":
             break
         if key in SECTIONS:
+            if key in parsed.section_lines:
+                raise reader.error(f"second {key} (the first is on line {parsed.section_lines[key]})", reader.pos)
+            parsed.section_lines[key] = reader.pos
+            if sep and value.strip():
+                raise reader.error(f"{key} takes no value, got {_clip(value)!r}", reader.pos)
             n = _dimension(header, header_lines, reader)
-            if key == "NODE_COORD_SECTION":
-                kind = header.get("EDGE_WEIGHT_TYPE", "")
-                width = COORDINATE_TYPES.get(kind, 3 if header.get("NODE_COORD_TYPE") == "THREED_COORDS" else 2)
-                coords = _node_block(reader, n, width, key)
-            elif key == "DISPLAY_DATA_SECTION":
-                display = _node_block(reader, n, 2, key)
-            elif key == "EDGE_WEIGHT_SECTION":
-                fmt = header.get("EDGE_WEIGHT_FORMAT", "")
-                if fmt not in EXPLICIT_FORMATS:
-                    raise reader.error(f"EDGE_WEIGHT_FORMAT {fmt or '(missing)'!r} is not one of "
-                                       f"{', '.join(EXPLICIT_FORMATS)}", header_lines.get("EDGE_WEIGHT_FORMAT"))
-                count = explicit_count(fmt, n)
-                tokens = reader.tokens(count, key)
-                weights = np.array([_number(t, ln, reader, "edge weight") for t, ln in tokens])
-            elif key == "FIXED_EDGES_SECTION":
-                while reader.pos < len(reader.lines) and reader.lines[reader.pos].strip() != "-1":
-                    reader.pos += 1
-                reader.pos += 1
-            else:
-                raise reader.error(f"{key} does not belong in a TSP file", reader.pos)
+            last_section = (key, n)
+            _read_section(reader, parsed, key, n)
             continue
         if not sep:
-            raise reader.error(f"expected 'KEY: value' or a section name, got {line!r}", reader.pos)
+            if last_section and _number_like(line):
+                name, n = last_section
+                raise reader.error(f"{name} has more entries than DIMENSION {n} (line {header_lines['DIMENSION']}) "
+                                   f"announces: {_clip(line)!r}", reader.pos)
+            raise reader.error(f"expected 'KEY: value' or a section name, got {_clip(line)!r}", reader.pos)
         if key not in KEYWORDS:
-            raise reader.error(f"unknown keyword {key!r}", reader.pos)
+            raise reader.error(f"unknown keyword {_clip(key)!r}", reader.pos)
+        if key in header:
+            if key != "COMMENT":
+                raise reader.error(f"second {key} line (the first is line {header_lines[key]})", reader.pos)
+            header[key] = f"{header[key]} {value.strip()}".strip()
+            continue
         header[key] = value.strip()
         header_lines[key] = reader.pos
         kind = (value.split() or [""])[0].upper()  # "TSP (M.~Hofmeister)" names the type, then a credit
         if key == "TYPE" and kind != "TSP":
             kind = value.strip()
             hint = " (asymmetric TSP is not supported)" if kind.upper() == "ATSP" else ""
-            raise reader.error(f"TYPE {kind!r} is not a symmetric TSP{hint}", reader.pos)
-    return _assemble(path, reader, header, header_lines, coords, display, weights)
+            raise reader.error(f"TYPE {_clip(kind)!r} is not a symmetric TSP{hint}", reader.pos)
+    return _assemble(path, reader, parsed)
+
+
+def _number_like(line: str) -> bool:
+    return line.split()[0].lstrip("+-").replace(".", "", 1).isdigit()
+
+
+def _read_section(reader: _Reader, parsed: _Parsed, key: str, n: int) -> None:
+    header, header_lines = parsed.header, parsed.header_lines
+    if key == "NODE_COORD_SECTION":
+        kind = header.get("EDGE_WEIGHT_TYPE", "")
+        width = COORDINATE_TYPES.get(kind, 3 if header.get("NODE_COORD_TYPE") == "THREED_COORDS" else 2)
+        parsed.coords, parsed.coord_lines = _node_block(reader, n, width, key)
+    elif key == "DISPLAY_DATA_SECTION":
+        parsed.display, _ = _node_block(reader, n, 2, key)
+    elif key == "EDGE_WEIGHT_SECTION":
+        fmt = header.get("EDGE_WEIGHT_FORMAT", "")
+        if fmt not in EXPLICIT_FORMATS:
+            raise reader.error(f"EDGE_WEIGHT_FORMAT {_clip(fmt) or '(missing)'!r} is not one of "
+                               f"{', '.join(EXPLICIT_FORMATS)}", header_lines.get("EDGE_WEIGHT_FORMAT"))
+        count = explicit_count(fmt, n)
+        if count > reader.capacity():
+            raise reader.error(f"{key} needs {count} numbers ({fmt}, DIMENSION {n}), more than the rest of the "
+                               "file can hold (file truncated or DIMENSION wrong)", reader.pos)
+        check_read_size(16 * n * n, f"the {n}×{n} distance matrix", reader.path, reader.pos)
+        tokens = reader.tokens(count, key)
+        parsed.weights = np.array([_number(t, ln, reader, "edge weight") for t, ln in tokens], dtype=np.float64)
+        parsed.weight_lines = np.array([ln for _, ln in tokens], dtype=np.int64)
+    elif key == "FIXED_EDGES_SECTION":
+        while reader.pos < len(reader.lines) and reader.lines[reader.pos].strip() != "-1":
+            reader.pos += 1
+        reader.pos += 1
+    else:
+        raise reader.error(f"{key} does not belong in a TSP file", reader.pos)
 
 
 def _dimension(header: dict[str, str], header_lines: dict[str, int], reader: _Reader) -> int:
     if "DIMENSION" not in header:
         raise reader.error("section before DIMENSION", reader.pos)
-    try:
-        n = int(header["DIMENSION"])
-    except ValueError:
-        raise reader.error(f"DIMENSION {header['DIMENSION']!r} is not an integer", header_lines["DIMENSION"]) from None
+    line = header_lines["DIMENSION"]
+    n = parse_number(header["DIMENSION"], reader.path, line, "DIMENSION", integer=True, error=TsplibError)
     if n < 1:
-        raise reader.error(f"DIMENSION must be positive, got {n}", header_lines["DIMENSION"])
+        raise reader.error(f"DIMENSION must be positive, got {n}", line)
     return n
 
 
-def _assemble(path: Path, reader: _Reader, header: dict[str, str], header_lines: dict[str, int],
-              coords: np.ndarray | None, display: np.ndarray | None, weights: np.ndarray | None) -> TsplibInstance:
+def _assemble(path: Path, reader: _Reader, parsed: _Parsed) -> TsplibInstance:
+    header, header_lines = parsed.header, parsed.header_lines
     if "TYPE" not in header:
         raise TsplibError("missing TYPE (expected 'TYPE: TSP')", path, None)
+    if "DIMENSION" not in header:
+        raise TsplibError("missing DIMENSION", path, None)
     n = _dimension(header, header_lines, reader)
     kind = header.get("EDGE_WEIGHT_TYPE", "").upper()
     line = header_lines.get("EDGE_WEIGHT_TYPE")
+    coords = parsed.coords
     if kind == "EXPLICIT":
-        if weights is None:
+        if parsed.weights is None:
             raise TsplibError("EXPLICIT weights but no EDGE_WEIGHT_SECTION", path, line)
-        matrix = explicit_matrix(header["EDGE_WEIGHT_FORMAT"], weights, n)
-        if not np.allclose(matrix, matrix.T):
-            raise TsplibError("FULL_MATRIX is not symmetric (asymmetric TSP is not supported)", path, line)
-        if np.any(matrix < 0):
-            raise TsplibError("negative edge weight", path, line)
-        distances = np.rint(matrix).astype(np.int64) if np.all(matrix == np.rint(matrix)) else matrix
-        np.fill_diagonal(distances, 0)
-        metric = Metric.from_matrix(distances)
+        metric = _explicit_metric(path, parsed, n)
     elif kind in COORDINATE_TYPES:
         if coords is None:
             raise TsplibError(f"EDGE_WEIGHT_TYPE {kind} needs a NODE_COORD_SECTION", path, line)
         if coords.shape[1] != COORDINATE_TYPES[kind]:
             raise TsplibError(f"{kind} needs {COORDINATE_TYPES[kind]} coordinates per node", path, line)
+        _check_coordinates(path, parsed, kind)
         metric = Metric(kind, points=coords)
     else:
-        raise TsplibError(f"EDGE_WEIGHT_TYPE {kind or '(missing)'!r} is not supported (use one of "
+        raise TsplibError(f"EDGE_WEIGHT_TYPE {_clip(kind) or '(missing)'!r} is not supported (use one of "
                           f"{', '.join([*COORDINATE_TYPES, 'EXPLICIT'])})", path, line)
     return TsplibInstance(
         name=_instance_name(header, path), dimension=n,
-        edge_weight_type=kind, metric=metric, coordinates=coords, display=display,
+        edge_weight_type=kind, metric=metric, coordinates=coords, display=parsed.display,
         edge_weight_format=header.get("EDGE_WEIGHT_FORMAT"), comment=header.get("COMMENT", ""), header=header)
+
+
+def _explicit_metric(path: Path, parsed: _Parsed, n: int) -> Metric:
+    weights, lines = parsed.weights, parsed.weight_lines
+    fmt = parsed.header["EDGE_WEIGHT_FORMAT"]
+    negative = np.flatnonzero(weights < 0)
+    if negative.size:
+        raise TsplibError(f"negative edge weight {weights[negative[0]]:g}", path, int(lines[negative[0]]))
+    largest = int(np.argmax(weights)) if weights.size else 0
+    if weights.size:  # one weight over 2^53 is refused before any sum could overflow
+        check_exact_sum(weights[largest], path, "an edge weight", int(lines[largest]), TsplibError)
+    matrix = explicit_matrix(fmt, weights, n)
+    if fmt == "FULL_MATRIX":
+        asymmetric = np.argwhere(matrix != matrix.T)
+        if asymmetric.size:
+            i, j = (int(k) for k in asymmetric[0])
+            raise TsplibError(f"FULL_MATRIX is not symmetric: d({i + 1},{j + 1}) = {matrix[i, j]:g} but "
+                              f"d({j + 1},{i + 1}) = {matrix[j, i]:g} (asymmetric TSP is not supported)",
+                              path, int(lines[i * n + j]))
+    np.fill_diagonal(matrix, 0)
+    check_exact_sum(float(matrix.max(axis=1).sum()), path, f"a tour's length ({n} edges)",
+                    parsed.section_lines["EDGE_WEIGHT_SECTION"], TsplibError)
+    integral = bool(np.all(matrix == np.rint(matrix)))
+    return Metric.from_matrix(matrix.astype(np.int64) if integral else matrix)
+
+
+def _check_coordinates(path: Path, parsed: _Parsed, kind: str) -> None:
+    coords, lines = parsed.coords, parsed.coord_lines
+    far = np.argwhere(np.abs(coords) > MAX_COORDINATE)
+    if far.size:
+        node, axis = (int(k) for k in far[0])
+        raise TsplibError(f"coordinate {coords[node, axis]:g} of node {node + 1} is beyond ±2^53", path,
+                          int(lines[node]))
+    n = len(coords)
+    if kind == "GEO":
+        for axis, (name, limit) in enumerate(zip(("latitude", "longitude"), GEO_LIMITS)):
+            outside = np.flatnonzero(np.abs(np.trunc(coords[:, axis])) > limit)
+            if outside.size:
+                node = int(outside[0])
+                raise TsplibError(f"GEO {name} {coords[node, axis]:g} of node {node + 1} is outside ±{limit} degrees "
+                                  "(DDD.MM)", path, int(lines[node]))
+        largest = GEO_RADIUS * np.pi + 1.0
+    else:  # every rule's distance is at most the summed spans (L1 ≥ L2 ≥ L∞ ≥ ATT's) plus its rounding
+        largest = float((coords.max(axis=0) - coords.min(axis=0)).sum()) + 2.0
+    check_exact_sum(n * largest, path, f"a tour's length ({n} cities spanning up to {largest:.3g})",
+                    parsed.section_lines["NODE_COORD_SECTION"], TsplibError)
 
 
 def _instance_name(header: dict[str, str], path: Path) -> str:
@@ -307,11 +428,15 @@ def _instance_name(header: dict[str, str], path: Path) -> str:
 
 
 def read_tour(path: str | Path, dimension: int | None = None) -> np.ndarray:
-    """A ``.tour`` file's TOUR_SECTION as 0-based city indices; it must visit each of 1..n exactly once."""
+    """A ``.tour`` file's TOUR_SECTION as 0-based city indices; it must visit each of 1..n exactly once, n being
+    ``dimension`` (when given, the file's DIMENSION must agree), else the file's DIMENSION, else the tour's size."""
     path = Path(path)
     reader = _Reader(path, read_text(path, TsplibError))
     header: dict[str, str] = {}
+    header_lines: dict[str, int] = {}
     tour: list[int] = []
+    tour_lines: list[int] = []
+    section = None
     while reader.pos < len(reader.lines):
         line = reader.lines[reader.pos].strip()
         reader.pos += 1
@@ -322,30 +447,64 @@ def read_tour(path: str | Path, dimension: int | None = None) -> np.ndarray:
         if key == "EOF":
             break
         if key == "TOUR_SECTION":
-            done = False
-            while reader.pos < len(reader.lines) and not done:
-                reader.pos += 1
-                for token in reader.lines[reader.pos - 1].split():
-                    node = _number(token, reader.pos, reader, "node id")
-                    if node == -1:
-                        done = True
-                        break
-                    if not node.is_integer() or node < 1:
-                        raise reader.error(f"node id {token!r} is not a positive integer", reader.pos)
-                    tour.append(int(node))
-            if not done:
-                raise reader.error("TOUR_SECTION is not terminated by -1")
+            if section is not None:
+                raise reader.error(f"second TOUR_SECTION (the first is on line {section})", reader.pos)
+            section = reader.pos
+            _tour_section(reader, tour, tour_lines)
             continue
-        if sep:
+        if sep and key.replace("_", "").isalpha():
+            if key in header and key != "COMMENT":
+                raise reader.error(f"second {key} line (the first is line {header_lines[key]})", reader.pos)
             header[key] = value.strip()
+            header_lines[key] = reader.pos
             if key == "TYPE" and value.strip().upper() != "TOUR":
-                raise reader.error(f"TYPE {value.strip()!r} is not TOUR", reader.pos)
+                raise reader.error(f"TYPE {_clip(value)!r} is not TOUR", reader.pos)
             continue
-        raise reader.error(f"expected 'KEY: value' or TOUR_SECTION, got {line!r}", reader.pos)
-    n = dimension or int(header.get("DIMENSION", len(tour)) or len(tour))
-    if sorted(tour) != list(range(1, n + 1)):
-        raise TsplibError(f"the tour does not visit each of the {n} cities exactly once", path, None)
+        raise reader.error(f"expected 'KEY: value' or TOUR_SECTION, got {_clip(line)!r}", reader.pos)
+    if section is None:
+        raise TsplibError("no TOUR_SECTION", path, None)
+    n = len(tour)
+    if "DIMENSION" in header:
+        line = header_lines["DIMENSION"]
+        n = parse_number(header["DIMENSION"], path, line, "DIMENSION", integer=True, error=TsplibError)
+        if dimension is not None and n != dimension:
+            raise TsplibError(f"DIMENSION {n}, but the instance has {dimension} cities", path, line)
+    n = dimension if dimension is not None else n
+    if n < 1:
+        raise TsplibError("the tour is empty" if not tour else f"DIMENSION must be positive, got {n}", path,
+                          header_lines.get("DIMENSION", section))
+    if len(tour) != n:
+        raise TsplibError(f"the tour lists {len(tour)} cities; it must visit each of the {n} cities exactly once",
+                          path, section)
+    first = np.zeros(n + 1, dtype=np.int64)
+    for city, line in zip(tour, tour_lines):
+        if not 1 <= city <= n:
+            raise TsplibError(f"city {city} is not in 1..{n}", path, line)
+        if first[city]:
+            raise TsplibError(f"city {city} appears twice (first on line {first[city]}); the tour must visit each "
+                              f"of the {n} cities exactly once", path, line)
+        first[city] = line
     return np.array(tour, dtype=np.int64) - 1
+
+
+def _tour_section(reader: _Reader, tour: list[int], tour_lines: list[int]) -> None:
+    """City ids up to the closing ``-1``."""
+    while reader.pos < len(reader.lines):
+        reader.pos += 1
+        raw = reader.lines[reader.pos - 1]
+        head = _is_keyword_line(raw)
+        if head:
+            raise reader.error(f"TOUR_SECTION reaches {head} without the closing -1", reader.pos)
+        tokens = raw.split()
+        for k, token in enumerate(tokens):
+            city = parse_number(token, reader.path, reader.pos, "city id", integer=True, error=TsplibError)
+            if city == -1:
+                if k + 1 < len(tokens):
+                    raise reader.error(f"{_clip(' '.join(tokens[k + 1:]))!r} after the closing -1", reader.pos)
+                return
+            tour.append(city)
+            tour_lines.append(reader.pos)
+    raise reader.error("TOUR_SECTION is not terminated by -1")
 
 
 def write_tour(path: str | Path, name: str, tour: np.ndarray, comment: str = "") -> None:
