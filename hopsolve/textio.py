@@ -10,7 +10,7 @@ valid instance or one :class:`~hopsolve.errors.ParseError` (or :class:`~hopsolve
 - :func:`read_npy` checks a ``.npy`` header against the file before numpy allocates anything, and accepts real
   numbers only (no complex, object, string or structured arrays; no ``.npz`` in disguise);
 - :func:`check_exact_sum` is the arithmetic rule: a file's numbers are accepted only when every partial sum of a
-  tour, cut, assignment or energy built from them stays within ``2**53`` in magnitude (:data:`MAX_EXACT`).
+  tour, cut, assignment or energy built from them stays below ``2**53`` in magnitude (:data:`MAX_EXACT`).
   Below that bound every integer is exact in float64, which the kernels sum in; so integer data give exact
   lengths and costs, and fractional data are rounded only as float64 rounds (a relative error of at most
   ``k·2⁻⁵³`` of the sum of magnitudes for a sum of k terms) and can never overflow;
@@ -31,7 +31,7 @@ from hopsolve.energy import max_matrix_bytes
 from hopsolve.errors import ParseError, TooLargeError
 
 MAX_EXACT = 2**53
-"""The largest magnitude any partial sum of a file's numbers may reach: integers up to it are exact in float64."""
+"""Every partial sum of a file's numbers must stay below this: integers up to it are exact in float64."""
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
@@ -107,10 +107,11 @@ def _shown(token: str) -> str:
 
 def check_exact_sum(bound: float, path: str | Path, what: str, line: int | None = None,
                     error: type[ParseError] = ParseError) -> None:
-    """Refuse a file whose numbers could add up past :data:`MAX_EXACT`: ``bound`` is the largest magnitude any
-    partial sum of ``what`` (e.g. "a tour's length") can reach."""
-    if not bound <= MAX_EXACT:  # NaN-safe
-        raise error(f"{what} could reach {bound:.3g}, beyond 2^53 ≈ 9.0e15 where float64 sums stop being "
+    """Refuse a file whose numbers could add up to :data:`MAX_EXACT` or more: ``bound`` is the largest magnitude any
+    partial sum of ``what`` (e.g. "a tour's length") can reach, computed in float64 (rounding is monotone, so a
+    true bound of 2^53 or more never computes below it)."""
+    if not bound < MAX_EXACT:  # strict: an integer token over 2^53 may round down to 2^53 itself; NaN-safe
+        raise error(f"{what} could reach {bound:.3g}: it must stay below 2^53 ≈ 9.0e15 for float64 sums to be "
                     "exact; scale the numbers down", path, line)
 
 

@@ -1,4 +1,14 @@
-"""Read assignment instances: OR-Library cost matrices, .npy/.csv matrices, QAPLIB .dat and .sln files."""
+"""Read assignment instances: OR-Library cost matrices, .npy/.csv matrices, QAPLIB .dat and .sln files.
+
+What a file may hold: UTF-8 or ASCII text with any line ends (``.csv``: one row a line, blank lines ignored), or a
+``.npy`` array of real numbers (:func:`hopsolve.read_npy`); sizes as plain integers ≥ 1, costs as plain decimals
+(integers or fractions, any sign; no ``1_0``, NaN or infinity), exactly as many numbers as the size announces.
+Exact or refused: a linear assignment is accepted when ``Σ_i max_j |c_ij| < 2⁵³`` and a QAP when
+``Σ_ij |a_ij| · max |b| < 2⁵³``, the largest magnitude any partial sum of a cost can reach; so integer costs give
+exact objectives in float64 and fractional ones are rounded only as float64 rounds
+(:func:`hopsolve.textio.check_exact_sum`). Every count a header announces is compared with the numbers the file
+holds before anything of that size is allocated.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hopsolve import ParseError, parse_number, read_text
+from hopsolve import ParseError, check_exact_sum, parse_number, read_npy, read_text
 
 
 def _tokens(path: Path) -> list[tuple[str, int]]:
@@ -20,9 +30,10 @@ def _numbers(tokens: list[tuple[str, int]], path: Path, what: str, integer: bool
 def _size(tokens: list[tuple[str, int]], path: Path) -> int:
     if not tokens:
         raise ParseError("empty file: expected the size n first", path, None)
-    n = int(_numbers(tokens[:1], path, "size n", integer=True)[0])
+    token, line = tokens[0]
+    n = parse_number(token, path, line, "size n", integer=True)
     if n < 1:
-        raise ParseError(f"size n must be positive, got {n}", path, tokens[0][1])
+        raise ParseError(f"size n must be positive, got {n}", path, line)
     return n
 
 
@@ -32,22 +43,18 @@ def _check_count(tokens: list[tuple[str, int]], expected: int, path: Path, what:
         raise ParseError(f"{what}: expected {expected} numbers, found {len(tokens)}", path, line)
 
 
+def _largest_sum(values: np.ndarray) -> float:
+    with np.errstate(over="ignore"):  # a sum past 1.8e308 is inf, refused like any other over 2^53
+        return float(values.sum())
+
+
 def read_cost_matrix(path: str | Path) -> np.ndarray:
     """A square cost matrix: OR-Library text (``n`` then n² costs), ``.npy`` or ``.csv``."""
     path = Path(path)
     if path.suffix == ".npy":
-        try:
-            matrix = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise ParseError(f"cannot read .npy: {exc}", path) from None
+        matrix = read_npy(path)
     elif path.suffix == ".csv":
-        rows = [line for line in read_text(path).splitlines() if line.strip()]
-        parsed = []
-        for k, line in enumerate(rows, start=1):
-            parsed.append(_numbers([(t.strip(), k) for t in line.split(",")], path, "cost"))
-            if len(parsed[-1]) != len(parsed[0]):
-                raise ParseError(f"row has {len(parsed[-1])} costs, the first row {len(parsed[0])}", path, k)
-        matrix = np.array(parsed)
+        matrix = _csv_matrix(path)
     else:
         tokens = _tokens(path)
         n = _size(tokens, path)
@@ -55,9 +62,23 @@ def read_cost_matrix(path: str | Path) -> np.ndarray:
         matrix = _numbers(tokens[1:], path, "cost").reshape(n, n)
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or matrix.size == 0:
         raise ParseError(f"the cost matrix must be square, got shape {matrix.shape}", path, None)
-    if not np.issubdtype(matrix.dtype, np.number) or not np.isfinite(matrix).all():
-        raise ParseError("the cost matrix must hold finite numbers", path, None)
-    return matrix.astype(np.float64)
+    matrix = matrix.astype(np.float64)
+    check_exact_sum(_largest_sum(np.abs(matrix).max(axis=1)), path,
+                    "an assignment's cost (each row's largest |cost| summed)")
+    return matrix
+
+
+def _csv_matrix(path: Path) -> np.ndarray:
+    parsed: list[np.ndarray] = []
+    for k, line in enumerate(read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        parsed.append(_numbers([(t.strip(), k) for t in line.split(",")], path, "cost"))
+        if len(parsed[-1]) != len(parsed[0]):
+            raise ParseError(f"row has {len(parsed[-1])} costs, the first row {len(parsed[0])}", path, k)
+    if not parsed:
+        raise ParseError("empty file: expected rows of comma-separated costs", path, None)
+    return np.array(parsed)
 
 
 def read_qaplib(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
@@ -67,7 +88,11 @@ def read_qaplib(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     n = _size(tokens, path)
     _check_count(tokens[1:], 2 * n * n, path, f"two {n}×{n} matrices")
     values = _numbers(tokens[1:], path, "matrix entry")
-    return values[: n * n].reshape(n, n), values[n * n:].reshape(n, n)
+    flow, distance = values[: n * n].reshape(n, n), values[n * n:].reshape(n, n)
+    largest = float(np.abs(distance).max())
+    check_exact_sum(largest, path, "a distance")
+    check_exact_sum(_largest_sum(np.abs(flow)) * largest, path, "a QAP cost (Σ|flow| · max|distance|)")
+    return flow, distance
 
 
 def read_qaplib_solution(path: str | Path) -> tuple[int, float, np.ndarray]:
@@ -75,11 +100,18 @@ def read_qaplib_solution(path: str | Path) -> tuple[int, float, np.ndarray]:
     path = Path(path)
     tokens = _tokens(path)
     if len(tokens) < 2:
-        raise ParseError("expected 'n cost' then the permutation", path, None)
+        raise ParseError("expected 'n cost' then the permutation", path, tokens[0][1] if tokens else None)
     n = _size(tokens, path)
     cost = float(_numbers(tokens[1:2], path, "cost")[0])
+    check_exact_sum(abs(cost), path, "the cost", tokens[1][1])
     _check_count(tokens[2:], n, path, "permutation")
-    perm = _numbers(tokens[2:], path, "position", integer=True).astype(np.int64)
-    if sorted(perm.tolist()) != list(range(1, n + 1)):
-        raise ParseError(f"the permutation must hold each of 1..{n} once", path, tokens[2][1])
-    return n, cost, perm - 1
+    first: dict[int, int] = {}
+    for token, line in tokens[2:]:
+        position = parse_number(token, path, line, "position", integer=True)
+        if not 1 <= position <= n:
+            raise ParseError(f"position {position} is not in 1..{n}", path, line)
+        if position in first:
+            raise ParseError(f"position {position} appears twice (first on line {first[position]}); the permutation "
+                             f"must hold each of 1..{n} once", path, line)
+        first[position] = line
+    return n, cost, np.array(list(first), dtype=np.int64) - 1

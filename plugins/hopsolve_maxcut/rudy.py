@@ -1,4 +1,13 @@
-"""Read max-cut graphs: Gset/rudy files (``n m`` then ``i j w`` lines, 1-based) and plain weighted edge lists."""
+"""Read max-cut graphs: Gset/rudy files (``n m`` then ``i j w`` lines, 1-based) and plain weighted edge lists.
+
+What a file may hold: UTF-8 or ASCII text with any line ends (comment lines start with ``#`` or ``c ``), node
+ids as plain integers in 1..n, weights as plain decimals (integers or fractions, any sign; no ``1_0``, NaN or
+infinity), no self-loops, no duplicate edges. Exact or refused: the absolute weights must sum to less than 2⁵³, so
+every cut and the energy's offset are sums of integers below 2⁵³ (exact in float64) for integer weights, and
+rounded only as float64 rounds for fractional ones (:func:`hopsolve.textio.check_exact_sum`). The node count
+(the header's n, or an edge list's largest id) is checked against ``HOPSOLVE_MAX_MATRIX_BYTES`` before anything
+of its size is allocated.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from hopsolve import ParseError, parse_number, read_text
+from hopsolve import ParseError, check_exact_sum, check_read_size, parse_number, read_text
+
+BYTES_PER_NODE = 64  # what a solve keeps per node (fields, states, CSR row pointers) in the reader's estimate
+BYTES_PER_EDGE = 48  # three arrays here, two CSR entries (both directions) in the energy
 
 
 @dataclass(frozen=True, eq=False)
@@ -35,6 +47,11 @@ def _read_lines(path: Path) -> list[tuple[int, list[str]]]:
             if line.strip() and not line.lstrip().startswith(("#", "c "))]
 
 
+def _shown(tokens: list[str]) -> str:
+    text = " ".join(tokens)
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
 def read_graph(path: str | Path) -> Graph:
     """Parse a rudy/Gset file (first line ``n m``), or, for ``.edges`` files, an edge list (``i j [w]`` lines,
     1-based, no header, weight 1 when missing)."""
@@ -47,21 +64,26 @@ def read_graph(path: str | Path) -> Graph:
     if rudy:
         if len(first) != 2:
             hint = " (an OR-Library assignment file? add --problem assignment)" if len(first) == 1 else ""
-            raise ParseError(f"expected the max-cut header 'n m', got {' '.join(first)!r}{hint}", path, first_line)
+            raise ParseError(f"expected the max-cut header 'n m', got {_shown(first)}{hint}", path, first_line)
         n = int(_number(first[0], path, first_line, "node count", True))
         m = int(_number(first[1], path, first_line, "edge count", True))
         if n < 1 or m < 0:
             raise ParseError(f"header 'n m' needs n ≥ 1 and m ≥ 0, got {n} {m}", path, first_line)
+        if m > n * (n - 1) // 2:
+            raise ParseError(f"header announces {m} edges, more than a simple graph on {n} nodes has", path,
+                             first_line)
         body = lines[1:]
         if len(body) != m:
             where = body[-1][0] if body else first_line
             raise ParseError(f"header announces {m} edges, found {len(body)}", path, where)
+        check_read_size(BYTES_PER_NODE * n + BYTES_PER_EDGE * m, f"a graph of {n} nodes and {m} edges", path,
+                        first_line)
     else:
         body, n = lines, None
     heads, tails, weights, seen = [], [], [], {}
     for line, tokens in body:
         if len(tokens) not in (2, 3) or (rudy and len(tokens) != 3):
-            raise ParseError(f"expected 'i j w', got {' '.join(tokens)!r}", path, line)
+            raise ParseError(f"expected 'i j w', got {_shown(tokens)}", path, line)
         i = int(_number(tokens[0], path, line, "node", True))
         j = int(_number(tokens[1], path, line, "node", True))
         w = _number(tokens[2], path, line, "weight", False) if len(tokens) == 3 else 1.0
@@ -79,5 +101,12 @@ def read_graph(path: str | Path) -> Graph:
         weights.append(w)
     if n is None:
         n = max(tails, default=-1) + 1
-    return Graph(n, np.array(heads, dtype=np.int64), np.array(tails, dtype=np.int64),
-                 np.array(weights, dtype=np.float64), path.stem)
+        if n < 1:
+            raise ParseError("no edges: expected 'i j [w]' lines", path, None)
+        check_read_size(BYTES_PER_NODE * n + BYTES_PER_EDGE * len(tails),
+                        f"a graph of {n} nodes (its largest node id) and {len(tails)} edges", path, None)
+    weights = np.array(weights, dtype=np.float64)
+    with np.errstate(over="ignore"):  # a sum past 1.8e308 is inf, refused like any other over 2^53
+        total = float(np.abs(weights).sum())
+    check_exact_sum(total, path, "a cut's weight (the absolute weights summed)")
+    return Graph(n, np.array(heads, dtype=np.int64), np.array(tails, dtype=np.int64), weights, path.stem)

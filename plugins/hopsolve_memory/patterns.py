@@ -1,4 +1,9 @@
-"""Pattern sets: text grids (``#`` on, ``.`` off, one picture per block, blank lines between) and ``.npy``."""
+"""Pattern sets: text grids (``#`` on, ``.`` off, one picture per block, blank lines between) and ``.npy``.
+
+What a file may hold: UTF-8 or ASCII text with any line ends, comment lines starting with ``;``, surrounding
+blanks on a row; every picture of the same rows × columns. A ``.npy`` array (:func:`hopsolve.read_npy`) is one
+pattern (1-D) or P patterns (2-D) of ±1 or 0/1, as booleans, integers or floats; anything else is refused.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hopsolve import ParseError, read_text
+from hopsolve import ParseError, read_npy, read_text
 
 ON, OFF = "#", "."
 
@@ -45,9 +50,9 @@ def _grids(path: Path) -> tuple[np.ndarray, tuple[int, int]]:
             if blocks[-1]:
                 blocks.append([])
             continue
-        bad = set(line) - {ON, OFF}
+        bad = [c for c in line if c not in (ON, OFF)]
         if bad:
-            raise ParseError(f"character {sorted(bad)[0]!r} is not '#' or '.'", path, number)
+            raise ParseError(f"character {bad[0]!r} is not '#' or '.'", path, number)
         blocks[-1].append((number, line))
     blocks = [b for b in blocks if b]
     if not blocks:
@@ -65,18 +70,17 @@ def _grids(path: Path) -> tuple[np.ndarray, tuple[int, int]]:
 
 
 def _npy(path: Path) -> np.ndarray:
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise ParseError(f"cannot read .npy: {exc}", path) from None
-    array = np.atleast_2d(array)
-    if array.ndim != 2 or array.size == 0:
+    array = read_npy(path)
+    if array.ndim not in (1, 2) or array.size == 0:
         raise ParseError(f"expected a P × N array, got shape {array.shape}", path, None)
+    array = np.atleast_2d(array)
     values = set(np.unique(array).tolist())
     if values <= {0, 1} and values != {1}:
-        array = 2 * array - 1
+        array = 2 * array.astype(np.int8) - 1
     elif not values <= {-1, 1}:
-        raise ParseError("patterns must hold ±1 or 0/1 values", path, None)
+        shown = sorted(values - {-1, 0, 1})[:3] or sorted(values)
+        raise ParseError(f"patterns must hold ±1 or 0/1 values, found {', '.join(f'{v:g}' for v in shown)}", path,
+                         None)
     return array.astype(np.int8)
 
 

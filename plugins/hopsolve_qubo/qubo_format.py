@@ -6,6 +6,13 @@
     p qubo 0 maxDiag nDiag nElements     (topology, number of variables, diagonal and off-diagonal counts)
     i i value                            (nDiag diagonal lines first, 0-based)
     i j value                            (nElements coupler lines, i != j)
+
+What a file may hold: UTF-8 or ASCII text with any line ends; one header with maxDiag ≥ 1 variables, at most
+maxDiag diagonal and maxDiag·(maxDiag-1)/2 coupler lines; indices as plain integers in 0..maxDiag-1; values as
+plain decimals (no ``1_0``, NaN or infinity); no entry twice. Exact or refused: the absolute values must sum to
+less than 2⁵³, so every partial sum of ``xᵀQx`` is exact in float64 for integer values (fractional values: float64
+rounding only, :func:`hopsolve.textio.check_exact_sum`). The variable count is checked against
+``HOPSOLVE_MAX_MATRIX_BYTES`` before the sparse matrix is built (a file may declare variables it never uses).
 """
 
 from __future__ import annotations
@@ -16,7 +23,10 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from hopsolve import ParseError, parse_number, read_text
+from hopsolve import ParseError, check_exact_sum, check_read_size, parse_number, read_text
+
+BYTES_PER_VARIABLE = 64  # CSR row pointers here; fields and states in a solve
+BYTES_PER_ENTRY = 24  # the entry here, both directions of a coupling in the energy
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,12 +67,20 @@ def read_qubo(path: str | Path) -> QuboModel:
                       for t, name in zip(tokens[3:], ("maxDiag", "nDiag", "nElements"))]
             if min(counts) < 0:
                 raise ParseError("header counts must be non-negative", path, number)
+            n, n_diag, n_elements = counts
+            if n < 1:
+                raise ParseError("the model has no variables (maxDiag 0)", path, number)
+            if n_diag > n or n_elements > n * (n - 1) // 2:
+                raise ParseError(f"header announces {n_diag} diagonal and {n_elements} coupler entries, more than "
+                                 f"{n} variables have", path, number)
+            check_read_size(BYTES_PER_VARIABLE * n + BYTES_PER_ENTRY * (n_diag + n_elements),
+                            f"a QUBO of {n} variables", path, number)
             header = (number, *counts)
             continue
         if header is None:
-            raise ParseError(f"data before the 'p qubo' header: {raw.strip()!r}", path, number)
+            raise ParseError(f"data before the 'p qubo' header: {_clip(raw)!r}", path, number)
         if len(tokens) != 3:
-            raise ParseError(f"expected 'i j value', got {raw.strip()!r}", path, number)
+            raise ParseError(f"expected 'i j value', got {_clip(raw)!r}", path, number)
         i = int(_number(tokens[0], path, number, "index", True))
         j = int(_number(tokens[1], path, number, "index", True))
         value = _number(tokens[2], path, number, "value", False)
@@ -93,8 +111,16 @@ def read_qubo(path: str | Path) -> QuboModel:
         rows.append(key[0])
         cols.append(key[1])
         vals.append(value)
+    with np.errstate(over="ignore"):  # a sum past 1.8e308 is inf, refused like any other over 2^53
+        total = float(np.abs(np.asarray(vals, dtype=np.float64)).sum())
+    check_exact_sum(total, path, "xᵀQx (the absolute values summed)")
     q = sp.csr_matrix((vals, (rows, cols)), shape=(n, n), dtype=np.float64)
     return QuboModel(q)
+
+
+def _clip(text: str, size: int = 60) -> str:
+    text = text.strip()
+    return text if len(text) <= size else text[: size - 3] + "..."
 
 
 def write_qubo(model: QuboModel, path: str | Path, comment: str = "") -> None:

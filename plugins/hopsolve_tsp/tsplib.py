@@ -14,7 +14,7 @@ What a file may hold (the rest is refused before anything of its size is allocat
 - Numbers as plain decimals (no ``1_0``, NaN or infinity). EXPLICIT weights must be non-negative and symmetric
   (exactly: FULL_MATRIX entries are compared, not approximated); integer weights give integer distances,
   fractional ones float64 distances.
-- Exact or refused: a file is accepted only when no tour can be longer than 2⁵³ (for EXPLICIT weights
+- Exact or refused: a file is accepted only when every tour is shorter than 2⁵³ (for EXPLICIT weights
   ``Σ_i max_j d_ij``, for coordinates ``n`` times a bound on the largest distance, the per-axis spans summed plus
   2), and no coordinate exceeds 2⁵³ in magnitude. Below 2⁵³ every integer is exact in float64, in which the
   kernels sum, so tour lengths are exact (fractional weights: float64 rounding only, see
