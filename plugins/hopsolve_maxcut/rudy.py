@@ -108,5 +108,6 @@ def read_graph(path: str | Path) -> Graph:
     weights = np.array(weights, dtype=np.float64)
     with np.errstate(over="ignore"):  # a sum past 1.8e308 is inf, refused like any other over 2^53
         total = float(np.abs(weights).sum())
-    check_exact_sum(total, path, "a cut's weight (the absolute weights summed)")
+    largest = body[int(np.argmax(np.abs(weights)))][0] if len(weights) else None
+    check_exact_sum(total, path, "a cut's weight (the absolute weights summed)", largest)
     return Graph(n, np.array(heads, dtype=np.int64), np.array(tails, dtype=np.int64), weights, path.stem)

@@ -111,9 +111,11 @@ def read_qubo(path: str | Path) -> QuboModel:
         rows.append(key[0])
         cols.append(key[1])
         vals.append(value)
+    magnitudes = np.abs(np.asarray(vals, dtype=np.float64))
     with np.errstate(over="ignore"):  # a sum past 1.8e308 is inf, refused like any other over 2^53
-        total = float(np.abs(np.asarray(vals, dtype=np.float64)).sum())
-    check_exact_sum(total, path, "xᵀQx (the absolute values summed)")
+        total = float(magnitudes.sum())
+    largest = entries[int(np.argmax(magnitudes))][0] if entries else header_line
+    check_exact_sum(total, path, "xᵀQx (the absolute values summed)", largest)
     q = sp.csr_matrix((vals, (rows, cols)), shape=(n, n), dtype=np.float64)
     return QuboModel(q)
 
