@@ -142,7 +142,8 @@ def test_malformed_tsp_is_one_line_and_exit_2(cli, path):
     assert len(lines) == 1 and str(path) in lines[0] and "Traceback" not in run.err
     with pytest.raises(TsplibError) as info:
         read_tsplib(path)
-    if path.stem not in ("empty", "missing_type"):
+    if path.stem not in ("empty", "missing_type", "missing_dimension", "only_eof", "only_bom", "whitespace_only",
+                         "fixed_edges_unterminated"):
         assert info.value.line is not None, str(info.value)
 
 
@@ -161,3 +162,28 @@ def test_parser_raises_only_its_own_error(tmp_path_factory, text):
     except TsplibError:
         return
     assert instance.distances.shape == (instance.dimension, instance.dimension)
+
+
+@pytest.mark.parametrize("encode", [
+    lambda text: text.encode(),
+    lambda text: b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode(),  # byte-order mark, CRLF
+    lambda text: text.replace("\n", "  \t\n").replace("EOF  \t\n", "").encode(),  # trailing blanks, no EOF
+    lambda text: text.replace("\n", "\r").encode(),
+])
+def test_odd_but_valid_files_read_the_same(tmp_path, encode):
+    text = ("NAME: odd\nCOMMENT: a\nTYPE: TSP\nCOMMENT: b\nDIMENSION: 3\nEDGE_WEIGHT_TYPE: GEO\nNODE_COORD_SECTION\n"
+            "1 33.56 45.80\n2 -90.0 0.0\n3 40.62 -180.0\nEOF\n")  # minutes of 80 and 62, as ali535 writes them
+    path = tmp_path / "odd.tsp"
+    path.write_bytes(encode(text))
+    instance = read_tsplib(path)
+    assert instance.dimension == 3 and instance.comment == "a b" and instance.name == "odd"
+    expected = distance_matrix("GEO", instance.coordinates)[[0, 1, 2], [1, 2, 0]].sum()
+    assert instance.tour_length(np.arange(3)) == int(expected)
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_one_and_two_city_files_are_valid(tmp_path, n):
+    path = tmp_path / "tiny.tsp"
+    path.write_text(f"TYPE: TSP\nDIMENSION: {n}\nEDGE_WEIGHT_TYPE: EUC_2D\nNODE_COORD_SECTION\n" +
+                    "".join(f"{k + 1} {3 * k} {4 * k}\n" for k in range(n)))
+    assert read_tsplib(path).tour_length(np.arange(n)) == 10 * (n - 1)
