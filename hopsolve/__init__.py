@@ -4,9 +4,8 @@ The flow of one solve: a problem plugin reads an :class:`Instance`, encodes it a
 returns a :class:`SampleSet`, and the problem decodes the best state into a scored :class:`Solution`.
 
 ``__all__`` is the public API, and all a plugin needs: the contracts (``Problem``, ``Backend``, ``Baseline``),
-the energy terms, the errors, the reading helpers (``read_text``, ``parse_number``, ``read_npy``,
-``check_exact_sum``, ``check_read_size``), parameter checks (``require``, ``parse_assignments``), the permutation
-and tour energies, the CP-SAT runner and the registry.
+the energy terms, the errors, the reading helpers (``read_text``, ``parse_number``), parameter checks
+(``require``, ``parse_assignments``), the permutation and tour energies, the CP-SAT runner and the registry.
 The first-party plugins import nothing else from hopsolve (a test checks it).
 """
 
