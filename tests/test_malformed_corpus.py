@@ -211,3 +211,30 @@ def test_valid_but_odd_input_is_solved_exactly(name, text, solver, objective, cl
     run = _quiet(cli, ["solve", str(path), "--problem", problem, *solver, "--seed", "1", "--json"])
     assert run.code == 0, run.err
     assert json.loads(run.out)["objective"] == objective
+
+
+# --- tables of optima beside an instance --------------------------------------------------------------------------
+
+INSTANCE = {
+    "tsp": ("x.tsp", "TYPE: TSP\nDIMENSION: 3\nEDGE_WEIGHT_TYPE: EUC_2D\nNODE_COORD_SECTION\n1 0 0\n2 3 4\n3 0 4\n"),
+    "maxcut": ("x.txt", "3 1\n1 2 1\n"),
+    "assignment": ("x.assign", "1\n7\n"),
+}
+TABLE = {"tsp": "optima.csv", "maxcut": "bks.csv", "assignment": "optima.csv"}
+COLUMN = {"tsp": "optimum", "maxcut": "bks", "assignment": "opt"}
+
+
+@pytest.mark.parametrize("problem", INSTANCE)
+@pytest.mark.parametrize(
+    "table, line, expected",
+    [("instance,{column}\nx,12\n", 1, "needs a 'name' column"), ("name,n,{column}\nx,three,12\n", 2, "n 'three'"),
+     ("name,{column}\nx,nan\n", 2, "'nan' is not finite"), ("name,{column}\nx,1_2\n", 2, "'1_2' is not a number")],
+)
+def test_a_malformed_table_of_optima_beside_the_file_is_one_line(problem, table, line, expected, cli, tmp_path):
+    name, text = INSTANCE[problem]
+    (tmp_path / name).write_text(text)
+    beside = tmp_path / TABLE[problem]
+    beside.write_text(table.format(column=COLUMN[problem]))
+    run = _quiet(cli, ["solve", str(tmp_path / name), "--problem", problem, "--backend", "exact"])
+    assert run.code == 2 and len(run.err.splitlines()) == 1, run.err
+    assert run.err.startswith(f"hopsolve: error: {beside}:{line}: ") and expected in run.err, run.err

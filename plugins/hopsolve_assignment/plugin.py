@@ -12,20 +12,38 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from hopsolve import Energy, Instance, ParameterError, Problem, Solution, permutation_energy
+from hopsolve import (
+    Energy,
+    Instance,
+    ParameterError,
+    ParseError,
+    Problem,
+    Solution,
+    parse_number,
+    permutation_energy,
+    read_text,
+)
 from hopsolve_assignment.formats import read_cost_matrix, read_qaplib
 
 
 def table_value(path: Path, table: str, n: int) -> float | None:
-    """The optimum from an ``optima.csv`` beside the file, else from hopsolve's own table ``table``."""
-    texts = []
+    """The optimum from an ``optima.csv`` beside the file, else from hopsolve's own table ``table``; a malformed
+    table beside the file is a :class:`ParseError` naming it."""
+    tables = []
     if (path.parent / "optima.csv").exists():
-        texts.append((path.parent / "optima.csv").read_text())
-    texts.append(resources.files("hopsolve_assignment").joinpath(f"data/{table}").read_text())
-    for text in texts:
-        for row in csv.DictReader(text.splitlines()):
-            if row.get("name") == path.stem and int(row.get("n", n)) == n and row.get("opt"):
-                return float(row["opt"])
+        tables.append((path.parent / "optima.csv", read_text(path.parent / "optima.csv")))
+    tables.append((f"hopsolve_assignment/data/{table}",
+                   resources.files("hopsolve_assignment").joinpath(f"data/{table}").read_text()))
+    for source, text in tables:
+        reader = csv.DictReader(text.splitlines())
+        if "name" not in (reader.fieldnames or []):
+            raise ParseError("a table of optima needs a 'name' column", source, 1)
+        for row in reader:
+            if row["name"] != path.stem or not row.get("opt"):
+                continue
+            line = reader.line_num
+            if parse_number(row.get("n") or str(n), source, line, "n", integer=True) == n:
+                return parse_number(row["opt"], source, line, "opt")
     return None
 
 

@@ -11,20 +11,28 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from hopsolve import Energy, Instance, ParameterError, Problem, Solution
+from hopsolve import Energy, Instance, ParameterError, ParseError, Problem, Solution, parse_number, read_text
 from hopsolve_maxcut.rudy import Graph, read_graph
 
 
 def best_known(path: Path, graph: Graph) -> float | None:
-    """The best-known cut from a ``bks.csv`` beside the file, else hopsolve's Gset table."""
-    texts = []
+    """The best-known cut from a ``bks.csv`` beside the file, else hopsolve's Gset table; a malformed table beside
+    the file is a :class:`ParseError` naming it."""
+    tables = []
     if (path.parent / "bks.csv").exists():
-        texts.append((path.parent / "bks.csv").read_text())
-    texts.append(resources.files("hopsolve_maxcut").joinpath("data/bks.csv").read_text())
-    for text in texts:
-        for row in csv.DictReader(text.splitlines()):
-            if row["name"] == path.stem and int(row["n"]) == graph.n:
-                return float(row.get("bks") or row.get("bks_current"))
+        tables.append((path.parent / "bks.csv", read_text(path.parent / "bks.csv")))
+    tables.append(("hopsolve_maxcut/data/bks.csv",
+                   resources.files("hopsolve_maxcut").joinpath("data/bks.csv").read_text()))
+    for source, text in tables:
+        reader = csv.DictReader(text.splitlines())
+        if "name" not in (reader.fieldnames or []):
+            raise ParseError("a table of best-known cuts needs a 'name' column", source, 1)
+        for row in reader:
+            if row["name"] != path.stem:
+                continue
+            line = reader.line_num
+            if parse_number(row.get("n") or str(graph.n), source, line, "n", integer=True) == graph.n:
+                return parse_number(row.get("bks") or row.get("bks_current") or "", source, line, "bks")
     return None
 
 

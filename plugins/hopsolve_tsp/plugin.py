@@ -11,7 +11,19 @@ from typing import Any, Literal
 
 import numpy as np
 
-from hopsolve import Energy, Instance, Metric, ParameterError, Problem, Solution, UserError, require
+from hopsolve import (
+    Energy,
+    Instance,
+    Metric,
+    ParameterError,
+    ParseError,
+    Problem,
+    Solution,
+    UserError,
+    parse_number,
+    read_text,
+    require,
+)
 from hopsolve_tsp.encoding import TspEncoding, encode_tsp
 from hopsolve_tsp.tsplib import TsplibInstance, read_tsplib, write_tour
 
@@ -37,21 +49,31 @@ class TspOptions:
         require(self.active is None or self.active > 0, "problem 'tsp'", "active must be positive")
 
 
-def _table_rows(text: str) -> dict[str, dict[str, str]]:
-    return {row["name"]: row for row in csv.DictReader(text.splitlines())}
+def _table_rows(text: str, source: Path | str) -> dict[str, tuple[int, dict[str, str]]]:
+    """A table's rows by name, each with its line; a table without a ``name`` column is a :class:`ParseError`."""
+    reader = csv.DictReader(text.splitlines())
+    if "name" not in (reader.fieldnames or []):
+        raise ParseError("a table of optima needs a 'name' column", source, 1)
+    return {row["name"]: (reader.line_num, row) for row in reader}
 
 
 def known_optimum(path: Path, instance: TsplibInstance) -> float | None:
-    """The optimum from an ``optima.csv`` beside the file, else from hopsolve's TSPLIB table (verified only)."""
+    """The optimum from an ``optima.csv`` beside the file, else from hopsolve's TSPLIB table (verified only); a
+    malformed table beside the file is a :class:`ParseError` naming it."""
     tables = []
     beside = path.parent / "optima.csv"
     if beside.exists():
-        tables.append(_table_rows(beside.read_text()))
-    tables.append(_table_rows(resources.files("hopsolve_tsp").joinpath("data/optima.csv").read_text()))
-    for table in tables:
-        row = table.get(instance.name) or table.get(path.name.split(".")[0])
-        if row and int(row.get("n", instance.dimension)) == instance.dimension and row.get("verified", "1") == "1":
-            return float(row["optimum"])
+        tables.append((beside, read_text(beside)))
+    tables.append(("hopsolve_tsp/data/optima.csv",
+                   resources.files("hopsolve_tsp").joinpath("data/optima.csv").read_text()))
+    for source, text in tables:
+        rows = _table_rows(text, source)
+        line, row = rows.get(instance.name) or rows.get(path.name.split(".")[0]) or (0, None)
+        if row is None:
+            continue
+        n = parse_number(row.get("n") or str(instance.dimension), source, line, "n", integer=True)
+        if n == instance.dimension and row.get("verified", "1") == "1":
+            return parse_number(row.get("optimum") or "", source, line, "optimum")
     return None
 
 
