@@ -1,10 +1,12 @@
 """Every reader, on any byte sequence, returns a valid instance or raises ParseError/TooLargeError, warning-free.
 
-Each test feeds one reader at least 10⁴ generated files: structure-aware mutations of small valid files (lines
-dropped, duplicated, swapped or inserted, numbers replaced by huge, NaN, grouped ``1_0``, negative or non-ASCII
-values, truncation, CRLF, byte-order marks, UTF-16, trailing blanks), token soups and raw bytes. A returned
-object is checked for what its users rely on, including that the lengths and costs computed from it are exact
-(the readers refuse what could not be); an error must be a one-line message naming the file; any warning fails.
+The slow test gives each of twelve readers 10⁴ generated files: structure-aware mutations of small valid files
+(lines dropped, duplicated, swapped or inserted, numbers replaced by huge, NaN, grouped ``1_0``, negative or
+non-ASCII values, truncation, CRLF, CR, byte-order marks, UTF-16, Latin-1, trailing blanks), token soups, raw bytes
+and damaged ``.npy`` arrays of every dtype. A returned object is checked for what its users rely on, including
+that the lengths and costs computed from it are exact (the readers refuse what could not be); an error must be a
+one-line message starting with the file's name; any warning fails. ``test_quick`` runs the same on 300 inputs a
+reader for runs without the slow tests.
 """
 
 from __future__ import annotations
