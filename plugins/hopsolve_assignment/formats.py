@@ -7,7 +7,7 @@ Exact or refused: a linear assignment is accepted when ``Σ_i max_j |c_ij| < 2�
 ``Σ_ij |a_ij| · max |b| < 2⁵³``, the largest magnitude any partial sum of a cost can reach; so integer costs give
 exact objectives in float64 and fractional ones are rounded only as float64 rounds
 (:func:`hopsolve.textio.check_exact_sum`). Every count a header announces is compared with the numbers the file
-holds before anything of that size is allocated.
+holds, and the matrices with ``HOPSOLVE_MAX_MATRIX_BYTES``, before anything of that size is allocated.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hopsolve import ParseError, check_exact_sum, parse_number, read_npy, read_text
+from hopsolve import ParseError, check_exact_sum, check_read_size, parse_number, read_npy, read_text
 
 
 def _tokens(path: Path) -> list[tuple[str, int]]:
@@ -59,6 +59,7 @@ def read_cost_matrix(path: str | Path) -> np.ndarray:
         tokens = _tokens(path)
         n = _size(tokens, path)
         _check_count(tokens[1:], n * n, path, f"cost matrix of size {n}")
+        check_read_size(8 * n * n, f"the {n}×{n} cost matrix", path, tokens[0][1])
         matrix = _numbers(tokens[1:], path, "cost").reshape(n, n)
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or matrix.size == 0:
         raise ParseError(f"the cost matrix must be square, got shape {matrix.shape}", path, None)
@@ -87,6 +88,7 @@ def read_qaplib(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     tokens = _tokens(path)
     n = _size(tokens, path)
     _check_count(tokens[1:], 2 * n * n, path, f"two {n}×{n} matrices")
+    check_read_size(16 * n * n, f"two {n}×{n} matrices", path, tokens[0][1])
     values = _numbers(tokens[1:], path, "matrix entry")
     flow, distance = values[: n * n].reshape(n, n), values[n * n:].reshape(n, n)
     largest = float(np.abs(distance).max())
