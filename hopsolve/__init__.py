@@ -5,7 +5,8 @@ returns a :class:`SampleSet`, and the problem decodes the best state into a scor
 
 ``__all__`` is the public API, and all a plugin needs: the contracts (``Problem``, ``Backend``, ``Baseline``),
 the energy terms, the errors, the reading helpers (``read_text``, ``parse_number``), parameter checks
-(``require``, ``parse_assignments``), the permutation and tour energies, the CP-SAT runner and the registry.
+(``require``, ``parse_assignments``), the permutation and tour energies, the CP-SAT runner, ``stoppable`` (Ctrl-C
+for a baseline in native code) and the registry.
 The first-party plugins import nothing else from hopsolve (a test checks it).
 """
 
@@ -26,6 +27,7 @@ from hopsolve.energy import (
 )
 from hopsolve.errors import HopsolveError, ParameterError, ParseError, PluginError, TooLargeError, UserError
 from hopsolve.hookspecs import hookimpl
+from hopsolve.interrupt import stoppable
 from hopsolve.metric import Metric
 from hopsolve.params import parse_assignments, require
 from hopsolve.pattern_term import PatternTerm
@@ -80,5 +82,6 @@ __all__ = [
     "solve_cpsat",
     "solve_instance",
     "solve_path",
+    "stoppable",
     "tour_energy",
 ]

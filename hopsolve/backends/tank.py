@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy.integrate import solve_ivp
+from scipy.integrate import RK45
 
 from hopsolve.backend import Backend, Callback, TimedRunParams
 from hopsolve.energy import Energy, Vartype
@@ -45,7 +45,8 @@ class TankParams(TimedRunParams):
     every row sums to one at all times and only the column constraint is left to the penalty; the final state
     takes each row's largest output. Needs an energy with a layout."""
     integrator: Literal["euler", "rk45"] = "euler"
-    """Explicit Euler with step ``dt``, or adaptive Runge–Kutta (scipy's RK45) with events at settle checks."""
+    """Explicit Euler with step ``dt``, or adaptive Runge–Kutta (scipy's RK45, stepped by hopsolve so the settle
+    check, the deadline and Ctrl-C are looked at after every step)."""
     max_steps: int = 20000
     """Most Euler steps (for rk45: integrate up to ``max_steps·dt`` time units)."""
     settle_tolerance: float = 1e-5
@@ -163,20 +164,23 @@ class TankBackend(Backend):
         else:
             u = inverse_activation(start_v, params.u0, vt)
         u = u + rng.uniform(-params.noise * params.u0, params.noise * params.u0, size=u.shape)
+        evaluations = None
         if params.integrator == "euler":
             u, steps, settled, trajectory, trace, interrupted = self._euler(energy, params, dt, u, callback)
         else:
-            u, steps, settled, trajectory, trace = self._rk45(energy, params, dt, u)
-            interrupted = False
+            u, steps, settled, trajectory, trace, interrupted, evaluations = self._rk45(energy, params, dt, u,
+                                                                                        callback)
         v = outputs(u, self._gain(params, steps, params.max_steps), energy, params)
         states = threshold(v, energy, params)
         info = {
             "derived": {"dt": dt, "seed": seed}, "steps": steps, "settled": settled, "work": steps,
             "work_unit": "steps", "interrupted": interrupted,
             # the loop ends early only by settling, by Ctrl-C, or at the deadline
-            "timed_out": params.integrator == "euler" and not (settled or interrupted) and steps < params.max_steps,
+            "timed_out": not (settled or interrupted) and steps < params.max_steps,
             "graded_outputs": v, "wall_time_s": time.perf_counter() - started,
         }
+        if evaluations is not None:
+            info["rhs_evaluations"] = int(evaluations)
         if params.trajectory:
             info["trajectory"] = trajectory
         if params.trace:
@@ -226,36 +230,63 @@ class TankBackend(Backend):
                     break
                 if callback is not None and step % 1000 == 0:
                     callback(self._progress(energy, params, v, step))
-                if deadline is not None and step % 100 == 0 and time.perf_counter() > deadline:
+                if deadline is not None and time.perf_counter() > deadline:  # every step: a bounded wall interval
                     break
         except KeyboardInterrupt:
             interrupted = True
         return u, step, settled, trajectory, trace, interrupted
 
-    def _rk45(self, energy: Energy, params: TankParams, dt: float, u: np.ndarray):
+    def _rk45(self, energy: Energy, params: TankParams, dt: float, u: np.ndarray, callback: Callback | None):
+        """Adaptive RK45 (scipy's integrator, stepped here) to ``max_steps·dt`` time units, stopping early when
+        the outputs settle, at the deadline (checked after every step) or on Ctrl-C. ``steps`` counts the time
+        reached in units of ``dt`` (comparable with Euler's); ``rhs_evaluations`` is the integrator's work."""
+        deadline = None if params.time_limit is None else time.perf_counter() + params.time_limit
         shape = u.shape
+        if not u.size:
+            return u, 0, True, [], [], False, 0
 
         def rhs(_t: float, flat: np.ndarray) -> np.ndarray:
             uu = flat.reshape(shape)
             return (-uu / params.tau + energy.fields(outputs(uu, params.u0, energy, params))).ravel()
 
-        def settled_event(_t: float, flat: np.ndarray) -> float:
+        def output_slope(flat: np.ndarray) -> float:
             uu = flat.reshape(shape)
             slope = np.abs(rhs(0.0, flat)).reshape(shape) * (1 - np.tanh(uu / params.u0) ** 2) / params.u0
-            return float(slope.max(initial=0.0) - params.settle_tolerance)
+            return float(slope.max(initial=0.0))
 
-        settled_event.terminal = True
         horizon = params.max_steps * dt
-        record = np.linspace(0, horizon, max(2, params.max_steps // params.record_every))
-        sol = solve_ivp(rhs, (0.0, horizon), u.ravel(), method="RK45", events=settled_event,
-                        t_eval=record if (params.trajectory or params.trace) else None, rtol=1e-6, atol=1e-9)
-        final = sol.y[:, -1].reshape(shape)
-        trajectory, trace = [], []
-        if params.trajectory or params.trace:
-            for k, t in enumerate(sol.t):
-                v = outputs(sol.y[:, k].reshape(shape), params.u0, energy, params)
-                lyap = lyapunov(energy, v, params.u0, params.tau, params.units)
-                trajectory.append({"step": k, "t": float(t), "V": v, "energy": lyap})
-                trace.append(lyap)
-        settled = sol.status == 1
-        return final, int(sol.nfev), settled, trajectory if params.trajectory else [], trace
+        recording = params.trajectory or params.trace
+        record = np.linspace(0, horizon, max(2, params.max_steps // params.record_every)) if recording else []
+        solver = RK45(rhs, 0.0, u.ravel(), horizon, rtol=1e-6, atol=1e-9)
+        trajectory: list[dict] = []
+        trace: list[np.ndarray] = []
+        settled = interrupted = False
+        recorded = reported = 0
+        try:
+            while solver.status == "running":
+                solver.step()
+                if recording:
+                    dense = solver.dense_output()
+                    while recorded < len(record) and record[recorded] <= solver.t:
+                        v = outputs(dense(record[recorded]).reshape(shape), params.u0, energy, params)
+                        lyap = lyapunov(energy, v, params.u0, params.tau, params.units)
+                        trajectory.append({"step": recorded, "t": float(record[recorded]), "V": v, "energy": lyap})
+                        trace.append(lyap)
+                        recorded += 1
+                if output_slope(solver.y) < params.settle_tolerance:
+                    settled = True
+                    break
+                done = int(solver.t / dt)
+                if callback is not None and done >= reported + 1000:
+                    reported = done
+                    callback(self._progress(energy, params, outputs(solver.y.reshape(shape), params.u0, energy,
+                                                                     params), min(done, params.max_steps)))
+                if deadline is not None and time.perf_counter() > deadline:
+                    break
+        except KeyboardInterrupt:
+            interrupted = True
+        if solver.status == "failed":
+            raise ParameterError(f"backend 'tank': the RK45 integrator failed ({solver.message}); try a smaller u0")
+        steps = min(params.max_steps, int(round(solver.t / dt)))
+        return (solver.y.reshape(shape), steps, settled, trajectory if params.trajectory else [], trace,
+                interrupted, solver.nfev)
