@@ -234,6 +234,8 @@ class HopsolveSampler(dimod.Sampler):
                 defaults[name] = self._defaults[name]
             elif field is not None and field.default is not dataclasses.MISSING:
                 defaults[name] = field.default
+            elif field is not None and field.default_factory is not dataclasses.MISSING:
+                defaults[name] = field.default_factory()
             elif name in ("seed", "initial_states"):
                 defaults[name] = None
             elif name == "initial_states_generator":
@@ -284,7 +286,8 @@ class TankSampler(HopsolveSampler):
 class ExactSampler(HopsolveSampler):
     """Gray-code enumeration (hopsolve backend ``exact``, up to 26 variables): every ground state, one row each
     (at most ``max_states``); unlike ``dimod.ExactSolver`` it does not list the excited states, and it takes no
-    ``num_reads``. ``info['proven_optimal']`` is true."""
+    ``num_reads``. ``info['proven_optimal']`` is true. ``seed`` is accepted and recorded like everywhere else,
+    but the enumeration does not use it."""
 
     backend_class = ExactBackend
 
