@@ -640,6 +640,86 @@ class OneHotGroups:
 
 
 @dataclass(frozen=True, eq=False)
+class SlackBlocks:
+    """Inequalities written with slack units: block ``b`` stands for ``Σ_k a_k x_{u_k} + Σ_m c_m y_m = rhs_b``,
+    where the ``x`` are ordinary units, the ``y`` its slack units (bits, ``0 ≤ Σ c_m y_m ≤ Σ c_m``) and the energy
+    penalises ``(Σ a x + Σ c y − rhs)²``. The inequality ``Σ a x ≤ rhs`` holds exactly when some slack makes that
+    zero. A backend that knows this structure never flips a slack unit on its own: after every move of the ``x``
+    it sets each affected block's slack to its best value, so the penalty is ``max(0, Σ a x − rhs)²`` and a move
+    that keeps the inequality pays nothing for it (``anneal``'s ``onehot``/``auto`` moves). Coefficients and right
+    sides are integers; the slack digits are 1, 2, 4, … with the last one capped, so every value from 0 to their
+    sum has exactly the greedy representation :meth:`slack_bits` writes.
+    """
+
+    unit_offsets: np.ndarray
+    units: np.ndarray
+    coefficients: np.ndarray
+    rhs: np.ndarray
+    slack_offsets: np.ndarray
+    slack_units: np.ndarray
+    slack_coefficients: np.ndarray
+
+    def __post_init__(self) -> None:
+        for name, dtype in (("unit_offsets", np.int64), ("units", np.int64), ("coefficients", np.float64),
+                            ("rhs", np.float64), ("slack_offsets", np.int64), ("slack_units", np.int64),
+                            ("slack_coefficients", np.float64)):
+            object.__setattr__(self, name, np.ascontiguousarray(getattr(self, name), dtype=dtype))
+        if len(self.unit_offsets) != self.count + 1 or len(self.slack_offsets) != self.count + 1:
+            raise ParameterError("slack blocks: one offset per block plus one, for units and slack units")
+        if len(np.intersect1d(self.units, self.slack_units)):
+            raise ParameterError("slack blocks: a slack unit cannot also be a constrained unit")
+
+    @classmethod
+    def from_blocks(cls, blocks: Sequence[tuple[Sequence[int], Sequence[float], float, Sequence[int],
+                                                Sequence[float]]]) -> SlackBlocks:
+        """From ``(units, coefficients, rhs, slack_units, slack_coefficients)`` per block."""
+        unit_sizes = [len(b[0]) for b in blocks]
+        slack_sizes = [len(b[3]) for b in blocks]
+        flat = lambda k, dtype: np.array([v for b in blocks for v in b[k]], dtype=dtype)  # noqa: E731
+        return cls(np.concatenate([[0], np.cumsum(unit_sizes)]), flat(0, np.int64), flat(1, np.float64),
+                   np.array([b[2] for b in blocks], dtype=np.float64), np.concatenate([[0], np.cumsum(slack_sizes)]),
+                   flat(3, np.int64), flat(4, np.float64))
+
+    @property
+    def count(self) -> int:
+        return len(self.rhs)
+
+    def residuals(self, bits: np.ndarray) -> np.ndarray:
+        """``rhs − Σ a x`` of every block for a bit state (or states, reads × n)."""
+        bits = np.atleast_2d(bits)
+        owner = np.repeat(np.arange(self.count), np.diff(self.unit_offsets))
+        products = bits[:, self.units] * self.coefficients
+        sums = np.zeros((len(bits), self.count))
+        np.add.at(sums.T, owner, products.T)
+        return self.rhs - sums
+
+    def slack_bits(self, bits: np.ndarray) -> np.ndarray:
+        """``bits`` (a bit state, or reads × n) with every block's slack units set to their best values."""
+        out = np.array(bits, copy=True)
+        single = out.ndim == 1
+        out = np.atleast_2d(out)
+        residual = self.residuals(out)
+        for b in range(self.count):
+            units = self.slack_units[self.slack_offsets[b]:self.slack_offsets[b + 1]]
+            digits = self.slack_coefficients[self.slack_offsets[b]:self.slack_offsets[b + 1]]
+            for r in range(len(out)):
+                out[r, units] = _slack_digits(residual[r, b], digits)
+        return out[0] if single else out
+
+
+def _slack_digits(residual: float, digits: np.ndarray) -> np.ndarray:
+    """The greedy representation of ``clamp(residual, 0, Σ digits)``: the capped last digit first, then binary."""
+    bits = np.zeros(len(digits), dtype=np.int8)
+    remaining = int(round(min(max(residual, 0.0), float(digits.sum()))))
+    if len(digits) and remaining >= digits[-1]:
+        bits[-1] = 1
+        remaining -= int(digits[-1])
+    for k in range(len(digits) - 1):
+        bits[k] = (remaining >> k) & 1
+    return bits
+
+
+@dataclass(frozen=True, eq=False)
 class PermutationView:
     """The energy restricted to permutations: ``E(p) = w·(Σ_ij A_ij B_p(i)p(j) + Σ_i C_i,p(i)) + offset``.
 
@@ -729,6 +809,8 @@ class Energy:
     permutation: PermutationView | None = None
     groups: OneHotGroups | None = None
     """One-hot groups (Potts variables) the backends may move within; see :class:`OneHotGroups`."""
+    slacks: SlackBlocks | None = None
+    """Inequalities written with slack units, whose slack backends may set exactly; see :class:`SlackBlocks`."""
 
     def __post_init__(self) -> None:
         if not self.terms:

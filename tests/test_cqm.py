@@ -137,7 +137,7 @@ def test_lp_files_round_trip_and_solve_from_the_cli(cli, tmp_path):
     path = INSTANCES / "cqm" / "knapsack12.lp"
     instance = CqmProblem().read(path)
     again = from_cqm(dimod.lp.loads(dimod.lp.dumps(instance.data.original)))
-    assert compile_cqm(again.data)[0].num_variables == compile_cqm(instance.data)[0].num_variables
+    assert compile_cqm(again.data).num_variables == compile_cqm(instance.data).num_variables
     run = cli("solve", path, "--backend", "exact", "--json")
     best, _ = brute_force(instance.data.original)
     import json
@@ -180,3 +180,30 @@ def _registry():
     from hopsolve.plugins import build_registry
 
     return build_registry()
+
+
+def knapsack(n: int, seed: int) -> dimod.ConstrainedQuadraticModel:
+    rng = np.random.default_rng(seed)
+    weights, values = rng.integers(3, 20, n), rng.integers(3, 25, n)
+    cqm = dimod.ConstrainedQuadraticModel()
+    x = [dimod.Binary(f"x{i}") for i in range(n)]
+    cqm.set_objective(sum(-int(values[i]) * x[i] for i in range(n)))
+    cqm.add_constraint(sum(int(weights[i]) * x[i] for i in range(n)) <= int(weights.sum() * 0.45), label="capacity")
+    return cqm
+
+
+@pytest.mark.parametrize("rule", ["metropolis", "glauber"])
+def test_anneal_sets_every_slack_after_each_move_and_tracks_the_energy(rule):
+    from hopsolve.backends.anneal import AnnealBackend
+
+    instance = from_cqm(knapsack(14, 3))
+    energy = CqmProblem().encode(instance)
+    assert energy.slacks is not None and energy.slacks.count == 1
+    params = AnnealBackend().params({"rule": rule, "sweeps": 300, "reads": 4, "trace": True, "keep_best": False})
+    samples = AnnealBackend().solve(energy, params, seed=2)
+    assert samples.derived["slack"] == "set after every move"
+    assert np.array_equal(samples.states, energy.slacks.slack_bits(samples.states))  # best slack, always
+    assert np.allclose(samples.per_read["trace"][:, -1], energy.energies(samples.states))
+    best, _ = brute_force(instance.data.original)
+    result, _ = solve_instance(_registry(), "cqm", instance, seed=2, params={"sweeps": 2000})
+    assert result.feasible and result.objective == pytest.approx(best)

@@ -55,9 +55,59 @@ def _on_position(s, members, start, stop):
     return -1
 
 
+@numba.njit(cache=True, inline="always")
+def _move_x(i, s, h, gs, indptr, indices, data, group_of, unit_ptr, unit_block, unit_coef, residual):
+    """Flip ordinary unit i and update the residuals ``rhs − a·x`` of the slack blocks it is in."""
+    _flip(i, s, h, gs, indptr, indices, data, group_of)
+    dx = 1.0 if s[i] > 0.0 else -1.0
+    for q in range(unit_ptr[i], unit_ptr[i + 1]):
+        residual[unit_block[q]] -= unit_coef[q] * dx
+
+
+@numba.njit(cache=True)
+def _flip_tracked(i, s, h, gs, indptr, indices, data, group_of, group_target, group_scale, unit_ptr, unit_block,
+                  unit_coef, residual, slack_ptr, slack_units, slack_coef, undo, top):
+    """Flip unit i, then set the slack of every block it is in to its best value (see ``SlackBlocks``); every
+    flip is pushed on ``undo``. Returns (energy change, new top of ``undo``)."""
+    delta = 2.0 * s[i] * _field(i, s[i], h, gs, group_of, group_target, group_scale)
+    _move_x(i, s, h, gs, indptr, indices, data, group_of, unit_ptr, unit_block, unit_coef, residual)
+    undo[top] = i
+    top += 1
+    for q in range(unit_ptr[i], unit_ptr[i + 1]):
+        b = unit_block[q]
+        start, stop = slack_ptr[b], slack_ptr[b + 1]
+        if stop == start:
+            continue
+        total = 0.0
+        for k in range(start, stop):
+            total += slack_coef[k]
+        remaining = int(np.rint(min(max(residual[b], 0.0), total)))
+        last = stop - 1
+        take_last = remaining >= slack_coef[last]
+        if take_last:
+            remaining -= int(np.rint(slack_coef[last]))
+        for k in range(start, stop):
+            want = take_last if k == last else ((remaining >> (k - start)) & 1) == 1
+            unit = slack_units[k]
+            if want != (s[unit] > 0.0):
+                delta += 2.0 * s[unit] * _field(unit, s[unit], h, gs, group_of, group_target, group_scale)
+                _flip(unit, s, h, gs, indptr, indices, data, group_of)
+                undo[top] = unit
+                top += 1
+    return delta, top
+
+
+@numba.njit(cache=True)
+def _revert(undo, top, s, h, gs, indptr, indices, data, group_of, unit_ptr, unit_block, unit_coef, residual):
+    """Undo the flips on ``undo[:top]``, last first."""
+    for t in range(top - 1, -1, -1):
+        _move_x(undo[t], s, h, gs, indptr, indices, data, group_of, unit_ptr, unit_block, unit_coef, residual)
+
+
 @numba.njit(cache=True, fastmath=True)
-def _group_anneal_read(indptr, indices, data, group_of, group_target, group_scale, members, offsets, free, betas,
-                       rule, s, h, gs, energy, best_state, best, rng, r, trace_row, trace_offset, record):
+def _group_anneal_read(indptr, indices, data, group_of, group_target, group_scale, members, offsets, free, unit_ptr,
+                       unit_block, unit_coef, slack_ptr, slack_units, slack_coef, betas, rule, s, h, gs, residual,
+                       energy, best_state, best, rng, r, trace_row, trace_offset, record):
     """One read's sweeps (every group once, then every free unit once); returns (running, best energy)."""
     x_rng = rng[r]
     groups = len(offsets) - 1
@@ -65,6 +115,7 @@ def _group_anneal_read(indptr, indices, data, group_of, group_target, group_scal
     for g in range(groups):
         largest = max(largest, offsets[g + 1] - offsets[g])
     deltas = np.empty(largest)
+    undo = np.empty(2 + 2 * len(slack_units), dtype=np.int64)
     for k in range(len(betas)):
         beta = betas[k]
         for g in range(groups):
@@ -74,29 +125,36 @@ def _group_anneal_read(indptr, indices, data, group_of, group_target, group_scal
                 continue
             cur = _on_position(s, members, start, stop)
             i = members[cur]
-            off = 2.0 * s[i] * _field(i, s[i], h, gs, group_of, group_target, group_scale)
-            _flip(i, s, h, gs, indptr, indices, data, group_of)
+            off, top = _flip_tracked(i, s, h, gs, indptr, indices, data, group_of, group_target, group_scale,
+                                     unit_ptr, unit_block, unit_coef, residual, slack_ptr, slack_units, slack_coef,
+                                     undo, 0)
             if rule == METROPOLIS:
                 x_rng, u = xorshift_uniform(x_rng)
                 q = start + min(int(u * (size - 1)), size - 2)
                 if q >= cur:
                     q += 1
-                j = members[q]
-                delta = off + 2.0 * s[j] * _field(j, s[j], h, gs, group_of, group_target, group_scale)
-                accepted, x_rng = accept(delta, beta, rule, x_rng)
+                on, top = _flip_tracked(members[q], s, h, gs, indptr, indices, data, group_of, group_target,
+                                        group_scale, unit_ptr, unit_block, unit_coef, residual, slack_ptr,
+                                        slack_units, slack_coef, undo, top)
+                accepted, x_rng = accept(off + on, beta, rule, x_rng)
                 if accepted:
-                    _flip(j, s, h, gs, indptr, indices, data, group_of)
-                    energy += delta
+                    energy += off + on
                 else:
-                    _flip(i, s, h, gs, indptr, indices, data, group_of)
+                    _revert(undo, top, s, h, gs, indptr, indices, data, group_of, unit_ptr, unit_block, unit_coef,
+                            residual)
                 continue
             lowest = np.inf
             for q in range(start, stop):
-                j = members[q]
-                delta = 0.0 if q == cur else off + 2.0 * s[j] * _field(j, s[j], h, gs, group_of, group_target,
-                                                                      group_scale)
-                deltas[q - start] = delta
-                lowest = min(lowest, delta)
+                if q == cur:
+                    deltas[q - start] = 0.0
+                else:
+                    on, after = _flip_tracked(members[q], s, h, gs, indptr, indices, data, group_of, group_target,
+                                              group_scale, unit_ptr, unit_block, unit_coef, residual, slack_ptr,
+                                              slack_units, slack_coef, undo, top)
+                    deltas[q - start] = off + on
+                    _revert(undo[top:after], after - top, s, h, gs, indptr, indices, data, group_of, unit_ptr,
+                            unit_block, unit_coef, residual)
+                lowest = min(lowest, deltas[q - start])
             total = 0.0
             for q in range(size):
                 total += np.exp(-beta * (deltas[q] - lowest))
@@ -109,31 +167,43 @@ def _group_anneal_read(indptr, indices, data, group_of, group_target, group_scal
                 if target < running:
                     chosen = q
                     break
-            _flip(members[start + chosen], s, h, gs, indptr, indices, data, group_of)
-            energy += deltas[chosen]
+            if start + chosen == cur:
+                _revert(undo, top, s, h, gs, indptr, indices, data, group_of, unit_ptr, unit_block, unit_coef,
+                        residual)
+            else:
+                _flip_tracked(members[start + chosen], s, h, gs, indptr, indices, data, group_of, group_target,
+                              group_scale, unit_ptr, unit_block, unit_coef, residual, slack_ptr, slack_units,
+                              slack_coef, undo, top)
+                energy += deltas[chosen]
         for idx in range(len(free)):
-            i = free[idx]
-            delta = 2.0 * s[i] * _field(i, s[i], h, gs, group_of, group_target, group_scale)
+            delta, top = _flip_tracked(free[idx], s, h, gs, indptr, indices, data, group_of, group_target,
+                                       group_scale, unit_ptr, unit_block, unit_coef, residual, slack_ptr, slack_units,
+                                       slack_coef, undo, 0)
             accepted, x_rng = accept(delta, beta, rule, x_rng)
             if accepted:
-                _flip(i, s, h, gs, indptr, indices, data, group_of)
                 energy += delta
+            else:
+                _revert(undo, top, s, h, gs, indptr, indices, data, group_of, unit_ptr, unit_block, unit_coef,
+                        residual)
         best = end_of_sweep(energy, best, s, best_state, record, trace_row, trace_offset + k)
     rng[r] = x_rng
     return energy, best
 
 
 @numba.njit(cache=True, parallel=True)
-def group_anneal_sweeps(indptr, indices, data, group_of, group_target, group_scale, members, offsets, free, betas,
-                        rule, states, hq, gsum, current, best_states, best, rng, trace, trace_offset):
-    """``len(betas)`` sweeps of group moves and free-unit flips on every read, reads in parallel (see the module)."""
+def group_anneal_sweeps(indptr, indices, data, group_of, group_target, group_scale, members, offsets, free, unit_ptr,
+                        unit_block, unit_coef, slack_ptr, slack_units, slack_coef, betas, rule, states, hq, gsum,
+                        residuals, current, best_states, best, rng, trace, trace_offset):
+    """``len(betas)`` sweeps of group moves and free-unit flips on every read, reads in parallel (see the module);
+    slack units are never flipped on their own but set after every move (``residuals``: reads × blocks)."""
     reads = states.shape[0]
     record = trace.shape[1] > 0
     for r in prange(reads):
         current[r], best[r] = _group_anneal_read(indptr, indices, data, group_of, group_target, group_scale,
-                                                 members, offsets, free, betas, rule, states[r], hq[r], gsum[r],
-                                                 current[r], best_states[r], best[r], rng, r, trace[r],
-                                                 trace_offset, record)
+                                                 members, offsets, free, unit_ptr, unit_block, unit_coef, slack_ptr,
+                                                 slack_units, slack_coef, betas, rule, states[r], hq[r], gsum[r],
+                                                 residuals[r], current[r], best_states[r], best[r], rng, r,
+                                                 trace[r], trace_offset, record)
 
 
 @numba.njit(cache=True, parallel=True)
@@ -196,10 +266,10 @@ def group_hopfield(indptr, indices, data, group_of, group_target, group_scale, m
 
 
 @numba.njit(cache=True)
-def sample_group_deltas(indptr, indices, data, group_of, group_target, group_scale, members, offsets, free, s, h,
-                        gs, count, x_rng):
+def sample_group_deltas(indptr, indices, data, group_of, group_target, group_scale, members, offsets, free, unit_ptr,
+                        unit_block, unit_coef, slack_ptr, slack_units, slack_coef, s, h, gs, residual, count, x_rng):
     """Exact energy changes of ``count`` random moves at state ``s`` (left unchanged): a group move to another unit
-    of a random group of size ≥ 2, or a free unit's flip, in proportion to their numbers. For the β range."""
+    of a random group of size ≥ 2, or a free unit's flip (slack set after it), in proportion to their numbers."""
     groups = len(offsets) - 1
     movable = np.empty(groups, dtype=np.int64)
     m = 0
@@ -209,26 +279,31 @@ def sample_group_deltas(indptr, indices, data, group_of, group_target, group_sca
             m += 1
     out = np.empty(count)
     total = m + len(free)
+    undo = np.empty(2 + 2 * len(slack_units), dtype=np.int64)
     if total == 0:
         return out[:0]
     for t in range(count):
         x_rng, u = xorshift_uniform(x_rng)
         pick = min(int(u * total), total - 1)
         if pick >= m:
-            i = free[pick - m]
-            out[t] = 2.0 * s[i] * _field(i, s[i], h, gs, group_of, group_target, group_scale)
-            continue
-        g = movable[pick]
-        start, stop = offsets[g], offsets[g + 1]
-        cur = _on_position(s, members, start, stop)
-        i = members[cur]
-        off = 2.0 * s[i] * _field(i, s[i], h, gs, group_of, group_target, group_scale)
-        _flip(i, s, h, gs, indptr, indices, data, group_of)
-        x_rng, u = xorshift_uniform(x_rng)
-        q = start + min(int(u * (stop - start - 1)), stop - start - 2)
-        if q >= cur:
-            q += 1
-        j = members[q]
-        out[t] = off + 2.0 * s[j] * _field(j, s[j], h, gs, group_of, group_target, group_scale)
-        _flip(i, s, h, gs, indptr, indices, data, group_of)
+            delta, top = _flip_tracked(free[pick - m], s, h, gs, indptr, indices, data, group_of, group_target,
+                                       group_scale, unit_ptr, unit_block, unit_coef, residual, slack_ptr, slack_units,
+                                       slack_coef, undo, 0)
+        else:
+            g = movable[pick]
+            start, stop = offsets[g], offsets[g + 1]
+            cur = _on_position(s, members, start, stop)
+            off, top = _flip_tracked(members[cur], s, h, gs, indptr, indices, data, group_of, group_target,
+                                     group_scale, unit_ptr, unit_block, unit_coef, residual, slack_ptr, slack_units,
+                                     slack_coef, undo, 0)
+            x_rng, u = xorshift_uniform(x_rng)
+            q = start + min(int(u * (stop - start - 1)), stop - start - 2)
+            if q >= cur:
+                q += 1
+            on, top = _flip_tracked(members[q], s, h, gs, indptr, indices, data, group_of, group_target,
+                                    group_scale, unit_ptr, unit_block, unit_coef, residual, slack_ptr, slack_units,
+                                    slack_coef, undo, top)
+            delta = off + on
+        out[t] = delta
+        _revert(undo, top, s, h, gs, indptr, indices, data, group_of, unit_ptr, unit_block, unit_coef, residual)
     return out

@@ -17,8 +17,10 @@ The rules, in the order they are applied:
   - none at all, ``a·x ≤ 0`` with positive coefficients: ``a·x``, in ``inequality``;
   - any other inequality ``a·x ≤ b`` (``≥`` is negated): ``(a·x + s − b)²`` with an integer slack
     ``0 ≤ s ≤ b − min(a·x)`` written in binary (⌈log₂(range + 1)⌉ slack units, the last one capped so ``s`` cannot
-    exceed its range), in ``inequality``. An inequality that always holds is dropped; one that never can is an
-    error.
+    exceed its range), in ``inequality``; the blocks are the energy's ``slacks``
+    (:class:`hopsolve.SlackBlocks`), so ``anneal`` sets each slack to its best value after every move instead of
+    flipping slack bits on their own (the penalty it sees is then ``max(0, a·x − b)²``). An inequality that always
+    holds is dropped; one that never can is an error.
 
 - **Automatic weights.** Every penalty term gets the weight ``λ = U + 1`` with ``U = Σ|linear| + Σ|quadratic|`` of
   the objective, an upper bound on the objective's range over all states. Any state that violates a constraint
@@ -36,7 +38,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from hopsolve import Energy, OneHotGroups, ParameterError, Vartype
+from hopsolve import Energy, OneHotGroups, ParameterError, SlackBlocks, Vartype
 
 MAX_SCALE_DIGITS = 6
 
@@ -114,33 +116,8 @@ def _slack_coefficients(upper: int) -> list[int]:
     return coefficients
 
 
-@dataclass(frozen=True)
-class SlackBlock:
-    """One inequality's slack: ``coefficients·x[units] + Σ slack_coefficients·y = rhs`` (scaled to integers), the
-    slack bits ``y`` being units ``first, first + 1, …``."""
-
-    units: tuple[int, ...]
-    coefficients: tuple[float, ...]
-    rhs: float
-    first: int
-    slack_coefficients: tuple[int, ...]
-
-    def slack_bits(self, bits: np.ndarray) -> list[int]:
-        """The slack bits that make a satisfied constraint's penalty zero (the largest, capped digit first)."""
-        remaining = int(round(self.rhs - float(np.dot(self.coefficients, bits[list(self.units)]))))
-        digits = [0] * len(self.slack_coefficients)
-        if remaining < 0:
-            return digits  # violated: no slack helps
-        last = len(digits) - 1
-        if last >= 0 and remaining >= self.slack_coefficients[last]:
-            digits[last], remaining = 1, remaining - self.slack_coefficients[last]
-        for k in range(last):
-            digits[k] = (remaining >> k) & 1
-        return digits
-
-
-def compile_cqm(data: CqmData, weights: dict[str, float] | None = None) -> tuple[Energy, list[SlackBlock]]:
-    """The energy of the model (see the module) and its inequalities' slack blocks."""
+def compile_cqm(data: CqmData, weights: dict[str, float] | None = None) -> Energy:
+    """The energy of the model (see the module), with its one-hot groups and its inequalities' slack blocks."""
     from dimod.sym import Sense
 
     cqm = data.binary
@@ -150,7 +127,7 @@ def compile_cqm(data: CqmData, weights: dict[str, float] | None = None) -> tuple
     group_names: list[Any] = []
     grouped: set[int] = set()
     slack_labels: list[str] = []
-    blocks: list[SlackBlock] = []
+    blocks: list[tuple] = []
     penalties = _Penalties(n, {})
     offsets = {"onehot": 0.0, "equality": 0.0, "inequality": 0.0}
 
@@ -194,7 +171,7 @@ def compile_cqm(data: CqmData, weights: dict[str, float] | None = None) -> tuple
         slack = _slack_coefficients(int(rhs - low))
         first = n + len(slack_labels)
         slack_labels.extend(f"slack[{label}][{k}]" for k in range(len(slack)))
-        blocks.append(SlackBlock(tuple(units), tuple(coefficients), rhs, first, tuple(slack)))
+        blocks.append((units, coefficients, rhs, list(range(first, first + len(slack))), slack))
         offsets["inequality"] += penalties.square("inequality", units + list(range(first, first + len(slack))),
                                                   np.append(coefficients, slack), rhs)
 
@@ -220,8 +197,8 @@ def compile_cqm(data: CqmData, weights: dict[str, float] | None = None) -> tuple
     for key, value in (weights or {}).items():
         chosen[key] = value  # unknown names are refused by Energy
     labels = tuple(data.variables) + tuple(slack_labels)
-    energy = Energy(Vartype.BINARY, tuple(terms), weights=chosen, labels=labels, groups=group_set)
-    return energy, blocks
+    return Energy(Vartype.BINARY, tuple(terms), weights=chosen, labels=labels, groups=group_set,
+                  slacks=SlackBlocks.from_blocks(blocks) if blocks else None)
 
 
 def automatic_weight(data: CqmData) -> float:

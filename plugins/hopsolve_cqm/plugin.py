@@ -49,6 +49,7 @@ class CqmProblem(Problem):
     sense = "min"
     default_backend = "anneal"
     default_time_limit = 10.0
+    anytime = True
 
     from_cqm = staticmethod(from_cqm)
 
@@ -72,8 +73,7 @@ class CqmProblem(Problem):
             raise ParseError(str(exc), path) from None
 
     def encode(self, instance: Instance, weights: Mapping[str, float] | None = None, options: Any = None) -> Energy:
-        energy, _ = compile_cqm(instance.data, dict(weights or {}))
-        return energy
+        return compile_cqm(instance.data, dict(weights or {}))
 
     def candidate(self, instance: Instance, energy: Energy, state: np.ndarray) -> dict:
         data: CqmData = instance.data
@@ -107,7 +107,6 @@ class CqmProblem(Problem):
         for k, v in enumerate(data.variables):
             value = int(candidate[v])
             bits[k] = (value + 1) // 2 if v in data.spins else value
-        _, blocks = compile_cqm(data, dict(energy.weights))
-        for block in blocks:
-            bits[block.first:block.first + len(block.slack_coefficients)] = block.slack_bits(bits)
+        if energy.slacks is not None:
+            bits = energy.slacks.slack_bits(bits)
         return bits if energy.vartype.value == "binary" else (2 * bits - 1).astype(np.int8)
