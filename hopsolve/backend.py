@@ -48,6 +48,19 @@ class TimedRunParams(RunParams):
                 "time_limit must be a positive number of seconds")
 
 
+def check_run_size(*, reads: int, units: int, steps: int = 0, trace: bool = False, arrays: int = 4,
+                   steps_name: str = "sweeps") -> None:
+    """Refuse, before anything is allocated, a run whose per-read arrays (``arrays`` float64 arrays of reads ×
+    units), schedule (``steps``) or trace (reads × steps) would pass the memory limit, naming the parameter."""
+    from hopsolve.energy import check_allocation
+
+    check_allocation(8.0 * arrays * float(reads) * float(max(units, 1)), f"{reads:,} reads of {units:,} units (reads)")
+    check_allocation(8.0 * float(steps), f"a schedule of {steps:,} {steps_name} ({steps_name})")
+    if trace:
+        check_allocation(8.0 * float(reads) * float(steps), f"a trace of {reads:,} reads × {steps:,} {steps_name} "
+                                                            "(trace)")
+
+
 class Backend(ABC):
     """A stateless solver of energies. ``Params`` is a frozen dataclass, every field defaulted and documented.
 

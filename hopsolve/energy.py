@@ -82,9 +82,21 @@ def max_matrix_bytes() -> int:
     if raw is None:
         return DEFAULT_MAX_MATRIX_BYTES
     try:
-        return int(float(raw))
+        value = float(raw)
     except ValueError:
         raise ParameterError(f"HOPSOLVE_MAX_MATRIX_BYTES={raw!r} is not a number of bytes") from None
+    if not np.isfinite(value) or value <= 0:
+        raise ParameterError(f"HOPSOLVE_MAX_MATRIX_BYTES={raw!r} must be a positive number of bytes")
+    return int(value)
+
+
+def check_allocation(nbytes: float, what: str) -> None:
+    """Refuse, before allocating, an array sized by the input that would pass the memory limit
+    (``HOPSOLVE_MAX_MATRIX_BYTES``, the largest single allocation hopsolve makes from a user's input)."""
+    limit = max_matrix_bytes()
+    if not np.isfinite(nbytes) or nbytes > limit:
+        raise TooLargeError(f"{what} would need ~{float(nbytes) / 1024**3:,.1f} GiB, over the limit of "
+                            f"{limit / 1024**3:.1f} GiB (HOPSOLVE_MAX_MATRIX_BYTES)")
 
 
 def check_matrix_size(nonzeros: int, what: str) -> None:

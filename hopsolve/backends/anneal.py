@@ -12,7 +12,7 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
-from hopsolve.backend import Backend, Callback, TimedRunParams
+from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size
 from hopsolve.backends import _group_kernels as GK
 from hopsolve.backends import _kernels as K
 from hopsolve.backends import _pattern_kernels as PAT
@@ -123,6 +123,10 @@ class AnnealParams(TimedRunParams):
             tour_mix(self.moves)
 
 
+MAX_STRETCHED_SWEEPS = 10_000_000
+"""A schedule stretched to fill a time limit stops growing here (its β array is 80 MB); a run that fast ends
+early instead."""
+
 DEFAULT_TOUR_MIX = "2opt:0.55,oropt:0.4,swap:0.05"
 
 
@@ -199,7 +203,7 @@ def _run_chunked(betas: np.ndarray, step: Callable[[int, int, np.ndarray], None]
             # the pace of the latest chunk: the first one also loads or compiles the kernels
             pace = elapsed / (stop - done_before)
             needed = pace * (len(betas) - progress.done)
-            fits = max(1, int(0.9 * (time_limit - spent) / pace))
+            fits = min(MAX_STRETCHED_SWEEPS, max(1, int(0.9 * (time_limit - spent) / pace)))
             # a schedule squeezed on a slow chunk (a busy machine) grows back to its own length when the pace
             # recovers; with fill_time it grows to fill the limit
             shortened = len(betas) < planned
@@ -295,6 +299,9 @@ class AnnealBackend(Backend):
               initial_states: np.ndarray | None = None, callback: Callback | None = None) -> SampleSet:
         params = params or AnnealParams()
         seed = resolve_seed(seed)
+        reads = params.reads if initial_states is None else len(np.atleast_2d(initial_states))
+        units = energy.permutation.size if energy.permutation is not None else energy.num_variables
+        check_run_size(reads=reads, units=units, steps=params.sweeps, trace=params.trace)
         moves = params.moves
         if moves == "auto" and not (energy.permutation is not None and energy.permutation.is_tour):
             moves = ("permutation" if energy.permutation is not None else
@@ -309,7 +316,6 @@ class AnnealBackend(Backend):
             raise ParameterError("backend 'anneal': moves=permutation needs an energy with a permutation view")
         if moves == "onehot" and energy.groups is None and energy.slacks is None:
             raise ParameterError("backend 'anneal': moves=onehot needs an energy with one-hot groups or slack blocks")
-        reads = params.reads if initial_states is None else len(np.atleast_2d(initial_states))
         with _Threads(params.threads):
             if moves == "permutation":
                 return self._solve_permutation(energy, params, seed, reads, initial_states, callback)

@@ -10,7 +10,7 @@ from typing import Any, Literal
 import numba
 import numpy as np
 
-from hopsolve.backend import Backend, Callback, RunParams
+from hopsolve.backend import Backend, Callback, RunParams, check_run_size
 from hopsolve.backends import _group_kernels as GK
 from hopsolve.backends import _kernels as K
 from hopsolve.backends import _pattern_kernels as PAT
@@ -71,6 +71,8 @@ class HopfieldBackend(Backend):
         seed = resolve_seed(seed)
         started = time.perf_counter()
         n = energy.num_variables
+        reads = params.reads if initial_states is None else len(np.atleast_2d(initial_states))
+        check_run_size(reads=reads, units=n, steps=params.max_sweeps, trace=params.trace, arrays=3)
         groups = energy.groups if params.units == "auto" and params.mode == "async" else None
         if groups is not None and any(isinstance(t, PatternTerm) for t in energy.terms):
             groups = None  # dense associative memories have kernels of their own, unit by unit

@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 from scipy.integrate import RK45
 
-from hopsolve.backend import Backend, Callback, TimedRunParams
+from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size
 from hopsolve.energy import Energy, OneHotGroups, Vartype
 from hopsolve.errors import ParameterError
 from hopsolve.params import require
@@ -174,6 +174,11 @@ class TankBackend(Backend):
         seed = resolve_seed(seed)
         started = time.perf_counter()
         n = energy.num_variables
+        reads = params.reads if initial_states is None else len(np.atleast_2d(initial_states))
+        records = params.max_steps // params.record_every + 2
+        check_run_size(reads=reads, units=n, arrays=10)
+        check_run_size(reads=reads, units=n * (records if params.trajectory else 0) + (records if params.trace else 0),
+                       arrays=1)
         rng = make_rng(seed)
         vt = energy.vartype
         scale = float(energy.field_bounds().max(initial=0.0))
