@@ -36,7 +36,7 @@ from hopsolve.plugins import Registry, build_registry
 from hopsolve.problem import Instance, Problem, Solution
 from hopsolve.result import Result, relative_gap
 from hopsolve.sampleset import SampleSet
-from hopsolve.solve import solve_instance, solve_path
+from hopsolve.solving import solve_instance, solve_path
 from hopsolve.textio import parse_number, read_text
 
 __all__ = [

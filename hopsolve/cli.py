@@ -107,7 +107,7 @@ def _summary(result: Any) -> str:
 
 
 def _cmd_solve(args: argparse.Namespace, registry: Registry) -> int:
-    from hopsolve.solve import solve_path
+    from hopsolve.solving import solve_path
     from hopsolve.terminal import SolveProgress
 
     if not os.path.exists(args.path):
