@@ -545,6 +545,101 @@ class OneHotLayout:
 
 
 @dataclass(frozen=True, eq=False)
+class OneHotGroups:
+    """Potts variables: groups of units of which a feasible state sets exactly one (a colour per node, a slot per
+    job, a value per discrete variable). Units outside every group are free.
+
+    The groups are disjoint; group ``g`` holds ``members[offsets[g]:offsets[g + 1]]`` (any sizes, at least one
+    unit each). An energy that carries them (``Energy.groups``) still has its one-hot penalty as a named term, so
+    single flips and the penalty keep working; backends that know the structure move inside the feasible set
+    instead: ``anneal`` changes which unit of a group is on, ``hopfield`` updates a group as one winner-take-all
+    unit, ``tank`` runs a softmax (Potts) over it. A permutation layout's rows are the square special case.
+    """
+
+    members: np.ndarray
+    offsets: np.ndarray
+    names: tuple | None = None
+    """Optional label per group (e.g. the constraint's label in a CQM)."""
+
+    def __post_init__(self) -> None:
+        members = np.ascontiguousarray(self.members, dtype=np.int64)
+        offsets = np.ascontiguousarray(self.offsets, dtype=np.int64)
+        object.__setattr__(self, "members", members)
+        object.__setattr__(self, "offsets", offsets)
+        if offsets.ndim != 1 or len(offsets) < 1 or offsets[0] != 0 or offsets[-1] != len(members):
+            raise ParameterError("one-hot groups: offsets must run from 0 to the number of members")
+        if (np.diff(offsets) < 1).any():
+            raise ParameterError("one-hot groups: every group needs at least one unit")
+        if len(members) and (members.min() < 0 or len(np.unique(members)) != len(members)):
+            raise ParameterError("one-hot groups: units must be non-negative and in at most one group")
+        if self.names is not None and len(self.names) != self.count:
+            raise ParameterError(f"one-hot groups: {len(self.names)} names for {self.count} groups")
+
+    @classmethod
+    def from_lists(cls, groups: Sequence[Sequence[int]], names: Sequence[Any] | None = None) -> OneHotGroups:
+        """Groups given as lists of unit indices."""
+        sizes = [len(g) for g in groups]
+        members = np.array([int(u) for g in groups for u in g], dtype=np.int64)
+        return cls(members, np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+                   tuple(names) if names is not None else None)
+
+    @classmethod
+    def rows(cls, rows: int, columns: int) -> OneHotGroups:
+        """``rows`` groups of ``columns`` consecutive units (unit ``i·columns + a``)."""
+        return cls(np.arange(rows * columns, dtype=np.int64), np.arange(rows + 1, dtype=np.int64) * columns)
+
+    @property
+    def count(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def sizes(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def group(self, g: int) -> np.ndarray:
+        return self.members[self.offsets[g]:self.offsets[g + 1]]
+
+    def penalty(self, name: str, num_variables: int) -> GroupSquareTerm:
+        """The one-hot penalty ``Σ_g (Σ_{i∈g} x_i − 1)²`` on bits as a structured term (zero exactly when every
+        group has one unit on), for encoders that give their groups a named, re-weightable penalty."""
+        ids = np.full(num_variables, -1, dtype=np.int64)
+        ids[self.members] = np.repeat(np.arange(self.count), self.sizes)
+        return GroupSquareTerm.build(name, ids, np.ones(self.count))
+
+    def free_units(self, num_variables: int) -> np.ndarray:
+        """The units in no group."""
+        grouped = np.zeros(num_variables, dtype=bool)
+        grouped[self.members] = True
+        return np.flatnonzero(~grouped)
+
+    def choices(self, state: Any) -> np.ndarray:
+        """For each group, the position (within the group) of its one unit that is on, or -1 where the group does
+        not have exactly one unit on."""
+        on = (np.asarray(state)[self.members] == 1).astype(np.int64)
+        counts = np.add.reduceat(on, self.offsets[:-1]) if len(self.members) else np.zeros(0, np.int64)
+        first = np.zeros(self.count, dtype=np.int64)
+        for g in range(self.count):
+            if counts[g] == 1:
+                first[g] = int(np.argmax(on[self.offsets[g]:self.offsets[g + 1]]))
+        return np.where(counts == 1, first, -1)
+
+    def satisfied(self, state: Any) -> bool:
+        """True when every group has exactly one unit on."""
+        return bool((self.choices(state) >= 0).all())
+
+    def random_states(self, rng: np.random.Generator, reads: int, vartype: Vartype, num_variables: int
+                      ) -> np.ndarray:
+        """``reads`` states with one unit on per group (uniformly) and the free units at random."""
+        if len(self.members) and self.members.max() >= num_variables:
+            raise ParameterError(f"one-hot groups name unit {self.members.max()} of {num_variables}")
+        states = rng.choice(np.array([vartype.low, 1], dtype=np.int8), size=(reads, num_variables))
+        states[:, self.members] = vartype.low
+        pick = (rng.random((reads, self.count)) * self.sizes).astype(np.int64)
+        states[np.arange(reads)[:, None], self.members[self.offsets[:-1] + pick]] = 1
+        return states
+
+
+@dataclass(frozen=True, eq=False)
 class PermutationView:
     """The energy restricted to permutations: ``E(p) = w·(Σ_ij A_ij B_p(i)p(j) + Σ_i C_i,p(i)) + offset``.
 
@@ -632,6 +727,8 @@ class Energy:
     labels: tuple | None = None
     layout: OneHotLayout | None = None
     permutation: PermutationView | None = None
+    groups: OneHotGroups | None = None
+    """One-hot groups (Potts variables) the backends may move within; see :class:`OneHotGroups`."""
 
     def __post_init__(self) -> None:
         if not self.terms:
@@ -647,6 +744,8 @@ class Energy:
         object.__setattr__(self, "weights", weights)
         if self.labels is not None and len(self.labels) != self.num_variables:
             raise ParameterError(f"{len(self.labels)} labels for {self.num_variables} variables")
+        if self.groups is not None and len(self.groups.members) and self.groups.members.max() >= self.num_variables:
+            raise ParameterError(f"one-hot groups name unit {self.groups.members.max()} of {self.num_variables}")
 
     @staticmethod
     def _checked_weights(weights: Mapping[str, float], names: Sequence[str]) -> dict[str, float]:

@@ -182,13 +182,23 @@ def check_backend_contract(backend: Backend, params: Mapping[str, Any] | None = 
     distance = np.array([[0.0, 1.0, 4.0], [1.0, 0.0, 2.0], [4.0, 2.0, 0.0]])
     for label, model in [("permutation", permutation_energy(flow, distance)),
                          ("one-hot", Energy(Vartype.BINARY, (GroupSquareTerm.build(
-                             "objective", np.repeat(np.arange(3), 3), np.ones(3)),)))]:
+                             "objective", np.repeat(np.arange(3), 3), np.ones(3)),))),
+                         ("one-hot groups", _grouped_energy())]:
         result = _solve(backend, model, params, 0)
         _check_scored(model, result, f"{name} ({label} energy)")
         assert result.energies.min() >= ExactBackend().solve(model).best_energy - 1e-9, \
             f"{name}: {label} energy below the exact minimum"
     if problem is not None and instance is not None:
         check_anytime(backend, problem, instance, params)
+
+
+def _grouped_energy() -> Energy:
+    """Three one-hot groups (sizes 2, 3, 4) and two free units under a random objective plus the one-hot penalty."""
+    from hopsolve.energy import OneHotGroups
+
+    groups = OneHotGroups.from_lists([[0, 1], [2, 3, 4], [5, 6, 7, 8]])
+    objective = random_energy(11, 8, Vartype.BINARY, integer=True).terms[0]
+    return Energy(Vartype.BINARY, (objective, groups.penalty("onehot", 11)), weights={"onehot": 4.0}, groups=groups)
 
 
 def check_anytime(backend: Backend, problem: Problem, instance: Instance,

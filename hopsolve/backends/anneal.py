@@ -13,6 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from hopsolve.backend import Backend, Callback, TimedRunParams
+from hopsolve.backends import _group_kernels as GK
 from hopsolve.backends import _kernels as K
 from hopsolve.backends import _pattern_kernels as PAT
 from hopsolve.backends import _perm_kernels as PK
@@ -56,7 +57,10 @@ class AnnealParams(TimedRunParams):
     """Fixed inverse temperature for ``schedule=constant`` (Glauber dynamics at constant temperature)."""
     moves: str = "auto"
     """``flip``: single-unit flips; ``permutation``: exchange two items / reverse a block of positions, staying
-    feasible (needs an energy with a permutation view); ``auto``: permutation moves where possible. On tour
+    feasible (needs an energy with a permutation view); ``onehot``: change which unit of a one-hot group is on
+    (Potts moves: Metropolis over the group with ``rule=metropolis``, heat bath with ``rule=glauber``; needs an
+    energy with ``groups``, see :class:`hopsolve.energy.OneHotGroups`; free units get single flips); ``auto``:
+    permutation moves where possible, else one-hot moves where the energy has groups, else flips. On tour
     energies (a permutation view over a metric, see :class:`hopsolve.energy.PermutationView`) permutation moves
     are drawn from the tour move table (``hopsolve.backends._tour_kernels.TOUR_MOVES``) by a mix, which may be
     given here as ``name:probability`` pairs, e.g. ``2opt:0.6,oropt:0.3,swap:0.1`` (normalised; default
@@ -115,7 +119,7 @@ class AnnealParams(TimedRunParams):
         require(0.0 < self.hot_quantile <= 1.0, owner, "hot_quantile must be in (0, 1]")
         require(self.max_reversal is None or self.max_reversal >= 1, owner, "max_reversal must be at least 1")
         require(self.neighbours >= 1, owner, f"neighbours must be at least 1, got {self.neighbours}")
-        if self.moves not in ("auto", "flip", "permutation"):
+        if self.moves not in ("auto", "flip", "permutation", "onehot"):
             tour_mix(self.moves)
 
 
@@ -129,8 +133,8 @@ def tour_mix(text: str) -> np.ndarray:
         name, sep, value = part.partition(":")
         name = name.strip()
         if name not in TK.MOVE_NAMES:
-            raise ParameterError(f"backend 'anneal': moves: unknown move {name!r} (choose auto, flip, permutation "
-                                 f"or a mix of {', '.join(TK.MOVE_NAMES)} as name:probability pairs)")
+            raise ParameterError(f"backend 'anneal': moves: unknown move {name!r} (choose auto, flip, permutation, "
+                                 f"onehot or a mix of {', '.join(TK.MOVE_NAMES)} as name:probability pairs)")
         try:
             weight = float(value) if sep else 1.0
         except ValueError:
@@ -253,8 +257,9 @@ class AnnealBackend(Backend):
         seed = resolve_seed(seed)
         moves = params.moves
         if moves == "auto" and not (energy.permutation is not None and energy.permutation.is_tour):
-            moves = "permutation" if energy.permutation is not None else "flip"
-        mixed = moves not in ("flip", "permutation")
+            moves = ("permutation" if energy.permutation is not None else
+                     "onehot" if energy.groups is not None else "flip")
+        mixed = moves not in ("flip", "permutation", "onehot")
         if moves != "flip" and energy.permutation is not None and energy.permutation.is_tour:
             with _Threads(params.threads):
                 return self._solve_tour(energy, params, seed, initial_states, callback)
@@ -262,10 +267,14 @@ class AnnealBackend(Backend):
             raise ParameterError(f"backend 'anneal': moves={moves} needs a tour energy (a TSP)")
         if moves == "permutation" and energy.permutation is None:
             raise ParameterError("backend 'anneal': moves=permutation needs an energy with a permutation view")
+        if moves == "onehot" and energy.groups is None:
+            raise ParameterError("backend 'anneal': moves=onehot needs an energy with one-hot groups")
         reads = params.reads if initial_states is None else len(np.atleast_2d(initial_states))
         with _Threads(params.threads):
             if moves == "permutation":
                 return self._solve_permutation(energy, params, seed, reads, initial_states, callback)
+            if moves == "onehot":
+                return self._solve_groups(energy, params, seed, reads, initial_states, callback)
             return self._solve_flips(energy, params, seed, reads, initial_states, callback)
 
     @staticmethod
@@ -333,6 +342,63 @@ class AnnealBackend(Backend):
         final = (best_states if params.keep_best else states).astype(np.int8)
         info = self._info(params, seed, beta_min, beta_max, "flip", progress, started, n * progress.done * reads,
                           trace[:, : progress.done] if params.trace else None)
+        return SampleSet.from_states(energy, from_spins(final, energy.vartype), **info)
+
+    def _solve_groups(self, energy: Energy, params: AnnealParams, seed: int, reads: int,
+                      initial_states: np.ndarray | None, callback: Callback | None) -> SampleSet:
+        """Anneal with moves inside the one-hot groups (and single flips of the free units): every read stays in
+        the set where each group has exactly one unit on. The β range comes from the energy changes of random
+        such moves at the first start state (hot end: their mean; cold end: their 1% quantile)."""
+        started = time.perf_counter()
+        if any(isinstance(t, PatternTerm) for t in energy.terms):
+            raise ParameterError("backend 'anneal': moves=onehot needs a quadratic energy (no pattern terms)")
+        groups = energy.groups
+        model: SpinModel = compile_spin_model(energy)
+        n = model.n
+        rng = make_rng(seed)
+        if initial_states is None:
+            states = to_spins(groups.random_states(rng, reads, energy.vartype, n), energy.vartype)
+        else:
+            given = np.atleast_2d(initial_states)
+            if given.shape != (reads, n) or not all(groups.satisfied(row) for row in given):
+                raise ParameterError("backend 'anneal': moves=onehot needs initial states of width "
+                                     f"{n} with exactly one unit on in every group")
+            states = to_spins(given, energy.vartype).copy()
+        free = groups.free_units(n)
+        current = energy.to_spin().energies(states) if n else np.zeros(reads)
+        states = states.astype(np.float64)
+        hq = model.initial_fields(states)
+        gsum = np.zeros((reads, model.group_of.shape[0], model.group_target.shape[1]))
+        K.init_group_sums(model.group_of, states, gsum)
+        arrays = (model.indptr, model.indices, model.data, model.group_of, model.group_target, model.group_scale,
+                  groups.members, groups.offsets, free)
+        sample = GK.sample_group_deltas(*arrays, states[0].copy(), hq[0].copy(), gsum[0].copy(), 2000,
+                                        auxiliary_state(seed)) if reads else np.zeros(0)
+        positive = sample[sample > 1e-12]
+        hot = float(positive.mean()) if len(positive) else 1.0
+        cold = float(np.percentile(positive, 1)) if len(positive) else hot
+        betas, beta_min, beta_max = self._betas(params, default_beta_range(hot, cold))
+        best = current.copy()
+        best_states = states.copy()
+        generators = kernel_states(seed, reads)
+        trace = np.zeros((reads, params.sweeps if params.trace else 0))
+        rule = K.METROPOLIS if params.rule == "metropolis" else K.GLAUBER
+
+        def step(start: int, stop: int, chunk: np.ndarray) -> None:
+            GK.group_anneal_sweeps(*arrays, np.ascontiguousarray(chunk), rule, states, hq, gsum, current,
+                                   best_states, best, generators, trace, start)
+
+        def report() -> dict[str, Any]:
+            row = int(np.argmin(best))
+            return {"best_energy": float(best[row]),
+                    "best_state": from_spins(best_states[row].astype(np.int8), energy.vartype)}
+
+        progress = _run_chunked(betas, step, params, callback, report)
+        final = (best_states if params.keep_best else states).astype(np.int8)
+        moves_per_sweep = groups.count + len(free)
+        info = self._info(params, seed, beta_min, beta_max, "onehot", progress, started,
+                          moves_per_sweep * progress.done * reads, trace[:, : progress.done] if params.trace else None)
+        info["derived"]["group_rule"] = "metropolis" if params.rule == "metropolis" else "heat-bath"
         return SampleSet.from_states(energy, from_spins(final, energy.vartype), **info)
 
     def _solve_permutation(self, energy: Energy, params: AnnealParams, seed: int, reads: int,

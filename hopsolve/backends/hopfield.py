@@ -11,12 +11,14 @@ import numba
 import numpy as np
 
 from hopsolve.backend import Backend, Callback, RunParams
+from hopsolve.backends import _group_kernels as GK
 from hopsolve.backends import _kernels as K
 from hopsolve.backends import _pattern_kernels as PAT
 from hopsolve.backends._model import compile_spin_model, from_spins, pattern_part, to_spins
-from hopsolve.energy import Energy
+from hopsolve.energy import Energy, OneHotGroups
 from hopsolve.errors import ParameterError
 from hopsolve.params import require
+from hopsolve.pattern_term import PatternTerm
 from hopsolve.sampleset import SampleSet
 from hopsolve.seeding import kernel_states, make_rng, resolve_seed
 from hopsolve.warmup import warm_up
@@ -41,6 +43,11 @@ class HopfieldParams(RunParams):
     """Give up after this many sweeps without reaching a fixed point (reported per read)."""
     trace: bool = False
     """Record each read's energy after every sweep (``info['trace']``)."""
+    units: Literal["auto", "single"] = "auto"
+    """``auto``: on an energy with one-hot groups (:class:`hopsolve.energy.OneHotGroups`) each group is one
+    winner-take-all unit (its lowest-energy member turns on, the others off; reads start with one unit on per
+    group and stay so), in ``async`` mode; ``single``: every unit updates on its own. Reported as
+    ``derived['units']``."""
 
     def validate(self) -> None:
         super().validate()
@@ -64,19 +71,31 @@ class HopfieldBackend(Backend):
         seed = resolve_seed(seed)
         started = time.perf_counter()
         n = energy.num_variables
+        groups = energy.groups if params.units == "auto" and params.mode == "async" else None
+        if groups is not None and any(isinstance(t, PatternTerm) for t in energy.terms):
+            groups = None  # dense associative memories have kernels of their own, unit by unit
         if initial_states is None:
-            spins = make_rng(seed).choice(np.array([-1, 1], dtype=np.int8), size=(params.reads, n))
+            if groups is not None:
+                spins = to_spins(groups.random_states(make_rng(seed), params.reads, energy.vartype, n),
+                                 energy.vartype)
+            else:
+                spins = make_rng(seed).choice(np.array([-1, 1], dtype=np.int8), size=(params.reads, n))
         else:
-            spins = to_spins(np.atleast_2d(initial_states), energy.vartype).copy()
+            given = np.atleast_2d(initial_states)
+            spins = to_spins(given, energy.vartype).copy()
             if spins.shape[1] != n:
                 raise ParameterError(f"initial states must have {n} columns, got {spins.shape[1]}")
+            if groups is not None and not all(groups.satisfied(row) for row in given):
+                raise ParameterError("backend 'hopfield': initial states need exactly one unit on in every one-hot "
+                                     "group (or units=single)")
         progress = _Progress(energy, callback)
         if params.mode == "async":
-            spins, sweeps, outcome, trace = self._run_async(energy, params, seed, spins, progress)
+            spins, sweeps, outcome, trace = self._run_async(energy, params, seed, spins, progress, groups)
         else:
             spins, sweeps, outcome, trace = self._run_sync(energy, params, spins, progress)
         info = {
-            "derived": {"seed": seed}, "read_sweeps": sweeps, "outcome": outcome,
+            "derived": {"seed": seed, "units": "winner-take-all" if groups is not None else "single"},
+            "read_sweeps": sweeps, "outcome": outcome,
             "work": int(np.max(sweeps, initial=0)), "work_unit": "sweeps", "interrupted": progress.interrupted,
             "fixed_points": int(sum(o == "fixed_point" for o in outcome)), "wall_time_s": time.perf_counter() - started,
         }
@@ -85,7 +104,8 @@ class HopfieldBackend(Backend):
         return SampleSet.from_states(energy, from_spins(spins, energy.vartype), **info)
 
     @staticmethod
-    def _run_async(energy: Energy, params: HopfieldParams, seed: int, spins: np.ndarray, progress: _Progress):
+    def _run_async(energy: Energy, params: HopfieldParams, seed: int, spins: np.ndarray, progress: _Progress,
+                   groups: OneHotGroups | None):
         """Reads run in batches of about ``BATCH_SECONDS`` each (a read's result does not depend on its batch), so
         progress and the anytime curve advance, and Ctrl-C keeps every finished read (the others keep their start
         state, outcome ``interrupted``)."""
@@ -109,6 +129,16 @@ class HopfieldBackend(Backend):
                                      patterns.degree, patterns.beta, patterns.scale, floats[a:b], hq[a:b],
                                      overlaps[a:b], generators[a:b], random_order, zero_rule, params.max_sweeps,
                                      sweeps[a:b], trace[a:b], np.zeros(b - a))
+                spins[a:b] = floats[a:b].astype(np.int8)
+        elif groups is not None:
+            floats = spins.astype(np.float64)
+            free = groups.free_units(model.n)
+
+            def run(a: int, b: int) -> None:
+                GK.group_hopfield(model.indptr, model.indices, model.data, model.group_of, model.group_target,
+                                  model.group_scale, groups.members, groups.offsets, free, floats[a:b], hq[a:b],
+                                  gsum[a:b], generators[a:b], random_order, zero_rule, params.max_sweeps,
+                                  sweeps[a:b], trace[a:b])
                 spins[a:b] = floats[a:b].astype(np.int8)
         else:
             def run(a: int, b: int) -> None:
