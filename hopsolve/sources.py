@@ -201,7 +201,8 @@ def solve(
         - a ``dimod.BinaryQuadraticModel`` (SPIN or BINARY): ``solution`` is a dict ``{variable: value}`` in the
           model's own vartype (±1 or 0/1), ``objective`` and ``energy`` equal ``bqm.energy(solution)``;
         - a ``dimod.ConstrainedQuadraticModel``: solved by the ``cqm`` problem plugin (its ``from_cqm``), where
-          one is installed; ``solution`` as that plugin gives it.
+          one is installed; ``solution`` as that plugin gives it (a dict ``{variable: value}``, labels as
+          strings), ``feasible`` dimod's check and ``violations`` each constraint's, by label.
     problem
         The problem plugin, for a file whose suffix is ambiguous; for the in-memory kinds it may only repeat the
         problem they are solved as.

@@ -191,7 +191,9 @@ def test_cqm_with_the_installed_plugins_is_solved_or_a_one_line_error():
     cqm = _cqm_choose_one()
     if "cqm" in registry.problems:  # the cqm plugin is installed: its answer is the CQM's optimum
         result = hopsolve.solve(cqm, seed=1, registry=registry)
-        assert result.feasible and result.objective == pytest.approx(-1.0)
+        assert result.problem == "cqm" and result.solution == {"a": 0, "b": 1, "c": 0}
+        assert result.feasible == cqm.check_feasible(result.solution) is True
+        assert result.objective == pytest.approx(cqm.objective.energy(result.solution)) == -1.0
     else:
         with pytest.raises(ParameterError, match="needs the cqm problem plugin") as error:
             hopsolve.solve(cqm, registry=registry)
