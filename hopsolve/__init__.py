@@ -6,7 +6,8 @@ returns a :class:`SampleSet`, and the problem decodes the best state into a scor
 ``__all__`` is the public API, and all a plugin needs: the contracts (``Problem``, ``Backend``, ``Baseline``),
 the energy terms, the errors, the reading helpers (``read_text``, ``parse_number``), parameter checks
 (``require``, ``parse_assignments``), the permutation and tour energies, the CP-SAT runner, ``stoppable`` (Ctrl-C
-for a baseline in native code) and the registry.
+for a baseline in native code), the registry, and the solve flow: ``solve`` (one call from a file, an
+``Instance``, a networkx graph, a QUBO or a dimod model), ``solve_instance``, ``solve_path`` and ``Result``.
 The first-party plugins import nothing else from hopsolve (a test checks it).
 """
 
@@ -38,7 +39,8 @@ from hopsolve.plugins import Registry, build_registry
 from hopsolve.problem import Instance, Problem, Solution
 from hopsolve.result import Result, relative_gap
 from hopsolve.sampleset import SampleSet
-from hopsolve.solve import solve_instance, solve_path
+from hopsolve.solving import solve_instance, solve_path
+from hopsolve.sources import solve
 from hopsolve.textio import parse_number, read_text
 
 __all__ = [
@@ -83,6 +85,7 @@ __all__ = [
     "read_text",
     "relative_gap",
     "require",
+    "solve",
     "solve_cpsat",
     "solve_instance",
     "solve_path",

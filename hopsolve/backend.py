@@ -19,8 +19,8 @@ Callback = Callable[[dict[str, Any]], None]
 """Progress updates during a solve: ``done`` out of a fixed ``total`` in one ``unit`` (seconds of the time limit
 when there is one, else the backend's work unit; ``done`` never goes back), ``best_energy``, and where the
 backend has it the best state so far as ``best_state`` (a state of the energy) or ``best_positions`` (item →
-position under its permutation view), from which ``hopsolve.solve`` records the anytime curve.
-``hopsolve.solve`` also sends ``{"stage": "preparing"}`` and ``{"stage": "solving"}`` around compiling."""
+position under its permutation view), from which ``hopsolve.solve_instance`` records the anytime curve.
+``hopsolve.solve_instance`` also sends ``{"stage": "preparing"}`` and ``{"stage": "solving"}`` around compiling."""
 
 
 @dataclass(frozen=True)

@@ -127,7 +127,7 @@ def check_output_path(path: str, what: str, suffixes: tuple[str, ...] | None = N
 
 
 def _cmd_solve(args: argparse.Namespace, registry: Registry) -> int:
-    from hopsolve.solve import solve_path
+    from hopsolve.solving import solve_path
     from hopsolve.terminal import SolveProgress
 
     if not os.path.exists(args.path):

@@ -203,12 +203,12 @@ def _grouped_energy() -> Energy:
 
 def check_anytime(backend: Backend, problem: Problem, instance: Instance,
                   params: Mapping[str, Any] | None = None, seed: int = 3) -> list[float]:
-    """The best objective a backend reports as it runs, decoded by ``problem`` as ``hopsolve.solve`` does for the
+    """The best objective a backend reports as it runs, decoded by ``problem`` as ``solve_instance`` does for the
     anytime curve: every update's best state (``best_state`` or ``best_positions``) decodes, the feasible
     objectives never get worse, and none beats the best read the run returns. For problems whose feasible states'
     energy falls as the objective improves (unconstrained ones, permutation views). Returns the objectives seen.
     """
-    from hopsolve.solve import _decode_update
+    from hopsolve.solving import _decode_update
 
     name = getattr(backend, "name", type(backend).__name__)
     energy = problem.encode(instance)

@@ -151,7 +151,7 @@ def test_time_limit_squeezes_the_schedule_so_the_run_ends_cold():
     assert progress.compressed and not progress.timed_out and progress.done < 10**5
     assert np.isclose(reached[-1], 10.0)  # it ended cold
     energy, params = random_energy(50, 0), AnnealParams(reads=2, sweeps=10**7, time_limit=0.5)
-    AnnealBackend().prepare(energy, params)  # compiled before the clock, as hopsolve.solve does
+    AnnealBackend().prepare(energy, params)  # compiled before the clock, as hopsolve.solve_instance does
     samples = AnnealBackend().solve(energy, params, seed=0)
     assert samples.info["sweeps_done"] < 10**7 and samples.info["schedule_compressed"]
 

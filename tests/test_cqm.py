@@ -15,7 +15,7 @@ from hopsolve_cqm.plugin import CqmProblem, from_cqm  # noqa: E402
 
 from hopsolve.backends.exact import ExactBackend  # noqa: E402
 from hopsolve.errors import ParameterError, ParseError  # noqa: E402
-from hopsolve.solve import solve_instance  # noqa: E402
+from hopsolve.solving import solve_instance  # noqa: E402
 
 from .conftest import INSTANCES  # noqa: E402
 

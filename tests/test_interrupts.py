@@ -127,7 +127,7 @@ def test_run_stoppably_hands_back_the_work_s_exception():
 @pytest.mark.slow
 @pytest.mark.parametrize("baseline, instance", [("ortools-cpsat", "d198.tsp"), ("ortools-routing", "kroA200.tsp")])
 def test_ctrl_c_stops_an_ortools_baseline_and_says_interrupted(registry, baseline, instance):
-    from hopsolve.solve import solve_path
+    from hopsolve.solving import solve_path
 
     timer = threading.Timer(3.0, _thread.interrupt_main)
     timer.start()

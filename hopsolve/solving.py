@@ -1,4 +1,5 @@
-"""Solve one instance with one backend or baseline and score it: the flow behind ``hopsolve solve``."""
+"""Solve one instance with one backend or baseline and score it: the flow behind ``hopsolve solve`` and
+``hopsolve.solve`` (:mod:`hopsolve.sources`)."""
 
 from __future__ import annotations
 
