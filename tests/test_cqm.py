@@ -4,6 +4,7 @@ optimum a ground state (checked by brute force on random small models)."""
 from __future__ import annotations
 
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -207,3 +208,22 @@ def test_anneal_sets_every_slack_after_each_move_and_tracks_the_energy(rule):
     best, _ = brute_force(instance.data.original)
     result, _ = solve_instance(_registry(), "cqm", instance, seed=2, params={"sweeps": 2000})
     assert result.feasible and result.objective == pytest.approx(best)
+
+
+def test_the_readme_constrained_models_example_runs_and_prints_the_optimum(capsys):
+    from .conftest import ROOT
+
+    section = (ROOT / "README.md").read_text().split("\n## Constrained models\n", 1)[1].split("\n## ", 1)[0]
+    [block] = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    exec(compile(block, "README.md", "exec"), {})
+    printed = float(capsys.readouterr().out.strip())
+    best, _ = brute_force(_readme_model())
+    assert printed == best == -9.0
+
+
+def _readme_model() -> dimod.ConstrainedQuadraticModel:
+    x = list(dimod.Binaries([f"x{i}" for i in range(4)]))
+    cqm = dimod.ConstrainedQuadraticModel()
+    cqm.set_objective(-5 * x[0] - 4 * x[1] - 3 * x[2] - 2 * x[3])
+    cqm.add_constraint(4 * x[0] + 3 * x[1] + 2 * x[2] + x[3] <= 6, label="capacity")
+    return cqm
