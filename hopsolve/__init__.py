@@ -5,7 +5,9 @@ returns a :class:`SampleSet`, and the problem decodes the best state into a scor
 
 ``__all__`` is the public API, and all a plugin needs: the contracts (``Problem``, ``Backend``, ``Baseline``),
 the energy terms, the errors, the reading helpers (``read_text``, ``parse_number``), parameter checks
-(``require``, ``parse_assignments``), the permutation and tour energies, the CP-SAT runner and the registry.
+(``require``, ``parse_assignments``), the permutation and tour energies, the CP-SAT runner, ``stoppable`` (Ctrl-C
+for a baseline in native code), the registry, and the solve flow: ``solve`` (one call from a file, an
+``Instance``, a networkx graph, a QUBO or a dimod model), ``solve_instance``, ``solve_path`` and ``Result``.
 The first-party plugins import nothing else from hopsolve (a test checks it).
 """
 
@@ -17,15 +19,18 @@ from hopsolve.energy import (
     GroupSquareTerm,
     KroneckerTerm,
     LazyTerm,
+    OneHotGroups,
     OneHotLayout,
     PermutationView,
     QuadraticTerm,
+    SlackBlocks,
     Term,
     Vartype,
     check_matrix_size,
 )
 from hopsolve.errors import HopsolveError, ParameterError, ParseError, PluginError, TooLargeError, UserError
 from hopsolve.hookspecs import hookimpl
+from hopsolve.interrupt import stoppable
 from hopsolve.metric import Metric
 from hopsolve.params import parse_assignments, require
 from hopsolve.pattern_term import PatternTerm
@@ -34,7 +39,8 @@ from hopsolve.plugins import Registry, build_registry
 from hopsolve.problem import Instance, Problem, Solution
 from hopsolve.result import Result, relative_gap
 from hopsolve.sampleset import SampleSet
-from hopsolve.solve import solve_instance, solve_path
+from hopsolve.solving import solve_instance, solve_path
+from hopsolve.sources import solve
 from hopsolve.textio import check_exact_sum, check_read_size, parse_number, read_npy, read_text
 
 __all__ = [
@@ -50,6 +56,7 @@ __all__ = [
     "KroneckerTerm",
     "LazyTerm",
     "Metric",
+    "OneHotGroups",
     "OneHotLayout",
     "ParameterError",
     "ParseError",
@@ -62,6 +69,7 @@ __all__ = [
     "Result",
     "RunParams",
     "SampleSet",
+    "SlackBlocks",
     "Solution",
     "Term",
     "TimedRunParams",
@@ -80,8 +88,10 @@ __all__ = [
     "read_text",
     "relative_gap",
     "require",
+    "solve",
     "solve_cpsat",
     "solve_instance",
     "solve_path",
+    "stoppable",
     "tour_energy",
 ]

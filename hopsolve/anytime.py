@@ -1,7 +1,7 @@
 """Anytime traces: the best objective a run has found, against the time it found it.
 
 Operations researchers compare heuristics by such curves (gap against time) and by performance profiles, not by
-one final number. ``hopsolve.solve`` records one for every backend (decoding the best state the backend reports
+one final number. ``hopsolve.solve_instance`` records one for every backend (decoding the best state the backend reports
 as it improves) and every baseline (OR-Tools through its solution callbacks), in ``result.info["anytime"]`` as
 ``[[seconds, objective], ...]``, each point better than the one before.
 """

@@ -19,8 +19,8 @@ Callback = Callable[[dict[str, Any]], None]
 """Progress updates during a solve: ``done`` out of a fixed ``total`` in one ``unit`` (seconds of the time limit
 when there is one, else the backend's work unit; ``done`` never goes back), ``best_energy``, and where the
 backend has it the best state so far as ``best_state`` (a state of the energy) or ``best_positions`` (item →
-position under its permutation view), from which ``hopsolve.solve`` records the anytime curve.
-``hopsolve.solve`` also sends ``{"stage": "preparing"}`` and ``{"stage": "solving"}`` around compiling."""
+position under its permutation view), from which ``hopsolve.solve_instance`` records the anytime curve.
+``hopsolve.solve_instance`` also sends ``{"stage": "preparing"}`` and ``{"stage": "solving"}`` around compiling."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,19 @@ class TimedRunParams(RunParams):
         super().validate()
         require(self.time_limit is None or (math.isfinite(self.time_limit) and self.time_limit > 0), "backend",
                 "time_limit must be a positive number of seconds")
+
+
+def check_run_size(*, reads: int, units: int, steps: int = 0, trace: bool = False, arrays: int = 4,
+                   steps_name: str = "sweeps") -> None:
+    """Refuse, before anything is allocated, a run whose per-read arrays (``arrays`` float64 arrays of reads ×
+    units), schedule (``steps``) or trace (reads × steps) would pass the memory limit, naming the parameter."""
+    from hopsolve.energy import check_allocation
+
+    check_allocation(8.0 * arrays * float(reads) * float(max(units, 1)), f"{reads:,} reads of {units:,} units (reads)")
+    check_allocation(8.0 * float(steps), f"a schedule of {steps:,} {steps_name} ({steps_name})")
+    if trace:
+        check_allocation(8.0 * float(reads) * float(steps), f"a trace of {reads:,} reads × {steps:,} {steps_name} "
+                                                            "(trace)")
 
 
 class Backend(ABC):

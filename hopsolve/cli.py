@@ -8,6 +8,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from hopsolve.errors import HopsolveError, ParameterError, UserError
@@ -106,12 +107,38 @@ def _summary(result: Any) -> str:
     return text
 
 
+IMAGE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".eps", ".ps", ".tif", ".tiff", ".webp")
+
+
+def check_output_path(path: str, what: str, suffixes: tuple[str, ...] | None = None) -> None:
+    """Refuse, before any work, an output path that cannot be written: a folder, a missing or read-only folder,
+    or (for images) a suffix matplotlib cannot write."""
+    target = Path(path)
+    if target.is_dir():
+        raise UserError(f"{what} must be a file, not a folder", path=path)
+    folder = target.parent
+    if not folder.is_dir():
+        raise UserError(f"{what}: the folder {str(folder)!r} does not exist", path=path)
+    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise UserError(f"{what}: not writable", path=path)
+    if suffixes is not None and target.suffix.lower() not in suffixes:
+        raise UserError(f"{what}: unknown image type {target.suffix or '(none)'!r}; use one of "
+                        f"{', '.join(suffixes)}", path=path)
+
+
 def _cmd_solve(args: argparse.Namespace, registry: Registry) -> int:
-    from hopsolve.solve import solve_path
+    from hopsolve.solving import solve_path
     from hopsolve.terminal import SolveProgress
 
     if not os.path.exists(args.path):
         raise UserError("no such file", path=args.path)
+    if args.out:
+        check_output_path(args.out, "--out")
+    if args.plot:
+        check_output_path(args.plot, "--plot", IMAGE_SUFFIXES)
+        problem_name = args.problem or registry.problem_for_path(args.path)
+        if getattr(registry.problem(problem_name), "plot", None) is None:
+            raise UserError(f"problem {problem_name!r} cannot draw a solution", path=args.plot)
     progress = SolveProgress()
     try:
         result, solution, instance = solve_path(
@@ -207,6 +234,7 @@ def _cmd_bench(args: argparse.Namespace, registry: Registry) -> int:
     from hopsolve.bench.progress import Progress
     from hopsolve.bench.store import ResultStore
 
+    check_output_path(args.out, "--out")
     options = parse_assignments(args.option, "--option") or None
     weights = _weights(args.weight) or None
     if args.config:
@@ -260,6 +288,8 @@ def _cmd_bench(args: argparse.Namespace, registry: Registry) -> int:
 def _cmd_report(args: argparse.Namespace, registry: Registry) -> int:
     from hopsolve.bench.report import load_records, plot, render, summarise
 
+    if args.plot:
+        check_output_path(args.plot, "--plot", IMAGE_SUFFIXES)
     records = [record for path in args.results for record in load_records(path)]
     senses = {name: getattr(entry.cls, "sense", "min") for name, entry in registry.problems.items()}
     rows, overall = summarise(records, senses)

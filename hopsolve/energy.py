@@ -82,9 +82,21 @@ def max_matrix_bytes() -> int:
     if raw is None:
         return DEFAULT_MAX_MATRIX_BYTES
     try:
-        return int(float(raw))
+        value = float(raw)
     except ValueError:
         raise ParameterError(f"HOPSOLVE_MAX_MATRIX_BYTES={raw!r} is not a number of bytes") from None
+    if not np.isfinite(value) or value <= 0:
+        raise ParameterError(f"HOPSOLVE_MAX_MATRIX_BYTES={raw!r} must be a positive number of bytes")
+    return int(value)
+
+
+def check_allocation(nbytes: float, what: str) -> None:
+    """Refuse, before allocating, an array sized by the input that would pass the memory limit
+    (``HOPSOLVE_MAX_MATRIX_BYTES``, the largest single allocation hopsolve makes from a user's input)."""
+    limit = max_matrix_bytes()
+    if not np.isfinite(nbytes) or nbytes > limit:
+        raise TooLargeError(f"{what} would need ~{float(nbytes) / 1024**3:,.1f} GiB, over the limit of "
+                            f"{limit / 1024**3:.1f} GiB (HOPSOLVE_MAX_MATRIX_BYTES)")
 
 
 def check_matrix_size(nonzeros: int, what: str) -> None:
@@ -545,6 +557,181 @@ class OneHotLayout:
 
 
 @dataclass(frozen=True, eq=False)
+class OneHotGroups:
+    """Potts variables: groups of units of which a feasible state sets exactly one (a colour per node, a slot per
+    job, a value per discrete variable). Units outside every group are free.
+
+    The groups are disjoint; group ``g`` holds ``members[offsets[g]:offsets[g + 1]]`` (any sizes, at least one
+    unit each). An energy that carries them (``Energy.groups``) still has its one-hot penalty as a named term, so
+    single flips and the penalty keep working; backends that know the structure move inside the feasible set
+    instead: ``anneal`` changes which unit of a group is on, ``hopfield`` updates a group as one winner-take-all
+    unit, ``tank`` runs a softmax (Potts) over it. A permutation layout's rows are the square special case.
+    """
+
+    members: np.ndarray
+    offsets: np.ndarray
+    names: tuple | None = None
+    """Optional label per group (e.g. the constraint's label in a CQM)."""
+
+    def __post_init__(self) -> None:
+        members = np.ascontiguousarray(self.members, dtype=np.int64)
+        offsets = np.ascontiguousarray(self.offsets, dtype=np.int64)
+        object.__setattr__(self, "members", members)
+        object.__setattr__(self, "offsets", offsets)
+        if offsets.ndim != 1 or len(offsets) < 1 or offsets[0] != 0 or offsets[-1] != len(members):
+            raise ParameterError("one-hot groups: offsets must run from 0 to the number of members")
+        if (np.diff(offsets) < 1).any():
+            raise ParameterError("one-hot groups: every group needs at least one unit")
+        if len(members) and (members.min() < 0 or len(np.unique(members)) != len(members)):
+            raise ParameterError("one-hot groups: units must be non-negative and in at most one group")
+        if self.names is not None and len(self.names) != self.count:
+            raise ParameterError(f"one-hot groups: {len(self.names)} names for {self.count} groups")
+
+    @classmethod
+    def from_lists(cls, groups: Sequence[Sequence[int]], names: Sequence[Any] | None = None) -> OneHotGroups:
+        """Groups given as lists of unit indices."""
+        sizes = [len(g) for g in groups]
+        members = np.array([int(u) for g in groups for u in g], dtype=np.int64)
+        return cls(members, np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+                   tuple(names) if names is not None else None)
+
+    @classmethod
+    def rows(cls, rows: int, columns: int) -> OneHotGroups:
+        """``rows`` groups of ``columns`` consecutive units (unit ``i·columns + a``)."""
+        return cls(np.arange(rows * columns, dtype=np.int64), np.arange(rows + 1, dtype=np.int64) * columns)
+
+    @property
+    def count(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def sizes(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def group(self, g: int) -> np.ndarray:
+        return self.members[self.offsets[g]:self.offsets[g + 1]]
+
+    def penalty(self, name: str, num_variables: int) -> GroupSquareTerm:
+        """The one-hot penalty ``Σ_g (Σ_{i∈g} x_i − 1)²`` on bits as a structured term (zero exactly when every
+        group has one unit on), for encoders that give their groups a named, re-weightable penalty."""
+        ids = np.full(num_variables, -1, dtype=np.int64)
+        ids[self.members] = np.repeat(np.arange(self.count), self.sizes)
+        return GroupSquareTerm.build(name, ids, np.ones(self.count))
+
+    def free_units(self, num_variables: int) -> np.ndarray:
+        """The units in no group."""
+        grouped = np.zeros(num_variables, dtype=bool)
+        grouped[self.members] = True
+        return np.flatnonzero(~grouped)
+
+    def choices(self, state: Any) -> np.ndarray:
+        """For each group, the position (within the group) of its one unit that is on, or -1 where the group does
+        not have exactly one unit on."""
+        on = (np.asarray(state)[self.members] == 1).astype(np.int64)
+        counts = np.add.reduceat(on, self.offsets[:-1]) if len(self.members) else np.zeros(0, np.int64)
+        first = np.zeros(self.count, dtype=np.int64)
+        for g in range(self.count):
+            if counts[g] == 1:
+                first[g] = int(np.argmax(on[self.offsets[g]:self.offsets[g + 1]]))
+        return np.where(counts == 1, first, -1)
+
+    def satisfied(self, state: Any) -> bool:
+        """True when every group has exactly one unit on."""
+        return bool((self.choices(state) >= 0).all())
+
+    def random_states(self, rng: np.random.Generator, reads: int, vartype: Vartype, num_variables: int
+                      ) -> np.ndarray:
+        """``reads`` states with one unit on per group (uniformly) and the free units at random."""
+        if len(self.members) and self.members.max() >= num_variables:
+            raise ParameterError(f"one-hot groups name unit {self.members.max()} of {num_variables}")
+        states = rng.choice(np.array([vartype.low, 1], dtype=np.int8), size=(reads, num_variables))
+        states[:, self.members] = vartype.low
+        pick = (rng.random((reads, self.count)) * self.sizes).astype(np.int64)
+        states[np.arange(reads)[:, None], self.members[self.offsets[:-1] + pick]] = 1
+        return states
+
+
+@dataclass(frozen=True, eq=False)
+class SlackBlocks:
+    """Inequalities written with slack units: block ``b`` stands for ``Σ_k a_k x_{u_k} + Σ_m c_m y_m = rhs_b``,
+    where the ``x`` are ordinary units, the ``y`` its slack units (bits, ``0 ≤ Σ c_m y_m ≤ Σ c_m``) and the energy
+    penalises ``(Σ a x + Σ c y − rhs)²``. The inequality ``Σ a x ≤ rhs`` holds exactly when some slack makes that
+    zero. A backend that knows this structure never flips a slack unit on its own: after every move of the ``x``
+    it sets each affected block's slack to its best value, so the penalty is ``max(0, Σ a x − rhs)²`` and a move
+    that keeps the inequality pays nothing for it (``anneal``'s ``onehot``/``auto`` moves). Coefficients and right
+    sides are integers; the slack digits are 1, 2, 4, … with the last one capped, so every value from 0 to their
+    sum has exactly the greedy representation :meth:`slack_bits` writes.
+    """
+
+    unit_offsets: np.ndarray
+    units: np.ndarray
+    coefficients: np.ndarray
+    rhs: np.ndarray
+    slack_offsets: np.ndarray
+    slack_units: np.ndarray
+    slack_coefficients: np.ndarray
+
+    def __post_init__(self) -> None:
+        for name, dtype in (("unit_offsets", np.int64), ("units", np.int64), ("coefficients", np.float64),
+                            ("rhs", np.float64), ("slack_offsets", np.int64), ("slack_units", np.int64),
+                            ("slack_coefficients", np.float64)):
+            object.__setattr__(self, name, np.ascontiguousarray(getattr(self, name), dtype=dtype))
+        if len(self.unit_offsets) != self.count + 1 or len(self.slack_offsets) != self.count + 1:
+            raise ParameterError("slack blocks: one offset per block plus one, for units and slack units")
+        if len(np.intersect1d(self.units, self.slack_units)):
+            raise ParameterError("slack blocks: a slack unit cannot also be a constrained unit")
+
+    @classmethod
+    def from_blocks(cls, blocks: Sequence[tuple[Sequence[int], Sequence[float], float, Sequence[int],
+                                                Sequence[float]]]) -> SlackBlocks:
+        """From ``(units, coefficients, rhs, slack_units, slack_coefficients)`` per block."""
+        unit_sizes = [len(b[0]) for b in blocks]
+        slack_sizes = [len(b[3]) for b in blocks]
+        flat = lambda k, dtype: np.array([v for b in blocks for v in b[k]], dtype=dtype)  # noqa: E731
+        return cls(np.concatenate([[0], np.cumsum(unit_sizes)]), flat(0, np.int64), flat(1, np.float64),
+                   np.array([b[2] for b in blocks], dtype=np.float64), np.concatenate([[0], np.cumsum(slack_sizes)]),
+                   flat(3, np.int64), flat(4, np.float64))
+
+    @property
+    def count(self) -> int:
+        return len(self.rhs)
+
+    def residuals(self, bits: np.ndarray) -> np.ndarray:
+        """``rhs − Σ a x`` of every block for a bit state (or states, reads × n)."""
+        bits = np.atleast_2d(bits)
+        owner = np.repeat(np.arange(self.count), np.diff(self.unit_offsets))
+        products = bits[:, self.units] * self.coefficients
+        sums = np.zeros((len(bits), self.count))
+        np.add.at(sums.T, owner, products.T)
+        return self.rhs - sums
+
+    def slack_bits(self, bits: np.ndarray) -> np.ndarray:
+        """``bits`` (a bit state, or reads × n) with every block's slack units set to their best values."""
+        out = np.array(bits, copy=True)
+        single = out.ndim == 1
+        out = np.atleast_2d(out)
+        residual = self.residuals(out)
+        for b in range(self.count):
+            units = self.slack_units[self.slack_offsets[b]:self.slack_offsets[b + 1]]
+            digits = self.slack_coefficients[self.slack_offsets[b]:self.slack_offsets[b + 1]]
+            for r in range(len(out)):
+                out[r, units] = _slack_digits(residual[r, b], digits)
+        return out[0] if single else out
+
+
+def _slack_digits(residual: float, digits: np.ndarray) -> np.ndarray:
+    """The greedy representation of ``clamp(residual, 0, Σ digits)``: the capped last digit first, then binary."""
+    bits = np.zeros(len(digits), dtype=np.int8)
+    remaining = int(round(min(max(residual, 0.0), float(digits.sum()))))
+    if len(digits) and remaining >= digits[-1]:
+        bits[-1] = 1
+        remaining -= int(digits[-1])
+    for k in range(len(digits) - 1):
+        bits[k] = (remaining >> k) & 1
+    return bits
+
+
+@dataclass(frozen=True, eq=False)
 class PermutationView:
     """The energy restricted to permutations: ``E(p) = w·(Σ_ij A_ij B_p(i)p(j) + Σ_i C_i,p(i)) + offset``.
 
@@ -632,6 +819,10 @@ class Energy:
     labels: tuple | None = None
     layout: OneHotLayout | None = None
     permutation: PermutationView | None = None
+    groups: OneHotGroups | None = None
+    """One-hot groups (Potts variables) the backends may move within; see :class:`OneHotGroups`."""
+    slacks: SlackBlocks | None = None
+    """Inequalities written with slack units, whose slack backends may set exactly; see :class:`SlackBlocks`."""
 
     def __post_init__(self) -> None:
         if not self.terms:
@@ -647,6 +838,8 @@ class Energy:
         object.__setattr__(self, "weights", weights)
         if self.labels is not None and len(self.labels) != self.num_variables:
             raise ParameterError(f"{len(self.labels)} labels for {self.num_variables} variables")
+        if self.groups is not None and len(self.groups.members) and self.groups.members.max() >= self.num_variables:
+            raise ParameterError(f"one-hot groups name unit {self.groups.members.max()} of {self.num_variables}")
 
     @staticmethod
     def _checked_weights(weights: Mapping[str, float], names: Sequence[str]) -> dict[str, float]:

@@ -40,6 +40,16 @@ class Origin:
     distribution: str | None = None
     version: str | None = None
 
+    @property
+    def first_party(self) -> bool:
+        """hopsolve's own plugins (built-in modules and the ``hopsolve`` distribution's entry points)."""
+        return self.distribution == "hopsolve"
+
+    def describe(self) -> str:
+        """``'tsp' (hopsolve 0.1.0)``: the plugin and the distribution that installed it."""
+        where = " ".join(p for p in (self.distribution, self.version) if p)
+        return f"{self.plugin!r}" + (f" ({where})" if where else "")
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -58,7 +68,7 @@ class LoadFailure:
     error: str
 
     def __str__(self) -> str:
-        return f"plugin {self.plugin!r} failed: {self.error}"
+        return f"plugin {self.plugin!r} failed: {' '.join(self.error.split())}"  # one line, whatever it said
 
 
 @dataclass
@@ -109,7 +119,9 @@ class Registry:
 
 
 def _entry_points() -> list[metadata.EntryPoint]:
-    return sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+    """hopsolve's own entry points first, then the others by name (a stable order on every machine)."""
+    return sorted(metadata.entry_points(group=ENTRY_POINT_GROUP),
+                  key=lambda ep: (not _origin_of(ep).first_party, ep.name, _origin_of(ep).distribution or ""))
 
 
 def _origin_of(ep: metadata.EntryPoint) -> Origin:
@@ -145,6 +157,16 @@ def make_plugin_manager(
         except Exception as exc:  # noqa: BLE001 - a bad plugin must not stop the others
             failures.append(LoadFailure(origin.plugin, f"{type(exc).__name__}: {exc}"))
 
+    def load(what: str, loader: Callable[[], Any]) -> Any:
+        """Import a plugin; any failure, ``SystemExit`` included, is reported and the plugin skipped."""
+        try:
+            return loader()
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - a plugin's sys.exit() must not end hopsolve
+            failures.append(LoadFailure(what, f"{type(exc).__name__}: {exc}"))
+            return None
+
     for module_name in BUILTIN_PLUGINS:
         register(importlib.import_module(module_name), _hopsolve_origin(module_name))
 
@@ -153,24 +175,21 @@ def make_plugin_manager(
         for ep in _entry_points():
             if allowed and ep.name not in allowed:
                 continue
-            if pm.has_plugin(ep.name):
-                continue
-            try:
-                plugin = ep.load()
-            except Exception as exc:  # noqa: BLE001
-                failures.append(LoadFailure(ep.name, f"{type(exc).__name__}: {exc}"))
-                continue
-            register(plugin, _origin_of(ep))
+            origin = _origin_of(ep)
+            if pm.has_plugin(origin.plugin):  # two distributions, one entry-point name: keep both, named apart
+                origin = Origin(f"{ep.name}@{origin.distribution}", origin.distribution, origin.version)
+            if pm.has_plugin(origin.plugin):
+                continue  # the same distribution seen twice on sys.path
+            plugin = load(origin.plugin, ep.load)
+            if plugin is not None:
+                register(plugin, origin)
 
     for module_name in (n.strip() for n in env.get("HOPSOLVE_PLUGINS", "").split(",")):
         if not module_name or pm.has_plugin(module_name):
             continue
-        try:
-            plugin = importlib.import_module(module_name)
-        except Exception as exc:  # noqa: BLE001
-            failures.append(LoadFailure(module_name, f"{type(exc).__name__}: {exc}"))
-            continue
-        register(plugin, Origin(module_name))
+        plugin = load(module_name, lambda name=module_name: importlib.import_module(name))
+        if plugin is not None:
+            register(plugin, Origin(module_name))
 
     for plugin in extra_plugins or []:
         register(plugin, Origin(getattr(plugin, "__name__", type(plugin).__name__)))
@@ -202,18 +221,24 @@ def _collect(pm: pluggy.PluginManager, hook_name: str, origins: Mapping[str, Ori
         others = [other.plugin for other in implementations if other is not impl]
         try:
             pm.subset_hook_caller(hook_name, remove_plugins=others)(register=register, **hook_args)
-        except Exception as exc:  # noqa: BLE001
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - SystemExit from a hook is a plugin failure too
             failures.append(LoadFailure(origin.plugin, f"{hook_name} raised {type(exc).__name__}: {exc}"))
             continue
         for args, kwargs in gathered:
             try:
                 add(origin, args[0] if len(args) == 1 and not kwargs else None, args, kwargs)
             except PluginError as exc:
-                failures.append(LoadFailure(origin.plugin, str(exc)))
+                failures.append(LoadFailure(getattr(exc, "plugin", None) or origin.plugin, str(exc)))
 
 
 def build_registry(env: Mapping[str, str] | None = None, extra_plugins: list[Any] | None = None) -> Registry:
-    """Load the plugins and gather what they register. Duplicate names are reported naming both plugins."""
+    """Load the plugins and gather what they register.
+
+    A name registered twice is reported in one line naming both plugins and their distributions. hopsolve's own
+    plugins always keep their names (a third party cannot take over ``tsp``, whatever order the entry points
+    load in); between two third parties the first in pluggy's order keeps it."""
     pm, origins, failures = make_plugin_manager(env, extra_plugins)
     registry = Registry(failures=failures)
 
@@ -223,10 +248,13 @@ def build_registry(env: Mapping[str, str] | None = None, extra_plugins: list[Any
                 raise PluginError(f"registered a {kind} without a string 'name': {args or kwargs}")
             key = (cls.problem, cls.name) if kind == "baseline" else cls.name
             if key in table:
-                raise PluginError(
-                    f"{kind} {cls.name!r} is registered by both {table[key].origin.plugin!r} and {origin.plugin!r}"
-                    f"; keeping {table[key].origin.plugin!r}"
-                )
+                held = table[key].origin
+                kept, dropped = (origin, held) if origin.first_party and not held.first_party else (held, origin)
+                table[key] = Entry(cls.name, cls, origin) if kept is origin else table[key]
+                clash = PluginError(f"{kind} {cls.name!r} is registered by both {held.describe()} and "
+                                    f"{origin.describe()}; keeping {kept.plugin!r}, ignoring {dropped.plugin!r}")
+                clash.plugin = dropped.plugin  # the failure is the ignored plugin's
+                raise clash
             table[key] = Entry(cls.name, cls, origin)
         return add
 

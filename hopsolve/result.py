@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from hopsolve.errors import UserError
+
 Status = Literal["optimal", "feasible", "infeasible", "timeout", "interrupted", "error"]
 
 
@@ -75,6 +77,24 @@ class Result:
     versions: dict[str, str] = field(default_factory=dict)
     absolute_gap: float | None = None
     """``objective - reference`` (≥ 0 when worse), also where ``gap`` is undefined (a reference of 0)."""
+
+    # (problem, instance, Solution) for plot(), set on a result by hopsolve.solve; unannotated, so not a dataclass
+    # field: it never reaches to_dict(), the JSON, equality or repr
+    _drawable = None
+
+    def plot(self, ax: Any = None) -> Any:
+        """Draw the solution with its problem's ``plot`` (TSP: the tour over the cities; extra ``plot``) into
+        ``ax`` (a matplotlib Axes) or a new figure; returns the Axes. Only for results of :func:`hopsolve.solve`
+        (which keep the instance they came from) and problems that can draw."""
+        if self._drawable is None:
+            raise UserError("this result keeps no instance to draw: results of hopsolve.solve(...) do")
+        problem, instance, solution = self._drawable
+        draw = getattr(problem, "plot", None)
+        if draw is None:
+            raise UserError(f"problem {problem.name!r} cannot draw a solution")
+        if solution.value is None:
+            raise UserError("no solution to draw: the run found no valid candidate")
+        return draw(instance, solution, ax=ax)
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(dataclasses.asdict(self))

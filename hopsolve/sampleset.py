@@ -24,7 +24,7 @@ class SampleSet:
 
     Rows keep the order the reads ran in; :attr:`best` is the lowest-energy one (the first of equals).
 
-    The contract (what ``hopsolve.solve``, ``bench`` and ``report`` read; a backend sets these, not ad-hoc keys):
+    The contract (what ``solve_instance``, ``bench`` and ``report`` read; a backend sets these, not ad-hoc keys):
 
     - ``timed_out``: the run stopped at its time limit before finishing its schedule.
     - ``proven_optimal``: the best state is a proven ground state (only exact methods set it).

@@ -28,7 +28,7 @@ class SolveProgress:
     def __call__(self, update: dict[str, Any]) -> None:
         if not self.enabled:
             return
-        if update.get("stage") == "preparing":  # hopsolve.solve is about to compile or load kernels
+        if update.get("stage") == "preparing":  # solve_instance is about to compile or load kernels
             self._note = threading.Timer(COMPILE_NOTE_AFTER_S, self._say_compiling)
             self._note.daemon = True
             self._note.start()

@@ -22,6 +22,7 @@ from hopsolve.problem import Instance, Problem
 
 __all__ = [
     "brute_force_minimum",
+    "check_anytime",
     "random_energy",
     "check_backend",
     "check_backend_contract",
@@ -70,12 +71,13 @@ def _check_scored(energy: Energy, samples: Any, label: str) -> None:
 
 
 def check_backend(backend: Backend, params: Mapping[str, Any] | None = None, *, finds_ground_state: bool = True,
-                  local_minima: bool = False, sizes: Iterable[int] = (1, 5, 10, 16), seeds: Iterable[int] = (0, 1, 2)
-                  ) -> None:
+                  local_minima: bool = False, sizes: Iterable[int] = (1, 5, 10, 16), seeds: Iterable[int] = (0, 1, 2),
+                  problem: Problem | None = None, instance: Instance | None = None) -> None:
     """Run every backend check: edge cases, scoring, vartypes, seeding, parameters, and quality against exact.
 
     ``finds_ground_state``: the best read must reach the exact minimum on random models of up to 16 units.
     ``local_minima``: every read must be a local minimum (no single flip lowers its energy).
+    ``problem`` and ``instance``: also check the anytime curve on that problem (:func:`check_anytime`).
     """
     name = getattr(backend, "name", type(backend).__name__)
     try:
@@ -107,16 +109,19 @@ def check_backend(backend: Backend, params: Mapping[str, Any] | None = None, *, 
         again = _solve(backend, random_energy(n, seed), params, seed)
         first = _solve(backend, random_energy(n, seed), params, seed)
         assert np.array_equal(first.states, again.states), f"{name}: same seed must give the same states"
-    check_backend_contract(backend, params)
+    check_backend_contract(backend, params, problem=problem, instance=instance)
 
 
-def check_backend_contract(backend: Backend, params: Mapping[str, Any] | None = None) -> None:
+def check_backend_contract(backend: Backend, params: Mapping[str, Any] | None = None, *,
+                           problem: Problem | None = None, instance: Instance | None = None) -> None:
     """The parts of the backend contract every caller relies on (see :class:`hopsolve.SampleSet`):
 
     the empty model; typed fields (``timed_out``, ``proven_optimal``, ``derived``, ``work`` in a named
     ``work_unit``) and no per-read arrays in ``info``; initial states (one read per given state, scored);
-    callbacks whose ``done`` never decreases and never passes ``total``; a time limit, where the backend declares
-    one, honoured on a run that would otherwise take long; permutation and one-hot energies scored exactly.
+    callbacks whose ``done`` never decreases and never passes ``total``, whose ``best_energy`` never rises and
+    whose ``best_state`` has that energy; a time limit, where the backend declares one, honoured on a run that
+    would otherwise take long; permutation and one-hot energies scored exactly; and, where a ``problem`` and
+    ``instance`` are attached, the anytime curve in the problem's objective (:func:`check_anytime`).
     """
     import time
 
@@ -146,6 +151,9 @@ def check_backend_contract(backend: Backend, params: Mapping[str, Any] | None = 
         f"{name}: callback progress passed its total"
     assert len({(u.get("total"), u.get("unit")) for u in updates if "done" in u}) <= 1, \
         f"{name}: callback progress must keep one total in one unit"
+    best = [u["best_energy"] for u in updates if "best_energy" in u]
+    assert all(b <= a + 1e-9 * max(1.0, abs(a)) for a, b in zip(best, best[1:])), \
+        f"{name}: the best energy in progress updates must never rise"
     for update in updates:
         if "best_state" in update and "best_energy" in update:
             assert np.isclose(energy.energy(update["best_state"]), update["best_energy"]), \
@@ -174,11 +182,55 @@ def check_backend_contract(backend: Backend, params: Mapping[str, Any] | None = 
     distance = np.array([[0.0, 1.0, 4.0], [1.0, 0.0, 2.0], [4.0, 2.0, 0.0]])
     for label, model in [("permutation", permutation_energy(flow, distance)),
                          ("one-hot", Energy(Vartype.BINARY, (GroupSquareTerm.build(
-                             "objective", np.repeat(np.arange(3), 3), np.ones(3)),)))]:
+                             "objective", np.repeat(np.arange(3), 3), np.ones(3)),))),
+                         ("one-hot groups", _grouped_energy())]:
         result = _solve(backend, model, params, 0)
         _check_scored(model, result, f"{name} ({label} energy)")
         assert result.energies.min() >= ExactBackend().solve(model).best_energy - 1e-9, \
             f"{name}: {label} energy below the exact minimum"
+    if problem is not None and instance is not None:
+        check_anytime(backend, problem, instance, params)
+
+
+def _grouped_energy() -> Energy:
+    """Three one-hot groups (sizes 2, 3, 4) and two free units under a random objective plus the one-hot penalty."""
+    from hopsolve.energy import OneHotGroups
+
+    groups = OneHotGroups.from_lists([[0, 1], [2, 3, 4], [5, 6, 7, 8]])
+    objective = random_energy(11, 8, Vartype.BINARY, integer=True).terms[0]
+    return Energy(Vartype.BINARY, (objective, groups.penalty("onehot", 11)), weights={"onehot": 4.0}, groups=groups)
+
+
+def check_anytime(backend: Backend, problem: Problem, instance: Instance,
+                  params: Mapping[str, Any] | None = None, seed: int = 3) -> list[float]:
+    """The best objective a backend reports as it runs, decoded by ``problem`` as ``solve_instance`` does for the
+    anytime curve: every update's best state (``best_state`` or ``best_positions``) decodes, the feasible
+    objectives never get worse, and none beats the best read the run returns. For problems whose feasible states'
+    energy falls as the objective improves (unconstrained ones, permutation views). Returns the objectives seen.
+    """
+    from hopsolve.solving import _decode_update
+
+    name = getattr(backend, "name", type(backend).__name__)
+    energy = problem.encode(instance)
+    objectives: list[float] = []
+
+    def record(update: dict[str, Any]) -> None:
+        solution = _decode_update(problem, instance, energy, update)
+        if solution is not None and solution.feasible:
+            objectives.append(float(solution.objective))
+
+    samples = backend.solve(energy, backend.params(params), seed=seed, callback=record)
+    assert objectives, f"{name}: no progress update carried a best state that decodes to a feasible solution"
+    better = (lambda a, b: a <= b + 1e-9) if problem.sense == "min" else (lambda a, b: a >= b - 1e-9)
+    assert all(better(b, a) for a, b in zip(objectives, objectives[1:])), \
+        f"{name}: the best objective in progress updates got worse: {objectives}"
+    if samples.permutations is not None:
+        final = problem.decode_permutation(instance, energy, samples.permutations[int(np.argmin(samples.energies))])
+    else:
+        final = problem.decode(instance, energy, samples.best)
+    assert final.feasible and better(final.objective, objectives[-1]), \
+        f"{name}: the run's best read ({final.objective}) is worse than its last progress update ({objectives[-1]})"
+    return objectives
 
 
 def check_problem(problem: Problem, instance: Instance, candidates: Iterable[Any], *,

@@ -42,6 +42,8 @@ def miniature(energy: Energy) -> Energy:
         return permutation_energy(flow, view.adjacency[:k, :k].toarray(), linear)
     if energy.num_variables <= MINIATURE_UNITS or any(isinstance(t, PatternTerm) for t in energy.terms):
         return energy
+    if energy.groups is not None:
+        return _grouped_miniature(energy.vartype)
     q = np.array([[1.0, -2.0, 0.0], [0.0, 1.0, -1.0], [0.0, 0.0, 0.5]])
     small = Energy.from_qubo(q)
     return small if energy.vartype is Vartype.BINARY else small.to_spin()
@@ -57,6 +59,17 @@ def warm_up(backend: Any, energy: Energy, params: Any) -> float:
     return time.perf_counter() - started
 
 
+def _grouped_miniature(vartype: Vartype) -> Energy:
+    """Two one-hot groups of two units and a free unit, with their one-hot penalty."""
+    from hopsolve.energy import OneHotGroups
+
+    q = np.array([[1.0, -2.0, 0.0, 1.0, 0.0], [0.0, 1.0, -1.0, 0.0, 1.0], [0.0, 0.0, 0.5, 2.0, 0.0],
+                  [0.0, 0.0, 0.0, -1.0, 1.0], [0.0, 0.0, 0.0, 0.0, 0.5]])
+    groups = OneHotGroups.from_lists([[0, 1], [2, 3]])
+    energy = Energy(Vartype.BINARY, (Energy.from_qubo(q).terms[0], groups.penalty("onehot", 5)), groups=groups)
+    return energy if vartype is Vartype.BINARY else energy.to_spin()
+
+
 def sample_energies() -> dict[str, Energy]:
     """One miniature of each kind of energy the built-in backends treat differently."""
     from hopsolve.permutation import permutation_energy, tour_energy
@@ -65,7 +78,7 @@ def sample_energies() -> dict[str, Energy]:
     flow = np.array([[0.0, 2.0, 1.0], [2.0, 0.0, 3.0], [1.0, 3.0, 0.0]])
     qubo = Energy.from_qubo(np.array([[1.0, -2.0, 0.0], [0.0, 1.0, -1.0], [0.0, 0.0, 0.5]]))
     return {"tour": tour_energy(Metric("EUC_2D", points=points)), "permutation": permutation_energy(flow, flow),
-            "qubo": qubo, "ising": qubo.to_spin()}
+            "qubo": qubo, "ising": qubo.to_spin(), "onehot": _grouped_miniature(Vartype.BINARY)}
 
 
 def warm_everything(registry: Any) -> dict[str, float]:

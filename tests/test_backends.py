@@ -151,7 +151,7 @@ def test_time_limit_squeezes_the_schedule_so_the_run_ends_cold():
     assert progress.compressed and not progress.timed_out and progress.done < 10**5
     assert np.isclose(reached[-1], 10.0)  # it ended cold
     energy, params = random_energy(50, 0), AnnealParams(reads=2, sweeps=10**7, time_limit=0.5)
-    AnnealBackend().prepare(energy, params)  # compiled before the clock, as hopsolve.solve does
+    AnnealBackend().prepare(energy, params)  # compiled before the clock, as hopsolve.solve_instance does
     samples = AnnealBackend().solve(energy, params, seed=0)
     assert samples.info["sweeps_done"] < 10**7 and samples.info["schedule_compressed"]
 
@@ -372,3 +372,58 @@ def test_tank_reports_its_best_state_and_keeps_it_on_ctrl_c():
     timed = TankBackend().solve(energy, TankParams(reads=3, max_steps=10**7, u0_final=0.01,
                                                    time_limit=0.3), seed=1)
     assert timed.timed_out and not timed.interrupted and timed.work < 10**7
+
+
+def _small_maxcut(tmp_path):
+    from hopsolve.plugins import build_registry
+
+    rng = np.random.default_rng(5)
+    edges = [(i, j, int(rng.choice([-1, 1]))) for i in range(1, 41) for j in range(i + 1, 41) if rng.random() < 0.2]
+    path = tmp_path / "g40.txt"
+    path.write_text(f"40 {len(edges)}\n" + "".join(f"{i} {j} {w}\n" for i, j, w in edges))
+    problem = build_registry().problem("maxcut")
+    return problem, problem.read(path)
+
+
+@pytest.mark.parametrize("backend, params", [
+    (AnnealBackend(), {"sweeps": 2000, "reads": 4}),
+    (HopfieldBackend(), {"reads": 40}),
+    (TankBackend(), {"reads": 4, "max_steps": 5000}),
+    (TankBackend(), {"reads": 4, "max_steps": 5000, "integrator": "rk45"}),
+], ids=["anneal", "hopfield", "tank", "tank-rk45"])
+def test_progress_reports_the_best_objective_of_an_attached_problem(backend, params, tmp_path):
+    from hopsolve.testing import check_anytime
+
+    problem, instance = _small_maxcut(tmp_path)
+    check_anytime(backend, problem, instance, params)
+
+
+def test_tour_progress_reports_the_best_tour_length():
+    from hopsolve.plugins import build_registry
+    from hopsolve.testing import check_anytime
+
+    from .conftest import INSTANCES
+
+    problem = build_registry().problem("tsp")
+    instance = problem.read(INSTANCES / "tsplib" / "kroA100.tsp")
+    lengths = check_anytime(AnnealBackend(), problem, instance, {"sweeps": 3000, "reads": 2})
+    assert lengths[-1] < lengths[0]
+
+
+def test_check_anytime_catches_a_backend_that_returns_worse_than_it_reported(tmp_path):
+    from hopsolve.sampleset import SampleSet
+    from hopsolve.testing import check_anytime
+
+    class Forgetful(HopfieldBackend):
+        """Reports its best read as progress, then returns a random state instead."""
+
+        def solve(self, energy, params=None, *, seed=None, initial_states=None, callback=None):
+            found = super().solve(energy, params, seed=seed)
+            callback({"done": 1, "total": 1, "unit": "runs", "best_energy": found.best_energy,
+                      "best_state": found.best})
+            random = np.random.default_rng(0).choice([-1, 1], size=(1, energy.num_variables)).astype(np.int8)
+            return SampleSet.from_states(energy, random, work=1, work_unit="runs")
+
+    problem, instance = _small_maxcut(tmp_path)
+    with pytest.raises(AssertionError, match="worse than its last progress update"):
+        check_anytime(Forgetful(), problem, instance, {"reads": 10})

@@ -250,3 +250,20 @@ def test_report_reads_several_files_and_draws_anytime_curves_and_profiles(cli, t
     untraced = tmp_path / "plain.jsonl"
     assert cli("bench", *[a for a in grid if a != "--trace"], "--solvers", "anneal", "--out", untraced).code == 0
     assert all("anytime" not in r["info"] for r in load_records(untraced))
+
+
+@pytest.mark.slow
+def test_same_seed_gives_the_same_answers_on_any_number_of_jobs(cli, tmp_path):
+    """Without a time limit a run's budget is sweeps, not seconds: one worker or two, in-process or not, the same
+    seeds give the same solutions, objectives, energies and work."""
+    instances = [str(INSTANCES / "tsplib" / name) for name in ("eil51.tsp", "burma14.tsp")]
+    runs = {}
+    for jobs in ("1", "2"):
+        out = tmp_path / f"jobs{jobs}.jsonl"
+        run = cli("bench", "--instances", *instances, "--solvers", "anneal", "--seeds", "2", "--jobs", jobs,
+                  "--out", out)
+        assert run.code == 0, run.err
+        records = [json.loads(line) for line in out.read_text().splitlines()]
+        runs[jobs] = {r["task"]: (r["solution"], r["objective"], r["energy"], r["info"].get("work"))
+                      for r in records}
+    assert runs["1"] == runs["2"] and len(runs["1"]) == 4

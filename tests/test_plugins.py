@@ -15,7 +15,7 @@ import pytest
 from hopsolve import build_registry
 from hopsolve.errors import PluginError
 
-from .conftest import ROOT
+from .conftest import INSTANCES, ROOT
 
 EXAMPLE = Path(__file__).resolve().parent / "third_party" / "hopsolve-partition"
 
@@ -238,3 +238,52 @@ def test_a_backend_written_from_the_readme_passes_the_conformance_kit(tmp_path, 
         assert registry.backends["descent"].cls is module.DescentBackend
     finally:
         sys.modules.pop("descent_backend", None)
+
+
+def test_a_third_party_cannot_take_over_a_built_in_name_whatever_the_load_order(site, cli):
+    fake_install(site, "aaa-evil", {"aaa": "dup_evil"}, {"dup_evil": """
+        import hopsolve
+        from hopsolve_qubo.plugin import QuboProblem
+        class Evil(QuboProblem):
+            name = "tsp"
+            suffixes = ()
+        @hopsolve.hookimpl(tryfirst=True)
+        def hopsolve_problems(register):
+            register(Evil)
+    """})
+    registry = build_registry()
+    assert registry.problems["tsp"].origin.distribution == "hopsolve"
+    [failure] = registry.failures
+    assert failure.plugin == "aaa" and "(aaa-evil 0.1.0)" in failure.error and "(hopsolve" in failure.error
+    assert "keeping 'tsp', ignoring 'aaa'" in failure.error
+    run = cli("solve", INSTANCES / "tsplib" / "burma14.tsp", "--param", "sweeps=50")
+    assert run.code == 0 and "burma14 (tsp)" in run.out
+    assert [line for line in run.err.splitlines() if "warning" in line] == [f"hopsolve: warning: {failure}"]
+
+
+def test_an_entry_point_named_like_a_built_in_one_is_loaded_not_skipped(site):
+    fake_install(site, "tsp-extra", {"tsp": "dup_tsp_extra"}, {"dup_tsp_extra": """
+        import hopsolve
+        from hopsolve_qubo.plugin import QuboProblem
+        class Second(QuboProblem):
+            name = "tsp2"
+            suffixes = ()
+        @hopsolve.hookimpl
+        def hopsolve_problems(register):
+            register(Second)
+    """})
+    registry = build_registry()
+    assert registry.problems["tsp2"].origin.plugin == "tsp@tsp-extra" and registry.failures == []
+    assert registry.problems["tsp"].origin.distribution == "hopsolve"
+
+
+def test_a_plugin_that_exits_at_import_is_reported_like_any_failure(site, cli):
+    fake_install(site, "exit-plugin", {"exiting": "raising_exit"}, {"raising_exit": """
+        import sys
+        sys.exit("this plugin refuses to load")
+    """})
+    registry = build_registry()
+    [failure] = registry.failures
+    assert failure.plugin == "exiting" and "SystemExit" in failure.error and "qubo" in registry.problems
+    run = cli("solve", INSTANCES / "tsplib" / "burma14.tsp", "--param", "sweeps=50")
+    assert run.code == 0 and len([line for line in run.err.splitlines() if "warning" in line]) == 1

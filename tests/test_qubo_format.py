@@ -64,6 +64,16 @@ def test_write_then_read_round_trips(tmp_path_factory, n, seed, density):
     np.testing.assert_array_equal(read_qubo(path).q.toarray(), q)
 
 
+def test_a_model_built_in_memory_writes_its_lower_triangle_folded_and_its_offset_as_a_comment(tmp_path):
+    q = np.array([[1.0, 2.0, 0.0], [-4.0, 0.0, 0.5], [3.0, 0.0, -1.0]])
+    model = QuboModel(sp.csr_matrix(q), offset=2.5)
+    write_qubo(model, tmp_path / "m.qubo")
+    assert "c offset 2.5" in (tmp_path / "m.qubo").read_text()
+    back = read_qubo(tmp_path / "m.qubo")
+    for bits in np.ndindex(2, 2, 2):
+        assert back.value(np.array(bits)) == pytest.approx(model.value(np.array(bits)) - 2.5)
+
+
 def test_user_errors_are_one_line(cli, tmp_path):
     good = tmp_path / "ok.qubo"
     good.write_text("p qubo 0 2 1 1\n0 0 -1\n0 1 2\n")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from hopsolve.errors import ParameterError
-from hopsolve.seeding import MAX_SEED, auxiliary_state, kernel_states, resolve_seed
+from hopsolve.seeding import MAX_SEED, auxiliary_state, kernel_states, make_rng, resolve_seed
 
 from .conftest import INSTANCES
 
@@ -24,6 +24,18 @@ def test_kernel_streams_are_fixed_by_the_seed_and_never_zero():
     assert a.dtype == np.uint64 and np.array_equal(a, b) and np.all(a != 0) and len(set(a.tolist())) == 6
     assert np.array_equal(kernel_states(5, 3), a[:3])  # a read's stream does not depend on how many there are
     assert auxiliary_state(5) != 0 and not np.array_equal(kernel_states(6, 6), a)
+
+
+def test_read_streams_are_spawned_from_the_seed():
+    """The documented tree: read i's state is the first word of ``SeedSequence(seed).spawn(3)[2].spawn(reads)[i]``,
+    and the run generator and the auxiliary stream are the other two children."""
+    reads_parent = np.random.SeedSequence(11).spawn(3)[2]
+    expected = [child.generate_state(1, dtype=np.uint64)[0] | np.uint64(1) for child in reads_parent.spawn(4)]
+    assert kernel_states(11, 4).tolist() == [int(x) for x in expected]
+    run_child, aux_child, _ = np.random.SeedSequence(11).spawn(3)
+    assert make_rng(11).random() == np.random.default_rng(run_child).random()
+    assert int(auxiliary_state(11)) == int(aux_child.generate_state(1, dtype=np.uint64)[0] | np.uint64(1))
+    assert int(auxiliary_state(11)) not in kernel_states(11, 4).tolist()
 
 
 def test_a_huge_seed_is_a_one_line_user_error(cli):

@@ -171,7 +171,7 @@ def test_a_large_instance_is_solved_without_any_n_squared_structure(tmp_path, re
     monkeypatch.setenv("HOPSOLVE_MAX_MATRIX_BYTES", str(64 * 2**20))
     path = tmp_path / "uniform20000.tsp"
     _write_uniform(path, 20_000, seed=5)
-    from hopsolve.solve import solve_path
+    from hopsolve.solving import solve_path
 
     result, solution, instance = solve_path(registry, path, seed=2, time_limit=4.0)
     assert result.feasible and sorted(solution.value) == list(range(1, 20_001))
@@ -244,7 +244,7 @@ SHIPPED = sorted((INSTANCES / "tsplib").glob("*.tsp")) + sorted((INSTANCES / "ts
 @pytest.mark.slow
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
 def test_every_shipped_instance_gives_a_valid_tour(path, registry):
-    from hopsolve.solve import solve_path
+    from hopsolve.solving import solve_path
 
     result, solution, instance = solve_path(registry, path, seed=1, params={"sweeps": 3})
     n = instance.data.dimension
@@ -255,7 +255,7 @@ def test_every_shipped_instance_gives_a_valid_tour(path, registry):
 
 
 def test_ctrl_c_keeps_the_best_tour_and_says_interrupted(registry):
-    from hopsolve.solve import solve_path
+    from hopsolve.solving import solve_path
 
     calls = []
 
@@ -276,7 +276,7 @@ def test_ctrl_c_keeps_the_best_tour_and_says_interrupted(registry):
 def test_plot_draws_into_a_given_axes_and_the_cli_says_where_it_wrote(registry, cli, tmp_path):
     from matplotlib.figure import Figure
 
-    from hopsolve.solve import solve_path
+    from hopsolve.solving import solve_path
 
     result, solution, instance = solve_path(registry, TSPLIB / "eil51.tsp", seed=1, params={"sweeps": 100})
     ax = Figure().subplots()

@@ -12,7 +12,8 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
-from hopsolve.backend import Backend, Callback, TimedRunParams
+from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size
+from hopsolve.backends import _group_kernels as GK
 from hopsolve.backends import _kernels as K
 from hopsolve.backends import _pattern_kernels as PAT
 from hopsolve.backends import _perm_kernels as PK
@@ -20,7 +21,7 @@ from hopsolve.backends import _tour_kernels as TK
 from hopsolve.backends._model import SpinModel, compile_spin_model, from_spins, pattern_part, to_spins
 from hopsolve.backends._tour_start import greedy_tour
 from hopsolve.backends.schedules import beta_schedule, default_beta_range, typical_beta_min
-from hopsolve.energy import Energy, PermutationView
+from hopsolve.energy import Energy, OneHotGroups, PermutationView, SlackBlocks, Vartype
 from hopsolve.errors import ParameterError
 from hopsolve.params import require
 from hopsolve.pattern_term import PatternTerm
@@ -56,7 +57,10 @@ class AnnealParams(TimedRunParams):
     """Fixed inverse temperature for ``schedule=constant`` (Glauber dynamics at constant temperature)."""
     moves: str = "auto"
     """``flip``: single-unit flips; ``permutation``: exchange two items / reverse a block of positions, staying
-    feasible (needs an energy with a permutation view); ``auto``: permutation moves where possible. On tour
+    feasible (needs an energy with a permutation view); ``onehot``: change which unit of a one-hot group is on
+    (Potts moves: Metropolis over the group with ``rule=metropolis``, heat bath with ``rule=glauber``; needs an
+    energy with ``groups``, see :class:`hopsolve.energy.OneHotGroups`; free units get single flips); ``auto``:
+    permutation moves where possible, else one-hot moves where the energy has groups, else flips. On tour
     energies (a permutation view over a metric, see :class:`hopsolve.energy.PermutationView`) permutation moves
     are drawn from the tour move table (``hopsolve.backends._tour_kernels.TOUR_MOVES``) by a mix, which may be
     given here as ``name:probability`` pairs, e.g. ``2opt:0.6,oropt:0.3,swap:0.1`` (normalised; default
@@ -115,9 +119,13 @@ class AnnealParams(TimedRunParams):
         require(0.0 < self.hot_quantile <= 1.0, owner, "hot_quantile must be in (0, 1]")
         require(self.max_reversal is None or self.max_reversal >= 1, owner, "max_reversal must be at least 1")
         require(self.neighbours >= 1, owner, f"neighbours must be at least 1, got {self.neighbours}")
-        if self.moves not in ("auto", "flip", "permutation"):
+        if self.moves not in ("auto", "flip", "permutation", "onehot"):
             tour_mix(self.moves)
 
+
+MAX_STRETCHED_SWEEPS = 10_000_000
+"""A schedule stretched to fill a time limit stops growing here (its β array is 80 MB); a run that fast ends
+early instead."""
 
 DEFAULT_TOUR_MIX = "2opt:0.55,oropt:0.4,swap:0.05"
 
@@ -129,8 +137,8 @@ def tour_mix(text: str) -> np.ndarray:
         name, sep, value = part.partition(":")
         name = name.strip()
         if name not in TK.MOVE_NAMES:
-            raise ParameterError(f"backend 'anneal': moves: unknown move {name!r} (choose auto, flip, permutation "
-                                 f"or a mix of {', '.join(TK.MOVE_NAMES)} as name:probability pairs)")
+            raise ParameterError(f"backend 'anneal': moves: unknown move {name!r} (choose auto, flip, permutation, "
+                                 f"onehot or a mix of {', '.join(TK.MOVE_NAMES)} as name:probability pairs)")
         try:
             weight = float(value) if sep else 1.0
         except ValueError:
@@ -195,7 +203,7 @@ def _run_chunked(betas: np.ndarray, step: Callable[[int, int, np.ndarray], None]
             # the pace of the latest chunk: the first one also loads or compiles the kernels
             pace = elapsed / (stop - done_before)
             needed = pace * (len(betas) - progress.done)
-            fits = max(1, int(0.9 * (time_limit - spent) / pace))
+            fits = min(MAX_STRETCHED_SWEEPS, max(1, int(0.9 * (time_limit - spent) / pace)))
             # a schedule squeezed on a slow chunk (a busy machine) grows back to its own length when the pace
             # recovers; with fill_time it grows to fill the limit
             shortened = len(betas) < planned
@@ -212,6 +220,46 @@ def _run_chunked(betas: np.ndarray, step: Callable[[int, int, np.ndarray], None]
     except KeyboardInterrupt:
         progress.interrupted = True
     return progress
+
+
+def _group_move_scales(energy: Energy, groups: OneHotGroups, free: np.ndarray, slack: tuple, start: np.ndarray | None,
+                       seed: int) -> tuple[float, float]:
+    """(hot, cold) energy changes for the β range of group moves: the mean and the 1% quantile of the positive
+    changes of 2000 random moves at the first start state, measured on the objective alone where the energy has
+    one that moves (the penalties are hard constraints: their scale, far above the objective's, would otherwise
+    make the whole schedule too hot to see the objective), else on the whole energy."""
+    if start is None:
+        return 1.0, 1.0
+    candidates = [energy]
+    if "objective" in energy.term_names and energy.penalty_names:
+        candidates.insert(0, energy.reweighted(**{name: 0.0 for name in energy.penalty_names}))
+    for measured in candidates:
+        model = compile_spin_model(measured)
+        spins = (2.0 * start - 1.0)[None, :].astype(np.float64)
+        hq = model.initial_fields(spins)
+        gsum = np.zeros((1, model.group_of.shape[0], model.group_target.shape[1]))
+        K.init_group_sums(model.group_of, spins, gsum)
+        residual = energy.slacks.residuals(start)[0] if energy.slacks is not None else np.zeros(0)
+        sample = GK.sample_group_deltas(model.indptr, model.indices, model.data, model.group_of, model.group_target,
+                                        model.group_scale, groups.members, groups.offsets, free, *slack, spins[0],
+                                        hq[0], gsum[0], residual, 2000, auxiliary_state(seed))
+        positive = sample[sample > 1e-12]
+        if len(positive):
+            return float(positive.mean()), float(np.percentile(positive, 1))
+    return 1.0, 1.0
+
+
+def _slack_arrays(slacks: SlackBlocks | None, n: int) -> tuple[np.ndarray, ...]:
+    """The kernels' view of slack blocks: unit → (block, coefficient) in CSR form, and each block's slack units
+    and digits (empty arrays when there are none)."""
+    if slacks is None:
+        return (np.zeros(n + 1, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(1, np.int64),
+                np.zeros(0, np.int64), np.zeros(0))
+    owner = np.repeat(np.arange(slacks.count), np.diff(slacks.unit_offsets))
+    order = np.argsort(slacks.units, kind="stable")
+    unit_ptr = np.concatenate([[0], np.cumsum(np.bincount(slacks.units, minlength=n))]).astype(np.int64)
+    return (unit_ptr, owner[order].astype(np.int64), slacks.coefficients[order], slacks.slack_offsets,
+            slacks.slack_units, slacks.slack_coefficients)
 
 
 def _resample_rest(betas: np.ndarray, done: int, sweeps: int) -> np.ndarray:
@@ -251,10 +299,14 @@ class AnnealBackend(Backend):
               initial_states: np.ndarray | None = None, callback: Callback | None = None) -> SampleSet:
         params = params or AnnealParams()
         seed = resolve_seed(seed)
+        reads = params.reads if initial_states is None else len(np.atleast_2d(initial_states))
+        units = energy.permutation.size if energy.permutation is not None else energy.num_variables
+        check_run_size(reads=reads, units=units, steps=params.sweeps, trace=params.trace)
         moves = params.moves
         if moves == "auto" and not (energy.permutation is not None and energy.permutation.is_tour):
-            moves = "permutation" if energy.permutation is not None else "flip"
-        mixed = moves not in ("flip", "permutation")
+            moves = ("permutation" if energy.permutation is not None else
+                     "onehot" if energy.groups is not None or energy.slacks is not None else "flip")
+        mixed = moves not in ("flip", "permutation", "onehot")
         if moves != "flip" and energy.permutation is not None and energy.permutation.is_tour:
             with _Threads(params.threads):
                 return self._solve_tour(energy, params, seed, initial_states, callback)
@@ -262,10 +314,13 @@ class AnnealBackend(Backend):
             raise ParameterError(f"backend 'anneal': moves={moves} needs a tour energy (a TSP)")
         if moves == "permutation" and energy.permutation is None:
             raise ParameterError("backend 'anneal': moves=permutation needs an energy with a permutation view")
-        reads = params.reads if initial_states is None else len(np.atleast_2d(initial_states))
+        if moves == "onehot" and energy.groups is None and energy.slacks is None:
+            raise ParameterError("backend 'anneal': moves=onehot needs an energy with one-hot groups or slack blocks")
         with _Threads(params.threads):
             if moves == "permutation":
                 return self._solve_permutation(energy, params, seed, reads, initial_states, callback)
+            if moves == "onehot":
+                return self._solve_groups(energy, params, seed, reads, initial_states, callback)
             return self._solve_flips(energy, params, seed, reads, initial_states, callback)
 
     @staticmethod
@@ -333,6 +388,66 @@ class AnnealBackend(Backend):
         final = (best_states if params.keep_best else states).astype(np.int8)
         info = self._info(params, seed, beta_min, beta_max, "flip", progress, started, n * progress.done * reads,
                           trace[:, : progress.done] if params.trace else None)
+        return SampleSet.from_states(energy, from_spins(final, energy.vartype), **info)
+
+    def _solve_groups(self, energy: Energy, params: AnnealParams, seed: int, reads: int,
+                      initial_states: np.ndarray | None, callback: Callback | None) -> SampleSet:
+        """Anneal with moves inside the one-hot groups (and single flips of the free units): every read stays in
+        the set where each group has exactly one unit on. The β range comes from the energy changes of random
+        such moves (see :func:`_group_move_scales`)."""
+        started = time.perf_counter()
+        if any(isinstance(t, PatternTerm) for t in energy.terms):
+            raise ParameterError("backend 'anneal': moves=onehot needs a quadratic energy (no pattern terms)")
+        groups = energy.groups if energy.groups is not None else OneHotGroups(np.zeros(0), np.zeros(1))
+        model: SpinModel = compile_spin_model(energy)
+        n = model.n
+        rng = make_rng(seed)
+        if initial_states is None:
+            bits = groups.random_states(rng, reads, Vartype.BINARY, n)
+        else:
+            given = np.atleast_2d(initial_states)
+            if given.shape != (reads, n) or not all(groups.satisfied(row) for row in given):
+                raise ParameterError("backend 'anneal': moves=onehot needs initial states of width "
+                                     f"{n} with exactly one unit on in every group")
+            bits = (given + 1) // 2 if energy.vartype is Vartype.SPIN else given.copy()
+        slack = _slack_arrays(energy.slacks, n)
+        if energy.slacks is not None:  # every slack at its best value (given states included)
+            bits = energy.slacks.slack_bits(bits)
+        states = (2 * bits.astype(np.int8) - 1).astype(np.int8)
+        free = np.setdiff1d(groups.free_units(n), slack[4])
+        current = energy.to_spin().energies(states) if n else np.zeros(reads)
+        states = states.astype(np.float64)
+        hq = model.initial_fields(states)
+        gsum = np.zeros((reads, model.group_of.shape[0], model.group_target.shape[1]))
+        K.init_group_sums(model.group_of, states, gsum)
+        residuals = (energy.slacks.residuals(bits) if energy.slacks is not None else np.zeros((reads, 0)))
+        residuals = np.ascontiguousarray(residuals)
+        arrays = (model.indptr, model.indices, model.data, model.group_of, model.group_target, model.group_scale,
+                  groups.members, groups.offsets, free, *slack)
+        hot, cold = _group_move_scales(energy, groups, free, slack, bits[0] if reads else None, seed)
+        betas, beta_min, beta_max = self._betas(params, default_beta_range(hot, cold))
+        best = current.copy()
+        best_states = states.copy()
+        generators = kernel_states(seed, reads)
+        trace = np.zeros((reads, params.sweeps if params.trace else 0))
+        rule = K.METROPOLIS if params.rule == "metropolis" else K.GLAUBER
+
+        def step(start: int, stop: int, chunk: np.ndarray) -> None:
+            GK.group_anneal_sweeps(*arrays, np.ascontiguousarray(chunk), rule, states, hq, gsum, residuals, current,
+                                   best_states, best, generators, trace, start)
+
+        def report() -> dict[str, Any]:
+            row = int(np.argmin(best))
+            return {"best_energy": float(best[row]),
+                    "best_state": from_spins(best_states[row].astype(np.int8), energy.vartype)}
+
+        progress = _run_chunked(betas, step, params, callback, report)
+        final = (best_states if params.keep_best else states).astype(np.int8)
+        moves_per_sweep = groups.count + len(free)
+        info = self._info(params, seed, beta_min, beta_max, "onehot", progress, started,
+                          moves_per_sweep * progress.done * reads, trace[:, : progress.done] if params.trace else None)
+        info["derived"]["group_rule"] = "metropolis" if params.rule == "metropolis" else "heat-bath"
+        info["derived"]["slack"] = "set after every move" if energy.slacks is not None else "none"
         return SampleSet.from_states(energy, from_spins(final, energy.vartype), **info)
 
     def _solve_permutation(self, energy: Energy, params: AnnealParams, seed: int, reads: int,

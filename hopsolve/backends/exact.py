@@ -17,18 +17,26 @@ from hopsolve.sampleset import SampleSet
 MAX_EXACT_VARIABLES = 26
 
 
+CHUNK_BITS = 20
+"""The enumeration runs in chunks of 2²⁰ states (the low bits, by Gray code, for one setting of the high bits), so
+progress is reported and Ctrl-C is seen between chunks."""
+
+
 @numba.njit(cache=True)
-def _gray_code_minimum(w: np.ndarray, b: np.ndarray, tolerance: float, max_states: int):
-    """Walk all 2ⁿ spin states flipping one spin per step; keep every state within ``tolerance`` of the minimum."""
+def _gray_code_minimum(w: np.ndarray, b: np.ndarray, start: np.ndarray, bits: int, tolerance: float,
+                       max_states: int):
+    """Walk the 2^bits spin states that differ from ``start`` in its first ``bits`` units, flipping one spin per
+    step; return the minimum and the states within ``tolerance`` of it (at most ``max_states``)."""
     n = len(b)
-    s = -np.ones(n)
-    h = b - w.sum(axis=1)
-    e = 0.5 * w.sum() + b.sum()  # E(all -1) = -½ 1ᵀW1 + bᵀ1 with s = -1
+    s = start.astype(np.float64)
+    h = b + w @ s
+    e = -0.5 * s @ (w @ s) - b @ s
     best = e
     found = np.zeros((max_states, n), dtype=np.int8)
     count = 1
-    found[0, :] = -1
-    for k in range(1, 1 << n):
+    for j in range(n):
+        found[0, j] = np.int8(s[j])
+    for k in range(1, 1 << bits):
         i = 0
         while not (k >> i) & 1:
             i += 1
@@ -77,12 +85,37 @@ class ExactBackend(Backend):
         if n == 0:
             return SampleSet(np.zeros((1, 0), np.int8), spin.energies(np.zeros((1, 0))), energy.vartype,
                              {"proven_optimal": True, "work": 1, "work_unit": "states"})
-        w, b, _ = spin.to_hopfield()
+        w, b, offset = spin.to_hopfield()
         dense = w.toarray()
         scale = max(1.0, float(np.abs(dense).max(initial=0.0)), float(np.abs(b).max(initial=0.0)))
-        _, states = _gray_code_minimum(dense, b, params.tolerance * scale, params.max_states)
+        tolerance = params.tolerance * scale
+        bits = min(n, CHUNK_BITS)
+        chunks = 1 << (n - bits)
+        best, states, interrupted, done = np.inf, np.zeros((0, n), np.int8), False, 0
+        try:  # Ctrl-C between chunks keeps the best states of the chunks done
+            for chunk in range(chunks):
+                start_state = -np.ones(n)
+                high = (chunk >> np.arange(n - bits)) & 1
+                start_state[bits:] = 2.0 * high - 1.0
+                chunk_best, found = _gray_code_minimum(dense, b, start_state, bits, tolerance, params.max_states)
+                if chunk_best <= best + tolerance:
+                    merged = np.concatenate([states, found]) if chunk_best >= best - tolerance else found
+                    best = min(best, chunk_best)
+                    keep = spin.energies(merged) <= best + offset + tolerance
+                    states = merged[keep][: params.max_states]
+                done = chunk + 1
+                if callback is not None:
+                    best_state = states[0] if energy.vartype is Vartype.SPIN else (states[0] + 1) // 2
+                    callback({"done": done, "total": chunks, "unit": "chunks", "best_energy": float(best + offset),
+                              "best_state": best_state.astype(np.int8)})
+        except KeyboardInterrupt:
+            interrupted = True
+        if not len(states):
+            states = -np.ones((1, n), dtype=np.int8)
         if energy.vartype is Vartype.BINARY:
             states = ((states + 1) // 2).astype(np.int8)
         order = np.lexsort(states.T[::-1])
-        return SampleSet.from_states(energy, states[order], proven_optimal=True, ground_states=len(states),
-                                     work=2**n, work_unit="states", wall_time_s=time.perf_counter() - start)
+        complete = done == chunks
+        return SampleSet.from_states(energy, states[order], proven_optimal=complete, interrupted=interrupted,
+                                     ground_states=len(states), work=done << bits, work_unit="states",
+                                     wall_time_s=time.perf_counter() - start)

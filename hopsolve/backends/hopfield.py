@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numba
 import numpy as np
 
-from hopsolve.backend import Backend, Callback, RunParams
+from hopsolve.backend import Backend, Callback, RunParams, check_run_size
+from hopsolve.backends import _group_kernels as GK
 from hopsolve.backends import _kernels as K
 from hopsolve.backends import _pattern_kernels as PAT
 from hopsolve.backends._model import compile_spin_model, from_spins, pattern_part, to_spins
-from hopsolve.energy import Energy
+from hopsolve.energy import Energy, OneHotGroups
 from hopsolve.errors import ParameterError
 from hopsolve.params import require
+from hopsolve.pattern_term import PatternTerm
 from hopsolve.sampleset import SampleSet
 from hopsolve.seeding import kernel_states, make_rng, resolve_seed
 from hopsolve.warmup import warm_up
@@ -39,6 +43,11 @@ class HopfieldParams(RunParams):
     """Give up after this many sweeps without reaching a fixed point (reported per read)."""
     trace: bool = False
     """Record each read's energy after every sweep (``info['trace']``)."""
+    units: Literal["auto", "single"] = "auto"
+    """``auto``: on an energy with one-hot groups (:class:`hopsolve.energy.OneHotGroups`) each group is one
+    winner-take-all unit (its lowest-energy member turns on, the others off; reads start with one unit on per
+    group and stay so), in ``async`` mode; ``single``: every unit updates on its own. Reported as
+    ``derived['units']``."""
 
     def validate(self) -> None:
         super().validate()
@@ -62,31 +71,46 @@ class HopfieldBackend(Backend):
         seed = resolve_seed(seed)
         started = time.perf_counter()
         n = energy.num_variables
+        reads = params.reads if initial_states is None else len(np.atleast_2d(initial_states))
+        check_run_size(reads=reads, units=n, steps=params.max_sweeps, trace=params.trace, arrays=3)
+        groups = energy.groups if params.units == "auto" and params.mode == "async" else None
+        if groups is not None and any(isinstance(t, PatternTerm) for t in energy.terms):
+            groups = None  # dense associative memories have kernels of their own, unit by unit
         if initial_states is None:
-            spins = make_rng(seed).choice(np.array([-1, 1], dtype=np.int8), size=(params.reads, n))
+            if groups is not None:
+                spins = to_spins(groups.random_states(make_rng(seed), params.reads, energy.vartype, n),
+                                 energy.vartype)
+            else:
+                spins = make_rng(seed).choice(np.array([-1, 1], dtype=np.int8), size=(params.reads, n))
         else:
-            spins = to_spins(np.atleast_2d(initial_states), energy.vartype).copy()
+            given = np.atleast_2d(initial_states)
+            spins = to_spins(given, energy.vartype).copy()
             if spins.shape[1] != n:
                 raise ParameterError(f"initial states must have {n} columns, got {spins.shape[1]}")
+            if groups is not None and not all(groups.satisfied(row) for row in given):
+                raise ParameterError("backend 'hopfield': initial states need exactly one unit on in every one-hot "
+                                     "group (or units=single)")
+        progress = _Progress(energy, callback)
         if params.mode == "async":
-            spins, sweeps, outcome, trace = self._run_async(energy, params, seed, spins)
+            spins, sweeps, outcome, trace = self._run_async(energy, params, seed, spins, progress, groups)
         else:
-            spins, sweeps, outcome, trace = self._run_sync(energy, params, spins)
+            spins, sweeps, outcome, trace = self._run_sync(energy, params, spins, progress)
         info = {
-            "derived": {"seed": seed}, "read_sweeps": sweeps, "outcome": outcome,
-            "work": int(np.max(sweeps, initial=0)), "work_unit": "sweeps",
+            "derived": {"seed": seed, "units": "winner-take-all" if groups is not None else "single"},
+            "read_sweeps": sweeps, "outcome": outcome,
+            "work": int(np.max(sweeps, initial=0)), "work_unit": "sweeps", "interrupted": progress.interrupted,
             "fixed_points": int(sum(o == "fixed_point" for o in outcome)), "wall_time_s": time.perf_counter() - started,
         }
         if params.trace:
             info["trace"] = trace
-        samples = SampleSet.from_states(energy, from_spins(spins, energy.vartype), **info)
-        if callback is not None:
-            callback({"done": 1, "total": 1, "unit": "runs", "best_energy": samples.best_energy,
-                      "best_state": samples.best})
-        return samples
+        return SampleSet.from_states(energy, from_spins(spins, energy.vartype), **info)
 
     @staticmethod
-    def _run_async(energy: Energy, params: HopfieldParams, seed: int, spins: np.ndarray):
+    def _run_async(energy: Energy, params: HopfieldParams, seed: int, spins: np.ndarray, progress: _Progress,
+                   groups: OneHotGroups | None):
+        """Reads run in batches of about ``BATCH_SECONDS`` each (a read's result does not depend on its batch), so
+        progress and the anytime curve advance, and Ctrl-C keeps every finished read (the others keep their start
+        state, outcome ``interrupted``)."""
         model = compile_spin_model(energy)
         reads = len(spins)
         hq = model.initial_fields(spins)
@@ -97,25 +121,43 @@ class HopfieldBackend(Backend):
         sweeps = np.zeros(reads, dtype=np.int64)
         trace = np.zeros((reads, params.max_sweeps if params.trace else 0))
         patterns = pattern_part(energy, model)
+        random_order, zero_rule = params.order == "random", _ZERO_RULES[params.zero_field]
         if patterns is not None:
             floats = spins.astype(np.float64)
-            PAT.pattern_hopfield(model.indptr, model.indices, model.data, patterns.patterns, patterns.kind,
-                                 patterns.degree, patterns.beta, patterns.scale, floats, hq,
-                                 patterns.overlaps(spins), generators, params.order == "random",
-                                 _ZERO_RULES[params.zero_field], params.max_sweeps, sweeps, trace,
-                                 np.zeros(reads))
-            spins = floats.astype(np.int8)
+            overlaps = patterns.overlaps(spins)
+
+            def run(a: int, b: int) -> None:
+                PAT.pattern_hopfield(model.indptr, model.indices, model.data, patterns.patterns, patterns.kind,
+                                     patterns.degree, patterns.beta, patterns.scale, floats[a:b], hq[a:b],
+                                     overlaps[a:b], generators[a:b], random_order, zero_rule, params.max_sweeps,
+                                     sweeps[a:b], trace[a:b], np.zeros(b - a))
+                spins[a:b] = floats[a:b].astype(np.int8)
+        elif groups is not None:
+            floats = spins.astype(np.float64)
+            free = groups.free_units(model.n)
+
+            def run(a: int, b: int) -> None:
+                GK.group_hopfield(model.indptr, model.indices, model.data, model.group_of, model.group_target,
+                                  model.group_scale, groups.members, groups.offsets, free, floats[a:b], hq[a:b],
+                                  gsum[a:b], generators[a:b], random_order, zero_rule, params.max_sweeps,
+                                  sweeps[a:b], trace[a:b])
+                spins[a:b] = floats[a:b].astype(np.int8)
         else:
-            K.hopfield_async(model.indptr, model.indices, model.data, model.group_of, model.group_target,
-                             model.group_scale, spins, hq, gsum, generators, params.order == "random",
-                             _ZERO_RULES[params.zero_field], params.max_sweeps, sweeps, trace)
-        outcome = ["fixed_point" if s < params.max_sweeps or _is_fixed(energy, row, params) else "max_sweeps"
-                   for s, row in zip(sweeps, spins)]
+            def run(a: int, b: int) -> None:
+                K.hopfield_async(model.indptr, model.indices, model.data, model.group_of, model.group_target,
+                                 model.group_scale, spins[a:b], hq[a:b], gsum[a:b], generators[a:b], random_order,
+                                 zero_rule, params.max_sweeps, sweeps[a:b], trace[a:b])
+
+        finished = progress.run_batches(reads, run, lambda a, b: spins[a:b])
+        outcome = ["interrupted" if r >= finished else
+                   "fixed_point" if s < params.max_sweeps or _is_fixed(energy, row, params) else "max_sweeps"
+                   for r, (s, row) in enumerate(zip(sweeps, spins))]
         traces = [(start_energy[r] + trace[r, : sweeps[r]]).tolist() for r in range(reads)] if params.trace else []
         return spins, sweeps, outcome, traces
 
     @staticmethod
-    def _run_sync(energy: Energy, params: HopfieldParams, spins: np.ndarray):
+    def _run_sync(energy: Energy, params: HopfieldParams, spins: np.ndarray, progress: _Progress):
+        """All units at once, sweep by sweep in numpy; Ctrl-C stops after the sweep it interrupts."""
         spin_energy = energy.to_spin()
         reads = len(spins)
         previous = np.zeros_like(spins)
@@ -123,26 +165,80 @@ class HopfieldBackend(Backend):
         outcome = ["max_sweeps"] * reads
         active = np.ones(reads, dtype=bool)
         traces: list[list[float]] = [[] for _ in range(reads)]
-        for sweep in range(1, params.max_sweeps + 1):
-            rows = np.flatnonzero(active)
-            if not len(rows):
-                break
-            fields = spin_energy.fields(spins[rows])
-            new = np.where(fields > 0, 1, np.where(fields < 0, -1, _zero_target(spins[rows], params))).astype(np.int8)
-            for k, r in enumerate(rows):
-                sweeps[r] = sweep
-                if np.array_equal(new[k], spins[r]):
-                    outcome[r] = "fixed_point"
-                    active[r] = False
-                elif sweep > 1 and np.array_equal(new[k], previous[r]):
-                    outcome[r] = "two_cycle"
-                    active[r] = False
-            previous[rows] = spins[rows]
-            spins[rows] = new
-            if params.trace:
-                for r, e in zip(rows, spin_energy.energies(spins[rows])):
-                    traces[r].append(float(e))
+        try:
+            for sweep in range(1, params.max_sweeps + 1):
+                rows = np.flatnonzero(active)
+                if not len(rows):
+                    break
+                fields = spin_energy.fields(spins[rows])
+                new = np.where(fields > 0, 1, np.where(fields < 0, -1, _zero_target(spins[rows], params)))
+                new = new.astype(np.int8)
+                for k, r in enumerate(rows):
+                    sweeps[r] = sweep
+                    if np.array_equal(new[k], spins[r]):
+                        outcome[r] = "fixed_point"
+                        active[r] = False
+                    elif sweep > 1 and np.array_equal(new[k], previous[r]):
+                        outcome[r] = "two_cycle"
+                        active[r] = False
+                previous[rows] = spins[rows]
+                spins[rows] = new
+                energies = spin_energy.energies(spins[rows]) if spins.shape[1] else np.zeros(len(rows))
+                if params.trace:
+                    for r, e in zip(rows, energies):
+                        traces[r].append(float(e))
+                progress.improve(spins[rows], energies, sweep, params.max_sweeps, "sweeps")
+        except KeyboardInterrupt:
+            progress.interrupted = True
+            outcome = ["interrupted" if active[r] else o for r, o in enumerate(outcome)]
         return spins, sweeps, outcome, traces
+
+
+class _Progress:
+    """Best state so far, progress callbacks, and Ctrl-C for one hopfield run."""
+
+    BATCH_SECONDS = 0.25
+
+    def __init__(self, energy: Energy, callback: Callback | None) -> None:
+        self.spin_energy = energy.to_spin()
+        self.vartype = energy.vartype
+        self.callback = callback
+        self.best_energy = np.inf
+        self.interrupted = False
+
+    def improve(self, spins: np.ndarray, energies: np.ndarray, done: int, total: int, unit: str) -> None:
+        """Report progress ``done``/``total``, with the best of these states if it beats the best so far."""
+        if self.callback is None:
+            return
+        update: dict = {"done": done, "total": total, "unit": unit}
+        if len(energies) and energies.min() < self.best_energy:
+            best = int(np.argmin(energies))
+            self.best_energy = float(energies[best])
+            update.update(best_energy=self.best_energy, best_state=from_spins(spins[best:best + 1], self.vartype)[0])
+        self.callback(update)
+
+    def run_batches(self, reads: int, run: Callable[[int, int], None],
+                    states_of: Callable[[int, int], np.ndarray]) -> int:
+        """Call ``run(a, b)`` on consecutive batches of reads sized to take about ``BATCH_SECONDS`` (at least one
+        read per thread); returns how many reads finished (all of them unless Ctrl-C came first)."""
+        threads = max(1, numba.get_num_threads())
+        finished, batch = 0, min(reads, threads)
+        try:
+            while finished < reads:
+                end = min(reads, finished + batch)
+                began = time.perf_counter()
+                run(finished, end)
+                took = time.perf_counter() - began
+                states = states_of(finished, end)
+                energies = self.spin_energy.energies(states) if states.shape[1] else np.zeros(len(states))
+                finished = end
+                self.improve(states, energies, finished, reads, "reads")
+                per_read = took / max(1, len(states))
+                batch = int(np.clip(self.BATCH_SECONDS / max(per_read, 1e-9), threads, max(threads, reads)))
+                batch = max(threads, batch - batch % threads)
+        except KeyboardInterrupt:
+            self.interrupted = True
+        return finished
 
 
 def _zero_target(spins: np.ndarray, params: HopfieldParams) -> np.ndarray:

@@ -7,15 +7,16 @@ trajectory the Lyapunov function ``E(V) + (1/τ) Σ_i ∫ g⁻¹(v) dv`` never i
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy.integrate import solve_ivp
+from scipy.integrate import RK45
 
-from hopsolve.backend import Backend, Callback, TimedRunParams
-from hopsolve.energy import Energy, Vartype
+from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size
+from hopsolve.energy import Energy, OneHotGroups, Vartype
 from hopsolve.errors import ParameterError
 from hopsolve.params import require
 from hopsolve.sampleset import SampleSet
@@ -39,13 +40,15 @@ class TankParams(TimedRunParams):
     run then takes all ``max_steps`` (a network can sit still at high u₀ long before its outputs commit)."""
     dt: float | None = None
     """Euler step; when not given, ``0.1·u₀ / max_i(Σ_j |W_ij| + |b_i|)`` capped at ``0.1·τ``."""
-    units: Literal["graded", "potts"] = "graded"
-    """``graded``: each unit its own sigmoid (Hopfield–Tank). ``potts``: each row of the energy's one-hot layout
-    is a softmax ``V_Xi = e^{u_Xi/u₀} / Σ_j e^{u_Xj/u₀}`` (Peterson–Söderberg mean-field Potts network), so
-    every row sums to one at all times and only the column constraint is left to the penalty; the final state
-    takes each row's largest output. Needs an energy with a layout."""
+    units: Literal["auto", "graded", "potts"] = "auto"
+    """``graded``: each unit its own sigmoid (Hopfield–Tank). ``potts``: each one-hot group of the energy (its
+    ``groups``, else the rows of its permutation layout) is a softmax ``V_Xi = e^{u_Xi/u₀} / Σ_j e^{u_Xj/u₀}``
+    (Peterson–Söderberg mean-field Potts network), so every group sums to one at all times and only the other
+    constraints are left to the penalties; the final state takes each group's largest output. ``auto``: ``potts``
+    on an energy with one-hot ``groups``, else ``graded`` (reported as ``derived['units']``)."""
     integrator: Literal["euler", "rk45"] = "euler"
-    """Explicit Euler with step ``dt``, or adaptive Runge–Kutta (scipy's RK45) with events at settle checks."""
+    """Explicit Euler with step ``dt``, or adaptive Runge–Kutta (scipy's RK45, stepped by hopsolve so the settle
+    check, the deadline and Ctrl-C are looked at after every step)."""
     max_steps: int = 20000
     """Most Euler steps (for rk45: integrate up to ``max_steps·dt`` time units)."""
     settle_tolerance: float = 1e-5
@@ -79,33 +82,57 @@ def activation(u: np.ndarray, u0: float, vartype: Vartype) -> np.ndarray:
     return 0.5 * (1.0 + t) if vartype is Vartype.BINARY else t
 
 
-def potts_activation(u: np.ndarray, u0: float, index: np.ndarray) -> np.ndarray:
-    """Softmax of ``u/u₀`` over each row of the one-hot layout ``index`` (units outside it get 0)."""
-    grid = u[:, index] / u0
-    grid = np.exp(grid - grid.max(axis=2, keepdims=True))
-    grid /= grid.sum(axis=2, keepdims=True)
-    v = np.zeros_like(u)
-    v[:, index] = grid
+def potts_groups(energy: Energy) -> OneHotGroups | None:
+    """The groups a Potts network runs its softmax over: the energy's one-hot groups, else its layout's rows."""
+    if energy.groups is not None:
+        return energy.groups
+    if energy.layout is not None:
+        index = energy.layout.indices()
+        return OneHotGroups(index.ravel(), np.arange(index.shape[0] + 1) * index.shape[1])
+    return None
+
+
+def _per_member(values: np.ndarray, groups: OneHotGroups) -> np.ndarray:
+    return np.repeat(values, groups.sizes, axis=1)
+
+
+def potts_activation(u: np.ndarray, u0: float, groups: OneHotGroups, vartype: Vartype = Vartype.BINARY
+                     ) -> np.ndarray:
+    """Softmax of ``u/u₀`` over each group (a probability ``p``; the output is ``p`` on bits, ``2p − 1`` on
+    spins); units in no group keep the graded activation."""
+    v = activation(u, u0, vartype)
+    if not len(groups.members):
+        return v
+    starts = groups.offsets[:-1]
+    grid = u[:, groups.members] / u0
+    grid = np.exp(grid - _per_member(np.maximum.reduceat(grid, starts, axis=1), groups))
+    p = grid / _per_member(np.add.reduceat(grid, starts, axis=1), groups)
+    v[:, groups.members] = p if vartype is Vartype.BINARY else 2.0 * p - 1.0
     return v
 
 
 def outputs(u: np.ndarray, gain: float, energy: Energy, params: TankParams) -> np.ndarray:
-    """The units' outputs V for internal states u: sigmoid/tanh units, or a softmax per layout row (Potts)."""
+    """The units' outputs V for internal states u: sigmoid/tanh units, or a softmax per group (Potts)."""
     if params.units == "potts":
-        return potts_activation(u, gain, energy.layout.indices())
+        return potts_activation(u, gain, potts_groups(energy), energy.vartype)
     return activation(u, gain, energy.vartype)
 
 
 def threshold(v: np.ndarray, energy: Energy, params: TankParams) -> np.ndarray:
-    """Discrete states from graded outputs: each Potts row's largest output, else each unit against its midpoint."""
+    """Discrete states from graded outputs: each Potts group's largest output turns on (the first on ties), every
+    other unit is compared with its midpoint."""
     vt = energy.vartype
-    if params.units == "potts":
-        states = np.full_like(v, vt.low, dtype=np.int8)
-        index = energy.layout.indices()
-        winners = index[np.arange(index.shape[0]), v[:, index].argmax(axis=2)]
-        np.put_along_axis(states, winners, 1, axis=1)
-        return states
-    return np.where(v > (0.5 if vt is Vartype.BINARY else 0.0), 1, vt.low).astype(np.int8)
+    states = np.where(v > (0.5 if vt is Vartype.BINARY else 0.0), 1, vt.low).astype(np.int8)
+    groups = potts_groups(energy) if params.units == "potts" else None
+    if groups is not None and len(groups.members):
+        grid = v[:, groups.members]
+        starts = groups.offsets[:-1]
+        top = grid == _per_member(np.maximum.reduceat(grid, starts, axis=1), groups)
+        countdown = len(groups.members) - np.arange(len(groups.members))  # larger for earlier members
+        first = len(groups.members) - np.maximum.reduceat(np.where(top, countdown, 0), starts, axis=1)
+        states[:, groups.members] = vt.low
+        np.put_along_axis(states, groups.members[first], 1, axis=1)
+    return states
 
 
 def inverse_activation(v: np.ndarray, u0: float, vartype: Vartype) -> np.ndarray:
@@ -118,14 +145,18 @@ def lyapunov(energy: Energy, v: np.ndarray, u0: float, tau: float, units: str = 
 
     For Potts rows the integral term is the mean-field entropy term ``(u₀/τ) Σ V ln V``.
     """
+    grouped = np.zeros(energy.num_variables, dtype=bool)
+    entropy = np.zeros(len(v))
     if units == "potts":
-        safe = np.clip(v, _CLIP, 1.0)
-        return energy.energies(v) + (u0 / tau) * (v * np.log(safe)).sum(axis=1)
-    x = np.clip(2.0 * v - 1.0 if energy.vartype is Vartype.BINARY else v, -1 + _CLIP, 1 - _CLIP)
+        groups = potts_groups(energy)
+        grouped[groups.members] = True
+        p = v[:, groups.members] if energy.vartype is Vartype.BINARY else (v[:, groups.members] + 1.0) / 2.0
+        entropy = (p * np.log(np.clip(p, _CLIP, 1.0))).sum(axis=1)
+    x = np.clip(2.0 * v - 1.0 if energy.vartype is Vartype.BINARY else v, -1 + _CLIP, 1 - _CLIP)[:, ~grouped]
     integral = x * np.arctanh(x) + 0.5 * np.log1p(-x * x)
     if energy.vartype is Vartype.BINARY:
         integral = 0.5 * integral
-    return energy.energies(v) + (u0 / tau) * integral.sum(axis=1)
+    return energy.energies(v) + (u0 / tau) * (integral.sum(axis=1) + entropy)
 
 
 class TankBackend(Backend):
@@ -138,9 +169,16 @@ class TankBackend(Backend):
     def solve(self, energy: Energy, params: TankParams | None = None, *, seed: int | None = None,
               initial_states: np.ndarray | None = None, callback: Callback | None = None) -> SampleSet:
         params = params or TankParams()
+        if params.units == "auto":
+            params = dataclasses.replace(params, units="potts" if energy.groups is not None else "graded")
         seed = resolve_seed(seed)
         started = time.perf_counter()
         n = energy.num_variables
+        reads = params.reads if initial_states is None else len(np.atleast_2d(initial_states))
+        records = params.max_steps // params.record_every + 2
+        check_run_size(reads=reads, units=n, arrays=10)
+        check_run_size(reads=reads, units=n * (records if params.trajectory else 0) + (records if params.trace else 0),
+                       arrays=1)
         rng = make_rng(seed)
         vt = energy.vartype
         scale = float(energy.field_bounds().max(initial=0.0))
@@ -157,26 +195,30 @@ class TankBackend(Backend):
             mid = 0.5 if vt is Vartype.BINARY else 0.0
             start_v = np.full((reads, n), params.start if params.start is not None else mid)
         if params.units == "potts":
-            if energy.layout is None:
-                raise ParameterError("backend 'tank': units=potts needs an energy with a one-hot layout")
+            if potts_groups(energy) is None:
+                raise ParameterError("backend 'tank': units=potts needs an energy with one-hot groups or a layout")
             u = np.zeros_like(start_v)  # equal outputs in every row: the unbiased start
         else:
             u = inverse_activation(start_v, params.u0, vt)
         u = u + rng.uniform(-params.noise * params.u0, params.noise * params.u0, size=u.shape)
+        evaluations = None
         if params.integrator == "euler":
             u, steps, settled, trajectory, trace, interrupted = self._euler(energy, params, dt, u, callback)
         else:
-            u, steps, settled, trajectory, trace = self._rk45(energy, params, dt, u)
-            interrupted = False
+            u, steps, settled, trajectory, trace, interrupted, evaluations = self._rk45(energy, params, dt, u,
+                                                                                        callback)
         v = outputs(u, self._gain(params, steps, params.max_steps), energy, params)
         states = threshold(v, energy, params)
         info = {
-            "derived": {"dt": dt, "seed": seed}, "steps": steps, "settled": settled, "work": steps,
+            "derived": {"dt": dt, "seed": seed, "units": params.units}, "steps": steps, "settled": settled,
+            "work": steps,
             "work_unit": "steps", "interrupted": interrupted,
             # the loop ends early only by settling, by Ctrl-C, or at the deadline
-            "timed_out": params.integrator == "euler" and not (settled or interrupted) and steps < params.max_steps,
+            "timed_out": not (settled or interrupted) and steps < params.max_steps,
             "graded_outputs": v, "wall_time_s": time.perf_counter() - started,
         }
+        if evaluations is not None:
+            info["rhs_evaluations"] = int(evaluations)
         if params.trajectory:
             info["trajectory"] = trajectory
         if params.trace:
@@ -226,36 +268,63 @@ class TankBackend(Backend):
                     break
                 if callback is not None and step % 1000 == 0:
                     callback(self._progress(energy, params, v, step))
-                if deadline is not None and step % 100 == 0 and time.perf_counter() > deadline:
+                if deadline is not None and time.perf_counter() > deadline:  # every step: a bounded wall interval
                     break
         except KeyboardInterrupt:
             interrupted = True
         return u, step, settled, trajectory, trace, interrupted
 
-    def _rk45(self, energy: Energy, params: TankParams, dt: float, u: np.ndarray):
+    def _rk45(self, energy: Energy, params: TankParams, dt: float, u: np.ndarray, callback: Callback | None):
+        """Adaptive RK45 (scipy's integrator, stepped here) to ``max_steps·dt`` time units, stopping early when
+        the outputs settle, at the deadline (checked after every step) or on Ctrl-C. ``steps`` counts the time
+        reached in units of ``dt`` (comparable with Euler's); ``rhs_evaluations`` is the integrator's work."""
+        deadline = None if params.time_limit is None else time.perf_counter() + params.time_limit
         shape = u.shape
+        if not u.size:
+            return u, 0, True, [], [], False, 0
 
         def rhs(_t: float, flat: np.ndarray) -> np.ndarray:
             uu = flat.reshape(shape)
             return (-uu / params.tau + energy.fields(outputs(uu, params.u0, energy, params))).ravel()
 
-        def settled_event(_t: float, flat: np.ndarray) -> float:
+        def output_slope(flat: np.ndarray) -> float:
             uu = flat.reshape(shape)
             slope = np.abs(rhs(0.0, flat)).reshape(shape) * (1 - np.tanh(uu / params.u0) ** 2) / params.u0
-            return float(slope.max(initial=0.0) - params.settle_tolerance)
+            return float(slope.max(initial=0.0))
 
-        settled_event.terminal = True
         horizon = params.max_steps * dt
-        record = np.linspace(0, horizon, max(2, params.max_steps // params.record_every))
-        sol = solve_ivp(rhs, (0.0, horizon), u.ravel(), method="RK45", events=settled_event,
-                        t_eval=record if (params.trajectory or params.trace) else None, rtol=1e-6, atol=1e-9)
-        final = sol.y[:, -1].reshape(shape)
-        trajectory, trace = [], []
-        if params.trajectory or params.trace:
-            for k, t in enumerate(sol.t):
-                v = outputs(sol.y[:, k].reshape(shape), params.u0, energy, params)
-                lyap = lyapunov(energy, v, params.u0, params.tau, params.units)
-                trajectory.append({"step": k, "t": float(t), "V": v, "energy": lyap})
-                trace.append(lyap)
-        settled = sol.status == 1
-        return final, int(sol.nfev), settled, trajectory if params.trajectory else [], trace
+        recording = params.trajectory or params.trace
+        record = np.linspace(0, horizon, max(2, params.max_steps // params.record_every)) if recording else []
+        solver = RK45(rhs, 0.0, u.ravel(), horizon, rtol=1e-6, atol=1e-9)
+        trajectory: list[dict] = []
+        trace: list[np.ndarray] = []
+        settled = interrupted = False
+        recorded = reported = 0
+        try:
+            while solver.status == "running":
+                solver.step()
+                if recording:
+                    dense = solver.dense_output()
+                    while recorded < len(record) and record[recorded] <= solver.t:
+                        v = outputs(dense(record[recorded]).reshape(shape), params.u0, energy, params)
+                        lyap = lyapunov(energy, v, params.u0, params.tau, params.units)
+                        trajectory.append({"step": recorded, "t": float(record[recorded]), "V": v, "energy": lyap})
+                        trace.append(lyap)
+                        recorded += 1
+                if output_slope(solver.y) < params.settle_tolerance:
+                    settled = True
+                    break
+                done = int(solver.t / dt)
+                if callback is not None and done >= reported + 1000:
+                    reported = done
+                    callback(self._progress(energy, params, outputs(solver.y.reshape(shape), params.u0, energy,
+                                                                     params), min(done, params.max_steps)))
+                if deadline is not None and time.perf_counter() > deadline:
+                    break
+        except KeyboardInterrupt:
+            interrupted = True
+        if solver.status == "failed":
+            raise ParameterError(f"backend 'tank': the RK45 integrator failed ({solver.message}); try a smaller u0")
+        steps = min(params.max_steps, int(round(solver.t / dt)))
+        return (solver.y.reshape(shape), steps, settled, trajectory if params.trajectory else [], trace,
+                interrupted, solver.nfev)

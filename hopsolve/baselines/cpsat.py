@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from hopsolve.interrupt import stoppable
 from hopsolve.params import require
 
 
@@ -32,10 +33,14 @@ def solve_cpsat(model: Any, params: CpsatParams, seed: int, time_limit: float | 
             anytime.append([self.WallTime(), self.ObjectiveValue()])
 
     solver = cp_model.CpSolver()
+    # Ctrl-C is hopsolve's to handle (hopsolve.interrupt): it stops the search through StopSearch and keeps the
+    # best solution, and the run is reported as interrupted
+    solver.parameters.catch_sigint_signal = False
     solver.parameters.num_workers = params.workers or (os.cpu_count() or 1)
     solver.parameters.random_seed = seed % (2**31)
     if time_limit is not None:
         solver.parameters.max_time_in_seconds = float(time_limit)
-    status = solver.Solve(model, Recorder() if anytime is not None else None)
+    with stoppable(solver.StopSearch):
+        status = solver.Solve(model, Recorder() if anytime is not None else None)
     names = {cp_model.OPTIMAL: "optimal", cp_model.FEASIBLE: "feasible", cp_model.INFEASIBLE: "infeasible"}
     return solver, names.get(status, "timeout")

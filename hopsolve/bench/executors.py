@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue
+import signal
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -19,7 +20,11 @@ GRACE_SECONDS = 30.0  # beyond its time limit, a task gets this long (plus 50%) 
 
 def _worker(tasks: Any, results: Any) -> None:
     """Take tasks until told to stop; say when each one starts (its deadline counts from then, not from the
-    worker's imports). Exit, after the task in hand, if the parent died."""
+    worker's imports). Exit, after the task in hand, if the parent died.
+
+    Ctrl-C reaches the whole process group; a worker ignores it (no traceback from each of them) and the parent,
+    which handles it, stops the workers and records nothing of the unfinished tasks."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = mp.parent_process()
     while True:
         try:
@@ -45,7 +50,10 @@ def run_local(tasks: list[Task], jobs: int, on_result: Callable[[dict[str, Any]]
     worker replaced. ``on_result`` is called in this process as each task finishes."""
     if jobs == 1 and all(t.time_limit is None for t in tasks):
         for task in tasks:
-            on_result(run_task(task))
+            record = run_task(task)
+            if record.get("status") == "interrupted":  # Ctrl-C reached the solver: the task is not finished
+                raise KeyboardInterrupt
+            on_result(record)
         return
     context = mp.get_context("spawn")
     results = context.Queue()

@@ -11,7 +11,7 @@ from hopsolve.bench.grid import Task
 from hopsolve.errors import HopsolveError
 from hopsolve.plugins import build_registry
 from hopsolve.result import to_jsonable
-from hopsolve.solve import solve_path
+from hopsolve.solving import solve_path
 
 _REGISTRY = None  # one per worker process: loading plugins once per process, not once per task
 

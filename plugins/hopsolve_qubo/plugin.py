@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from hopsolve import Energy, Instance, ParameterError, Problem, Solution
 from hopsolve_qubo.qubo_format import QuboModel, read_qubo
 
 
 class QuboProblem(Problem):
-    """Raw QUBO models in the qbsolv ``.qubo`` format; the solution is the bit vector in variable order."""
+    """Raw QUBO models in the qbsolv ``.qubo`` format or built in memory (:meth:`from_qubo`); the solution is the
+    bit vector in variable order."""
 
     name = "qubo"
     description = "minimise x^T Q x over bits (qbsolv .qubo files)"
@@ -24,8 +27,27 @@ class QuboProblem(Problem):
         model = read_qubo(path)
         return Instance("qubo", Path(path).stem, model, source=str(path))
 
+    @staticmethod
+    def from_qubo(q: Any, offset: float = 0.0, name: str = "qubo", labels: Sequence[Any] | None = None) -> Instance:
+        """An instance from a square matrix ``Q`` (numpy or scipy sparse; any square Q: ``xᵀQx`` counts ``Q_ij``
+        and ``Q_ji`` alike) and an ``offset``; ``labels`` (the variables' names, in order) go to ``meta``."""
+        if not sp.issparse(q):
+            try:
+                q = np.asarray(q, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ParameterError("a QUBO matrix must hold numbers") from None
+        if len(q.shape) != 2 or q.shape[0] != q.shape[1]:
+            raise ParameterError(f"a QUBO matrix must be square, got shape {tuple(q.shape)}")
+        matrix = sp.csr_matrix(q, dtype=np.float64)
+        if not np.isfinite(matrix.data).all() or not np.isfinite(offset):
+            raise ParameterError("a QUBO's coefficients must be finite numbers")
+        if labels is not None and len(labels) != matrix.shape[0]:
+            raise ParameterError(f"{len(labels)} labels for {matrix.shape[0]} QUBO variables")
+        meta = {} if labels is None else {"labels": list(labels)}
+        return Instance("qubo", name, QuboModel(matrix, float(offset)), meta=meta)
+
     def encode(self, instance: Instance, weights: Mapping[str, float] | None = None, options=None) -> Energy:
-        energy = Energy.from_qubo(instance.data.q)
+        energy = Energy.from_qubo(instance.data.q, instance.data.offset)
         return energy.reweighted(**weights) if weights else energy
 
     def candidate(self, instance: Instance, energy: Energy, state: np.ndarray) -> np.ndarray:

@@ -31,9 +31,12 @@ BYTES_PER_ENTRY = 24  # the entry here, both directions of a coupling in the ene
 
 @dataclass(frozen=True, eq=False)
 class QuboModel:
-    """``minimise xᵀ Q x`` with Q upper-triangular as read (diagonal = linear biases)."""
+    """``minimise xᵀ Q x + offset`` with Q upper-triangular as read (diagonal = linear biases); a model built in
+    memory (``hopsolve.solve`` on a dict, matrix or dimod model) may have any square Q and an offset, which the
+    ``.qubo`` format has no place for."""
 
     q: sp.csr_matrix
+    offset: float = 0.0
 
     @property
     def num_variables(self) -> int:
@@ -41,7 +44,7 @@ class QuboModel:
 
     def value(self, bits: np.ndarray) -> float:
         x = np.asarray(bits, dtype=np.float64)
-        return float(x @ (self.q @ x))
+        return float(x @ (self.q @ x)) + self.offset
 
 
 def _number(token: str, path: Path, line: int, what: str, integer: bool) -> float:
@@ -126,11 +129,14 @@ def _clip(text: str, size: int = 60) -> str:
 
 
 def write_qubo(model: QuboModel, path: str | Path, comment: str = "") -> None:
-    """Write ``model`` in the qbsolv format (diagonal first, then couplers with i < j)."""
-    q = sp.triu(model.q).tocoo()
+    """Write ``model`` in the qbsolv format (diagonal first, then couplers with i < j; a lower-triangular entry is
+    folded onto its upper twin). The format has no offset: a nonzero one is written as a comment only."""
+    q = sp.triu(model.q + sp.tril(model.q, -1).T).tocoo()
     diag = [(i, j, v) for i, j, v in zip(q.row, q.col, q.data) if i == j]
     off = [(i, j, v) for i, j, v in zip(q.row, q.col, q.data) if i != j]
     lines = [f"c {line}" for line in comment.splitlines()]
+    if model.offset:
+        lines.append(f"c offset {model.offset!r} (not part of the format: not read back)")
     lines.append(f"p qubo 0 {model.num_variables} {len(diag)} {len(off)}")
     lines += [f"{i} {j} {float(v)!r}" for i, j, v in diag + off]
     Path(path).write_text("\n".join(lines) + "\n")

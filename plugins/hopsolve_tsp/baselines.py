@@ -3,13 +3,23 @@ search (heuristic), and networkx's Christofides and greedy tours (cheap)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
-from hopsolve import Baseline, BaselineOutcome, CpsatParams, Instance, ParameterError, TooLargeError, solve_cpsat
+from hopsolve import (
+    Baseline,
+    BaselineOutcome,
+    CpsatParams,
+    Instance,
+    ParameterError,
+    TooLargeError,
+    solve_cpsat,
+    stoppable,
+)
 
 CPSAT_MAX_CITIES = 400
 
@@ -100,7 +110,10 @@ class OrtoolsRoutingTsp(Baseline):
         started = time.perf_counter()
         routing.AddAtSolutionCallback(lambda: anytime.append([time.perf_counter() - started,
                                                               routing.CostVar().Value()]))
-        solution = routing.SolveWithParameters(search)
+        stop = threading.Event()  # set on Ctrl-C (hopsolve.stoppable): the search ends with its best tour
+        routing.AddSearchMonitor(routing.solver().CustomLimit(stop.is_set))
+        with stoppable(stop.set):
+            solution = routing.SolveWithParameters(search)
         if solution is None:
             return BaselineOutcome(None, "timeout", info={"anytime": anytime})
         tour, index = [], routing.Start(0)

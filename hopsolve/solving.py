@@ -1,4 +1,5 @@
-"""Solve one instance with one backend or baseline and score it: the flow behind ``hopsolve solve``."""
+"""Solve one instance with one backend or baseline and score it: the flow behind ``hopsolve solve`` and
+``hopsolve.solve`` (:mod:`hopsolve.sources`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 from hopsolve.anytime import AnytimeTrace
 from hopsolve.backend import Callback
 from hopsolve.errors import ParameterError
+from hopsolve.interrupt import run_stoppably
 from hopsolve.params import params_dict
 from hopsolve.plugins import Registry
 from hopsolve.problem import Instance, Problem, Solution
@@ -219,24 +221,25 @@ def _run_baseline(registry: Registry, problem: Problem, instance: Instance, name
     owner = f"baseline {name!r}"
     built = solver.params(_solver_values(solver.Params, owner, params, reads, None, False))
     start = time.perf_counter()
-    outcome = solver.solve(instance, built, seed=seed, time_limit=time_limit)
+    outcome, interrupted = run_stoppably(lambda: solver.solve(instance, built, seed=seed, time_limit=time_limit))
     wall = time.perf_counter() - start
     anytime = AnytimeTrace(problem.sense)
     for seconds, objective in outcome.info.get("anytime", []):
         anytime.record(seconds, objective)
     if outcome.candidate is None:
         solution = Solution(None, None, False)
-        status = outcome.status if outcome.status != "feasible" else "infeasible"
+        status = "interrupted" if interrupted else outcome.status if outcome.status != "feasible" else "infeasible"
     else:
         solution = problem.score(instance, outcome.candidate)
-        status = outcome.status if solution.feasible else "infeasible"
+        status = ("interrupted" if interrupted else outcome.status) if solution.feasible else "infeasible"
     result = Result(
         problem=problem.name, instance=instance.name, solver=name, kind="baseline",
         params={**params_dict(built), "time_limit": time_limit}, seed=seed, status=status,
         feasible=solution.feasible, objective=solution.objective, reference=reference,
         gap=relative_gap(solution.objective, reference, problem.sense), energy=None, wall_time_s=wall,
         violations=solution.violations, solution=solution.value,
-        info={"bound": outcome.bound, **outcome.info, "anytime": _final_point(anytime, wall, solution)},
+        info={"bound": outcome.bound, **outcome.info, "interrupted": interrupted,
+              "anytime": _final_point(anytime, wall, solution)},
         versions=_versions(), absolute_gap=absolute_gap(solution.objective, reference, problem.sense),
     )
     return result, solution

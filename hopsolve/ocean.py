@@ -1,0 +1,348 @@
+"""hopsolve's backends as dimod samplers, for code written against Ocean's ``dimod.Sampler`` (extra ``dimod``).
+
+>>> from hopsolve.ocean import AnnealSampler
+>>> sampleset = AnnealSampler().sample_ising({"a": 1.0}, {("a", "b"): -1.0}, num_reads=4, seed=7)
+>>> best = sampleset.first
+>>> best.sample == {"a": -1, "b": -1}, float(best.energy)
+(True, -2.0)
+
+Every sampler wraps one backend (:class:`AnnealSampler`, :class:`HopfieldSampler`, :class:`TankSampler`,
+:class:`ExactSampler`; :func:`sampler_class` makes one for any backend in the registry, a third party's included)
+and follows dimod's contract: ``sample(bqm, **parameters)`` (dimod derives ``sample_ising`` and ``sample_qubo``),
+``parameters`` (the keywords it accepts) and ``properties``.
+
+- The model is converted by :meth:`hopsolve.Energy.from_dimod` (dimod's ``h``, ``J`` are the negated Hopfield
+  coefficients), variables in ``bqm.variables`` order; any hashable labels, both vartypes and the empty model
+  work, and the sample set has the model's vartype and labels.
+- Energies in the sample set are ``bqm.energies`` of the samples, computed by dimod.
+- Parameters: ``num_reads`` (the backend's ``reads``), ``seed`` (an int, or None for a fresh one that is
+  recorded), ``time_limit`` (seconds; only where :meth:`hopsolve.Backend.supports_time_limit`), ``initial_states``
+  and ``initial_states_generator`` (dimod's meaning; only where the backend's ``Params`` subclass
+  :class:`hopsolve.RunParams`, whose reads start from given states), and every other field of the backend's
+  ``Params`` by name. Defaults are the backend's own. An unknown parameter is an error, not dimod's warning:
+  a misspelt ``num_sweeps`` would otherwise run silently with the default.
+- ``info`` holds ``backend``, ``seed``, ``params`` (every backend parameter used), ``derived`` (what the backend
+  chose itself, such as the β range), the typed fields ``timed_out``, ``proven_optimal``, ``interrupted``,
+  ``work`` and ``work_unit``, ``compile_s`` (the untimed compile before a time-limited run), and the backend's
+  other ``info`` as ``backend_info``. The backend's per-read data (``read_sweeps``, ``outcome``, ``trace``,
+  ``graded_outputs``, ...) is a data vector of the sample set where it is one number per read, else in
+  ``info['per_read']`` (rows in the sample set's order: a sampler never aggregates reads).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+
+try:
+    import dimod
+except ImportError:  # pragma: no cover - exercised only without the extra
+    raise ImportError("hopsolve.ocean needs the optional dependency dimod: pip install 'hopsolve[dimod]'") from None
+
+from hopsolve.backend import Backend, RunParams
+from hopsolve.backends.anneal import AnnealBackend
+from hopsolve.backends.exact import ExactBackend
+from hopsolve.backends.hopfield import HopfieldBackend
+from hopsolve.backends.tank import TankBackend
+from hopsolve.energy import Energy
+from hopsolve.errors import ParameterError
+from hopsolve.params import params_dict
+from hopsolve.seeding import resolve_seed
+
+__all__ = [
+    "HopsolveSampler",
+    "AnnealSampler",
+    "HopfieldSampler",
+    "TankSampler",
+    "ExactSampler",
+    "sampler_class",
+]
+
+_READS = "reads"  # the backend field that dimod calls num_reads
+_INITIAL = ("initial_states", "initial_states_generator")
+_RECORD_FIELDS = ("sample", "energy", "num_occurrences")
+
+
+class _Initializer(dimod.Initialized):
+    """dimod's own parsing of ``initial_states`` (labels, vartype, expansion to ``num_reads``)."""
+
+
+class HopsolveSampler(dimod.Sampler):
+    """A hopsolve backend as a ``dimod.Sampler``.
+
+    Parameters
+    ----------
+    backend : str, Backend or Backend subclass
+        The backend: a name in the registry (``build_registry()``, or ``registry`` when given), an instance, or a
+        class. The named subclasses (:class:`AnnealSampler`, ...) fix it and take no ``backend``.
+    registry : hopsolve.Registry, optional
+        Where a backend name is looked up.
+    **defaults
+        Default values of any parameter in :attr:`parameters` but ``initial_states`` (``num_reads=4``,
+        ``sweeps=200``, ``seed=1``); a keyword given to :meth:`sample` overrides them.
+
+    Attributes
+    ----------
+    backend : Backend
+        The wrapped backend.
+    parameters : dict
+        dimod's contract: each keyword :meth:`sample` accepts → the names of the properties relevant to it.
+    properties : dict
+        ``backend`` (its name), ``description``, ``supports_time_limit``, ``supports_initial_states`` and
+        ``defaults`` (each parameter's default value: the backend's, or this sampler's ``defaults``).
+
+    Examples
+    --------
+    >>> import dimod
+    >>> sampler = HopsolveSampler("exact")
+    >>> float(sampler.sample(dimod.BQM({"x": -1.0}, {}, 0.5, "BINARY")).first.energy)
+    -0.5
+    """
+
+    backend_class: ClassVar[type[Backend] | None] = None
+    """Set by the named subclasses: the backend they wrap."""
+
+    def __init__(self, backend: str | Backend | type[Backend] | None = None, *, registry: Any = None,
+                 **defaults: Any) -> None:
+        if backend is None:
+            if self.backend_class is None:
+                raise ParameterError("HopsolveSampler needs a backend: a registered name, a Backend or its class")
+            backend = self.backend_class
+        elif self.backend_class is not None:
+            raise ParameterError(f"{type(self).__name__} wraps the {self.backend_class.name!r} backend; "
+                                 "use HopsolveSampler(backend) for another one")
+        self.backend = _resolve_backend(backend, registry)
+        self._fields = {f.name: f for f in dataclasses.fields(self.backend.Params)}
+        self._takes_initial_states = issubclass(self.backend.Params, RunParams)
+        accepted = self._accepted()
+        self._check_names(defaults, accepted, "")
+        for key in _INITIAL:
+            if key in defaults:
+                raise ParameterError(f"{type(self).__name__}: {key} is given to sample(), not as a default")
+        self._defaults = dict(defaults)
+        self._build(self._defaults, None)  # invalid defaults fail here, not at the first sample
+        self._parameters = {name: ([] if name in _INITIAL else ["defaults"]) for name in accepted}
+        self._properties = {
+            "backend": self.backend.name,
+            "description": getattr(self.backend, "description", ""),
+            "supports_time_limit": self.backend.supports_time_limit(),
+            "supports_initial_states": self._takes_initial_states,
+            "defaults": self._default_values(),
+        }
+
+    @property
+    def parameters(self) -> dict[str, list[str]]:
+        return {name: list(relevant) for name, relevant in self._parameters.items()}
+
+    @property
+    def properties(self) -> dict[str, Any]:
+        return {**self._properties, "defaults": dict(self._properties["defaults"])}
+
+    def __repr__(self) -> str:
+        given = ", ".join(f"{k}={v!r}" for k, v in self._defaults.items())
+        if self.backend_class is not None:
+            return f"{type(self).__name__}({given})"
+        return f"{type(self).__name__}({self.backend.name!r}{', ' if given else ''}{given})"
+
+    def sample(self, bqm: dimod.BinaryQuadraticModel, **parameters: Any) -> dimod.SampleSet:
+        """Minimise ``bqm`` with the backend; one row per read (the exact backend: one per ground state).
+
+        Parameters
+        ----------
+        bqm : dimod.BinaryQuadraticModel
+            Any labels, SPIN or BINARY; the sample set has the same labels and vartype.
+        **parameters
+            The keywords in :attr:`parameters`; unknown ones are a :class:`hopsolve.ParameterError` naming them.
+
+        Returns
+        -------
+        dimod.SampleSet
+            Samples with ``bqm.energies`` as energies, and ``info`` as described in :mod:`hopsolve.ocean`.
+        """
+        self._check_names(parameters, self._parameters, " in sample()")
+        values = {**self._defaults, **parameters}
+        seed = resolve_seed(values.pop("seed", None))
+        energy = Energy.from_dimod(bqm)
+        labels = list(bqm.variables)
+        starts = None
+        initial_states = values.pop("initial_states", None)
+        generator = values.pop("initial_states_generator", "random")
+        if initial_states is not None:
+            starts = self._initial_states(bqm, labels, initial_states, generator, values.get("num_reads"), seed)
+            values["num_reads"] = len(starts)
+        params = self._build(values, starts)
+        compile_s = 0.0
+        if getattr(params, "time_limit", None) is not None:  # compile outside the limit, as hopsolve solve does
+            compile_s = self.backend.prepare(energy, params)
+        result = self.backend.solve(energy, params, seed=seed, initial_states=starts)
+        vectors, other = _read_vectors(result)
+        info = {
+            "backend": self.backend.name, "seed": seed, "params": params_dict(params),
+            "derived": dict(result.derived), "timed_out": bool(result.timed_out),
+            "proven_optimal": bool(result.proven_optimal), "interrupted": bool(result.interrupted),
+            "work": result.work, "work_unit": result.work_unit, "compile_s": compile_s,
+            "backend_info": dict(result.info),
+        }
+        if other:
+            info["per_read"] = other
+        states = np.asarray(result.states, dtype=np.int8).reshape(len(result), len(labels))
+        return dimod.SampleSet.from_samples_bqm((states, labels), bqm, info=info, **vectors)
+
+    # ---- parameters ---------------------------------------------------------------------------------------------
+    def _accepted(self) -> list[str]:
+        names = ["num_reads"] if _READS in self._fields else []
+        names.append("seed")
+        if self._takes_initial_states:
+            names += list(_INITIAL)
+        names += [name for name in self._fields if name != _READS]
+        return names
+
+    def _check_names(self, given: Mapping[str, Any], accepted: Any, where: str) -> None:
+        unknown = sorted(set(given) - set(accepted))
+        if not unknown:
+            return
+        name = unknown[0]
+        owner = f"{type(self).__name__} (backend {self.backend.name!r})"
+        if name == "time_limit":
+            raise ParameterError(f"{owner}: this backend takes no time limit (supports_time_limit() is false)")
+        if name in _INITIAL:
+            raise ParameterError(f"{owner}: this backend takes no initial states")
+        if name == _READS and "num_reads" in accepted:
+            raise ParameterError(f"{owner}: unknown parameter 'reads'{where}; dimod calls it num_reads")
+        raise ParameterError(f"{owner}: unknown parameter {name!r}{where}; known parameters: "
+                             f"{', '.join(sorted(accepted)) or 'none'}")
+
+    def _build(self, values: Mapping[str, Any], starts: np.ndarray | None) -> Any:
+        """The backend's Params from sampler keywords (``num_reads`` → ``reads``; ``None`` means the default)."""
+        fields = {k: v for k, v in values.items() if k not in ("seed", *_INITIAL)}
+        reads = fields.pop("num_reads", None)
+        if reads is not None:
+            fields[_READS] = reads
+        if fields.get("time_limit", 0) is None:
+            del fields["time_limit"]
+        return self.backend.params(fields)
+
+    def _default_values(self) -> dict[str, Any]:
+        defaults = {}
+        for name in self._parameters:
+            field = self._fields.get(_READS if name == "num_reads" else name)
+            if name in self._defaults:
+                defaults[name] = self._defaults[name]
+            elif field is not None and field.default is not dataclasses.MISSING:
+                defaults[name] = field.default
+            elif field is not None and field.default_factory is not dataclasses.MISSING:
+                defaults[name] = field.default_factory()
+            elif name in ("seed", "initial_states"):
+                defaults[name] = None
+            elif name == "initial_states_generator":
+                defaults[name] = "random"
+        return defaults
+
+    @staticmethod
+    def _initial_states(bqm: Any, labels: list, initial_states: Any, generator: str, num_reads: Any,
+                        seed: int) -> np.ndarray:
+        """dimod's parsing: relabelled to ``labels`` order, vartype matched, expanded or cut to ``num_reads``."""
+        # the expansion draws from a stream of its own, independent of the backend's reads
+        expansion_seed = int(np.random.SeedSequence(seed).spawn(1)[0].generate_state(1)[0])
+        try:
+            parsed = _Initializer().parse_initial_states(bqm, initial_states, generator, num_reads,
+                                                         seed=expansion_seed)
+        except (TypeError, ValueError) as exc:
+            raise ParameterError(f"initial_states: {exc}") from None
+        found = list(parsed.initial_states.variables)
+        columns = [found.index(v) for v in labels] if found != labels else slice(None)
+        return np.asarray(parsed.initial_states.record.sample[:, columns], dtype=np.int8)
+
+
+class AnnealSampler(HopsolveSampler):
+    """Simulated annealing (hopsolve backend ``anneal``): ``sweeps``, ``rule``, ``schedule``, the β range
+    (derived from the model when not given, reported in ``info['derived']``), ``time_limit``, initial states.
+
+    >>> float(AnnealSampler(sweeps=100).sample_qubo({(0, 0): -1.0, (0, 1): 2.0}, seed=1).first.energy)
+    -1.0
+    """
+
+    backend_class = AnnealBackend
+
+
+class HopfieldSampler(HopsolveSampler):
+    """Deterministic Hopfield sign updates (hopsolve backend ``hopfield``) from random or given states; every
+    asynchronous read is a local minimum. No time limit."""
+
+    backend_class = HopfieldBackend
+
+
+class TankSampler(HopsolveSampler):
+    """The continuous Hopfield–Tank network (hopsolve backend ``tank``), thresholded at the end; the graded
+    outputs of the reads are ``info['per_read']['graded_outputs']`` (columns in ``sampleset.variables`` order)."""
+
+    backend_class = TankBackend
+
+
+class ExactSampler(HopsolveSampler):
+    """Gray-code enumeration (hopsolve backend ``exact``, up to 26 variables): every ground state, one row each
+    (at most ``max_states``); unlike ``dimod.ExactSolver`` it does not list the excited states, and it takes no
+    ``num_reads``. ``info['proven_optimal']`` is true. ``seed`` is accepted and recorded like everywhere else,
+    but the enumeration does not use it."""
+
+    backend_class = ExactBackend
+
+
+def sampler_class(backend: str | type[Backend], registry: Any = None) -> type[HopsolveSampler]:
+    """A :class:`HopsolveSampler` subclass for one backend, named after it (``"descent"`` → ``DescentSampler``),
+    whose instances take only defaults — the callable ``dimod.testing.load_sampler_bqm_tests`` wants.
+
+    Parameters
+    ----------
+    backend : str or Backend subclass
+        A backend name, looked up in ``registry`` (default: ``build_registry()``, so installed plugins count),
+        or the class itself.
+
+    Examples
+    --------
+    >>> sampler_class("exact").__name__
+    'ExactSampler'
+    """
+    cls = backend if isinstance(backend, type) else type(_resolve_backend(backend, registry))
+    if not (isinstance(cls, type) and issubclass(cls, Backend)):
+        raise ParameterError(f"sampler_class needs a backend name or a Backend subclass, got {backend!r}")
+    title = "".join(part[:1].upper() + part[1:] for part in re.split(r"[^0-9A-Za-z]+", cls.name) if part)
+    doc = f"The hopsolve backend {cls.name!r} as a dimod sampler ({getattr(cls, 'description', '')})."
+    return type(f"{title}Sampler", (HopsolveSampler,), {"backend_class": cls, "__doc__": doc,
+                                                         "__module__": __name__})
+
+
+def _resolve_backend(backend: Any, registry: Any) -> Backend:
+    if isinstance(backend, Backend):
+        return backend
+    if isinstance(backend, type) and issubclass(backend, Backend):
+        return backend()
+    if isinstance(backend, str):
+        if registry is None:
+            from hopsolve.plugins import build_registry
+
+            registry = build_registry()
+        return registry.backend(backend)
+    raise ParameterError(f"a backend is a registered name, a Backend or its class, got {backend!r}")
+
+
+def _read_vectors(result: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Split the backend's per-read data into dimod data vectors (one row per read) and the rest."""
+    vectors: dict[str, np.ndarray] = {}
+    other: dict[str, Any] = {}
+    for key, value in result.per_read.items():
+        try:
+            array = np.asarray(value)
+        except ValueError:  # ragged, e.g. traces of reads that stopped at different sweeps
+            array = None
+        # dimod prints and serialises one-dimensional numeric vectors; the rest stays in info
+        if (array is not None and array.ndim == 1 and array.dtype.kind in "biuf" and len(array) == len(result)
+                and key not in _RECORD_FIELDS):
+            vectors[key] = array
+        else:
+            other[key] = value
+    return vectors, other

@@ -1,0 +1,217 @@
+"""A constrained quadratic model (``dimod.ConstrainedQuadraticModel``) as a Hopfield energy with named penalties.
+
+The rules, in the order they are applied:
+
+- **Variables.** Binary variables are units; spin variables are rewritten as binary ones (``s = 2x − 1``, dimod's
+  ``spin_to_binary``) and reported as ±1 again. Integer and real variables are refused.
+- **One-hot groups.** A discrete constraint (``cqm.add_discrete``), or any linear equality ``Σ x_i = 1`` with unit
+  coefficients over variables not yet in a group, becomes a one-hot group (:class:`hopsolve.OneHotGroups`), so
+  the backends move inside it (anneal changes which unit is on, hopfield takes the winner, tank a softmax). Its
+  penalty ``(Σ x_i − 1)²`` is the term ``onehot``.
+- **Other constraints** are linear (a quadratic constraint is refused). Each is scaled to integer coefficients
+  (by the smallest power of ten up to 10⁶ that makes every coefficient and the right-hand side integral; else
+  refused), so a violated constraint costs at least 1 in its penalty:
+
+  - equality ``a·x = b``: ``(a·x − b)²``, in the term ``equality``;
+  - at most one, ``Σ x_i ≤ 1`` with unit coefficients: ``Σ_{i<j} x_i x_j`` (exact, no slack), in ``inequality``;
+  - none at all, ``a·x ≤ 0`` with positive coefficients: ``a·x``, in ``inequality``;
+  - any other inequality ``a·x ≤ b`` (``≥`` is negated): ``(a·x + s − b)²`` with an integer slack
+    ``0 ≤ s ≤ b − min(a·x)`` written in binary (⌈log₂(range + 1)⌉ slack units, the last one capped so ``s`` cannot
+    exceed its range), in ``inequality``; the blocks are the energy's ``slacks``
+    (:class:`hopsolve.SlackBlocks`), so ``anneal`` sets each slack to its best value after every move instead of
+    flipping slack bits on their own (the penalty it sees is then ``max(0, a·x − b)²``). An inequality that always
+    holds is dropped; one that never can is an error.
+
+- **Automatic weights.** Every penalty term gets the weight ``λ = U + 1`` with ``U = Σ|linear| + Σ|quadratic|`` of
+  the objective, an upper bound on the objective's range over all states. Any state that violates a constraint
+  (or sets a slack wrongly) then has an energy above every feasible state's objective, so every ground state is
+  feasible and optimal, and every optimum (with its slack set right) is a ground state. ``--weight`` overrides
+  a term's weight (the rule's value is the default); the weights used are in every result.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from hopsolve import Energy, OneHotGroups, ParameterError, SlackBlocks, Vartype
+
+MAX_SCALE_DIGITS = 6
+
+
+@dataclass(frozen=True)
+class CqmData:
+    """The model as given (``original``, for scoring by dimod) and its all-binary form (``binary``)."""
+
+    original: Any
+    binary: Any
+    variables: tuple
+    """Labels in unit order (the first ``len(variables)`` units; slack units follow)."""
+    spins: frozenset
+    """Variables that were spins in the original model (reported as ±1)."""
+
+
+def cqm_data(cqm: Any) -> CqmData:
+    """Check the variable types and build the binary form."""
+    import dimod
+
+    for v in cqm.variables:
+        vartype = cqm.vartype(v)
+        if vartype not in (dimod.BINARY, dimod.SPIN):
+            raise ParameterError(f"cqm: variable {v!r} is {vartype.name}; hopsolve's cqm problem takes binary and "
+                                 "spin variables")
+    spins = frozenset(v for v in cqm.variables if cqm.vartype(v) is dimod.SPIN)
+    binary = cqm.spin_to_binary(inplace=False) if spins else cqm
+    return CqmData(cqm, binary, tuple(binary.variables), spins)
+
+
+def _integral(values: np.ndarray, what: str) -> tuple[np.ndarray, float]:
+    """``values`` times the smallest power of ten that makes them integers, and that factor."""
+    for digits in range(MAX_SCALE_DIGITS + 1):
+        scaled = values * 10.0**digits
+        if np.all(np.abs(scaled - np.rint(scaled)) <= 1e-9 * np.maximum(1.0, np.abs(scaled))):
+            return np.rint(scaled), 10.0**digits
+    raise ParameterError(f"cqm: {what} has coefficients that are not multiples of 10^-{MAX_SCALE_DIGITS}; "
+                         "scale the constraint to integers")
+
+
+@dataclass
+class _Penalties:
+    """Accumulates penalty QUBOs (upper-triangular entries) per term."""
+
+    size: int
+    entries: dict
+
+    def add(self, term: str, i: int, j: int, value: float) -> None:
+        rows, cols, vals = self.entries.setdefault(term, ([], [], []))
+        a, b = (i, j) if i <= j else (j, i)
+        rows.append(a)
+        cols.append(b)
+        vals.append(value)
+
+    def square(self, term: str, units: list[int], coefficients: np.ndarray, target: float) -> float:
+        """Add ``(Σ c_k x_k − target)²`` on bits; returns its constant ``target²``."""
+        for a, (i, ci) in enumerate(zip(units, coefficients)):
+            self.add(term, i, i, ci * ci - 2.0 * target * ci)
+            for j, cj in zip(units[a + 1:], coefficients[a + 1:]):
+                self.add(term, i, j, 2.0 * ci * cj)
+        return target * target
+
+    def matrix(self, term: str, size: int) -> sp.csr_matrix:
+        rows, cols, vals = self.entries.get(term, ([], [], []))
+        return sp.csr_matrix((vals, (rows, cols)), shape=(size, size))
+
+
+def _slack_coefficients(upper: int) -> list[int]:
+    """Binary digits 1, 2, 4, … whose subsets sum to every integer in ``[0, upper]`` and to nothing above."""
+    coefficients, total = [], 0
+    while total < upper:
+        step = min(1 << len(coefficients), upper - total)
+        coefficients.append(step)
+        total += step
+    return coefficients
+
+
+def compile_cqm(data: CqmData, weights: dict[str, float] | None = None) -> Energy:
+    """The energy of the model (see the module), with its one-hot groups and its inequalities' slack blocks."""
+    from dimod.sym import Sense
+
+    cqm = data.binary
+    index = {v: k for k, v in enumerate(data.variables)}
+    n = len(index)
+    groups: list[list[int]] = []
+    group_names: list[Any] = []
+    grouped: set[int] = set()
+    slack_labels: list[str] = []
+    blocks: list[tuple] = []
+    penalties = _Penalties(n, {})
+    offsets = {"onehot": 0.0, "equality": 0.0, "inequality": 0.0}
+
+    for label, constraint in cqm.constraints.items():
+        lhs = constraint.lhs
+        if len(lhs.quadratic):
+            raise ParameterError(f"cqm: constraint {label!r} is quadratic; hopsolve's cqm problem takes linear "
+                                 "constraints")
+        units = [index[v] for v in lhs.linear]
+        coefficients = np.array([float(lhs.linear[v]) for v in lhs.linear])
+        rhs = float(constraint.rhs) - float(lhs.offset)
+        sense = constraint.sense
+        unit_equality = sense is Sense.Eq and np.all(coefficients == 1.0) and rhs == 1.0
+        if (label in cqm.discrete or unit_equality) and units and not grouped.intersection(units):
+            groups.append(units)
+            group_names.append(label)
+            grouped.update(units)
+            continue
+        if sense is Sense.Ge:
+            coefficients, rhs = -coefficients, -rhs
+        scaled, factor = _integral(np.append(coefficients, rhs), f"constraint {label!r}")
+        coefficients, rhs = scaled[:-1], float(scaled[-1])
+        if sense is Sense.Eq:
+            offsets["equality"] += penalties.square("equality", units, coefficients, rhs)
+            continue
+        low, high = float(np.minimum(coefficients, 0).sum()), float(np.maximum(coefficients, 0).sum())
+        if high <= rhs:
+            continue  # always holds
+        if low > rhs:
+            raise ParameterError(f"cqm: constraint {label!r} can never hold (its smallest left side is {low:g} "
+                                 f"> {rhs:g})")
+        if rhs == 1.0 and np.all(coefficients == 1.0):
+            for a, i in enumerate(units):
+                for j in units[a + 1:]:
+                    penalties.add("inequality", i, j, 1.0)
+            continue
+        if rhs == 0.0 and np.all(coefficients > 0):
+            for i, c in zip(units, coefficients):
+                penalties.add("inequality", i, i, c)
+            continue
+        slack = _slack_coefficients(int(rhs - low))
+        first = n + len(slack_labels)
+        slack_labels.extend(f"slack[{label}][{k}]" for k in range(len(slack)))
+        blocks.append((units, coefficients, rhs, list(range(first, first + len(slack))), slack))
+        offsets["inequality"] += penalties.square("inequality", units + list(range(first, first + len(slack))),
+                                                  np.append(coefficients, slack), rhs)
+
+    size = n + len(slack_labels)
+    objective = cqm.objective
+    q = sp.lil_matrix((size, size))
+    for v, bias in objective.linear.items():
+        q[index[v], index[v]] += float(bias)
+    for (u, v), bias in objective.quadratic.items():
+        i, j = sorted((index[u], index[v]))
+        q[i, j] += float(bias)
+    terms = [Energy.from_qubo(q.tocsr(), float(objective.offset)).terms[0]]
+    span = float(np.abs(list(objective.linear.values())).sum() + np.abs(list(objective.quadratic.values())).sum())
+    automatic = span + 1.0
+    group_set = OneHotGroups.from_lists(groups, names=group_names) if groups else None
+    if group_set is not None:
+        terms.append(group_set.penalty("onehot", size))
+    for name in ("equality", "inequality"):
+        if name in penalties.entries:
+            terms.append(Energy.from_qubo(penalties.matrix(name, size), offsets[name], name=name).terms[0])
+    names = [t.name for t in terms]
+    chosen = {name: automatic for name in names if name != "objective"}
+    for key, value in (weights or {}).items():
+        chosen[key] = value  # unknown names are refused by Energy
+    labels = tuple(data.variables) + tuple(slack_labels)
+    return Energy(Vartype.BINARY, tuple(terms), weights=chosen, labels=labels, groups=group_set,
+                  slacks=SlackBlocks.from_blocks(blocks) if blocks else None)
+
+
+def automatic_weight(data: CqmData) -> float:
+    """The weight every penalty term gets by default (see the module): ``Σ|objective coefficients| + 1``."""
+    objective = data.binary.objective
+    return float(np.abs(list(objective.linear.values())).sum() + np.abs(list(objective.quadratic.values())).sum()
+                 ) + 1.0
+
+
+def is_finite_model(cqm: Any) -> bool:
+    """True when every coefficient of the model is finite."""
+    values = [*cqm.objective.linear.values(), *cqm.objective.quadratic.values(), cqm.objective.offset]
+    for constraint in cqm.constraints.values():
+        values.extend(constraint.lhs.linear.values())
+        values.extend([constraint.rhs, constraint.lhs.offset])
+    return all(math.isfinite(float(v)) for v in values)

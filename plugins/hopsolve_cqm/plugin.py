@@ -1,0 +1,112 @@
+"""The ``cqm`` problem: constrained quadratic models from LP files or ``dimod.ConstrainedQuadraticModel`` objects.
+
+Reading and scoring go through dimod (extra ``dimod``): ``dimod.lp.loads`` reads the LP file (a ``Maximize``
+objective is minimised as its negation, as dimod reads it, and reported so), and a solution's
+``objective`` is the model's own objective, ``feasible`` is ``cqm.check_feasible`` and ``violations`` are
+``cqm.violations`` of every violated constraint, by its label. How the model becomes an energy (one-hot groups,
+penalties, slack units, automatic weights) is documented in :mod:`hopsolve_cqm.encoding`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hopsolve import Energy, Instance, ParameterError, ParseError, Problem, Solution
+from hopsolve_cqm.encoding import CqmData, compile_cqm, cqm_data, is_finite_model
+
+FEASIBILITY_TOLERANCE = 1e-6
+"""Absolute tolerance of dimod's feasibility check (``cqm.check_feasible(..., atol=...)``)."""
+
+
+def _dimod() -> Any:
+    try:
+        import dimod
+    except ImportError:
+        raise ParameterError("the cqm problem needs dimod: pip install 'hopsolve[dimod]'") from None
+    return dimod
+
+
+def from_cqm(cqm: Any, name: str = "cqm", source: str | None = None) -> Instance:
+    """An instance of the ``cqm`` problem from a ``dimod.ConstrainedQuadraticModel``."""
+    dimod = _dimod()
+    if not isinstance(cqm, dimod.ConstrainedQuadraticModel):
+        raise ParameterError(f"expected a dimod.ConstrainedQuadraticModel, got {type(cqm).__name__}")
+    if not is_finite_model(cqm):
+        raise ParameterError("cqm: the model has a non-finite coefficient")
+    return Instance("cqm", name, cqm_data(cqm), source=source)
+
+
+class CqmProblem(Problem):
+    """Minimise a constrained quadratic model over binary and spin variables (LP files, dimod CQMs)."""
+
+    name = "cqm"
+    description = "constrained quadratic models (LP files, dimod CQMs): one-hot groups, penalties, auto weights"
+    suffixes = (".lp",)
+    sense = "min"
+    default_backend = "anneal"
+    default_time_limit = 10.0
+    anytime = True
+
+    from_cqm = staticmethod(from_cqm)
+
+    def read(self, path: str | Path) -> Instance:
+        dimod = _dimod()
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ParseError(f"cannot read the LP file: {exc}", path) from None
+        try:
+            cqm = dimod.lp.loads(text)
+        except Exception as exc:  # noqa: BLE001 - dimod's LP reader raises many kinds; all mean a malformed file
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ParseError(f"not a readable LP file: {message}", path) from None
+        if not len(cqm.variables):
+            raise ParseError("the LP file defines no variables (dimod reads anything it cannot parse as empty)", path)
+        try:
+            return from_cqm(cqm, path.stem, str(path))
+        except ParameterError as exc:
+            raise ParseError(str(exc), path) from None
+
+    def encode(self, instance: Instance, weights: Mapping[str, float] | None = None, options: Any = None) -> Energy:
+        return compile_cqm(instance.data, dict(weights or {}))
+
+    def candidate(self, instance: Instance, energy: Energy, state: np.ndarray) -> dict:
+        data: CqmData = instance.data
+        bits = np.asarray(state)[: len(data.variables)]
+        if energy.vartype.value == "spin":
+            bits = (bits + 1) // 2
+        return {v: (2 * int(b) - 1 if v in data.spins else int(b)) for v, b in zip(data.variables, bits)}
+
+    def score(self, instance: Instance, candidate: Any) -> Solution:
+        data: CqmData = instance.data
+        cqm = data.original
+        if not isinstance(candidate, Mapping) or set(candidate) != set(cqm.variables):
+            raise ParameterError("a cqm solution must assign every variable of the model")
+        sample = {v: int(candidate[v]) for v in cqm.variables}
+        violations = cqm.violations(sample, skip_satisfied=True)
+        feasible = bool(cqm.check_feasible(sample, atol=FEASIBILITY_TOLERANCE))
+        return Solution({str(v): value for v, value in sample.items()}, float(cqm.objective.energy(sample)), feasible,
+                        {str(label): float(amount) for label, amount in violations.items()})
+
+    def decode(self, instance: Instance, energy: Energy, state: np.ndarray, *, repair: bool = False) -> Solution:
+        """The assignment of the model's variables (slack units dropped), scored by dimod: a feasible assignment
+        is feasible whatever its slack units say; the penalty terms' values are in ``details``."""
+        solution = self.score(instance, self.candidate(instance, energy, state))
+        details = {**solution.details, "penalties": energy.violations(np.asarray(state))}
+        return Solution(solution.value, solution.objective, solution.feasible, solution.violations, False, details)
+
+    def state_of(self, instance: Instance, energy: Energy, candidate: Any) -> np.ndarray:
+        """The state of a feasible assignment, with the slack units set so every penalty is zero."""
+        data: CqmData = instance.data
+        bits = np.zeros(energy.num_variables, dtype=np.int8)
+        for k, v in enumerate(data.variables):
+            value = int(candidate[v])
+            bits[k] = (value + 1) // 2 if v in data.spins else value
+        if energy.slacks is not None:
+            bits = energy.slacks.slack_bits(bits)
+        return bits if energy.vartype.value == "binary" else (2 * bits - 1).astype(np.int8)

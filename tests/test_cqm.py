@@ -1,0 +1,229 @@
+"""The ``cqm`` problem: LP files and dimod CQMs, one-hot groups, penalties, and automatic weights that keep every
+optimum a ground state (checked by brute force on random small models)."""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import numpy as np
+import pytest
+
+dimod = pytest.importorskip("dimod")
+
+from hopsolve_cqm.encoding import _slack_coefficients, compile_cqm  # noqa: E402
+from hopsolve_cqm.plugin import CqmProblem, from_cqm  # noqa: E402
+
+from hopsolve.backends.exact import ExactBackend  # noqa: E402
+from hopsolve.errors import ParameterError, ParseError  # noqa: E402
+from hopsolve.solving import solve_instance  # noqa: E402
+
+from .conftest import INSTANCES  # noqa: E402
+
+
+def random_cqm(seed: int) -> dimod.ConstrainedQuadraticModel:
+    """3–6 binary variables (one possibly spin), a random integer objective and 1–3 random linear constraints of
+    every kind (equality, ≤, ≥, discrete)."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(3, 7))
+    names = [f"v{i}" for i in range(n)]
+    spin = rng.random() < 0.3
+    variables = [dimod.Spin(v) if spin and i == 0 else dimod.Binary(v) for i, v in enumerate(names)]
+    cqm = dimod.ConstrainedQuadraticModel()
+    objective = sum(int(rng.integers(-4, 5)) * x for x in variables)
+    for i, j in itertools.combinations(range(n), 2):
+        if rng.random() < 0.4:
+            objective += int(rng.integers(-3, 4)) * variables[i] * variables[j]
+    cqm.set_objective(objective)
+    binaries = [x for i, x in enumerate(variables) if not (spin and i == 0)]
+    for k in range(int(rng.integers(1, 4))):
+        kind = rng.choice(["eq", "le", "ge", "discrete"])
+        members = list(rng.choice(len(binaries), size=int(rng.integers(2, min(4, len(binaries)) + 1)),
+                                  replace=False))
+        if kind == "discrete":
+            labels = [binaries[m].variables[0] for m in members]
+            if any(any(v in cqm.constraints[c].lhs.variables for c in cqm.discrete) for v in labels):
+                continue
+            cqm.add_discrete(labels, label=f"d{k}")
+            continue
+        coefficients = rng.integers(1, 4, size=len(members))
+        lhs = sum(int(c) * binaries[m] for c, m in zip(coefficients, members))
+        rhs = int(rng.integers(0, coefficients.sum() + 1))
+        constraint = lhs == rhs if kind == "eq" else lhs <= rhs if kind == "le" else lhs >= rhs
+        cqm.add_constraint(constraint, label=f"c{k}")
+    return cqm
+
+
+def brute_force(cqm: dimod.ConstrainedQuadraticModel) -> tuple[float | None, list[dict]]:
+    variables = list(cqm.variables)
+    values = [(-1, 1) if cqm.vartype(v) is dimod.SPIN else (0, 1) for v in variables]
+    best, optima = None, []
+    for assignment in itertools.product(*values):
+        sample = dict(zip(variables, assignment))
+        if not cqm.check_feasible(sample):
+            continue
+        value = cqm.objective.energy(sample)
+        if best is None or value < best - 1e-9:
+            best, optima = value, [sample]
+        elif abs(value - best) <= 1e-9:
+            optima.append(sample)
+    return best, optima
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_automatic_weights_make_every_optimum_a_ground_state(seed):
+    cqm = random_cqm(seed)
+    problem = CqmProblem()
+    instance = from_cqm(cqm)
+    energy = problem.encode(instance)
+    if energy.num_variables > 20:
+        pytest.skip("too many units to enumerate")  # never happens with these sizes; kept as a guard
+    best, optima = brute_force(cqm)
+    ground = ExactBackend().solve(energy, ExactBackend().params({"max_states": 4096}))
+    if best is None:  # an infeasible model: no ground state may be reported feasible
+        assert not any(problem.decode(instance, energy, s).feasible for s in ground.states)
+        return
+    for state in ground.states:
+        solution = problem.decode(instance, energy, state)
+        assert solution.feasible and solution.objective == pytest.approx(best)
+    for sample in optima:
+        state = problem.state_of(instance, energy, sample)
+        assert energy.energy(state) == pytest.approx(ground.best_energy)
+        assert problem.decode(instance, energy, state).value == {str(v): x for v, x in sample.items()}
+
+
+def test_discrete_constraints_become_one_hot_groups_and_anneal_stays_inside_them():
+    cqm = dimod.ConstrainedQuadraticModel()
+    for node in range(6):
+        cqm.add_discrete([f"x{node}_{c}" for c in range(3)], label=f"node{node}")
+    for u, v in [(0, 1), (1, 2), (2, 0), (3, 4), (4, 5), (0, 5)]:
+        for c in range(3):
+            cqm.add_constraint(dimod.Binary(f"x{u}_{c}") + dimod.Binary(f"x{v}_{c}") <= 1, label=f"e{u}{v}{c}")
+    instance = from_cqm(cqm, "triangles")
+    energy = CqmProblem().encode(instance)
+    assert energy.groups is not None and energy.groups.count == 6 and energy.groups.names[0] == "node0"
+    assert set(energy.term_names) == {"objective", "onehot", "inequality"} and energy.num_variables == 18
+    result, solution = solve_instance(_registry(), "cqm", instance, seed=3, params={"sweeps": 300})
+    assert result.feasible and result.params["moves"] == "onehot" and result.violations == {}
+
+
+def test_violations_are_reported_by_constraint_label():
+    cqm = dimod.ConstrainedQuadraticModel()
+    a, b = dimod.Binary("a"), dimod.Binary("b")
+    cqm.set_objective(-a - b)
+    cqm.add_constraint(a + b <= 1, label="at most one")
+    cqm.add_constraint(a - b == 0, label="same")
+    solution = CqmProblem().score(from_cqm(cqm), {"a": 1, "b": 0})
+    assert not solution.feasible and set(solution.violations) == {"same"}
+    assert solution.objective == -1
+
+
+def test_spin_variables_are_reported_as_spins():
+    cqm = dimod.ConstrainedQuadraticModel()
+    s, t = dimod.Spin("s"), dimod.Spin("t")
+    cqm.set_objective(s * t + 0.5 * s)
+    cqm.add_constraint(s + t >= 0, label="not both down")
+    result, _ = solve_instance(_registry(), "cqm", from_cqm(cqm), seed=1, backend="exact")
+    assert result.feasible and result.solution == {"s": -1, "t": 1} and result.objective == pytest.approx(-1.5)
+
+
+def test_slack_digits_reach_every_value_and_nothing_above():
+    for upper in range(0, 40):
+        digits = _slack_coefficients(upper)
+        sums = {sum(d for d, bit in zip(digits, bits) if bit) for bits in itertools.product((0, 1), repeat=len(digits))}
+        assert sums == set(range(upper + 1))
+
+
+def test_lp_files_round_trip_and_solve_from_the_cli(cli, tmp_path):
+    path = INSTANCES / "cqm" / "knapsack12.lp"
+    instance = CqmProblem().read(path)
+    again = from_cqm(dimod.lp.loads(dimod.lp.dumps(instance.data.original)))
+    assert compile_cqm(again.data).num_variables == compile_cqm(instance.data).num_variables
+    run = cli("solve", path, "--backend", "exact", "--json")
+    best, _ = brute_force(instance.data.original)
+    import json
+
+    record = json.loads(run.out)
+    assert run.code == 0 and record["feasible"] and record["objective"] == pytest.approx(best)
+    cpsat = json.loads(cli("solve", path, "--baseline", "ortools-cpsat", "--json").out)
+    assert cpsat["status"] == "optimal" and cpsat["objective"] == pytest.approx(best)
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("Minimize\n obj: x\nSubject To\n c1: x <= <= 1\nBinary\n x\nEnd\n", "not a readable LP file"),
+    ("garbage here", "defines no variables"),
+    ("Minimize\n obj: x +\nSubject To\n", "REAL"),
+    ("Minimize\n obj: 2 x\nSubject To\n c1: x + y <= 1\nGeneral\n x\nBounds\n 0 <= x <= 5\nEnd\n", "INTEGER"),
+    ("\xff\xfe garbage", "LP file"),
+])
+def test_malformed_or_unsupported_lp_files_are_one_line_errors(cli, tmp_path, text, fragment):
+    path = tmp_path / "bad.lp"
+    path.write_bytes(text.encode("latin-1"))
+    with pytest.raises(ParseError, match=fragment):
+        CqmProblem().read(path)
+    run = cli("solve", path)
+    assert run.code == 2 and len(run.err.strip().splitlines()) == 1 and "bad.lp" in run.err
+
+
+def test_quadratic_constraints_and_unscalable_coefficients_are_refused():
+    cqm = dimod.ConstrainedQuadraticModel()
+    a, b = dimod.Binary("a"), dimod.Binary("b")
+    cqm.add_constraint(a * b <= 0, label="q")
+    with pytest.raises(ParameterError, match="quadratic"):
+        CqmProblem().encode(from_cqm(cqm))
+    cqm = dimod.ConstrainedQuadraticModel()
+    cqm.add_constraint(np.pi * a + b <= 2.5, label="irrational")
+    with pytest.raises(ParameterError, match="not multiples"):
+        CqmProblem().encode(from_cqm(cqm))
+
+
+def _registry():
+    from hopsolve.plugins import build_registry
+
+    return build_registry()
+
+
+def knapsack(n: int, seed: int) -> dimod.ConstrainedQuadraticModel:
+    rng = np.random.default_rng(seed)
+    weights, values = rng.integers(3, 20, n), rng.integers(3, 25, n)
+    cqm = dimod.ConstrainedQuadraticModel()
+    x = [dimod.Binary(f"x{i}") for i in range(n)]
+    cqm.set_objective(sum(-int(values[i]) * x[i] for i in range(n)))
+    cqm.add_constraint(sum(int(weights[i]) * x[i] for i in range(n)) <= int(weights.sum() * 0.45), label="capacity")
+    return cqm
+
+
+@pytest.mark.parametrize("rule", ["metropolis", "glauber"])
+def test_anneal_sets_every_slack_after_each_move_and_tracks_the_energy(rule):
+    from hopsolve.backends.anneal import AnnealBackend
+
+    instance = from_cqm(knapsack(14, 3))
+    energy = CqmProblem().encode(instance)
+    assert energy.slacks is not None and energy.slacks.count == 1
+    params = AnnealBackend().params({"rule": rule, "sweeps": 300, "reads": 4, "trace": True, "keep_best": False})
+    samples = AnnealBackend().solve(energy, params, seed=2)
+    assert samples.derived["slack"] == "set after every move"
+    assert np.array_equal(samples.states, energy.slacks.slack_bits(samples.states))  # best slack, always
+    assert np.allclose(samples.per_read["trace"][:, -1], energy.energies(samples.states))
+    best, _ = brute_force(instance.data.original)
+    result, _ = solve_instance(_registry(), "cqm", instance, seed=2, params={"sweeps": 2000})
+    assert result.feasible and result.objective == pytest.approx(best)
+
+
+def test_the_readme_constrained_models_example_runs_and_prints_the_optimum(capsys):
+    from .conftest import ROOT
+
+    section = (ROOT / "README.md").read_text().split("\n## Constrained models\n", 1)[1].split("\n## ", 1)[0]
+    [block] = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    exec(compile(block, "README.md", "exec"), {})
+    printed = float(capsys.readouterr().out.strip())
+    best, _ = brute_force(_readme_model())
+    assert printed == best == -9.0
+
+
+def _readme_model() -> dimod.ConstrainedQuadraticModel:
+    x = list(dimod.Binaries([f"x{i}" for i in range(4)]))
+    cqm = dimod.ConstrainedQuadraticModel()
+    cqm.set_objective(-5 * x[0] - 4 * x[1] - 3 * x[2] - 2 * x[3])
+    cqm.add_constraint(4 * x[0] + 3 * x[1] + 2 * x[2] + x[3] <= 6, label="capacity")
+    return cqm

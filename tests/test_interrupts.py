@@ -1,0 +1,171 @@
+"""Ctrl-C keeps the best answer so far, on every backend and on the OR-Tools baselines.
+
+Backends are interrupted by a progress callback that raises ``KeyboardInterrupt`` (what Ctrl-C does between two
+bytecodes); the native-code baselines by ``_thread.interrupt_main`` while they run in :func:`run_stoppably`.
+"""
+
+from __future__ import annotations
+
+import _thread
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from hopsolve.backends import exact as exact_module
+from hopsolve.backends.exact import ExactBackend
+from hopsolve.backends.hopfield import HopfieldBackend, HopfieldParams, _Progress
+from hopsolve.backends.tank import TankBackend, TankParams
+from hopsolve.interrupt import run_stoppably, stoppable
+from hopsolve.testing import brute_force_minimum, is_local_minimum, random_energy
+
+from .conftest import INSTANCES
+
+
+def _interrupt_at(count: int):
+    updates: list[dict] = []
+
+    def callback(update: dict) -> None:
+        updates.append(update)
+        if len(updates) == count:
+            raise KeyboardInterrupt
+
+    return callback, updates
+
+
+def test_hopfield_batches_do_not_change_any_read(monkeypatch):
+    energy = random_energy(60, 2)
+    params = HopfieldParams(reads=50)
+    whole = HopfieldBackend().solve(energy, params, seed=4)
+    monkeypatch.setattr(_Progress, "BATCH_SECONDS", 1e-9)  # one thread's worth of reads per batch
+    batched = HopfieldBackend().solve(energy, params, seed=4, callback=lambda update: None)
+    assert np.array_equal(whole.states, batched.states)
+    assert np.array_equal(whole.per_read["read_sweeps"], batched.per_read["read_sweeps"])
+
+
+def test_hopfield_async_keeps_finished_reads_on_ctrl_c(monkeypatch):
+    monkeypatch.setattr(_Progress, "BATCH_SECONDS", 1e-9)
+    energy = random_energy(40, 3)
+    callback, updates = _interrupt_at(2)
+    samples = HopfieldBackend().solve(energy, HopfieldParams(reads=64), seed=1, callback=callback)
+    outcome = samples.per_read["outcome"]
+    assert samples.interrupted and "interrupted" in outcome and "fixed_point" in outcome
+    finished = [row for row, o in zip(samples.states, outcome) if o == "fixed_point"]
+    assert len(finished) == updates[1]["done"] and all(is_local_minimum(energy, s) for s in finished)
+    assert np.allclose(energy.energies(samples.states), samples.energies)
+    assert [u["done"] for u in updates] == sorted(u["done"] for u in updates) and updates[0]["unit"] == "reads"
+    assert np.isclose(energy.energy(updates[0]["best_state"]), updates[0]["best_energy"])
+
+
+def test_hopfield_sync_stops_after_the_interrupted_sweep():
+    energy = random_energy(30, 5)
+    callback, updates = _interrupt_at(1)
+    samples = HopfieldBackend().solve(energy, HopfieldParams(reads=5, mode="sync"), seed=2, callback=callback)
+    assert samples.interrupted and samples.work == 1 and updates[0]["unit"] == "sweeps"
+    assert np.allclose(energy.energies(samples.states), samples.energies)
+
+
+def test_tank_rk45_honours_ctrl_c_and_its_time_limit():
+    energy = random_energy(12, 1)
+    callback, _ = _interrupt_at(1)
+    params = TankParams(reads=3, integrator="rk45", max_steps=10**7, settle_tolerance=1e-300)
+    samples = TankBackend().solve(energy, params, seed=1, callback=callback)
+    assert samples.interrupted and not samples.timed_out and 1000 <= samples.work < 10**7
+    assert samples.info["rhs_evaluations"] > 0
+    # the deadline is looked at after every step: a limit that has passed by the first step stops it there
+    timed = TankBackend().solve(energy, TankParams(reads=3, integrator="rk45", max_steps=10**9,
+                                                   settle_tolerance=1e-300, time_limit=1e-6), seed=1)
+    # one step, and the integrator's first-step estimate
+    assert timed.timed_out and not timed.interrupted and timed.info["rhs_evaluations"] <= 20
+
+
+def test_exact_enumerates_in_chunks_and_keeps_the_chunks_done_on_ctrl_c(monkeypatch):
+    monkeypatch.setattr(exact_module, "CHUNK_BITS", 4)
+    energy = random_energy(10, 7, integer=True)
+    best, ground = brute_force_minimum(energy)
+    samples = ExactBackend().solve(energy)
+    assert samples.proven_optimal and np.isclose(samples.best_energy, best) and len(samples) == len(ground)
+    callback, updates = _interrupt_at(3)
+    cut = ExactBackend().solve(energy, callback=callback)
+    assert cut.interrupted and not cut.proven_optimal and cut.work == 3 * 2**4
+    assert np.isclose(cut.best_energy, updates[-1]["best_energy"]) and cut.best_energy >= best
+
+
+def test_run_stoppably_stops_through_the_registered_action():
+    stopped = threading.Event()
+
+    def work() -> str:
+        with stoppable(stopped.set):
+            time.sleep(0.2)
+            _thread.interrupt_main()  # Ctrl-C while the work runs
+            assert stopped.wait(10)
+        return "best so far"
+
+    assert run_stoppably(work) == ("best so far", True)
+    assert run_stoppably(lambda: 42) == (42, False)
+
+
+def test_run_stoppably_reraises_when_nothing_can_stop_the_work():
+    def work() -> None:
+        time.sleep(0.2)
+        _thread.interrupt_main()
+        time.sleep(0.5)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_stoppably(work)
+
+
+def test_run_stoppably_hands_back_the_work_s_exception():
+    def work() -> None:
+        raise ValueError("from the worker")
+
+    with pytest.raises(ValueError, match="from the worker"):
+        run_stoppably(work)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("baseline, instance", [("ortools-cpsat", "d198.tsp"), ("ortools-routing", "kroA200.tsp")])
+def test_ctrl_c_stops_an_ortools_baseline_and_says_interrupted(registry, baseline, instance):
+    from hopsolve.solving import solve_path
+
+    timer = threading.Timer(3.0, _thread.interrupt_main)
+    timer.start()
+    try:
+        result, solution, _ = solve_path(registry, INSTANCES / "tsplib" / instance, baseline=baseline,
+                                         time_limit=120, seed=1)
+    finally:
+        timer.cancel()
+    assert result.status == "interrupted" and result.info["interrupted"]
+    assert result.wall_time_s < 100  # stopped, not run to the limit
+    if result.objective is not None:
+        assert result.feasible and sorted(solution.value) == list(range(1, len(solution.value) + 1))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_on_bench_prints_one_line_and_keeps_the_jsonl_valid(tmp_path, jobs):
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "runs.jsonl"
+    command = [sys.executable, "-m", "hopsolve.cli", "bench", "--instances", str(INSTANCES / "tsplib" / "kroA100.tsp"),
+               str(INSTANCES / "tsplib" / "kroA150.tsp"), "--solvers", "anneal,ortools-routing", "--seeds", "3",
+               "--jobs", jobs, "--out", str(out)]
+    if jobs == "2":
+        command += ["--time-limit", "20"]
+    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not (out.exists() and out.read_text().count("\n") >= 1):
+        time.sleep(0.2)
+    time.sleep(1.0)
+    os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole group
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and err.count("interrupted after") == 1, err
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert records and all(r["status"] not in ("interrupted", "error") for r in records)

@@ -1,0 +1,356 @@
+"""hopsolve.ocean: every backend as a dimod sampler, checked by dimod's own conformance kit and against dimod."""
+
+from __future__ import annotations
+
+import dataclasses
+import doctest
+import itertools
+import json
+import time
+import types
+import unittest
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+dimod = pytest.importorskip("dimod")
+
+import hopsolve  # noqa: E402
+import hopsolve.ocean  # noqa: E402
+from hopsolve import Energy, ParameterError, build_registry  # noqa: E402
+from hopsolve.ocean import (  # noqa: E402
+    AnnealSampler,
+    ExactSampler,
+    HopfieldSampler,
+    HopsolveSampler,
+    TankSampler,
+    sampler_class,
+)
+
+SAMPLERS = (AnnealSampler, HopfieldSampler, TankSampler, ExactSampler)
+
+
+# ---- a third party's backend, registered through the plugin hook, gets a sampler too ----------------------------
+@dataclass(frozen=True)
+class CoinParams(hopsolve.RunParams):
+    reads: int = 3
+    bias: float = 0.5
+    """Probability that a unit is high."""
+
+
+class CoinFlipBackend(hopsolve.Backend):
+    """Independent random units: no optimisation at all, which is all dimod's kit needs."""
+
+    name = "coin-flip"
+    description = "random states"
+    Params = CoinParams
+
+    def solve(self, energy, params=None, *, seed=None, initial_states=None, callback=None):
+        params = params or CoinParams()
+        if initial_states is not None:
+            states = np.array(initial_states, dtype=np.int8, ndmin=2)
+        else:
+            high = np.random.default_rng(seed).random((params.reads, energy.num_variables)) < params.bias
+            states = np.where(high, energy.vartype.high, energy.vartype.low).astype(np.int8)
+        return hopsolve.SampleSet.from_states(energy, states, derived={"seed": seed}, work=len(states),
+                                              work_unit="reads")
+
+
+def _third_party_registry():
+    plugin = types.ModuleType("coin_flip_plugin")
+
+    @hopsolve.hookimpl
+    def hopsolve_backends(register):
+        register(CoinFlipBackend)
+
+    plugin.hopsolve_backends = hopsolve_backends
+    return build_registry({"HOPSOLVE_DISABLE_PLUGIN_AUTOLOAD": "1"}, extra_plugins=[plugin])
+
+
+CoinFlipSampler = sampler_class("coin-flip", _third_party_registry())
+
+
+# ---- dimod's conformance kit on every sampler ---------------------------------------------------------------------
+@dimod.testing.load_sampler_bqm_tests(AnnealSampler)
+class TestAnnealSamplerKit(unittest.TestCase):
+    pass
+
+
+@dimod.testing.load_sampler_bqm_tests(HopfieldSampler)
+class TestHopfieldSamplerKit(unittest.TestCase):
+    pass
+
+
+@dimod.testing.load_sampler_bqm_tests(TankSampler)
+class TestTankSamplerKit(unittest.TestCase):
+    pass
+
+
+@dimod.testing.load_sampler_bqm_tests(ExactSampler)
+class TestExactSamplerKit(unittest.TestCase):
+    pass
+
+
+@dimod.testing.load_sampler_bqm_tests(CoinFlipSampler)
+class TestThirdPartySamplerKit(unittest.TestCase):
+    pass
+
+
+@pytest.mark.parametrize("make", [*SAMPLERS, CoinFlipSampler, lambda: HopsolveSampler("anneal")])
+def test_sampler_api(make):
+    sampler = make()
+    dimod.testing.assert_sampler_api(sampler)
+    assert sampler.properties["backend"] == sampler.backend.name
+
+
+def test_module_examples():
+    assert doctest.testmod(hopsolve.ocean).failed == 0
+
+
+# ---- the models: labels, vartypes, energies ---------------------------------------------------------------------
+def _random_bqm(n: int, seed: int, vartype: str, labels=None) -> dimod.BinaryQuadraticModel:
+    rng = np.random.default_rng(seed)
+    labels = list(range(n)) if labels is None else labels
+    linear = {v: float(rng.uniform(-1, 1)) for v in labels}
+    quadratic = {(u, v): float(rng.uniform(-1, 1)) for u, v in itertools.combinations(labels, 2)
+                 if rng.random() < 0.7}
+    return dimod.BinaryQuadraticModel(linear, quadratic, float(rng.uniform(-1, 1)), vartype)
+
+
+def _in_order(sampleset, variables) -> np.ndarray:
+    """The samples with columns in ``variables`` order (dimod sorts a sample set's labels where it can)."""
+    where = {v: k for k, v in enumerate(sampleset.variables)}
+    return sampleset.record.sample[:, [where[v] for v in variables]]
+
+
+MIXED_LABELS = ["a", ("b", 1), 7, frozenset({"c"}), ("nested", ("x",)), 2.5, "z", (("a",),)]
+
+
+@pytest.mark.parametrize("make", SAMPLERS)
+@pytest.mark.parametrize("vartype", ["SPIN", "BINARY"])
+def test_any_labels_and_energies_equal_bqm_energies(make, vartype):
+    bqm = _random_bqm(len(MIXED_LABELS), 4, vartype, MIXED_LABELS)
+    sampleset = make().sample(bqm, seed=2)
+    assert sampleset.vartype is bqm.vartype
+    assert set(sampleset.variables) == set(bqm.variables) and len(sampleset.variables) == len(bqm.variables)
+    assert np.allclose(sampleset.record.energy, bqm.energies(sampleset), rtol=0, atol=1e-9)
+    dimod.testing.assert_sampleset_energies(sampleset, bqm, precision=9)
+
+
+@pytest.mark.parametrize("make", [*SAMPLERS, CoinFlipSampler])
+@pytest.mark.parametrize("vartype", ["SPIN", "BINARY"])
+def test_backend_energies_agree_with_dimod_after_the_sign_flip(make, vartype):
+    """The backend scores its states on the converted energy (h = -b, J = -W); dimod's energies must agree."""
+    bqm = _random_bqm(9, 11, vartype, [f"v{i}" for i in range(9)])
+    sampler = make()
+    sampleset = sampler.sample(bqm, seed=5)
+    params = sampler.backend.params(sampleset.info["params"])
+    direct = sampler.backend.solve(Energy.from_dimod(bqm), params, seed=5)
+    assert np.array_equal(direct.states, _in_order(sampleset, bqm.variables))
+    assert np.allclose(direct.energies, sampleset.record.energy, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("make", SAMPLERS)
+def test_ising_and_qubo_entry_points(make):
+    sampler = make()
+    spins = sampler.sample_ising({"x": 1.0, "y": -0.5}, {("x", "y"): 2.0}, seed=1)
+    bits = sampler.sample_qubo({("p", "p"): -1.0, ("p", "q"): 3.0, ("q", "q"): -1.0}, seed=1)
+    assert spins.vartype is dimod.SPIN and bits.vartype is dimod.BINARY
+    # the ground states: x = -1, y = +1 (-1 - 0.5 - 2); p = 1, q = 0 or the reverse
+    assert np.isclose(spins.first.energy, -3.5) and np.isclose(bits.first.energy, -1.0)
+
+
+@pytest.mark.parametrize("make", SAMPLERS)
+@pytest.mark.parametrize("vartype", ["SPIN", "BINARY"])
+def test_the_empty_model(make, vartype):
+    bqm = dimod.BinaryQuadraticModel({}, {}, 1.5, vartype)
+    sampleset = make().sample(bqm)
+    assert sampleset.vartype is bqm.vartype and len(sampleset.variables) == 0
+    assert len(sampleset) >= 1 and np.allclose(sampleset.record.energy, 1.5)
+    if "num_reads" in make().parameters:
+        assert len(make().sample(bqm, num_reads=3)) == 3
+
+
+# ---- parameters -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("make", [*SAMPLERS, CoinFlipSampler])
+def test_parameters_are_the_backend_fields_in_dimod_names(make):
+    sampler = make()
+    backend = sampler.backend
+    fields = {f.name for f in dataclasses.fields(backend.Params)}
+    expected = (fields - {"reads"}) | {"seed"}
+    if "reads" in fields:
+        expected |= {"num_reads"}
+    if issubclass(backend.Params, hopsolve.RunParams):
+        expected |= {"initial_states", "initial_states_generator"}
+    assert set(sampler.parameters) == expected
+    assert ("time_limit" in sampler.parameters) == backend.supports_time_limit()
+    assert set(sampler.properties["defaults"]) == expected
+    for field in dataclasses.fields(backend.Params):
+        name = "num_reads" if field.name == "reads" else field.name
+        assert sampler.properties["defaults"][name] == field.default
+
+
+def test_num_reads_and_backend_parameters_pass_through():
+    bqm = _random_bqm(6, 1, "SPIN")
+    sampleset = AnnealSampler().sample(bqm, num_reads=7, sweeps=50, rule="glauber", seed=3)
+    assert len(sampleset) == 7
+    assert sampleset.info["params"]["sweeps"] == 50 and sampleset.info["params"]["rule"] == "glauber"
+    assert sampleset.info["params"]["reads"] == 7
+    assert len(HopfieldSampler().sample(bqm, num_reads=4, mode="sync")) == 4
+    assert len(TankSampler().sample(bqm, num_reads=2, max_steps=500)) == 2
+
+
+def test_unknown_and_misnamed_parameters_are_errors():
+    bqm = _random_bqm(4, 1, "SPIN")
+    with pytest.raises(ParameterError, match="num_sweeps"):
+        AnnealSampler().sample(bqm, num_sweeps=10)
+    with pytest.raises(ParameterError, match="num_reads"):
+        AnnealSampler().sample(bqm, reads=10)
+    with pytest.raises(ParameterError, match="time limit"):
+        HopfieldSampler().sample(bqm, time_limit=1.0)
+    with pytest.raises(ParameterError, match="num_reads"):
+        ExactSampler().sample(bqm, num_reads=3)
+    with pytest.raises(ParameterError, match="initial states"):
+        ExactSampler().sample(bqm, initial_states=[[1, 1, 1, 1]])
+    with pytest.raises(ParameterError, match="sweeps"):
+        AnnealSampler().sample(bqm, sweeps=0)
+    with pytest.raises(ParameterError, match="seed"):
+        AnnealSampler().sample(bqm, seed=-1)
+
+
+def test_constructor_defaults():
+    sampler = AnnealSampler(num_reads=3, sweeps=20)
+    assert sampler.properties["defaults"]["sweeps"] == 20 and repr(sampler) == "AnnealSampler(num_reads=3, sweeps=20)"
+    bqm = _random_bqm(5, 2, "BINARY")
+    assert len(sampler.sample(bqm)) == 3 and len(sampler.sample(bqm, num_reads=5)) == 5
+    with pytest.raises(ParameterError, match="sweeps"):
+        AnnealSampler(sweeps=-1)
+    with pytest.raises(ParameterError, match="nonsense"):
+        AnnealSampler(nonsense=1)
+    with pytest.raises(ParameterError, match="anneal"):
+        AnnealSampler("hopfield")
+    assert repr(HopsolveSampler("exact", max_states=2)) == "HopsolveSampler('exact', max_states=2)"
+
+
+def test_backend_by_name_class_or_instance_and_sampler_classes():
+    from hopsolve.backends.tank import TankBackend
+
+    assert HopsolveSampler("tank").backend.name == "tank"
+    assert HopsolveSampler(TankBackend).backend.name == "tank"
+    assert HopsolveSampler(TankBackend()).backend.name == "tank"
+    assert sampler_class("anneal").__name__ == "AnnealSampler"
+    assert CoinFlipSampler.__name__ == "CoinFlipSampler" and CoinFlipSampler().backend.name == "coin-flip"
+    with pytest.raises(hopsolve.PluginError, match="no-such-backend"):
+        HopsolveSampler("no-such-backend")
+
+
+# ---- seeds ------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("make", [AnnealSampler, HopfieldSampler, TankSampler, CoinFlipSampler])
+def test_the_same_seed_gives_the_same_samples(make):
+    bqm = _random_bqm(14, 3, "SPIN", [f"s{i}" for i in range(14)])
+    first, again = make().sample(bqm, seed=42), make().sample(bqm, seed=42)
+    assert np.array_equal(first.record.sample, again.record.sample)
+    assert first.info["seed"] == 42
+
+
+def test_a_fresh_seed_is_recorded_and_repeats_the_run():
+    bqm = _random_bqm(14, 3, "SPIN")
+    first = HopfieldSampler().sample(bqm)
+    seed = first.info["seed"]
+    assert isinstance(seed, int) and first.info["derived"]["seed"] == seed
+    assert np.array_equal(HopfieldSampler().sample(bqm, seed=seed).record.sample, first.record.sample)
+
+
+# ---- quality against dimod's exact solver -----------------------------------------------------------------------
+def _ground_states(bqm):
+    everything = dimod.ExactSolver().sample(bqm)
+    lowest = everything.first.energy
+    rows = _in_order(everything, bqm.variables)[np.isclose(everything.record.energy, lowest, rtol=0, atol=1e-9)]
+    return lowest, {tuple(row) for row in rows}
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("vartype", ["SPIN", "BINARY"])
+def test_exact_sampler_returns_every_ground_state(seed, vartype):
+    labels = [f"x{i}" for i in range(8)]
+    rng = np.random.default_rng(seed)
+    bqm = dimod.BinaryQuadraticModel({v: float(rng.integers(-2, 3)) for v in labels},
+                                     {(u, v): float(rng.integers(-2, 3)) for u, v in itertools.combinations(labels, 2)
+                                      if rng.random() < 0.5}, 0.25, vartype)  # integers: degenerate ground states
+    lowest, ground = _ground_states(bqm)
+    sampleset = ExactSampler().sample(bqm)
+    assert np.allclose(sampleset.record.energy, lowest, rtol=0, atol=1e-9)
+    assert {tuple(row) for row in _in_order(sampleset, bqm.variables)} == ground
+    assert sampleset.info["proven_optimal"] and sampleset.info["work_unit"] == "states"
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("vartype", ["SPIN", "BINARY"])
+def test_anneal_finds_the_ground_state(seed, vartype):
+    bqm = _random_bqm(12, 100 + seed, vartype)
+    lowest, _ = _ground_states(bqm)
+    sampleset = AnnealSampler().sample(bqm, seed=seed)
+    assert np.isclose(sampleset.first.energy, lowest, rtol=0, atol=1e-9)
+    derived = sampleset.info["derived"]
+    assert 0 < derived["beta_min"] <= derived["beta_max"] and sampleset.info["work"] == 1000
+
+
+def test_hopfield_reads_are_local_minima():
+    bqm = _random_bqm(12, 9, "SPIN")
+    sampleset = HopfieldSampler().sample(bqm, seed=1)
+    for sample in sampleset.samples():
+        energy = bqm.energy(sample)
+        for v in bqm.variables:
+            flipped = dict(sample)
+            flipped[v] = -flipped[v]
+            assert bqm.energy(flipped) >= energy - 1e-9
+    assert "read_sweeps" in sampleset.record.dtype.names and "outcome" in sampleset.info["per_read"]
+
+
+# ---- initial states ---------------------------------------------------------------------------------------------
+def test_initial_states_by_label_and_vartype():
+    bqm = _random_bqm(6, 5, "BINARY", list("abcdef"))
+    lowest, ground = _ground_states(bqm)
+    start = dict(zip(reversed(list(bqm.variables)), reversed(next(iter(ground)))))  # another column order
+    sampleset = HopfieldSampler().sample(bqm, initial_states=[start], seed=1)
+    assert len(sampleset) == 1 and np.isclose(sampleset.first.energy, lowest)  # a ground state is a fixed point
+    spins = {v: 2 * x - 1 for v, x in start.items()}  # given as spins: dimod converts them to the model's bits
+    assert np.isclose(HopfieldSampler().sample(bqm, initial_states=spins).first.energy, lowest)
+    tiled = AnnealSampler().sample(bqm, initial_states=[start], initial_states_generator="tile", num_reads=4,
+                                   sweeps=10, seed=1)
+    assert len(tiled) == 4
+    with pytest.raises(ParameterError, match="initial_states"):
+        TankSampler().sample(bqm, initial_states=[start], initial_states_generator="none", num_reads=2)
+
+
+# ---- time limits ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("make, params", [(AnnealSampler, {"sweeps": 10**7}),
+                                          (TankSampler, {"max_steps": 10**7, "u0_final": 0.001})])
+def test_time_limit_is_honoured_loosely(make, params):
+    bqm = _random_bqm(300, 6, "SPIN")
+    began = time.perf_counter()
+    sampleset = make().sample(bqm, time_limit=0.5, num_reads=2, seed=1, **params)
+    took = time.perf_counter() - began
+    assert took < 0.5 + 30.0, took  # compiling happens before the limit's clock; this bound only catches a hang
+    # anneal fits its schedule into the limit (fit_schedule) instead of stopping hot; either way it did less
+    assert sampleset.info["work"] < 10**7 and sampleset.info["params"]["time_limit"] == 0.5
+    dimod.testing.assert_sampleset_energies(sampleset, bqm)
+
+
+# ---- info and data vectors --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("make, params", [(AnnealSampler, {"trace": True, "sweeps": 30}),
+                                          (HopfieldSampler, {"trace": True}),
+                                          (TankSampler, {"trace": True, "max_steps": 200}),
+                                          (ExactSampler, {})])
+def test_info_is_typed_and_serialisable(make, params):
+    bqm = _random_bqm(5, 8, "BINARY", list("vwxyz"))
+    sampleset = make().sample(bqm, seed=4, **params)
+    info = sampleset.info
+    assert info["backend"] == make().backend.name and info["seed"] == 4
+    assert isinstance(info["timed_out"], bool) and isinstance(info["derived"], dict)
+    assert info["work"] >= 0 and info["work_unit"] and info["params"].keys() >= params.keys()
+    if params.get("trace"):
+        assert len(info["per_read"]["trace"]) == len(sampleset)
+    back = dimod.SampleSet.from_serializable(json.loads(json.dumps(sampleset.to_serializable())))
+    assert np.array_equal(back.record.sample, sampleset.record.sample) and back.info["seed"] == 4

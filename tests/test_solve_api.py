@@ -1,0 +1,287 @@
+"""hopsolve.solve: one call from every kind of source, each answer checked against the source itself."""
+
+from __future__ import annotations
+
+import doctest
+import itertools
+import json
+import math
+import re
+import textwrap
+import types
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import hopsolve
+import hopsolve.sources
+from hopsolve import Energy, Instance, ParameterError, Problem, Result, Solution, UserError, build_registry
+
+from .conftest import INSTANCES, ROOT
+
+dimod = pytest.importorskip("dimod")
+
+BERLIN52 = INSTANCES / "tsplib" / "berlin52.tsp"
+BURMA14 = INSTANCES / "tsplib" / "burma14.tsp"
+
+
+def euc_2d_tour_length(path: Path, tour: list[int]) -> int:
+    """TSPLIB EUC_2D length of a 1-based tour, from the file's coordinates (independent of hopsolve's reader)."""
+    text = path.read_text().split("NODE_COORD_SECTION", 1)[1]
+    coords = {int(p[0]): (float(p[1]), float(p[2])) for p in (line.split() for line in text.splitlines())
+              if len(p) == 3}
+    return sum(int(math.sqrt((coords[a][0] - coords[b][0]) ** 2 + (coords[a][1] - coords[b][1]) ** 2) + 0.5)
+               for a, b in zip(tour, tour[1:] + tour[:1]))
+
+
+def cut_weight(graph: nx.Graph, sides: dict) -> float:
+    return sum(d.get("weight", 1) for u, v, d in graph.edges(data=True) if sides[u] != sides[v])
+
+
+def best_by_brute_force(variables: list, value) -> float:
+    return min(value(dict(zip(variables, bits))) for bits in itertools.product((0, 1), repeat=len(variables)))
+
+
+@pytest.fixture(scope="module")
+def burma14():
+    return hopsolve.solve(str(BURMA14), seed=1)
+
+
+# ---- one line per kind of source ----------------------------------------------------------------------------
+def test_solve_is_the_public_function():
+    assert "solve" in hopsolve.__all__ and callable(hopsolve.solve)
+    assert hopsolve.solve is hopsolve.sources.solve
+    assert hopsolve.solve_instance.__module__ == "hopsolve.solving" and "solve_path" in hopsolve.__all__
+
+
+def test_path_as_str_solves_burma14_to_its_published_optimum(burma14):
+    assert (burma14.problem, burma14.status, burma14.feasible) == ("tsp", "feasible", True)
+    assert sorted(burma14.solution) == list(range(1, 15))
+    assert burma14.objective == burma14.reference == 3323 and burma14.gap == 0.0
+    assert burma14.violations == {} or not any(burma14.violations.values())
+
+
+def test_path_with_a_named_problem_and_a_baseline():
+    result = hopsolve.solve(BURMA14, problem="tsp", baseline="networkx-greedy")
+    assert result.kind == "baseline" and sorted(result.solution) == list(range(1, 15)) and result.objective >= 3323
+
+
+def test_instance_is_solved_as_its_problem_and_matches_brute_force():
+    distances = np.array([[0, 3, 4, 2, 7], [3, 0, 4, 6, 3], [4, 4, 0, 5, 8], [2, 6, 5, 0, 6], [7, 3, 8, 6, 0]])
+    instance = build_registry().problem("tsp").from_distances(distances, name="five")
+    result = hopsolve.solve(instance, seed=2)
+    tour = [c - 1 for c in result.solution]
+    assert result.objective == sum(distances[a, b] for a, b in zip(tour, tour[1:] + tour[:1]))
+    best = min(sum(distances[a, b] for a, b in zip((0, *p), (*p, 0))) for p in itertools.permutations(range(1, 5)))
+    assert result.objective == best and result.instance == "five"
+
+
+def test_networkx_graph_is_max_cut_keyed_by_node_with_the_cut_recomputed():
+    graph = nx.gnm_random_graph(12, 30, seed=4)
+    graph = nx.relabel_nodes(graph, {k: f"n{k}" for k in graph})
+    for k, (u, v) in enumerate(graph.edges):
+        graph.edges[u, v]["weight"] = 1 + k % 3
+    result = hopsolve.solve(graph, backend="exact")
+    assert result.problem == "maxcut" and set(result.solution) == set(graph.nodes)
+    assert set(result.solution.values()) <= {-1, 1}
+    assert result.objective == cut_weight(graph, result.solution) == -result.energy
+    best = max(cut_weight(graph, dict(zip(graph, sides))) for sides in itertools.product((-1, 1), repeat=12))
+    assert result.objective == best and result.status == "optimal"
+
+
+def test_unweighted_networkx_graph_counts_each_edge_once():
+    graph = nx.petersen_graph()
+    result = hopsolve.solve(graph, seed=1)
+    assert result.objective == cut_weight(graph, result.solution) == 12  # the Petersen graph's max cut
+
+
+def test_qubo_dict_with_any_labels_is_keyed_by_label_and_scored_as_xQx():
+    q = {("a", "a"): -2.0, ("a", (1, 2)): 3.0, ((1, 2), (1, 2)): -1.0, ((1, 2), "c"): -2.5, ("c", "a"): 1.5,
+         ("c", "c"): 0.5}
+    result = hopsolve.solve(q, backend="exact")
+
+    def value(x):
+        return sum(v * x[i] * x[j] for (i, j), v in q.items())
+
+    assert result.problem == "qubo" and set(result.solution) == {"a", (1, 2), "c"}
+    assert result.objective == pytest.approx(value(result.solution)) and result.energy == pytest.approx(
+        result.objective)
+    assert result.objective == pytest.approx(best_by_brute_force(["a", (1, 2), "c"], value))
+
+
+@pytest.mark.parametrize("as_sparse", [False, True], ids=["numpy", "scipy-sparse"])
+def test_qubo_matrix_gives_bits_in_index_order_with_energy_xQx(as_sparse):
+    q = np.random.default_rng(5).normal(size=(8, 8))  # neither symmetric nor triangular
+    result = hopsolve.solve(sp.csr_matrix(q) if as_sparse else q, backend="exact")
+    x = np.array(result.solution)
+    assert result.solution == [int(b) for b in x] and set(result.solution) <= {0, 1}
+    assert result.energy == pytest.approx(x @ q @ x) and result.objective == pytest.approx(x @ q @ x)
+    best = min(np.array(bits) @ q @ np.array(bits) for bits in itertools.product((0, 1), repeat=8))
+    assert result.objective == pytest.approx(best)
+
+
+@pytest.mark.parametrize("vartype", ["SPIN", "BINARY"])
+def test_bqm_solution_is_in_its_vartype_and_energy_is_bqm_energy(vartype):
+    bqm = dimod.generators.gnp_random_bqm(["x", 2, ("p", 3), "y", "z", 7], 0.7, vartype, random_state=6)
+    bqm.offset = 1.25
+    result = hopsolve.solve(bqm, backend="exact")
+    assert set(result.solution) == set(bqm.variables)
+    assert set(result.solution.values()) <= ({-1, 1} if vartype == "SPIN" else {0, 1})
+    assert result.energy == pytest.approx(bqm.energy(result.solution))
+    assert result.objective == pytest.approx(bqm.energy(result.solution))
+    assert result.energy == pytest.approx(dimod.ExactSolver().sample(bqm).first.energy)
+
+
+def test_bqm_by_annealing_with_a_seed_is_reproducible():
+    bqm = dimod.generators.gnp_random_bqm(30, 0.3, "SPIN", random_state=7)
+    first, again = (hopsolve.solve(bqm, seed=3, reads=4) for _ in range(2))
+    assert first.solution == again.solution and first.seed == 3 and first.reads == 4
+    assert first.energy == pytest.approx(bqm.energy(first.solution))
+
+
+def _cqm_choose_one() -> dimod.ConstrainedQuadraticModel:
+    """Pick exactly one of a, b, c; the objective favours a and b together, so the constraint decides."""
+    a, b, c = dimod.Binaries(["a", "b", "c"])
+    cqm = dimod.ConstrainedQuadraticModel()
+    cqm.set_objective(-2 * a * b + 3 * a - b + 2 * c)
+    cqm.add_constraint(a + b + c == 1, label="one")
+    return cqm
+
+
+class _FakeCqmProblem(Problem):
+    """A stand-in cqm plugin: penalties by dimod.cqm_to_bqm, scored by the CQM itself."""
+
+    name = "cqm"
+    sense = "min"
+
+    @staticmethod
+    def from_cqm(cqm):
+        bqm, invert = dimod.cqm_to_bqm(cqm, lagrange_multiplier=10.0)
+        return Instance("cqm", "cqm", (cqm, bqm, invert))
+
+    def read(self, path):
+        raise ParameterError("no files")
+
+    def encode(self, instance, weights=None, options=None):
+        return Energy.from_dimod(instance.data[1])
+
+    def candidate(self, instance, energy, state):
+        return instance.data[2](dict(zip(energy.labels, (int(v) for v in state))))
+
+    def score(self, instance, candidate):
+        cqm = instance.data[0]
+        return Solution({k: int(v) for k, v in candidate.items()}, float(cqm.objective.energy(candidate)),
+                        bool(cqm.check_feasible(candidate)))
+
+
+def test_cqm_goes_to_the_cqm_plugins_from_cqm():
+    plugin = types.ModuleType("fake_cqm_plugin")
+    plugin.hopsolve_problems = hopsolve.hookimpl(lambda register: register(_FakeCqmProblem))
+    registry = build_registry({"HOPSOLVE_DISABLE_PLUGIN_AUTOLOAD": "1"}, extra_plugins=[plugin])
+    result = hopsolve.solve(_cqm_choose_one(), backend="exact", registry=registry)
+    assert (result.problem, result.feasible, result.solution, result.objective) == ("cqm", True, {"a": 0, "b": 1,
+                                                                                                  "c": 0}, -1.0)
+
+
+def test_cqm_with_the_installed_plugins_is_solved_or_a_one_line_error():
+    registry = build_registry()
+    cqm = _cqm_choose_one()
+    if "cqm" in registry.problems:  # the cqm plugin is installed: its answer is the CQM's optimum
+        result = hopsolve.solve(cqm, seed=1, registry=registry)
+        assert result.problem == "cqm" and result.solution == {"a": 0, "b": 1, "c": 0}
+        assert result.feasible == cqm.check_feasible(result.solution) is True
+        assert result.objective == pytest.approx(cqm.objective.energy(result.solution)) == -1.0
+    else:
+        with pytest.raises(ParameterError, match="needs the cqm problem plugin") as error:
+            hopsolve.solve(cqm, registry=registry)
+        assert "\n" not in str(error.value)
+
+
+def test_cqm_without_the_plugin_is_a_one_line_parameter_error():
+    registry = build_registry({"HOPSOLVE_ALLOW_PLUGINS": "qubo"})
+    with pytest.raises(ParameterError, match=r"needs the cqm problem plugin.*installed problems: qubo$") as error:
+        hopsolve.solve(_cqm_choose_one(), registry=registry)
+    assert "\n" not in str(error.value)
+
+
+# ---- errors -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("source", "kwargs", "match"), [
+    (3.5, {}, r"cannot take a builtins\.float; it takes a file path .*networkx graph.*QUBO dict"),
+    ([[1, 2], [3, 4]], {}, r"cannot take a builtins\.list"),
+    (nx.path_graph(3), {"problem": "tsp"}, "networkx graph .* is solved as problem 'maxcut', not 'tsp'"),
+    ({("a", "b"): 1, "c": 2}, {}, r"its key 'c' is not a pair"),
+    ({("a", "b"): "one"}, {}, r"\('a', 'b'\) maps to 'one'"),
+    (np.ones((2, 3)), {}, r"must be square, got shape \(2, 3\)"),
+    (np.ones(4), {}, r"must be square, got shape \(4,\)"),
+    (np.full((2, 2), np.nan), {}, "finite"),
+    ({("a", "b"): 1}, {"backend": "exact", "baseline": "ortools-cpsat"}, "either a backend or a baseline"),
+    ({("a", "b"): 1}, {"params": {"no_such": 1}}, "no_such"),
+])
+def test_bad_sources_and_settings_are_one_line_parameter_errors(source, kwargs, match):
+    with pytest.raises(ParameterError, match=match) as error:
+        hopsolve.solve(source, **kwargs)
+    assert "\n" not in str(error.value)
+
+
+def test_instance_of_another_problem_and_a_missing_file_are_user_errors(tmp_path):
+    instance = build_registry().problem("tsp").from_distances(np.ones((3, 3)) - np.eye(3), name="tri")
+    with pytest.raises(ParameterError, match="'tri' is a 'tsp' instance, not 'qubo'"):
+        hopsolve.solve(instance, problem="qubo")
+    with pytest.raises(UserError, match="no such file"):
+        hopsolve.solve(tmp_path / "missing.tsp")
+
+
+# ---- the result: plot, JSON ---------------------------------------------------------------------------------
+def test_plot_draws_the_tour_into_an_agg_figure(burma14):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure()
+    FigureCanvasAgg(figure)
+    ax = figure.subplots()
+    assert burma14.plot(ax=ax) is ax
+    drawn = ax.lines[0].get_xydata()
+    assert len(drawn) == 15 and (drawn[0] == drawn[-1]).all()  # a closed loop over the 14 cities
+    figure.canvas.draw()
+    assert burma14.plot().figure is not figure  # without ax: a new figure
+
+
+def test_plot_where_the_problem_cannot_draw_and_on_a_result_without_an_instance(burma14):
+    with pytest.raises(UserError, match="problem 'maxcut' cannot draw"):
+        hopsolve.solve(nx.path_graph(3), seed=1).plot()
+    bare = Result(**{f: getattr(burma14, f) for f in burma14.__dataclass_fields__})
+    with pytest.raises(UserError, match="keeps no instance"):
+        bare.plot()
+
+
+def test_the_instance_behind_plot_stays_out_of_the_json(burma14):
+    record = burma14.to_dict()
+    assert set(record) == set(Result.__dataclass_fields__)
+    assert json.loads(burma14.to_json())["solution"] == burma14.solution
+    labelled = hopsolve.solve({("a", 1): -1.0}, seed=1)
+    assert json.loads(labelled.to_json())["solution"] == {"a": 1, "1": 1}
+
+
+def test_docstring_example_runs():
+    assert doctest.testmod(hopsolve.sources).failed == 0
+
+
+def test_readme_from_python_section_runs_and_solves_berlin52(tmp_path, monkeypatch):
+    """Every code block of the README's "From Python" section runs, in order, beside the shipped instances; its
+    berlin52 tour (seed 1) is the published optimum, its length recomputed from the file."""
+    section = (ROOT / "README.md").read_text().split("\n## From Python\n", 1)[1].split("\n## ", 1)[0]
+    blocks = [textwrap.dedent(b) for b in re.findall(r"```python\n(.*?)```", section, flags=re.S)]
+    assert len(blocks) >= 5
+    (tmp_path / "instances").symlink_to(INSTANCES)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), namespace)
+    berlin52 = namespace["result"]
+    assert sorted(berlin52.solution) == list(range(1, 53)) and berlin52.seed == 1 and berlin52.gap == 0.0
+    assert berlin52.objective == euc_2d_tour_length(BERLIN52, berlin52.solution) == 7542
+    assert (tmp_path / "berlin52.png").exists()
+    assert namespace["cut"].objective == 12
