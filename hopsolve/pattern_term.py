@@ -26,10 +26,11 @@ KINDS = ("power", "rectified", "exp")
 
 def apply_f(m: np.ndarray, kind: str, degree: float, beta: float, n: int) -> np.ndarray:
     """F applied elementwise to overlaps ``m``."""
+    # n·(m/n)^d, not m^d / n^(d-1): the same number, without overflowing for a high degree (|m| ≤ n)
     if kind == "power":
-        return m**degree / n ** (degree - 1)
+        return n * (m / n) ** degree
     if kind == "rectified":
-        return np.maximum(m, 0.0) ** degree / n ** (degree - 1)
+        return n * (np.maximum(m, 0.0) / n) ** degree
     return np.exp(beta * (m - n))
 
 

@@ -158,3 +158,13 @@ def test_wrong_cue_size_and_singular_pinv(cli):
     assert run.code == 2 and "wrong_size.cue" in run.err and "25" in run.err
     run = cli("recall", MALFORMED / "duplicates.patterns", MALFORMED / "duplicates.patterns", "--rule", "pinv")
     assert run.code == 2 and "singular" in run.err and len(run.err.strip().splitlines()) == 1
+
+
+def test_a_very_high_dense_degree_recalls_without_overflow(cli):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run = cli("recall", INSTANCES / "memory" / "cross.patterns", INSTANCES / "memory" / "cross_near.cue",
+                  "--rule", "dense", "--degree", "400")
+    assert run.code == 0 and "overlap 1.000" in run.out

@@ -19,9 +19,9 @@ POWER, RECTIFIED, EXP = 0, 1, 2
 @numba.njit(cache=True, inline="always")
 def _f(m, kind, degree, beta, n, shift):
     if kind == POWER:
-        return m**degree / n ** (degree - 1.0)
+        return n * (m / n) ** degree  # m^d / n^(d-1) without overflow
     if kind == RECTIFIED:
-        return max(m, 0.0) ** degree / n ** (degree - 1.0)
+        return n * (max(m, 0.0) / n) ** degree
     return np.exp(beta * (m - shift))
 
 
