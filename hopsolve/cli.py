@@ -235,6 +235,8 @@ def _cmd_bench(args: argparse.Namespace, registry: Registry) -> int:
     from hopsolve.bench.store import ResultStore
 
     check_output_path(args.out, "--out")
+    if args.seeds is not None and args.seeds < 1:
+        raise UserError(f"--seeds: seeds must be a positive count (seeds 1..N), got {args.seeds}")
     options = parse_assignments(args.option, "--option") or None
     weights = _weights(args.weight) or None
     if args.config:
@@ -245,8 +247,8 @@ def _cmd_bench(args: argparse.Namespace, registry: Registry) -> int:
         if not args.instances or not args.solvers:
             raise UserError("hopsolve bench needs --config, or --instances and --solvers")
         grid = build_grid(registry, instances=args.instances, solvers=solvers_from_cli(args.solvers, args.param),
-                          seeds=args.seeds or 1, problem=args.problem, time_limit=args.time_limit,
-                          options=options, weights=weights)
+                          seeds=args.seeds if args.seeds is not None else 1, problem=args.problem,
+                          time_limit=args.time_limit, options=options, weights=weights)
     if args.jobs is not None and args.jobs < 1:
         raise UserError(f"--jobs must be at least 1, got {args.jobs}")
     if args.trace:

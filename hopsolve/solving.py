@@ -14,6 +14,7 @@ from hopsolve.anytime import AnytimeTrace
 from hopsolve.backend import Callback
 from hopsolve.errors import ParameterError
 from hopsolve.interrupt import run_stoppably
+from hopsolve.limits import check_time_limit
 from hopsolve.params import params_dict
 from hopsolve.plugins import Registry
 from hopsolve.problem import Instance, Problem, Solution
@@ -101,8 +102,7 @@ def solve_instance(
     if baseline and options:
         raise ParameterError("encoding options (--option) apply to backends, not baselines")
     problem: Problem = registry.problem(problem_name)
-    if time_limit is not None and time_limit <= 0:
-        raise ParameterError(f"time limit must be positive, got {time_limit}")
+    time_limit = check_time_limit(time_limit)
     explicit_time_limit = time_limit is not None
     seed = resolve_seed(seed)
     reference = problem.reference(instance)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hopsolve.errors import ParameterError, UserError
+from hopsolve.limits import MAX_TIME_LIMIT
 from hopsolve.plugins import Registry
 
 if sys.version_info >= (3, 11):
@@ -157,8 +159,12 @@ def build_grid(registry: Registry, *, instances: Sequence[str], solvers: Sequenc
     seed_list = tuple(range(1, int(seeds) + 1)) if isinstance(seeds, int) else tuple(int(s) for s in seeds)
     if not seed_list or any(s < 0 for s in seed_list):
         raise ParameterError("seeds must be a positive count or a list of non-negative integers")
-    if time_limit is not None and time_limit <= 0:
-        raise ParameterError(f"time limit must be positive, got {time_limit}")
+    if time_limit is not None and not (math.isfinite(time_limit) and 0 < time_limit <= MAX_TIME_LIMIT):
+        raise ParameterError(f"time limit must be positive and finite, at most {MAX_TIME_LIMIT:g} seconds, "
+                             f"got {time_limit}")
+    for name, value in (weights or {}).items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise ParameterError(f"weight {name}={value!r} must be a finite non-negative number")
     return Grid(tuple(paths), tuple(specs), seed_list, problem, time_limit, dict(options or {}), dict(weights or {}))
 
 
@@ -179,6 +185,35 @@ def solvers_from_cli(names: str, params: Sequence[str]) -> list[dict[str, Any]]:
     return entries
 
 
+def _check_types(config: Mapping[str, Any], path: Path) -> None:
+    """The shapes a suite's keys must have, each refused in one line naming the key (a string where a list is
+    expected would otherwise be iterated character by character)."""
+    def fail(key: str, expected: str) -> None:
+        raise UserError(f"{key} must be {expected}, got {config[key]!r}", path=path)
+
+    if not isinstance(config["instances"], list) or not all(isinstance(p, str) for p in config["instances"]):
+        fail("instances", "a list of paths")
+    solvers = config["solver"]
+    if not isinstance(solvers, list) or not all(isinstance(s, dict) for s in solvers):
+        raise UserError(f"solver must be [[solver]] tables (name = ...), got {solvers!r}", path=path)
+    seeds = config.get("seeds", 1)
+    count = isinstance(seeds, int) and not isinstance(seeds, bool) and seeds >= 1
+    listed = isinstance(seeds, list) and seeds and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
+                                                        for s in seeds)
+    if not (count or listed):
+        fail("seeds", "a positive count or a list of non-negative integers")
+    for key in ("options", "weights"):
+        if key in config and not isinstance(config[key], dict):
+            fail(key, "a table (key = value)")
+    for name, value in (config.get("weights") or {}).items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise UserError(f"weights: {name}={value!r} must be a finite non-negative number", path=path)
+    limit = config.get("time_limit")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float))
+                              or not math.isfinite(limit) or limit <= 0):
+        fail("time_limit", "a positive number of seconds")
+
+
 def grid_from_toml(registry: Registry, path: str | Path, overrides: Mapping[str, Any] | None = None) -> Grid:
     """Read a grid from TOML::
 
@@ -197,9 +232,11 @@ def grid_from_toml(registry: Registry, path: str | Path, overrides: Mapping[str,
     """
     path = Path(path)
     try:
-        config = tomllib.loads(path.read_text())
+        config = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UserError("no such config file", path=path) from None
+    except (UnicodeDecodeError, IsADirectoryError) as exc:
+        raise UserError(f"not a UTF-8 TOML file ({type(exc).__name__})", path=path) from None
     except tomllib.TOMLDecodeError as exc:
         line = getattr(exc, "lineno", None)
         raise UserError(f"bad TOML: {exc}", path=path, line=line) from None
@@ -209,6 +246,7 @@ def grid_from_toml(registry: Registry, path: str | Path, overrides: Mapping[str,
         raise UserError(f"unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})", path=path)
     if not config.get("instances") or not config.get("solver"):
         raise UserError("a suite needs 'instances' and at least one [[solver]]", path=path)
+    _check_types(config, path)
     base = path.parent
     instances = [p if Path(p).is_absolute() or Path(p).exists() else str(base / p) for p in config["instances"]]
     values = {"instances": instances, "solvers": config["solver"], "seeds": config.get("seeds", 1),

@@ -20,7 +20,11 @@ def load_records(path: str | Path) -> list[dict[str, Any]]:
     if not path.exists():
         raise UserError("no such results file", path=path)
     records = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, IsADirectoryError) as exc:
+        raise UserError(f"not a UTF-8 results file ({type(exc).__name__})", path=path) from None
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:

@@ -35,7 +35,11 @@ class MemoryOptions:
 
     def validate(self) -> None:
         require(self.degree >= 1, "problem 'memory'", "degree must be at least 1")
-        require(self.beta > 0, "problem 'memory'", "beta must be positive")
+        require(0 < self.beta <= MAX_BETA, "problem 'memory'", f"beta must be in (0, {MAX_BETA:g}], got {self.beta}")
+
+
+MAX_BETA = 1e6
+"""β times an overlap (at most N) must stay far from float overflow in the exponential and modern energies."""
 
 
 def memory_energy(patterns: np.ndarray, options: MemoryOptions) -> Energy:
@@ -121,7 +125,10 @@ class MemoryProblem(Problem):
 
     def encode(self, instance: Instance, weights: Mapping[str, float] | None = None,
                options: MemoryOptions | None = None) -> Energy:
-        energy = memory_energy(instance.data.patterns, options or MemoryOptions())
+        try:
+            energy = memory_energy(instance.data.patterns, options or MemoryOptions())
+        except ParameterError as exc:  # a rule that cannot store these patterns: say which file they came from
+            raise ParameterError(str(exc), path=instance.source) from None
         return energy.reweighted(**weights) if weights else energy
 
     def initial_states(self, instance: Instance, energy: Energy, options: MemoryOptions | None) -> np.ndarray | None:

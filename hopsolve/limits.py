@@ -1,0 +1,22 @@
+"""The largest values hopsolve accepts from a user, where a larger one could only be a mistake or overflow."""
+
+from __future__ import annotations
+
+import math
+
+from hopsolve.errors import ParameterError
+
+MAX_TIME_LIMIT = 1e7
+"""Seconds (about 116 days): beyond it a time limit cannot be honoured or converted into sweeps without
+overflowing."""
+
+
+def check_time_limit(time_limit: float | None) -> float | None:
+    """A time limit as given, or a one-line error: it must be a positive, finite number up to ``MAX_TIME_LIMIT``."""
+    if time_limit is None:
+        return None
+    if isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)) or not math.isfinite(time_limit) \
+            or not 0 < time_limit <= MAX_TIME_LIMIT:
+        raise ParameterError(f"time limit must be positive and finite, at most {MAX_TIME_LIMIT:g} seconds, "
+                             f"got {time_limit!r}")
+    return float(time_limit)
