@@ -227,3 +227,18 @@ def _readme_model() -> dimod.ConstrainedQuadraticModel:
     cqm.set_objective(-5 * x[0] - 4 * x[1] - 3 * x[2] - 2 * x[3])
     cqm.add_constraint(4 * x[0] + 3 * x[1] + 2 * x[2] + x[3] <= 6, label="capacity")
     return cqm
+
+
+@pytest.mark.parametrize("seed", range(15))
+def test_fast_feasibility_and_violations_agree_with_dimod(seed):
+    cqm = random_cqm(seed)
+    instance = from_cqm(cqm)
+    problem = CqmProblem()
+    rng = np.random.default_rng(seed)
+    for _ in range(20):
+        sample = {v: int(rng.choice([-1, 1]) if cqm.vartype(v) is dimod.SPIN else rng.integers(0, 2))
+                  for v in cqm.variables}
+        solution = problem.score(instance, sample)
+        assert solution.feasible == cqm.check_feasible(sample, atol=1e-6)
+        expected = {str(k): float(v) for k, v in cqm.violations(sample, skip_satisfied=True).items() if v > 0}
+        assert solution.violations == pytest.approx(expected)

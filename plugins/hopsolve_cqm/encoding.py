@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -53,6 +54,49 @@ class CqmData:
     """Labels in unit order (the first ``len(variables)`` units; slack units follow)."""
     spins: frozenset
     """Variables that were spins in the original model (reported as ±1)."""
+
+    @cached_property
+    def table(self) -> ConstraintTable | None:
+        """The original model's linear constraints as one sparse matrix (``None`` when one is quadratic)."""
+        return ConstraintTable.of(self.original, self.variables)
+
+
+@dataclass(frozen=True)
+class ConstraintTable:
+    """``lhs = A·values + offset`` of every constraint, for checking many samples at once. Violations follow
+    dimod's ``cqm.violations`` exactly: ``lhs − rhs`` for ≤, ``rhs − lhs`` for ≥, ``|lhs − rhs|`` for =, and a
+    sample is feasible when none exceeds the tolerance (``cqm.check_feasible``); a test checks they agree."""
+
+    labels: tuple
+    matrix: Any
+    offset: np.ndarray
+    rhs: np.ndarray
+    sense: np.ndarray
+    """+1 for ≤, -1 for ≥, 0 for =."""
+
+    @classmethod
+    def of(cls, cqm: Any, variables: tuple) -> ConstraintTable | None:
+        index = {v: k for k, v in enumerate(variables)}
+        rows, cols, vals, labels, offset, rhs, sense = [], [], [], [], [], [], []
+        for r, (label, constraint) in enumerate(cqm.constraints.items()):
+            if len(constraint.lhs.quadratic):
+                return None
+            for v, bias in constraint.lhs.linear.items():
+                rows.append(r)
+                cols.append(index[v])
+                vals.append(float(bias))
+            labels.append(label)
+            offset.append(float(constraint.lhs.offset))
+            rhs.append(float(constraint.rhs))
+            sense.append({"Le": 1, "Ge": -1}.get(constraint.sense.name, 0))
+        matrix = sp.csr_matrix((vals, (rows, cols)), shape=(len(labels), len(variables)))
+        return cls(tuple(labels), matrix, np.array(offset), np.array(rhs), np.array(sense))
+
+    def violations(self, values: np.ndarray) -> np.ndarray:
+        """Each constraint's violation for a sample (variables in table order, spins as ±1)."""
+        lhs = self.matrix @ np.asarray(values, dtype=np.float64) + self.offset
+        return np.where(self.sense == 1, lhs - self.rhs, np.where(self.sense == -1, self.rhs - lhs,
+                                                                   np.abs(lhs - self.rhs)))
 
 
 def cqm_data(cqm: Any) -> CqmData:

@@ -2,8 +2,11 @@
 
 Reading and scoring go through dimod (extra ``dimod``): ``dimod.lp.loads`` reads the LP file (a ``Maximize``
 objective is minimised as its negation, as dimod reads it, and reported so), and a solution's
-``objective`` is the model's own objective, ``feasible`` is ``cqm.check_feasible`` and ``violations`` are
-``cqm.violations`` of every violated constraint, by its label. How the model becomes an energy (one-hot groups,
+``objective`` is the model's own objective, ``feasible`` is dimod's ``cqm.check_feasible`` rule and
+``violations`` are dimod's ``cqm.violations`` of every violated constraint, by its label — computed for linear
+constraints by :class:`hopsolve_cqm.encoding.ConstraintTable` (the same rule on a sparse matrix; dimod's own
+check takes seconds per sample on models with 10⁴ constraints, and every read is scored).
+How the model becomes an energy (one-hot groups,
 penalties, slack units, automatic weights) is documented in :mod:`hopsolve_cqm.encoding`.
 """
 
@@ -88,8 +91,14 @@ class CqmProblem(Problem):
         if not isinstance(candidate, Mapping) or set(candidate) != set(cqm.variables):
             raise ParameterError("a cqm solution must assign every variable of the model")
         sample = {v: int(candidate[v]) for v in cqm.variables}
-        violations = cqm.violations(sample, skip_satisfied=True)
-        feasible = bool(cqm.check_feasible(sample, atol=FEASIBILITY_TOLERANCE))
+        table = data.table
+        if table is None:  # a quadratic constraint: dimod checks it
+            violations = cqm.violations(sample, skip_satisfied=True)
+            feasible = bool(cqm.check_feasible(sample, atol=FEASIBILITY_TOLERANCE))
+        else:  # the same rule as dimod's, on all constraints at once (about 1000× faster on large models)
+            amounts = table.violations(np.array([sample[v] for v in data.variables]))
+            violations = {label: amounts[k] for k, label in enumerate(table.labels) if amounts[k] > 0}
+            feasible = bool((amounts <= FEASIBILITY_TOLERANCE).all())
         return Solution({str(v): value for v, value in sample.items()}, float(cqm.objective.energy(sample)), feasible,
                         {str(label): float(amount) for label, amount in violations.items()})
 
