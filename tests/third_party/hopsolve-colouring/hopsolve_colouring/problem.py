@@ -50,8 +50,9 @@ class ColouringOptions:
     """How the colouring is encoded (``hopsolve solve --option colours=K``)."""
 
     colours: int | None = None
-    """k, the colours each node may take. Default: the number of colours DSatur (Brélaz 1979) uses on the
-    instance, an upper bound on χ (so a proper k-colouring exists); it is echoed in ``params.options``."""
+    """k, the colours each node may take. Default (``None`` in ``params.options``): the number of colours DSatur
+    (Brélaz 1979) uses on the instance — an upper bound on χ, so a proper k-colouring exists; ``hopsolve solve
+    FILE --baseline dsatur`` prints it as its objective."""
 
     def validate(self) -> None:
         require(self.colours is None or self.colours >= 1, "problem 'colouring'", "colours must be at least 1")
