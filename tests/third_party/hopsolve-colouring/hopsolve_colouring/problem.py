@@ -136,10 +136,17 @@ class ColouringProblem(Problem):
         return energy.reweighted(**weights) if weights else energy
 
     def default_params(self, backend: str, instance: Instance) -> dict[str, Any]:
-        """``anneal``: two reads (one per core) of ``2·10⁶`` group moves each, i.e. ``2·10⁶/n`` sweeps."""
+        """``anneal``: two reads (one per core) of ``2·10⁶`` group moves each (``2·10⁶/n`` sweeps), β from 1 to 10.
+
+        Every energy change is a whole number of conflicts (at the default weights), so β = 1 accepts one more
+        conflict with probability e⁻¹ and β = 10 with 5·10⁻⁵. The range derived from sampled moves (about 0.3 to
+        4.6) ends too hot to settle: on le450_15a with k = 16 and 20 s it left 16 conflicts where [1, 10] found a
+        proper colouring (``benchmarks/RESULTS.md``). With ``--weight conflicts=w`` divide both ends by w.
+        """
         if backend != "anneal":
             return {}
-        return {"reads": 2, "sweeps": max(100, int(ANNEAL_MOVES_PER_READ / max(instance.data.n, 1)))}
+        sweeps = max(100, int(ANNEAL_MOVES_PER_READ / max(instance.data.n, 1)))
+        return {"reads": 2, "sweeps": sweeps, "beta_min": 1.0, "beta_max": 10.0}
 
     @staticmethod
     def _colours_available(instance: Instance, energy: Energy) -> int:
