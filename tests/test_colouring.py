@@ -6,7 +6,9 @@ from __future__ import annotations
 import ast
 import itertools
 import json
+import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -67,6 +69,20 @@ def test_installed_plugin_is_listed_with_its_baselines(installed, cli):
     assert problems["colouring"]["distribution"] == "hopsolve-colouring"
     baselines = {(b["name"], b["problem"]) for b in listed["baselines"]}
     assert {("dsatur", "colouring"), ("ortools-cpsat", "colouring")} <= baselines
+
+
+@pytest.mark.slow
+def test_pip_install_registers_it_and_the_console_solves(tmp_path):
+    """The real thing: pip builds and installs the package (its χ table included) and the CLI uses it."""
+    target = tmp_path / "site"
+    command = [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(target), str(EXAMPLE)]
+    subprocess.run(command, check=True, capture_output=True)
+    env = {**os.environ, "PYTHONPATH": f"{target}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+           "HOPSOLVE_ALLOW_PLUGINS": "colouring"}
+    out = subprocess.run([sys.executable, "-m", "hopsolve.cli", "solve", str(INSTANCES / "myciel3.col"), "--option",
+                          "colours=4", "--seed", "1", "--json"], env=env, check=True, capture_output=True, text=True)
+    result = json.loads(out.stdout)
+    assert result["feasible"] and result["objective"] == 4 and result["reference"] == 4
 
 
 def test_cli_colours_myciel3_properly_with_four_colours(installed, cli):

@@ -70,7 +70,7 @@ def known_chromatic_number(path: Path, graph: ColGraph) -> float | None:
     beside = path.parent / "chromatic.csv"
     if beside.exists():
         tables.append(_table(beside.read_text()))
-    tables.append(_table(resources.files("hopsolve_colouring").joinpath("data/chromatic.csv").read_text()))
+    tables.append(_table(resources.files("hopsolve_colouring").joinpath("chromatic.csv").read_text()))
     for table in tables:
         row = table.get(path.stem)
         if row and int(row["n"]) == graph.n and int(row["m"]) == graph.m and row.get("chromatic"):
