@@ -267,3 +267,13 @@ def test_same_seed_gives_the_same_answers_on_any_number_of_jobs(cli, tmp_path):
         runs[jobs] = {r["task"]: (r["solution"], r["objective"], r["energy"], r["info"].get("work"))
                       for r in records}
     assert runs["1"] == runs["2"] and len(runs["1"]) == 4
+
+
+def test_encoding_options_reach_backend_tasks_only(cli, tmp_path):
+    out = tmp_path / "o.jsonl"
+    run = cli("bench", "--instances", INSTANCES / "tsplib" / "burma14.tsp", "--solvers", "anneal,networkx-greedy",
+              "--option", "form=lucas", "--param", "anneal.sweeps=50", "--out", out)
+    assert run.code == 0, run.err
+    records = {r["solver"]: r for r in map(json.loads, out.read_text().splitlines())}
+    assert records["anneal"]["params"]["options"]["form"] == "lucas"
+    assert records["networkx-greedy"]["status"] != "error"

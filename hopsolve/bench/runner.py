@@ -41,7 +41,7 @@ def run_task(task: Task) -> dict[str, Any]:
             limit_applied = False  # e.g. hopfield runs to its fixed point: no limit to give it
         kwargs: dict[str, Any] = {"seed": task.seed, "time_limit": task.time_limit if limit_applied else None,
                                   "params": task.solver.params, "weights": task.weights or None}
-        if task.options:
+        if task.options and task.solver.kind == "backend":  # encoding options are for backends only
             kwargs["options"] = task.options
         kwargs["backend" if task.solver.kind == "backend" else "baseline"] = task.solver.name
         result, _, instance = solve_path(_registry(), task.instance, problem=task.problem, **kwargs)
