@@ -8,9 +8,10 @@ from hopsolve.hookspecs import hookimpl
 @hookimpl
 def hopsolve_backends(register):
     from hopsolve.backends.anneal import AnnealBackend
+    from hopsolve.backends.bifurcation import BifurcationBackend
     from hopsolve.backends.exact import ExactBackend
     from hopsolve.backends.hopfield import HopfieldBackend
     from hopsolve.backends.tank import TankBackend
 
-    for backend in (ExactBackend, HopfieldBackend, AnnealBackend, TankBackend):
+    for backend in (ExactBackend, HopfieldBackend, AnnealBackend, TankBackend, BifurcationBackend):
         register(backend)
