@@ -50,7 +50,7 @@ def test_symplectic_euler_conserves_its_modified_hamiltonian_at_zero_pump():
 
     start = modified(reads.x, reads.y)
     for _ in range(200):
-        SB.sb_steps(model, SB.SBRun(np.zeros(100), a0, c0, dt, False, 0), reads)
+        SB.sb_steps(model, SB.SBRun(np.zeros(100), a0, c0, dt, False, 0), reads, 2)
         assert np.allclose(modified(reads.x, reads.y), start, rtol=1e-9, atol=0)
     assert np.abs(reads.x).max() < 1.0  # no wall was touched: the dynamics stayed Hamiltonian
 
@@ -65,7 +65,7 @@ def test_zero_coupling_oscillators_keep_their_amplitude():
         return x * x + y * y - dt * x * y
 
     start = invariant(reads.x, reads.y)
-    SB.sb_steps(model, SB.SBRun(np.zeros(10_000), 1.0, 1.0, dt, False, 0), reads)
+    SB.sb_steps(model, SB.SBRun(np.zeros(10_000), 1.0, 1.0, dt, False, 0), reads, 3)
     assert np.allclose(invariant(reads.x, reads.y), start, rtol=1e-9, atol=1e-15)
 
 

@@ -132,59 +132,70 @@ def refresh(model, reads, ballistic):
 
 
 @numba.njit(cache=True)
-def _steps_read(model, run, reads, r):
+def _steps_block(model, run, reads, first, last):
+    """Replicas ``first..last-1`` in lockstep: a coupling row, once loaded, serves every replica of the block."""
     n = reads.x.shape[1]
     dense = model.dense.shape[0] > 0
     ballistic = not run.discrete
-    x, y, s = reads.x[r], reads.y[r], reads.spins[r]
-    field_s, gsum_s = reads.field_s[r], reads.gsum_s[r]
-    field_x, gsum_x = reads.field_x[r], reads.gsum_x[r]
-    moved = np.empty(n)
+    moved = np.empty((last - first, n))
     record = reads.trace.shape[1] > 0
     for k in range(run.pump.shape[0]):
         if k > 0 and k % REFRESH_STEPS == 0:
-            _refresh_read(model, reads, r, ballistic)
+            for r in range(first, last):
+                _refresh_read(model, reads, r, ballistic)
         detuning = run.a0 - run.pump[k]
-        # symplectic Euler: momenta from the current positions, then positions from the new momenta
-        for i in range(n):
-            if ballistic:
-                force = field_x[i] + model.bias[i] + _group_field(model, gsum_x, i, x[i])
-            else:
-                force = field_s[i] + model.bias[i] + _group_field(model, gsum_s, i, s[i])
-            y[i] += run.dt * (-detuning * x[i] + run.c0 * force)
-        for i in range(n):
-            new = x[i] + run.dt * run.a0 * y[i]
-            if new > 1.0:  # inelastic wall: stop at |x| = 1
-                new = 1.0
-                y[i] = 0.0
-            elif new < -1.0:
-                new = -1.0
-                y[i] = 0.0
-            moved[i] = new - x[i]
-            x[i] = new
+        for r in range(first, last):
+            x, y, s = reads.x[r], reads.y[r], reads.spins[r]
+            # symplectic Euler: momenta from the current positions, then positions from the new momenta
+            field = reads.field_x[r] if ballistic else reads.field_s[r]
+            gsum = reads.gsum_x[r] if ballistic else reads.gsum_s[r]
+            v = x if ballistic else s
+            for i in range(n):
+                force = field[i] + model.bias[i] + _group_field(model, gsum, i, v[i])
+                y[i] += run.dt * (-detuning * x[i] + run.c0 * force)
+            for i in range(n):
+                new = x[i] + run.dt * run.a0 * y[i]
+                if new > 1.0:  # inelastic wall: stop at |x| = 1
+                    new = 1.0
+                    y[i] = 0.0
+                elif new < -1.0:
+                    new = -1.0
+                    y[i] = 0.0
+                moved[r - first, i] = new - x[i]
+                x[i] = new
         if ballistic:
             for i in range(n):
-                if moved[i] != 0.0:
-                    _add_row(model, field_x, i, moved[i], dense)
-                    _move_groups(model, gsum_x, i, moved[i])
-        for i in range(n):
-            old = s[i]
-            if (x[i] > 0.0 and old < 0.0) or (x[i] < 0.0 and old > 0.0):  # x = 0 keeps its sign
-                reads.energy[r] += 2.0 * old * (field_s[i] + model.bias[i] + _group_field(model, gsum_s, i, old))
-                _add_row(model, field_s, i, -2.0 * old, dense)
-                _move_groups(model, gsum_s, i, -2.0 * old)
-                s[i] = -old
-        if reads.energy[r] < reads.best[r]:
-            reads.best[r] = reads.energy[r]
-            reads.best_spins[r, :] = s
-        if record:
-            reads.trace[r, run.trace_offset + k] = reads.energy[r]
+                for r in range(first, last):
+                    delta = moved[r - first, i]
+                    if delta != 0.0:
+                        _add_row(model, reads.field_x[r], i, delta, dense)
+                        _move_groups(model, reads.gsum_x[r], i, delta)
+        for r in range(first, last):
+            x, s, field_s, gsum_s = reads.x[r], reads.spins[r], reads.field_s[r], reads.gsum_s[r]
+            for i in range(n):
+                old = s[i]
+                if (x[i] > 0.0 and old < 0.0) or (x[i] < 0.0 and old > 0.0):  # x = 0 keeps its sign
+                    reads.energy[r] += 2.0 * old * (field_s[i] + model.bias[i] + _group_field(model, gsum_s, i, old))
+                    _add_row(model, field_s, i, -2.0 * old, dense)
+                    _move_groups(model, gsum_s, i, -2.0 * old)
+                    s[i] = -old
+            if reads.energy[r] < reads.best[r]:
+                reads.best[r] = reads.energy[r]
+                reads.best_spins[r, :] = reads.spins[r]
+            if record:
+                reads.trace[r, run.trace_offset + k] = reads.energy[r]
 
 
 @numba.njit(cache=True, parallel=True)
-def sb_steps(model, run, reads):
-    """Advance every replica through ``run.pump`` (one step per entry); the best spins seen are kept."""
+def sb_steps(model, run, reads, block):
+    """Advance every replica through ``run.pump`` (one step per entry), ``block`` replicas at a time per thread;
+    the best spins seen are kept. A replica's arithmetic does not depend on the blocks or threads."""
     ballistic = not run.discrete
-    for r in numba.prange(reads.x.shape[0]):
-        _refresh_read(model, reads, r, ballistic)
-        _steps_read(model, run, reads, r)
+    replicas = reads.x.shape[0]
+    blocks = (replicas + block - 1) // block
+    for b in numba.prange(blocks):
+        first = b * block
+        last = min(replicas, first + block)
+        for r in range(first, last):
+            _refresh_read(model, reads, r, ballistic)
+        _steps_block(model, run, reads, first, last)

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 
@@ -38,6 +39,9 @@ from hopsolve.warmup import warm_up
 
 DEFAULT_DT = {"ballistic": 1.0, "discrete": 1.0}
 """Steps used when ``dt`` is not given (see :attr:`BifurcationParams.dt`)."""
+
+MAX_BLOCK = 16
+"""At most this many replicas step in lockstep on one thread, sharing each coupling row they load."""
 
 START_AMPLITUDE = 0.1
 """Random starts draw ``x_i`` and ``y_i`` from U(-0.1, 0.1)."""
@@ -189,12 +193,13 @@ class BifurcationBackend(Backend):
             offset = float(spin_energy.energy(gauged(spins[0])) - state.energy[0]) if reads and n else 0.0
             state.best[:] = state.energy
             pump = np.linspace(0.0, params.a0, params.steps)
+            block = max(1, min(MAX_BLOCK, -(-reads // numba.get_num_threads())))
 
             def step(start: int, stop: int, chunk: np.ndarray) -> None:
                 if n:
                     run = SB.SBRun(np.ascontiguousarray(chunk), float(params.a0), float(c0), float(dt),
                                    params.mode == "discrete", start)
-                    SB.sb_steps(kernel_model, run, state)
+                    SB.sb_steps(kernel_model, run, state, block)
 
             def report() -> dict[str, Any]:
                 row = int(np.argmin(state.best))
