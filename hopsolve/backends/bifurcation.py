@@ -37,8 +37,14 @@ from hopsolve.sampleset import SampleSet
 from hopsolve.seeding import read_sequences, resolve_seed
 from hopsolve.warmup import warm_up
 
-DEFAULT_DT = {"ballistic": 1.0, "discrete": 1.0}
-"""Steps used when ``dt`` is not given (see :attr:`BifurcationParams.dt`)."""
+DT_CAP = 1.25
+"""Goto et al.'s (2021) time step for bSB and dSB; the derived step never exceeds it."""
+
+STABILITY = 1.8
+"""The derived step keeps ``dt·ω_max`` at most this (symplectic Euler on an oscillator of frequency ω is stable
+only for ``dt·ω < 2``)."""
+
+POWER_ITERATIONS = 40
 
 MAX_BLOCK = 16
 """At most this many replicas step in lockstep on one thread, sharing each coupling row they load."""
@@ -58,8 +64,10 @@ class BifurcationParams(TimedRunParams):
     mode: Literal["ballistic", "discrete"] = "ballistic"
     """``ballistic`` (bSB): the coupling acts on the positions ``x``; ``discrete`` (dSB): on ``sign(x)``."""
     dt: float | None = None
-    """Time step; default :data:`DEFAULT_DT` (1.0 in both modes). Goto et al. (2021) use steps of 0.5–1.25 on
-    their 2000-spin instance; dSB tolerates the larger ones."""
+    """Time step; default ``min(1.25, 1.8/ω_max)``: Goto et al.'s (2021) 1.25, made smaller where the fastest
+    oscillation at zero pump, ``ω_max = √(a0·(a0 + c0·ρ))`` with ρ the spectral radius of the couplings (by power
+    iteration), would make symplectic Euler unstable (``dt·ω ≥ 2``). Dense ±1 graphs keep 1.25 (c0·ρ ≈ 1); sparse
+    Gset graphs, whose ρ is near their degree rather than 2σ√N, get about 1 (G22: 0.97)."""
     a0: float = 1.0
     """Final pump amplitude (also the detuning and the position coefficient), 1 as in Goto et al."""
     c0: float | None = None
@@ -121,6 +129,39 @@ def coupling_scale(model: SpinModel) -> tuple[float, float]:
     return 0.5 / (sigma * math.sqrt(spins)), sigma
 
 
+def spectral_radius(model: SB.SBModel, n: int) -> float:
+    """The largest |eigenvalue| of the couplings (group penalties' couplings included), by
+    :data:`POWER_ITERATIONS` steps of power iteration from a fixed start (deterministic)."""
+    if n == 0:
+        return 0.0
+    coupling = sp.csr_matrix((model.data, model.indices, model.indptr), shape=(n, n))
+
+    def apply(v: np.ndarray) -> np.ndarray:
+        out = coupling @ v
+        for f in range(len(model.group_scale)):
+            member = model.group_of[f] >= 0
+            sums = np.bincount(model.group_of[f][member], weights=v[member], minlength=model.group_target.shape[1])
+            out[member] -= 2.0 * model.group_scale[f] * (sums[model.group_of[f][member]] - v[member])
+        return out
+
+    v = 1.0 + 0.5 * np.sin(np.arange(n) + 1.0)  # not orthogonal to the top eigenvector in practice
+    radius = 0.0
+    for _ in range(POWER_ITERATIONS):
+        v /= np.linalg.norm(v)
+        w = apply(v)
+        radius = float(np.linalg.norm(w))
+        if radius == 0.0:
+            return 0.0
+        v = w
+    return radius
+
+
+def stable_step(a0: float, c0: float, radius: float) -> float:
+    """``min(DT_CAP, STABILITY/ω_max)`` with ``ω_max² = a0·(a0 + c0·ρ)`` (see :attr:`BifurcationParams.dt`)."""
+    omega = math.sqrt(max(a0 * (a0 + c0 * radius), 0.0))
+    return DT_CAP if omega == 0.0 else min(DT_CAP, STABILITY / omega)
+
+
 def _with_bias_spin(model: SpinModel) -> SpinModel:
     """The model on n + 1 spins with the biases as couplings to the last one (no biases left)."""
     n = model.n
@@ -171,7 +212,6 @@ class BifurcationBackend(Backend):
         if extra:
             model = _with_bias_spin(model)
         c0 = params.c0 if params.c0 is not None else c0
-        dt = params.dt if params.dt is not None else DEFAULT_DT[params.mode]
         x, y = self._starts(seed, reads, n, energy, initial_states)
         if extra:  # the extra spin starts on the +1 side, so given states keep their signs
             x, y = (np.ascontiguousarray(np.hstack([x, np.full((reads, 1), START_AMPLITUDE)])),
@@ -182,6 +222,8 @@ class BifurcationBackend(Backend):
                            np.zeros(reads), spins.copy(), np.zeros(reads),
                            np.zeros((reads, params.steps if params.trace else 0)))
         kernel_model = _kernel_model(model)
+        radius = spectral_radius(kernel_model, model.n)
+        dt = params.dt if params.dt is not None else stable_step(params.a0, c0, radius)
         spin_energy = energy.to_spin()
 
         def gauged(spins: np.ndarray) -> np.ndarray:
@@ -218,7 +260,8 @@ class BifurcationBackend(Backend):
         elapsed = time.perf_counter() - started
         updates = n * progress.done * reads
         info: dict[str, Any] = {
-            "derived": {"mode": params.mode, "c0": float(c0), "coupling_rms": sigma, "dt": float(dt),
+            "derived": {"mode": params.mode, "c0": float(c0), "coupling_rms": sigma, "spectral_radius": radius,
+                        "dt": float(dt),
                         "a0": float(params.a0), "pump": "linear 0 → a0",
                         "bias": "spin" if extra else "field", "seed": seed},
             "steps_done": progress.done, "timed_out": progress.timed_out,
