@@ -70,8 +70,9 @@ def run_peer(instance: Instance, agents: int, steps: int, mode: str, timeout: fl
                            early_stopping=False, best_only=False, timeout=timeout)
     wall = time.perf_counter() - began
     cuts = [cut_of(instance, s) for s in spins.numpy().reshape(agents, -1)]
-    return {"best": max(cuts), "mean": float(np.mean(cuts)), "wall": wall, "work": steps,
-            "ups": agents * g.n * steps / wall, "timed_out": False}
+    done = steps if timeout is None else None  # the peer does not report its step count after a timeout
+    return {"best": max(cuts), "mean": float(np.mean(cuts)), "wall": wall, "work": done,
+            "ups": agents * g.n * done / wall if done else float("nan"), "timed_out": timeout is not None}
 
 
 def row(instance: str, solver: str, settings: str, result: dict | None) -> str:
@@ -86,7 +87,8 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=["K800", "K2000", "G22"])
     parser.add_argument("--no-peer", action="store_true")
     parser.add_argument("--reads", type=int, default=20)
-    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--limit-reads", type=int, default=60, help="replicas of the 5 s G22 runs")
     args = parser.parse_args()
     problem = MaxcutProblem()
     print("| instance | solver | settings | best cut | mean cut | wall s | M spin updates/s |")
@@ -97,22 +99,26 @@ def main() -> None:
         energy = problem.encode(instance)
         anneal = run_backend(AnnealBackend(), energy, AnnealParams(), instance)
         print(row(name, "anneal", "defaults (10 reads × 1000 sweeps)", anneal), flush=True)
+        dsb = None
         for mode in ("ballistic", "discrete"):
             params = BifurcationParams(reads=args.reads, steps=args.steps, mode=mode)
             result = run_backend(BifurcationBackend(), energy, params, instance)
+            dsb = result if mode == "discrete" else dsb
             print(row(name, f"bifurcation {mode}", f"{args.reads} reads × {args.steps} steps", result), flush=True)
         if name == "G22":
             for mode in ("ballistic", "discrete"):
-                params = BifurcationParams(reads=args.reads, steps=args.steps, mode=mode, time_limit=5.0,
-                                           fill_time=True)
+                params = BifurcationParams(reads=args.limit_reads, steps=args.steps, mode=mode, time_limit=5.0)
                 result = run_backend(BifurcationBackend(), energy, params, instance)
-                print(row(name, f"bifurcation {mode}", f"{args.reads} reads, 5 s (fill_time, {result['work']} steps)",
-                          result), flush=True)
+                print(row(name, f"bifurcation {mode}", f"{args.limit_reads} reads × ≤{args.steps} steps, 5 s limit "
+                          f"({result['work']} steps done)", result), flush=True)
         if not args.no_peer:
             for mode in ("ballistic", "discrete"):
                 peer = run_peer(instance, args.reads, args.steps, mode, None)
                 print(row(name, f"simulated-bifurcation 2.0.0 {mode}", f"{args.reads} agents × {args.steps} steps",
                           peer), flush=True)
+            peer = run_peer(instance, args.reads, 10**7, "discrete", dsb["wall"])
+            print(row(name, "simulated-bifurcation 2.0.0 discrete", f"{args.reads} agents, timeout = our dSB wall",
+                      peer), flush=True)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,14 @@ import pytest
 from hopsolve import Energy, ParameterError, Vartype
 from hopsolve.backends import _sb_kernels as SB
 from hopsolve.backends._model import compile_spin_model
-from hopsolve.backends.bifurcation import BifurcationBackend, BifurcationParams, _kernel_model, coupling_scale
+from hopsolve.backends.bifurcation import (
+    BifurcationBackend,
+    BifurcationParams,
+    _kernel_model,
+    coupling_scale,
+    spectral_radius,
+    stable_step,
+)
 from hopsolve.pattern_term import PatternTerm
 from hopsolve.permutation import permutation_energy
 from hopsolve.testing import brute_force_minimum, check_backend, random_energy
@@ -97,6 +104,22 @@ def test_goto_coupling_scale_on_a_pm1_complete_graph():
     samples = BifurcationBackend().solve(Energy.from_hopfield(upper + upper.T, np.zeros(n), 0.0, "spin"),
                                          BifurcationParams(reads=2, steps=5), seed=0)
     assert samples.derived["c0"] == pytest.approx(c0) and samples.derived["dt"] > 0 and samples.derived["a0"] == 1.0
+
+
+def test_derived_step_keeps_symplectic_euler_stable():
+    """On a sparse graph whose spectral radius is its degree (far above 2σ√N) the step shrinks below Goto's 1.25 so
+    that the fastest zero-pump oscillation, ω² = a0·(a0 + c0·ρ), keeps dt·ω < 2."""
+    n = 400
+    ring = np.zeros((n, n))
+    for k in range(1, 21):  # a circulant graph of degree 40: ρ = 40 exactly
+        ring[np.arange(n), (np.arange(n) + k) % n] = ring[(np.arange(n) + k) % n, np.arange(n)] = 1.0
+    model = compile_spin_model(Energy.from_hopfield(ring, np.zeros(n), 0.0, "spin"))
+    radius = spectral_radius(_kernel_model(model), n)
+    assert radius == pytest.approx(40.0, rel=1e-6)
+    c0, _ = coupling_scale(model)
+    dt = stable_step(1.0, c0, radius)
+    assert dt < 1.25 and dt * np.sqrt(1.0 + c0 * radius) == pytest.approx(1.8)
+    assert stable_step(1.0, c0, 0.0) == 1.25
 
 
 def test_same_seed_same_states_threads_do_not_matter_seeds_differ():
