@@ -186,3 +186,13 @@ def test_refusals_are_clear():
     memory = Energy(Vartype.SPIN, (PatternTerm.build("memory", patterns),))
     with pytest.raises(ParameterError, match="pattern"):
         BifurcationBackend().solve(memory, seed=0)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_bias_as_a_constant_field_also_reaches_ground_states(seed):
+    energy = random_energy(12, 200 + seed)
+    ground, _ = brute_force_minimum(energy)
+    samples = BifurcationBackend().solve(energy, BifurcationParams(reads=30, steps=500, mode="discrete",
+                                                                   bias="field"), seed=seed)
+    assert samples.derived["bias"] == "field"
+    assert np.isclose(samples.best_energy, ground, atol=1e-9)
