@@ -214,7 +214,8 @@ def _run_chunked(plan: np.ndarray | None, constant: float, advance: Callable[[in
 
     With a time limit a chunk that would not fit is cut to what does. An annealed plan is checked against the run's
     average pace after every chunk: one that would overrun is resampled into the rounds that fit (so it still ends
-    cold), and, with ``fill_time``, one that would leave over 5% of the limit unused is stretched to fill it
+    cold), and, with ``fill_time``, one that would leave 2% of the limit more unused than planned is stretched
+    to fill it
     (``compressed``/``stretched``; a plan that needed neither replays exactly). Ctrl-C between chunks ends the run
     with every replica's best so far.
     """
@@ -237,7 +238,7 @@ def _run_chunked(plan: np.ndarray | None, constant: float, advance: Callable[[in
                     if adjust and fits < 0.98 * rest:
                         plan = _resample_rest(plan, progress.done, max(1, fits))
                         progress.compressed = True
-                    elif adjust and params.fill_time and remaining - rest * pace > 0.05 * limit:
+                    elif adjust and params.fill_time and remaining - rest * pace > (1.02 - ANYTIME_SHARE) * limit:
                         plan = _resample_rest(plan, progress.done, max(rest, int(ANYTIME_SHARE * fits)))
                         progress.stretched = True
                     if plan is not None:
@@ -260,6 +261,14 @@ def _run_chunked(plan: np.ndarray | None, constant: float, advance: Callable[[in
     except KeyboardInterrupt:
         progress.interrupted = True
     return progress
+
+
+def _couplings(model: SpinModel, rule: str) -> Any:
+    """The model in the kernels' form, with the acceptance rule."""
+    return RK.Couplings(
+        model.indptr, model.indices, model.data, model.dense_coupling if model.is_dense else np.zeros((0, 0)),
+        model.group_of, model.group_target, model.group_scale, K.METROPOLIS if rule == "metropolis" else K.GLAUBER,
+        model.integer_delta_bound())
 
 
 @dataclass
@@ -331,18 +340,16 @@ class ReplicaBackend(Backend):
                 raise ParameterError(f"initial states must be (reads, {n}), got {starts.shape}")
         shape = ladder(model, params)
         temps = len(shape.ratios)
-        couplings = RK.Couplings(
-            model.indptr, model.indices, model.data, model.dense_coupling if model.is_dense else np.zeros((0, 0)),
-            model.group_of, model.group_target, model.group_scale,
-            K.METROPOLIS if params.rule == "metropolis" else K.GLAUBER, model.integer_delta_bound())
+        couplings = _couplings(model, params.rule)
         cap = max(1, int(params.cluster_limit * n))
         anytime = params.fill_time and params.time_limit is not None
         with _Threads(params.threads):
             ladders_count, sweeps = params.reads if starts is None else len(starts), params.sweeps
+            pilot_s = None
             if anytime and params.schedule == "anneal" and starts is None and n:
                 pace = self._pilot(model, couplings, energy, shape, params, cap)
-                remaining = params.time_limit - (time.perf_counter() - started)
-                ladders_count, sweeps = plan_anytime(pace, remaining, temps, params)
+                pilot_s = time.perf_counter() - started
+                ladders_count, sweeps = plan_anytime(pace, params.time_limit - pilot_s, temps, params)
             total = ladders_count * temps
             self._check_memory(n, total, ladders_count, temps)
             clusters = self._clusters(model, params, ladders_count)
@@ -361,8 +368,11 @@ class ReplicaBackend(Backend):
             filling = anytime and params.schedule == "fixed"
             plan = None if filling else shape.schedule(params.schedule, sweeps)
             progress = _run_chunked(plan, shape.beta_max, run.advance, params, callback, report, started)
-        return self._samples(energy, params, run, shape, seed, progress, started, ladders_count,
-                             progress.done if filling else sweeps)
+        samples = self._samples(energy, params, run, shape, seed, progress, started, ladders_count,
+                                progress.done if filling else sweeps)
+        if pilot_s is not None:
+            samples.info["pilot_s"] = pilot_s
+        return samples
 
     @staticmethod
     def _pilot(model: SpinModel, couplings: Any, energy: Energy, shape: Ladder, params: ReplicaParams,
