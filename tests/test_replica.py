@@ -225,6 +225,7 @@ def test_the_anytime_rule_is_deterministic_and_its_reads_and_sweeps_replay_it(mo
     assert np.array_equal(first.states, second.states) and first.derived == second.derived
     reads, sweeps = first.derived["reads"], first.derived["sweeps"]
     assert (reads, sweeps) == plan_anytime(1e-4, 1.0 - first.info["pilot_s"], 1, backend.params(values))
+    assert sweeps == first.info["sweeps_planned"]
     assert reads % 2 == 0 and 4 <= reads <= 40 and len(first) == reads and first.work == sweeps
     assert not (first.info["schedule_stretched"] or first.info["schedule_compressed"] or first.timed_out)
     replay = backend.solve(energy, backend.params({"schedule": "anneal", "reads": reads, "sweeps": sweeps}), seed=9)

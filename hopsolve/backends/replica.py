@@ -38,9 +38,9 @@ and cluster moves), so a seed gives the same states on any machine. With ``time_
 times a short pilot anneal, then chooses the reads (ladders) and sweeps that fill it (:func:`plan_anytime`), and
 stretches or squeezes the rest of its schedule when the pace it meets differs by more than a few per cent
 (``info['schedule_stretched']``, ``info['schedule_compressed']``). The ladder itself never depends on the time,
-and the reads and sweeps run are the result's ``reads`` and ``sweeps`` (``derived``): the same seed with those
-two replays a fixed ladder's run exactly, and an annealed one's whenever its schedule was neither stretched nor
-squeezed.
+and the reads and sweeps run are the result's ``reads`` and ``sweeps`` (``derived``; the pilot's plan is
+``info['sweeps_planned']``): the same seed with those two replays a fixed ladder's run exactly, and an annealed
+one's whenever its schedule was neither stretched nor squeezed.
 
 Permutation energies are annealed by single flips on their penalty form (like ``anneal --param moves=flip``); the
 feasible-set moves of ``anneal`` are not available here. Pattern (dense associative memory) terms are refused.
@@ -56,14 +56,14 @@ from typing import Any, Literal
 
 import numpy as np
 
-from hopsolve.backend import Backend, Callback, TimedRunParams
+from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size
 from hopsolve.backends import _kernels as K
 from hopsolve.backends import _replica_kernels as RK
 from hopsolve.backends._model import SpinModel, compile_spin_model, from_spins, pattern_part, to_spins
 from hopsolve.backends.anneal import _Threads
 from hopsolve.backends.schedules import default_beta_range, typical_beta_min
-from hopsolve.energy import Energy, max_matrix_bytes
-from hopsolve.errors import ParameterError, TooLargeError
+from hopsolve.energy import Energy
+from hopsolve.errors import ParameterError
 from hopsolve.params import require
 from hopsolve.sampleset import SampleSet
 from hopsolve.seeding import kernel_states, make_rng, resolve_seed
@@ -77,6 +77,8 @@ PILOT_SECONDS = 0.5
 """The anytime rule's pilot anneal runs about this long (or 2% of the limit, if less) to time a round."""
 ANYTIME_SHARE = 0.95
 """The share of the time left after the pilot that the anytime rule plans for (the rest absorbs a slower pace)."""
+MAX_PLANNED_SWEEPS = 10_000_000
+"""The most sweeps an anytime plan (or a stretch of it) schedules, as ``anneal`` caps a stretched schedule."""
 
 
 @dataclass(frozen=True)
@@ -188,7 +190,7 @@ def plan_anytime(pace: float, remaining: float, replicas: int, params: ReplicaPa
     work = ANYTIME_SHARE * max(remaining, 0.0) / max(pace, 1e-12)
     ladders = 2 * int(work / (replicas * params.anytime_sweeps) / 2)
     ladders = max(min(4, params.reads), min(ladders, params.reads))
-    return ladders, max(1, int(work / (replicas * ladders)))
+    return ladders, max(1, min(MAX_PLANNED_SWEEPS, int(work / (replicas * ladders))))
 
 
 @dataclass
@@ -239,7 +241,8 @@ def _run_chunked(plan: np.ndarray | None, constant: float, advance: Callable[[in
                         plan = _resample_rest(plan, progress.done, max(1, fits))
                         progress.compressed = True
                     elif adjust and params.fill_time and remaining - rest * pace > (1.02 - ANYTIME_SHARE) * limit:
-                        plan = _resample_rest(plan, progress.done, max(rest, int(ANYTIME_SHARE * fits)))
+                        grown = min(MAX_PLANNED_SWEEPS - progress.done, int(ANYTIME_SHARE * fits))
+                        plan = _resample_rest(plan, progress.done, max(rest, grown))
                         progress.stretched = True
                     if plan is not None:
                         todo = min(chunk, len(plan) - progress.done)
@@ -351,7 +354,8 @@ class ReplicaBackend(Backend):
                 pilot_s = time.perf_counter() - started
                 ladders_count, sweeps = plan_anytime(pace, params.time_limit - pilot_s, temps, params)
             total = ladders_count * temps
-            self._check_memory(n, total, ladders_count, temps)
+            check_run_size(reads=total, units=n, steps=0 if anytime and params.schedule == "fixed" else sweeps,
+                           arrays=4)
             clusters = self._clusters(model, params, ladders_count)
             if starts is None:
                 spins = make_rng(seed).choice(np.array([-1, 1], dtype=np.int8), size=(total, n))
@@ -369,9 +373,9 @@ class ReplicaBackend(Backend):
             plan = None if filling else shape.schedule(params.schedule, sweeps)
             progress = _run_chunked(plan, shape.beta_max, run.advance, params, callback, report, started)
         samples = self._samples(energy, params, run, shape, seed, progress, started, ladders_count,
-                                progress.done if filling else sweeps)
+                                progress.done if anytime else sweeps)
         if pilot_s is not None:
-            samples.info["pilot_s"] = pilot_s
+            samples.info.update(pilot_s=pilot_s, sweeps_planned=sweeps)
         return samples
 
     @staticmethod
@@ -393,14 +397,6 @@ class ReplicaBackend(Backend):
             if spent >= budget or rounds >= 1 << 20:
                 return spent / (rounds * ladders_count * temps)
             rounds *= 2
-
-    @staticmethod
-    def _check_memory(n: int, total: int, ladders_count: int, temps: int) -> None:
-        needed = 8 * n * (3 * total + 2 * ((ladders_count + 1) // 2))
-        if needed > max_matrix_bytes():
-            raise TooLargeError(f"backend 'replica': {ladders_count} ladders × {temps} replicas of {n:,} units need "
-                                f"~{needed / 1024**3:.1f} GiB; use fewer reads or replicas, or raise "
-                                "HOPSOLVE_MAX_MATRIX_BYTES")
 
     @staticmethod
     def _clusters(model: SpinModel, params: ReplicaParams, ladders_count: int) -> bool:
