@@ -286,3 +286,17 @@ def test_refusals_are_one_line_parameter_errors():
                        ({"beta_min": 2, "beta_max": 1}, "beta_min"), ({"schedule": "hot"}, "schedule")]:
         with pytest.raises(ParameterError, match=field):
             backend.params(bad)
+
+
+def test_one_replica_per_ladder_without_cluster_moves_is_anneal_to_the_bit():
+    """An annealed ladder of one replica draws the same initial states and streams as ``anneal``'s reads and runs
+    the same kernel under the same schedule, so maxcut's default without a time limit gives what ``anneal``'s
+    max-cut defaults gave, state for state."""
+    from hopsolve.backends.anneal import AnnealBackend
+
+    energy = _torus(9, 2)
+    ours = ReplicaBackend().solve(energy, ReplicaParams(reads=6, sweeps=300, schedule="anneal"), seed=3)
+    theirs = AnnealBackend().solve(energy, AnnealBackend().params({"reads": 6, "sweeps": 300, "hot_end": "typical"}),
+                                   seed=3)
+    assert np.array_equal(ours.states, theirs.states)
+    assert ours.derived["beta_min"] == theirs.derived["beta_min"] and ours.derived["cluster_moves"] == "none"
