@@ -68,10 +68,10 @@ class MaxcutProblem(Problem):
 
     def default_params(self, backend: str, instance: Instance) -> dict[str, Any]:
         """The default backend, ``replica``, anneals 40 ladders of one replica each over 2500 sweeps from the typical
-        hot end (``schedule="anneal"``): the same dynamics and budget as ``anneal``'s max-cut defaults (its own
-        random streams). With ``--time-limit T`` (max-cut is ``anytime``) it spends T instead: a pilot times a
-        round, then between 4 and 40 reads × the sweeps that fill T (:func:`hopsolve.backends.replica.plan_anytime`),
-        recorded as the result's ``reads`` and ``sweeps``.
+        hot end (``schedule="anneal"``): ``anneal``'s max-cut defaults, state for state (same streams, kernel and
+        schedule; a test checks it). With ``--time-limit T`` (max-cut is ``anytime``) it spends T instead: a pilot
+        times a round, then between 4 and 40 reads × the sweeps that fill T
+        (:func:`hopsolve.backends.replica.plan_anytime`), recorded as the result's ``reads`` and ``sweeps``.
 
         ``anneal``: 40 reads × 2500 sweeps from the typical hot end (best-known cuts of G1–G5 in every one of 10
         seeds, ~0.5 s each on two cores; the worst-case hot end found G2's in 2 of 10 at 40 × 1000); with a time
