@@ -10,7 +10,8 @@ def hopsolve_backends(register):
     from hopsolve.backends.anneal import AnnealBackend
     from hopsolve.backends.exact import ExactBackend
     from hopsolve.backends.hopfield import HopfieldBackend
+    from hopsolve.backends.replica import ReplicaBackend
     from hopsolve.backends.tank import TankBackend
 
-    for backend in (ExactBackend, HopfieldBackend, AnnealBackend, TankBackend):
+    for backend in (ExactBackend, HopfieldBackend, AnnealBackend, TankBackend, ReplicaBackend):
         register(backend)
