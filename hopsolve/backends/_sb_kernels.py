@@ -1,0 +1,201 @@
+"""Compiled simulated-bifurcation steps (Goto et al. 2019, 2021): many replicas in parallel (``prange``).
+
+Each replica holds positions ``x``, momenta ``y`` and the spins ``s = sign(x)``. The fields the dynamics read are
+kept up to date *incrementally*: when a position moves by ``δ`` (ballistic) or a spin flips (both modes), its
+coupling row is added to the field. Once the pump has bifurcated the oscillators most positions sit at a wall with
+``y = 0`` and the spins stop flipping, so a late step costs O(n) instead of a full O(nnz) matrix product. The
+fields (and the running energy of ``s``) are recomputed from scratch at the start of every call and every
+:data:`REFRESH_STEPS` steps, so rounding never accumulates.
+
+The energy is the flattened spin model of :mod:`hopsolve.backends._model`::
+
+    E(s) = -½ sᵀWs - bᵀs + Σ_f scale_f Σ_g (Σ_{i∈g} s_i - t_fg)²     (W with a zero diagonal)
+
+and the force on oscillator ``i`` is ``c0·(-∂E/∂v_i)`` at ``v = x`` (ballistic) or ``v = sign(x)`` (discrete), its
+own group term left out (as the zero diagonal leaves out ``W_ii``).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numba
+import numpy as np
+
+REFRESH_STEPS = 1000
+
+
+class SBModel(NamedTuple):
+    """The couplings in CSR form (zero diagonal), or dense (``dense`` is 0 × 0 when sparse), biases, groups."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    dense: np.ndarray
+    bias: np.ndarray
+    group_of: np.ndarray
+    group_target: np.ndarray
+    group_scale: np.ndarray
+
+
+class SBRun(NamedTuple):
+    """One chunk of the pump schedule and the constants of the dynamics."""
+
+    pump: np.ndarray
+    a0: float
+    c0: float
+    dt: float
+    discrete: bool
+    trace_offset: int
+
+
+class SBReads(NamedTuple):
+    """Per-replica state (rows are replicas). ``field_x = W x`` (ballistic only), ``field_s = W s``; ``gsum_*`` the
+    group sums of ``x`` and ``s``; ``energy`` the energy of ``s`` without the model's constant."""
+
+    x: np.ndarray
+    y: np.ndarray
+    spins: np.ndarray
+    field_x: np.ndarray
+    field_s: np.ndarray
+    gsum_x: np.ndarray
+    gsum_s: np.ndarray
+    energy: np.ndarray
+    best_spins: np.ndarray
+    best: np.ndarray
+    trace: np.ndarray
+
+
+@numba.njit(cache=True, inline="always")
+def _add_row(model, field, i, delta, dense):
+    """``field += delta · W[i, :]`` (W is symmetric, so this is the change of ``W v`` when ``v_i`` moves)."""
+    if dense:
+        row = model.dense[i]
+        for j in range(field.shape[0]):
+            field[j] += delta * row[j]
+    else:
+        for k in range(model.indptr[i], model.indptr[i + 1]):
+            field[model.indices[k]] += delta * model.data[k]
+
+
+@numba.njit(cache=True, inline="always")
+def _group_field(model, gsum, i, v_i):
+    """``-∂/∂v_i`` of the group penalties, unit ``i``'s own contribution left out."""
+    total = 0.0
+    for f in range(model.group_scale.shape[0]):
+        g = model.group_of[f, i]
+        if g >= 0:
+            total -= 2.0 * model.group_scale[f] * (gsum[f, g] - v_i - model.group_target[f, g])
+    return total
+
+
+@numba.njit(cache=True, inline="always")
+def _move_groups(model, gsum, i, delta):
+    for f in range(model.group_scale.shape[0]):
+        g = model.group_of[f, i]
+        if g >= 0:
+            gsum[f, g] += delta
+
+
+@numba.njit(cache=True)
+def _refresh_read(model, reads, r, ballistic):
+    """Recompute replica ``r``'s fields, group sums and energy from its positions and spins."""
+    n = reads.x.shape[1]
+    dense = model.dense.shape[0] > 0
+    reads.field_s[r, :] = 0.0
+    reads.gsum_s[r, :, :] = 0.0
+    if ballistic:
+        reads.field_x[r, :] = 0.0
+        reads.gsum_x[r, :, :] = 0.0
+    for i in range(n):
+        _add_row(model, reads.field_s[r], i, reads.spins[r, i], dense)
+        _move_groups(model, reads.gsum_s[r], i, reads.spins[r, i])
+        if ballistic and reads.x[r, i] != 0.0:
+            _add_row(model, reads.field_x[r], i, reads.x[r, i], dense)
+            _move_groups(model, reads.gsum_x[r], i, reads.x[r, i])
+    energy = 0.0
+    for i in range(n):
+        energy -= reads.spins[r, i] * (0.5 * reads.field_s[r, i] + model.bias[i])
+    for f in range(model.group_scale.shape[0]):
+        for g in range(model.group_target.shape[1]):
+            gap = reads.gsum_s[r, f, g] - model.group_target[f, g]
+            energy += model.group_scale[f] * gap * gap
+    # groups past a family's count have target 0 and no members: they add nothing
+    reads.energy[r] = energy
+
+
+@numba.njit(cache=True, parallel=True)
+def refresh(model, reads, ballistic):
+    """Recompute every replica's fields, group sums and energy (:func:`_refresh_read`)."""
+    for r in numba.prange(reads.x.shape[0]):
+        _refresh_read(model, reads, r, ballistic)
+
+
+@numba.njit(cache=True)
+def _steps_block(model, run, reads, first, last):
+    """Replicas ``first..last-1`` in lockstep: a coupling row, once loaded, serves every replica of the block."""
+    n = reads.x.shape[1]
+    dense = model.dense.shape[0] > 0
+    ballistic = not run.discrete
+    moved = np.empty((last - first, n))
+    record = reads.trace.shape[1] > 0
+    for k in range(run.pump.shape[0]):
+        if k > 0 and k % REFRESH_STEPS == 0:
+            for r in range(first, last):
+                _refresh_read(model, reads, r, ballistic)
+        detuning = run.a0 - run.pump[k]
+        for r in range(first, last):
+            x, y, s = reads.x[r], reads.y[r], reads.spins[r]
+            # symplectic Euler: momenta from the current positions, then positions from the new momenta
+            field = reads.field_x[r] if ballistic else reads.field_s[r]
+            gsum = reads.gsum_x[r] if ballistic else reads.gsum_s[r]
+            v = x if ballistic else s
+            for i in range(n):
+                force = field[i] + model.bias[i] + _group_field(model, gsum, i, v[i])
+                y[i] += run.dt * (-detuning * x[i] + run.c0 * force)
+            for i in range(n):
+                new = x[i] + run.dt * run.a0 * y[i]
+                if new > 1.0:  # inelastic wall: stop at |x| = 1
+                    new = 1.0
+                    y[i] = 0.0
+                elif new < -1.0:
+                    new = -1.0
+                    y[i] = 0.0
+                moved[r - first, i] = new - x[i]
+                x[i] = new
+        if ballistic:
+            for i in range(n):
+                for r in range(first, last):
+                    delta = moved[r - first, i]
+                    if delta != 0.0:
+                        _add_row(model, reads.field_x[r], i, delta, dense)
+                        _move_groups(model, reads.gsum_x[r], i, delta)
+        for r in range(first, last):
+            x, s, field_s, gsum_s = reads.x[r], reads.spins[r], reads.field_s[r], reads.gsum_s[r]
+            for i in range(n):
+                old = s[i]
+                if (x[i] > 0.0 and old < 0.0) or (x[i] < 0.0 and old > 0.0):  # x = 0 keeps its sign
+                    reads.energy[r] += 2.0 * old * (field_s[i] + model.bias[i] + _group_field(model, gsum_s, i, old))
+                    _add_row(model, field_s, i, -2.0 * old, dense)
+                    _move_groups(model, gsum_s, i, -2.0 * old)
+                    s[i] = -old
+            if reads.energy[r] < reads.best[r]:
+                reads.best[r] = reads.energy[r]
+                reads.best_spins[r, :] = reads.spins[r]
+            if record:
+                reads.trace[r, run.trace_offset + k] = reads.energy[r]
+
+
+@numba.njit(cache=True, parallel=True)
+def sb_steps(model, run, reads, block):
+    """Advance every replica through ``run.pump`` (one step per entry), ``block`` replicas at a time per thread;
+    the best spins seen are kept. A replica's arithmetic does not depend on the blocks or threads."""
+    ballistic = not run.discrete
+    replicas = reads.x.shape[0]
+    blocks = (replicas + block - 1) // block
+    for b in numba.prange(blocks):
+        first = b * block
+        last = min(replicas, first + block)
+        for r in range(first, last):
+            _refresh_read(model, reads, r, ballistic)
+        _steps_block(model, run, reads, first, last)

@@ -1,0 +1,294 @@
+"""Simulated bifurcation: ballistic (bSB) and discrete (dSB) oscillator dynamics, many replicas in parallel.
+
+Goto, Tatsumura & Dixon, *Sci. Adv.* 5, eaav2372 (2019); Goto et al., *Sci. Adv.* 7, eabe7953 (2021). Each spin
+is an oscillator with position ``x_i`` and momentum ``y_i``; one step of symplectic Euler with step ``dt`` is::
+
+    y_i ← y_i + dt·[-(a0 - a(t))·x_i + c0·(Σ_j W_ij v_j + b_i)]     v = x (ballistic) or sign(x) (discrete)
+    x_i ← x_i + dt·a0·y_i
+    |x_i| > 1  →  x_i ← sign(x_i), y_i ← 0                        (inelastic walls)
+
+The pump ``a(t)`` rises linearly from 0 to ``a0`` over the run: at first every oscillator sits in one well at
+``x = 0``; as the pump passes the coupling the wells split in two (the bifurcation) and each ``x_i`` is driven to a
+wall whose sign is the spin. The answer is ``sign(x)``; every step's spins are scored and each replica's best is
+kept. Biases enter the force linearly, which is Goto's extra spin fixed at +1 (coupled to spin ``i`` by ``b_i``)
+written out. Structured group penalties add their field ``-2·scale·(Σ_{j∈g, j≠i} v_j - t_g)``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numba
+import numpy as np
+import scipy.sparse as sp
+
+from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size
+from hopsolve.backends import _sb_kernels as SB
+from hopsolve.backends._model import SpinModel, compile_spin_model, from_spins, to_spins
+from hopsolve.backends.anneal import _Progress, _run_chunked, _Threads
+from hopsolve.energy import Energy
+from hopsolve.errors import ParameterError
+from hopsolve.params import require
+from hopsolve.pattern_term import PatternTerm
+from hopsolve.sampleset import SampleSet
+from hopsolve.seeding import read_sequences, resolve_seed
+from hopsolve.warmup import warm_up
+
+DT_CAP = 1.25
+"""Goto et al.'s (2021) time step for bSB and dSB; the derived step never exceeds it."""
+
+STABILITY = 1.8
+"""The derived step keeps ``dt·ω_max`` at most this (symplectic Euler on an oscillator of frequency ω is stable
+only for ``dt·ω < 2``)."""
+
+POWER_ITERATIONS = 40
+
+MAX_BLOCK = 16
+"""At most this many replicas step in lockstep on one thread, sharing each coupling row they load."""
+
+START_AMPLITUDE = 0.1
+"""Random starts draw ``x_i`` and ``y_i`` from U(-0.1, 0.1)."""
+
+
+@dataclass(frozen=True)
+class BifurcationParams(TimedRunParams):
+    """Parameters of the ``bifurcation`` backend (every field has a default)."""
+
+    reads: int = 10
+    """Replicas (independent random starts), integrated together."""
+    steps: int = 1000
+    """Symplectic Euler steps per replica; the pump rises from 0 to ``a0`` over them."""
+    mode: Literal["ballistic", "discrete"] = "ballistic"
+    """``ballistic`` (bSB): the coupling acts on the positions ``x``; ``discrete`` (dSB): on ``sign(x)``."""
+    dt: float | None = None
+    """Time step; default ``min(1.25, 1.8/ω_max)``: Goto et al.'s (2021) 1.25, made smaller where the fastest
+    oscillation at zero pump, ``ω_max = √(a0·(a0 + c0·ρ))`` with ρ the spectral radius of the couplings (by power
+    iteration), would make symplectic Euler unstable (``dt·ω ≥ 2``). Dense ±1 graphs keep 1.25 (c0·ρ ≈ 1); sparse
+    Gset graphs, whose ρ is near their degree rather than 2σ√N, get about 1 (G22: 0.97)."""
+    a0: float = 1.0
+    """Final pump amplitude (also the detuning and the position coefficient), 1 as in Goto et al."""
+    c0: float | None = None
+    """Coupling scale; default Goto's rule ``0.5 / (σ·√N)`` with σ the root mean square of the N(N-1) off-diagonal
+    couplings (biases counted as couplings to an extra spin fixed at +1, so N is then one more)."""
+    keep_best: bool = True
+    """Return each replica's best spins seen over the run (else ``sign(x)`` at the end)."""
+    time_limit: float | None = None
+    """Stop after this many seconds (checked between chunks of steps) and return the best so far."""
+    fit_schedule: bool = True
+    """With a time limit: when the pace shows the pump ramp cannot finish in time, resample the rest of it into
+    the steps that fit, so the run still ends at full pump (bifurcated) instead of stopping half-way."""
+    fill_time: bool = False
+    """With a time limit: also stretch the ramp to the steps that fit, so the whole limit is spent on one slower
+    bifurcation (``hopsolve solve --time-limit`` sets it). Never with ``trace``."""
+    bias: Literal["spin", "field"] = "spin"
+    """How biases enter: ``spin``, Goto's extra oscillator coupled to spin ``i`` by ``b_i`` (the answer is read
+    relative to its sign, so the problem keeps its ±s symmetry and the bias grows with the bifurcation); ``field``,
+    a constant force ``c0·b_i`` (the extra spin held at +1 from the start). Energies with group penalties use
+    ``field``."""
+    threads: int | None = None
+    """Threads for parallel replicas (default: all cores)."""
+    trace: bool = False
+    """Record each replica's energy of ``sign(x)`` after every step (``per_read['trace']``, reads × steps)."""
+
+    def validate(self) -> None:
+        super().validate()
+        owner = "backend 'bifurcation'"
+        require(self.steps >= 1, owner, f"steps must be at least 1, got {self.steps}")
+        require(self.mode in ("ballistic", "discrete"), owner, f"mode must be ballistic or discrete, got {self.mode!r}")
+        for name in ("dt", "c0"):
+            value = getattr(self, name)
+            require(value is None or (math.isfinite(value) and value > 0), owner, f"{name} must be positive")
+        require(math.isfinite(self.a0) and self.a0 >= 0, owner, "a0 must be a finite number >= 0")
+        require(self.bias in ("spin", "field"), owner, f"bias must be spin or field, got {self.bias!r}")
+        require(self.threads is None or self.threads >= 1, owner, "threads must be at least 1")
+
+
+def coupling_scale(model: SpinModel) -> tuple[float, float]:
+    """Goto's coupling scale ``c0 = 0.5 / (σ·√N)`` and σ, the root mean square of the off-diagonal couplings.
+
+    Biases count as couplings to an extra spin fixed at +1 (N + 1 spins), and group penalties as the couplings
+    ``-2·scale`` between members and biases ``2·scale·t`` they expand to. A model with no couplings gets ``c0 = 1``.
+    """
+    n = model.n
+    off = model.data[model.indices != np.repeat(np.arange(n), np.diff(model.indptr))]
+    squares = float(np.sum(off**2))
+    bias = model.bias.copy()
+    for f in range(len(model.group_scale)):
+        members = model.group_of[f][model.group_of[f] >= 0]
+        sizes = np.bincount(members, minlength=model.group_target.shape[1])
+        squares += float(np.sum(sizes * (sizes - 1))) * (2.0 * model.group_scale[f]) ** 2
+        bias[model.group_of[f] >= 0] += 2.0 * model.group_scale[f] * model.group_target[f][members]
+    spins = n + (1 if np.any(bias) else 0)
+    squares += 2.0 * float(np.sum(bias**2))
+    if spins < 2 or squares == 0.0:
+        return 1.0, 0.0
+    sigma = math.sqrt(squares / (spins * (spins - 1)))
+    return 0.5 / (sigma * math.sqrt(spins)), sigma
+
+
+def spectral_radius(model: SB.SBModel, n: int) -> float:
+    """The largest |eigenvalue| of the couplings (group penalties' couplings included), by
+    :data:`POWER_ITERATIONS` steps of power iteration from a fixed start (deterministic)."""
+    if n == 0:
+        return 0.0
+    coupling = sp.csr_matrix((model.data, model.indices, model.indptr), shape=(n, n))
+
+    def apply(v: np.ndarray) -> np.ndarray:
+        out = coupling @ v
+        for f in range(len(model.group_scale)):
+            member = model.group_of[f] >= 0
+            sums = np.bincount(model.group_of[f][member], weights=v[member], minlength=model.group_target.shape[1])
+            out[member] -= 2.0 * model.group_scale[f] * (sums[model.group_of[f][member]] - v[member])
+        return out
+
+    v = 1.0 + 0.5 * np.sin(np.arange(n) + 1.0)  # not orthogonal to the top eigenvector in practice
+    radius = 0.0
+    for _ in range(POWER_ITERATIONS):
+        v /= np.linalg.norm(v)
+        w = apply(v)
+        radius = float(np.linalg.norm(w))
+        if radius == 0.0:
+            return 0.0
+        v = w
+    return radius
+
+
+def stable_step(a0: float, c0: float, radius: float) -> float:
+    """``min(DT_CAP, STABILITY/ω_max)`` with ``ω_max² = a0·(a0 + c0·ρ)`` (see :attr:`BifurcationParams.dt`)."""
+    omega = math.sqrt(max(a0 * (a0 + c0 * radius), 0.0))
+    return DT_CAP if omega == 0.0 else min(DT_CAP, STABILITY / omega)
+
+
+def _with_bias_spin(model: SpinModel) -> SpinModel:
+    """The model on n + 1 spins with the biases as couplings to the last one (no biases left)."""
+    n = model.n
+    coupling = sp.bmat([[model.coupling, sp.csr_matrix(model.bias[:, None])],
+                        [sp.csr_matrix(model.bias[None, :]), None]], format="csr")
+    coupling.sort_indices()
+    return SpinModel(n + 1, coupling.indptr.astype(np.int64), coupling.indices.astype(np.int32), coupling.data,
+                     np.zeros(n + 1), np.zeros((0, n + 1), np.int64), model.group_target, model.group_scale)
+
+
+def _kernel_model(model: SpinModel) -> SB.SBModel:
+    """The model without its diagonal (a constant on spins), dense where it is mostly full."""
+    coupling = model.coupling.tolil()
+    coupling.setdiag(0.0)
+    coupling = coupling.tocsr()
+    coupling.eliminate_zeros()
+    coupling.sort_indices()
+    dense = np.ascontiguousarray(coupling.toarray()) if model.is_dense else np.zeros((0, 0))
+    return SB.SBModel(coupling.indptr.astype(np.int64), coupling.indices.astype(np.int64),
+                      coupling.data.astype(np.float64), dense, np.ascontiguousarray(model.bias, dtype=np.float64),
+                      model.group_of, np.ascontiguousarray(model.group_target), model.group_scale)
+
+
+class BifurcationBackend(Backend):
+    """Simulated bifurcation (ballistic or discrete), replicas in one compiled batch."""
+
+    name = "bifurcation"
+    description = "simulated bifurcation (ballistic bSB / discrete dSB oscillators, Goto et al.), parallel replicas"
+    Params = BifurcationParams
+
+    def prepare(self, energy: Energy, params: Any) -> float:
+        """Compile (or load) the kernels on a miniature of the energy (untimed)."""
+        return warm_up(self, energy, params)
+
+    def solve(self, energy: Energy, params: BifurcationParams | None = None, *, seed: int | None = None,
+              initial_states: np.ndarray | None = None, callback: Callback | None = None) -> SampleSet:
+        params = params or BifurcationParams()
+        started = time.perf_counter()
+        seed = resolve_seed(seed)
+        n = energy.num_variables
+        reads = params.reads if initial_states is None else len(np.atleast_2d(initial_states))
+        check_run_size(reads=reads, units=n, steps=params.steps, trace=params.trace, arrays=8, steps_name="steps")
+        if any(isinstance(t, PatternTerm) and energy.weights[t.name] for t in energy.terms):
+            raise ParameterError("backend 'bifurcation': pattern terms are not supported (use anneal or hopfield)")
+        model = compile_spin_model(energy)
+        c0, sigma = coupling_scale(model)
+        extra = params.bias == "spin" and bool(np.any(model.bias)) and not len(model.group_scale)
+        if extra:
+            model = _with_bias_spin(model)
+        c0 = params.c0 if params.c0 is not None else c0
+        x, y = self._starts(seed, reads, n, energy, initial_states)
+        if extra:  # the extra spin starts on the +1 side, so given states keep their signs
+            x, y = (np.ascontiguousarray(np.hstack([x, np.full((reads, 1), START_AMPLITUDE)])),
+                    np.ascontiguousarray(np.hstack([y, np.zeros((reads, 1))])))
+        spins = np.where(x >= 0, 1.0, -1.0)
+        groups = (reads, model.group_of.shape[0], model.group_target.shape[1])
+        state = SB.SBReads(x, y, spins, np.zeros_like(x), np.zeros_like(x), np.zeros(groups), np.zeros(groups),
+                           np.zeros(reads), spins.copy(), np.zeros(reads),
+                           np.zeros((reads, params.steps if params.trace else 0)))
+        kernel_model = _kernel_model(model)
+        radius = spectral_radius(kernel_model, model.n)
+        dt = params.dt if params.dt is not None else stable_step(params.a0, c0, radius)
+        spin_energy = energy.to_spin()
+
+        def gauged(spins: np.ndarray) -> np.ndarray:
+            """Spins of the energy (with the extra spin, each row flipped so that it is +1)."""
+            return (spins[..., :n] * spins[..., n:] if extra else spins).astype(np.int8)
+
+        with _Threads(params.threads):
+            SB.refresh(kernel_model, state, params.mode == "ballistic")
+            offset = float(spin_energy.energy(gauged(spins[0])) - state.energy[0]) if reads and n else 0.0
+            state.best[:] = state.energy
+            pump = np.linspace(0.0, params.a0, params.steps)
+            block = max(1, min(MAX_BLOCK, -(-reads // numba.get_num_threads())))
+
+            def step(start: int, stop: int, chunk: np.ndarray) -> None:
+                if n:
+                    run = SB.SBRun(np.ascontiguousarray(chunk), float(params.a0), float(c0), float(dt),
+                                   params.mode == "discrete", start)
+                    SB.sb_steps(kernel_model, run, state, block)
+
+            def report() -> dict[str, Any]:
+                row = int(np.argmin(state.best))
+                return {"best_energy": float(state.best[row] + offset),
+                        "best_state": from_spins(gauged(state.best_spins[row]), energy.vartype)}
+
+            def relabel(update: dict[str, Any]) -> None:
+                update = dict(update)
+                if update.get("unit") == "sweeps":
+                    update["unit"] = "steps"
+                update["steps_done"] = update.pop("sweeps_done", None)
+                callback(update)
+
+            progress: _Progress = _run_chunked(pump, step, params, relabel if callback else None, report, started)
+        final = gauged(state.best_spins if params.keep_best else state.spins)
+        elapsed = time.perf_counter() - started
+        updates = n * progress.done * reads
+        info: dict[str, Any] = {
+            "derived": {"mode": params.mode, "c0": float(c0), "coupling_rms": sigma, "spectral_radius": radius,
+                        "dt": float(dt),
+                        "a0": float(params.a0), "pump": "linear 0 → a0",
+                        "bias": "spin" if extra else "field", "seed": seed},
+            "steps_done": progress.done, "timed_out": progress.timed_out,
+            "schedule_compressed": progress.compressed, "schedule_stretched": progress.stretched,
+            "interrupted": progress.interrupted, "work": progress.done, "work_unit": "steps",
+            "wall_time_s": elapsed, "updates": updates,
+            "updates_per_second": updates / elapsed if elapsed > 0 else None,
+        }
+        if params.trace:
+            info["trace"] = state.trace[:, : progress.done] + offset
+        return SampleSet.from_states(energy, from_spins(final, energy.vartype), **info)
+
+    @staticmethod
+    def _starts(seed: int, reads: int, n: int, energy: Energy,
+                initial_states: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Positions and momenta U(-0.1, 0.1), each read from its own stream; given states set the positions'
+        signs (``|x_i|`` stays random, so the spins start at the given state)."""
+        x = np.empty((reads, n))
+        y = np.empty((reads, n))
+        for r, sequence in enumerate(read_sequences(seed, reads)):
+            rng = np.random.default_rng(sequence)
+            x[r] = rng.uniform(-START_AMPLITUDE, START_AMPLITUDE, n)
+            y[r] = rng.uniform(-START_AMPLITUDE, START_AMPLITUDE, n)
+        if initial_states is not None:
+            given = to_spins(np.atleast_2d(initial_states), energy.vartype)
+            if given.shape != (reads, n):
+                raise ParameterError(f"initial states must be (reads, {n}), got {given.shape}")
+            x = np.abs(x) * given
+            x[x == 0] = START_AMPLITUDE * given[x == 0]
+        return np.ascontiguousarray(x), np.ascontiguousarray(y)

@@ -1,0 +1,188 @@
+"""The ``bifurcation`` backend: conformance, what the integrator conserves, exact ground states, seeds, limits."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from hopsolve import Energy, ParameterError, Vartype
+from hopsolve.backends import _sb_kernels as SB
+from hopsolve.backends._model import compile_spin_model
+from hopsolve.backends.bifurcation import (
+    BifurcationBackend,
+    BifurcationParams,
+    _kernel_model,
+    coupling_scale,
+    spectral_radius,
+    stable_step,
+)
+from hopsolve.pattern_term import PatternTerm
+from hopsolve.permutation import permutation_energy
+from hopsolve.testing import brute_force_minimum, check_backend, random_energy
+
+
+@pytest.mark.parametrize("mode", ["ballistic", "discrete"])
+def test_conformance_and_exact_ground_states(mode):
+    check_backend(BifurcationBackend(), {"reads": 20, "steps": 400, "mode": mode})
+
+
+def _free_reads(energy: Energy, reads: int, seed: int) -> tuple[SB.SBModel, SB.SBReads]:
+    model = _kernel_model(compile_spin_model(energy))
+    rng = np.random.default_rng(seed)
+    n = energy.num_variables
+    x = rng.uniform(-0.1, 0.1, (reads, n))
+    y = rng.uniform(-0.1, 0.1, (reads, n))
+    spins = np.where(x >= 0, 1.0, -1.0)
+    empty = np.zeros((reads, 0, 1))
+    return model, SB.SBReads(x, y, spins, np.zeros_like(x), np.zeros_like(x), empty, empty.copy(), np.zeros(reads),
+                             spins.copy(), np.zeros(reads), np.zeros((reads, 0)))
+
+
+def test_symplectic_euler_conserves_its_modified_hamiltonian_at_zero_pump():
+    """At a(t) = 0 and away from the walls bSB is linear: ``H = a0/2·|y|² + a0/2·|x|² - c0/2·xᵀWx - c0·bᵀx``.
+    Symplectic Euler (momenta first) conserves ``H + (dt/2)·a0·y·F(x)`` exactly, F the force; plain Euler (or the
+    updates in the wrong order) would make it grow or drift, and 20,000 steps would show it."""
+    energy = random_energy(12, 3)
+    model, reads = _free_reads(energy, 3, 0)
+    weights = compile_spin_model(energy).coupling.toarray()
+    np.fill_diagonal(weights, 0.0)
+    c0, dt, a0 = 0.05, 0.2, 1.0
+
+    def modified(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        force = -a0 * x + c0 * (x @ weights + model.bias)
+        potential = 0.5 * a0 * (x * x).sum(1) - 0.5 * c0 * np.einsum("ri,ij,rj->r", x, weights, x) - c0 * x @ model.bias
+        return 0.5 * a0 * (y * y).sum(1) + potential + 0.5 * dt * a0 * (y * force).sum(1)
+
+    start = modified(reads.x, reads.y)
+    for _ in range(200):
+        SB.sb_steps(model, SB.SBRun(np.zeros(100), a0, c0, dt, False, 0), reads, 2)
+        assert np.allclose(modified(reads.x, reads.y), start, rtol=1e-9, atol=0)
+    assert np.abs(reads.x).max() < 1.0  # no wall was touched: the dynamics stayed Hamiltonian
+
+
+def test_zero_coupling_oscillators_keep_their_amplitude():
+    """Uncoupled oscillators at zero pump go round their ellipses: each one's ``x² + y² - dt·x·y`` is constant."""
+    energy = Energy.from_hopfield(np.zeros((5, 5)), np.zeros(5), 0.0, Vartype.SPIN)
+    model, reads = _free_reads(energy, 4, 1)
+    dt = 0.5
+
+    def invariant(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return x * x + y * y - dt * x * y
+
+    start = invariant(reads.x, reads.y)
+    SB.sb_steps(model, SB.SBRun(np.zeros(10_000), 1.0, 1.0, dt, False, 0), reads, 3)
+    assert np.allclose(invariant(reads.x, reads.y), start, rtol=1e-9, atol=1e-15)
+
+
+@pytest.mark.parametrize("mode", ["ballistic", "discrete"])
+@pytest.mark.parametrize("seed", range(6))
+def test_brute_force_ground_states(mode, seed):
+    energy = random_energy(12, 100 + seed, Vartype.BINARY if seed % 2 else Vartype.SPIN, integer=seed >= 3)
+    ground, _ = brute_force_minimum(energy)
+    samples = BifurcationBackend().solve(energy, BifurcationParams(reads=30, steps=500, mode=mode), seed=seed)
+    assert np.isclose(samples.best_energy, ground, atol=1e-9)
+    assert np.allclose(samples.energies, energy.energies(samples.states))
+
+
+def test_group_penalties_take_part_in_the_dynamics():
+    energy = permutation_energy(np.array([[0, 3, 1], [3, 0, 2], [1, 2, 0]]),
+                                np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]]))
+    ground, _ = brute_force_minimum(energy)
+    for mode in ("ballistic", "discrete"):
+        samples = BifurcationBackend().solve(energy, BifurcationParams(reads=20, steps=500, mode=mode), seed=3)
+        assert np.isclose(samples.best_energy, ground)
+
+
+def test_goto_coupling_scale_on_a_pm1_complete_graph():
+    rng = np.random.default_rng(0)
+    n = 50
+    upper = np.triu(rng.choice([-1.0, 1.0], (n, n)), 1)
+    c0, sigma = coupling_scale(compile_spin_model(Energy.from_hopfield(upper + upper.T, np.zeros(n), 0.0, "spin")))
+    assert np.isclose(sigma, 1.0) and np.isclose(c0, 0.5 / np.sqrt(n))
+    samples = BifurcationBackend().solve(Energy.from_hopfield(upper + upper.T, np.zeros(n), 0.0, "spin"),
+                                         BifurcationParams(reads=2, steps=5), seed=0)
+    assert samples.derived["c0"] == pytest.approx(c0) and samples.derived["dt"] > 0 and samples.derived["a0"] == 1.0
+
+
+def test_derived_step_keeps_symplectic_euler_stable():
+    """On a sparse graph whose spectral radius is its degree (far above 2σ√N) the step shrinks below Goto's 1.25 so
+    that the fastest zero-pump oscillation, ω² = a0·(a0 + c0·ρ), keeps dt·ω < 2."""
+    n = 400
+    ring = np.zeros((n, n))
+    for k in range(1, 21):  # a circulant graph of degree 40: ρ = 40 exactly
+        ring[np.arange(n), (np.arange(n) + k) % n] = ring[(np.arange(n) + k) % n, np.arange(n)] = 1.0
+    model = compile_spin_model(Energy.from_hopfield(ring, np.zeros(n), 0.0, "spin"))
+    radius = spectral_radius(_kernel_model(model), n)
+    assert radius == pytest.approx(40.0, rel=1e-6)
+    c0, _ = coupling_scale(model)
+    dt = stable_step(1.0, c0, radius)
+    assert dt < 1.25 and dt * np.sqrt(1.0 + c0 * radius) == pytest.approx(1.8)
+    assert stable_step(1.0, c0, 0.0) == 1.25
+
+
+def test_same_seed_same_states_threads_do_not_matter_seeds_differ():
+    energy = random_energy(40, 1)
+    backend = BifurcationBackend()
+    params = BifurcationParams(reads=8, steps=100)
+    a = backend.solve(energy, params, seed=11)
+    b = backend.solve(energy, params, seed=11)
+    c = backend.solve(energy, params, seed=12)
+    one = backend.solve(energy, BifurcationParams(reads=8, steps=100, threads=1), seed=11)
+    assert np.array_equal(a.states, b.states) and np.array_equal(a.states, one.states)
+    assert not np.array_equal(a.states, c.states)
+    fewer = backend.solve(energy, BifurcationParams(reads=3, steps=100), seed=11)
+    assert np.array_equal(fewer.states, a.states[:3])  # a read's start depends on the seed and its index only
+
+
+@pytest.mark.parametrize("mode", ["ballistic", "discrete"])
+def test_trace_is_the_energy_of_sign_x_and_best_is_kept(mode):
+    energy = random_energy(30, 4, Vartype.BINARY, density=0.5)
+    backend = BifurcationBackend()
+    last = backend.solve(energy, BifurcationParams(reads=5, steps=300, mode=mode, trace=True, keep_best=False),
+                         seed=2)
+    trace = last.per_read["trace"]
+    assert trace.shape == (5, 300) and last.work == 300 and last.work_unit == "steps"
+    assert np.allclose(trace[:, -1], last.energies)
+    best = backend.solve(energy, BifurcationParams(reads=5, steps=300, mode=mode, trace=True), seed=2)
+    assert np.all(best.energies <= trace.min(axis=1) + 1e-9)
+
+
+def test_time_limit_is_honoured_loosely_and_the_ramp_still_finishes():
+    energy = random_energy(300, 5, density=0.2)
+    params = BifurcationParams(reads=4, steps=5_000_000, time_limit=0.5)
+    began = time.perf_counter()
+    samples = BifurcationBackend().solve(energy, params, seed=1)
+    took = time.perf_counter() - began
+    assert took < 10.0
+    assert samples.timed_out or samples.info["schedule_compressed"]
+    assert samples.work < 5_000_000
+
+
+def test_ctrl_c_between_chunks_returns_the_best_so_far():
+    energy = random_energy(200, 6, density=0.2)
+    updates = []
+
+    def callback(update):
+        updates.append(update)
+        if len(updates) == 3:
+            raise KeyboardInterrupt
+
+    samples = BifurcationBackend().solve(energy, BifurcationParams(reads=4, steps=2_000_000), seed=1,
+                                         callback=callback)
+    assert samples.interrupted and samples.work < 2_000_000
+    assert all(u["unit"] == "steps" for u in updates)
+    assert np.isclose(samples.best_energy, min(u["best_energy"] for u in updates)) or \
+        samples.best_energy <= updates[-1]["best_energy"]
+
+
+def test_refusals_are_clear():
+    with pytest.raises(ParameterError, match="mode"):
+        BifurcationBackend().params({"mode": "adiabatic"})
+    with pytest.raises(ParameterError, match="dt"):
+        BifurcationBackend().params({"dt": 0})
+    patterns = np.array([[1, -1, 1, -1], [1, 1, -1, -1]])
+    memory = Energy(Vartype.SPIN, (PatternTerm.build("memory", patterns),))
+    with pytest.raises(ParameterError, match="pattern"):
+        BifurcationBackend().solve(memory, seed=0)
