@@ -149,7 +149,7 @@ def test_cpsat_baseline_proves_the_chromatic_number(installed, cli):
     ("e 1 2\np edge 2 1\n", 1, "an 'e' line before the 'p edge N M' line"),
     ("c only comments\n", None, "no 'p edge N M' line"),
     ("p edge 3 1\np edge 3 1\ne 1 2\n", 2, "a second 'p' line (the first is line 1)"),
-    ("p edge three 1\ne 1 2\n", 1, "node count 'three' is not an integer"),
+    ("p edge three 1\ne 1 2\n", 1, "node count 'three' is not a number"),
     ("p cnf 3 1\ne 1 2\n", 1, "expected 'p edge N M', got 'p cnf 3 1'"),
     ("p edge 0 0\n", 1, "'p edge N M' needs N ≥ 1 and M ≥ 0, got 0 0"),
     ("p edge 3 2\ne 1 2\ne 1 4\n", 3, "node 4 is not in 1..3"),
@@ -157,7 +157,7 @@ def test_cpsat_baseline_proves_the_chromatic_number(installed, cli):
     ("p edge 3 2\ne 1 2 3\n", 2, "expected 'e u v', got 'e 1 2 3'"),
     ("p edge 3 3\ne 1 2\ne 2 3\n", 3, "'p edge 3 3' announces 3 edges, found 2 'e' lines"),
     ("p edge 3 1\nn 1 5\ne 1 2\n", 2, "unexpected line 'n 1 5': a .col file has only c, p and e lines"),
-    ("p edge 3 1\ne 1 x\n", 2, "node 'x' is not an integer"),
+    ("p edge 3 1\ne 1 x\n", 2, "node 'x' is not a number"),
 ])
 def test_malformed_files_are_one_line_errors(installed, cli, tmp_path, text, line, message):
     path = tmp_path / "bad.col"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import itertools
 import json
+from importlib import resources
 
 import networkx as nx
 import numpy as np
@@ -18,8 +20,8 @@ from hopsolve.testing import check_problem
 from .conftest import DATA, INSTANCES
 
 MALFORMED = sorted((DATA / "malformed" / "maxcut").glob("*.txt"))
-GSET = ["G1", "G2", "G3", "G4", "G5", "G6", "G7", "G8", "G9", "G10", "G11", "G12", "G13", "G14", "G15", "G16",
-        "G17", "G18", "G19", "G20", "G21", "G22", "G43"]
+BKS = {row["name"]: row for row in csv.DictReader((INSTANCES / "gset" / "bks.csv").read_text().splitlines())}
+GSET = [pytest.param(name, marks=pytest.mark.slow) if int(row["n"]) >= 5000 else name for name, row in BKS.items()]
 
 
 def brute_force_cut(graph: nx.Graph) -> float:
@@ -39,12 +41,27 @@ def random_graph(n: int, seed: int) -> nx.Graph:
     return graph
 
 
+def test_all_of_gset_is_shipped_with_a_sourced_best_known_cut():
+    numbers = [*range(1, 68), 70, 72, 77, 81]
+    assert sorted(int(name[1:]) for name in BKS) == numbers
+    assert sorted(p.stem for p in (INSTANCES / "gset").glob("G*.txt")) == sorted(BKS)
+    packaged = {row["name"]: row for row in csv.DictReader(
+        resources.files("hopsolve_maxcut").joinpath("data/bks.csv").read_text().splitlines())}
+    for name, row in BKS.items():
+        assert packaged[name]["bks"] == row["bks"] and packaged[name]["n"] == row["n"], name
+        assert row["source"] and packaged[name]["source"] == row["source"], name
+        assert int(row["bks"]) >= int(row["bks_bls2013"]), name
+        if row["bks"] != row["bks_bls2013"]:
+            assert row["disagreement"], f"{name}: the value BLS gives must be kept"
+
+
 @pytest.mark.parametrize("name", GSET)
 def test_gset_files_parse_with_their_sizes(name):
     graph = read_graph(INSTANCES / "gset" / f"{name}.txt")
-    header = (INSTANCES / "gset" / f"{name}.txt").read_text().split()[:2]
-    assert graph.n == int(header[0]) and len(graph.weights) == int(header[1])
-    assert set(np.unique(graph.weights)) <= {-1.0, 1.0}
+    row = BKS[name]
+    assert graph.n == int(row["n"]) and len(graph.weights) == int(row["m"])
+    assert set(np.unique(graph.weights)) == ({1.0} if row["weights"] == "+1" else {-1.0, 1.0})
+    assert MaxcutProblem().read(INSTANCES / "gset" / f"{name}.txt").reference == int(row["bks"])
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -75,7 +92,27 @@ def test_cut_recomputed_from_edges_via_cli(cli):
 def test_gset_reaches_best_known_with_defaults(cli, name, best_known):
     result = json.loads(cli("solve", INSTANCES / "gset" / f"{name}.txt", "--seed", "1", "--json").out)
     assert result["problem"] == "maxcut" and result["objective"] == best_known == result["reference"]
-    assert result["params"]["hot_end"] == "typical"
+    assert result["solver"] == "replica" and result["params"]["schedule"] == "anneal"
+    assert (result["reads"], result["params"]["sweeps"], result["info"]["work"]) == (40, 2500, 2500)
+
+
+def test_defaults_without_a_time_limit_are_sweep_bounded_and_repeatable(cli):
+    path = INSTANCES / "gset" / "G11.txt"
+    first, second = (json.loads(cli("solve", path, "--seed", "5", "--json").out) for _ in range(2))
+    assert first["solution"] == second["solution"] and first["info"]["sweeps_done"] == 2500
+    assert not first["params"]["fill_time"] and first["params"]["time_limit"] is None
+
+
+def test_a_time_limit_is_a_budget_and_the_record_says_what_was_run(cli):
+    """Max-cut is anytime: the default spends the limit (without passing it) and records the reads and sweeps it
+    chose; a limit on anneal stretches its schedule."""
+    path = INSTANCES / "gset" / "G11.txt"
+    result = json.loads(cli("solve", path, "--seed", "5", "--time-limit", "2", "--json").out)
+    assert result["params"]["fill_time"] and result["status"] == "feasible"
+    assert 4 <= result["reads"] <= 40 and result["params"]["sweeps"] == result["info"]["sweeps_done"] > 2500
+    assert result["wall_time_s"] <= 2 * 1.05 + 0.5
+    anneal = json.loads(cli("solve", path, "--backend", "anneal", "--seed", "5", "--time-limit", "1", "--json").out)
+    assert anneal["params"]["fill_time"] and anneal["status"] == "feasible"
 
 
 def test_baselines(cli, tmp_path):

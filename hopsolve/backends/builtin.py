@@ -11,7 +11,8 @@ def hopsolve_backends(register):
     from hopsolve.backends.bifurcation import BifurcationBackend
     from hopsolve.backends.exact import ExactBackend
     from hopsolve.backends.hopfield import HopfieldBackend
+    from hopsolve.backends.replica import ReplicaBackend
     from hopsolve.backends.tank import TankBackend
 
-    for backend in (ExactBackend, HopfieldBackend, AnnealBackend, TankBackend, BifurcationBackend):
+    for backend in (ExactBackend, HopfieldBackend, AnnealBackend, TankBackend, ReplicaBackend, BifurcationBackend):
         register(backend)

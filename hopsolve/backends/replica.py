@@ -1,0 +1,443 @@
+"""Replica exchange (parallel tempering) with Houdayer cluster moves: the ``replica`` backend.
+
+Each *read* is a ladder of replicas at inverse temperatures ``β_0 < … < β_{R-1}``; replicas sweep with the
+single-flip Metropolis kernel of ``anneal``, neighbours on a ladder exchange temperatures by the Metropolis rule,
+and the two ladders of a pair exchange clusters at each temperature (Houdayer moves, on sparse models). Every move
+leaves the product of Boltzmann distributions ``Π_k exp(-β_k E)`` invariant, so at a fixed ladder
+(``schedule="fixed"``, parallel tempering) each temperature samples its own distribution and the cold end keeps
+visiting low states. With ``schedule="anneal"`` the whole ladder cools over the run: its cold end goes
+geometrically from ``β_min`` to ``β_max`` and the other rungs keep their ratios to it; with one replica per ladder
+(the default there) that is simulated annealing with Houdayer moves between pairs of reads. The kernels are in
+:mod:`hopsolve.backends._replica_kernels`.
+
+**The ladder** (when ``beta_min``, ``beta_max`` or ``replicas`` are not given) comes from the energy's scale:
+
+- hot end ``β_min = 1/σ``, σ the root mean square spread of a unit's field at a random state
+  (:meth:`~hopsolve.backends._model.SpinModel.typical_field`; anneal's *typical* hot end): about where a spin
+  glass with such fields freezes (``β_c σ = 1`` for the Sherrington–Kirkpatrick model);
+- cold end ``β_max = ln 100 / ΔE_min`` (:func:`~hopsolve.backends.schedules.default_beta_range`): the smallest
+  uphill flip is taken with probability ≤ 1%, so the coldest replica sits in its local minimum;
+- ``R = clip(round(√n · ln(β_max/β_min) / 4), 4, 32)`` temperatures for a fixed ladder (1 for an annealed one),
+  spaced geometrically. Neighbours exchange with probability about ``exp(-(Δβ/β)² C / 2)``, C ∝ n the heat
+  capacity, so a constant rate would need R ∝ √n; the cap keeps sweeps per replica for large models, whose
+  exchange rates then fall (they are reported, ``info['exchange_rates']``).
+
+**Cluster moves** (``cluster_moves="auto"``): Houdayer moves between ladders 2g and 2g+1 at every temperature of
+a fixed ladder, on models without group penalties whose coupling graph has at most :data:`SPARSE_DEGREE`
+neighbours per unit on average (lattices, sparse random and planar graphs); on dense models clusters span the
+system. Annealed ladders make none by default: at equal time they did not help (a 70 × 70 ±1 torus and a
+5000-node random graph of mean degree 5, 10 s, three seeds: mean cut 3392 without, 3388 with a move every round,
+3391 every tenth; 10297.7, 10296, 10296), because a move between two annealing reads, which differ in large
+domains, costs about a sweep.
+
+**Budget.** Without a time limit a run is ``sweeps`` rounds (a round: one sweep of every replica, then exchanges
+and cluster moves), so a seed gives the same states on any machine. With ``time_limit`` it stops at the limit
+(an annealed ladder that falls behind is squeezed into the rounds that fit, so it still ends cold, and says so:
+``info['schedule_compressed']``). With ``fill_time`` as well (``hopsolve solve --time-limit`` on a problem marked
+``anytime``) the limit is a budget to spend: a fixed ladder runs rounds until it is spent; an annealed one first
+times a short pilot anneal, then chooses the reads (ladders) and sweeps that fill it (:func:`plan_anytime`), and
+stretches or squeezes the rest of its schedule when the pace it meets differs by more than a few per cent
+(``info['schedule_stretched']``, ``info['schedule_compressed']``). The ladder itself never depends on the time,
+and the reads and sweeps run are the result's ``reads`` and ``sweeps`` (``derived``; the pilot's plan is
+``info['sweeps_planned']``): the same seed with those two replays a fixed ladder's run exactly, and an annealed
+one's whenever its schedule was neither stretched nor squeezed.
+
+Permutation energies are annealed by single flips on their penalty form (like ``anneal --param moves=flip``); the
+feasible-set moves of ``anneal`` are not available here. Pattern (dense associative memory) terms are refused.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size
+from hopsolve.backends import _kernels as K
+from hopsolve.backends import _replica_kernels as RK
+from hopsolve.backends._model import SpinModel, compile_spin_model, from_spins, pattern_part, to_spins
+from hopsolve.backends.anneal import _Threads
+from hopsolve.backends.schedules import default_beta_range, typical_beta_min
+from hopsolve.energy import Energy
+from hopsolve.errors import ParameterError
+from hopsolve.params import require
+from hopsolve.sampleset import SampleSet
+from hopsolve.seeding import kernel_states, make_rng, resolve_seed
+from hopsolve.warmup import warm_up
+
+CHUNK_SECONDS = 0.1
+SPARSE_DEGREE = 16.0
+"""Largest mean number of neighbours per unit for which ``cluster_moves="auto"`` makes Houdayer moves."""
+MIN_REPLICAS, MAX_REPLICAS = 4, 32
+PILOT_SECONDS = 0.5
+"""The anytime rule's pilot anneal runs about this long (or 2% of the limit, if less) to time a round."""
+ANYTIME_SHARE = 0.95
+"""The share of the time left after the pilot that the anytime rule plans for (the rest absorbs a slower pace)."""
+MAX_PLANNED_SWEEPS = 10_000_000
+"""The most sweeps an anytime plan (or a stretch of it) schedules, as ``anneal`` caps a stretched schedule."""
+
+
+@dataclass(frozen=True)
+class ReplicaParams(TimedRunParams):
+    """Parameters of the ``replica`` backend (every field has a default)."""
+
+    reads: int = 4
+    """Ladders, each returning its best state. Ladders 2g and 2g+1 form a group that exchanges clusters; groups
+    run in parallel (four ladders keep two cores busy). With initial states, one ladder per state (all its
+    replicas start there). With ``fill_time`` on an annealed ladder: the most ladders the anytime rule may use."""
+    sweeps: int = 1000
+    """Rounds: each replica sweeps once per round, then neighbours exchange and pairs of ladders move clusters."""
+    schedule: Literal["fixed", "anneal"] = "fixed"
+    """``fixed``: parallel tempering at a fixed ladder; ``anneal``: the ladder cools from ``beta_min`` to
+    ``beta_max`` over the sweeps (its cold end geometrically, the other rungs in proportion)."""
+    replicas: int | None = None
+    """Temperatures per ladder; derived when not given (see the module docstring; 1 for ``anneal``)."""
+    beta_min: float | None = None
+    """Hottest β (of the cold end, for ``anneal``); derived when not given."""
+    beta_max: float | None = None
+    """Coldest β; derived when not given."""
+    rule: Literal["metropolis", "glauber"] = "metropolis"
+    """Single-flip acceptance rule (both sample the Boltzmann distribution at each β)."""
+    cluster_moves: Literal["auto", "houdayer", "none"] = "auto"
+    """Houdayer cluster moves between pairs of ladders: ``auto`` for fixed ladders on sparse models without group
+    penalties (see the module docstring)."""
+    cluster_limit: float = 0.5
+    """Largest cluster moved, as a fraction of the units (larger ones are left alone)."""
+    cluster_every: int = 1
+    """Rounds between cluster moves (a move can cost as much as a sweep)."""
+    anytime_sweeps: int = 20000
+    """With ``fill_time`` on an annealed ladder: the sweeps per ladder the anytime rule aims for before it adds
+    ladders (between 4 and ``reads``)."""
+    keep_best: bool = True
+    """Return each ladder's best state seen (else the state of its coldest replica at the end)."""
+    time_limit: float | None = None
+    """Stop after this many seconds (checked between chunks of rounds of about 0.1 s) with the best so far."""
+    fill_time: bool = False
+    """With a time limit: spend it (an anytime run, see :func:`plan_anytime`), whatever ``sweeps`` says."""
+    threads: int | None = None
+    """Threads over the groups of ladders (default: all cores); the states do not depend on it."""
+
+    def validate(self) -> None:
+        super().validate()
+        owner = "backend 'replica'"
+        require(self.sweeps >= 1, owner, f"sweeps must be at least 1, got {self.sweeps}")
+        require(self.replicas is None or 1 <= self.replicas <= 4096, owner,
+                f"replicas must be from 1 to 4096, got {self.replicas}")
+        for name in ("beta_min", "beta_max"):
+            value = getattr(self, name)
+            require(value is None or (math.isfinite(value) and value > 0), owner, f"{name} must be positive")
+        if self.beta_min is not None and self.beta_max is not None:
+            require(self.beta_min <= self.beta_max, owner,
+                    f"beta_min ({self.beta_min}) must not exceed beta_max ({self.beta_max})")
+        require(0.0 < self.cluster_limit <= 1.0, owner, "cluster_limit must be in (0, 1]")
+        require(self.cluster_every >= 1, owner, f"cluster_every must be at least 1, got {self.cluster_every}")
+        require(self.anytime_sweeps >= 1, owner, f"anytime_sweeps must be at least 1, got {self.anytime_sweeps}")
+        require(self.threads is None or self.threads >= 1, owner, "threads must be at least 1")
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """The β range of a run and the shape of its ladders (``ratios[k] = β_k / β_{R-1}``)."""
+
+    beta_min: float
+    beta_max: float
+    ratios: np.ndarray
+
+    def schedule(self, kind: str, rounds: int) -> np.ndarray:
+        """The cold end's β in each of ``rounds`` rounds."""
+        if kind == "fixed" or rounds == 1:
+            return np.full(rounds, self.beta_max)
+        return np.geomspace(self.beta_min, self.beta_max, rounds)
+
+    def betas(self) -> np.ndarray:
+        """The ladder at its coldest (a fixed ladder's temperatures)."""
+        return self.beta_max * self.ratios
+
+
+def ladder(model: SpinModel, params: ReplicaParams) -> Ladder:
+    """The β range and ladder shape of a run (see the module docstring for the rule)."""
+    largest, smallest = model.coefficient_scales()
+    hot, cold = default_beta_range(largest, smallest)
+    typical = typical_beta_min(model.typical_field(), cold)
+    hot = typical if typical is not None else hot
+    beta_min = params.beta_min if params.beta_min is not None else min(hot, params.beta_max or hot)
+    beta_max = params.beta_max if params.beta_max is not None else max(cold, beta_min)
+    if beta_min > beta_max:
+        raise ParameterError(f"backend 'replica': beta_min ({beta_min:g}) exceeds beta_max ({beta_max:g})")
+    count = params.replicas
+    if count is None and params.schedule == "anneal":
+        count = 1
+    elif count is None:
+        spread = math.log(beta_max / beta_min)
+        count = int(np.clip(round(math.sqrt(max(model.n, 1)) * spread / 4.0), MIN_REPLICAS, MAX_REPLICAS))
+    ratios = np.ones(1) if count == 1 else np.geomspace(beta_min / beta_max, 1.0, count)
+    return Ladder(beta_min, beta_max, ratios)
+
+
+def plan_anytime(pace: float, remaining: float, replicas: int, params: ReplicaParams) -> tuple[int, int]:
+    """(ladders, sweeps) for an annealed run that fills ``remaining`` seconds at ``pace`` seconds per replica-sweep
+    (measured by a pilot on two groups, so in wall time with the cores busy).
+
+    The work that fits, ``W = 0.95 · remaining / pace`` replica-sweeps, goes to ladders of ``anytime_sweeps``
+    sweeps each: ``W / (R · anytime_sweeps)`` ladders, rounded down to an even number (pairs make cluster moves)
+    and kept between 4 (two groups keep two cores busy) and ``reads``; the sweeps are what is left per ladder.
+    Longer anneals beat more of them until each is long enough; more reads then buy more chances.
+    """
+    work = ANYTIME_SHARE * max(remaining, 0.0) / max(pace, 1e-12)
+    ladders = 2 * int(work / (replicas * params.anytime_sweeps) / 2)
+    ladders = max(min(4, params.reads), min(ladders, params.reads))
+    return ladders, max(1, min(MAX_PLANNED_SWEEPS, int(work / (replicas * ladders))))
+
+
+@dataclass
+class _Progress:
+    done: int = 0
+    timed_out: bool = False
+    compressed: bool = False
+    stretched: bool = False
+    interrupted: bool = False
+
+
+def _resample_rest(plan: np.ndarray, done: int, rounds: int) -> np.ndarray:
+    """The schedule with its unfinished part resampled (same end points) into ``rounds`` rounds."""
+    rest = plan[done:]
+    return np.concatenate([plan[:done], np.interp(np.linspace(0, len(rest) - 1, rounds), np.arange(len(rest)), rest)])
+
+
+def _run_chunked(plan: np.ndarray | None, constant: float, advance: Callable[[int, np.ndarray], None],
+                 params: ReplicaParams, callback: Callback | None, report: Callable[[], dict[str, Any]],
+                 started: float) -> _Progress:
+    """Call ``advance(first_round, cold)`` in chunks of about 0.1 s over the cold end's schedule ``plan``, or, with
+    ``plan=None``, at the constant β ``constant`` until the time limit is spent.
+
+    With a time limit a chunk that would not fit is cut to what does. An annealed plan is checked against the run's
+    average pace after every chunk: one that would overrun is resampled into the rounds that fit (so it still ends
+    cold), and, with ``fill_time``, one that would leave 2% of the limit more unused than planned is stretched
+    to fill it
+    (``compressed``/``stretched``; a plan that needed neither replays exactly). Ctrl-C between chunks ends the run
+    with every replica's best so far.
+    """
+    limit = params.time_limit
+    if limit is None and callback is None:
+        advance(0, plan)
+        return _Progress(len(plan))
+    progress, chunk = _Progress(), 1
+    adjust = plan is not None and params.schedule == "anneal"
+    began = time.perf_counter()
+    try:
+        while plan is None or progress.done < len(plan):
+            todo = chunk if plan is None else min(chunk, len(plan) - progress.done)
+            if limit is not None:
+                remaining = limit - (time.perf_counter() - started)
+                if progress.done:
+                    pace = (time.perf_counter() - began) / progress.done
+                    fits = int(remaining / pace)
+                    rest = len(plan) - progress.done if plan is not None else 0
+                    if adjust and fits < 0.98 * rest:
+                        plan = _resample_rest(plan, progress.done, max(1, fits))
+                        progress.compressed = True
+                    elif adjust and params.fill_time and remaining - rest * pace > (1.02 - ANYTIME_SHARE) * limit:
+                        grown = min(MAX_PLANNED_SWEEPS - progress.done, int(ANYTIME_SHARE * fits))
+                        plan = _resample_rest(plan, progress.done, max(rest, grown))
+                        progress.stretched = True
+                    if plan is not None:
+                        todo = min(chunk, len(plan) - progress.done)
+                    todo = min(todo, fits)
+                if remaining <= 0 or todo < 1:
+                    progress.timed_out = plan is not None
+                    break
+            cold = np.full(todo, constant) if plan is None else plan[progress.done: progress.done + todo]
+            chunk_began = time.perf_counter()
+            advance(progress.done, cold)
+            chunk = max(1, int(CHUNK_SECONDS * todo / max(time.perf_counter() - chunk_began, 1e-9)))
+            progress.done += todo
+            if callback is not None:
+                if limit is not None:
+                    where = {"done": min(time.perf_counter() - started, limit), "total": limit, "unit": "s"}
+                else:
+                    where = {"done": progress.done, "total": len(plan), "unit": "sweeps"}
+                callback({**where, "sweeps_done": progress.done, **report()})
+    except KeyboardInterrupt:
+        progress.interrupted = True
+    return progress
+
+
+def _couplings(model: SpinModel, rule: str) -> Any:
+    """The model in the kernels' form, with the acceptance rule."""
+    return RK.Couplings(
+        model.indptr, model.indices, model.data, model.dense_coupling if model.is_dense else np.zeros((0, 0)),
+        model.group_of, model.group_target, model.group_scale, K.METROPOLIS if rule == "metropolis" else K.GLAUBER,
+        model.integer_delta_bound())
+
+
+@dataclass
+class _Run:
+    """A run's arrays and how to advance them."""
+
+    couplings: Any
+    ladders: Any
+    clusters: bool
+    cap: int
+    every: int
+
+    def advance(self, first_round: int, cold: np.ndarray) -> None:
+        if self.ladders.states.shape[1]:
+            RK.run_rounds(self.couplings, self.ladders, np.ascontiguousarray(cold, dtype=np.float64), first_round,
+                          self.clusters, self.cap, self.every)
+
+
+def _build(model: SpinModel, couplings: Any, energy: Energy, spins_int8: np.ndarray, ratios: np.ndarray,
+           ladders_count: int, clusters: bool, streams: np.ndarray, cap: int, every: int) -> _Run:
+    """The arrays of a run whose replicas start at ``spins_int8`` (ladders × replicas rows, ladder-major)."""
+    temps = len(ratios)
+    total, n = spins_int8.shape
+    groups = (ladders_count + 1) // 2
+    current = energy.to_spin().energies(spins_int8).astype(np.float64) if n else np.zeros(total)
+    spins = spins_int8.astype(np.float64)
+    gsum = np.zeros((total, model.group_of.shape[0], model.group_target.shape[1]))
+    K.init_group_sums(model.group_of, spins, gsum)
+    order = np.arange(total, dtype=np.int64)
+    width = n if clusters else 0
+    ladders = RK.Ladders(
+        ratios=np.ascontiguousarray(ratios, dtype=np.float64), replica_at=order.reshape(ladders_count, temps).copy(),
+        temperature_of=order % temps, states=spins, fields=model.initial_fields(spins), group_sums=gsum,
+        energies=current, best_states=spins.copy(), best=current.copy(), rng=streams[:total].copy(),
+        exchange_rng=streams[total: total + ladders_count].copy(),
+        exchange_tried=np.zeros((groups, max(temps - 1, 1)), dtype=np.int64),
+        exchange_accepted=np.zeros((groups, max(temps - 1, 1)), dtype=np.int64),
+        cluster_moves=np.zeros((groups, temps), dtype=np.int64), cluster_tried=np.zeros((groups, temps), np.int64),
+        cluster_sizes=np.zeros((groups, temps), dtype=np.int64), queue=np.zeros((groups, width), dtype=np.int64),
+        mark=np.zeros((groups, width), dtype=np.int8))
+    return _Run(couplings, ladders, clusters, cap, every)
+
+
+class ReplicaBackend(Backend):
+    """Parallel tempering (or annealed ladders) over single flips, with Houdayer cluster moves between ladders."""
+
+    name = "replica"
+    description = "replica exchange (parallel tempering or annealed ladders), Houdayer cluster moves between ladders"
+    Params = ReplicaParams
+
+    def prepare(self, energy: Energy, params: Any) -> float:
+        """Compile (or load) the kernels on a miniature of the energy (untimed)."""
+        return warm_up(self, energy, params)
+
+    def solve(self, energy: Energy, params: ReplicaParams | None = None, *, seed: int | None = None,
+              initial_states: np.ndarray | None = None, callback: Callback | None = None) -> SampleSet:
+        started = time.perf_counter()
+        params = params or ReplicaParams()
+        seed = resolve_seed(seed)
+        model = compile_spin_model(energy)
+        if pattern_part(energy, model) is not None:
+            raise ParameterError("backend 'replica' does not take pattern (dense associative memory) terms; "
+                                 "use anneal")
+        n = model.n
+        starts = None
+        if initial_states is not None:
+            starts = to_spins(np.atleast_2d(initial_states), energy.vartype)
+            if starts.shape[1] != n:
+                raise ParameterError(f"initial states must be (reads, {n}), got {starts.shape}")
+        shape = ladder(model, params)
+        temps = len(shape.ratios)
+        couplings = _couplings(model, params.rule)
+        cap = max(1, int(params.cluster_limit * n))
+        anytime = params.fill_time and params.time_limit is not None
+        with _Threads(params.threads):
+            ladders_count, sweeps = params.reads if starts is None else len(starts), params.sweeps
+            pilot_s = None
+            if anytime and params.schedule == "anneal" and starts is None and n:
+                pace = self._pilot(model, couplings, energy, shape, params, cap)
+                pilot_s = time.perf_counter() - started
+                ladders_count, sweeps = plan_anytime(pace, params.time_limit - pilot_s, temps, params)
+            total = ladders_count * temps
+            check_run_size(reads=total, units=n, steps=0 if anytime and params.schedule == "fixed" else sweeps,
+                           arrays=4)
+            clusters = self._clusters(model, params, ladders_count)
+            if starts is None:
+                spins = make_rng(seed).choice(np.array([-1, 1], dtype=np.int8), size=(total, n))
+            else:
+                spins = np.repeat(starts, temps, axis=0)
+            run = _build(model, couplings, energy, spins, shape.ratios, ladders_count, clusters,
+                         kernel_states(seed, total + ladders_count), cap, params.cluster_every)
+
+            def report() -> dict[str, Any]:
+                row = int(np.argmin(run.ladders.best))
+                return {"best_energy": float(run.ladders.best[row]),
+                        "best_state": from_spins(run.ladders.best_states[row].astype(np.int8), energy.vartype)}
+
+            filling = anytime and params.schedule == "fixed"
+            plan = None if filling else shape.schedule(params.schedule, sweeps)
+            progress = _run_chunked(plan, shape.beta_max, run.advance, params, callback, report, started)
+        samples = self._samples(energy, params, run, shape, seed, progress, started, ladders_count,
+                                progress.done if anytime else sweeps)
+        if pilot_s is not None:
+            samples.info.update(pilot_s=pilot_s, sweeps_planned=sweeps)
+        return samples
+
+    @staticmethod
+    def _pilot(model: SpinModel, couplings: Any, energy: Energy, shape: Ladder, params: ReplicaParams,
+               cap: int) -> float:
+        """Seconds per replica-sweep of an annealed run, timed on a throwaway run of (up to) four ladders."""
+        ladders_count = min(4, params.reads)
+        temps = len(shape.ratios)
+        clusters = ReplicaBackend._clusters(model, params, ladders_count)
+        spins = make_rng(0).choice(np.array([-1, 1], dtype=np.int8), size=(ladders_count * temps, model.n))
+        run = _build(model, couplings, energy, spins, shape.ratios, ladders_count, clusters,
+                     kernel_states(0, ladders_count * (temps + 1)), cap, params.cluster_every)
+        budget = min(PILOT_SECONDS, 0.02 * params.time_limit)
+        rounds, spent = 4, 0.0
+        while True:
+            began = time.perf_counter()
+            run.advance(0, shape.schedule("anneal", rounds))
+            spent = time.perf_counter() - began
+            if spent >= budget or rounds >= 1 << 20:
+                return spent / (rounds * ladders_count * temps)
+            rounds *= 2
+
+    @staticmethod
+    def _clusters(model: SpinModel, params: ReplicaParams, ladders_count: int) -> bool:
+        """Whether this run makes Houdayer moves (see the module docstring)."""
+        grouped = model.group_of.shape[0] > 0
+        if params.cluster_moves == "houdayer":
+            if grouped:
+                raise ParameterError("backend 'replica': cluster_moves=houdayer needs an energy without group "
+                                     "penalties (their couplings are not in the coupling graph)")
+            return ladders_count >= 2
+        if params.cluster_moves == "none" or grouped or ladders_count < 2 or params.schedule == "anneal":
+            return False
+        return model.nnz <= SPARSE_DEGREE * model.n
+
+    @staticmethod
+    def _samples(energy: Energy, params: ReplicaParams, run: _Run, shape: Ladder, seed: int, progress: _Progress,
+                 started: float, ladders_count: int, sweeps: int) -> SampleSet:
+        state = run.ladders
+        temps = len(shape.ratios)
+        total, n = state.states.shape
+        rows = np.arange(total).reshape(ladders_count, temps)
+        if params.keep_best:
+            final = state.best_states[rows[np.arange(ladders_count), np.argmin(state.best[rows], axis=1)]]
+        else:
+            final = state.states[state.replica_at[:, -1]]
+        elapsed = time.perf_counter() - started
+        updates = n * progress.done * total
+        tried = np.maximum(state.exchange_tried.sum(axis=0), 1)
+        moved = state.cluster_moves.sum(axis=0)
+        info = {
+            "derived": {"reads": ladders_count, "sweeps": sweeps, "replicas": temps,
+                        "beta_min": shape.beta_min, "beta_max": shape.beta_max,
+                        "ladder": [float(b) for b in shape.betas()],
+                        "cluster_moves": "houdayer" if run.clusters else "none", "seed": seed},
+            "sweeps_done": progress.done, "timed_out": progress.timed_out, "interrupted": progress.interrupted,
+            "schedule_compressed": progress.compressed,
+            "schedule_stretched": progress.stretched, "work": progress.done, "work_unit": "sweeps",
+            "wall_time_s": elapsed, "updates": updates, "updates_per_second": updates / elapsed if elapsed else None,
+            "exchange_rates": [float(x) for x in (state.exchange_accepted.sum(axis=0) / tried)[: temps - 1]],
+        }
+        if run.clusters:
+            info["cluster_rates"] = [float(x) for x in moved / np.maximum(state.cluster_tried.sum(axis=0), 1)]
+            info["cluster_mean_size"] = [float(x) for x in state.cluster_sizes.sum(axis=0) / np.maximum(moved, 1)]
+        return SampleSet.from_states(energy, from_spins(final.astype(np.int8), energy.vartype), **info)

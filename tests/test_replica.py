@@ -1,0 +1,302 @@
+"""The replica backend: conformance, Boltzmann sampling against exact enumeration, detailed balance of exchanges,
+cluster moves that keep the energy bookkeeping, determinism (seed, chunks, threads, replays), Ctrl-C."""
+
+from __future__ import annotations
+
+import itertools
+import types
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from hopsolve import Energy, ParameterError, Vartype
+from hopsolve.backends import _replica_kernels as RK
+from hopsolve.backends import replica as R
+from hopsolve.backends._model import compile_spin_model
+from hopsolve.backends.replica import ReplicaBackend, ReplicaParams, plan_anytime
+from hopsolve.energy import GroupSquareTerm
+from hopsolve.pattern_term import PatternTerm
+from hopsolve.seeding import kernel_states, make_rng
+from hopsolve.testing import check_backend, random_energy
+
+
+def _small_maxcut(tmp_path):
+    from hopsolve.plugins import build_registry
+
+    rng = np.random.default_rng(5)
+    edges = [(i, j, int(rng.choice([-1, 1]))) for i in range(1, 41) for j in range(i + 1, 41) if rng.random() < 0.2]
+    path = tmp_path / "g40.txt"
+    path.write_text(f"40 {len(edges)}\n" + "".join(f"{i} {j} {w}\n" for i, j, w in edges))
+    problem = build_registry().problem("maxcut")
+    return problem, problem.read(path)
+
+
+def test_parallel_tempering_conformance_with_an_attached_maxcut(tmp_path):
+    problem, instance = _small_maxcut(tmp_path)
+    check_backend(ReplicaBackend(), {"sweeps": 300}, problem=problem, instance=instance)
+
+
+def test_annealed_ladders_conformance_with_an_attached_maxcut(tmp_path):
+    problem, instance = _small_maxcut(tmp_path)
+    check_backend(ReplicaBackend(), {"sweeps": 300, "schedule": "anneal", "reads": 8}, problem=problem,
+                  instance=instance)
+
+
+def _run(energy, params, seed, ladders):
+    """A run's arrays, advanced by hand one chunk of rounds at a time (what ``solve`` does between callbacks)."""
+    model = compile_spin_model(energy)
+    shape = R.ladder(model, params)
+    temps = len(shape.ratios)
+    clusters = ReplicaBackend._clusters(model, params, ladders)
+    spins = make_rng(seed).choice(np.array([-1, 1], dtype=np.int8), size=(ladders * temps, model.n))
+    run = R._build(model, R._couplings(model, params.rule), energy, spins, shape.ratios, ladders, clusters,
+                   kernel_states(seed, ladders * (temps + 1)), max(1, int(params.cluster_limit * model.n)),
+                   params.cluster_every)
+    return run, shape
+
+
+def _boltzmann(energy, beta):
+    states = np.array(list(itertools.product((-1, 1), repeat=energy.num_variables)), dtype=np.int8)
+    weights = np.exp(-beta * (energy.energies(states) - energy.energies(states).min()))
+    return weights / weights.sum()
+
+
+def _chi_square_p(counts, expected_probabilities):
+    """p-value of Pearson's χ² test, bins with an expected count under 5 pooled."""
+    expected = expected_probabilities * counts.sum()
+    small = expected < 5
+    observed = np.append(counts[~small], counts[small].sum())
+    expected = np.append(expected[~small], expected[small].sum())
+    if expected[-1] == 0:
+        observed, expected = observed[:-1], expected[:-1]
+    statistic = ((observed - expected) ** 2 / expected).sum()
+    return float(stats.chi2.sf(statistic, len(observed) - 1))
+
+
+@pytest.mark.parametrize("cluster_moves", ["none", "houdayer"])
+def test_every_temperature_samples_its_boltzmann_distribution(cluster_moves):
+    """Five spins with real couplings (every state has its own energy); the states each temperature of a fixed
+    ladder visits (every 4th round, four ladders) against exact enumeration, by χ² at the 0.1% level. The same
+    samples against the distribution of a neighbouring temperature must be rejected: the test can fail."""
+    energy = random_energy(5, 11)
+    params = ReplicaParams(replicas=4, beta_min=0.3, beta_max=1.5, cluster_moves=cluster_moves)
+    run, shape = _run(energy, params, seed=3, ladders=4)
+    betas = shape.betas()
+    counts = np.zeros((len(betas), 32))
+    powers = 1 << np.arange(4, -1, -1)  # the state's index in itertools.product order
+    for chunk in range(5000):
+        run.advance(4 * chunk, np.full(4, shape.beta_max))
+        if chunk < 50:
+            continue
+        for lad in range(4):
+            for k in range(len(betas)):
+                spins = run.ladders.states[run.ladders.replica_at[lad, k]]
+                counts[k, int(((spins > 0) * powers).sum())] += 1
+    if cluster_moves == "houdayer":
+        assert run.ladders.cluster_moves.sum() > 1000
+    for k, beta in enumerate(betas):
+        assert _chi_square_p(counts[k], _boltzmann(energy, beta)) > 1e-3, f"temperature {k} (β={beta:.3f})"
+    assert _chi_square_p(counts[-1], _boltzmann(energy, betas[-2])) < 1e-6
+    assert _chi_square_p(counts[0], _boltzmann(energy, 1.6 * betas[0])) < 1e-6
+
+
+def test_exchanges_satisfy_detailed_balance():
+    """For every pair of energies of a small model at two temperatures, the compiled rule accepts a swap with
+    probability min(1, e^{(β_lo-β_hi)(E_a-E_b)}) (estimated over 4000 draws), so that
+    π_lo(a) π_hi(b) P(a, b) = π_lo(b) π_hi(a) P(b, a)."""
+    levels = np.unique(random_energy(3, 4).energies(
+        np.array(list(itertools.product((-1, 1), repeat=3)), dtype=np.int8)))
+    beta_low, beta_high = 0.4, 1.1
+    generator = np.uint64(0x9E3779B97F4A7C15)
+    draws = 4000
+
+    def acceptance(e_low, e_high):
+        nonlocal generator
+        accepted = 0
+        for _ in range(draws):
+            ok, state = RK.exchange_accepted(beta_low, beta_high, e_low, e_high, generator)
+            generator = np.uint64(state)  # numba hands the state back as a Python int
+            accepted += ok
+        return accepted / draws
+
+    for a, b in itertools.product(levels, repeat=2):
+        forward, backward = acceptance(a, b), acceptance(b, a)
+        for observed, low, high in ((forward, a, b), (backward, b, a)):
+            exact = min(1.0, np.exp((beta_low - beta_high) * (low - high)))
+            assert abs(observed - exact) <= 4 * np.sqrt(exact * (1 - exact) / draws) + 1e-12
+        flow = np.exp(-beta_low * a - beta_high * b) * min(1.0, np.exp((beta_low - beta_high) * (a - b)))
+        back = np.exp(-beta_low * b - beta_high * a) * min(1.0, np.exp((beta_low - beta_high) * (b - a)))
+        assert np.isclose(flow, back)
+
+
+def _torus(side, seed, bias=0.3):
+    rng = np.random.default_rng(seed)
+    n = side * side
+    w = np.zeros((n, n))
+    for i in range(side):
+        for j in range(side):
+            a = i * side + j
+            for b in (i * side + (j + 1) % side, ((i + 1) % side) * side + j):
+                w[a, b] = w[b, a] = rng.choice([-1.0, 1.0])
+    return Energy.from_hopfield(w, bias * rng.choice([-1.0, 1.0], n), 0.0, Vartype.SPIN)
+
+
+def test_houdayer_moves_keep_the_pair_energy_and_the_bookkeeping():
+    energy = _torus(10, 2)
+    model = compile_spin_model(energy)
+    rng = np.random.default_rng(0)
+    states = rng.choice([-1.0, 1.0], size=(2, model.n))
+    fields = model.initial_fields(states)
+    energies = energy.energies(states.astype(np.int8)).astype(float)
+    total = energies.sum()
+    generators = np.array([12345, 678], dtype=np.uint64)
+    queue, mark = np.zeros(model.n, np.int64), np.zeros(model.n, np.int8)
+    sizes = []
+    for _ in range(200):
+        sizes.append(RK.houdayer_move(model.indptr, model.indices, model.data, 0, 1, states, fields, energies,
+                                      generators, model.n // 2, queue, mark))
+        assert np.isclose(energies.sum(), total)
+    assert max(sizes) > 1 and not mark.any()
+    assert np.allclose(energies, energy.energies(states.astype(np.int8)))
+    assert np.allclose(fields, model.initial_fields(states))
+
+
+def test_a_run_with_cluster_moves_tracks_energies_and_fields_exactly():
+    energy = _torus(12, 5)
+    params = ReplicaParams(cluster_moves="houdayer")
+    run, _ = _run(energy, params, seed=1, ladders=4)
+    model = compile_spin_model(energy)
+    for chunk in range(20):
+        run.advance(10 * chunk, np.full(10, R.ladder(model, params).beta_max))
+    ladders = run.ladders
+    assert ladders.cluster_moves.sum() > 0 and ladders.exchange_accepted.sum() > 0
+    assert np.allclose(ladders.energies, energy.energies(ladders.states.astype(np.int8)))
+    assert np.allclose(ladders.fields, model.initial_fields(ladders.states))
+    assert np.allclose(ladders.best, energy.energies(ladders.best_states.astype(np.int8)))
+    assert sorted(ladders.temperature_of[ladders.replica_at].ravel().tolist()) == sorted(
+        list(range(len(ladders.ratios))) * 4)
+
+
+@pytest.mark.parametrize("values", [{"sweeps": 400}, {"sweeps": 400, "schedule": "anneal", "reads": 6}])
+def test_same_seed_same_states_in_any_chunks_and_threads(values):
+    energy = _torus(8, 1)
+    backend = ReplicaBackend()
+    whole = backend.solve(energy, backend.params(values), seed=7)
+    again = backend.solve(energy, backend.params({**values, "threads": 1}), seed=7)
+    chunked = backend.solve(energy, backend.params(values), seed=7, callback=lambda update: None)
+    other = backend.solve(energy, backend.params(values), seed=8)
+    assert np.array_equal(whole.states, again.states) and np.array_equal(whole.states, chunked.states)
+    assert not np.array_equal(whole.states, other.states)
+    assert whole.work == 400 and whole.work_unit == "sweeps" and whole.derived["sweeps"] == 400
+
+
+def test_a_fixed_ladder_spends_its_time_limit_and_its_sweeps_replay_it():
+    energy = _torus(8, 3)
+    backend = ReplicaBackend()
+    timed = backend.solve(energy, backend.params({"time_limit": 0.6, "fill_time": True}), seed=4)
+    sweeps = timed.derived["sweeps"]
+    assert sweeps == timed.work == timed.info["sweeps_done"] > 0 and not timed.timed_out
+    assert 0.5 <= timed.info["wall_time_s"] <= 0.6 * 1.05 + 0.05
+    replay = backend.solve(energy, backend.params({"sweeps": sweeps}), seed=4)
+    assert np.array_equal(timed.states, replay.states)
+
+
+def test_the_anytime_rule_is_deterministic_and_its_reads_and_sweeps_replay_it(monkeypatch):
+    """On a clock that moves 0.1 ms per replica-sweep (so the pace is the same every time) the anytime rule's
+    pilot, plan and run are the same twice; the reads and sweeps it records replay the run exactly."""
+    energy = _torus(8, 6)
+    backend = ReplicaBackend()
+    values = {"schedule": "anneal", "reads": 40, "anytime_sweeps": 200, "time_limit": 1.0, "fill_time": True}
+    advance = R._Run.advance
+    runs = []
+    for _ in range(2):
+        clock = types.SimpleNamespace(now=0.0)
+
+        def timed_advance(self, first_round, cold, clock=clock):
+            advance(self, first_round, cold)
+            clock.now += 1e-4 * len(cold) * self.ladders.states.shape[0]
+
+        monkeypatch.setattr(R, "time", types.SimpleNamespace(perf_counter=lambda clock=clock: clock.now))
+        monkeypatch.setattr(R._Run, "advance", timed_advance)
+        runs.append(backend.solve(energy, backend.params(values), seed=9))
+    monkeypatch.undo()
+    first, second = runs
+    assert np.array_equal(first.states, second.states) and first.derived == second.derived
+    reads, sweeps = first.derived["reads"], first.derived["sweeps"]
+    assert (reads, sweeps) == plan_anytime(1e-4, 1.0 - first.info["pilot_s"], 1, backend.params(values))
+    assert sweeps == first.info["sweeps_planned"]
+    assert reads % 2 == 0 and 4 <= reads <= 40 and len(first) == reads and first.work == sweeps
+    assert not (first.info["schedule_stretched"] or first.info["schedule_compressed"] or first.timed_out)
+    replay = backend.solve(energy, backend.params({"schedule": "anneal", "reads": reads, "sweeps": sweeps}), seed=9)
+    assert np.array_equal(first.states, replay.states)
+
+
+def test_plan_anytime_fills_the_time_with_even_reads_between_four_and_the_cap():
+    params = ReplicaParams(reads=40, anytime_sweeps=1000)
+    for pace, remaining in [(1e-6, 0.01), (1e-6, 1.0), (1e-7, 100.0), (1e-3, 0.001)]:
+        ladders, sweeps = plan_anytime(pace, remaining, 1, params)
+        assert ladders % 2 == 0 and 4 <= ladders <= 40 and sweeps >= 1
+        assert plan_anytime(pace, remaining, 1, params) == (ladders, sweeps)
+        if sweeps > 1:
+            assert ladders * sweeps * pace <= remaining
+    assert plan_anytime(1e-6, 0.003, 1, params)[0] == 4  # short: few long reads
+    assert plan_anytime(1e-7, 100.0, 1, params)[0] == 40  # long: every read allowed
+    assert plan_anytime(1e-6, 1.0, 1, ReplicaParams(reads=2))[0] == 2
+
+
+def test_ctrl_c_keeps_the_best_states():
+    energy = _torus(10, 4)
+    updates = []
+
+    def interrupt(update):
+        updates.append(update)
+        if len(updates) == 3:
+            raise KeyboardInterrupt
+
+    backend = ReplicaBackend()
+    samples = backend.solve(energy, backend.params({"sweeps": 10**7}), seed=2, callback=interrupt)
+    assert samples.interrupted and not samples.timed_out and 0 < samples.work < 10**7
+    assert samples.best_energy <= updates[-1]["best_energy"] + 1e-9
+    assert np.allclose(energy.energies(samples.states), samples.energies)
+    assert [u["done"] for u in updates] == sorted(u["done"] for u in updates) and updates[0]["unit"] == "sweeps"
+
+
+def test_the_derived_ladder_is_geometric_from_the_energy_scale():
+    energy = _torus(20, 1, bias=0.0)
+    samples = ReplicaBackend().solve(energy, ReplicaParams(sweeps=5), seed=1)
+    ladder = np.array(samples.derived["ladder"])
+    model = compile_spin_model(energy)
+    assert np.isclose(ladder[0], 1.0 / model.typical_field()) and np.isclose(ladder[-1], np.log(100.0) / 2.0)
+    assert len(ladder) == min(32, max(4, round(20 * np.log(ladder[-1] / ladder[0]) / 4)))
+    assert np.allclose(ladder[1:] / ladder[:-1], ladder[1] / ladder[0])
+    assert samples.derived["cluster_moves"] == "houdayer" and len(samples.info["exchange_rates"]) == len(ladder) - 1
+
+
+def test_refusals_are_one_line_parameter_errors():
+    backend = ReplicaBackend()
+    memory = Energy(Vartype.SPIN, (PatternTerm.build("memory", np.ones((1, 4))),))
+    with pytest.raises(ParameterError, match="pattern"):
+        backend.solve(memory, backend.params({}), seed=1)
+    one_hot = Energy(Vartype.BINARY, (GroupSquareTerm.build("objective", np.repeat(np.arange(3), 3), np.ones(3)),))
+    with pytest.raises(ParameterError, match="group penalties"):
+        backend.solve(one_hot, backend.params({"cluster_moves": "houdayer"}), seed=1)
+    assert backend.solve(one_hot, backend.params({}), seed=1).derived["cluster_moves"] == "none"
+    for bad, field in [({"replicas": 0}, "replicas"), ({"cluster_limit": 0}, "cluster_limit"),
+                       ({"beta_min": 2, "beta_max": 1}, "beta_min"), ({"schedule": "hot"}, "schedule")]:
+        with pytest.raises(ParameterError, match=field):
+            backend.params(bad)
+
+
+def test_one_replica_per_ladder_without_cluster_moves_is_anneal_to_the_bit():
+    """An annealed ladder of one replica draws the same initial states and streams as ``anneal``'s reads and runs
+    the same kernel under the same schedule, so maxcut's default without a time limit gives what ``anneal``'s
+    max-cut defaults gave, state for state."""
+    from hopsolve.backends.anneal import AnnealBackend
+
+    energy = _torus(9, 2)
+    ours = ReplicaBackend().solve(energy, ReplicaParams(reads=6, sweeps=300, schedule="anneal"), seed=3)
+    theirs = AnnealBackend().solve(energy, AnnealBackend().params({"reads": 6, "sweeps": 300, "hot_end": "typical"}),
+                                   seed=3)
+    assert np.array_equal(ours.states, theirs.states)
+    assert ours.derived["beta_min"] == theirs.derived["beta_min"] and ours.derived["cluster_moves"] == "none"
