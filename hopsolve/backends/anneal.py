@@ -222,6 +222,14 @@ def _run_chunked(betas: np.ndarray, step: Callable[[int, int, np.ndarray], None]
     return progress
 
 
+def _state_report(best: np.ndarray, best_states: np.ndarray, vartype: Vartype) -> Callable[[], dict[str, Any]]:
+    """The progress report of a run over unit states: the best read's energy and state so far."""
+    def report() -> dict[str, Any]:
+        row = int(np.argmin(best))
+        return {"best_energy": float(best[row]), "best_state": from_spins(best_states[row].astype(np.int8), vartype)}
+    return report
+
+
 def _group_move_scales(energy: Energy, groups: OneHotGroups, free: np.ndarray, slack: tuple, start: np.ndarray | None,
                        seed: int) -> tuple[float, float]:
     """(hot, cold) energy changes for the β range of group moves: the mean and the 1% quantile of the positive
@@ -379,12 +387,7 @@ class AnnealBackend(Backend):
                             model.group_scale, chunk, rule, table_size, states, hq, gsum, current, best_states,
                             best, generators, trace, start)
 
-        def report() -> dict[str, Any]:
-            row = int(np.argmin(best))
-            return {"best_energy": float(best[row]),
-                    "best_state": from_spins(best_states[row].astype(np.int8), energy.vartype)}
-
-        progress = _run_chunked(betas, step, params, callback, report)
+        progress = _run_chunked(betas, step, params, callback, _state_report(best, best_states, energy.vartype))
         final = (best_states if params.keep_best else states).astype(np.int8)
         info = self._info(params, seed, beta_min, beta_max, "flip", progress, started, n * progress.done * reads,
                           trace[:, : progress.done] if params.trace else None)
@@ -436,12 +439,7 @@ class AnnealBackend(Backend):
             GK.group_anneal_sweeps(*arrays, np.ascontiguousarray(chunk), rule, states, hq, gsum, residuals, current,
                                    best_states, best, generators, trace, start)
 
-        def report() -> dict[str, Any]:
-            row = int(np.argmin(best))
-            return {"best_energy": float(best[row]),
-                    "best_state": from_spins(best_states[row].astype(np.int8), energy.vartype)}
-
-        progress = _run_chunked(betas, step, params, callback, report)
+        progress = _run_chunked(betas, step, params, callback, _state_report(best, best_states, energy.vartype))
         final = (best_states if params.keep_best else states).astype(np.int8)
         moves_per_sweep = groups.count + len(free)
         info = self._info(params, seed, beta_min, beta_max, "onehot", progress, started,
