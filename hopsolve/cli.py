@@ -110,9 +110,10 @@ def _summary(result: Any) -> str:
 IMAGE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".eps", ".ps", ".tif", ".tiff", ".webp")
 
 
-def check_output_path(path: str, what: str, suffixes: tuple[str, ...] | None = None) -> None:
+def check_output_path(path: str, what: str, suffixes: tuple[str, ...] | None = None, kind: str = "image type"
+                      ) -> None:
     """Refuse, before any work, an output path that cannot be written: a folder, a missing or read-only folder,
-    or (for images) a suffix matplotlib cannot write."""
+    or a suffix outside ``suffixes`` (the image types matplotlib writes, or a problem's solution formats)."""
     target = Path(path)
     if target.is_dir():
         raise UserError(f"{what} must be a file, not a folder", path=path)
@@ -122,7 +123,7 @@ def check_output_path(path: str, what: str, suffixes: tuple[str, ...] | None = N
     if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
         raise UserError(f"{what}: not writable", path=path)
     if suffixes is not None and target.suffix.lower() not in suffixes:
-        raise UserError(f"{what}: unknown image type {target.suffix or '(none)'!r}; use one of "
+        raise UserError(f"{what}: unknown {kind} {target.suffix or '(none)'!r}; use one of "
                         f"{', '.join(suffixes)}", path=path)
 
 
@@ -133,7 +134,8 @@ def _cmd_solve(args: argparse.Namespace, registry: Registry) -> int:
     if not os.path.exists(args.path):
         raise UserError("no such file", path=args.path)
     if args.out:
-        check_output_path(args.out, "--out")
+        written = registry.problem(args.problem or registry.problem_for_path(args.path)).solution_suffixes
+        check_output_path(args.out, "--out", written, "solution file type")
     if args.plot:
         check_output_path(args.plot, "--plot", IMAGE_SUFFIXES)
         problem_name = args.problem or registry.problem_for_path(args.path)

@@ -63,6 +63,9 @@ class Problem(ABC):
     anytime: ClassVar[bool] = False
     """True: a time limit the user gives is a budget to spend, and backends that can stretch their schedule to
     fill it (``anneal``'s ``fill_time``) do; False: a time limit only caps the default budget."""
+    solution_suffixes: ClassVar[tuple[str, ...] | None] = None
+    """The file suffixes :meth:`write_solution` writes (``hopsolve solve --out`` refuses any other before the
+    solve starts); ``None``: any suffix (the default format is plain text)."""
     Options: ClassVar[type | None] = None
     """A frozen dataclass of encoding options (``hopsolve solve --option key=value``); ``None``: no options."""
 

@@ -152,7 +152,6 @@ def _numbers(value: object):
 # --- valid but odd inputs ----------------------------------------------------------------------------------------
 
 TSP_HEADER = "NAME: odd\nTYPE: TSP\nDIMENSION: {n}\nEDGE_WEIGHT_TYPE: EUC_2D\nNODE_COORD_SECTION\n"
-TINY_TOURS = "plugins/hopsolve_tsp/encoding.py refuses n < 3 ('a tour needs at least 3 cities', no file named)"
 ODD = [
     pytest.param(
         "odd.tsp",
@@ -160,7 +159,6 @@ ODD = [
         ["--backend", "exact"],
         0.0,
         id="tsp-1-city",
-        marks=pytest.mark.xfail(strict=True, reason=TINY_TOURS),
     ),
     pytest.param(
         "odd.tsp",
@@ -168,8 +166,13 @@ ODD = [
         ["--backend", "exact"],
         10.0,
         id="tsp-2-cities",
-        marks=pytest.mark.xfail(strict=True, reason=TINY_TOURS),
     ),
+    pytest.param("odd.tsp", TSP_HEADER.format(n=1) + "1 5 5\n", [], 0.0, id="tsp-1-city-default"),
+    pytest.param("odd.tsp", TSP_HEADER.format(n=2) + "1 0 0\n2 3 4\n", [], 10.0, id="tsp-2-cities-default"),
+    *(pytest.param("odd.tsp", TSP_HEADER.format(n=n) + "1 0 0\n2 3 4\n"[: 6 * n], ["--baseline", baseline], length,
+                   id=f"tsp-{n}-cities-{baseline}")
+      for n, length in ((1, 0.0), (2, 10.0))
+      for baseline in ("ortools-cpsat", "ortools-routing", "networkx-christofides", "networkx-greedy")),
     pytest.param(
         "odd.tsp",
         TSP_HEADER.format(n=2) + "1 0 0\n2 3 4\n",

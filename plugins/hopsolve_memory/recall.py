@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from hopsolve import build_registry, parse_assignments
+from hopsolve.errors import ParameterError
 from hopsolve_memory.patterns import PatternSet, read_cues, read_patterns
 from hopsolve_memory.plugin import MemoryOptions, MemoryProblem, memory_energy, recall_details
 from hopsolve_memory.rules import modern_update
@@ -52,8 +53,10 @@ def _modern(patterns: np.ndarray, cues: np.ndarray, beta: float) -> tuple[np.nda
 
 
 def recall(patterns: PatternSet, cues: np.ndarray, options: MemoryOptions, backend: str = "hopfield",
-           seed: int | None = None, params: Mapping[str, Any] | None = None, registry: Any = None) -> list[Recall]:
-    """Recall every cue (rows of ``cues``); the cue is the initial state of the dynamics."""
+           seed: int | None = None, params: Mapping[str, Any] | None = None, registry: Any = None,
+           source: str | None = None) -> list[Recall]:
+    """Recall every cue (rows of ``cues``); the cue is the initial state of the dynamics. ``source`` (the patterns'
+    file) is named when the rule cannot store the patterns."""
     cues = np.atleast_2d(cues).astype(np.int8)
     traces: list[list[float]] = [[] for _ in cues]
     if options.rule == "modern":
@@ -62,7 +65,10 @@ def recall(patterns: PatternSet, cues: np.ndarray, options: MemoryOptions, backe
     else:
         registry = registry or build_registry()
         solver = registry.backend(backend)
-        energy = memory_energy(patterns.patterns, options)
+        try:
+            energy = memory_energy(patterns.patterns, options)
+        except ParameterError as exc:
+            raise ParameterError(str(exc), path=source) from None
         built = solver.params(dict(params or {}))
         samples = solver.solve(energy, built, seed=seed, initial_states=cues)
         finals, energies = samples.states, samples.energies
@@ -97,7 +103,7 @@ def run(args: Any, registry: Any = None) -> int:
     options = MemoryProblem().options({"rule": args.rule, "degree": args.degree, "beta": args.beta})
     params = parse_assignments(args.param, "--param")
     params.pop("reads", None)  # one read per cue
-    results = recall(stored, cues, options, args.backend, args.seed, params, registry=registry)
+    results = recall(stored, cues, options, args.backend, args.seed, params, registry=registry, source=args.patterns)
     if args.json:
         rows = [{k: v for k, v in asdict(r).items() if k != "trace" or v} for r in results]
         print(json.dumps(rows[0] if len(rows) == 1 else rows))

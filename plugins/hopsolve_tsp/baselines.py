@@ -47,6 +47,8 @@ class OrtoolsCpsatTsp(Baseline):
         n = len(d)
         if n > CPSAT_MAX_CITIES:
             raise TooLargeError(f"ortools-cpsat builds n(n-1) arc literals and refuses n = {n} > {CPSAT_MAX_CITIES}")
+        if n == 1:  # no arcs for AddCircuit: the one tour is the city itself
+            return BaselineOutcome(np.zeros(1, dtype=np.int64), "optimal", bound=0.0)
         model = cp_model.CpModel()
         arcs, literals = [], {}
         for i in range(n):
@@ -123,6 +125,17 @@ class OrtoolsRoutingTsp(Baseline):
         return BaselineOutcome(np.array(tour), "feasible", info={"anytime": anytime})
 
 
+def _networkx_tour(instance: Instance, algorithm: str) -> BaselineOutcome:
+    """A networkx approximation's tour (its cycle without the closing city); networkx needs two cities or more."""
+    from networkx.algorithms import approximation
+
+    if instance.data.dimension == 1:
+        return BaselineOutcome(np.zeros(1, dtype=np.int64), "feasible")
+    graph = _graph(instance)
+    cycle = approximation.christofides(graph) if algorithm == "christofides" else approximation.greedy_tsp(graph, 0)
+    return BaselineOutcome(np.array(cycle[:-1]), "feasible")
+
+
 def _graph(instance: Instance):
     import networkx as nx
 
@@ -142,10 +155,7 @@ class NetworkxChristofides(Baseline):
     description = "networkx Christofides approximation (1.5-approximate on metric instances)"
 
     def solve(self, instance: Instance, params, *, seed: int, time_limit: float | None) -> BaselineOutcome:
-        from networkx.algorithms import approximation
-
-        cycle = approximation.christofides(_graph(instance))
-        return BaselineOutcome(np.array(cycle[:-1]), "feasible")
+        return _networkx_tour(instance, "christofides")
 
 
 class NetworkxGreedy(Baseline):
@@ -157,10 +167,7 @@ class NetworkxGreedy(Baseline):
     description = "networkx greedy (nearest-neighbour) tour"
 
     def solve(self, instance: Instance, params, *, seed: int, time_limit: float | None) -> BaselineOutcome:
-        from networkx.algorithms import approximation
-
-        cycle = approximation.greedy_tsp(_graph(instance), source=0)
-        return BaselineOutcome(np.array(cycle[:-1]), "feasible")
+        return _networkx_tour(instance, "greedy")
 
 
 BASELINES = (OrtoolsCpsatTsp, OrtoolsRoutingTsp, NetworkxChristofides, NetworkxGreedy)

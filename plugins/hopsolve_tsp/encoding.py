@@ -150,8 +150,8 @@ def encode_tsp(distances: np.ndarray | Metric, *, form: Form = "hopfield-tank", 
     """
     metric = distances if isinstance(distances, Metric) else None
     n = metric.size if metric is not None else np.asarray(distances).shape[0]
-    if n < 3:
-        raise ParameterError(f"a tour needs at least 3 cities, got {n}")
+    if n < 1:
+        raise ParameterError("a tour needs at least 1 city")
     if form not in ("hopfield-tank", "lucas"):
         raise ParameterError(f"unknown TSP form {form!r}: choose hopfield-tank or lucas")
     if metric is not None and not fix_first:

@@ -29,6 +29,7 @@ from hopsolve_tsp.tsplib import TsplibInstance, read_tsplib, write_tour
 
 # move attempts per read for the default anneal run (a few seconds a read at ~5·10⁶ attempts/s)
 ANNEAL_ATTEMPTS_PER_READ = 2e7
+TINY_SWEEPS_PER_CITY_SQUARED = 1e4
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ class TspProblem(Problem):
     name = "tsp"
     description = "symmetric travelling salesman (TSPLIB .tsp), Hopfield-Tank or Lucas encoding"
     suffixes = (".tsp",)
+    solution_suffixes = (".tour",)
     sense = "min"
     default_backend = "anneal"
     default_time_limit = 10.0
@@ -169,11 +171,13 @@ class TspProblem(Problem):
 
     def default_params(self, backend: str, instance: Instance) -> dict[str, Any]:
         """For ``anneal``: tour moves, two reads (one per core), sweeps (of n move attempts each) from a fixed budget
-        of attempts per read; an explicit time limit stretches or squeezes the schedule to fill it."""
+        of attempts per read, capped at ``TINY_SWEEPS_PER_CITY_SQUARED·n²`` so that a handful of cities (fewer than
+        13) is not annealed for seconds; an explicit time limit stretches or squeezes the schedule to fill it."""
         if backend != "anneal":
             return {}
         n = instance.data.dimension
-        return {"reads": 2, "sweeps": max(100, int(ANNEAL_ATTEMPTS_PER_READ / n))}
+        budget = min(ANNEAL_ATTEMPTS_PER_READ / n, TINY_SWEEPS_PER_CITY_SQUARED * n * n)
+        return {"reads": 2, "sweeps": max(100, int(budget))}
 
     def write_solution(self, instance: Instance, solution: Solution, path: str | Path) -> None:
         tour = np.asarray(solution.value) - 1
