@@ -100,6 +100,10 @@ def _summary(result: Any) -> str:
     text = " ".join(parts)
     if bad:
         text += "\nviolations: " + ", ".join(f"{k}={v:g}" for k, v in bad.items())
+    replay = result.info.get("replay")
+    if replay and result.params.get("time_limit") is not None:
+        given = " ".join(f"--param {key}={value}" for key, value in replay.items() if value != "")
+        text += f"\nreplay without the time limit: --seed {result.seed} {given}"
     if result.solution is not None:
         shown = result.solution if not isinstance(result.solution, list) or len(result.solution) <= 60 else (
             result.solution[:60] + ["…"])

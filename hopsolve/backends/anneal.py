@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numba
@@ -20,6 +20,7 @@ from hopsolve.backends import _perm_kernels as PK
 from hopsolve.backends import _tour_kernels as TK
 from hopsolve.backends._model import SpinModel, compile_spin_model, from_spins, pattern_part, to_spins
 from hopsolve.backends._tour_start import greedy_tour
+from hopsolve.backends.replan import Replan, apply_replan, parse_replan
 from hopsolve.backends.schedules import beta_schedule, default_beta_range, typical_beta_min
 from hopsolve.energy import Energy, OneHotGroups, PermutationView, SlackBlocks, Vartype
 from hopsolve.errors import ParameterError
@@ -95,6 +96,11 @@ class AnnealParams(TimedRunParams):
     """With a time limit: also *stretch* the schedule to the sweeps that fit, so the whole limit is spent
     annealing (an anytime run; ``hopsolve solve --time-limit`` sets it). Without it a time limit only caps. A run
     with ``trace`` is never stretched (its trace holds ``sweeps`` columns)."""
+    replan: str = ""
+    """Changes to the schedule of ``sweeps`` before the run, ``at:total,...``: from sweep ``at`` the rest is
+    resampled so that the schedule has ``total`` sweeps (``at:at`` stops there). A timed run records its own in
+    ``info['replay']`` with the sweeps it started from, and those two parameters replay it exactly without the
+    time limit (see :mod:`hopsolve.backends.replan`)."""
     threads: int | None = None
     """Threads for parallel reads (default: all cores)."""
     trace: bool = False
@@ -121,6 +127,9 @@ class AnnealParams(TimedRunParams):
         require(self.neighbours >= 1, owner, f"neighbours must be at least 1, got {self.neighbours}")
         if self.moves not in ("auto", "flip", "permutation", "onehot"):
             tour_mix(self.moves)
+        changes = parse_replan(self.replan, owner)
+        require(not self.trace or all(total <= self.sweeps for _, total in changes), owner,
+                "with trace, a replan may not grow the schedule beyond sweeps")
 
 
 MAX_STRETCHED_SWEEPS = 10_000_000
@@ -160,6 +169,7 @@ class _Progress:
     compressed: bool = False
     stretched: bool = False
     interrupted: bool = False
+    replan: Replan = field(default_factory=Replan)
 
 
 def _run_chunked(betas: np.ndarray, step: Callable[[int, int, np.ndarray], None], params: AnnealParams,
@@ -212,13 +222,14 @@ def _run_chunked(betas: np.ndarray, step: Callable[[int, int, np.ndarray], None]
                 if not params.fill_time:
                     fits = min(fits, planned - progress.done)
                 if fits > len(betas) - progress.done:
-                    betas = _resample_rest(betas, progress.done, fits)
+                    betas = progress.replan.resample(betas, progress.done, fits)
                     progress.stretched = params.fill_time
             elif params.fit_schedule and done_before > 0 and needed > 0.95 * (time_limit - spent):
-                betas = _resample_rest(betas, progress.done, fits)
+                betas = progress.replan.resample(betas, progress.done, fits)
                 progress.compressed = True
     except KeyboardInterrupt:
         progress.interrupted = True
+    progress.replan.stop(betas, progress.done)
     return progress
 
 
@@ -270,13 +281,6 @@ def _slack_arrays(slacks: SlackBlocks | None, n: int) -> tuple[np.ndarray, ...]:
             slacks.slack_units, slacks.slack_coefficients)
 
 
-def _resample_rest(betas: np.ndarray, done: int, sweeps: int) -> np.ndarray:
-    """The schedule with its unfinished part resampled (same shape, same end points) into ``sweeps`` sweeps."""
-    rest = betas[done:]
-    resampled = np.interp(np.linspace(0, len(rest) - 1, sweeps), np.arange(len(rest)), rest)
-    return np.concatenate([betas[:done], resampled])
-
-
 class _Threads:
     """Use ``count`` numba threads inside the block."""
 
@@ -309,7 +313,8 @@ class AnnealBackend(Backend):
         seed = resolve_seed(seed)
         reads = params.reads if initial_states is None else len(np.atleast_2d(initial_states))
         units = energy.permutation.size if energy.permutation is not None else energy.num_variables
-        check_run_size(reads=reads, units=units, steps=params.sweeps, trace=params.trace)
+        longest = max([params.sweeps, *(total for _, total in parse_replan(params.replan, "backend 'anneal'"))])
+        check_run_size(reads=reads, units=units, steps=longest, trace=params.trace)
         moves = params.moves
         if moves == "auto" and not (energy.permutation is not None and energy.permutation.is_tour):
             moves = ("permutation" if energy.permutation is not None else
@@ -339,7 +344,9 @@ class AnnealBackend(Backend):
             beta_max = beta_min = params.beta if params.beta is not None else beta_max
         if beta_min > beta_max:
             raise ParameterError(f"backend 'anneal': beta_min ({beta_min:g}) exceeds beta_max ({beta_max:g})")
-        return beta_schedule(params.schedule, beta_min, beta_max, params.sweeps), beta_min, beta_max
+        betas = beta_schedule(params.schedule, beta_min, beta_max, params.sweeps)
+        betas = apply_replan(betas, parse_replan(params.replan, "backend 'anneal'"), "backend 'anneal'")
+        return betas, beta_min, beta_max
 
     def _solve_flips(self, energy: Energy, params: AnnealParams, seed: int, reads: int,
                      initial_states: np.ndarray | None, callback: Callback | None) -> SampleSet:
@@ -568,6 +575,7 @@ class AnnealBackend(Backend):
             "sweeps_done": progress.done, "timed_out": progress.timed_out,
             "schedule_compressed": progress.compressed, "schedule_stretched": progress.stretched,
             "interrupted": progress.interrupted, "work": progress.done, "work_unit": "sweeps",
+            "replay": {"sweeps": params.sweeps, "replan": progress.replan.text(parse_replan(params.replan, ""))},
             "wall_time_s": elapsed, "updates": updates,
             "updates_per_second": updates / elapsed if elapsed > 0 else None,
         }

@@ -51,7 +51,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -61,6 +61,7 @@ from hopsolve.backends import _kernels as K
 from hopsolve.backends import _replica_kernels as RK
 from hopsolve.backends._model import SpinModel, compile_spin_model, from_spins, pattern_part, to_spins
 from hopsolve.backends.anneal import _Threads
+from hopsolve.backends.replan import Replan, apply_replan, parse_replan
 from hopsolve.backends.schedules import default_beta_range, typical_beta_min
 from hopsolve.energy import Energy
 from hopsolve.errors import ParameterError
@@ -72,6 +73,7 @@ from hopsolve.warmup import warm_up
 CHUNK_SECONDS = 0.1
 SPARSE_DEGREE = 16.0
 """Largest mean number of neighbours per unit for which ``cluster_moves="auto"`` makes Houdayer moves."""
+OWNER = "backend 'replica'"
 MIN_REPLICAS, MAX_REPLICAS = 4, 32
 PILOT_SECONDS = 0.5
 """The anytime rule's pilot anneal runs about this long (or 2% of the limit, if less) to time a round."""
@@ -118,6 +120,10 @@ class ReplicaParams(TimedRunParams):
     """Stop after this many seconds (checked between chunks of rounds of about 0.1 s) with the best so far."""
     fill_time: bool = False
     """With a time limit: spend it (an anytime run, see :func:`plan_anytime`), whatever ``sweeps`` says."""
+    replan: str = ""
+    """Changes to the cold end's schedule of ``sweeps`` rounds before the run, ``at:total,...`` (see
+    :mod:`hopsolve.backends.replan`). A timed run records in ``info['replay']`` the reads, sweeps and replan that
+    replay it exactly without the time limit."""
     threads: int | None = None
     """Threads over the groups of ladders (default: all cores); the states do not depend on it."""
 
@@ -137,6 +143,7 @@ class ReplicaParams(TimedRunParams):
         require(self.cluster_every >= 1, owner, f"cluster_every must be at least 1, got {self.cluster_every}")
         require(self.anytime_sweeps >= 1, owner, f"anytime_sweeps must be at least 1, got {self.anytime_sweeps}")
         require(self.threads is None or self.threads >= 1, owner, "threads must be at least 1")
+        parse_replan(self.replan, owner)
 
 
 @dataclass(frozen=True)
@@ -200,12 +207,7 @@ class _Progress:
     compressed: bool = False
     stretched: bool = False
     interrupted: bool = False
-
-
-def _resample_rest(plan: np.ndarray, done: int, rounds: int) -> np.ndarray:
-    """The schedule with its unfinished part resampled (same end points) into ``rounds`` rounds."""
-    rest = plan[done:]
-    return np.concatenate([plan[:done], np.interp(np.linspace(0, len(rest) - 1, rounds), np.arange(len(rest)), rest)])
+    replan: Replan = field(default_factory=Replan)
 
 
 def _run_chunked(plan: np.ndarray | None, constant: float, advance: Callable[[int, np.ndarray], None],
@@ -238,11 +240,11 @@ def _run_chunked(plan: np.ndarray | None, constant: float, advance: Callable[[in
                     fits = int(remaining / pace)
                     rest = len(plan) - progress.done if plan is not None else 0
                     if adjust and fits < 0.98 * rest:
-                        plan = _resample_rest(plan, progress.done, max(1, fits))
+                        plan = progress.replan.resample(plan, progress.done, max(1, fits))
                         progress.compressed = True
                     elif adjust and params.fill_time and remaining - rest * pace > (1.02 - ANYTIME_SHARE) * limit:
                         grown = min(MAX_PLANNED_SWEEPS - progress.done, int(ANYTIME_SHARE * fits))
-                        plan = _resample_rest(plan, progress.done, max(rest, grown))
+                        plan = progress.replan.resample(plan, progress.done, max(rest, grown))
                         progress.stretched = True
                     if plan is not None:
                         todo = min(chunk, len(plan) - progress.done)
@@ -263,6 +265,8 @@ def _run_chunked(plan: np.ndarray | None, constant: float, advance: Callable[[in
                 callback({**where, "sweeps_done": progress.done, **report()})
     except KeyboardInterrupt:
         progress.interrupted = True
+    if plan is not None:
+        progress.replan.stop(plan, progress.done)
     return progress
 
 
@@ -354,7 +358,8 @@ class ReplicaBackend(Backend):
                 pilot_s = time.perf_counter() - started
                 ladders_count, sweeps = plan_anytime(pace, params.time_limit - pilot_s, temps, params)
             total = ladders_count * temps
-            check_run_size(reads=total, units=n, steps=0 if anytime and params.schedule == "fixed" else sweeps,
+            longest = max([sweeps, *(end for _, end in parse_replan(params.replan, OWNER))])
+            check_run_size(reads=total, units=n, steps=0 if anytime and params.schedule == "fixed" else longest,
                            arrays=4)
             clusters = self._clusters(model, params, ladders_count)
             if starts is None:
@@ -370,10 +375,13 @@ class ReplicaBackend(Backend):
                         "best_state": from_spins(run.ladders.best_states[row].astype(np.int8), energy.vartype)}
 
             filling = anytime and params.schedule == "fixed"
-            plan = None if filling else shape.schedule(params.schedule, sweeps)
+            plan = None if filling else apply_replan(shape.schedule(params.schedule, sweeps),
+                                                     parse_replan(params.replan, OWNER), OWNER)
             progress = _run_chunked(plan, shape.beta_max, run.advance, params, callback, report, started)
         samples = self._samples(energy, params, run, shape, seed, progress, started, ladders_count,
                                 progress.done if anytime else sweeps)
+        samples.info["replay"] = {"reads": ladders_count, "sweeps": progress.done if filling else sweeps,
+                                  "replan": "" if filling else progress.replan.text(parse_replan(params.replan, OWNER))}
         if pilot_s is not None:
             samples.info.update(pilot_s=pilot_s, sweeps_planned=sweeps)
         return samples

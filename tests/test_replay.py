@@ -1,0 +1,119 @@
+"""A timed run records the sweeps and schedule changes it made; those parameters replay it exactly, untimed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import hopsolve
+from hopsolve.backends.replan import Replan, apply_replan, parse_replan, resample_rest
+from hopsolve.errors import ParameterError
+
+INSTANCES = Path(__file__).resolve().parents[1] / "instances"
+
+
+def _replayed(result: hopsolve.Result, source: Path, **kwargs) -> hopsolve.Result:
+    replay = result.info["replay"]
+    assert int(replay["sweeps"]) >= 1
+    return hopsolve.solve(source, seed=result.seed, params={**kwargs.pop("params", {}), **replay}, **kwargs)
+
+
+def _assert_same_run(timed: hopsolve.Result, untimed: hopsolve.Result) -> None:
+    assert untimed.solution == timed.solution
+    assert untimed.energy == timed.energy
+    assert untimed.info["sweeps_done"] == timed.info["sweeps_done"]
+    assert untimed.params.get("time_limit") is None
+
+
+def test_a_squeezed_tour_anneal_replays_exactly():
+    """10⁷ sweeps cannot run in 0.3 s: the schedule is squeezed and cut, and both changes are recorded."""
+    source = INSTANCES / "tsplib" / "kroA100.tsp"
+    timed = hopsolve.solve(source, seed=11, time_limit=0.3, params={"sweeps": 10_000_000, "fill_time": False})
+    assert timed.info["schedule_compressed"] or timed.info["timed_out"]
+    assert timed.info["replay"]["replan"] != ""
+    _assert_same_run(timed, _replayed(timed, source))
+
+
+def test_an_anytime_tour_anneal_replays_exactly():
+    """The CLI's anytime run (its schedule stretched to fill the limit) replays from its recorded parameters."""
+    source = INSTANCES / "tsplib" / "eil51.tsp"
+    timed = hopsolve.solve(source, seed=7, time_limit=0.5)
+    assert timed.params["fill_time"] is True
+    _assert_same_run(timed, _replayed(timed, source))
+
+
+def test_a_timed_flip_anneal_replays_exactly():
+    source = INSTANCES / "gset" / "G14.txt"
+    timed = hopsolve.solve(source, backend="anneal", seed=3, time_limit=0.3, params={"sweeps": 10_000_000})
+    assert timed.info["replay"]["replan"] != ""
+    _assert_same_run(timed, _replayed(timed, source, backend="anneal"))
+
+
+def test_the_anytime_maxcut_default_replays_exactly_with_its_reads():
+    """replica's anytime rule picks the reads and sweeps from a pilot's pace; the replay names both."""
+    source = INSTANCES / "gset" / "G14.txt"
+    timed = hopsolve.solve(source, seed=5, time_limit=1.0)
+    assert timed.solver == "replica" and "reads" in timed.info["replay"]
+    _assert_same_run(timed, _replayed(timed, source))
+
+
+def test_replan_text_round_trips_and_applies_in_order():
+    schedule = np.linspace(0.1, 1.0, 100)
+    plan = Replan()
+    schedule2 = plan.resample(schedule, 10, 40)  # squeezed: 50 sweeps in all
+    assert len(schedule2) == 50 and schedule2[-1] == pytest.approx(1.0)
+    schedule3 = plan.resample(schedule2, 20, 200)
+    plan.stop(schedule3, 150)
+    text = plan.text()
+    assert text == "10:50,20:220,150:150"
+    replayed = apply_replan(schedule, parse_replan(text, "t"), "t")
+    np.testing.assert_array_equal(replayed, schedule3[:150])
+
+
+@given(st.lists(st.tuples(st.integers(0, 50), st.integers(0, 300)), max_size=5))
+def test_replan_applies_any_valid_change_list(raw):
+    changes, at = [], 0
+    for step, extra in raw:
+        at += step
+        changes.append((at, at + extra))
+    schedule = np.geomspace(0.1, 10.0, 60)
+    text = ",".join(f"{a}:{t}" for a, t in changes)
+    parsed = parse_replan(text, "t")
+    assert parsed == tuple(changes)
+    length = 60
+    for a, t in changes:
+        if a > length or (a == length and t > a):
+            with pytest.raises(ParameterError, match="starts after"):
+                apply_replan(schedule, parsed, "t")
+            return
+        length = t
+    result = apply_replan(schedule, parsed, "t")
+    assert len(result) == length
+    assert np.all(result >= 0.1 - 1e-12) and np.all(result <= 10.0 + 1e-12)
+
+
+@pytest.mark.parametrize("text", ["5", "a:b", "5:4", "-1:3", "10:20,5:30", "1:2:3"])
+def test_a_malformed_replan_is_refused(text):
+    with pytest.raises(ParameterError, match="replan"):
+        parse_replan(text, "backend 'anneal'")
+
+
+def test_resampling_to_zero_sweeps_cuts_the_schedule():
+    schedule = np.arange(10.0)
+    np.testing.assert_array_equal(resample_rest(schedule, 4, 0), schedule[:4])
+
+
+def test_the_cli_prints_the_replay_of_a_timed_run(cli):
+    run = cli("solve", str(INSTANCES / "tsplib" / "burma14.tsp"), "--time-limit", "0.3", "--seed", "2")
+    assert run.code == 0, run.err
+    assert "replay without the time limit: --seed 2 --param sweeps=" in run.out
+
+
+def test_an_oversized_replan_is_refused_before_allocation(cli):
+    run = cli("solve", str(INSTANCES / "tsplib" / "burma14.tsp"), "--param", "replan=0:100000000000")
+    assert run.code == 2 and len(run.err.strip().splitlines()) == 1, run.err
+
