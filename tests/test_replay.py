@@ -117,3 +117,26 @@ def test_an_oversized_replan_is_refused_before_allocation(cli):
     run = cli("solve", str(INSTANCES / "tsplib" / "burma14.tsp"), "--param", "replan=0:100000000000")
     assert run.code == 2 and len(run.err.strip().splitlines()) == 1, run.err
 
+
+def test_a_timed_tank_run_replays_from_its_reads_and_steps():
+    from hopsolve.backends.tank import TankBackend, TankParams
+    from hopsolve.testing import random_energy
+
+    energy = random_energy(40, 3)
+    timed = TankBackend().solve(energy, TankParams(reads=6, max_steps=10**9, settle_tolerance=1e-300,
+                                                   time_limit=0.2), seed=4)
+    replay = timed.info["replay"]
+    assert timed.timed_out and 1 <= replay["reads"] <= 6 and replay["max_steps"] >= 1
+    untimed = TankBackend().solve(energy, TankParams(settle_tolerance=1e-300, **replay), seed=4)
+    np.testing.assert_array_equal(untimed.states, timed.states)
+    np.testing.assert_array_equal(untimed.energies, timed.energies)
+
+
+def test_tank_refuses_a_limit_shorter_than_one_step(monkeypatch):
+    from hopsolve.backends import tank
+    from hopsolve.errors import TooLargeError
+    from hopsolve.testing import random_energy
+
+    monkeypatch.setitem(tank.EVALUATIONS_PER_STEP, "euler", 10**12)  # one step "takes" hours
+    with pytest.raises(TooLargeError, match="give a time limit of at least"):
+        tank.TankBackend().solve(random_energy(10, 1), tank.TankParams(time_limit=1.0), seed=1)

@@ -17,12 +17,19 @@ from scipy.integrate import RK45
 
 from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size
 from hopsolve.energy import Energy, OneHotGroups, Vartype
-from hopsolve.errors import ParameterError
+from hopsolve.errors import ParameterError, TooLargeError
 from hopsolve.params import require
 from hopsolve.sampleset import SampleSet
 from hopsolve.seeding import make_rng, resolve_seed
 
 _CLIP = 1e-12
+STEP_SHARE = 0.015
+"""With a time limit, one integration step of all reads may take at most this share of it: the deadline is checked
+after every step, and thresholding and scoring the reads afterwards cost about as much again."""
+STEP_FLOOR_S = 0.005
+"""A step this short is always allowed, whatever the limit (a limit of microseconds still runs one step)."""
+EVALUATIONS_PER_STEP = {"euler": 1, "rk45": 7}
+"""Field evaluations per step: Euler's one; RK45's six stages and the settle check."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +71,10 @@ class TankParams(TimedRunParams):
     trace: bool = False
     """Record the Lyapunov energy of every read (``info['trace']``)."""
     time_limit: float | None = None
-    """Stop integrating after this many seconds."""
+    """Stop integrating after this many seconds (checked after every step). So that a step is a bounded interval
+    of wall time, only the first reads whose step fits in ``STEP_SHARE`` of the limit run (``derived['reads']``;
+    the same ``reads`` without the limit replays them), and an energy on which one read's step does not fit is
+    refused before integrating."""
 
     def validate(self) -> None:
         super().validate()
@@ -201,6 +211,11 @@ class TankBackend(Backend):
         else:
             u = inverse_activation(start_v, params.u0, vt)
         u = u + rng.uniform(-params.noise * params.u0, params.noise * params.u0, size=u.shape)
+        if params.time_limit is not None and n:
+            u = self._fit_reads_to_limit(energy, params, u)
+            params = dataclasses.replace(params, time_limit=max(0.0, params.time_limit - (time.perf_counter()
+                                                                                         - started)))
+        reads = len(u)
         evaluations = None
         if params.integrator == "euler":
             u, steps, settled, trajectory, trace, interrupted = self._euler(energy, params, dt, u, callback)
@@ -210,7 +225,8 @@ class TankBackend(Backend):
         v = outputs(u, self._gain(params, steps, params.max_steps), energy, params)
         states = threshold(v, energy, params)
         info = {
-            "derived": {"dt": dt, "seed": seed, "units": params.units}, "steps": steps, "settled": settled,
+            "derived": {"dt": dt, "seed": seed, "units": params.units, "reads": reads}, "steps": steps,
+            "settled": settled,
             "work": steps,
             "work_unit": "steps", "interrupted": interrupted,
             # the loop ends early only by settling, by Ctrl-C, or at the deadline
@@ -219,11 +235,31 @@ class TankBackend(Backend):
         }
         if evaluations is not None:
             info["rhs_evaluations"] = int(evaluations)
+        if params.time_limit is not None and params.u0_final is None:  # without gain annealing a run cut short
+            info["replay"] = {"reads": reads, "max_steps": steps}  # is the same run with fewer steps
         if params.trajectory:
             info["trajectory"] = trajectory
         if params.trace:
             info["trace"] = np.array(trace).T if trace else np.zeros((reads, 0))
         return SampleSet.from_states(energy, states, **info)
+
+    @staticmethod
+    def _fit_reads_to_limit(energy: Energy, params: TankParams, u: np.ndarray) -> np.ndarray:
+        """The reads (rows of ``u``) whose integration steps each fit in ``STEP_SHARE`` of the time limit, timed on
+        one read's field; the first reads are kept (so ``reads=k`` replays the run). Refused when one read's step
+        alone does not fit: the deadline could not be kept."""
+        first = outputs(u[:1], params.u0, energy, params)
+        energy.fields(first)  # the first call may build lazily stored terms: time the second
+        began = time.perf_counter()
+        energy.fields(first)
+        per_read = (time.perf_counter() - began) * EVALUATIONS_PER_STEP[params.integrator]
+        budget = max(STEP_SHARE * params.time_limit, STEP_FLOOR_S)
+        if per_read > budget:
+            raise TooLargeError(f"backend 'tank': one {params.integrator} step of one read takes {per_read:.2g} s on "
+                                f"this energy ({energy.num_variables:,} units), more than "
+                                f"{100 * STEP_SHARE:g}% of the time limit allows; give a time limit of at least "
+                                f"{per_read / STEP_SHARE:.3g} s, or use anneal")
+        return u[: max(1, min(len(u), int(budget / max(per_read, 1e-12))))]
 
     @staticmethod
     def _progress(energy: Energy, params: TankParams, v: np.ndarray, step: int) -> dict:
