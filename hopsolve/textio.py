@@ -23,6 +23,8 @@ from __future__ import annotations
 import math
 import re
 import tokenize
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -41,19 +43,27 @@ _BOMS = {b"\xff\xfe": "UTF-16 (little-endian)", b"\xfe\xff": "UTF-16 (big-endian
 _INT64_MAX = 2**63 - 1
 
 
-def read_text(path: str | Path, error: type[ParseError] = ParseError) -> str:
-    """The file's text with ``\\n`` line ends; a missing, unreadable or binary file is a one-line ``error``.
-
-    A UTF-8 byte-order mark is dropped and a final DOS end-of-file mark (``\\x1a``) ignored. Since every control
-    character but the tab is refused, ``str.splitlines`` numbers the lines as an editor does."""
+@contextmanager
+def file_errors(path: str | Path, error: type[ParseError] = ParseError) -> Iterator[None]:
+    """Turn the operating system's refusals inside the block (no such file, a folder, no permission, an I/O
+    error) into one ``error`` naming ``path``."""
     try:
-        data = Path(path).read_bytes()
+        yield
     except FileNotFoundError:
         raise error("no such file", path) from None
     except IsADirectoryError:
         raise error("is a directory, not a file", path) from None
     except OSError as exc:
         raise error(f"cannot read file: {exc.strerror or exc}", path) from None
+
+
+def read_text(path: str | Path, error: type[ParseError] = ParseError) -> str:
+    """The file's text with ``\\n`` line ends; a missing, unreadable or binary file is a one-line ``error``.
+
+    A UTF-8 byte-order mark is dropped and a final DOS end-of-file mark (``\\x1a``) ignored. Since every control
+    character but the tab is refused, ``str.splitlines`` numbers the lines as an editor does."""
+    with file_errors(path, error):
+        data = Path(path).read_bytes()
     for mark, encoding in _BOMS.items():
         if data.startswith(mark):
             raise error(f"the file is {encoding} text; save it as UTF-8 or ASCII", path, 1)
@@ -136,27 +146,20 @@ def read_npy(path: str | Path, error: type[ParseError] = ParseError) -> np.ndarr
     foreign file (an ``.npz`` archive, a pickle, text), a complex, object, string or structured array, or a header
     announcing more data than the file holds, is one ``error``; nothing is allocated on a header's word."""
     path = Path(path)
-    try:
-        with path.open("rb") as stream:
-            try:
-                version = np.lib.format.read_magic(stream)
-                if version == (1, 0):
-                    shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
-                elif version == (2, 0):
-                    shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
-                else:
-                    raise error(f"unsupported .npy format version {version[0]}.{version[1]}", path)
-            except _HEADER_ERRORS as exc:
-                stream.seek(0)
-                hint = " (an .npz archive?)" if stream.read(4) == b"PK\x03\x04" else ""
-                raise error(f"not a valid .npy file{hint}: {_first_line(exc)}", path) from None
-            offset = stream.tell()
-    except FileNotFoundError:
-        raise error("no such file", path) from None
-    except IsADirectoryError:
-        raise error("is a directory, not a file", path) from None
-    except OSError as exc:
-        raise error(f"cannot read file: {exc.strerror or exc}", path) from None
+    with file_errors(path, error), path.open("rb") as stream:
+        try:
+            version = np.lib.format.read_magic(stream)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
+            elif version == (2, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
+            else:
+                raise error(f"unsupported .npy format version {version[0]}.{version[1]}", path)
+        except _HEADER_ERRORS as exc:
+            stream.seek(0)
+            hint = " (an .npz archive?)" if stream.read(4) == b"PK\x03\x04" else ""
+            raise error(f"not a valid .npy file{hint}: {_first_line(exc)}", path) from None
+        offset = stream.tell()
     if dtype.hasobject or dtype.kind not in _REAL_KINDS or dtype.fields is not None or dtype.subdtype is not None:
         detail = "complex numbers" if dtype.kind == "c" else "objects" if dtype.hasobject else f"dtype {dtype}"
         raise error(f"the array holds {detail}; expected real numbers (booleans, integers or floats)", path)
