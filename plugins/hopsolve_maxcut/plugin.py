@@ -99,7 +99,7 @@ class MaxcutProblem(Problem):
         g: Graph = instance.data
         if sides.shape != (g.n,) or not np.isin(sides, (-1, 1)).all():
             raise ParameterError(f"a cut assigns each of the {g.n} nodes the side +1 or -1")
-        return Solution([int(x) for x in sides], g.cut_weight(sides), True)
+        return Solution(sides.astype(np.int64).tolist(), g.cut_weight(sides), True)
 
     def state_of(self, instance: Instance, energy: Energy, candidate: Any) -> np.ndarray:
         sides = np.asarray(candidate, dtype=np.int8)
