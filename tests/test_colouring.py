@@ -6,7 +6,6 @@ from __future__ import annotations
 import ast
 import itertools
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from hopsolve import build_registry, solve_instance
 from hopsolve.backends.exact import ExactBackend
 from hopsolve.testing import check_problem
 
-from .test_plugins import fake_install
+from .installing import fake_install, pip_install
 
 EXAMPLE = Path(__file__).resolve().parent / "third_party" / "hopsolve-colouring"
 INSTANCES = EXAMPLE / "instances"
@@ -74,11 +73,7 @@ def test_installed_plugin_is_listed_with_its_baselines(installed, cli):
 @pytest.mark.slow
 def test_pip_install_registers_it_and_the_console_solves(tmp_path):
     """The real thing: pip builds and installs the package (its χ table included) and the CLI uses it."""
-    target = tmp_path / "site"
-    command = [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(target), str(EXAMPLE)]
-    subprocess.run(command, check=True, capture_output=True)
-    env = {**os.environ, "PYTHONPATH": f"{target}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
-           "HOPSOLVE_ALLOW_PLUGINS": "colouring"}
+    env = {**pip_install(EXAMPLE, tmp_path / "site"), "HOPSOLVE_ALLOW_PLUGINS": "colouring"}
     out = subprocess.run([sys.executable, "-m", "hopsolve.cli", "solve", str(INSTANCES / "myciel3.col"), "--option",
                           "colours=4", "--seed", "1", "--json"], env=env, check=True, capture_output=True, text=True)
     result = json.loads(out.stdout)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -16,19 +14,9 @@ from hopsolve import build_registry
 from hopsolve.errors import PluginError
 
 from .conftest import INSTANCES, ROOT
+from .installing import fake_install, pip_install
 
 EXAMPLE = Path(__file__).resolve().parent / "third_party" / "hopsolve-partition"
-
-
-def fake_install(site: Path, dist: str, entry_points: dict[str, str], modules: dict[str, str]) -> None:
-    """Lay out what ``pip install`` leaves behind: the modules and a dist-info with entry points."""
-    info = site / f"{dist.replace('-', '_')}-0.1.0.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1.0\n")
-    lines = "".join(f"{name} = {target}\n" for name, target in entry_points.items())
-    (info / "entry_points.txt").write_text(f"[hopsolve]\n{lines}")
-    for name, source in modules.items():
-        (site / f"{name}.py").write_text(textwrap.dedent(source))
 
 
 @pytest.fixture
@@ -133,10 +121,7 @@ def test_environment_switches(site):
 @pytest.mark.slow
 def test_pip_install_of_the_example_registers_it(tmp_path):
     """The real thing: pip installs the example package and the console script lists it."""
-    target = tmp_path / "site"
-    command = [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(target), str(EXAMPLE)]
-    subprocess.run(command, check=True, capture_output=True)
-    env = {**os.environ, "PYTHONPATH": f"{target}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    env = pip_install(EXAMPLE, tmp_path / "site")
     out = subprocess.run([sys.executable, "-m", "hopsolve.cli", "plugins", "--json"], env=env, check=True,
                          capture_output=True, text=True).stdout
     problems = {p["name"]: p for p in json.loads(out)["problems"]}

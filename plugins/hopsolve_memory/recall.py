@@ -9,8 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from hopsolve import build_registry, parse_assignments
-from hopsolve.errors import ParameterError
+from hopsolve import ParameterError, build_registry, parse_assignments
 from hopsolve_memory.patterns import PatternSet, read_cues, read_patterns
 from hopsolve_memory.plugin import MemoryOptions, MemoryProblem, memory_energy, recall_details
 from hopsolve_memory.rules import modern_update
