@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hopsolve_maxcut import rudy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hopsolve.errors import ParseError
-from hopsolve_maxcut import rudy
 
 WEIGHT_TEXT = st.one_of(st.integers(-10**6, 10**6).map(str),
                         st.floats(-1e6, 1e6, allow_nan=False).map(lambda x: f"{x:.6g}"),
