@@ -169,3 +169,24 @@ def test_sparse_input_and_labels():
     assert energy.energy([1, -1]) == pytest.approx(-1.0)
     with pytest.raises(ParameterError, match="labels"):
         Energy(energy.vartype, energy.terms, labels=("a",))
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_kronecker_fields_equal_its_matrix_fields_with_and_without_symmetry(symmetric):
+    """Symmetric A and B (TSP) take the one-product shortcut; both paths must give the matrix's fields."""
+    import scipy.sparse as sp
+
+    from hopsolve.energy import KroneckerTerm
+
+    rng = np.random.default_rng(3)
+    n = 7
+    a = rng.random((n, n))
+    a = a + a.T if symmetric else a
+    np.fill_diagonal(a, 0.0)
+    cycle = np.roll(np.eye(n), 1, axis=1)
+    b = sp.csr_matrix(cycle + cycle.T) if symmetric else sp.random(n, n, density=0.4, random_state=1)
+    term = KroneckerTerm.build("objective", a, b, rng.random(n * n), scale=1.3)
+    assert term._symmetric is symmetric
+    v = rng.random((3, n * n))
+    for vartype in (Vartype.BINARY, Vartype.SPIN):
+        np.testing.assert_allclose(term.fields(v, vartype), term.quadratic(vartype).fields(v, vartype), atol=1e-12)
