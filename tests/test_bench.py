@@ -136,7 +136,7 @@ def test_shipped_suites_are_valid():
         assert grid_from_toml(registry, suite).tasks()
 
 
-def test_per_solver_time_limits_and_backends_without_one(cli, tmp_path):
+def test_per_solver_time_limits_and_backends_without_one(cli, tmp_path, monkeypatch):
     suite = tmp_path / "suite.toml"
     suite.write_text(f"""
 instances = ["{TSP / 'burma14.tsp'}"]
@@ -154,8 +154,17 @@ name = "hopfield"
     assert run.code == 0, run.err
     by_solver = {r["solver"]: r for r in lines(out)}
     assert by_solver["anneal"]["params"]["time_limit"] < 1.5 and by_solver["anneal"]["time_limit_applied"]
-    assert by_solver["hopfield"]["status"] != "error" and by_solver["hopfield"]["time_limit_applied"] is False
+    assert by_solver["hopfield"]["status"] != "error" and by_solver["hopfield"]["time_limit_applied"]
+    assert by_solver["hopfield"]["params"]["time_limit"] <= 2
     assert by_solver["anneal"]["weights"]["row"] == 4 and by_solver["anneal"]["params"]["options"]["form"] == "lucas"
+    # a backend without a time_limit parameter (a third party's, say) runs unlimited and says so
+    from hopsolve.backends.hopfield import HopfieldBackend
+    from hopsolve.bench.grid import SolverSpec, Task
+    from hopsolve.bench.runner import run_task
+
+    monkeypatch.setattr(HopfieldBackend, "supports_time_limit", classmethod(lambda cls: False))
+    record = run_task(Task(str(TSP / "burma14.tsp"), None, SolverSpec("hopfield", "backend"), 1, 2.0))
+    assert record["time_limit_applied"] is False and record["params"]["time_limit"] is None
     suite.write_text(suite.read_text().replace("time_limit = 1.5", "time_limit = -1"))
     bad = cli("bench", "--config", suite, "--out", tmp_path / "bad.jsonl")
     assert bad.code == 2 and "time_limit must be a positive" in bad.err

@@ -18,7 +18,7 @@ INSTANCES = Path(__file__).resolve().parents[1] / "instances"
 
 def _replayed(result: hopsolve.Result, source: Path, **kwargs) -> hopsolve.Result:
     replay = result.info["replay"]
-    assert int(replay["sweeps"]) >= 1
+    assert replay and all(value != "" for key, value in replay.items() if key != "replan")
     return hopsolve.solve(source, seed=result.seed, params={**kwargs.pop("params", {}), **replay}, **kwargs)
 
 
@@ -140,3 +140,28 @@ def test_tank_refuses_a_limit_shorter_than_one_step(monkeypatch):
     monkeypatch.setitem(tank.EVALUATIONS_PER_STEP, "euler", 10**12)  # one step "takes" hours
     with pytest.raises(TooLargeError, match="give a time limit of at least"):
         tank.TankBackend().solve(random_energy(10, 1), tank.TankParams(time_limit=1.0), seed=1)
+
+
+def test_a_timed_bifurcation_run_replays_exactly():
+    source = INSTANCES / "gset" / "G14.txt"
+    timed = hopsolve.solve(source, backend="bifurcation", seed=9, time_limit=0.3, params={"steps": 10_000_000})
+    assert timed.info["replay"]["replan"] != ""
+    _assert_same_run_steps(timed, _replayed(timed, source, backend="bifurcation"))
+
+
+def _assert_same_run_steps(timed: hopsolve.Result, untimed: hopsolve.Result) -> None:
+    assert untimed.solution == timed.solution and untimed.energy == timed.energy
+    assert untimed.info["steps_done"] == timed.info["steps_done"]
+
+
+def test_a_timed_hopfield_run_keeps_its_finished_reads_and_replays_them():
+    from hopsolve.backends.hopfield import HopfieldBackend, HopfieldParams
+    from hopsolve.testing import random_energy
+
+    energy, reads = random_energy(200, 5), 100_000
+    timed = HopfieldBackend().solve(energy, HopfieldParams(reads=reads, time_limit=0.3), seed=8)
+    finished = timed.info["replay"]["reads"]
+    assert timed.timed_out and 1 <= finished < reads
+    assert list(timed.per_read["outcome"][finished:]) == ["not_started"] * (reads - finished)
+    untimed = HopfieldBackend().solve(energy, HopfieldParams(reads=finished), seed=8)
+    np.testing.assert_array_equal(untimed.states, timed.states[:finished])

@@ -29,6 +29,7 @@ from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size
 from hopsolve.backends import _sb_kernels as SB
 from hopsolve.backends._model import SpinModel, compile_spin_model, from_spins, to_spins
 from hopsolve.backends.anneal import _Progress, _run_chunked, _Threads
+from hopsolve.backends.replan import apply_replan, parse_replan
 from hopsolve.energy import Energy
 from hopsolve.errors import ParameterError
 from hopsolve.params import require
@@ -51,6 +52,9 @@ MAX_BLOCK = 16
 
 START_AMPLITUDE = 0.1
 """Random starts draw ``x_i`` and ``y_i`` from U(-0.1, 0.1)."""
+
+
+OWNER = "backend 'bifurcation'"
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,10 @@ class BifurcationParams(TimedRunParams):
     relative to its sign, so the problem keeps its ±s symmetry and the bias grows with the bifurcation); ``field``,
     a constant force ``c0·b_i`` (the extra spin held at +1 from the start). Energies with group penalties use
     ``field``."""
+    replan: str = ""
+    """Changes to the pump ramp of ``steps`` before the run, ``at:total,...`` (see
+    :mod:`hopsolve.backends.replan`); a timed run records its own in ``info['replay']`` with the steps it started
+    from, and those two parameters replay it exactly without the time limit."""
     threads: int | None = None
     """Threads for parallel replicas (default: all cores)."""
     trace: bool = False
@@ -104,6 +112,9 @@ class BifurcationParams(TimedRunParams):
         require(math.isfinite(self.a0) and self.a0 >= 0, owner, "a0 must be a finite number >= 0")
         require(self.bias in ("spin", "field"), owner, f"bias must be spin or field, got {self.bias!r}")
         require(self.threads is None or self.threads >= 1, owner, "threads must be at least 1")
+        changes = parse_replan(self.replan, owner)
+        require(not self.trace or all(total <= self.steps for _, total in changes), owner,
+                "with trace, a replan may not grow the ramp beyond steps")
 
 
 def coupling_scale(model: SpinModel) -> tuple[float, float]:
@@ -203,7 +214,9 @@ class BifurcationBackend(Backend):
         seed = resolve_seed(seed)
         n = energy.num_variables
         reads = params.reads if initial_states is None else len(np.atleast_2d(initial_states))
-        check_run_size(reads=reads, units=n, steps=params.steps, trace=params.trace, arrays=8, steps_name="steps")
+        changes = parse_replan(params.replan, OWNER)
+        longest = max([params.steps, *(total for _, total in changes)])
+        check_run_size(reads=reads, units=n, steps=longest, trace=params.trace, arrays=8, steps_name="steps")
         if any(isinstance(t, PatternTerm) and energy.weights[t.name] for t in energy.terms):
             raise ParameterError("backend 'bifurcation': pattern terms are not supported (use anneal or hopfield)")
         model = compile_spin_model(energy)
@@ -234,7 +247,7 @@ class BifurcationBackend(Backend):
             SB.refresh(kernel_model, state, params.mode == "ballistic")
             offset = float(spin_energy.energy(gauged(spins[0])) - state.energy[0]) if reads and n else 0.0
             state.best[:] = state.energy
-            pump = np.linspace(0.0, params.a0, params.steps)
+            pump = apply_replan(np.linspace(0.0, params.a0, params.steps), changes, OWNER)
             block = max(1, min(MAX_BLOCK, -(-reads // numba.get_num_threads())))
 
             def step(start: int, stop: int, chunk: np.ndarray) -> None:
@@ -267,6 +280,7 @@ class BifurcationBackend(Backend):
             "steps_done": progress.done, "timed_out": progress.timed_out,
             "schedule_compressed": progress.compressed, "schedule_stretched": progress.stretched,
             "interrupted": progress.interrupted, "work": progress.done, "work_unit": "steps",
+            "replay": {"steps": params.steps, "replan": progress.replan.text(changes)},
             "wall_time_s": elapsed, "updates": updates,
             "updates_per_second": updates / elapsed if elapsed > 0 else None,
         }

@@ -10,7 +10,7 @@ from typing import Any, Literal
 import numba
 import numpy as np
 
-from hopsolve.backend import Backend, Callback, RunParams, check_run_size
+from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size
 from hopsolve.backends import _group_kernels as GK
 from hopsolve.backends import _kernels as K
 from hopsolve.backends import _pattern_kernels as PAT
@@ -27,11 +27,16 @@ _ZERO_RULES = {"keep": 0, "up": 1, "down": -1}
 
 
 @dataclass(frozen=True)
-class HopfieldParams(RunParams):
+class HopfieldParams(TimedRunParams):
     """Parameters of the ``hopfield`` backend (every field has a default)."""
 
     reads: int = 10
     """Restarts, each from a random state (or from the given initial states)."""
+    time_limit: float | None = None
+    """Seconds for the run. ``async`` runs reads in batches of about ``min(0.25 s, 2% of the limit)`` and starts
+    no batch that its pace says would end late; reads not started keep their start state (outcome
+    ``not_started``) and ``info['replay']`` gives the ``reads`` that replay the finished ones without the limit.
+    ``sync`` stops after the sweep that reaches the limit (``replay``: ``max_sweeps``)."""
     mode: Literal["async", "sync"] = "async"
     """``async``: one unit at a time (the energy never rises; ends at a local minimum). ``sync``: all units at once
     (may fall into a 2-cycle, which is detected and reported)."""
@@ -90,7 +95,7 @@ class HopfieldBackend(Backend):
             if groups is not None and not all(groups.satisfied(row) for row in given):
                 raise ParameterError("backend 'hopfield': initial states need exactly one unit on in every one-hot "
                                      "group (or units=single)")
-        progress = _Progress(energy, callback)
+        progress = _Progress(energy, callback, params.time_limit)
         if params.mode == "async":
             spins, sweeps, outcome, trace = self._run_async(energy, params, seed, spins, progress, groups)
         else:
@@ -99,10 +104,14 @@ class HopfieldBackend(Backend):
             "derived": {"seed": seed, "units": "winner-take-all" if groups is not None else "single"},
             "read_sweeps": sweeps, "outcome": outcome,
             "work": int(np.max(sweeps, initial=0)), "work_unit": "sweeps", "interrupted": progress.interrupted,
+            "timed_out": progress.timed_out,
             "fixed_points": int(sum(o == "fixed_point" for o in outcome)), "wall_time_s": time.perf_counter() - started,
         }
         if params.trace:
             info["trace"] = trace
+        if params.time_limit is not None:
+            info["replay"] = ({"reads": progress.finished} if params.mode == "async"
+                              else {"max_sweeps": int(np.max(sweeps, initial=0))})
         return SampleSet.from_states(energy, from_spins(spins, energy.vartype), **info)
 
     @staticmethod
@@ -149,7 +158,8 @@ class HopfieldBackend(Backend):
                                  zero_rule, params.max_sweeps, sweeps[a:b], trace[a:b])
 
         finished = progress.run_batches(reads, run, lambda a, b: spins[a:b])
-        outcome = ["interrupted" if r >= finished else
+        unfinished = "interrupted" if progress.interrupted else "not_started"
+        outcome = [unfinished if r >= finished else
                    "fixed_point" if s < params.max_sweeps or _is_fixed(energy, row, params) else "max_sweeps"
                    for r, (s, row) in enumerate(zip(sweeps, spins))]
         traces = [(start_energy[r] + trace[r, : sweeps[r]]).tolist() for r in range(reads)] if params.trace else []
@@ -188,6 +198,8 @@ class HopfieldBackend(Backend):
                     for r, e in zip(rows, energies):
                         traces[r].append(float(e))
                 progress.improve(spins[rows], energies, sweep, params.max_sweeps, "sweeps")
+                if progress.past_deadline():
+                    break
         except KeyboardInterrupt:
             progress.interrupted = True
             outcome = ["interrupted" if active[r] else o for r, o in enumerate(outcome)]
@@ -199,12 +211,27 @@ class _Progress:
 
     BATCH_SECONDS = 0.25
 
-    def __init__(self, energy: Energy, callback: Callback | None) -> None:
+    DEADLINE_SHARE = 0.02
+    """With a time limit, batches aim at this share of it (if shorter than ``BATCH_SECONDS``)."""
+
+    def __init__(self, energy: Energy, callback: Callback | None, time_limit: float | None = None) -> None:
         self.spin_energy = energy.to_spin()
         self.vartype = energy.vartype
         self.callback = callback
         self.best_energy = np.inf
         self.interrupted = False
+        self.timed_out = False
+        self.finished = 0
+        self.deadline = None if time_limit is None else time.perf_counter() + time_limit
+        self.batch_seconds = self.BATCH_SECONDS if time_limit is None else min(self.BATCH_SECONDS,
+                                                                                self.DEADLINE_SHARE * time_limit)
+
+    def past_deadline(self, upcoming: float = 0.0) -> bool:
+        """Whether the time limit has passed, or would be by the end of ``upcoming`` more seconds (then the run
+        is marked timed out)."""
+        if self.deadline is not None and time.perf_counter() + upcoming > self.deadline:
+            self.timed_out = True
+        return self.timed_out
 
     def improve(self, spins: np.ndarray, energies: np.ndarray, done: int, total: int, unit: str) -> None:
         """Report progress ``done``/``total``, with the best of these states if it beats the best so far."""
@@ -232,10 +259,13 @@ class _Progress:
                 states = states_of(finished, end)
                 energies = self.spin_energy.energies(states) if states.shape[1] else np.zeros(len(states))
                 finished = end
+                self.finished = finished
                 self.improve(states, energies, finished, reads, "reads")
                 per_read = took / max(1, len(states))
-                batch = int(np.clip(self.BATCH_SECONDS / max(per_read, 1e-9), threads, max(threads, reads)))
+                batch = int(np.clip(self.batch_seconds / max(per_read, 1e-9), threads, max(threads, reads)))
                 batch = max(threads, batch - batch % threads)
+                if finished < reads and self.past_deadline(per_read * min(batch, reads - finished) / threads):
+                    break
         except KeyboardInterrupt:
             self.interrupted = True
         return finished

@@ -38,7 +38,7 @@ def run_task(task: Task) -> dict[str, Any]:
     try:
         limit_applied = task.time_limit is not None
         if task.solver.kind == "backend" and not _registry().backend(task.solver.name).supports_time_limit():
-            limit_applied = False  # e.g. hopfield runs to its fixed point: no limit to give it
+            limit_applied = False  # a backend without a time_limit parameter (a third party's)
         kwargs: dict[str, Any] = {"seed": task.seed, "time_limit": task.time_limit if limit_applied else None,
                                   "params": task.solver.params, "weights": task.weights or None}
         if task.options and task.solver.kind == "backend":  # encoding options are for backends only
