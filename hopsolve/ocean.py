@@ -271,8 +271,8 @@ class AnnealSampler(HopsolveSampler):
 
 class HopfieldSampler(HopsolveSampler):
     """Deterministic Hopfield sign updates (hopsolve backend ``hopfield``) from random or given states; every
-    asynchronous read is a local minimum. A ``time_limit`` stops starting new reads (those not started keep their
-    random start)."""
+    asynchronous read is a local minimum. A ``time_limit`` stops starting new reads: only those that ran are
+    returned."""
 
     backend_class = HopfieldBackend
 

@@ -56,11 +56,16 @@ def read_sequences(seed: int, reads: int) -> list[np.random.SeedSequence]:
     return _branch(seed, _READS).spawn(int(reads))
 
 
-def kernel_states(seed: int, reads: int) -> np.ndarray:
-    """Each read's xorshift64* state (uint64, never zero) for the compiled kernels, one per spawned read stream."""
+def kernel_states(seed: int, reads: int, first: int = 0) -> np.ndarray:
+    """Each read's xorshift64* state (uint64, never zero) for the compiled kernels, one per spawned read stream:
+    reads ``first`` to ``first + reads - 1`` (a batch's states are made when it starts; read i's child of the read
+    branch is ``SeedSequence(entropy, spawn_key + (i,))``, exactly what ``spawn`` gives)."""
+    parent = _branch(seed, _READS)
     states = np.empty(int(reads), dtype=np.uint64)
-    for index, sequence in enumerate(read_sequences(seed, reads)):
-        states[index] = sequence.generate_state(1, dtype=np.uint64)[0]
+    for index in range(int(reads)):
+        child = np.random.SeedSequence(parent.entropy, spawn_key=(*parent.spawn_key, first + index),
+                                       pool_size=parent.pool_size)
+        states[index] = child.generate_state(1, dtype=np.uint64)[0]
     return states | np.uint64(1)
 
 

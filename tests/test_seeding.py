@@ -41,3 +41,11 @@ def test_read_streams_are_spawned_from_the_seed():
 def test_a_huge_seed_is_a_one_line_user_error(cli):
     run = cli("solve", INSTANCES / "tsplib" / "burma14.tsp", "--seed", str(2**70))
     assert run.code == 2 and "seed must be" in run.err and len(run.err.strip().splitlines()) == 1
+
+
+def test_kernel_states_of_a_batch_are_the_reads_own():
+    from hopsolve.seeding import kernel_states
+
+    whole = kernel_states(12345, 9)
+    np.testing.assert_array_equal(kernel_states(12345, 4, first=5), whole[5:])
+    np.testing.assert_array_equal(kernel_states(12345, 3), whole[:3])

@@ -219,20 +219,27 @@ def anneal_sweeps(indptr, indices, data, dense, group_of, group_target, group_sc
 
 @numba.njit(cache=True, parallel=True)
 def hopfield_async(indptr, indices, data, group_of, group_target, group_scale, states, hq, gsum, rng,
-                   random_order, zero_rule, max_sweeps, sweeps_done, trace):
-    """Asynchronous sign updates to a fixed point: each sweep visits every unit (random or index order).
+                   random_order, zero_rule, first_sweep, stop_sweep, sweeps_done, settled, energy_acc, trace):
+    """Asynchronous sign updates towards a fixed point, sweeps ``first_sweep`` to ``stop_sweep`` of each read
+    that has not ``settled``: called again with the next range it goes on where it stopped (the generator in
+    ``rng``, the energy change so far in ``energy_acc``), so a descent can be cut into chunks of sweeps with the
+    same result. Each sweep visits every unit (a fresh random permutation, or index order).
 
     ``zero_rule``: 0 keeps the unit on a zero field, 1 sets it to +1, -1 to -1. ``sweeps_done[r]`` is the number
-    of sweeps read r ran (the last one changed nothing if it is below ``max_sweeps``).
+    of sweeps read r ran; ``settled[r]`` that its last sweep changed nothing (a fixed point).
     """
     reads, n = states.shape
     record = trace.shape[1] > 0
     for r in prange(reads):
+        if settled[r]:
+            continue
         order = np.arange(n)
-        energy = 0.0
+        energy = energy_acc[r]
         x_rng = rng[r]
-        for sweep in range(max_sweeps):
+        for sweep in range(first_sweep, stop_sweep):
             if random_order:
+                for k in range(n):
+                    order[k] = k
                 x_rng = shuffle(order, x_rng)
             changed = 0
             for idx in range(n):
@@ -253,5 +260,7 @@ def hopfield_async(indptr, indices, data, group_of, group_target, group_scale, s
                 trace[r, sweep] = energy
             sweeps_done[r] = sweep + 1
             if changed == 0:
+                settled[r] = True
                 break
+        energy_acc[r] = energy
         rng[r] = x_rng

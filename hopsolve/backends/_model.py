@@ -12,7 +12,15 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
-from hopsolve.energy import Energy, GroupSquareTerm, QuadraticTerm, Vartype, check_matrix_size
+from hopsolve.energy import (
+    Energy,
+    GroupSquareTerm,
+    LazyTerm,
+    QuadraticTerm,
+    Vartype,
+    check_allocation,
+    check_matrix_size,
+)
 from hopsolve.errors import ParameterError
 from hopsolve.pattern_term import KINDS, PatternTerm
 
@@ -98,6 +106,8 @@ def compile_spin_model(energy: Energy) -> SpinModel:
     """Flatten ``energy`` (any vartype) into a :class:`SpinModel`; unknown term kinds are materialised."""
     spin = energy.to_spin()
     n = spin.num_variables
+    # row pointers, biases, one-hot group maps: several arrays of n before any coupling is stored
+    check_allocation(8.0 * 4 * float(n), f"a spin model of {n:,} units")
     coupling = sp.csr_matrix((n, n))
     bias = np.zeros(n)
     families: list[GroupSquareTerm] = []
@@ -105,6 +115,8 @@ def compile_spin_model(energy: Energy) -> SpinModel:
         weight = spin.weights[term.name]
         if not weight or isinstance(term, PatternTerm):  # pattern terms have kernels of their own
             continue
+        if isinstance(term, LazyTerm):  # its own form (a group-square family stays one), not its n² couplings
+            term = term.term
         if isinstance(term, GroupSquareTerm):
             families.append(GroupSquareTerm(term.name, term.groups, term.targets, weight * term.scale))
             continue

@@ -34,9 +34,12 @@ class HopfieldParams(TimedRunParams):
     """Restarts, each from a random state (or from the given initial states)."""
     time_limit: float | None = None
     """Seconds for the run. ``async`` runs reads in batches of about ``min(0.25 s, 2% of the limit)`` and starts
-    no batch that its pace says would end late; reads not started keep their start state (outcome
-    ``not_started``) and ``info['replay']`` gives the ``reads`` that replay the finished ones without the limit.
-    ``sync`` stops after the sweep that reaches the limit (``replay``: ``max_sweeps``)."""
+    no batch that its pace says would end late; only the reads that ran are returned, and ``info['replay']``
+    gives the ``reads`` that replay the finished ones without the limit.
+    On single units (not winner-take-all groups or pattern energies) a batch's descents also run in chunks of
+    sweeps of about that time, so one long descent cannot hold the deadline up: reads it cuts keep their partial
+    descent (outcome ``timed_out``) and are left out of ``replay``. ``sync`` stops after the sweep that reaches
+    the limit (``replay``: ``max_sweeps``)."""
     mode: Literal["async", "sync"] = "async"
     """``async``: one unit at a time (the energy never rises; ends at a local minimum). ``sync``: all units at once
     (may fall into a 2-cycle, which is detected and reported)."""
@@ -95,11 +98,14 @@ class HopfieldBackend(Backend):
             if groups is not None and not all(groups.satisfied(row) for row in given):
                 raise ParameterError("backend 'hopfield': initial states need exactly one unit on in every one-hot "
                                      "group (or units=single)")
-        progress = _Progress(energy, callback, params.time_limit)
+        progress = _Progress(energy, callback, None if params.time_limit is None else started + params.time_limit)
         if params.mode == "async":
             spins, sweeps, outcome, trace = self._run_async(energy, params, seed, spins, progress, groups)
         else:
             spins, sweeps, outcome, trace = self._run_sync(energy, params, spins, progress)
+        if progress.timed_out and params.mode == "async":  # only the reads that ran are returned
+            ran = progress.finished
+            spins, sweeps, outcome, trace = spins[:ran], sweeps[:ran], outcome[:ran], trace[:ran]
         info = {
             "derived": {"seed": seed, "units": "winner-take-all" if groups is not None else "single"},
             "read_sweeps": sweeps, "outcome": outcome,
@@ -110,7 +116,8 @@ class HopfieldBackend(Backend):
         if params.trace:
             info["trace"] = trace
         if params.time_limit is not None:
-            info["replay"] = ({"reads": progress.finished} if params.mode == "async"
+            replayable = progress.finished if progress.cut_from is None else progress.cut_from
+            info["replay"] = ({"reads": replayable} if params.mode == "async"
                               else {"max_sweeps": int(np.max(sweeps, initial=0))})
         return SampleSet.from_states(energy, from_spins(spins, energy.vartype), **info)
 
@@ -122,15 +129,16 @@ class HopfieldBackend(Backend):
         state, outcome ``interrupted``)."""
         model = compile_spin_model(energy)
         reads = len(spins)
-        hq = model.initial_fields(spins)
+        hq = np.zeros((reads, model.n))  # each batch's fields are computed when it starts (reads × couplings)
         gsum = np.zeros((reads, model.group_of.shape[0], model.group_target.shape[1]))
         K.init_group_sums(model.group_of, spins, gsum)
-        start_energy = energy.to_spin().energies(spins) if model.n else np.zeros(reads)
-        generators = kernel_states(seed, reads)
+        start_energy = energy.to_spin().energies(spins) if model.n and params.trace else np.zeros(reads)
+        generators = np.zeros(reads, dtype=np.uint64)  # each batch's streams are made when it starts
         sweeps = np.zeros(reads, dtype=np.int64)
         trace = np.zeros((reads, params.max_sweeps if params.trace else 0))
         patterns = pattern_part(energy, model)
         random_order, zero_rule = params.order == "random", _ZERO_RULES[params.zero_field]
+        cut = np.zeros(reads, dtype=bool)
         if patterns is not None:
             floats = spins.astype(np.float64)
             overlaps = patterns.overlaps(spins)
@@ -152,14 +160,34 @@ class HopfieldBackend(Backend):
                                   sweeps[a:b], trace[a:b])
                 spins[a:b] = floats[a:b].astype(np.int8)
         else:
-            def run(a: int, b: int) -> None:
-                K.hopfield_async(model.indptr, model.indices, model.data, model.group_of, model.group_target,
-                                 model.group_scale, spins[a:b], hq[a:b], gsum[a:b], generators[a:b], random_order,
-                                 zero_rule, params.max_sweeps, sweeps[a:b], trace[a:b])
+            settled, energy_acc = np.zeros(reads, dtype=np.bool_), np.zeros(reads)
 
-        finished = progress.run_batches(reads, run, lambda a, b: spins[a:b])
+            def run(a: int, b: int) -> None:
+                """The batch's descents in chunks of sweeps of about the batch time, the deadline looked at between
+                chunks: one that would end late is not started, and the batch's unsettled reads are then cut."""
+                first, chunk = 0, 1
+                while first < params.max_sweeps and not settled[a:b].all():
+                    stop = min(params.max_sweeps, first + chunk)
+                    began = time.perf_counter()
+                    K.hopfield_async(model.indptr, model.indices, model.data, model.group_of, model.group_target,
+                                     model.group_scale, spins[a:b], hq[a:b], gsum[a:b], generators[a:b],
+                                     random_order, zero_rule, first, stop, sweeps[a:b], settled[a:b],
+                                     energy_acc[a:b], trace[a:b])
+                    per_sweep = (time.perf_counter() - began) / (stop - first)
+                    first, chunk = stop, max(1, int(progress.batch_seconds / max(per_sweep, 1e-9)))
+                    if first < params.max_sweeps and not settled[a:b].all() and progress.past_deadline(per_sweep):
+                        cut[a:b] = ~settled[a:b]
+                        progress.cut_from = a
+                        return
+
+        def batch(a: int, b: int) -> None:
+            hq[a:b] = model.initial_fields(spins[a:b])
+            generators[a:b] = kernel_states(seed, b - a, first=a)
+            run(a, b)
+
+        finished = progress.run_batches(reads, batch, lambda a, b: spins[a:b])
         unfinished = "interrupted" if progress.interrupted else "not_started"
-        outcome = [unfinished if r >= finished else
+        outcome = [unfinished if r >= finished else "timed_out" if cut[r] else
                    "fixed_point" if s < params.max_sweeps or _is_fixed(energy, row, params) else "max_sweeps"
                    for r, (s, row) in enumerate(zip(sweeps, spins))]
         traces = [(start_energy[r] + trace[r, : sweeps[r]]).tolist() for r in range(reads)] if params.trace else []
@@ -214,7 +242,7 @@ class _Progress:
     DEADLINE_SHARE = 0.02
     """With a time limit, batches aim at this share of it (if shorter than ``BATCH_SECONDS``)."""
 
-    def __init__(self, energy: Energy, callback: Callback | None, time_limit: float | None = None) -> None:
+    def __init__(self, energy: Energy, callback: Callback | None, deadline: float | None = None) -> None:
         self.spin_energy = energy.to_spin()
         self.vartype = energy.vartype
         self.callback = callback
@@ -222,9 +250,11 @@ class _Progress:
         self.interrupted = False
         self.timed_out = False
         self.finished = 0
-        self.deadline = None if time_limit is None else time.perf_counter() + time_limit
-        self.batch_seconds = self.BATCH_SECONDS if time_limit is None else min(self.BATCH_SECONDS,
-                                                                                self.DEADLINE_SHARE * time_limit)
+        self.cut_from: int | None = None
+        """The first read of a batch whose descents the deadline cut (those reads are not in ``replay``)."""
+        self.deadline = deadline
+        self.batch_seconds = self.BATCH_SECONDS if deadline is None else min(
+            self.BATCH_SECONDS, self.DEADLINE_SHARE * max(deadline - time.perf_counter(), 0.0))
 
     def past_deadline(self, upcoming: float = 0.0) -> bool:
         """Whether the time limit has passed, or would be by the end of ``upcoming`` more seconds (then the run
