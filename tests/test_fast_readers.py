@@ -1,5 +1,5 @@
-"""The Gset/rudy reader's numpy fast path gives the same graph as the line-by-line reader, and steps aside (so
-that the line-by-line reader names the line) on anything unusual."""
+"""The numpy fast paths of the Gset/rudy and OR-Library readers give what the line-by-line readers give, and step
+aside (so that the line-by-line reader names the line) on anything unusual."""
 
 from __future__ import annotations
 
@@ -80,3 +80,43 @@ def test_the_fast_path_steps_aside_and_the_line_reader_names_the_line(text, tmp_
     with pytest.raises(ParseError) as caught:
         rudy.read_graph(path)
     assert str(path) in str(caught.value) and caught.value.line is not None
+
+
+@st.composite
+def orlib_texts(draw):
+    n = draw(st.integers(1, 6))
+    costs = [draw(WEIGHT_TEXT) for _ in range(n * n)]
+    per_line = draw(st.integers(1, max(1, n * n)))
+    lines = [" ".join(costs[k:k + per_line]) for k in range(0, n * n, per_line)]
+    return f"{n}\n" + "\n".join(lines) + draw(st.sampled_from(["\n", "", "  \n"]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=orlib_texts())
+def test_the_orlib_fast_path_reads_what_the_token_reader_reads(text, tmp_path_factory):
+    from hopsolve_assignment import formats
+
+    path = tmp_path_factory.mktemp("orlib") / "a.txt"
+    path.write_text(text)
+    fast = formats._plain_matrix(path)
+    assert fast is not None
+    original = formats._plain_matrix
+    try:
+        formats._plain_matrix = lambda _: None
+        slow = formats.read_cost_matrix(path)
+    finally:
+        formats._plain_matrix = original
+    np.testing.assert_array_equal(fast, slow)
+
+
+@pytest.mark.parametrize("text", ["2\n1 2\n3\n", "2\n1 2 3 4 5\n", "2\n1 2\n3 1_0\n", "2.0\n1 2\n3 4\n",
+                                  "2\n1 2\n3 nan\n", "2\n1 2\n3 1e999\n", "2\n1 2 # c\n3 4\n"])
+def test_the_orlib_fast_path_steps_aside_and_the_token_reader_names_the_line(text, tmp_path):
+    from hopsolve_assignment import formats
+
+    path = tmp_path / "a.txt"
+    path.write_text(text)
+    assert formats._plain_matrix(path) is None
+    with pytest.raises(ParseError) as caught:
+        formats.read_cost_matrix(path)
+    assert str(path) in str(caught.value)
