@@ -70,3 +70,14 @@ def test_written_qubo_reads_back(tmp_path):
     q = random_qubo(9, 3)
     write_qubo(QuboModel(sp.csr_matrix(q)), tmp_path / "m.qubo", comment="round trip")
     np.testing.assert_allclose(read_qubo(tmp_path / "m.qubo").q.toarray(), q)
+
+
+def test_exact_stops_between_chunks_at_its_time_limit_without_claiming_optimality():
+    from hopsolve.backends.exact import ExactBackend
+    from hopsolve.testing import random_energy
+
+    energy = random_energy(26, 2)  # 64 chunks of 2^20 states: seconds in all
+    samples = ExactBackend().solve(energy, ExactBackend.Params(time_limit=0.2))
+    assert samples.timed_out and not samples.proven_optimal and 0 < samples.work < 2**26
+    full = ExactBackend().solve(energy)
+    assert full.proven_optimal and not full.timed_out and full.best_energy <= samples.best_energy

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -62,14 +63,19 @@ class ExactBackend(Backend):
 
     @dataclass(frozen=True)
     class Params:
-        """Parameters of the exact backend."""
+        """Parameters of the exact backend (no ``reads``: one enumeration returns every ground state)."""
 
         max_states: int = 1024
         """Keep at most this many degenerate ground states."""
         tolerance: float = 1e-9
         """States within this (relative to the largest coefficient) of the minimum count as ground states."""
+        time_limit: float | None = None
+        """Stop before a chunk of 2²⁰ states that the pace says would end past the limit; the best states of the
+        chunks done are returned, not proven optimal (``timed_out``)."""
 
         def validate(self) -> None:
+            require(self.time_limit is None or (math.isfinite(self.time_limit) and self.time_limit > 0),
+                    "backend 'exact'", "time_limit must be a positive number of seconds")
             require(self.max_states >= 1, "backend 'exact'", "max_states must be at least 1")
             require(self.tolerance >= 0, "backend 'exact'", "tolerance must be non-negative")
 
@@ -92,6 +98,8 @@ class ExactBackend(Backend):
         bits = min(n, CHUNK_BITS)
         chunks = 1 << (n - bits)
         best, states, interrupted, done = np.inf, np.zeros((0, n), np.int8), False, 0
+        deadline = None if params.time_limit is None else start + params.time_limit
+        timed_out = False
         try:  # Ctrl-C between chunks keeps the best states of the chunks done
             for chunk in range(chunks):
                 start_state = -np.ones(n)
@@ -108,6 +116,10 @@ class ExactBackend(Backend):
                     best_state = states[0] if energy.vartype is Vartype.SPIN else (states[0] + 1) // 2
                     callback({"done": done, "total": chunks, "unit": "chunks", "best_energy": float(best + offset),
                               "best_state": best_state.astype(np.int8)})
+                now = time.perf_counter()
+                if deadline is not None and done < chunks and now + (now - start) / done > deadline:
+                    timed_out = True
+                    break
         except KeyboardInterrupt:
             interrupted = True
         if not len(states):
@@ -117,5 +129,6 @@ class ExactBackend(Backend):
         order = np.lexsort(states.T[::-1])
         complete = done == chunks
         return SampleSet.from_states(energy, states[order], proven_optimal=complete, interrupted=interrupted,
+                                     timed_out=timed_out,
                                      ground_states=len(states), work=done << bits, work_unit="states",
                                      wall_time_s=time.perf_counter() - start)
