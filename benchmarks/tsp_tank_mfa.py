@@ -42,8 +42,8 @@ def main() -> None:
                 valid += 1
                 exact, _ = solve_instance(registry, "tsp", instance, baseline="ortools-cpsat", time_limit=60)
                 gaps.append(100 * (solution.objective - exact.objective) / exact.objective)
-        fmt = (lambda f: f"{f(gaps):.2f}" if gaps else "—")
-        print(f"| {n} | {count} | {valid}/{count} | {fmt(np.median)} | {fmt(np.mean)} | {fmt(np.max)} | "
+        stats = [f"{f(gaps):.2f}" if gaps else "—" for f in (np.median, np.mean, np.max)]
+        print(f"| {n} | {count} | {valid}/{count} | {stats[0]} | {stats[1]} | {stats[2]} | "
               f"{np.median(walls):.2f} |", flush=True)
 
 

@@ -1,13 +1,14 @@
 """Mean-field annealing for ``tank``: the energy the softmax units descend, the critical temperature the schedule
 starts from, and the doubly stochastic (Sinkhorn) outputs of permutation energies.
 
-Two kinds of normalised units: ``potts`` (Peterson & Söderberg 1989), a softmax over every one-hot group (the
-rows of a permutation); ``sinkhorn``, on a permutation layout, ``V = Sinkhorn(exp(u/u₀))``, the doubly stochastic
+``tank`` uses ``potts`` units (Peterson & Söderberg 1989), a softmax over every one-hot group (the rows of a
+permutation). :func:`sinkhorn` is an experiment not wired into the backend (too slow as written; RESULTS §11): on
+a permutation layout, ``V = Sinkhorn(exp(u/u₀))``, the doubly stochastic
 matrix nearest (in relative entropy) to the softmax, so rows *and* columns sum to one at all times — the network
 moves inside the valid subspace of Aiyer, Niranjan & Fallside (1990) by an entropic rather than a linear
 projection, the "softassign" of Gold & Rangarajan (1996). ``V`` then minimises ``-⟨u, V⟩ + u₀ Σ V ln V`` over
-the doubly stochastic matrices, so ``E(V) + (u₀/τ) Σ V ln V`` is a Lyapunov function of ``du/dt = -u/τ + h(V)``
-at a fixed gain, as for Potts rows.
+the doubly stochastic matrices, so ``E(V) + (u₀/τ) Σ V ln V`` would be a Lyapunov function of ``du/dt = -u/τ + h(V)``
+at a fixed gain, as it is for Potts rows.
 
 With every one-hot group a softmax ``V_g = softmax(u_g/u₀)``, a penalty that only asks a group to hold one unit
 (``A·row`` of a tour, Lucas' row term) is constant on the states the network can end in: inside the simplex it
