@@ -1,7 +1,9 @@
 """Hopfield & Tank (1985) on 10 random cities, and a variant that gives valid tours.
 
-1. The original network: A = B = 500, C = 200, D = 500, u₀ = 0.02 (the source article uses 0.01), ñ = 15, raw
-   distances in the unit square, start at V = 1/n with δu ~ U(-u₀/10, u₀/10). Reports the valid-tour rate over
+1. The original network (``tank``'s ``preset=hopfield-tank-1985``, Euler step 10⁻⁵): A = B = 500, C = 200,
+   D = 500, û = 0.02 (the source article uses 0.01), ñ = 15, raw distances in the unit square, start u₀₀ with
+   V = 1/n and δu ~ U(-|u₀₀|/10, |u₀₀|/10). About 9% of runs give a valid tour (RESULTS §11), so over 20
+   instances the figure usually shows the original network's own tour. Reports the valid-tour rate over
    ``--instances`` random instances (HT reported 16 of 20), and for valid tours where the length falls in the
    distribution of 1000 random tours, with a figure like Fig. 8 of the source article.
 2. The variant: a Potts (softmax-row) network on the Lucas energy with normalised distances, column weight 1
@@ -44,7 +46,7 @@ def original(args, problem: TspProblem):
     for seed in range(args.instances):
         instance, xy = unit_square_instance(10, seed)
         energy = problem.encode(instance, HT_WEIGHTS, TspOptions(active=15, normalise=False))
-        params = TankParams(reads=1, u0=0.02, dt=1e-5, max_steps=50000, start=0.1, settle_tolerance=1e-8)
+        params = TankParams(reads=1, preset="hopfield-tank-1985", max_steps=50000, settle_tolerance=1e-8)
         samples = TankBackend().solve(energy, params, seed=seed)
         solution = problem.decode(instance, energy, samples.best)
         if solution.feasible:

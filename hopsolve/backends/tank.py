@@ -16,6 +16,7 @@ import numpy as np
 from scipy.integrate import RK45
 
 from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size
+from hopsolve.backends.tank_potts import critical_gain, layout_groups, sinkhorn, softmax_energy
 from hopsolve.energy import Energy, OneHotGroups, Vartype
 from hopsolve.errors import ParameterError, TooLargeError
 from hopsolve.params import require
@@ -51,8 +52,10 @@ class TankParams(TimedRunParams):
     """``graded``: each unit its own sigmoid (Hopfield–Tank). ``potts``: each one-hot group of the energy (its
     ``groups``, else the rows of its permutation layout) is a softmax ``V_Xi = e^{u_Xi/u₀} / Σ_j e^{u_Xj/u₀}``
     (Peterson–Söderberg mean-field Potts network), so every group sums to one at all times and only the other
-    constraints are left to the penalties; the final state takes each group's largest output. ``auto``: ``potts``
-    on an energy with one-hot ``groups``, else ``graded`` (reported as ``derived['units']``)."""
+    constraints are left to the penalties; the final state takes each group's largest output. With ``potts`` the
+    penalty terms that only enforce the groups are constant on the final states and are left out of the dynamics
+    (``derived['dropped_terms']``). ``auto``: ``potts`` on an energy with one-hot ``groups`` or a permutation
+    layout (TSP, assignment, QAP: the layout's rows), else ``graded`` (reported as ``derived['units']``)."""
     integrator: Literal["euler", "rk45"] = "euler"
     """Explicit Euler with step ``dt``, or adaptive Runge–Kutta (scipy's RK45, stepped by hopsolve so the settle
     check, the deadline and Ctrl-C are looked at after every step)."""
@@ -75,6 +78,28 @@ class TankParams(TimedRunParams):
     of wall time, only the first reads whose step fits in ``STEP_SHARE`` of the limit run (``derived['reads']``;
     the same ``reads`` without the limit replays them), and an energy on which one read's step does not fit is
     refused before integrating."""
+    schedule: Literal["auto", "fixed", "mfa"] = "auto"
+    """``fixed``: the gain ``u0`` (or the ``u0 → u0_final`` ramp) as given. ``mfa``: Potts mean-field annealing
+    (Peterson & Söderberg 1989): the gain starts at the critical gain ``u₀c = τ·λ_max(S^½ W S^½)`` of the
+    linearised softmax dynamics, computed from the energy (see :mod:`hopsolve.backends.tank_potts`; ``u0`` is
+    ignored), and falls by ``cooling`` every time unit τ until every group is saturated (``saturation``); the Euler
+    step is ``dt`` or 0.1·τ. ``auto``: ``mfa`` when the units are Potts and no ``u0_final`` is given, else
+    ``fixed`` (reported as ``derived['schedule']``, with ``derived['u0_critical']``)."""
+    cooling: float = 0.9
+    """``mfa``: the gain (temperature) is held for one time unit τ (``round(τ/dt)`` steps, so the network relaxes
+    at each temperature and the Lyapunov function at that gain descends), then multiplied by this (closer to 1
+    is slower and better)."""
+    saturation: float = 0.999
+    """``mfa``: stop once the mean over groups of ``Σ_g V²`` reaches this (1: every group one-hot)."""
+    preset: Literal["none", "hopfield-tank-1985"] = "none"
+    """``hopfield-tank-1985``: the source article's network, equations (19)–(22), on a Hopfield–Tank TSP energy
+    (encode it with ``--weight row=500 --weight column=500 --weight total=200 --weight objective=500 --option
+    active=15 --option normalise=false``): graded units ``V = ½(1 + tanh(u/û))`` with û = ``u0`` (0.02 as in
+    Hopfield & Tank 1985; the article uses 0.01), τ = 1, Euler steps of ``dt`` (default 10⁻⁵), the start
+    u₀₀ with ``Σ V = n`` (V = n/N on every unit) plus ``δu ~ U(−|u₀₀|/10, |u₀₀|/10)``, and the C term's
+    self-coupling (the energy's ``total`` term keeps its literal square). It sets ``units``, ``schedule``,
+    ``tau``, ``start``, ``integrator`` and the noise; ``benchmarks/RESULTS.md`` §11 reports how often it gives
+    a valid tour and why."""
 
     def validate(self) -> None:
         super().validate()
@@ -84,6 +109,8 @@ class TankParams(TimedRunParams):
         require(self.dt is None or self.dt > 0, owner, "dt must be positive")
         require(self.max_steps >= 1 and self.record_every >= 1, owner, "max_steps and record_every must be >= 1")
         require(self.noise >= 0 and self.settle_tolerance > 0, owner, "noise and settle_tolerance must be positive")
+        require(0 < self.cooling < 1, owner, "cooling must be between 0 and 1")
+        require(0 < self.saturation <= 1, owner, "saturation must be in (0, 1]")
 
 
 def activation(u: np.ndarray, u0: float, vartype: Vartype) -> np.ndarray:
@@ -121,8 +148,18 @@ def potts_activation(u: np.ndarray, u0: float, groups: OneHotGroups, vartype: Va
     return v
 
 
+def unit_groups(energy: Energy, units: str) -> OneHotGroups | None:
+    """The groups whose outputs sum to one: the layout's rows (``sinkhorn``), the Potts groups (``potts``)."""
+    if units == "sinkhorn":
+        return layout_groups(energy) if energy.layout is not None else None
+    return potts_groups(energy) if units == "potts" else None
+
+
 def outputs(u: np.ndarray, gain: float, energy: Energy, params: TankParams) -> np.ndarray:
-    """The units' outputs V for internal states u: sigmoid/tanh units, or a softmax per group (Potts)."""
+    """The units' outputs V for internal states u: sigmoid/tanh units, a softmax per group (Potts), or the
+    doubly stochastic Sinkhorn matrix of the layout."""
+    if params.units == "sinkhorn":
+        return sinkhorn(u, gain, energy.layout.indices())
     if params.units == "potts":
         return potts_activation(u, gain, potts_groups(energy), energy.vartype)
     return activation(u, gain, energy.vartype)
@@ -133,7 +170,7 @@ def threshold(v: np.ndarray, energy: Energy, params: TankParams) -> np.ndarray:
     other unit is compared with its midpoint."""
     vt = energy.vartype
     states = np.where(v > (0.5 if vt is Vartype.BINARY else 0.0), 1, vt.low).astype(np.int8)
-    groups = potts_groups(energy) if params.units == "potts" else None
+    groups = unit_groups(energy, params.units)
     if groups is not None and len(groups.members):
         grid = v[:, groups.members]
         starts = groups.offsets[:-1]
@@ -145,6 +182,12 @@ def threshold(v: np.ndarray, energy: Energy, params: TankParams) -> np.ndarray:
     return states
 
 
+def saturation(v: np.ndarray, groups: OneHotGroups) -> float:
+    """Mean over reads and groups of ``Σ_{i∈g} V_i²`` (1 when every group is one-hot; 1/K at the uniform start)."""
+    squares = np.add.reduceat(v[:, groups.members] ** 2, groups.offsets[:-1], axis=1)
+    return float(squares.mean()) if squares.size else 1.0
+
+
 def inverse_activation(v: np.ndarray, u0: float, vartype: Vartype) -> np.ndarray:
     x = 2.0 * v - 1.0 if vartype is Vartype.BINARY else v
     return u0 * np.arctanh(np.clip(x, -1 + _CLIP, 1 - _CLIP))
@@ -153,12 +196,12 @@ def inverse_activation(v: np.ndarray, u0: float, vartype: Vartype) -> np.ndarray
 def lyapunov(energy: Energy, v: np.ndarray, u0: float, tau: float, units: str = "graded") -> np.ndarray:
     """``E(V) + (1/τ) Σ_i ∫_mid^{V_i} g⁻¹``, the function the continuous dynamics descend.
 
-    For Potts rows the integral term is the mean-field entropy term ``(u₀/τ) Σ V ln V``.
+    For Potts rows and Sinkhorn units the integral term is the mean-field entropy term ``(u₀/τ) Σ V ln V``.
     """
     grouped = np.zeros(energy.num_variables, dtype=bool)
     entropy = np.zeros(len(v))
-    if units == "potts":
-        groups = potts_groups(energy)
+    if units in ("potts", "sinkhorn"):
+        groups = unit_groups(energy, units)
         grouped[groups.members] = True
         p = v[:, groups.members] if energy.vartype is Vartype.BINARY else (v[:, groups.members] + 1.0) / 2.0
         entropy = (p * np.log(np.clip(p, _CLIP, 1.0))).sum(axis=1)
@@ -176,11 +219,26 @@ class TankBackend(Backend):
     description = "continuous Hopfield–Tank network (tanh/sigmoid units, Euler or RK45), thresholded at the end"
     Params = TankParams
 
+    def resolved(self, energy: Energy, params: TankParams) -> TankParams:
+        """``params`` with the preset applied and ``units``/``schedule`` ``auto`` decided for ``energy``."""
+        if params.preset == "hopfield-tank-1985":
+            if energy.layout is None:
+                raise ParameterError("backend 'tank': preset=hopfield-tank-1985 needs a tour energy (a layout)")
+            start = energy.layout.size / energy.num_variables  # Σ V = n over the n² units
+            params = dataclasses.replace(params, units="graded", schedule="fixed", tau=1.0, integrator="euler",
+                                         start=start, dt=params.dt if params.dt is not None else 1e-5,
+                                         u0_final=None)
+        if params.units == "auto":
+            units = "potts" if potts_groups(energy) is not None else "graded"
+            params = dataclasses.replace(params, units=units)
+        if params.schedule == "auto":
+            mfa = params.units in ("potts", "sinkhorn") and params.u0_final is None
+            params = dataclasses.replace(params, schedule="mfa" if mfa else "fixed")
+        return params
+
     def solve(self, energy: Energy, params: TankParams | None = None, *, seed: int | None = None,
               initial_states: np.ndarray | None = None, callback: Callback | None = None) -> SampleSet:
-        params = params or TankParams()
-        if params.units == "auto":
-            params = dataclasses.replace(params, units="potts" if energy.groups is not None else "graded")
+        params = self.resolved(energy, params or TankParams())
         seed = resolve_seed(seed)
         started = time.perf_counter()
         n = energy.num_variables
@@ -191,8 +249,29 @@ class TankBackend(Backend):
                        arrays=1)
         rng = make_rng(seed)
         vt = energy.vartype
-        scale = float(energy.field_bounds().max(initial=0.0))
-        dt = params.dt if params.dt is not None else min(0.1 * params.tau, 0.1 * params.u0 / max(scale, 1e-12))
+        derived: dict = {"seed": seed, "units": params.units, "schedule": params.schedule}
+        dynamics = energy
+        normalised = params.units in ("potts", "sinkhorn")
+        if normalised:
+            groups = unit_groups(energy, params.units)
+            if groups is None:
+                needs = "a permutation layout" if params.units == "sinkhorn" else "one-hot groups or a layout"
+                raise ParameterError(f"backend 'tank': units={params.units} needs an energy with {needs}")
+            partitions = (groups, layout_groups(energy, columns=True)) if params.units == "sinkhorn" else (groups,)
+            dynamics = softmax_energy(energy, *partitions)
+            derived["dropped_terms"] = [t for t in energy.term_names if t not in dynamics.term_names]
+        if params.schedule == "mfa":
+            if not normalised:
+                raise ParameterError("backend 'tank': schedule=mfa needs units=potts or sinkhorn")
+            critical = critical_gain(dynamics, groups, params.tau, rng, doubly=params.units == "sinkhorn")
+            gain0 = critical if critical > 0 else params.u0
+            derived["u0_critical"] = critical
+            dt = params.dt if params.dt is not None else 0.1 * params.tau
+        else:
+            gain0 = params.u0
+            scale = float(dynamics.field_bounds().max(initial=0.0))
+            dt = params.dt if params.dt is not None else min(0.1 * params.tau, 0.1 * params.u0 / max(scale, 1e-12))
+        derived["dt"] = dt
         if initial_states is not None:
             start_v = np.atleast_2d(np.asarray(initial_states, dtype=np.float64))
             if start_v.shape[1] != n:
@@ -204,29 +283,32 @@ class TankBackend(Backend):
             reads = params.reads
             mid = 0.5 if vt is Vartype.BINARY else 0.0
             start_v = np.full((reads, n), params.start if params.start is not None else mid)
-        if params.units == "potts":
-            if potts_groups(energy) is None:
-                raise ParameterError("backend 'tank': units=potts needs an energy with one-hot groups or a layout")
-            u = np.zeros_like(start_v)  # equal outputs in every row: the unbiased start
-        else:
-            u = inverse_activation(start_v, params.u0, vt)
-        u = u + rng.uniform(-params.noise * params.u0, params.noise * params.u0, size=u.shape)
+        # Potts and Sinkhorn: equal outputs in every row, the unbiased start
+        u = np.zeros_like(start_v) if normalised else inverse_activation(start_v, gain0, vt)
+        spread = params.noise * gain0
+        if params.preset == "hopfield-tank-1985" and initial_states is None and n:
+            spread = params.noise * float(np.abs(u[0, 0]))  # equation (22): δu ~ U(-|u₀₀|/10, |u₀₀|/10)
+        u = u + rng.uniform(-spread, spread, size=u.shape)
         if params.time_limit is not None and n:
-            u = self._fit_reads_to_limit(energy, params, u)
+            u = self._fit_reads_to_limit(dynamics, params, u, gain0)
             params = dataclasses.replace(params, time_limit=max(0.0, params.time_limit - (time.perf_counter()
                                                                                          - started)))
         reads = len(u)
+        derived["reads"] = reads
         evaluations = None
-        if params.integrator == "euler":
-            u, steps, settled, trajectory, trace, interrupted = self._euler(energy, params, dt, u, callback)
+        if params.integrator == "euler" or params.schedule == "mfa":
+            gain_at = self._gain_function(params, gain0, dt)
+            u, steps, settled, trajectory, trace, interrupted, gain = self._euler(dynamics, params, dt, u, callback,
+                                                                                 gain_at, energy)
         else:
-            u, steps, settled, trajectory, trace, interrupted, evaluations = self._rk45(energy, params, dt, u,
+            u, steps, settled, trajectory, trace, interrupted, evaluations = self._rk45(dynamics, params, dt, u,
                                                                                         callback)
-        v = outputs(u, self._gain(params, steps, params.max_steps), energy, params)
+            gain = params.u0
+        v = outputs(u, gain, energy, params)
         states = threshold(v, energy, params)
+        derived["u0_final"] = gain
         info = {
-            "derived": {"dt": dt, "seed": seed, "units": params.units, "reads": reads}, "steps": steps,
-            "settled": settled,
+            "derived": derived, "steps": steps, "settled": settled,
             "work": steps,
             "work_unit": "steps", "interrupted": interrupted,
             # the loop ends early only by settling, by Ctrl-C, or at the deadline
@@ -244,11 +326,11 @@ class TankBackend(Backend):
         return SampleSet.from_states(energy, states, **info)
 
     @staticmethod
-    def _fit_reads_to_limit(energy: Energy, params: TankParams, u: np.ndarray) -> np.ndarray:
+    def _fit_reads_to_limit(energy: Energy, params: TankParams, u: np.ndarray, gain: float) -> np.ndarray:
         """The reads (rows of ``u``) whose integration steps each fit in ``STEP_SHARE`` of the time limit, timed on
         one read's field; the first reads are kept (so ``reads=k`` replays the run). Refused when one read's step
         alone does not fit: the deadline could not be kept."""
-        first = outputs(u[:1], params.u0, energy, params)
+        first = outputs(u[:1], gain, energy, params)
         energy.fields(first)  # the first call may build lazily stored terms: time the second
         began = time.perf_counter()
         energy.fields(first)
@@ -262,6 +344,17 @@ class TankBackend(Backend):
         return u[: max(1, min(len(u), int(budget / max(per_read, 1e-12))))]
 
     @staticmethod
+    def _gain_function(params: TankParams, gain0: float, dt: float):
+        """The gain after ``step`` Euler steps: fixed, the ``u0 → u0_final`` ramp, or ``mfa``'s cooling."""
+        if params.schedule == "mfa":  # a staircase: held for one time unit τ, then multiplied by ``cooling``
+            level = max(1, int(round(params.tau / dt)))
+            return lambda step: gain0 * params.cooling ** (step // level)
+        if params.u0_final is None:
+            return lambda step: gain0
+        total = max(params.max_steps, 1)
+        return lambda step: gain0 * (params.u0_final / gain0) ** (min(step, total) / total)
+
+    @staticmethod
     def _progress(energy: Energy, params: TankParams, v: np.ndarray, step: int) -> dict:
         """A callback update: steps done, and the best thresholded state so far (for anytime curves)."""
         states = threshold(v, energy, params)
@@ -272,24 +365,24 @@ class TankBackend(Backend):
             update.update(best_energy=float(energies[best]), best_state=states[best])
         return update
 
-    @staticmethod
-    def _gain(params: TankParams, step: int, total: int) -> float:
-        if params.u0_final is None:
-            return params.u0
-        return params.u0 * (params.u0_final / params.u0) ** (min(step, total) / max(total, 1))
-
-    def _euler(self, energy: Energy, params: TankParams, dt: float, u: np.ndarray, callback: Callback | None):
+    def _euler(self, energy: Energy, params: TankParams, dt: float, u: np.ndarray, callback: Callback | None,
+               gain_at, scored: Energy):
+        """Euler steps of ``du/dt = -u/τ + h(V)`` at the gain ``gain_at(step)``; stops when the outputs settle
+        (fixed gain), when every group is saturated (``mfa``), at ``max_steps``, the deadline or Ctrl-C. ``energy``
+        drives the dynamics; progress reports score thresholded states with ``scored`` (the problem's energy)."""
         deadline = None if params.time_limit is None else time.perf_counter() + params.time_limit
         trajectory: list[dict] = []
         trace: list[np.ndarray] = []
-        gain = params.u0
+        gain = gain_at(0)
         v = outputs(u, gain, energy, params)
         settled = interrupted = False
+        annealing = params.schedule == "mfa" or params.u0_final is not None
+        groups = unit_groups(energy, params.units) if params.schedule == "mfa" else None
         step = 0
         began = time.perf_counter()
         try:  # Ctrl-C ends the integration where it is: the outputs so far are thresholded as usual
             for step in range(1, params.max_steps + 1):
-                gain = self._gain(params, step, params.max_steps)
+                gain = gain_at(step)
                 u = u + dt * (-u / params.tau + energy.fields(v))
                 new_v = outputs(u, gain, energy, params)
                 change = float(np.max(np.abs(new_v - v))) if v.size else 0.0
@@ -297,20 +390,24 @@ class TankBackend(Backend):
                 if (params.trajectory or params.trace) and (step % params.record_every == 0 or step == 1):
                     lyap = lyapunov(energy, v, gain, params.tau, params.units)
                     if params.trajectory:
-                        trajectory.append({"step": step, "t": step * dt, "V": v.copy(), "energy": lyap})
+                        trajectory.append({"step": step, "t": step * dt, "V": v.copy(), "energy": lyap,
+                                           "gain": gain})
                     if params.trace:
                         trace.append(lyap)
-                if change < params.settle_tolerance and params.u0_final is None:  # gain annealing: run it all
+                if groups is not None and saturation(v, groups) >= params.saturation:
+                    settled = True
+                    break
+                if change < params.settle_tolerance and not annealing:  # gain annealing: run it all
                     settled = True
                     break
                 if callback is not None and step % 1000 == 0:
-                    callback(self._progress(energy, params, v, step))
+                    callback(self._progress(scored, params, v, step))
                 now = time.perf_counter()
                 if deadline is not None and now + (now - began) / step > deadline:  # no step that would end late
                     break
         except KeyboardInterrupt:
             interrupted = True
-        return u, step, settled, trajectory, trace, interrupted
+        return u, step, settled, trajectory, trace, interrupted, gain
 
     def _rk45(self, energy: Energy, params: TankParams, dt: float, u: np.ndarray, callback: Callback | None):
         """Adaptive RK45 (scipy's integrator, stepped here) to ``max_steps·dt`` time units, stopping early when
