@@ -1,0 +1,97 @@
+"""Tabu search with breakouts (``replica``'s time-filled max-cut phase): gain and energy bookkeeping against
+recomputation, ground states of small models, determinism for a seed and a move budget (any chunks, threads)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hopsolve import Energy, Vartype
+from hopsolve.backends import _tabu_kernels as TK
+from hopsolve.backends._model import compile_spin_model
+from hopsolve.backends.replica import ReplicaBackend, tabu_settings
+from hopsolve.testing import brute_force_minimum, check_backend, random_energy
+
+
+def _random_graph(n, density, seed, integer):
+    rng = np.random.default_rng(seed)
+    w = np.triu(rng.uniform(-2, 2, (n, n)) if not integer else rng.choice([-1.0, 1.0], (n, n)), 1)
+    w *= np.triu(rng.random((n, n)) < density, 1)
+    bias = rng.uniform(-1, 1, n) if not integer else np.zeros(n)
+    return Energy.from_hopfield(w + w.T, bias, 0.0, Vartype.SPIN)
+
+
+def _walks(energy, seed, count=1, jump_min=2):
+    model = compile_spin_model(energy)
+    rng = np.random.default_rng(seed)
+    s = rng.choice([-1.0, 1.0], size=(count, model.n))
+    walks = TK.new_walks(s, model.initial_fields(s), energy.energies(s.astype(np.int8)),
+                         np.arange(1, count + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15) | np.uint64(1),
+                         jump_min)
+    return model, walks
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(2, 24), density=st.floats(0.1, 1.0), seed=st.integers(0, 10**6), integer=st.booleans(),
+       tenure=st.integers(1, 6), stall=st.integers(1, 40), moves=st.integers(1, 300))
+def test_fields_and_energies_after_every_chunk_equal_recomputed_ones(n, density, seed, integer, tenure, stall,
+                                                                    moves):
+    energy = _random_graph(n, density, seed, integer)
+    model, walks = _walks(energy, seed, count=2)
+    for _ in range(3):
+        TK.run_walks(model.indptr, model.indices, model.data, walks, moves, tenure, 3, stall, 1, max(2, n // 2))
+        states = walks.states.astype(np.int8)
+        assert np.allclose(walks.fields, model.initial_fields(walks.states))  # gains are 2 s_i h_i
+        assert np.allclose(walks.energies, energy.energies(states))
+        assert np.allclose(walks.best, energy.energies(walks.best_states.astype(np.int8)))
+        assert (walks.best <= walks.energies + 1e-9).all()
+        gains = 2.0 * walks.states * walks.fields
+        for w in range(2):
+            assert np.allclose(gains[w], energy.flip_deltas(states[w]))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_walks_find_brute_force_ground_states(seed):
+    energy = _random_graph(14, 0.5, seed, integer=seed % 2 == 0)
+    model, walks = _walks(energy, seed)
+    TK.run_walks(model.indptr, model.indices, model.data, walks, 3000, 2, 3, 30, 2, 5)
+    assert np.isclose(walks.best[0], brute_force_minimum(energy)[0])
+
+
+def test_a_seed_and_a_move_budget_give_the_same_states_in_any_chunks_and_threads():
+    energy = random_energy(60, 3, density=0.2, integer=True)
+    backend = ReplicaBackend()
+    values = {"schedule": "anneal", "reads": 4, "sweeps": 20, "tabu_moves": 700, "tabu_walks": 2}
+    whole = backend.solve(energy, backend.params(values), seed=5)
+    again = backend.solve(energy, backend.params({**values, "threads": 1}), seed=5)
+    chunked = backend.solve(energy, backend.params(values), seed=5, callback=lambda update: None)
+    assert np.array_equal(whole.states, again.states) and np.array_equal(whole.states, chunked.states)
+    assert whole.info["tabu_moves_done"] == 700 and whole.derived["tabu_moves"] == 700
+    anneal_only = backend.solve(energy, backend.params({**values, "tabu_moves": 0}), seed=5)
+    assert whole.energies.min() <= anneal_only.energies.min()
+    assert "tabu_moves_done" not in anneal_only.info
+
+
+def test_chunks_of_a_walk_replay_one_call():
+    energy = _random_graph(30, 0.3, 9, integer=True)
+    model, one = _walks(energy, 1)
+    _, split = _walks(energy, 1)
+    TK.run_walks(model.indptr, model.indices, model.data, one, 900, 3, 5, 50, 2, 6)
+    for _ in range(9):
+        TK.run_walks(model.indptr, model.indices, model.data, split, 100, 3, 5, 50, 2, 6)
+    assert np.array_equal(one.best_states, split.best_states) and np.array_equal(one.states, split.states)
+
+
+def test_conformance_with_a_tabu_phase():
+    check_backend(ReplicaBackend(), {"sweeps": 50, "schedule": "anneal", "reads": 4, "tabu_moves": 200})
+
+
+def test_a_time_filled_run_splits_its_limit_and_records_the_moves():
+    energy = random_energy(80, 2, density=0.1, integer=True)
+    backend = ReplicaBackend()
+    result = backend.solve(energy, backend.params({"schedule": "anneal", "time_limit": 0.6, "fill_time": True}),
+                           seed=3)
+    assert result.info["tabu_moves_done"] > 0 and result.info["wall_time_s"] <= 0.6 * 1.05 + 0.1
+    assert tabu_settings(80, backend.params({}))[0] == 3
