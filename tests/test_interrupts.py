@@ -23,6 +23,24 @@ from hopsolve.testing import brute_force_minimum, is_local_minimum, random_energ
 from .conftest import INSTANCES
 
 
+@pytest.fixture(autouse=True)
+def ctrl_c_delivered():
+    """Ctrl-C as a terminal delivers it, even when pytest itself was started in the background (a shell then starts
+    it, and every process it starts, with SIGINT ignored, and Python keeps an ignored SIGINT ignored)."""
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def _default_sigint() -> None:
+    """In a child about to run hopsolve: SIGINT back to its default, so Python installs its Ctrl-C handler."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _interrupt_at(count: int):
     updates: list[dict] = []
 
@@ -158,7 +176,7 @@ def test_ctrl_c_on_bench_prints_one_line_and_keeps_the_jsonl_valid(tmp_path, job
     if jobs == "2":
         command += ["--time-limit", "20"]
     process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
+                               start_new_session=True, preexec_fn=_default_sigint)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and not (out.exists() and out.read_text().count("\n") >= 1):
         time.sleep(0.2)
