@@ -207,7 +207,10 @@ def test_the_anytime_rule_is_deterministic_and_its_reads_and_sweeps_replay_it(mo
     pilot, plan and run are the same twice; the reads and sweeps it records replay the run exactly."""
     energy = _torus(8, 6)
     backend = ReplicaBackend()
-    values = {"schedule": "anneal", "reads": 40, "anytime_sweeps": 200, "time_limit": 1.0, "fill_time": True}
+    # the anneal alone (tabu_share=0): the fake clock moves only in the anneal's rounds, and the tabu phase that
+    # would follow runs until the clock reaches the limit
+    values = {"schedule": "anneal", "reads": 40, "anytime_sweeps": 200, "time_limit": 1.0, "fill_time": True,
+              "tabu_share": 0}
     advance = R._Run.advance
     runs = []
     for _ in range(2):
