@@ -37,3 +37,15 @@ def cli(capsys) -> Callable[..., CliRun]:
         return CliRun(code, captured.out, captured.err)
 
     return run
+
+
+def small_maxcut(tmp_path: Path):
+    """A seeded 40-node ±1 max-cut graph written as a Gset file and read back: (the maxcut problem, the instance)."""
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    edges = [(i, j, int(rng.choice([-1, 1]))) for i in range(1, 41) for j in range(i + 1, 41) if rng.random() < 0.2]
+    path = tmp_path / "g40.txt"
+    path.write_text(f"40 {len(edges)}\n" + "".join(f"{i} {j} {w}\n" for i, j, w in edges))
+    problem = build_registry().problem("maxcut")
+    return problem, problem.read(path)

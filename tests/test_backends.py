@@ -18,6 +18,8 @@ from hopsolve.backends.tank import TankBackend, TankParams, lyapunov
 from hopsolve.permutation import permutation_energy
 from hopsolve.testing import check_backend, is_local_minimum, random_energy
 
+from .conftest import small_maxcut
+
 
 def test_anneal_conformance():
     check_backend(AnnealBackend(), {"sweeps": 300})
@@ -374,17 +376,6 @@ def test_tank_reports_its_best_state_and_keeps_it_on_ctrl_c():
     assert timed.timed_out and not timed.interrupted and timed.work < 10**7
 
 
-def _small_maxcut(tmp_path):
-    from hopsolve.plugins import build_registry
-
-    rng = np.random.default_rng(5)
-    edges = [(i, j, int(rng.choice([-1, 1]))) for i in range(1, 41) for j in range(i + 1, 41) if rng.random() < 0.2]
-    path = tmp_path / "g40.txt"
-    path.write_text(f"40 {len(edges)}\n" + "".join(f"{i} {j} {w}\n" for i, j, w in edges))
-    problem = build_registry().problem("maxcut")
-    return problem, problem.read(path)
-
-
 @pytest.mark.parametrize("backend, params", [
     (AnnealBackend(), {"sweeps": 2000, "reads": 4}),
     (HopfieldBackend(), {"reads": 40}),
@@ -394,7 +385,7 @@ def _small_maxcut(tmp_path):
 def test_progress_reports_the_best_objective_of_an_attached_problem(backend, params, tmp_path):
     from hopsolve.testing import check_anytime
 
-    problem, instance = _small_maxcut(tmp_path)
+    problem, instance = small_maxcut(tmp_path)
     check_anytime(backend, problem, instance, params)
 
 
@@ -424,6 +415,6 @@ def test_check_anytime_catches_a_backend_that_returns_worse_than_it_reported(tmp
             random = np.random.default_rng(0).choice([-1, 1], size=(1, energy.num_variables)).astype(np.int8)
             return SampleSet.from_states(energy, random, work=1, work_unit="runs")
 
-    problem, instance = _small_maxcut(tmp_path)
+    problem, instance = small_maxcut(tmp_path)
     with pytest.raises(AssertionError, match="worse than its last progress update"):
         check_anytime(Forgetful(), problem, instance, {"reads": 10})

@@ -20,25 +20,16 @@ from hopsolve.pattern_term import PatternTerm
 from hopsolve.seeding import kernel_states, make_rng
 from hopsolve.testing import check_backend, random_energy
 
-
-def _small_maxcut(tmp_path):
-    from hopsolve.plugins import build_registry
-
-    rng = np.random.default_rng(5)
-    edges = [(i, j, int(rng.choice([-1, 1]))) for i in range(1, 41) for j in range(i + 1, 41) if rng.random() < 0.2]
-    path = tmp_path / "g40.txt"
-    path.write_text(f"40 {len(edges)}\n" + "".join(f"{i} {j} {w}\n" for i, j, w in edges))
-    problem = build_registry().problem("maxcut")
-    return problem, problem.read(path)
+from .conftest import small_maxcut
 
 
 def test_parallel_tempering_conformance_with_an_attached_maxcut(tmp_path):
-    problem, instance = _small_maxcut(tmp_path)
+    problem, instance = small_maxcut(tmp_path)
     check_backend(ReplicaBackend(), {"sweeps": 300}, problem=problem, instance=instance)
 
 
 def test_annealed_ladders_conformance_with_an_attached_maxcut(tmp_path):
-    problem, instance = _small_maxcut(tmp_path)
+    problem, instance = small_maxcut(tmp_path)
     check_backend(ReplicaBackend(), {"sweeps": 300, "schedule": "anneal", "reads": 8}, problem=problem,
                   instance=instance)
 
