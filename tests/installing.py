@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -25,3 +26,18 @@ def pip_install(package: Path, target: Path) -> dict[str, str]:
     command = [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(target), str(package)]
     subprocess.run(command, check=True, capture_output=True)
     return {**os.environ, "PYTHONPATH": f"{target}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+
+
+def assert_public_api_only(package: Path, shown_from: Path) -> None:
+    """Every hopsolve name the modules under ``package`` import comes from ``hopsolve`` itself (its ``__all__``),
+    as a third party's plugin must; failures name the file relative to ``shown_from``."""
+    import hopsolve
+
+    for path in sorted(package.rglob("*.py")):
+        shown = path.relative_to(shown_from)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("hopsolve."):
+                raise AssertionError(f"{shown} imports from {node.module}")
+            if isinstance(node, ast.ImportFrom) and node.module == "hopsolve":
+                missing = [a.name for a in node.names if a.name not in hopsolve.__all__]
+                assert not missing, f"{shown} imports {missing}, not in hopsolve.__all__"

@@ -14,7 +14,7 @@ from hopsolve import build_registry
 from hopsolve.errors import PluginError
 
 from .conftest import INSTANCES, ROOT
-from .installing import fake_install, pip_install
+from .installing import assert_public_api_only, fake_install, pip_install
 
 EXAMPLE = Path(__file__).resolve().parent / "third_party" / "hopsolve-partition"
 
@@ -139,17 +139,7 @@ def test_console_script_gives_no_traceback(tmp_path):
 
 def test_first_party_plugins_use_only_the_public_api():
     """Every hopsolve name a first-party plugin imports comes from ``hopsolve`` itself (its ``__all__``)."""
-    import ast
-
-    import hopsolve
-
-    for path in sorted((ROOT / "plugins").rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("hopsolve."):
-                raise AssertionError(f"{path.relative_to(ROOT)} imports from {node.module}")
-            if isinstance(node, ast.ImportFrom) and node.module == "hopsolve":
-                missing = [a.name for a in node.names if a.name not in hopsolve.__all__]
-                assert not missing, f"{path.relative_to(ROOT)} imports {missing}, not in hopsolve.__all__"
+    assert_public_api_only(ROOT / "plugins", ROOT)
 
 
 def test_hooks_are_called_through_pluggy_with_tracing_wrappers_and_ordering(capsys):
