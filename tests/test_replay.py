@@ -175,4 +175,4 @@ def test_hopfield_cuts_a_long_descent_at_the_deadline_in_chunks_of_sweeps():
     source = INSTANCES / "tsplib" / "kroA100.tsp"
     timed = hopsolve.solve(source, backend="hopfield", seed=2, time_limit=0.3, params={"units": "single"})
     assert timed.info["timed_out"] and timed.wall_time_s < 2.0
-    assert timed.info["replay"]["reads"] < timed.reads
+    assert timed.info["replay"]["reads"] <= timed.reads  # a batch the deadline cut, if any, is not replayed
