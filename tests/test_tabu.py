@@ -91,7 +91,11 @@ def test_conformance_with_a_tabu_phase():
 def test_a_time_filled_run_splits_its_limit_and_records_the_moves():
     energy = random_energy(80, 2, density=0.1, integer=True)
     backend = ReplicaBackend()
-    result = backend.solve(energy, backend.params({"schedule": "anneal", "time_limit": 0.6, "fill_time": True}),
+    result = backend.solve(energy, backend.params({"schedule": "anneal", "time_limit": 0.6, "fill_time": True,
+                                                   "tabu_share": 0.5}),
                            seed=3)
     assert result.info["tabu_moves_done"] > 0 and result.info["wall_time_s"] <= 0.6 * 1.05 + 0.1
     assert tabu_settings(80, backend.params({}))[0] == 3
+    default = backend.solve(energy, backend.params({"schedule": "anneal", "time_limit": 0.3, "fill_time": True}),
+                            seed=3)
+    assert "tabu_moves_done" not in default.info  # off by default

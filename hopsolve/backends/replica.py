@@ -127,13 +127,13 @@ class ReplicaParams(TimedRunParams):
     replay it exactly without the time limit."""
     threads: int | None = None
     """Threads over the groups of ladders (default: all cores); the states do not depend on it."""
-    tabu_share: float = 0.15
+    tabu_share: float = 0.0
     """With ``fill_time`` and a time limit on an annealed ladder (max-cut's anytime default), on a model without
     group penalties: the share of the limit given to tabu search with breakouts (:mod:`hopsolve.backends.
     _tabu_kernels`), started from the best states of the anneal, which gets the rest (0: anneal only). Without a
-    time limit the run is the anneal alone unless ``tabu_moves`` is set. 0.15 was chosen on G37 and G50 at 10 s
-    (one seed each: 0.5 and 0.9 were worse than anneal alone on G37, 0.15 no worse on either); see RESULTS
-    section 10."""
+    time limit the run is the anneal alone unless ``tabu_moves`` is set. Off by default: 0.15 (chosen on G37
+    and G50) was worse than anneal alone on eight held-out planar/toroidal Gset graphs at 10 s (RESULTS
+    section 10), with the O(n)-per-move scan of this kernel."""
     tabu_walks: int = 2
     """Tabu walks (in parallel over the cores), started from the states of the best ``tabu_walks`` reads."""
     tabu_moves: int = 0
