@@ -41,7 +41,14 @@ from hopsolve.result import Result, relative_gap
 from hopsolve.sampleset import SampleSet
 from hopsolve.solving import solve_instance, solve_path
 from hopsolve.sources import solve
-from hopsolve.textio import check_exact_sum, check_read_size, parse_number, read_npy, read_text
+from hopsolve.textio import (
+    check_exact_sum,
+    check_read_size,
+    only_plain_numbers,
+    parse_number,
+    read_npy,
+    read_text,
+)
 
 __all__ = [
     "Backend",
@@ -86,6 +93,7 @@ __all__ = [
     "permutation_energy",
     "read_npy",
     "read_text",
+    "only_plain_numbers",
     "relative_gap",
     "require",
     "solve",

@@ -115,6 +115,16 @@ def _shown(token: str) -> str:
     return repr(token) if len(token) <= 40 else repr(token[:37] + "...")
 
 
+_NOT_PLAIN = re.compile(r"[^0-9 \t\n.eE+-]")
+
+
+def only_plain_numbers(text: str) -> bool:
+    """Whether ``text`` holds nothing but digits, signs, points, exponents and whitespace: no comment, ``_``,
+    NaN or control character. Readers' numpy fast paths take only such text and leave the rest to the
+    token-by-token reader, which names the line of anything wrong."""
+    return _NOT_PLAIN.search(text) is None
+
+
 def check_exact_sum(bound: float, path: str | Path, what: str, line: int | None = None,
                     error: type[ParseError] = ParseError) -> None:
     """Refuse a file whose numbers could add up to :data:`MAX_EXACT` or more: ``bound`` is the largest magnitude any

@@ -12,15 +12,11 @@ holds, and the matrices with ``HOPSOLVE_MAX_MATRIX_BYTES``, before anything of t
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
 
-from hopsolve import ParseError, check_exact_sum, check_read_size, parse_number, read_npy, read_text
-
-_FOREIGN = re.compile(r"[^0-9 \t\n.eE+-]")
-"""A character no plain number holds (``_``, NaN, a comment): the fast path steps aside for the token reader."""
+from hopsolve import ParseError, check_exact_sum, check_read_size, only_plain_numbers, parse_number, read_npy, read_text
 
 
 def _plain_matrix(path: Path) -> np.ndarray | None:
@@ -28,7 +24,7 @@ def _plain_matrix(path: Path) -> np.ndarray | None:
     (then :func:`_tokens` and :func:`parse_number` name the line). Both give the same matrix (tested)."""
     text = read_text(path)
     head = text.split(maxsplit=1)
-    if not head or not head[0].isdigit() or not head[0].isascii() or _FOREIGN.search(text):
+    if not head or not head[0].isdigit() or not head[0].isascii() or not only_plain_numbers(text):
         return None
     n = int(head[0])
     tokens = text.split()

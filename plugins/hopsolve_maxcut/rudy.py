@@ -11,13 +11,12 @@ of its size is allocated.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from hopsolve import ParseError, check_exact_sum, check_read_size, parse_number, read_text
+from hopsolve import ParseError, check_exact_sum, check_read_size, only_plain_numbers, parse_number, read_text
 
 BYTES_PER_NODE = 64  # what a solve keeps per node (fields, states, CSR row pointers) in the reader's estimate
 BYTES_PER_EDGE = 48  # three arrays here, two CSR entries (both directions) in the energy
@@ -53,10 +52,6 @@ def _shown(tokens: list[str]) -> str:
     return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
-_FOREIGN = re.compile(r"[^0-9 \t\n.eE+-]")
-"""A character no plain edge line holds (a comment, ``_``, NaN, a control character): the fast path steps aside."""
-
-
 def _three_per_line(body: str) -> bool:
     """Whether every line of ``body`` holds exactly three tokens (a final empty line allowed), found with numpy
     over the bytes: token starts, and the line each falls on."""
@@ -78,7 +73,7 @@ def _fast_rudy(text: str, path: Path) -> Graph | None:
     header_end = text.find("\n")
     header = (text if header_end < 0 else text[:header_end]).split()
     body = "" if header_end < 0 else text[header_end + 1:]
-    if len(header) != 2 or not all(t.isdigit() and t.isascii() for t in header) or _FOREIGN.search(body) \
+    if len(header) != 2 or not all(t.isdigit() and t.isascii() for t in header) or not only_plain_numbers(body) \
             or not _three_per_line(body):
         return None
     n, m = int(header[0]), int(header[1])
