@@ -281,13 +281,17 @@ class GroupSquareTerm(Term):
 
     def energies(self, states: np.ndarray, vartype: Vartype) -> np.ndarray:
         sums = (self._indicator @ states.T).T  # (m, groups)
-        member = self.groups >= 0
         squares = ((sums - self.targets) ** 2).sum(axis=1)
         if self.extension == "multilinear":
-            inside = states[:, member]
-            diagonal = inside.sum(axis=1) if vartype is Vartype.BINARY else np.full(len(states), member.sum())
-            squares = squares - (inside**2).sum(axis=1) + diagonal
+            inside = states if self._everyone else states[:, self.groups >= 0]
+            diagonal = inside.sum(axis=1) if vartype is Vartype.BINARY else np.full(len(states), inside.shape[1])
+            squares = squares - np.einsum("ij,ij->i", inside, inside) + diagonal
         return self.scale * squares + self.offset
+
+    @cached_property
+    def _everyone(self) -> bool:
+        """Every unit is in a group (a permutation's rows or columns): no unit needs to be picked out."""
+        return bool((self.groups >= 0).all())
 
     def fields(self, states: np.ndarray, vartype: Vartype) -> np.ndarray:
         sums = (self._indicator @ states.T).T
@@ -590,7 +594,8 @@ class OneHotGroups:
             raise ParameterError("one-hot groups: offsets must run from 0 to the number of members")
         if (np.diff(offsets) < 1).any():
             raise ParameterError("one-hot groups: every group needs at least one unit")
-        if len(members) and (members.min() < 0 or len(np.unique(members)) != len(members)):
+        # a count per unit (O(n)), not np.unique's sort: a permutation energy's rows hold n² units
+        if len(members) and (members.min() < 0 or np.bincount(members).max() > 1):
             raise ParameterError("one-hot groups: units must be non-negative and in at most one group")
         if self.names is not None and len(self.names) != self.count:
             raise ParameterError(f"one-hot groups: {len(self.names)} names for {self.count} groups")
@@ -824,7 +829,8 @@ class Energy:
     vartype: Vartype
     terms: tuple[Term, ...]
     weights: Mapping[str, float] = field(default_factory=dict)
-    labels: tuple | None = None
+    labels: Sequence | None = None
+    """One label per unit, in unit order (a tuple, or a lazy sequence such as a permutation energy's grid)."""
     layout: OneHotLayout | None = None
     permutation: PermutationView | None = None
     groups: OneHotGroups | None = None
@@ -935,8 +941,9 @@ class Energy:
 
     def violations(self, state: Any) -> dict[str, float]:
         """Unweighted value of each penalty term for one state: zero everywhere when it is feasible."""
-        values = self.term_energies(state)
-        return {name: float(values[name][0]) for name in self.penalty_names}
+        x = _as_states(state, self.num_variables)[:1]
+        # only the penalties: the objective term can cost far more to evaluate (a Kronecker product on n² units)
+        return {t.name: float(t.energies(x, self.vartype)[0]) for t in self.terms if t.name in self.penalty_names}
 
     def fields(self, states: Any) -> np.ndarray:
         """Local fields ``h = -∂E/∂v`` for each state (rows)."""
@@ -968,8 +975,19 @@ class Energy:
         target = Vartype.parse(vartype)
         if target is self.vartype:
             return self
-        terms = tuple(t.converted(self.vartype, target) for t in self.terms)
-        return replace(self, vartype=target, terms=terms)
+        # kept on the instance (not a field: equality, ``replace`` and weights are untouched): backends convert
+        # the same energy several times, and at 640,000 units one conversion takes about 0.1 s of a time limit
+        conversions = self.__dict__.setdefault("_conversions", {})
+        if target not in conversions:
+            terms = tuple(t.converted(self.vartype, target) for t in self.terms)
+            conversions[target] = replace(self, vartype=target, terms=terms)
+        return conversions[target]
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the cached conversions (a worker converts again if it needs to)."""
+        state = dict(self.__dict__)
+        state.pop("_conversions", None)
+        return state
 
     def to_spin(self) -> Energy:
         return self.to_vartype(Vartype.SPIN)

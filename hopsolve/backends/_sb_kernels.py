@@ -69,13 +69,31 @@ class SBReads(NamedTuple):
 @numba.njit(cache=True, inline="always")
 def _add_row(model, field, i, delta, dense):
     """``field += delta · W[i, :]`` (W is symmetric, so this is the change of ``W v`` when ``v_i`` moves)."""
-    if dense:
-        row = model.dense[i]
+    if dense:  # indexed in place: a view of the row, even on the branch not taken, costs ~100 ns a call
         for j in range(field.shape[0]):
-            field[j] += delta * row[j]
+            field[j] += delta * model.dense[i, j]
     else:
         for k in range(model.indptr[i], model.indptr[i + 1]):
             field[model.indices[k]] += delta * model.data[k]
+
+
+@numba.njit(cache=True, inline="always")
+def _add_row_at(model, fields, r, i, delta, dense):
+    """``fields[r] += delta · W[i, :]``, indexing the 2-d array (no view of row ``r`` made per call)."""
+    if dense:
+        for j in range(fields.shape[1]):
+            fields[r, j] += delta * model.dense[i, j]
+    else:
+        for k in range(model.indptr[i], model.indptr[i + 1]):
+            fields[r, model.indices[k]] += delta * model.data[k]
+
+
+@numba.njit(cache=True, inline="always")
+def _move_groups_at(model, gsums, r, i, delta):
+    for f in range(model.group_scale.shape[0]):
+        g = model.group_of[f, i]
+        if g >= 0:
+            gsums[r, f, g] += delta
 
 
 @numba.njit(cache=True, inline="always")
@@ -102,23 +120,26 @@ def _refresh_read(model, reads, r, ballistic):
     """Recompute replica ``r``'s fields, group sums and energy from its positions and spins."""
     n = reads.x.shape[1]
     dense = model.dense.shape[0] > 0
-    reads.field_s[r, :] = 0.0
-    reads.gsum_s[r, :, :] = 0.0
+    # the replica's rows taken once: a view made per unit costs reference counting on every one of n units
+    x, spins = reads.x[r], reads.spins[r]
+    field_s, gsum_s, field_x, gsum_x = reads.field_s[r], reads.gsum_s[r], reads.field_x[r], reads.gsum_x[r]
+    field_s[:] = 0.0
+    gsum_s[:, :] = 0.0
     if ballistic:
-        reads.field_x[r, :] = 0.0
-        reads.gsum_x[r, :, :] = 0.0
+        field_x[:] = 0.0
+        gsum_x[:, :] = 0.0
     for i in range(n):
-        _add_row(model, reads.field_s[r], i, reads.spins[r, i], dense)
-        _move_groups(model, reads.gsum_s[r], i, reads.spins[r, i])
-        if ballistic and reads.x[r, i] != 0.0:
-            _add_row(model, reads.field_x[r], i, reads.x[r, i], dense)
-            _move_groups(model, reads.gsum_x[r], i, reads.x[r, i])
+        _add_row(model, field_s, i, spins[i], dense)
+        _move_groups(model, gsum_s, i, spins[i])
+        if ballistic and x[i] != 0.0:
+            _add_row(model, field_x, i, x[i], dense)
+            _move_groups(model, gsum_x, i, x[i])
     energy = 0.0
     for i in range(n):
-        energy -= reads.spins[r, i] * (0.5 * reads.field_s[r, i] + model.bias[i])
+        energy -= spins[i] * (0.5 * field_s[i] + model.bias[i])
     for f in range(model.group_scale.shape[0]):
         for g in range(model.group_target.shape[1]):
-            gap = reads.gsum_s[r, f, g] - model.group_target[f, g]
+            gap = gsum_s[f, g] - model.group_target[f, g]
             energy += model.group_scale[f] * gap * gap
     # groups past a family's count have target 0 and no members: they add nothing
     reads.energy[r] = energy
@@ -168,8 +189,8 @@ def _steps_block(model, run, reads, first, last):
                 for r in range(first, last):
                     delta = moved[r - first, i]
                     if delta != 0.0:
-                        _add_row(model, reads.field_x[r], i, delta, dense)
-                        _move_groups(model, reads.gsum_x[r], i, delta)
+                        _add_row_at(model, reads.field_x, r, i, delta, dense)
+                        _move_groups_at(model, reads.gsum_x, r, i, delta)
         for r in range(first, last):
             x, s, field_s, gsum_s = reads.x[r], reads.spins[r], reads.field_s[r], reads.gsum_s[r]
             for i in range(n):
@@ -199,3 +220,26 @@ def sb_steps(model, run, reads, block):
         for r in range(first, last):
             _refresh_read(model, reads, r, ballistic)
         _steps_block(model, run, reads, first, last)
+
+
+@numba.njit(cache=True, parallel=True)
+def coupling_product(model, v, out):
+    """``out = J v`` for the couplings ``J`` the dynamics feel: ``W`` (CSR) and each group family's ``-2·scale``
+    between the members of a group (a unit's own term left out). Power iteration's one product, O(nnz + n·F)."""
+    n = v.shape[0]
+    families = model.group_scale.shape[0]
+    sums = np.zeros((families, model.group_target.shape[1]))
+    for f in range(families):
+        for i in range(n):
+            g = model.group_of[f, i]
+            if g >= 0:
+                sums[f, g] += v[i]
+    for i in numba.prange(n):
+        total = 0.0
+        for k in range(model.indptr[i], model.indptr[i + 1]):
+            total += model.data[k] * v[model.indices[k]]
+        for f in range(families):
+            g = model.group_of[f, i]
+            if g >= 0:
+                total -= 2.0 * model.group_scale[f] * (sums[f, g] - v[i])
+        out[i] = total

@@ -46,6 +46,8 @@ STABILITY = 1.8
 only for ``dt·ω < 2``)."""
 
 POWER_ITERATIONS = 40
+POWER_TOLERANCE = 1e-6
+"""Power iteration stops early once two successive estimates of the radius agree this closely (relative)."""
 
 MAX_BLOCK = 16
 """At most this many replicas step in lockstep on one thread, sharing each coupling row they load."""
@@ -141,22 +143,15 @@ def coupling_scale(model: SpinModel) -> tuple[float, float]:
 
 
 def spectral_radius(model: SB.SBModel, n: int) -> float:
-    """The largest |eigenvalue| of the couplings (group penalties' couplings included), by
-    :data:`POWER_ITERATIONS` steps of power iteration from a fixed start (deterministic)."""
+    """The largest |eigenvalue| of the couplings (group penalties' couplings included), by at most
+    :data:`POWER_ITERATIONS` steps of power iteration from a fixed start (deterministic), fewer once two estimates
+    agree within :data:`POWER_TOLERANCE`."""
     if n == 0:
         return 0.0
-    coupling = sp.csr_matrix((model.data, model.indices, model.indptr), shape=(n, n))
-
-    families = []  # (members, their groups, scale) of each one-hot family, found once
-    for f in range(len(model.group_scale)):
-        members = np.flatnonzero(model.group_of[f] >= 0)
-        families.append((members, model.group_of[f][members], 2.0 * model.group_scale[f]))
 
     def apply(v: np.ndarray) -> np.ndarray:
-        out = coupling @ v
-        for members, groups, scale in families:
-            sums = np.bincount(groups, weights=v[members], minlength=model.group_target.shape[1])
-            out[members] -= scale * (sums[groups] - v[members])
+        out = np.empty(n)
+        SB.coupling_product(model, v, out)
         return out
 
     v = 1.0 + 0.5 * np.sin(np.arange(n) + 1.0)  # not orthogonal to the top eigenvector in practice
@@ -164,9 +159,11 @@ def spectral_radius(model: SB.SBModel, n: int) -> float:
     for _ in range(POWER_ITERATIONS):
         v /= np.linalg.norm(v)
         w = apply(v)
-        radius = float(np.linalg.norm(w))
+        previous, radius = radius, float(np.linalg.norm(w))
         if radius == 0.0:
             return 0.0
+        if abs(radius - previous) <= POWER_TOLERANCE * radius:
+            break
         v = w
     return radius
 
@@ -241,7 +238,6 @@ class BifurcationBackend(Backend):
         kernel_model = _kernel_model(model)
         radius = spectral_radius(kernel_model, model.n)
         dt = params.dt if params.dt is not None else stable_step(params.a0, c0, radius)
-        spin_energy = energy.to_spin()
 
         def gauged(spins: np.ndarray) -> np.ndarray:
             """Spins of the energy (with the extra spin, each row flipped so that it is +1)."""
@@ -249,7 +245,10 @@ class BifurcationBackend(Backend):
 
         with _Threads(params.threads):
             SB.refresh(kernel_model, state, params.mode == "ballistic")
-            offset = float(spin_energy.energy(gauged(spins[0])) - state.energy[0]) if reads and n else 0.0
+            # the model's constant, from one state (evaluated in the energy's own vartype: converting an energy
+            # of 640,000 units to spins takes longer than evaluating it)
+            offset = (float(energy.energy(from_spins(gauged(spins[0]), energy.vartype)) - state.energy[0])
+                      if reads and n else 0.0)
             state.best[:] = state.energy
             pump = apply_replan(np.linspace(0.0, params.a0, params.steps), changes, OWNER)
             block = max(1, min(MAX_BLOCK, -(-reads // numba.get_num_threads())))

@@ -260,6 +260,9 @@ class TankBackend(Backend):
             partitions = (groups, layout_groups(energy, columns=True)) if params.units == "sinkhorn" else (groups,)
             dynamics = softmax_energy(energy, *partitions)
             derived["dropped_terms"] = [t for t in energy.term_names if t not in dynamics.term_names]
+        fitting_reads = None
+        if params.time_limit is not None and n:  # before the set-up below, which at 640,000 units takes seconds
+            fitting_reads = self._reads_that_fit(dynamics, params, reads)
         if params.schedule == "mfa":
             if not normalised:
                 raise ParameterError("backend 'tank': schedule=mfa needs units=potts or sinkhorn")
@@ -289,8 +292,8 @@ class TankBackend(Backend):
         if params.preset == "hopfield-tank-1985" and initial_states is None and n:
             spread = params.noise * float(np.abs(u[0, 0]))  # equation (22): δu ~ U(-|u₀₀|/10, |u₀₀|/10)
         u = u + rng.uniform(-spread, spread, size=u.shape)
-        if params.time_limit is not None and n:
-            u = self._fit_reads_to_limit(dynamics, params, u, gain0)
+        if fitting_reads is not None:
+            u = u[:fitting_reads]
             params = dataclasses.replace(params, time_limit=max(0.0, params.time_limit - (time.perf_counter()
                                                                                          - started)))
         reads = len(u)
@@ -326,11 +329,11 @@ class TankBackend(Backend):
         return SampleSet.from_states(energy, states, **info)
 
     @staticmethod
-    def _fit_reads_to_limit(energy: Energy, params: TankParams, u: np.ndarray, gain: float) -> np.ndarray:
-        """The reads (rows of ``u``) whose integration steps each fit in ``STEP_SHARE`` of the time limit, timed on
-        one read's field; the first reads are kept (so ``reads=k`` replays the run). Refused when one read's step
-        alone does not fit: the deadline could not be kept."""
-        first = outputs(u[:1], gain, energy, params)
+    def _reads_that_fit(energy: Energy, params: TankParams, reads: int) -> int:
+        """How many reads' integration steps each fit in ``STEP_SHARE`` of the time limit, timed on one read's
+        field (the time of a field does not depend on the state); the first reads are kept (so ``reads=k``
+        replays the run). Refused when one read's step alone does not fit: the deadline could not be kept."""
+        first = outputs(np.zeros((1, energy.num_variables)), params.u0, energy, params)
         energy.fields(first)  # the first call may build lazily stored terms: time the second
         began = time.perf_counter()
         energy.fields(first)
@@ -339,9 +342,10 @@ class TankBackend(Backend):
         if per_read > budget:
             raise TooLargeError(f"backend 'tank': one {params.integrator} step of one read takes {per_read:.2g} s on "
                                 f"this energy ({energy.num_variables:,} units), more than "
-                                f"{100 * STEP_SHARE:g}% of the time limit allows; give a time limit of at least "
-                                f"{per_read / STEP_SHARE:.3g} s, or use anneal")
-        return u[: max(1, min(len(u), int(budget / max(per_read, 1e-12))))]
+                                f"{100 * STEP_SHARE:g}% of the {params.time_limit:.3g} s the time limit leaves for "
+                                f"integrating; that needs at least {per_read / STEP_SHARE:.3g} s after reading and "
+                                f"encoding, or use anneal")
+        return max(1, min(reads, int(budget / max(per_read, 1e-12))))
 
     @staticmethod
     def _gain_function(params: TankParams, gain0: float, dt: float):
