@@ -164,7 +164,8 @@ def test_a_timed_hopfield_run_keeps_its_finished_reads_and_replays_them():
     timed = HopfieldBackend().solve(energy, params, seed=8)
     finished = timed.info["replay"]["reads"]
     assert timed.timed_out and 1 <= finished <= len(timed) < reads
-    assert set(timed.per_read["outcome"][finished:]) <= {"timed_out"}  # a batch the deadline cut, if any
+    cut = set(timed.per_read["outcome"][finished:])  # the batch the deadline cut, if any: some of its descents
+    assert not cut or ("timed_out" in cut and cut <= {"timed_out", "fixed_point"})  # may have finished first
     untimed = HopfieldBackend().solve(energy, HopfieldParams(reads=finished), seed=8)
     np.testing.assert_array_equal(untimed.states, timed.states[:finished])
 
