@@ -545,6 +545,12 @@ class OneHotLayout:
         check_matrix_size(self.size * self.size, f"the {self.size}×{self.size} one-hot layout")
         return np.arange(self.size * self.size).reshape(self.size, self.size)
 
+    @cached_property
+    def rows(self) -> OneHotGroups:
+        """Each item's row of units as a one-hot group (made once: the continuous backend asks at every step)."""
+        index = self.indices()
+        return OneHotGroups(index.ravel(), np.arange(index.shape[0] + 1) * index.shape[1])
+
     def units(self, items: np.ndarray, positions: np.ndarray) -> np.ndarray:
         """The unit of each (item, position) pair."""
         if self.index is None:

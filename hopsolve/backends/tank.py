@@ -16,7 +16,7 @@ import numpy as np
 from scipy.integrate import RK45
 
 from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size
-from hopsolve.backends.tank_potts import critical_gain, layout_groups, sinkhorn, softmax_energy
+from hopsolve.backends.tank_potts import critical_gain, softmax_energy
 from hopsolve.energy import Energy, OneHotGroups, Vartype
 from hopsolve.errors import ParameterError, TooLargeError
 from hopsolve.params import require
@@ -123,10 +123,7 @@ def potts_groups(energy: Energy) -> OneHotGroups | None:
     """The groups a Potts network runs its softmax over: the energy's one-hot groups, else its layout's rows."""
     if energy.groups is not None:
         return energy.groups
-    if energy.layout is not None:
-        index = energy.layout.indices()
-        return OneHotGroups(index.ravel(), np.arange(index.shape[0] + 1) * index.shape[1])
-    return None
+    return energy.layout.rows if energy.layout is not None else None
 
 
 def _per_member(values: np.ndarray, groups: OneHotGroups) -> np.ndarray:
@@ -149,17 +146,12 @@ def potts_activation(u: np.ndarray, u0: float, groups: OneHotGroups, vartype: Va
 
 
 def unit_groups(energy: Energy, units: str) -> OneHotGroups | None:
-    """The groups whose outputs sum to one: the layout's rows (``sinkhorn``), the Potts groups (``potts``)."""
-    if units == "sinkhorn":
-        return layout_groups(energy) if energy.layout is not None else None
+    """The groups whose outputs sum to one: the Potts groups with ``potts`` units, none with graded ones."""
     return potts_groups(energy) if units == "potts" else None
 
 
 def outputs(u: np.ndarray, gain: float, energy: Energy, params: TankParams) -> np.ndarray:
-    """The units' outputs V for internal states u: sigmoid/tanh units, a softmax per group (Potts), or the
-    doubly stochastic Sinkhorn matrix of the layout."""
-    if params.units == "sinkhorn":
-        return sinkhorn(u, gain, energy.layout.indices())
+    """The units' outputs V for internal states u: sigmoid/tanh units, or a softmax per group (Potts)."""
     if params.units == "potts":
         return potts_activation(u, gain, potts_groups(energy), energy.vartype)
     return activation(u, gain, energy.vartype)
@@ -196,11 +188,11 @@ def inverse_activation(v: np.ndarray, u0: float, vartype: Vartype) -> np.ndarray
 def lyapunov(energy: Energy, v: np.ndarray, u0: float, tau: float, units: str = "graded") -> np.ndarray:
     """``E(V) + (1/τ) Σ_i ∫_mid^{V_i} g⁻¹``, the function the continuous dynamics descend.
 
-    For Potts rows and Sinkhorn units the integral term is the mean-field entropy term ``(u₀/τ) Σ V ln V``.
+    For Potts groups the integral term is the mean-field entropy term ``(u₀/τ) Σ V ln V``.
     """
     grouped = np.zeros(energy.num_variables, dtype=bool)
     entropy = np.zeros(len(v))
-    if units in ("potts", "sinkhorn"):
+    if units == "potts":
         groups = unit_groups(energy, units)
         grouped[groups.members] = True
         p = v[:, groups.members] if energy.vartype is Vartype.BINARY else (v[:, groups.members] + 1.0) / 2.0
@@ -232,7 +224,7 @@ class TankBackend(Backend):
             units = "potts" if potts_groups(energy) is not None else "graded"
             params = dataclasses.replace(params, units=units)
         if params.schedule == "auto":
-            mfa = params.units in ("potts", "sinkhorn") and params.u0_final is None
+            mfa = params.units == "potts" and params.u0_final is None
             params = dataclasses.replace(params, schedule="mfa" if mfa else "fixed")
         return params
 
@@ -251,22 +243,20 @@ class TankBackend(Backend):
         vt = energy.vartype
         derived: dict = {"seed": seed, "units": params.units, "schedule": params.schedule}
         dynamics = energy
-        normalised = params.units in ("potts", "sinkhorn")
+        normalised = params.units == "potts"
         if normalised:
             groups = unit_groups(energy, params.units)
             if groups is None:
-                needs = "a permutation layout" if params.units == "sinkhorn" else "one-hot groups or a layout"
-                raise ParameterError(f"backend 'tank': units={params.units} needs an energy with {needs}")
-            partitions = (groups, layout_groups(energy, columns=True)) if params.units == "sinkhorn" else (groups,)
-            dynamics = softmax_energy(energy, *partitions)
+                raise ParameterError("backend 'tank': units=potts needs an energy with one-hot groups or a layout")
+            dynamics = softmax_energy(energy, groups)
             derived["dropped_terms"] = [t for t in energy.term_names if t not in dynamics.term_names]
         fitting_reads = None
         if params.time_limit is not None and n:  # before the set-up below, which at 640,000 units takes seconds
             fitting_reads = self._reads_that_fit(dynamics, params, reads)
         if params.schedule == "mfa":
             if not normalised:
-                raise ParameterError("backend 'tank': schedule=mfa needs units=potts or sinkhorn")
-            critical = critical_gain(dynamics, groups, params.tau, rng, doubly=params.units == "sinkhorn")
+                raise ParameterError("backend 'tank': schedule=mfa needs units=potts")
+            critical = critical_gain(dynamics, groups, params.tau, rng)
             gain0 = critical if critical > 0 else params.u0
             derived["u0_critical"] = critical
             dt = params.dt if params.dt is not None else 0.1 * params.tau
@@ -286,7 +276,7 @@ class TankBackend(Backend):
             reads = params.reads
             mid = 0.5 if vt is Vartype.BINARY else 0.0
             start_v = np.full((reads, n), params.start if params.start is not None else mid)
-        # Potts and Sinkhorn: equal outputs in every row, the unbiased start
+        # Potts: equal outputs in every group, the unbiased start
         u = np.zeros_like(start_v) if normalised else inverse_activation(start_v, gain0, vt)
         spread = params.noise * gain0
         if params.preset == "hopfield-tank-1985" and initial_states is None and n:

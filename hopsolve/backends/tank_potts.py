@@ -1,14 +1,10 @@
-"""Mean-field annealing for ``tank``: the energy the softmax units descend, the critical temperature the schedule
-starts from, and the doubly stochastic (Sinkhorn) outputs of permutation energies.
+"""Mean-field annealing for ``tank``: the energy the softmax units descend and the critical temperature the
+schedule starts from.
 
 ``tank`` uses ``potts`` units (Peterson & Söderberg 1989), a softmax over every one-hot group (the rows of a
-permutation). :func:`sinkhorn` is an experiment not wired into the backend (too slow as written; RESULTS §11): on
-a permutation layout, ``V = Sinkhorn(exp(u/u₀))``, the doubly stochastic
-matrix nearest (in relative entropy) to the softmax, so rows *and* columns sum to one at all times — the network
-moves inside the valid subspace of Aiyer, Niranjan & Fallside (1990) by an entropic rather than a linear
-projection, the "softassign" of Gold & Rangarajan (1996). ``V`` then minimises ``-⟨u, V⟩ + u₀ Σ V ln V`` over
-the doubly stochastic matrices, so ``E(V) + (u₀/τ) Σ V ln V`` would be a Lyapunov function of ``du/dt = -u/τ + h(V)``
-at a fixed gain, as it is for Potts rows.
+permutation). The valid-subspace alternative of Aiyer, Niranjan & Fallside (1990), rows *and* columns held at one
+(e.g. by Sinkhorn normalisation, the "softassign" of Gold & Rangarajan 1996), is not implemented: a first
+experiment with it was too slow as written and was removed rather than left unreachable (RESULTS §11).
 
 With every one-hot group a softmax ``V_g = softmax(u_g/u₀)``, a penalty that only asks a group to hold one unit
 (``A·row`` of a tour, Lucas' row term) is constant on the states the network can end in: inside the simplex it
@@ -58,13 +54,6 @@ def enforces_groups(term: Term, labels: np.ndarray) -> bool:
     return pairs.shape[1] == len(np.unique(labels[inside])) == len(np.unique(term.groups[inside]))
 
 
-def layout_groups(energy: Energy, columns: bool = False) -> OneHotGroups:
-    """The rows (or the columns) of ``energy``'s permutation layout as one-hot groups."""
-    index = energy.layout.indices()
-    index = index.T if columns else index
-    return OneHotGroups(np.ascontiguousarray(index).ravel(), np.arange(index.shape[0] + 1) * index.shape[1])
-
-
 def softmax_energy(energy: Energy, *partitions: OneHotGroups) -> Energy:
     """``energy`` without the penalties that only enforce one of ``partitions`` (constant on one-hot states);
     unchanged when there are none (or when they are its only terms)."""
@@ -76,32 +65,8 @@ def softmax_energy(energy: Energy, *partitions: OneHotGroups) -> Energy:
     return dataclasses.replace(energy, terms=kept, weights={k: w for k, w in energy.weights.items() if k in names})
 
 
-def sinkhorn(u: np.ndarray, gain: float, index: np.ndarray, iterations: int = 200, tolerance: float = 1e-6
-             ) -> np.ndarray:
-    """``Sinkhorn(exp(u/gain))`` on the ``m × m`` grid ``index`` of every read (log domain, so any gain is safe):
-    rows and columns are normalised in turn until every column sum is within ``tolerance`` of 1."""
-    logits = u[:, index] / gain  # reads × m × m
-    for _ in range(iterations):
-        logits = logits - _logsumexp(logits, axis=2)[:, :, None]
-        logits = logits - _logsumexp(logits, axis=1)[:, None, :]
-        rows = np.exp(logits).sum(axis=2)
-        if np.abs(rows - 1.0).max(initial=0.0) < tolerance:
-            break
-    v = np.array(u, dtype=np.float64)
-    v[:, index] = np.exp(logits)
-    return v
-
-
-def _logsumexp(x: np.ndarray, axis: int) -> np.ndarray:
-    top = x.max(axis=axis, keepdims=True)
-    return (top + np.log(np.exp(x - top).sum(axis=axis, keepdims=True))).squeeze(axis)
-
-
-def critical_gain(energy: Energy, groups: OneHotGroups, tau: float, rng: np.random.Generator,
-                  doubly: bool = False) -> float:
-    """``u₀c = τ·λ_max(S^½ W S^½)`` (module docstring); 0 when no direction is unstable at any gain. With
-    ``doubly`` (Sinkhorn units on an m × m layout whose rows are ``groups``) ``S = Π/m``, ``Π`` the projection
-    that removes row and column means (the Jacobian of Sinkhorn at the uniform matrix)."""
+def critical_gain(energy: Energy, groups: OneHotGroups, tau: float, rng: np.random.Generator) -> float:
+    """``u₀c = τ·λ_max(S^½ W S^½)`` (module docstring); 0 when no direction is unstable at any gain."""
     n = energy.num_variables
     members = groups.members
     if not len(members):
@@ -113,12 +78,7 @@ def critical_gain(energy: Energy, groups: OneHotGroups, tau: float, rng: np.rand
 
     def half(y: np.ndarray) -> np.ndarray:  # S^½ y on the members: (y − group mean)/√K
         means = np.bincount(labels, weights=y, minlength=groups.count) / np.maximum(groups.sizes, 1)
-        centred = y - means[labels]
-        if doubly:  # members are the grid's rows one after another: remove the column means as well
-            m = groups.count
-            grid = centred.reshape(m, -1)
-            centred = (grid - grid.mean(axis=0, keepdims=True)).ravel()
-        return centred / np.sqrt(sizes)
+        return (y - means[labels]) / np.sqrt(sizes)
 
     def product(y: np.ndarray) -> np.ndarray:
         x = zero.copy()
