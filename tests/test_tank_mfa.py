@@ -124,3 +124,35 @@ def test_default_gives_valid_short_tours_on_small_instances():
         assert solution.feasible
         gaps.append(solution.objective / best - 1)
     assert np.mean(gaps) < 0.05, gaps
+
+
+def test_nearest_permutation_is_the_assignment_of_largest_total_output():
+    from hopsolve.backends.tank import nearest_permutations
+
+    instance, energy = _tsp(4, 7)
+    rng = np.random.default_rng(3)
+    v = rng.random((3, 16))
+    v[0] = np.eye(4)[[1, 0, 3, 2]].ravel()  # already a permutation: left as it is
+    states = (v == v.reshape(3, 4, 4).max(axis=2).repeat(4, axis=1)).astype(np.int8)  # each row's argmax
+    states[1] = np.eye(4)[[0, 0, 1, 2]].ravel()  # two rows on one column
+    fixed, changed = nearest_permutations(v, states, energy)
+    np.testing.assert_array_equal(fixed[0], states[0])
+    for r in range(3):
+        grid = fixed[r].reshape(4, 4)
+        assert (grid.sum(axis=0) == 1).all() and (grid.sum(axis=1) == 1).all()
+    best = max(itertools.permutations(range(4)), key=lambda p: sum(v[1].reshape(4, 4)[i, p[i]] for i in range(4)))
+    np.testing.assert_array_equal(fixed[1].reshape(4, 4), np.eye(4, dtype=np.int8)[list(best)])
+    assert changed == 1 + int(not (states[2].reshape(4, 4).sum(axis=0) == 1).all())
+
+
+def test_a_run_stopped_before_the_rows_saturate_still_gives_tours_and_counts_them():
+    instance, energy = _tsp(12, 5)
+    cut = {"reads": 6, "max_steps": 3}  # three steps: the rows are nowhere near one-hot
+    argmax = TankBackend().solve(energy, TankParams(finish="argmax", **cut), seed=2)
+    assigned = TankBackend().solve(energy, TankParams(**cut), seed=2)
+    valid = [TspProblem().decode(instance, energy, s).feasible for s in argmax.states]
+    assert not all(valid)
+    assert all(TspProblem().decode(instance, energy, s).feasible for s in assigned.states)
+    assert assigned.info["projected"] == valid.count(False)
+    for r in np.flatnonzero(valid):  # where the argmax was a tour, the assignment is that tour
+        np.testing.assert_array_equal(assigned.states[r], argmax.states[r])
