@@ -120,3 +120,54 @@ def test_the_orlib_fast_path_steps_aside_and_the_token_reader_names_the_line(tex
     with pytest.raises(ParseError) as caught:
         formats.read_cost_matrix(path)
     assert str(path) in str(caught.value)
+
+
+COORD_TEXT = st.one_of(st.integers(-10**7, 10**7).map(str), st.integers(-200, 200).map(str),
+                       st.floats(-1e7, 1e7, allow_nan=False).map(lambda x: f"{x:.8g}"),
+                       st.sampled_from(["0.5", "-.25", "3.", "1e3", "+2", "-7E-2", "1e400", "1-2", "1_0", "x"]))
+
+
+@st.composite
+def node_sections(draw):
+    """A TSPLIB file whose NODE_COORD_SECTION has its ids in any order, and now and then something unusual: a
+    blank line, a repeated or fractional id, a short line, a number that is not one or is out of range."""
+    n = draw(st.integers(1, 10))
+    ids = draw(st.permutations(range(1, n + 1)))
+    rows = []
+    for node in ids:
+        shown = draw(st.sampled_from([str(node), str(node), f"{node}.0", f"{node}.5", str(ids[0])]))
+        coords = [draw(COORD_TEXT) for _ in range(draw(st.sampled_from([2, 2, 2, 1, 3])))]
+        rows.append(" ".join([shown, *coords]))
+    if draw(st.booleans()):
+        rows.insert(draw(st.integers(0, len(rows))), "")
+    kind = draw(st.sampled_from(["EUC_2D", "GEO", "ATT", "CEIL_2D"]))  # GEO's range errors name a node's line
+    return (f"NAME: t\nTYPE: TSP\nDIMENSION: {n}\nEDGE_WEIGHT_TYPE: {kind}\nNODE_COORD_SECTION\n"
+            + "\n".join(rows) + "\nEOF\n")
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=node_sections())
+def test_the_tsplib_node_fast_path_reads_what_the_line_reader_reads(text, tmp_path_factory):
+    from hopsolve_tsp import tsplib
+
+    path = tmp_path_factory.mktemp("tsp") / "t.tsp"
+    path.write_text(text)
+
+    def read(fast: bool):
+        original = tsplib._plain_node_block
+        if not fast:
+            tsplib._plain_node_block = lambda *_: None
+        try:
+            return tsplib.read_tsplib(path)
+        except ParseError as error:
+            return str(error)
+        finally:
+            tsplib._plain_node_block = original
+
+    fast, slow = read(True), read(False)
+    if isinstance(slow, str):
+        assert fast == slow
+    else:
+        assert not isinstance(fast, str)
+        np.testing.assert_array_equal(fast.coordinates, slow.coordinates)
+        assert fast.dimension == slow.dimension

@@ -30,7 +30,15 @@ from pathlib import Path
 
 import numpy as np
 
-from hopsolve import Metric, ParseError, check_exact_sum, check_read_size, parse_number, read_text
+from hopsolve import (
+    Metric,
+    ParseError,
+    check_exact_sum,
+    check_read_size,
+    only_plain_numbers,
+    parse_number,
+    read_text,
+)
 
 COORDINATE_TYPES = {"EUC_2D": 2, "EUC_3D": 3, "MAN_2D": 2, "MAN_3D": 3, "MAX_2D": 2, "MAX_3D": 3, "CEIL_2D": 2,
                     "GEO": 2, "ATT": 2}
@@ -206,6 +214,9 @@ def _node_block(reader: _Reader, n: int, width: int, what: str) -> tuple[np.ndar
         raise reader.error(f"{what} needs {n} node lines (DIMENSION {n}) but only {left} lines follow "
                            "(file truncated or DIMENSION wrong)", section_line)
     check_read_size(16 * n * width, f"{what} of {n} nodes", reader.path, section_line)
+    fast = _plain_node_block(reader, n, width)
+    if fast is not None:
+        return fast
     coords = np.full((n, width), np.nan)
     lines = np.zeros(n, dtype=np.int64)
     for count in range(n):
@@ -229,6 +240,36 @@ def _node_block(reader: _Reader, n: int, width: int, what: str) -> tuple[np.ndar
             raise reader.error(f"duplicate node id {k + 1} (first on line {lines[k]})", reader.pos)
         lines[k] = reader.pos
         coords[k] = [_number(t, reader.pos, reader, "coordinate") for t in parts[1:]]
+    return coords, lines
+
+
+def _plain_node_block(reader: _Reader, n: int, width: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The next ``n`` lines as nodes read at numpy speed, or None when anything is unusual (a blank line, a line of
+    another width, a token that is not a plain number, an id out of 1..n or repeated, a number out of range): the
+    line-by-line loop then names the line. Both give the same nodes (tested). pla85900's section takes ~0.1 s
+    here against ~1 s line by line, inside a user's time limit."""
+    start = reader.pos
+    block = reader.lines[start:start + n]
+    if n < 1 or len(block) != n:
+        return None
+    text = "\n".join(block)
+    if not only_plain_numbers(text) or any(len(line.split()) != width + 1 for line in block):
+        return None
+    try:
+        values = np.array(text.split(), dtype=np.float64).reshape(n, width + 1)
+    except ValueError:
+        return None
+    ids = values[:, 0]
+    if not np.isfinite(values).all() or np.any(ids != np.floor(ids)) or ids.min() < 1 or ids.max() > n:
+        return None
+    order = ids.astype(np.int64) - 1
+    if np.bincount(order, minlength=n).max() > 1:
+        return None
+    coords = np.empty((n, width))
+    coords[order] = values[:, 1:]
+    lines = np.empty(n, dtype=np.int64)
+    lines[order] = np.arange(start + 1, start + n + 1)
+    reader.pos = start + n
     return coords, lines
 
 
