@@ -23,6 +23,7 @@ energy continuous (Hopfield–Tank) dynamics descend.
 from __future__ import annotations
 
 import os
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -346,6 +347,47 @@ class GroupSquareTerm(Term):
         return QuadraticTerm(self.name, w, b, self.offset + c0)
 
 
+def _regular_kron(flow: np.ndarray, adjacency: sp.csr_matrix, deadline: float | None = None,
+                  what: str = "the couplings") -> sp.csr_matrix | None:
+    """``A ⊗ B`` in CSR with sorted indices, written by broadcasting, when every row of B has the same number of
+    nonzeros (TSP's cycle: two); None otherwise. A is taken as dense (zeros come out as explicit entries, which
+    the caller eliminates). scipy's ``kron`` plus the transpose and sum took ~4 s for a280's 87 million couplings
+    on the project's VM; this takes a fraction of that.
+
+    It is written a block of A's rows at a time; with a ``deadline`` (a ``time.perf_counter()`` reading) the pace
+    of the blocks done so far projects the end, and a build that would end after the deadline is refused
+    (:class:`TooLargeError`, naming ``what``) as soon as that is clear, not after it."""
+    b = sp.csr_matrix(adjacency)
+    b.sort_indices()
+    n, m, kb = flow.shape[0], b.shape[0], np.diff(b.indptr)
+    if not n or not m or kb.min() != kb.max() or not kb[0]:
+        return None
+    ka, kb = n, int(kb[0])
+    a_vals = np.asarray(flow, dtype=np.float64)
+    b_cols, b_vals = b.indices.reshape(m, kb), b.data.reshape(m, kb)
+    # row (i, a) holds (j, b) for every j, then b in B's row a: columns j·m + b come out sorted. Written into
+    # C-ordered arrays (a ufunc on broadcast inputs may pick another order, and ravel would then copy)
+    total = n * m * ka * kb
+    index_type = np.int32 if n * m < 2**31 and total < 2**31 else np.int64
+    indices = np.empty((n, m, ka, kb), dtype=index_type)
+    data = np.empty((n, m, ka, kb))
+    columns = (np.arange(n, dtype=np.int64) * m)[None, None, :, None] + b_cols[None, :, None, :]
+    began, block = time.perf_counter(), max(1, n // 16)
+    for first in range(0, n, block):
+        last = min(n, first + block)
+        indices[first:last] = columns
+        np.multiply(a_vals[first:last, None, :, None], b_vals[None, :, None, :], out=data[first:last])
+        if deadline is not None and last < n:
+            now = time.perf_counter()
+            finish = now + (now - began) * (n - last) / last
+            if finish > deadline:
+                raise TooLargeError(f"{what} ({total:,}) would take about {finish - began:.2g} s to build, past "
+                                    "the time limit; give a longer limit or use a backend that moves on "
+                                    "permutations (anneal)")
+    indptr = (np.arange(n * m + 1, dtype=np.int64) * (ka * kb)).astype(index_type)
+    return sp.csr_matrix((data.reshape(total), indices.reshape(total), indptr), shape=(n * m, n * m))
+
+
 @dataclass(frozen=True, eq=False)
 class KroneckerTerm(Term):
     """``E = scale · Σ_{i≠j,a,b} A_ij B_ab v_ia v_jb + Σ_ia C_ia v_ia + offset`` on an ``n×n`` grid of units.
@@ -446,11 +488,18 @@ class KroneckerTerm(Term):
         offset = self.offset + float(self.linear.sum()) * beta + self.scale * beta * beta * constant
         return KroneckerTerm(self.name, self.flow, self.adjacency, linear, self.scale * alpha * alpha, offset)
 
-    def quadratic(self, vartype: Vartype) -> QuadraticTerm:
+    def quadratic(self, vartype: Vartype, deadline: float | None = None) -> QuadraticTerm:
+        """The coupling matrix (n⁴ entries at most); with a ``deadline``, TSP's is refused as soon as its build is
+        projected to end after it (see :func:`_regular_kron`)."""
         check_matrix_size(self.stored_couplings, f"term {self.name!r}")
-        kron = sp.kron(sp.csr_matrix(self.flow), self.adjacency, format="csr")
-        w = -self.scale * (kron + kron.T)
-        w = sp.csr_matrix(w)
+        what = f"the couplings of term {self.name!r}"
+        regular = _regular_kron(self.flow, self.adjacency, deadline, what) if self._symmetric else None
+        if regular is not None:  # A ⊗ B is its own transpose: W = -2·scale·(A ⊗ B), built directly in CSR
+            regular.data *= -2.0 * self.scale
+            w = regular
+        else:
+            kron = sp.kron(sp.csr_matrix(self.flow), self.adjacency, format="csr")
+            w = sp.csr_matrix(-self.scale * (kron + kron.T))
         w.eliminate_zeros()
         w.sort_indices()
         return QuadraticTerm(self.name, w, -self.linear, self.offset)

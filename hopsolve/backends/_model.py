@@ -15,6 +15,7 @@ import scipy.sparse as sp
 from hopsolve.energy import (
     Energy,
     GroupSquareTerm,
+    KroneckerTerm,
     LazyTerm,
     QuadraticTerm,
     Vartype,
@@ -102,13 +103,27 @@ class SpinModel:
         return largest, 2.0 * float(min(smallest))
 
 
-def compile_spin_model(energy: Energy) -> SpinModel:
-    """Flatten ``energy`` (any vartype) into a :class:`SpinModel`; unknown term kinds are materialised."""
+BUILD_SHARE = 0.5
+"""A timed run's couplings must be built within this share of its time limit (:func:`build_deadline`): the rest is
+for setting up its reads and searching. A build projected to take longer is refused as soon as that is clear."""
+
+
+def build_deadline(started: float, time_limit: float | None) -> float | None:
+    """The ``deadline`` for :func:`compile_spin_model` of a run started at ``started`` (``perf_counter``)."""
+    return None if time_limit is None else started + BUILD_SHARE * time_limit
+
+
+def compile_spin_model(energy: Energy, deadline: float | None = None) -> SpinModel:
+    """Flatten ``energy`` (any vartype) into a :class:`SpinModel`; unknown term kinds are materialised.
+
+    With a ``deadline`` (a ``time.perf_counter()`` reading: a timed run's end) a Kronecker term (TSP's objective)
+    whose couplings could not be built before it is refused as soon as that is clear (``TooLargeError``), so a
+    time limit is not overrun by the set-up alone (a280: 44 million couplings)."""
     spin = energy.to_spin()
     n = spin.num_variables
     # row pointers, biases, one-hot group maps: several arrays of n before any coupling is stored
     check_allocation(8.0 * 4 * float(n), f"a spin model of {n:,} units")
-    coupling = sp.csr_matrix((n, n))
+    parts: list[sp.csr_matrix] = []
     bias = np.zeros(n)
     families: list[GroupSquareTerm] = []
     for term in spin.terms:
@@ -120,12 +135,16 @@ def compile_spin_model(energy: Energy) -> SpinModel:
         if isinstance(term, GroupSquareTerm):
             families.append(GroupSquareTerm(term.name, term.groups, term.targets, weight * term.scale))
             continue
-        if not isinstance(term, QuadraticTerm):
+        shared = isinstance(term, QuadraticTerm)  # the energy's own matrix: never modified here
+        if isinstance(term, KroneckerTerm):
+            term = term.quadratic(Vartype.SPIN, deadline)
+        elif not shared:
             check_matrix_size(term.stored_couplings, f"term {term.name!r}")
             term = term.quadratic(Vartype.SPIN)
-        coupling = coupling + weight * term.coupling
+        if term.coupling.nnz:  # one term's matrix is used as it is, not added to an empty one (a280: 44M entries)
+            parts.append(term.coupling * weight if weight != 1.0 or shared else term.coupling)
         bias += weight * term.linear
-    coupling = sp.csr_matrix(coupling)
+    coupling = sp.csr_matrix(sum(parts[1:], parts[0]) if parts else (n, n))
     coupling.eliminate_zeros()
     coupling.sort_indices()
     if not np.isfinite(coupling.data).all() or not np.isfinite(bias).all():
@@ -138,9 +157,9 @@ def compile_spin_model(energy: Energy) -> SpinModel:
         group_target[k, : len(fam.targets)] = fam.targets
     return SpinModel(
         n=n,
-        indptr=coupling.indptr.astype(np.int64),
-        indices=coupling.indices.astype(np.int32),
-        data=coupling.data.astype(np.float64),
+        indptr=coupling.indptr.astype(np.int64, copy=False),  # no copy where the type is already right
+        indices=coupling.indices.astype(np.int32, copy=False),
+        data=coupling.data.astype(np.float64, copy=False),
         bias=bias,
         group_of=group_of,
         group_target=group_target,

@@ -18,7 +18,7 @@ from hopsolve.backends import _kernels as K
 from hopsolve.backends import _pattern_kernels as PAT
 from hopsolve.backends import _perm_kernels as PK
 from hopsolve.backends import _tour_kernels as TK
-from hopsolve.backends._model import SpinModel, compile_spin_model, from_spins, pattern_part, to_spins
+from hopsolve.backends._model import SpinModel, build_deadline, compile_spin_model, from_spins, pattern_part, to_spins
 from hopsolve.backends._tour_start import greedy_tour
 from hopsolve.backends.replan import Replan, apply_replan, parse_replan
 from hopsolve.backends.schedules import beta_schedule, default_beta_range, typical_beta_min
@@ -355,7 +355,7 @@ class AnnealBackend(Backend):
     def _solve_flips(self, energy: Energy, params: AnnealParams, seed: int, reads: int,
                      initial_states: np.ndarray | None, callback: Callback | None) -> SampleSet:
         started = time.perf_counter()
-        model: SpinModel = compile_spin_model(energy)
+        model: SpinModel = compile_spin_model(energy, build_deadline(started, params.time_limit))
         n = model.n
         largest, smallest = model.coefficient_scales()
         if any(isinstance(t, PatternTerm) for t in energy.terms):
@@ -413,7 +413,7 @@ class AnnealBackend(Backend):
         if any(isinstance(t, PatternTerm) for t in energy.terms):
             raise ParameterError("backend 'anneal': moves=onehot needs a quadratic energy (no pattern terms)")
         groups = energy.groups if energy.groups is not None else OneHotGroups(np.zeros(0), np.zeros(1))
-        model: SpinModel = compile_spin_model(energy)
+        model: SpinModel = compile_spin_model(energy, build_deadline(started, params.time_limit))
         n = model.n
         rng = make_rng(seed)
         if initial_states is None:

@@ -27,11 +27,11 @@ import scipy.sparse as sp
 
 from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size
 from hopsolve.backends import _sb_kernels as SB
-from hopsolve.backends._model import SpinModel, compile_spin_model, from_spins, to_spins
+from hopsolve.backends._model import SpinModel, build_deadline, compile_spin_model, from_spins, to_spins
 from hopsolve.backends.anneal import _Progress, _run_chunked, _Threads
 from hopsolve.backends.replan import apply_replan, parse_replan
 from hopsolve.energy import Energy
-from hopsolve.errors import ParameterError
+from hopsolve.errors import ParameterError, TooLargeError
 from hopsolve.params import require
 from hopsolve.pattern_term import PatternTerm
 from hopsolve.sampleset import SampleSet
@@ -142,10 +142,13 @@ def coupling_scale(model: SpinModel) -> tuple[float, float]:
     return 0.5 / (sigma * math.sqrt(spins)), sigma
 
 
-def spectral_radius(model: SB.SBModel, n: int) -> float:
+def spectral_radius(model: SB.SBModel, n: int, deadline: float | None = None, reads: int = 0) -> float:
     """The largest |eigenvalue| of the couplings (group penalties' couplings included), by at most
     :data:`POWER_ITERATIONS` steps of power iteration from a fixed start (deterministic), fewer once two estimates
-    agree within :data:`POWER_TOLERANCE`."""
+    agree within :data:`POWER_TOLERANCE`.
+
+    With a ``deadline`` the first product's time projects the set-up, the iterations and then ``reads`` replicas'
+    two field products each: one that would end past the deadline is refused (``TooLargeError``) then."""
     if n == 0:
         return 0.0
 
@@ -156,9 +159,17 @@ def spectral_radius(model: SB.SBModel, n: int) -> float:
 
     v = 1.0 + 0.5 * np.sin(np.arange(n) + 1.0)  # not orthogonal to the top eigenvector in practice
     radius = 0.0
-    for _ in range(POWER_ITERATIONS):
+    for iteration in range(POWER_ITERATIONS):
         v /= np.linalg.norm(v)
+        began = time.perf_counter()
         w = apply(v)
+        if deadline is not None and iteration == 0:
+            product = time.perf_counter() - began
+            finish = time.perf_counter() + product * (POWER_ITERATIONS - 1 + 2 * reads)
+            if finish > deadline:
+                raise TooLargeError(f"backend 'bifurcation': setting up this energy ({len(model.data):,} couplings, "
+                                    f"{reads} reads) takes about {product * (POWER_ITERATIONS + 2 * reads):.2g} s, "
+                                    "past the time limit; give a longer limit, fewer reads, or use anneal")
         previous, radius = radius, float(np.linalg.norm(w))
         if radius == 0.0:
             return 0.0
@@ -220,7 +231,7 @@ class BifurcationBackend(Backend):
         check_run_size(reads=reads, units=n, steps=longest, trace=params.trace, arrays=8, steps_name="steps")
         if any(isinstance(t, PatternTerm) and energy.weights[t.name] for t in energy.terms):
             raise ParameterError("backend 'bifurcation': pattern terms are not supported (use anneal or hopfield)")
-        model = compile_spin_model(energy)
+        model = compile_spin_model(energy, build_deadline(started, params.time_limit))
         c0, sigma = coupling_scale(model)
         extra = params.bias == "spin" and bool(np.any(model.bias)) and not len(model.group_scale)
         if extra:
@@ -236,7 +247,8 @@ class BifurcationBackend(Backend):
                            np.zeros(reads), spins.copy(), np.zeros(reads),
                            np.zeros((reads, params.steps if params.trace else 0)))
         kernel_model = _kernel_model(model)
-        radius = spectral_radius(kernel_model, model.n)
+        radius = spectral_radius(kernel_model, model.n, None if params.time_limit is None
+                                 else started + params.time_limit, reads)
         dt = params.dt if params.dt is not None else stable_step(params.a0, c0, radius)
 
         def gauged(spins: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size
 from hopsolve.backends import _group_kernels as GK
 from hopsolve.backends import _kernels as K
 from hopsolve.backends import _pattern_kernels as PAT
-from hopsolve.backends._model import compile_spin_model, from_spins, pattern_part, to_spins
+from hopsolve.backends._model import build_deadline, compile_spin_model, from_spins, pattern_part, to_spins
 from hopsolve.energy import Energy, OneHotGroups
 from hopsolve.errors import ParameterError
 from hopsolve.params import require
@@ -127,7 +127,7 @@ class HopfieldBackend(Backend):
         """Reads run in batches of about ``BATCH_SECONDS`` each (a read's result does not depend on its batch), so
         progress and the anytime curve advance, and Ctrl-C keeps every finished read (the others keep their start
         state, outcome ``interrupted``)."""
-        model = compile_spin_model(energy)
+        model = compile_spin_model(energy, build_deadline(progress.started, params.time_limit))
         reads = len(spins)
         hq = np.zeros((reads, model.n))  # each batch's fields are computed when it starts (reads × couplings)
         gsum = np.zeros((reads, model.group_of.shape[0], model.group_target.shape[1]))
@@ -253,6 +253,7 @@ class _Progress:
         self.cut_from: int | None = None
         """The first read of a batch whose descents the deadline cut (those reads are not in ``replay``)."""
         self.deadline = deadline
+        self.started = time.perf_counter()
         self.batch_seconds = self.BATCH_SECONDS if deadline is None else min(
             self.BATCH_SECONDS, self.DEADLINE_SHARE * max(deadline - time.perf_counter(), 0.0))
 

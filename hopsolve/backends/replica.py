@@ -60,12 +60,12 @@ from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size
 from hopsolve.backends import _kernels as K
 from hopsolve.backends import _replica_kernels as RK
 from hopsolve.backends import _tabu_kernels as TK
-from hopsolve.backends._model import SpinModel, compile_spin_model, from_spins, pattern_part, to_spins
+from hopsolve.backends._model import SpinModel, build_deadline, compile_spin_model, from_spins, pattern_part, to_spins
 from hopsolve.backends.anneal import _Threads
 from hopsolve.backends.replan import Replan, apply_replan, parse_replan
 from hopsolve.backends.schedules import default_beta_range, typical_beta_min
 from hopsolve.energy import Energy
-from hopsolve.errors import ParameterError
+from hopsolve.errors import ParameterError, TooLargeError
 from hopsolve.params import require
 from hopsolve.sampleset import SampleSet
 from hopsolve.seeding import kernel_states, make_rng, resolve_seed
@@ -210,18 +210,46 @@ def ladder(model: SpinModel, params: ReplicaParams) -> Ladder:
     return Ladder(beta_min, beta_max, ratios)
 
 
-def plan_anytime(pace: float, remaining: float, replicas: int, params: ReplicaParams) -> tuple[int, int]:
+def _setup_seconds(model: SpinModel, energy: Energy) -> float:
+    """Seconds one replica's set-up takes (its fields by one coupling product, its energy): the faster of two
+    timings of one replica (the first call also builds what later calls reuse)."""
+    probe = make_rng(0).choice(np.array([-1, 1], dtype=np.int8), size=(1, model.n))
+    spin_energy = energy.to_spin()
+    fastest = np.inf
+    for _ in range(2):
+        began = time.perf_counter()
+        model.initial_fields(probe)
+        spin_energy.energies(probe)
+        fastest = min(fastest, time.perf_counter() - began)
+    return fastest
+
+
+def _check_setup(per_replica: float, replicas: int, params: ReplicaParams, started: float) -> None:
+    """Refuse, before building them, ``replicas`` replicas whose set-up would end past the time limit."""
+    left = params.time_limit - (time.perf_counter() - started)
+    if per_replica * replicas > left:
+        raise TooLargeError(f"backend 'replica': setting up {replicas} replicas of this energy "
+                            f"({per_replica * 1e3:.2g} ms each) takes about {per_replica * replicas:.2g} s, more "
+                            f"than the {max(left, 0.0):.2g} s the time limit leaves; give a longer limit, fewer "
+                            "reads, or use anneal")
+
+
+def plan_anytime(pace: float, remaining: float, replicas: int, params: ReplicaParams,
+                 setup: float = 0.0) -> tuple[int, int]:
     """(ladders, sweeps) for an annealed run that fills ``remaining`` seconds at ``pace`` seconds per replica-sweep
-    (measured by a pilot on two groups, so in wall time with the cores busy).
+    (measured by a pilot on two groups, so in wall time with the cores busy), after ``setup`` seconds per replica
+    of building the run (its fields and energies).
 
     The work that fits, ``W = 0.95 · remaining / pace`` replica-sweeps, goes to ladders of ``anytime_sweeps``
     sweeps each: ``W / (R · anytime_sweeps)`` ladders, rounded down to an even number (pairs make cluster moves)
     and kept between 4 (two groups keep two cores busy) and ``reads``; the sweeps are what is left per ladder.
     Longer anneals beat more of them until each is long enough; more reads then buy more chances.
     """
-    work = ANYTIME_SHARE * max(remaining, 0.0) / max(pace, 1e-12)
+    smallest = min(4, params.reads)
+    work = ANYTIME_SHARE * max(remaining - setup * replicas * smallest, 0.0) / max(pace, 1e-12)
     ladders = 2 * int(work / (replicas * params.anytime_sweeps) / 2)
-    ladders = max(min(4, params.reads), min(ladders, params.reads))
+    ladders = max(smallest, min(ladders, params.reads))
+    work = ANYTIME_SHARE * max(remaining - setup * replicas * ladders, 0.0) / max(pace, 1e-12)
     return ladders, max(1, min(MAX_PLANNED_SWEEPS, int(work / (replicas * ladders))))
 
 
@@ -431,7 +459,7 @@ class ReplicaBackend(Backend):
         started = time.perf_counter()
         params = params or ReplicaParams()
         seed = resolve_seed(seed)
-        model = compile_spin_model(energy)
+        model = compile_spin_model(energy, build_deadline(started, params.time_limit))
         if pattern_part(energy, model) is not None:
             raise ParameterError("backend 'replica' does not take pattern (dense associative memory) terms; "
                                  "use anneal")
@@ -455,11 +483,15 @@ class ReplicaBackend(Backend):
         with _Threads(params.threads):
             ladders_count, sweeps = params.reads if starts is None else len(starts), params.sweeps
             pilot_s = None
+            setup = _setup_seconds(model, energy) if params.time_limit is not None and n else 0.0
             if anytime and params.schedule == "anneal" and starts is None and n:
+                _check_setup(setup, 2 * min(4, params.reads) * temps, params, started)  # the pilot's and the run's
                 pace = self._pilot(model, couplings, energy, shape, params, cap)
                 pilot_s = time.perf_counter() - started
-                ladders_count, sweeps = plan_anytime(pace, params.time_limit - pilot_s, temps, params)
+                ladders_count, sweeps = plan_anytime(pace, params.time_limit - pilot_s, temps, params, setup)
             total = ladders_count * temps
+            if params.time_limit is not None:
+                _check_setup(setup, total, params, started)
             longest = max([sweeps, *(end for _, end in parse_replan(params.replan, OWNER))])
             check_run_size(reads=total, units=n, steps=0 if anytime and params.schedule == "fixed" else longest,
                            arrays=4)
