@@ -418,3 +418,15 @@ def test_check_anytime_catches_a_backend_that_returns_worse_than_it_reported(tmp
     problem, instance = small_maxcut(tmp_path)
     with pytest.raises(AssertionError, match="worse than its last progress update"):
         check_anytime(Forgetful(), problem, instance, {"reads": 10})
+
+
+def test_a_chunked_run_whose_set_up_spent_the_limit_does_not_sweep():
+    import time
+
+    from hopsolve.backends.anneal import AnnealParams, _run_chunked
+
+    calls = []
+    progress = _run_chunked(np.linspace(0.1, 1.0, 50), lambda *args: calls.append(args), AnnealParams(time_limit=1.0),
+                            None, dict, started=time.perf_counter() - 5.0)
+    assert progress.timed_out and progress.done == 0 and calls == []
+    assert progress.replan.text() == "0:0"

@@ -196,3 +196,30 @@ def test_bias_as_a_constant_field_also_reaches_ground_states(seed):
                                                                    bias="field"), seed=seed)
     assert samples.derived["bias"] == "field"
     assert np.isclose(samples.best_energy, ground, atol=1e-9)
+
+
+def test_coupling_product_equals_the_matrix_with_group_penalties():
+    """Power iteration's product: the CSR couplings plus each group family's -2·scale between its members."""
+    energy = permutation_energy(np.random.default_rng(2).random((5, 5)) * (1 - np.eye(5)), np.roll(np.eye(5), 1, 1))
+    model = _kernel_model(compile_spin_model(energy))
+    n = model.bias.shape[0]
+    matrix = np.zeros((n, n))
+    for i in range(n):
+        matrix[i, model.indices[model.indptr[i]:model.indptr[i + 1]]] = model.data[model.indptr[i]:model.indptr[i + 1]]
+    for f in range(len(model.group_scale)):
+        same = model.group_of[f][:, None] == model.group_of[f][None, :]
+        matrix -= 2.0 * model.group_scale[f] * (same & ~np.eye(n, dtype=bool))
+    v = np.random.default_rng(3).standard_normal(n)
+    out = np.empty(n)
+    SB.coupling_product(model, v, out)
+    np.testing.assert_allclose(out, matrix @ v, atol=1e-12)
+    assert spectral_radius(model, n) == pytest.approx(np.abs(np.linalg.eigvalsh(matrix)).max(), rel=1e-3)
+
+
+def test_set_up_that_cannot_fit_the_time_limit_is_refused(monkeypatch):
+    from hopsolve.backends import bifurcation
+    from hopsolve.errors import TooLargeError
+
+    monkeypatch.setattr(bifurcation, "POWER_ITERATIONS", 10**9)  # a set-up that would take forever
+    with pytest.raises(TooLargeError, match="past the time limit"):
+        BifurcationBackend().solve(random_energy(30, 2), BifurcationParams(time_limit=5.0), seed=1)

@@ -190,3 +190,68 @@ def test_kronecker_fields_equal_its_matrix_fields_with_and_without_symmetry(symm
     v = rng.random((3, n * n))
     for vartype in (Vartype.BINARY, Vartype.SPIN):
         np.testing.assert_allclose(term.fields(v, vartype), term.quadratic(vartype).fields(v, vartype), atol=1e-12)
+
+
+def test_kronecker_matrix_built_by_blocks_equals_scipys_kron_with_zero_distances():
+    """TSP's couplings are written directly in CSR (``_regular_kron``); two coincident cities (a zero distance)
+    must leave no stored zero, and the matrix must be scipy's ``-scale·(A⊗B + (A⊗B)ᵀ)``."""
+    import scipy.sparse as sp
+
+    from hopsolve.energy import KroneckerTerm
+
+    rng = np.random.default_rng(5)
+    for n in (3, 6, 17):
+        a = rng.random((n, n))
+        a = a + a.T
+        np.fill_diagonal(a, 0.0)
+        a[0, 1] = a[1, 0] = 0.0
+        cycle = np.roll(np.eye(n), 1, axis=1)
+        b = sp.csr_matrix(cycle + cycle.T) * 0.5
+        w = KroneckerTerm.build("objective", a, b, scale=1.7).quadratic(Vartype.SPIN).coupling
+        kron = sp.kron(sp.csr_matrix(a), b)
+        expected = sp.csr_matrix(-1.7 * (kron + kron.T))
+        expected.eliminate_zeros()
+        assert w.has_sorted_indices and w.nnz == expected.nnz and not (w.data == 0).any()
+        assert abs(w - expected).max() == 0.0
+
+
+def test_kronecker_couplings_past_a_deadline_are_refused_before_they_are_built():
+    import time
+
+    import scipy.sparse as sp
+
+    from hopsolve.energy import KroneckerTerm
+    from hopsolve.errors import TooLargeError
+
+    n = 64
+    a = np.ones((n, n)) - np.eye(n)
+    cycle = np.roll(np.eye(n), 1, axis=1)
+    term = KroneckerTerm.build("objective", a, sp.csr_matrix(cycle + cycle.T))
+    with pytest.raises(TooLargeError, match="objective.*past the time limit"):
+        term.quadratic(Vartype.SPIN, deadline=time.perf_counter() - 1.0)
+    assert term.quadratic(Vartype.SPIN, deadline=time.perf_counter() + 60.0).coupling.nnz == 2 * n * n * (n - 1)
+
+
+def test_a_permutation_energys_labels_are_made_on_demand_and_equal_the_pairs():
+    from hopsolve.permutation import GridLabels, permutation_energy
+
+    n = 4
+    energy = permutation_energy(np.ones((n, n)) - np.eye(n), np.eye(n))
+    labels = energy.labels
+    assert isinstance(labels, GridLabels) and len(labels) == n * n
+    pairs = tuple((i, p) for i in range(n) for p in range(n))
+    assert tuple(labels) == pairs and labels == pairs and labels[-1] == (n - 1, n - 1) and labels[5] == (1, 1)
+    assert labels[1:3] == [(0, 1), (0, 2)]
+    with pytest.raises(IndexError):
+        labels[n * n]
+
+
+def test_conversions_are_kept_and_not_pickled():
+    import pickle
+
+    energy = Energy.from_qubo(np.array([[1.0, -2.0], [0.0, 1.0]]))
+    spin = energy.to_spin()
+    assert energy.to_spin() is spin and spin.to_binary() is not energy
+    copy = pickle.loads(pickle.dumps(energy))
+    assert "_conversions" not in copy.__dict__
+    np.testing.assert_array_equal(copy.to_spin().energies([[1, -1], [1, 1]]), spin.energies([[1, -1], [1, 1]]))

@@ -294,3 +294,19 @@ def test_one_replica_per_ladder_without_cluster_moves_is_anneal_to_the_bit():
                                    seed=3)
     assert np.array_equal(ours.states, theirs.states)
     assert ours.derived["beta_min"] == theirs.derived["beta_min"] and ours.derived["cluster_moves"] == "none"
+
+
+def test_replicas_whose_set_up_cannot_fit_the_time_limit_are_refused_before_they_are_built(monkeypatch):
+    from hopsolve.backends import replica
+    from hopsolve.errors import TooLargeError
+
+    monkeypatch.setattr(replica, "_setup_seconds", lambda model, energy: 10.0)  # ten seconds a replica
+    with pytest.raises(TooLargeError, match="setting up .* replicas .* more than the"):
+        ReplicaBackend().solve(random_energy(20, 1), ReplicaParams(time_limit=1.0), seed=1)
+
+
+def test_the_anytime_plan_leaves_the_set_up_of_its_replicas_out_of_the_sweeps():
+    params = ReplicaParams()
+    ladders, sweeps = plan_anytime(1e-5, 1.0, 10, params)
+    ladders_setup, sweeps_setup = plan_anytime(1e-5, 1.0, 10, params, setup=0.001)
+    assert ladders_setup <= ladders and sweeps_setup * ladders_setup < sweeps * ladders
