@@ -156,3 +156,18 @@ def test_a_run_stopped_before_the_rows_saturate_still_gives_tours_and_counts_the
     assert assigned.info["projected"] == valid.count(False)
     for r in np.flatnonzero(valid):  # where the argmax was a tour, the assignment is that tour
         np.testing.assert_array_equal(assigned.states[r], argmax.states[r])
+
+
+def test_a_step_too_long_is_a_clear_error_and_mfa_stops_once_cooled_to_nothing():
+    import pytest
+
+    from hopsolve.errors import ParameterError
+    from hopsolve.testing import random_energy
+
+    with pytest.raises(ParameterError, match="diverged at step .* give a smaller dt"):
+        TankBackend().solve(random_energy(12, 1), TankParams(units="graded", dt=1e3, max_steps=5000), seed=1)
+    instance, energy = _tsp(12, 3)
+    # a synchronous mean-field step (dt = τ) oscillates and never saturates: the gain floor ends it, no NaN
+    samples = TankBackend().solve(energy, TankParams(dt=1.0, reads=2), seed=1)
+    assert samples.info["steps"] < TankParams().max_steps
+    assert all(TspProblem().decode(instance, energy, s).feasible for s in samples.states)

@@ -32,6 +32,8 @@ STEP_SHARE = 0.015
 after every step, and thresholding and scoring the reads afterwards cost about as much again."""
 STEP_FLOOR_S = 0.005
 """A step this short is always allowed, whatever the limit (a limit of microseconds still runs one step)."""
+MFA_GAIN_FLOOR = 1e-9
+"""``mfa`` also stops once the gain has fallen to this fraction of the critical gain, saturated or not."""
 EVALUATIONS_PER_STEP = {"euler": 1, "rk45": 7}
 """Field evaluations per step: Euler's one; RK45's six stages and the settle check."""
 
@@ -421,8 +423,12 @@ class TankBackend(Backend):
         try:  # Ctrl-C ends the integration where it is: the outputs so far are thresholded as usual
             for step in range(1, params.max_steps + 1):
                 gain = gain_at(step)
-                u = u + dt * (-u / params.tau + energy.fields(v))
-                new_v = outputs(u, gain, energy, params)
+                with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked for just below
+                    u = u + dt * (-u / params.tau + energy.fields(v))
+                    new_v = outputs(u, gain, energy, params)
+                if not np.isfinite(new_v).all():  # a step too long for the fields, or a gain cooled to nothing
+                    raise ParameterError(f"backend 'tank': the integration diverged at step {step} (dt={dt:g}, gain "
+                                         f"{gain:.3g}): give a smaller dt")
                 change = float(np.max(np.abs(new_v - v))) if v.size else 0.0
                 v = new_v
                 if (params.trajectory or params.trace) and (step % params.record_every == 0 or step == 1):
@@ -435,6 +441,8 @@ class TankBackend(Backend):
                 if groups is not None and saturation(v, groups) >= params.saturation:
                     settled = True
                     break
+                if groups is not None and gain < MFA_GAIN_FLOOR * gain_at(0):  # cooled a billionfold: the rows
+                    break  # will not commit further (a network that oscillates between states never saturates)
                 if change < params.settle_tolerance and not annealing:  # gain annealing: run it all
                     settled = True
                     break
