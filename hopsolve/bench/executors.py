@@ -18,13 +18,27 @@ SCHEDULER_TIMEOUT_S = 10  # seconds to wait for an existing Dask scheduler to an
 GRACE_SECONDS = 30.0  # beyond its time limit, a task gets this long (plus 50%) before its worker is killed
 
 
-def _worker(tasks: Any, results: Any) -> None:
+def _share_cores(threads: int) -> None:
+    """Hold this worker's compiled kernels (numba) and BLAS to ``threads`` threads, so that ``jobs`` workers share
+    the cores instead of each starting a thread per core (on 2 cores, 2 workers × 2 threads: a woken BLAS thread
+    whose core another worker holds stalls ~15 ms, ``benchmarks/blas_threads.py``). Results do not depend on the
+    number of threads (each read has its own random stream)."""
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    threadpool_limits(limits=threads, user_api="blas")
+
+
+def _worker(tasks: Any, results: Any, threads: int | None = None) -> None:
     """Take tasks until told to stop; say when each one starts (its deadline counts from then, not from the
     worker's imports). Exit, after the task in hand, if the parent died.
 
     Ctrl-C reaches the whole process group; a worker ignores it (no traceback from each of them) and the parent,
     which handles it, stops the workers and records nothing of the unfinished tasks."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if threads is not None:
+        _share_cores(threads)
     parent = mp.parent_process()
     while True:
         try:
@@ -58,11 +72,12 @@ def run_local(tasks: list[Task], jobs: int, on_result: Callable[[dict[str, Any]]
     context = mp.get_context("spawn")
     results = context.Queue()
     pending = list(enumerate(tasks))[::-1]
+    threads = max(1, (os.cpu_count() or 1) // max(jobs, 1)) if jobs > 1 else None  # the cores, shared out
     workers: dict[int, dict[str, Any]] = {}
 
     def start_worker(slot: int) -> None:
         inbox = context.Queue()
-        process = context.Process(target=_worker, args=(inbox, results), daemon=True)
+        process = context.Process(target=_worker, args=(inbox, results, threads), daemon=True)
         process.start()
         workers[slot] = {"process": process, "inbox": inbox, "task": None, "since": 0.0}
 
