@@ -211,17 +211,24 @@ def ladder(model: SpinModel, params: ReplicaParams) -> Ladder:
 
 
 def _setup_seconds(model: SpinModel, energy: Energy) -> float:
-    """Seconds one replica's set-up takes (its fields by one coupling product, its energy): the faster of two
-    timings of one replica (the first call also builds what later calls reuse)."""
-    probe = make_rng(0).choice(np.array([-1, 1], dtype=np.int8), size=(1, model.n))
+    """Seconds one replica's set-up takes (its fields by one coupling product, its energy). Timed on one replica;
+    where that is quick (under 20 ms, where one context switch of a busy machine would swamp it) again as the
+    fastest of three timings of a batch big enough to take a few milliseconds."""
     spin_energy = energy.to_spin()
-    fastest = np.inf
-    for _ in range(2):
+    rng = make_rng(0)
+
+    def timed(count: int) -> float:
+        probe = rng.choice(np.array([-1, 1], dtype=np.int8), size=(count, model.n))
         began = time.perf_counter()
         model.initial_fields(probe)
         spin_energy.energies(probe)
-        fastest = min(fastest, time.perf_counter() - began)
-    return fastest
+        return (time.perf_counter() - began) / count
+
+    first = timed(1)
+    if first > 0.02:
+        return first
+    count = int(min(64, max(1, 0.005 / max(first, 1e-7))))
+    return min(timed(count) for _ in range(3))
 
 
 def _check_setup(per_replica: float, replicas: int, params: ReplicaParams, started: float) -> None:
@@ -238,7 +245,8 @@ def plan_anytime(pace: float, remaining: float, replicas: int, params: ReplicaPa
                  setup: float = 0.0) -> tuple[int, int]:
     """(ladders, sweeps) for an annealed run that fills ``remaining`` seconds at ``pace`` seconds per replica-sweep
     (measured by a pilot on two groups, so in wall time with the cores busy), after ``setup`` seconds per replica
-    of building the run (its fields and energies).
+    of building the run (its fields and energies; counted as at most half of ``remaining``, since a run whose
+    set-up does not fit is refused before this, and the estimate is noisy).
 
     The work that fits, ``W = 0.95 · remaining / pace`` replica-sweeps, goes to ladders of ``anytime_sweeps``
     sweeps each: ``W / (R · anytime_sweeps)`` ladders, rounded down to an even number (pairs make cluster moves)
@@ -246,10 +254,14 @@ def plan_anytime(pace: float, remaining: float, replicas: int, params: ReplicaPa
     Longer anneals beat more of them until each is long enough; more reads then buy more chances.
     """
     smallest = min(4, params.reads)
-    work = ANYTIME_SHARE * max(remaining - setup * replicas * smallest, 0.0) / max(pace, 1e-12)
+
+    def searching(ladders: int) -> float:  # the set-up's estimate is taken as at most half the time (it is noisy)
+        return max(remaining - min(setup * replicas * ladders, 0.5 * remaining), 0.0)
+
+    work = ANYTIME_SHARE * searching(smallest) / max(pace, 1e-12)
     ladders = 2 * int(work / (replicas * params.anytime_sweeps) / 2)
     ladders = max(smallest, min(ladders, params.reads))
-    work = ANYTIME_SHARE * max(remaining - setup * replicas * ladders, 0.0) / max(pace, 1e-12)
+    work = ANYTIME_SHARE * searching(ladders) / max(pace, 1e-12)
     return ladders, max(1, min(MAX_PLANNED_SWEEPS, int(work / (replicas * ladders))))
 
 
