@@ -3,6 +3,7 @@ each, and how far past ``T`` it ran.
 
     python benchmarks/bench_time_limits.py --backends tank --time-limit 1 [--folders tsplib,gset,...]
         [--only G81,pr1002,...] [--out benchmarks/out/time_limits.jsonl]
+    python benchmarks/bench_time_limits.py --report A.jsonl B.jsonl ...   # the summary of runs already made
 
 The limit covers reading and encoding, not compiling or loading the kernels (``info['compile_s']``) nor the
 interpreter's start-up and imports. So for each run the script reports the time the limit governs,
@@ -70,7 +71,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--only", help="comma-separated instance names (file stems) to run, e.g. G81,pr1002")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "time_limits.jsonl")
+    parser.add_argument("--report", type=Path, nargs="+",
+                        help="only print the summary of these JSONL files (a later line for the same backend, "
+                             "instance and limit replaces an earlier one, e.g. a rerun after a fix)")
     args = parser.parse_args(argv)
+    if args.report:
+        merged: dict[tuple, dict] = {}
+        for path in args.report:
+            for line in path.read_text().splitlines():
+                row = json.loads(line)
+                merged[row["backend"], row["instance"], row["limit"]] = row
+        report(list(merged.values()))
+        return 0
     args.out.parent.mkdir(parents=True, exist_ok=True)
     seen = {}
     if args.out.exists():

@@ -171,3 +171,52 @@ def test_the_tsplib_node_fast_path_reads_what_the_line_reader_reads(text, tmp_pa
         assert not isinstance(fast, str)
         np.testing.assert_array_equal(fast.coordinates, slow.coordinates)
         assert fast.dimension == slow.dimension
+
+
+WEIGHT_TOKEN = st.one_of(st.integers(0, 10**6).map(str), st.integers(0, 10**6).map(str),
+                         st.sampled_from(["1.5", "-3", "1e3", "1e400", "1_0", "x", "nan"]))
+
+
+@st.composite
+def explicit_files(draw):
+    """A TSPLIB EXPLICIT file whose weights wrap at any width, now and then with one token too many or too few, a
+    blank line, or a token that is not a plain number."""
+    from hopsolve_tsp.tsplib import explicit_count
+
+    n = draw(st.integers(1, 6))
+    fmt = draw(st.sampled_from(["FULL_MATRIX", "UPPER_ROW", "LOWER_DIAG_ROW", "UPPER_DIAG_COL"]))
+    count = explicit_count(fmt, n) + draw(st.sampled_from([0, 0, 0, 1, -1]))
+    tokens = [draw(WEIGHT_TOKEN) for _ in range(max(count, 0))]
+    width = draw(st.integers(1, 7))
+    lines = [" ".join(tokens[k:k + width]) for k in range(0, len(tokens), width)]
+    if draw(st.booleans()):
+        lines.insert(draw(st.integers(0, len(lines))), "")
+    return (f"NAME: t\nTYPE: TSP\nDIMENSION: {n}\nEDGE_WEIGHT_TYPE: EXPLICIT\nEDGE_WEIGHT_FORMAT: {fmt}\n"
+            "EDGE_WEIGHT_SECTION\n" + "\n".join(lines) + "\nEOF\n")
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=explicit_files())
+def test_the_tsplib_weight_fast_path_reads_what_the_token_reader_reads(text, tmp_path_factory):
+    from hopsolve_tsp import tsplib
+
+    path = tmp_path_factory.mktemp("tsp") / "t.tsp"
+    path.write_text(text)
+
+    def read(fast: bool):
+        original = tsplib._plain_weights
+        if not fast:
+            tsplib._plain_weights = lambda *_: None
+        try:
+            return tsplib.read_tsplib(path)
+        except ParseError as error:
+            return str(error)
+        finally:
+            tsplib._plain_weights = original
+
+    fast, slow = read(True), read(False)
+    if isinstance(slow, str):
+        assert fast == slow
+    else:
+        assert not isinstance(fast, str)
+        np.testing.assert_array_equal(fast.distances, slow.distances)

