@@ -216,6 +216,7 @@ def _run_chunked(betas: np.ndarray, step: Callable[[int, int, np.ndarray], None]
                 break
             # the pace of the latest chunk: the first one also loads or compiles the kernels
             pace = elapsed / (stop - done_before)
+            chunk = min(chunk, max(1, int((time_limit - spent) / pace)))  # no chunk that would end past the limit
             needed = pace * (len(betas) - progress.done)
             fits = min(MAX_STRETCHED_SWEEPS, max(1, int(0.9 * (time_limit - spent) / pace)))
             # a schedule squeezed on a slow chunk (a busy machine) grows back to its own length when the pace
