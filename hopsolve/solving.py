@@ -14,6 +14,7 @@ import numpy as np
 
 from hopsolve.anytime import AnytimeTrace
 from hopsolve.backend import Callback
+from hopsolve.energy import Vartype
 from hopsolve.errors import ParameterError
 from hopsolve.interrupt import run_stoppably
 from hopsolve.limits import check_time_limit
@@ -206,8 +207,8 @@ def solve_instance(
 def _decode_seconds(problem: Problem, instance: Instance, energy: Any, starts: Any, repair: bool) -> float:
     """Seconds one read's decoding takes, timed on a state like the backend's: the identity permutation on a
     permutation energy, else the first start state or a random one. At 640,000 units (assign800) it is ~10 ms a
-    read, which ten reads cannot fit in a fixed reserve. A decoder that fails here fails again, reported, after
-    the solve; the probe itself counts as nothing."""
+    read, which ten reads cannot fit in a fixed reserve. The probe's own time counts as spent. A decoder that fails
+    here fails again, reported, after the solve."""
     began = time.perf_counter()
     try:
         if energy.permutation is not None:
@@ -217,7 +218,7 @@ def _decode_seconds(problem: Problem, instance: Instance, energy: Any, starts: A
                 state = np.asarray(starts)[0]
             else:
                 bits = np.random.default_rng(0).integers(0, 2, energy.num_variables)
-                state = bits if energy.vartype.name == "BINARY" else 2 * bits - 1
+                state = bits if energy.vartype is Vartype.BINARY else 2 * bits - 1
             problem.decode(instance, energy, state, repair=repair)
     except Exception:  # noqa: BLE001 - only an estimate; the real decode reports its own failure
         return 0.0
