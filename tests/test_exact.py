@@ -76,7 +76,7 @@ def test_exact_stops_between_chunks_at_its_time_limit_without_claiming_optimalit
     from hopsolve.backends.exact import ExactBackend
     from hopsolve.testing import random_energy
 
-    energy = random_energy(26, 2)  # 64 chunks of 2^20 states: seconds in all
+    energy = random_energy(26, 2)  # 1024 chunks of 2^16 states: seconds in all
     samples = ExactBackend().solve(energy, ExactBackend.Params(time_limit=0.2))
     assert samples.timed_out and not samples.proven_optimal and 0 < samples.work < 2**26
     full = ExactBackend().solve(energy)

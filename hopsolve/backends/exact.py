@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numba
 import numpy as np
@@ -14,13 +15,14 @@ from hopsolve.energy import Energy, Vartype
 from hopsolve.errors import TooLargeError
 from hopsolve.params import require
 from hopsolve.sampleset import SampleSet
+from hopsolve.warmup import warm_up
 
 MAX_EXACT_VARIABLES = 26
 
 
-CHUNK_BITS = 20
-"""The enumeration runs in chunks of 2²⁰ states (the low bits, by Gray code, for one setting of the high bits), so
-progress is reported and Ctrl-C is seen between chunks."""
+CHUNK_BITS = 16
+"""The enumeration runs in chunks of 2¹⁶ states (the low bits, by Gray code, for one setting of the high bits), so
+progress is reported and Ctrl-C and the deadline are seen between chunks (a few milliseconds each at n = 26)."""
 
 
 @numba.njit(cache=True)
@@ -61,6 +63,10 @@ class ExactBackend(Backend):
     name = "exact"
     description = "exact enumeration of all 2^n states (n ≤ 26); returns every ground state"
 
+    def prepare(self, energy: Energy, params: Any) -> float:
+        """Compile (or load) the enumeration kernel on a miniature of the energy (untimed)."""
+        return warm_up(self, energy, params)
+
     @dataclass(frozen=True)
     class Params:
         """Parameters of the exact backend (no ``reads``: one enumeration returns every ground state)."""
@@ -70,7 +76,7 @@ class ExactBackend(Backend):
         tolerance: float = 1e-9
         """States within this (relative to the largest coefficient) of the minimum count as ground states."""
         time_limit: float | None = None
-        """Stop before a chunk of 2²⁰ states that the pace says would end past the limit; the best states of the
+        """Stop before a chunk of 2¹⁶ states that the pace says would end past the limit; the best states of the
         chunks done are returned, not proven optimal (``timed_out``)."""
 
         def validate(self) -> None:
