@@ -32,6 +32,12 @@ STEP_SHARE = 0.015
 after every step, and thresholding and scoring the reads afterwards cost about as much again."""
 STEP_FLOOR_S = 0.005
 """A step this short is always allowed, whatever the limit (a limit of microseconds still runs one step)."""
+CRITICAL_GAIN_SHARE = 0.25
+"""With a time limit, the critical gain's Lanczos iteration gets at most this share of it (in field products);
+where that is too few to converge it takes its best estimate (a start a little below the critical gain)."""
+LANCZOS_PRODUCT = 2.5
+"""One Lanczos product of the critical gain costs about this many field evaluations (the field, and the
+softmax Jacobian's square root applied on both sides)."""
 MFA_GAIN_FLOOR = 1e-9
 """``mfa`` also stops once the gain has fallen to this fraction of the critical gain, saturated or not."""
 EVALUATIONS_PER_STEP = {"euler": 1, "rk45": 7}
@@ -290,13 +296,16 @@ class TankBackend(Backend):
                 raise ParameterError("backend 'tank': units=potts needs an energy with one-hot groups or a layout")
             dynamics = softmax_energy(energy, groups)
             derived["dropped_terms"] = [t for t in energy.term_names if t not in dynamics.term_names]
-        fitting_reads = None
+        fitting_reads, products = None, None
         if params.time_limit is not None and n:  # before the set-up below, which at 640,000 units takes seconds
-            fitting_reads = self._reads_that_fit(dynamics, params, reads)
+            field_s = self._field_seconds(dynamics, params)
+            fitting_reads = self._reads_that_fit(field_s, params, reads, n)
+            # the critical gain's Lanczos may take a quarter of the limit, in products of one read's cost each
+            products = max(4, int(CRITICAL_GAIN_SHARE * params.time_limit / max(LANCZOS_PRODUCT * field_s, 1e-9)))
         if params.schedule == "mfa":
             if not normalised:
                 raise ParameterError("backend 'tank': schedule=mfa needs units=potts")
-            critical = critical_gain(dynamics, groups, params.tau, rng)
+            critical = critical_gain(dynamics, groups, params.tau, rng, products)
             gain0 = critical if critical > 0 else params.u0
             derived["u0_critical"] = critical
             dt = params.dt if params.dt is not None else 0.1 * params.tau
@@ -324,8 +333,10 @@ class TankBackend(Backend):
         u = u + rng.uniform(-spread, spread, size=u.shape)
         if fitting_reads is not None:
             u = u[:fitting_reads]
-            params = dataclasses.replace(params, time_limit=max(0.0, params.time_limit - (time.perf_counter()
-                                                                                         - started)))
+            finishing = (fitting_reads * self._assignment_seconds(energy) if params.finish == "assignment"
+                         and params.units == "potts" and energy.layout is not None else 0.0)
+            params = dataclasses.replace(params, time_limit=max(0.0, params.time_limit - finishing
+                                                                - (time.perf_counter() - started)))
         reads = len(u)
         derived["reads"] = reads
         evaluations = None
@@ -362,26 +373,40 @@ class TankBackend(Backend):
         return SampleSet.from_states(energy, states, **info)
 
     @staticmethod
-    def _reads_that_fit(energy: Energy, params: TankParams, reads: int) -> int:
-        """How many reads' integration steps each fit in ``STEP_SHARE`` of the time limit, timed on one read's
-        field (the time of a field does not depend on the state); the first reads are kept (so ``reads=k``
-        replays the run). Refused when one read's step alone does not fit: the deadline could not be kept."""
+    def _field_seconds(energy: Energy, params: TankParams) -> float:
+        """Seconds one read's field evaluation takes (the fastest of three timings: one timing on a busy machine
+        can catch a context switch; the time of a field does not depend on the state)."""
         first = outputs(np.zeros((1, energy.num_variables)), params.u0, energy, params)
         energy.fields(first)  # the first call may build lazily stored terms: time the next ones
         fastest = math.inf
-        for _ in range(3):  # the fastest of three: one timing on a busy machine can catch a context switch
+        for _ in range(3):
             began = time.perf_counter()
             energy.fields(first)
             fastest = min(fastest, time.perf_counter() - began)
-        per_read = fastest * EVALUATIONS_PER_STEP[params.integrator]
+        return fastest
+
+    @staticmethod
+    def _reads_that_fit(field_s: float, params: TankParams, reads: int, units: int) -> int:
+        """How many reads' integration steps each fit in ``STEP_SHARE`` of the time limit, at ``field_s`` seconds
+        a field evaluation; the first reads are kept (so ``reads=k`` replays the run). Refused when one read's
+        step alone does not fit: the deadline could not be kept."""
+        per_read = field_s * EVALUATIONS_PER_STEP[params.integrator]
         budget = max(STEP_SHARE * params.time_limit, STEP_FLOOR_S)
         if per_read > budget:
             raise TooLargeError(f"backend 'tank': one {params.integrator} step of one read takes {per_read:.2g} s on "
-                                f"this energy ({energy.num_variables:,} units), more than "
-                                f"{100 * STEP_SHARE:g}% of the {params.time_limit:.3g} s the time limit leaves for "
-                                f"integrating; that needs at least {per_read / STEP_SHARE:.3g} s after reading and "
-                                f"encoding, or use anneal")
+                                f"this energy ({units:,} units), more than {100 * STEP_SHARE:g}% of the "
+                                f"{params.time_limit:.3g} s the time limit leaves for integrating; that needs at "
+                                f"least {per_read / STEP_SHARE:.3g} s after reading and encoding, or use anneal")
         return max(1, min(reads, int(budget / max(per_read, 1e-12))))
+
+    @staticmethod
+    def _assignment_seconds(energy: Energy) -> float:
+        """Seconds one read's clean-up (``finish=assignment``) may take: one linear assignment on the layout's
+        ``m × m`` outputs, timed on random ones (at m = 600 it is a sizeable share of a short limit)."""
+        m = energy.layout.size
+        began = time.perf_counter()
+        linear_sum_assignment(np.random.default_rng(0).random((m, m)), maximize=True)
+        return time.perf_counter() - began
 
     @staticmethod
     def _gain_function(params: TankParams, gain0: float, dt: float):
