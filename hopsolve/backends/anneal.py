@@ -174,12 +174,14 @@ class _Progress:
 
 def _run_chunked(betas: np.ndarray, step: Callable[[int, int, np.ndarray], None], params: AnnealParams,
                  callback: Callback | None, report: Callable[[], dict[str, Any]],
-                 started: float | None = None) -> _Progress:
+                 started: float | None = None, call_overhead: float = 0.0) -> _Progress:
     """Run ``step(start, stop, betas[start:stop])`` over the schedule in chunks of about 0.1 s.
 
     With a time limit and ``fit_schedule``, once the pace is known a schedule that would not finish in time is
     resampled into the sweeps that fit, so the run still ends cold; otherwise it stops at the limit. The limit
-    counts from ``started`` (the backend's own set-up included; default: now). A ``KeyboardInterrupt`` (Ctrl-C)
+    counts from ``started`` (the backend's own set-up included; default: now); ``call_overhead`` is what each call
+    of ``step`` costs besides its sweeps (bifurcation recomputes every replica's fields first), so no call is made
+    that would end past the limit. A ``KeyboardInterrupt`` (Ctrl-C)
     during a chunked run ends it there: every read keeps its best state so far and ``interrupted`` is set.
     """
     time_limit = params.time_limit
@@ -215,8 +217,11 @@ def _run_chunked(betas: np.ndarray, step: Callable[[int, int, np.ndarray], None]
                 progress.timed_out = True
                 break
             # the pace of the latest chunk: the first one also loads or compiles the kernels
-            pace = elapsed / (stop - done_before)
-            chunk = min(chunk, max(1, int((time_limit - spent) / pace)))  # no chunk that would end past the limit
+            pace = max(elapsed - call_overhead, 0.1 * elapsed) / (stop - done_before)
+            if time_limit - spent < call_overhead + pace:  # not even one more sweep would end in time
+                progress.timed_out = True
+                break
+            chunk = min(chunk, max(1, int((time_limit - spent - call_overhead) / pace)))  # none that would end late
             needed = pace * (len(betas) - progress.done)
             fits = min(MAX_STRETCHED_SWEEPS, max(1, int(0.9 * (time_limit - spent) / pace)))
             # a schedule squeezed on a slow chunk (a busy machine) grows back to its own length when the pace

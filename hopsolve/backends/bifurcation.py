@@ -261,7 +261,9 @@ class BifurcationBackend(Backend):
             return (spins[..., :n] * spins[..., n:] if extra else spins).astype(np.int8)
 
         with _Threads(params.threads):
+            refreshing = time.perf_counter()
             SB.refresh(kernel_model, state, params.mode == "ballistic")
+            refresh_s = time.perf_counter() - refreshing  # each call of sb_steps starts with the same refresh
             # the model's constant, from one state (evaluated in the energy's own vartype: converting an energy
             # of 640,000 units to spins takes longer than evaluating it)
             offset = (float(energy.energy(from_spins(gauged(spins[0]), energy.vartype)) - state.energy[0])
@@ -288,7 +290,8 @@ class BifurcationBackend(Backend):
                 update["steps_done"] = update.pop("sweeps_done", None)
                 callback(update)
 
-            progress: _Progress = _run_chunked(pump, step, params, relabel if callback else None, report, started)
+            progress: _Progress = _run_chunked(pump, step, params, relabel if callback else None, report, started,
+                                               refresh_s)
         final = gauged(state.best_spins if params.keep_best else state.spins)
         elapsed = time.perf_counter() - started
         updates = n * progress.done * reads
