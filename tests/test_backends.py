@@ -430,3 +430,7 @@ def test_a_chunked_run_whose_set_up_spent_the_limit_does_not_sweep():
                             None, dict, started=time.perf_counter() - 5.0)
     assert progress.timed_out and progress.done == 0 and calls == []
     assert progress.replan.text() == "0:0"
+    # a call whose own overhead (bifurcation's refresh) would end past the limit is not started either
+    progress = _run_chunked(np.linspace(0.1, 1.0, 50), lambda *args: calls.append(args), AnnealParams(time_limit=1.0),
+                            None, dict, started=time.perf_counter() - 0.5, call_overhead=0.6)
+    assert progress.timed_out and progress.done == 0 and calls == []

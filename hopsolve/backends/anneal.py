@@ -191,7 +191,7 @@ def _run_chunked(betas: np.ndarray, step: Callable[[int, int, np.ndarray], None]
     start = time.perf_counter() if started is None else started
     progress, chunk = _Progress(0), 1
     planned = len(betas)
-    if time_limit is not None and time.perf_counter() - start >= time_limit and len(betas):
+    if time_limit is not None and time.perf_counter() - start + call_overhead >= time_limit and len(betas):
         progress.timed_out = True  # the set-up spent the limit: not one sweep more (the start states stand)
         progress.replan.stop(betas, 0)
         return progress
