@@ -145,26 +145,32 @@ def node_sections(draw):
             + "\n".join(rows) + "\nEOF\n")
 
 
-@settings(max_examples=300, deadline=None)
-@given(text=node_sections())
-def test_the_tsplib_node_fast_path_reads_what_the_line_reader_reads(text, tmp_path_factory):
+def _tsplib_fast_and_slow(text: str, directory: Path, fast_path: str):
+    """``text`` read by the TSPLIB reader with its fast path ``fast_path`` and with it turned off: each an instance
+    or the ParseError's message."""
     from hopsolve_tsp import tsplib
 
-    path = tmp_path_factory.mktemp("tsp") / "t.tsp"
+    path = directory / "t.tsp"
     path.write_text(text)
 
     def read(fast: bool):
-        original = tsplib._plain_node_block
+        original = getattr(tsplib, fast_path)
         if not fast:
-            tsplib._plain_node_block = lambda *_: None
+            setattr(tsplib, fast_path, lambda *_: None)
         try:
             return tsplib.read_tsplib(path)
         except ParseError as error:
             return str(error)
         finally:
-            tsplib._plain_node_block = original
+            setattr(tsplib, fast_path, original)
 
-    fast, slow = read(True), read(False)
+    return read(True), read(False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=node_sections())
+def test_the_tsplib_node_fast_path_reads_what_the_line_reader_reads(text, tmp_path_factory):
+    fast, slow = _tsplib_fast_and_slow(text, tmp_path_factory.mktemp("tsp"), "_plain_node_block")
     if isinstance(slow, str):
         assert fast == slow
     else:
@@ -198,23 +204,7 @@ def explicit_files(draw):
 @settings(max_examples=300, deadline=None)
 @given(text=explicit_files())
 def test_the_tsplib_weight_fast_path_reads_what_the_token_reader_reads(text, tmp_path_factory):
-    from hopsolve_tsp import tsplib
-
-    path = tmp_path_factory.mktemp("tsp") / "t.tsp"
-    path.write_text(text)
-
-    def read(fast: bool):
-        original = tsplib._plain_weights
-        if not fast:
-            tsplib._plain_weights = lambda *_: None
-        try:
-            return tsplib.read_tsplib(path)
-        except ParseError as error:
-            return str(error)
-        finally:
-            tsplib._plain_weights = original
-
-    fast, slow = read(True), read(False)
+    fast, slow = _tsplib_fast_and_slow(text, tmp_path_factory.mktemp("tsp"), "_plain_weights")
     if isinstance(slow, str):
         assert fast == slow
     else:
