@@ -53,7 +53,10 @@ def miniature(energy: Energy) -> Energy:
 def warm_up(backend: Any, energy: Energy, params: Any) -> float:
     """Run ``backend`` once, untimed, on :func:`miniature` (``energy``) with a small budget; returns the seconds
     spent compiling or loading."""
+    from hopsolve.backends._model import compile_model_kernels
+
     started = time.perf_counter()
+    compile_model_kernels()
     names = {f.name for f in dataclasses.fields(params)} if dataclasses.is_dataclass(params) else set()
     small = dataclasses.replace(params, **{k: v for k, v in _SMALL_RUN.items() if k in names})
     backend.solve(miniature(energy), small, seed=1)
