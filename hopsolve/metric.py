@@ -89,6 +89,34 @@ def pair_distances(m, first, second, out):
 
 
 @numba.njit(cache=True)
+def _nearest_candidates(m, found, k):
+    """Each row's ``k`` nearest of its candidates ``found[i]`` by the exact TSPLIB distance, ties by index, the
+    point itself left out (a KD-tree ranks by the unrounded distance: rounding makes near-ties)."""
+    n, extra = found.shape
+    out = np.empty((n, k), dtype=np.int64)
+    dist = np.empty(extra)
+    cand = np.empty(extra, dtype=np.int64)
+    for i in range(n):
+        count = 0
+        for t in range(extra):
+            j = found[i, t]
+            if j == i:
+                continue
+            d = distance(m, i, j)
+            pos = count  # insertion into the sorted (distance, index) pairs so far
+            while pos > 0 and (dist[pos - 1] > d or (dist[pos - 1] == d and cand[pos - 1] > j)):
+                dist[pos] = dist[pos - 1]
+                cand[pos] = cand[pos - 1]
+                pos -= 1
+            dist[pos] = d
+            cand[pos] = j
+            count += 1
+        for t in range(k):
+            out[i, t] = cand[t]
+    return out
+
+
+@numba.njit(cache=True)
 def tour_length(m, tour):
     """The closed tour's length, summed exactly (every TSPLIB distance is an integer below 2⁵³)."""
     n = len(tour)
@@ -253,12 +281,7 @@ class Metric:
         # rounding makes near-ties: ask for a margin, then rank by the exact TSPLIB distance and the index
         extra = min(self.size, k + 1 + max(8, k // 2))
         _, found = cKDTree(space).query(space, k=extra, p=norm, workers=-1)
-        found = np.asarray(found, dtype=np.int64)
-        rows = np.repeat(np.arange(self.size), extra).reshape(found.shape)
-        exact = self.pairs(rows, found).astype(np.float64)
-        exact[found == rows] = np.inf  # a point is not its own neighbour
-        order = np.lexsort((found, exact), axis=1)[:, :k]
-        return np.ascontiguousarray(np.take_along_axis(found, order, axis=1))
+        return _nearest_candidates(self.arrays, np.ascontiguousarray(found, dtype=np.int64), k)
 
 
 def _matrix_neighbours(matrix: np.ndarray, k: int) -> np.ndarray:
