@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hopsolve.backends import _tour_kernels as TK
-from hopsolve.backends._tour_start import greedy_tour
+from hopsolve.backends._tour_start import greedy_tour, space_filling_tour
 from hopsolve.backends.anneal import AnnealBackend, AnnealParams, tour_mix
 from hopsolve.errors import ParameterError, TooLargeError
 from hopsolve.metric import KINDS, Metric
@@ -125,6 +125,48 @@ def test_greedy_start_is_a_tour_and_much_shorter_than_random():
     random_length = metric.tour_length(np.random.default_rng(0).permutation(instance.dimension))
     assert metric.tour_length(tour) < 0.3 * random_length
     assert metric.tour_length(tour) < 1.3 * 259045  # greedy edge: 14–20% above the optimum on such instances
+
+
+def test_space_filling_tour_visits_a_grid_cell_by_cell():
+    side = 16  # a Hilbert curve over a 2^k grid steps between neighbouring cells only
+    grid = np.array([(x, y) for x in range(side) for y in range(side)], dtype=float)
+    order = space_filling_tour(grid[::-1])  # the input order must not matter
+    visited = grid[::-1][order]
+    assert np.array_equal(np.sort(order), np.arange(side * side))
+    assert np.abs(np.diff(visited, axis=0)).sum(axis=1).max() == 1.0
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 300), seed=st.integers(0, 2**31), width=st.sampled_from([2, 3]))
+def test_space_filling_tour_is_a_permutation_for_any_points(n, seed, width):
+    rng = np.random.default_rng(seed)
+    points = rng.integers(-5, 5, size=(n, width)) * rng.choice([1e-9, 1.0, 1e12])  # ties, tiny and huge spans
+    order = space_filling_tour(points)
+    assert np.array_equal(np.sort(order), np.arange(n))
+
+
+def test_a_limit_too_short_for_the_greedy_start_gives_the_space_filling_tour_and_replays(registry, monkeypatch):
+    from hopsolve.backends import anneal as anneal_module
+    from hopsolve.solving import solve_path
+
+    path = TSPLIB / "pr1002.tsp"
+    monkeypatch.setattr(anneal_module, "projected_setup_seconds", lambda metric, k: 1e9)
+    result, solution, instance = solve_path(registry, path, seed=3, time_limit=5.0)
+    assert result.info["start"] == "space-filling" and result.info["sweeps_done"] == 0
+    assert result.feasible and result.objective == result.info["start_length"]
+    assert result.objective < 0.3 * instance.data.tour_length(np.random.default_rng(0).permutation(1002))
+    assert result.info["replay"] == {"sweeps": result.params["sweeps"], "replan": "0:0", "start": "space-filling"}
+    monkeypatch.undo()
+    replayed, again, _ = solve_path(registry, path, seed=3, params=result.info["replay"])
+    assert again.value == solution.value and replayed.info["start"] == "space-filling"
+
+
+def test_space_filling_start_needs_coordinates():
+    metric = Metric.from_matrix(np.array([[0, 2, 3], [2, 0, 4], [3, 4, 0]]))
+    from hopsolve.permutation import tour_energy
+
+    with pytest.raises(ParameterError, match="space-filling needs city coordinates"):
+        AnnealBackend().solve(tour_energy(metric), AnnealParams(start="space-filling", sweeps=2), seed=1)
 
 
 @pytest.mark.parametrize("form", ["hopfield-tank", "lucas"])

@@ -19,7 +19,7 @@ from hopsolve.backends import _pattern_kernels as PAT
 from hopsolve.backends import _perm_kernels as PK
 from hopsolve.backends import _tour_kernels as TK
 from hopsolve.backends._model import SpinModel, build_deadline, compile_spin_model, from_spins, pattern_part, to_spins
-from hopsolve.backends._tour_start import greedy_tour
+from hopsolve.backends._tour_start import greedy_tour, projected_setup_seconds, space_filling_tour
 from hopsolve.backends.replan import Replan, apply_replan, parse_replan
 from hopsolve.backends.schedules import beta_schedule, default_beta_range, typical_beta_min
 from hopsolve.energy import Energy, OneHotGroups, PermutationView, SlackBlocks, Vartype
@@ -31,6 +31,10 @@ from hopsolve.seeding import auxiliary_state, kernel_states, make_rng, resolve_s
 from hopsolve.warmup import warm_up
 
 CHUNK_SECONDS = 0.1
+SETUP_SHARE = 0.9
+"""A timed tour anneal builds its candidate lists and greedy start only if their projected seconds
+(:func:`~hopsolve.backends._tour_start.projected_setup_seconds`) are within this share of the time left; else its
+reads are the space-filling-curve tour (pla85900 at a 1 s limit on a busy machine)."""
 
 
 @dataclass(frozen=True)
@@ -74,9 +78,12 @@ class AnnealParams(TimedRunParams):
     hot_quantile: float = 0.1
     """Tour moves: the derived hot end accepts the ``hot_quantile`` quantile of uphill candidate moves at the
     start tour with probability ½ (a greedy start is kept, not melted)."""
-    start: Literal["greedy", "random"] = "greedy"
+    start: Literal["greedy", "random", "space-filling"] = "greedy"
     """Tour moves: where reads start without initial states, a greedy-edge tour (its length is in
-    ``info['start_length']``) or a random permutation."""
+    ``info['start_length']``), a random permutation, or the Hilbert-curve order of the cities
+    (:func:`~hopsolve.backends._tour_start.space_filling_tour`; coordinates needed). Under a time limit too short to
+    build the greedy tour and the candidate lists (:data:`SETUP_SHARE`), every read is the space-filling tour and no
+    sweep runs (``info['start'] = 'space-filling'``; its replay line says so)."""
     swap_probability: float = 0.5
     """With permutation moves: probability of an exchange (else a block reversal)."""
     chain_probability: float = 0.0
@@ -525,6 +532,10 @@ class AnnealBackend(Backend):
         n = view.size
         mix = tour_mix(DEFAULT_TOUR_MIX if params.moves in ("auto", "permutation") else params.moves)
         longest = params.max_reversal if params.max_reversal is not None else max(1000, n // 10)
+        if (params.time_limit is not None and initial_states is None and params.start == "greedy"
+                and projected_setup_seconds(view.metric, params.neighbours)
+                > SETUP_SHARE * (params.time_limit - (time.perf_counter() - started))):
+            return self._space_filling_only(energy, params, seed, started)
         problem = TK.TourProblem(view.metric.arrays, view.metric.neighbours(params.neighbours), int(longest))
         unit = energy.weights[view.term] * 2.0 * view.cyclic_weight / view.metric_scale  # energy per unit length
         rng = make_rng(seed)
@@ -537,8 +548,9 @@ class AnnealBackend(Backend):
                     raise ParameterError("moves=permutation needs feasible initial states (permutation matrices)")
                 rows.append(np.argsort(positions))
             tours = np.array(rows, dtype=np.int64)
-        elif params.start == "greedy":
-            first = greedy_tour(problem.metric, problem.neighbours)
+        elif params.start in ("greedy", "space-filling"):
+            first = (greedy_tour(problem.metric, problem.neighbours) if params.start == "greedy"
+                     else _space_filling(view))
             start_length = view.metric.tour_length(first)
             tours = np.tile(first, (params.reads, 1))
         else:
@@ -572,9 +584,22 @@ class AnnealBackend(Backend):
                           unit * trace[:, : progress.done] + view.offset if params.trace else None)
         info["derived"]["move_mix"] = ",".join(f"{name}:{p:g}" for name, p in zip(TK.MOVE_NAMES, mix) if p > 0)
         info["derived"]["neighbours"] = int(problem.neighbours.shape[1])
+        info["start"] = "given" if initial_states is not None else params.start
         if start_length is not None:
             info["start_length"] = start_length
         return SampleSet.from_permutations(energy, np.argsort(final, axis=1), **info)
+
+    def _space_filling_only(self, energy: Energy, params: AnnealParams, seed: int, started: float) -> SampleSet:
+        """The space-filling-curve tour as every read, no sweep: what a time limit too short for the candidate lists
+        and the greedy start leaves (``info['start'] = 'space-filling'``; ``timed_out``)."""
+        view: PermutationView = energy.permutation
+        tour = _space_filling(view)
+        progress = _Progress(0, timed_out=True)
+        progress.replan.stop(np.zeros(params.sweeps), 0)
+        info = self._info(params, seed, 0.0, 0.0, "tour", progress, started, 0, None)
+        info.update(start="space-filling", start_length=view.metric.tour_length(tour))
+        info["replay"]["start"] = "space-filling"
+        return SampleSet.from_permutations(energy, np.argsort(np.tile(tour, (params.reads, 1)), axis=1), **info)
 
     @staticmethod
     def _info(params: AnnealParams, seed: int, beta_min: float, beta_max: float, moves: str, progress: _Progress,
@@ -592,6 +617,14 @@ class AnnealBackend(Backend):
         if trace is not None:
             info["trace"] = trace
         return info
+
+
+def _space_filling(view: PermutationView) -> np.ndarray:
+    """:func:`space_filling_tour` of the view's cities; an explicit matrix has no coordinates to order."""
+    if view.metric.kind == "EXPLICIT":
+        raise ParameterError("backend 'anneal': start=space-filling needs city coordinates; this instance is an "
+                             "explicit matrix (use start=greedy)")
+    return space_filling_tour(view.metric.points)
 
 
 def _permutation_arrays(view: PermutationView) -> PK.PermutationArrays:
