@@ -1,5 +1,6 @@
-"""tank: the Hopfield–Tank 1985 preset term by term, and Potts mean-field annealing (the default on permutation
-energies): Lyapunov descent, normalised rows, the critical gain, valid short tours."""
+"""tank: the Hopfield–Tank 1985 preset term by term, and Potts mean-field annealing by integration (``mfa``):
+Lyapunov descent, normalised rows, the critical gain, valid short tours. The serial default on permutation energies
+is tested in ``test_tank_serial.py``."""
 
 from __future__ import annotations
 
@@ -70,9 +71,9 @@ def _tsp(n: int, seed: int):
     return instance, TspProblem().encode(instance)
 
 
-def test_default_on_a_tour_is_potts_mean_field_annealing_from_the_critical_gain():
+def test_mfa_on_a_tour_integrates_potts_units_from_the_critical_gain():
     instance, energy = _tsp(8, 2)
-    samples = TankBackend().solve(energy, TankParams(reads=2), seed=1)
+    samples = TankBackend().solve(energy, TankParams(reads=2, schedule="mfa"), seed=1)
     assert samples.derived["units"] == "potts" and samples.derived["schedule"] == "mfa"
     assert samples.derived["dropped_terms"] == ["row"]
     # the critical gain against a dense eigen-decomposition of the reduced couplings
@@ -90,7 +91,7 @@ def test_default_on_a_tour_is_potts_mean_field_annealing_from_the_critical_gain(
 
 def test_mfa_descends_its_lyapunov_function_at_each_gain_and_keeps_rows_normalised():
     instance, energy = _tsp(6, 5)
-    params = TankParams(reads=3, dt=0.02, trajectory=True, record_every=1)
+    params = TankParams(reads=3, dt=0.02, trajectory=True, record_every=1, schedule="mfa")
     samples = TankBackend().solve(energy, params, seed=3)
     records = samples.per_read["trajectory"]
     reduced = softmax_energy(energy, potts_groups(energy))
@@ -147,7 +148,7 @@ def test_nearest_permutation_is_the_assignment_of_largest_total_output():
 
 def test_a_run_stopped_before_the_rows_saturate_still_gives_tours_and_counts_them():
     instance, energy = _tsp(12, 5)
-    cut = {"reads": 6, "max_steps": 3}  # three steps: the rows are nowhere near one-hot
+    cut = {"reads": 6, "max_steps": 3, "schedule": "mfa"}  # three steps: the rows are nowhere near one-hot
     argmax = TankBackend().solve(energy, TankParams(finish="argmax", **cut), seed=2)
     assigned = TankBackend().solve(energy, TankParams(**cut), seed=2)
     valid = [TspProblem().decode(instance, energy, s).feasible for s in argmax.states]
@@ -168,6 +169,6 @@ def test_a_step_too_long_is_a_clear_error_and_mfa_stops_once_cooled_to_nothing()
         TankBackend().solve(random_energy(12, 1), TankParams(units="graded", dt=1e3, max_steps=5000), seed=1)
     instance, energy = _tsp(12, 3)
     # a synchronous mean-field step (dt = τ) oscillates and never saturates: the gain floor ends it, no NaN
-    samples = TankBackend().solve(energy, TankParams(dt=1.0, reads=2), seed=1)
+    samples = TankBackend().solve(energy, TankParams(dt=1.0, reads=2, schedule="mfa"), seed=1)
     assert samples.info["steps"] < TankParams().max_steps
     assert all(TspProblem().decode(instance, energy, s).feasible for s in samples.states)

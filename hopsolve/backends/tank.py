@@ -20,11 +20,12 @@ from threadpoolctl import threadpool_limits
 
 from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size
 from hopsolve.backends.tank_potts import critical_gain, softmax_energy
+from hopsolve.backends.tank_serial import SerialNetwork, anneal_read, sweep_seconds
 from hopsolve.energy import Energy, OneHotGroups, Vartype
 from hopsolve.errors import ParameterError, TooLargeError
 from hopsolve.params import require
 from hopsolve.sampleset import SampleSet
-from hopsolve.seeding import make_rng, resolve_seed
+from hopsolve.seeding import make_rng, read_sequences, resolve_seed
 
 _CLIP = 1e-12
 STEP_SHARE = 0.015
@@ -89,19 +90,32 @@ class TankParams(TimedRunParams):
     of wall time, only the first reads whose step fits in ``STEP_SHARE`` of the limit run (``derived['reads']``;
     the same ``reads`` without the limit replays them), and an energy on which one read's step does not fit is
     refused before integrating."""
-    schedule: Literal["auto", "fixed", "mfa"] = "auto"
+    schedule: Literal["auto", "fixed", "mfa", "serial"] = "auto"
     """``fixed``: the gain ``u0`` (or the ``u0 → u0_final`` ramp) as given. ``mfa``: Potts mean-field annealing
-    (Peterson & Söderberg 1989): the gain starts at the critical gain ``u₀c = τ·λ_max(S^½ W S^½)`` of the
-    linearised softmax dynamics, computed from the energy (see :mod:`hopsolve.backends.tank_potts`; ``u0`` is
-    ignored), and falls by ``cooling`` every time unit τ until every group is saturated (``saturation``); the Euler
-    step is ``dt`` or 0.1·τ. ``auto``: ``mfa`` when the units are Potts and no ``u0_final`` is given, else
-    ``fixed`` (reported as ``derived['schedule']``, with ``derived['u0_critical']``)."""
-    cooling: float = 0.9
+    (Peterson & Söderberg 1989) by integrating the network: the gain starts at the critical gain
+    ``u₀c = τ·λ_max(S^½ W S^½)`` of the linearised softmax dynamics, computed from the energy (see
+    :mod:`hopsolve.backends.tank_potts`; ``u0`` is ignored), and falls by ``cooling`` every time unit τ until every
+    group is saturated (``saturation``); the Euler step is ``dt`` or 0.1·τ; every unit moves at once. ``serial``:
+    mean-field annealing as Peterson & Söderberg ran it, on a permutation energy (TSP, assignment, QAP): one row of
+    the permutation at a time is set to its mean field's softmax, with the column constraint (``column_weight``)
+    and a self-coupling (``self_coupling``) of the network's own, from the critical temperature down by
+    ``cooling`` every sweep (:mod:`hopsolve.backends.tank_serial`; ``max_steps`` counts sweeps). ``auto``:
+    ``serial`` on a permutation energy with a quadratic objective (TSP, QAP) and Potts units, ``mfa`` on other
+    Potts energies (a linear assignment among them: there ``serial`` measured far worse, RESULTS §11.4),
+    ``fixed`` otherwise or when ``u0_final`` is given (reported as ``derived['schedule']``)."""
+    cooling: float | None = None
     """``mfa``: the gain (temperature) is held for one time unit τ (``round(τ/dt)`` steps, so the network relaxes
     at each temperature and the Lyapunov function at that gain descends), then multiplied by this (closer to 1
-    is slower and better)."""
+    is slower and better); default 0.9. ``serial``: the temperature's factor per sweep; default 0.99."""
     saturation: float = 0.999
-    """``mfa``: stop once the mean over groups of ``Σ_g V²`` reaches this (1: every group one-hot)."""
+    """``mfa`` and ``serial``: stop once the mean over groups of ``Σ_g V²`` reaches this (1: every group
+    one-hot)."""
+    column_weight: float = 1.0
+    """``serial``: the weight α of the column constraint ``(α/2)Σ_a(Σ_i V_ia − 1)²``, on the objective's scale
+    (:class:`hopsolve.backends.tank_serial.SerialNetwork`); the energy's own penalty weights are not used."""
+    self_coupling: float = -0.5
+    """``serial``: β of the self-coupling ``β V_ia`` in each unit's field, on the same scale (Peterson &
+    Söderberg's β term; negative holds rows back from committing before the distances have had their say)."""
     blas_threads: int | None = 1
     """Threads of the BLAS library for the field products (None: the library's own default). One by default: the
     products of a network small enough to integrate are too small to share, and on a busy machine shared BLAS
@@ -133,11 +147,23 @@ class TankParams(TimedRunParams):
         require(self.dt is None or self.dt > 0, owner, "dt must be positive")
         require(self.max_steps >= 1 and self.record_every >= 1, owner, "max_steps and record_every must be >= 1")
         require(self.noise >= 0 and self.settle_tolerance > 0, owner, "noise and settle_tolerance must be positive")
-        require(0 < self.cooling < 1, owner, "cooling must be between 0 and 1")
+        require(self.cooling is None or 0 < self.cooling < 1, owner, "cooling must be between 0 and 1")
+        require(math.isfinite(self.column_weight) and self.column_weight >= 0, owner,
+                "column_weight must be a finite number of at least 0")
+        require(math.isfinite(self.self_coupling), owner, "self_coupling must be a finite number")
         require(0 < self.saturation <= 1, owner, "saturation must be in (0, 1]")
         require(self.blas_threads is None or self.blas_threads >= 1, owner, "blas_threads must be at least 1")
         require(self.finish in ("assignment", "argmax"), owner, f"finish must be assignment or argmax, got "
                 f"{self.finish!r}")
+
+
+def _quadratic_permutation(energy: Energy) -> bool:
+    """A permutation energy whose objective couples items (a TSP's distances, a QAP's flows), not only a linear
+    assignment's costs."""
+    view = energy.permutation
+    if view is None or view.adjacency.nnz == 0:
+        return False
+    return view.metric is not None or bool(np.any(view.flow))
 
 
 def activation(u: np.ndarray, u0: float, vartype: Vartype) -> np.ndarray:
@@ -265,8 +291,11 @@ class TankBackend(Backend):
             units = "potts" if potts_groups(energy) is not None else "graded"
             params = dataclasses.replace(params, units=units)
         if params.schedule == "auto":
-            mfa = params.units == "potts" and params.u0_final is None
-            params = dataclasses.replace(params, schedule="mfa" if mfa else "fixed")
+            annealed = params.units == "potts" and params.u0_final is None
+            serial = annealed and _quadratic_permutation(energy)
+            params = dataclasses.replace(params, schedule="serial" if serial else "mfa" if annealed else "fixed")
+        if params.cooling is None:
+            params = dataclasses.replace(params, cooling=0.99 if params.schedule == "serial" else 0.9)
         return params
 
     def solve(self, energy: Energy, params: TankParams | None = None, *, seed: int | None = None,
@@ -277,6 +306,8 @@ class TankBackend(Backend):
 
     def _solve(self, energy: Energy, params: TankParams, seed: int | None, initial_states: np.ndarray | None,
                callback: Callback | None) -> SampleSet:
+        if params.schedule == "serial":
+            return self._solve_serial(energy, params, seed, initial_states, callback)
         seed = resolve_seed(seed)
         started = time.perf_counter()
         n = energy.num_variables
@@ -370,6 +401,86 @@ class TankBackend(Backend):
             info["trajectory"] = trajectory
         if params.trace:
             info["trace"] = np.array(trace).T if trace else np.zeros((reads, 0))
+        return SampleSet.from_states(energy, states, **info)
+
+    def _solve_serial(self, energy: Energy, params: TankParams, seed: int | None, initial_states: np.ndarray | None,
+                      callback: Callback | None) -> SampleSet:
+        """``schedule=serial``: the reads one after the other (:mod:`hopsolve.backends.tank_serial`). With a time
+        limit a read the deadline cuts is kept only when no read finished (its outputs then go through the
+        clean-up), so ``reads`` = the reads kept replays the run without the limit."""
+        started = time.perf_counter()
+        view = energy.permutation
+        if view is None or params.units != "potts":
+            raise ParameterError("backend 'tank': schedule=serial needs a permutation energy (TSP, assignment, QAP) "
+                                 "and units=potts")
+        seed = resolve_seed(seed)
+        rng = make_rng(seed)
+        n = view.size
+        reads = params.reads if initial_states is None else len(np.atleast_2d(initial_states))
+        check_run_size(reads=reads, units=n * n, arrays=2)
+        index = energy.layout.indices()
+        # each read its own stream (start and sweep orders), so the first k reads replay with reads=k
+        streams = [np.random.default_rng(sequence) for sequence in read_sequences(seed, reads)]
+        if initial_states is not None:
+            given = np.atleast_2d(np.asarray(initial_states, dtype=np.float64))
+            if given.shape[1] != energy.num_variables:
+                raise ParameterError(f"initial states must have {energy.num_variables} columns, got {given.shape[1]}")
+            on = given[:, index] == 1
+            starts = [0.5 * row / np.maximum(row.sum(axis=1, keepdims=True), 1) + 0.5 / n for row in on]
+        else:
+            starts = []
+            for stream in streams:
+                start = (1.0 + params.noise * stream.uniform(-1.0, 1.0, size=(n, n))) / n
+                starts.append(start / start.sum(axis=1, keepdims=True))
+        network = SerialNetwork.from_view(view)
+        alpha, beta = params.column_weight, params.self_coupling
+        products, deadline, finishing = None, None, 0.0
+        if params.time_limit is not None and n:
+            per_sweep = sweep_seconds(network)
+            budget = max(STEP_SHARE * params.time_limit, STEP_FLOOR_S)
+            if per_sweep > budget:
+                raise TooLargeError(f"backend 'tank': one serial sweep takes {per_sweep:.2g} s on this {n}-item "
+                                    f"permutation, more than {100 * STEP_SHARE:g}% of the {params.time_limit:.3g} s "
+                                    f"the time limit leaves; that needs at least {per_sweep / STEP_SHARE:.3g} s "
+                                    "after reading and encoding, or use anneal")
+            products = max(4, int(CRITICAL_GAIN_SHARE * params.time_limit / max(per_sweep, 1e-9)))
+            finishing = self._assignment_seconds(energy) if params.finish == "assignment" else 0.0
+        critical, exact = network.critical_temperature(alpha, beta, rng, products)
+        if params.time_limit is not None:
+            deadline = started + params.time_limit - finishing
+        runs: list = []
+        total_sweeps = [0]
+
+        def progress(sweep: int) -> None:
+            if callback is not None:
+                callback({"done": total_sweeps[0] + sweep, "total": reads * params.max_steps, "unit": "sweeps"})
+
+        for start, stream in zip(starts, streams):
+            run = anneal_read(network, start, critical, alpha, beta, params.cooling, params.saturation,
+                              params.max_steps, MFA_GAIN_FLOOR, stream, deadline, progress)
+            total_sweeps[0] += run.sweeps
+            if run.timed_out and runs:
+                break
+            runs.append(run)
+            if run.timed_out or run.interrupted:
+                break
+        v = np.zeros((len(runs), energy.num_variables))
+        for row, run in enumerate(runs):
+            v[row, index] = run.outputs
+        states = threshold(v, energy, params)
+        projected = 0
+        if params.finish == "assignment" and n:
+            states, projected = nearest_permutations(v, states, energy)
+        timed_out = any(run.timed_out for run in runs) or len(runs) < len(starts) and not any(
+            run.interrupted for run in runs)
+        derived = {"seed": seed, "units": params.units, "schedule": "serial", "reads": len(runs),
+                   "cooling": params.cooling, "temperature_critical": critical}
+        info = {"derived": derived, "steps": total_sweeps[0], "settled": all(run.saturated for run in runs),
+                "work": total_sweeps[0], "work_unit": "sweeps", "interrupted": any(r.interrupted for r in runs),
+                "timed_out": timed_out, "graded_outputs": v, "projected": projected,
+                "wall_time_s": time.perf_counter() - started}
+        if params.time_limit is not None and exact and not any(run.timed_out for run in runs):
+            info["replay"] = {"reads": len(runs)}  # a T_c cut short by the limit would not replay
         return SampleSet.from_states(energy, states, **info)
 
     @staticmethod
