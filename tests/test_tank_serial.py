@@ -150,3 +150,42 @@ def test_serial_needs_a_permutation_energy():
         TankBackend().solve(random_energy(6, 1), TankParams(schedule="serial"), seed=1)
     with pytest.raises(ParameterError, match="column_weight"):
         TankParams(column_weight=float("nan")).validate()
+
+
+def test_each_sweep_at_a_fixed_temperature_lowers_the_mean_field_free_energy():
+    # with β = 0 a row's own terms are linear in it, so its softmax update is the exact minimiser of
+    # F = E_net(V) + T Σ V ln V over that row: F can only fall, sweep after sweep (the serial Lyapunov function)
+    energy = _tsp(9, 8)[1]
+    network = SerialNetwork.from_view(energy.permutation)
+    n, alpha, temperature = network.size, 1.0, 0.05
+    b = network.b.toarray()
+
+    def free_energy(v: np.ndarray) -> float:
+        objective = float((network.a * (v @ b.T @ v.T)).sum() + (network.linear * v).sum()) / network.scale
+        net = objective + 0.5 * alpha * float((v.sum(axis=0) ** 2).sum()) - 0.5 * alpha * float((v**2).sum())
+        return net + temperature * float((v * np.log(np.maximum(v, 1e-300))).sum())
+
+    values = []
+    start = np.random.default_rng(4).random((n, n))
+    start /= start.sum(axis=1, keepdims=True)
+    values.append(free_energy(start))
+    anneal_read(network, start, temperature, alpha, 0.0, 1.0, 2.0, 40, 0.0, np.random.default_rng(5), None,
+                lambda sweep, t, v, level: values.append(free_energy(v)))
+    assert len(values) == 41
+    assert np.all(np.diff(values) <= 1e-9 * np.abs(values[:-1]).max())
+    assert values[-1] < values[0]
+
+
+def test_trajectory_records_saturation_and_energy_per_read():
+    instance, energy, _ = _tsp(8, 12)
+    samples = TankBackend().solve(energy, TankParams(reads=2, trajectory=True, record_every=5), seed=1)
+    records = samples.per_read["trajectory"]
+    assert {r["read"] for r in records} == {0, 1}
+    for record in records:
+        rows = record["V"][energy.layout.indices()].sum(axis=1)
+        np.testing.assert_allclose(rows, 1.0)
+        assert record["sweep"] % 5 == 0
+        assert record["energy"] == pytest.approx(float(energy.energies(record["V"][None, :])[0]))
+    first = [r for r in records if r["read"] == 0]
+    assert first[-1]["saturation"] > first[0]["saturation"]
+    assert first[-1]["temperature"] < first[0]["temperature"]

@@ -450,8 +450,16 @@ class TankBackend(Backend):
             deadline = started + params.time_limit - finishing
         runs: list = []
         total_sweeps = [0]
+        trajectory: list[dict] = []
+        index_of_read = [0]
 
-        def progress(sweep: int) -> None:
+        def progress(sweep: int, temperature: float, v_items: np.ndarray, level: float) -> None:
+            if params.trajectory and sweep % params.record_every == 0:
+                flat = np.zeros(energy.num_variables)
+                flat[index] = v_items
+                trajectory.append({"read": index_of_read[0], "sweep": sweep, "temperature": temperature,
+                                   "saturation": level, "energy": float(energy.energies(flat[None, :])[0]),
+                                   "V": flat})
             if callback is not None:
                 callback({"done": total_sweeps[0] + sweep, "total": reads * params.max_steps, "unit": "sweeps"})
 
@@ -459,6 +467,7 @@ class TankBackend(Backend):
             run = anneal_read(network, start, critical, alpha, beta, params.cooling, params.saturation,
                               params.max_steps, MFA_GAIN_FLOOR, stream, deadline, progress)
             total_sweeps[0] += run.sweeps
+            index_of_read[0] += 1
             if run.timed_out and runs:
                 break
             runs.append(run)
@@ -479,6 +488,8 @@ class TankBackend(Backend):
                 "work": total_sweeps[0], "work_unit": "sweeps", "interrupted": any(r.interrupted for r in runs),
                 "timed_out": timed_out, "graded_outputs": v, "projected": projected,
                 "wall_time_s": time.perf_counter() - started}
+        if params.trajectory:
+            info["trajectory"] = trajectory
         if params.time_limit is not None and exact and not any(run.timed_out for run in runs):
             info["replay"] = {"reads": len(runs)}  # a T_c cut short by the limit would not replay
         return SampleSet.from_states(energy, states, **info)

@@ -162,10 +162,11 @@ class SerialRun:
 
 def anneal_read(network: SerialNetwork, start: np.ndarray, t0: float, alpha: float, beta: float, cooling: float,
                 saturation: float, max_sweeps: int, floor: float, rng: np.random.Generator,
-                deadline: float | None, progress: Callable[[int], None] | None = None) -> SerialRun:
+                deadline: float | None, progress: Callable[[int, float, np.ndarray, float], None] | None = None
+                ) -> SerialRun:
     """Anneal one read from ``start`` (rows summing to one) until its rows saturate (mean ``Σ_a V_ia²`` at least
     ``saturation``), the temperature falls below ``floor·t0``, ``max_sweeps``, the deadline, or Ctrl-C (between
-    sweeps); ``progress(sweep)`` is called after every sweep."""
+    sweeps); ``progress(sweep, temperature, outputs, saturation)`` is called after every sweep."""
     n = network.size
     v = np.ascontiguousarray(start, dtype=np.float64).copy()
     colsum = v.sum(axis=0)
@@ -180,7 +181,7 @@ def anneal_read(network: SerialNetwork, start: np.ndarray, t0: float, alpha: flo
                                  rng.permutation(n).astype(np.int64), temperature, alpha, beta, g1, g2, field)
             sweep += 1
             if progress is not None:
-                progress(sweep)
+                progress(sweep, temperature, v, level)
             if level >= saturation or temperature < floor * t0:
                 return SerialRun(v, sweep, level >= saturation)
             if deadline is not None and time.perf_counter() > deadline:
