@@ -8,6 +8,7 @@ import itertools
 import math
 
 import numpy as np
+import pytest
 from hopsolve_tsp.plugin import TspOptions, TspProblem
 
 from hopsolve.backends.tank import TankBackend, TankParams, lyapunov, potts_groups
@@ -172,3 +173,18 @@ def test_a_step_too_long_is_a_clear_error_and_mfa_stops_once_cooled_to_nothing()
     samples = TankBackend().solve(energy, TankParams(dt=1.0, reads=2, schedule="mfa"), seed=1)
     assert samples.info["steps"] < TankParams().max_steps
     assert all(TspProblem().decode(instance, energy, s).feasible for s in samples.states)
+
+
+def test_a_tour_of_the_articles_network_with_n_tilde_above_n_decodes_as_a_valid_tour():
+    # ñ = 15 > n = 10 biases the dynamics (the C term ½(ΣV − ñ)² is never zero): a tour must still count as one
+    instance, d = unit_square(10, 4)
+    energy = TspProblem().encode(instance, HT, TspOptions(active=15, normalise=False))
+    tour = np.random.default_rng(1).permutation(10)
+    state = np.zeros((10, 10), dtype=np.int8)
+    state[tour, np.arange(10)] = 1
+    solution = TspProblem().decode(instance, energy, state.ravel())
+    assert solution.feasible and solution.violations == {"row": 0.0, "column": 0.0, "total": 0.0}
+    assert solution.objective == pytest.approx(sum(d[tour[k], tour[(k + 1) % 10]] for k in range(10)))
+    state[0, 0] = 1 - state[0, 0]  # one unit more or less: not a tour, and ΣV ≠ n
+    broken = TspProblem().decode(instance, energy, state.ravel())
+    assert not broken.feasible and broken.violations["total"] == 0.5
