@@ -1,0 +1,115 @@
+"""Held-out check of the max-cut anytime rule: reads of ``anytime_sweeps`` sweeps each, compared at one time limit.
+
+Gset's G55–G81 are the graphs the issue's targets are measured on, so a default chosen on them would be tuned to
+the test. This script makes graphs of the same families that are *not* Gset (rudy-like, fixed seeds): ±1 toroidal
+grids and sparse random graphs with unit or ±1 weights, writes them in Gset's format under ``--folder``, and runs
+``hopsolve solve G.txt --time-limit T --seed S --param anytime_sweeps=X`` for each value of ``--sweeps``, the values
+alternating per graph so that each meets the same load.
+
+    python benchmarks/maxcut_heldout_ab.py --sweeps 20000,100000 --time-limit 60 --seeds 1 \
+        --out benchmarks/out/maxcut_heldout_ab.jsonl
+
+Appends one JSON line per run to ``--out`` (a rerun skips what is there) and prints the cut of each setting per
+graph, with its reads × sweeps, and how often each setting was best.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from hopsolve import build_registry
+from hopsolve.solving import solve_path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# name: (kind, shape, edges or None, weights, seed); no Gset graph has these sizes and seeds
+GRAPHS = {
+    "torus80x100": ("torus", (80, 100), None, "pm1", 101),
+    "torus100x100": ("torus", (100, 100), None, "pm1", 102),
+    "random6000": ("random", (6000,), 15000, "one", 103),
+    "random8000pm": ("random", (8000,), 20000, "pm1", 104),
+}
+
+
+def make_graph(kind: str, shape: tuple[int, ...], edges: int | None, weights: str, seed: int) -> str:
+    """The graph in Gset's text form (``n m`` then ``i j w`` lines, 1-based)."""
+    rng = np.random.default_rng(seed)
+    if kind == "torus":
+        rows, cols = shape
+        n = rows * cols
+        index = np.arange(n).reshape(rows, cols)
+        heads = np.concatenate([index.ravel(), index.ravel()])
+        tails = np.concatenate([np.roll(index, -1, axis=1).ravel(), np.roll(index, -1, axis=0).ravel()])
+    else:
+        n = shape[0]
+        pairs: set[tuple[int, int]] = set()
+        while len(pairs) < edges:
+            a, b = (int(x) for x in rng.integers(0, n, 2))
+            if a != b:
+                pairs.add((min(a, b), max(a, b)))
+        heads, tails = np.array(sorted(pairs)).T
+    w = rng.choice([-1, 1], size=len(heads)) if weights == "pm1" else np.ones(len(heads), dtype=int)
+    lines = [f"{n} {len(heads)}"] + [f"{a + 1} {b + 1} {c}" for a, b, c in zip(heads, tails, w)]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sweeps", default="20000,100000")
+    parser.add_argument("--time-limit", type=float, default=60.0)
+    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--folder", type=Path, default=ROOT / "benchmarks" / "out" / "heldout")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "maxcut_heldout_ab.jsonl")
+    args = parser.parse_args(argv)
+    args.folder.mkdir(parents=True, exist_ok=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    seen = set()
+    if args.out.exists():
+        for line in args.out.read_text().splitlines():
+            row = json.loads(line)
+            seen.add((row["graph"], row["anytime_sweeps"], row["seed"], row["limit"]))
+    registry = build_registry()
+    settings = [int(x) for x in args.sweeps.split(",")]
+    for name, spec in GRAPHS.items():
+        path = args.folder / f"{name}.txt"
+        if not path.exists():
+            path.write_text(make_graph(*spec))
+        for seed in range(1, args.seeds + 1):
+            order = settings if seed % 2 else settings[::-1]
+            for sweeps in order:
+                if (name, sweeps, seed, args.time_limit) in seen:
+                    continue
+                result, _, _ = solve_path(registry, path, time_limit=args.time_limit, seed=seed,
+                                          params={"anytime_sweeps": sweeps})
+                row = {"graph": name, "anytime_sweeps": sweeps, "seed": seed, "limit": args.time_limit,
+                       "cut": result.objective, "reads": result.reads, "sweeps": result.params.get("sweeps"),
+                       "wall_s": result.wall_time_s, "load": os.getloadavg()[0]}
+                with args.out.open("a") as handle:
+                    handle.write(json.dumps(row) + "\n")
+                print(json.dumps(row), flush=True)
+    rows = [json.loads(line) for line in args.out.read_text().splitlines()]
+    rows = [r for r in rows if r["limit"] == args.time_limit and r["anytime_sweeps"] in settings]
+    wins = dict.fromkeys(settings, 0)
+    print(f"\n| graph | seed | {' | '.join(f'anytime_sweeps={s}' for s in settings)} |")
+    print("|---|---|" + "---|" * len(settings))
+    for name in GRAPHS:
+        for seed in range(1, args.seeds + 1):
+            cells = {r["anytime_sweeps"]: r for r in rows if r["graph"] == name and r["seed"] == seed}
+            if len(cells) < len(settings):
+                continue
+            top = max(c["cut"] for c in cells.values())
+            for s in settings:
+                wins[s] += cells[s]["cut"] == top
+            print(f"| {name} | {seed} | " + " | ".join(
+                f"{cells[s]['cut']:g} ({cells[s]['reads']} × {cells[s]['sweeps']:,})" for s in settings) + " |")
+    print("\nbest (ties count for both): " + ", ".join(f"{s}: {wins[s]}" for s in settings))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
