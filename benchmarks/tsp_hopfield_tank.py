@@ -103,14 +103,15 @@ def figure(example, path: str, label: str) -> None:
     tour = np.asarray(solution.value) - 1
     random_tour = np.random.default_rng(0).permutation(len(xy))
     fig, axes = plt.subplots(1, 3, figsize=(13, 4))
-    for ax, t, title in ((axes[0], tour, f"{label}: {solution.objective:.3f}"),
+    fig.suptitle(label)
+    for ax, t, title in ((axes[0], tour, f"network tour: {solution.objective:.3f}"),
                          (axes[1], random_tour, f"random tour: {instance.data.tour_length(random_tour):.3f}")):
         loop = np.append(t, t[0])
         ax.plot(xy[loop, 0], xy[loop, 1], "-o", ms=4)
         ax.set_title(title)
         ax.set_aspect("equal")
     axes[2].hist(randoms, bins=40, color="0.7")
-    axes[2].axvline(solution.objective, color="tab:red", label=label)
+    axes[2].axvline(solution.objective, color="tab:red", label="network tour")
     axes[2].set_title("1000 random tours")
     axes[2].legend()
     fig.savefig(path, dpi=110, bbox_inches="tight")
