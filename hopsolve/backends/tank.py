@@ -444,7 +444,8 @@ class TankBackend(Backend):
                                     f"the time limit leaves; that needs at least {per_sweep / STEP_SHARE:.3g} s "
                                     "after reading and encoding, or use anneal")
             products = max(4, int(CRITICAL_GAIN_SHARE * params.time_limit / max(per_sweep, 1e-9)))
-            finishing = self._assignment_seconds(energy) if params.finish == "assignment" else 0.0
+            # the clean-up may project every read kept
+            finishing = len(starts) * self._assignment_seconds(energy) if params.finish == "assignment" else 0.0
         critical, exact = network.critical_temperature(alpha, beta, rng, products)
         if params.time_limit is not None:
             deadline = started + params.time_limit - finishing
