@@ -436,8 +436,8 @@ class TankBackend(Backend):
         alpha, beta = params.column_weight, params.self_coupling
         products, deadline, finishing = None, None, 0.0
         if params.time_limit is not None and n:
-            per_sweep = sweep_seconds(network)
             budget = max(STEP_SHARE * params.time_limit, STEP_FLOOR_S)
+            per_sweep = sweep_seconds(network, budget)
             if per_sweep > budget:
                 raise TooLargeError(f"backend 'tank': one serial sweep takes {per_sweep:.2g} s on this {n}-item "
                                     f"permutation, more than {100 * STEP_SHARE:g}% of the {params.time_limit:.3g} s "
