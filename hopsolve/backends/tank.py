@@ -11,7 +11,7 @@ import dataclasses
 import math
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from scipy.integrate import RK45
@@ -26,6 +26,7 @@ from hopsolve.errors import ParameterError, TooLargeError
 from hopsolve.params import require
 from hopsolve.sampleset import SampleSet
 from hopsolve.seeding import make_rng, read_sequences, resolve_seed
+from hopsolve.warmup import warm_up
 
 _CLIP = 1e-12
 STEP_SHARE = 0.015
@@ -278,6 +279,11 @@ class TankBackend(Backend):
     description = "continuous Hopfield–Tank network (tanh/sigmoid units, Euler or RK45), thresholded at the end"
     Params = TankParams
 
+    def prepare(self, energy: Energy, params: Any) -> float:
+        """Compile (or load) the serial schedule's kernels on a miniature of the energy (untimed): loading them
+        inside a solve made its first sweep look a hundred times slower than it is."""
+        return warm_up(self, energy, params)
+
     def resolved(self, energy: Energy, params: TankParams) -> TankParams:
         """``params`` with the preset applied and ``units``/``schedule`` ``auto`` decided for ``energy``."""
         if params.preset == "hopfield-tank-1985":
@@ -434,7 +440,7 @@ class TankBackend(Backend):
                 starts.append(start / start.sum(axis=1, keepdims=True))
         network = SerialNetwork.from_view(view)
         alpha, beta = params.column_weight, params.self_coupling
-        products, deadline, finishing = None, None, 0.0
+        lanczos_s, deadline, finishing = None, None, 0.0
         if params.time_limit is not None and n:
             budget = max(STEP_SHARE * params.time_limit, STEP_FLOOR_S)
             per_sweep = sweep_seconds(network, budget)
@@ -443,10 +449,10 @@ class TankBackend(Backend):
                                     f"permutation, more than {100 * STEP_SHARE:g}% of the {params.time_limit:.3g} s "
                                     f"the time limit leaves; that needs at least {per_sweep / STEP_SHARE:.3g} s "
                                     "after reading and encoding, or use anneal")
-            products = max(4, int(CRITICAL_GAIN_SHARE * params.time_limit / max(per_sweep, 1e-9)))
+            lanczos_s = CRITICAL_GAIN_SHARE * params.time_limit
             # the clean-up may project every read kept
             finishing = len(starts) * self._assignment_seconds(energy) if params.finish == "assignment" else 0.0
-        critical, exact = network.critical_temperature(alpha, beta, rng, products)
+        critical, exact = network.critical_temperature(alpha, beta, rng, lanczos_s)
         if params.time_limit is not None:
             deadline = started + params.time_limit - finishing
         runs: list = []
