@@ -189,3 +189,13 @@ def test_trajectory_records_saturation_and_energy_per_read():
     first = [r for r in records if r["read"] == 0]
     assert first[-1]["saturation"] > first[0]["saturation"]
     assert first[-1]["temperature"] < first[0]["temperature"]
+
+
+def test_a_critical_temperature_cut_short_is_an_estimate_from_below():
+    energy = _tsp(20, 3)[1]
+    network = SerialNetwork.from_view(energy.permutation)
+    settled, exact = network.critical_temperature(1.0, -0.5, np.random.default_rng(0))
+    early, cut = network.critical_temperature(1.0, -0.5, np.random.default_rng(0), seconds=0.0)
+    assert exact and not cut
+    assert 0 < early <= settled * (1 + 1e-12)
+    assert early > 0.2 * settled  # eight Lanczos steps are already in the right range

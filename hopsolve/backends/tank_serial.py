@@ -97,6 +97,8 @@ class SerialNetwork:
 
 LANCZOS_STEPS = 120
 """Most Lanczos steps for the critical temperature (each one product of the linearised map)."""
+LANCZOS_MIN_STEPS = 8
+"""Steps taken whatever the time share (a one-step estimate is a random vector's Rayleigh quotient)."""
 LANCZOS_TOLERANCE = 1e-4
 """The top Ritz value counts as settled once a step moves it by less than this, relatively."""
 
@@ -128,7 +130,7 @@ def _lanczos_top(product: Callable[[np.ndarray], np.ndarray], dim: int, rng: np.
         previous, top = top, float(np.linalg.eigvalsh(tridiagonal)[-1])
         if beta < 1e-12 or (k >= 2 and abs(top - previous) <= LANCZOS_TOLERANCE * abs(top)):
             return top, True
-        if deadline is not None and time.perf_counter() > deadline:
+        if deadline is not None and k >= LANCZOS_MIN_STEPS and time.perf_counter() > deadline:
             return top, False
         betas.append(beta)
         q = w / beta
