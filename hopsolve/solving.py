@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from hopsolve.anytime import AnytimeTrace
 from hopsolve.backend import Callback
@@ -26,6 +27,11 @@ from hopsolve.seeding import resolve_seed
 
 DECODE_RESERVE_S = 0.05  # held back from the backend's share of a time limit for decoding and scoring
 MIN_BACKEND_SHARE = 0.05  # the backend always gets at least this fraction of the limit
+SOLVE_BLAS_THREADS = 1
+"""BLAS threads while a backend solves and its reads are decoded. The compiled kernels use the cores; the BLAS
+products beside them (energies of the reads, a permutation energy's fields, power iterations) are small, and on a
+busy machine waking a second BLAS thread whose core another process holds stalled each one ~15 ms: scoring ten
+kroA100 reads after a bifurcation run took 0.15 s, past a 2 s limit. ``tank``'s ``blas_threads`` sets its own."""
 
 
 def _versions() -> dict[str, str]:
@@ -158,21 +164,22 @@ def solve_instance(
         spent = time.perf_counter() - clock - backend_compile_s
         built = dataclasses.replace(built, time_limit=max(time_limit - spent - DECODE_RESERVE_S - decoding,
                                                           MIN_BACKEND_SHARE * time_limit))
-    samples = solver.solve(energy, built, seed=seed, initial_states=starts, callback=observe)
     best: Solution | None = None
     best_row = 0
     feasible_reads = 0
-    for row in range(len(samples)):
-        if samples.permutations is not None:
-            solution = problem.decode_permutation(instance, energy, samples.permutations[row])
-        else:
-            solution = problem.decode(instance, energy, samples.states[row], repair=repair)
-        feasible_reads += solution.feasible
-        if _better(problem, solution, best) or (
-            best is not None and solution.feasible == best.feasible and solution.objective == best.objective
-            and samples.energies[row] < samples.energies[best_row]
-        ):
-            best, best_row = solution, row
+    with threadpool_limits(limits=SOLVE_BLAS_THREADS, user_api="blas"):
+        samples = solver.solve(energy, built, seed=seed, initial_states=starts, callback=observe)
+        for row in range(len(samples)):
+            if samples.permutations is not None:
+                solution = problem.decode_permutation(instance, energy, samples.permutations[row])
+            else:
+                solution = problem.decode(instance, energy, samples.states[row], repair=repair)
+            feasible_reads += solution.feasible
+            if _better(problem, solution, best) or (
+                best is not None and solution.feasible == best.feasible and solution.objective == best.objective
+                and samples.energies[row] < samples.energies[best_row]
+            ):
+                best, best_row = solution, row
     wall = time.perf_counter() - start - backend_compile_s
     assert best is not None
     if samples.interrupted:
