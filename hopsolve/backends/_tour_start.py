@@ -134,11 +134,12 @@ def space_filling_tour(points: np.ndarray) -> np.ndarray:
 
 def projected_setup_seconds(metric: Metric, k: int) -> float:
     """Seconds the candidate lists (``metric.neighbours(k)``) and :func:`greedy_tour` of ``metric`` should take,
-    projected from timing both on :data:`SETUP_SAMPLE` of its points (a fixed sample) as ``n log n``.
+    projected linearly in n from timing both on :data:`SETUP_SAMPLE` of its points (a fixed sample).
 
     A timed tour anneal checks this against its limit before building them (pla85900: 0.5 s at idle, 0.95 s on a
-    busy machine, against a 1 s limit). On the shipped instances of 2,000–86,000 cities the projection was 1–2.2
-    times the real cost. 0 for explicit matrices, whose reading already cost their n²."""
+    busy machine, against a 1 s limit). On the shipped instances of 2,000–86,000 cities the real cost was 0.9–1.3
+    times this (n log n, the sorts' growth, overestimated pla85900's by 1.6×, enough to lose its greedy start at
+    a 1 s limit). 0 for explicit matrices, whose reading already cost their n²."""
     n = metric.size
     if metric.kind == "EXPLICIT" or n <= SETUP_SAMPLE:
         return 0.0
@@ -150,4 +151,4 @@ def projected_setup_seconds(metric: Metric, k: int) -> float:
         began = time.perf_counter()
         greedy_tour(sample.arrays, sample.neighbours(k))
         spent = min(spent, time.perf_counter() - began)
-    return spent * (n * np.log(n)) / (SETUP_SAMPLE * np.log(SETUP_SAMPLE))
+    return spent * n / SETUP_SAMPLE
