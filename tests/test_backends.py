@@ -129,9 +129,11 @@ def test_default_beta_range_survives_real_valued_weights():
 def test_time_limit_stops_cleanly_with_best_so_far():
     energy = random_energy(400, 0, density=0.2)
     params = AnnealParams(reads=2, sweeps=10**7, time_limit=0.3, fit_schedule=False)
-    samples = AnnealBackend().solve(energy, params, seed=0)
+    backend = AnnealBackend()
+    backend.prepare(energy, params)  # as the CLI does: loading the kernels is not the limit's to govern
+    samples = backend.solve(energy, params, seed=0)
     assert samples.timed_out and samples.info["sweeps_done"] < 10**7
-    assert samples.info["wall_time_s"] < 3.0
+    assert samples.info["wall_time_s"] < 3.0  # ten times the limit: a stop, not a speed check
     assert np.allclose(samples.energies, energy.energies(samples.states))
 
 
