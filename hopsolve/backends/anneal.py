@@ -182,14 +182,15 @@ class _Progress:
 
 def _run_chunked(betas: np.ndarray, step: Callable[[int, int, np.ndarray], None], params: AnnealParams,
                  callback: Callback | None, report: Callable[[], dict[str, Any]],
-                 started: float | None = None, call_overhead: float = 0.0) -> _Progress:
+                 started: float | None = None, call_overhead: float = 0.0, first_sweep: float = 0.0) -> _Progress:
     """Run ``step(start, stop, betas[start:stop])`` over the schedule in chunks of about 0.1 s.
 
     With a time limit and ``fit_schedule``, once the pace is known a schedule that would not finish in time is
     resampled into the sweeps that fit, so the run still ends cold; otherwise it stops at the limit. The limit
     counts from ``started`` (the backend's own set-up included; default: now); ``call_overhead`` is what each call
     of ``step`` costs besides its sweeps (bifurcation recomputes every replica's fields first), so no call is made
-    that would end past the limit. A ``KeyboardInterrupt`` (Ctrl-C)
+    that would end past the limit; ``first_sweep`` bounds the first sweep's cost before any pace is known (the
+    first call is not made unless it fits too). A ``KeyboardInterrupt`` (Ctrl-C)
     during a chunked run ends it there: every read keeps its best state so far and ``interrupted`` is set.
     """
     time_limit = params.time_limit
@@ -199,7 +200,8 @@ def _run_chunked(betas: np.ndarray, step: Callable[[int, int, np.ndarray], None]
     start = time.perf_counter() if started is None else started
     progress, chunk = _Progress(0), 1
     planned = len(betas)
-    if time_limit is not None and time.perf_counter() - start + call_overhead >= time_limit and len(betas):
+    if time_limit is not None and time.perf_counter() - start + call_overhead + first_sweep >= time_limit and len(
+            betas):
         progress.timed_out = True  # the set-up spent the limit: not one sweep more (the start states stand)
         progress.replan.stop(betas, 0)
         return progress

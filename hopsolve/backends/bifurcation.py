@@ -142,6 +142,12 @@ def coupling_scale(model: SpinModel) -> tuple[float, float]:
     return 0.5 / (sigma * math.sqrt(spins)), sigma
 
 
+SERIAL_PRODUCT = 1 << 17
+"""Below this many couplings plus units the power iteration's product runs on one thread: on a busy machine a
+parallel call of microseconds stalled ~10 ms waking its second thread, which projected a 9,000-coupling set-up to
+1.3 s and refused a 0.5 s limit."""
+
+
 def spectral_radius(model: SB.SBModel, n: int, deadline: float | None = None, reads: int = 0) -> float:
     """The largest |eigenvalue| of the couplings (group penalties' couplings included), by at most
     :data:`POWER_ITERATIONS` steps of power iteration from a fixed start (deterministic), fewer once two estimates
@@ -152,9 +158,17 @@ def spectral_radius(model: SB.SBModel, n: int, deadline: float | None = None, re
     if n == 0:
         return 0.0
 
+    small = len(model.data) + n < SERIAL_PRODUCT
+
     def apply(v: np.ndarray) -> np.ndarray:
         out = np.empty(n)
-        SB.coupling_product(model, v, out)
+        threads = numba.get_num_threads()
+        if small:  # one thread: waking a second one whose core is busy stalls ~10 ms, 1000× the product itself
+            numba.set_num_threads(1)
+        try:
+            SB.coupling_product(model, v, out)
+        finally:
+            numba.set_num_threads(threads)
         return out
 
     v = 1.0 + 0.5 * np.sin(np.arange(n) + 1.0)  # not orthogonal to the top eigenvector in practice
@@ -290,8 +304,9 @@ class BifurcationBackend(Backend):
                 update["steps_done"] = update.pop("sweeps_done", None)
                 callback(update)
 
+            # the first step moves every position: in adding their coupling rows it costs about one more refresh
             progress: _Progress = _run_chunked(pump, step, params, relabel if callback else None, report, started,
-                                               refresh_s)
+                                               refresh_s, first_sweep=refresh_s)
         final = gauged(state.best_spins if params.keep_best else state.spins)
         elapsed = time.perf_counter() - started
         updates = n * progress.done * reads
