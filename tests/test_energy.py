@@ -255,3 +255,21 @@ def test_conversions_are_kept_and_not_pickled():
     copy = pickle.loads(pickle.dumps(energy))
     assert "_conversions" not in copy.__dict__
     np.testing.assert_array_equal(copy.to_spin().energies([[1, -1], [1, 1]]), spin.energies([[1, -1], [1, 1]]))
+
+
+@pytest.mark.parametrize("source", [Vartype.BINARY, Vartype.SPIN])
+def test_kronecker_conversion_equals_the_energy_of_the_converted_states(source):
+    # the O(n²) cross and constant terms against the energies themselves on random states of both vartypes
+    from hopsolve.energy import KroneckerTerm
+
+    rng = np.random.default_rng(7)
+    n = 5
+    flow = rng.uniform(-2, 2, (n, n))  # not symmetric: both cross sums are exercised
+    np.fill_diagonal(flow, 0.0)
+    adjacency = sp.random(n, n, density=0.4, random_state=3, format="csr") * 3.0
+    term = KroneckerTerm.build("objective", flow, adjacency, rng.uniform(-1, 1, (n, n)))
+    target = Vartype.SPIN if source is Vartype.BINARY else Vartype.BINARY
+    converted = term.converted(source, target)
+    states = rng.choice([target.low, target.high], size=(20, n * n)).astype(float)
+    as_source = (states + 1) / 2 if target is Vartype.SPIN else 2 * states - 1
+    np.testing.assert_allclose(converted.energies(states, target), term.energies(as_source, source), atol=1e-9)
