@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import re
 import tokenize
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -156,7 +157,10 @@ def read_npy(path: str | Path, error: type[ParseError] = ParseError) -> np.ndarr
     foreign file (an ``.npz`` archive, a pickle, text), a complex, object, string or structured array, or a header
     announcing more data than the file holds, is one ``error``; nothing is allocated on a header's word."""
     path = Path(path)
-    with file_errors(path, error), path.open("rb") as stream:
+    # numpy warns about deprecated dtype aliases in a header ('<a8' for bytes): the array is refused below by its
+    # kind, and the warning is not the user's to see (nor, under -W error, an exception of numpy's to escape)
+    with file_errors(path, error), path.open("rb") as stream, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         try:
             version = np.lib.format.read_magic(stream)
             if version == (1, 0):
@@ -183,7 +187,9 @@ def read_npy(path: str | Path, error: type[ParseError] = ParseError) -> np.ndarr
         raise error(f"the file {state}: its header announces shape {shape} ({expected} bytes of data), "
                     f"the file holds {found}", path)
     try:
-        array = np.load(path, allow_pickle=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            array = np.load(path, allow_pickle=False)
     except _HEADER_ERRORS as exc:
         raise error(f"not a valid .npy file: {_first_line(exc)}", path) from None
     if dtype.kind == "f":

@@ -20,8 +20,8 @@ from hopsolve.metric import Metric
 from hopsolve.pattern_term import PatternTerm
 
 MINIATURE_UNITS = 64  # energies this small are their own miniature
-_SMALL_RUN = {"reads": 1, "sweeps": 2, "max_sweeps": 2, "max_steps": 2, "time_limit": None, "trajectory": False, "replan": "",
-              "tabu_moves": 2}
+_SMALL_RUN = {"reads": 1, "sweeps": 2, "max_sweeps": 2, "max_steps": 2, "time_limit": None, "trajectory": False,
+              "replan": "", "tabu_moves": 2}
 
 
 def miniature(energy: Energy) -> Energy:
