@@ -65,6 +65,14 @@ class SerialNetwork:
             scale = float(np.abs(linear).max(initial=0.0))
         return cls(a, np.ascontiguousarray(a.T), b, bt, np.ascontiguousarray(linear), scale if scale > 0 else 1.0)
 
+    def sweep(self, v: np.ndarray, colsum: np.ndarray, order: np.ndarray, temperature: float, alpha: float,
+              beta: float, scratch: np.ndarray) -> float:
+        """:func:`serial_sweep` on this network's arrays (``scratch``: 3 × n work space); returns the saturation."""
+        b, bt = self.b, self.b_transposed
+        return serial_sweep(self.a, self.a_transposed, b.indptr, b.indices, b.data, bt.indptr, bt.indices, bt.data,
+                            self.linear, self.scale, v, colsum, order, temperature, alpha, beta, scratch[0],
+                            scratch[1], scratch[2])
+
     def linear_field(self, x: np.ndarray, alpha: float, beta: float) -> np.ndarray:
         """The part of U linear in V, applied to ``x`` (n × n): ``−(A x Bᵀ + Aᵀ x B)/σ − α(1·1ᵀx − x) + βx``."""
         objective = self.a @ (self.b @ x.T).T + self.a_transposed @ (self.b_transposed @ x.T).T
@@ -203,15 +211,12 @@ def anneal_read(network: SerialNetwork, start: np.ndarray, t0: float, alpha: flo
     n = network.size
     v = np.ascontiguousarray(start, dtype=np.float64).copy()
     colsum = v.sum(axis=0)
-    g1, g2, field = np.zeros(n), np.zeros(n), np.zeros(n)
-    b, bt = network.b, network.b_transposed
+    scratch = np.zeros((3, n))
     temperature = t0
     sweep = 0
     try:
         while sweep < max_sweeps:
-            level = serial_sweep(network.a, network.a_transposed, b.indptr, b.indices, b.data, bt.indptr,
-                                 bt.indices, bt.data, network.linear, network.scale, v, colsum,
-                                 rng.permutation(n).astype(np.int64), temperature, alpha, beta, g1, g2, field)
+            level = network.sweep(v, colsum, rng.permutation(n).astype(np.int64), temperature, alpha, beta, scratch)
             sweep += 1
             if progress is not None:
                 progress(sweep, temperature, v, level)
@@ -236,14 +241,11 @@ def sweep_seconds(network: SerialNetwork, budget: float = np.inf) -> float:
     v = np.full((n, n), 1.0 / n)
     colsum = v.sum(axis=0)
     scratch = np.zeros((3, n))
-    b, bt = network.b, network.b_transposed
 
     def timed(rows: int) -> float:
         order = np.arange(rows, dtype=np.int64)
         began = time.perf_counter()
-        serial_sweep(network.a, network.a_transposed, b.indptr, b.indices, b.data, bt.indptr, bt.indices, bt.data,
-                     network.linear, network.scale, v, colsum, order, 1.0, 1.0, 0.0, scratch[0], scratch[1],
-                     scratch[2])
+        network.sweep(v, colsum, order, 1.0, 1.0, 0.0, scratch)
         return (time.perf_counter() - began) * n / rows
 
     first = timed(min(n, 4))
