@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -91,8 +92,26 @@ def test_group_penalties_take_part_in_the_dynamics():
                                 np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]]))
     ground, _ = brute_force_minimum(energy)
     for mode in ("ballistic", "discrete"):
-        samples = BifurcationBackend().solve(energy, BifurcationParams(reads=20, steps=500, mode=mode), seed=3)
+        samples = BifurcationBackend().solve(energy, BifurcationParams(reads=20, steps=500, mode=mode, finish="none"),
+                                             seed=3)  # the dynamics alone, no clean-up
         assert np.isclose(samples.best_energy, ground)
+
+
+@pytest.mark.parametrize("mode", ["ballistic", "discrete"])
+def test_permutation_energies_end_on_permutations_by_assignment(mode):
+    """``finish=assignment`` replaces exactly the reads that are not permutations; the others are untouched."""
+    rng = np.random.default_rng(4)
+    points = rng.random((7, 2))
+    distances = np.linalg.norm(points[:, None] - points[None], axis=2)
+    energy = permutation_energy(distances, np.roll(np.eye(7), 1, 1))
+    assert energy.layout is not None
+    params = BifurcationParams(reads=12, steps=60, mode=mode)
+    raw = BifurcationBackend().solve(energy, dataclasses.replace(params, finish="none"), seed=5)
+    cleaned = BifurcationBackend().solve(energy, params, seed=5)
+    valid_raw = np.array([energy.layout.positions(s) is not None for s in raw.states])
+    assert cleaned.info["projected"] == np.count_nonzero(~valid_raw) > 0 and raw.info["projected"] == 0
+    assert all(energy.layout.positions(s) is not None for s in cleaned.states)
+    assert np.array_equal(cleaned.states[valid_raw], raw.states[valid_raw])
 
 
 def test_goto_coupling_scale_on_a_pm1_complete_graph():
@@ -223,3 +242,68 @@ def test_set_up_that_cannot_fit_the_time_limit_is_refused(monkeypatch):
     monkeypatch.setattr(bifurcation, "POWER_ITERATIONS", 10**9)  # a set-up that would take forever
     with pytest.raises(TooLargeError, match="past the time limit"):
         BifurcationBackend().solve(random_energy(30, 2), BifurcationParams(time_limit=5.0), seed=1)
+
+
+def _pm1_complete(n: int, seed: int, bias: bool = False, weight: float = 1.0) -> Energy:
+    rng = np.random.default_rng(seed)
+    w = weight * np.triu(rng.choice([-1.0, 1.0], (n, n)), 1)
+    b = rng.integers(-3, 4, n).astype(float) if bias else np.zeros(n)
+    return Energy.from_hopfield(w + w.T, b, 0.0, "spin")
+
+
+def test_integer_dense_couplings_are_held_in_float32_and_others_are_not():
+    model = _kernel_model(compile_spin_model(_pm1_complete(50, 1, bias=True)))
+    assert model.dense32.shape == (50, 50) and model.dense.size == 0
+    model = _kernel_model(compile_spin_model(_pm1_complete(50, 1, weight=0.5)))
+    assert model.dense.shape == (50, 50) and model.dense32.size == 0
+    sparse = _kernel_model(compile_spin_model(random_energy(60, 3, density=0.05)))
+    assert sparse.dense.size == 0 and sparse.dense32.size == 0
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_flips_by_one_product_equal_flips_by_rows(bias):
+    """The block product gives the very fields, energies and group sums that adding a row per flip gives."""
+    energy = _pm1_complete(40, 5, bias)
+    model = _kernel_model(compile_spin_model(energy))
+    assert model.dense32.size
+    rng = np.random.default_rng(0)
+    reads = 6
+    x = rng.uniform(-1, 1, (reads, 40))
+    spins = np.where(rng.random((reads, 40)) < 0.5, 1.0, -1.0)  # about half the spins disagree with sign(x)
+    groups = (reads, model.group_of.shape[0], model.group_target.shape[1])
+
+    def state():
+        return SB.SBReads(x.copy(), np.zeros_like(x), spins.copy(), np.zeros_like(x), np.zeros_like(x),
+                          np.zeros(groups), np.zeros(groups), np.zeros(reads), spins.copy(), np.zeros(reads),
+                          np.zeros((reads, 0)))
+
+    by_rows, by_product = state(), state()
+    for reads_state in (by_rows, by_product):
+        SB.refresh(model, reads_state, False)
+    assert SB._flips_in_block(by_rows, 0, reads) > 0.3 * reads * 40
+    for r in range(reads):
+        SB._flip_by_rows(model, by_rows, r, SB._layout(model))
+    SB._flip_by_product(model, by_product, 0, reads)
+    for name in ("spins", "field_s", "gsum_s", "energy"):
+        assert np.array_equal(getattr(by_rows, name), getattr(by_product, name)), name
+    fresh = state()._replace(spins=by_product.spins.copy())
+    SB.refresh(model, fresh, False)
+    assert np.array_equal(fresh.field_s, by_product.field_s) and np.array_equal(fresh.energy, by_product.energy)
+
+
+@pytest.mark.parametrize("mode", ["ballistic", "discrete"])
+def test_float32_couplings_change_no_result(mode, monkeypatch):
+    """Reading exact integer couplings in float32 (and taking fields from block products) gives the states,
+    energies and traces of the float64 rows, read for read, whatever the block of replicas."""
+    energy = _pm1_complete(120, 7)
+    params = BifurcationParams(reads=6, steps=200, mode=mode, trace=True)
+    backend = BifurcationBackend()
+    fast = backend.solve(energy, params, seed=3)
+    alone = backend.solve(energy, BifurcationParams(reads=6, steps=200, mode=mode, trace=True, threads=1), seed=3)
+    import hopsolve.backends.bifurcation as bifurcation
+
+    monkeypatch.setattr(bifurcation, "exact_in_float32", lambda dense, model: False)
+    plain = backend.solve(energy, params, seed=3)
+    for other in (alone, plain):
+        assert np.array_equal(fast.states, other.states) and np.array_equal(fast.energies, other.energies)
+        assert np.array_equal(fast.per_read["trace"], other.per_read["trace"])

@@ -129,7 +129,7 @@ def test_default_gives_valid_short_tours_on_small_instances():
 
 
 def test_nearest_permutation_is_the_assignment_of_largest_total_output():
-    from hopsolve.backends.tank import nearest_permutations
+    from hopsolve.backends._permutation_finish import nearest_permutations
 
     instance, energy = _tsp(4, 7)
     rng = np.random.default_rng(3)

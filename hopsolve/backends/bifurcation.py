@@ -16,6 +16,7 @@ written out. Structured group penalties add their field ``-2·scale·(Σ_{j∈g,
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ import scipy.sparse as sp
 from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size
 from hopsolve.backends import _sb_kernels as SB
 from hopsolve.backends._model import SpinModel, build_deadline, compile_spin_model, from_spins, to_spins
+from hopsolve.backends._permutation_finish import assignment_seconds, nearest_permutations
 from hopsolve.backends.anneal import _Progress, _run_chunked, _Threads
 from hopsolve.backends.replan import apply_replan, parse_replan
 from hopsolve.energy import Energy
@@ -100,6 +102,12 @@ class BifurcationParams(TimedRunParams):
     from, and those two parameters replay it exactly without the time limit."""
     threads: int | None = None
     """Threads for parallel replicas (default: all cores)."""
+    finish: Literal["assignment", "none"] = "assignment"
+    """On a permutation energy (TSP, assignment, QAP), how a read's spins become its answer. ``assignment``: a read
+    that is not a permutation is replaced by the permutation of largest total position ``Σ x`` over its
+    ``items × positions`` grid, a linear assignment on its final positions (the clean-up ``tank`` applies to its
+    outputs; the oscillators alone seldom end on a permutation, RESULTS §9); ``info['projected']`` counts the
+    reads it changed. ``none``: the spins as they are. Other energies are never changed."""
     trace: bool = False
     """Record each replica's energy of ``sign(x)`` after every step (``per_read['trace']``, reads × steps)."""
 
@@ -113,6 +121,7 @@ class BifurcationParams(TimedRunParams):
             require(value is None or (math.isfinite(value) and value > 0), owner, f"{name} must be positive")
         require(math.isfinite(self.a0) and self.a0 >= 0, owner, "a0 must be a finite number >= 0")
         require(self.bias in ("spin", "field"), owner, f"bias must be spin or field, got {self.bias!r}")
+        require(self.finish in ("assignment", "none"), owner, f"finish must be assignment or none, got {self.finish!r}")
         require(self.threads is None or self.threads >= 1, owner, "threads must be at least 1")
         changes = parse_replan(self.replan, owner)
         require(not self.trace or all(total <= self.steps for _, total in changes), owner,
@@ -214,16 +223,47 @@ def _with_bias_spin(model: SpinModel) -> SpinModel:
                      np.zeros(n + 1), np.zeros((0, n + 1), np.int64), model.group_target, model.group_scale)
 
 
+EXACT_FLOAT32 = 2**24
+"""Integers up to this magnitude, and sums of them staying below it, are exact in float32."""
+
+EXACT_FLOAT64 = 2**50
+"""Energies (and every partial sum of one) below this magnitude are exact integers in float64."""
+
+
+def exact_in_float32(dense: np.ndarray, model: SpinModel) -> bool:
+    """Whether every field and energy of the dynamics is an exact integer even when the fields are summed in float32
+    (so the rows and a float32 matrix product give the same numbers): integer couplings whose rows' absolute sums
+    stay below 2**24, integer biases, group scales and targets, and a bound on the energy below 2**50."""
+    def integral(values: np.ndarray) -> bool:
+        return bool(np.all(np.isfinite(values)) and np.all(values == np.rint(values)))
+
+    if not (integral(dense) and integral(model.bias) and integral(model.group_scale)
+            and integral(model.group_target)):
+        return False
+    rows = np.abs(dense).sum(axis=1) if dense.size else np.zeros(0)
+    if rows.size and rows.max() >= EXACT_FLOAT32:
+        return False
+    sizes = model.n + (float(np.abs(model.group_target).max()) if model.group_target.size else 0.0)
+    bound = (float(rows.sum()) + 2.0 * float(np.abs(model.bias).sum())
+             + float(np.abs(model.group_scale).sum()) * model.group_target.shape[-1] * sizes**2)
+    return bound < EXACT_FLOAT64
+
+
 def _kernel_model(model: SpinModel) -> SB.SBModel:
-    """The model without its diagonal (a constant on spins), dense where it is mostly full."""
+    """The model without its diagonal (a constant on spins), dense where it is mostly full: in float32 where that is
+    exact (:func:`exact_in_float32`), which also lets a step recompute the spin fields as one matrix product."""
     entries = model.coupling.tocoo()
     off = entries.row != entries.col  # the diagonal dropped in coordinate form: LIL's setdiag takes seconds at 10⁶
     coupling = sp.csr_matrix((entries.data[off], (entries.row[off], entries.col[off])), shape=entries.shape)
     coupling.eliminate_zeros()
     coupling.sort_indices()
     dense = np.ascontiguousarray(coupling.toarray()) if model.is_dense else np.zeros((0, 0))
+    dense32 = np.zeros((0, 0), np.float32)
+    if dense.size and exact_in_float32(dense, model):
+        dense, dense32 = np.zeros((0, 0)), dense.astype(np.float32)
     return SB.SBModel(coupling.indptr.astype(np.int64), coupling.indices.astype(np.int64),
-                      coupling.data.astype(np.float64), dense, np.ascontiguousarray(model.bias, dtype=np.float64),
+                      coupling.data.astype(np.float64), dense, dense32,
+                      np.ascontiguousarray(model.bias, dtype=np.float64),
                       model.group_of, np.ascontiguousarray(model.group_target), model.group_scale)
 
 
@@ -274,6 +314,12 @@ class BifurcationBackend(Backend):
             """Spins of the energy (with the extra spin, each row flipped so that it is +1)."""
             return (spins[..., :n] * spins[..., n:] if extra else spins).astype(np.int8)
 
+        finishing = params.finish == "assignment" and energy.layout is not None and n > 0
+        run_params = params
+        if finishing and params.time_limit is not None:  # the clean-up's time is kept out of the run's
+            run_params = dataclasses.replace(params, time_limit=max(
+                0.0, params.time_limit - reads * assignment_seconds(energy)))
+
         with _Threads(params.threads):
             refreshing = time.perf_counter()
             SB.refresh(kernel_model, state, params.mode == "ballistic")
@@ -305,9 +351,13 @@ class BifurcationBackend(Backend):
                 callback(update)
 
             # the first step moves every position: in adding their coupling rows it costs about one more refresh
-            progress: _Progress = _run_chunked(pump, step, params, relabel if callback else None, report, started,
-                                               refresh_s, first_sweep=refresh_s)
-        final = gauged(state.best_spins if params.keep_best else state.spins)
+            progress: _Progress = _run_chunked(pump, step, run_params, relabel if callback else None, report,
+                                               started, refresh_s, first_sweep=refresh_s)
+        final = from_spins(gauged(state.best_spins if params.keep_best else state.spins), energy.vartype)
+        projected = 0
+        if finishing:
+            positions = state.x[:, :n] * np.where(state.x[:, n:] < 0, -1.0, 1.0) if extra else state.x
+            final, projected = nearest_permutations(positions, final, energy)
         elapsed = time.perf_counter() - started
         updates = n * progress.done * reads
         info: dict[str, Any] = {
@@ -319,12 +369,12 @@ class BifurcationBackend(Backend):
             "schedule_compressed": progress.compressed, "schedule_stretched": progress.stretched,
             "interrupted": progress.interrupted, "work": progress.done, "work_unit": "steps",
             "replay": {"steps": params.steps, "replan": progress.replan.text(changes)},
-            "wall_time_s": elapsed, "updates": updates,
+            "wall_time_s": elapsed, "updates": updates, "projected": projected,
             "updates_per_second": updates / elapsed if elapsed > 0 else None,
         }
         if params.trace:
             info["trace"] = state.trace[:, : progress.done] + offset
-        return SampleSet.from_states(energy, from_spins(final, energy.vartype), **info)
+        return SampleSet.from_states(energy, final, **info)
 
     @staticmethod
     def _starts(seed: int, reads: int, n: int, energy: Energy,

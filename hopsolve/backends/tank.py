@@ -16,10 +16,10 @@ from typing import Any, Literal
 
 import numpy as np
 from scipy.integrate import RK45
-from scipy.optimize import linear_sum_assignment
 from threadpoolctl import threadpool_limits
 
 from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size
+from hopsolve.backends._permutation_finish import assignment_seconds, nearest_permutations
 from hopsolve.backends.tank_potts import critical_gain, softmax_energy
 from hopsolve.backends.tank_serial import SerialNetwork, anneal_read, sweep_seconds
 from hopsolve.energy import Energy, OneHotGroups, Vartype
@@ -229,20 +229,6 @@ def threshold(v: np.ndarray, energy: Energy, params: TankParams) -> np.ndarray:
     return states
 
 
-def nearest_permutations(v: np.ndarray, states: np.ndarray, energy: Energy) -> tuple[np.ndarray, int]:
-    """``states`` with every read that is not a permutation of ``energy.layout`` replaced by the permutation of
-    largest total output ``Σ_i V[i, p(i)]`` (scipy's linear assignment); returns them and how many were replaced."""
-    index = energy.layout.indices()
-    states = states.copy()
-    on = states[:, index] == 1  # reads × items × positions
-    broken = np.flatnonzero(~((on.sum(axis=1) == 1).all(axis=1) & (on.sum(axis=2) == 1).all(axis=1)))
-    for r in broken:
-        items, positions = linear_sum_assignment(v[r][index], maximize=True)
-        states[r, index] = energy.vartype.low
-        states[r, index[items, positions]] = 1
-    return states, len(broken)
-
-
 def saturation(v: np.ndarray, groups: OneHotGroups) -> float:
     """Mean over reads and groups of ``Σ_{i∈g} V_i²`` (1 when every group is one-hot; 1/K at the uniform start)."""
     squares = np.add.reduceat(v[:, groups.members] ** 2, groups.offsets[:-1], axis=1)
@@ -372,7 +358,7 @@ class TankBackend(Backend):
         u = u + rng.uniform(-spread, spread, size=u.shape)
         if fitting_reads is not None:
             u = u[:fitting_reads]
-            finishing = (fitting_reads * self._assignment_seconds(energy) if params.finish == "assignment"
+            finishing = (fitting_reads * assignment_seconds(energy) if params.finish == "assignment"
                          and params.units == "potts" and energy.layout is not None else 0.0)
             params = dataclasses.replace(params, time_limit=max(0.0, params.time_limit - finishing
                                                                 - (time.perf_counter() - started)))
@@ -453,7 +439,7 @@ class TankBackend(Backend):
                                     "after reading and encoding, or use anneal")
             lanczos_s = CRITICAL_GAIN_SHARE * params.time_limit
             # the clean-up may project every read kept
-            finishing = len(starts) * self._assignment_seconds(energy) if params.finish == "assignment" else 0.0
+            finishing = len(starts) * assignment_seconds(energy) if params.finish == "assignment" else 0.0
         critical, exact = network.critical_temperature(alpha, beta, rng, lanczos_s)
         if params.time_limit is not None:
             deadline = started + params.time_limit - finishing
@@ -529,15 +515,6 @@ class TankBackend(Backend):
                                 f"{params.time_limit:.3g} s the time limit leaves for integrating; that needs at "
                                 f"least {per_read / STEP_SHARE:.3g} s after reading and encoding, or use anneal")
         return max(1, min(reads, int(budget / max(per_read, 1e-12))))
-
-    @staticmethod
-    def _assignment_seconds(energy: Energy) -> float:
-        """Seconds one read's clean-up (``finish=assignment``) may take: one linear assignment on the layout's
-        ``m × m`` outputs, timed on random ones (at m = 600 it is a sizeable share of a short limit)."""
-        m = energy.layout.size
-        began = time.perf_counter()
-        linear_sum_assignment(np.random.default_rng(0).random((m, m)), maximize=True)
-        return time.perf_counter() - began
 
     @staticmethod
     def _gain_function(params: TankParams, gain0: float, dt: float):
