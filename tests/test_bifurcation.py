@@ -251,58 +251,31 @@ def _pm1_complete(n: int, seed: int, bias: bool = False, weight: float = 1.0) ->
     return Energy.from_hopfield(w + w.T, b, 0.0, "spin")
 
 
-def test_integer_dense_couplings_are_held_in_float32_and_others_are_not():
-    model = _kernel_model(compile_spin_model(_pm1_complete(50, 1, bias=True)))
-    assert model.dense32.shape == (50, 50) and model.dense.size == 0
-    model = _kernel_model(compile_spin_model(_pm1_complete(50, 1, weight=0.5)))
-    assert model.dense.shape == (50, 50) and model.dense32.size == 0
+def test_dense_couplings_exact_in_float32_are_held_in_float32_and_others_are_not():
+    for weight in (1.0, 0.5, 0.375, 3.0):  # integers and dyadic fractions (max-cut's couplings are ±w/2)
+        model = _kernel_model(compile_spin_model(_pm1_complete(50, 1, bias=True, weight=weight)))
+        assert model.dense32.shape == (50, 50) and model.dense.size == 0
+        assert np.array_equal(model.dense32, _kernel_model(compile_spin_model(_pm1_complete(50, 1, weight=weight)))
+                              .dense32)
+    for weight in (0.1, 2.0**25):  # not a dyadic fraction; an integer past float32's 24 bits
+        model = _kernel_model(compile_spin_model(_pm1_complete(50, 1, weight=weight)))
+        assert model.dense.shape == (50, 50) and model.dense32.size == 0
     sparse = _kernel_model(compile_spin_model(random_energy(60, 3, density=0.05)))
     assert sparse.dense.size == 0 and sparse.dense32.size == 0
 
 
-@pytest.mark.parametrize("bias", [False, True])
-def test_flips_by_one_product_equal_flips_by_rows(bias):
-    """The block product gives the very fields, energies and group sums that adding a row per flip gives."""
-    energy = _pm1_complete(40, 5, bias)
-    model = _kernel_model(compile_spin_model(energy))
-    assert model.dense32.size
-    rng = np.random.default_rng(0)
-    reads = 6
-    x = rng.uniform(-1, 1, (reads, 40))
-    spins = np.where(rng.random((reads, 40)) < 0.5, 1.0, -1.0)  # about half the spins disagree with sign(x)
-    groups = (reads, model.group_of.shape[0], model.group_target.shape[1])
-
-    def state():
-        return SB.SBReads(x.copy(), np.zeros_like(x), spins.copy(), np.zeros_like(x), np.zeros_like(x),
-                          np.zeros(groups), np.zeros(groups), np.zeros(reads), spins.copy(), np.zeros(reads),
-                          np.zeros((reads, 0)))
-
-    by_rows, by_product = state(), state()
-    for reads_state in (by_rows, by_product):
-        SB.refresh(model, reads_state, False)
-    assert SB._flips_in_block(by_rows, 0, reads) > 0.3 * reads * 40
-    for r in range(reads):
-        SB._flip_by_rows(model, by_rows, r, SB._layout(model))
-    SB._flip_by_product(model, by_product, 0, reads)
-    for name in ("spins", "field_s", "gsum_s", "energy"):
-        assert np.array_equal(getattr(by_rows, name), getattr(by_product, name)), name
-    fresh = state()._replace(spins=by_product.spins.copy())
-    SB.refresh(model, fresh, False)
-    assert np.array_equal(fresh.field_s, by_product.field_s) and np.array_equal(fresh.energy, by_product.energy)
-
-
 @pytest.mark.parametrize("mode", ["ballistic", "discrete"])
 def test_float32_couplings_change_no_result(mode, monkeypatch):
-    """Reading exact integer couplings in float32 (and taking fields from block products) gives the states,
-    energies and traces of the float64 rows, read for read, whatever the block of replicas."""
-    energy = _pm1_complete(120, 7)
+    """Reading exactly representable couplings in float32 gives the states, energies and traces of the float64
+    rows, read for read, whatever the threads."""
+    energy = _pm1_complete(120, 7, bias=True, weight=0.5)
     params = BifurcationParams(reads=6, steps=200, mode=mode, trace=True)
     backend = BifurcationBackend()
     fast = backend.solve(energy, params, seed=3)
     alone = backend.solve(energy, BifurcationParams(reads=6, steps=200, mode=mode, trace=True, threads=1), seed=3)
     import hopsolve.backends.bifurcation as bifurcation
 
-    monkeypatch.setattr(bifurcation, "exact_in_float32", lambda dense, model: False)
+    monkeypatch.setattr(bifurcation, "exact_in_float32", lambda dense: False)
     plain = backend.solve(energy, params, seed=3)
     for other in (alone, plain):
         assert np.array_equal(fast.states, other.states) and np.array_equal(fast.energies, other.energies)

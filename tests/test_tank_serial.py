@@ -199,3 +199,25 @@ def test_a_critical_temperature_cut_short_is_an_estimate_from_below():
     assert exact and not cut
     assert 0 < early <= settled * (1 + 1e-12)
     assert early > 0.2 * settled  # eight Lanczos steps are already in the right range
+
+
+def test_self_coupling_is_switched_off_from_the_first_sweep_that_saturates_the_rows_that_far():
+    """After the switch a read runs as a β = 0 read would from that state (the descent of the free energy above
+    holds again); before it, or never reached, it is the β read."""
+    energy = _tsp(9, 3)[1]
+    network = SerialNetwork.from_view(energy.permutation)
+    start = np.full((9, 9), 1 / 9) + 1e-3 * np.random.default_rng(2).uniform(-1, 1, (9, 9))
+    start /= start.sum(axis=1, keepdims=True)
+    t0, _ = network.critical_temperature(1.0, -0.5, np.random.default_rng(0))
+    seen = []
+    switched = anneal_read(network, start, t0, 1.0, -0.5, 0.95, 0.999, 30, 1e-9, np.random.default_rng(1), None,
+                           lambda sweep, t, v, level: seen.append(v.copy()), beta_off_at=0.0)
+    rng = np.random.default_rng(1)
+    rng.permutation(9)  # the first sweep's order
+    rest = anneal_read(network, seen[0], t0 * 0.95, 1.0, 0.0, 0.95, 0.999, 29, 1e-9 / 0.95, rng, None)
+    np.testing.assert_allclose(switched.outputs, rest.outputs, rtol=1e-9, atol=1e-15)  # colsum re-summed in rest
+    kept = anneal_read(network, start, t0, 1.0, -0.5, 0.95, 0.999, 30, 1e-9, np.random.default_rng(1), None)
+    never = anneal_read(network, start, t0, 1.0, -0.5, 0.95, 0.999, 30, 1e-9, np.random.default_rng(1), None,
+                        beta_off_at=1.0)
+    np.testing.assert_array_equal(kept.outputs, never.outputs)
+    assert not np.array_equal(kept.outputs, switched.outputs)

@@ -7,10 +7,10 @@ coupling row is added to the field. Once the pump has bifurcated the oscillators
 fields (and the running energy of ``s``) are recomputed from scratch at the start of every call and every
 :data:`REFRESH_STEPS` steps, so rounding never accumulates.
 
-Dense couplings that are small integers (±1 graphs, integer QUBOs: see ``SBModel.dense32``) are held in float32.
-Every field and energy is then an exact integer, so the order of the additions cannot change a result, and a step
-in which many spins flip (early in a run, before the bifurcation, most of them do) recomputes the block's spin
-fields as one matrix product (BLAS) instead of adding a coupling row per flip: the same numbers, far fewer cycles.
+Dense couplings that are exact in float32 (±1 graphs, integer QUBOs: see ``SBModel.dense32``) are read in float32:
+the same values, so the same float64 arithmetic and results, from half the memory traffic (K2000 dSB took half the
+time). A float32 matrix product over a block of replicas for the steps in which many spins flip was tried as well:
+slower than the rows at every share of flips tried (0.1–0.5, K2000, this machine's OpenBLAS), so not kept.
 
 The energy is the flattened spin model of :mod:`hopsolve.backends._model`::
 
@@ -29,16 +29,10 @@ import numpy as np
 
 REFRESH_STEPS = 1000
 
-PRODUCT_SHARE = 0.1
-"""With exact float32 couplings, a block whose step flips more than this share of its replicas' spins gets its spin
-fields from one matrix product: a float32 product over a block of replicas costs about as much as adding a tenth
-of the coupling rows one by one (measured on K2000, 2-core x86_64 VM, AVX2)."""
-
-
 class SBModel(NamedTuple):
-    """The couplings in CSR form (zero diagonal) and, where mostly full, dense: in ``dense32`` (float32) when every
-    coupling is an integer and every row's absolute sum is below 2**24 (so each field, even summed in float32, is
-    exact), else in ``dense`` (float64); the other (both, when sparse) is 0 × 0. Then biases and groups."""
+    """The couplings in CSR form (zero diagonal) and, where mostly full, dense: in ``dense32`` (float32) where every
+    coupling is exact in float32 (see ``bifurcation.exact_in_float32``), else in ``dense`` (float64); the other (both,
+    when sparse) is 0 × 0. Then biases and groups."""
 
     indptr: np.ndarray
     indices: np.ndarray
@@ -197,52 +191,6 @@ def _flip_by_rows(model, reads, r, layout):
 
 
 @numba.njit(cache=True)
-def _flips_in_block(reads, first, last):
-    """How many spins of replicas ``first..last-1`` differ in sign from their positions."""
-    flips = 0
-    for r in range(first, last):
-        x, s = reads.x[r], reads.spins[r]
-        for i in range(x.shape[0]):
-            if (x[i] > 0.0 and s[i] < 0.0) or (x[i] < 0.0 and s[i] > 0.0):
-                flips += 1
-    return flips
-
-
-@numba.njit(cache=True)
-def _flip_by_product(model, reads, first, last):
-    """:func:`_flip_by_rows` for replicas ``first..last-1`` at once, their new spin fields from one float32
-    product with ``dense32``. Exact integers throughout, so the fields and energies are those the rows give.
-
-    With ``s'`` the new spins, ``f = Ws`` and ``f' = Ws'``, the coupling part of the energy changes by
-    ``-½(s' - s)ᵀ(f' + f) = Σ_flipped s_i·(f_i + f'_i)``; the bias and group parts change flip by flip as in
-    :func:`_flip_by_rows`."""
-    n = reads.x.shape[1]
-    block = np.empty((last - first, n), np.float32)
-    flipped = np.zeros((last - first, n))
-    for r in range(first, last):
-        x, s, field_s, gsum_s = reads.x[r], reads.spins[r], reads.field_s[r], reads.gsum_s[r]
-        energy = reads.energy[r]
-        for i in range(n):
-            old = s[i]
-            if (x[i] > 0.0 and old < 0.0) or (x[i] < 0.0 and old > 0.0):
-                energy += 2.0 * old * (model.bias[i] + _group_field(model, gsum_s, i, old)) + old * field_s[i]
-                _move_groups(model, gsum_s, i, -2.0 * old)
-                s[i] = -old
-                flipped[r - first, i] = old
-            block[r - first, i] = s[i]
-        reads.energy[r] = energy
-    fields = np.dot(block, model.dense32)  # W is symmetric: row r of S·W is W·s_r
-    for r in range(first, last):
-        field_s = reads.field_s[r]
-        energy = reads.energy[r]
-        for i in range(n):
-            field_s[i] = fields[r - first, i]
-            if flipped[r - first, i] != 0.0:
-                energy += flipped[r - first, i] * field_s[i]
-        reads.energy[r] = energy
-
-
-@numba.njit(cache=True)
 def _steps_block(model, run, reads, first, last):
     """Replicas ``first..last-1`` in lockstep: a coupling row, once loaded, serves every replica of the block."""
     n = reads.x.shape[1]
@@ -281,11 +229,8 @@ def _steps_block(model, run, reads, first, last):
                     if delta != 0.0:
                         _add_row_at(model, reads.field_x, r, i, delta, layout)
                         _move_groups_at(model, reads.gsum_x, r, i, delta)
-        if layout == DENSE32 and _flips_in_block(reads, first, last) > PRODUCT_SHARE * (last - first) * n:
-            _flip_by_product(model, reads, first, last)
-        else:
-            for r in range(first, last):
-                _flip_by_rows(model, reads, r, layout)
+        for r in range(first, last):
+            _flip_by_rows(model, reads, r, layout)
         for r in range(first, last):
             if reads.energy[r] < reads.best[r]:
                 reads.best[r] = reads.energy[r]

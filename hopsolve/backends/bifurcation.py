@@ -224,34 +224,28 @@ def _with_bias_spin(model: SpinModel) -> SpinModel:
 
 
 EXACT_FLOAT32 = 2**24
-"""Integers up to this magnitude, and sums of them staying below it, are exact in float32."""
+"""Integers up to this magnitude are exact in float32."""
 
-EXACT_FLOAT64 = 2**50
-"""Energies (and every partial sum of one) below this magnitude are exact integers in float64."""
+DYADIC_BITS = 8
+"""Couplings that are integers after scaling by ``2**k``, ``k`` up to this (halves, as max-cut's ``-w/2``; quarters),
+are exact in float32 while ``2**k`` times them stays below :data:`EXACT_FLOAT32`."""
 
 
-def exact_in_float32(dense: np.ndarray, model: SpinModel) -> bool:
-    """Whether every field and energy of the dynamics is an exact integer even when the fields are summed in float32
-    (so the rows and a float32 matrix product give the same numbers): integer couplings whose rows' absolute sums
-    stay below 2**24, integer biases, group scales and targets, and a bound on the energy below 2**50."""
-    def integral(values: np.ndarray) -> bool:
-        return bool(np.all(np.isfinite(values)) and np.all(values == np.rint(values)))
-
-    if not (integral(dense) and integral(model.bias) and integral(model.group_scale)
-            and integral(model.group_target)):
+def exact_in_float32(dense: np.ndarray) -> bool:
+    """Whether float32 holds every coupling exactly (so reading the rows in float32 changes no result, only the
+    memory traffic): for some ``k ≤ DYADIC_BITS`` every ``2**k·W_ij`` is an integer below 2**24 in magnitude."""
+    if not np.all(np.isfinite(dense)):
         return False
-    rows = np.abs(dense).sum(axis=1) if dense.size else np.zeros(0)
-    if rows.size and rows.max() >= EXACT_FLOAT32:
-        return False
-    sizes = model.n + (float(np.abs(model.group_target).max()) if model.group_target.size else 0.0)
-    bound = (float(rows.sum()) + 2.0 * float(np.abs(model.bias).sum())
-             + float(np.abs(model.group_scale).sum()) * model.group_target.shape[-1] * sizes**2)
-    return bound < EXACT_FLOAT64
+    for k in range(DYADIC_BITS + 1):
+        scaled = 2.0**k * dense
+        if np.all(scaled == np.rint(scaled)):
+            return bool(np.abs(scaled).max(initial=0.0) < EXACT_FLOAT32)
+    return False
 
 
 def _kernel_model(model: SpinModel) -> SB.SBModel:
     """The model without its diagonal (a constant on spins), dense where it is mostly full: in float32 where that is
-    exact (:func:`exact_in_float32`), which also lets a step recompute the spin fields as one matrix product."""
+    exact (:func:`exact_in_float32`)."""
     entries = model.coupling.tocoo()
     off = entries.row != entries.col  # the diagonal dropped in coordinate form: LIL's setdiag takes seconds at 10⁶
     coupling = sp.csr_matrix((entries.data[off], (entries.row[off], entries.col[off])), shape=entries.shape)
@@ -259,7 +253,7 @@ def _kernel_model(model: SpinModel) -> SB.SBModel:
     coupling.sort_indices()
     dense = np.ascontiguousarray(coupling.toarray()) if model.is_dense else np.zeros((0, 0))
     dense32 = np.zeros((0, 0), np.float32)
-    if dense.size and exact_in_float32(dense, model):
+    if dense.size and exact_in_float32(dense):
         dense, dense32 = np.zeros((0, 0)), dense.astype(np.float32)
     return SB.SBModel(coupling.indptr.astype(np.int64), coupling.indices.astype(np.int64),
                       coupling.data.astype(np.float64), dense, dense32,

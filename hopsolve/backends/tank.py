@@ -118,6 +118,9 @@ class TankParams(TimedRunParams):
     self_coupling: float = -0.5
     """``serial``: β of the self-coupling ``β V_ia`` in each unit's field, on the same scale (Peterson &
     Söderberg's β term; negative holds rows back from committing before the distances have had their say)."""
+    self_coupling_off_at: float | None = 1.0
+    """``serial``: once a sweep leaves the rows at least this saturated (mean ``Σ_a V_ia²``), the self-coupling is
+    switched off for the rest of the read; None keeps it to the end."""
     blas_threads: int | None = 1
     """Threads of the BLAS library for the field products (None: one per core). One by default: the
     products of a network small enough to integrate are too small to share, and on a busy machine shared BLAS
@@ -153,6 +156,8 @@ class TankParams(TimedRunParams):
         require(math.isfinite(self.column_weight) and self.column_weight >= 0, owner,
                 "column_weight must be a finite number of at least 0")
         require(math.isfinite(self.self_coupling), owner, "self_coupling must be a finite number")
+        require(self.self_coupling_off_at is None or 0 <= self.self_coupling_off_at <= 1, owner,
+                "self_coupling_off_at must be between 0 and 1, or None")
         require(0 < self.saturation <= 1, owner, "saturation must be in (0, 1]")
         require(self.blas_threads is None or self.blas_threads >= 1, owner, "blas_threads must be at least 1")
         require(self.finish in ("assignment", "argmax"), owner, f"finish must be assignment or argmax, got "
@@ -460,7 +465,8 @@ class TankBackend(Backend):
 
         for start, stream in zip(starts, streams):
             run = anneal_read(network, start, critical, alpha, beta, params.cooling, params.saturation,
-                              params.max_steps, MFA_GAIN_FLOOR, stream, deadline, progress)
+                              params.max_steps, MFA_GAIN_FLOOR, stream, deadline, progress,
+                              math.inf if params.self_coupling_off_at is None else params.self_coupling_off_at)
             total_sweeps[0] += run.sweeps
             index_of_read[0] += 1
             if run.timed_out and runs:

@@ -22,6 +22,7 @@ serial updates without β (RESULTS §11.4; the table there is on other, hold-out
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -203,11 +204,12 @@ class SerialRun:
 
 def anneal_read(network: SerialNetwork, start: np.ndarray, t0: float, alpha: float, beta: float, cooling: float,
                 saturation: float, max_sweeps: int, floor: float, rng: np.random.Generator,
-                deadline: float | None, progress: Callable[[int, float, np.ndarray, float], None] | None = None
-                ) -> SerialRun:
+                deadline: float | None, progress: Callable[[int, float, np.ndarray, float], None] | None = None,
+                beta_off_at: float = math.inf) -> SerialRun:
     """Anneal one read from ``start`` (rows summing to one) until its rows saturate (mean ``Σ_a V_ia²`` at least
     ``saturation``), the temperature falls below ``floor·t0``, ``max_sweeps``, the deadline, or Ctrl-C (between
-    sweeps); ``progress(sweep, temperature, outputs, saturation)`` is called after every sweep."""
+    sweeps); ``progress(sweep, temperature, outputs, saturation)`` is called after every sweep. From the first
+    sweep that leaves the rows at least ``beta_off_at`` saturated on, the self-coupling is 0 instead of ``beta``."""
     n = network.size
     v = np.ascontiguousarray(start, dtype=np.float64).copy()
     colsum = v.sum(axis=0)
@@ -217,6 +219,8 @@ def anneal_read(network: SerialNetwork, start: np.ndarray, t0: float, alpha: flo
     try:
         while sweep < max_sweeps:
             level = network.sweep(v, colsum, rng.permutation(n).astype(np.int64), temperature, alpha, beta, scratch)
+            if level >= beta_off_at:
+                beta = 0.0
             sweep += 1
             if progress is not None:
                 progress(sweep, temperature, v, level)
