@@ -275,8 +275,21 @@ def test_float32_couplings_change_no_result(mode, monkeypatch):
     alone = backend.solve(energy, BifurcationParams(reads=6, steps=200, mode=mode, trace=True, threads=1), seed=3)
     import hopsolve.backends.bifurcation as bifurcation
 
-    monkeypatch.setattr(bifurcation, "exact_in_float32", lambda dense: False)
+    monkeypatch.setattr(bifurcation, "exact_in_float32", lambda values: False)
     plain = backend.solve(energy, params, seed=3)
     for other in (alone, plain):
         assert np.array_equal(fast.states, other.states) and np.array_equal(fast.energies, other.energies)
         assert np.array_equal(fast.per_read["trace"], other.per_read["trace"])
+
+
+@pytest.mark.parametrize("chunk", [1 << 20, 2])
+def test_exact_in_float32_needs_every_value_exact_at_one_common_power_of_two(chunk, monkeypatch):
+    import hopsolve.backends.bifurcation as bifurcation
+
+    monkeypatch.setattr(bifurcation, "EXACT_CHUNK", chunk)
+    exact = bifurcation.exact_in_float32
+    assert exact(np.array([0.25, 1.0, 1.0, 0.5, -3.0])) and exact(np.array([2.0**23, -1.0])) and exact(np.zeros(0))
+    assert not exact(np.array([1.0, 1e-3]))  # not a dyadic fraction
+    assert not exact(np.array([2.0**24, 1.0]))  # past float32's 24 bits
+    assert not exact(np.array([2.0**22, 1.0, 1.0, 0.125]))  # 0.125 needs 2**3, and 2**22 · 2**3 is past them
+    assert not exact(np.array([1.0, np.inf]))

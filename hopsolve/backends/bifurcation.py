@@ -231,16 +231,26 @@ DYADIC_BITS = 8
 are exact in float32 while ``2**k`` times them stays below :data:`EXACT_FLOAT32`."""
 
 
-def exact_in_float32(dense: np.ndarray) -> bool:
-    """Whether float32 holds every coupling exactly (so reading the rows in float32 changes no result, only the
-    memory traffic): for some ``k ≤ DYADIC_BITS`` every ``2**k·W_ij`` is an integer below 2**24 in magnitude."""
-    if not np.all(np.isfinite(dense)):
-        return False
-    for k in range(DYADIC_BITS + 1):
-        scaled = 2.0**k * dense
-        if np.all(scaled == np.rint(scaled)):
-            return bool(np.abs(scaled).max(initial=0.0) < EXACT_FLOAT32)
-    return False
+EXACT_CHUNK = 1 << 20
+""":func:`exact_in_float32` looks at this many couplings at a time, so its temporaries stay small beside a dense
+model's own n² arrays."""
+
+
+def exact_in_float32(values: np.ndarray) -> bool:
+    """Whether float32 holds every coupling in ``values`` exactly (so reading the rows in float32 changes no
+    result, only the memory traffic): for some ``k ≤ DYADIC_BITS`` every ``2**k·W_ij`` is an integer below 2**24 in
+    magnitude. Checked :data:`EXACT_CHUNK` values at a time (an integer at ``k`` is one at every larger ``k``)."""
+    bits = 0
+    for start in range(0, values.size, EXACT_CHUNK):
+        chunk = values.ravel()[start:start + EXACT_CHUNK]
+        if not np.all(np.isfinite(chunk)):
+            return False
+        while not np.all(2.0**bits * chunk == np.rint(2.0**bits * chunk)):
+            bits += 1
+            if bits > DYADIC_BITS:
+                return False
+    largest = float(np.abs(values).max(initial=0.0))
+    return 2.0**bits * largest < EXACT_FLOAT32
 
 
 def _kernel_model(model: SpinModel) -> SB.SBModel:
@@ -253,7 +263,7 @@ def _kernel_model(model: SpinModel) -> SB.SBModel:
     coupling.sort_indices()
     dense = np.ascontiguousarray(coupling.toarray()) if model.is_dense else np.zeros((0, 0))
     dense32 = np.zeros((0, 0), np.float32)
-    if dense.size and exact_in_float32(dense):
+    if dense.size and exact_in_float32(coupling.data):  # the off-diagonal non-zeros: dense's values but 0
         dense, dense32 = np.zeros((0, 0)), dense.astype(np.float32)
     return SB.SBModel(coupling.indptr.astype(np.int64), coupling.indices.astype(np.int64),
                       coupling.data.astype(np.float64), dense, dense32,
