@@ -245,10 +245,12 @@ def exact_in_float32(values: np.ndarray) -> bool:
         chunk = values.ravel()[start:start + EXACT_CHUNK]
         if not np.all(np.isfinite(chunk)):
             return False
-        while not np.all(2.0**bits * chunk == np.rint(2.0**bits * chunk)):
+        scaled = 2.0**bits * chunk
+        while not np.all(scaled == np.rint(scaled)):
             bits += 1
             if bits > DYADIC_BITS:
                 return False
+            scaled = 2.0**bits * chunk
     largest = float(np.abs(values).max(initial=0.0))
     return 2.0**bits * largest < EXACT_FLOAT32
 
