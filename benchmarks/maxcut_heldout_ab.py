@@ -3,11 +3,14 @@
 Gset's G55–G81 are the graphs the issue's targets are measured on, so a default chosen on them would be tuned to
 the test. This script makes graphs of the same families that are *not* Gset (rudy-like, fixed seeds): ±1 toroidal
 grids and sparse random graphs with unit or ±1 weights, writes them in Gset's format under ``--folder``, and runs
-``hopsolve solve G.txt --time-limit T --seed S --param anytime_sweeps=X`` for each value of ``--sweeps``, the values
-alternating per graph so that each meets the same load.
+``hopsolve solve G.txt --time-limit T --seed S --param anytime_sweeps=X`` for each value of ``--sweeps`` (or with
+each of the parameter sets of ``--settings``, ``;`` between sets, ``,`` between a set's ``key=value`` pairs), the
+settings alternating per graph and seed so that each meets the same load.
 
     python benchmarks/maxcut_heldout_ab.py --sweeps 20000,100000 --time-limit 60 --seeds 1 \
         --out benchmarks/out/maxcut_heldout_ab.jsonl
+    python benchmarks/maxcut_heldout_ab.py --settings "cold_end=unit;cold_end=model" --graphs torus100x100,sparse10000 \
+        --time-limit 60 --seeds 3 --out benchmarks/out/maxcut_heldout_cold.jsonl
 
 Appends one JSON line per run to ``--out`` (a rerun skips what is there) and prints the cut of each setting per
 graph, with its reads × sweeps, and how often each setting was best.
@@ -33,6 +36,7 @@ GRAPHS = {
     "torus100x100": ("torus", (100, 100), None, "pm1", 102),
     "random6000": ("random", (6000,), 15000, "one", 103),
     "random8000pm": ("random", (8000,), 20000, "pm1", 104),
+    "sparse10000": ("random", (10000,), 10000, "one", 105),  # mean degree 2, as G70
 }
 
 
@@ -58,9 +62,17 @@ def make_graph(kind: str, shape: tuple[int, ...], edges: int | None, weights: st
     return "\n".join(lines) + "\n"
 
 
+def _label(row: dict) -> str:
+    """A row's setting (rows written before ``--settings`` existed carry only ``anytime_sweeps``)."""
+    return row.get("setting") or f"anytime_sweeps={row['anytime_sweeps']}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sweeps", default="20000,100000")
+    parser.add_argument("--settings", default=None,
+                        help="parameter sets to compare, e.g. 'cold_end=unit;cold_end=model' (instead of --sweeps)")
+    parser.add_argument("--graphs", default=",".join(list(GRAPHS)[:4]), help="comma-separated names of GRAPHS")
     parser.add_argument("--time-limit", type=float, default=60.0)
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--folder", type=Path, default=ROOT / "benchmarks" / "out" / "heldout")
@@ -72,34 +84,42 @@ def main(argv: list[str] | None = None) -> int:
     if args.out.exists():
         for line in args.out.read_text().splitlines():
             row = json.loads(line)
-            seen.add((row["graph"], row["anytime_sweeps"], row["seed"], row["limit"]))
+            seen.add((row["graph"], _label(row), row["seed"], row["limit"]))
     registry = build_registry()
-    settings = [int(x) for x in args.sweeps.split(",")]
-    for name, spec in GRAPHS.items():
+    if args.settings:
+        settings = [s.strip() for s in args.settings.split(";") if s.strip()]
+    else:
+        settings = [f"anytime_sweeps={int(x)}" for x in args.sweeps.split(",")]
+    graphs = [g.strip() for g in args.graphs.split(",") if g.strip()]
+    unknown = [g for g in graphs if g not in GRAPHS]
+    if unknown:
+        parser.error(f"--graphs: unknown {', '.join(unknown)} (choose from {', '.join(GRAPHS)})")
+    for name in graphs:
+        spec = GRAPHS[name]
         path = args.folder / f"{name}.txt"
         if not path.exists():
             path.write_text(make_graph(*spec))
         for seed in range(1, args.seeds + 1):
             order = settings if seed % 2 else settings[::-1]
-            for sweeps in order:
-                if (name, sweeps, seed, args.time_limit) in seen:
+            for setting in order:
+                if (name, setting, seed, args.time_limit) in seen:
                     continue
-                result, _, _ = solve_path(registry, path, time_limit=args.time_limit, seed=seed,
-                                          params={"anytime_sweeps": sweeps})
-                row = {"graph": name, "anytime_sweeps": sweeps, "seed": seed, "limit": args.time_limit,
+                params = dict(pair.split("=", 1) for pair in setting.split(","))
+                result, _, _ = solve_path(registry, path, time_limit=args.time_limit, seed=seed, params=params)
+                row = {"graph": name, "setting": setting, "seed": seed, "limit": args.time_limit,
                        "cut": result.objective, "reads": result.reads, "sweeps": result.params.get("sweeps"),
                        "wall_s": result.wall_time_s, "load": os.getloadavg()[0]}
                 with args.out.open("a") as handle:
                     handle.write(json.dumps(row) + "\n")
                 print(json.dumps(row), flush=True)
     rows = [json.loads(line) for line in args.out.read_text().splitlines()]
-    rows = [r for r in rows if r["limit"] == args.time_limit and r["anytime_sweeps"] in settings]
+    rows = [r for r in rows if r["limit"] == args.time_limit and _label(r) in settings]
     wins = dict.fromkeys(settings, 0)
-    print(f"\n| graph | seed | {' | '.join(f'anytime_sweeps={s}' for s in settings)} |")
+    print(f"\n| graph | seed | {' | '.join(settings)} |")
     print("|---|---|" + "---|" * len(settings))
-    for name in GRAPHS:
+    for name in graphs:
         for seed in range(1, args.seeds + 1):
-            cells = {r["anytime_sweeps"]: r for r in rows if r["graph"] == name and r["seed"] == seed}
+            cells = {_label(r): r for r in rows if r["graph"] == name and r["seed"] == seed}
             if len(cells) < len(settings):
                 continue
             top = max(c["cut"] for c in cells.values())

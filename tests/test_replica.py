@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import types
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -222,7 +223,10 @@ def test_the_anytime_rule_is_deterministic_and_its_reads_and_sweeps_replay_it(mo
     assert sweeps == first.info["sweeps_planned"]
     assert reads % 2 == 0 and 4 <= reads <= 40 and len(first) == reads and first.work == sweeps
     assert not (first.info["schedule_stretched"] or first.info["schedule_compressed"] or first.timed_out)
-    replay = backend.solve(energy, backend.params({"schedule": "anneal", "reads": reads, "sweeps": sweeps}), seed=9)
+    assert first.info["replay"] == {"reads": reads, "sweeps": sweeps, "replan": "", "cold_end": "model"}
+    assert first.derived["beta_max"] == R.ladder(compile_spin_model(energy), backend.params(
+        {"schedule": "anneal", "cold_end": "model"})).beta_max
+    replay = backend.solve(energy, backend.params({"schedule": "anneal", **first.info["replay"]}), seed=9)
     assert np.array_equal(first.states, replay.states)
 
 
@@ -267,6 +271,21 @@ def test_the_derived_ladder_is_geometric_from_the_energy_scale():
     assert samples.derived["cluster_moves"] == "houdayer" and len(samples.info["exchange_rates"]) == len(ladder) - 1
 
 
+def test_the_model_cold_end_bounds_a_whole_sweeps_excitations():
+    """``cold_end="model"``: β_max = ln(100 n)/ΔE_min, so n units at the end take a smallest uphill flip with
+    probability ≤ 1% per sweep between them (``unit``: each with ≤ 1%); the hot end is unchanged."""
+    energy = _torus(20, 1, bias=0.0)
+    model = compile_spin_model(energy)
+    unit = R.ladder(model, ReplicaParams(schedule="anneal"))
+    whole = R.ladder(model, ReplicaParams(schedule="anneal", cold_end="model"))
+    assert np.isclose(unit.beta_max, np.log(100.0) / 2.0)
+    assert np.isclose(whole.beta_max, np.log(100.0 * model.n) / 2.0)
+    assert np.isclose(model.n * np.exp(-whole.beta_max * 2.0), 0.01)
+    assert whole.beta_min == unit.beta_min
+    given = R.ladder(model, ReplicaParams(schedule="anneal", cold_end="model", beta_max=3.0))
+    assert given.beta_max == 3.0
+
+
 def test_refusals_are_one_line_parameter_errors():
     backend = ReplicaBackend()
     memory = Energy(Vartype.SPIN, (PatternTerm.build("memory", np.ones((1, 4))),))
@@ -277,7 +296,8 @@ def test_refusals_are_one_line_parameter_errors():
         backend.solve(one_hot, backend.params({"cluster_moves": "houdayer"}), seed=1)
     assert backend.solve(one_hot, backend.params({}), seed=1).derived["cluster_moves"] == "none"
     for bad, field in [({"replicas": 0}, "replicas"), ({"cluster_limit": 0}, "cluster_limit"),
-                       ({"beta_min": 2, "beta_max": 1}, "beta_min"), ({"schedule": "hot"}, "schedule")]:
+                       ({"beta_min": 2, "beta_max": 1}, "beta_min"), ({"schedule": "hot"}, "schedule"),
+                       ({"cold_end": "system"}, "cold_end")]:
         with pytest.raises(ParameterError, match=field):
             backend.params(bad)
 
@@ -285,15 +305,58 @@ def test_refusals_are_one_line_parameter_errors():
 def test_one_replica_per_ladder_without_cluster_moves_is_anneal_to_the_bit():
     """An annealed ladder of one replica draws the same initial states and streams as ``anneal``'s reads and runs
     the same kernel under the same schedule, so maxcut's default without a time limit gives what ``anneal``'s
-    max-cut defaults gave, state for state."""
+    max-cut defaults gave, state for state, before its final descent (tested below)."""
     from hopsolve.backends.anneal import AnnealBackend
 
     energy = _torus(9, 2)
-    ours = ReplicaBackend().solve(energy, ReplicaParams(reads=6, sweeps=300, schedule="anneal"), seed=3)
+    ours = ReplicaBackend().solve(energy, ReplicaParams(reads=6, sweeps=300, schedule="anneal", final_descent=False),
+                                  seed=3)
     theirs = AnnealBackend().solve(energy, AnnealBackend().params({"reads": 6, "sweeps": 300, "hot_end": "typical"}),
                                    seed=3)
     assert np.array_equal(ours.states, theirs.states)
     assert ours.derived["beta_min"] == theirs.derived["beta_min"] and ours.derived["cluster_moves"] == "none"
+
+
+def _single_flip_energies(energy, states):
+    """Energy of every state with each one of its units flipped (reads × n)."""
+    low = -1 if energy.vartype is Vartype.SPIN else 0
+    out = np.empty(states.shape)
+    for i in range(states.shape[1]):
+        flipped = states.copy()
+        flipped[:, i] = (low + 1) - flipped[:, i] if low == 0 else -flipped[:, i]
+        out[:, i] = energy.energies(flipped)
+    return out
+
+
+def test_the_final_descent_leaves_local_minima_and_never_raises_an_energy():
+    """With ``final_descent`` (the default) every returned state is a single-flip local minimum, read for read no
+    higher than the same run's state without it; a warm run's best states are not minima, so it flips units."""
+    energy = _torus(9, 2)
+    warm = ReplicaParams(reads=6, sweeps=20, schedule="anneal", beta_min=0.5, beta_max=0.5)
+    plain = ReplicaBackend().solve(energy, replace(warm, final_descent=False), seed=3)
+    done = ReplicaBackend().solve(energy, warm, seed=3)
+    assert np.all(done.energies <= plain.energies + 1e-9) and np.any(done.energies < plain.energies - 1e-9)
+    assert done.info["descent_flips"] > 0 and plain.info["descent_flips"] is None
+    assert np.all(_single_flip_energies(energy, done.states) >= done.energies[:, None] - 1e-9)
+
+
+def test_descend_best_states_keeps_the_bookkeeping_with_group_penalties_and_stops_at_the_deadline():
+    rng = np.random.default_rng(4)
+    groups = np.repeat(np.arange(3), 4)
+    energy = Energy(Vartype.BINARY, (
+        GroupSquareTerm.build("one_hot", groups, np.ones(3), scale=2.0),
+        *random_energy(12, 5, Vartype.BINARY, density=0.5).terms))
+    model = compile_spin_model(energy)
+    spins = rng.choice([-1.0, 1.0], size=(5, 12))
+    spin_energy = energy.to_spin()
+    ladders = types.SimpleNamespace(best_states=spins.copy(), best=spin_energy.energies(spins))
+    assert R.descend_best_states(model, ladders, deadline=0.0) == 0  # past: nothing run
+    assert np.array_equal(ladders.best_states, spins)
+    flipped = R.descend_best_states(model, ladders, deadline=None)
+    assert flipped == int((ladders.best_states != spins).sum()) > 0
+    assert np.allclose(ladders.best, spin_energy.energies(ladders.best_states))
+    assert np.all(ladders.best <= spin_energy.energies(spins) + 1e-9)
+    assert np.all(_single_flip_energies(spin_energy, ladders.best_states) >= ladders.best[:, None] - 1e-9)
 
 
 def test_replicas_whose_set_up_cannot_fit_the_time_limit_are_refused_before_they_are_built(monkeypatch):

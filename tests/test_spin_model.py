@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hopsolve import Vartype
+from hopsolve import Energy, Vartype
 from hopsolve.backends._model import compile_spin_model
+from hopsolve.backends.schedules import sweep_beta_max
 from hopsolve.testing import random_energy
 
 
@@ -56,3 +59,47 @@ def test_fields_of_a_model_without_couplings_are_its_biases():
     assert np.array_equal(model.initial_fields(spins), np.tile(model.bias, (3, 1)))
     assert model.coefficient_scales()[0] == pytest.approx(2.0 * np.abs(model.bias).max())
     assert sp.issparse(model.coupling)
+
+
+def _brute_unit_gaps(model):
+    """Each unit's smallest nonzero ``2|h_i|`` over every sign pattern of its neighbours (small degrees only)."""
+    w = model.coupling.toarray()
+    gaps = np.full(model.n, np.inf)
+    for i in range(model.n):
+        neighbours = np.flatnonzero(w[i])
+        for signs in itertools.product((-1.0, 1.0), repeat=len(neighbours)):
+            change = 2.0 * abs(w[i, neighbours] @ np.array(signs) + model.bias[i])
+            if change > 1e-12:
+                gaps[i] = min(gaps[i], change)
+    return gaps
+
+
+@given(n=st.integers(4, 12), seed=st.integers(0, 2**31 - 1), pm=st.booleans(), biased=st.booleans())
+@settings(max_examples=40, deadline=None)
+def test_unit_gaps_are_exact_for_one_magnitude_and_a_lower_bound_otherwise(n, seed, pm, biased):
+    """Unit or ±1 weights (one magnitude, no bias): the smallest nonzero flip change of every unit, exactly (odd
+    degree 2a, even 4a); with mixed magnitudes or a bias, exactly for the units whose couplings have one magnitude
+    and no bias, ``2·min(|coupling|, |bias|)`` for the others."""
+    rng = np.random.default_rng(seed)
+    upper = np.triu(rng.random((n, n)) < 0.4, 1) * (rng.choice([-0.5, 0.5], (n, n)) if pm else 0.5)
+    model = compile_spin_model(Energy.from_hopfield(upper + upper.T, np.zeros(n), 0.0, Vartype.SPIN))
+    exact = _brute_unit_gaps(model)
+    assert np.array_equal(model.unit_gaps(), exact)
+    mixed = upper * rng.integers(1, 4, (n, n))
+    bias = rng.integers(-2, 3, n) * 0.25 if biased else np.zeros(n)
+    other = compile_spin_model(Energy.from_hopfield(mixed + mixed.T, bias, 0.0, Vartype.SPIN))
+    w = np.abs(other.coupling.toarray())
+    for i, gap in enumerate(other.unit_gaps()):
+        magnitudes = np.unique(w[i][w[i] > 0])
+        if len(magnitudes) == 1 and other.bias[i] == 0:
+            assert gap == _brute_unit_gaps(other)[i]
+        else:
+            assert gap == 2.0 * min([*magnitudes, *([abs(other.bias[i])] if other.bias[i] else [])], default=np.inf)
+
+
+def test_sweep_beta_max_sets_a_sweeps_expected_excitations_to_the_rate():
+    gaps = np.array([1.0, 1.0, 2.0, 4.0, np.inf, 0.0])
+    beta = sweep_beta_max(gaps)
+    assert np.exp(-beta * gaps[:4]).sum() == pytest.approx(0.01, rel=1e-9)
+    assert sweep_beta_max(np.full(10_000, 2.0)) == pytest.approx(np.log(100 * 10_000) / 2.0, rel=1e-9)
+    assert sweep_beta_max(np.array([np.inf, 0.0])) is None

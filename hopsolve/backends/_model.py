@@ -171,6 +171,41 @@ class SpinModel:
         return largest, 2.0 * float(min(smallest))
 
 
+    def unit_gaps(self) -> np.ndarray:
+        """Each unit's smallest nonzero single-flip energy change, as far as its coefficients tell (``inf`` for a
+        unit that no flip can change: no couplings, bias or group).
+
+        A flip of unit i changes the energy by ``2|h_i|``. When i's couplings all have one magnitude ``a`` and it
+        has no bias and no group (max-cut with unit or ±1 weights), ``h_i`` is ``a`` times a sum of ``deg_i``
+        signs, so its smallest nonzero value is ``a`` for an odd degree and ``2a`` for an even one: the change is
+        ``2a`` or ``4a``, exactly. Otherwise the estimate ``2·min(|coupling|, |bias|)`` of
+        :meth:`coefficient_scales` (and dwave-samplers) is used per unit, with the group penalties' ``2·scale``
+        where i has a group: not a bound (a difference of two couplings can be smaller), the scale of a change."""
+        n = self.n
+        degree = np.diff(self.indptr)
+        absolute = np.abs(self.data)
+        smallest = np.full(n, np.inf)
+        largest = np.zeros(n)
+        rows = np.flatnonzero(degree > 0)
+        if len(rows):
+            starts = self.indptr[rows]
+            smallest[rows] = np.minimum.reduceat(absolute, starts)
+            largest[rows] = np.maximum.reduceat(absolute, starts)
+        bias = np.abs(self.bias)
+        grouped = np.zeros(n, dtype=bool)
+        group_gap = np.full(n, np.inf)
+        for f in range(len(self.group_scale)):
+            member = self.group_of[f] >= 0
+            grouped |= member
+            if self.group_scale[f] > 0:
+                group_gap[member] = np.minimum(group_gap[member], 2.0 * self.group_scale[f])
+        gaps = 2.0 * np.minimum(smallest, np.where(bias > 0, bias, np.inf))
+        gaps = np.minimum(gaps, group_gap)
+        uniform = (degree > 0) & (largest <= smallest * (1.0 + 1e-12)) & (bias == 0) & ~grouped
+        gaps[uniform] = np.where(degree[uniform] % 2 == 1, 2.0, 4.0) * smallest[uniform]
+        return gaps
+
+
 BUILD_SHARE = 0.5
 """A timed run's couplings must be built within this share of its time limit (:func:`build_deadline`): the rest is
 for setting up its reads and searching. A build projected to take longer is refused as soon as that is clear."""

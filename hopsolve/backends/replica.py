@@ -16,7 +16,9 @@ geometrically from ``β_min`` to ``β_max`` and the other rungs keep their ratio
   (:meth:`~hopsolve.backends._model.SpinModel.typical_field`; anneal's *typical* hot end): about where a spin
   glass with such fields freezes (``β_c σ = 1`` for the Sherrington–Kirkpatrick model);
 - cold end ``β_max = ln 100 / ΔE_min`` (:func:`~hopsolve.backends.schedules.default_beta_range`): the smallest
-  uphill flip is taken with probability ≤ 1%, so the coldest replica sits in its local minimum;
+  uphill flip is taken with probability ≤ 1%, so the coldest replica sits in its local minimum; on an annealed
+  ladder that fills a time limit (``cold_end="auto"``) colder, where a whole sweep takes such a flip with
+  probability about 1% (:func:`~hopsolve.backends.schedules.sweep_beta_max`);
 - ``R = clip(round(√n · ln(β_max/β_min) / 4), 4, 32)`` temperatures for a fixed ladder (1 for an annealed one),
   spaced geometrically. Neighbours exchange with probability about ``exp(-(Δβ/β)² C / 2)``, C ∝ n the heat
   capacity, so a constant rate would need R ∝ √n; the cap keeps sweeps per replica for large models, whose
@@ -42,6 +44,10 @@ and the reads and sweeps run are the result's ``reads`` and ``sweeps`` (``derive
 ``info['sweeps_planned']``): the same seed with those two replays a fixed ladder's run exactly, and an annealed
 one's whenever its schedule was neither stretched nor squeezed.
 
+**The end.** Each ladder returns its best state seen at the end of a round (``keep_best``), finished by a greedy
+descent (``final_descent``, :func:`descend_best_states`): a state seen at a finite temperature still carries
+single-flip excitations, which the descent removes.
+
 Permutation energies are annealed by single flips on their penalty form (like ``anneal --param moves=flip``); the
 feasible-set moves of ``anneal`` are not available here. Pattern (dense associative memory) terms are refused.
 """
@@ -63,7 +69,7 @@ from hopsolve.backends import _tabu_kernels as TK
 from hopsolve.backends._model import SpinModel, build_deadline, compile_spin_model, from_spins, pattern_part, to_spins
 from hopsolve.backends.anneal import _Threads
 from hopsolve.backends.replan import Replan, apply_replan, parse_replan
-from hopsolve.backends.schedules import default_beta_range, typical_beta_min
+from hopsolve.backends.schedules import RELATIVE_FLOOR, default_beta_range, sweep_beta_max, typical_beta_min
 from hopsolve.energy import Energy
 from hopsolve.errors import ParameterError, TooLargeError
 from hopsolve.params import require
@@ -102,7 +108,14 @@ class ReplicaParams(TimedRunParams):
     beta_min: float | None = None
     """Hottest β (of the cold end, for ``anneal``); derived when not given."""
     beta_max: float | None = None
-    """Coldest β; derived when not given."""
+    """Coldest β; derived when not given (see ``cold_end``)."""
+    cold_end: Literal["auto", "unit", "model"] = "auto"
+    """The rule for a derived ``beta_max``: ``unit``, ``ln 100 / ΔE_min`` (each unit takes its smallest uphill
+    flip with probability ≤ 1% at the end); ``model``, the β at which a whole sweep takes one with probability
+    about 1%, ``Σ_i exp(-β g_i) = 0.01`` over each unit's smallest change ``g_i``
+    (:func:`~hopsolve.backends.schedules.sweep_beta_max`, dwave-samplers' rule with exact gaps for unit and ±1
+    weights; never warmer than ``unit``); ``auto``, ``model`` on an annealed ladder that fills a time limit
+    (max-cut's anytime default), ``unit`` otherwise (the untimed default stays ``anneal``'s schedule)."""
     rule: Literal["metropolis", "glauber"] = "metropolis"
     """Single-flip acceptance rule (both sample the Boltzmann distribution at each β)."""
     cluster_moves: Literal["auto", "houdayer", "none"] = "auto"
@@ -119,6 +132,12 @@ class ReplicaParams(TimedRunParams):
     100,000 gave the larger cut in 11 pairs, the same in 4 and the smaller in 1 (RESULTS §10)."""
     keep_best: bool = True
     """Return each ladder's best state seen (else the state of its coldest replica at the end)."""
+    final_descent: bool = True
+    """With ``keep_best``: finish every best state with a greedy descent (zero-temperature asynchronous sweeps in
+    index order, the discrete Hopfield update, until a sweep changes nothing; see :func:`descend_best_states`).
+    A best state seen at the end of a sweep still carries the excitations of that sweep's temperature (on graphs
+    with unit weights, about 1% of the units whose smallest flip costs ``ΔE_min``, at ``cold_end="unit"``); the
+    descent removes them and never raises an energy. Skipped after Ctrl-C."""
     time_limit: float | None = None
     """Stop after this many seconds (checked between chunks of rounds of about 0.1 s) with the best so far."""
     fill_time: bool = False
@@ -161,6 +180,8 @@ class ReplicaParams(TimedRunParams):
         if self.beta_min is not None and self.beta_max is not None:
             require(self.beta_min <= self.beta_max, owner,
                     f"beta_min ({self.beta_min}) must not exceed beta_max ({self.beta_max})")
+        require(self.cold_end in ("auto", "unit", "model"), owner,
+                f"cold_end must be 'auto', 'unit' or 'model', got {self.cold_end!r}")
         require(0.0 < self.cluster_limit <= 1.0, owner, "cluster_limit must be in (0, 1]")
         require(self.cluster_every >= 1, owner, f"cluster_every must be at least 1, got {self.cluster_every}")
         require(self.anytime_sweeps >= 1, owner, f"anytime_sweeps must be at least 1, got {self.anytime_sweeps}")
@@ -192,10 +213,21 @@ class Ladder:
         return self.beta_max * self.ratios
 
 
+def _cold_end(params: ReplicaParams) -> str:
+    """``params.cold_end`` with ``auto`` resolved (see :attr:`ReplicaParams.cold_end`)."""
+    if params.cold_end != "auto":
+        return params.cold_end
+    anytime = params.fill_time and params.time_limit is not None and params.schedule == "anneal"
+    return "model" if anytime else "unit"
+
+
 def ladder(model: SpinModel, params: ReplicaParams) -> Ladder:
     """The β range and ladder shape of a run (see the module docstring for the rule)."""
     largest, smallest = model.coefficient_scales()
     hot, cold = default_beta_range(largest, smallest)
+    if _cold_end(params) == "model":
+        sweep = sweep_beta_max(np.maximum(model.unit_gaps(), RELATIVE_FLOOR * largest))
+        cold = max(cold, sweep) if sweep is not None else cold
     typical = typical_beta_min(model.typical_field(), cold)
     hot = typical if typical is not None else hot
     beta_min = params.beta_min if params.beta_min is not None else min(hot, params.beta_max or hot)
@@ -366,6 +398,39 @@ class _Run:
                           self.clusters, self.cap, self.every)
 
 
+DESCENT_CHUNK = 4
+"""Sweeps of the final descent between looks at the clock."""
+DESCENT_SWEEPS = 1000
+"""The most sweeps the final descent runs (states not settled by then are kept as they are: still no worse)."""
+
+
+def descend_best_states(model: SpinModel, ladders: Any, deadline: float | None) -> int:
+    """Greedy descent of every replica's best state (``ladders.best_states`` and ``ladders.best`` updated in
+    place) with :func:`hopsolve.backends._kernels.hopfield_async` in index order, in chunks of
+    :data:`DESCENT_CHUNK` sweeps until every state is a fixed point, :data:`DESCENT_SWEEPS` have run, or
+    ``deadline`` (a ``perf_counter`` time) has passed. Returns the units flipped, all states together (0: the
+    best states were local minima already)."""
+    total, n = ladders.best_states.shape
+    if total == 0 or n == 0:
+        return 0
+    spins = ladders.best_states.astype(np.int8)
+    before = spins.copy()
+    fields = model.initial_fields(spins)
+    gsum = np.zeros((total, model.group_of.shape[0], model.group_target.shape[1]))
+    K.init_group_sums(model.group_of, spins.astype(np.float64), gsum)
+    generators = np.zeros(total, dtype=np.uint64)  # index order: never drawn from
+    sweeps, settled, change = np.zeros(total, dtype=np.int64), np.zeros(total, dtype=np.bool_), np.zeros(total)
+    first = 0
+    while not settled.all() and first < DESCENT_SWEEPS and (deadline is None or time.perf_counter() < deadline):
+        K.hopfield_async(model.indptr, model.indices, model.data, model.group_of, model.group_target,
+                         model.group_scale, spins, fields, gsum, generators, False, 0, first, first + DESCENT_CHUNK,
+                         sweeps, settled, change, np.empty((total, 0)))
+        first += DESCENT_CHUNK
+    ladders.best_states[:] = spins
+    ladders.best[:] += change
+    return int((spins != before).sum())
+
+
 def _build(model: SpinModel, couplings: Any, energy: Energy, spins_int8: np.ndarray, ratios: np.ndarray,
            ladders_count: int, clusters: bool, streams: np.ndarray, cap: int, every: int) -> _Run:
     """The arrays of a run whose replicas start at ``spins_int8`` (ladders × replicas rows, ladder-major)."""
@@ -533,6 +598,10 @@ class ReplicaBackend(Backend):
             # a sweep accepting every flip updates each replica's fields by one pass over its couplings, as the set-up
             progress = _run_chunked(plan, shape.beta_max, run.advance, params, callback, report, started,
                                     first_sweep=setup * total)
+            descended = None
+            if params.keep_best and params.final_descent and not progress.interrupted:
+                end = None if params.time_limit is None else started + params.time_limit
+                descended = descend_best_states(model, run.ladders, end)
             tabu = None
             if (tabu_timed or tabu_budget) and not progress.interrupted:
                 tabu = _tabu_phase(model, energy, full_params, run, ladders_count, temps, seed, started, callback,
@@ -540,8 +609,10 @@ class ReplicaBackend(Backend):
         params = full_params
         samples = self._samples(energy, params, run, shape, seed, progress, started, ladders_count,
                                 progress.done if anytime else sweeps)
+        samples.info["descent_flips"] = descended
         samples.info["replay"] = {"reads": ladders_count, "sweeps": progress.done if filling else sweeps,
-                                  "replan": "" if filling else progress.replan.text(parse_replan(params.replan, OWNER))}
+                                  "replan": "" if filling else progress.replan.text(parse_replan(params.replan, OWNER)),
+                                  "cold_end": _cold_end(params)}
         if pilot_s is not None:
             samples.info.update(pilot_s=pilot_s, sweeps_planned=sweeps)
         if tabu is not None:

@@ -7,7 +7,8 @@ The rule (used when ``beta_min``/``beta_max`` are not given):
 - cold end: ``β_max = ln 100 / ΔE_min`` so that the smallest relevant uphill flip is accepted with probability
   ≤ 1%. The common choice ``ΔE_min = 2 min |coefficient|`` is fine for integer weights but breaks on real-valued
   ones (one coupling of 10⁻⁹ sends β_max to 10⁹ and freezes the run for most of a geometric schedule), so here
-  ``ΔE_min = max(2 min |coefficient|, 10⁻³ ΔE_max)``.
+  ``ΔE_min = max(2 min |coefficient|, 10⁻³ ΔE_max)``. A colder end for long runs (:func:`sweep_beta_max`): a
+  whole sweep, rather than each unit, takes an uphill flip out of a local minimum with probability about 1%.
 
 The worst-case hot end spends much of a run far above the temperatures where anything is decided. The ``typical``
 hot end (``anneal``'s ``hot_end="typical"``) is ``β_min = 1/σ``, where σ is the root mean square spread of a
@@ -34,6 +35,28 @@ def default_beta_range(largest_change: float, smallest_change: float) -> tuple[f
     beta_min = math.log(2.0) / largest_change
     beta_max = math.log(100.0) / smallest
     return beta_min, max(beta_max, beta_min)
+
+
+def sweep_beta_max(gaps: np.ndarray, rate: float = 0.01) -> float | None:
+    """The β at which a sweep's expected number of uphill flips out of a local minimum, ``Σ_i exp(-β g_i)`` over
+    the units' smallest changes ``g_i`` (the finite, positive ones), is ``rate``: dwave-samplers' cold end with
+    ``scale_T_with_N``, with the exact ``g_i`` where they are known (see
+    :meth:`~hopsolve.backends._model.SpinModel.unit_gaps`). None when no unit has a finite positive gap."""
+    g = np.asarray(gaps, dtype=np.float64)
+    g = g[np.isfinite(g) & (g > 0)]
+    if not len(g):
+        return None
+    low = math.log(1.0 / rate) / float(g.max())  # the largest gap's term alone is ≥ rate here
+    high = math.log(len(g) / rate) / float(g.min())  # every term ≤ rate / n here
+    for _ in range(200):
+        middle = 0.5 * (low + high)
+        if float(np.exp(-middle * g).sum()) > rate:
+            low = middle
+        else:
+            high = middle
+        if high - low <= 1e-12 * high:
+            break
+    return high
 
 
 def typical_beta_min(typical_field: float, beta_max: float) -> float | None:
