@@ -37,6 +37,8 @@ GRAPHS = {
     "random6000": ("random", (6000,), 15000, "one", 103),
     "random8000pm": ("random", (8000,), 20000, "pm1", 104),
     "sparse10000": ("random", (10000,), 10000, "one", 105),  # mean degree 2, as G70
+    "random2000pm": ("random", (2000,), 20000, "pm1", 106),  # as G27–G31
+    "torus40x50": ("torus", (40, 50), None, "pm1", 107),  # as G32–G34 (2000 nodes)
 }
 
 

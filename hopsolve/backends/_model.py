@@ -170,7 +170,6 @@ class SpinModel:
         largest = 2.0 * float(row_abs.max(initial=0.0))
         return largest, 2.0 * float(min(smallest))
 
-
     def unit_gaps(self) -> np.ndarray:
         """Each unit's smallest nonzero single-flip energy change, as far as its coefficients tell (``inf`` for a
         unit that no flip can change: no couplings, bias or group).
