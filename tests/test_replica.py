@@ -272,18 +272,22 @@ def test_the_derived_ladder_is_geometric_from_the_energy_scale():
 
 
 def test_the_model_cold_end_bounds_a_whole_sweeps_excitations():
-    """``cold_end="model"``: β_max = ln(100 n)/ΔE_min, so n units at the end take a smallest uphill flip with
-    probability ≤ 1% per sweep between them (``unit``: each with ≤ 1%); the hot end is unchanged."""
+    """``cold_end="model"``: β_max where the n units together take an uphill flip out of a local minimum with
+    probability 1% per sweep (``unit``: each with ≤ 1%), never warmer than ``unit``; the hot end is unchanged. On a
+    ±1 torus every unit has four couplings of magnitude 1, so its smallest change is exactly 4, not 2·min|J| = 2."""
     energy = _torus(20, 1, bias=0.0)
     model = compile_spin_model(energy)
+    assert np.array_equal(model.unit_gaps(), np.full(model.n, 4.0))
     unit = R.ladder(model, ReplicaParams(schedule="anneal"))
     whole = R.ladder(model, ReplicaParams(schedule="anneal", cold_end="model"))
     assert np.isclose(unit.beta_max, np.log(100.0) / 2.0)
-    assert np.isclose(whole.beta_max, np.log(100.0 * model.n) / 2.0)
-    assert np.isclose(model.n * np.exp(-whole.beta_max * 2.0), 0.01)
+    assert np.isclose(whole.beta_max, np.log(100.0 * model.n) / 4.0)
+    assert np.isclose(model.n * np.exp(-whole.beta_max * 4.0), 0.01)
     assert whole.beta_min == unit.beta_min
     given = R.ladder(model, ReplicaParams(schedule="anneal", cold_end="model", beta_max=3.0))
     assert given.beta_max == 3.0
+    small = compile_spin_model(_torus(3, 1, bias=0.0))  # ln(100·9)/4 < ln(100)/2: the unit rule's end stands
+    assert R.ladder(small, ReplicaParams(schedule="anneal", cold_end="model")).beta_max == np.log(100.0) / 2.0
 
 
 def test_refusals_are_one_line_parameter_errors():
