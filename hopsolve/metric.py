@@ -144,7 +144,7 @@ def _fill_matrix(m, out):
     n = out.shape[0]
     for i in numba.prange(n):
         for j in range(n):
-            out[i, j] = distance(m, i, j)
+            out[i, j] = distance(m, np.int64(i), j)  # int64 as elsewhere: one compiled version
 
 
 def _geo_radians(values: np.ndarray) -> np.ndarray:

@@ -127,7 +127,7 @@ def _group_anneal_read(indptr, indices, data, group_of, group_target, group_scal
             i = members[cur]
             off, top = _flip_tracked(i, s, h, gs, indptr, indices, data, group_of, group_target, group_scale,
                                      unit_ptr, unit_block, unit_coef, residual, slack_ptr, slack_units, slack_coef,
-                                     undo, 0)
+                                     undo, np.int64(0))
             if rule == METROPOLIS:
                 x_rng, u = xorshift_uniform(x_rng)
                 q = start + min(int(u * (size - 1)), size - 2)
@@ -178,7 +178,7 @@ def _group_anneal_read(indptr, indices, data, group_of, group_target, group_scal
         for idx in range(len(free)):
             delta, top = _flip_tracked(free[idx], s, h, gs, indptr, indices, data, group_of, group_target,
                                        group_scale, unit_ptr, unit_block, unit_coef, residual, slack_ptr, slack_units,
-                                       slack_coef, undo, 0)
+                                       slack_coef, undo, np.int64(0))
             accepted, x_rng = accept(delta, beta, rule, x_rng)
             if accepted:
                 energy += delta
@@ -202,8 +202,8 @@ def group_anneal_sweeps(indptr, indices, data, group_of, group_target, group_sca
         current[r], best[r] = _group_anneal_read(indptr, indices, data, group_of, group_target, group_scale,
                                                  members, offsets, free, unit_ptr, unit_block, unit_coef, slack_ptr,
                                                  slack_units, slack_coef, betas, rule, states[r], hq[r], gsum[r],
-                                                 residuals[r], current[r], best_states[r], best[r], rng, r,
-                                                 trace[r], trace_offset, record)
+                                                 residuals[r], current[r], best_states[r], best[r], rng,
+                                                 np.int64(r), trace[r], trace_offset, record)
 
 
 @numba.njit(cache=True, parallel=True)
@@ -288,14 +288,14 @@ def sample_group_deltas(indptr, indices, data, group_of, group_target, group_sca
         if pick >= m:
             delta, top = _flip_tracked(free[pick - m], s, h, gs, indptr, indices, data, group_of, group_target,
                                        group_scale, unit_ptr, unit_block, unit_coef, residual, slack_ptr, slack_units,
-                                       slack_coef, undo, 0)
+                                       slack_coef, undo, np.int64(0))
         else:
             g = movable[pick]
             start, stop = offsets[g], offsets[g + 1]
             cur = _on_position(s, members, start, stop)
             off, top = _flip_tracked(members[cur], s, h, gs, indptr, indices, data, group_of, group_target,
                                      group_scale, unit_ptr, unit_block, unit_coef, residual, slack_ptr, slack_units,
-                                     slack_coef, undo, 0)
+                                     slack_coef, undo, np.int64(0))
             x_rng, u = xorshift_uniform(x_rng)
             q = start + min(int(u * (stop - start - 1)), stop - start - 2)
             if q >= cur:

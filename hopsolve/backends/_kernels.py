@@ -214,7 +214,7 @@ def anneal_sweeps(indptr, indices, data, dense, group_of, group_target, group_sc
     for r in prange(reads):
         current[r], best[r] = _anneal_read(indptr, indices, data, dense, group_of, group_target, group_scale,
                                            betas, rule, table_size, states[r], hq[r], gsum[r], current[r],
-                                           best_states[r], best[r], rng, r, trace[r], trace_offset, record)
+                                           best_states[r], best[r], rng, np.int64(r), trace[r], trace_offset, record)
 
 
 @numba.njit(cache=True, parallel=True)

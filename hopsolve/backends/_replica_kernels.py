@@ -157,8 +157,8 @@ def _group_rounds(model, ladders, g, cold, first_round, clusters, cap, every):
             energies[m], best[m] = _anneal_read(
                 model.indptr, model.indices, model.data, model.dense, model.group_of, model.group_target,
                 model.group_scale, beta_now, model.rule, model.table_size, states[m], ladders.fields[m],
-                ladders.group_sums[m], energies[m], ladders.best_states[m], best[m], ladders.rng, m, no_trace, 0,
-                False)
+                ladders.group_sums[m], energies[m], ladders.best_states[m], best[m], ladders.rng, m, no_trace,
+                np.int64(0), np.bool_(False))  # typed values, not literals: the version `anneal` compiles
         parity = (first_round + t) % 2
         for lad in range(first, last):
             x_rng = ladders.exchange_rng[lad]
@@ -198,4 +198,4 @@ def run_rounds(model, ladders, cold, first_round, clusters, cap, every):
     equals the run in one call."""
     groups = (ladders.replica_at.shape[0] + 1) // 2
     for g in prange(groups):
-        _group_rounds(model, ladders, g, cold, first_round, clusters, cap, every)
+        _group_rounds(model, ladders, np.int64(g), cold, first_round, clusters, cap, every)

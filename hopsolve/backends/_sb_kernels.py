@@ -173,7 +173,7 @@ def _refresh_read(model, reads, r, ballistic):
 def refresh(model, reads, ballistic):
     """Recompute every replica's fields, group sums and energy (:func:`_refresh_read`)."""
     for r in numba.prange(reads.x.shape[0]):
-        _refresh_read(model, reads, r, ballistic)
+        _refresh_read(model, reads, np.int64(r), ballistic)  # int64, as the serial callers: one compiled version
 
 
 @numba.njit(cache=True)

@@ -67,13 +67,13 @@ def _join(metric, adj, degree):
     tour = np.empty(n, dtype=np.int64)
     used = np.zeros(n, dtype=np.bool_)
     ends = np.flatnonzero(degree < 2)
-    filled = 0
+    filled = np.int64(0)  # typed values, not literals, so that `_walk` compiles once
     if len(ends) == 0:  # the edges already form one cycle
-        filled, _ = _walk(0, adj, degree, used, tour, filled)
+        filled, _ = _walk(np.int64(0), adj, degree, used, tour, filled)
         return tour
     filled, last = _walk(ends[0], adj, degree, used, tour, filled)
     while filled < n:
-        best = -1
+        best = np.int64(-1)
         best_d = np.inf
         for e in ends:
             if not used[e]:
