@@ -170,7 +170,10 @@ name = "hopfield"
     assert bad.code == 2 and "time_limit must be a positive" in bad.err
 
 
-def test_unreachable_scheduler_is_one_line_user_error(cli, tmp_path):
+def test_unreachable_scheduler_is_one_line_user_error(cli, tmp_path, monkeypatch):
+    from hopsolve.bench import executors
+
+    monkeypatch.setattr(executors, "SCHEDULER_TIMEOUT_S", 2)  # nothing listens on port 9: no need to wait 10 s
     run = cli("bench", "--instances", str(TSP / "burma14.tsp"), "--solvers", "anneal", "--out", tmp_path / "r.jsonl",
               "--executor", "dask", "--scheduler", "tcp://127.0.0.1:9")
     assert run.code == 2 and "cannot reach the Dask scheduler" in run.err
@@ -270,7 +273,7 @@ def test_same_seed_gives_the_same_answers_on_any_number_of_jobs(cli, tmp_path):
     for jobs in ("1", "2"):
         out = tmp_path / f"jobs{jobs}.jsonl"
         run = cli("bench", "--instances", *instances, "--solvers", "anneal", "--seeds", "2", "--jobs", jobs,
-                  "--out", out)
+                  "--param", "anneal.sweeps=20000", "--out", out)
         assert run.code == 0, run.err
         records = [json.loads(line) for line in out.read_text().splitlines()]
         runs[jobs] = {r["task"]: (r["solution"], r["objective"], r["energy"], r["info"].get("work"))

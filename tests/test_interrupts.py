@@ -174,7 +174,7 @@ def test_ctrl_c_on_bench_prints_one_line_and_keeps_the_jsonl_valid(tmp_path, job
                str(INSTANCES / "tsplib" / "kroA150.tsp"), "--solvers", "anneal,ortools-routing", "--seeds", "3",
                "--jobs", jobs, "--out", str(out)]
     if jobs == "2":
-        command += ["--time-limit", "20"]
+        command += ["--time-limit", "8"]
     process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                start_new_session=True, preexec_fn=_default_sigint)
     deadline = time.monotonic() + 240
