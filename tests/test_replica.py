@@ -223,9 +223,9 @@ def test_the_anytime_rule_is_deterministic_and_its_reads_and_sweeps_replay_it(mo
     assert sweeps == first.info["sweeps_planned"]
     assert reads % 2 == 0 and 4 <= reads <= 40 and len(first) == reads and first.work == sweeps
     assert not (first.info["schedule_stretched"] or first.info["schedule_compressed"] or first.timed_out)
-    assert first.info["replay"] == {"reads": reads, "sweeps": sweeps, "replan": "", "cold_end": "model"}
+    assert first.info["replay"] == {"reads": reads, "sweeps": sweeps, "replan": "", "cold_end": "tail"}
     assert first.derived["beta_max"] == R.ladder(compile_spin_model(energy), backend.params(
-        {"schedule": "anneal", "cold_end": "model"})).beta_max
+        {"schedule": "anneal", "cold_end": "model"})).beta_max  # tail: model's end, reached after the knee
     replay = backend.solve(energy, backend.params({"schedule": "anneal", **first.info["replay"]}), seed=9)
     assert np.array_equal(first.states, replay.states)
 
@@ -290,6 +290,31 @@ def test_the_model_cold_end_bounds_a_whole_sweeps_excitations():
     assert R.ladder(small, ReplicaParams(schedule="anneal", cold_end="model")).beta_max == np.log(100.0) / 2.0
 
 
+def test_the_tail_cold_end_reaches_the_unit_end_then_the_model_end():
+    """``cold_end="tail"``: the schedule is geometric to ``unit``'s cold end over the first 90% of the rounds and
+    geometric on to ``model``'s over the rest; a replay of its rounds is the same array, and a given ``beta_max``
+    has no tail."""
+    model = compile_spin_model(_torus(20, 1, bias=0.0))
+    unit = R.ladder(model, ReplicaParams(schedule="anneal", cold_end="unit"))
+    whole = R.ladder(model, ReplicaParams(schedule="anneal", cold_end="model"))
+    tail = R.ladder(model, ReplicaParams(schedule="anneal", cold_end="tail", cold_tail=0.1))
+    assert (tail.beta_min, tail.beta_max, tail.knee) == (unit.beta_min, whole.beta_max, unit.beta_max)
+    plan = tail.schedule("anneal", 1000)
+    assert len(plan) == 1000 and np.all(np.diff(plan) > 0)
+    assert np.isclose(plan[0], unit.beta_min) and np.isclose(plan[899], unit.beta_max)
+    assert np.isclose(plan[-1], whole.beta_max)
+    assert np.allclose(plan[:900], unit.schedule("anneal", 900))
+    assert np.allclose(plan[1:900] / plan[:899], plan[1] / plan[0])
+    assert np.allclose(plan[901:] / plan[900:-1], plan[-1] / plan[-2])
+    assert np.array_equal(tail.schedule("anneal", 3), np.geomspace(unit.beta_min, whole.beta_max, 3))
+    assert R.ladder(model, ReplicaParams(schedule="anneal", cold_end="tail", beta_max=3.0)).knee is None
+    energy = _torus(20, 1, bias=0.0)
+    backend = ReplicaBackend()
+    values = {"schedule": "anneal", "cold_end": "tail", "reads": 4, "sweeps": 200}
+    first, again = (backend.solve(energy, backend.params(values), seed=3) for _ in range(2))
+    assert np.array_equal(first.states, again.states) and np.allclose(energy.energies(first.states), first.energies)
+
+
 def test_refusals_are_one_line_parameter_errors():
     backend = ReplicaBackend()
     memory = Energy(Vartype.SPIN, (PatternTerm.build("memory", np.ones((1, 4))),))
@@ -301,7 +326,7 @@ def test_refusals_are_one_line_parameter_errors():
     assert backend.solve(one_hot, backend.params({}), seed=1).derived["cluster_moves"] == "none"
     for bad, field in [({"replicas": 0}, "replicas"), ({"cluster_limit": 0}, "cluster_limit"),
                        ({"beta_min": 2, "beta_max": 1}, "beta_min"), ({"schedule": "hot"}, "schedule"),
-                       ({"cold_end": "system"}, "cold_end")]:
+                       ({"cold_end": "system"}, "cold_end"), ({"cold_tail": 1.0}, "cold_tail")]:
         with pytest.raises(ParameterError, match=field):
             backend.params(bad)
 

@@ -16,9 +16,10 @@ geometrically from ``β_min`` to ``β_max`` and the other rungs keep their ratio
   (:meth:`~hopsolve.backends._model.SpinModel.typical_field`; anneal's *typical* hot end): about where a spin
   glass with such fields freezes (``β_c σ = 1`` for the Sherrington–Kirkpatrick model);
 - cold end ``β_max = ln 100 / ΔE_min`` (:func:`~hopsolve.backends.schedules.default_beta_range`): the smallest
-  uphill flip is taken with probability ≤ 1%, so the coldest replica sits in its local minimum; on an annealed
-  ladder that fills a time limit (``cold_end="auto"``) colder, where a whole sweep takes such a flip with
-  probability about 1% (:func:`~hopsolve.backends.schedules.sweep_beta_max`);
+  uphill flip is taken with probability ≤ 1%, so the coldest replica sits in its local minimum; an annealed
+  ladder that fills a time limit (``cold_end="auto"``) reaches it after 90% of its sweeps and spends the rest
+  going colder, to where a whole sweep takes such a flip with probability about 1%
+  (:func:`~hopsolve.backends.schedules.sweep_beta_max`);
 - ``R = clip(round(√n · ln(β_max/β_min) / 4), 4, 32)`` temperatures for a fixed ladder (1 for an annealed one),
   spaced geometrically. Neighbours exchange with probability about ``exp(-(Δβ/β)² C / 2)``, C ∝ n the heat
   capacity, so a constant rate would need R ∝ √n; the cap keeps sweeps per replica for large models, whose
@@ -109,13 +110,20 @@ class ReplicaParams(TimedRunParams):
     """Hottest β (of the cold end, for ``anneal``); derived when not given."""
     beta_max: float | None = None
     """Coldest β; derived when not given (see ``cold_end``)."""
-    cold_end: Literal["auto", "unit", "model"] = "auto"
+    cold_end: Literal["auto", "unit", "model", "tail"] = "auto"
     """The rule for a derived ``beta_max``: ``unit``, ``ln 100 / ΔE_min`` (each unit takes its smallest uphill
     flip with probability ≤ 1% at the end); ``model``, the β at which a whole sweep takes one with probability
     about 1%, ``Σ_i exp(-β g_i) = 0.01`` over each unit's smallest change ``g_i``
     (:func:`~hopsolve.backends.schedules.sweep_beta_max`, dwave-samplers' rule with exact gaps for unit and ±1
-    weights; never warmer than ``unit``); ``auto``, ``model`` on an annealed ladder that fills a time limit
-    (max-cut's anytime default), ``unit`` otherwise (the untimed default stays ``anneal``'s schedule)."""
+    weights; never warmer than ``unit``); ``tail``, an annealed schedule that reaches ``unit``'s end after
+    ``1 - cold_tail`` of its sweeps and ``model``'s in the rest (:meth:`Ladder.schedule`); ``auto``, ``tail`` on
+    an annealed ladder that fills a time limit (max-cut's anytime default), ``unit`` otherwise (the untimed
+    default stays ``anneal``'s schedule). ``tail`` rather than ``model``: the colder end helps large graphs with
+    unit weights at the finish, and moving the whole schedule colder cost mid-sized ±1 and planar graphs at short
+    limits (RESULTS §10)."""
+    cold_tail: float = 0.1
+    """With ``cold_end="tail"``: the share of an annealed schedule's sweeps spent between ``unit``'s and
+    ``model``'s cold ends."""
     rule: Literal["metropolis", "glauber"] = "metropolis"
     """Single-flip acceptance rule (both sample the Boltzmann distribution at each β)."""
     cluster_moves: Literal["auto", "houdayer", "none"] = "auto"
@@ -180,8 +188,9 @@ class ReplicaParams(TimedRunParams):
         if self.beta_min is not None and self.beta_max is not None:
             require(self.beta_min <= self.beta_max, owner,
                     f"beta_min ({self.beta_min}) must not exceed beta_max ({self.beta_max})")
-        require(self.cold_end in ("auto", "unit", "model"), owner,
-                f"cold_end must be 'auto', 'unit' or 'model', got {self.cold_end!r}")
+        require(self.cold_end in ("auto", "unit", "model", "tail"), owner,
+                f"cold_end must be 'auto', 'unit', 'model' or 'tail', got {self.cold_end!r}")
+        require(0.0 < self.cold_tail < 1.0, owner, f"cold_tail must be in (0, 1), got {self.cold_tail}")
         require(0.0 < self.cluster_limit <= 1.0, owner, "cluster_limit must be in (0, 1]")
         require(self.cluster_every >= 1, owner, f"cluster_every must be at least 1, got {self.cluster_every}")
         require(self.anytime_sweeps >= 1, owner, f"anytime_sweeps must be at least 1, got {self.anytime_sweeps}")
@@ -196,17 +205,26 @@ class ReplicaParams(TimedRunParams):
 
 @dataclass(frozen=True)
 class Ladder:
-    """The β range of a run and the shape of its ladders (``ratios[k] = β_k / β_{R-1}``)."""
+    """The β range of a run and the shape of its ladders (``ratios[k] = β_k / β_{R-1}``); with a ``knee``
+    (``cold_end="tail"``) an annealed cold end reaches ``knee`` after ``1 - tail`` of the rounds and ``beta_max``
+    at the last."""
 
     beta_min: float
     beta_max: float
     ratios: np.ndarray
+    knee: float | None = None
+    tail: float = 0.0
 
     def schedule(self, kind: str, rounds: int) -> np.ndarray:
-        """The cold end's β in each of ``rounds`` rounds."""
+        """The cold end's β in each of ``rounds`` rounds: geometric from ``beta_min`` to ``beta_max``, or, with a
+        knee, geometric to the knee and then geometric on to ``beta_max`` over the last ``tail`` of the rounds."""
         if kind == "fixed" or rounds == 1:
             return np.full(rounds, self.beta_max)
-        return np.geomspace(self.beta_min, self.beta_max, rounds)
+        if self.knee is None or rounds < 4:
+            return np.geomspace(self.beta_min, self.beta_max, rounds)
+        last = min(rounds - 2, max(1, round(self.tail * rounds)))
+        return np.concatenate([np.geomspace(self.beta_min, self.knee, rounds - last),
+                               np.geomspace(self.knee, self.beta_max, last + 1)[1:]])
 
     def betas(self) -> np.ndarray:
         """The ladder at its coldest (a fixed ladder's temperatures)."""
@@ -218,14 +236,15 @@ def _cold_end(params: ReplicaParams) -> str:
     if params.cold_end != "auto":
         return params.cold_end
     anytime = params.fill_time and params.time_limit is not None and params.schedule == "anneal"
-    return "model" if anytime else "unit"
+    return "tail" if anytime else "unit"
 
 
 def ladder(model: SpinModel, params: ReplicaParams) -> Ladder:
     """The β range and ladder shape of a run (see the module docstring for the rule)."""
     largest, smallest = model.coefficient_scales()
     hot, cold = default_beta_range(largest, smallest)
-    if _cold_end(params) == "model":
+    unit_cold, rule = cold, _cold_end(params)
+    if rule in ("model", "tail"):
         sweep = sweep_beta_max(np.maximum(model.unit_gaps(), RELATIVE_FLOOR * largest))
         cold = max(cold, sweep) if sweep is not None else cold
     typical = typical_beta_min(model.typical_field(), cold)
@@ -241,7 +260,10 @@ def ladder(model: SpinModel, params: ReplicaParams) -> Ladder:
         spread = math.log(beta_max / beta_min)
         count = int(np.clip(round(math.sqrt(max(model.n, 1)) * spread / 4.0), MIN_REPLICAS, MAX_REPLICAS))
     ratios = np.ones(1) if count == 1 else np.geomspace(beta_min / beta_max, 1.0, count)
-    return Ladder(beta_min, beta_max, ratios)
+    knee = max(unit_cold, beta_min)
+    if rule != "tail" or params.beta_max is not None or knee >= beta_max:
+        return Ladder(beta_min, beta_max, ratios)
+    return Ladder(beta_min, beta_max, ratios, knee, params.cold_tail)
 
 
 def _setup_seconds(model: SpinModel, energy: Energy) -> float:
