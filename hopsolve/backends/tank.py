@@ -20,6 +20,7 @@ from threadpoolctl import threadpool_limits
 
 from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size
 from hopsolve.backends._permutation_finish import assignment_seconds, nearest_permutations
+from hopsolve.backends._timing import fastest_seconds
 from hopsolve.backends.tank_potts import critical_gain, softmax_energy
 from hopsolve.backends.tank_serial import SerialNetwork, anneal_read, sweep_seconds
 from hopsolve.energy import Energy, OneHotGroups, Vartype
@@ -506,12 +507,7 @@ class TankBackend(Backend):
         can catch a context switch; the time of a field does not depend on the state)."""
         first = outputs(np.zeros((1, energy.num_variables)), params.u0, energy, params)
         energy.fields(first)  # the first call may build lazily stored terms: time the next ones
-        fastest = math.inf
-        for _ in range(3):
-            began = time.perf_counter()
-            energy.fields(first)
-            fastest = min(fastest, time.perf_counter() - began)
-        return fastest
+        return fastest_seconds(lambda: energy.fields(first), 3)
 
     @staticmethod
     def _reads_that_fit(field_s: float, params: TankParams, reads: int, units: int) -> int:
