@@ -23,6 +23,7 @@ Each finished run is appended to ``--out`` (JSONL); rerunning resumes. The Markd
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import platform
 import time
@@ -36,7 +37,9 @@ from hopsolve.backends.replica import ReplicaParams, plan_anytime
 from hopsolve.solving import solve_path
 
 ROOT = Path(__file__).resolve().parents[1]
-TOROIDAL = {"G57", "G62", "G65", "G66", "G67", "G72", "G77", "G81"}
+with (ROOT / "instances" / "gset" / "bks.csv").open(newline="") as _table:
+    KIND = {row["name"]: row["type"] for row in csv.DictReader(_table)}  # random, planar or toroidal
+TOROIDAL = {name for name, kind in KIND.items() if kind == "toroidal"}
 
 
 def instances(suite: Path) -> tuple[list[Path], float]:
@@ -102,7 +105,7 @@ def table(records: list[dict]) -> str:
     for name in sorted(by, key=lambda s: int(s[1:])):
         runs = by[name]
         first = next(iter(runs.values()))
-        cells = [name, "toroidal" if name in TOROIDAL else first["kind"], str(first["n"]), f"{first['bks']:g}"]
+        cells = [name, KIND.get(name, first["kind"]), str(first["n"]), f"{first['bks']:g}"]
         for s in present:
             r = runs.get(s)
             if r is None or r["cut"] is None:
@@ -154,7 +157,7 @@ def main() -> None:
         instance = problem.read(path)
         graph = instance.data
         base = {"instance": path.stem, "n": graph.n, "bks": instance.reference, "limit": limit, "seed": args.seed,
-                "kind": "random" if path.stem in ("G55", "G56", "G60", "G61", "G70") else "planar"}
+                "kind": KIND.get(path.stem, "?")}
         for name in ("hopsolve default", "dwave-samplers", "ortools-cpsat"):
             if (path.stem, name) in done or (name == "ortools-cpsat" and not args.cpsat):
                 continue
