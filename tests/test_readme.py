@@ -16,7 +16,7 @@ def test_readme_opens_with_install_and_test_commands():
     main, tests = _readme_commands()
     assert main.startswith("pip install -e . && hopsolve solve instances/")
     assert (ROOT / main.split("hopsolve solve ")[1].split()[0]).exists()
-    assert tests == "pip install -e '.[test]' && pytest"
+    assert tests == "pip install -e '.[test]' && pytest -n 2"
 
 
 def test_ci_runs_the_readme_test_command():

@@ -189,7 +189,9 @@ def test_a_fixed_ladder_spends_its_time_limit_and_its_sweeps_replay_it():
     timed = backend.solve(energy, backend.params({"time_limit": 0.6, "fill_time": True}), seed=4)
     sweeps = timed.derived["sweeps"]
     assert sweeps == timed.work == timed.info["sweeps_done"] > 0 and not timed.timed_out
-    assert 0.5 <= timed.info["wall_time_s"] <= 0.6 * 1.05 + 0.05
+    # the limit is checked between chunks of about CHUNK_SECONDS: at most about one chunk over, two on a machine
+    # busy with other tests (how close it stays on an idle one is measured in benchmarks, RESULTS §10 and §12)
+    assert 0.5 <= timed.info["wall_time_s"] <= 0.6 + 2 * R.CHUNK_SECONDS + 0.05
     replay = backend.solve(energy, backend.params({"sweeps": sweeps}), seed=4)
     assert np.array_equal(timed.states, replay.states)
 

@@ -94,7 +94,7 @@ def test_a_time_filled_run_splits_its_limit_and_records_the_moves():
     result = backend.solve(energy, backend.params({"schedule": "anneal", "time_limit": 0.6, "fill_time": True,
                                                    "tabu_share": 0.5}),
                            seed=3)
-    assert result.info["tabu_moves_done"] > 0 and result.info["wall_time_s"] <= 0.6 * 1.05 + 0.1
+    assert result.info["tabu_moves_done"] > 0 and result.info["wall_time_s"] <= 0.6 + 0.25  # see test_replica
     assert tabu_settings(80, backend.params({}))[0] == 3
     default = backend.solve(energy, backend.params({"schedule": "anneal", "time_limit": 0.3, "fill_time": True}),
                             seed=3)
