@@ -294,8 +294,8 @@ def test_the_model_cold_end_bounds_a_whole_sweeps_excitations():
 
 def test_the_tail_cold_end_reaches_the_unit_end_then_the_model_end():
     """``cold_end="tail"``: the schedule is geometric to ``unit``'s cold end over the first 90% of the rounds and
-    geometric on to ``model``'s over the rest; a replay of its rounds is the same array, and a given ``beta_max``
-    has no tail."""
+    geometric on to ``model``'s over the rest; a given ``beta_max`` has no tail, and two runs with one seed give the
+    same states with exact energies."""
     model = compile_spin_model(_torus(20, 1, bias=0.0))
     unit = R.ladder(model, ReplicaParams(schedule="anneal", cold_end="unit"))
     whole = R.ladder(model, ReplicaParams(schedule="anneal", cold_end="model"))
