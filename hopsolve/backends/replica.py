@@ -269,7 +269,9 @@ def ladder(model: SpinModel, params: ReplicaParams) -> Ladder:
 def _setup_seconds(model: SpinModel, energy: Energy) -> float:
     """Seconds one replica's set-up takes (its fields by one coupling product, its energy). Timed on one replica;
     where that is quick (under 20 ms, where one context switch of a busy machine would swamp it) again as the
-    fastest of three timings of a batch big enough to take a few milliseconds."""
+    fastest of three timings of a batch of at least four replicas, big enough to take a few milliseconds. The run
+    sets its replicas up in one batch, so a batch is what is timed: a call's fixed cost (waking the threads of a
+    parallel kernel took 16 ms on a machine busy with another process's threads) is paid once, not per replica."""
     spin_energy = energy.to_spin()
     rng = make_rng(0)
 
@@ -283,7 +285,7 @@ def _setup_seconds(model: SpinModel, energy: Energy) -> float:
     first = timed(1)
     if first > 0.02:
         return first
-    count = int(min(64, max(1, 0.005 / max(first, 1e-7))))
+    count = int(min(64, max(4, 0.005 / max(first, 1e-7))))
     return min(timed(count) for _ in range(3))
 
 
