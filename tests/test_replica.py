@@ -225,7 +225,8 @@ def test_the_anytime_rule_is_deterministic_and_its_reads_and_sweeps_replay_it(mo
     assert sweeps == first.info["sweeps_planned"]
     assert reads % 2 == 0 and 4 <= reads <= 40 and len(first) == reads and first.work == sweeps
     assert not (first.info["schedule_stretched"] or first.info["schedule_compressed"] or first.timed_out)
-    assert first.info["replay"] == {"reads": reads, "sweeps": sweeps, "replan": "", "cold_end": "tail"}
+    assert first.info["replay"] == {"reads": reads, "sweeps": sweeps, "replan": "", "cold_end": "tail",
+                                    "recombine": "on"}
     assert first.derived["beta_max"] == R.ladder(compile_spin_model(energy), backend.params(
         {"schedule": "anneal", "cold_end": "model"})).beta_max  # tail: model's end, reached after the knee
     replay = backend.solve(energy, backend.params({"schedule": "anneal", **first.info["replay"]}), seed=9)

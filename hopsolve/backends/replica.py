@@ -68,6 +68,7 @@ from hopsolve.backends import _kernels as K
 from hopsolve.backends import _replica_kernels as RK
 from hopsolve.backends import _tabu_kernels as TK
 from hopsolve.backends._model import SpinModel, build_deadline, compile_spin_model, from_spins, pattern_part, to_spins
+from hopsolve.backends._recombination import recombine_into, recombine_reads
 from hopsolve.backends.anneal import _Threads
 from hopsolve.backends.replan import Replan, apply_replan, parse_replan
 from hopsolve.backends.schedules import RELATIVE_FLOOR, default_beta_range, sweep_beta_max, typical_beta_min
@@ -146,6 +147,14 @@ class ReplicaParams(TimedRunParams):
     A best state seen at the end of a sweep still carries the excitations of that sweep's temperature (on graphs
     with unit weights, about 1% of the units whose smallest flip costs ``ΔE_min``, at ``cold_end="unit"``); the
     descent removes them and never raises an energy. Skipped after Ctrl-C."""
+    recombine: Literal["auto", "on", "off"] = "auto"
+    """With ``keep_best`` and two reads or more: after the final descent, fold every read's best state into the best
+    read's by its clusters of disagreement (:mod:`hopsolve.backends._recombination`: each region where two reads
+    differ is taken from whichever is lower there, an exact choice since the regions are independent), then descend
+    the result; it replaces the best read's state when lower (``info['recombination']``). Only on models without
+    group penalties. ``auto``: on for an annealed ladder that fills a time limit (max-cut's anytime default) on a
+    sparse model (at most :data:`SPARSE_DEGREE` neighbours per unit on average; on dense ones a cluster spans the
+    model), off otherwise (the untimed default stays ``anneal``'s, state for state)."""
     time_limit: float | None = None
     """Stop after this many seconds (checked between chunks of rounds of about 0.1 s) with the best so far."""
     fill_time: bool = False
@@ -192,6 +201,8 @@ class ReplicaParams(TimedRunParams):
                 f"cold_end must be 'auto', 'unit', 'model' or 'tail', got {self.cold_end!r}")
         require(0.0 < self.cold_tail < 1.0, owner, f"cold_tail must be in (0, 1), got {self.cold_tail}")
         require(0.0 < self.cluster_limit <= 1.0, owner, "cluster_limit must be in (0, 1]")
+        require(self.recombine in ("auto", "on", "off"), owner,
+                f"recombine must be 'auto', 'on' or 'off', got {self.recombine!r}")
         require(self.cluster_every >= 1, owner, f"cluster_every must be at least 1, got {self.cluster_every}")
         require(self.anytime_sweeps >= 1, owner, f"anytime_sweeps must be at least 1, got {self.anytime_sweeps}")
         require(self.threads is None or self.threads >= 1, owner, "threads must be at least 1")
@@ -430,14 +441,25 @@ DESCENT_SWEEPS = 1000
 
 def descend_best_states(model: SpinModel, ladders: Any, deadline: float | None) -> int:
     """Greedy descent of every replica's best state (``ladders.best_states`` and ``ladders.best`` updated in
-    place) with :func:`hopsolve.backends._kernels.hopfield_async` in index order, in chunks of
-    :data:`DESCENT_CHUNK` sweeps until every state is a fixed point, :data:`DESCENT_SWEEPS` have run, or
-    ``deadline`` (a ``perf_counter`` time) has passed. Returns the units flipped, all states together (0: the
-    best states were local minima already)."""
+    place) by :func:`descend_states`. Returns the units flipped, all states together (0: the best states were
+    local minima already)."""
     total, n = ladders.best_states.shape
     if total == 0 or n == 0:
         return 0
-    spins = ladders.best_states.astype(np.int8)
+    spins, change, flipped = descend_states(model, ladders.best_states, deadline)
+    ladders.best_states[:] = spins
+    ladders.best[:] += change
+    return flipped
+
+
+def descend_states(model: SpinModel, states: np.ndarray, deadline: float | None) -> tuple[np.ndarray, np.ndarray,
+                                                                                          int]:
+    """(descended spins as int8, each state's energy change, units flipped) of a greedy descent of ``states``
+    (rows of ±1 spins) with :func:`hopsolve.backends._kernels.hopfield_async` in index order, in chunks of
+    :data:`DESCENT_CHUNK` sweeps until every state is a fixed point, :data:`DESCENT_SWEEPS` have run, or
+    ``deadline`` (a ``perf_counter`` time) has passed."""
+    spins = np.atleast_2d(states).astype(np.int8)
+    total = spins.shape[0]
     before = spins.copy()
     fields = model.initial_fields(spins)
     gsum = np.zeros((total, model.group_of.shape[0], model.group_target.shape[1]))
@@ -450,9 +472,31 @@ def descend_best_states(model: SpinModel, ladders: Any, deadline: float | None) 
                          model.group_scale, spins, fields, gsum, generators, False, 0, first, first + DESCENT_CHUNK,
                          sweeps, settled, change, np.empty((total, 0)))
         first += DESCENT_CHUNK
-    ladders.best_states[:] = spins
-    ladders.best[:] += change
-    return int((spins != before).sum())
+    return spins, change, int((spins != before).sum())
+
+
+def recombine_best_states(model: SpinModel, ladders: Any, ladders_count: int, temps: int,
+                          deadline: float | None) -> dict[str, Any] | None:
+    """Recombine the reads' best states into the best read's (:func:`hopsolve.backends._recombination.
+    recombine_reads`), then descend it (:func:`descend_states`): the best read's best state and energy are replaced
+    when that is lower. Returns what it did for ``info['recombination']`` (``None`` when it did not run: fewer than
+    two reads, or ``deadline`` passed)."""
+    if ladders_count < 2 or model.n == 0 or (deadline is not None and time.perf_counter() >= deadline):
+        return None
+    rows = np.arange(ladders_count * temps).reshape(ladders_count, temps)
+    per_read = rows[np.arange(ladders_count), np.argmin(ladders.best[rows], axis=1)]
+    best_row = int(per_read[np.argmin(ladders.best[per_read])])
+    before = float(ladders.best[best_row])
+    largest, _ = model.coefficient_scales()
+    child, energy, taken = recombine_reads(model.indptr, model.indices, model.data, model.bias,
+                                           ladders.best_states[per_read], ladders.best[per_read], largest)
+    spins, change, flipped = descend_states(model, child, deadline)
+    energy += float(change[0])
+    if energy < before:
+        ladders.best_states[best_row] = spins[0]
+        ladders.best[best_row] = energy
+    return {"reads": int(ladders_count), "clusters_taken": taken, "descent_flips": flipped,
+            "energy_change": min(energy - before, 0.0)}
 
 
 def _build(model: SpinModel, couplings: Any, energy: Energy, spins_int8: np.ndarray, ratios: np.ndarray,
@@ -559,8 +603,13 @@ class ReplicaBackend(Backend):
     Params = ReplicaParams
 
     def prepare(self, energy: Energy, params: Any) -> float:
-        """Compile (or load) the kernels on a miniature of the energy (untimed)."""
-        return warm_up(self, energy, params)
+        """Compile (or load) the kernels on a miniature of the energy (untimed), the recombination's too (the
+        miniature's run has one read, which has nothing to recombine)."""
+        began = time.perf_counter()
+        spins = np.array([1.0, -1.0])
+        recombine_into(np.array([0, 1, 2]), np.array([1, 0]), np.array([1.0, 1.0]), np.zeros(2), spins.copy(),
+                       -spins, np.zeros(2, dtype=np.int8), np.zeros(2, dtype=np.int64), 0.0)
+        return time.perf_counter() - began + warm_up(self, energy, params)
 
     def solve(self, energy: Energy, params: ReplicaParams | None = None, *, seed: int | None = None,
               initial_states: np.ndarray | None = None, callback: Callback | None = None) -> SampleSet:
@@ -579,6 +628,7 @@ class ReplicaBackend(Backend):
                 raise ParameterError(f"initial states must be (reads, {n}), got {starts.shape}")
         shape = ladder(model, params)
         temps = len(shape.ratios)
+        recombines = self._recombines(model, params)
         couplings = _couplings(model, params.rule)
         cap = max(1, int(params.cluster_limit * n))
         anytime = params.fill_time and params.time_limit is not None
@@ -626,6 +676,10 @@ class ReplicaBackend(Backend):
             if params.keep_best and params.final_descent and not progress.interrupted:
                 end = None if params.time_limit is None else started + params.time_limit
                 descended = descend_best_states(model, run.ladders, end)
+            recombined = None
+            if recombines and not progress.interrupted:
+                end = None if params.time_limit is None else started + params.time_limit
+                recombined = recombine_best_states(model, run.ladders, ladders_count, temps, end)
             tabu = None
             if (tabu_timed or tabu_budget) and not progress.interrupted:
                 tabu = _tabu_phase(model, energy, full_params, run, ladders_count, temps, seed, started, callback,
@@ -634,9 +688,10 @@ class ReplicaBackend(Backend):
         samples = self._samples(energy, params, run, shape, seed, progress, started, ladders_count,
                                 progress.done if anytime else sweeps)
         samples.info["descent_flips"] = descended
+        samples.info["recombination"] = recombined
         samples.info["replay"] = {"reads": ladders_count, "sweeps": progress.done if filling else sweeps,
                                   "replan": "" if filling else progress.replan.text(parse_replan(params.replan, OWNER)),
-                                  "cold_end": _cold_end(params)}
+                                  "cold_end": _cold_end(params), "recombine": "off" if recombined is None else "on"}
         if pilot_s is not None:
             samples.info.update(pilot_s=pilot_s, sweeps_planned=sweeps)
         if tabu is not None:
@@ -665,6 +720,20 @@ class ReplicaBackend(Backend):
             if spent >= budget or rounds >= 1 << 20:
                 return spent / (rounds * ladders_count * temps)
             rounds *= 2
+
+    @staticmethod
+    def _recombines(model: SpinModel, params: ReplicaParams) -> bool:
+        """Whether this run recombines its reads' best states (see :attr:`ReplicaParams.recombine`)."""
+        grouped = model.group_of.shape[0] > 0
+        if params.recombine == "on" and grouped:
+            raise ParameterError("backend 'replica': recombine=on needs an energy without group penalties (their "
+                                 "couplings are not in the coupling graph its clusters grow through)")
+        if not params.keep_best or params.recombine == "off" or grouped:
+            return False
+        if params.recombine == "on":
+            return True
+        anytime = params.fill_time and params.time_limit is not None and params.schedule == "anneal"
+        return anytime and model.nnz <= SPARSE_DEGREE * model.n
 
     @staticmethod
     def _clusters(model: SpinModel, params: ReplicaParams, ladders_count: int) -> bool:
