@@ -110,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
                 result, _, _ = solve_path(registry, path, time_limit=args.time_limit, seed=seed, params=params)
                 row = {"graph": name, "setting": setting, "seed": seed, "limit": args.time_limit,
                        "cut": result.objective, "reads": result.reads, "sweeps": result.params.get("sweeps"),
-                       "wall_s": result.wall_time_s, "load": os.getloadavg()[0]}
+                       "wall_s": result.wall_time_s, "load": os.getloadavg()[0],
+                       "recombination": result.info.get("recombination")}
                 with args.out.open("a") as handle:
                     handle.write(json.dumps(row) + "\n")
                 print(json.dumps(row), flush=True)

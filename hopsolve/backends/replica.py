@@ -47,7 +47,9 @@ one's whenever its schedule was neither stretched nor squeezed.
 
 **The end.** Each ladder returns its best state seen at the end of a round (``keep_best``), finished by a greedy
 descent (``final_descent``, :func:`descend_best_states`): a state seen at a finite temperature still carries
-single-flip excitations, which the descent removes.
+single-flip excitations, which the descent removes. On a sparse anytime anneal the reads' states are then
+recombined into the best one (``recombine``, :func:`recombine_best_states`): where two reads differ, in regions
+separated by sites where they agree, each region is taken from whichever read is lower there.
 
 Permutation energies are annealed by single flips on their penalty form (like ``anneal --param moves=flip``); the
 feasible-set moves of ``anneal`` are not available here. Pattern (dense associative memory) terms are refused.
