@@ -51,7 +51,8 @@ def ours(registry, path: Path, limit: float, seed: int) -> dict:
     result, _, _ = solve_path(registry, path, time_limit=limit, seed=seed)
     return {"solver": "hopsolve default", "cut": result.objective, "gap": result.gap, "wall_s": result.wall_time_s,
             "reads": result.reads, "sweeps": result.params.get("sweeps"),
-            "sweeps_done": result.info.get("sweeps_done"), "backend": result.solver}
+            "sweeps_done": result.info.get("sweeps_done"), "backend": result.solver,
+            "recombination": result.info.get("recombination")}
 
 
 def peer(graph, limit: float, seed: int) -> dict:
