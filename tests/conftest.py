@@ -7,9 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from hopsolve import build_registry
+from hopsolve import Energy, Vartype, build_registry
 from hopsolve.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,3 +50,18 @@ def small_maxcut(tmp_path: Path):
     path.write_text(f"40 {len(edges)}\n" + "".join(f"{i} {j} {w}\n" for i, j, w in edges))
     problem = build_registry().problem("maxcut")
     return problem, problem.read(path)
+
+
+def torus_energy(side: int, seed: int, bias: float = 0.3) -> Energy:
+    """A ±1 spin glass on a ``side`` × ``side`` torus (each unit coupled to its right and lower neighbours), with
+    random biases of size ``bias`` (0: a max-cut energy, symmetric under flipping every spin)."""
+    rng = np.random.default_rng(seed)
+    n = side * side
+    w = np.zeros((n, n))
+    for i in range(side):
+        for j in range(side):
+            a = i * side + j
+            for b in (i * side + (j + 1) % side, ((i + 1) % side) * side + j):
+                w[a, b] = w[b, a] = rng.choice([-1.0, 1.0])
+    biases = bias * rng.choice([-1.0, 1.0], n) if bias else np.zeros(n)
+    return Energy.from_hopfield(w, biases, 0.0, Vartype.SPIN)

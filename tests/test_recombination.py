@@ -19,6 +19,8 @@ from hopsolve.backends.replica import ReplicaBackend, ReplicaParams
 from hopsolve.energy import GroupSquareTerm
 from hopsolve.testing import random_energy
 
+from .conftest import torus_energy
+
 
 def _sparse_energy(n: int, seed: int, density: float, bias: bool) -> Energy:
     """A random spin model with couplings on about ``density`` of the pairs, and biases when asked."""
@@ -127,22 +129,10 @@ def test_a_global_flip_donates_like_any_other_state():
     assert child_energy <= energies.min() + 1e-9
 
 
-def _torus_cut(side: int, seed: int) -> Energy:
-    rng = np.random.default_rng(seed)
-    n = side * side
-    w = np.zeros((n, n))
-    for i in range(side):
-        for j in range(side):
-            a = i * side + j
-            for b in (i * side + (j + 1) % side, ((i + 1) % side) * side + j):
-                w[a, b] = w[b, a] = rng.choice([-1.0, 1.0])
-    return Energy.from_hopfield(w, np.zeros(n), 0.0, Vartype.SPIN)
-
-
 def test_the_backend_recombines_into_the_best_read_and_changes_nothing_else():
     """The same seed and budget with and without recombination: every read but the best is the same state, and the
     best read is no higher (here strictly lower: short warm reads leave regions to trade)."""
-    energy = _torus_cut(30, 3)
+    energy = torus_energy(30, 3, bias=0.0)
     base = ReplicaParams(reads=8, sweeps=40, schedule="anneal", recombine="off")
     plain = ReplicaBackend().solve(energy, base, seed=2)
     mixed = ReplicaBackend().solve(energy, replace(base, recombine="on"), seed=2)
@@ -159,7 +149,7 @@ def test_the_backend_recombines_into_the_best_read_and_changes_nothing_else():
 
 def test_recombination_is_on_by_default_only_for_a_sparse_anytime_anneal():
     backend = ReplicaBackend()
-    sparse = compile_spin_model(_torus_cut(6, 1))
+    sparse = compile_spin_model(torus_energy(6, 1, bias=0.0))
     dense = compile_spin_model(random_energy(30, 1))
     anytime = ReplicaParams(schedule="anneal", fill_time=True, time_limit=1.0)
     assert backend._recombines(sparse, anytime)

@@ -22,6 +22,7 @@ from hopsolve.seeding import kernel_states, make_rng
 from hopsolve.testing import check_backend, random_energy
 
 from .conftest import small_maxcut
+from .conftest import torus_energy as _torus
 
 
 def test_parallel_tempering_conformance_with_an_attached_maxcut(tmp_path):
@@ -120,18 +121,6 @@ def test_exchanges_satisfy_detailed_balance():
         flow = np.exp(-beta_low * a - beta_high * b) * min(1.0, np.exp((beta_low - beta_high) * (a - b)))
         back = np.exp(-beta_low * b - beta_high * a) * min(1.0, np.exp((beta_low - beta_high) * (b - a)))
         assert np.isclose(flow, back)
-
-
-def _torus(side, seed, bias=0.3):
-    rng = np.random.default_rng(seed)
-    n = side * side
-    w = np.zeros((n, n))
-    for i in range(side):
-        for j in range(side):
-            a = i * side + j
-            for b in (i * side + (j + 1) % side, ((i + 1) % side) * side + j):
-                w[a, b] = w[b, a] = rng.choice([-1.0, 1.0])
-    return Energy.from_hopfield(w, bias * rng.choice([-1.0, 1.0], n), 0.0, Vartype.SPIN)
 
 
 def test_houdayer_moves_keep_the_pair_energy_and_the_bookkeeping():
