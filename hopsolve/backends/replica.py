@@ -674,13 +674,11 @@ class ReplicaBackend(Backend):
             # a sweep accepting every flip updates each replica's fields by one pass over its couplings, as the set-up
             progress = _run_chunked(plan, shape.beta_max, run.advance, params, callback, report, started,
                                     first_sweep=setup * total)
-            descended = None
+            descended = recombined = None
+            end = None if params.time_limit is None else started + params.time_limit
             if params.keep_best and params.final_descent and not progress.interrupted:
-                end = None if params.time_limit is None else started + params.time_limit
                 descended = descend_best_states(model, run.ladders, end)
-            recombined = None
             if recombines and not progress.interrupted:
-                end = None if params.time_limit is None else started + params.time_limit
                 recombined = recombine_best_states(model, run.ladders, ladders_count, temps, end)
             tabu = None
             if (tabu_timed or tabu_budget) and not progress.interrupted:
