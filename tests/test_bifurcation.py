@@ -35,10 +35,7 @@ def _free_reads(energy: Energy, reads: int, seed: int) -> tuple[SB.SBModel, SB.S
     n = energy.num_variables
     x = rng.uniform(-0.1, 0.1, (reads, n))
     y = rng.uniform(-0.1, 0.1, (reads, n))
-    spins = np.where(x >= 0, 1.0, -1.0)
-    empty = np.zeros((reads, 0, 1))
-    return model, SB.SBReads(x, y, spins, np.zeros_like(x), np.zeros_like(x), empty, empty.copy(), np.zeros(reads),
-                             spins.copy(), np.zeros(reads), np.zeros((reads, 0)))
+    return model, SB.new_reads(model, x, y, 0)
 
 
 def test_symplectic_euler_conserves_its_modified_hamiltonian_at_zero_pump():
@@ -280,6 +277,68 @@ def test_float32_couplings_change_no_result(mode, monkeypatch):
     for other in (alone, plain):
         assert np.array_equal(fast.states, other.states) and np.array_equal(fast.energies, other.energies)
         assert np.array_equal(fast.per_read["trace"], other.per_read["trace"])
+
+
+def _pm1_dense(n: int, seed: int, density: float, weight: float) -> Energy:
+    """Couplings ±weight on a share ``density`` of the pairs, integer biases: one magnitude, not complete."""
+    rng = np.random.default_rng(seed)
+    w = weight * np.triu(rng.choice([-1.0, 1.0], (n, n)) * (rng.random((n, n)) < density), 1)
+    return Energy.from_hopfield(w + w.T, rng.integers(-2, 3, n).astype(float), 0.0, "spin")
+
+
+@pytest.mark.parametrize("n", [1, 2, 63, 64, 65, 130])
+@pytest.mark.parametrize("complete", [True, False])
+def test_spin_fields_from_the_bit_matrices_are_the_coupling_products(n, complete):
+    """``W s`` from the bits (one popcount a word where every coupling is ±w, two otherwise) against numpy's
+    product, on sizes around the 64-bit words' edges."""
+    energy = _pm1_complete(n, 5, weight=0.5) if complete else _pm1_dense(n, 5, 0.7, 0.5)
+    model = _kernel_model(compile_spin_model(energy))
+    if n > 2:
+        assert model.plus_bits.shape == (n, -(-n // 64))
+        assert model.minus_bits.shape[1] == (0 if complete else model.plus_bits.shape[1])
+    weights = compile_spin_model(energy).coupling.toarray()
+    np.fill_diagonal(weights, 0.0)
+    rng = np.random.default_rng(n)
+    for _ in range(5):
+        x = rng.uniform(-1.0, 1.0, (1, n))
+        reads = SB.new_reads(model, x, np.zeros_like(x), 0)
+        SB.refresh(model, reads, False)  # sets the spins' bits (and the fields, by rows)
+        field = np.full(n, np.nan)
+        if model.plus_bits.shape[1]:
+            SB._fields_from_bits(model, reads.spin_bits[0], reads.spins[0], field)
+            assert np.array_equal(field, weights @ reads.spins[0])
+        assert np.array_equal(reads.field_s[0], weights @ reads.spins[0])
+
+
+def test_bit_matrices_only_for_dense_couplings_of_one_magnitude():
+    assert _kernel_model(compile_spin_model(_pm1_complete(50, 1, weight=3.0))).bit_weight == 3.0
+    for energy in (_pm1_complete(50, 1, bias=True), _pm1_dense(50, 2, 0.8, 1.0)):
+        assert _kernel_model(compile_spin_model(energy)).plus_bits.shape == (50, 1)
+    w = np.triu(np.random.default_rng(0).choice([-1.0, 2.0], (50, 50)), 1)
+    for energy in (Energy.from_hopfield(w + w.T, np.zeros(50), 0.0, "spin"), random_energy(60, 3, density=0.05)):
+        model = _kernel_model(compile_spin_model(energy))
+        assert model.plus_bits.shape[1] == 0 and model.bit_threshold == SB.NO_BITS
+
+
+@pytest.mark.parametrize("mode", ["ballistic", "discrete"])
+@pytest.mark.parametrize("complete", [True, False])
+def test_spin_fields_recomputed_from_bits_change_no_result(mode, complete, monkeypatch):
+    """Recomputing a replica's spin field from the bits whenever any spin flips, or never, gives the states,
+    energies and traces of the default threshold, read for read."""
+    import hopsolve.backends.bifurcation as bifurcation
+
+    energy = _pm1_complete(150, 7, bias=True, weight=0.5) if complete else _pm1_dense(150, 7, 0.6, 0.5)
+    params = BifurcationParams(reads=6, steps=300, mode=mode, trace=True)
+    backend = BifurcationBackend()
+    results = []
+    for per_word in (bifurcation.BIT_FLIPS_PER_WORD, 1e-9, 1e9):  # the default, always, never
+        monkeypatch.setattr(bifurcation, "BIT_FLIPS_PER_WORD", per_word)
+        results.append(backend.solve(energy, params, seed=3))
+    assert _kernel_model(compile_spin_model(energy)).plus_bits.shape[1] == 3
+    for other in results[1:]:
+        assert np.array_equal(results[0].states, other.states)
+        assert np.array_equal(results[0].energies, other.energies)
+        assert np.array_equal(results[0].per_read["trace"], other.per_read["trace"])
 
 
 @pytest.mark.parametrize("chunk", [1 << 20, 2])

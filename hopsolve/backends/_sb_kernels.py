@@ -12,6 +12,16 @@ the same values, so the same float64 arithmetic and results, from half the memor
 time). A float32 matrix product over a block of replicas for the steps in which many spins flip was tried as well:
 slower than the rows at every share of flips tried (0.1–0.5, K2000, this machine's OpenBLAS), so not kept.
 
+Dense couplings of one magnitude ``w`` (±1 complete graphs, unweighted dense graphs: ``SBModel.plus_bits``) are
+also held as two bit matrices, one bit per coupling: where ``W_ij = +w`` and where ``W_ij = -w``. The spins are
+held as bits too, so a whole spin field is ``w·(2·popcount(plus_i & s) - 2·popcount(minus_i & s) + offset_i)``,
+64 couplings a word. Early in a run about half the spins flip every step (K800 dSB: 400 of 800 at first, 93,000
+flips a read over 1000 steps); a step that flips at least ``SBModel.bit_threshold`` spins of a replica recomputes
+its spin field from the bits (and its energy from the field) instead of adding one float row per flip; every
+refresh does too. The fields are integers times ``w``, exact, so the dynamics are those of the rows; the energies
+are too wherever the arithmetic is exact (dyadic weights and biases: tested read for read), and otherwise differ
+only by rounding.
+
 The energy is the flattened spin model of :mod:`hopsolve.backends._model`::
 
     E(s) = -½ sᵀWs - bᵀs + Σ_f scale_f Σ_g (Σ_{i∈g} s_i - t_fg)²     (W with a zero diagonal)
@@ -26,13 +36,39 @@ from typing import NamedTuple
 
 import numba
 import numpy as np
+from numba import types
+from numba.extending import intrinsic
 
 REFRESH_STEPS = 1000
+
+WORD_BITS = 64
+NO_BITS = np.iinfo(np.int64).max
+"""``SBModel.bit_threshold`` of a model without bit matrices: no step flips that many spins."""
+
+
+@intrinsic
+def _popcount(typingctx, word):
+    """The number of set bits of a ``uint64`` (LLVM's ``ctpop``: one instruction where the CPU has it)."""
+    if word != types.uint64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.ctpop(args[0])
+
+    return types.uint64(types.uint64), codegen
+
 
 class SBModel(NamedTuple):
     """The couplings in CSR form (zero diagonal) and, where mostly full, dense: in ``dense32`` (float32) where every
     coupling is exact in float32 (see ``bifurcation.exact_in_float32``), else in ``dense`` (float64); the other (both,
-    when sparse) is 0 × 0. Then biases and groups."""
+    when sparse) is 0 × 0. Then biases and groups.
+
+    Where the dense couplings all have one magnitude ``bit_weight``: ``plus_bits[i]`` and ``minus_bits[i]`` (n ×
+    words, uint64) mark the ``j`` with ``W_ij = +w`` and ``-w`` (bit ``j % 64`` of word ``j // 64``),
+    ``bit_offset[i]`` is ``|minus_i| - |plus_i|``, and a replica step flipping ``bit_threshold`` spins or more
+    recomputes the spin field from the bits. Where every coupling off the diagonal is ``±w`` (complete graphs, the
+    SK model) ``minus_bits`` is n × 0: ``plus_bits`` says it all. Without bits ``plus_bits`` is n × 0 too and
+    ``bit_threshold`` is :data:`NO_BITS`."""
 
     indptr: np.ndarray
     indices: np.ndarray
@@ -43,6 +79,11 @@ class SBModel(NamedTuple):
     group_of: np.ndarray
     group_target: np.ndarray
     group_scale: np.ndarray
+    plus_bits: np.ndarray
+    minus_bits: np.ndarray
+    bit_offset: np.ndarray
+    bit_weight: float
+    bit_threshold: int
 
 
 class SBRun(NamedTuple):
@@ -58,7 +99,9 @@ class SBRun(NamedTuple):
 
 class SBReads(NamedTuple):
     """Per-replica state (rows are replicas). ``field_x = W x`` (ballistic only), ``field_s = W s``; ``gsum_*`` the
-    group sums of ``x`` and ``s``; ``energy`` the energy of ``s`` without the model's constant."""
+    group sums of ``x`` and ``s``; ``energy`` the energy of ``s`` without the model's constant; ``spin_bits`` the
+    spins as bits (set where +1), as many words as the model's bit matrices have (none without them). Built by
+    :func:`new_reads`."""
 
     x: np.ndarray
     y: np.ndarray
@@ -71,6 +114,18 @@ class SBReads(NamedTuple):
     best_spins: np.ndarray
     best: np.ndarray
     trace: np.ndarray
+    spin_bits: np.ndarray
+
+
+def new_reads(model: SBModel, x: np.ndarray, y: np.ndarray, trace_steps: int) -> SBReads:
+    """Replicas at positions ``x`` and momenta ``y`` (reads × n), spins ``sign(x)`` (+1 at 0); fields, group sums
+    and energies zero until :func:`refresh`."""
+    reads = x.shape[0]
+    spins = np.where(x >= 0, 1.0, -1.0)
+    groups = (reads, model.group_of.shape[0], model.group_target.shape[1])
+    return SBReads(x, y, spins, np.zeros_like(x), np.zeros_like(x), np.zeros(groups), np.zeros(groups),
+                   np.zeros(reads), spins.copy(), np.zeros(reads), np.zeros((reads, trace_steps)),
+                   np.zeros((reads, model.plus_bits.shape[1]), np.uint64))
 
 
 SPARSE, DENSE, DENSE32 = 0, 1, 2
@@ -139,6 +194,54 @@ def _move_groups(model, gsum, i, delta):
             gsum[f, g] += delta
 
 
+@numba.njit(cache=True, inline="always")
+def _set_spin_bit(bits, r, i, up):
+    """Set (``up``) or clear replica ``r``'s bit of spin ``i``."""
+    mask = np.uint64(1) << np.uint64(i % WORD_BITS)
+    if up:
+        bits[r, i // WORD_BITS] |= mask
+    else:
+        bits[r, i // WORD_BITS] &= ~mask
+
+
+@numba.njit(cache=True)
+def _energy_of(model, spins, field_s, gsum_s):
+    """The energy of ``spins`` (without the model's constant) from their field ``W s`` and group sums."""
+    energy = 0.0
+    for i in range(spins.shape[0]):
+        energy -= spins[i] * (0.5 * field_s[i] + model.bias[i])
+    for f in range(model.group_scale.shape[0]):
+        for g in range(model.group_target.shape[1]):
+            gap = gsum_s[f, g] - model.group_target[f, g]
+            energy += model.group_scale[f] * gap * gap
+    # groups past a family's count have target 0 and no members: they add nothing
+    return energy
+
+
+@numba.njit(cache=True)
+def _fields_from_bits(model, spin_bits, spins, field_s):
+    """``field_s = W s`` from the bit matrices: ``w·(2·|plus_i ∩ s| - 2·|minus_i ∩ s| + |minus_i| - |plus_i|)``.
+    Where every coupling off the diagonal is ``±w`` (``minus_bits`` n × 0), one popcount a word serves: ``W_ij s_j
+    = +w`` where bit ``j`` of ``plus_i`` equals spin ``j``'s, so ``field_i = w·(n - 1 - 2·|plus_i ⊕ s| + 2·[s_i >
+    0])`` (``plus_i`` has no bit ``i``, so ``⊕`` counts spin ``i`` itself once where it is +1)."""
+    n = field_s.shape[0]
+    words = spin_bits.shape[0]
+    if model.minus_bits.shape[1] == 0:
+        for i in range(n):
+            differ = np.uint64(0)
+            for k in range(words):
+                differ += _popcount(model.plus_bits[i, k] ^ spin_bits[k])
+            own = 1 if spins[i] > 0.0 else 0
+            field_s[i] = model.bit_weight * (n - 1 - 2 * (np.int64(differ) - own))
+        return
+    for i in range(n):
+        total = 0
+        for k in range(words):
+            total += (np.int64(_popcount(model.plus_bits[i, k] & spin_bits[k]))
+                      - np.int64(_popcount(model.minus_bits[i, k] & spin_bits[k])))
+        field_s[i] = model.bit_weight * (2 * total + model.bit_offset[i])
+
+
 @numba.njit(cache=True)
 def _refresh_read(model, reads, r, ballistic):
     """Recompute replica ``r``'s fields, group sums and energy from its positions and spins."""
@@ -147,26 +250,27 @@ def _refresh_read(model, reads, r, ballistic):
     # the replica's rows taken once: a view made per unit costs reference counting on every one of n units
     x, spins = reads.x[r], reads.spins[r]
     field_s, gsum_s, field_x, gsum_x = reads.field_s[r], reads.gsum_s[r], reads.field_x[r], reads.gsum_x[r]
-    field_s[:] = 0.0
+    with_bits = reads.spin_bits.shape[1] > 0
+    if with_bits:  # the spin field from the bits: the same exact values, a popcount per 64 couplings
+        reads.spin_bits[r, :] = 0
+        for i in range(n):
+            if spins[i] > 0.0:
+                _set_spin_bit(reads.spin_bits, r, i, True)
+        _fields_from_bits(model, reads.spin_bits[r], spins, field_s)
+    else:
+        field_s[:] = 0.0
     gsum_s[:, :] = 0.0
     if ballistic:
         field_x[:] = 0.0
         gsum_x[:, :] = 0.0
     for i in range(n):
-        _add_row(model, field_s, i, spins[i], layout)
+        if not with_bits:
+            _add_row(model, field_s, i, spins[i], layout)
         _move_groups(model, gsum_s, i, spins[i])
         if ballistic and x[i] != 0.0:
             _add_row(model, field_x, i, x[i], layout)
             _move_groups(model, gsum_x, i, x[i])
-    energy = 0.0
-    for i in range(n):
-        energy -= spins[i] * (0.5 * field_s[i] + model.bias[i])
-    for f in range(model.group_scale.shape[0]):
-        for g in range(model.group_target.shape[1]):
-            gap = gsum_s[f, g] - model.group_target[f, g]
-            energy += model.group_scale[f] * gap * gap
-    # groups past a family's count have target 0 and no members: they add nothing
-    reads.energy[r] = energy
+    reads.energy[r] = _energy_of(model, spins, field_s, gsum_s)
 
 
 @numba.njit(cache=True, parallel=True)
@@ -176,18 +280,53 @@ def refresh(model, reads, ballistic):
         _refresh_read(model, reads, np.int64(r), ballistic)  # int64, as the serial callers: one compiled version
 
 
+@numba.njit(cache=True, inline="always")
+def _flips(x_i, s_i):
+    """Whether a spin ``s_i`` takes a new sign from its position ``x_i`` (``x_i = 0`` keeps its sign)."""
+    return (x_i > 0.0 and s_i < 0.0) or (x_i < 0.0 and s_i > 0.0)
+
+
 @numba.njit(cache=True)
-def _flip_by_rows(model, reads, r, layout):
-    """Give replica ``r``'s spins the signs of its positions, adding a coupling row per flip to its spin field and
-    updating its energy flip by flip."""
-    x, s, field_s, gsum_s = reads.x[r], reads.spins[r], reads.field_s[r], reads.gsum_s[r]
+def _flip_by_bits(model, reads, r):
+    """Give replica ``r``'s spins the signs of its positions, then recompute its spin field from the bit matrices
+    and its energy from the field."""
+    x, s, gsum_s = reads.x[r], reads.spins[r], reads.gsum_s[r]
     for i in range(x.shape[0]):
         old = s[i]
-        if (x[i] > 0.0 and old < 0.0) or (x[i] < 0.0 and old > 0.0):  # x = 0 keeps its sign
+        if _flips(x[i], old):
+            _move_groups(model, gsum_s, i, -2.0 * old)
+            s[i] = -old
+            _set_spin_bit(reads.spin_bits, r, i, old < 0.0)
+    _fields_from_bits(model, reads.spin_bits[r], s, reads.field_s[r])
+    reads.energy[r] = _energy_of(model, s, reads.field_s[r], gsum_s)
+
+
+@numba.njit(cache=True)
+def _flip_spins(model, reads, r, layout):
+    """Give replica ``r``'s spins the signs of its positions and bring its spin field and energy up to date: by
+    recomputing them from the bits where the model has bit matrices and at least ``model.bit_threshold`` spins flip
+    (:func:`_flip_by_bits`), else by adding one coupling row per flip, updating the energy flip by flip."""
+    x, s, field_s, gsum_s = reads.x[r], reads.spins[r], reads.field_s[r], reads.gsum_s[r]
+    n = x.shape[0]
+    flips = 0
+    for i in range(n):
+        if _flips(x[i], s[i]):
+            flips += 1
+    if flips == 0:
+        return
+    if flips >= model.bit_threshold:
+        _flip_by_bits(model, reads, r)
+        return
+    with_bits = reads.spin_bits.shape[1] > 0
+    for i in range(n):
+        old = s[i]
+        if _flips(x[i], old):
             reads.energy[r] += 2.0 * old * (field_s[i] + model.bias[i] + _group_field(model, gsum_s, i, old))
             _add_row(model, field_s, i, -2.0 * old, layout)
             _move_groups(model, gsum_s, i, -2.0 * old)
             s[i] = -old
+            if with_bits:
+                _set_spin_bit(reads.spin_bits, r, i, old < 0.0)
 
 
 @numba.njit(cache=True)
@@ -230,7 +369,7 @@ def _steps_block(model, run, reads, first, last):
                         _add_row_at(model, reads.field_x, r, i, delta, layout)
                         _move_groups_at(model, reads.gsum_x, r, i, delta)
         for r in range(first, last):
-            _flip_by_rows(model, reads, r, layout)
+            _flip_spins(model, reads, r, layout)
         for r in range(first, last):
             if reads.energy[r] < reads.best[r]:
                 reads.best[r] = reads.energy[r]

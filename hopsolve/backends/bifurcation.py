@@ -55,6 +55,10 @@ POWER_TOLERANCE = 1e-6
 MAX_BLOCK = 16
 """At most this many replicas step in lockstep on one thread, sharing each coupling row they load."""
 
+BIT_FLIPS_PER_WORD = 2.0
+"""A replica step that flips at least this many spins per 64-bit word of a row recomputes its spin field from the
+bit matrices rather than adding one coupling row per flip (measured: see ``benchmarks/RESULTS.md`` §9)."""
+
 START_AMPLITUDE = 0.1
 """Random starts draw ``x_i`` and ``y_i`` from U(-0.1, 0.1)."""
 
@@ -256,7 +260,8 @@ def exact_in_float32(values: np.ndarray) -> bool:
 
 def _kernel_model(model: SpinModel) -> SB.SBModel:
     """The model without its diagonal (a constant on spins), dense where it is mostly full: in float32 where that is
-    exact (:func:`exact_in_float32`)."""
+    exact (:func:`exact_in_float32`), and as bit matrices where every coupling has one magnitude
+    (:func:`sign_bits`)."""
     entries = model.coupling.tocoo()
     off = entries.row != entries.col  # the diagonal dropped in coordinate form: LIL's setdiag takes seconds at 10⁶
     coupling = sp.csr_matrix((entries.data[off], (entries.row[off], entries.col[off])), shape=entries.shape)
@@ -264,12 +269,38 @@ def _kernel_model(model: SpinModel) -> SB.SBModel:
     coupling.sort_indices()
     dense = np.ascontiguousarray(coupling.toarray()) if model.is_dense else np.zeros((0, 0))
     dense32 = np.zeros((0, 0), np.float32)
-    if dense.size and exact_in_float32(coupling.data):  # the off-diagonal non-zeros: dense's values but 0
+    exact = bool(dense.size) and exact_in_float32(coupling.data)  # the off-diagonal non-zeros: dense's values but 0
+    plus, minus, offset, weight, threshold = sign_bits(dense if exact else np.zeros((0, 0)), model.n)
+    if exact:
         dense, dense32 = np.zeros((0, 0)), dense.astype(np.float32)
     return SB.SBModel(coupling.indptr.astype(np.int64), coupling.indices.astype(np.int64),
                       coupling.data.astype(np.float64), dense, dense32,
                       np.ascontiguousarray(model.bias, dtype=np.float64),
-                      model.group_of, np.ascontiguousarray(model.group_target), model.group_scale)
+                      model.group_of, np.ascontiguousarray(model.group_target), model.group_scale,
+                      plus, minus, offset, weight, threshold)
+
+
+def sign_bits(dense: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, int]:
+    """The bit matrices of dense couplings that all have one magnitude ``w`` (see ``SB.SBModel``): ``plus``,
+    ``minus`` (n × 0 where every coupling off the diagonal is ±w), ``offset``, ``w``, and the flips of a replica
+    step from which recomputing its spin field from the bits pays (:data:`BIT_FLIPS_PER_WORD` per word of a row).
+    Couplings of several magnitudes (or none dense) give n × 0 matrices and ``SB.NO_BITS``."""
+    magnitudes = np.unique(np.abs(dense[dense != 0])) if dense.size else np.zeros(0)
+    if len(magnitudes) != 1:
+        empty = np.zeros((n, 0), np.uint64)
+        return empty, empty.copy(), np.zeros(n, np.int64), 0.0, SB.NO_BITS
+    words = -(-n // SB.WORD_BITS)
+    padded = np.zeros((n, words * SB.WORD_BITS), bool)
+
+    def packed(mask: np.ndarray) -> np.ndarray:
+        padded[:, :n] = mask
+        return np.ascontiguousarray(np.packbits(padded, axis=1, bitorder="little").view(np.uint64))
+
+    plus = packed(dense > 0)
+    complete = np.count_nonzero(dense) == n * (n - 1)  # every coupling off the diagonal is ±w
+    minus = np.zeros((n, 0), np.uint64) if complete else packed(dense < 0)
+    offset = (np.count_nonzero(dense < 0, axis=1) - np.count_nonzero(dense > 0, axis=1)).astype(np.int64)
+    return plus, minus, offset, float(magnitudes[0]), min(SB.NO_BITS, max(1, math.ceil(BIT_FLIPS_PER_WORD * words)))
 
 
 class BifurcationBackend(Backend):
@@ -305,12 +336,9 @@ class BifurcationBackend(Backend):
         if extra:  # the extra spin starts on the +1 side, so given states keep their signs
             x, y = (np.ascontiguousarray(np.hstack([x, np.full((reads, 1), START_AMPLITUDE)])),
                     np.ascontiguousarray(np.hstack([y, np.zeros((reads, 1))])))
-        spins = np.where(x >= 0, 1.0, -1.0)
-        groups = (reads, model.group_of.shape[0], model.group_target.shape[1])
-        state = SB.SBReads(x, y, spins, np.zeros_like(x), np.zeros_like(x), np.zeros(groups), np.zeros(groups),
-                           np.zeros(reads), spins.copy(), np.zeros(reads),
-                           np.zeros((reads, params.steps if params.trace else 0)))
         kernel_model = _kernel_model(model)
+        state = SB.new_reads(kernel_model, x, y, params.steps if params.trace else 0)
+        spins = state.spins
         radius = spectral_radius(kernel_model, model.n, None if params.time_limit is None
                                  else started + params.time_limit, reads)
         dt = params.dt if params.dt is not None else stable_step(params.a0, c0, radius)
