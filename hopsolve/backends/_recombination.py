@@ -24,6 +24,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from hopsolve.backends._replica_kernels import grow_cluster
+
 GAIN_TOLERANCE = 1e-9
 """A cluster is taken from the donor only when that lowers the energy by more than this (relative to the model's
 largest coefficient), so rounding never makes a recombination raise an energy."""
@@ -42,27 +44,16 @@ def recombine_into(indptr, indices, data, bias, child, donor, mark, queue, toler
     for start in range(n):
         if mark[start] != 0 or child[start] == donor[start]:
             continue
-        queue[0] = start
-        mark[start] = 1
-        size = 1
-        head = 0
-        delta = 0.0
-        while head < size:
-            i = queue[head]
-            head += 1
+        size = grow_cluster(indptr, indices, data, child, donor, start, queue, mark, n)
+        delta = 0.0  # the cluster's neighbours outside it are exactly those where child and donor agree
+        for k in range(size):
+            i = queue[k]
             s_i = child[i]
             delta += 2.0 * s_i * bias[i]
             for q in range(indptr[i], indptr[i + 1]):
                 j = indices[q]
                 w = data[q]
-                if w == 0.0 or j == i:
-                    continue
-                if child[j] != donor[j]:
-                    if mark[j] == 0:
-                        mark[j] = 1
-                        queue[size] = j
-                        size += 1
-                else:
+                if w != 0.0 and j != i and child[j] == donor[j]:
                     delta += 2.0 * w * s_i * child[j]
         if delta < -tolerance:
             for k in range(size):

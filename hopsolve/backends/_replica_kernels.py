@@ -61,6 +61,31 @@ def exchange_accepted(beta_low, beta_high, energy_low, energy_high, x_rng):
     return u < np.exp(x), x_rng
 
 
+@numba.njit(cache=True, inline="always")
+def grow_cluster(indptr, indices, data, sa, sb, start, queue, mark, cap):
+    """The cluster of disagreement of states ``sa`` and ``sb`` around site ``start`` (where they disagree): the
+    sites connected to it through nonzero couplings on which the two disagree, breadth first from ``start``. They
+    are left in ``queue[:size]`` with ``mark`` set to 1 on each; returns ``size``. Sites already marked are not
+    entered (a caller keeps earlier clusters marked so as not to grow them twice). A cluster that would pass
+    ``cap`` sites stops growing: ``-size`` is returned for the sites queued so far (still marked)."""
+    queue[0] = start
+    mark[start] = 1
+    size = 1
+    head = 0
+    while head < size:
+        i = queue[head]
+        head += 1
+        for q in range(indptr[i], indptr[i + 1]):
+            j = indices[q]
+            if mark[j] == 0 and sa[j] != sb[j] and data[q] != 0.0:
+                if size >= cap:
+                    return -size
+                mark[j] = 1
+                queue[size] = j
+                size += 1
+    return size
+
+
 @numba.njit(cache=True)
 def houdayer_move(indptr, indices, data, a, b, states, fields, energies, rng, cap, queue, mark):
     """One Houdayer cluster move between replicas ``a`` and ``b`` (at the same β); returns the cluster's size
@@ -98,26 +123,10 @@ def houdayer_move(indptr, indices, data, a, b, states, fields, energies, rng, ca
                 seed = i
                 break
             pick -= 1
-    queue[0] = seed
-    mark[seed] = 1
-    size = 1
-    head = 0
-    too_large = False
-    while head < size and not too_large:
-        i = queue[head]
-        head += 1
-        for q in range(indptr[i], indptr[i + 1]):
-            j = indices[q]
-            if mark[j] == 0 and sa[j] != sb[j] and data[q] != 0.0:
-                if size >= cap:
-                    too_large = True
-                    break
-                mark[j] = 1
-                queue[size] = j
-                size += 1
-    for k in range(size):
+    size = grow_cluster(indptr, indices, data, sa, sb, seed, queue, mark, cap)
+    for k in range(abs(size)):
         mark[queue[k]] = 0
-    if too_large:
+    if size < 0:
         return 0
     for k in range(size):
         energies[a] += _flip(indptr, indices, data, sa, fields[a], queue[k])
