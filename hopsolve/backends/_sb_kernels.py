@@ -207,9 +207,20 @@ def _set_spin_bit(bits, r, i, up):
 @numba.njit(cache=True)
 def _energy_of(model, spins, field_s, gsum_s):
     """The energy of ``spins`` (without the model's constant) from their field ``W s`` and group sums."""
-    energy = 0.0
+    quadratic = 0.0
     for i in range(spins.shape[0]):
-        energy -= spins[i] * (0.5 * field_s[i] + model.bias[i])
+        quadratic += spins[i] * field_s[i]
+    return _energy_from_quadratic(model, spins, quadratic, gsum_s)
+
+
+@numba.njit(cache=True)
+def _energy_from_quadratic(model, spins, quadratic, gsum_s):
+    """The energy of ``spins`` (without the model's constant) given ``quadratic = sᵀWs``: ``-½ sᵀWs - bᵀs`` plus
+    the group penalties. Zero biases are skipped (max-cut has none), so the sum costs no floating-point chain."""
+    energy = -0.5 * quadratic
+    for i in range(spins.shape[0]):
+        if model.bias[i] != 0.0:
+            energy -= spins[i] * model.bias[i]
     for f in range(model.group_scale.shape[0]):
         for g in range(model.group_target.shape[1]):
             gap = gsum_s[f, g] - model.group_target[f, g]
@@ -223,23 +234,30 @@ def _fields_from_bits(model, spin_bits, spins, field_s):
     """``field_s = W s`` from the bit matrices: ``w·(2·|plus_i ∩ s| - 2·|minus_i ∩ s| + |minus_i| - |plus_i|)``.
     Where every coupling off the diagonal is ``±w`` (``minus_bits`` n × 0), one popcount a word serves: ``W_ij s_j
     = +w`` where bit ``j`` of ``plus_i`` equals spin ``j``'s, so ``field_i = w·(n - 1 - 2·|plus_i ⊕ s| + 2·[s_i >
-    0])`` (``plus_i`` has no bit ``i``, so ``⊕`` counts spin ``i`` itself once where it is +1)."""
+    0])`` (``plus_i`` has no bit ``i``, so ``⊕`` counts spin ``i`` itself once where it is +1). Returns ``sᵀWs``,
+    added up in integers (``field_i / w`` is one), so the energy needs no floating-point sum over the fields."""
     n = field_s.shape[0]
     words = spin_bits.shape[0]
+    quadratic = 0
     if model.minus_bits.shape[1] == 0:
         for i in range(n):
             differ = np.uint64(0)
             for k in range(words):
                 differ += _popcount(model.plus_bits[i, k] ^ spin_bits[k])
-            own = 1 if spins[i] > 0.0 else 0
-            field_s[i] = model.bit_weight * (n - 1 - 2 * (np.int64(differ) - own))
-        return
+            up = spins[i] > 0.0
+            count = n - 1 - 2 * (np.int64(differ) - (1 if up else 0))
+            field_s[i] = model.bit_weight * count
+            quadratic += count if up else -count
+        return model.bit_weight * quadratic
     for i in range(n):
         total = 0
         for k in range(words):
             total += (np.int64(_popcount(model.plus_bits[i, k] & spin_bits[k]))
                       - np.int64(_popcount(model.minus_bits[i, k] & spin_bits[k])))
-        field_s[i] = model.bit_weight * (2 * total + model.bit_offset[i])
+        count = 2 * total + model.bit_offset[i]
+        field_s[i] = model.bit_weight * count
+        quadratic += count if spins[i] > 0.0 else -count
+    return model.bit_weight * quadratic
 
 
 @numba.njit(cache=True)
@@ -251,12 +269,13 @@ def _refresh_read(model, reads, r, ballistic):
     x, spins = reads.x[r], reads.spins[r]
     field_s, gsum_s, field_x, gsum_x = reads.field_s[r], reads.gsum_s[r], reads.field_x[r], reads.gsum_x[r]
     with_bits = reads.spin_bits.shape[1] > 0
+    quadratic = 0.0
     if with_bits:  # the spin field from the bits: the same exact values, a popcount per 64 couplings
         reads.spin_bits[r, :] = 0
         for i in range(n):
             if spins[i] > 0.0:
                 _set_spin_bit(reads.spin_bits, r, i, True)
-        _fields_from_bits(model, reads.spin_bits[r], spins, field_s)
+        quadratic = _fields_from_bits(model, reads.spin_bits[r], spins, field_s)
     else:
         field_s[:] = 0.0
     gsum_s[:, :] = 0.0
@@ -270,7 +289,10 @@ def _refresh_read(model, reads, r, ballistic):
         if ballistic and x[i] != 0.0:
             _add_row(model, field_x, i, x[i], layout)
             _move_groups(model, gsum_x, i, x[i])
-    reads.energy[r] = _energy_of(model, spins, field_s, gsum_s)
+    if with_bits:
+        reads.energy[r] = _energy_from_quadratic(model, spins, quadratic, gsum_s)
+    else:
+        reads.energy[r] = _energy_of(model, spins, field_s, gsum_s)
 
 
 @numba.njit(cache=True, parallel=True)
@@ -297,8 +319,8 @@ def _flip_by_bits(model, reads, r):
             _move_groups(model, gsum_s, i, -2.0 * old)
             s[i] = -old
             _set_spin_bit(reads.spin_bits, r, i, old < 0.0)
-    _fields_from_bits(model, reads.spin_bits[r], s, reads.field_s[r])
-    reads.energy[r] = _energy_of(model, s, reads.field_s[r], gsum_s)
+    quadratic = _fields_from_bits(model, reads.spin_bits[r], s, reads.field_s[r])
+    reads.energy[r] = _energy_from_quadratic(model, s, quadratic, gsum_s)
 
 
 @numba.njit(cache=True)
