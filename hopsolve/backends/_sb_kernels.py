@@ -204,6 +204,17 @@ def _set_spin_bit(bits, r, i, up):
         bits[r, i // WORD_BITS] &= ~mask
 
 
+@numba.njit(cache=True, inline="always")
+def _pack_spins(spins, bits):
+    """``bits`` = the spins as bits (set where +1), word by word, without a branch per spin."""
+    n = spins.shape[0]
+    for k in range(bits.shape[0]):
+        word = np.uint64(0)
+        for b in range(min(WORD_BITS, n - k * WORD_BITS)):
+            word |= np.uint64(spins[k * WORD_BITS + b] > 0.0) << np.uint64(b)
+        bits[k] = word
+
+
 @numba.njit(cache=True)
 def _energy_of(model, spins, field_s, gsum_s):
     """The energy of ``spins`` (without the model's constant) from their field ``W s`` and group sums."""
@@ -271,10 +282,7 @@ def _refresh_read(model, reads, r, ballistic):
     with_bits = reads.spin_bits.shape[1] > 0
     quadratic = 0.0
     if with_bits:  # the spin field from the bits: the same exact values, a popcount per 64 couplings
-        reads.spin_bits[r, :] = 0
-        for i in range(n):
-            if spins[i] > 0.0:
-                _set_spin_bit(reads.spin_bits, r, i, True)
+        _pack_spins(spins, reads.spin_bits[r])
         quadratic = _fields_from_bits(model, reads.spin_bits[r], spins, field_s)
     else:
         field_s[:] = 0.0
@@ -311,15 +319,19 @@ def _flips(x_i, s_i):
 @numba.njit(cache=True)
 def _flip_by_bits(model, reads, r):
     """Give replica ``r``'s spins the signs of its positions, then recompute its spin field from the bit matrices
-    and its energy from the field."""
+    and its energy from the field. Written without branches on the spins (about half of them flip in the steps
+    that come here, so branches would mostly be mispredicted): the signs by selects, the bits word by word."""
     x, s, gsum_s = reads.x[r], reads.spins[r], reads.gsum_s[r]
-    for i in range(x.shape[0]):
-        old = s[i]
-        if _flips(x[i], old):
-            _move_groups(model, gsum_s, i, -2.0 * old)
-            s[i] = -old
-            _set_spin_bit(reads.spin_bits, r, i, old < 0.0)
-    quadratic = _fields_from_bits(model, reads.spin_bits[r], s, reads.field_s[r])
+    n = x.shape[0]
+    if model.group_scale.shape[0] > 0:
+        for i in range(n):
+            if _flips(x[i], s[i]):
+                _move_groups(model, gsum_s, i, -2.0 * s[i])
+    for i in range(n):
+        s[i] = 1.0 if x[i] > 0.0 else (-1.0 if x[i] < 0.0 else s[i])  # x = 0 keeps its sign
+    bits = reads.spin_bits[r]
+    _pack_spins(s, bits)
+    quadratic = _fields_from_bits(model, bits, s, reads.field_s[r])
     reads.energy[r] = _energy_from_quadratic(model, s, quadratic, gsum_s)
 
 
@@ -332,8 +344,7 @@ def _flip_spins(model, reads, r, layout):
     n = x.shape[0]
     flips = 0
     for i in range(n):
-        if _flips(x[i], s[i]):
-            flips += 1
+        flips += _flips(x[i], s[i])  # no branch: about half the spins flip early in a run
     if flips == 0:
         return
     if flips >= model.bit_threshold:
