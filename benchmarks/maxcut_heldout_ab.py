@@ -39,6 +39,8 @@ GRAPHS = {
     "sparse10000": ("random", (10000,), 10000, "one", 105),  # mean degree 2, as G70
     "random2000pm": ("random", (2000,), 20000, "pm1", 106),  # as G27–G31
     "torus40x50": ("torus", (40, 50), None, "pm1", 107),  # as G32–G34 (2000 nodes)
+    "random2000": ("random", (2000,), 19990, "one", 108),  # as G22–G26
+    "random800": ("random", (800,), 19176, "one", 109),  # as G1–G5
 }
 
 

@@ -285,8 +285,8 @@ def sign_bits(dense: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.nda
     ``minus`` (n × 0 where every coupling off the diagonal is ±w), ``offset``, ``w``, and the flips of a replica
     step from which recomputing its spin field from the bits pays (:data:`BIT_FLIPS_PER_WORD` per word of a row).
     Couplings of several magnitudes (or none dense) give n × 0 matrices and ``SB.NO_BITS``."""
-    magnitudes = np.unique(np.abs(dense[dense != 0])) if dense.size else np.zeros(0)
-    if len(magnitudes) != 1:
+    magnitudes = np.abs(dense[dense != 0]) if dense.size else np.zeros(0)
+    if not magnitudes.size or magnitudes.min() != magnitudes.max():
         empty = np.zeros((n, 0), np.uint64)
         return empty, empty.copy(), np.zeros(n, np.int64), 0.0, SB.NO_BITS
     words = -(-n // SB.WORD_BITS)
@@ -300,7 +300,7 @@ def sign_bits(dense: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.nda
     complete = np.count_nonzero(dense) == n * (n - 1)  # every coupling off the diagonal is ±w
     minus = np.zeros((n, 0), np.uint64) if complete else packed(dense < 0)
     offset = (np.count_nonzero(dense < 0, axis=1) - np.count_nonzero(dense > 0, axis=1)).astype(np.int64)
-    return plus, minus, offset, float(magnitudes[0]), min(SB.NO_BITS, max(1, math.ceil(BIT_FLIPS_PER_WORD * words)))
+    return plus, minus, offset, float(magnitudes.max()), min(SB.NO_BITS, max(1, math.ceil(BIT_FLIPS_PER_WORD * words)))
 
 
 class BifurcationBackend(Backend):
