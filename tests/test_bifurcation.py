@@ -16,6 +16,7 @@ from hopsolve.backends.bifurcation import (
     BifurcationParams,
     _kernel_model,
     coupling_scale,
+    no_sign_bits,
     spectral_radius,
     stable_step,
 )
@@ -286,28 +287,43 @@ def _pm1_dense(n: int, seed: int, density: float, weight: float) -> Energy:
     return Energy.from_hopfield(w + w.T, rng.integers(-2, 3, n).astype(float), 0.0, "spin")
 
 
+def _without_bits(model: SB.SBModel) -> SB.SBModel:
+    n = len(model.bias)
+    plus, minus, offset, weight, threshold = no_sign_bits(n)
+    return model._replace(plus_bits=plus, minus_bits=minus, bit_offset=offset, bit_weight=weight,
+                          bit_threshold=threshold)
+
+
 @pytest.mark.parametrize("n", [1, 2, 63, 64, 65, 130])
 @pytest.mark.parametrize("complete", [True, False])
 def test_spin_fields_from_the_bit_matrices_are_the_coupling_products(n, complete):
-    """``W s`` from the bits (one popcount a word where every coupling is ±w, two otherwise) against numpy's
-    product, on sizes around the 64-bit words' edges."""
+    """``W s`` from the bits (one popcount a word where every coupling is ±w, two otherwise), and the refresh's
+    fields and energies by bits and by rows, against numpy, on sizes around the 64-bit words' edges; some
+    positions are exactly 0 (their spins keep the sign they were given)."""
     energy = _pm1_complete(n, 5, weight=0.5) if complete else _pm1_dense(n, 5, 0.7, 0.5)
     model = _kernel_model(compile_spin_model(energy))
     if n > 2:
         assert model.plus_bits.shape == (n, -(-n // 64))
         assert model.minus_bits.shape[1] == (0 if complete else model.plus_bits.shape[1])
+    rows = _without_bits(model)
     weights = compile_spin_model(energy).coupling.toarray()
     np.fill_diagonal(weights, 0.0)
     rng = np.random.default_rng(n)
     for _ in range(5):
         x = rng.uniform(-1.0, 1.0, (1, n))
-        reads = SB.new_reads(model, x, np.zeros_like(x), 0)
-        SB.refresh(model, reads, False)  # sets the spins' bits (and the fields, by rows)
-        field = np.full(n, np.nan)
+        x[0, rng.random(n) < 0.2] = 0.0
+        by_bits = SB.new_reads(model, x, np.zeros_like(x), 0)
+        by_rows = SB.new_reads(rows, x.copy(), np.zeros_like(x), 0)
+        SB.refresh(model, by_bits, False)
+        SB.refresh(rows, by_rows, False)
+        s = by_bits.spins[0]
+        expected = -0.5 * s @ weights @ s - s @ model.bias
+        for reads in (by_bits, by_rows):
+            assert np.array_equal(reads.field_s[0], weights @ s) and reads.energy[0] == expected
         if model.plus_bits.shape[1]:
-            SB._fields_from_bits(model, reads.spin_bits[0], reads.spins[0], field)
-            assert np.array_equal(field, weights @ reads.spins[0])
-        assert np.array_equal(reads.field_s[0], weights @ reads.spins[0])
+            field = np.full(n, np.nan)
+            assert SB._fields_from_bits(model, by_bits.spin_bits[0], s, field) == s @ weights @ s
+            assert np.array_equal(field, weights @ s)
 
 
 def test_bit_matrices_only_for_dense_couplings_of_one_magnitude():
@@ -321,20 +337,31 @@ def test_bit_matrices_only_for_dense_couplings_of_one_magnitude():
 
 
 @pytest.mark.parametrize("mode", ["ballistic", "discrete"])
-@pytest.mark.parametrize("complete", [True, False])
-def test_spin_fields_recomputed_from_bits_change_no_result(mode, complete, monkeypatch):
-    """Recomputing a replica's spin field from the bits whenever any spin flips, or never, gives the states,
-    energies and traces of the default threshold, read for read."""
+@pytest.mark.parametrize("energy", ["complete", "complete-biased", "dense-biased"])
+def test_spin_fields_recomputed_from_bits_change_no_result(mode, energy, monkeypatch):
+    """Recomputing a replica's spin field from the bits at the default threshold, whenever any spin flips, or
+    never (rows only, bits still set at refreshes), and a model without bits at all, give the same states,
+    energies and traces, read for read. Biases enter as fields (``bias="field"``): the default extra spin couples
+    by the biases and would leave the couplings of several magnitudes, without bits."""
     import hopsolve.backends.bifurcation as bifurcation
 
-    energy = _pm1_complete(150, 7, bias=True, weight=0.5) if complete else _pm1_dense(150, 7, 0.6, 0.5)
-    params = BifurcationParams(reads=6, steps=300, mode=mode, trace=True)
+    energy = {"complete": _pm1_complete(150, 7, weight=0.5),
+              "complete-biased": _pm1_complete(150, 7, bias=True, weight=0.5),
+              "dense-biased": _pm1_dense(150, 7, 0.6, 0.5)}[energy]
+    params = BifurcationParams(reads=6, steps=300, mode=mode, trace=True, bias="field")
     backend = BifurcationBackend()
+    used = []
+    stepping = SB.sb_steps
+    monkeypatch.setattr(SB, "sb_steps", lambda model, *args: (used.append(model.plus_bits.shape[1]),
+                                                               stepping(model, *args)))
     results = []
     for per_word in (bifurcation.BIT_FLIPS_PER_WORD, 1e-9, 1e9):  # the default, always, never
         monkeypatch.setattr(bifurcation, "BIT_FLIPS_PER_WORD", per_word)
         results.append(backend.solve(energy, params, seed=3))
-    assert _kernel_model(compile_spin_model(energy)).plus_bits.shape[1] == 3
+    assert set(used) == {3}  # every run stepped a model with bits (150 spins: 3 words)
+    monkeypatch.setattr(bifurcation, "sign_bits", lambda coupling: no_sign_bits(coupling.shape[0]))
+    results.append(backend.solve(energy, params, seed=3))
+    assert used[-1] == 0
     for other in results[1:]:
         assert np.array_equal(results[0].states, other.states)
         assert np.array_equal(results[0].energies, other.energies)

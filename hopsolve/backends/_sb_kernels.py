@@ -13,14 +13,17 @@ time). A float32 matrix product over a block of replicas for the steps in which 
 slower than the rows at every share of flips tried (0.1–0.5, K2000, this machine's OpenBLAS), so not kept.
 
 Dense couplings of one magnitude ``w`` (±1 complete graphs, unweighted dense graphs: ``SBModel.plus_bits``) are
-also held as two bit matrices, one bit per coupling: where ``W_ij = +w`` and where ``W_ij = -w``. The spins are
-held as bits too, so a whole spin field is ``w·(2·popcount(plus_i & s) - 2·popcount(minus_i & s) + offset_i)``,
-64 couplings a word. Early in a run about half the spins flip every step (K800 dSB: 400 of 800 at first, 93,000
-flips a read over 1000 steps); a step that flips at least ``SBModel.bit_threshold`` spins of a replica recomputes
-its spin field from the bits (and its energy from the field) instead of adding one float row per flip; every
-refresh does too. The fields are integers times ``w``, exact, so the dynamics are those of the rows; the energies
-are too wherever the arithmetic is exact (dyadic weights and biases: tested read for read), and otherwise differ
-only by rounding.
+also held as bit matrices, one bit per coupling: where ``W_ij = +w`` and where ``W_ij = -w`` (the first alone
+where every coupling off the diagonal is ±w). The spins are held as bits too, so a whole spin field is
+``w·(2·popcount(plus_i & s) - 2·popcount(minus_i & s) + offset_i)``, or ``w·(n - 1 - 2·popcount(plus_i ⊕ s) +
+2·[s_i > 0])`` on a complete graph: 64 couplings a word. Early in a run about half the spins flip every step (K800
+dSB: 400 of 800 at first, 93,000 flips a read over 1000 steps); a step that flips at least
+``SBModel.bit_threshold`` spins of a replica recomputes its spin field from the bits (and its energy from ``sᵀWs``,
+added up in integers) instead of adding one float row per flip; every refresh does too. The fields are integers
+times ``w``, exact, so the dynamics are those of the rows; the energies are too wherever the arithmetic is exact
+(dyadic weights and biases: tested read for read against a model without bits), and otherwise differ only by
+rounding. A model gets bits only if its couplings do: with ``bias="spin"`` (the backend's default) nonzero biases
+become couplings of the extra spin, usually of other magnitudes.
 
 The energy is the flattened spin model of :mod:`hopsolve.backends._model`::
 
@@ -319,8 +322,9 @@ def _flips(x_i, s_i):
 @numba.njit(cache=True)
 def _flip_by_bits(model, reads, r):
     """Give replica ``r``'s spins the signs of its positions, then recompute its spin field from the bit matrices
-    and its energy from the field. Written without branches on the spins (about half of them flip in the steps
-    that come here, so branches would mostly be mispredicted): the signs by selects, the bits word by word."""
+    and its energy from ``sᵀWs`` (which the popcounts add up in integers). Written without branches on the spins
+    (about half of them flip in the steps that come here, so branches would mostly be mispredicted): the signs by
+    selects, the bits word by word."""
     x, s, gsum_s = reads.x[r], reads.spins[r], reads.gsum_s[r]
     n = x.shape[0]
     if model.group_scale.shape[0] > 0:

@@ -57,7 +57,10 @@ MAX_BLOCK = 16
 
 BIT_FLIPS_PER_WORD = 2.0
 """A replica step that flips at least this many spins per 64-bit word of a row recomputes its spin field from the
-bit matrices rather than adding one coupling row per flip (measured: see ``benchmarks/RESULTS.md`` §9)."""
+bit matrices rather than adding one coupling row per flip (measured: see ``benchmarks/RESULTS.md`` §9.0)."""
+
+PACK_ROWS = 256
+"""Rows of the couplings made dense at a time while packing them into bits."""
 
 START_AMPLITUDE = 0.1
 """Random starts draw ``x_i`` and ``y_i`` from U(-0.1, 0.1)."""
@@ -270,7 +273,8 @@ def _kernel_model(model: SpinModel) -> SB.SBModel:
     dense = np.ascontiguousarray(coupling.toarray()) if model.is_dense else np.zeros((0, 0))
     dense32 = np.zeros((0, 0), np.float32)
     exact = bool(dense.size) and exact_in_float32(coupling.data)  # the off-diagonal non-zeros: dense's values but 0
-    plus, minus, offset, weight, threshold = sign_bits(dense if exact else np.zeros((0, 0)), model.n)
+    # dense and exact in float32: the fields' sums of ±w are exact too
+    plus, minus, offset, weight, threshold = sign_bits(coupling) if exact else no_sign_bits(model.n)
     if exact:
         dense, dense32 = np.zeros((0, 0)), dense.astype(np.float32)
     return SB.SBModel(coupling.indptr.astype(np.int64), coupling.indices.astype(np.int64),
@@ -280,27 +284,38 @@ def _kernel_model(model: SpinModel) -> SB.SBModel:
                       plus, minus, offset, weight, threshold)
 
 
-def sign_bits(dense: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, int]:
-    """The bit matrices of dense couplings that all have one magnitude ``w`` (see ``SB.SBModel``): ``plus``,
-    ``minus`` (n × 0 where every coupling off the diagonal is ±w), ``offset``, ``w``, and the flips of a replica
-    step from which recomputing its spin field from the bits pays (:data:`BIT_FLIPS_PER_WORD` per word of a row).
-    Couplings of several magnitudes (or none dense) give n × 0 matrices and ``SB.NO_BITS``."""
-    magnitudes = np.abs(dense[dense != 0]) if dense.size else np.zeros(0)
+def no_sign_bits(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, int]:
+    """:func:`sign_bits`'s answer for a model without bit matrices: n × 0 of each, and ``SB.NO_BITS``."""
+    empty = np.zeros((n, 0), np.uint64)
+    return empty, empty.copy(), np.zeros(n, np.int64), 0.0, SB.NO_BITS
+
+
+def sign_bits(coupling: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, int]:
+    """The bit matrices of couplings that all have one magnitude ``w`` (see ``SB.SBModel``; ``coupling`` is the
+    zero-diagonal CSR without explicit zeros): ``plus``, ``minus`` (n × 0 where every coupling off the diagonal is
+    ±w), ``offset``, ``w``, and the flips of a replica step from which recomputing its spin field from the bits pays
+    (:data:`BIT_FLIPS_PER_WORD` per word of a row). Couplings of several magnitudes give n × 0 matrices and
+    ``SB.NO_BITS``. Built from the CSR, :data:`PACK_ROWS` rows at a time, so no n × n temporary is made."""
+    n = coupling.shape[0]
+    magnitudes = np.abs(coupling.data)
     if not magnitudes.size or magnitudes.min() != magnitudes.max():
-        empty = np.zeros((n, 0), np.uint64)
-        return empty, empty.copy(), np.zeros(n, np.int64), 0.0, SB.NO_BITS
+        return no_sign_bits(n)
     words = -(-n // SB.WORD_BITS)
-    padded = np.zeros((n, words * SB.WORD_BITS), bool)
-
-    def packed(mask: np.ndarray) -> np.ndarray:
-        padded[:, :n] = mask
-        return np.ascontiguousarray(np.packbits(padded, axis=1, bitorder="little").view(np.uint64))
-
-    plus = packed(dense > 0)
-    complete = np.count_nonzero(dense) == n * (n - 1)  # every coupling off the diagonal is ±w
-    minus = np.zeros((n, 0), np.uint64) if complete else packed(dense < 0)
-    offset = (np.count_nonzero(dense < 0, axis=1) - np.count_nonzero(dense > 0, axis=1)).astype(np.int64)
-    return plus, minus, offset, float(magnitudes.max()), min(SB.NO_BITS, max(1, math.ceil(BIT_FLIPS_PER_WORD * words)))
+    complete = coupling.nnz == n * (n - 1)  # every coupling off the diagonal is ±w
+    plus = np.zeros((n, words), np.uint64)
+    minus = np.zeros((n, 0 if complete else words), np.uint64)
+    for start in range(0, n, PACK_ROWS):
+        block = coupling[start:start + PACK_ROWS].toarray()
+        padded = np.zeros((len(block), words * SB.WORD_BITS), bool)
+        padded[:, :n] = block > 0
+        plus[start:start + len(block)] = np.packbits(padded, axis=1, bitorder="little").view(np.uint64)
+        if not complete:
+            padded[:, :n] = block < 0
+            minus[start:start + len(block)] = np.packbits(padded, axis=1, bitorder="little").view(np.uint64)
+    rows = np.repeat(np.arange(n), np.diff(coupling.indptr))
+    offset = np.bincount(rows, weights=np.where(coupling.data < 0, 1.0, -1.0), minlength=n).astype(np.int64)
+    threshold = min(SB.NO_BITS, max(1, math.ceil(BIT_FLIPS_PER_WORD * words)))
+    return plus, minus, offset, float(magnitudes.max()), threshold
 
 
 class BifurcationBackend(Backend):
