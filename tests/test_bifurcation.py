@@ -359,7 +359,7 @@ def test_spin_fields_recomputed_from_bits_change_no_result(mode, energy, monkeyp
         monkeypatch.setattr(bifurcation, "BIT_FLIPS_PER_WORD", per_word)
         results.append(backend.solve(energy, params, seed=3))
     assert set(used) == {3}  # every run stepped a model with bits (150 spins: 3 words)
-    monkeypatch.setattr(bifurcation, "sign_bits", lambda coupling: no_sign_bits(coupling.shape[0]))
+    monkeypatch.setattr(bifurcation, "sign_bits", lambda coupling, dense: no_sign_bits(coupling.shape[0]))
     results.append(backend.solve(energy, params, seed=3))
     assert used[-1] == 0
     for other in results[1:]:

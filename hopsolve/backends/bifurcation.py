@@ -274,7 +274,7 @@ def _kernel_model(model: SpinModel) -> SB.SBModel:
     dense32 = np.zeros((0, 0), np.float32)
     exact = bool(dense.size) and exact_in_float32(coupling.data)  # the off-diagonal non-zeros: dense's values but 0
     # dense and exact in float32: the fields' sums of ±w are exact too
-    plus, minus, offset, weight, threshold = sign_bits(coupling) if exact else no_sign_bits(model.n)
+    plus, minus, offset, weight, threshold = sign_bits(coupling, dense) if exact else no_sign_bits(model.n)
     if exact:
         dense, dense32 = np.zeros((0, 0)), dense.astype(np.float32)
     return SB.SBModel(coupling.indptr.astype(np.int64), coupling.indices.astype(np.int64),
@@ -290,12 +290,13 @@ def no_sign_bits(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, int
     return empty, empty.copy(), np.zeros(n, np.int64), 0.0, SB.NO_BITS
 
 
-def sign_bits(coupling: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, int]:
+def sign_bits(coupling: sp.csr_matrix, dense: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, int]:
     """The bit matrices of couplings that all have one magnitude ``w`` (see ``SB.SBModel``; ``coupling`` is the
-    zero-diagonal CSR without explicit zeros): ``plus``, ``minus`` (n × 0 where every coupling off the diagonal is
-    ±w), ``offset``, ``w``, and the flips of a replica step from which recomputing its spin field from the bits pays
-    (:data:`BIT_FLIPS_PER_WORD` per word of a row). Couplings of several magnitudes give n × 0 matrices and
-    ``SB.NO_BITS``. Built from the CSR, :data:`PACK_ROWS` rows at a time, so no n × n temporary is made."""
+    zero-diagonal CSR without explicit zeros, ``dense`` the same as an array): ``plus``, ``minus`` (n × 0 where
+    every coupling off the diagonal is ±w), ``offset``, ``w``, and the flips of a replica step from which
+    recomputing its spin field from the bits pays (:data:`BIT_FLIPS_PER_WORD` per word of a row). Couplings of
+    several magnitudes give n × 0 matrices and ``SB.NO_BITS``. Packed :data:`PACK_ROWS` rows at a time, so no
+    other n × n array is made."""
     n = coupling.shape[0]
     magnitudes = np.abs(coupling.data)
     if not magnitudes.size or magnitudes.min() != magnitudes.max():
@@ -304,16 +305,17 @@ def sign_bits(coupling: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarr
     complete = coupling.nnz == n * (n - 1)  # every coupling off the diagonal is ±w
     plus = np.zeros((n, words), np.uint64)
     minus = np.zeros((n, 0 if complete else words), np.uint64)
+    offset = np.zeros(n, np.int64)
     for start in range(0, n, PACK_ROWS):
-        block = coupling[start:start + PACK_ROWS].toarray()
+        block = dense[start:start + PACK_ROWS]
         padded = np.zeros((len(block), words * SB.WORD_BITS), bool)
-        padded[:, :n] = block > 0
+        np.greater(block, 0.0, out=padded[:, :n])
         plus[start:start + len(block)] = np.packbits(padded, axis=1, bitorder="little").view(np.uint64)
+        offset[start:start + len(block)] -= np.count_nonzero(padded, axis=1)
+        np.less(block, 0.0, out=padded[:, :n])
+        offset[start:start + len(block)] += np.count_nonzero(padded, axis=1)
         if not complete:
-            padded[:, :n] = block < 0
             minus[start:start + len(block)] = np.packbits(padded, axis=1, bitorder="little").view(np.uint64)
-    rows = np.repeat(np.arange(n), np.diff(coupling.indptr))
-    offset = np.bincount(rows, weights=np.where(coupling.data < 0, 1.0, -1.0), minlength=n).astype(np.int64)
     threshold = min(SB.NO_BITS, max(1, math.ceil(BIT_FLIPS_PER_WORD * words)))
     return plus, minus, offset, float(magnitudes.max()), threshold
 
