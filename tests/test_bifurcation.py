@@ -233,6 +233,23 @@ def test_coupling_product_equals_the_matrix_with_group_penalties():
     assert spectral_radius(model, n) == pytest.approx(np.abs(np.linalg.eigvalsh(matrix)).max(), rel=1e-3)
 
 
+@pytest.mark.parametrize("weight", [0.5, 0.1])
+def test_coupling_product_on_dense_rows_equals_the_matrix(weight):
+    """The product on dense rows (float32 where exact, else float64; four partial sums, 101 columns so the last
+    ones fall outside them) against numpy's and against the CSR rows of the same model."""
+    energy = _pm1_dense(101, 4, 0.7, weight)
+    model = _kernel_model(compile_spin_model(energy))
+    assert (model.dense32.shape, model.dense.shape) == (((101, 101), (0, 0)) if weight == 0.5 else ((0, 0), (101, 101)))
+    weights = compile_spin_model(energy).coupling.toarray()
+    np.fill_diagonal(weights, 0.0)
+    v = np.random.default_rng(5).standard_normal(101)
+    out, by_rows = np.empty(101), np.empty(101)
+    SB.coupling_product(model, v, out)
+    SB.coupling_product(model._replace(dense=np.zeros((0, 0)), dense32=np.zeros((0, 0), np.float32)), v, by_rows)
+    np.testing.assert_allclose(out, weights @ v, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out, by_rows, rtol=1e-12, atol=1e-12)
+
+
 def test_set_up_that_cannot_fit_the_time_limit_is_refused(monkeypatch):
     from hopsolve.backends import bifurcation
     from hopsolve.errors import TooLargeError
