@@ -272,11 +272,12 @@ def _kernel_model(model: SpinModel) -> SB.SBModel:
     coupling.sort_indices()
     dense = np.ascontiguousarray(coupling.toarray()) if model.is_dense else np.zeros((0, 0))
     dense32 = np.zeros((0, 0), np.float32)
-    exact = bool(dense.size) and exact_in_float32(coupling.data)  # the off-diagonal non-zeros: dense's values but 0
-    # dense and exact in float32: the fields' sums of ±w are exact too
-    plus, minus, offset, weight, threshold = sign_bits(coupling, dense) if exact else no_sign_bits(model.n)
-    if exact:
+    if dense.size and exact_in_float32(coupling.data):  # the off-diagonal non-zeros: dense's values but 0
+        # exact in float32, so the fields' sums of ±w are exact too
+        plus, minus, offset, weight, threshold = sign_bits(coupling, dense)
         dense, dense32 = np.zeros((0, 0)), dense.astype(np.float32)
+    else:
+        plus, minus, offset, weight, threshold = no_sign_bits(model.n)
     return SB.SBModel(coupling.indptr.astype(np.int64), coupling.indices.astype(np.int64),
                       coupling.data.astype(np.float64), dense, dense32,
                       np.ascontiguousarray(model.bias, dtype=np.float64),
