@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from hopsolve import Energy, ParameterError, Vartype
 from hopsolve.backends import _sb_kernels as SB
@@ -216,13 +217,14 @@ def test_bias_as_a_constant_field_also_reaches_ground_states(seed):
 
 
 def test_coupling_product_equals_the_matrix_with_group_penalties():
-    """Power iteration's product: the CSR couplings plus each group family's -2·scale between its members."""
+    """Power iteration's product: the couplings (their dense rows here) plus each group family's -2·scale between
+    its members."""
     energy = permutation_energy(np.random.default_rng(2).random((5, 5)) * (1 - np.eye(5)), np.roll(np.eye(5), 1, 1))
-    model = _kernel_model(compile_spin_model(energy))
+    spin_model = compile_spin_model(energy)
+    model = _kernel_model(spin_model)
     n = model.bias.shape[0]
-    matrix = np.zeros((n, n))
-    for i in range(n):
-        matrix[i, model.indices[model.indptr[i]:model.indptr[i + 1]]] = model.data[model.indptr[i]:model.indptr[i + 1]]
+    matrix = spin_model.coupling.toarray()
+    np.fill_diagonal(matrix, 0.0)
     for f in range(len(model.group_scale)):
         same = model.group_of[f][:, None] == model.group_of[f][None, :]
         matrix -= 2.0 * model.group_scale[f] * (same & ~np.eye(n, dtype=bool))
@@ -242,10 +244,14 @@ def test_coupling_product_on_dense_rows_equals_the_matrix(weight):
     assert (model.dense32.shape, model.dense.shape) == (((101, 101), (0, 0)) if weight == 0.5 else ((0, 0), (101, 101)))
     weights = compile_spin_model(energy).coupling.toarray()
     np.fill_diagonal(weights, 0.0)
+    assert model.data.size == 0 and np.array_equal(model.indptr, np.zeros(102))  # dense: no CSR kept
     v = np.random.default_rng(5).standard_normal(101)
     out, by_rows = np.empty(101), np.empty(101)
     SB.coupling_product(model, v, out)
-    SB.coupling_product(model._replace(dense=np.zeros((0, 0)), dense32=np.zeros((0, 0), np.float32)), v, by_rows)
+    csr = sp.csr_matrix(weights)
+    SB.coupling_product(model._replace(dense=np.zeros((0, 0)), dense32=np.zeros((0, 0), np.float32),
+                                       indptr=csr.indptr.astype(np.int64), indices=csr.indices.astype(np.int64),
+                                       data=csr.data), v, by_rows)
     np.testing.assert_allclose(out, weights @ v, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(out, by_rows, rtol=1e-12, atol=1e-12)
 
@@ -376,7 +382,7 @@ def test_spin_fields_recomputed_from_bits_change_no_result(mode, energy, monkeyp
         monkeypatch.setattr(bifurcation, "BIT_FLIPS_PER_WORD", per_word)
         results.append(backend.solve(energy, params, seed=3))
     assert set(used) == {3}  # every run stepped a model with bits (150 spins: 3 words)
-    monkeypatch.setattr(bifurcation, "sign_bits", lambda coupling, dense: no_sign_bits(coupling.shape[0]))
+    monkeypatch.setattr(bifurcation, "sign_bits", lambda values, dense: no_sign_bits(dense.shape[0]))
     results.append(backend.solve(energy, params, seed=3))
     assert used[-1] == 0
     for other in results[1:]:
@@ -385,11 +391,9 @@ def test_spin_fields_recomputed_from_bits_change_no_result(mode, energy, monkeyp
         assert np.array_equal(results[0].per_read["trace"], other.per_read["trace"])
 
 
-@pytest.mark.parametrize("chunk", [1 << 20, 2])
-def test_exact_in_float32_needs_every_value_exact_at_one_common_power_of_two(chunk, monkeypatch):
+def test_exact_in_float32_needs_every_value_exact_at_one_common_power_of_two():
     import hopsolve.backends.bifurcation as bifurcation
 
-    monkeypatch.setattr(bifurcation, "EXACT_CHUNK", chunk)
     exact = bifurcation.exact_in_float32
     assert exact(np.array([0.25, 1.0, 1.0, 0.5, -3.0])) and exact(np.array([2.0**23, -1.0])) and exact(np.zeros(0))
     assert not exact(np.array([1.0, 1e-3]))  # not a dyadic fraction

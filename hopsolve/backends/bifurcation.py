@@ -28,12 +28,13 @@ import scipy.sparse as sp
 
 from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size
 from hopsolve.backends import _sb_kernels as SB
+from hopsolve.backends import _sb_setup as setup
 from hopsolve.backends._model import SpinModel, build_deadline, compile_spin_model, from_spins, to_spins
 from hopsolve.backends._permutation_finish import assignment_seconds, nearest_permutations
 from hopsolve.backends._timing import fastest_seconds
 from hopsolve.backends.anneal import _Progress, _run_chunked, _Threads
 from hopsolve.backends.replan import apply_replan, parse_replan
-from hopsolve.energy import Energy
+from hopsolve.energy import Energy, check_allocation
 from hopsolve.errors import ParameterError, TooLargeError
 from hopsolve.params import require
 from hopsolve.pattern_term import PatternTerm
@@ -58,9 +59,6 @@ MAX_BLOCK = 16
 BIT_FLIPS_PER_WORD = 2.0
 """A replica step that flips at least this many spins per 64-bit word of a row recomputes its spin field from the
 bit matrices rather than adding one coupling row per flip (measured: see ``benchmarks/RESULTS.md`` §9.0)."""
-
-PACK_ROWS = 256
-"""Rows of the couplings made dense at a time while packing them into bits."""
 
 START_AMPLITUDE = 0.1
 """Random starts draw ``x_i`` and ``y_i`` from U(-0.1, 0.1)."""
@@ -143,7 +141,8 @@ def coupling_scale(model: SpinModel) -> tuple[float, float]:
     ``-2·scale`` between members and biases ``2·scale·t`` they expand to. A model with no couplings gets ``c0 = 1``.
     """
     n = model.n
-    off = model.data[model.indices != np.repeat(np.arange(n), np.diff(model.indptr))]
+    off = (model.data[model.indices != np.repeat(np.arange(n), np.diff(model.indptr))]
+           if setup.count_diagonal(model.indptr, model.indices) else model.data)  # no n²-sized mask without a diagonal
     squares = float(np.sum(off**2))
     bias = model.bias.copy()
     for f in range(len(model.group_scale)):
@@ -175,7 +174,8 @@ def spectral_radius(model: SB.SBModel, n: int, deadline: float | None = None, re
     if n == 0:
         return 0.0
 
-    small = len(model.data) + n < SERIAL_PRODUCT
+    entries = model.dense32.size or model.dense.size or len(model.data)  # what one product reads
+    small = entries + n < SERIAL_PRODUCT
 
     def apply(v: np.ndarray) -> np.ndarray:
         out = np.empty(n)
@@ -201,7 +201,7 @@ def spectral_radius(model: SB.SBModel, n: int, deadline: float | None = None, re
                 product = min(product, fastest_seconds(lambda v=v: apply(v), 2))
             finish = time.perf_counter() + product * (POWER_ITERATIONS - 1 + 2 * reads)
             if finish > deadline:
-                raise TooLargeError(f"backend 'bifurcation': setting up this energy ({len(model.data):,} couplings, "
+                raise TooLargeError(f"backend 'bifurcation': setting up this energy ({entries:,} coupling entries, "
                                     f"{reads} reads) takes about {product * (POWER_ITERATIONS + 2 * reads):.2g} s, "
                                     "past the time limit; give a longer limit, fewer reads, or use anneal")
         previous, radius = radius, float(np.linalg.norm(w))
@@ -237,49 +237,39 @@ DYADIC_BITS = 8
 are exact in float32 while ``2**k`` times them stays below :data:`EXACT_FLOAT32`."""
 
 
-EXACT_CHUNK = 1 << 20
-""":func:`exact_in_float32` looks at this many couplings at a time, so its temporaries stay small beside a dense
-model's own n² arrays."""
-
-
 def exact_in_float32(values: np.ndarray) -> bool:
     """Whether float32 holds every coupling in ``values`` exactly (so reading the rows in float32 changes no
     result, only the memory traffic): for some ``k ≤ DYADIC_BITS`` every ``2**k·W_ij`` is an integer below 2**24 in
-    magnitude. Checked :data:`EXACT_CHUNK` values at a time (an integer at ``k`` is one at every larger ``k``)."""
-    bits = 0
-    for start in range(0, values.size, EXACT_CHUNK):
-        chunk = values.ravel()[start:start + EXACT_CHUNK]
-        if not np.all(np.isfinite(chunk)):
-            return False
-        scaled = 2.0**bits * chunk
-        while not np.all(scaled == np.rint(scaled)):
-            bits += 1
-            if bits > DYADIC_BITS:
-                return False
-            scaled = 2.0**bits * chunk
-    largest = float(np.abs(values).max(initial=0.0))
-    return 2.0**bits * largest < EXACT_FLOAT32
+    magnitude. One compiled pass (:func:`~hopsolve.backends._sb_setup.dyadic_bits`), no temporaries."""
+    bits = setup.dyadic_bits(np.ascontiguousarray(values, dtype=np.float64).ravel(), DYADIC_BITS)
+    return bits >= 0 and 2.0**bits * setup.largest_magnitude(values.ravel()) < EXACT_FLOAT32
 
 
 def _kernel_model(model: SpinModel) -> SB.SBModel:
     """The model without its diagonal (a constant on spins), dense where it is mostly full: in float32 where that is
     exact (:func:`exact_in_float32`), and as bit matrices where every coupling has one magnitude
-    (:func:`sign_bits`)."""
-    entries = model.coupling.tocoo()
-    off = entries.row != entries.col  # the diagonal dropped in coordinate form: LIL's setdiag takes seconds at 10⁶
-    coupling = sp.csr_matrix((entries.data[off], (entries.row[off], entries.col[off])), shape=entries.shape)
-    coupling.eliminate_zeros()
-    coupling.sort_indices()
-    dense = np.ascontiguousarray(coupling.toarray()) if model.is_dense else np.zeros((0, 0))
-    dense32 = np.zeros((0, 0), np.float32)
-    if dense.size and exact_in_float32(coupling.data):  # the off-diagonal non-zeros: dense's values but 0
-        # exact in float32, so the fields' sums of ±w are exact too
-        plus, minus, offset, weight, threshold = sign_bits(coupling, dense)
-        dense, dense32 = np.zeros((0, 0)), dense.astype(np.float32)
-    else:
-        plus, minus, offset, weight, threshold = no_sign_bits(model.n)
-    return SB.SBModel(coupling.indptr.astype(np.int64), coupling.indices.astype(np.int64),
-                      coupling.data.astype(np.float64), dense, dense32,
+    (:func:`sign_bits`). A dense model keeps no CSR arrays (n + 1 zero row pointers): its kernels read the rows.
+
+    The model's CSR is sorted and has no explicit zeros (:func:`compile_spin_model`), so only a diagonal, if any, is
+    taken out; every pass is compiled and reads the couplings once (:mod:`~hopsolve.backends._sb_setup`)."""
+    n = model.n
+    indptr, indices, data = model.indptr, model.indices, model.data
+    if setup.count_diagonal(indptr, indices):
+        indptr, indices, data = setup.without_diagonal(indptr, indices, data)
+    if not model.is_dense:
+        plus, minus, offset, weight, threshold = no_sign_bits(n)
+        return SB.SBModel(indptr.astype(np.int64, copy=False), indices.astype(np.int64), data.astype(np.float64),
+                          np.zeros((0, 0)), np.zeros((0, 0), np.float32), np.ascontiguousarray(model.bias, np.float64),
+                          model.group_of, np.ascontiguousarray(model.group_target), model.group_scale,
+                          plus, minus, offset, weight, threshold)
+    exact = exact_in_float32(data)  # the off-diagonal non-zeros: the dense rows' values but 0
+    check_allocation((4.0 if exact else 8.0) * n * n, f"the dense couplings of {n:,} units")
+    rows = np.empty((n, n), np.float32 if exact else np.float64)
+    setup.fill_dense(indptr, indices, data, rows)
+    # exact in float32, so the fields' sums of ±w are exact too
+    plus, minus, offset, weight, threshold = sign_bits(data, rows) if exact else no_sign_bits(n)
+    return SB.SBModel(np.zeros(n + 1, np.int64), np.zeros(0, np.int64), np.zeros(0),
+                      np.zeros((0, 0)) if exact else rows, rows if exact else np.zeros((0, 0), np.float32),
                       np.ascontiguousarray(model.bias, dtype=np.float64),
                       model.group_of, np.ascontiguousarray(model.group_target), model.group_scale,
                       plus, minus, offset, weight, threshold)
@@ -291,34 +281,24 @@ def no_sign_bits(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, int
     return empty, empty.copy(), np.zeros(n, np.int64), 0.0, SB.NO_BITS
 
 
-def sign_bits(coupling: sp.csr_matrix, dense: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, int]:
-    """The bit matrices of couplings that all have one magnitude ``w`` (see ``SB.SBModel``; ``coupling`` is the
-    zero-diagonal CSR without explicit zeros, ``dense`` the same as an array): ``plus``, ``minus`` (n × 0 where
-    every coupling off the diagonal is ±w), ``offset``, ``w``, and the flips of a replica step from which
-    recomputing its spin field from the bits pays (:data:`BIT_FLIPS_PER_WORD` per word of a row). Couplings of
-    several magnitudes give n × 0 matrices and ``SB.NO_BITS``. Packed :data:`PACK_ROWS` rows at a time, so no
-    other n × n array is made."""
-    n = coupling.shape[0]
-    magnitudes = np.abs(coupling.data)
-    if not magnitudes.size or magnitudes.min() != magnitudes.max():
+def sign_bits(values: np.ndarray, dense: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, int]:
+    """The bit matrices of couplings that all have one magnitude ``w`` (see ``SB.SBModel``; ``values`` are the
+    off-diagonal non-zero couplings, ``dense`` the same as an n × n array with a zero diagonal): ``plus``,
+    ``minus`` (n × 0 where every coupling off the diagonal is ±w), ``offset``, ``w``, and the flips of a replica
+    step from which recomputing its spin field from the bits pays (:data:`BIT_FLIPS_PER_WORD` per word of a row).
+    Couplings of several magnitudes give n × 0 matrices and ``SB.NO_BITS``. One compiled pass over the rows
+    (:func:`~hopsolve.backends._sb_setup.pack_signs`)."""
+    n = dense.shape[0]
+    if not setup.magnitudes_all_equal(values):
         return no_sign_bits(n)
     words = -(-n // SB.WORD_BITS)
-    complete = coupling.nnz == n * (n - 1)  # every coupling off the diagonal is ±w
+    complete = len(values) == n * (n - 1)  # every coupling off the diagonal is ±w
     plus = np.zeros((n, words), np.uint64)
     minus = np.zeros((n, 0 if complete else words), np.uint64)
     offset = np.zeros(n, np.int64)
-    for start in range(0, n, PACK_ROWS):
-        block = dense[start:start + PACK_ROWS]
-        padded = np.zeros((len(block), words * SB.WORD_BITS), bool)
-        np.greater(block, 0.0, out=padded[:, :n])
-        plus[start:start + len(block)] = np.packbits(padded, axis=1, bitorder="little").view(np.uint64)
-        offset[start:start + len(block)] -= np.count_nonzero(padded, axis=1)
-        np.less(block, 0.0, out=padded[:, :n])
-        offset[start:start + len(block)] += np.count_nonzero(padded, axis=1)
-        if not complete:
-            minus[start:start + len(block)] = np.packbits(padded, axis=1, bitorder="little").view(np.uint64)
+    setup.pack_signs(dense, plus, minus, offset)
     threshold = min(SB.NO_BITS, max(1, math.ceil(BIT_FLIPS_PER_WORD * words)))
-    return plus, minus, offset, float(magnitudes.max()), threshold
+    return plus, minus, offset, float(abs(values[0])), threshold
 
 
 class BifurcationBackend(Backend):
