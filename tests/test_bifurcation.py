@@ -400,3 +400,32 @@ def test_exact_in_float32_needs_every_value_exact_at_one_common_power_of_two():
     assert not exact(np.array([2.0**24, 1.0]))  # past float32's 24 bits
     assert not exact(np.array([2.0**22, 1.0, 1.0, 0.125]))  # 0.125 needs 2**3, and 2**22 · 2**3 is past them
     assert not exact(np.array([1.0, np.inf]))
+
+
+@pytest.mark.parametrize("weight", [0.5, 0.1])  # dense rows in float32, and in float64
+@pytest.mark.parametrize("complete", [True, False])
+@pytest.mark.parametrize("block", [1, 3])
+def test_dense_rows_move_the_position_fields_as_csr_rows_do(weight, complete, block, monkeypatch):
+    """bSB on dense rows (float32 where exact, with sign bits where of one magnitude) and on CSR rows: each field
+    entry gets the same additions in the same order (the dense rows' zeros add nothing), so after 200 steps every
+    position, momentum and field is the same float, bit for bit, whatever the block of replicas."""
+    from hopsolve.backends._model import SpinModel
+
+    energy = _pm1_complete(130, 9, bias=True, weight=weight) if complete else _pm1_dense(130, 9, 0.6, weight)
+    spin_model = compile_spin_model(energy)
+    dense = _kernel_model(spin_model)
+    monkeypatch.setattr(SpinModel, "is_dense", property(lambda self: False))
+    by_csr = _kernel_model(spin_model)
+    assert max(dense.dense.size, dense.dense32.size) == 130 * 130 and by_csr.dense.size + by_csr.dense32.size == 0
+    rng = np.random.default_rng(2)
+    x, y = rng.uniform(-0.1, 0.1, (5, 130)), rng.uniform(-0.1, 0.1, (5, 130))
+    run = SB.SBRun(np.linspace(0.0, 1.0, 200), 1.0, 0.05, 0.5, False, 0)
+    ends = []
+    for model in (dense, by_csr):
+        reads = SB.new_reads(model, x.copy(), y.copy(), 0)
+        SB.sb_steps(model, run, reads, block)
+        ends.append(reads)
+    moving = np.abs(ends[0].x) < 1.0
+    assert 0 < moving.sum() < moving.size  # some positions at the walls, some still moving
+    for name in ("x", "y", "field_x", "spins", "energy", "best"):
+        assert np.array_equal(getattr(ends[0], name), getattr(ends[1], name)), name
