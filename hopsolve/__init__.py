@@ -48,6 +48,7 @@ from hopsolve.textio import (
     parse_number,
     read_npy,
     read_text,
+    tokens_per_line,
 )
 
 __all__ = [
@@ -94,6 +95,7 @@ __all__ = [
     "read_npy",
     "read_text",
     "only_plain_numbers",
+    "tokens_per_line",
     "relative_gap",
     "require",
     "solve",

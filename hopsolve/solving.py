@@ -16,7 +16,7 @@ from threadpoolctl import threadpool_limits
 from hopsolve.anytime import AnytimeTrace
 from hopsolve.backend import Callback
 from hopsolve.energy import Vartype
-from hopsolve.errors import ParameterError
+from hopsolve.errors import ParameterError, TooLargeError
 from hopsolve.interrupt import run_stoppably
 from hopsolve.limits import check_time_limit
 from hopsolve.params import params_dict
@@ -158,17 +158,25 @@ def solve_instance(
     compile_s = backend_compile_s + problem_compile_s
     owns_budget = time_limit is not None and "time_limit" not in (params or {}) and "time_limit" in _field_names(
         solver.Params)
+    spent, squeezed = 0.0, False
     if owns_budget:  # what reading and encoding used, and what decoding the reads will take, come out of it
         reads_expected = max(int(getattr(built, "reads", 1) or 1), 1)
         decoding = reads_expected * _decode_seconds(problem, instance, energy, starts, repair)
         spent = time.perf_counter() - clock - backend_compile_s
-        built = dataclasses.replace(built, time_limit=max(time_limit - spent - DECODE_RESERVE_S - decoding,
-                                                          MIN_BACKEND_SHARE * time_limit))
+        left = time_limit - spent - DECODE_RESERVE_S - decoding
+        squeezed = left < MIN_BACKEND_SHARE * time_limit
+        built = dataclasses.replace(built, time_limit=max(left, MIN_BACKEND_SHARE * time_limit))
     best: Solution | None = None
     best_row = 0
     feasible_reads = 0
     with threadpool_limits(limits=SOLVE_BLAS_THREADS, user_api="blas"):
-        samples = solver.solve(energy, built, seed=seed, initial_states=starts, callback=observe)
+        try:
+            samples = solver.solve(energy, built, seed=seed, initial_states=starts, callback=observe)
+        except TooLargeError as refused:  # say where the limit went when reading the file had used it up
+            if not squeezed:
+                raise
+            raise TooLargeError(f"{refused} (reading and encoding the instance took {spent:.1f} s of the "
+                                f"{time_limit:g} s limit, leaving the backend {built.time_limit:.2g} s)") from None
         for row in range(len(samples)):
             if samples.permutations is not None:
                 solution = problem.decode_permutation(instance, energy, samples.permutations[row])

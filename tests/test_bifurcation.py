@@ -265,6 +265,24 @@ def test_set_up_that_cannot_fit_the_time_limit_is_refused(monkeypatch):
         BifurcationBackend().solve(random_energy(30, 2), BifurcationParams(time_limit=5.0), seed=1)
 
 
+def test_a_refusal_after_reading_used_up_the_limit_says_so(monkeypatch):
+    """When reading and encoding took the time limit (a large file), the backend's refusal says where it went,
+    not only that its own set-up would not fit in what was left."""
+    from hopsolve import build_registry, solve_instance
+    from hopsolve.backends import bifurcation
+    from hopsolve.errors import TooLargeError
+
+    monkeypatch.setattr(bifurcation, "POWER_ITERATIONS", 10**9)  # a set-up that would take forever
+    registry = build_registry()
+    instance = registry.problem("qubo").from_qubo(np.triu(np.random.default_rng(1).normal(size=(30, 30))))
+    with pytest.raises(TooLargeError, match=r"reading and encoding the instance took 1\d\.\d s of the 5 s limit"):
+        solve_instance(registry, "qubo", instance, backend="bifurcation", time_limit=5.0, seed=1,
+                       clock_started=time.perf_counter() - 10.0)  # as if reading had taken 10 s
+    with pytest.raises(TooLargeError) as caught:  # with the limit intact, the backend's own words only
+        solve_instance(registry, "qubo", instance, backend="bifurcation", time_limit=5.0, seed=1)
+    assert "past the time limit" in str(caught.value) and "reading" not in str(caught.value)
+
+
 def _pm1_complete(n: int, seed: int, bias: bool = False, weight: float = 1.0) -> Energy:
     rng = np.random.default_rng(seed)
     w = weight * np.triu(rng.choice([-1.0, 1.0], (n, n)), 1)

@@ -210,3 +210,107 @@ def test_the_tsplib_weight_fast_path_reads_what_the_token_reader_reads(text, tmp
     else:
         assert not isinstance(fast, str)
         np.testing.assert_array_equal(fast.distances, slow.distances)
+
+
+QUBO_VALUE = st.one_of(st.integers(-10**6, 10**6).map(str), st.floats(-1e6, 1e6, allow_nan=False).map(repr),
+                       st.sampled_from(["0.5", "-.25", "3.", "1e3", "+2", "-7E-2", "1e400", "1-2", "1_0", "x", "nan"]))
+
+
+@st.composite
+def qubo_texts(draw):
+    """A ``.qubo`` file, now and then with something unusual: comments (before or after the header), a blank line,
+    an index out of range or fractional, a diagonal entry among the couplers, a duplicate, a line with a token too
+    many or too few, a value that is not a plain number, a count the header gets wrong."""
+    n = draw(st.integers(1, 8))
+    diagonal = draw(st.lists(st.integers(0, n - 1), unique=True, max_size=n))
+    pairs = draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)).filter(lambda p: p[0] != p[1])
+                          .map(lambda p: (min(p), max(p))), unique=True, max_size=n * (n - 1) // 2))
+    entries = [[str(i), str(i), draw(QUBO_VALUE)] for i in diagonal]
+    for i, j in pairs:
+        a, b = (i, j) if draw(st.booleans()) else (j, i)
+        entries.append([str(a), str(b), draw(QUBO_VALUE)])
+    n_diag, n_elements = len(diagonal), len(pairs)
+    if entries and draw(st.integers(0, 4)) == 0:  # one defect in an entry
+        k = draw(st.integers(0, len(entries) - 1))
+        entries[k] = draw(st.sampled_from([
+            [entries[k][0], str(n), entries[k][2]], [f"{entries[k][0]}.5", *entries[k][1:]],
+            [entries[k][0], entries[k][0], entries[k][2]], list(entries[0]), entries[k][:2], [*entries[k], "1"],
+            ["-1", *entries[k][1:]]]))
+    if draw(st.integers(0, 5)) == 0:
+        n_elements += draw(st.sampled_from([1, -1])) if n_elements else 1
+    lines = [" ".join(entry) for entry in entries]
+    if draw(st.integers(0, 4)) == 0:
+        lines.insert(draw(st.integers(0, len(lines))), draw(st.sampled_from(["", "c a comment", "  "])))
+    head = draw(st.sampled_from([[], ["c made by a test"], ["c one", "", "c two"]]))
+    return "\n".join([*head, f"p qubo 0 {n} {n_diag} {n_elements}", *lines]) + draw(st.sampled_from(["\n", ""]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=qubo_texts())
+def test_the_qubo_fast_path_reads_what_the_line_reader_reads(text, tmp_path_factory):
+    """The same matrix, or the same one-line error naming the file and line (the fast path steps aside on anything
+    unusual and the line reader names it)."""
+    from hopsolve_qubo import qubo_format
+
+    path = tmp_path_factory.mktemp("qubo") / "q.qubo"
+    path.write_text(text)
+
+    def read(fast: bool):
+        original = qubo_format._fast_qubo
+        if not fast:
+            qubo_format._fast_qubo = lambda *_: None
+        try:
+            return qubo_format.read_qubo(path)
+        except ParseError as error:
+            return str(error)
+        finally:
+            qubo_format._fast_qubo = original
+
+    fast, slow = read(True), read(False)
+    if isinstance(slow, str):
+        assert fast == slow and str(path) in slow
+    else:
+        assert not isinstance(fast, str)
+        assert (fast.q != slow.q).nnz == 0 and fast.q.shape == slow.q.shape
+        np.testing.assert_array_equal(fast.q.indptr, slow.q.indptr)
+        np.testing.assert_array_equal(fast.q.indices, slow.q.indices)
+        np.testing.assert_array_equal(fast.q.data, slow.q.data)
+
+
+def test_the_qubo_fast_path_takes_plain_files():
+    from hopsolve_qubo import qubo_format
+
+    text = "c a comment\np qubo 0 3 2 2\n0 0 1.5\n2 2 -1\n0 1 2\n2 1 -0.25\n"
+    model = qubo_format._fast_qubo(text, Path("q.qubo"))
+    assert model is not None
+    np.testing.assert_array_equal(model.q.toarray(), [[1.5, 2, 0], [0, 0, -0.25], [0, 0, -1]])
+    assert qubo_format._fast_qubo(text.replace("0 1 2\n", "0 1 2\nc late comment\n"), Path("q.qubo")) is None
+
+
+@pytest.mark.parametrize("text", [
+    "p qubo 0 3 1 2\n0 0 1\n0 1 2\nc late comment\n1 2 3\n",  # a comment after the header
+    "p qubo 0 3 1 2\n0 0 1\n0 1 2\n2 1 3\n1 2 4\n",  # a duplicate (either order), one line too many
+    "p qubo 0 3 1 2\n0 0 1\n0 1 2\n1 0 3\n",  # a duplicate in the other order
+    "p qubo 0 3 1 2\n0 0 1\n0 1 2\n1 1 3\n",  # a diagonal entry among the couplers
+    "p qubo 0 3 2 1\n0 0 1\n0 1 2\n1 1 3\n",  # a coupler among the diagonal entries
+    "p qubo 0 3 1 2\n0 0 1\n0 3 2\n1 2 3\n",  # an index out of range
+    "p qubo 0 3 1 2\n0 0 1\n0 1.0 2\n1 2 3\n",  # a fractional index
+    "p qubo 0 3 1 2\n0 0 1\n0 1 1_0\n1 2 3\n",  # an underscore
+    "p qubo 0 3 1 2\n0 0 1\n0 1 nan\n1 2 3\n",  # not finite
+    "p qubo 0 3 1 2\n0 0 1\n0 1 1e400\n1 2 3\n",  # out of range
+    "p qubo 0 3 1 2\n0 0 1\n0 1\n1 2 3\n",  # a short line
+    "p qubo 0 3 1 3\n0 0 1\n0 1 2\n1 2 3\n",  # fewer lines than announced
+    "p qubo 0 3 1 2\n0 0 1\n0 1 9.1e15\n1 2 3\n",  # a sum past 2^53
+])
+def test_the_qubo_fast_path_steps_aside_and_the_line_reader_names_the_line(text, tmp_path):
+    from hopsolve_qubo import qubo_format
+
+    path = tmp_path / "q.qubo"
+    path.write_text(text)
+    assert qubo_format._fast_qubo(text, path) is None
+    if "c late" in text:
+        qubo_format.read_qubo(path)  # comments are allowed anywhere: the line reader takes them
+        return
+    with pytest.raises(ParseError) as caught:
+        qubo_format.read_qubo(path)
+    assert str(path) in str(caught.value) and caught.value.line is not None

@@ -16,7 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from hopsolve import ParseError, check_exact_sum, check_read_size, only_plain_numbers, parse_number, read_text
+from hopsolve import (
+    ParseError,
+    check_exact_sum,
+    check_read_size,
+    only_plain_numbers,
+    parse_number,
+    read_text,
+    tokens_per_line,
+)
 
 BYTES_PER_NODE = 64  # what a solve keeps per node (fields, states, CSR row pointers) in the reader's estimate
 BYTES_PER_EDGE = 48  # three arrays here, two CSR entries (both directions) in the energy
@@ -52,20 +60,6 @@ def _shown(tokens: list[str]) -> str:
     return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
-def _three_per_line(body: str) -> bool:
-    """Whether every line of ``body`` holds exactly three tokens (a final empty line allowed), found with numpy
-    over the bytes: token starts, and the line each falls on."""
-    raw = np.frombuffer(body.encode("ascii"), dtype=np.uint8)
-    if not len(raw):
-        return True
-    space = (raw == 32) | (raw == 9) | (raw == 10)
-    starts = np.flatnonzero(~space & np.concatenate(([True], space[:-1])))
-    newlines = np.flatnonzero(raw == 10)
-    lines = len(newlines) + 1
-    counts = np.bincount(np.searchsorted(newlines, starts), minlength=lines)
-    return bool(np.all(counts[:-1] == 3) and counts[-1] in (0, 3))
-
-
 def _fast_rudy(text: str, path: Path) -> Graph | None:
     """A Gset/rudy file read with numpy in a few passes over the text, or None when anything is unusual (a comment,
     a blank line, a node out of range, a self-loop, a duplicate, a count that differs): the line-by-line reader
@@ -74,7 +68,7 @@ def _fast_rudy(text: str, path: Path) -> Graph | None:
     header = (text if header_end < 0 else text[:header_end]).split()
     body = "" if header_end < 0 else text[header_end + 1:]
     if len(header) != 2 or not all(t.isdigit() and t.isascii() for t in header) or not only_plain_numbers(body) \
-            or not _three_per_line(body):
+            or not tokens_per_line(body, 3):
         return None
     n, m = int(header[0]), int(header[1])
     tokens = body.split()

@@ -17,16 +17,26 @@ rounding only, :func:`hopsolve.textio.check_exact_sum`). The variable count is c
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
-from hopsolve import ParseError, check_exact_sum, check_read_size, parse_number, read_text
+from hopsolve import (
+    ParseError,
+    check_exact_sum,
+    check_read_size,
+    only_plain_numbers,
+    parse_number,
+    read_text,
+)
 
 BYTES_PER_VARIABLE = 64  # CSR row pointers here; fields and states in a solve
 BYTES_PER_ENTRY = 24  # the entry here, both directions of a coupling in the energy
+ENTRY = np.dtype([("i", np.int64), ("j", np.int64), ("value", np.float64)])
+"""One ``i j value`` line, as the fast path parses it."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,10 +61,62 @@ def _number(token: str, path: Path, line: int, what: str, integer: bool) -> floa
     return parse_number(token, path, line, what, integer)
 
 
+def _fast_qubo(text: str, path: Path) -> QuboModel | None:
+    """A ``.qubo`` file read with numpy in a few passes over the text, or None when anything is unusual (a comment
+    after the header, a line without three tokens, an index out of range or not an integer, a
+    diagonal entry among the couplers or the other way round, a duplicate, a count that differs from the header's,
+    a sum past 2⁵³): the line-by-line reader then names the line. Both give the same matrix (tested). A dense
+    QUBO of 3,000 variables (4.5 million lines) took about 40 s line by line."""
+    lines = text.split("\n", 64)  # the header comes after a few comment lines, if any
+    ahead = 0
+    while ahead < len(lines) - 1 and (not lines[ahead].split() or lines[ahead].split()[0] == "c"):
+        ahead += 1
+    header = lines[ahead].split()
+    if len(header) != 6 or header[:2] != ["p", "qubo"] or not all(t.isdigit() and t.isascii() for t in header[3:]):
+        return None
+    n, n_diag, n_elements = (int(t) for t in header[3:])
+    if n < 1 or n_diag > n or n_elements > n * (n - 1) // 2:
+        return None
+    check_read_size(BYTES_PER_VARIABLE * n + BYTES_PER_ENTRY * (n_diag + n_elements), f"a QUBO of {n} variables",
+                    path, ahead + 1)
+    body = "\n".join(lines[ahead + 1:])
+    if not only_plain_numbers(body):
+        return None
+    count = n_diag + n_elements
+    if not body.strip():  # no entries (loadtxt would warn of an empty input)
+        table = np.zeros(0, ENTRY)
+    else:
+        try:  # numpy's parser is strict: an index like 1.5 or 1e3, a value like 1-2, a line without 3 tokens fail
+            table = np.loadtxt(io.StringIO(body), dtype=ENTRY, comments=None, ndmin=1)
+        except (OverflowError, ValueError):
+            return None
+    if len(table) != count:
+        return None
+    ends, values = np.stack([table["i"], table["j"]]), np.ascontiguousarray(table["value"])
+    if count and (ends.min() < 0 or ends.max() >= n):
+        return None
+    rows, cols = ends.min(axis=0), ends.max(axis=0)
+    diagonal = rows == cols
+    if np.any(~diagonal[:n_diag]) or np.any(diagonal[n_diag:]):
+        return None
+    keys = np.sort(rows * n + cols)  # a sort: numpy's hashing unique is many times slower here
+    if np.any(keys[1:] == keys[:-1]):
+        return None
+    with np.errstate(over="ignore"):
+        total = float(np.abs(values).sum())
+    if not np.isfinite(values).all() or not total < 2.0**53:
+        return None
+    return QuboModel(sp.csr_matrix((values, (rows, cols)), shape=(n, n), dtype=np.float64))
+
+
 def read_qubo(path: str | Path) -> QuboModel:
-    """Parse a ``.qubo`` file; every defect raises :class:`ParseError` naming the file and line."""
+    """Parse a ``.qubo`` file; every defect raises :class:`ParseError` naming the file and line. Files without
+    anything unusual take the numpy fast path (:func:`_fast_qubo`)."""
     path = Path(path)
     text = read_text(path)
+    fast = _fast_qubo(text, path)
+    if fast is not None:
+        return fast
     header = None
     entries: list[tuple[int, int, int, float]] = []
     for number, raw in enumerate(text.splitlines(), start=1):
