@@ -105,3 +105,38 @@ def test_kernel_model_of_a_dense_energy_with_a_diagonal():
     assert model.minus_bits.shape == (n, 0)  # every coupling off the diagonal is ±1: complete
     bits = np.unpackbits(model.plus_bits.view(np.uint8), axis=1, bitorder="little")[:, :n].astype(bool)
     assert np.array_equal(bits, off > 0) and model.bit_weight == 1.0
+
+
+PREPARED_SOLVES = """
+import json
+import numpy as np
+from hopsolve import Energy
+from hopsolve.backends import _sb_setup as setup
+from hopsolve.backends.bifurcation import BifurcationBackend, BifurcationParams
+
+names = ("count_diagonal", "without_diagonal", "dyadic_bits", "largest_magnitude", "magnitudes_all_equal",
+         "fill_dense", "pack_signs")
+rng = np.random.default_rng(4)
+backend, params, grown = BifurcationBackend(), BifurcationParams(reads=2, steps=5), {}
+for weight in (1.0, 0.1):  # one magnitude, exact in float32 (sign bits); not exact in float32 (float64 rows)
+    upper = weight * np.triu(rng.choice([-1.0, 1.0], (80, 80)), 1)
+    energy = Energy.from_hopfield(upper + upper.T, np.zeros(80), 0.0, "spin")
+    backend.prepare(energy, params)
+    before = {name: len(getattr(setup, name).overloads) for name in names}
+    backend.solve(energy, params, seed=1)
+    grown[weight] = [name for name in names if len(getattr(setup, name).overloads) > before[name]]
+print(json.dumps(grown))
+"""
+
+
+def test_prepare_compiles_every_pass_a_solve_calls():
+    """After ``prepare``, a solve of a dense model (float32 rows with sign bits; float64 rows) compiles no set-up pass
+    inside its time limit: no pass gains a type signature (``pack_signs`` alone took 1.7 s with an empty cache).
+    In a fresh interpreter: in this one, other tests have already compiled them."""
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", PREPARED_SOLVES], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"1.0": [], "0.1": []}
