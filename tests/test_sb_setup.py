@@ -7,6 +7,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hopsolve import Energy
 from hopsolve.backends import _sb_setup as setup
 from hopsolve.backends._model import SpinModel
 from hopsolve.backends.bifurcation import DYADIC_BITS, _kernel_model
@@ -107,36 +108,45 @@ def test_kernel_model_of_a_dense_energy_with_a_diagonal():
     assert np.array_equal(bits, off > 0) and model.bit_weight == 1.0
 
 
-PREPARED_SOLVES = """
+SET_UP_CALLS = """
 import json
 import numpy as np
 from hopsolve import Energy
 from hopsolve.backends import _sb_setup as setup
-from hopsolve.backends.bifurcation import BifurcationBackend, BifurcationParams
+from hopsolve.backends._model import compile_spin_model
+from hopsolve.backends.bifurcation import _kernel_model
 
 names = ("count_diagonal", "without_diagonal", "dyadic_bits", "largest_magnitude", "magnitudes_all_equal",
          "fill_dense", "pack_signs")
+setup.compile_setup_kernels()
+before = {name: len(getattr(setup, name).overloads) for name in names}
 rng = np.random.default_rng(4)
-backend, params, grown = BifurcationBackend(), BifurcationParams(reads=2, steps=5), {}
 for weight in (1.0, 0.1):  # one magnitude, exact in float32 (sign bits); not exact in float32 (float64 rows)
     upper = weight * np.triu(rng.choice([-1.0, 1.0], (80, 80)), 1)
-    energy = Energy.from_hopfield(upper + upper.T, np.zeros(80), 0.0, "spin")
-    backend.prepare(energy, params)
-    before = {name: len(getattr(setup, name).overloads) for name in names}
-    backend.solve(energy, params, seed=1)
-    grown[weight] = [name for name in names if len(getattr(setup, name).overloads) > before[name]]
-print(json.dumps(grown))
+    _kernel_model(compile_spin_model(Energy.from_hopfield(upper + upper.T, np.zeros(80), 0.0, "spin")))
+print(json.dumps([name for name in names if len(getattr(setup, name).overloads) > before[name]]))
 """
 
 
-def test_prepare_compiles_every_pass_a_solve_calls():
-    """After ``prepare``, a solve of a dense model (float32 rows with sign bits; float64 rows) compiles no set-up pass
-    inside its time limit: no pass gains a type signature (``pack_signs`` alone took 1.7 s with an empty cache).
-    In a fresh interpreter: in this one, other tests have already compiled them."""
+def test_prepare_compiles_every_set_up_pass_a_solve_calls(monkeypatch):
+    """``prepare`` runs :func:`compile_setup_kernels`, and that compiles every pass in every type the set-up of a
+    dense model calls it with (float32 rows with sign bits; float64 rows): none gains a type signature afterwards,
+    so none compiles inside a time limit (``pack_signs`` alone took 1.7 s with an empty cache). The types are
+    counted in a fresh interpreter: in this one, other tests have compiled the passes already."""
     import json
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-c", PREPARED_SOLVES], capture_output=True, text=True, timeout=600)
+    from hopsolve.backends.bifurcation import BifurcationBackend, BifurcationParams
+
+    done = subprocess.run([sys.executable, "-c", SET_UP_CALLS], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"1.0": [], "0.1": []}
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+    import hopsolve.backends.bifurcation as bifurcation
+
+    calls = []
+    monkeypatch.setattr(setup, "compile_setup_kernels", lambda: calls.append(1))
+    monkeypatch.setattr(bifurcation, "warm_up", lambda *args: 0.0)  # the kernels' own warm-up: not this test's
+    BifurcationBackend().prepare(Energy.from_hopfield(np.zeros((2, 2)), np.ones(2), 0.0, "spin"),
+                                 BifurcationParams())
+    assert calls == [1]
