@@ -314,3 +314,63 @@ def test_the_qubo_fast_path_steps_aside_and_the_line_reader_names_the_line(text,
     with pytest.raises(ParseError) as caught:
         qubo_format.read_qubo(path)
     assert str(path) in str(caught.value) and caught.value.line is not None
+
+
+@st.composite
+def edge_lists(draw):
+    """An ``.edges`` file (``i j [w]`` lines, 1-based, no header), now and then with something unusual: a comment or
+    blank line, weights on some lines only, a node 0 or fractional, a self-loop, a duplicate, a bad weight."""
+    n = draw(st.integers(2, 10))
+    pairs = draw(st.lists(st.tuples(st.integers(1, n), st.integers(1, n)).filter(lambda p: p[0] != p[1])
+                          .map(lambda p: (min(p), max(p))), unique=True, min_size=1, max_size=n * (n - 1) // 2))
+    weighted = draw(st.booleans())
+    lines = []
+    for i, j in pairs:
+        a, b = (i, j) if draw(st.booleans()) else (j, i)
+        lines.append([str(a), str(b), draw(WEIGHT_TEXT)] if weighted else [str(a), str(b)])
+    if draw(st.integers(0, 3)) == 0:  # one defect
+        k = draw(st.integers(0, len(lines) - 1))
+        lines[k] = draw(st.sampled_from([
+            [lines[k][0], lines[k][0], *lines[k][2:]], ["0", *lines[k][1:]], [f"{lines[k][0]}.5", *lines[k][1:]],
+            list(lines[0]), lines[k][:2] if weighted else [*lines[k], "2"], [*lines[k][:2], "1_0"],
+            [*lines[k][:2], "nan"], [*lines[k][:2], "1e400"]]))
+    text = [" ".join(line) for line in lines]
+    if draw(st.integers(0, 4)) == 0:
+        text.insert(draw(st.integers(0, len(text))), draw(st.sampled_from(["", "# a comment", "c a comment"])))
+    return "\n".join(text) + draw(st.sampled_from(["\n", ""]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=edge_lists())
+def test_the_edge_list_fast_path_reads_what_the_line_reader_reads(text, tmp_path_factory):
+    path = tmp_path_factory.mktemp("edges") / "g.edges"
+    path.write_text(text)
+
+    def read(fast: bool):
+        original = rudy._fast_edges
+        if not fast:
+            rudy._fast_edges = lambda *_: None
+        try:
+            return rudy.read_graph(path)
+        except ParseError as error:
+            return str(error)
+        finally:
+            rudy._fast_edges = original
+
+    fast, slow = read(True), read(False)
+    if isinstance(slow, str):
+        assert fast == slow
+    else:
+        assert not isinstance(fast, str) and fast.n == slow.n
+        np.testing.assert_array_equal(fast.heads, slow.heads)
+        np.testing.assert_array_equal(fast.tails, slow.tails)
+        np.testing.assert_array_equal(fast.weights, slow.weights)
+
+
+@pytest.mark.parametrize("text", ["1 2\n2 3 1\n", "1 2\n2 2\n", "1 2\n2 1\n", "0 2\n", "1 2\n# c\n2 3\n",
+                                  "1 2 1\n2 3 1_0\n", "1.0 2\n"])
+def test_the_edge_list_fast_path_steps_aside(text, tmp_path):
+    path = tmp_path / "g.edges"
+    path.write_text(text)
+    assert rudy._fast_edges(text, path) is None
+    assert rudy._fast_edges("1 2\n2 3\n", path) is not None and rudy._fast_edges("1 2 0.5\n2 3 -1\n", path) is not None

@@ -11,6 +11,7 @@ of its size is allocated.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,14 +94,50 @@ def _fast_rudy(text: str, path: Path) -> Graph | None:
     return Graph(n, heads - 1, tails - 1, weights, path.stem)
 
 
+EDGE = {2: np.dtype([("i", np.int64), ("j", np.int64)]),
+        3: np.dtype([("i", np.int64), ("j", np.int64), ("w", np.float64)])}
+"""An edge list's line without and with its weight, as the fast path parses it."""
+
+
+def _fast_edges(text: str, path: Path) -> Graph | None:
+    """An edge list (``.edges``) read with numpy, or None when anything is unusual (a comment or blank line, lines
+    with and without weights mixed, a node below 1 or not an integer, a self-loop, a duplicate, a sum past 2⁵³):
+    the line-by-line reader then names the line. Both give the same graph (tested). A million edges took 14 s
+    line by line."""
+    if not only_plain_numbers(text):
+        return None
+    width = 3 if tokens_per_line(text, 3) else 2 if tokens_per_line(text, 2) else 0
+    if not width or not text.strip():
+        return None
+    try:  # numpy's parser is strict: a node like 1.5 or 1e3, a weight like 1-2 fail
+        table = np.loadtxt(io.StringIO(text), dtype=EDGE[width], comments=None, ndmin=1)
+    except (OverflowError, ValueError):
+        return None
+    heads, tails = np.minimum(table["i"], table["j"]), np.maximum(table["i"], table["j"])
+    if heads.min() < 1 or np.any(heads == tails):
+        return None
+    n, m = int(tails.max()), len(tails)
+    check_read_size(BYTES_PER_NODE * n + BYTES_PER_EDGE * m, f"a graph of {n} nodes (its largest node id) and {m} "
+                    "edges", path, None)
+    keys = np.sort(heads * (n + 1) + tails)  # a sort: numpy's hashing unique is many times slower here
+    if np.any(keys[1:] == keys[:-1]):
+        return None
+    weights = np.ascontiguousarray(table["w"]) if width == 3 else np.ones(m)
+    with np.errstate(over="ignore"):
+        total = float(np.abs(weights).sum())
+    if not np.isfinite(weights).all() or not total < 2.0**53:
+        return None
+    return Graph(n, heads - 1, tails - 1, weights, path.stem)
+
+
 def read_graph(path: str | Path) -> Graph:
     """Parse a rudy/Gset file (first line ``n m``), or, for ``.edges`` files, an edge list (``i j [w]`` lines,
     1-based, no header, weight 1 when missing)."""
     path = Path(path)
-    if path.suffix != ".edges":
-        fast = _fast_rudy(read_text(path), path)
-        if fast is not None:
-            return fast
+    text = read_text(path)
+    fast = _fast_rudy(text, path) if path.suffix != ".edges" else _fast_edges(text, path)
+    if fast is not None:
+        return fast
     lines = _read_lines(path)
     if not lines:
         raise ParseError("empty file: expected 'n m' then 'i j w' lines", path, None)
