@@ -62,9 +62,9 @@ def _popcount(typingctx, word):
 
 
 class SBModel(NamedTuple):
-    """The couplings in CSR form (zero diagonal) and, where mostly full, dense: in ``dense32`` (float32) where every
-    coupling is exact in float32 (see ``bifurcation.exact_in_float32``), else in ``dense`` (float64); the other (both,
-    when sparse) is 0 × 0. Then biases and groups.
+    """The couplings (zero diagonal): where mostly full, dense, in ``dense32`` (float32) where every coupling is exact
+    in float32 (see ``bifurcation.exact_in_float32``), else in ``dense`` (float64), the other 0 × 0 and the CSR
+    arrays empty (``indptr`` n + 1 zeros); otherwise in CSR form, both dense arrays 0 × 0. Then biases and groups.
 
     Where the dense couplings all have one magnitude ``bit_weight``: ``plus_bits[i]`` and ``minus_bits[i]`` (n ×
     words, uint64) mark the ``j`` with ``W_ij = +w`` and ``-w`` (bit ``j % 64`` of word ``j // 64``),
