@@ -385,6 +385,7 @@ def test_replicas_whose_set_up_cannot_fit_the_time_limit_are_refused_before_they
     from hopsolve.errors import TooLargeError
 
     monkeypatch.setattr(replica, "_setup_seconds", lambda model, energy: 10.0)  # ten seconds a replica
+    monkeypatch.setattr(replica, "_batch_setup_seconds", lambda model, energy, count: 10.0)  # in any batch
     with pytest.raises(TooLargeError, match="setting up .* replicas .* more than the"):
         ReplicaBackend().solve(random_energy(20, 1), ReplicaParams(time_limit=1.0), seed=1)
 
@@ -394,3 +395,21 @@ def test_the_anytime_plan_leaves_the_set_up_of_its_replicas_out_of_the_sweeps():
     ladders, sweeps = plan_anytime(1e-5, 1.0, 10, params)
     ladders_setup, sweeps_setup = plan_anytime(1e-5, 1.0, 10, params, setup=0.001)
     assert ladders_setup <= ladders and sweeps_setup * ladders_setup < sweeps * ladders
+
+
+def test_a_set_up_refusal_is_confirmed_on_a_batch_of_the_run_s_size():
+    """A projection from a small batch counts a call's fixed cost once per replica (6 ms a call on a 400-unit model:
+    1.5 ms a replica in a batch of four, 0.07 ms in one of 112), so before refusing, a batch of the run's size is
+    timed; the refusal stands only if that projection is over the limit too."""
+    import time
+
+    from hopsolve.backends.replica import ReplicaParams, _check_setup
+    from hopsolve.errors import TooLargeError
+
+    params = ReplicaParams(time_limit=0.5)
+    asked = []
+    _check_setup(0.01, 112, params, time.perf_counter(), lambda count: asked.append(count) or 1e-4)
+    assert asked == [112]  # 2 × 10 ms × 112 is over 0.5 s; 2 × 0.1 ms × 112 is not
+    with pytest.raises(TooLargeError, match="112 replicas"):
+        _check_setup(0.01, 112, params, time.perf_counter(), lambda count: 0.01)
+    _check_setup(1e-4, 112, params, time.perf_counter(), lambda count: pytest.fail("timed a run that fits"))
