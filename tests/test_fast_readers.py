@@ -145,26 +145,31 @@ def node_sections(draw):
             + "\n".join(rows) + "\nEOF\n")
 
 
+def _fast_and_slow(module, fast_path: str, reader, path: Path):
+    """``reader(path)`` with ``module``'s fast path ``fast_path`` in place and with it swapped for one that always
+    steps aside: each result as returned, or the ParseError's message."""
+
+    def read(fast: bool):
+        original = getattr(module, fast_path)
+        if not fast:
+            setattr(module, fast_path, lambda *_: None)
+        try:
+            return reader(path)
+        except ParseError as error:
+            return str(error)
+        finally:
+            setattr(module, fast_path, original)
+
+    return read(True), read(False)
+
+
 def _tsplib_fast_and_slow(text: str, directory: Path, fast_path: str):
-    """``text`` read by the TSPLIB reader with its fast path ``fast_path`` and with it turned off: each an instance
-    or the ParseError's message."""
+    """``text`` read by the TSPLIB reader with its fast path ``fast_path`` and with it turned off."""
     from hopsolve_tsp import tsplib
 
     path = directory / "t.tsp"
     path.write_text(text)
-
-    def read(fast: bool):
-        original = getattr(tsplib, fast_path)
-        if not fast:
-            setattr(tsplib, fast_path, lambda *_: None)
-        try:
-            return tsplib.read_tsplib(path)
-        except ParseError as error:
-            return str(error)
-        finally:
-            setattr(tsplib, fast_path, original)
-
-    return read(True), read(False)
+    return _fast_and_slow(tsplib, fast_path, tsplib.read_tsplib, path)
 
 
 @settings(max_examples=300, deadline=None)
@@ -254,19 +259,7 @@ def test_the_qubo_fast_path_reads_what_the_line_reader_reads(text, tmp_path_fact
 
     path = tmp_path_factory.mktemp("qubo") / "q.qubo"
     path.write_text(text)
-
-    def read(fast: bool):
-        original = qubo_format._fast_qubo
-        if not fast:
-            qubo_format._fast_qubo = lambda *_: None
-        try:
-            return qubo_format.read_qubo(path)
-        except ParseError as error:
-            return str(error)
-        finally:
-            qubo_format._fast_qubo = original
-
-    fast, slow = read(True), read(False)
+    fast, slow = _fast_and_slow(qubo_format, "_fast_qubo", qubo_format.read_qubo, path)
     if isinstance(slow, str):
         assert fast == slow and str(path) in slow
     else:
@@ -345,19 +338,7 @@ def edge_lists(draw):
 def test_the_edge_list_fast_path_reads_what_the_line_reader_reads(text, tmp_path_factory):
     path = tmp_path_factory.mktemp("edges") / "g.edges"
     path.write_text(text)
-
-    def read(fast: bool):
-        original = rudy._fast_edges
-        if not fast:
-            rudy._fast_edges = lambda *_: None
-        try:
-            return rudy.read_graph(path)
-        except ParseError as error:
-            return str(error)
-        finally:
-            rudy._fast_edges = original
-
-    fast, slow = read(True), read(False)
+    fast, slow = _fast_and_slow(rudy, "_fast_edges", rudy.read_graph, path)
     if isinstance(slow, str):
         assert fast == slow
     else:
