@@ -251,9 +251,14 @@ def test_coupling_product_on_dense_rows_equals_the_matrix(weight):
     csr = sp.csr_matrix(weights)
     SB.coupling_product(model._replace(dense=np.zeros((0, 0)), dense32=np.zeros((0, 0), np.float32),
                                        indptr=csr.indptr.astype(np.int64), indices=csr.indices.astype(np.int64),
-                                       data=csr.data), v, by_rows)
+                                       data=csr.data, sign_rows=np.zeros((0, 0), np.int8)), v, by_rows)
     np.testing.assert_allclose(out, weights @ v, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(out, by_rows, rtol=1e-12, atol=1e-12)
+    # one magnitude: read from the int8 sign rows, the same sums as from the float32 rows, bit for bit
+    assert model.sign_rows.shape == ((101, 101) if weight == 0.5 else (0, 0))
+    by_float_rows = np.empty(101)
+    SB.coupling_product(model._replace(sign_rows=np.zeros((0, 0), np.int8)), v, by_float_rows)
+    assert np.array_equal(out, by_float_rows)
 
 
 def test_set_up_that_cannot_fit_the_time_limit_is_refused(monkeypatch):
@@ -330,9 +335,9 @@ def _pm1_dense(n: int, seed: int, density: float, weight: float) -> Energy:
 
 def _without_bits(model: SB.SBModel) -> SB.SBModel:
     n = len(model.bias)
-    plus, minus, offset, weight, threshold = no_sign_bits(n)
+    plus, minus, offset, weight, threshold, signs = no_sign_bits(n)
     return model._replace(plus_bits=plus, minus_bits=minus, bit_offset=offset, bit_weight=weight,
-                          bit_threshold=threshold)
+                          bit_threshold=threshold, sign_rows=signs)
 
 
 @pytest.mark.parametrize("n", [1, 2, 63, 64, 65, 130])
@@ -361,9 +366,13 @@ def test_spin_fields_from_the_bit_matrices_are_the_coupling_products(n, complete
         expected = -0.5 * s @ weights @ s - s @ model.bias
         for reads in (by_bits, by_rows):
             assert np.array_equal(reads.field_s[0], weights @ s) and reads.energy[0] == expected
+        assert by_rows.counts.shape == (1, 0)
+        if model.plus_bits.shape[1]:  # the field over w, as int16 counts, and the sign rows the flips add
+            assert np.array_equal(by_bits.counts[0] * model.bit_weight, weights @ s)
+            assert np.array_equal(model.sign_rows * model.bit_weight, weights)
         if model.plus_bits.shape[1]:
             field = np.full(n, np.nan)
-            assert SB._fields_from_bits(model, by_bits.spin_bits[0], s, field) == s @ weights @ s
+            assert SB._fields_from_bits(model, by_bits.spin_bits[0], s, field, by_bits.counts[0]) == s @ weights @ s
             assert np.array_equal(field, weights @ s)
 
 
@@ -391,18 +400,19 @@ def test_spin_fields_recomputed_from_bits_change_no_result(mode, energy, monkeyp
               "dense-biased": _pm1_dense(150, 7, 0.6, 0.5)}[energy]
     params = BifurcationParams(reads=6, steps=300, mode=mode, trace=True, bias="field")
     backend = BifurcationBackend()
-    used = []
+    used, counted = [], []
     stepping = SB.sb_steps
-    monkeypatch.setattr(SB, "sb_steps", lambda model, *args: (used.append(model.plus_bits.shape[1]),
-                                                               stepping(model, *args)))
+    monkeypatch.setattr(SB, "sb_steps", lambda model, run, reads, block: (
+        used.append(model.plus_bits.shape[1]), counted.append(reads.counts.shape), stepping(model, run, reads, block)))
     results = []
     for per_word in (bifurcation.BIT_FLIPS_PER_WORD, 1e-9, 1e9):  # the default, always, never
         monkeypatch.setattr(bifurcation, "BIT_FLIPS_PER_WORD", per_word)
         results.append(backend.solve(energy, params, seed=3))
-    assert set(used) == {3}  # every run stepped a model with bits (150 spins: 3 words)
+    assert set(used) == {3}  # every run stepped a model with bits (150 spins: 3 words) and int16 counts
+    assert set(counted) == {(6, 150)}
     monkeypatch.setattr(bifurcation, "sign_bits", lambda values, dense: no_sign_bits(dense.shape[0]))
     results.append(backend.solve(energy, params, seed=3))
-    assert used[-1] == 0
+    assert used[-1] == 0 and counted[-1] == (6, 0)  # float rows only
     for other in results[1:]:
         assert np.array_equal(results[0].states, other.states)
         assert np.array_equal(results[0].energies, other.energies)

@@ -81,14 +81,16 @@ def test_dense_rows_and_sign_bits_as_numpy_would(n, seed, density):
     plus_expected = np.packbits(padded, axis=1, bitorder="little").view(np.uint64)
     padded[:, :n] = rows < 0
     minus_expected = np.packbits(padded, axis=1, bitorder="little").view(np.uint64)
-    for with_minus in (True, False):
+    for with_minus, with_signs in ((True, True), (False, False), (False, True)):
         plus = np.zeros((n, words), np.uint64)
         minus = np.zeros((n, words if with_minus else 0), np.uint64)
         offset = np.zeros(n, np.int64)
-        setup.pack_signs(rows, plus, minus, offset)
+        signs = np.full((n, n) if with_signs else (0, 0), 7, np.int8)
+        setup.pack_signs(rows, plus, minus, offset, signs)
         assert np.array_equal(plus, plus_expected)
         assert not with_minus or np.array_equal(minus, minus_expected)
         assert np.array_equal(offset, (rows < 0).sum(axis=1) - (rows > 0).sum(axis=1))
+        assert not with_signs or np.array_equal(signs, np.sign(rows).astype(np.int8))
 
 
 def test_kernel_model_of_a_dense_energy_with_a_diagonal():

@@ -19,7 +19,9 @@ where every coupling off the diagonal is ±w). The spins are held as bits too, s
 2·[s_i > 0])`` on a complete graph: 64 couplings a word. Early in a run about half the spins flip every step (K800
 dSB: 400 of 800 at first, 93,000 flips a read over 1000 steps); a step that flips at least
 ``SBModel.bit_threshold`` spins of a replica recomputes its spin field from the bits (and its energy from ``sᵀWs``,
-added up in integers) instead of adding one float row per flip; every refresh does too. The fields are integers
+added up in integers); every refresh does too. A step with fewer flips adds one int8 sign row per flip to the
+replica's int16 counts of that field (``SBModel.sign_rows``, ``SBReads.counts``), a quarter of a float32 row's
+memory traffic and none of its conversions, and sets the float field from the counts once. The fields are integers
 times ``w``, exact, so the dynamics are those of the rows; the energies are too wherever the arithmetic is exact
 (dyadic weights and biases: tested read for read against a model without bits), and otherwise differ only by
 rounding. A model gets bits only if its couplings do: with ``bias="spin"`` (the backend's default) nonzero biases
@@ -45,6 +47,9 @@ from numba.extending import intrinsic
 REFRESH_STEPS = 1000
 
 WORD_BITS = 64
+MAX_COUNTED = np.iinfo(np.int16).max + 1
+"""The most units a model may have to keep its spin fields as int16 counts (``|W s| / w ≤ n - 1``)."""
+
 NO_BITS = np.iinfo(np.int64).max
 """``SBModel.bit_threshold`` of a model without bit matrices: no step flips that many spins."""
 
@@ -71,7 +76,12 @@ class SBModel(NamedTuple):
     ``bit_offset[i]`` is ``|minus_i| - |plus_i|``, and a replica step flipping ``bit_threshold`` spins or more
     recomputes the spin field from the bits. Where every coupling off the diagonal is ``±w`` (complete graphs, the
     SK model) ``minus_bits`` is n × 0: ``plus_bits`` says it all. Without bits ``plus_bits`` is n × 0 too and
-    ``bit_threshold`` is :data:`NO_BITS`."""
+    ``bit_threshold`` is :data:`NO_BITS`.
+
+    ``sign_rows`` (n × n int8, ``W_ij / w``: +1, -1 or 0) where the model has bit matrices and at most
+    :data:`MAX_COUNTED` units, else 0 × 0: a replica's spin field is then also kept as integer counts
+    (``SBReads.counts``, ``field_s = w·counts``), and a spin flip adds a sign row to them in int16, a quarter of
+    the memory traffic of a float32 row and none of its conversions."""
 
     indptr: np.ndarray
     indices: np.ndarray
@@ -87,6 +97,7 @@ class SBModel(NamedTuple):
     bit_offset: np.ndarray
     bit_weight: float
     bit_threshold: int
+    sign_rows: np.ndarray
 
 
 class SBRun(NamedTuple):
@@ -103,8 +114,9 @@ class SBRun(NamedTuple):
 class SBReads(NamedTuple):
     """Per-replica state (rows are replicas). ``field_x = W x`` (ballistic only), ``field_s = W s``; ``gsum_*`` the
     group sums of ``x`` and ``s``; ``energy`` the energy of ``s`` without the model's constant; ``spin_bits`` the
-    spins as bits (set where +1), as many words as the model's bit matrices have (none without them). Built by
-    :func:`new_reads`."""
+    spins as bits (set where +1), as many words as the model's bit matrices have (none without them); ``counts``
+    the spin field over ``w`` in int16 (``field_s = w·counts``) where the model has ``sign_rows``, else reads × 0.
+    Built by :func:`new_reads`."""
 
     x: np.ndarray
     y: np.ndarray
@@ -118,17 +130,20 @@ class SBReads(NamedTuple):
     best: np.ndarray
     trace: np.ndarray
     spin_bits: np.ndarray
+    counts: np.ndarray
 
 
 def new_reads(model: SBModel, x: np.ndarray, y: np.ndarray, trace_steps: int) -> SBReads:
     """Replicas at positions ``x`` and momenta ``y`` (reads × n), spins ``sign(x)`` (+1 at 0); fields, group sums
     and energies zero until :func:`refresh`."""
     reads = x.shape[0]
+    counted = model.sign_rows.shape[0] > 0 and model.plus_bits.shape[1] > 0  # counts are set from the bits
     spins = np.where(x >= 0, 1.0, -1.0)
     groups = (reads, model.group_of.shape[0], model.group_target.shape[1])
     return SBReads(x, y, spins, np.zeros_like(x), np.zeros_like(x), np.zeros(groups), np.zeros(groups),
                    np.zeros(reads), spins.copy(), np.zeros(reads), np.zeros((reads, trace_steps)),
-                   np.zeros((reads, model.plus_bits.shape[1]), np.uint64))
+                   np.zeros((reads, model.plus_bits.shape[1]), np.uint64),
+                   np.zeros((reads, x.shape[1] if counted else 0), np.int16))
 
 
 SPARSE, DENSE, DENSE32 = 0, 1, 2
@@ -244,14 +259,16 @@ def _energy_from_quadratic(model, spins, quadratic, gsum_s):
 
 
 @numba.njit(cache=True)
-def _fields_from_bits(model, spin_bits, spins, field_s):
+def _fields_from_bits(model, spin_bits, spins, field_s, counts):
     """``field_s = W s`` from the bit matrices: ``w·(2·|plus_i ∩ s| - 2·|minus_i ∩ s| + |minus_i| - |plus_i|)``.
     Where every coupling off the diagonal is ``±w`` (``minus_bits`` n × 0), one popcount a word serves: ``W_ij s_j
     = +w`` where bit ``j`` of ``plus_i`` equals spin ``j``'s, so ``field_i = w·(n - 1 - 2·|plus_i ⊕ s| + 2·[s_i >
-    0])`` (``plus_i`` has no bit ``i``, so ``⊕`` counts spin ``i`` itself once where it is +1). Returns ``sᵀWs``,
-    added up in integers (``field_i / w`` is one), so the energy needs no floating-point sum over the fields."""
+    0])`` (``plus_i`` has no bit ``i``, so ``⊕`` counts spin ``i`` itself once where it is +1). ``counts`` (n or
+    0 long) gets ``field_i / w``. Returns ``sᵀWs``, added up in integers (``field_i / w`` is one), so the energy
+    needs no floating-point sum over the fields."""
     n = field_s.shape[0]
     words = spin_bits.shape[0]
+    counting = counts.shape[0] > 0
     quadratic = 0
     if model.minus_bits.shape[1] == 0:
         for i in range(n):
@@ -261,6 +278,8 @@ def _fields_from_bits(model, spin_bits, spins, field_s):
             up = spins[i] > 0.0
             count = n - 1 - 2 * (np.int64(differ) - (1 if up else 0))
             field_s[i] = model.bit_weight * count
+            if counting:
+                counts[i] = count
             quadratic += count if up else -count
         return model.bit_weight * quadratic
     for i in range(n):
@@ -270,6 +289,8 @@ def _fields_from_bits(model, spin_bits, spins, field_s):
                       - np.int64(_popcount(model.minus_bits[i, k] & spin_bits[k])))
         count = 2 * total + model.bit_offset[i]
         field_s[i] = model.bit_weight * count
+        if counting:
+            counts[i] = count
         quadratic += count if spins[i] > 0.0 else -count
     return model.bit_weight * quadratic
 
@@ -286,7 +307,7 @@ def _refresh_read(model, reads, r, ballistic):
     quadratic = 0.0
     if with_bits:  # the spin field from the bits: the same exact values, a popcount per 64 couplings
         _pack_spins(spins, reads.spin_bits[r])
-        quadratic = _fields_from_bits(model, reads.spin_bits[r], spins, field_s)
+        quadratic = _fields_from_bits(model, reads.spin_bits[r], spins, field_s, reads.counts[r])
     else:
         field_s[:] = 0.0
     gsum_s[:, :] = 0.0
@@ -335,7 +356,7 @@ def _flip_by_bits(model, reads, r):
         s[i] = 1.0 if x[i] > 0.0 else (-1.0 if x[i] < 0.0 else s[i])  # x = 0 keeps its sign
     bits = reads.spin_bits[r]
     _pack_spins(s, bits)
-    quadratic = _fields_from_bits(model, bits, s, reads.field_s[r])
+    quadratic = _fields_from_bits(model, bits, s, reads.field_s[r], reads.counts[r])
     reads.energy[r] = _energy_from_quadratic(model, s, quadratic, gsum_s)
 
 
@@ -343,7 +364,9 @@ def _flip_by_bits(model, reads, r):
 def _flip_spins(model, reads, r, layout):
     """Give replica ``r``'s spins the signs of its positions and bring its spin field and energy up to date: by
     recomputing them from the bits where the model has bit matrices and at least ``model.bit_threshold`` spins flip
-    (:func:`_flip_by_bits`), else by adding one coupling row per flip, updating the energy flip by flip."""
+    (:func:`_flip_by_bits`), else flip by flip, updating the energy and adding one row per flip: a sign row to the
+    int16 counts where the replica keeps them (then ``field_s = w·counts`` once at the end), else a coupling row
+    to the field."""
     x, s, field_s, gsum_s = reads.x[r], reads.spins[r], reads.field_s[r], reads.gsum_s[r]
     n = x.shape[0]
     flips = 0
@@ -355,6 +378,23 @@ def _flip_spins(model, reads, r, layout):
         _flip_by_bits(model, reads, r)
         return
     with_bits = reads.spin_bits.shape[1] > 0
+    if reads.counts.shape[1] > 0:
+        counts = reads.counts[r]
+        w = model.bit_weight
+        for i in range(n):
+            old = s[i]
+            if _flips(x[i], old):
+                # w·counts[i] is the field the float rows would hold: integers times w, exact either way
+                reads.energy[r] += 2.0 * old * (w * counts[i] + model.bias[i] + _group_field(model, gsum_s, i, old))
+                step = np.int16(2) if old < 0.0 else np.int16(-2)
+                for j in range(n):
+                    counts[j] += step * model.sign_rows[i, j]
+                _move_groups(model, gsum_s, i, -2.0 * old)
+                s[i] = -old
+                _set_spin_bit(reads.spin_bits, r, i, old < 0.0)
+        for j in range(n):
+            field_s[j] = w * counts[j]
+        return
     for i in range(n):
         old = s[i]
         if _flips(x[i], old):
@@ -430,28 +470,42 @@ def sb_steps(model, run, reads, block):
         _steps_block(model, run, reads, first, last)
 
 
+PRODUCT_BLOCK = 256
+"""Outputs of :func:`coupling_product` a dense block adds up together (its sums, 2 KB, stay in L1)."""
+
+
 @numba.njit(cache=True, inline="always")
-def _dense_row_product(dense, i, v):
-    """``Σ_j dense[i, j]·v[j]`` in float64, in four interleaved partial sums (four independent chains of additions
-    instead of one: the product runs at the memory's pace, not the adder's latency)."""
-    n = v.shape[0]
-    t0 = t1 = t2 = t3 = 0.0
-    quarter = n - n % 4
-    for j in range(0, quarter, 4):
-        t0 += dense[i, j] * v[j]
-        t1 += dense[i, j + 1] * v[j + 1]
-        t2 += dense[i, j + 2] * v[j + 2]
-        t3 += dense[i, j + 3] * v[j + 3]
-    for j in range(quarter, n):
-        t0 += dense[i, j] * v[j]
-    return (t0 + t1) + (t2 + t3)
+def _axpy_rows(rows, scale, v, lo, hi):
+    """``Σ_j (scale·rows[j, lo:hi])·v_j``, whole row pieces at a time (it vectorises), each output one chain of
+    additions in ``j`` order, in a local array (L1)."""
+    total = np.zeros(hi - lo)
+    for j in range(v.shape[0]):
+        vj = v[j]
+        piece = rows[j, lo:hi]
+        for i in range(hi - lo):
+            total[i] += (scale * piece[i]) * vj
+    return total
+
+
+@numba.njit(cache=True, inline="always")
+def _dense_block_product(model, signed, layout, v, lo, hi, out):
+    """``out[lo:hi] = (W v)[lo:hi]`` from dense rows, as ``Σ_j v_j·W[j, lo:hi]`` (W is symmetric). The sign rows'
+    terms ``(w·s_ji)·v_j`` are the float32 rows' exactly (``w·s_ji`` is that coupling; ``1.0·W_ji`` is ``W_ji``),
+    so either gives the same sums."""
+    if signed:
+        out[lo:hi] = _axpy_rows(model.sign_rows, model.bit_weight, v, lo, hi)
+    elif layout == DENSE32:
+        out[lo:hi] = _axpy_rows(model.dense32, 1.0, v, lo, hi)
+    else:
+        out[lo:hi] = _axpy_rows(model.dense, 1.0, v, lo, hi)
 
 
 @numba.njit(cache=True, parallel=True)
 def coupling_product(model, v, out):
     """``out = J v`` for the couplings ``J`` the dynamics feel: ``W`` (its dense rows where it has them, else CSR)
     and each group family's ``-2·scale`` between the members of a group (a unit's own term left out). Power
-    iteration's one product, O(nnz + n·F)."""
+    iteration's one product, O(nnz + n·F). Dense rows are read in blocks of outputs (:func:`_dense_block_product`),
+    as sign rows where the model has them (the same sums)."""
     n = v.shape[0]
     families = model.group_scale.shape[0]
     sums = np.zeros((families, model.group_target.shape[1]))
@@ -461,15 +515,19 @@ def coupling_product(model, v, out):
             if g >= 0:
                 sums[f, g] += v[i]
     layout = _layout(model)
-    for i in numba.prange(n):
-        if layout == DENSE32:
-            total = _dense_row_product(model.dense32, i, v)
-        elif layout == DENSE:
-            total = _dense_row_product(model.dense, i, v)
-        else:
+    signed = model.sign_rows.shape[0] > 0
+    if signed or layout != SPARSE:
+        for b in numba.prange((n + PRODUCT_BLOCK - 1) // PRODUCT_BLOCK):
+            lo = b * PRODUCT_BLOCK
+            _dense_block_product(model, signed, layout, v, lo, min(n, lo + PRODUCT_BLOCK), out)
+    else:
+        for i in numba.prange(n):
             total = 0.0
             for k in range(model.indptr[i], model.indptr[i + 1]):
                 total += model.data[k] * v[model.indices[k]]
+            out[i] = total
+    for i in numba.prange(n):
+        total = out[i]
         for f in range(families):
             g = model.group_of[f, i]
             if g >= 0:

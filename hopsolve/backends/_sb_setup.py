@@ -101,13 +101,16 @@ def fill_dense(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, dense:
 
 
 @numba.njit(cache=True, parallel=True)
-def pack_signs(dense: np.ndarray, plus: np.ndarray, minus: np.ndarray, offset: np.ndarray) -> None:
+def pack_signs(dense: np.ndarray, plus: np.ndarray, minus: np.ndarray, offset: np.ndarray,
+               signs: np.ndarray) -> None:
     """Row ``i``'s bit ``j`` of ``plus`` set where ``dense[i, j] > 0``, of ``minus`` where ``< 0`` (``minus`` may
     have no words: then only ``plus`` is filled), and ``offset[i] = |minus_i| - |plus_i|``; bit ``j % 64`` of word
-    ``j // 64``. Rows in parallel."""
+    ``j // 64``. Where ``signs`` has rows (n × n int8, else 0 × 0) it gets the sign of each entry (+1, -1, 0).
+    Rows in parallel."""
     n = dense.shape[0]
     words = plus.shape[1]
     with_minus = minus.shape[1] > 0
+    with_signs = signs.shape[0] > 0
     for i in numba.prange(n):
         ups = 0
         downs = 0
@@ -124,6 +127,9 @@ def pack_signs(dense: np.ndarray, plus: np.ndarray, minus: np.ndarray, offset: n
             if with_minus:
                 minus[i, k] = down
         offset[i] = downs - ups
+        if with_signs:
+            for j in range(n):
+                signs[i, j] = np.int8(dense[i, j] > 0.0) - np.int8(dense[i, j] < 0.0)
 
 
 def compile_setup_kernels() -> None:
@@ -142,4 +148,5 @@ def compile_setup_kernels() -> None:
     fill_dense(indptr, indices, data, np.empty((2, 2)))
     rows = np.empty((2, 2), np.float32)
     fill_dense(indptr, indices, data, rows)
-    pack_signs(rows, np.zeros((2, 1), np.uint64), np.zeros((2, 1), np.uint64), np.zeros(2, np.int64))
+    pack_signs(rows, np.zeros((2, 1), np.uint64), np.zeros((2, 1), np.uint64), np.zeros(2, np.int64),
+               np.zeros((2, 2), np.int8))

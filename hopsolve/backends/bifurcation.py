@@ -56,7 +56,7 @@ POWER_TOLERANCE = 1e-6
 MAX_BLOCK = 16
 """At most this many replicas step in lockstep on one thread, sharing each coupling row they load."""
 
-BIT_FLIPS_PER_WORD = 2.0
+BIT_FLIPS_PER_WORD = 6.0
 """A replica step that flips at least this many spins per 64-bit word of a row recomputes its spin field from the
 bit matrices rather than adding one coupling row per flip (measured: see ``benchmarks/RESULTS.md`` §9.0)."""
 
@@ -158,10 +158,11 @@ def coupling_scale(model: SpinModel) -> tuple[float, float]:
     return 0.5 / (sigma * math.sqrt(spins)), sigma
 
 
-SERIAL_PRODUCT = 1 << 17
+SERIAL_PRODUCT = 1 << 20
 """Below this many couplings plus units the power iteration's product runs on one thread: on a busy machine a
 parallel call of microseconds stalled ~10 ms waking its second thread, which projected a 9,000-coupling set-up to
-1.3 s and refused a 0.5 s limit."""
+1.3 s and refused a 0.5 s limit; and K800's 40 products (640,000 entries, 0.3–0.4 ms each) took 10–100 ms in
+solves on two threads against 16–22 ms on one."""
 
 
 def spectral_radius(model: SB.SBModel, n: int, deadline: float | None = None, reads: int = 0) -> float:
@@ -257,37 +258,40 @@ def _kernel_model(model: SpinModel) -> SB.SBModel:
     if setup.count_diagonal(indptr, indices):
         indptr, indices, data = setup.without_diagonal(indptr, indices, data)
     if not model.is_dense:
-        plus, minus, offset, weight, threshold = no_sign_bits(n)
         return SB.SBModel(indptr.astype(np.int64, copy=False), indices.astype(np.int64), data.astype(np.float64),
                           np.zeros((0, 0)), np.zeros((0, 0), np.float32), np.ascontiguousarray(model.bias, np.float64),
                           model.group_of, np.ascontiguousarray(model.group_target), model.group_scale,
-                          plus, minus, offset, weight, threshold)
+                          *no_sign_bits(n))
     exact = exact_in_float32(data)  # the off-diagonal non-zeros: the dense rows' values but 0
     check_allocation((4.0 if exact else 8.0) * n * n, f"the dense couplings of {n:,} units")
     rows = np.empty((n, n), np.float32 if exact else np.float64)
     setup.fill_dense(indptr, indices, data, rows)
     # exact in float32, so the fields' sums of ±w are exact too
-    plus, minus, offset, weight, threshold = sign_bits(data, rows) if exact else no_sign_bits(n)
     return SB.SBModel(np.zeros(n + 1, np.int64), np.zeros(0, np.int64), np.zeros(0),
                       np.zeros((0, 0)) if exact else rows, rows if exact else np.zeros((0, 0), np.float32),
                       np.ascontiguousarray(model.bias, dtype=np.float64),
                       model.group_of, np.ascontiguousarray(model.group_target), model.group_scale,
-                      plus, minus, offset, weight, threshold)
+                      *(sign_bits(data, rows) if exact else no_sign_bits(n)))
 
 
-def no_sign_bits(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, int]:
-    """:func:`sign_bits`'s answer for a model without bit matrices: n × 0 of each, and ``SB.NO_BITS``."""
+SignBits = tuple[np.ndarray, np.ndarray, np.ndarray, float, int, np.ndarray]
+"""``SB.SBModel``'s last six fields: ``plus_bits``, ``minus_bits``, ``bit_offset``, ``bit_weight``,
+``bit_threshold`` and ``sign_rows``."""
+
+
+def no_sign_bits(n: int) -> SignBits:
+    """:func:`sign_bits`'s answer for a model without bit matrices: n × 0 bits, ``SB.NO_BITS``, no sign rows."""
     empty = np.zeros((n, 0), np.uint64)
-    return empty, empty.copy(), np.zeros(n, np.int64), 0.0, SB.NO_BITS
+    return empty, empty.copy(), np.zeros(n, np.int64), 0.0, SB.NO_BITS, np.zeros((0, 0), np.int8)
 
 
-def sign_bits(values: np.ndarray, dense: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, int]:
+def sign_bits(values: np.ndarray, dense: np.ndarray) -> SignBits:
     """The bit matrices of couplings that all have one magnitude ``w`` (see ``SB.SBModel``; ``values`` are the
     off-diagonal non-zero couplings, ``dense`` the same as an n × n array with a zero diagonal): ``plus``,
-    ``minus`` (n × 0 where every coupling off the diagonal is ±w), ``offset``, ``w``, and the flips of a replica
-    step from which recomputing its spin field from the bits pays (:data:`BIT_FLIPS_PER_WORD` per word of a row).
-    Couplings of several magnitudes give n × 0 matrices and ``SB.NO_BITS``. One compiled pass over the rows
-    (:func:`~hopsolve.backends._sb_setup.pack_signs`)."""
+    ``minus`` (n × 0 where every coupling off the diagonal is ±w), ``offset``, ``w``, the flips of a replica
+    step from which recomputing its spin field from the bits pays (:data:`BIT_FLIPS_PER_WORD` per word of a row),
+    and the n × n int8 sign rows (0 × 0 past ``SB.MAX_COUNTED`` units). Couplings of several magnitudes give
+    :func:`no_sign_bits`. One compiled pass over the rows (:func:`~hopsolve.backends._sb_setup.pack_signs`)."""
     n = dense.shape[0]
     if not setup.magnitudes_all_equal(values):
         return no_sign_bits(n)
@@ -296,9 +300,13 @@ def sign_bits(values: np.ndarray, dense: np.ndarray) -> tuple[np.ndarray, np.nda
     plus = np.zeros((n, words), np.uint64)
     minus = np.zeros((n, 0 if complete else words), np.uint64)
     offset = np.zeros(n, np.int64)
-    setup.pack_signs(dense, plus, minus, offset)
+    counted = n <= SB.MAX_COUNTED
+    if counted:
+        check_allocation(float(n) * n, f"the coupling signs of {n:,} units")
+    signs = np.empty((n, n) if counted else (0, 0), np.int8)
+    setup.pack_signs(dense, plus, minus, offset, signs)
     threshold = min(SB.NO_BITS, max(1, math.ceil(BIT_FLIPS_PER_WORD * words)))
-    return plus, minus, offset, float(abs(values[0])), threshold
+    return plus, minus, offset, float(abs(values[0])), threshold, signs
 
 
 class BifurcationBackend(Backend):
