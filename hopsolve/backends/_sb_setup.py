@@ -118,18 +118,18 @@ def pack_signs(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, plus: 
             signs[i, j] = 0
         ups = 0
         downs = 0
-        for k in range(indptr[i], indptr[i + 1]):
+        for k in range(indptr[i], indptr[i + 1]):  # no branch on the signs: they are random on the SK model
             j = indices[k]
-            bit = np.uint64(1) << np.uint64(j % 64)
-            if data[k] > 0.0:
-                plus[i, j // 64] |= bit
-                signs[i, j] = 1
-                ups += 1
-            elif data[k] < 0.0:
-                if with_minus:
-                    minus[i, j // 64] |= bit
-                signs[i, j] = -1
-                downs += 1
+            up = data[k] > 0.0
+            down = data[k] < 0.0
+            word = j >> 6  # j // 64 and j % 64 without the sign checks of Python's floor division
+            shift = np.uint64(j & 63)
+            plus[i, word] |= np.uint64(up) << shift
+            if with_minus:
+                minus[i, word] |= np.uint64(down) << shift
+            signs[i, j] = np.int8(up) - np.int8(down)
+            ups += up
+            downs += down
         offset[i] = downs - ups
 
 
