@@ -241,10 +241,7 @@ def test_coupling_product_on_dense_rows_equals_the_matrix(weight):
     ones fall outside them) against numpy's and against the CSR rows of the same model."""
     energy = _pm1_dense(101, 4, 0.7, weight)
     model = _kernel_model(compile_spin_model(energy))
-    # one magnitude, exact in float32: sign rows; not exact: float64 rows
-    expected = ((101, 101), (0, 0)) if weight == 0.5 else ((0, 0), (101, 101))
-    assert (model.sign_rows.shape, model.dense.shape) == expected
-    assert model.dense32.shape == (0, 0)
+    assert (model.dense32.shape, model.dense.shape) == (((101, 101), (0, 0)) if weight == 0.5 else ((0, 0), (101, 101)))
     weights = compile_spin_model(energy).coupling.toarray()
     np.fill_diagonal(weights, 0.0)
     assert model.data.size == 0 and np.array_equal(model.indptr, np.zeros(102))  # dense: no CSR kept
@@ -257,10 +254,11 @@ def test_coupling_product_on_dense_rows_equals_the_matrix(weight):
                                        data=csr.data, sign_rows=np.zeros((0, 0), np.int8)), v, by_rows)
     np.testing.assert_allclose(out, weights @ v, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(out, by_rows, rtol=1e-12, atol=1e-12)
-    if weight == 0.5:  # read from the int8 sign rows: the same sums as from the float32 rows, bit for bit
-        by_float_rows = np.empty(101)
-        SB.coupling_product(_without_bits(model), v, by_float_rows)
-        assert np.array_equal(out, by_float_rows)
+    # one magnitude: read from the int8 sign rows, the same sums as from the float32 rows, bit for bit
+    assert model.sign_rows.shape == ((101, 101) if weight == 0.5 else (0, 0))
+    by_float_rows = np.empty(101)
+    SB.coupling_product(model._replace(sign_rows=np.zeros((0, 0), np.int8)), v, by_float_rows)
+    assert np.array_equal(out, by_float_rows)
 
 
 def test_set_up_that_cannot_fit_the_time_limit_is_refused(monkeypatch):
@@ -297,27 +295,17 @@ def _pm1_complete(n: int, seed: int, bias: bool = False, weight: float = 1.0) ->
     return Energy.from_hopfield(w + w.T, b, 0.0, "spin")
 
 
-def _two_magnitudes(n: int, seed: int, weight: float) -> Energy:
-    """Dense couplings ±weight and ±2·weight: exact in float32 where weight is, but of two magnitudes (no bits)."""
-    rng = np.random.default_rng(seed)
-    w = weight * np.triu(rng.choice([-2.0, -1.0, 1.0, 2.0], (n, n)) * (rng.random((n, n)) < 0.8), 1)
-    return Energy.from_hopfield(w + w.T, rng.integers(-2, 3, n).astype(float), 0.0, "spin")
-
-
 def test_dense_couplings_exact_in_float32_are_held_in_float32_and_others_are_not():
-    """One magnitude exact in float32: int8 sign rows and bits, no float rows; several magnitudes exact in
-    float32: float32 rows; otherwise float64 rows."""
     for weight in (1.0, 0.5, 0.375, 3.0):  # integers and dyadic fractions (max-cut's couplings are ±w/2)
         model = _kernel_model(compile_spin_model(_pm1_complete(50, 1, bias=True, weight=weight)))
-        assert model.sign_rows.shape == (50, 50) and model.dense.size == 0 and model.dense32.size == 0
-        assert model.bit_weight == weight and model.plus_bits.shape == (50, 1)
-        mixed = _kernel_model(compile_spin_model(_two_magnitudes(50, 1, weight)))
-        assert mixed.dense32.shape == (50, 50) and mixed.dense.size == 0 and mixed.sign_rows.size == 0
+        assert model.dense32.shape == (50, 50) and model.dense.size == 0
+        assert np.array_equal(model.dense32, _kernel_model(compile_spin_model(_pm1_complete(50, 1, weight=weight)))
+                              .dense32)
     for weight in (0.1, 2.0**25):  # not a dyadic fraction; an integer past float32's 24 bits
         model = _kernel_model(compile_spin_model(_pm1_complete(50, 1, weight=weight)))
-        assert model.dense.shape == (50, 50) and model.dense32.size == 0 and model.sign_rows.size == 0
+        assert model.dense.shape == (50, 50) and model.dense32.size == 0
     sparse = _kernel_model(compile_spin_model(random_energy(60, 3, density=0.05)))
-    assert sparse.dense.size == 0 and sparse.dense32.size == 0 and sparse.sign_rows.size == 0
+    assert sparse.dense.size == 0 and sparse.dense32.size == 0
 
 
 @pytest.mark.parametrize("mode", ["ballistic", "discrete"])
@@ -346,11 +334,9 @@ def _pm1_dense(n: int, seed: int, density: float, weight: float) -> Energy:
 
 
 def _without_bits(model: SB.SBModel) -> SB.SBModel:
-    """The one-magnitude ``model`` as float32 rows, without sign rows or bits."""
     n = len(model.bias)
-    rows = (model.sign_rows * model.bit_weight).astype(np.float32)
     plus, minus, offset, weight, threshold, signs = no_sign_bits(n)
-    return model._replace(dense32=rows, plus_bits=plus, minus_bits=minus, bit_offset=offset, bit_weight=weight,
+    return model._replace(plus_bits=plus, minus_bits=minus, bit_offset=offset, bit_weight=weight,
                           bit_threshold=threshold, sign_rows=signs)
 
 
@@ -424,7 +410,7 @@ def test_spin_fields_recomputed_from_bits_change_no_result(mode, energy, monkeyp
         results.append(backend.solve(energy, params, seed=3))
     assert set(used) == {3}  # every run stepped a model with bits (150 spins: 3 words) and int16 counts
     assert set(counted) == {(6, 150)}
-    monkeypatch.setattr(bifurcation, "sign_bits", lambda indptr, indices, data, n: no_sign_bits(n))
+    monkeypatch.setattr(bifurcation, "sign_bits", lambda values, dense: no_sign_bits(dense.shape[0]))
     results.append(backend.solve(energy, params, seed=3))
     assert used[-1] == 0 and counted[-1] == (6, 0)  # float rows only
     for other in results[1:]:
@@ -444,26 +430,21 @@ def test_exact_in_float32_needs_every_value_exact_at_one_common_power_of_two():
     assert not exact(np.array([1.0, np.inf]))
 
 
-@pytest.mark.parametrize(("graph", "weight"), [("complete", 0.5), ("complete", 0.1), ("dense", 0.5),
-                                               ("dense", 0.1), ("two magnitudes", 0.5)])
+@pytest.mark.parametrize("weight", [0.5, 0.1])  # dense rows in float32, and in float64
+@pytest.mark.parametrize("complete", [True, False])
 @pytest.mark.parametrize("block", [1, 3])
-def test_dense_rows_move_the_position_fields_as_csr_rows_do(graph, weight, block, monkeypatch):
-    """bSB on dense rows (int8 sign rows and bits where of one magnitude exact in float32, float32 rows where
-    several, float64 rows otherwise) and on CSR rows: each field entry gets the same additions in the same order
-    (the dense rows' zeros add nothing), so after 200 steps every position, momentum and field is the same float,
-    bit for bit, whatever the block of replicas."""
+def test_dense_rows_move_the_position_fields_as_csr_rows_do(weight, complete, block, monkeypatch):
+    """bSB on dense rows (float32 where exact, with sign bits where of one magnitude) and on CSR rows: each field
+    entry gets the same additions in the same order (the dense rows' zeros add nothing), so after 200 steps every
+    position, momentum and field is the same float, bit for bit, whatever the block of replicas."""
     from hopsolve.backends._model import SpinModel
 
-    energy = {"complete": lambda: _pm1_complete(130, 9, bias=True, weight=weight),
-              "dense": lambda: _pm1_dense(130, 9, 0.6, weight),
-              "two magnitudes": lambda: _two_magnitudes(130, 9, weight)}[graph]()
+    energy = _pm1_complete(130, 9, bias=True, weight=weight) if complete else _pm1_dense(130, 9, 0.6, weight)
     spin_model = compile_spin_model(energy)
     dense = _kernel_model(spin_model)
     monkeypatch.setattr(SpinModel, "is_dense", property(lambda self: False))
     by_csr = _kernel_model(spin_model)
-    layout = "dense32" if graph == "two magnitudes" else "sign_rows" if weight == 0.5 else "dense"
-    assert getattr(dense, layout).size == 130 * 130
-    assert by_csr.dense.size + by_csr.dense32.size + by_csr.sign_rows.size == 0
+    assert max(dense.dense.size, dense.dense32.size) == 130 * 130 and by_csr.dense.size + by_csr.dense32.size == 0
     rng = np.random.default_rng(2)
     x, y = rng.uniform(-0.1, 0.1, (5, 130)), rng.uniform(-0.1, 0.1, (5, 130))
     run = SB.SBRun(np.linspace(0.0, 1.0, 200), 1.0, 0.05, 0.5, False, 0)

@@ -7,15 +7,14 @@ coupling row is added to the field. Once the pump has bifurcated the oscillators
 fields (and the running energy of ``s``) are recomputed from scratch at the start of every call and every
 :data:`REFRESH_STEPS` steps, so rounding never accumulates.
 
-Other dense couplings that are exact in float32 (integer QUBOs: see ``SBModel.dense32``) are read in float32:
+Dense couplings that are exact in float32 (±1 graphs, integer QUBOs: see ``SBModel.dense32``) are read in float32:
 the same values, so the same float64 arithmetic and results, from half the memory traffic (K2000 dSB took half the
 time). A float32 matrix product over a block of replicas for the steps in which many spins flip was tried as well:
 slower than the rows at every share of flips tried (0.1–0.5, K2000, this machine's OpenBLAS), so not kept.
 
-Dense couplings of one magnitude ``w`` (±1 complete graphs, unweighted dense graphs) are held as int8 sign rows
-(``SBModel.sign_rows``, a quarter of float32 rows) and as bit matrices (``SBModel.plus_bits``), one bit per
-coupling: where ``W_ij = +w`` and where ``W_ij = -w`` (the first alone where every coupling off the diagonal is
-±w). The spins are held as bits too, so a whole spin field is
+Dense couplings of one magnitude ``w`` (±1 complete graphs, unweighted dense graphs: ``SBModel.plus_bits``) are
+also held as bit matrices, one bit per coupling: where ``W_ij = +w`` and where ``W_ij = -w`` (the first alone
+where every coupling off the diagonal is ±w). The spins are held as bits too, so a whole spin field is
 ``w·(2·popcount(plus_i & s) - 2·popcount(minus_i & s) + offset_i)``, or ``w·(n - 1 - 2·popcount(plus_i ⊕ s) +
 2·[s_i > 0])`` on a complete graph: 64 couplings a word. Early in a run about half the spins flip every step (K800
 dSB: 400 of 800 at first, 93,000 flips a read over 1000 steps); a step that flips at least
@@ -68,25 +67,21 @@ def _popcount(typingctx, word):
 
 
 class SBModel(NamedTuple):
-    """The couplings (zero diagonal) in one of four layouts (:func:`_layout`); the arrays of the others are empty
-    (CSR: ``indptr`` n + 1 zeros; dense: 0 × 0). Then biases and groups.
+    """The couplings (zero diagonal): where mostly full, dense, in ``dense32`` (float32) where every coupling is exact
+    in float32 (see ``bifurcation.exact_in_float32``), else in ``dense`` (float64), the other 0 × 0 and the CSR
+    arrays empty (``indptr`` n + 1 zeros); otherwise in CSR form, both dense arrays 0 × 0. Then biases and groups.
 
-    - Sparse: CSR rows.
-    - Dense, of one magnitude ``w = bit_weight`` exact in float32 (±1 complete graphs, unweighted dense graphs),
-      at most :data:`MAX_COUNTED` units: ``sign_rows`` (n × n int8, ``W_ij / w``: +1, -1 or 0) and the bit
-      matrices below, no float rows. A replica's spin field is also kept as int16 counts (``SBReads.counts``,
-      ``field_s = w·counts``), so a spin flip adds a sign row in int16: a quarter of the memory traffic of a
-      float32 row and none of its conversions. Float fields (bSB's position field, the power iteration) add
-      ``(δ·w)·s_ij``, the same products as ``δ·W_ij``.
-    - Other dense couplings: ``dense32`` (float32) where every coupling is exact in float32 (see
-      ``bifurcation.exact_in_float32``), else ``dense`` (float64).
+    Where the dense couplings all have one magnitude ``bit_weight``: ``plus_bits[i]`` and ``minus_bits[i]`` (n ×
+    words, uint64) mark the ``j`` with ``W_ij = +w`` and ``-w`` (bit ``j % 64`` of word ``j // 64``),
+    ``bit_offset[i]`` is ``|minus_i| - |plus_i|``, and a replica step flipping ``bit_threshold`` spins or more
+    recomputes the spin field from the bits. Where every coupling off the diagonal is ``±w`` (complete graphs, the
+    SK model) ``minus_bits`` is n × 0: ``plus_bits`` says it all. Without bits ``plus_bits`` is n × 0 too and
+    ``bit_threshold`` is :data:`NO_BITS`.
 
-    The bit matrices (one-magnitude models only): ``plus_bits[i]`` and ``minus_bits[i]`` (n × words, uint64) mark
-    the ``j`` with ``W_ij = +w`` and ``-w`` (bit ``j % 64`` of word ``j // 64``), ``bit_offset[i]`` is ``|minus_i|
-    - |plus_i|``, and a replica step flipping ``bit_threshold`` spins or more recomputes the spin field from the
-    bits. Where every coupling off the diagonal is ``±w`` (complete graphs, the SK model) ``minus_bits`` is n × 0:
-    ``plus_bits`` says it all. Without bits ``plus_bits`` is n × 0 too and ``bit_threshold`` is
-    :data:`NO_BITS`."""
+    ``sign_rows`` (n × n int8, ``W_ij / w``: +1, -1 or 0) where the model has bit matrices and at most
+    :data:`MAX_COUNTED` units, else 0 × 0: a replica's spin field is then also kept as integer counts
+    (``SBReads.counts``, ``field_s = w·counts``), and a spin flip adds a sign row to them in int16, a quarter of
+    the memory traffic of a float32 row and none of its conversions."""
 
     indptr: np.ndarray
     indices: np.ndarray
@@ -151,17 +146,15 @@ def new_reads(model: SBModel, x: np.ndarray, y: np.ndarray, trace_steps: int) ->
                    np.zeros((reads, x.shape[1] if counted else 0), np.int16))
 
 
-SPARSE, DENSE, DENSE32, SIGNED = 0, 1, 2, 3
+SPARSE, DENSE, DENSE32 = 0, 1, 2
 
 
 @numba.njit(cache=True, inline="always")
 def _layout(model):
-    """Where the coupling rows are read from: CSR (``SPARSE``), ``dense``, ``dense32`` or ``sign_rows``."""
+    """Where the coupling rows are read from: CSR (``SPARSE``), ``dense`` or ``dense32``."""
     if model.dense32.shape[0] > 0:
         return DENSE32
-    if model.dense.shape[0] > 0:
-        return DENSE
-    return SIGNED if model.sign_rows.shape[0] > 0 else SPARSE
+    return DENSE if model.dense.shape[0] > 0 else SPARSE
 
 
 @numba.njit(cache=True, inline="always")
@@ -173,10 +166,6 @@ def _add_row(model, field, i, delta, layout):
     elif layout == DENSE:
         for j in range(field.shape[0]):
             field[j] += delta * model.dense[i, j]
-    elif layout == SIGNED:  # (δ·w)·s_ij: the same product as δ·W_ij (W_ij = ±w, or 0)
-        scaled = delta * model.bit_weight
-        for j in range(field.shape[0]):
-            field[j] += scaled * model.sign_rows[i, j]
     else:
         for k in range(model.indptr[i], model.indptr[i + 1]):
             field[model.indices[k]] += delta * model.data[k]
@@ -191,10 +180,6 @@ def _add_row_at(model, fields, r, i, delta, layout):
     elif layout == DENSE:
         for j in range(fields.shape[1]):
             fields[r, j] += delta * model.dense[i, j]
-    elif layout == SIGNED:
-        scaled = delta * model.bit_weight
-        for j in range(fields.shape[1]):
-            fields[r, j] += scaled * model.sign_rows[i, j]
     else:
         for k in range(model.indptr[i], model.indptr[i + 1]):
             fields[r, model.indices[k]] += delta * model.data[k]
@@ -503,11 +488,11 @@ def _axpy_rows(rows, scale, v, lo, hi):
 
 
 @numba.njit(cache=True, inline="always")
-def _dense_block_product(model, layout, v, lo, hi, out):
+def _dense_block_product(model, signed, layout, v, lo, hi, out):
     """``out[lo:hi] = (W v)[lo:hi]`` from dense rows, as ``Σ_j v_j·W[j, lo:hi]`` (W is symmetric). The sign rows'
     terms ``(w·s_ji)·v_j`` are the float32 rows' exactly (``w·s_ji`` is that coupling; ``1.0·W_ji`` is ``W_ji``),
     so either gives the same sums."""
-    if layout == SIGNED:
+    if signed:
         out[lo:hi] = _axpy_rows(model.sign_rows, model.bit_weight, v, lo, hi)
     elif layout == DENSE32:
         out[lo:hi] = _axpy_rows(model.dense32, 1.0, v, lo, hi)
@@ -519,8 +504,8 @@ def _dense_block_product(model, layout, v, lo, hi, out):
 def coupling_product(model, v, out):
     """``out = J v`` for the couplings ``J`` the dynamics feel: ``W`` (its dense rows where it has them, else CSR)
     and each group family's ``-2·scale`` between the members of a group (a unit's own term left out). Power
-    iteration's one product, O(nnz + n·F). Dense rows (float or sign rows) are read in blocks of outputs
-    (:func:`_dense_block_product`)."""
+    iteration's one product, O(nnz + n·F). Dense rows are read in blocks of outputs (:func:`_dense_block_product`),
+    as sign rows where the model has them (the same sums)."""
     n = v.shape[0]
     families = model.group_scale.shape[0]
     sums = np.zeros((families, model.group_target.shape[1]))
@@ -530,10 +515,11 @@ def coupling_product(model, v, out):
             if g >= 0:
                 sums[f, g] += v[i]
     layout = _layout(model)
-    if layout != SPARSE:
+    signed = model.sign_rows.shape[0] > 0
+    if signed or layout != SPARSE:
         for b in numba.prange((n + PRODUCT_BLOCK - 1) // PRODUCT_BLOCK):
             lo = b * PRODUCT_BLOCK
-            _dense_block_product(model, layout, v, lo, min(n, lo + PRODUCT_BLOCK), out)
+            _dense_block_product(model, signed, layout, v, lo, min(n, lo + PRODUCT_BLOCK), out)
     else:
         for i in numba.prange(n):
             total = 0.0

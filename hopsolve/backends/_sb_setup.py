@@ -101,36 +101,35 @@ def fill_dense(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, dense:
 
 
 @numba.njit(cache=True, parallel=True)
-def pack_signs(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, plus: np.ndarray, minus: np.ndarray,
-               offset: np.ndarray, signs: np.ndarray) -> None:
-    """From CSR rows without a diagonal: row ``i``'s bit ``j`` of ``plus`` set where ``W_ij > 0``, of ``minus``
-    where ``< 0`` (``minus`` may have no words: then only ``plus`` is filled), bit ``j % 64`` of word ``j // 64``;
-    ``offset[i] = |minus_i| - |plus_i|``; and ``signs[i, j]`` the sign of ``W_ij`` (+1, -1, or 0 off the
-    pattern; ``signs`` n × n int8). Every output is written in full; rows in parallel."""
-    n = indptr.shape[0] - 1
+def pack_signs(dense: np.ndarray, plus: np.ndarray, minus: np.ndarray, offset: np.ndarray,
+               signs: np.ndarray) -> None:
+    """Row ``i``'s bit ``j`` of ``plus`` set where ``dense[i, j] > 0``, of ``minus`` where ``< 0`` (``minus`` may
+    have no words: then only ``plus`` is filled), and ``offset[i] = |minus_i| - |plus_i|``; bit ``j % 64`` of word
+    ``j // 64``. Where ``signs`` has rows (n × n int8, else 0 × 0) it gets the sign of each entry (+1, -1, 0).
+    Rows in parallel."""
+    n = dense.shape[0]
+    words = plus.shape[1]
     with_minus = minus.shape[1] > 0
+    with_signs = signs.shape[0] > 0
     for i in numba.prange(n):
-        for k in range(plus.shape[1]):
-            plus[i, k] = 0
-        for k in range(minus.shape[1]):
-            minus[i, k] = 0
-        for j in range(n):
-            signs[i, j] = 0
         ups = 0
         downs = 0
-        for k in range(indptr[i], indptr[i + 1]):  # no branch on the signs: they are random on the SK model
-            j = indices[k]
-            up = data[k] > 0.0
-            down = data[k] < 0.0
-            word = j >> 6  # j // 64 and j % 64 without the sign checks of Python's floor division
-            shift = np.uint64(j & 63)
-            plus[i, word] |= np.uint64(up) << shift
+        for k in range(words):
+            up = np.uint64(0)
+            down = np.uint64(0)
+            for b in range(min(64, n - k * 64)):
+                value = dense[i, k * 64 + b]
+                up |= np.uint64(value > 0.0) << np.uint64(b)
+                down |= np.uint64(value < 0.0) << np.uint64(b)
+                ups += value > 0.0
+                downs += value < 0.0
+            plus[i, k] = up
             if with_minus:
-                minus[i, word] |= np.uint64(down) << shift
-            signs[i, j] = np.int8(up) - np.int8(down)
-            ups += up
-            downs += down
+                minus[i, k] = down
         offset[i] = downs - ups
+        if with_signs:
+            for j in range(n):
+                signs[i, j] = np.int8(dense[i, j] > 0.0) - np.int8(dense[i, j] < 0.0)
 
 
 def compile_setup_kernels() -> None:
@@ -149,5 +148,5 @@ def compile_setup_kernels() -> None:
     fill_dense(indptr, indices, data, np.empty((2, 2)))
     rows = np.empty((2, 2), np.float32)
     fill_dense(indptr, indices, data, rows)
-    pack_signs(indptr, indices, data, np.zeros((2, 1), np.uint64), np.zeros((2, 1), np.uint64), np.zeros(2, np.int64),
+    pack_signs(rows, np.zeros((2, 1), np.uint64), np.zeros((2, 1), np.uint64), np.zeros(2, np.int64),
                np.zeros((2, 2), np.int8))

@@ -175,7 +175,7 @@ def spectral_radius(model: SB.SBModel, n: int, deadline: float | None = None, re
     if n == 0:
         return 0.0
 
-    entries = model.dense32.size or model.dense.size or model.sign_rows.size or len(model.data)  # one product's
+    entries = model.dense32.size or model.dense.size or len(model.data)  # what one product reads
     small = entries + n < SERIAL_PRODUCT
 
     def apply(v: np.ndarray) -> np.ndarray:
@@ -247,10 +247,9 @@ def exact_in_float32(values: np.ndarray) -> bool:
 
 
 def _kernel_model(model: SpinModel) -> SB.SBModel:
-    """The model without its diagonal (a constant on spins), dense where it is mostly full: as int8 sign rows and
-    bit matrices where every coupling has one magnitude exact in float32 (:func:`sign_bits`), else in float32 where
-    that is exact (:func:`exact_in_float32`), else in float64. A dense model keeps no CSR arrays (n + 1 zero row
-    pointers): its kernels read the rows.
+    """The model without its diagonal (a constant on spins), dense where it is mostly full: in float32 where that is
+    exact (:func:`exact_in_float32`), and as bit matrices where every coupling has one magnitude
+    (:func:`sign_bits`). A dense model keeps no CSR arrays (n + 1 zero row pointers): its kernels read the rows.
 
     The model's CSR is sorted and has no explicit zeros (:func:`compile_spin_model`), so only a diagonal, if any, is
     taken out; every pass is compiled and reads the couplings once (:mod:`~hopsolve.backends._sb_setup`)."""
@@ -258,21 +257,21 @@ def _kernel_model(model: SpinModel) -> SB.SBModel:
     indptr, indices, data = model.indptr, model.indices, model.data
     if setup.count_diagonal(indptr, indices):
         indptr, indices, data = setup.without_diagonal(indptr, indices, data)
-    bias = np.ascontiguousarray(model.bias, dtype=np.float64)
-    groups = (model.group_of, np.ascontiguousarray(model.group_target), model.group_scale)
     if not model.is_dense:
         return SB.SBModel(indptr.astype(np.int64, copy=False), indices.astype(np.int64), data.astype(np.float64),
-                          np.zeros((0, 0)), np.zeros((0, 0), np.float32), bias, *groups, *no_sign_bits(n))
-    no_csr = (np.zeros(n + 1, np.int64), np.zeros(0, np.int64), np.zeros(0))
-    signs = sign_bits(indptr, indices, data, n)
-    if signs[0].shape[1]:  # one magnitude: the sign rows and bits are the couplings, no float rows
-        return SB.SBModel(*no_csr, np.zeros((0, 0)), np.zeros((0, 0), np.float32), bias, *groups, *signs)
+                          np.zeros((0, 0)), np.zeros((0, 0), np.float32), np.ascontiguousarray(model.bias, np.float64),
+                          model.group_of, np.ascontiguousarray(model.group_target), model.group_scale,
+                          *no_sign_bits(n))
     exact = exact_in_float32(data)  # the off-diagonal non-zeros: the dense rows' values but 0
     check_allocation((4.0 if exact else 8.0) * n * n, f"the dense couplings of {n:,} units")
     rows = np.empty((n, n), np.float32 if exact else np.float64)
     setup.fill_dense(indptr, indices, data, rows)
-    return SB.SBModel(*no_csr, np.zeros((0, 0)) if exact else rows, rows if exact else np.zeros((0, 0), np.float32),
-                      bias, *groups, *no_sign_bits(n))
+    # exact in float32, so the fields' sums of ±w are exact too
+    return SB.SBModel(np.zeros(n + 1, np.int64), np.zeros(0, np.int64), np.zeros(0),
+                      np.zeros((0, 0)) if exact else rows, rows if exact else np.zeros((0, 0), np.float32),
+                      np.ascontiguousarray(model.bias, dtype=np.float64),
+                      model.group_of, np.ascontiguousarray(model.group_target), model.group_scale,
+                      *(sign_bits(data, rows) if exact else no_sign_bits(n)))
 
 
 SignBits = tuple[np.ndarray, np.ndarray, np.ndarray, float, int, np.ndarray]
@@ -286,25 +285,28 @@ def no_sign_bits(n: int) -> SignBits:
     return empty, empty.copy(), np.zeros(n, np.int64), 0.0, SB.NO_BITS, np.zeros((0, 0), np.int8)
 
 
-def sign_bits(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n: int) -> SignBits:
-    """The bit matrices and sign rows of dense couplings (CSR rows without a diagonal) that all have one magnitude
-    ``w`` exact in float32, on at most ``SB.MAX_COUNTED`` units (see ``SB.SBModel``): ``plus``, ``minus`` (n × 0
-    where every coupling off the diagonal is ±w), ``offset``, ``w``, the flips of a replica step from which
-    recomputing its spin field from the bits pays (:data:`BIT_FLIPS_PER_WORD` per word of a row), and the n × n
-    int8 sign rows. Other couplings give :func:`no_sign_bits`. One compiled pass over the CSR rows
-    (:func:`~hopsolve.backends._sb_setup.pack_signs`)."""
-    if n > SB.MAX_COUNTED or not setup.magnitudes_all_equal(data) or not exact_in_float32(data[:1]):
+def sign_bits(values: np.ndarray, dense: np.ndarray) -> SignBits:
+    """The bit matrices of couplings that all have one magnitude ``w`` (see ``SB.SBModel``; ``values`` are the
+    off-diagonal non-zero couplings, ``dense`` the same as an n × n array with a zero diagonal): ``plus``,
+    ``minus`` (n × 0 where every coupling off the diagonal is ±w), ``offset``, ``w``, the flips of a replica
+    step from which recomputing its spin field from the bits pays (:data:`BIT_FLIPS_PER_WORD` per word of a row),
+    and the n × n int8 sign rows (0 × 0 past ``SB.MAX_COUNTED`` units). Couplings of several magnitudes give
+    :func:`no_sign_bits`. One compiled pass over the rows (:func:`~hopsolve.backends._sb_setup.pack_signs`)."""
+    n = dense.shape[0]
+    if not setup.magnitudes_all_equal(values):
         return no_sign_bits(n)
     words = -(-n // SB.WORD_BITS)
-    complete = len(data) == n * (n - 1)  # every coupling off the diagonal is ±w
-    check_allocation(float(n) * n + 8.0 * n * words * (1 if complete else 2), f"the coupling signs of {n:,} units")
-    plus = np.empty((n, words), np.uint64)
-    minus = np.empty((n, 0 if complete else words), np.uint64)
-    offset = np.empty(n, np.int64)
-    signs = np.empty((n, n), np.int8)
-    setup.pack_signs(indptr, indices, data, plus, minus, offset, signs)
+    complete = len(values) == n * (n - 1)  # every coupling off the diagonal is ±w
+    plus = np.zeros((n, words), np.uint64)
+    minus = np.zeros((n, 0 if complete else words), np.uint64)
+    offset = np.zeros(n, np.int64)
+    counted = n <= SB.MAX_COUNTED
+    if counted:
+        check_allocation(float(n) * n, f"the coupling signs of {n:,} units")
+    signs = np.empty((n, n) if counted else (0, 0), np.int8)
+    setup.pack_signs(dense, plus, minus, offset, signs)
     threshold = min(SB.NO_BITS, max(1, math.ceil(BIT_FLIPS_PER_WORD * words)))
-    return plus, minus, offset, float(abs(data[0])), threshold, signs
+    return plus, minus, offset, float(abs(values[0])), threshold, signs
 
 
 class BifurcationBackend(Backend):
