@@ -51,8 +51,9 @@ def _number(token: str, path: Path, line: int, what: str, integer: bool) -> floa
     return parse_number(token, path, line, what, integer)
 
 
-def _read_lines(path: Path) -> list[tuple[int, list[str]]]:
-    return [(k, line.split()) for k, line in enumerate(read_text(path).splitlines(), start=1)
+def _token_lines(text: str) -> list[tuple[int, list[str]]]:
+    """The text's lines that are neither blank nor comments (``#``, ``c ``), each with its 1-based number."""
+    return [(k, line.split()) for k, line in enumerate(text.splitlines(), start=1)
             if line.strip() and not line.lstrip().startswith(("#", "c "))]
 
 
@@ -138,7 +139,7 @@ def read_graph(path: str | Path) -> Graph:
     fast = _fast_rudy(text, path) if path.suffix != ".edges" else _fast_edges(text, path)
     if fast is not None:
         return fast
-    lines = _read_lines(path)
+    lines = _token_lines(text)  # the text read once, for the fast path and for this
     if not lines:
         raise ParseError("empty file: expected 'n m' then 'i j w' lines", path, None)
     first_line, first = lines[0]
