@@ -175,12 +175,13 @@ def test_same_seed_same_states_in_any_chunks_and_threads(values):
 def test_a_fixed_ladder_spends_its_time_limit_and_its_sweeps_replay_it():
     energy = _torus(8, 3)
     backend = ReplicaBackend()
-    timed = backend.solve(energy, backend.params({"time_limit": 0.6, "fill_time": True}), seed=4)
+    # 1 s: under a loaded test run a 0.6 s limit once went entirely to the set-up (no sweep at all)
+    timed = backend.solve(energy, backend.params({"time_limit": 1.0, "fill_time": True}), seed=4)
     sweeps = timed.derived["sweeps"]
     assert sweeps == timed.work == timed.info["sweeps_done"] > 0 and not timed.timed_out
     # the limit is checked between chunks of about CHUNK_SECONDS: at most about one chunk over, two on a machine
     # busy with other tests (how close it stays on an idle one is measured in benchmarks, RESULTS §10 and §12)
-    assert 0.5 <= timed.info["wall_time_s"] <= 0.6 + 2 * R.CHUNK_SECONDS + 0.05
+    assert 0.9 <= timed.info["wall_time_s"] <= 1.0 + 2 * R.CHUNK_SECONDS + 0.05
     replay = backend.solve(energy, backend.params({"sweeps": sweeps}), seed=4)
     assert np.array_equal(timed.states, replay.states)
 
