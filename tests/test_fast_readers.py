@@ -74,11 +74,18 @@ def test_the_fast_path_steps_aside_and_the_line_reader_names_the_line(text, tmp_
     path = tmp_path / "g.txt"
     path.write_text(text)
     assert rudy._fast_rudy(text, path) is None
-    if "#" in text or "\n\n" in text:
-        rudy.read_graph(path)  # comments and blank lines are allowed: the line reader takes them
+    # comments and blank lines are allowed: the line reader takes them
+    _the_line_reader_takes_it_or_names_the_line(rudy.read_graph, path, "#" in text or "\n\n" in text)
+
+
+def _the_line_reader_takes_it_or_names_the_line(reader, path: Path, allowed: bool) -> None:
+    """What a fast path stepped aside from: read by ``reader`` if ``allowed``, else refused with a ParseError
+    naming the file and a line."""
+    if allowed:
+        reader(path)
         return
     with pytest.raises(ParseError) as caught:
-        rudy.read_graph(path)
+        reader(path)
     assert str(path) in str(caught.value) and caught.value.line is not None
 
 
@@ -301,12 +308,8 @@ def test_the_qubo_fast_path_steps_aside_and_the_line_reader_names_the_line(text,
     path = tmp_path / "q.qubo"
     path.write_text(text)
     assert qubo_format._fast_qubo(text, path) is None
-    if "c late" in text:
-        qubo_format.read_qubo(path)  # comments are allowed anywhere: the line reader takes them
-        return
-    with pytest.raises(ParseError) as caught:
-        qubo_format.read_qubo(path)
-    assert str(path) in str(caught.value) and caught.value.line is not None
+    # comments are allowed anywhere: the line reader takes them
+    _the_line_reader_takes_it_or_names_the_line(qubo_format.read_qubo, path, "c late" in text)
 
 
 @st.composite
