@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+from fast_path_timing import read_fast_and_slow
 from hopsolve_maxcut import rudy
 
 
@@ -35,17 +35,7 @@ def main() -> None:
         path = Path(folder) / "big.edges"
         write_edges(path, args.nodes, args.edges)
         print(f"{path.name}: {path.stat().st_size / 1e6:.0f} MB", flush=True)
-        began = time.perf_counter()
-        fast = rudy.read_graph(path)
-        print(f"fast path: {time.perf_counter() - began:.1f} s", flush=True)
-        original = rudy._fast_edges
-        rudy._fast_edges = lambda *_: None
-        try:
-            began = time.perf_counter()
-            slow = rudy.read_graph(path)
-            print(f"line by line: {time.perf_counter() - began:.1f} s", flush=True)
-        finally:
-            rudy._fast_edges = original
+        fast, slow = read_fast_and_slow(rudy, "_fast_edges", rudy.read_graph, path)
         same = (fast.n == slow.n and np.array_equal(fast.heads, slow.heads)
                 and np.array_equal(fast.tails, slow.tails) and np.array_equal(fast.weights, slow.weights))
         print("same graph:", same)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+from fast_path_timing import read_fast_and_slow
 from hopsolve_qubo import qubo_format
 
 
@@ -35,17 +35,7 @@ def main() -> None:
         path = Path(folder) / f"dense{args.n}.qubo"
         write_dense(path, args.n)
         print(f"{path.name}: {path.stat().st_size / 1e6:.0f} MB", flush=True)
-        began = time.perf_counter()
-        fast = qubo_format.read_qubo(path)
-        print(f"fast path: {time.perf_counter() - began:.1f} s", flush=True)
-        original = qubo_format._fast_qubo
-        qubo_format._fast_qubo = lambda *_: None
-        try:
-            began = time.perf_counter()
-            slow = qubo_format.read_qubo(path)
-            print(f"line by line: {time.perf_counter() - began:.1f} s", flush=True)
-        finally:
-            qubo_format._fast_qubo = original
+        fast, slow = read_fast_and_slow(qubo_format, "_fast_qubo", qubo_format.read_qubo, path)
         print("same matrix:", (fast.q != slow.q).nnz == 0)
 
 
