@@ -109,6 +109,8 @@ class SBRun(NamedTuple):
     dt: float
     discrete: bool
     trace_offset: int
+    fields_outside: bool = False
+    """The caller sets the position fields after every step (see :func:`sb_steps`)."""
 
 
 class SBReads(NamedTuple):
@@ -406,6 +408,41 @@ def _flip_spins(model, reads, r, layout):
                 _set_spin_bit(reads.spin_bits, r, i, old < 0.0)
 
 
+@numba.njit(cache=True, inline="always")
+def _move_read(model, run, reads, r, k, moved):
+    """Replica ``r``'s step ``k`` of symplectic Euler: momenta from the current fields, then positions from the new
+    momenta (inelastic walls at ``|x| = 1``); ``moved[i]`` gets each position's change. The fields are not touched."""
+    ballistic = not run.discrete
+    detuning = run.a0 - run.pump[k]
+    x, y, s = reads.x[r], reads.y[r], reads.spins[r]
+    field = reads.field_x[r] if ballistic else reads.field_s[r]
+    gsum = reads.gsum_x[r] if ballistic else reads.gsum_s[r]
+    v = x if ballistic else s
+    for i in range(x.shape[0]):
+        force = field[i] + model.bias[i] + _group_field(model, gsum, i, v[i])
+        y[i] += run.dt * (-detuning * x[i] + run.c0 * force)
+    for i in range(x.shape[0]):
+        new = x[i] + run.dt * run.a0 * y[i]
+        if new > 1.0:  # inelastic wall: stop at |x| = 1
+            new = 1.0
+            y[i] = 0.0
+        elif new < -1.0:
+            new = -1.0
+            y[i] = 0.0
+        moved[i] = new - x[i]
+        x[i] = new
+
+
+@numba.njit(cache=True, inline="always")
+def _keep_best(reads, r, index, record):
+    """After a step: keep replica ``r``'s spins if they are its best so far, and record its energy at ``index``."""
+    if reads.energy[r] < reads.best[r]:
+        reads.best[r] = reads.energy[r]
+        reads.best_spins[r, :] = reads.spins[r]
+    if record:
+        reads.trace[r, index] = reads.energy[r]
+
+
 @numba.njit(cache=True)
 def _steps_block(model, run, reads, first, last):
     """Replicas ``first..last-1`` in lockstep: a coupling row, once loaded, serves every replica of the block."""
@@ -414,60 +451,51 @@ def _steps_block(model, run, reads, first, last):
     ballistic = not run.discrete
     moved = np.empty((last - first, n))
     record = reads.trace.shape[1] > 0
+    moves = 0
     for k in range(run.pump.shape[0]):
         if k > 0 and k % REFRESH_STEPS == 0:
             for r in range(first, last):
                 _refresh_read(model, reads, r, ballistic)
-        detuning = run.a0 - run.pump[k]
         for r in range(first, last):
-            x, y, s = reads.x[r], reads.y[r], reads.spins[r]
-            # symplectic Euler: momenta from the current positions, then positions from the new momenta
-            field = reads.field_x[r] if ballistic else reads.field_s[r]
-            gsum = reads.gsum_x[r] if ballistic else reads.gsum_s[r]
-            v = x if ballistic else s
-            for i in range(n):
-                force = field[i] + model.bias[i] + _group_field(model, gsum, i, v[i])
-                y[i] += run.dt * (-detuning * x[i] + run.c0 * force)
-            for i in range(n):
-                new = x[i] + run.dt * run.a0 * y[i]
-                if new > 1.0:  # inelastic wall: stop at |x| = 1
-                    new = 1.0
-                    y[i] = 0.0
-                elif new < -1.0:
-                    new = -1.0
-                    y[i] = 0.0
-                moved[r - first, i] = new - x[i]
-                x[i] = new
+            _move_read(model, run, reads, r, k, moved[r - first])
+        moves = 0
         if ballistic:
             for i in range(n):
                 for r in range(first, last):
                     delta = moved[r - first, i]
                     if delta != 0.0:
-                        _add_row_at(model, reads.field_x, r, i, delta, layout)
+                        moves += 1
+                        if not run.fields_outside:
+                            _add_row_at(model, reads.field_x, r, i, delta, layout)
                         _move_groups_at(model, reads.gsum_x, r, i, delta)
         for r in range(first, last):
             _flip_spins(model, reads, r, layout)
         for r in range(first, last):
-            if reads.energy[r] < reads.best[r]:
-                reads.best[r] = reads.energy[r]
-                reads.best_spins[r, :] = reads.spins[r]
-            if record:
-                reads.trace[r, run.trace_offset + k] = reads.energy[r]
+            _keep_best(reads, r, run.trace_offset + k, record)
+    return moves
 
 
 @numba.njit(cache=True, parallel=True)
 def sb_steps(model, run, reads, block):
     """Advance every replica through ``run.pump`` (one step per entry), ``block`` replicas at a time per thread;
-    the best spins seen are kept. A replica's arithmetic does not depend on the blocks or threads."""
+    the best spins seen are kept. A replica's arithmetic does not depend on the blocks or threads. Returns how many
+    positions moved in the last step (ballistic; 0 in discrete runs).
+
+    Every call starts by recomputing the fields from the positions and spins, except with ``run.fields_outside``
+    (ballistic): then the caller keeps the position fields ``W x`` (by one matrix product a step,
+    :mod:`hopsolve.backends._sb_product`) and no row is added for a moved position."""
     ballistic = not run.discrete
     replicas = reads.x.shape[0]
     blocks = (replicas + block - 1) // block
+    moves = 0
     for b in numba.prange(blocks):
         first = b * block
         last = min(replicas, first + block)
-        for r in range(first, last):
-            _refresh_read(model, reads, r, ballistic)
-        _steps_block(model, run, reads, first, last)
+        if not run.fields_outside:
+            for r in range(first, last):
+                _refresh_read(model, reads, r, ballistic)
+        moves += _steps_block(model, run, reads, first, last)
+    return moves
 
 
 PRODUCT_BLOCK = 256

@@ -28,6 +28,7 @@ import scipy.sparse as sp
 
 from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size
 from hopsolve.backends import _sb_kernels as SB
+from hopsolve.backends import _sb_product as product
 from hopsolve.backends import _sb_setup as setup
 from hopsolve.backends._model import SpinModel, build_deadline, compile_spin_model, from_spins, to_spins
 from hopsolve.backends._permutation_finish import assignment_seconds, nearest_permutations
@@ -309,6 +310,19 @@ def sign_bits(values: np.ndarray, dense: np.ndarray) -> SignBits:
     return plus, minus, offset, float(abs(values[0])), threshold, signs
 
 
+def _compile_product_steps() -> None:
+    """Compile (or load) bSB's product steps (:mod:`~hopsolve.backends._sb_product`) for float32 and float64 rows
+    on a two-unit model: the warm-up's miniature has too few units to take them, so a first solve of a large dense
+    model would otherwise compile them inside its time limit (about 5 s with an empty cache)."""
+    for rows in (np.array([[0.0, 1.0], [1.0, 0.0]], np.float32), np.array([[0.0, 0.1], [0.1, 0.0]])):
+        exact = rows.dtype == np.float32
+        model = SB.SBModel(np.zeros(3, np.int64), np.zeros(0, np.int64), np.zeros(0),
+                           np.zeros((0, 0)) if exact else rows, rows if exact else np.zeros((0, 0), np.float32),
+                           np.zeros(2), np.zeros((0, 2), np.int64), np.zeros((0, 0)), np.zeros(0), *no_sign_bits(2))
+        reads = SB.new_reads(model, np.full((1, 2), 0.1), np.zeros((1, 2)), 0)
+        product.product_steps(model, SB.SBRun(np.zeros(1), 1.0, 1.0, 0.1, False, 0), reads, 1)
+
+
 class BifurcationBackend(Backend):
     """Simulated bifurcation (ballistic or discrete), replicas in one compiled batch."""
 
@@ -320,6 +334,9 @@ class BifurcationBackend(Backend):
         """Compile (or load) the kernels on a miniature of the energy, and every set-up pass (untimed)."""
         started = time.perf_counter()
         setup.compile_setup_kernels()
+        params = params or BifurcationParams()
+        if params.mode == "ballistic" and energy.num_variables + 1 >= product.PRODUCT_MIN_UNITS:  # +1: a bias spin
+            _compile_product_steps()
         return time.perf_counter() - started + warm_up(self, energy, params)
 
     def solve(self, energy: Energy, params: BifurcationParams | None = None, *, seed: int | None = None,
@@ -373,11 +390,16 @@ class BifurcationBackend(Backend):
             pump = apply_replan(np.linspace(0.0, params.a0, params.steps), changes, OWNER)
             block = max(1, min(MAX_BLOCK, -(-reads // numba.get_num_threads())))
 
+            products = product.takes_products(kernel_model, params.mode == "ballistic")
+
             def step(start: int, stop: int, chunk: np.ndarray) -> None:
                 if n:
                     run = SB.SBRun(np.ascontiguousarray(chunk), float(params.a0), float(c0), float(dt),
                                    params.mode == "discrete", start)
-                    SB.sb_steps(kernel_model, run, state, block)
+                    done = product.product_steps(kernel_model, run, state, block) if products else 0
+                    if done < len(chunk):
+                        SB.sb_steps(kernel_model, run._replace(pump=run.pump[done:], trace_offset=start + done),
+                                    state, block)
 
             def report() -> dict[str, Any]:
                 row = int(np.argmin(state.best))
