@@ -10,7 +10,9 @@ fields (and the running energy of ``s``) are recomputed from scratch at the star
 Dense couplings that are exact in float32 (±1 graphs, integer QUBOs: see ``SBModel.dense32``) are read in float32:
 the same values, so the same float64 arithmetic and results, from half the memory traffic (K2000 dSB took half the
 time). A float32 matrix product over a block of replicas for the steps in which many spins flip was tried as well:
-slower than the rows at every share of flips tried (0.1–0.5, K2000, this machine's OpenBLAS), so not kept.
+slower than the rows at every share of flips tried (0.1–0.5, K2000, this machine's OpenBLAS), so not kept. For the
+*position* fields of ballistic runs, which change with every moving position, it does pay while most positions
+move: :mod:`hopsolve.backends._sb_product` takes those steps (``SBRun.fields_outside``).
 
 Dense couplings of one magnitude ``w`` (±1 complete graphs, unweighted dense graphs: ``SBModel.plus_bits``) are
 also held as bit matrices, one bit per coupling: where ``W_ij = +w`` and where ``W_ij = -w`` (the first alone
