@@ -178,3 +178,33 @@ def test_hopfield_cuts_many_descents_at_the_deadline_and_replays_only_whole_batc
     timed = hopsolve.solve(source, backend="hopfield", seed=2, time_limit=1.0, params={"units": "single", "reads": 200})
     assert timed.info["timed_out"] and timed.wall_time_s < 2.5
     assert timed.info["replay"]["reads"] <= timed.reads  # a batch the deadline cut, if any, is not replayed
+
+
+def test_the_cli_says_when_the_time_limit_cut_a_run_short(cli):
+    """Ten million steps cannot fit 0.5 s: the summary says how much of the run was done, not just its answer."""
+    import re
+
+    run = cli("solve", str(INSTANCES / "gset" / "G14.txt"), "--backend", "bifurcation", "--time-limit", "0.5",
+              "--seed", "1", "--param", "steps=10000000")
+    assert run.code == 0, run.err
+    assert re.search(r"\nnote: the time limit cut this run to [\d,]+ of its 10,000,000 steps; a longer limit",
+                     run.out), run.out
+
+
+@pytest.mark.parametrize(("info", "noted"), [
+    ({"timed_out": True, "work": 10, "work_unit": "steps", "replay": {"steps": 1000}}, True),
+    ({"schedule_compressed": True, "work": 300, "work_unit": "sweeps", "replay": {"sweeps": 2500}}, True),
+    ({"timed_out": True, "work": 1065, "work_unit": "steps", "replay": {"steps": 1000}}, False),  # stretched
+    ({"timed_out": False, "work": 10, "work_unit": "steps", "replay": {"steps": 1000}}, False),
+    ({"timed_out": True, "work": 10, "work_unit": "steps", "replay": {"reads": 4}}, False),  # no planned steps
+    ({"timed_out": True, "work": 10, "work_unit": "steps"}, False),
+])
+def test_a_cut_short_note_only_where_less_than_the_planned_work_was_done(info, noted):
+    from types import SimpleNamespace
+
+    from hopsolve.cli import _cut_short
+
+    note = _cut_short(SimpleNamespace(info=info))
+    assert (note is not None) == noted
+    if noted:
+        assert f"{info['work']:,} of its {info['replay'][info['work_unit']]:,} {info['work_unit']}" in note

@@ -201,11 +201,12 @@ def spectral_radius(model: SB.SBModel, n: int, deadline: float | None = None, re
             if time.perf_counter() + product * (POWER_ITERATIONS - 1 + 2 * reads) > deadline:
                 # before refusing, rule out a context switch in that one timing
                 product = min(product, fastest_seconds(lambda v=v: apply(v), 2))
-            finish = time.perf_counter() + product * (POWER_ITERATIONS - 1 + 2 * reads)
-            if finish > deadline:
+            now = time.perf_counter()
+            if now + product * (POWER_ITERATIONS - 1 + 2 * reads) > deadline:
                 raise TooLargeError(f"backend 'bifurcation': setting up this energy ({entries:,} coupling entries, "
-                                    f"{reads} reads) takes about {product * (POWER_ITERATIONS + 2 * reads):.2g} s, "
-                                    "past the time limit; give a longer limit, fewer reads, or use anneal")
+                                    f"{reads} reads) takes about {product * (POWER_ITERATIONS + 2 * reads):.2g} s "
+                                    f"more, past the time limit ({max(deadline - now, 0.0):.2g} s of it left); "
+                                    "give a longer limit, fewer reads, or use anneal")
         previous, radius = radius, float(np.linalg.norm(w))
         if radius == 0.0:
             return 0.0
