@@ -65,3 +65,12 @@ def torus_energy(side: int, seed: int, bias: float = 0.3) -> Energy:
                 w[a, b] = w[b, a] = rng.choice([-1.0, 1.0])
     biases = bias * rng.choice([-1.0, 1.0], n) if bias else np.zeros(n)
     return Energy.from_hopfield(w, biases, 0.0, Vartype.SPIN)
+
+
+def complete_pm1_energy(n: int, seed: int, bias: bool = False, weight: float = 1.0) -> Energy:
+    """A spin model on the complete graph K_n with couplings ±``weight`` (fair coins), and integer biases in
+    [-3, 3] when ``bias``: one coupling magnitude, so bifurcation holds it as bits and sign rows."""
+    rng = np.random.default_rng(seed)
+    w = weight * np.triu(rng.choice([-1.0, 1.0], (n, n)), 1)
+    b = rng.integers(-3, 4, n).astype(float) if bias else np.zeros(n)
+    return Energy.from_hopfield(w + w.T, b, 0.0, "spin")

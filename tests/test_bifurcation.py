@@ -25,6 +25,8 @@ from hopsolve.pattern_term import PatternTerm
 from hopsolve.permutation import permutation_energy
 from hopsolve.testing import brute_force_minimum, check_backend, random_energy
 
+from .conftest import complete_pm1_energy
+
 
 @pytest.mark.parametrize("mode", ["ballistic", "discrete"])
 def test_conformance_and_exact_ground_states(mode):
@@ -288,21 +290,14 @@ def test_a_refusal_after_reading_used_up_the_limit_says_so(monkeypatch):
     assert "past the time limit" in str(caught.value) and "reading" not in str(caught.value)
 
 
-def _pm1_complete(n: int, seed: int, bias: bool = False, weight: float = 1.0) -> Energy:
-    rng = np.random.default_rng(seed)
-    w = weight * np.triu(rng.choice([-1.0, 1.0], (n, n)), 1)
-    b = rng.integers(-3, 4, n).astype(float) if bias else np.zeros(n)
-    return Energy.from_hopfield(w + w.T, b, 0.0, "spin")
-
-
 def test_dense_couplings_exact_in_float32_are_held_in_float32_and_others_are_not():
     for weight in (1.0, 0.5, 0.375, 3.0):  # integers and dyadic fractions (max-cut's couplings are ±w/2)
-        model = _kernel_model(compile_spin_model(_pm1_complete(50, 1, bias=True, weight=weight)))
+        model = _kernel_model(compile_spin_model(complete_pm1_energy(50, 1, bias=True, weight=weight)))
         assert model.dense32.shape == (50, 50) and model.dense.size == 0
-        assert np.array_equal(model.dense32, _kernel_model(compile_spin_model(_pm1_complete(50, 1, weight=weight)))
-                              .dense32)
+        unbiased = _kernel_model(compile_spin_model(complete_pm1_energy(50, 1, weight=weight)))
+        assert np.array_equal(model.dense32, unbiased.dense32)
     for weight in (0.1, 2.0**25):  # not a dyadic fraction; an integer past float32's 24 bits
-        model = _kernel_model(compile_spin_model(_pm1_complete(50, 1, weight=weight)))
+        model = _kernel_model(compile_spin_model(complete_pm1_energy(50, 1, weight=weight)))
         assert model.dense.shape == (50, 50) and model.dense32.size == 0
     sparse = _kernel_model(compile_spin_model(random_energy(60, 3, density=0.05)))
     assert sparse.dense.size == 0 and sparse.dense32.size == 0
@@ -312,7 +307,7 @@ def test_dense_couplings_exact_in_float32_are_held_in_float32_and_others_are_not
 def test_float32_couplings_change_no_result(mode, monkeypatch):
     """Reading exactly representable couplings in float32 gives the states, energies and traces of the float64
     rows, read for read, whatever the threads."""
-    energy = _pm1_complete(120, 7, bias=True, weight=0.5)
+    energy = complete_pm1_energy(120, 7, bias=True, weight=0.5)
     params = BifurcationParams(reads=6, steps=200, mode=mode, trace=True)
     backend = BifurcationBackend()
     fast = backend.solve(energy, params, seed=3)
@@ -346,7 +341,7 @@ def test_spin_fields_from_the_bit_matrices_are_the_coupling_products(n, complete
     """``W s`` from the bits (one popcount a word where every coupling is ±w, two otherwise), and the refresh's
     fields and energies by bits and by rows, against numpy, on sizes around the 64-bit words' edges; some
     positions are exactly 0 (their spins keep the sign they were given)."""
-    energy = _pm1_complete(n, 5, weight=0.5) if complete else _pm1_dense(n, 5, 0.7, 0.5)
+    energy = complete_pm1_energy(n, 5, weight=0.5) if complete else _pm1_dense(n, 5, 0.7, 0.5)
     model = _kernel_model(compile_spin_model(energy))
     if n > 2:
         assert model.plus_bits.shape == (n, -(-n // 64))
@@ -377,8 +372,8 @@ def test_spin_fields_from_the_bit_matrices_are_the_coupling_products(n, complete
 
 
 def test_bit_matrices_only_for_dense_couplings_of_one_magnitude():
-    assert _kernel_model(compile_spin_model(_pm1_complete(50, 1, weight=3.0))).bit_weight == 3.0
-    for energy in (_pm1_complete(50, 1, bias=True), _pm1_dense(50, 2, 0.8, 1.0)):
+    assert _kernel_model(compile_spin_model(complete_pm1_energy(50, 1, weight=3.0))).bit_weight == 3.0
+    for energy in (complete_pm1_energy(50, 1, bias=True), _pm1_dense(50, 2, 0.8, 1.0)):
         assert _kernel_model(compile_spin_model(energy)).plus_bits.shape == (50, 1)
     w = np.triu(np.random.default_rng(0).choice([-1.0, 2.0], (50, 50)), 1)
     for energy in (Energy.from_hopfield(w + w.T, np.zeros(50), 0.0, "spin"), random_energy(60, 3, density=0.05)):
@@ -395,8 +390,8 @@ def test_spin_fields_recomputed_from_bits_change_no_result(mode, energy, monkeyp
     by the biases and would leave the couplings of several magnitudes, without bits."""
     import hopsolve.backends.bifurcation as bifurcation
 
-    energy = {"complete": _pm1_complete(150, 7, weight=0.5),
-              "complete-biased": _pm1_complete(150, 7, bias=True, weight=0.5),
+    energy = {"complete": complete_pm1_energy(150, 7, weight=0.5),
+              "complete-biased": complete_pm1_energy(150, 7, bias=True, weight=0.5),
               "dense-biased": _pm1_dense(150, 7, 0.6, 0.5)}[energy]
     params = BifurcationParams(reads=6, steps=300, mode=mode, trace=True, bias="field")
     backend = BifurcationBackend()
@@ -439,7 +434,7 @@ def test_dense_rows_move_the_position_fields_as_csr_rows_do(weight, complete, bl
     position, momentum and field is the same float, bit for bit, whatever the block of replicas."""
     from hopsolve.backends._model import SpinModel
 
-    energy = _pm1_complete(130, 9, bias=True, weight=weight) if complete else _pm1_dense(130, 9, 0.6, weight)
+    energy = complete_pm1_energy(130, 9, bias=True, weight=weight) if complete else _pm1_dense(130, 9, 0.6, weight)
     spin_model = compile_spin_model(energy)
     dense = _kernel_model(spin_model)
     monkeypatch.setattr(SpinModel, "is_dense", property(lambda self: False))

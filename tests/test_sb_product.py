@@ -14,11 +14,7 @@ from hopsolve.backends.bifurcation import BifurcationBackend, BifurcationParams,
 from hopsolve.energy import OneHotGroups
 from hopsolve.testing import random_energy
 
-
-def _pm1_complete(n: int, seed: int, weight: float) -> Energy:
-    rng = np.random.default_rng(seed)
-    w = weight * np.triu(rng.choice([-1.0, 1.0], (n, n)), 1)
-    return Energy.from_hopfield(w + w.T, rng.integers(-3, 4, n).astype(float), 0.0, "spin")
+from .conftest import complete_pm1_energy
 
 
 def _grouped_dense(n: int, seed: int) -> Energy:
@@ -30,7 +26,8 @@ def _grouped_dense(n: int, seed: int) -> Energy:
     return energy.reweighted(onehot=2.0)
 
 
-ENERGIES = {"float32 rows": lambda: _pm1_complete(90, 1, 0.5), "float64 rows": lambda: _pm1_complete(90, 2, 0.1),
+ENERGIES = {"float32 rows": lambda: complete_pm1_energy(90, 1, bias=True, weight=0.5),
+            "float64 rows": lambda: complete_pm1_energy(90, 2, bias=True, weight=0.1),
             "float64 rows and groups": lambda: _grouped_dense(88, 3)}
 
 
@@ -87,8 +84,8 @@ def test_products_stop_when_few_positions_move_and_the_rows_go_on():
 
 
 def test_only_large_dense_ballistic_runs_take_products(monkeypatch):
-    dense = _kernel_model(compile_spin_model(_pm1_complete(product.PRODUCT_MIN_UNITS, 5, 1.0)))
-    small = _kernel_model(compile_spin_model(_pm1_complete(product.PRODUCT_MIN_UNITS - 1, 5, 1.0)))
+    dense = _kernel_model(compile_spin_model(complete_pm1_energy(product.PRODUCT_MIN_UNITS, 5, bias=True)))
+    small = _kernel_model(compile_spin_model(complete_pm1_energy(product.PRODUCT_MIN_UNITS - 1, 5, bias=True)))
     sparse = _kernel_model(compile_spin_model(random_energy(product.PRODUCT_MIN_UNITS + 10, 3, density=0.02)))
     assert product.takes_products(dense, True) and not product.takes_products(dense, False)
     assert not product.takes_products(small, True) and not product.takes_products(sparse, True)
@@ -96,7 +93,7 @@ def test_only_large_dense_ballistic_runs_take_products(monkeypatch):
 
 @pytest.fixture(scope="module")
 def k360() -> Energy:
-    return _pm1_complete(360, 7, 1.0)
+    return complete_pm1_energy(360, 7, bias=True)
 
 
 def test_a_run_takes_products_first_and_gives_the_same_states_whatever_the_threads(k360, monkeypatch):
