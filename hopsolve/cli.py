@@ -80,18 +80,18 @@ def _cmd_plugins(args: argparse.Namespace, registry: Registry) -> int:
 
 
 def _cut_short(result: Any) -> str | None:
-    """A note when a time limit ended a run, or squeezed its schedule, before the work its parameters planned
-    (``info['work']`` below the replay's count of the same unit): such an answer can be far from a full run's
-    (bSB on K2000 after 10 of its 1000 steps: a cut of 8,236 where a full run gives 34,152)."""
+    """A note when a time limit stopped a run before its schedule ended and short of the work its parameters
+    planned (``info['work']`` below the replay's count of the same unit): such an answer can be far from a full
+    run's (bSB on K2000 stopped after 10 of its 1000 steps: a cut of 8,236 where a full run gives 34,152). A run
+    whose schedule was squeezed to fit the limit, and ended, is not noted: it ran its whole (shorter) schedule, as
+    an anytime run does by design."""
     info = result.info
     unit, work = info.get("work_unit"), info.get("work")
     planned = (info.get("replay") or {}).get(unit)
-    if not (info.get("timed_out") or info.get("schedule_compressed")) or work is None or planned in (None, ""):
+    if not info.get("timed_out") or work is None or planned in (None, "") or int(work) >= int(planned):
         return None
-    if int(work) >= int(planned):
-        return None
-    return (f"note: the time limit cut this run to {int(work):,} of its {int(planned):,} {unit}; "
-            "a longer limit (or fewer reads) gives the whole run")
+    return (f"note: the time limit stopped this run after {int(work):,} of its {int(planned):,} {unit}, before "
+            "its schedule ended; a longer limit (or fewer reads) gives the whole run")
 
 
 def _summary(result: Any) -> str:

@@ -181,25 +181,30 @@ def test_hopfield_cuts_many_descents_at_the_deadline_and_replays_only_whole_batc
 
 
 def test_the_cli_says_when_the_time_limit_cut_a_run_short(cli):
-    """Ten million steps cannot fit 0.5 s: the summary says how much of the run was done, not just its answer."""
+    """Ten million steps without a squeezed schedule cannot end in 0.5 s: the summary says how much of the run was
+    done, not just its answer. The same run allowed to squeeze its schedule ends it, and is not noted."""
     import re
 
-    run = cli("solve", str(INSTANCES / "gset" / "G14.txt"), "--backend", "bifurcation", "--time-limit", "0.5",
-              "--seed", "1", "--param", "steps=10000000")
+    args = ("solve", str(INSTANCES / "gset" / "G14.txt"), "--backend", "bifurcation", "--time-limit", "0.5",
+            "--seed", "1", "--param", "steps=10000000")
+    run = cli(*args, "--param", "fit_schedule=false")
     assert run.code == 0, run.err
-    assert re.search(r"\nnote: the time limit cut this run to [\d,]+ of its 10,000,000 steps; a longer limit",
-                     run.out), run.out
+    assert re.search(r"\nnote: the time limit stopped this run after [\d,]+ of its 10,000,000 steps, before its "
+                     r"schedule ended; a longer limit", run.out), run.out
+    squeezed = cli(*args)
+    assert squeezed.code == 0 and "note:" not in squeezed.out, squeezed.out
 
 
 @pytest.mark.parametrize(("info", "noted"), [
     ({"timed_out": True, "work": 10, "work_unit": "steps", "replay": {"steps": 1000}}, True),
-    ({"schedule_compressed": True, "work": 300, "work_unit": "sweeps", "replay": {"sweeps": 2500}}, True),
+    ({"timed_out": True, "work": 300, "work_unit": "sweeps", "replay": {"sweeps": 2500}}, True),
+    ({"schedule_compressed": True, "work": 300, "work_unit": "sweeps", "replay": {"sweeps": 2500}}, False),
     ({"timed_out": True, "work": 1065, "work_unit": "steps", "replay": {"steps": 1000}}, False),  # stretched
     ({"timed_out": False, "work": 10, "work_unit": "steps", "replay": {"steps": 1000}}, False),
     ({"timed_out": True, "work": 10, "work_unit": "steps", "replay": {"reads": 4}}, False),  # no planned steps
     ({"timed_out": True, "work": 10, "work_unit": "steps"}, False),
 ])
-def test_a_cut_short_note_only_where_less_than_the_planned_work_was_done(info, noted):
+def test_a_cut_short_note_only_where_a_run_stopped_short_of_its_planned_work(info, noted):
     from types import SimpleNamespace
 
     from hopsolve.cli import _cut_short
