@@ -42,15 +42,11 @@ def _model_and_reads(energy: Energy, replicas: int) -> tuple[SB.SBModel, SB.SBRe
     return model, by_products, by_rows
 
 
-def _dense_couplings(model: SB.SBModel) -> np.ndarray:
-    return np.asarray(model.dense32 if model.dense32.size else model.dense, dtype=np.float64)
-
-
 @pytest.mark.parametrize("name", sorted(ENERGIES))
 def test_a_product_step_moves_as_a_row_step_and_sets_the_position_fields_to_w_x(name, monkeypatch):
     monkeypatch.setattr(product, "PRODUCT_SHARE", 0.0)
     model, by_products, by_rows = _model_and_reads(ENERGIES[name](), 5)
-    assert _dense_couplings(model).size and (name != "float32 rows" or model.dense32.size)
+    assert product.dense_rows(model).astype(np.float64).size and (name != "float32 rows" or model.dense32.size)
     assert (len(model.group_scale) > 0) == ("groups" in name)
     run = SB.SBRun(np.linspace(0.0, 1.0, 50), 1.0, 0.3, 0.5, False, 0)
     assert product.product_steps(model, run._replace(pump=run.pump[:1]), by_products, 2) == 1
@@ -64,7 +60,7 @@ def test_a_product_step_moves_as_a_row_step_and_sets_the_position_fields_to_w_x(
     # 49 more: the fields stay W x, and recomputing everything from the positions and spins changes nothing
     assert product.product_steps(model, run._replace(pump=run.pump[1:], trace_offset=1), by_products, 2) == 49
     assert np.array_equal(by_products.spins, np.where(by_products.x >= 0, 1.0, -1.0))
-    couplings = _dense_couplings(model)
+    couplings = product.dense_rows(model).astype(np.float64)
     np.testing.assert_allclose(by_products.field_x, by_products.x @ couplings, rtol=0, atol=10 * tolerance)
     again = SB.SBReads(*(np.copy(part) for part in by_products))
     SB.refresh(model, again, True)

@@ -43,11 +43,15 @@ PRODUCT_MIN_UNITS = 320
 of microseconds cost as much), on K400 they took a quarter off a solve."""
 
 
+def dense_rows(model: SB.SBModel) -> np.ndarray:
+    """The model's dense couplings, float32 where they are exact in it, else float64 (0 × 0 for a sparse model)."""
+    return model.dense32 if model.dense32.size else model.dense
+
+
 def takes_products(model: SB.SBModel, ballistic: bool) -> bool:
     """Whether a run of ``model`` starts its steps with products: ballistic, dense rows, at least
     :data:`PRODUCT_MIN_UNITS` units."""
-    rows = model.dense32 if model.dense32.size else model.dense
-    return ballistic and rows.shape[0] >= PRODUCT_MIN_UNITS
+    return ballistic and dense_rows(model).shape[0] >= PRODUCT_MIN_UNITS
 
 
 @numba.njit(cache=True, parallel=True)
@@ -77,7 +81,7 @@ def product_steps(model: SB.SBModel, run: SB.SBRun, reads: SB.SBReads, block: in
     The loop over steps is Python's: two compiled calls a step (tens of microseconds against a product of
     milliseconds). A compiled loop, with a step kernel of its own, had taken the backend's first compile (empty
     numba cache, K500) from 42 s to 76 s; this loop around ``sb_steps``' own step, to 51–54 s."""
-    rows = model.dense32 if model.dense32.size else model.dense
+    rows = dense_rows(model)
     replicas, n = reads.x.shape
     size = replicas * n
     if not size or np.count_nonzero(np.abs(reads.x) < 1.0) < PRODUCT_SHARE * size:
