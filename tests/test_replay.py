@@ -182,17 +182,15 @@ def test_hopfield_cuts_many_descents_at_the_deadline_and_replays_only_whole_batc
 
 def test_the_cli_says_when_the_time_limit_cut_a_run_short(cli):
     """Ten million steps without a squeezed schedule cannot end in 0.5 s: the summary says how much of the run was
-    done, not just its answer. The same run allowed to squeeze its schedule ends it, and is not noted."""
+    done, not just its answer. (Whether a squeezed schedule ends inside a limit depends on the machine's pace, so
+    that a squeezed run that ended is not noted is checked on its record, in the table below.)"""
     import re
 
-    args = ("solve", str(INSTANCES / "gset" / "G14.txt"), "--backend", "bifurcation", "--time-limit", "0.5",
-            "--seed", "1", "--param", "steps=10000000")
-    run = cli(*args, "--param", "fit_schedule=false")
+    run = cli("solve", str(INSTANCES / "gset" / "G14.txt"), "--backend", "bifurcation", "--time-limit", "0.5",
+              "--seed", "1", "--param", "steps=10000000", "--param", "fit_schedule=false")
     assert run.code == 0, run.err
     assert re.search(r"\nnote: the time limit stopped this run after [\d,]+ of its 10,000,000 steps, before its "
                      r"schedule ended; a longer limit", run.out), run.out
-    squeezed = cli(*args)
-    assert squeezed.code == 0 and "note:" not in squeezed.out, squeezed.out
 
 
 @pytest.mark.parametrize(("info", "noted"), [
