@@ -405,13 +405,39 @@ def test_spin_fields_recomputed_from_bits_change_no_result(mode, energy, monkeyp
         results.append(backend.solve(energy, params, seed=3))
     assert set(used) == {3}  # every run stepped a model with bits (150 spins: 3 words) and int16 counts
     assert set(counted) == {(6, 150)}
-    monkeypatch.setattr(bifurcation, "sign_bits", lambda values, dense: no_sign_bits(dense.shape[0]))
+    monkeypatch.setattr(bifurcation, "sign_bits", lambda n, indptr, indices, values: no_sign_bits(n))
     results.append(backend.solve(energy, params, seed=3))
     assert used[-1] == 0 and counted[-1] == (6, 0)  # float rows only
     for other in results[1:]:
         assert np.array_equal(results[0].states, other.states)
         assert np.array_equal(results[0].energies, other.energies)
         assert np.array_equal(results[0].per_read["trace"], other.per_read["trace"])
+
+
+@pytest.mark.parametrize("weight", [1.0, 0.25])
+def test_discrete_runs_read_the_sign_rows_without_dense_rows_and_match_runs_with_them(weight, monkeypatch):
+    """dSB on a model of one coupling magnitude builds no dense rows (``rows=False``: the bits and the sign rows are
+    all its steps read) and gives the states, energies and traces of a run on the dense rows, bit for bit."""
+    import hopsolve.backends.bifurcation as bifurcation
+
+    energy = complete_pm1_energy(150, 4, weight=weight)
+    params = BifurcationParams(reads=6, steps=300, mode="discrete", trace=True)
+    original = bifurcation._kernel_model
+    built = []
+
+    def recording(model, rows=True, force_rows=False):
+        built.append(original(model, rows or force_rows))
+        return built[-1]
+
+    monkeypatch.setattr(bifurcation, "_kernel_model", recording)
+    plain = BifurcationBackend().solve(energy, params, seed=2)
+    assert built[-1].dense32.size + built[-1].dense.size == 0 and built[-1].sign_rows.size
+    monkeypatch.setattr(bifurcation, "_kernel_model", lambda model, rows=True: recording(model, rows, True))
+    with_rows = BifurcationBackend().solve(energy, params, seed=2)
+    assert built[-1].dense32.size and built[-1].sign_rows.size
+    assert np.array_equal(plain.states, with_rows.states)
+    assert np.array_equal(plain.energies, with_rows.energies)
+    assert np.array_equal(plain.per_read["trace"], with_rows.per_read["trace"])
 
 
 def test_exact_in_float32_needs_every_value_exact_at_one_common_power_of_two():
@@ -429,14 +455,21 @@ def test_exact_in_float32_needs_every_value_exact_at_one_common_power_of_two():
 @pytest.mark.parametrize("complete", [True, False])
 @pytest.mark.parametrize("block", [1, 3])
 def test_dense_rows_move_the_position_fields_as_csr_rows_do(weight, complete, block, monkeypatch):
-    """bSB on dense rows (float32 where exact, with sign bits where of one magnitude) and on CSR rows: each field
-    entry gets the same additions in the same order (the dense rows' zeros add nothing), so after 200 steps every
-    position, momentum and field is the same float, bit for bit, whatever the block of replicas."""
+    """bSB on dense rows (float32 where exact, with sign bits where of one magnitude), on the sign rows alone (the
+    model dSB gets: ``rows=False``, where there are sign rows) and on CSR rows: each field entry gets the same
+    additions in the same order (the dense rows' zeros add nothing), so after 200 steps every position, momentum and
+    field is the same float, bit for bit, whatever the block of replicas."""
     from hopsolve.backends._model import SpinModel
 
     energy = complete_pm1_energy(130, 9, bias=True, weight=weight) if complete else _pm1_dense(130, 9, 0.6, weight)
     spin_model = compile_spin_model(energy)
     dense = _kernel_model(spin_model)
+    signed = _kernel_model(spin_model, rows=False)
+    if weight == 0.5:  # one magnitude, exact in float32: sign rows, and no dense rows where none are asked for
+        assert signed.sign_rows.shape == (130, 130) and signed.dense.size + signed.dense32.size == 0
+        assert signed.indices.size == 0 and np.array_equal(signed.plus_bits, dense.plus_bits)
+    else:  # no sign rows to read instead: the dense rows stay
+        assert signed.dense.size == 130 * 130 and signed.sign_rows.size == 0
     monkeypatch.setattr(SpinModel, "is_dense", property(lambda self: False))
     by_csr = _kernel_model(spin_model)
     assert max(dense.dense.size, dense.dense32.size) == 130 * 130 and by_csr.dense.size + by_csr.dense32.size == 0
@@ -444,7 +477,7 @@ def test_dense_rows_move_the_position_fields_as_csr_rows_do(weight, complete, bl
     x, y = rng.uniform(-0.1, 0.1, (5, 130)), rng.uniform(-0.1, 0.1, (5, 130))
     run = SB.SBRun(np.linspace(0.0, 1.0, 200), 1.0, 0.05, 0.5, False, 0)
     ends = []
-    for model in (dense, by_csr):
+    for model in (dense, by_csr, signed):
         reads = SB.new_reads(model, x.copy(), y.copy(), 0)
         SB.sb_steps(model, run, reads, block)
         ends.append(reads)
@@ -452,3 +485,4 @@ def test_dense_rows_move_the_position_fields_as_csr_rows_do(weight, complete, bl
     assert 0 < moving.sum() < moving.size  # some positions at the walls, some still moving
     for name in ("x", "y", "field_x", "spins", "energy", "best"):
         assert np.array_equal(getattr(ends[0], name), getattr(ends[1], name)), name
+        assert np.array_equal(getattr(ends[0], name), getattr(ends[2], name)), name

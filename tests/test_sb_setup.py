@@ -55,16 +55,14 @@ def _dyadic_reference(values: np.ndarray, most: int) -> int:
 @given(st.lists(st.one_of(st.integers(-2**30, 2**30).map(float),
                           st.sampled_from([0.5, -0.25, 0.375, 1 / 3, 0.1, 2.0**-9, np.inf, np.nan]),
                           st.floats(-1e6, 1e6, allow_nan=False)), max_size=30))
-def test_dyadic_bits_is_the_smallest_common_power_of_two(values):
+def test_scan_values_finds_the_smallest_common_power_of_two_the_largest_and_one_magnitude(values):
     values = np.array(values, dtype=np.float64)
-    assert setup.dyadic_bits(values, DYADIC_BITS) == _dyadic_reference(values, DYADIC_BITS)
-    largest = float(np.abs(values).max(initial=0.0)) if np.all(np.isfinite(values)) else None
-    if largest is not None:
-        assert setup.largest_magnitude(values) == largest
-    magnitudes = np.abs(values)
-    expected_equal = bool(magnitudes.size) and magnitudes.min() == magnitudes.max()
-    if np.all(np.isfinite(values)):
-        assert setup.magnitudes_all_equal(values) == expected_equal
+    bits, largest, equal = setup.scan_values(values, DYADIC_BITS)
+    assert bits == _dyadic_reference(values, DYADIC_BITS)
+    if bits >= 0:  # the pass stops at the first value past DYADIC_BITS or not finite
+        magnitudes = np.abs(values)
+        assert largest == float(magnitudes.max(initial=0.0))
+        assert equal == (bool(magnitudes.size) and magnitudes.min() == magnitudes.max())
 
 
 @settings(max_examples=30, deadline=None)
@@ -86,7 +84,7 @@ def test_dense_rows_and_sign_bits_as_numpy_would(n, seed, density):
         minus = np.zeros((n, words if with_minus else 0), np.uint64)
         offset = np.zeros(n, np.int64)
         signs = np.full((n, n) if with_signs else (0, 0), 7, np.int8)
-        setup.pack_signs(rows, plus, minus, offset, signs)
+        setup.pack_signs(csr.indptr.astype(np.int64), csr.indices, csr.data, plus, minus, offset, signs)
         assert np.array_equal(plus, plus_expected)
         assert not with_minus or np.array_equal(minus, minus_expected)
         assert np.array_equal(offset, (rows < 0).sum(axis=1) - (rows > 0).sum(axis=1))
@@ -118,8 +116,7 @@ from hopsolve.backends import _sb_setup as setup
 from hopsolve.backends._model import compile_spin_model
 from hopsolve.backends.bifurcation import _kernel_model
 
-names = ("count_diagonal", "without_diagonal", "dyadic_bits", "largest_magnitude", "magnitudes_all_equal",
-         "fill_dense", "pack_signs")
+names = ("count_diagonal", "without_diagonal", "scan_values", "fill_dense", "pack_signs")
 setup.compile_setup_kernels()
 before = {name: len(getattr(setup, name).overloads) for name in names}
 rng = np.random.default_rng(4)

@@ -27,7 +27,13 @@ memory traffic and none of its conversions, and sets the float field from the co
 times ``w``, exact, so the dynamics are those of the rows; the energies are too wherever the arithmetic is exact
 (dyadic weights and biases: tested read for read against a model without bits), and otherwise differ only by
 rounding. A model gets bits only if its couplings do: with ``bias="spin"`` (the backend's default) nonzero biases
-become couplings of the extra spin, usually of other magnitudes.
+become couplings of the extra spin, usually of other magnitudes. A discrete run reads nothing else, so its model
+keeps no dense rows where it has sign rows (``bifurcation._kernel_model(rows=False)``; a row it were to read would
+come from the sign rows times ``w``, the ``SIGNED`` layout).
+
+The per-unit passes of a step have no branch on a sign: the walls (``|x| = 1``) and the spins' flips go either
+way about equally often, and a branch on them, mispredicted half the time, was most of a late step's cost (K2000
+dSB on one thread, steps 800–900: 31 µs a replica step with branches, 10 µs without; RESULTS §9.0).
 
 The energy is the flattened spin model of :mod:`hopsolve.backends._model`::
 
@@ -71,7 +77,9 @@ def _popcount(typingctx, word):
 class SBModel(NamedTuple):
     """The couplings (zero diagonal): where mostly full, dense, in ``dense32`` (float32) where every coupling is exact
     in float32 (see ``bifurcation.exact_in_float32``), else in ``dense`` (float64), the other 0 × 0 and the CSR
-    arrays empty (``indptr`` n + 1 zeros); otherwise in CSR form, both dense arrays 0 × 0. Then biases and groups.
+    arrays empty (``indptr`` n + 1 zeros); otherwise in CSR form, both dense arrays 0 × 0. A discrete run's model
+    of one magnitude has neither dense rows nor CSR, only its ``sign_rows`` (layout ``SIGNED``). Then biases and
+    groups.
 
     Where the dense couplings all have one magnitude ``bit_weight``: ``plus_bits[i]`` and ``minus_bits[i]`` (n ×
     words, uint64) mark the ``j`` with ``W_ij = +w`` and ``-w`` (bit ``j % 64`` of word ``j // 64``),
@@ -150,15 +158,18 @@ def new_reads(model: SBModel, x: np.ndarray, y: np.ndarray, trace_steps: int) ->
                    np.zeros((reads, x.shape[1] if counted else 0), np.int16))
 
 
-SPARSE, DENSE, DENSE32 = 0, 1, 2
+SPARSE, DENSE, DENSE32, SIGNED = 0, 1, 2, 3
 
 
 @numba.njit(cache=True, inline="always")
 def _layout(model):
-    """Where the coupling rows are read from: CSR (``SPARSE``), ``dense`` or ``dense32``."""
+    """Where the coupling rows are read from: ``dense32``, ``dense``, ``sign_rows`` times ``bit_weight`` (a model
+    with sign rows but no dense rows: ``SIGNED``, the same values as float32 rows), or CSR (``SPARSE``)."""
     if model.dense32.shape[0] > 0:
         return DENSE32
-    return DENSE if model.dense.shape[0] > 0 else SPARSE
+    if model.dense.shape[0] > 0:
+        return DENSE
+    return SIGNED if model.sign_rows.shape[0] > 0 else SPARSE
 
 
 @numba.njit(cache=True, inline="always")
@@ -170,6 +181,9 @@ def _add_row(model, field, i, delta, layout):
     elif layout == DENSE:
         for j in range(field.shape[0]):
             field[j] += delta * model.dense[i, j]
+    elif layout == SIGNED:
+        for j in range(field.shape[0]):
+            field[j] += delta * (model.bit_weight * model.sign_rows[i, j])
     else:
         for k in range(model.indptr[i], model.indptr[i + 1]):
             field[model.indices[k]] += delta * model.data[k]
@@ -184,6 +198,9 @@ def _add_row_at(model, fields, r, i, delta, layout):
     elif layout == DENSE:
         for j in range(fields.shape[1]):
             fields[r, j] += delta * model.dense[i, j]
+    elif layout == SIGNED:
+        for j in range(fields.shape[1]):
+            fields[r, j] += delta * (model.bit_weight * model.sign_rows[i, j])
     else:
         for k in range(model.indptr[i], model.indptr[i + 1]):
             fields[r, model.indices[k]] += delta * model.data[k]
@@ -340,8 +357,9 @@ def refresh(model, reads, ballistic):
 
 @numba.njit(cache=True, inline="always")
 def _flips(x_i, s_i):
-    """Whether a spin ``s_i`` takes a new sign from its position ``x_i`` (``x_i = 0`` keeps its sign)."""
-    return (x_i > 0.0 and s_i < 0.0) or (x_i < 0.0 and s_i > 0.0)
+    """Whether a spin ``s_i`` takes a new sign from its position ``x_i`` (``x_i = 0`` keeps its sign). Bitwise, not
+    short-circuit: no branch on the signs, which are as likely one way as the other."""
+    return ((x_i > 0.0) & (s_i < 0.0)) | ((x_i < 0.0) & (s_i > 0.0))
 
 
 @numba.njit(cache=True)
@@ -365,17 +383,22 @@ def _flip_by_bits(model, reads, r):
 
 
 @numba.njit(cache=True)
-def _flip_spins(model, reads, r, layout):
+def _flip_spins(model, reads, r, layout, flipped):
     """Give replica ``r``'s spins the signs of its positions and bring its spin field and energy up to date: by
     recomputing them from the bits where the model has bit matrices and at least ``model.bit_threshold`` spins flip
     (:func:`_flip_by_bits`), else flip by flip, updating the energy and adding one row per flip: a sign row to the
     int16 counts where the replica keeps them (then ``field_s = w·counts`` once at the end), else a coupling row
-    to the field."""
+    to the field.
+
+    The flipping units are first listed in ``flipped`` (n long, scratch) by one pass without branches (store every
+    index, advance past it where it flips): a branch per unit on signs that go either way was mispredicted about
+    half the time, which cost more than the flips themselves late in a run. The flips then run in unit order."""
     x, s, field_s, gsum_s = reads.x[r], reads.spins[r], reads.field_s[r], reads.gsum_s[r]
     n = x.shape[0]
     flips = 0
     for i in range(n):
-        flips += _flips(x[i], s[i])  # no branch: about half the spins flip early in a run
+        flipped[flips] = i
+        flips += _flips(x[i], s[i])
     if flips == 0:
         return
     if flips >= model.bit_threshold:
@@ -385,29 +408,29 @@ def _flip_spins(model, reads, r, layout):
     if reads.counts.shape[1] > 0:
         counts = reads.counts[r]
         w = model.bit_weight
-        for i in range(n):
+        for m in range(flips):
+            i = flipped[m]
             old = s[i]
-            if _flips(x[i], old):
-                # w·counts[i] is the field the float rows would hold: integers times w, exact either way
-                reads.energy[r] += 2.0 * old * (w * counts[i] + model.bias[i] + _group_field(model, gsum_s, i, old))
-                step = np.int16(2) if old < 0.0 else np.int16(-2)
-                for j in range(n):
-                    counts[j] += step * model.sign_rows[i, j]
-                _move_groups(model, gsum_s, i, -2.0 * old)
-                s[i] = -old
-                _set_spin_bit(reads.spin_bits, r, i, old < 0.0)
+            # w·counts[i] is the field the float rows would hold: integers times w, exact either way
+            reads.energy[r] += 2.0 * old * (w * counts[i] + model.bias[i] + _group_field(model, gsum_s, i, old))
+            step = np.int16(2) if old < 0.0 else np.int16(-2)
+            for j in range(n):
+                counts[j] += step * model.sign_rows[i, j]
+            _move_groups(model, gsum_s, i, -2.0 * old)
+            s[i] = -old
+            _set_spin_bit(reads.spin_bits, r, i, old < 0.0)
         for j in range(n):
             field_s[j] = w * counts[j]
         return
-    for i in range(n):
+    for m in range(flips):
+        i = flipped[m]
         old = s[i]
-        if _flips(x[i], old):
-            reads.energy[r] += 2.0 * old * (field_s[i] + model.bias[i] + _group_field(model, gsum_s, i, old))
-            _add_row(model, field_s, i, -2.0 * old, layout)
-            _move_groups(model, gsum_s, i, -2.0 * old)
-            s[i] = -old
-            if with_bits:
-                _set_spin_bit(reads.spin_bits, r, i, old < 0.0)
+        reads.energy[r] += 2.0 * old * (field_s[i] + model.bias[i] + _group_field(model, gsum_s, i, old))
+        _add_row(model, field_s, i, -2.0 * old, layout)
+        _move_groups(model, gsum_s, i, -2.0 * old)
+        s[i] = -old
+        if with_bits:
+            _set_spin_bit(reads.spin_bits, r, i, old < 0.0)
 
 
 @numba.njit(cache=True, inline="always")
@@ -420,17 +443,19 @@ def _move_read(model, run, reads, r, k, moved):
     field = reads.field_x[r] if ballistic else reads.field_s[r]
     gsum = reads.gsum_x[r] if ballistic else reads.gsum_s[r]
     v = x if ballistic else s
-    for i in range(x.shape[0]):
-        force = field[i] + model.bias[i] + _group_field(model, gsum, i, v[i])
-        y[i] += run.dt * (-detuning * x[i] + run.c0 * force)
-    for i in range(x.shape[0]):
+    if model.group_scale.shape[0] > 0:
+        for i in range(x.shape[0]):
+            force = field[i] + model.bias[i] + _group_field(model, gsum, i, v[i])
+            y[i] += run.dt * (-detuning * x[i] + run.c0 * force)
+    else:  # the same sums without the groups' (zero) term: a loop that vectorises
+        for i in range(x.shape[0]):
+            force = field[i] + model.bias[i]
+            y[i] += run.dt * (-detuning * x[i] + run.c0 * force)
+    for i in range(x.shape[0]):  # selects, not branches: late in a run the walls hit are +1 and -1 alike
         new = x[i] + run.dt * run.a0 * y[i]
-        if new > 1.0:  # inelastic wall: stop at |x| = 1
-            new = 1.0
-            y[i] = 0.0
-        elif new < -1.0:
-            new = -1.0
-            y[i] = 0.0
+        wall = (new > 1.0) | (new < -1.0)  # inelastic wall: stop at |x| = 1
+        y[i] = 0.0 if wall else y[i]
+        new = 1.0 if new > 1.0 else (-1.0 if new < -1.0 else new)
         moved[i] = new - x[i]
         x[i] = new
 
@@ -452,6 +477,7 @@ def _steps_block(model, run, reads, first, last):
     layout = _layout(model)
     ballistic = not run.discrete
     moved = np.empty((last - first, n))
+    flipped = np.empty(n, np.int64)
     record = reads.trace.shape[1] > 0
     moves = 0
     for k in range(run.pump.shape[0]):
@@ -471,7 +497,7 @@ def _steps_block(model, run, reads, first, last):
                             _add_row_at(model, reads.field_x, r, i, delta, layout)
                         _move_groups_at(model, reads.gsum_x, r, i, delta)
         for r in range(first, last):
-            _flip_spins(model, reads, r, layout)
+            _flip_spins(model, reads, r, layout, flipped)
         for r in range(first, last):
             _keep_best(reads, r, run.trace_offset + k, record)
     return moves
@@ -507,13 +533,29 @@ PRODUCT_BLOCK = 256
 @numba.njit(cache=True, inline="always")
 def _axpy_rows(rows, scale, v, lo, hi):
     """``Σ_j (scale·rows[j, lo:hi])·v_j``, whole row pieces at a time (it vectorises), each output one chain of
-    additions in ``j`` order, in a local array (L1)."""
+    additions in ``j`` order, in a local array (L1), four rows a pass (a quarter of the loads and stores of the
+    sums; the same chain of additions). Each term is computed as ``rows[j, i]·(scale·v_j)``: the same number
+    where ``scale`` is 1 (float rows) or the rows hold -1, 0 and +1 (sign rows), one multiplication fewer."""
     total = np.zeros(hi - lo)
-    for j in range(v.shape[0]):
-        vj = v[j]
+    n = v.shape[0]
+    j = 0
+    while j + 4 <= n:
+        v0, v1, v2, v3 = scale * v[j], scale * v[j + 1], scale * v[j + 2], scale * v[j + 3]
+        p0, p1, p2, p3 = rows[j, lo:hi], rows[j + 1, lo:hi], rows[j + 2, lo:hi], rows[j + 3, lo:hi]
+        for i in range(hi - lo):
+            t = total[i]
+            t += p0[i] * v0
+            t += p1[i] * v1
+            t += p2[i] * v2
+            t += p3[i] * v3
+            total[i] = t
+        j += 4
+    while j < n:
+        vj = scale * v[j]
         piece = rows[j, lo:hi]
         for i in range(hi - lo):
-            total[i] += (scale * piece[i]) * vj
+            total[i] += piece[i] * vj
+        j += 1
     return total
 
 

@@ -50,43 +50,32 @@ def without_diagonal(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray
 
 
 @numba.njit(cache=True)
-def dyadic_bits(values: np.ndarray, most: int) -> int:
-    """The smallest ``k ≤ most`` for which every ``2**k·v`` is an integer; -1 if there is none or a value is not
-    finite. (A value that is an integer at ``k`` is one at every larger ``k``, so ``k`` only grows in one pass.)"""
+def scan_values(values: np.ndarray, most: int) -> tuple[int, float, bool]:
+    """One pass over the couplings: the smallest ``k ≤ most`` for which every ``2**k·v`` is an integer, the largest
+    ``|v|``, and whether every ``|v|`` is the same. ``(-1, 0.0, False)`` as soon as a value is not finite or needs
+    more than ``most`` bits (a value that is an integer at ``k`` is one at every larger ``k``, so ``k`` only grows);
+    ``(0, 0.0, False)`` for no values."""
+    if values.shape[0] == 0:
+        return 0, 0.0, False
     bits = 0
     scale = 1.0
+    largest = 0.0
+    first = abs(values[0])
+    equal = True
     for v in values:
         if not np.isfinite(v):
-            return -1
+            return -1, 0.0, False
         scaled = scale * v
         while scaled != np.rint(scaled):
             bits += 1
             if bits > most:
-                return -1
+                return -1, 0.0, False
             scale = 2.0**bits
             scaled = scale * v
-    return bits
-
-
-@numba.njit(cache=True)
-def largest_magnitude(values: np.ndarray) -> float:
-    """``max |v|`` (0 for no values)."""
-    largest = 0.0
-    for v in values:
-        largest = max(largest, abs(v))
-    return largest
-
-
-@numba.njit(cache=True)
-def magnitudes_all_equal(values: np.ndarray) -> bool:
-    """Whether every value has the same magnitude (false for no values)."""
-    if values.shape[0] == 0:
-        return False
-    first = abs(values[0])
-    for v in values:  # noqa: SIM110 (a loop numba compiles; it has no generator expressions in all())
-        if abs(v) != first:
-            return False
-    return True
+        magnitude = abs(v)
+        largest = max(largest, magnitude)
+        equal &= magnitude == first
+    return bits, largest, equal
 
 
 @numba.njit(cache=True, parallel=True)
@@ -97,39 +86,54 @@ def fill_dense(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, dense:
         for j in range(n):
             dense[i, j] = 0.0
         for k in range(indptr[i], indptr[i + 1]):
-            dense[i, indices[k]] = data[k]
+            dense[i, np.uint64(indices[k])] = data[k]  # unsigned: no wraparound test per entry
 
 
 @numba.njit(cache=True, parallel=True)
-def pack_signs(dense: np.ndarray, plus: np.ndarray, minus: np.ndarray, offset: np.ndarray,
-               signs: np.ndarray) -> None:
-    """Row ``i``'s bit ``j`` of ``plus`` set where ``dense[i, j] > 0``, of ``minus`` where ``< 0`` (``minus`` may
-    have no words: then only ``plus`` is filled), and ``offset[i] = |minus_i| - |plus_i|``; bit ``j % 64`` of word
-    ``j // 64``. Where ``signs`` has rows (n × n int8, else 0 × 0) it gets the sign of each entry (+1, -1, 0).
-    Rows in parallel."""
-    n = dense.shape[0]
-    words = plus.shape[1]
+def pack_signs(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, plus: np.ndarray, minus: np.ndarray,
+               offset: np.ndarray, signs: np.ndarray) -> None:
+    """From the CSR couplings (no diagonal): row ``i``'s bit ``j`` of ``plus`` set where ``W_ij > 0``, of ``minus``
+    where ``< 0`` (``minus`` may have no words: then only ``plus`` is filled), and ``offset[i] = |minus_i| -
+    |plus_i|``; bit ``j % 64`` of word ``j // 64``. ``plus`` and ``minus`` come zeroed (words without a coupling
+    are not written). Where ``signs`` has rows
+    (n × n int8, else 0 × 0) it gets the sign of each entry (+1, -1, 0). Rows in parallel. Read from the CSR, so a
+    model that needs no dense rows (dSB's, which reads the bits and the sign rows) is never made dense."""
+    n = indptr.shape[0] - 1
     with_minus = minus.shape[1] > 0
     with_signs = signs.shape[0] > 0
     for i in numba.prange(n):
-        ups = 0
-        downs = 0
-        for k in range(words):
-            up = np.uint64(0)
-            down = np.uint64(0)
-            for b in range(min(64, n - k * 64)):
-                value = dense[i, k * 64 + b]
-                up |= np.uint64(value > 0.0) << np.uint64(b)
-                down |= np.uint64(value < 0.0) << np.uint64(b)
-                ups += value > 0.0
-                downs += value < 0.0
-            plus[i, k] = up
-            if with_minus:
-                minus[i, k] = down
-        offset[i] = downs - ups
         if with_signs:
             for j in range(n):
-                signs[i, j] = np.int8(dense[i, j] > 0.0) - np.int8(dense[i, j] < 0.0)
+                signs[i, j] = 0
+        ups = 0
+        downs = 0
+        word = -1  # the word being filled, in registers: the indices are sorted, so each word's bits come together
+        up_bits = np.uint64(0)
+        down_bits = np.uint64(0)
+        for k in range(indptr[i], indptr[i + 1]):
+            j = np.int64(indices[k])  # >= 0: shifts and masks, not Python's floor division
+            if j >> 6 != word:
+                if word >= 0:
+                    plus[i, word] = up_bits
+                    if with_minus:
+                        minus[i, word] = down_bits
+                word = j >> 6
+                up_bits = np.uint64(0)
+                down_bits = np.uint64(0)
+            up = data[k] > 0.0
+            down = data[k] < 0.0
+            bit = np.uint64(j & 63)
+            up_bits |= np.uint64(up) << bit
+            down_bits |= np.uint64(down) << bit
+            ups += up
+            downs += down
+            if with_signs:
+                signs[i, np.uint64(j)] = np.int8(up) - np.int8(down)
+        if word >= 0:
+            plus[i, word] = up_bits
+            if with_minus:
+                minus[i, word] = down_bits
+        offset[i] = downs - ups
 
 
 def compile_setup_kernels() -> None:
@@ -142,11 +146,9 @@ def compile_setup_kernels() -> None:
     data = np.array([1.0, 0.5, 0.5])
     count_diagonal(indptr, indices)
     without_diagonal(indptr, indices, data)
-    dyadic_bits(data, 8)
-    largest_magnitude(data)
-    magnitudes_all_equal(data)
+    scan_values(data, 8)
     fill_dense(indptr, indices, data, np.empty((2, 2)))
     rows = np.empty((2, 2), np.float32)
     fill_dense(indptr, indices, data, rows)
-    pack_signs(rows, np.zeros((2, 1), np.uint64), np.zeros((2, 1), np.uint64), np.zeros(2, np.int64),
+    pack_signs(indptr, indices, data, np.zeros((2, 1), np.uint64), np.zeros((2, 1), np.uint64), np.zeros(2, np.int64),
                np.zeros((2, 2), np.int8))

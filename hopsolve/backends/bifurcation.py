@@ -240,18 +240,29 @@ DYADIC_BITS = 8
 are exact in float32 while ``2**k`` times them stays below :data:`EXACT_FLOAT32`."""
 
 
+def coupling_kinds(values: np.ndarray) -> tuple[bool, bool]:
+    """Whether float32 holds every coupling in ``values`` exactly (so reading the rows in float32 changes no result,
+    only the memory traffic: for some ``k ≤ DYADIC_BITS`` every ``2**k·W_ij`` is an integer below 2**24 in
+    magnitude), and whether they are also all of one magnitude (bit matrices, :func:`sign_bits`). One compiled pass
+    (:func:`~hopsolve.backends._sb_setup.scan_values`), no temporaries."""
+    bits, largest, equal = setup.scan_values(np.ascontiguousarray(values, dtype=np.float64).ravel(), DYADIC_BITS)
+    exact = bits >= 0 and 2.0**bits * largest < EXACT_FLOAT32
+    return exact, exact and equal
+
+
 def exact_in_float32(values: np.ndarray) -> bool:
-    """Whether float32 holds every coupling in ``values`` exactly (so reading the rows in float32 changes no
-    result, only the memory traffic): for some ``k ≤ DYADIC_BITS`` every ``2**k·W_ij`` is an integer below 2**24 in
-    magnitude. One compiled pass (:func:`~hopsolve.backends._sb_setup.dyadic_bits`), no temporaries."""
-    bits = setup.dyadic_bits(np.ascontiguousarray(values, dtype=np.float64).ravel(), DYADIC_BITS)
-    return bits >= 0 and 2.0**bits * setup.largest_magnitude(values.ravel()) < EXACT_FLOAT32
+    """Whether float32 holds every coupling in ``values`` exactly (see :func:`coupling_kinds`)."""
+    return coupling_kinds(values)[0]
 
 
-def _kernel_model(model: SpinModel) -> SB.SBModel:
+def _kernel_model(model: SpinModel, rows: bool = True) -> SB.SBModel:
     """The model without its diagonal (a constant on spins), dense where it is mostly full: in float32 where that is
     exact (:func:`exact_in_float32`), and as bit matrices where every coupling has one magnitude
     (:func:`sign_bits`). A dense model keeps no CSR arrays (n + 1 zero row pointers): its kernels read the rows.
+
+    ``rows=False`` (dSB) leaves out the dense rows where the model has sign rows: discrete steps read the bits and
+    the sign rows (refreshes from the bits, flips and power iteration by sign rows), and any coupling row is read
+    from the sign rows times ``w``, the float32 rows' values (``SB.SIGNED``). K2000: 27 ms and 16 MB saved.
 
     The model's CSR is sorted and has no explicit zeros (:func:`compile_spin_model`), so only a diagonal, if any, is
     taken out; every pass is compiled and reads the couplings once (:mod:`~hopsolve.backends._sb_setup`)."""
@@ -259,21 +270,23 @@ def _kernel_model(model: SpinModel) -> SB.SBModel:
     indptr, indices, data = model.indptr, model.indices, model.data
     if setup.count_diagonal(indptr, indices):
         indptr, indices, data = setup.without_diagonal(indptr, indices, data)
+    bias = np.ascontiguousarray(model.bias, np.float64)
+    groups = (model.group_of, np.ascontiguousarray(model.group_target), model.group_scale)
+
     if not model.is_dense:
         return SB.SBModel(indptr.astype(np.int64, copy=False), indices.astype(np.int64), data.astype(np.float64),
-                          np.zeros((0, 0)), np.zeros((0, 0), np.float32), np.ascontiguousarray(model.bias, np.float64),
-                          model.group_of, np.ascontiguousarray(model.group_target), model.group_scale,
-                          *no_sign_bits(n))
-    exact = exact_in_float32(data)  # the off-diagonal non-zeros: the dense rows' values but 0
+                          np.zeros((0, 0)), np.zeros((0, 0), np.float32), bias, *groups, *no_sign_bits(n))
+    exact, one_magnitude = coupling_kinds(data)  # the off-diagonal non-zeros: the dense rows' values but 0
+    signs = sign_bits(n, indptr, indices, data) if one_magnitude else no_sign_bits(n)
+    no_csr = np.zeros(n + 1, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    if not rows and signs[-1].size:
+        return SB.SBModel(*no_csr, np.zeros((0, 0)), np.zeros((0, 0), np.float32), bias, *groups, *signs)
     check_allocation((4.0 if exact else 8.0) * n * n, f"the dense couplings of {n:,} units")
-    rows = np.empty((n, n), np.float32 if exact else np.float64)
-    setup.fill_dense(indptr, indices, data, rows)
+    dense = np.empty((n, n), np.float32 if exact else np.float64)
+    setup.fill_dense(indptr, indices, data, dense)
     # exact in float32, so the fields' sums of ±w are exact too
-    return SB.SBModel(np.zeros(n + 1, np.int64), np.zeros(0, np.int64), np.zeros(0),
-                      np.zeros((0, 0)) if exact else rows, rows if exact else np.zeros((0, 0), np.float32),
-                      np.ascontiguousarray(model.bias, dtype=np.float64),
-                      model.group_of, np.ascontiguousarray(model.group_target), model.group_scale,
-                      *(sign_bits(data, rows) if exact else no_sign_bits(n)))
+    return SB.SBModel(*no_csr, np.zeros((0, 0)) if exact else dense, dense if exact else np.zeros((0, 0), np.float32),
+                      bias, *groups, *signs)
 
 
 SignBits = tuple[np.ndarray, np.ndarray, np.ndarray, float, int, np.ndarray]
@@ -287,16 +300,13 @@ def no_sign_bits(n: int) -> SignBits:
     return empty, empty.copy(), np.zeros(n, np.int64), 0.0, SB.NO_BITS, np.zeros((0, 0), np.int8)
 
 
-def sign_bits(values: np.ndarray, dense: np.ndarray) -> SignBits:
-    """The bit matrices of couplings that all have one magnitude ``w`` (see ``SB.SBModel``; ``values`` are the
-    off-diagonal non-zero couplings, ``dense`` the same as an n × n array with a zero diagonal): ``plus``,
-    ``minus`` (n × 0 where every coupling off the diagonal is ±w), ``offset``, ``w``, the flips of a replica
-    step from which recomputing its spin field from the bits pays (:data:`BIT_FLIPS_PER_WORD` per word of a row),
-    and the n × n int8 sign rows (0 × 0 past ``SB.MAX_COUNTED`` units). Couplings of several magnitudes give
-    :func:`no_sign_bits`. One compiled pass over the rows (:func:`~hopsolve.backends._sb_setup.pack_signs`)."""
-    n = dense.shape[0]
-    if not setup.magnitudes_all_equal(values):
-        return no_sign_bits(n)
+def sign_bits(n: int, indptr: np.ndarray, indices: np.ndarray, values: np.ndarray) -> SignBits:
+    """The bit matrices of couplings that all have one magnitude ``w``, exact in float32 (see ``SB.SBModel`` and
+    :func:`coupling_kinds`; ``indptr``, ``indices`` and ``values`` are the n-unit CSR of the off-diagonal non-zero
+    couplings): ``plus``, ``minus`` (n × 0 where every coupling off the diagonal is ±w), ``offset``, ``w``, the
+    flips of a replica step from which recomputing its spin field from the bits pays (:data:`BIT_FLIPS_PER_WORD`
+    per word of a row), and the n × n int8 sign rows (0 × 0 past ``SB.MAX_COUNTED`` units). One compiled pass over
+    the CSR (:func:`~hopsolve.backends._sb_setup.pack_signs`)."""
     words = -(-n // SB.WORD_BITS)
     complete = len(values) == n * (n - 1)  # every coupling off the diagonal is ±w
     plus = np.zeros((n, words), np.uint64)
@@ -306,7 +316,7 @@ def sign_bits(values: np.ndarray, dense: np.ndarray) -> SignBits:
     if counted:
         check_allocation(float(n) * n, f"the coupling signs of {n:,} units")
     signs = np.empty((n, n) if counted else (0, 0), np.int8)
-    setup.pack_signs(dense, plus, minus, offset, signs)
+    setup.pack_signs(indptr, indices, values, plus, minus, offset, signs)
     threshold = min(SB.NO_BITS, max(1, math.ceil(BIT_FLIPS_PER_WORD * words)))
     return plus, minus, offset, float(abs(values[0])), threshold, signs
 
@@ -362,7 +372,7 @@ class BifurcationBackend(Backend):
         if extra:  # the extra spin starts on the +1 side, so given states keep their signs
             x, y = (np.ascontiguousarray(np.hstack([x, np.full((reads, 1), START_AMPLITUDE)])),
                     np.ascontiguousarray(np.hstack([y, np.zeros((reads, 1))])))
-        kernel_model = _kernel_model(model)
+        kernel_model = _kernel_model(model, rows=params.mode == "ballistic")
         state = SB.new_reads(kernel_model, x, y, params.steps if params.trace else 0)
         spins = state.spins
         radius = spectral_radius(kernel_model, model.n, None if params.time_limit is None
