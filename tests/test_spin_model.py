@@ -103,3 +103,26 @@ def test_sweep_beta_max_sets_a_sweeps_expected_excitations_to_the_rate():
     assert np.exp(-beta * gaps[:4]).sum() == pytest.approx(0.01, rel=1e-9)
     assert sweep_beta_max(np.full(10_000, 2.0)) == pytest.approx(np.log(100 * 10_000) / 2.0, rel=1e-9)
     assert sweep_beta_max(np.array([np.inf, 0.0])) is None
+
+
+def test_a_canonical_term_of_weight_one_is_shared_not_copied_and_no_backend_writes_it(registry):
+    """One quadratic term of weight 1, sorted and without stored zeros: the spin model reads the energy's own arrays
+    (no copy of a dense model's n² couplings), and a solve by every backend leaves them as they were. A term of
+    another weight is copied, as before."""
+    energy = random_energy(60, 5, Vartype.SPIN, density=0.9, integer=True)
+    own = energy.terms[0].coupling
+    assert own.has_sorted_indices and not np.any(own.data == 0.0) and energy.weights[energy.terms[0].name] == 1.0
+    model = compile_spin_model(energy)
+    assert np.shares_memory(model.data, own.data) and np.shares_memory(model.indices, own.indices)
+    before = (own.indptr.copy(), own.indices.copy(), own.data.copy())
+    for name in registry.backends:
+        if name == "exact":
+            continue  # 2⁶⁰ states
+        params = {"mode": "discrete"} if name == "bifurcation" else {}
+        registry.backend(name).solve(energy, registry.backend(name).Params(**params), seed=1)
+        if name == "bifurcation":
+            registry.backend(name).solve(energy, registry.backend(name).Params(), seed=1)
+        for array, was in zip((own.indptr, own.indices, own.data), before, strict=True):
+            assert np.array_equal(array, was), name
+    reweighted = energy.reweighted(**{energy.terms[0].name: 2.0})
+    assert not np.shares_memory(compile_spin_model(reweighted).data, own.data)
