@@ -414,6 +414,27 @@ def test_spin_fields_recomputed_from_bits_change_no_result(mode, energy, monkeyp
         assert np.array_equal(results[0].per_read["trace"], other.per_read["trace"])
 
 
+def test_power_iteration_counts_the_sign_rows_a_product_reads(monkeypatch):
+    """dSB's model without dense rows still reads n² sign-row entries a product: the power iteration counts them,
+    so a large one runs on every thread (counting the empty CSR instead, K2000's ran on one: 1.9 ms a product
+    against 1.0 ms) and a refusal names them."""
+    import time
+
+    import numba
+
+    from hopsolve.errors import TooLargeError
+
+    signed = _kernel_model(compile_spin_model(complete_pm1_energy(1100, 3)), rows=False)
+    assert signed.dense32.size + signed.dense.size + signed.data.size == 0 and signed.sign_rows.size == 1100**2
+    threads = []
+    setting = numba.set_num_threads
+    monkeypatch.setattr(numba, "set_num_threads", lambda count: (threads.append(count), setting(count)))
+    spectral_radius(signed, 1100)
+    assert threads and all(count == numba.get_num_threads() for count in threads)  # never narrowed to one
+    with pytest.raises(TooLargeError, match="1,210,000 coupling entries"):
+        spectral_radius(signed, 1100, deadline=time.perf_counter(), reads=4)
+
+
 @pytest.mark.parametrize("weight", [1.0, 0.25])
 def test_discrete_runs_read_the_sign_rows_without_dense_rows_and_match_runs_with_them(weight, monkeypatch):
     """dSB on a model of one coupling magnitude builds no dense rows (``rows=False``: the bits and the sign rows are

@@ -237,6 +237,7 @@ def compile_spin_model(energy: Energy, deadline: float | None = None) -> SpinMod
     parts: list[sp.csr_matrix] = []
     bias = np.zeros(n)
     families: list[GroupSquareTerm] = []
+    shared_as_it_is = False  # the last part is the energy's own canonical matrix, weight 1, not copied
     for term in spin.terms:
         weight = spin.weights[term.name]
         if not weight or isinstance(term, PatternTerm):  # pattern terms have kernels of their own
@@ -253,11 +254,12 @@ def compile_spin_model(energy: Energy, deadline: float | None = None) -> SpinMod
             check_matrix_size(term.stored_couplings, f"term {term.name!r}")
             term = term.quadratic(Vartype.SPIN)
         if term.coupling.nnz:  # one term's matrix is used as it is, not added to an empty one (a280: 44M entries)
-            as_it_is = weight == 1.0 and (not shared or _canonical(term.coupling))
-            parts.append(term.coupling if as_it_is else term.coupling * weight)
+            shared_as_it_is = shared and weight == 1.0 and _canonical(term.coupling)
+            parts.append(term.coupling if shared_as_it_is or (weight == 1.0 and not shared)
+                         else term.coupling * weight)
         bias += weight * term.linear
     coupling = sp.csr_matrix(sum(parts[1:], parts[0]) if parts else (n, n))
-    if not _canonical(coupling):  # the energy's own matrix is canonical already, and never modified here
+    if not (len(parts) == 1 and shared_as_it_is):  # the energy's own matrix, canonical: never modified here
         coupling.eliminate_zeros()
         coupling.sort_indices()
     if not np.isfinite(coupling.data).all() or not np.isfinite(bias).all():

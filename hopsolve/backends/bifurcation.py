@@ -176,7 +176,8 @@ def spectral_radius(model: SB.SBModel, n: int, deadline: float | None = None, re
     if n == 0:
         return 0.0
 
-    entries = model.dense32.size or model.dense.size or len(model.data)  # what one product reads
+    # what one product reads: dense rows, else the sign rows (dSB's model keeps only those), else the CSR
+    entries = model.dense32.size or model.dense.size or model.sign_rows.size or len(model.data)
     small = entries + n < SERIAL_PRODUCT
 
     def apply(v: np.ndarray) -> np.ndarray:
