@@ -79,6 +79,25 @@ def _cmd_plugins(args: argparse.Namespace, registry: Registry) -> int:
     return 0
 
 
+REPLAY_SHOWN = 200
+"""A replay value longer than this many characters is summarised on the terminal (a long run's ``replan`` lists
+every change of its schedule: pla85900 at 60 s, 270 changes, 3,000 characters); ``--json`` prints it whole."""
+
+
+def _replay_params(replay: dict[str, Any]) -> str:
+    """The ``--param`` options that replay a timed run, each long value summarised (see :data:`REPLAY_SHOWN`)."""
+    given = []
+    for key, value in replay.items():
+        if value == "":
+            continue
+        text = str(value)
+        if len(text) > REPLAY_SHOWN:
+            size = f"{text.count(',') + 1:,} changes" if key == "replan" else f"{len(text):,} characters"
+            text = f"… ({size}; --json prints it whole under info.replay.{key})"
+        given.append(f"--param {key}={text}")
+    return " ".join(given)
+
+
 def _cut_short(result: Any) -> str | None:
     """A note when a time limit stopped a run before its schedule ended and short of the work its parameters
     planned (``info['work']`` below the replay's count of the same unit): such an answer can be far from a full
@@ -120,8 +139,7 @@ def _summary(result: Any) -> str:
         text += "\nviolations: " + ", ".join(f"{k}={v:g}" for k, v in bad.items())
     replay = result.info.get("replay")
     if replay and result.params.get("time_limit") is not None:
-        given = " ".join(f"--param {key}={value}" for key, value in replay.items() if value != "")
-        text += f"\nreplay without the time limit: --seed {result.seed} {given}"
+        text += f"\nreplay without the time limit: --seed {result.seed} {_replay_params(replay)}"
     if result.solution is not None:
         shown = result.solution if not isinstance(result.solution, list) or len(result.solution) <= 60 else (
             result.solution[:60] + ["…"])

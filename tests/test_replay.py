@@ -113,6 +113,20 @@ def test_the_cli_prints_the_replay_of_a_timed_run(cli):
     assert "replay without the time limit: --seed 2 --param sweeps=" in run.out
 
 
+def test_a_long_replan_is_summarised_on_the_terminal_and_whole_in_json():
+    """A long run's replan lists every change of its schedule (pla85900 at 60 s: thousands of characters): the
+    terminal line names how many, ``--json`` keeps them whole; a short one is printed as it is."""
+    from hopsolve.cli import REPLAY_SHOWN, _replay_params
+
+    long = ",".join(f"{at}:{1000 + at}" for at in range(1, 400, 3))
+    assert len(long) > REPLAY_SHOWN
+    line = _replay_params({"sweeps": 232, "replan": long, "unused": ""})
+    assert line == ("--param sweeps=232 --param replan=… (133 changes; --json prints it whole under "
+                    "info.replay.replan)")
+    short = _replay_params({"sweeps": 232, "replan": "3:1559,5:1259"})
+    assert short == "--param sweeps=232 --param replan=3:1559,5:1259"
+
+
 def test_an_oversized_replan_is_refused_before_allocation(cli):
     run = cli("solve", str(INSTANCES / "tsplib" / "burma14.tsp"), "--param", "replan=0:100000000000")
     assert run.code == 2 and len(run.err.strip().splitlines()) == 1, run.err
