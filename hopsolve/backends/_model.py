@@ -254,9 +254,10 @@ def compile_spin_model(energy: Energy, deadline: float | None = None) -> SpinMod
             check_matrix_size(term.stored_couplings, f"term {term.name!r}")
             term = term.quadratic(Vartype.SPIN)
         if term.coupling.nnz:  # one term's matrix is used as it is, not added to an empty one (a280: 44M entries)
+            # a term's own new matrix, or the energy's canonical one, is used as it is at weight 1; else a copy
             shared_as_it_is = shared and weight == 1.0 and _canonical(term.coupling)
-            parts.append(term.coupling if shared_as_it_is or (weight == 1.0 and not shared)
-                         else term.coupling * weight)
+            as_it_is = weight == 1.0 and (shared_as_it_is or not shared)
+            parts.append(term.coupling if as_it_is else term.coupling * weight)
         bias += weight * term.linear
     coupling = sp.csr_matrix(sum(parts[1:], parts[0]) if parts else (n, n))
     if not (len(parts) == 1 and shared_as_it_is):  # the energy's own matrix, canonical: never modified here

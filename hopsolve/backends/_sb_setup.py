@@ -95,9 +95,9 @@ def pack_signs(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, plus: 
     """From the CSR couplings (no diagonal): row ``i``'s bit ``j`` of ``plus`` set where ``W_ij > 0``, of ``minus``
     where ``< 0`` (``minus`` may have no words: then only ``plus`` is filled), and ``offset[i] = |minus_i| -
     |plus_i|``; bit ``j % 64`` of word ``j // 64``. ``plus`` and ``minus`` come zeroed (words without a coupling
-    are not written). Where ``signs`` has rows
-    (n × n int8, else 0 × 0) it gets the sign of each entry (+1, -1, 0). Rows in parallel. Read from the CSR, so a
-    model that needs no dense rows (dSB's, which reads the bits and the sign rows) is never made dense."""
+    are not written). Where ``signs`` has rows (n × n int8, else 0 × 0) it gets the sign of each entry (+1, -1,
+    0). Rows in parallel. Read from the CSR, so a model that needs no dense rows (dSB's, which reads the bits and
+    the sign rows) is never made dense."""
     n = indptr.shape[0] - 1
     with_minus = minus.shape[1] > 0
     with_signs = signs.shape[0] > 0
