@@ -240,9 +240,11 @@ def _cold_solve(cache: Path, *extra: str) -> dict:
 @pytest.mark.slow
 def test_a_cold_first_run_equals_the_warm_one_and_is_not_squeezed(tmp_path):
     cache = tmp_path / "numba-cache"
-    # one cold compile (the slow part): the time limit must not pay for it
+    # one cold compile (the slow part): the time limit must not pay for it. Whether the run then ends its schedule
+    # before the limit depends on the machine's pace (under CI's load, once, it did not), so that is not asserted:
+    # tens of seconds of compile against a 3 s limit, and still the sweeps of a run that had the whole limit
     cold = _cold_solve(cache, "--time-limit", "3")
-    assert not cold["info"]["timed_out"] and cold["info"]["sweeps_done"] > 10_000
+    assert cold["info"]["compile_s"] > 3.0 and cold["info"]["sweeps_done"] > 10_000
     assert cold["gap"] <= 0.01
     # the warm rerun of the cold run's recorded budget is the same tour, without the compile
     replay = [arg for key, value in cold["info"]["replay"].items() for arg in ("--param", f"{key}={value}")]
