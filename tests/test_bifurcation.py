@@ -314,8 +314,10 @@ def test_float32_couplings_change_no_result(mode, monkeypatch):
     alone = backend.solve(energy, BifurcationParams(reads=6, steps=200, mode=mode, trace=True, threads=1), seed=3)
     import hopsolve.backends.bifurcation as bifurcation
 
-    monkeypatch.setattr(bifurcation, "exact_in_float32", lambda values: False)
+    asked = []
+    monkeypatch.setattr(bifurcation, "coupling_kinds", lambda values: asked.append(len(values)) or (False, False))
     plain = backend.solve(energy, params, seed=3)
+    assert asked  # the float64 rows were built
     for other in (alone, plain):
         assert np.array_equal(fast.states, other.states) and np.array_equal(fast.energies, other.energies)
         assert np.array_equal(fast.per_read["trace"], other.per_read["trace"])
@@ -461,10 +463,12 @@ def test_discrete_runs_read_the_sign_rows_without_dense_rows_and_match_runs_with
     assert np.array_equal(plain.per_read["trace"], with_rows.per_read["trace"])
 
 
-def test_exact_in_float32_needs_every_value_exact_at_one_common_power_of_two():
+def test_coupling_kinds_needs_every_value_exact_in_float32_at_one_common_power_of_two():
     import hopsolve.backends.bifurcation as bifurcation
 
-    exact = bifurcation.exact_in_float32
+    def exact(values):
+        return bifurcation.coupling_kinds(values)[0]
+
     assert exact(np.array([0.25, 1.0, 1.0, 0.5, -3.0])) and exact(np.array([2.0**23, -1.0])) and exact(np.zeros(0))
     assert not exact(np.array([1.0, 1e-3]))  # not a dyadic fraction
     assert not exact(np.array([2.0**24, 1.0]))  # past float32's 24 bits

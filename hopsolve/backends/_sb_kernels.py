@@ -76,7 +76,7 @@ def _popcount(typingctx, word):
 
 class SBModel(NamedTuple):
     """The couplings (zero diagonal): where mostly full, dense, in ``dense32`` (float32) where every coupling is exact
-    in float32 (see ``bifurcation.exact_in_float32``), else in ``dense`` (float64), the other 0 × 0 and the CSR
+    in float32 (see ``bifurcation.coupling_kinds``), else in ``dense`` (float64), the other 0 × 0 and the CSR
     arrays empty (``indptr`` n + 1 zeros); otherwise in CSR form, both dense arrays 0 × 0. A discrete run's model
     of one magnitude has neither dense rows nor CSR, only its ``sign_rows`` (layout ``SIGNED``). Then biases and
     groups.
@@ -570,6 +570,12 @@ def _dense_block_product(model, signed, layout, v, lo, hi, out):
         out[lo:hi] = _axpy_rows(model.dense32, 1.0, v, lo, hi)
     else:
         out[lo:hi] = _axpy_rows(model.dense, 1.0, v, lo, hi)
+
+
+def product_entries(model: SBModel) -> int:
+    """How many coupling entries one :func:`coupling_product` reads, as it chooses them: the sign rows where the
+    model has them (dSB's model keeps only those), else its dense rows, else its CSR."""
+    return model.sign_rows.size or model.dense32.size or model.dense.size or len(model.data)
 
 
 @numba.njit(cache=True, parallel=True)

@@ -176,8 +176,7 @@ def spectral_radius(model: SB.SBModel, n: int, deadline: float | None = None, re
     if n == 0:
         return 0.0
 
-    # what one product reads: dense rows, else the sign rows (dSB's model keeps only those), else the CSR
-    entries = model.dense32.size or model.dense.size or model.sign_rows.size or len(model.data)
+    entries = SB.product_entries(model)
     small = entries + n < SERIAL_PRODUCT
 
     def apply(v: np.ndarray) -> np.ndarray:
@@ -251,14 +250,9 @@ def coupling_kinds(values: np.ndarray) -> tuple[bool, bool]:
     return exact, exact and equal
 
 
-def exact_in_float32(values: np.ndarray) -> bool:
-    """Whether float32 holds every coupling in ``values`` exactly (see :func:`coupling_kinds`)."""
-    return coupling_kinds(values)[0]
-
-
 def _kernel_model(model: SpinModel, rows: bool = True) -> SB.SBModel:
     """The model without its diagonal (a constant on spins), dense where it is mostly full: in float32 where that is
-    exact (:func:`exact_in_float32`), and as bit matrices where every coupling has one magnitude
+    exact (:func:`coupling_kinds`), and as bit matrices where every coupling has one magnitude
     (:func:`sign_bits`). A dense model keeps no CSR arrays (n + 1 zero row pointers): its kernels read the rows.
 
     ``rows=False`` (dSB) leaves out the dense rows where the model has sign rows: discrete steps read the bits and
