@@ -319,12 +319,12 @@ def sign_bits(n: int, indptr: np.ndarray, indices: np.ndarray, values: np.ndarra
 def _compile_product_steps() -> None:
     """Compile (or load) bSB's product steps (:mod:`~hopsolve.backends._sb_product`) for float32 and float64 rows
     on a two-unit model: the warm-up's miniature has too few units to take them, so a first solve of a large dense
-    model would otherwise compile them inside its time limit (about 5 s with an empty cache)."""
-    for rows in (np.array([[0.0, 1.0], [1.0, 0.0]], np.float32), np.array([[0.0, 0.1], [0.1, 0.0]])):
-        exact = rows.dtype == np.float32
-        model = SB.SBModel(np.zeros(3, np.int64), np.zeros(0, np.int64), np.zeros(0),
-                           np.zeros((0, 0)) if exact else rows, rows if exact else np.zeros((0, 0), np.float32),
-                           np.zeros(2), np.zeros((0, 2), np.int64), np.zeros((0, 0)), np.zeros(0), *no_sign_bits(2))
+    model would otherwise compile them inside its time limit (about 5 s with an empty cache). The models are made
+    by :func:`_kernel_model`, as a solve's are: couplings of 1.0 give float32 rows, of 0.1 float64 rows."""
+    for value in (1.0, 0.1):
+        spin_model = SpinModel(2, np.array([0, 1, 2], np.int64), np.array([1, 0], np.int32), np.full(2, value),
+                               np.zeros(2), np.zeros((0, 2), np.int64), np.zeros((0, 1)), np.zeros(0))
+        model = _kernel_model(spin_model)
         reads = SB.new_reads(model, np.full((1, 2), 0.1), np.zeros((1, 2)), 0)
         product.product_steps(model, SB.SBRun(np.zeros(1), 1.0, 1.0, 0.1, False, 0), reads, 1)
 
