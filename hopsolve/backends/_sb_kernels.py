@@ -392,18 +392,23 @@ def _flip_spins(model, reads, r, layout, flipped):
 
     The flipping units are first listed in ``flipped`` (n long, scratch) by one pass without branches (store every
     index, advance past it where it flips): a branch per unit on signs that go either way was mispredicted about
-    half the time, which cost more than the flips themselves late in a run. The flips then run in unit order."""
+    half the time, which cost more than the flips themselves late in a run. The flips then run in unit order.
+    A first pass only counts the flips (a sum, so it vectorises, unlike the listing's stores): late in a run most
+    steps flip nothing and end there, and early ones, recomputed from the bits, need no list."""
     x, s, field_s, gsum_s = reads.x[r], reads.spins[r], reads.field_s[r], reads.gsum_s[r]
     n = x.shape[0]
     flips = 0
     for i in range(n):
-        flipped[flips] = i
         flips += _flips(x[i], s[i])
     if flips == 0:
         return
     if flips >= model.bit_threshold:
         _flip_by_bits(model, reads, r)
         return
+    flips = 0
+    for i in range(n):
+        flipped[flips] = i
+        flips += _flips(x[i], s[i])
     with_bits = reads.spin_bits.shape[1] > 0
     if reads.counts.shape[1] > 0:
         counts = reads.counts[r]
