@@ -52,14 +52,19 @@ def miniature(energy: Energy) -> Energy:
 
 def warm_up(backend: Any, energy: Energy, params: Any) -> float:
     """Run ``backend`` once, untimed, on :func:`miniature` (``energy``) with a small budget; returns the seconds
-    spent compiling or loading."""
+    spent compiling or loading.
+
+    A Ctrl-C during the warm-up is raised again as ``KeyboardInterrupt``: backends catch it to return their best
+    states, which for the miniature would let the real solve start as if nothing had been pressed."""
     from hopsolve.backends._model import compile_model_kernels
 
     started = time.perf_counter()
     compile_model_kernels()
     names = {f.name for f in dataclasses.fields(params)} if dataclasses.is_dataclass(params) else set()
     small = dataclasses.replace(params, **{k: v for k, v in _SMALL_RUN.items() if k in names})
-    backend.solve(miniature(energy), small, seed=1)
+    result = backend.solve(miniature(energy), small, seed=1)
+    if result.interrupted:
+        raise KeyboardInterrupt
     return time.perf_counter() - started
 
 

@@ -66,6 +66,27 @@ def test_exact_refuses_too_many_variables():
         ExactBackend().solve(random_energy(27, 0, density=0.01))
 
 
+def test_exact_prepare_refuses_the_instance_itself_and_warms_on_three_units(registry):
+    """The warm-up must neither enumerate a small model (it would be its own miniature: the solve done twice) nor
+    stand in a miniature for a large one (a 6-city tour has 36 units: "n = 36" for every TSP)."""
+    from hopsolve.metric import Metric
+    from hopsolve.permutation import tour_energy
+
+    seen: list[int] = []
+
+    class Recording(ExactBackend):
+        def solve(self, energy, params=None, **kwargs):
+            seen.append(energy.num_variables)
+            return super().solve(energy, params, **kwargs)
+
+    tour = tour_energy(Metric("EUC_2D", points=np.random.default_rng(0).uniform(0, 100, (52, 2))))
+    with pytest.raises(TooLargeError, match="refuses n = 2704"):
+        Recording().prepare(tour, ExactBackend.Params())
+    assert seen == []
+    Recording().prepare(random_energy(20, 1), ExactBackend.Params())
+    assert seen == [3]
+
+
 def test_written_qubo_reads_back(tmp_path):
     q = random_qubo(9, 3)
     write_qubo(QuboModel(sp.csr_matrix(q)), tmp_path / "m.qubo", comment="round trip")

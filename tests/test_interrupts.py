@@ -110,6 +110,38 @@ def test_exact_enumerates_in_chunks_and_keeps_the_chunks_done_on_ctrl_c(monkeypa
     assert np.isclose(cut.best_energy, updates[-1]["best_energy"]) and cut.best_energy >= best
 
 
+def test_a_real_ctrl_c_inside_the_exact_kernel_keeps_the_chunks_done():
+    """A signal that lands while numba boxes a kernel's result used to surface as a ``SystemError``; the kernel
+    now returns a float only, so the interrupt arrives as ``KeyboardInterrupt`` between chunks. The signal comes
+    from another process, as a terminal's does: a Python thread calling ``interrupt_main`` may not get the GIL
+    while the kernels run."""
+    import os
+    import subprocess
+
+    energy = random_energy(26, 2)  # 1024 chunks of 2^16 states: seconds in all
+    ExactBackend().prepare(energy, ExactBackend.Params())
+    killer = subprocess.Popen(["sh", "-c", f"sleep 0.7; kill -INT {os.getpid()}"])
+    try:
+        samples = ExactBackend().solve(energy)
+    finally:
+        killer.wait()
+    assert samples.interrupted and not samples.proven_optimal and 0 < samples.work < 2**26
+    assert np.allclose(energy.energies(samples.states), samples.energies)
+
+
+def test_ctrl_c_during_a_warm_up_is_not_swallowed():
+    """Backends turn Ctrl-C into an interrupted result; in the untimed warm-up that must stop the run, not let the
+    real solve start as if nothing had been pressed."""
+    from hopsolve.warmup import warm_up
+
+    class InterruptedOnce(ExactBackend):
+        def solve(self, energy, params=None, **kwargs):
+            return super().solve(energy, params, callback=_interrupt_at(1)[0], **kwargs)
+
+    with pytest.raises(KeyboardInterrupt):
+        warm_up(InterruptedOnce(), random_energy(5, 1), ExactBackend.Params())
+
+
 def test_run_stoppably_stops_through_the_registered_action():
     stopped = threading.Event()
 

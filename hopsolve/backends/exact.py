@@ -27,15 +27,20 @@ progress is reported and Ctrl-C and the deadline are seen between chunks (a few 
 
 @numba.njit(cache=True)
 def _gray_code_minimum(w: np.ndarray, b: np.ndarray, start: np.ndarray, bits: int, tolerance: float,
-                       max_states: int):
+                       found: np.ndarray, count_out: np.ndarray) -> float:
     """Walk the 2^bits spin states that differ from ``start`` in its first ``bits`` units, flipping one spin per
-    step; return the minimum and the states within ``tolerance`` of it (at most ``max_states``)."""
+    step; return the minimum, write the states within ``tolerance`` of it to ``found`` (as many as fit) and their
+    number to ``count_out[0]``.
+
+    The results go to arrays the caller owns and only a float is returned: a Ctrl-C that arrives while numba
+    boxes a returned array is raised inside the boxing, and the call then fails with a ``SystemError`` instead of
+    a ``KeyboardInterrupt``."""
     n = len(b)
+    max_states = found.shape[0]
     s = start.astype(np.float64)
     h = b + w @ s
     e = -0.5 * s @ (w @ s) - b @ s
     best = e
-    found = np.zeros((max_states, n), dtype=np.int8)
     count = 1
     for j in range(n):
         found[0, j] = np.int8(s[j])
@@ -54,7 +59,19 @@ def _gray_code_minimum(w: np.ndarray, b: np.ndarray, start: np.ndarray, bits: in
             for j in range(n):
                 found[count, j] = np.int8(s[j])
             count += 1
-    return best, found[:count]
+    count_out[0] = count
+    return best
+
+
+_WARM_UP_ENERGY = Energy.from_qubo(np.array([[1.0, -2.0, 0.0], [0.0, 1.0, -1.0], [0.0, 0.0, 0.5]]))
+
+
+def _check_size(energy: Energy) -> None:
+    """Refuse an energy of more than :data:`MAX_EXACT_VARIABLES` units, naming its size."""
+    n = energy.num_variables
+    if n > MAX_EXACT_VARIABLES:
+        raise TooLargeError(f"the exact backend enumerates 2^n states and refuses n = {n} > "
+                            f"{MAX_EXACT_VARIABLES} variables; choose another backend")
 
 
 class ExactBackend(Backend):
@@ -64,8 +81,13 @@ class ExactBackend(Backend):
     description = "exact enumeration of all 2^n states (n ≤ 26); returns every ground state"
 
     def prepare(self, energy: Energy, params: Any) -> float:
-        """Compile (or load) the enumeration kernel on a miniature of the energy (untimed)."""
-        return warm_up(self, energy, params)
+        """Refuse an energy too large to enumerate, then compile (or load) the enumeration kernel (untimed).
+
+        The kernel is warmed on a three-unit energy, not on :func:`hopsolve.warmup.miniature`: a small energy is
+        its own miniature there, and enumerating it in the warm-up would do the whole solve twice, untimed."""
+        _check_size(energy)
+        return warm_up(self, _WARM_UP_ENERGY.to_spin() if energy.vartype is Vartype.SPIN else _WARM_UP_ENERGY,
+                       params)
 
     @dataclass(frozen=True)
     class Params:
@@ -89,9 +111,7 @@ class ExactBackend(Backend):
               callback: Callback | None = None) -> SampleSet:
         params = params or self.Params()
         n = energy.num_variables
-        if n > MAX_EXACT_VARIABLES:
-            raise TooLargeError(f"the exact backend enumerates 2^n states and refuses n = {n} > "
-                                f"{MAX_EXACT_VARIABLES} variables; choose another backend")
+        _check_size(energy)
         start = time.perf_counter()
         spin = energy.to_spin()
         if n == 0:
@@ -106,12 +126,14 @@ class ExactBackend(Backend):
         best, states, interrupted, done = np.inf, np.zeros((0, n), np.int8), False, 0
         deadline = None if params.time_limit is None else start + params.time_limit
         timed_out = False
+        found_buffer, count = np.zeros((min(params.max_states, 1 << bits), n), np.int8), np.zeros(1, np.int64)
         try:  # Ctrl-C between chunks keeps the best states of the chunks done
             for chunk in range(chunks):
                 start_state = -np.ones(n)
                 high = (chunk >> np.arange(n - bits)) & 1
                 start_state[bits:] = 2.0 * high - 1.0
-                chunk_best, found = _gray_code_minimum(dense, b, start_state, bits, tolerance, params.max_states)
+                chunk_best = _gray_code_minimum(dense, b, start_state, bits, tolerance, found_buffer, count)
+                found = found_buffer[: count[0]].copy()
                 if chunk_best <= best + tolerance:
                     merged = np.concatenate([states, found]) if chunk_best >= best - tolerance else found
                     best = min(best, chunk_best)
