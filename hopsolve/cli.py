@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from hopsolve.errors import HopsolveError, ParameterError, UserError
+from hopsolve.interrupt import abandoned_work
 from hopsolve.params import parse_assignments
 from hopsolve.plugins import Registry, build_registry
 
@@ -167,6 +168,14 @@ def check_output_path(path: str, what: str, suffixes: tuple[str, ...] | None = N
                         f"{', '.join(suffixes)}", path=path)
 
 
+def check_can_plot() -> None:
+    """Refuse ``--plot``, before any work, where matplotlib (extra ``plot``) is not installed."""
+    try:
+        import matplotlib  # noqa: F401 - only whether it imports
+    except ImportError:
+        raise UserError("--plot needs matplotlib: pip install 'hopsolve[plot]'") from None
+
+
 def _cmd_solve(args: argparse.Namespace, registry: Registry) -> int:
     from hopsolve.solving import solve_path
     from hopsolve.terminal import SolveProgress
@@ -178,6 +187,7 @@ def _cmd_solve(args: argparse.Namespace, registry: Registry) -> int:
         check_output_path(args.out, "--out", written, "solution file type")
     if args.plot:
         check_output_path(args.plot, "--plot", IMAGE_SUFFIXES)
+        check_can_plot()
         problem_name = args.problem or registry.problem_for_path(args.path)
         if getattr(registry.problem(problem_name), "plot", None) is None:
             raise UserError(f"problem {problem_name!r} cannot draw a solution", path=args.plot)
@@ -334,6 +344,7 @@ def _cmd_report(args: argparse.Namespace, registry: Registry) -> int:
 
     if args.plot:
         check_output_path(args.plot, "--plot", IMAGE_SUFFIXES)
+        check_can_plot()
     records = [record for path in args.results for record in load_records(path)]
     senses = {name: getattr(entry.cls, "sense", "min") for name, entry in registry.problems.items()}
     rows, overall = summarise(records, senses)
@@ -380,12 +391,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("hopsolve: interrupted", file=sys.stderr)
+        if abandoned_work():  # a solver still running in C++ would abort the interpreter's exit: end here
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
         return 130
     except BrokenPipeError:  # the reader went away (``hopsolve ... | head``): not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except HopsolveError as exc:
         print(f"hopsolve: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except MemoryError as exc:  # sizes are checked before allocating, but the machine may have less than they allow
+        detail = f" ({exc})" if str(exc) else ""
+        print(f"hopsolve: error: out of memory{detail}: this run needs more memory than the process may use; try "
+              "a smaller instance, fewer reads or another backend", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as exc:  # the file system or the device, not hopsolve: a full disk, a missing directory
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"hopsolve: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return EXIT_USER_ERROR
     except Exception as exc:  # noqa: BLE001 - one line for the user; HOPSOLVE_DEBUG=1 shows the traceback
         if os.environ.get("HOPSOLVE_DEBUG"):

@@ -4,9 +4,10 @@ Python delivers Ctrl-C (``KeyboardInterrupt``) only between bytecodes of the mai
 (OR-Tools CP-SAT or routing) either never sees it or sees it inside one of its Python callbacks, where it is lost.
 :func:`run_stoppably` therefore runs such a solve in a worker thread while the main thread waits; on Ctrl-C it
 calls the stop actions the solver registered with :func:`stoppable` (``CpSolver.StopSearch``, a routing search
-limit), waits for the solver to return its best solution so far, and reports the run as interrupted. A solver that
-registered no stop action cannot be stopped politely: the ``KeyboardInterrupt`` is re-raised at once (the CLI then
-prints one line and exits 130), and so is a second Ctrl-C.
+limit), waits for the solver to return its best solution so far, and reports the run as interrupted. A solver still
+building its model is stopped as soon as it registers its action. Work that registers none within a grace period
+cannot be stopped politely: the ``KeyboardInterrupt`` is re-raised (the CLI then prints one line and exits 130),
+and so it is on a second Ctrl-C.
 
 Outside the main thread (a Dask worker, a bench worker) nothing can deliver Ctrl-C, so the work runs directly.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import contextvars
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -31,6 +33,8 @@ class StopRequest:
         self._actions: list[Callable[[], Any]] = []
         self._lock = threading.Lock()
         self.requested = False
+        self.acted = False
+        """Whether a stop action has been called (at the request, or when registered after it)."""
 
     @contextmanager
     def on_stop(self, action: Callable[[], Any]) -> Iterator[None]:
@@ -40,6 +44,7 @@ class StopRequest:
             already = self.requested
         if already:
             action()
+            self.acted = True
         try:
             yield
         finally:
@@ -53,12 +58,14 @@ class StopRequest:
             actions = list(self._actions)
         for action in actions:
             action()
+        self.acted = self.acted or bool(actions)
         return bool(actions)
 
 
 @contextmanager
 def stoppable(action: Callable[[], Any]) -> Iterator[None]:
-    """Inside a :func:`run_stoppably` solve, call ``action`` on Ctrl-C (elsewhere: nothing happens)."""
+    """Inside a :func:`run_stoppably` solve, call ``action`` on Ctrl-C (elsewhere: nothing happens). It may be
+    called more than once, so it must be idempotent (``CpSolver.StopSearch``, ``Event.set``)."""
     request = _request.get()
     if request is None:
         yield
@@ -67,9 +74,28 @@ def stoppable(action: Callable[[], Any]) -> Iterator[None]:
         yield
 
 
+GRACE_SECONDS = 2.0
+"""After a Ctrl-C, how long :func:`run_stoppably` waits for work that has registered no stop action yet (a baseline
+still building its model) to register one or to finish, before it abandons the work."""
+
+REPEAT_SECONDS = 0.5
+"""A Ctrl-C this soon after the first is taken as the same one: ``timeout -s INT`` signals both the process and its
+group, and the two deliveries can arrive apart."""
+
+WORKER_NAME = "hopsolve-solve"
+
+
 def run_stoppably(work: Callable[[], T], poll_seconds: float = 0.05) -> tuple[T, bool]:
     """Run ``work()`` so that Ctrl-C stops it through its :func:`stoppable` actions; returns its value and whether
-    it was interrupted. Exceptions from ``work`` are re-raised in the caller."""
+    it was interrupted. Exceptions from ``work`` are re-raised in the caller.
+
+    On Ctrl-C every stop action is called, and so is any the work registers later (a solver still building its
+    model is stopped as soon as it starts searching); they are called again at every poll until the work ends, as
+    CP-SAT ignores a stop that comes before its search has begun. The work's own value, its best so far, is then
+    returned. Work that has no stop action after :data:`GRACE_SECONDS`, and any work on a second Ctrl-C (at least
+    :data:`REPEAT_SECONDS` after the first), is abandoned: the
+    ``KeyboardInterrupt`` is raised, the worker thread is left running, and :func:`abandoned_work` says so (the CLI
+    then ends the process at once: a C++ solver torn down by the interpreter's exit would abort it)."""
     if threading.current_thread() is not threading.main_thread():
         return work(), False
     request = StopRequest()
@@ -86,15 +112,30 @@ def run_stoppably(work: Callable[[], T], poll_seconds: float = 0.05) -> tuple[T,
         finally:
             finished.set()
 
-    thread = threading.Thread(target=target, name="hopsolve-solve", daemon=True)
+    thread = threading.Thread(target=target, name=WORKER_NAME, daemon=True)
+    grace_ends = None  # set by the first Ctrl-C
     while not finished.is_set():
         try:
             if thread.ident is None:
                 thread.start()
             finished.wait(poll_seconds)
         except KeyboardInterrupt:
-            if request.requested or not request.request():
-                raise
+            if grace_ends is not None:  # a second Ctrl-C, unless it is the first one delivered twice
+                if time.monotonic() - (grace_ends - GRACE_SECONDS) >= REPEAT_SECONDS:
+                    raise
+                continue
+            request.request()
+            grace_ends = time.monotonic() + GRACE_SECONDS
+            continue
+        if grace_ends is not None:
+            request.request()  # again: a stop called just before a solver started searching may be lost
+            if not request.acted and time.monotonic() > grace_ends:
+                raise KeyboardInterrupt  # nothing could stop the work politely
     if "error" in box:
         raise box["error"]
     return box["value"], request.requested
+
+
+def abandoned_work() -> bool:
+    """Whether work that :func:`run_stoppably` abandoned on Ctrl-C is still running in its thread."""
+    return any(t.name == WORKER_NAME and t.is_alive() for t in threading.enumerate())

@@ -156,14 +156,60 @@ def test_run_stoppably_stops_through_the_registered_action():
     assert run_stoppably(lambda: 42) == (42, False)
 
 
-def test_run_stoppably_reraises_when_nothing_can_stop_the_work():
+def test_run_stoppably_stops_work_that_registers_its_action_after_the_ctrl_c():
+    """Ctrl-C while a baseline still builds its model: the stop action is called as soon as it is registered and
+    the work's own answer comes back (it used to be abandoned, and a C++ solver torn down at exit aborted)."""
+    stopped = threading.Event()
+
+    def work() -> str:
+        time.sleep(0.2)
+        _thread.interrupt_main()  # Ctrl-C before any stop action exists
+        time.sleep(0.5)  # still building the model
+        with stoppable(stopped.set):
+            assert stopped.is_set()  # called at registration
+        return "stopped at once"
+
+    assert run_stoppably(work) == ("stopped at once", True)
+
+
+def test_a_ctrl_c_delivered_twice_at_once_is_one_ctrl_c():
+    """``timeout -s INT`` signals the process and its group; the two can arrive apart, and the second used to
+    abandon a CP-SAT search that was stopping with its answer."""
+    stopped = threading.Event()
+
+    def work() -> str:
+        with stoppable(stopped.set):
+            time.sleep(0.2)
+            _thread.interrupt_main()
+            time.sleep(0.1)
+            _thread.interrupt_main()
+            assert stopped.wait(10)
+            time.sleep(0.3)
+        return "best so far"
+
+    assert run_stoppably(work) == ("best so far", True)
+
+
+def test_run_stoppably_abandons_work_that_nothing_can_stop(monkeypatch):
+    from hopsolve import interrupt
+
+    monkeypatch.setattr(interrupt, "GRACE_SECONDS", 0.3)
+    release = threading.Event()
+
     def work() -> None:
         time.sleep(0.2)
         _thread.interrupt_main()
-        time.sleep(0.5)
+        release.wait(10)
 
+    started = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
         run_stoppably(work)
+    assert time.monotonic() - started < 5 and interrupt.abandoned_work()
+    release.set()
+    deadline = time.monotonic() + 5
+    while interrupt.abandoned_work() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not interrupt.abandoned_work()
 
 
 def test_run_stoppably_hands_back_the_work_s_exception():

@@ -44,3 +44,43 @@ def test_a_bad_memory_limit_is_refused_not_ignored(cli, monkeypatch, value):
     monkeypatch.setenv("HOPSOLVE_MAX_MATRIX_BYTES", value)
     run = cli("solve", BURMA, "--param", "sweeps=10")
     assert run.code == 2 and "HOPSOLVE_MAX_MATRIX_BYTES" in run.err and len(run.err.strip().splitlines()) == 1
+
+
+def test_plot_without_matplotlib_is_refused_before_solving(cli, monkeypatch, tmp_path):
+    import sys
+
+    import hopsolve.solving
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # what an install without the plot extra has
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("solved before refusing --plot")
+
+    monkeypatch.setattr(hopsolve.solving, "solve_path", must_not_run)
+    run = cli("solve", BURMA, "--plot", tmp_path / "tour.png")
+    assert run.code == 2 and "needs matplotlib" in run.err and len(run.err.strip().splitlines()) == 1
+    results = tmp_path / "r.jsonl"
+    results.write_text("")
+    run = cli("report", results, "--plot", tmp_path / "p.png")
+    assert run.code == 2 and "needs matplotlib" in run.err and run.out == ""
+
+
+def test_running_out_of_memory_or_disk_is_one_line_and_exit_2(cli, monkeypatch):
+    """Sizes are checked before allocating, but a process may have less memory than they allow (``ulimit -v``),
+    and a disk may be full: one line naming what ran out, never an internal error."""
+    import hopsolve.solving
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError("Unable to allocate 1.05 GiB for an array with shape (11849, 11849)")
+
+    monkeypatch.setattr(hopsolve.solving, "solve_path", out_of_memory)
+    run = cli("solve", BURMA)
+    lines = run.err.strip().splitlines()
+    assert run.code == 2 and len(lines) == 1 and "out of memory" in lines[0] and "1.05 GiB" in lines[0]
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device", "/full/disk/out.tour")
+
+    monkeypatch.setattr(hopsolve.solving, "solve_path", disk_full)
+    run = cli("solve", BURMA)
+    assert run.code == 2 and run.err.strip() == "hopsolve: error: No space left on device: /full/disk/out.tour"
