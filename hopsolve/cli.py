@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -342,6 +343,8 @@ def _cmd_bench(args: argparse.Namespace, registry: Registry) -> int:
 def _cmd_report(args: argparse.Namespace, registry: Registry) -> int:
     from hopsolve.bench.report import load_records, plot, render, summarise
 
+    if not (math.isfinite(args.target_gap) and args.target_gap >= 0):
+        raise UserError(f"--target-gap must be a gap in percent, at least 0, got {args.target_gap}")
     if args.plot:
         check_output_path(args.plot, "--plot", IMAGE_SUFFIXES)
         check_can_plot()

@@ -80,10 +80,22 @@ def test_failing_solver_is_an_error_row_and_others_complete(tmp_path):
     assert by_solver["anneal"]["status"] == "feasible"
     assert by_solver["broken"]["status"] == "error" and "always fails" in by_solver["broken"]["error"]
     assert by_solver["exact"]["status"] == "error" and "refuses" in by_solver["exact"]["error"]
+    assert not by_solver["exact"]["error"].startswith("hopsolve.")  # a user's error as the CLI words it
     again = subprocess.run(command, env=env, capture_output=True, text=True)  # errors count as done...
     assert again.returncode == 0 and "0 to run" in again.stderr
     retried = subprocess.run([*command, "--retry-errors"], env=env, capture_output=True, text=True)  # ...unless
     assert retried.returncode == 1 and "2 to run" in retried.stderr and len(lines(out)) == 5
+
+
+def test_a_malformed_instance_is_refused_before_any_task(cli, tmp_path):
+    bad = tmp_path / "bad.tsp"
+    bad.write_text("NAME: bad\nTYPE: TSP\nDIMENSION: 3\nEDGE_WEIGHT_TYPE: EUC_2D\nNODE_COORD_SECTION\n1 0 0\n"
+                   "2 x 1\n")
+    out = tmp_path / "r.jsonl"
+    run = cli("bench", "--instances", TSP / "burma14.tsp", bad, "--solvers", "anneal", "--out", out)
+    lines_ = run.err.strip().splitlines()
+    assert run.code == 2 and len(lines_) == 1 and f"{bad}:5:" in lines_[0] and "Error" not in lines_[0]
+    assert not out.exists() or out.read_text() == ""
 
 
 def test_task_past_its_deadline_is_a_timeout(monkeypatch):

@@ -84,3 +84,16 @@ def test_running_out_of_memory_or_disk_is_one_line_and_exit_2(cli, monkeypatch):
     monkeypatch.setattr(hopsolve.solving, "solve_path", disk_full)
     run = cli("solve", BURMA)
     assert run.code == 2 and run.err.strip() == "hopsolve: error: No space left on device: /full/disk/out.tour"
+
+
+@pytest.mark.parametrize("gap", ["-5", "nan", "1e999", "inf"])
+def test_report_refuses_a_target_gap_that_is_not_a_gap(cli, tmp_path, gap):
+    results = tmp_path / "r.jsonl"
+    results.write_text("")
+    run = cli("report", results, "--target-gap", gap)
+    assert run.code == 2 and "--target-gap" in run.err and len(run.err.strip().splitlines()) == 1
+
+
+def test_report_on_a_folder_says_to_name_the_files(cli, tmp_path):
+    run = cli("report", tmp_path)
+    assert run.code == 2 and "a folder, not a results file" in run.err and len(run.err.strip().splitlines()) == 1

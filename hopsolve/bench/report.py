@@ -19,11 +19,14 @@ def load_records(path: str | Path) -> list[dict[str, Any]]:
     path = Path(path)
     if not path.exists():
         raise UserError("no such results file", path=path)
+    if path.is_dir():
+        raise UserError("a folder, not a results file: name the .jsonl files written by hopsolve bench "
+                        "(e.g. FOLDER/*.jsonl)", path=path)
     records = []
     try:
         text = path.read_text(encoding="utf-8")
-    except (UnicodeDecodeError, IsADirectoryError) as exc:
-        raise UserError(f"not a UTF-8 results file ({type(exc).__name__})", path=path) from None
+    except UnicodeDecodeError:
+        raise UserError("not a UTF-8 results file", path=path) from None
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
