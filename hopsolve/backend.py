@@ -89,6 +89,12 @@ class Backend(ABC):
         clock starts (see :mod:`hopsolve.warmup`); returns the seconds spent. The default does nothing."""
         return 0.0
 
+    def prepare_everything(self) -> float:
+        """Compile or load the kernels that :meth:`prepare` takes only for some energies or parameters (those of
+        large models, of options off by default), for ``hopsolve warmup``; returns the seconds spent. The default
+        does nothing: ``hopsolve warmup`` also runs :meth:`prepare` on one miniature of each kind of energy."""
+        return 0.0
+
     @abstractmethod
     def solve(
         self,

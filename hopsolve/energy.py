@@ -91,13 +91,23 @@ def max_matrix_bytes() -> int:
     return int(value)
 
 
+def format_bytes(nbytes: float) -> str:
+    """A byte count as people read it: ``~1,649.3 GiB``, ``~12.5 MiB``, ``1,280 bytes``."""
+    if not np.isfinite(nbytes):
+        return "an unbounded amount"
+    for unit, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if nbytes >= size:
+            return f"~{nbytes / size:,.1f} {unit}"
+    return f"{int(nbytes):,} bytes"
+
+
 def check_allocation(nbytes: float, what: str) -> None:
     """Refuse, before allocating, an array sized by the input that would pass the memory limit
     (``HOPSOLVE_MAX_MATRIX_BYTES``, the largest single allocation hopsolve makes from a user's input)."""
     limit = max_matrix_bytes()
     if not np.isfinite(nbytes) or nbytes > limit:
-        raise TooLargeError(f"{what} would need ~{float(nbytes) / 1024**3:,.1f} GiB, over the limit of "
-                            f"{limit / 1024**3:.1f} GiB (HOPSOLVE_MAX_MATRIX_BYTES)")
+        raise TooLargeError(f"{what} would need {format_bytes(float(nbytes))}, over the limit of "
+                            f"{format_bytes(limit).lstrip('~')} (HOPSOLVE_MAX_MATRIX_BYTES)")
 
 
 def check_matrix_size(nonzeros: int, what: str) -> None:
@@ -106,8 +116,8 @@ def check_matrix_size(nonzeros: int, what: str) -> None:
     limit = max_matrix_bytes()
     if needed > limit:
         raise TooLargeError(
-            f"{what} needs {int(nonzeros):,} couplings (~{needed / 1024**3:.1f} GiB), over the limit of "
-            f"{limit / 1024**3:.1f} GiB; use a structured encoding or raise HOPSOLVE_MAX_MATRIX_BYTES"
+            f"{what} needs {int(nonzeros):,} couplings ({format_bytes(needed)}), over the limit of "
+            f"{format_bytes(limit).lstrip('~')}; use a structured encoding or raise HOPSOLVE_MAX_MATRIX_BYTES"
         )
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hopsolve.energy import max_matrix_bytes
+from hopsolve.energy import format_bytes, max_matrix_bytes
 from hopsolve.errors import ParseError, TooLargeError
 
 MAX_EXACT = 2**53
@@ -156,8 +156,8 @@ def check_read_size(nbytes: int, what: str, path: str | Path, line: int | None =
     ``HOPSOLVE_MAX_MATRIX_BYTES`` (an invalid value of that variable is a :class:`ParameterError`)."""
     limit = max_matrix_bytes()
     if nbytes > limit:
-        raise TooLargeError(f"{what} needs ~{nbytes / 1024**3:.3g} GiB, over the limit of {limit / 1024**3:.3g} GiB "
-                            "(HOPSOLVE_MAX_MATRIX_BYTES)", path, line)
+        raise TooLargeError(f"{what} needs {format_bytes(nbytes)}, over the limit of "
+                            f"{format_bytes(limit).lstrip('~')} (HOPSOLVE_MAX_MATRIX_BYTES)", path, line)
 
 
 _HEADER_ERRORS = (ValueError, SyntaxError, TypeError, EOFError, OverflowError, RecursionError, MemoryError,

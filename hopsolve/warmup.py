@@ -21,7 +21,7 @@ from hopsolve.pattern_term import PatternTerm
 
 MINIATURE_UNITS = 64  # energies this small are their own miniature
 _SMALL_RUN = {"reads": 1, "sweeps": 2, "max_sweeps": 2, "max_steps": 2, "time_limit": None, "trajectory": False,
-              "replan": "", "tabu_moves": 2}
+              "replan": "", "tabu_moves": 0}
 
 
 def miniature(energy: Energy) -> Energy:
@@ -86,18 +86,23 @@ def sample_energies() -> dict[str, Energy]:
     points = np.array([[0.0, 0.0], [3.0, 4.0], [6.0, 1.0], [2.0, 7.0], [5.0, 5.0], [1.0, 3.0]])
     flow = np.array([[0.0, 2.0, 1.0], [2.0, 0.0, 3.0], [1.0, 3.0, 0.0]])
     qubo = Energy.from_qubo(np.array([[1.0, -2.0, 0.0], [0.0, 1.0, -1.0], [0.0, 0.0, 0.5]]))
+    patterns = PatternTerm.build("objective", np.array([[1.0, -1.0, 1.0, -1.0], [1.0, 1.0, -1.0, -1.0]]))
     return {"tour": tour_energy(Metric("EUC_2D", points=points)), "permutation": permutation_energy(flow, flow),
-            "qubo": qubo, "ising": qubo.to_spin(), "onehot": _grouped_miniature(Vartype.BINARY)}
+            "qubo": qubo, "ising": qubo.to_spin(), "onehot": _grouped_miniature(Vartype.BINARY),
+            "patterns": Energy(Vartype.SPIN, (patterns,))}
 
 
 def warm_everything(registry: Any) -> dict[str, float]:
-    """Compile (or load) every problem's and backend's kernels on :func:`sample_energies`; seconds per plugin."""
+    """Compile (or load) every problem's and backend's kernels: a backend's
+    :meth:`~hopsolve.backend.Backend.prepare_everything`, then its ``prepare`` on :func:`sample_energies`; seconds
+    per plugin."""
     spent: dict[str, float] = {}
     for name in registry.problems:
         spent[f"problem {name}"] = registry.problem(name).prepare()
     for name in registry.backends:
         backend = registry.backend(name)
         started = time.perf_counter()
+        backend.prepare_everything()
         for energy in sample_energies().values():
             try:
                 backend.prepare(energy, backend.params({}))

@@ -97,3 +97,34 @@ def test_report_refuses_a_target_gap_that_is_not_a_gap(cli, tmp_path, gap):
 def test_report_on_a_folder_says_to_name_the_files(cli, tmp_path):
     run = cli("report", tmp_path)
     assert run.code == 2 and "a folder, not a results file" in run.err and len(run.err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("backend", ["bifurcation", "hopfield", "replica", "exact"])
+def test_an_energy_too_large_is_refused_before_any_kernel_compiles(registry, monkeypatch, backend):
+    """``prepare`` runs the size checks first: pla85900 as bits (7.4·10⁹ units) was refused by bifurcation only
+    after a 46 s cold compile."""
+    from hopsolve import TooLargeError
+    from hopsolve.backends import bifurcation, exact, hopfield, replica
+    from hopsolve.testing import random_energy
+
+    def no_compiling(*args, **kwargs):
+        raise AssertionError("compiled before the size check")
+
+    for module in (bifurcation, exact, hopfield, replica):
+        monkeypatch.setattr(module, "warm_up", no_compiling)
+    monkeypatch.setattr(bifurcation.setup, "compile_setup_kernels", no_compiling)
+    monkeypatch.setattr(replica, "recombine_into", no_compiling)
+    monkeypatch.setenv("HOPSOLVE_MAX_MATRIX_BYTES", "1000")  # a spin model of 40 units needs 1,280 bytes
+    solver = registry.backend(backend)
+    with pytest.raises(TooLargeError):
+        solver.prepare(random_energy(40, 1), solver.params({}))
+
+
+def test_a_small_memory_limit_is_worded_in_bytes_not_as_zero_gib(cli, monkeypatch):
+    from hopsolve.energy import format_bytes
+
+    assert [format_bytes(b) for b in (900, 1280, 5 * 2**20, 1.5 * 2**30, float("inf"))] == [
+        "900 bytes", "~1.2 KiB", "~5.0 MiB", "~1.5 GiB", "an unbounded amount"]
+    monkeypatch.setenv("HOPSOLVE_MAX_MATRIX_BYTES", "1000")
+    run = cli("solve", BURMA, "--backend", "hopfield")
+    assert run.code == 2 and "over the limit of 1,000 bytes" in run.err and "0.0 GiB" not in run.err, run.err

@@ -224,16 +224,23 @@ def _canonical(matrix: sp.csr_matrix) -> bool:
     return bool(matrix.has_sorted_indices) and not np.any(matrix.data == 0.0)
 
 
+def check_spin_model_size(energy: Energy) -> None:
+    """Refuse (``TooLargeError``) an energy whose spin model's per-unit arrays alone would pass the memory limit:
+    backends call it from ``prepare`` too, so such an energy is refused before any kernel is compiled."""
+    n = energy.num_variables
+    # row pointers, biases, one-hot group maps: several arrays of n before any coupling is stored
+    check_allocation(8.0 * 4 * float(n), f"a spin model of {n:,} units")
+
+
 def compile_spin_model(energy: Energy, deadline: float | None = None) -> SpinModel:
     """Flatten ``energy`` (any vartype) into a :class:`SpinModel`; unknown term kinds are materialised.
 
     With a ``deadline`` (a ``time.perf_counter()`` reading: a timed run's end) a Kronecker term (TSP's objective)
     whose couplings could not be built before it is refused as soon as that is clear (``TooLargeError``), so a
     time limit is not overrun by the set-up alone (a280: 44 million couplings)."""
+    check_spin_model_size(energy)
     spin = energy.to_spin()
     n = spin.num_variables
-    # row pointers, biases, one-hot group maps: several arrays of n before any coupling is stored
-    check_allocation(8.0 * 4 * float(n), f"a spin model of {n:,} units")
     parts: list[sp.csr_matrix] = []
     bias = np.zeros(n)
     families: list[GroupSquareTerm] = []

@@ -30,7 +30,14 @@ from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size
 from hopsolve.backends import _sb_kernels as SB
 from hopsolve.backends import _sb_product as product
 from hopsolve.backends import _sb_setup as setup
-from hopsolve.backends._model import SpinModel, build_deadline, compile_spin_model, from_spins, to_spins
+from hopsolve.backends._model import (
+    SpinModel,
+    build_deadline,
+    check_spin_model_size,
+    compile_spin_model,
+    from_spins,
+    to_spins,
+)
 from hopsolve.backends._permutation_finish import assignment_seconds, nearest_permutations
 from hopsolve.backends._timing import fastest_seconds
 from hopsolve.backends.anneal import _Progress, _run_chunked, _Threads
@@ -329,6 +336,16 @@ def _compile_product_steps() -> None:
         product.product_steps(model, SB.SBRun(np.zeros(1), 1.0, 1.0, 0.1, False, 0), reads, 1)
 
 
+def _check_run(energy: Energy, params: BifurcationParams, reads: int) -> None:
+    """Refuse, before anything is compiled or allocated, a run past the memory limit or with pattern terms."""
+    longest = max([params.steps, *(total for _, total in parse_replan(params.replan, OWNER))])
+    check_spin_model_size(energy)
+    check_run_size(reads=reads, units=energy.num_variables, steps=longest, trace=params.trace, arrays=8,
+                   steps_name="steps")
+    if any(isinstance(t, PatternTerm) and energy.weights[t.name] for t in energy.terms):
+        raise ParameterError("backend 'bifurcation': pattern terms are not supported (use anneal or hopfield)")
+
+
 class BifurcationBackend(Backend):
     """Simulated bifurcation (ballistic or discrete), replicas in one compiled batch."""
 
@@ -337,13 +354,22 @@ class BifurcationBackend(Backend):
     Params = BifurcationParams
 
     def prepare(self, energy: Energy, params: Any) -> float:
-        """Compile (or load) the kernels on a miniature of the energy, and every set-up pass (untimed)."""
+        """Refuse a run too large or of terms this backend does not take, then compile (or load) the kernels on a
+        miniature of the energy, and every set-up pass (untimed)."""
+        params = params or BifurcationParams()
+        _check_run(energy, params, params.reads)
         started = time.perf_counter()
         setup.compile_setup_kernels()
-        params = params or BifurcationParams()
         if params.mode == "ballistic" and energy.num_variables + 1 >= product.PRODUCT_MIN_UNITS:  # +1: a bias spin
             _compile_product_steps()
         return time.perf_counter() - started + warm_up(self, energy, params)
+
+    def prepare_everything(self) -> float:
+        """bSB's product steps, which :meth:`prepare` compiles only for models of
+        :data:`~hopsolve.backends._sb_product.PRODUCT_MIN_UNITS` units or more."""
+        started = time.perf_counter()
+        _compile_product_steps()
+        return time.perf_counter() - started
 
     def solve(self, energy: Energy, params: BifurcationParams | None = None, *, seed: int | None = None,
               initial_states: np.ndarray | None = None, callback: Callback | None = None) -> SampleSet:
@@ -352,11 +378,8 @@ class BifurcationBackend(Backend):
         seed = resolve_seed(seed)
         n = energy.num_variables
         reads = params.reads if initial_states is None else len(np.atleast_2d(initial_states))
+        _check_run(energy, params, reads)
         changes = parse_replan(params.replan, OWNER)
-        longest = max([params.steps, *(total for _, total in changes)])
-        check_run_size(reads=reads, units=n, steps=longest, trace=params.trace, arrays=8, steps_name="steps")
-        if any(isinstance(t, PatternTerm) and energy.weights[t.name] for t in energy.terms):
-            raise ParameterError("backend 'bifurcation': pattern terms are not supported (use anneal or hopfield)")
         model = compile_spin_model(energy, build_deadline(started, params.time_limit))
         c0, sigma = coupling_scale(model)
         extra = params.bias == "spin" and bool(np.any(model.bias)) and not len(model.group_scale)

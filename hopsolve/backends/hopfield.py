@@ -14,7 +14,14 @@ from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size
 from hopsolve.backends import _group_kernels as GK
 from hopsolve.backends import _kernels as K
 from hopsolve.backends import _pattern_kernels as PAT
-from hopsolve.backends._model import build_deadline, compile_spin_model, from_spins, pattern_part, to_spins
+from hopsolve.backends._model import (
+    build_deadline,
+    check_spin_model_size,
+    compile_spin_model,
+    from_spins,
+    pattern_part,
+    to_spins,
+)
 from hopsolve.energy import Energy, OneHotGroups
 from hopsolve.errors import ParameterError
 from hopsolve.params import require
@@ -70,7 +77,12 @@ class HopfieldBackend(Backend):
     Params = HopfieldParams
 
     def prepare(self, energy: Energy, params: Any) -> float:
-        """Compile (or load) the kernels this energy's solve calls, on a miniature of it (untimed)."""
+        """Refuse a run past the memory limit, then compile (or load) the kernels this energy's solve calls, on a
+        miniature of it (untimed)."""
+        params = params or HopfieldParams()
+        check_spin_model_size(energy)
+        check_run_size(reads=params.reads, units=energy.num_variables, steps=params.max_sweeps, trace=params.trace,
+                       arrays=3)
         return warm_up(self, energy, params)
 
     def solve(self, energy: Energy, params: HopfieldParams | None = None, *, seed: int | None = None,

@@ -69,7 +69,15 @@ from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size
 from hopsolve.backends import _kernels as K
 from hopsolve.backends import _replica_kernels as RK
 from hopsolve.backends import _tabu_kernels as TK
-from hopsolve.backends._model import SpinModel, build_deadline, compile_spin_model, from_spins, pattern_part, to_spins
+from hopsolve.backends._model import (
+    SpinModel,
+    build_deadline,
+    check_spin_model_size,
+    compile_spin_model,
+    from_spins,
+    pattern_part,
+    to_spins,
+)
 from hopsolve.backends._recombination import recombine_into, recombine_reads
 from hopsolve.backends.anneal import _Threads
 from hopsolve.backends.replan import Replan, apply_replan, parse_replan
@@ -629,12 +637,24 @@ class ReplicaBackend(Backend):
 
     def prepare(self, energy: Energy, params: Any) -> float:
         """Compile (or load) the kernels on a miniature of the energy (untimed), the recombination's too (the
-        miniature's run has one read, which has nothing to recombine)."""
+        miniature's run has one read, which has nothing to recombine), and the tabu walks' where ``params`` ask
+        for walks (the miniature's run makes none)."""
+        params = params or ReplicaParams()
+        check_spin_model_size(energy)  # an energy too large is refused before anything compiles
+        check_run_size(reads=params.reads, units=energy.num_variables, arrays=4)
         began = time.perf_counter()
+        if params.tabu_moves or params.tabu_share:
+            TK.compile_kernels()
         spins = np.array([1.0, -1.0])
         recombine_into(np.array([0, 1, 2]), np.array([1, 0]), np.array([1.0, 1.0]), np.zeros(2), spins.copy(),
                        -spins, np.zeros(2, dtype=np.int8), np.zeros(2, dtype=np.int64), 0.0)
         return time.perf_counter() - began + warm_up(self, energy, params)
+
+    def prepare_everything(self) -> float:
+        """The tabu walks' kernels (``tabu_moves`` and ``tabu_share`` are off by default)."""
+        began = time.perf_counter()
+        TK.compile_kernels()
+        return time.perf_counter() - began
 
     def solve(self, energy: Energy, params: ReplicaParams | None = None, *, seed: int | None = None,
               initial_states: np.ndarray | None = None, callback: Callback | None = None) -> SampleSet:
