@@ -127,6 +127,35 @@ def test_greedy_start_is_a_tour_and_much_shorter_than_random():
     assert metric.tour_length(tour) < 1.3 * 259045  # greedy edge: 14–20% above the optimum on such instances
 
 
+@pytest.mark.parametrize("kind", ["EUC_2D", "ATT", "GEO"])
+def test_greedy_shortcuts_give_the_tour_of_the_plain_method(kind):
+    """The packed-key sort orders edges as the three-key ``lexsort``, and the join's k-d tree shortlist picks the
+    free end a scan of all of them picks: the greedy tour is the same, city for city."""
+    from hopsolve.backends import _tour_start as TS
+    from hopsolve.metric import Metric
+
+    rng = np.random.default_rng(3)
+    points = rng.integers(0, 400, (3000, 2)).astype(float)  # a coarse grid: many equal lengths, many ties
+    if kind == "GEO":
+        points = points / 10.0
+    metric = Metric(kind, points=points)
+    arrays, neighbours = metric.arrays, metric.neighbours(4)  # few candidates: thousands of fragments to join
+    n, k = neighbours.shape
+    rows = np.repeat(np.arange(n, dtype=np.int64), k)
+    first, second = np.minimum(rows, neighbours.ravel()), np.maximum(rows, neighbours.ravel())
+    lengths = metric.pairs(first, second).astype(float)
+    order = np.lexsort((second, first, lengths))
+    packed_first, packed_second = TS._shortest_first(n, first, second, lengths)
+    assert np.array_equal(packed_first, first[order]) and np.array_equal(packed_second, second[order])
+    adj, degree = np.full((n, 2), -1, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    TS._greedy_fragments(n, packed_first, packed_second, adj, degree)
+    ends = np.flatnonzero(degree < 2)
+    assert len(ends) > 8 * TS.JOIN_CANDIDATES
+    shortlisted = TS._join(arrays, adj, degree, ends, TS._end_candidates(arrays, ends))
+    scanned = TS._join(arrays, adj, degree, ends, np.zeros((len(ends), 0), dtype=np.int64))
+    assert np.array_equal(shortlisted, scanned) and np.array_equal(np.sort(scanned), np.arange(n))
+
+
 def test_space_filling_tour_visits_a_grid_cell_by_cell():
     side = 16  # a Hilbert curve over a 2^k grid steps between neighbouring cells only
     grid = np.array([(x, y) for x in range(side) for y in range(side)], dtype=float)

@@ -60,28 +60,87 @@ def _walk(start, adj, degree, used, tour, filled):
         here = nxt
 
 
+JOIN_CANDIDATES = 16
+"""The join looks for the nearest free end among this many nearest free ends by coordinates (a k-d tree) before
+scanning them all: pla85900's 2,845 ends took 0.1 s to join by scans alone, a fifth of its greedy start."""
+
+
 @numba.njit(cache=True)
-def _join(metric, adj, degree):
+def _join(metric, adj, degree, ends, candidates):
+    """The fragments joined into one tour, each from the end of the last to the nearest free end (by the metric,
+    ties to the lower city): first among ``candidates`` (row ``i``: indices into ``ends`` near ``ends[i]``), else
+    by a scan of every free end."""
     n = len(degree)
     tour = np.empty(n, dtype=np.int64)
     used = np.zeros(n, dtype=np.bool_)
-    ends = np.flatnonzero(degree < 2)
     filled = np.int64(0)  # typed values, not literals, so that `_walk` compiles once
     if len(ends) == 0:  # the edges already form one cycle
         filled, _ = _walk(np.int64(0), adj, degree, used, tour, filled)
         return tour
-    filled, last = _walk(ends[0], adj, degree, used, tour, filled)
-    while filled < n:
+    slot = np.full(n, -1, dtype=np.int64)  # city → its index in ends
+    for i in range(len(ends)):
+        slot[ends[i]] = i
+    free = ends.copy()  # the free ends, compacted: free[:alive]
+    where = np.arange(len(ends))  # index in ends → position in free
+    alive = len(ends)
+    start = ends[0]
+    while True:
+        filled, last = _walk(start, adj, degree, used, tour, filled)
+        for city in (start, last):  # both ends of the walked fragment leave the free list (once for a singleton)
+            i = slot[city]
+            if where[i] < alive:
+                alive -= 1
+                moved = free[alive]
+                free[where[i]] = moved
+                where[slot[moved]] = where[i]
+                free[alive] = city
+                where[i] = alive
+        if filled >= n:
+            return tour
         best = np.int64(-1)
         best_d = np.inf
-        for e in ends:
+        for c in candidates[slot[last]]:
+            e = ends[c]
             if not used[e]:
                 d = distance(metric, last, e)
-                if d < best_d:
+                if d < best_d or (d == best_d and e < best):
                     best_d = d
                     best = e
-        filled, last = _walk(best, adj, degree, used, tour, filled)
-    return tour
+        if best < 0:
+            for q in range(alive):
+                e = free[q]
+                d = distance(metric, last, e)
+                if d < best_d or (d == best_d and e < best):
+                    best_d = d
+                    best = e
+        start = best
+
+
+def _end_candidates(metric, ends: np.ndarray) -> np.ndarray:
+    """Each free end's :data:`JOIN_CANDIDATES` nearest other free ends by coordinates (indices into ``ends``; none
+    for an explicit matrix, or where the ends are few enough to scan)."""
+    if len(metric.matrix) or len(ends) <= 4 * JOIN_CANDIDATES:
+        return np.zeros((len(ends), 0), dtype=np.int64)
+    from scipy.spatial import cKDTree
+
+    points = metric.coords[ends]
+    _, found = cKDTree(points).query(points, k=JOIN_CANDIDATES + 1, workers=-1)
+    return np.ascontiguousarray(found[:, 1:], dtype=np.int64)
+
+
+def _shortest_first(n: int, first: np.ndarray, second: np.ndarray, lengths: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The edges ordered by length, then ``first``, then ``second``. Integral lengths (every TSPLIB rule but some
+    explicit matrices) are packed with the two cities into one int64 key and sorted as plain numbers, which took
+    pla85900's 859,000 candidate edges from 0.11 s (a three-key ``lexsort``) to about 0.02 s; the order is the
+    same (the twice-listed edges stay adjacent, and the greedy pass skips the second)."""
+    top = float(lengths.max(initial=0.0))
+    if (lengths.min(initial=0.0) >= 0 and np.all(lengths == np.floor(lengths))
+            and (top + 1.0) * float(n) * float(n) < 2.0**62):
+        keys = np.sort((lengths.astype(np.int64) * n + first) * n + second)
+        return (keys // n) % n, keys % n
+    order = np.lexsort((second, first, lengths))
+    return first[order], second[order]
 
 
 def greedy_tour(metric, neighbours: np.ndarray) -> np.ndarray:
@@ -93,15 +152,16 @@ def greedy_tour(metric, neighbours: np.ndarray) -> np.ndarray:
     second = np.maximum(rows, cols)
     lengths = np.empty(len(first))
     pair_distances(metric, first, second, lengths)
-    order = np.lexsort((second, first, lengths))
+    first, second = _shortest_first(n, first, second, lengths)
     adj = np.full((n, 2), -1, dtype=np.int64)
     degree = np.zeros(n, dtype=np.int64)
-    _greedy_fragments(n, first[order], second[order], adj, degree)
-    return _join(metric, adj, degree)
+    _greedy_fragments(n, first, second, adj, degree)
+    ends = np.flatnonzero(degree < 2)
+    return _join(metric, adj, degree, ends, _end_candidates(metric, ends))
 
 
 HILBERT_BITS = 16  # a 65,536 × 65,536 grid: distinct cells for every shipped instance's distinct points
-SETUP_SAMPLE = 2048  # points of the sample whose set-up is timed to project the whole one's
+SETUP_SAMPLE = 4096  # points of the sample whose set-up is timed to project the whole one's
 
 
 def space_filling_tour(points: np.ndarray) -> np.ndarray:
@@ -135,20 +195,20 @@ def projected_setup_seconds(metric: Metric, k: int) -> float:
     """Seconds the candidate lists (``metric.neighbours(k)``) and :func:`greedy_tour` of ``metric`` should take,
     projected linearly in n from timing both on :data:`SETUP_SAMPLE` of its points (a fixed sample).
 
-    A timed tour anneal checks this against its limit before building them (pla85900: 0.5 s at idle, 0.95 s on a
-    busy machine, against a 1 s limit). On the shipped instances of 2,000–86,000 cities the real cost was 0.9–1.3
-    times this (n log n, the sorts' growth, overestimated pla85900's by 1.6×, enough to lose its greedy start at
-    a 1 s limit). 0 for explicit matrices, whose reading already cost their n²."""
+    A timed tour anneal checks this against its limit before building them. The fastest of three timings on
+    4,096 points: two on 2,048 had scattered pla85900's projection over 0.40–0.57 s for a set-up of 0.46 s; now
+    0.38–0.44 s for 0.32–0.39 s (usa13509: 0.067–0.070 s for 0.066–0.071 s). 0 for explicit matrices, whose reading
+    already cost their n²."""
     n = metric.size
     if metric.kind == "EXPLICIT" or n <= SETUP_SAMPLE:
         return 0.0
     chosen = np.sort(np.random.default_rng(0).choice(n, SETUP_SAMPLE, replace=False))
     points = np.asarray(metric.points)[chosen]
-    samples = iter([Metric(metric.kind, points=points) for _ in range(2)])  # fresh ones: candidate lists are cached
+    samples = iter([Metric(metric.kind, points=points) for _ in range(3)])  # fresh ones: candidate lists are cached
 
     def one_greedy_tour() -> None:
         sample = next(samples)
         greedy_tour(sample.arrays, sample.neighbours(k))
 
     # the faster of two: a context switch in one 15 ms timing would be projected 40-fold
-    return fastest_seconds(one_greedy_tour, 2) * n / SETUP_SAMPLE
+    return fastest_seconds(one_greedy_tour, 3) * n / SETUP_SAMPLE
