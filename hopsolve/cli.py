@@ -119,12 +119,12 @@ def _summary(result: Any) -> str:
     parts = [f"{result.instance} ({result.problem}) — {result.kind} {result.solver}, seed {result.seed}:",
              result.status]
     if result.objective is not None:
-        parts.append(f"objective {result.objective:g}")
+        parts.append(f"objective {result.objective:.12g}")  # 12 digits: tour lengths of 10⁸ in full
     if result.reference is not None:
         gap = f", gap {100 * result.gap:.2f}%" if result.gap is not None else ""
         if result.gap is None and result.absolute_gap is not None:
-            gap = f", gap {result.absolute_gap:g} (absolute)"
-        parts.append(f"(reference {result.reference:g}{gap})")
+            gap = f", gap {result.absolute_gap:.12g} (absolute)"
+        parts.append(f"(reference {result.reference:.12g}{gap})")
     if result.energy is not None:
         parts.append(f"energy {result.energy:.6g}")
     if result.reads:

@@ -63,6 +63,11 @@ def _coerce(owner: str, name: str, annotation: Any, value: Any) -> Any:
     return value
 
 
+GENERIC_OWNER = "backend"
+"""The owner the shared run parameters (:class:`hopsolve.backend.RunParams`) name in their refusals, not knowing
+their backend's name; :func:`build_params` puts the name in."""
+
+
 def build_params(cls: type[P], values: Mapping[str, Any] | None = None, owner: str = "") -> P:
     """An instance of the dataclass ``cls`` from ``values`` (strings are converted to the field's type).
 
@@ -82,7 +87,13 @@ def build_params(cls: type[P], values: Mapping[str, Any] | None = None, owner: s
     params = cls(**converted)
     validate = getattr(params, "validate", None)
     if callable(validate):
-        validate()
+        try:
+            validate()
+        except ParameterError as refused:  # the shared RunParams checks can only say "backend": name which one
+            text = str(refused)
+            if text.startswith(f"{GENERIC_OWNER}: ") and owner.startswith(GENERIC_OWNER):
+                raise ParameterError(f"{owner}: {text[len(GENERIC_OWNER) + 2:]}") from None
+            raise
     return params
 
 

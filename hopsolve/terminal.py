@@ -41,13 +41,19 @@ class SolveProgress:
                 from tqdm import tqdm
             except ImportError:
                 self.enabled = False
+                self.stream.write("hopsolve: solving... (pip install 'hopsolve[progress]' for a progress bar)\n")
+                self.stream.flush()
                 return
-            self.bar = tqdm(total=update.get("total"), unit=update.get("unit", "sweeps"), file=self.stream, leave=False,
-                            dynamic_ncols=True, desc="hopsolve", mininterval=0.25)
+            unit = update.get("unit", "sweeps")
+            # a time limit's bar counts seconds: "3.2/10.0 s", not a rate of seconds per second
+            seconds = ("{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s [{elapsed}<{remaining}{postfix}]"
+                       if unit == "s" else None)
+            self.bar = tqdm(total=update.get("total"), unit=unit, file=self.stream, leave=False,
+                            dynamic_ncols=True, desc="hopsolve", mininterval=0.25, bar_format=seconds)
         self.bar.update(update.get("done", 0) - self.bar.n)
         best = update.get("best_length", update.get("best_energy"))
         if best is not None:
-            self.bar.set_postfix_str(f"best {best:.6g}", refresh=True)
+            self.bar.set_postfix_str(f"best {best:.10g}", refresh=True)
 
     _note: threading.Timer | None = None
 

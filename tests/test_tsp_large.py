@@ -306,6 +306,27 @@ def test_progress_bar_shows_the_best_length_on_a_terminal(monkeypatch):
     quiet = io.StringIO()  # not a terminal: nothing is drawn
     terminal.SolveProgress(quiet)({"done": 1, "total": 2})
     assert quiet.getvalue() == ""
+    timed = io.StringIO()  # a time limit's bar counts seconds, and a long length is shown in full
+    bar = terminal.SolveProgress(timed, force=True)
+    bar({"done": 3.25, "total": 10.0, "unit": "s", "best_length": 188733742.0})
+    bar.close()
+    assert "3.2/10.0 s" in timed.getvalue() and "best 188733742" in timed.getvalue() and "s/s" not in timed.getvalue()
+
+
+def test_without_tqdm_a_long_solve_says_once_how_to_get_a_bar(monkeypatch):
+    import io
+    import sys
+
+    from hopsolve import terminal
+
+    monkeypatch.setattr(terminal, "SHOW_AFTER_S", 0.0)
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    stream = io.StringIO()
+    progress = terminal.SolveProgress(stream, force=True)
+    progress({"done": 1, "total": 4})
+    progress({"done": 2, "total": 4})
+    progress.close()
+    assert stream.getvalue().count("hopsolve[progress]") == 1
 
 
 WARMUP_CHECK = r"""

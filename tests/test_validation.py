@@ -15,6 +15,9 @@ BURMA = INSTANCES / "tsplib" / "burma14.tsp"
     (["--plot", "x.xyz"], "unknown image type '.xyz'"),
     (["--param", "sweeps=3000000000"], "schedule of 3,000,000,000 sweeps (sweeps)"),
     (["--reads", "100000000000"], "100,000,000,000 reads"),
+    (["--reads", "100000000000", "--time-limit", "5"], "over the limit of 2.0 GiB (HOPSOLVE_MAX_MATRIX_BYTES)"),
+    (["--reads", "0"], "backend 'anneal': reads must be at least 1, got 0"),
+    (["--backend", "tank", "--param", "reads=0"], "backend 'tank': reads must be at least 1, got 0"),
     (["--param", "sweeps=200000000", "--param", "trace=true", "--reads", "4"], "a trace of 4 reads"),
 ])
 def test_solve_refuses_in_one_line_before_working(cli, args, fragment):
@@ -22,6 +25,7 @@ def test_solve_refuses_in_one_line_before_working(cli, args, fragment):
     assert run.code == 2, run.err
     lines = run.err.strip().splitlines()
     assert len(lines) == 1 and fragment in lines[0] and "Traceback" not in run.err
+    assert "reading and encoding" not in run.err  # that clause is for limits that reading used up
 
 
 def test_a_plot_for_a_problem_that_cannot_draw_is_refused_before_solving(cli, tmp_path):
@@ -128,3 +132,22 @@ def test_a_small_memory_limit_is_worded_in_bytes_not_as_zero_gib(cli, monkeypatc
     monkeypatch.setenv("HOPSOLVE_MAX_MATRIX_BYTES", "1000")
     run = cli("solve", BURMA, "--backend", "hopfield")
     assert run.code == 2 and "over the limit of 1,000 bytes" in run.err and "0.0 GiB" not in run.err, run.err
+
+
+def test_large_objectives_are_printed_in_full_not_in_e_notation(registry, tmp_path):
+    """pla85900's tours are ~1.9·10⁸ long: "1.88734e+08" hid the last digits in the summary and the .tour file."""
+    from types import SimpleNamespace
+
+    from hopsolve.cli import _summary
+    from hopsolve.problem import Solution
+
+    result = SimpleNamespace(instance="pla85900", problem="tsp", kind="backend", solver="anneal", seed=1,
+                             status="feasible", objective=188733742.0, reference=142382641.0, gap=0.3255,
+                             absolute_gap=46351101.0, energy=None, reads=0, feasible_reads=0, repaired=False,
+                             wall_time_s=0.3, violations={}, info={}, params={}, solution=None)
+    text = _summary(result)
+    assert "objective 188733742 " in text and "reference 142382641," in text and "e+08" not in text
+    tsp = registry.problem("tsp")
+    instance = tsp.read(BURMA)
+    tsp.write_solution(instance, Solution(list(range(1, 15)), 188733742.0, True), tmp_path / "t.tour")
+    assert "COMMENT : length 188733742 (hopsolve)" in (tmp_path / "t.tour").read_text()
