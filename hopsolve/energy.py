@@ -22,6 +22,7 @@ energy continuous (Hopfield–Tank) dynamics descend.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from abc import ABC, abstractmethod
@@ -92,13 +93,18 @@ def max_matrix_bytes() -> int:
 
 
 def format_bytes(nbytes: float) -> str:
-    """A byte count as people read it: ``~1,649.3 GiB``, ``~12.5 MiB``, ``1,280 bytes``."""
-    if not np.isfinite(nbytes):
+    """A byte count as people read it: ``~1,649.3 GiB``, ``~12.5 MiB``, ``1,280 bytes`` (any int or float: a
+    file's announced sizes can pass float64)."""
+    try:
+        value = float(nbytes)
+    except OverflowError:
+        return "an unbounded amount"
+    if not math.isfinite(value):
         return "an unbounded amount"
     for unit, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
-        if nbytes >= size:
-            return f"~{nbytes / size:,.1f} {unit}"
-    return f"{int(nbytes):,} bytes"
+        if value >= size:
+            return f"~{value / size:,.1f} {unit}"
+    return f"{int(value):,} bytes"
 
 
 def check_allocation(nbytes: float, what: str) -> None:
