@@ -330,6 +330,7 @@ def _cmd_bench(args: argparse.Namespace, registry: Registry) -> int:
     except KeyboardInterrupt:
         print(f"\nhopsolve bench: interrupted after {progress.done}/{total} tasks; rerun the same command to "
               "resume", file=sys.stderr)
+        _end_if_abandoned()
         return 130
     if failed:
         first = failed[0]
@@ -379,6 +380,16 @@ BUILTIN_COMMANDS = {"plugins": _cmd_plugins, "solve": _cmd_solve, "bench": _cmd_
                     "warmup": _cmd_warmup}
 
 
+def _end_if_abandoned() -> None:
+    """End the process at once, exit code 130, where a second Ctrl-C abandoned a solver still running in its
+    thread (:func:`hopsolve.interrupt.abandoned_work`): a C++ solver torn down by the interpreter's exit aborts it
+    ("terminate called without an active exception", exit code 134)."""
+    if abandoned_work():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hopsolve`` console script."""
     try:
@@ -394,10 +405,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("hopsolve: interrupted", file=sys.stderr)
-        if abandoned_work():  # a solver still running in C++ would abort the interpreter's exit: end here
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(130)
+        _end_if_abandoned()
         return 130
     except BrokenPipeError:  # the reader went away (``hopsolve ... | head``): not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

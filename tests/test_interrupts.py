@@ -283,3 +283,47 @@ def test_ctrl_c_on_bench_prints_one_line_and_keeps_the_jsonl_valid(tmp_path, job
     assert "Traceback" not in err and err.count("interrupted after") == 1, err
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert records and all(r["status"] not in ("interrupted", "error") for r in records)
+
+
+@pytest.mark.slow
+def test_a_ctrl_c_delivered_twice_stops_cpsat_with_its_best_cut():
+    """``timeout -s INT`` and a terminal's Ctrl-C reach the process and its group: two deliveries of one Ctrl-C.
+    CP-SAT stops with its best cut, printed, exit code 130 (it used to be abandoned in about 3 runs of 20, some of
+    them aborted by C++ with 134)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "hopsolve.cli", "solve", str(INSTANCES / "gset" / "G11.txt"), "--baseline",
+               "ortools-cpsat", "--time-limit", "60"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True, preexec_fn=_default_sigint)
+    time.sleep(4.0)  # past the model's build (about 2 s): the search runs
+    os.killpg(process.pid, signal.SIGINT)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "interrupted objective" in out and "terminate called" not in err and "Traceback" not in err, err
+
+
+def test_an_abandoned_solver_ends_the_process_at_once(monkeypatch):
+    """After a second Ctrl-C the CLI ends the process itself (``os._exit(130)``) while an abandoned solver still
+    runs in its thread, instead of letting the interpreter's exit tear a C++ solver down."""
+    import os
+
+    from hopsolve import cli, interrupt
+
+    release = threading.Event()
+    worker = threading.Thread(target=release.wait, name=interrupt.WORKER_NAME, daemon=True)
+    worker.start()
+    ended: list[int] = []
+    monkeypatch.setattr(os, "_exit", ended.append)
+    try:
+        cli._end_if_abandoned()
+    finally:
+        release.set()
+        worker.join()
+    assert ended == [130]
+    cli._end_if_abandoned()  # nothing abandoned: nothing ended
+    assert ended == [130]
