@@ -15,6 +15,7 @@ Outside the main thread (a Dask worker, a bench worker) nothing can deliver Ctrl
 from __future__ import annotations
 
 import contextvars
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -83,6 +84,7 @@ REPEAT_SECONDS = 0.5
 group, and the two deliveries can arrive apart."""
 
 WORKER_NAME = "hopsolve-solve"
+"""The name of :func:`run_stoppably`'s worker threads (how :func:`abandoned_work` finds them)."""
 
 
 def run_stoppably(work: Callable[[], T], poll_seconds: float = 0.05) -> tuple[T, bool]:
@@ -93,16 +95,20 @@ def run_stoppably(work: Callable[[], T], poll_seconds: float = 0.05) -> tuple[T,
     model is stopped as soon as it starts searching); they are called again at every poll until the work ends, as
     CP-SAT ignores a stop that comes before its search has begun. The work's own value, its best so far, is then
     returned. Work that has no stop action after :data:`GRACE_SECONDS`, and any work on a second Ctrl-C (at least
-    :data:`REPEAT_SECONDS` after the first), is abandoned: the
-    ``KeyboardInterrupt`` is raised, the worker thread is left running, and :func:`abandoned_work` says so (the CLI
-    then ends the process at once: a C++ solver torn down by the interpreter's exit would abort it)."""
+    :data:`REPEAT_SECONDS` after the first), is abandoned: the ``KeyboardInterrupt`` is raised, the worker thread
+    is left running, and :func:`abandoned_work` says so (the CLI then ends the process at once: a C++ solver torn
+    down by the interpreter's exit would abort it).
+
+    While the work runs, Python's Ctrl-C handler is replaced by one that only notes the time, and the main thread
+    sleeps between polls: a ``KeyboardInterrupt`` raised inside ``Event.wait`` (a lock's wait), as a Ctrl-C
+    delivered twice did, broke the lock ("RuntimeError: release unlocked lock", an internal error)."""
     if threading.current_thread() is not threading.main_thread():
         return work(), False
     request = StopRequest()
     context = contextvars.copy_context()
     context.run(_request.set, request)
     box: dict[str, Any] = {}
-    finished = threading.Event()  # not Thread.join: a join interrupted by Ctrl-C can misreport the thread as ended
+    finished = threading.Event()  # polled, never waited on (see below)
 
     def target() -> None:
         try:
@@ -113,24 +119,28 @@ def run_stoppably(work: Callable[[], T], poll_seconds: float = 0.05) -> tuple[T,
             finished.set()
 
     thread = threading.Thread(target=target, name=WORKER_NAME, daemon=True)
-    grace_ends = None  # set by the first Ctrl-C
-    while not finished.is_set():
-        try:
-            if thread.ident is None:
-                thread.start()
-            finished.wait(poll_seconds)
-        except KeyboardInterrupt:
-            if grace_ends is not None:  # a second Ctrl-C, unless it is the first one delivered twice
-                if time.monotonic() - (grace_ends - GRACE_SECONDS) >= REPEAT_SECONDS:
-                    raise
+    presses: list[float] = []  # when each Ctrl-C came (time.monotonic)
+    previous = signal.getsignal(signal.SIGINT)
+    noted = previous is signal.default_int_handler  # else SIGINT is ignored, or someone else's to handle
+    if noted:  # Ctrl-C noted, not raised: an exception inside a lock's wait can leave the lock broken
+        signal.signal(signal.SIGINT, lambda signum, frame: presses.append(time.monotonic()))
+    try:
+        thread.start()
+        while not finished.is_set():
+            try:
+                time.sleep(poll_seconds)
+            except KeyboardInterrupt:  # where SIGINT has a handler of its own that raises it
+                presses.append(time.monotonic())
+            if not presses:
                 continue
-            request.request()
-            grace_ends = time.monotonic() + GRACE_SECONDS
-            continue
-        if grace_ends is not None:
-            request.request()  # again: a stop called just before a solver started searching may be lost
-            if not request.acted and time.monotonic() > grace_ends:
+            if presses[-1] - presses[0] >= REPEAT_SECONDS:  # a second Ctrl-C, not the first one delivered twice
+                raise KeyboardInterrupt
+            request.request()  # again at every poll: a stop called just before a search begins may be lost
+            if not request.acted and time.monotonic() - presses[0] > GRACE_SECONDS:
                 raise KeyboardInterrupt  # nothing could stop the work politely
+    finally:
+        if noted:
+            signal.signal(signal.SIGINT, previous)
     if "error" in box:
         raise box["error"]
     return box["value"], request.requested
