@@ -150,6 +150,21 @@ def test_baselines_on_a_small_instance(cli, baseline, status):
         assert result["objective"] == 6859 and result["gap"] == 0
 
 
+@pytest.mark.parametrize("name", ["burma14", "eil51", "berlin52"])
+def test_networkx_greedy_is_the_nearest_neighbour_tour_by_distance(registry, name):
+    """It called ``greedy_tsp(graph, 0)``: 0 went to ``weight``, every edge counted alike, and eil51 came out 207%
+    above the optimum. The tour must be the nearest-neighbour tour from city 1, by the instance's distances."""
+    from hopsolve.solving import solve_path
+
+    result, _, instance = solve_path(registry, TSPLIB / f"{name}.tsp", baseline="networkx-greedy")
+    d = np.asarray(instance.data.distances, dtype=float)
+    tour, left = [0], set(range(1, len(d)))
+    while left:
+        tour.append(min(sorted(left), key=lambda j: d[tour[-1], j]))
+        left.remove(tour[-1])
+    assert result.objective == sum(d[a, b] for a, b in zip(tour, tour[1:] + tour[:1]))
+
+
 def test_unknown_option_and_baseline_are_one_line(cli):
     for args, message in [(["--option", "form=ring"], "form"), (["--baseline", "gurobi"], "unknown baseline"),
                           (["--option", "bogus=1"], "unknown parameter 'bogus'")]:
