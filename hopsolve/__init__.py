@@ -43,6 +43,7 @@ from hopsolve.solving import solve_instance, solve_path
 from hopsolve.sources import solve
 from hopsolve.textio import (
     check_exact_sum,
+    check_input_file,
     check_read_size,
     only_plain_numbers,
     parse_number,
@@ -94,6 +95,7 @@ __all__ = [
     "permutation_energy",
     "read_npy",
     "read_text",
+    "check_input_file",
     "only_plain_numbers",
     "tokens_per_line",
     "relative_gap",

@@ -21,7 +21,9 @@ valid instance or one :class:`~hopsolve.errors.ParseError` (or :class:`~hopsolve
 from __future__ import annotations
 
 import math
+import os
 import re
+import stat
 import tokenize
 import warnings
 from collections.abc import Iterator
@@ -44,10 +46,25 @@ _BOMS = {b"\xff\xfe": "UTF-16 (little-endian)", b"\xfe\xff": "UTF-16 (big-endian
 _INT64_MAX = 2**63 - 1
 
 
+def check_input_file(path: str | Path, error: type[ParseError] = ParseError) -> None:
+    """Refuse, before reading a byte, an input that is a device (``/dev/zero`` never ends: reading it filled 24 GB
+    of memory) or a socket, or a regular file larger than ``HOPSOLVE_MAX_MATRIX_BYTES`` (it is read whole). A pipe
+    is read as it comes. A missing file or a folder is left to the read, which names it."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return
+    if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) or stat.S_ISSOCK(info.st_mode):
+        raise error("not a regular file (a device or a socket); name an instance file", path)
+    if stat.S_ISREG(info.st_mode):
+        check_read_size(info.st_size, "reading the whole file", path)
+
+
 @contextmanager
 def file_errors(path: str | Path, error: type[ParseError] = ParseError) -> Iterator[None]:
-    """Turn the operating system's refusals inside the block (no such file, a folder, no permission, an I/O
-    error) into one ``error`` naming ``path``."""
+    """Check the input (:func:`check_input_file`), then turn the operating system's refusals inside the block (no
+    such file, a folder, no permission, an I/O error) into one ``error`` naming ``path``."""
+    check_input_file(path, error)
     try:
         yield
     except FileNotFoundError:

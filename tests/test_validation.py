@@ -151,3 +151,20 @@ def test_large_objectives_are_printed_in_full_not_in_e_notation(registry, tmp_pa
     instance = tsp.read(BURMA)
     tsp.write_solution(instance, Solution(list(range(1, 15)), 188733742.0, True), tmp_path / "t.tour")
     assert "COMMENT : length 188733742 (hopsolve)" in (tmp_path / "t.tour").read_text()
+
+
+@pytest.mark.parametrize("args", [["solve", "/dev/zero", "--problem", "tsp"], ["report", "/dev/zero"],
+                                  ["solve", "/dev/zero", "--problem", "cqm"],
+                                  ["bench", "--instances", str(BURMA), "--solvers", "anneal", "--out", "/dev/full"]])
+def test_a_device_is_refused_not_read_until_memory_runs_out(cli, args):
+    """``bench --out /dev/full`` read the device to resume and filled 24 GB before the kernel killed it."""
+    run = cli(*args)
+    assert run.code == 2 and len(run.err.strip().splitlines()) == 1 and "regular file" in run.err, run.err
+
+
+def test_a_file_larger_than_the_memory_limit_is_refused_before_reading(cli, monkeypatch, tmp_path):
+    big = tmp_path / "big.tsp"
+    big.write_text("NAME: big\n" + "COMMENT: padding\n" * 200)
+    monkeypatch.setenv("HOPSOLVE_MAX_MATRIX_BYTES", "1000")
+    run = cli("solve", big)
+    assert run.code == 2 and "reading the whole file" in run.err and len(run.err.strip().splitlines()) == 1

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from hopsolve.errors import UserError
+from hopsolve.textio import check_input_file
 
 
 def load_records(path: str | Path) -> list[dict[str, Any]]:
@@ -22,6 +23,7 @@ def load_records(path: str | Path) -> list[dict[str, Any]]:
     if path.is_dir():
         raise UserError("a folder, not a results file: name the .jsonl files written by hopsolve bench "
                         "(e.g. FOLDER/*.jsonl)", path=path)
+    check_input_file(path)
     records = []
     try:
         text = path.read_text(encoding="utf-8")

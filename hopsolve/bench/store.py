@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from hopsolve.errors import UserError
+from hopsolve.textio import check_input_file
 
 
 class ResultStore:
@@ -21,6 +22,9 @@ class ResultStore:
         """Records already written, by task key (a torn last line is removed)."""
         if not self.path.exists():
             return {}
+        if not self.path.is_file():  # a device (/dev/zero never ends) or a pipe: it is read whole, to resume
+            raise UserError("--out must be a regular file (it is read back to resume a sweep)", path=self.path)
+        check_input_file(self.path)
         raw = self.path.read_bytes()
         if raw and not raw.endswith(b"\n"):
             cut = raw.rfind(b"\n") + 1
@@ -28,7 +32,11 @@ class ResultStore:
                 handle.truncate(cut)
             raw = raw[:cut]
         records = {}
-        for number, line in enumerate(raw.decode().splitlines(), start=1):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UserError("not a hopsolve results file (not UTF-8 text)", path=self.path) from None
+        for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
             try:

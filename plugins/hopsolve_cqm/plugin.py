@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from hopsolve import Energy, Instance, ParameterError, ParseError, Problem, Solution
+from hopsolve import Energy, Instance, ParameterError, ParseError, Problem, Solution, check_input_file
 from hopsolve_cqm.encoding import CqmData, compile_cqm, cqm_data, is_finite_model
 
 FEASIBILITY_TOLERANCE = 1e-6
@@ -59,6 +59,7 @@ class CqmProblem(Problem):
     def read(self, path: str | Path) -> Instance:
         dimod = _dimod()
         path = Path(path)
+        check_input_file(path)
         try:
             text = path.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:

@@ -132,7 +132,10 @@ def _networkx_tour(instance: Instance, algorithm: str) -> BaselineOutcome:
     if instance.data.dimension == 1:
         return BaselineOutcome(np.zeros(1, dtype=np.int64), "feasible")
     graph = _graph(instance)
-    cycle = approximation.christofides(graph) if algorithm == "christofides" else approximation.greedy_tsp(graph, weight="weight", source=0)
+    if algorithm == "christofides":
+        cycle = approximation.christofides(graph)
+    else:  # by keyword: the second positional parameter is the weight attribute, not the start
+        cycle = approximation.greedy_tsp(graph, weight="weight", source=0)
     return BaselineOutcome(np.array(cycle[:-1]), "feasible")
 
 
