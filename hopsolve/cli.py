@@ -8,7 +8,8 @@ import json
 import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -164,9 +165,25 @@ def check_output_path(path: str, what: str, suffixes: tuple[str, ...] | None = N
         raise UserError(f"{what}: the folder {str(folder)!r} does not exist", path=path)
     if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
         raise UserError(f"{what}: not writable", path=path)
+    if not target.exists():  # what access() cannot tell (/proc, /sys, a read-only mount): create it, remove it
+        try:
+            with open(target, "x"):
+                pass
+        except OSError as exc:
+            raise UserError(f"{what}: cannot create the file ({exc.strerror or exc})", path=path) from None
+        target.unlink()
     if suffixes is not None and target.suffix.lower() not in suffixes:
         raise UserError(f"{what}: unknown {kind} {target.suffix or '(none)'!r}; use one of "
                         f"{', '.join(suffixes)}", path=path)
+
+
+@contextmanager
+def _writing(path: str, what: str) -> Iterator[None]:
+    """Name the option whose file could not be written (a full disk, a folder removed during the solve)."""
+    try:
+        yield
+    except OSError as exc:
+        raise UserError(f"{what}: cannot write the file ({exc.strerror or exc})", path=path) from None
 
 
 def check_can_plot() -> None:
@@ -203,18 +220,20 @@ def _cmd_solve(args: argparse.Namespace, registry: Registry) -> int:
     finally:
         progress.close()
     problem = registry.problem(result.problem)
+    print(result.to_json() if args.json else _summary(result))  # first: a file that cannot be written loses no run
     if args.out:
         if solution.value is None:
             raise UserError("no solution to write: the run found no valid candidate", path=args.out)
-        problem.write_solution(instance, solution, args.out)
+        with _writing(args.out, "--out"):
+            problem.write_solution(instance, solution, args.out)
         print(f"hopsolve: wrote the solution to {os.path.abspath(args.out)}", file=sys.stderr)
     if args.plot:
         plot = getattr(problem, "plot", None)
         if plot is None:
             raise UserError(f"problem {problem.name!r} cannot draw a solution", path=args.plot)
-        plot(instance, solution, args.plot)
+        with _writing(args.plot, "--plot"):
+            plot(instance, solution, args.plot)
         print(f"hopsolve: drew the solution to {os.path.abspath(args.plot)}", file=sys.stderr)
-    print(result.to_json() if args.json else _summary(result))
     return 130 if result.status == "interrupted" else 0
 
 

@@ -12,6 +12,7 @@ BURMA = INSTANCES / "tsplib" / "burma14.tsp"
 @pytest.mark.parametrize("args, fragment", [
     (["--out", "/nonexistent/dir/x.tour"], "does not exist"),
     (["--out", "/tmp"], "must be a file, not a folder"),
+    (["--out", "/proc/x.tour"], "--out: cannot create the file"),
     (["--plot", "x.xyz"], "unknown image type '.xyz'"),
     (["--param", "sweeps=3000000000"], "schedule of 3,000,000,000 sweeps (sweeps)"),
     (["--reads", "100000000000"], "100,000,000,000 reads"),
@@ -168,3 +169,16 @@ def test_a_file_larger_than_the_memory_limit_is_refused_before_reading(cli, monk
     monkeypatch.setenv("HOPSOLVE_MAX_MATRIX_BYTES", "1000")
     run = cli("solve", big)
     assert run.code == 2 and "reading the whole file" in run.err and len(run.err.strip().splitlines()) == 1
+
+
+def test_a_solution_file_that_cannot_be_written_loses_no_result(cli, monkeypatch, tmp_path):
+    """The summary is printed before the solution file is written, and a write that fails names --out."""
+    from hopsolve_tsp.plugin import TspProblem
+
+    def disk_full(self, instance, solution, path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(TspProblem, "write_solution", disk_full)
+    run = cli("solve", BURMA, "--out", tmp_path / "t.tour", "--param", "sweeps=200")
+    assert run.code == 2 and "objective" in run.out
+    assert run.err.strip().endswith("--out: cannot write the file (No space left on device)")
