@@ -141,7 +141,9 @@ def _summary(result: Any) -> str:
     if bad:
         text += "\nviolations: " + ", ".join(f"{k}={v:g}" for k, v in bad.items())
     replay = result.info.get("replay")
-    if replay and result.params.get("time_limit") is not None:
+    # an interrupted run stopped where Ctrl-C fell, and a run with no read finished has nothing to replay
+    if replay and result.params.get("time_limit") is not None and result.status != "interrupted" \
+            and replay.get("reads", 1) != 0:
         text += f"\nreplay without the time limit: --seed {result.seed} {_replay_params(replay)}"
     if result.solution is not None:
         shown = result.solution if not isinstance(result.solution, list) or len(result.solution) <= 60 else (

@@ -182,3 +182,21 @@ def test_a_solution_file_that_cannot_be_written_loses_no_result(cli, monkeypatch
     run = cli("solve", BURMA, "--out", tmp_path / "t.tour", "--param", "sweeps=200")
     assert run.code == 2 and "objective" in run.out
     assert run.err.strip().endswith("--out: cannot write the file (No space left on device)")
+
+
+def test_no_replay_line_for_a_run_that_cannot_be_replayed():
+    """An interrupted run stopped where Ctrl-C fell; a timed run with no read finished gave "--param reads=0",
+    which the backend refuses."""
+    from types import SimpleNamespace
+
+    from hopsolve.cli import _summary
+
+    def summary(status, replay):
+        return _summary(SimpleNamespace(
+            instance="x", problem="tsp", kind="backend", solver="hopfield", seed=1, status=status, objective=None,
+            reference=None, gap=None, absolute_gap=None, energy=None, reads=2, feasible_reads=0, repaired=False,
+            wall_time_s=1.0, violations={}, info={"replay": replay}, params={"time_limit": 1.0}, solution=None))
+
+    assert "replay without the time limit" in summary("feasible", {"reads": 2, "sweeps": 40})
+    assert "replay" not in summary("interrupted", {"reads": 2, "sweeps": 40})
+    assert "replay" not in summary("timeout", {"reads": 0})
