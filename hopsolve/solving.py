@@ -172,11 +172,14 @@ def solve_instance(
     with threadpool_limits(limits=SOLVE_BLAS_THREADS, user_api="blas"):
         try:
             samples = solver.solve(energy, built, seed=seed, initial_states=starts, callback=observe)
-        except TooLargeError as refused:  # say where the limit went when reading the file had used it up
-            if not squeezed or spent < 0.5 * time_limit:  # not when the reserve for decoding squeezed it
+        except TooLargeError as refused:  # say where the limit went when reading or decoding squeezed the backend
+            if not squeezed:
                 raise
-            raise TooLargeError(f"{refused} (reading and encoding the instance took {spent:.1f} s of the "
-                                f"{time_limit:g} s limit, leaving the backend {built.time_limit:.2g} s)") from None
+            uses = [f"reading and encoding the instance took {spent:.1f} s"] if spent >= 0.1 * time_limit else []
+            if decoding >= 0.1 * time_limit:
+                uses.append(f"decoding {reads_expected:,} reads should take {decoding:.1f} s")
+            raise TooLargeError(f"{refused} ({' and '.join(uses) or 'set-up took'} of the {time_limit:g} s limit, "
+                                f"leaving the backend {built.time_limit:.2g} s)") from None
         for row in range(len(samples)):
             if samples.permutations is not None:
                 solution = problem.decode_permutation(instance, energy, samples.permutations[row])

@@ -200,3 +200,18 @@ def test_no_replay_line_for_a_run_that_cannot_be_replayed():
     assert "replay without the time limit" in summary("feasible", {"reads": 2, "sweeps": 40})
     assert "replay" not in summary("interrupted", {"reads": 2, "sweeps": 40})
     assert "replay" not in summary("timeout", {"reads": 0})
+
+
+def test_a_timed_flip_anneal_whose_first_sweep_cannot_fit_is_refused(monkeypatch):
+    """3,000 reads of G81 under a 2 s limit spent 7.5 s on one sweep, then returned near-random cuts as feasible.
+    The first sweep is now projected from a probe of a few reads; here the probe is real and the limit tiny."""
+    from hopsolve import TooLargeError
+    from hopsolve.backends.anneal import AnnealBackend, AnnealParams
+    from hopsolve.testing import random_energy
+
+    energy = random_energy(3000, 1, density=0.01)
+    AnnealBackend().prepare(energy, AnnealParams())
+    with pytest.raises(TooLargeError, match=r"one sweep of 2,000 reads of 3,000 units takes about"):
+        AnnealBackend().solve(energy, AnnealParams(reads=2000, sweeps=100, time_limit=1e-3), seed=1)
+    fits = AnnealBackend().solve(energy, AnnealParams(reads=4, sweeps=100, time_limit=5.0), seed=1)
+    assert fits.work == 100 and not fits.timed_out
