@@ -129,7 +129,9 @@ def _summary(result: Any) -> str:
     if result.energy is not None:
         parts.append(f"energy {result.energy:.6g}")
     if result.reads:
-        parts.append(f"feasible reads {result.feasible_reads}/{result.reads}")
+        decoded = result.info.get("decoded_reads")
+        shown = f"{decoded} decoded of {result.reads}" if decoded is not None else f"{result.reads}"
+        parts.append(f"feasible reads {result.feasible_reads}/{shown}")
     if result.repaired:
         parts.append("[repaired]")
     parts.append(f"in {result.wall_time_s:.2f} s")

@@ -327,3 +327,23 @@ def test_an_abandoned_solver_ends_the_process_at_once(monkeypatch):
     assert ended == [130]
     cli._end_if_abandoned()  # nothing abandoned: nothing ended
     assert ended == [130]
+
+
+def test_an_interrupted_run_decodes_only_its_best_reads(registry, monkeypatch):
+    """Ctrl-C wants an answer now: 3,000 reads of G81 had taken 5.5 s to decode after the backend stopped."""
+    from hopsolve import solving
+    from hopsolve.backends.hopfield import _Progress as HopfieldProgress
+
+    monkeypatch.setattr(HopfieldProgress, "BATCH_SECONDS", 1e-9)  # a batch per thread's worth of reads
+    progress: list[dict] = []
+
+    def callback(update: dict) -> None:  # Ctrl-C at the backend's second progress report
+        if "done" in update:
+            progress.append(update)
+            if len(progress) == 2:
+                raise KeyboardInterrupt
+    result, solution, _ = solving.solve_path(registry, INSTANCES / "gset" / "G11.txt", backend="hopfield",
+                                             params={"reads": 64}, seed=3, callback=callback)
+    assert result.status == "interrupted" and result.reads == 64
+    assert result.info["decoded_reads"] == solving.INTERRUPTED_DECODED_READS
+    assert result.feasible_reads <= solving.INTERRUPTED_DECODED_READS and solution.feasible
