@@ -67,6 +67,8 @@ class Result:
     gap: float | None
     energy: float | None
     wall_time_s: float
+    """A backend's run: from reading the file (where the solve started from one) to the decoded result, compiling
+    excluded, as its time limit counts; a baseline's: its solver's call (its time limit is the solver's own)."""
     violations: dict[str, float] = field(default_factory=dict)
     solution: Any = None
     repaired: bool = False
