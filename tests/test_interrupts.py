@@ -347,3 +347,23 @@ def test_an_interrupted_run_decodes_only_its_best_reads(registry, monkeypatch):
     assert result.status == "interrupted" and result.reads == 64
     assert result.info["decoded_reads"] == solving.INTERRUPTED_DECODED_READS
     assert result.feasible_reads <= solving.INTERRUPTED_DECODED_READS and solution.feasible
+
+
+def test_ctrl_c_in_the_replica_pilot_keeps_the_pilot_s_best(registry, monkeypatch):
+    """A timed max-cut run spends its first second or so in a pilot; a Ctrl-C there ended with a bare line."""
+    import sys
+
+    from hopsolve.backends import replica
+    from hopsolve.solving import solve_path
+
+    advance = replica._Run.advance
+
+    def interrupted_after_one_round(self, *args, **kwargs):
+        advance(self, *args, **kwargs)
+        if sys._getframe(1).f_code.co_name == "_pilot":  # Ctrl-C in the pilot, not in the warm-up or the run
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(replica._Run, "advance", interrupted_after_one_round)
+    result, solution, _ = solve_path(registry, INSTANCES / "gset" / "G11.txt", time_limit=10, seed=1)
+    assert result.status == "interrupted" and solution.feasible and result.objective > 0
+    assert result.info["wall_time_s"] < 5

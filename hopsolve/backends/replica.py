@@ -628,6 +628,14 @@ def _tabu_phase(model: SpinModel, energy: Energy, params: ReplicaParams, run: _R
             "tabu_s": time.perf_counter() - began}
 
 
+class _PilotInterrupted(Exception):
+    """Ctrl-C during the pilot run of a timed anneal, carrying the pilot's best state (spins)."""
+
+    def __init__(self, best_state: np.ndarray) -> None:
+        super().__init__("interrupted during the pilot")
+        self.best_state = best_state
+
+
 class ReplicaBackend(Backend):
     """Parallel tempering (or annealed ladders) over single flips, with Houdayer cluster moves between ladders."""
 
@@ -690,7 +698,12 @@ class ReplicaBackend(Backend):
             if anytime and params.schedule == "anneal" and starts is None and n:
                 _check_setup(setup, 2 * min(4, params.reads) * temps, params, started,  # the pilot's and the run's
                              lambda count: _batch_setup_seconds(model, energy, count))
-                pace = self._pilot(model, couplings, energy, shape, params, cap)
+                try:
+                    pace = self._pilot(model, couplings, energy, shape, params, cap)
+                except _PilotInterrupted as stopped:  # Ctrl-C in the first second: the pilot's best is the answer
+                    return SampleSet.from_states(energy, from_spins(stopped.best_state[None, :], energy.vartype),
+                                                 interrupted=True, work=0, work_unit="sweeps",
+                                                 wall_time_s=time.perf_counter() - started)
                 pilot_s = time.perf_counter() - started
                 ladders_count, sweeps = plan_anytime(pace, params.time_limit - pilot_s, temps, params, setup)
             total = ladders_count * temps
@@ -759,7 +772,11 @@ class ReplicaBackend(Backend):
         rounds, spent = 4, 0.0
         while True:
             began = time.perf_counter()
-            run.advance(0, shape.schedule("anneal", rounds))
+            try:
+                run.advance(0, shape.schedule("anneal", rounds))
+            except KeyboardInterrupt:
+                row = int(np.argmin(run.ladders.best))
+                raise _PilotInterrupted(run.ladders.best_states[row].astype(np.int8)) from None
             spent = time.perf_counter() - began
             if spent >= budget or rounds >= 1 << 20:
                 return spent / (rounds * ladders_count * temps)
