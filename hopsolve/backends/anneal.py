@@ -407,11 +407,12 @@ class AnnealBackend(Backend):
         patterns = pattern_part(energy, model)
         overlaps = patterns.overlaps(states) if patterns is not None else None
 
+        sweep_s = 0.0
         if params.time_limit is not None and patterns is None and n and len(betas):
             sweep_s = self._probe_sweep(model, dense, betas[0], rule, table_size, states, hq, gsum, current,
                                         generators)
             left = params.time_limit - (time.perf_counter() - started)
-            if sweep_s > left:
+            if sweep_s > left and sweep_s >= 0.5 * params.time_limit:  # not a run that could do anything useful
                 room = (f"more than the {left:.2g} s the time limit leaves" if left > 0 else
                         f"and setting the reads up used all {params.time_limit:.2g} s the backend had")
                 raise TooLargeError(f"backend 'anneal': one sweep of {reads:,} reads of {n:,} units takes about "
@@ -427,7 +428,8 @@ class AnnealBackend(Backend):
                             model.group_scale, chunk, rule, table_size, states, hq, gsum, current, best_states,
                             best, generators, trace, start)
 
-        progress = _run_chunked(betas, step, params, callback, _state_report(best, best_states, energy.vartype))
+        progress = _run_chunked(betas, step, params, callback, _state_report(best, best_states, energy.vartype),
+                                started, first_sweep=sweep_s)  # no first sweep that would end past the limit
         final = (best_states if params.keep_best else states).astype(np.int8)
         info = self._info(params, seed, beta_min, beta_max, "flip", progress, started, n * progress.done * reads,
                           trace[:, : progress.done] if params.trace else None)
