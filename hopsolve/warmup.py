@@ -45,9 +45,13 @@ def miniature(energy: Energy) -> Energy:
         return energy
     if energy.groups is not None:
         return _grouped_miniature(energy.vartype)
-    q = np.array([[1.0, -2.0, 0.0], [0.0, 1.0, -1.0], [0.0, 0.0, 0.5]])
-    small = Energy.from_qubo(q)
-    return small if energy.vartype is Vartype.BINARY else small.to_spin()
+    return small_qubo(energy.vartype)
+
+
+def small_qubo(vartype: Vartype = Vartype.BINARY) -> Energy:
+    """A three-unit QUBO (or its Ising form): the miniature of an unstructured energy."""
+    small = Energy.from_qubo(np.array([[1.0, -2.0, 0.0], [0.0, 1.0, -1.0], [0.0, 0.0, 0.5]]))
+    return small if vartype is Vartype.BINARY else small.to_spin()
 
 
 def warm_up(backend: Any, energy: Energy, params: Any) -> float:
@@ -85,7 +89,7 @@ def sample_energies() -> dict[str, Energy]:
 
     points = np.array([[0.0, 0.0], [3.0, 4.0], [6.0, 1.0], [2.0, 7.0], [5.0, 5.0], [1.0, 3.0]])
     flow = np.array([[0.0, 2.0, 1.0], [2.0, 0.0, 3.0], [1.0, 3.0, 0.0]])
-    qubo = Energy.from_qubo(np.array([[1.0, -2.0, 0.0], [0.0, 1.0, -1.0], [0.0, 0.0, 0.5]]))
+    qubo = small_qubo()
     patterns = PatternTerm.build("objective", np.array([[1.0, -1.0, 1.0, -1.0], [1.0, 1.0, -1.0, -1.0]]))
     return {"tour": tour_energy(Metric("EUC_2D", points=points)), "permutation": permutation_energy(flow, flow),
             "qubo": qubo, "ising": qubo.to_spin(), "onehot": _grouped_miniature(Vartype.BINARY),

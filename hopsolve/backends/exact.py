@@ -15,7 +15,7 @@ from hopsolve.energy import Energy, Vartype
 from hopsolve.errors import TooLargeError
 from hopsolve.params import require
 from hopsolve.sampleset import SampleSet
-from hopsolve.warmup import warm_up
+from hopsolve.warmup import small_qubo, warm_up
 
 MAX_EXACT_VARIABLES = 26
 
@@ -63,9 +63,6 @@ def _gray_code_minimum(w: np.ndarray, b: np.ndarray, start: np.ndarray, bits: in
     return best
 
 
-_WARM_UP_ENERGY = Energy.from_qubo(np.array([[1.0, -2.0, 0.0], [0.0, 1.0, -1.0], [0.0, 0.0, 0.5]]))
-
-
 def _check_size(energy: Energy) -> None:
     """Refuse an energy of more than :data:`MAX_EXACT_VARIABLES` units, naming its size."""
     n = energy.num_variables
@@ -86,8 +83,7 @@ class ExactBackend(Backend):
         The kernel is warmed on a three-unit energy, not on :func:`hopsolve.warmup.miniature`: a small energy is
         its own miniature there, and enumerating it in the warm-up would do the whole solve twice, untimed."""
         _check_size(energy)
-        return warm_up(self, _WARM_UP_ENERGY.to_spin() if energy.vartype is Vartype.SPIN else _WARM_UP_ENERGY,
-                       params)
+        return warm_up(self, small_qubo(energy.vartype), params)
 
     @dataclass(frozen=True)
     class Params:
