@@ -52,13 +52,15 @@ def check_run_size(*, reads: int, units: int, steps: int = 0, trace: bool = Fals
                    steps_name: str = "sweeps") -> None:
     """Refuse, before anything is allocated, a run whose per-read arrays (``arrays`` float64 arrays of reads ×
     units), schedule (``steps``) or trace (reads × steps) would pass the memory limit, naming the parameter."""
-    from hopsolve.energy import check_allocation
+    from hopsolve.energy import check_allocation, format_count
 
-    check_allocation(8.0 * arrays * float(reads) * float(max(units, 1)), f"{reads:,} reads of {units:,} units (reads)")
-    check_allocation(8.0 * float(steps), f"a schedule of {steps:,} {steps_name} ({steps_name})")
+    shown_reads, shown_steps = format_count(reads), format_count(steps)
+    check_allocation(8.0 * arrays * float(reads) * float(max(units, 1)),
+                     f"{shown_reads} reads of {format_count(units)} units (reads)")
+    check_allocation(8.0 * float(steps), f"a schedule of {shown_steps} {steps_name} ({steps_name})")
     if trace:
-        check_allocation(8.0 * float(reads) * float(steps), f"a trace of {reads:,} reads × {steps:,} {steps_name} "
-                                                            "(trace)")
+        check_allocation(8.0 * float(reads) * float(steps),
+                         f"a trace of {shown_reads} reads × {shown_steps} {steps_name} (trace)")
 
 
 class Backend(ABC):

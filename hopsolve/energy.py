@@ -92,6 +92,12 @@ def max_matrix_bytes() -> int:
     return int(value)
 
 
+def format_count(count: float) -> str:
+    """A count as people read it: ``1,000,000`` in full up to 10¹⁵, ``1e+99`` beyond (a count given as ``1e99``
+    was printed with its hundred digits)."""
+    return f"{int(count):,}" if abs(count) < 1e15 else f"{float(count):.3g}"
+
+
 def format_bytes(nbytes: float) -> str:
     """A byte count as people read it: ``~1,649.3 GiB``, ``~12.5 MiB``, ``1,280 bytes`` (any int or float: a
     file's announced sizes can pass float64)."""
@@ -103,7 +109,7 @@ def format_bytes(nbytes: float) -> str:
         return "an unbounded amount"
     for unit, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
         if value >= size:
-            return f"~{value / size:,.1f} {unit}"
+            return f"~{value / size:,.1f} {unit}" if value < 1e15 * size else f"~{value / size:.3g} {unit}"
     return f"{int(value):,} bytes"
 
 

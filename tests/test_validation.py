@@ -18,6 +18,7 @@ BURMA = INSTANCES / "tsplib" / "burma14.tsp"
     (["--reads", "100000000000"], "100,000,000,000 reads"),
     (["--reads", "100000000000", "--time-limit", "5"], "over the limit of 2.0 GiB (HOPSOLVE_MAX_MATRIX_BYTES)"),
     (["--reads", "0"], "backend 'anneal': reads must be at least 1, got 0"),
+    (["--param", "sweeps=1e99"], "a schedule of 1e+99 sweeps (sweeps) would need ~7.45e+90 GiB"),
     (["--backend", "tank", "--param", "reads=0"], "backend 'tank': reads must be at least 1, got 0"),
     (["--param", "sweeps=200000000", "--param", "trace=true", "--reads", "4"], "a trace of 4 reads"),
 ])
