@@ -210,5 +210,5 @@ def projected_setup_seconds(metric: Metric, k: int) -> float:
         sample = next(samples)
         greedy_tour(sample.arrays, sample.neighbours(k))
 
-    # the faster of two: a context switch in one 15 ms timing would be projected 40-fold
+    # the fastest of three: a context switch in one 30 ms timing would be projected 20-fold
     return fastest_seconds(one_greedy_tour, 3) * n / SETUP_SAMPLE

@@ -69,6 +69,13 @@ class HopfieldParams(TimedRunParams):
         require(self.max_sweeps >= 1, "backend 'hopfield'", f"max_sweeps must be at least 1, got {self.max_sweeps}")
 
 
+def _check_run_size(energy: Energy, params: HopfieldParams, reads: int) -> None:
+    """Refuse, before anything is compiled or allocated, a run whose spin model or reads would pass the memory
+    limit (``prepare`` and ``solve`` both ask)."""
+    check_spin_model_size(energy)
+    check_run_size(reads=reads, units=energy.num_variables, steps=params.max_sweeps, trace=params.trace, arrays=3)
+
+
 class HopfieldBackend(Backend):
     """``s_i ← sign(Σ_j W_ij s_j + b_i)`` until nothing changes; every asynchronous read is a local minimum."""
 
@@ -80,9 +87,7 @@ class HopfieldBackend(Backend):
         """Refuse a run past the memory limit, then compile (or load) the kernels this energy's solve calls, on a
         miniature of it (untimed)."""
         params = params or HopfieldParams()
-        check_spin_model_size(energy)
-        check_run_size(reads=params.reads, units=energy.num_variables, steps=params.max_sweeps, trace=params.trace,
-                       arrays=3)
+        _check_run_size(energy, params, params.reads)
         return warm_up(self, energy, params)
 
     def solve(self, energy: Energy, params: HopfieldParams | None = None, *, seed: int | None = None,
@@ -92,7 +97,7 @@ class HopfieldBackend(Backend):
         started = time.perf_counter()
         n = energy.num_variables
         reads = params.reads if initial_states is None else len(np.atleast_2d(initial_states))
-        check_run_size(reads=reads, units=n, steps=params.max_sweeps, trace=params.trace, arrays=3)
+        _check_run_size(energy, params, reads)
         groups = energy.groups if params.units == "auto" and params.mode == "async" else None
         if groups is not None and any(isinstance(t, PatternTerm) for t in energy.terms):
             groups = None  # dense associative memories have kernels of their own, unit by unit
