@@ -346,8 +346,8 @@ def test_spin_fields_from_the_bit_matrices_are_the_coupling_products(n, complete
     energy = complete_pm1_energy(n, 5, weight=0.5) if complete else _pm1_dense(n, 5, 0.7, 0.5)
     model = _kernel_model(compile_spin_model(energy))
     if n > 2:
-        assert model.plus_bits.shape == (n, -(-n // 64))
-        assert model.minus_bits.shape[1] == (0 if complete else model.plus_bits.shape[1])
+        assert model.plus_bits.shape == (-(-n // 64), n)  # word-major
+        assert model.minus_bits.shape[0] == (0 if complete else model.plus_bits.shape[0])
     rows = _without_bits(model)
     weights = compile_spin_model(energy).coupling.toarray()
     np.fill_diagonal(weights, 0.0)
@@ -364,23 +364,25 @@ def test_spin_fields_from_the_bit_matrices_are_the_coupling_products(n, complete
         for reads in (by_bits, by_rows):
             assert np.array_equal(reads.field_s[0], weights @ s) and reads.energy[0] == expected
         assert by_rows.counts.shape == (1, 0)
-        if model.plus_bits.shape[1]:  # the field over w, as int16 counts, and the sign rows the flips add
+        if model.plus_bits.shape[0]:  # the field over w, as int16 counts, and the sign rows the flips add
             assert np.array_equal(by_bits.counts[0] * model.bit_weight, weights @ s)
             assert np.array_equal(model.sign_rows * model.bit_weight, weights)
-        if model.plus_bits.shape[1]:
+        if model.plus_bits.shape[0]:
             field = np.full(n, np.nan)
-            assert SB._fields_from_bits(model, by_bits.spin_bits[0], s, field, by_bits.counts[0]) == s @ weights @ s
+            scratch = np.full(n, -7, np.int64)  # whatever it holds
+            assert SB._fields_from_bits(model, by_bits.spin_bits[0], s, field, by_bits.counts[0], scratch) \
+                == s @ weights @ s
             assert np.array_equal(field, weights @ s)
 
 
 def test_bit_matrices_only_for_dense_couplings_of_one_magnitude():
     assert _kernel_model(compile_spin_model(complete_pm1_energy(50, 1, weight=3.0))).bit_weight == 3.0
     for energy in (complete_pm1_energy(50, 1, bias=True), _pm1_dense(50, 2, 0.8, 1.0)):
-        assert _kernel_model(compile_spin_model(energy)).plus_bits.shape == (50, 1)
+        assert _kernel_model(compile_spin_model(energy)).plus_bits.shape == (1, 50)
     w = np.triu(np.random.default_rng(0).choice([-1.0, 2.0], (50, 50)), 1)
     for energy in (Energy.from_hopfield(w + w.T, np.zeros(50), 0.0, "spin"), random_energy(60, 3, density=0.05)):
         model = _kernel_model(compile_spin_model(energy))
-        assert model.plus_bits.shape[1] == 0 and model.bit_threshold == SB.NO_BITS
+        assert model.plus_bits.shape[0] == 0 and model.bit_threshold == SB.NO_BITS
 
 
 @pytest.mark.parametrize("mode", ["ballistic", "discrete"])
@@ -400,7 +402,7 @@ def test_spin_fields_recomputed_from_bits_change_no_result(mode, energy, monkeyp
     used, counted = [], []
     stepping = SB.sb_steps
     monkeypatch.setattr(SB, "sb_steps", lambda model, run, reads, block: (
-        used.append(model.plus_bits.shape[1]), counted.append(reads.counts.shape), stepping(model, run, reads, block)))
+        used.append(model.plus_bits.shape[0]), counted.append(reads.counts.shape), stepping(model, run, reads, block)))
     results = []
     for per_word in (bifurcation.BIT_FLIPS_PER_WORD, 1e-9, 1e9):  # the default, always, never
         monkeypatch.setattr(bifurcation, "BIT_FLIPS_PER_WORD", per_word)

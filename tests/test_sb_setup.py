@@ -76,12 +76,12 @@ def test_dense_rows_and_sign_bits_as_numpy_would(n, seed, density):
     words = -(-n // 64)
     padded = np.zeros((n, words * 64), bool)
     padded[:, :n] = rows > 0
-    plus_expected = np.packbits(padded, axis=1, bitorder="little").view(np.uint64)
+    plus_expected = np.packbits(padded, axis=1, bitorder="little").view(np.uint64).T  # word-major
     padded[:, :n] = rows < 0
-    minus_expected = np.packbits(padded, axis=1, bitorder="little").view(np.uint64)
+    minus_expected = np.packbits(padded, axis=1, bitorder="little").view(np.uint64).T
     for with_minus, with_signs in ((True, True), (False, False), (False, True)):
-        plus = np.zeros((n, words), np.uint64)
-        minus = np.zeros((n, words if with_minus else 0), np.uint64)
+        plus = np.zeros((words, n), np.uint64)
+        minus = np.zeros((words if with_minus else 0, n), np.uint64)
         offset = np.zeros(n, np.int64)
         signs = np.full((n, n) if with_signs else (0, 0), 7, np.int8)
         setup.pack_signs(csr.indptr.astype(np.int64), csr.indices, csr.data, plus, minus, offset, signs)
@@ -103,8 +103,9 @@ def test_kernel_model_of_a_dense_energy_with_a_diagonal():
     off = matrix - np.diag(np.diag(matrix))
     assert model.dense32.dtype == np.float32 and np.array_equal(model.dense32, off.astype(np.float32))
     assert model.data.size == 0 and model.indices.size == 0 and model.indptr.shape == (n + 1,)
-    assert model.minus_bits.shape == (n, 0)  # every coupling off the diagonal is ±1: complete
-    bits = np.unpackbits(model.plus_bits.view(np.uint8), axis=1, bitorder="little")[:, :n].astype(bool)
+    assert model.minus_bits.shape == (0, n)  # every coupling off the diagonal is ±1: complete
+    rows = np.ascontiguousarray(model.plus_bits.T)  # word-major: row i's words are column i
+    bits = np.unpackbits(rows.view(np.uint8), axis=1, bitorder="little")[:, :n].astype(bool)
     assert np.array_equal(bits, off > 0) and model.bit_weight == 1.0
 
 

@@ -94,12 +94,12 @@ def pack_signs(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, plus: 
                offset: np.ndarray, signs: np.ndarray) -> None:
     """From the CSR couplings (no diagonal): row ``i``'s bit ``j`` of ``plus`` set where ``W_ij > 0``, of ``minus``
     where ``< 0`` (``minus`` may have no words: then only ``plus`` is filled), and ``offset[i] = |minus_i| -
-    |plus_i|``; bit ``j % 64`` of word ``j // 64``. ``plus`` and ``minus`` come zeroed (words without a coupling
-    are not written). Where ``signs`` has rows (n × n int8, else 0 × 0) it gets the sign of each entry (+1, -1,
-    0). Rows in parallel. Read from the CSR, so a model that needs no dense rows (dSB's, which reads the bits and
-    the sign rows) is never made dense."""
+    |plus_i|``; bit ``j % 64`` of word ``j // 64``, at ``plus[word, i]`` (word-major, words × n). ``plus`` and
+    ``minus`` come zeroed (words without a coupling are not written). Where ``signs`` has rows (n × n int8, else
+    0 × 0) it gets the sign of each entry (+1, -1, 0). Rows in parallel. Read from the CSR, so a model that needs
+    no dense rows (dSB's, which reads the bits and the sign rows) is never made dense."""
     n = indptr.shape[0] - 1
-    with_minus = minus.shape[1] > 0
+    with_minus = minus.shape[0] > 0
     with_signs = signs.shape[0] > 0
     for i in numba.prange(n):
         if with_signs:
@@ -114,9 +114,9 @@ def pack_signs(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, plus: 
             j = np.int64(indices[k])  # >= 0: shifts and masks, not Python's floor division
             if j >> 6 != word:
                 if word >= 0:
-                    plus[i, word] = up_bits
+                    plus[word, i] = up_bits
                     if with_minus:
-                        minus[i, word] = down_bits
+                        minus[word, i] = down_bits
                 word = j >> 6
                 up_bits = np.uint64(0)
                 down_bits = np.uint64(0)
@@ -130,9 +130,9 @@ def pack_signs(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, plus: 
             if with_signs:
                 signs[i, np.uint64(j)] = np.int8(up) - np.int8(down)
         if word >= 0:
-            plus[i, word] = up_bits
+            plus[word, i] = up_bits
             if with_minus:
-                minus[i, word] = down_bits
+                minus[word, i] = down_bits
         offset[i] = downs - ups
 
 

@@ -297,22 +297,22 @@ SignBits = tuple[np.ndarray, np.ndarray, np.ndarray, float, int, np.ndarray]
 
 
 def no_sign_bits(n: int) -> SignBits:
-    """:func:`sign_bits`'s answer for a model without bit matrices: n × 0 bits, ``SB.NO_BITS``, no sign rows."""
-    empty = np.zeros((n, 0), np.uint64)
+    """:func:`sign_bits`'s answer for a model without bit matrices: 0 × n bits, ``SB.NO_BITS``, no sign rows."""
+    empty = np.zeros((0, n), np.uint64)
     return empty, empty.copy(), np.zeros(n, np.int64), 0.0, SB.NO_BITS, np.zeros((0, 0), np.int8)
 
 
 def sign_bits(n: int, indptr: np.ndarray, indices: np.ndarray, values: np.ndarray) -> SignBits:
     """The bit matrices of couplings that all have one magnitude ``w``, exact in float32 (see ``SB.SBModel`` and
     :func:`coupling_kinds`; ``indptr``, ``indices`` and ``values`` are the n-unit CSR of the off-diagonal non-zero
-    couplings): ``plus``, ``minus`` (n × 0 where every coupling off the diagonal is ±w), ``offset``, ``w``, the
-    flips of a replica step from which recomputing its spin field from the bits pays (:data:`BIT_FLIPS_PER_WORD`
-    per word of a row), and the n × n int8 sign rows (0 × 0 past ``SB.MAX_COUNTED`` units). One compiled pass over
-    the CSR (:func:`~hopsolve.backends._sb_setup.pack_signs`)."""
+    couplings): ``plus``, ``minus`` (words × n, word-major; ``minus`` 0 × n where every coupling off the diagonal
+    is ±w), ``offset``, ``w``, the flips of a replica step from which recomputing its spin field from the bits
+    pays (:data:`BIT_FLIPS_PER_WORD` per word of a row), and the n × n int8 sign rows (0 × 0 past
+    ``SB.MAX_COUNTED`` units). One compiled pass over the CSR (:func:`~hopsolve.backends._sb_setup.pack_signs`)."""
     words = -(-n // SB.WORD_BITS)
     complete = len(values) == n * (n - 1)  # every coupling off the diagonal is ±w
-    plus = np.zeros((n, words), np.uint64)
-    minus = np.zeros((n, 0 if complete else words), np.uint64)
+    plus = np.zeros((words, n), np.uint64)
+    minus = np.zeros((0 if complete else words, n), np.uint64)
     offset = np.zeros(n, np.int64)
     counted = n <= SB.MAX_COUNTED
     if counted:
