@@ -326,8 +326,8 @@ def _fields_from_bits(model, spin_bits, spins, field_s, counts, scratch):
 
     The bit matrices are word-major (``plus_bits[k, i]``), so each pass runs down the units with one spin word
     held, :data:`POPCOUNT_WORDS` words at a time, into ``scratch`` (n long, int64): the loop over units vectorises
-    with whole registers, where a unit's own row of 13 words (K800) did not (K800's field 7.4 → 4.4 µs, K2000's
-    32 → 25 µs on one thread, RESULTS §9.0)."""
+    with whole registers, where a unit's own row of 13 words (K800) did not: K800's field 11.8 → 6.2 µs, K2000's
+    35 → 22.5 µs on one thread (the fastest of 7 alternating rounds in one process, RESULTS §9.0)."""
     n = field_s.shape[0]
     counting = counts.shape[0] > 0
     complete = model.minus_bits.shape[0] == 0
