@@ -106,3 +106,24 @@ def test_malformed_assignment_files(cli, path):
 def test_malformed_qap_files(cli, path):
     run = cli("solve", path)
     assert run.code == 2 and len(run.err.strip().splitlines()) == 1 and str(path) in run.err
+
+
+def test_a_toy_permutation_instance_is_not_annealed_for_seconds(cli, tmp_path):
+    """The default sweeps stop at ``SMALL_SWEEPS_PER_ITEM`` an item (3 facilities took 1.1 million sweeps, 3 s),
+    still reach the brute-force optimum, and leave every shipped instance's default as it was."""
+    from hopsolve_assignment.plugin import SMALL_SWEEPS_PER_ITEM
+
+    flow = np.array([[0, 1, 2], [1, 0, 3], [2, 3, 0]], float)
+    distance = np.array([[0, 5, 2], [5, 0, 3], [2, 3, 0]], float)
+    toy = Instance("qap", "three", (flow, distance))
+    assert QapProblem().default_params("anneal", toy)["sweeps"] == 3 * SMALL_SWEEPS_PER_ITEM
+    path = tmp_path / "three.dat"
+    path.write_text("3\n\n0 1 2\n1 0 3\n2 3 0\n\n0 5 2\n5 0 3\n2 3 0\n")
+    result = json.loads(cli("solve", path, "--seed", "2", "--json").out)
+    optimum = brute_force(lambda p: (flow * distance[np.ix_(list(p), list(p))]).sum(), 3)
+    assert result["objective"] == optimum == 34 and result["info"]["replay"]["sweeps"] == 3 * SMALL_SWEEPS_PER_ITEM
+    for problem, folder in ((QapProblem(), QAPLIB), (AssignmentProblem(), INSTANCES / "orlib-assign")):
+        for path in sorted(folder.glob("*.txt" if folder.name == "orlib-assign" else "*.dat")):
+            n = problem._size(problem.read(path))
+            assert problem.default_params("anneal", problem.read(path))["sweeps"] == max(
+                100, int(problem.anneal_attempts(n) / (n * n)))

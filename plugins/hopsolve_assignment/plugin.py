@@ -47,6 +47,13 @@ def table_value(path: Path, table: str, n: int) -> float | None:
     return None
 
 
+SMALL_SWEEPS_PER_ITEM = 1e4
+"""The default anneal never runs more than this many sweeps an item: a sweep of n² move attempts on 3 facilities
+is microseconds, so the fixed budget of attempts (``anneal_attempts``) would otherwise anneal a toy instance for
+seconds (3 facilities: 1.1 million sweeps, 3 s). It binds below about 10 facilities (QAP) or 14 rows (assignment),
+so no QAPLIB or OR-Library instance's default changes."""
+
+
 class _PermutationProblem(Problem):
     """Shared decoding for problems whose candidates are permutations (row i → column p[i])."""
 
@@ -79,10 +86,12 @@ class _PermutationProblem(Problem):
         return p
 
     def default_params(self, backend: str, instance: Instance) -> dict[str, Any]:
+        """For ``anneal``: two reads, this problem's move mix, and sweeps (of n² attempts each) from its budget of
+        attempts per read (:meth:`anneal_attempts`), at most :data:`SMALL_SWEEPS_PER_ITEM` sweeps an item."""
         if backend != "anneal":
             return {}
         n = self._size(instance)
-        sweeps = max(100, int(self.anneal_attempts(n) / (n * n)))
+        sweeps = max(100, int(min(self.anneal_attempts(n) / (n * n), SMALL_SWEEPS_PER_ITEM * n)))
         return {"reads": 2, "sweeps": sweeps, **self.anneal_moves}
 
     @staticmethod
