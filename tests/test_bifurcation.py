@@ -513,3 +513,46 @@ def test_dense_rows_move_the_position_fields_as_csr_rows_do(weight, complete, bl
     for name in ("x", "y", "field_x", "spins", "energy", "best"):
         assert np.array_equal(getattr(ends[0], name), getattr(ends[1], name)), name
         assert np.array_equal(getattr(ends[0], name), getattr(ends[2], name)), name
+
+
+def _solve_in_one_call_and_step_by_step(energy: Energy, params: BifurcationParams, monkeypatch) -> list:
+    """The same seeded solve, once in one call of the kernels (no callback) and once a step a call (a callback,
+    chunks of one step); each with the positions the permutation clean-up was given, if any."""
+    import hopsolve.backends.anneal as anneal
+    import hopsolve.backends.bifurcation as bifurcation
+
+    finish = bifurcation.nearest_permutations
+    runs = []
+    for chunked in (False, True):
+        positions = []
+        def finishing(v, states, energy, seen=positions):
+            seen.append(v.copy())
+            return finish(v, states, energy)
+
+        monkeypatch.setattr(bifurcation, "nearest_permutations", finishing)
+        monkeypatch.setattr(anneal, "CHUNK_SECONDS", 1e-12 if chunked else anneal.CHUNK_SECONDS)
+        updates = []
+        samples = BifurcationBackend().solve(energy, params, seed=7, callback=updates.append if chunked else None)
+        assert not chunked or len(updates) == params.steps  # a step a call
+        runs.append((samples, positions))
+    return runs
+
+
+@pytest.mark.parametrize("mode", ["ballistic", "discrete"])
+@pytest.mark.parametrize("kind", ["dense with products", "groups, no couplings"])
+def test_a_run_split_into_calls_computes_what_one_call_does(kind, mode, monkeypatch):
+    """Every call of the kernels used to start by recomputing the fields, so a run chunked by a callback (the CLI's
+    progress, the anytime trace) rounded differently from one call, and a seeded assignment run gave another
+    answer each time (its clean-up reads the final positions). Refreshes now fall on the run's own steps, and the
+    products' phase is carried across calls: the same states, traces and final positions, bit for bit, on a run
+    long enough to cross a periodic refresh (step ``REFRESH_STEPS``)."""
+    if kind == "dense with products":
+        energy = complete_pm1_energy(360, 3, bias=True)  # 360 units: large enough for the products (ballistic)
+    else:
+        energy = permutation_energy(np.zeros((9, 9)), np.zeros((9, 9)), np.random.default_rng(2).random((9, 9)))
+    params = BifurcationParams(reads=4, steps=SB.REFRESH_STEPS + 100, mode=mode, trace=True)
+    (whole, at_end), (stepped, at_end_stepped) = _solve_in_one_call_and_step_by_step(energy, params, monkeypatch)
+    assert np.array_equal(whole.states, stepped.states) and np.array_equal(whole.energies, stepped.energies)
+    assert np.array_equal(whole.per_read["trace"], stepped.per_read["trace"])
+    assert len(at_end) == len(at_end_stepped) == (kind != "dense with products")
+    assert all(np.array_equal(a, b) for a, b in zip(at_end, at_end_stepped, strict=True))

@@ -49,7 +49,7 @@ def test_a_product_step_moves_as_a_row_step_and_sets_the_position_fields_to_w_x(
     assert product.dense_rows(model).astype(np.float64).size and (name != "float32 rows" or model.dense32.size)
     assert (len(model.group_scale) > 0) == ("groups" in name)
     run = SB.SBRun(np.linspace(0.0, 1.0, 50), 1.0, 0.3, 0.5, False, 0)
-    assert product.product_steps(model, run._replace(pump=run.pump[:1]), by_products, 2) == 1
+    assert product.product_steps(model, run._replace(pump=run.pump[:1]), by_products, 2) == (1, False)
     SB.sb_steps(model, run._replace(pump=run.pump[:1]), by_rows, 2)
     # the step itself read the same fields: the same floats, bit for bit
     for field in ("x", "y", "spins", "field_s", "gsum_s", "gsum_x", "energy", "best", "best_spins", "trace"):
@@ -58,7 +58,8 @@ def test_a_product_step_moves_as_a_row_step_and_sets_the_position_fields_to_w_x(
     tolerance = 1e-12 if model.dense32.size == 0 else 90 * 2.0**-24
     np.testing.assert_allclose(by_products.field_x, by_rows.field_x, rtol=0, atol=tolerance)
     # 49 more: the fields stay W x, and recomputing everything from the positions and spins changes nothing
-    assert product.product_steps(model, run._replace(pump=run.pump[1:], trace_offset=1), by_products, 2) == 49
+    assert product.product_steps(model, run._replace(pump=run.pump[1:], trace_offset=1), by_products, 2,
+                                 starting=False) == (49, False)
     assert np.array_equal(by_products.spins, np.where(by_products.x >= 0, 1.0, -1.0))
     couplings = product.dense_rows(model).astype(np.float64)
     np.testing.assert_allclose(by_products.field_x, by_products.x @ couplings, rtol=0, atol=10 * tolerance)
@@ -73,10 +74,11 @@ def test_a_product_step_moves_as_a_row_step_and_sets_the_position_fields_to_w_x(
 def test_products_stop_when_few_positions_move_and_the_rows_go_on():
     model, reads, _ = _model_and_reads(ENERGIES["float32 rows"](), 4)
     run = SB.SBRun(np.linspace(0.0, 1.0, 400), 1.0, 0.3, 0.5, False, 0)
-    done = product.product_steps(model, run, reads, 2)
+    done, over = product.product_steps(model, run, reads, 2)
     inside = np.mean(np.abs(reads.x) < 1.0)
-    assert 0 < done < 400 and inside < product.PRODUCT_SHARE  # the last step moved too few
-    assert product.product_steps(model, run._replace(pump=run.pump[done:]), reads, 2) == 0  # and so does a new call
+    assert 0 < done < 400 and over and inside < product.PRODUCT_SHARE  # the last step moved too few
+    # a new run starting here would not take them either
+    assert product.product_steps(model, run._replace(pump=run.pump[done:]), reads, 2) == (0, True)
 
 
 def test_only_large_dense_ballistic_runs_take_products(monkeypatch):
@@ -95,12 +97,13 @@ def k360() -> Energy:
 def test_a_run_takes_products_first_and_gives_the_same_states_whatever_the_threads(k360, monkeypatch):
     taken = []
     stepping = product.product_steps
-    monkeypatch.setattr(product, "product_steps", lambda *args: taken.append(stepping(*args)) or taken[-1])
+    monkeypatch.setattr(product, "product_steps",
+                        lambda *args, **kwargs: taken.append(stepping(*args, **kwargs)) or taken[-1])
     backend = BifurcationBackend()
     params = BifurcationParams(reads=6, steps=300, trace=True)
     both = backend.solve(k360, params, seed=5)
     one = backend.solve(k360, BifurcationParams(reads=6, steps=300, trace=True, threads=1), seed=5)
-    assert len(taken) == 2 and taken[0] == taken[1] and 0 < taken[0] < 300
+    assert len(taken) == 2 and taken[0] == taken[1] and 0 < taken[0][0] < 300 and taken[0][1]
     assert np.array_equal(both.states, one.states) and np.array_equal(both.energies, one.energies)
     assert np.array_equal(both.per_read["trace"], one.per_read["trace"])
     np.testing.assert_allclose(both.energies, [k360.energy(state) for state in both.states])

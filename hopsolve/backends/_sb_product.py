@@ -72,11 +72,16 @@ def _position_fields(rows, x, positions, fields):
                 fields[r, lo + i] = block[i, r]
 
 
-def product_steps(model: SB.SBModel, run: SB.SBRun, reads: SB.SBReads, block: int) -> int:
+def product_steps(model: SB.SBModel, run: SB.SBRun, reads: SB.SBReads, block: int,
+                  starting: bool = True) -> tuple[int, bool]:
     """Step every replica through ``run.pump`` with one BLAS product a step while at least :data:`PRODUCT_SHARE`
-    of the positions move; returns the steps done (the rest are the rows' to do). The position fields
+    of the positions move; returns the steps done and whether the products are over (a step moved fewer: the rest
+    of the run is the rows', which must start from refreshed fields). A run split into calls takes the products on
+    the same steps as one call: only its first call (``starting``) checks the share of positions inside the walls
+    before a first product; later calls go on from where the last one stopped. The position fields
     ``reads.field_x`` are ``W x`` after every step, as the rows keep them. The steps are ``sb_steps``' own (``block``
-    replicas at a time per thread), the product in blocks of :data:`PRODUCT_ROWS` rows.
+    replicas at a time per thread, refreshed on the run's own multiples of ``REFRESH_STEPS``), the product in
+    blocks of :data:`PRODUCT_ROWS` rows.
 
     The loop over steps is Python's: two compiled calls a step (tens of microseconds against a product of
     milliseconds). A compiled loop, with a step kernel of its own, had taken the backend's first compile (empty
@@ -84,18 +89,16 @@ def product_steps(model: SB.SBModel, run: SB.SBRun, reads: SB.SBReads, block: in
     rows = dense_rows(model)
     replicas, n = reads.x.shape
     size = replicas * n
-    if not size or np.count_nonzero(np.abs(reads.x) < 1.0) < PRODUCT_SHARE * size:
-        return 0
+    if not size or (starting and np.count_nonzero(np.abs(reads.x) < 1.0) < PRODUCT_SHARE * size):
+        return 0, True
     positions = np.empty((n, replicas), rows.dtype)
     done = 0
     with threadpool_limits(limits=1, user_api="blas"):
         while done < len(run.pump):
-            if done > 0 and done % SB.REFRESH_STEPS == 0:
-                SB.refresh(model, reads, True)
             moved = SB.sb_steps(model, run._replace(pump=run.pump[done:done + 1], trace_offset=run.trace_offset + done,
                                                     fields_outside=True), reads, block)
             _position_fields(rows, reads.x, positions, reads.field_x)
             done += 1
             if moved < PRODUCT_SHARE * size:
-                break
-    return done
+                return done, True
+    return done, False

@@ -410,7 +410,7 @@ class BifurcationBackend(Backend):
         with _Threads(params.threads):
             refreshing = time.perf_counter()
             SB.refresh(kernel_model, state, params.mode == "ballistic")
-            refresh_s = time.perf_counter() - refreshing  # each call of sb_steps starts with the same refresh
+            refresh_s = time.perf_counter() - refreshing
             # the model's constant, from one state (evaluated in the energy's own vartype: converting an energy
             # of 640,000 units to spins takes longer than evaluating it)
             offset = (float(energy.energy(from_spins(gauged(spins[0]), energy.vartype)) - state.energy[0])
@@ -419,16 +419,23 @@ class BifurcationBackend(Backend):
             pump = apply_replan(np.linspace(0.0, params.a0, params.steps), changes, OWNER)
             block = max(1, min(MAX_BLOCK, -(-reads // numba.get_num_threads())))
 
-            products = product.takes_products(kernel_model, params.mode == "ballistic")
+            # the run's phase, carried across the chunks so that they compute what one call would: products while
+            # they pay, then the rows, whose first step starts from fields refreshed from the products' float32 ones
+            phase = {"products": product.takes_products(kernel_model, params.mode == "ballistic"), "refresh": False}
 
             def step(start: int, stop: int, chunk: np.ndarray) -> None:
                 if n:
                     run = SB.SBRun(np.ascontiguousarray(chunk), float(params.a0), float(c0), float(dt),
                                    params.mode == "discrete", start)
-                    done = product.product_steps(kernel_model, run, state, block) if products else 0
+                    done = 0
+                    if phase["products"]:
+                        done, over = product.product_steps(kernel_model, run, state, block, starting=start == 0)
+                        phase["products"] = not over
+                        phase["refresh"] = over
                     if done < len(chunk):
-                        SB.sb_steps(kernel_model, run._replace(pump=run.pump[done:], trace_offset=start + done),
-                                    state, block)
+                        SB.sb_steps(kernel_model, run._replace(pump=run.pump[done:], trace_offset=start + done,
+                                                               refresh_first=phase["refresh"]), state, block)
+                        phase["refresh"] = False
 
             def report() -> dict[str, Any]:
                 row = int(np.argmin(state.best))
@@ -442,9 +449,10 @@ class BifurcationBackend(Backend):
                 update["steps_done"] = update.pop("sweeps_done", None)
                 callback(update)
 
-            # the first step moves every position: in adding their coupling rows it costs about one more refresh
+            # a call does not refresh (but the one after the products); the first step moves every position: in
+            # adding their coupling rows it costs about one refresh
             progress: _Progress = _run_chunked(pump, step, run_params, relabel if callback else None, report,
-                                               started, refresh_s, first_sweep=refresh_s)
+                                               started, first_sweep=refresh_s)
         final = from_spins(gauged(state.best_spins if params.keep_best else state.spins), energy.vartype)
         projected = 0
         if finishing:
