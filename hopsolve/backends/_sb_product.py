@@ -13,12 +13,12 @@ spinning after a product, slowed the compiled step between products threefold.
 
 Arithmetic: exact float32 rows (``SBModel.dense32``) are multiplied by the positions rounded to float32 and summed
 in float32 (sgemm), float64 rows in float64 (dgemm). The fields then differ from the rows' float64 sums by
-rounding (about 10⁻⁷ relative), so a run is not bit for bit the run of the rows; the rows' first step after the
-products starts from fields refreshed in float64 (``SBRun.refresh_first``). Each block of :data:`PRODUCT_ROWS` rows is its own
-one-thread BLAS call, so a seed gives the same states whatever the threads (tested); but the sums may change with
-the number of replicas (BLAS rounds a product's edge tiles its own way), and another CPU's BLAS kernel may round
-differently. The spin fields and energies are the rows' (the same compiled updates), every
-:data:`~hopsolve.backends._sb_kernels.REFRESH_STEPS` steps recomputed as there.
+rounding (about 10⁻⁷ relative), so a run is not bit for bit the run of the rows; the rows' first step after
+the products starts from fields refreshed in float64 (``SBRun.refresh_first``). Each block of
+:data:`PRODUCT_ROWS` rows is its own one-thread BLAS call, so a seed gives the same states whatever the threads
+(tested); but the sums may change with the number of replicas (BLAS rounds a product's edge tiles its own way),
+and another CPU's BLAS kernel may round differently. The spin fields and energies are the rows' (the same compiled
+updates), every :data:`~hopsolve.backends._sb_kernels.REFRESH_STEPS` steps recomputed as there.
 """
 
 from __future__ import annotations
