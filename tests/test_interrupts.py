@@ -68,9 +68,11 @@ def test_hopfield_async_keeps_finished_reads_on_ctrl_c(monkeypatch):
     callback, updates = _interrupt_at(2)
     samples = HopfieldBackend().solve(energy, HopfieldParams(reads=64), seed=1, callback=callback)
     outcome = samples.per_read["outcome"]
-    assert samples.interrupted and "interrupted" in outcome and "fixed_point" in outcome
+    assert samples.interrupted and "fixed_point" in outcome and "not_started" not in outcome
     finished = [row for row, o in zip(samples.states, outcome) if o == "fixed_point"]
     assert len(finished) == updates[1]["done"] and all(is_local_minimum(energy, s) for s in finished)
+    # the reads never started (their random starts) are not returned: every read returned ran
+    assert len(samples.states) < 64 and np.all(samples.per_read["read_sweeps"] > 0)
     assert np.allclose(energy.energies(samples.states), samples.energies)
     assert [u["done"] for u in updates] == sorted(u["done"] for u in updates) and updates[0]["unit"] == "reads"
     assert np.isclose(energy.energy(updates[0]["best_state"]), updates[0]["best_energy"])
@@ -367,3 +369,52 @@ def test_ctrl_c_in_the_replica_pilot_keeps_the_pilot_s_best(registry, monkeypatc
     result, solution, _ = solve_path(registry, INSTANCES / "gset" / "G11.txt", time_limit=10, seed=1)
     assert result.status == "interrupted" and solution.feasible and result.objective > 0
     assert result.info["wall_time_s"] < 5
+
+
+def _chunk_every_sweep(monkeypatch) -> None:
+    import hopsolve.backends.anneal as anneal
+    import hopsolve.backends.replica as replica
+
+    monkeypatch.setattr(anneal, "CHUNK_SECONDS", 1e-12)
+    monkeypatch.setattr(replica, "CHUNK_SECONDS", 1e-12)
+
+
+@pytest.mark.parametrize("backend", ["anneal", "replica", "bifurcation"])
+@pytest.mark.parametrize("kind", ["qubo", "tsp", "assignment"])
+def test_chunks_change_no_read(registry, backend, kind, monkeypatch):
+    """A run is stepped in chunks (so that Ctrl-C can stop it between them) with or without a callback; a chunk a
+    sweep gives every read what one call gives, on flip, tour and exchange moves."""
+    from hopsolve.permutation import permutation_energy
+
+    rng = np.random.default_rng(3)
+    points = rng.random((12, 2))
+    energy = {"qubo": lambda: random_energy(60, 2, density=0.3),
+              "tsp": lambda: permutation_energy(np.linalg.norm(points[:, None] - points[None], axis=2),
+                                                np.roll(np.eye(12), 1, 1)),
+              "assignment": lambda: permutation_energy(np.zeros((8, 8)), np.zeros((8, 8)), rng.random((8, 8)))}[kind]()
+    solver = registry.backend(backend)
+    params = solver.Params(**{"anneal": {"sweeps": 3000}, "replica": {"sweeps": 800}, "bifurcation": {"steps": 300}}[
+        backend])
+    whole = solver.solve(energy, params, seed=5)
+    _chunk_every_sweep(monkeypatch)
+    updates = []
+    chunked = solver.solve(energy, params, seed=5, callback=updates.append)
+    assert len(updates) >= 300
+    assert np.array_equal(whole.states, chunked.states) and np.array_equal(whole.energies, chunked.energies)
+
+
+@pytest.mark.parametrize("backend", ["anneal", "replica", "bifurcation"])
+def test_ctrl_c_stops_a_solve_without_a_time_limit_or_a_callback(registry, backend):
+    """A dimod sampler or a direct ``solve`` passes neither a time limit nor a callback: Ctrl-C used to wait for
+    the whole run (76 s in a review) and then lose it. Now the run stops at the chunk it interrupts with every
+    read's best so far."""
+    energy = random_energy(300, 4, density=0.2)
+    solver = registry.backend(backend)
+    params = solver.Params(**{"anneal": {"sweeps": 10**6, "reads": 2}, "replica": {"sweeps": 10**6},
+                              "bifurcation": {"steps": 10**6, "reads": 2}}[backend])  # minutes, unstopped
+    solver.prepare(energy, params)
+    threading.Timer(0.5, _thread.interrupt_main).start()
+    began = time.perf_counter()
+    samples = solver.solve(energy, params, seed=1)
+    assert samples.interrupted and time.perf_counter() - began < 30
+    assert len(samples.states) and np.allclose(energy.energies(samples.states), samples.energies)

@@ -191,15 +191,14 @@ def _run_chunked(betas: np.ndarray, step: Callable[[int, int, np.ndarray], None]
     With a time limit and ``fit_schedule``, once the pace is known a schedule that would not finish in time is
     resampled into the sweeps that fit, so the run still ends cold; otherwise it stops at the limit. The limit
     counts from ``started`` (the backend's own set-up included; default: now); ``call_overhead`` is what each call
-    of ``step`` costs besides its sweeps (bifurcation recomputes every replica's fields first), so no call is made
+    of ``step`` costs besides its sweeps, so no call is made
     that would end past the limit; ``first_sweep`` bounds the first sweep's cost before any pace is known (the
-    first call is not made unless it fits too). A ``KeyboardInterrupt`` (Ctrl-C)
-    during a chunked run ends it there: every read keeps its best state so far and ``interrupted`` is set.
+    first call is not made unless it fits too). A ``KeyboardInterrupt`` (Ctrl-C) ends the run at the chunk it
+    interrupts: every read keeps its best state so far and ``interrupted`` is set. Runs are chunked even without a
+    time limit or a callback (a dimod sampler's, a direct ``solve``), so Ctrl-C stops them within a chunk; the
+    chunks do not change a read's arithmetic (each carries its state and random stream across calls).
     """
     time_limit = params.time_limit
-    if time_limit is None and callback is None:
-        step(0, len(betas), betas)
-        return _Progress(len(betas))
     start = time.perf_counter() if started is None else started
     progress, chunk = _Progress(0), 1
     planned = len(betas)

@@ -120,9 +120,14 @@ class HopfieldBackend(Backend):
             spins, sweeps, outcome, trace = self._run_async(energy, params, seed, spins, progress, groups)
         else:
             spins, sweeps, outcome, trace = self._run_sync(energy, params, spins, progress)
-        if progress.timed_out and params.mode == "async":  # only the reads that ran are returned
-            ran = progress.finished
-            spins, sweeps, outcome, trace = spins[:ran], sweeps[:ran], outcome[:ran], trace[:ran]
+        if params.mode == "async" and (progress.timed_out or progress.interrupted):
+            # only the reads that ran are returned: a read never started is its random start, not an answer (a
+            # Ctrl-C keeps the reads it caught in mid-descent too)
+            ran = np.arange(progress.finished) if progress.timed_out else np.flatnonzero(
+                (np.arange(len(sweeps)) < progress.finished) | (sweeps > 0))
+            spins, sweeps = spins[ran], sweeps[ran]
+            outcome = [outcome[r] for r in ran]
+            trace = [trace[r] for r in ran] if params.trace else trace
         info = {
             "derived": {"seed": seed, "units": "winner-take-all" if groups is not None else "single"},
             "read_sweeps": sweeps, "outcome": outcome,
@@ -142,8 +147,8 @@ class HopfieldBackend(Backend):
     def _run_async(energy: Energy, params: HopfieldParams, seed: int, spins: np.ndarray, progress: _Progress,
                    groups: OneHotGroups | None):
         """Reads run in batches of about ``BATCH_SECONDS`` each (a read's result does not depend on its batch), so
-        progress and the anytime curve advance, and Ctrl-C keeps every finished read (the others keep their start
-        state, outcome ``interrupted``)."""
+        progress and the anytime curve advance, and Ctrl-C keeps every finished read and those it caught in
+        mid-descent (outcome ``interrupted``); :meth:`solve` leaves out the reads never started."""
         model = compile_spin_model(energy, build_deadline(progress.started, params.time_limit))
         reads = len(spins)
         hq = np.zeros((reads, model.n))  # each batch's fields are computed when it starts (reads × couplings)

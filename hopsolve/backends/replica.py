@@ -391,12 +391,10 @@ def _run_chunked(plan: np.ndarray | None, constant: float, advance: Callable[[in
     (``compressed``/``stretched``; a plan that needed neither replays exactly). ``first_sweep`` bounds the seconds
     the first sweep may take, before any pace is measured: a run with less left than that starts none (a TSP of
     200 cities has 16 million couplings, and one sweep of 16 replicas took 0.3 s at a busy machine's pace). Ctrl-C
-    between chunks ends the run with every replica's best so far.
+    between chunks ends the run with every replica's best so far; runs without a limit or a callback are chunked
+    too (so Ctrl-C stops them), which changes no replica's arithmetic.
     """
     limit = params.time_limit
-    if limit is None and callback is None:
-        advance(0, plan)
-        return _Progress(len(plan))
     progress, chunk = _Progress(), 1
     adjust = plan is not None and params.schedule == "anneal"
     began = time.perf_counter()
