@@ -339,14 +339,15 @@ def test_an_interrupted_run_decodes_only_its_best_reads(registry, monkeypatch):
     monkeypatch.setattr(HopfieldProgress, "BATCH_SECONDS", 1e-9)  # a batch per thread's worth of reads
     progress: list[dict] = []
 
-    def callback(update: dict) -> None:  # Ctrl-C at the backend's second progress report
+    def callback(update: dict) -> None:  # Ctrl-C at the backend's twelfth progress report
         if "done" in update:
             progress.append(update)
-            if len(progress) == 2:
+            if len(progress) == 12:
                 raise KeyboardInterrupt
     result, solution, _ = solving.solve_path(registry, INSTANCES / "gset" / "G11.txt", backend="hopfield",
                                              params={"reads": 64}, seed=3, callback=callback)
-    assert result.status == "interrupted" and result.reads == 64
+    # the reads that ran (those never started are not returned), more than are decoded
+    assert result.status == "interrupted" and solving.INTERRUPTED_DECODED_READS < result.reads < 64
     assert result.info["decoded_reads"] == solving.INTERRUPTED_DECODED_READS
     assert result.feasible_reads <= solving.INTERRUPTED_DECODED_READS and solution.feasible
 
