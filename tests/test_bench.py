@@ -301,3 +301,36 @@ def test_encoding_options_reach_backend_tasks_only(cli, tmp_path):
     records = {r["solver"]: r for r in map(json.loads, out.read_text().splitlines())}
     assert records["anneal"]["params"]["options"]["form"] == "lucas"
     assert records["networkx-greedy"]["status"] != "error"
+
+
+def test_a_closed_progress_pipe_does_not_end_the_sweep(tmp_path):
+    """``hopsolve bench ... 2>&1 | head -1``: the progress lines lost their reader after the first line. The sweep
+    used to stop there, silently, with exit code 0; it goes on to the last task now."""
+    out = tmp_path / "r.jsonl"
+    command = [sys.executable, "-m", "hopsolve.cli", "bench", *GRID, "--jobs", "1", "--out", str(out)]
+    reader, writer = os.pipe()
+    proc = subprocess.Popen(command, stdout=writer, stderr=writer)
+    os.close(writer)
+    os.read(reader, 1)  # the first byte, then nobody reads: the pipe is closed
+    os.close(reader)
+    assert proc.wait(timeout=300) == 0
+    assert len(lines(out)) == 6
+
+
+def test_progress_falls_silent_where_its_stream_is_gone():
+    from hopsolve.bench.progress import Progress
+
+    class Gone:
+        writes = 0
+
+        def write(self, text: str) -> None:
+            Gone.writes += 1
+            raise BrokenPipeError
+
+        def flush(self) -> None:
+            pass
+
+    progress = Progress(3, stream=Gone())
+    for _ in range(3):
+        progress.update({"instance": "G1", "label": "anneal", "seed": 1, "status": "feasible"})
+    assert progress.done == 3 and progress.silent and Gone.writes == 1

@@ -8,6 +8,9 @@ from typing import IO, Any
 
 
 class Progress:
+    """A sweep's progress, one update per finished task. Output is a courtesy: where the stream is gone (``bench
+    ... 2>&1 | head``, a closed log pipe) it falls silent and the sweep goes on."""
+
     def __init__(self, total: int, done: int = 0, stream: IO[str] | None = None) -> None:
         self.total = total
         self.done = done
@@ -23,8 +26,18 @@ class Progress:
         seconds = (time.monotonic() - self.start) / ran * (self.total - self.done)
         return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
 
+    silent = False
+
     def update(self, record: dict[str, Any]) -> None:
         self.done += 1
+        if self.silent:
+            return
+        try:
+            self._write(record)
+        except OSError:  # BrokenPipeError among them: nobody reads the progress any more
+            self.silent = True
+
+    def _write(self, record: dict[str, Any]) -> None:
         what = f"{record.get('instance')} {record.get('label')} seed {record.get('seed')}: {record.get('status')}"
         if self.tty:
             width = 30
