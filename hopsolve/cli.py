@@ -271,9 +271,11 @@ def _add_bench(sub: Any) -> None:
     p.add_argument("--time-limit", type=float, help="seconds per run")
     p.add_argument("--out", required=True, help="results file (JSONL); rerun with the same file to resume")
     p.add_argument("--jobs", type=int, help="local worker processes (default: cores)")
-    p.add_argument("--executor", choices=("local", "dask"), default="local")
-    p.add_argument("--workers", type=int, help="workers of a local Dask cluster")
-    p.add_argument("--scheduler", help="address of an existing Dask scheduler (tcp://host:port)")
+    p.add_argument("--executor", choices=("local", "dask"),
+                   help="where tasks run (default: local; dask where --scheduler or --workers is given)")
+    p.add_argument("--workers", type=int, help="workers of a local Dask cluster (implies --executor dask)")
+    p.add_argument("--scheduler", help="address of an existing Dask scheduler, tcp://host:port (implies --executor "
+                                       "dask)")
     p.add_argument("--option", action="append", metavar="KEY=VALUE", help="encoding option of the problem")
     p.add_argument("--weight", action="append", metavar="TERM=VALUE", help="energy term weight (repeatable)")
     p.add_argument("--trace", action="store_true",
@@ -304,6 +306,23 @@ def _add_report(sub: Any) -> None:
                    help="the gap (%%) a run must reach to count as solved in the time profile (default 1)")
 
 
+def _bench_executor(args: argparse.Namespace) -> str:
+    """Where ``bench`` runs its tasks: ``--executor`` if given, else Dask where ``--scheduler`` or ``--workers``
+    asks for it, else locally. Options that the chosen executor would ignore are refused, not dropped."""
+    executor = args.executor or ("dask" if args.scheduler or args.workers is not None else "local")
+    if executor == "local" and (args.scheduler or args.workers is not None):
+        raise UserError(f"{'--scheduler' if args.scheduler else '--workers'} is for --executor dask, not local")
+    if executor == "dask" and args.jobs is not None:
+        raise UserError("--jobs is for --executor local: a Dask run has --workers (a local cluster) or the "
+                        "scheduler's own workers")
+    if args.scheduler and args.workers is not None:
+        raise UserError("--workers sizes a local Dask cluster; with --scheduler the cluster's own workers run the "
+                        "tasks")
+    if args.workers is not None and args.workers < 1:
+        raise UserError(f"--workers must be at least 1, got {args.workers}")
+    return executor
+
+
 def _cmd_bench(args: argparse.Namespace, registry: Registry) -> int:
     from hopsolve.bench.executors import execute
     from hopsolve.bench.grid import build_grid, grid_from_toml, solvers_from_cli
@@ -327,6 +346,7 @@ def _cmd_bench(args: argparse.Namespace, registry: Registry) -> int:
                           time_limit=args.time_limit, options=options, weights=weights)
     if args.jobs is not None and args.jobs < 1:
         raise UserError(f"--jobs must be at least 1, got {args.jobs}")
+    executor = _bench_executor(args)
     if args.trace:
         grid = dataclasses.replace(grid, trace=True)
     store = ResultStore(args.out)
@@ -348,7 +368,7 @@ def _cmd_bench(args: argparse.Namespace, registry: Registry) -> int:
             failed.append(record)
 
     try:
-        execute(tasks, on_result, executor=args.executor, jobs=args.jobs, scheduler=args.scheduler,
+        execute(tasks, on_result, executor=executor, jobs=args.jobs, scheduler=args.scheduler,
                 workers=args.workers)
     except KeyboardInterrupt:
         print(f"\nhopsolve bench: interrupted after {progress.done}/{total} tasks; rerun the same command to "

@@ -334,3 +334,25 @@ def test_progress_falls_silent_where_its_stream_is_gone():
     for _ in range(3):
         progress.update({"instance": "G1", "label": "anneal", "seed": 1, "status": "feasible"})
     assert progress.done == 3 and progress.silent and Gone.writes == 1
+
+
+def test_executor_options_are_never_silently_ignored(cli, tmp_path, monkeypatch):
+    """``--scheduler`` without ``--executor dask`` used to run every task locally, and ``--workers`` with
+    ``--scheduler`` was dropped: each now implies Dask or is refused in one line."""
+    import hopsolve.bench.executors as executors
+
+    used = []
+    monkeypatch.setattr(executors, "run_dask", lambda tasks, on_result, scheduler, workers: used.append(
+        (scheduler, workers)))
+    out = tmp_path / "r.jsonl"
+    assert cli("bench", *GRID, "--out", out, "--scheduler", "tcp://127.0.0.1:9").code == 0
+    assert cli("bench", *GRID, "--out", out, "--workers", "2").code == 0
+    assert used == [("tcp://127.0.0.1:9", None), (None, 2)]
+    for refused, words in ((["--executor", "local", "--scheduler", "tcp://127.0.0.1:9"], "--scheduler is for"),
+                           (["--executor", "local", "--workers", "2"], "--workers is for"),
+                           (["--scheduler", "tcp://127.0.0.1:9", "--workers", "2"], "--workers sizes"),
+                           (["--executor", "dask", "--jobs", "2"], "--jobs is for"),
+                           (["--workers", "0"], "--workers must be")):
+        run = cli("bench", *GRID, "--out", out, *refused)
+        assert run.code == 2 and words in run.err and len(run.err.strip().splitlines()) == 1, run.err
+    assert used == [("tcp://127.0.0.1:9", None), (None, 2)]
