@@ -153,9 +153,16 @@ def make_plugin_manager(
     def register(plugin: Any, origin: Origin) -> None:
         try:
             pm.register(plugin, name=origin.plugin)
-            origins[origin.plugin] = origin
         except Exception as exc:  # noqa: BLE001 - a bad plugin must not stop the others
             failures.append(LoadFailure(origin.plugin, f"{type(exc).__name__}: {exc}"))
+            return
+        unknown = _unknown_hooks(pm, plugin)
+        if unknown:  # a misspelt hook would otherwise register nothing, silently
+            pm.unregister(plugin)
+            failures.append(LoadFailure(origin.plugin, f"unknown hook {', '.join(map(repr, unknown))} (hopsolve's "
+                                                       f"hooks: {', '.join(_hook_names(pm))})"))
+            return
+        origins[origin.plugin] = origin
 
     def load(what: str, loader: Callable[[], Any]) -> Any:
         """Import a plugin; any failure, ``SystemExit`` included, is reported and the plugin skipped."""
@@ -198,6 +205,19 @@ def make_plugin_manager(
         pm.trace.root.setwriter(sys.stderr.write)
         pm.enable_tracing()
     return pm, origins, failures
+
+
+def _hook_names(pm: pluggy.PluginManager) -> list[str]:
+    """The hooks hopsolve specifies."""
+    return sorted(name for name, caller in vars(pm.hook).items() if getattr(caller, "spec", None) is not None)
+
+
+def _unknown_hooks(pm: pluggy.PluginManager, plugin: Any) -> list[str]:
+    """The hook implementations of ``plugin`` that no hook specification matches (what pluggy's
+    ``check_pending`` refuses), ``optionalhook`` ones excepted."""
+    return sorted(caller.name for caller in pm.get_hookcallers(plugin) or []
+                  if caller.spec is None and any(not impl.optionalhook for impl in caller.get_hookimpls()
+                                                 if impl.plugin is plugin))
 
 
 def _collect(pm: pluggy.PluginManager, hook_name: str, origins: Mapping[str, Origin],

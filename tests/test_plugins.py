@@ -262,3 +262,22 @@ def test_a_plugin_that_exits_at_import_is_reported_like_any_failure(site, cli):
     assert failure.plugin == "exiting" and "SystemExit" in failure.error and "qubo" in registry.problems
     run = cli("solve", INSTANCES / "tsplib" / "burma14.tsp", "--param", "sweeps=50")
     assert run.code == 0 and len([line for line in run.err.splitlines() if "warning" in line]) == 1
+
+
+def test_a_misspelt_hook_is_reported_not_silently_ignored():
+    """A plugin whose hook is ``hopsolve_problem`` (no final s) registered nothing and no failure was listed; it
+    is now a failure naming the unknown hook and the real ones, and the other plugins keep working. An
+    ``optionalhook`` implementation is the plugin's business and passes."""
+    import types
+
+    import hopsolve
+
+    misspelt = types.ModuleType("misspelt_plugin")
+    misspelt.hopsolve_problem = hopsolve.hookimpl(lambda register: None)
+    optional = types.ModuleType("optional_plugin")
+    optional.hopsolve_someday = hopsolve.hookimpl(optionalhook=True)(lambda register: None)
+    registry = build_registry({"HOPSOLVE_DISABLE_PLUGIN_AUTOLOAD": "1"}, extra_plugins=[misspelt, optional])
+    [failure] = [f for f in registry.failures if "misspelt_plugin" in str(f)]
+    assert "unknown hook 'hopsolve_problem'" in str(failure) and "hopsolve_problems" in str(failure)
+    assert not [f for f in registry.failures if "optional_plugin" in str(f)]
+    assert "anneal" in registry.backends  # the built-ins (autoload is off: no entry-point plugins) still load
