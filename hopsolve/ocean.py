@@ -286,9 +286,10 @@ class TankSampler(HopsolveSampler):
 
 class ExactSampler(HopsolveSampler):
     """Gray-code enumeration (hopsolve backend ``exact``, up to 26 variables): every ground state, one row each
-    (at most ``max_states``); unlike ``dimod.ExactSolver`` it does not list the excited states, and it takes no
-    ``num_reads``. ``info['proven_optimal']`` is true. ``seed`` is accepted and recorded like everywhere else,
-    but the enumeration does not use it."""
+    (at most ``max_states``, 1024 by default: ``info['ground_states']`` counts them all and
+    ``info['ground_states_truncated']`` says whether rows were left out); unlike ``dimod.ExactSolver`` it does
+    not list the excited states, and it takes no ``num_reads``. ``info['proven_optimal']`` is true. ``seed`` is
+    accepted and recorded like everywhere else, but the enumeration does not use it."""
 
     backend_class = ExactBackend
 

@@ -57,8 +57,26 @@ def test_exact_returns_every_ground_state(n, seed):
     e = energy.energies(states)
     ground = states[np.isclose(e, e.min())]
     assert samples.best_energy == pytest.approx(e.min())
-    assert len(samples) == len(ground)
+    assert len(samples) == len(ground) == samples.info["ground_states"]
+    assert not samples.info["ground_states_truncated"]
     assert {tuple(s) for s in samples.states} == {tuple(s) for s in ground.astype(int)}
+
+
+@pytest.mark.parametrize("free", [3, 17, 20])  # 20 units: 16 chunks of 2¹⁶ states, each adding to the count
+def test_exact_counts_every_ground_state_and_says_when_it_kept_fewer(free):
+    """A spin pinned by a bias and ``free`` units coupled to nothing: 2^free ground states. At most
+    ``max_states`` rows are kept; the count says how many there are, and a flag that some were left out (the list
+    was cut at 1024 without a word)."""
+    from hopsolve import Energy
+
+    n = free + 1
+    bias = np.zeros(n)
+    bias[0] = 1.0
+    samples = ExactBackend().solve(Energy.from_hopfield(np.zeros((n, n)), bias, 0.0, "spin"))
+    assert samples.info["ground_states"] == 2**free
+    assert len(samples) == min(2**free, 1024) and np.all(samples.states[:, 0] == 1)
+    assert samples.info["ground_states_truncated"] == (2**free > 1024)
+    assert np.allclose(samples.energies, -1.0)
 
 
 def test_exact_refuses_too_many_variables():

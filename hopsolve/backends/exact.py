@@ -29,8 +29,8 @@ progress is reported and Ctrl-C and the deadline are seen between chunks (a few 
 def _gray_code_minimum(w: np.ndarray, b: np.ndarray, start: np.ndarray, bits: int, tolerance: float,
                        found: np.ndarray, count_out: np.ndarray) -> float:
     """Walk the 2^bits spin states that differ from ``start`` in its first ``bits`` units, flipping one spin per
-    step; return the minimum, write the states within ``tolerance`` of it to ``found`` (as many as fit) and their
-    number to ``count_out[0]``.
+    step; return the minimum, write the states within ``tolerance`` of it to ``found`` (as many as fit), their
+    number to ``count_out[0]`` and how many there are in all (kept or not) to ``count_out[1]``.
 
     The results go to arrays the caller owns and only a float is returned: a Ctrl-C that arrives while numba
     boxes a returned array is raised inside the boxing, and the call then fails with a ``SystemError`` instead of
@@ -42,6 +42,7 @@ def _gray_code_minimum(w: np.ndarray, b: np.ndarray, start: np.ndarray, bits: in
     e = -0.5 * s @ (w @ s) - b @ s
     best = e
     count = 1
+    total = 1
     for j in range(n):
         found[0, j] = np.int8(s[j])
     for k in range(1, 1 << bits):
@@ -55,11 +56,15 @@ def _gray_code_minimum(w: np.ndarray, b: np.ndarray, start: np.ndarray, bits: in
         if e < best - tolerance:
             best = e
             count = 0
-        if e <= best + tolerance and count < max_states:
-            for j in range(n):
-                found[count, j] = np.int8(s[j])
-            count += 1
+            total = 0
+        if e <= best + tolerance:
+            total += 1
+            if count < max_states:
+                for j in range(n):
+                    found[count, j] = np.int8(s[j])
+                count += 1
     count_out[0] = count
+    count_out[1] = total
     return best
 
 
@@ -90,7 +95,8 @@ class ExactBackend(Backend):
         """Parameters of the exact backend (no ``reads``: one enumeration returns every ground state)."""
 
         max_states: int = 1024
-        """Keep at most this many degenerate ground states."""
+        """Keep at most this many degenerate ground states (``info['ground_states']`` counts them all, and
+        ``info['ground_states_truncated']`` says whether some were left out)."""
         tolerance: float = 1e-9
         """States within this (relative to the largest coefficient) of the minimum count as ground states."""
         time_limit: float | None = None
@@ -122,7 +128,8 @@ class ExactBackend(Backend):
         best, states, interrupted, done = np.inf, np.zeros((0, n), np.int8), False, 0
         deadline = None if params.time_limit is None else start + params.time_limit
         timed_out = False
-        found_buffer, count = np.zeros((min(params.max_states, 1 << bits), n), np.int8), np.zeros(1, np.int64)
+        found_buffer, count = np.zeros((min(params.max_states, 1 << bits), n), np.int8), np.zeros(2, np.int64)
+        ground = 0  # every ground state found so far, kept or not
         try:  # Ctrl-C between chunks keeps the best states of the chunks done
             for chunk in range(chunks):
                 start_state = -np.ones(n)
@@ -131,6 +138,7 @@ class ExactBackend(Backend):
                 chunk_best = _gray_code_minimum(dense, b, start_state, bits, tolerance, found_buffer, count)
                 found = found_buffer[: count[0]].copy()
                 if chunk_best <= best + tolerance:
+                    ground = ground + int(count[1]) if chunk_best >= best - tolerance else int(count[1])
                     merged = np.concatenate([states, found]) if chunk_best >= best - tolerance else found
                     best = min(best, chunk_best)
                     keep = spin.energies(merged) <= best + offset + tolerance
@@ -154,5 +162,7 @@ class ExactBackend(Backend):
         complete = done == chunks
         return SampleSet.from_states(energy, states[order], proven_optimal=complete, interrupted=interrupted,
                                      timed_out=timed_out,
-                                     ground_states=len(states), work=done << bits, work_unit="states",
+                                     ground_states=max(ground, len(states)),
+                                     ground_states_truncated=ground > len(states), work=done << bits,
+                                     work_unit="states",
                                      wall_time_s=time.perf_counter() - start)
