@@ -325,9 +325,9 @@ def _resolve_backend(backend: Any, registry: Any) -> Backend:
         return backend()
     if isinstance(backend, str):
         if registry is None:
-            from hopsolve.plugins import build_registry
+            from hopsolve.plugins import default_registry
 
-            registry = build_registry()
+            registry = default_registry()
         return registry.backend(backend)
     raise ParameterError(f"a backend is a registered name, a Backend or its class, got {backend!r}")
 

@@ -18,6 +18,7 @@ import importlib
 import importlib.metadata as metadata
 import os
 import sys
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,9 +114,10 @@ class Registry:
         if len(matches) == 1:
             return matches[0]
         if not matches:
-            raise PluginError(f"no problem plugin reads {Path(path).name!r}; name one with --problem "
-                              f"({', '.join(sorted(self.problems))})", path=None)
-        raise PluginError(f"{Path(path).name!r} could be any of {', '.join(matches)}; choose one with --problem")
+            raise PluginError(f"no problem plugin reads {Path(path).name!r}; name one with --problem (problem= "
+                              f"from Python): {', '.join(sorted(self.problems))}", path=None)
+        raise PluginError(f"{Path(path).name!r} could be any of {', '.join(matches)}; choose one with --problem "
+                          "(problem= from Python)")
 
 
 def _entry_points() -> list[metadata.EntryPoint]:
@@ -251,6 +253,16 @@ def _collect(pm: pluggy.PluginManager, hook_name: str, origins: Mapping[str, Ori
                 add(origin, args[0] if len(args) == 1 and not kwargs else None, args, kwargs)
             except PluginError as exc:
                 failures.append(LoadFailure(getattr(exc, "plugin", None) or origin.plugin, str(exc)))
+
+
+def default_registry() -> Registry:
+    """Every installed plugin (:func:`build_registry`), for the Python API's calls that were given no registry:
+    each plugin that failed to load is one ``UserWarning`` naming it (the CLI prints the same lines), so a broken
+    plugin is not silent outside the CLI either."""
+    registry = build_registry()
+    for failure in registry.failures:
+        warnings.warn(f"hopsolve: {failure}", UserWarning, stacklevel=3)
+    return registry
 
 
 def build_registry(env: Mapping[str, str] | None = None, extra_plugins: list[Any] | None = None) -> Registry:

@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from hopsolve.errors import ParameterError, UserError
-from hopsolve.plugins import Registry, build_registry
+from hopsolve.plugins import Registry, default_registry
 from hopsolve.problem import Instance
 from hopsolve.result import Result
 from hopsolve.solving import solve_instance, solve_path
@@ -212,7 +212,7 @@ def solve(
         As ``hopsolve solve``'s ``--seed``, ``--time-limit``, ``--reads``, ``--param``, ``--weight`` and
         ``--option``; the seed used is recorded in the result.
     registry
-        The plugins to use (default: ``build_registry()``, every installed plugin).
+        The plugins to use (default: every installed plugin, each that failed to load a ``UserWarning``).
 
     Returns
     -------
@@ -234,7 +234,7 @@ def solve(
     >>> result.solution in ({"a": 1, "b": 0}, {"a": 0, "b": 1}), result.objective
     (True, -1.0)
     """
-    registry = registry if registry is not None else build_registry()
+    registry = registry if registry is not None else default_registry()
     kind = _kind_of(source)
     if kind.problem is not None and problem not in (None, kind.problem):
         raise ParameterError(f"{kind.description} is solved as problem {kind.problem!r}, not {problem!r}")

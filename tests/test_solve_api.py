@@ -285,3 +285,18 @@ def test_readme_from_python_section_runs_and_solves_berlin52(tmp_path, monkeypat
     assert berlin52.objective == euc_2d_tour_length(BERLIN52, berlin52.solution) == 7542
     assert (tmp_path / "berlin52.png").exists()
     assert namespace["cut"].objective == 12
+
+
+def test_a_plugin_that_failed_to_load_is_a_warning_from_python_too(monkeypatch, tmp_path):
+    """The CLI names a broken plugin in one line; ``hopsolve.solve`` said nothing (the failure sat in
+    ``build_registry().failures``). It is a ``UserWarning`` now, and a file no plugin reads names the Python
+    argument, not only the CLI flag."""
+    monkeypatch.setenv("HOPSOLVE_PLUGINS", "no_such_hopsolve_plugin")
+    with pytest.warns(UserWarning, match="plugin 'no_such_hopsolve_plugin' failed: ModuleNotFoundError"):
+        result = hopsolve.solve({("a", "a"): -1.0}, backend="exact")
+    assert result.objective == -1.0
+    odd = tmp_path / "x.unknownsuffix"
+    odd.write_text("1\n")
+    monkeypatch.delenv("HOPSOLVE_PLUGINS")
+    with pytest.raises(UserError, match=r"--problem \(problem= from Python\)"):
+        hopsolve.solve(odd)
