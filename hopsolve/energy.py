@@ -1145,15 +1145,18 @@ class Energy:
         return q.tocsr(), c
 
     def to_dimod(self) -> Any:
-        """A ``dimod.BinaryQuadraticModel`` with the same energy (coefficients negated: ``h = -b``, ``J = -W``)."""
+        """A ``dimod.BinaryQuadraticModel`` with the same energy (coefficients negated: ``h = -b``, ``J = -W``),
+        its variables named by :attr:`labels` where the energy has them (as :meth:`from_dimod` leaves them), else
+        0..n-1."""
         try:
             import dimod
         except ImportError:
             raise ParameterError("to_dimod needs the optional dependency: pip install 'hopsolve[dimod]'") from None
         w, b, c = self.to_hopfield()
+        name = list(self.labels) if self.labels is not None else list(range(self.num_variables))
         upper = sp.triu(w, 1).tocoo()
-        quadratic = {(int(i), int(j)): -float(v) for i, j, v in zip(upper.row, upper.col, upper.data)}
-        linear = {i: -float(b[i]) for i in range(self.num_variables)}
+        quadratic = {(name[i], name[j]): -float(v) for i, j, v in zip(upper.row, upper.col, upper.data)}
+        linear = {name[i]: -float(b[i]) for i in range(self.num_variables)}
         vartype = dimod.SPIN if self.vartype is Vartype.SPIN else dimod.BINARY
         return dimod.BinaryQuadraticModel(linear, quadratic, c, vartype)
 

@@ -163,6 +163,12 @@ class HopsolveSampler(dimod.Sampler):
         dimod.SampleSet
             Samples with ``bqm.energies`` as energies, and ``info`` as described in :mod:`hopsolve.ocean`.
         """
+        if not isinstance(bqm, dimod.BinaryQuadraticModel):  # a dict or a CQM failed on a missing attribute
+            hint = (" (a constrained model: hopsolve.solve(cqm), or dimod.cqm_to_bqm first)"
+                    if isinstance(bqm, dimod.ConstrainedQuadraticModel) else
+                    " (sample_qubo(Q) or sample_ising(h, J) take dictionaries)" if isinstance(bqm, Mapping) else "")
+            raise ParameterError(f"{type(self).__name__}.sample takes a dimod.BinaryQuadraticModel, got "
+                                 f"{type(bqm).__name__}{hint}")
         self._check_names(parameters, self._parameters, " in sample()")
         values = {**self._defaults, **parameters}
         seed = resolve_seed(values.pop("seed", None))

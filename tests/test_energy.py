@@ -161,6 +161,13 @@ def test_dimod_round_trip_keeps_energies():
         back = Energy.from_dimod(bqm)
         np.testing.assert_allclose(back.energies(states), energy.energies(states))
     assert dimod.BinaryQuadraticModel is not None
+    # labels survive the round trip (to_dimod named the variables 0..n-1 whatever from_dimod had read)
+    bqm = dimod.BinaryQuadraticModel({"x": 1.0, ("t", 2): -0.5, "z": 0.0}, {("x", ("t", 2)): 2.0, ("z", "x"): -1.0},
+                                     0.25, "BINARY")
+    again = Energy.from_dimod(bqm).to_dimod()
+    assert set(again.variables) == {"x", ("t", 2), "z"}
+    samples = [{"x": 1, ("t", 2): 0, "z": 1}, {"x": 0, ("t", 2): 1, "z": 1}]
+    np.testing.assert_allclose(again.energies(samples), bqm.energies(samples))
 
 
 def test_sparse_input_and_labels():

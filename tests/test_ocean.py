@@ -353,3 +353,17 @@ def test_info_is_typed_and_serialisable(make, params):
         assert len(info["per_read"]["trace"]) == len(sampleset)
     back = dimod.SampleSet.from_serializable(json.loads(json.dumps(sampleset.to_serializable())))
     assert np.array_equal(back.record.sample, sampleset.record.sample) and back.info["seed"] == 4
+
+
+def test_sample_refuses_what_is_not_a_bqm_in_one_line():
+    """A dict or a CQM given to ``sample`` failed on a missing attribute (``'dict' object has no attribute
+    'variables'``); it is a ParameterError naming what ``sample`` takes and where the other goes."""
+    from hopsolve import ParameterError
+    from hopsolve.ocean import AnnealSampler
+
+    cqm = dimod.ConstrainedQuadraticModel()
+    cqm.set_objective(dimod.Binary("x"))
+    for given, words in (({"a": 1.0}, "sample_qubo"), (cqm, "hopsolve.solve(cqm)"), ([1, 2], "got list")):
+        with pytest.raises(ParameterError, match="takes a dimod.BinaryQuadraticModel") as caught:
+            AnnealSampler().sample(given)
+        assert words in str(caught.value) and "\n" not in str(caught.value)
