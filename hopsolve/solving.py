@@ -178,9 +178,10 @@ def solve_instance(
         except TooLargeError as refused:  # say where the limit went when reading or decoding squeezed the backend
             if not squeezed:
                 raise
-            uses = [f"reading and encoding the instance took {spent:.1f} s"] if spent >= 0.1 * time_limit else []
+            # two significant digits: under a tiny limit ".1f" printed "took 0.0 s" for what squeezed the backend
+            uses = [f"reading and encoding the instance took {spent:.2g} s"] if spent >= 0.1 * time_limit else []
             if decoding >= 0.1 * time_limit:
-                uses.append(f"decoding {reads_expected:,} reads should take {decoding:.1f} s")
+                uses.append(f"decoding {reads_expected:,} reads should take {decoding:.2g} s")
             raise TooLargeError(f"{refused} ({' and '.join(uses) or 'set-up took'} of the {time_limit:g} s limit, "
                                 f"leaving the backend {built.time_limit:.2g} s)") from None
         rows = np.arange(len(samples))
