@@ -192,7 +192,9 @@ def solve(
           ``hopsolve solve PATH`` does; ``solution`` is the problem's own (TSP: the tour, 1-based city ids);
         - an :class:`Instance`: solved as ``instance.problem``; ``solution`` as the problem gives it;
         - a networkx graph: max-cut, edge attribute ``weight`` (default 1); ``solution`` is a dict
-          ``{node: side}`` with side +1 or -1 for every node of the graph, ``objective`` the cut weight;
+          ``{node: side}`` with side +1 or -1 for every node of the graph, ``objective`` the cut weight (of a
+          directed graph, every arc counts: arcs ``u→v`` and ``v→u`` both cut add both weights, as in its
+          undirected graph with the weights summed);
         - a QUBO dict ``{(i, j): value}`` with any hashable labels (``(i, i)`` is the linear term of ``i``):
           minimise ``Σ value·x_i·x_j``; ``solution`` is a dict ``{label: bit}`` (bits 0/1), ``objective`` and
           ``energy`` are ``xᵀQx``;

@@ -300,3 +300,12 @@ def test_a_plugin_that_failed_to_load_is_a_warning_from_python_too(monkeypatch, 
     monkeypatch.delenv("HOPSOLVE_PLUGINS")
     with pytest.raises(UserError, match=r"--problem \(problem= from Python\)"):
         hopsolve.solve(odd)
+
+
+def test_a_directed_graph_cuts_every_arc_as_documented():
+    """Arcs u→v and v→u both cut add both weights: the cut of the undirected graph with the weights summed."""
+    directed = nx.DiGraph()
+    directed.add_weighted_edges_from([(0, 1, 2.0), (1, 0, 3.0), (1, 2, 1.0), (2, 0, 4.0)])
+    undirected = nx.Graph()
+    undirected.add_weighted_edges_from([(0, 1, 5.0), (1, 2, 1.0), (2, 0, 4.0)])
+    assert hopsolve.solve(directed, backend="exact").objective == hopsolve.solve(undirected, backend="exact").objective
