@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import math
@@ -306,6 +307,13 @@ def _add_report(sub: Any) -> None:
                    help="the gap (%%) a run must reach to count as solved in the time profile (default 1)")
 
 
+def _tell(line: str) -> None:
+    """A line of ``bench``'s own on stderr; where nobody reads stderr any more (``2>&1 | head``) it is dropped,
+    and the sweep, its records and its exit code go on as they would."""
+    with contextlib.suppress(OSError):
+        print(line, file=sys.stderr, flush=True)
+
+
 def _bench_executor(args: argparse.Namespace) -> str:
     """Where ``bench`` runs its tasks: ``--executor`` if given, else Dask where ``--scheduler`` or ``--workers``
     asks for it, else locally. Options that the chosen executor would ignore are refused, not dropped."""
@@ -356,8 +364,7 @@ def _cmd_bench(args: argparse.Namespace, registry: Registry) -> int:
     tasks = [t for t in grid.tasks() if t.key not in finished]
     total = len(grid.tasks())
     progress = Progress(total, total - len(tasks))
-    print(f"hopsolve bench: {total} tasks, {total - len(tasks)} already in {args.out}, {len(tasks)} to run",
-          file=sys.stderr)
+    _tell(f"hopsolve bench: {total} tasks, {total - len(tasks)} already in {args.out}, {len(tasks)} to run")
 
     failed = []
 
@@ -371,15 +378,14 @@ def _cmd_bench(args: argparse.Namespace, registry: Registry) -> int:
         execute(tasks, on_result, executor=executor, jobs=args.jobs, scheduler=args.scheduler,
                 workers=args.workers)
     except KeyboardInterrupt:
-        print(f"\nhopsolve bench: interrupted after {progress.done}/{total} tasks; rerun the same command to "
-              "resume", file=sys.stderr)
+        _tell(f"\nhopsolve bench: interrupted after {progress.done}/{total} tasks; rerun the same command to resume")
         _end_if_abandoned()
         return 130
     if failed:
         first = failed[0]
-        print(f"hopsolve bench: {len(failed)} of {len(tasks)} tasks ended in error (first: {first.get('instance')} "
+        _tell(f"hopsolve bench: {len(failed)} of {len(tasks)} tasks ended in error (first: {first.get('instance')} "
               f"{first.get('label')}: {str(first.get('error', '')).splitlines()[-1] if first.get('error') else ''}); "
-              f"fix the cause and rerun with --retry-errors", file=sys.stderr)
+              f"fix the cause and rerun with --retry-errors")
         return 1
     return 0
 
