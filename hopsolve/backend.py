@@ -66,7 +66,11 @@ def check_run_size(*, reads: int, units: int, steps: int = 0, trace: bool = Fals
 class Backend(ABC):
     """A stateless solver of energies. ``Params`` is a frozen dataclass, every field defaulted and documented.
 
-    ``solve`` must be deterministic for a given seed and must return states scored by ``energy`` itself.
+    ``solve`` must be deterministic for a given seed, with or without a callback (reporting progress, which
+    splits a built-in backend's run into chunks, changes no read's arithmetic), and must return states scored by
+    ``energy`` itself. A Ctrl-C (``KeyboardInterrupt``) during ``solve`` ends the built-in backends' runs at the
+    chunk it interrupts, callback or not, with every read's best so far and ``info['interrupted']`` true (reads
+    never started are not returned); a backend that cannot stop may let it propagate.
     """
 
     name: ClassVar[str]
@@ -107,4 +111,5 @@ class Backend(ABC):
         initial_states: np.ndarray | None = None,
         callback: Callback | None = None,
     ) -> SampleSet:
-        """Minimise ``energy``; ``initial_states`` (reads × n) where the dynamics start from given states."""
+        """Minimise ``energy``; ``initial_states`` (reads × n) where the dynamics start from given states;
+        ``callback`` gets progress updates (:data:`Callback`) and may raise ``KeyboardInterrupt`` to stop the run."""
