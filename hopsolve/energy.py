@@ -134,12 +134,8 @@ def check_matrix_size(nonzeros: int, what: str) -> None:
 
 
 def _as_states(states: Any, n: int) -> np.ndarray:
-    arr = np.asarray(states, dtype=np.float64)
-    if arr.ndim == 1:
-        arr = arr[None, :]
-    if arr.ndim != 2 or arr.shape[1] != n:
-        raise ParameterError(f"states must have {n} columns, got shape {np.shape(states)}")
-    return arr
+    """``states`` as a float64 array of n columns (one state may be a vector)."""
+    return np.asarray(_state_rows(states, n), dtype=np.float64)
 
 
 ENERGY_BLOCK_ENTRIES = 1 << 21
