@@ -24,6 +24,7 @@ from hopsolve.plugins import Registry, default_registry
 from hopsolve.problem import Instance
 from hopsolve.result import Result
 from hopsolve.solving import solve_instance, solve_path
+from hopsolve.terminal import CompileNote
 
 
 def _unchanged(value: Any) -> Any:
@@ -216,6 +217,9 @@ def solve(
     registry
         The plugins to use (default: every installed plugin, each that failed to load a ``UserWarning``).
 
+    A first run on a machine compiles the kernels (tens of seconds, cached afterwards, outside any time limit);
+    when preparing takes longer than 1.5 s one line on standard error says so, as the CLI's does.
+
     Returns
     -------
     Result
@@ -241,13 +245,17 @@ def solve(
     if kind.problem is not None and problem not in (None, kind.problem):
         raise ParameterError(f"{kind.description} is solved as problem {kind.problem!r}, not {problem!r}")
     prepared = kind.convert(source, registry, problem)
+    note = CompileNote()  # a first run compiles for tens of seconds: say so on stderr, as the CLI does
     settings = dict(backend=backend, baseline=baseline, seed=seed, time_limit=time_limit, reads=reads,
-                    params=params, weights=weights, options=options)
-    if prepared.path is not None:
-        result, solution, instance = solve_path(registry, prepared.path, problem=prepared.problem, **settings)
-    else:
-        instance = prepared.instance
-        result, solution = solve_instance(registry, prepared.problem, instance, **settings)
+                    params=params, weights=weights, options=options, callback=None if baseline else note)
+    try:
+        if prepared.path is not None:
+            result, solution, instance = solve_path(registry, prepared.path, problem=prepared.problem, **settings)
+        else:
+            instance = prepared.instance
+            result, solution = solve_instance(registry, prepared.problem, instance, **settings)
+    finally:
+        note.close()
     result.solution = prepared.present(result.solution)
     result._drawable = (registry.problem(result.problem), instance, solution)
     return result

@@ -12,6 +12,40 @@ SHOW_AFTER_S = 2.0  # solves shorter than this never draw a bar
 COMPILE_NOTE_AFTER_S = 1.5  # a preparation longer than this is compiling: say so once
 
 
+class CompileNote:
+    """A solve's callback that says once, on ``stream`` (standard error), that kernels are compiling when the
+    preparation (from ``{"stage": "preparing"}`` to ``{"stage": "solving"}``) outlasts :data:`COMPILE_NOTE_AFTER_S`:
+    a first run compiles for tens of seconds, which nothing else would show. Other updates are ignored; a
+    stream that is gone (a closed pipe) is not written to."""
+
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self._timer: threading.Timer | None = None
+
+    def __call__(self, update: dict[str, Any]) -> None:
+        if update.get("stage") == "preparing":
+            self.close()
+            self._timer = threading.Timer(COMPILE_NOTE_AFTER_S, self._say)
+            self._timer.daemon = True
+            self._timer.start()
+        else:
+            self.close()
+
+    def _say(self) -> None:
+        try:
+            self.stream.write("hopsolve: compiling kernels (first run on this machine; cached afterwards, and not "
+                              "counted in the time limit)...\n")
+            self.stream.flush()
+        except (OSError, ValueError):  # a closed pipe or file: nobody to tell
+            pass
+
+    def close(self) -> None:
+        """Cancel a note not yet said (the solve got past its preparation, or ended)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
 class SolveProgress:
     """A backend callback that draws a tqdm bar of sweeps done once a solve has run :data:`SHOW_AFTER_S`.
 
@@ -24,16 +58,14 @@ class SolveProgress:
         self.enabled = force or bool(getattr(self.stream, "isatty", lambda: False)())
         self.started = time.perf_counter()
         self.bar: Any = None
+        self._note = CompileNote(self.stream)
 
     def __call__(self, update: dict[str, Any]) -> None:
         if not self.enabled:
             return
-        if update.get("stage") == "preparing":  # solve_instance is about to compile or load kernels
-            self._note = threading.Timer(COMPILE_NOTE_AFTER_S, self._say_compiling)
-            self._note.daemon = True
-            self._note.start()
+        self._note(update)  # solve_instance's stages: compiling or loading the kernels
+        if "stage" in update:
             return
-        self._cancel_note()
         if time.perf_counter() - self.started < SHOW_AFTER_S:
             return
         if self.bar is None:
@@ -55,20 +87,8 @@ class SolveProgress:
         if best is not None:
             self.bar.set_postfix_str(f"best {best:.10g}", refresh=True)
 
-    _note: threading.Timer | None = None
-
-    def _say_compiling(self) -> None:
-        self.stream.write("hopsolve: compiling kernels (first run on this machine; cached afterwards, and not "
-                          "counted in the time limit)...\n")
-        self.stream.flush()
-
-    def _cancel_note(self) -> None:
-        if self._note is not None:
-            self._note.cancel()
-            self._note = None
-
     def close(self) -> None:
-        self._cancel_note()
+        self._note.close()
         if self.bar is not None:
             self.bar.close()
             self.bar = None

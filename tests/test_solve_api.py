@@ -309,3 +309,23 @@ def test_a_directed_graph_cuts_every_arc_as_documented():
     undirected = nx.Graph()
     undirected.add_weighted_edges_from([(0, 1, 5.0), (1, 2, 1.0), (2, 0, 4.0)])
     assert hopsolve.solve(directed, backend="exact").objective == hopsolve.solve(undirected, backend="exact").objective
+
+
+def test_a_long_preparation_says_once_that_kernels_compile(monkeypatch, capsys):
+    """From Python a first run compiled for 45–55 s without a word (the CLI says it is compiling); now
+    ``hopsolve.solve`` says it on stderr when the preparation takes longer than the note's delay, and only then."""
+    import time as clock
+
+    import hopsolve.terminal as terminal
+    from hopsolve.backends.exact import ExactBackend
+
+    monkeypatch.setattr(terminal, "COMPILE_NOTE_AFTER_S", 0.05)
+    slow = ExactBackend.prepare
+    monkeypatch.setattr(ExactBackend, "prepare", lambda self, energy, params: clock.sleep(0.4) or slow(
+        self, energy, params))
+    hopsolve.solve({("a", "a"): -1.0}, backend="exact")
+    assert capsys.readouterr().err.count("hopsolve: compiling kernels") == 1
+    monkeypatch.setattr(ExactBackend, "prepare", slow)
+    hopsolve.solve({("a", "a"): -1.0}, backend="exact")
+    clock.sleep(0.2)  # past the note's delay: a cancelled note stays unsaid
+    assert "compiling" not in capsys.readouterr().err
