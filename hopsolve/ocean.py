@@ -23,8 +23,9 @@ and follows dimod's contract: ``sample(bqm, **parameters)`` (dimod derives ``sam
   a misspelt ``num_sweeps`` would otherwise run silently with the default.
 - ``info`` holds ``backend``, ``seed``, ``params`` (every backend parameter used), ``derived`` (what the backend
   chose itself, such as the β range), the typed fields ``timed_out``, ``proven_optimal``, ``interrupted``,
-  ``work`` and ``work_unit``, ``compile_s`` (the untimed compile before a time-limited run), and the backend's
-  other ``info`` as ``backend_info``. The backend's per-read data (``read_sweeps``, ``outcome``, ``trace``,
+  ``work`` and ``work_unit``, ``compile_s`` (compiling or loading the kernels before the run, outside any time
+  limit; a first sample that takes long says so on stderr), and the backend's other ``info`` as
+  ``backend_info``. The backend's per-read data (``read_sweeps``, ``outcome``, ``trace``,
   ``graded_outputs``, ...) is a data vector of the sample set where it is one number per read, else in
   ``info['per_read']`` (rows in the sample set's order: a sampler never aggregates reads).
 """
@@ -52,6 +53,7 @@ from hopsolve.energy import Energy
 from hopsolve.errors import ParameterError
 from hopsolve.params import params_dict
 from hopsolve.seeding import resolve_seed
+from hopsolve.terminal import CompileNote
 
 __all__ = [
     "HopsolveSampler",
@@ -181,9 +183,14 @@ class HopsolveSampler(dimod.Sampler):
             starts = self._initial_states(bqm, labels, initial_states, generator, values.get("num_reads"), seed)
             values["num_reads"] = len(starts)
         params = self._build(values, starts)
-        compile_s = 0.0
-        if getattr(params, "time_limit", None) is not None:  # compile outside the limit, as hopsolve solve does
+        # compile (or load) first, outside any time limit as hopsolve solve does, saying so on stderr where it
+        # takes a while: a first sample compiles for tens of seconds
+        note = CompileNote()
+        note({"stage": "preparing"})
+        try:
             compile_s = self.backend.prepare(energy, params)
+        finally:
+            note.close()
         result = self.backend.solve(energy, params, seed=seed, initial_states=starts)
         vectors, other = _read_vectors(result)
         info = {
