@@ -161,8 +161,6 @@ def _state_blocks(rows: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
     step = max(1, ENERGY_BLOCK_ENTRIES // max(1, rows.shape[1]))
     for lo in range(0, len(rows), step):
         yield lo, np.asarray(rows[lo:lo + step], dtype=np.float64)
-    if not len(rows):
-        yield 0, np.zeros((0, rows.shape[1]))
 
 
 def _symmetric_zero_diagonal(matrix: Any, n: int) -> sp.csr_matrix:
