@@ -38,6 +38,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 try:
     import dimod
@@ -53,6 +54,7 @@ from hopsolve.energy import Energy
 from hopsolve.errors import ParameterError
 from hopsolve.params import params_dict
 from hopsolve.seeding import resolve_seed
+from hopsolve.solving import SOLVE_BLAS_THREADS
 from hopsolve.terminal import CompileNote
 
 __all__ = [
@@ -191,7 +193,8 @@ class HopsolveSampler(dimod.Sampler):
             compile_s = self.backend.prepare(energy, params)
         finally:
             note.close()
-        result = self.backend.solve(energy, params, seed=seed, initial_states=starts)
+        with threadpool_limits(limits=SOLVE_BLAS_THREADS, user_api="blas"):  # as solve_instance: kernels own the cores
+            result = self.backend.solve(energy, params, seed=seed, initial_states=starts)
         vectors, other = _read_vectors(result)
         info = {
             "backend": self.backend.name, "seed": seed, "params": params_dict(params),

@@ -32,9 +32,11 @@ DECODE_RESERVE_S = 0.05  # held back from the backend's share of a time limit fo
 MIN_BACKEND_SHARE = 0.05  # the backend always gets at least this fraction of the limit
 SOLVE_BLAS_THREADS = 1
 """BLAS threads while a backend solves and its reads are decoded. The compiled kernels use the cores; the BLAS
-products beside them (energies of the reads, a permutation energy's fields, power iterations) are small, and on a
-busy machine waking a second BLAS thread whose core another process holds stalled each one ~15 ms: scoring ten
-kroA100 reads after a bifurcation run took 0.15 s, past a 2 s limit. ``tank``'s ``blas_threads`` sets its own."""
+products beside them (energies of the reads, a permutation energy's fields, the radius's Lanczos steps) are small,
+and on a busy machine waking a second BLAS thread whose core another process holds stalled each one ~15 ms: scoring
+ten kroA100 reads after a bifurcation run took 0.15 s, past a 2 s limit. A threaded product also leaves OpenBLAS's
+threads spinning for a while after it, on the cores the kernels' threads need. The dimod samplers hold the same
+limit, and ``bifurcation`` holds it itself (called directly too). ``tank``'s ``blas_threads`` sets its own."""
 
 
 def _versions() -> dict[str, str]:

@@ -13,6 +13,7 @@ from hopsolve import Energy, ParameterError, Vartype
 from hopsolve.backends import _sb_kernels as SB
 from hopsolve.backends._model import compile_spin_model
 from hopsolve.backends.bifurcation import (
+    LANCZOS_STEPS,
     BifurcationBackend,
     BifurcationParams,
     _kernel_model,
@@ -218,8 +219,35 @@ def test_bias_as_a_constant_field_also_reaches_ground_states(seed):
     assert np.isclose(samples.best_energy, ground, atol=1e-9)
 
 
+@pytest.mark.parametrize("case", ["crowded", "negative", "zero", "closed"])
+def test_spectral_radius_by_lanczos(case, monkeypatch):
+    """The radius within 0.5% where the top of the spectrum is crowded (K300's ±1 couplings: 0.9999 of it, where 40
+    steps of power iteration gave 0.991), from the negative end where that is the larger (a complete graph of -1
+    couplings: eigenvalues -(n-1) and +1), 0 without couplings, and exact in a few products where the Krylov space
+    closes (a matrix with two distinct eigenvalues); never above the true radius, never past LANCZOS_STEPS
+    products."""
+    n = 300
+    if case == "crowded":
+        energy = complete_pm1_energy(n, 4)
+    else:
+        matrix = {"negative": -(np.ones((n, n)) - np.eye(n)), "zero": np.zeros((n, n)),
+                  "closed": np.ones((n, n)) - np.eye(n)}[case]
+        energy = Energy.from_hopfield(matrix, np.zeros(n), 0.0, "spin")
+    spin_model = compile_spin_model(energy)
+    model = _kernel_model(spin_model)
+    weights = spin_model.coupling.toarray()
+    np.fill_diagonal(weights, 0.0)
+    true = np.abs(np.linalg.eigvalsh(weights)).max()
+    products = []
+    counted = SB.coupling_product
+    monkeypatch.setattr(SB, "coupling_product", lambda *a: (products.append(1), counted(*a)))
+    radius = spectral_radius(model, n)
+    assert radius <= true * (1 + 1e-9) and radius == pytest.approx(true, rel=5e-3 if case == "crowded" else 1e-9)
+    assert len(products) <= (LANCZOS_STEPS if case == "crowded" else 3)
+
+
 def test_coupling_product_equals_the_matrix_with_group_penalties():
-    """Power iteration's product: the couplings (their dense rows here) plus each group family's -2·scale between
+    """The radius's coupling product: the couplings (their dense rows here) plus each group family's -2·scale between
     its members."""
     energy = permutation_energy(np.random.default_rng(2).random((5, 5)) * (1 - np.eye(5)), np.roll(np.eye(5), 1, 1))
     spin_model = compile_spin_model(energy)
@@ -267,7 +295,7 @@ def test_set_up_that_cannot_fit_the_time_limit_is_refused(monkeypatch):
     from hopsolve.backends import bifurcation
     from hopsolve.errors import TooLargeError
 
-    monkeypatch.setattr(bifurcation, "POWER_ITERATIONS", 10**9)  # a set-up that would take forever
+    monkeypatch.setattr(bifurcation, "LANCZOS_STEPS", 10**9)  # a set-up that would take forever
     with pytest.raises(TooLargeError, match=r"past the time limit \((4\.\d+|5) s of it left\)"):
         BifurcationBackend().solve(random_energy(30, 2), BifurcationParams(time_limit=5.0), seed=1)
 
@@ -279,7 +307,7 @@ def test_a_refusal_after_reading_used_up_the_limit_says_so(monkeypatch):
     from hopsolve.backends import bifurcation
     from hopsolve.errors import TooLargeError
 
-    monkeypatch.setattr(bifurcation, "POWER_ITERATIONS", 10**9)  # a set-up that would take forever
+    monkeypatch.setattr(bifurcation, "LANCZOS_STEPS", 10**9)  # a set-up that would take forever
     registry = build_registry()
     instance = registry.problem("qubo").from_qubo(np.triu(np.random.default_rng(1).normal(size=(30, 30))))
     with pytest.raises(TooLargeError, match=r"reading and encoding the instance took 1\d s of the 5 s limit"):
@@ -419,7 +447,7 @@ def test_spin_fields_recomputed_from_bits_change_no_result(mode, energy, monkeyp
 
 
 def test_power_iteration_counts_the_sign_rows_a_product_reads(monkeypatch):
-    """dSB's model without dense rows still reads n² sign-row entries a product: the power iteration counts them,
+    """dSB's model without dense rows still reads n² sign-row entries a product: the radius's Lanczos steps count them,
     so a large one runs on every thread (counting the empty CSR instead, K2000's ran on one: 1.9 ms a product
     against 1.0 ms) and a refusal names them."""
     import time
