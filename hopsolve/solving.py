@@ -27,7 +27,8 @@ from hopsolve.seeding import resolve_seed
 
 INTERRUPTED_DECODED_READS = 16
 """An interrupted run decodes only its lowest-energy reads, this many, so that Ctrl-C is answered at once (3,000
-reads of G81 took 5.5 s to decode); ``feasible_reads`` then counts among them (``info['decoded_reads']``)."""
+reads of G81 took 5.5 s to decode); ``feasible_reads`` then counts among them (``info['decoded_reads']``). A Ctrl-C
+while a finished run's reads are decoded (lowest energy first) ends the decoding with the best read so far."""
 DECODE_RESERVE_S = 0.05  # held back from the backend's share of a time limit for decoding and scoring
 MIN_BACKEND_SHARE = 0.05  # the backend always gets at least this fraction of the limit
 SOLVE_BLAS_THREADS = 1
@@ -174,6 +175,7 @@ def solve_instance(
     best: Solution | None = None
     best_row = 0
     feasible_reads = 0
+    decode_interrupted = False
     with threadpool_limits(limits=SOLVE_BLAS_THREADS, user_api="blas"):
         try:
             samples = solver.solve(energy, built, seed=seed, initial_states=starts, callback=observe)
@@ -186,30 +188,41 @@ def solve_instance(
                 uses.append(f"decoding {reads_expected:,} reads should take {decoding:.2g} s")
             raise TooLargeError(f"{refused} ({' and '.join(uses) or 'set-up took'} of the {time_limit:g} s limit, "
                                 f"leaving the backend {built.time_limit:.2g} s)") from None
-        rows = np.arange(len(samples))
-        if samples.interrupted and len(rows) > INTERRUPTED_DECODED_READS:  # Ctrl-C: an answer now, not all reads
-            rows = np.argsort(samples.energies, kind="stable")[:INTERRUPTED_DECODED_READS]
-        for row in rows:
-            if samples.permutations is not None:
-                solution = problem.decode_permutation(instance, energy, samples.permutations[row])
-            else:
-                solution = problem.decode(instance, energy, samples.states[row], repair=repair)
-            feasible_reads += solution.feasible
-            if _better(problem, solution, best) or (
-                best is not None and solution.feasible == best.feasible and solution.objective == best.objective
-                and samples.energies[row] < samples.energies[best_row]
-            ):
-                best, best_row = solution, row
+        # lowest energy first (stable: the same best as in row order), so that a Ctrl-C while decoding keeps the
+        # best reads decoded so far: the run itself is finished work
+        rows = np.argsort(samples.energies, kind="stable")
+        if samples.interrupted:  # Ctrl-C during the run: an answer now, not all reads
+            rows = rows[:INTERRUPTED_DECODED_READS]
+        decoded = 0
+        try:
+            for row in rows:
+                if samples.permutations is not None:
+                    solution = problem.decode_permutation(instance, energy, samples.permutations[row])
+                else:
+                    solution = problem.decode(instance, energy, samples.states[row], repair=repair)
+                if _better(problem, solution, best) or (
+                    best is not None and solution.feasible == best.feasible and solution.objective == best.objective
+                    and samples.energies[row] < samples.energies[best_row]
+                ):
+                    best, best_row = solution, row
+                decoded += 1
+                feasible_reads += solution.feasible
+        except KeyboardInterrupt:
+            if best is None:  # not one read decoded: nothing to answer with
+                raise
+            decode_interrupted = True
+        rows = rows[:decoded]
     wall = time.perf_counter() - clock - backend_compile_s  # what the time limit covers: reading included
     assert best is not None
-    if samples.interrupted:
+    interrupted = samples.interrupted or decode_interrupted
+    if interrupted:
         status = "interrupted"
     elif best.feasible:
         status = "optimal" if samples.proven_optimal else "feasible"
     else:
         status = "timeout" if samples.timed_out else "infeasible"
     # per-read arrays (traces, trajectories, graded outputs) stay in the SampleSet: a result is one small record
-    info = {**samples.info, "timed_out": samples.timed_out, "interrupted": samples.interrupted,
+    info = {**samples.info, "timed_out": samples.timed_out, "interrupted": interrupted,
             "work": samples.work, "work_unit": samples.work_unit}
     if best.feasible:
         anytime.record(time.perf_counter() - solve_started, best.objective)

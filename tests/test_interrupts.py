@@ -352,6 +352,41 @@ def test_an_interrupted_run_decodes_only_its_best_reads(registry, monkeypatch):
     assert result.feasible_reads <= solving.INTERRUPTED_DECODED_READS and solution.feasible
 
 
+def test_a_ctrl_c_while_decoding_keeps_the_finished_run_s_best_decoded_read(registry, monkeypatch):
+    """The run is finished work: a Ctrl-C while its reads are decoded (lowest energy first) answers with the best
+    read decoded so far, status interrupted; before any read is decoded it is a plain Ctrl-C. Undisturbed, the
+    energy order picks the read row order did (the best objective, the lowest energy among ties)."""
+    from hopsolve import solving
+
+    problem = registry.problem("maxcut")
+    instance = problem.read(INSTANCES / "gset" / "G11.txt")
+    whole, _ = solving.solve_instance(registry, "maxcut", instance, backend="hopfield", params={"reads": 12},
+                                      seed=3)
+    better = solving._better  # called once a decoded read, by the decoding loop only
+    for fail_at in (3, 1):
+        calls = []
+
+        def judging(*args, fail_at=fail_at, calls=calls):
+            calls.append(1)
+            if len(calls) == fail_at:
+                raise KeyboardInterrupt
+            return better(*args)
+
+        monkeypatch.setattr(solving, "_better", judging)
+        if fail_at == 1:
+            with pytest.raises(KeyboardInterrupt):
+                solving.solve_instance(registry, "maxcut", instance, backend="hopfield", params={"reads": 12}, seed=3)
+            continue
+        result, solution = solving.solve_instance(registry, "maxcut", instance, backend="hopfield",
+                                                  params={"reads": 12}, seed=3)
+        assert result.status == "interrupted" and result.info["interrupted"] and result.info["decoded_reads"] == 2
+        assert result.reads == 12 and result.energy <= whole.energy  # the two lowest energies were decoded
+        assert solution.feasible and result.objective is not None
+    monkeypatch.setattr(solving, "_better", better)
+    again, _ = solving.solve_instance(registry, "maxcut", instance, backend="hopfield", params={"reads": 12}, seed=3)
+    assert (again.status, again.objective, again.energy) == (whole.status, whole.objective, whole.energy)
+
+
 def test_ctrl_c_in_the_replica_pilot_keeps_the_pilot_s_best(registry, monkeypatch):
     """A timed max-cut run spends its first second or so in a pilot; a Ctrl-C there ended with a bare line."""
     import sys
