@@ -222,6 +222,12 @@ def _cmd_solve(args: argparse.Namespace, registry: Registry) -> int:
             time_limit=args.time_limit, reads=args.reads, repair=args.repair,
             options=parse_assignments(args.option, "--option"), callback=None if args.baseline else progress,
         )
+    except KeyboardInterrupt:  # a run with an answer returns it, marked interrupted: this one had none yet
+        progress.close()
+        print("hopsolve: interrupted before the run had an answer (reading, compiling or setting up): nothing to "
+              "keep", file=sys.stderr)
+        _end_if_abandoned()
+        return 130
     finally:
         progress.close()
     problem = registry.problem(result.problem)

@@ -92,6 +92,20 @@ def test_running_out_of_memory_or_disk_is_one_line_and_exit_2(cli, monkeypatch):
     assert run.code == 2 and run.err.strip() == "hopsolve: error: No space left on device: /full/disk/out.tour"
 
 
+def test_a_ctrl_c_before_the_run_had_an_answer_says_so_in_one_line(cli, monkeypatch):
+    """A Ctrl-C while a run reads, compiles or sets up (a large energy's set-up can take seconds) has no answer to
+    keep: one line that says so, exit code 130 (it printed a bare "interrupted")."""
+    import hopsolve.solving
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(hopsolve.solving, "solve_path", interrupted)
+    run = cli("solve", BURMA)
+    lines = run.err.strip().splitlines()
+    assert run.code == 130 and len(lines) == 1 and "before the run had an answer" in lines[0] and run.out == ""
+
+
 @pytest.mark.parametrize("gap", ["-5", "nan", "1e999", "inf"])
 def test_report_refuses_a_target_gap_that_is_not_a_gap(cli, tmp_path, gap):
     results = tmp_path / "r.jsonl"
