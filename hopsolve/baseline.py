@@ -33,6 +33,12 @@ class Baseline(ABC):
     deterministic: ClassVar[bool] = False
     """True when the answer does not depend on the seed or the time limit: ``hopsolve bench`` then runs it once
     per instance (with the grid's first seed), not once per seed."""
+    stops_at_time_limit: ClassVar[bool] = True
+    """Whether :meth:`solve` ends within ``time_limit`` by itself. False for one that cannot (a library call that
+    runs to its end, as networkx's): ``solve_instance`` then runs it in a worker thread and, given a time limit,
+    leaves it unfinished when the limit passes (status ``timeout``, no answer, ``info['abandoned']``; the thread
+    runs on to its end in the background, and the CLI ends the process at once). In ``hopsolve bench``'s worker
+    processes the bench's own deadline stops it instead."""
 
     @dataclass(frozen=True)
     class Params:

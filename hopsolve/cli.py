@@ -141,6 +141,8 @@ def _summary(result: Any) -> str:
     short = _cut_short(result)
     if short:
         text += f"\n{short}"
+    if result.info.get("abandoned"):
+        text += f"\nnote: {result.info['abandoned']}"
     if bad:
         text += "\nviolations: " + ", ".join(f"{k}={v:g}" for k, v in bad.items())
     replay = result.info.get("replay")
@@ -245,7 +247,9 @@ def _cmd_solve(args: argparse.Namespace, registry: Registry) -> int:
         with _writing(args.plot, "--plot"):
             plot(instance, solution, args.plot)
         print(f"hopsolve: drew the solution to {os.path.abspath(args.plot)}", file=sys.stderr)
-    return 130 if result.status == "interrupted" else 0
+    code = 130 if result.status == "interrupted" else 0
+    _end_if_abandoned(code)  # a baseline left unfinished at the time limit
+    return code
 
 
 def _add_solve(sub: Any) -> None:
@@ -435,14 +439,16 @@ BUILTIN_COMMANDS = {"plugins": _cmd_plugins, "solve": _cmd_solve, "bench": _cmd_
                     "warmup": _cmd_warmup}
 
 
-def _end_if_abandoned() -> None:
-    """End the process at once, exit code 130, where a second Ctrl-C abandoned a solver still running in its
-    thread (:func:`hopsolve.interrupt.abandoned_work`): a C++ solver torn down by the interpreter's exit aborts it
-    ("terminate called without an active exception", exit code 134)."""
+def _end_if_abandoned(code: int = 130) -> None:
+    """End the process at once, exit code ``code``, where a solver abandoned by a second Ctrl-C (130) or at its time
+    limit (a baseline that cannot stop by itself) is still running in its thread
+    (:func:`hopsolve.interrupt.abandoned_work`): a C++ solver torn down by the interpreter's exit aborts it
+    ("terminate called without an active exception", exit code 134), and a Python one would hold the exit until
+    it ended."""
     if abandoned_work():
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(130)
+        os._exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -87,9 +87,17 @@ WORKER_NAME = "hopsolve-solve"
 """The name of :func:`run_stoppably`'s worker threads (how :func:`abandoned_work` finds them)."""
 
 
-def run_stoppably(work: Callable[[], T], poll_seconds: float = 0.05) -> tuple[T, bool]:
+class DeadlinePassed(Exception):
+    """:func:`run_stoppably`'s work was still running at its ``deadline`` and was left unfinished in its thread."""
+
+
+def run_stoppably(work: Callable[[], T], poll_seconds: float = 0.05, deadline: float | None = None
+                  ) -> tuple[T, bool]:
     """Run ``work()`` so that Ctrl-C stops it through its :func:`stoppable` actions; returns its value and whether
-    it was interrupted. Exceptions from ``work`` are re-raised in the caller.
+    it was interrupted. Exceptions from ``work`` are re-raised in the caller. With a ``deadline``
+    (``time.perf_counter()``), work still running then is abandoned as after a second Ctrl-C, but with
+    :class:`DeadlinePassed` raised: work that cannot stop by itself at a time limit (see
+    ``Baseline.stops_at_time_limit``). Outside the main thread the work runs directly, deadline or not.
 
     On Ctrl-C every stop action is called, and so is any the work registers later (a solver still building its
     model is stopped as soon as it starts searching); they are called again at every poll until the work ends, as
@@ -131,6 +139,8 @@ def run_stoppably(work: Callable[[], T], poll_seconds: float = 0.05) -> tuple[T,
                 time.sleep(poll_seconds)
             except KeyboardInterrupt:  # where SIGINT has a handler of its own that raises it
                 presses.append(time.monotonic())
+            if deadline is not None and not finished.is_set() and time.perf_counter() >= deadline:
+                raise DeadlinePassed
             if not presses:
                 continue
             if presses[-1] - presses[0] >= REPEAT_SECONDS:  # a second Ctrl-C, not the first one delivered twice
@@ -147,5 +157,6 @@ def run_stoppably(work: Callable[[], T], poll_seconds: float = 0.05) -> tuple[T,
 
 
 def abandoned_work() -> bool:
-    """Whether work that :func:`run_stoppably` abandoned on Ctrl-C is still running in its thread."""
+    """Whether work that :func:`run_stoppably` abandoned (on Ctrl-C or at its deadline) is still running in its
+    thread."""
     return any(t.name == WORKER_NAME and t.is_alive() for t in threading.enumerate())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.metadata as metadata
+import multiprocessing
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,9 +16,10 @@ from threadpoolctl import threadpool_limits
 
 from hopsolve.anytime import AnytimeTrace
 from hopsolve.backend import Callback
+from hopsolve.baseline import BaselineOutcome
 from hopsolve.energy import Vartype
 from hopsolve.errors import ParameterError, TooLargeError
-from hopsolve.interrupt import run_stoppably
+from hopsolve.interrupt import DeadlinePassed, run_stoppably
 from hopsolve.limits import check_time_limit
 from hopsolve.params import params_dict
 from hopsolve.plugins import Registry
@@ -289,7 +291,16 @@ def _run_baseline(registry: Registry, problem: Problem, instance: Instance, name
     owner = f"baseline {name!r}"
     built = solver.params(_solver_values(solver.Params, owner, params, reads, None, False))
     start = time.perf_counter()
-    outcome, interrupted = run_stoppably(lambda: solver.solve(instance, built, seed=seed, time_limit=time_limit))
+    # a baseline that cannot stop at a limit is left unfinished when it passes, except in a bench worker process,
+    # whose parent ends the process at the bench's own deadline (an abandoned thread would slow its next tasks)
+    abandon = explicit_time_limit and not solver.stops_at_time_limit and multiprocessing.parent_process() is None
+    try:
+        outcome, interrupted = run_stoppably(lambda: solver.solve(instance, built, seed=seed, time_limit=time_limit),
+                                             deadline=start + time_limit if abandon else None)
+    except DeadlinePassed:
+        outcome, interrupted = BaselineOutcome(None, "timeout", info={"abandoned": (
+            f"{name} cannot stop at a time limit: it was left unfinished at {time_limit:g} s, without an answer "
+            "(run it without --time-limit for its answer)")}), False
     wall = time.perf_counter() - start
     anytime = AnytimeTrace(problem.sense)
     for seconds, objective in outcome.info.get("anytime", []):

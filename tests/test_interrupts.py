@@ -454,3 +454,53 @@ def test_ctrl_c_stops_a_solve_without_a_time_limit_or_a_callback(registry, backe
     samples = solver.solve(energy, params, seed=1)
     assert samples.interrupted and time.perf_counter() - began < 30
     assert len(samples.states) and np.allclose(energy.energies(samples.states), samples.energies)
+
+
+def test_run_stoppably_abandons_work_still_running_at_its_deadline():
+    """Work that cannot stop by itself is left in its thread when the deadline passes (DeadlinePassed at once,
+    not when the work ends), and abandoned_work says so until it ends."""
+    from hopsolve.interrupt import DeadlinePassed, abandoned_work
+
+    release = threading.Event()
+    began = time.perf_counter()
+    with pytest.raises(DeadlinePassed):
+        run_stoppably(lambda: release.wait(30.0), deadline=began + 0.2)
+    assert 0.2 <= time.perf_counter() - began < 1.0 and abandoned_work()
+    release.set()
+    for _ in range(100):
+        if not abandoned_work():
+            break
+        time.sleep(0.02)
+    assert not abandoned_work()
+    assert run_stoppably(lambda: 7, deadline=time.perf_counter() + 5.0) == (7, False)  # done in time: its value
+
+
+def test_a_baseline_that_cannot_stop_is_left_unfinished_at_the_time_limit(registry, tmp_path, monkeypatch):
+    """networkx's one-exchange ignores any limit (G1 ran past 120 s under --time-limit 5): at the limit the solve
+    answers timeout, without an answer and with a note, instead of running on; without a limit it runs to its
+    answer."""
+    from hopsolve import solving
+    from hopsolve.interrupt import abandoned_work
+
+    from .conftest import small_maxcut
+
+    _, instance = small_maxcut(tmp_path)
+    baseline = type(registry.baseline("maxcut", "networkx-one-exchange"))
+    assert not baseline.stops_at_time_limit
+    release = threading.Event()
+    solve = baseline.solve
+
+    def slow(self, *args, **kwargs):
+        release.wait(30.0)  # a long library call
+        return solve(self, *args, **kwargs)
+
+    monkeypatch.setattr(baseline, "solve", slow)
+    began = time.perf_counter()
+    result, solution = solving.solve_instance(registry, "maxcut", instance, baseline="networkx-one-exchange",
+                                              time_limit=0.3, seed=1)
+    assert time.perf_counter() - began < 1.5 and abandoned_work()
+    assert result.status == "timeout" and result.objective is None and not solution.feasible
+    assert "cannot stop at a time limit" in result.info["abandoned"]
+    release.set()
+    result, solution = solving.solve_instance(registry, "maxcut", instance, baseline="networkx-one-exchange", seed=1)
+    assert result.status != "timeout" and solution.feasible and "abandoned" not in result.info

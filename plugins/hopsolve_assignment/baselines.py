@@ -12,6 +12,8 @@ QAP_CPSAT_MAX = 15
 class ScipyLinearSumAssignment(Baseline):
     """``scipy.optimize.linear_sum_assignment`` (exact, O(n³))."""
 
+    stops_at_time_limit = False  # one library call, run to its end
+
     deterministic = True
     name = "scipy-lsa"
     problem = "assignment"
@@ -27,6 +29,8 @@ class ScipyLinearSumAssignment(Baseline):
 
 class OrtoolsLinearSumAssignment(Baseline):
     """OR-Tools' ``SimpleLinearSumAssignment`` (exact; integer costs)."""
+
+    stops_at_time_limit = False  # one library call, run to its end
 
     deterministic = True
     name = "ortools-lsa"

@@ -47,6 +47,8 @@ class OrtoolsCpsatMaxcut(Baseline):
 class NetworkxOneExchange(Baseline):
     """networkx's ``one_exchange`` local search (move one node while the cut grows)."""
 
+    stops_at_time_limit = False  # one library call, run to its end
+
     name = "networkx-one-exchange"
     problem = "maxcut"
     description = "networkx one-exchange local search (a cheap local optimum)"

@@ -152,6 +152,8 @@ def _graph(instance: Instance):
 class NetworkxChristofides(Baseline):
     """networkx's Christofides tour (within 1.5× of optimal on metric instances)."""
 
+    stops_at_time_limit = False  # one library call, run to its end
+
     deterministic = True
     name = "networkx-christofides"
     problem = "tsp"
@@ -163,6 +165,8 @@ class NetworkxChristofides(Baseline):
 
 class NetworkxGreedy(Baseline):
     """networkx's greedy nearest-neighbour tour from city 1."""
+
+    stops_at_time_limit = False  # one library call, run to its end
 
     deterministic = True
     name = "networkx-greedy"
