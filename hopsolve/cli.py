@@ -110,9 +110,12 @@ def _cut_short(result: Any) -> str | None:
     an anytime run does by design."""
     info = result.info
     unit, work = info.get("work_unit"), info.get("work")
-    planned = (info.get("replay") or {}).get(unit)
+    planned = (info.get("replay") or {}).get(unit, info.get("work_planned"))  # work_planned: exact's states
     if not info.get("timed_out") or work is None or planned in (None, "") or int(work) >= int(planned):
         return None
+    if "replay" not in info:  # an enumeration: the answer is only the best of the states it reached
+        return (f"note: the time limit stopped this run after {int(work):,} of its {int(planned):,} {unit}: the "
+                "best of those, not proven optimal; a longer limit gives the whole enumeration")
     return (f"note: the time limit stopped this run after {int(work):,} of its {int(planned):,} {unit}, before "
             "its schedule ended; a longer limit (or fewer reads) gives the whole run")
 

@@ -120,3 +120,19 @@ def test_exact_stops_between_chunks_at_its_time_limit_without_claiming_optimalit
     assert samples.timed_out and not samples.proven_optimal and 0 < samples.work < 2**26
     full = ExactBackend().solve(energy)
     assert full.proven_optimal and not full.timed_out and full.best_energy <= samples.best_energy
+
+
+def test_an_enumeration_cut_short_by_its_time_limit_says_so():
+    """Exact reports the states it would enumerate (``work_planned``), and the CLI's summary notes an enumeration
+    the limit stopped short, as it notes a cut-short run: "feasible" alone read as a finished search (a 1 s limit
+    on the memory instance reached 60% of its 2²⁵ states, objective 0.36 against 1.0)."""
+    from types import SimpleNamespace
+
+    from hopsolve.cli import _cut_short
+
+    samples = ExactBackend().solve(random_energy(12, 3), seed=0)
+    assert samples.work == samples.info["work_planned"] == 1 << 12 and not samples.timed_out
+    stopped = SimpleNamespace(info={"timed_out": True, "work": 1 << 20, "work_planned": 1 << 25, "work_unit": "states"})
+    note = _cut_short(stopped)
+    assert note is not None and "1,048,576 of its 33,554,432 states" in note and "not proven optimal" in note
+    assert _cut_short(SimpleNamespace(info={**stopped.info, "timed_out": False})) is None

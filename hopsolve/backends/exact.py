@@ -164,5 +164,5 @@ class ExactBackend(Backend):
                                      timed_out=timed_out,
                                      ground_states=max(ground, len(states)),
                                      ground_states_truncated=ground > len(states), work=done << bits,
-                                     work_unit="states",
+                                     work_unit="states", work_planned=chunks << bits,
                                      wall_time_s=time.perf_counter() - start)
