@@ -114,6 +114,29 @@ def test_report_refuses_a_target_gap_that_is_not_a_gap(cli, tmp_path, gap):
     assert run.code == 2 and "--target-gap" in run.err and len(run.err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("field, value, words", [
+    ("objective", "abc", "'objective' is not a finite number"), ("gap", "x", "'gap' is not a finite number"),
+    ("wall_time_s", -3, "'wall_time_s' is negative"), ("status", 5, "'status' is not text"),
+    ("feasible", "yes", "'feasible' is not true or false"), ("reference", True, "'reference' is not a finite"),
+    ("info", {"anytime": [[1.0, "a"]]}, "'info.anytime' is not a list"),
+])
+def test_report_names_a_record_field_of_the_wrong_type(cli, tmp_path, field, value, words):
+    """A hand-edited record (``"objective": "abc"``) gave an internal error, exit 1; a negative wall time or
+    ``feasible: "yes"`` entered the table as they were. One line naming the file, line and field, exit 2."""
+    import json
+
+    good = {"status": "feasible", "instance": "berlin52", "solver": "anneal", "problem": "tsp", "kind": "backend",
+            "feasible": True, "objective": 7542.0, "reference": 7542.0, "gap": 0.0, "wall_time_s": 1.5,
+            "info": {"anytime": [[0.5, 7600.0], [1.0, 7542.0]]}}
+    results = tmp_path / "r.jsonl"
+    results.write_text(json.dumps(good) + "\n" + json.dumps({**good, field: value}) + "\n")
+    run = cli("report", results)
+    lines = run.err.strip().splitlines()
+    assert run.code == 2 and len(lines) == 1 and f"{results}:2:" in lines[0] and words in lines[0], run.err
+    results.write_text(json.dumps(good) + "\n")
+    assert cli("report", results).code == 0
+
+
 def test_report_on_a_folder_says_to_name_the_files(cli, tmp_path):
     run = cli("report", tmp_path)
     assert run.code == 2 and "a folder, not a results file" in run.err and len(run.err.strip().splitlines()) == 1

@@ -38,10 +38,49 @@ def load_records(path: str | Path) -> list[dict[str, Any]]:
             raise UserError("not a JSON line", path=path, line=number) from None
         if not isinstance(record, dict) or "status" not in record:
             raise UserError("not a hopsolve result record", path=path, line=number)
+        problem = _bad_field(record)
+        if problem:
+            raise UserError(f"not a hopsolve result record: {problem}", path=path, line=number)
         records.append(record)
     if not records:
         raise UserError("no results in the file", path=path)
     return records
+
+
+NUMBER_FIELDS = ("objective", "gap", "reference", "absolute_gap", "wall_time_s")
+"""Fields a report computes with: each a finite number or null (``wall_time_s`` also not negative)."""
+
+TEXT_FIELDS = ("status", "instance", "solver", "label", "problem", "kind")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and bool(np.isfinite(value))
+
+
+def _bad_field(record: dict[str, Any]) -> str | None:
+    """What makes ``record`` unusable by the report (a field of the wrong type), or None: a hand-edited or foreign
+    record gave an internal error ("'<' not supported between 'float' and 'str'") or entered the table as it was
+    (a negative wall time, ``feasible: "yes"``)."""
+    for name in NUMBER_FIELDS:
+        value = record.get(name)
+        if value is not None and not _is_number(value):
+            return f"field {name!r} is not a finite number ({json.dumps(value)})"
+    if record.get("wall_time_s") is not None and record["wall_time_s"] < 0:
+        return f"field 'wall_time_s' is negative ({record['wall_time_s']})"
+    for name in TEXT_FIELDS:
+        value = record.get(name)
+        if value is not None and not isinstance(value, str) or (name == "status" and value is None):
+            return f"field {name!r} is not text ({json.dumps(value)})"
+    if record.get("feasible") is not None and not isinstance(record["feasible"], bool):
+        return f"field 'feasible' is not true or false ({json.dumps(record['feasible'])})"
+    info = record.get("info")
+    if info is not None and not isinstance(info, dict):
+        return "field 'info' is not an object"
+    points = (info or {}).get("anytime")
+    if points is not None and not (isinstance(points, list) and all(
+            isinstance(p, list) and len(p) == 2 and all(_is_number(v) for v in p) for p in points)):
+        return "field 'info.anytime' is not a list of [seconds, objective] pairs"
+    return None
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
