@@ -187,3 +187,29 @@ def test_one_and_two_city_files_are_valid(tmp_path, n):
     path.write_text(f"TYPE: TSP\nDIMENSION: {n}\nEDGE_WEIGHT_TYPE: EUC_2D\nNODE_COORD_SECTION\n" +
                     "".join(f"{k + 1} {3 * k} {4 * k}\n" for k in range(n)))
     assert read_tsplib(path).tour_length(np.arange(n)) == 10 * (n - 1)
+
+
+def test_a_table_optimum_applies_only_to_the_file_it_was_measured_on(tmp_path):
+    """Every shipped file gets its table's verified optimum (its identity-tour length matches the table's
+    fingerprint: the canonical TSPLIB checksums, e.g. pcb442's 221440); a copy with one city moved keeps the name
+    and size but not the optimum, beside a table or not (it had reported a tour 3.26% below the "optimum"); a
+    verbatim copy elsewhere keeps it."""
+    from hopsolve_tsp.plugin import TspProblem
+
+    problem = TspProblem()
+    for name in OPTIMA:
+        instance = problem.read(TSPLIB / f"{name}.tsp")
+        by_name = instance.name if instance.name in OPTIMA else name  # linhp318's NAME is lin318, as TSPLIB's
+        row = OPTIMA[by_name]
+        assert instance.reference == (float(row["optimum"]) if row["verified"] == "1" else None), name
+    text = (TSPLIB / "berlin52.tsp").read_text().splitlines()
+    moved = [("14 945.0 685.0" if line.split()[:1] == ["14"] else line) for line in text]
+    assert moved != text
+    for folder in ("alone", "beside"):
+        (tmp_path / folder).mkdir()
+        if folder == "beside":
+            (tmp_path / folder / "optima.csv").write_text((TSPLIB / "optima.csv").read_text())
+        (tmp_path / folder / "berlin52.tsp").write_text("\n".join(moved) + "\n")
+        assert problem.read(tmp_path / folder / "berlin52.tsp").reference is None, folder
+    (tmp_path / "alone" / "copy.tsp").write_text((TSPLIB / "berlin52.tsp").read_text())
+    assert problem.read(tmp_path / "alone" / "copy.tsp").reference == 7542.0
