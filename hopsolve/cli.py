@@ -26,7 +26,11 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports a usage error as one line (and exit code 2), like every other user error."""
 
     def error(self, message: str) -> NoReturn:
-        raise UserError(f"{self.prog}: {message}")
+        # "hopsolve: error: " is the CLI's own prefix: name only the subcommand ("solve: argument --reads: ...")
+        command = self.prog.partition(" ")[2]
+        if not command and message.startswith("argument command: invalid choice"):
+            message += "; the backends, baselines and problems are listed by 'hopsolve plugins'"
+        raise UserError(f"{command}: {message}" if command else message)
 
 
 def _weights(pairs: Sequence[str] | None) -> dict[str, float]:

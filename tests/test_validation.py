@@ -253,3 +253,13 @@ def test_a_timed_flip_anneal_whose_first_sweep_cannot_fit_is_refused(monkeypatch
         AnnealBackend().solve(energy, AnnealParams(reads=2000, sweeps=100, time_limit=1e-3), seed=1)
     fits = AnnealBackend().solve(energy, AnnealParams(reads=4, sweeps=100, time_limit=5.0), seed=1)
     assert fits.work == 100 and not fits.timed_out
+
+
+def test_usage_errors_say_hopsolve_once_and_point_to_the_plugin_list(cli):
+    """argparse's errors came out as "hopsolve: error: hopsolve: argument command: ..." and "hopsolve: error:
+    hopsolve solve: argument --reads: ..."; a user who tries "hopsolve backends" is told where they are listed."""
+    run = cli("backends")
+    assert run.code == 2 and run.err.count("hopsolve") == 2 and "'hopsolve plugins'" in run.err
+    assert run.err.startswith("hopsolve: error: argument command: invalid choice: 'backends'")
+    run = cli("solve", BURMA, "--reads", "nan")
+    assert run.code == 2 and run.err.strip() == "hopsolve: error: solve: argument --reads: invalid int value: 'nan'"
