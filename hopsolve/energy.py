@@ -430,8 +430,10 @@ def _regular_kron(flow: np.ndarray, adjacency: sp.csr_matrix, deadline: float | 
             now = time.perf_counter()
             finish = now + (now - began) * (n - last) / last
             if finish > deadline:
+                allowed = max(deadline - began, 0.0)
                 raise TooLargeError(f"{what} ({total:,}) would take about {finish - began:.2g} s to build, past "
-                                    "the time limit; give a longer limit or use a backend that moves on "
+                                    f"the {allowed:.2g} s a timed run allows for building it (the rest of its "
+                                    "limit is for the search); give a longer limit or use a backend that moves on "
                                     "permutations (anneal)")
     indptr = (np.arange(n * m + 1, dtype=np.int64) * (ka * kb)).astype(index_type)
     return sp.csr_matrix((data.reshape(total), indices.reshape(total), indptr), shape=(n * m, n * m))
