@@ -243,8 +243,7 @@ def _cmd_solve(args: argparse.Namespace, registry: Registry) -> int:
         )
     except KeyboardInterrupt:  # a run with an answer returns it, marked interrupted: this one had none yet
         progress.close()
-        print("hopsolve: interrupted before the run had an answer (reading, compiling or setting up): nothing to "
-              "keep", file=sys.stderr)
+        print("hopsolve: interrupted before the run had an answer: nothing to keep", file=sys.stderr)
         _end_if_abandoned()
         return 130
     finally:
