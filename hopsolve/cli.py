@@ -123,7 +123,8 @@ def _cut_short(result: Any) -> str | None:
     if work is None or planned in (None, "") or int(work) >= int(planned):
         return None
     if not info.get("timed_out"):
-        if info.get("schedule_compressed") and int(work) < COMPRESSED_NOTE_SHARE * int(planned):
+        if (info.get("schedule_compressed") and not info.get("interrupted")  # Ctrl-C, not the limit, cut it short
+                and int(work) < COMPRESSED_NOTE_SHARE * int(planned)):
             return (f"note: to fit the time limit this run's schedule was compressed to {int(work):,} of its "
                     f"{int(planned):,} {unit}; a longer limit gives a fuller run")
         return None
@@ -218,6 +219,55 @@ def check_can_plot() -> None:
         raise UserError("--plot needs matplotlib: pip install 'hopsolve[plot]'") from None
 
 
+NO_ANSWER_LINE = "hopsolve: interrupted before the run had an answer: nothing to keep"
+
+
+class _PreparingCtrlC:
+    """Until the backend starts solving, Ctrl-C ends the process at once (exit 130, one line): the run has no
+    answer yet, and a ``KeyboardInterrupt`` raised inside numba's compiler could land in one of LLVM's ctypes
+    callbacks, where Python only prints it ("Exception ignored on calling ctypes callback function") and the
+    compile goes on: the run then either ended in an internal error ("no compiled object yet") or ignored the
+    Ctrl-C and ran its whole time limit. From the first ``{"stage": "solving"}`` update on (the backend's own
+    Ctrl-C keeps its best answer) the previous handler is back. Only in the main thread with Python's own
+    handler installed; elsewhere it does nothing."""
+
+    def __init__(self, progress: Any) -> None:
+        self.progress = progress
+        self.previous: Any = None
+
+    def __enter__(self) -> _PreparingCtrlC:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self.previous = signal.signal(signal.SIGINT, self._end_now)
+        return self
+
+    def _end_now(self, signum: int, frame: Any) -> None:
+        self.progress.close()
+        print(NO_ANSWER_LINE, file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+
+    def _restore(self) -> None:
+        if self.previous is not None:
+            import signal
+
+            signal.signal(signal.SIGINT, self.previous)
+            self.previous = None
+
+    def observe(self, update: dict[str, Any]) -> None:
+        """The solve's progress callback: restore Ctrl-C's handler once solving starts, then draw the bar."""
+        if update.get("stage") == "solving":
+            self._restore()
+        self.progress(update)
+
+    def __exit__(self, *exc: Any) -> None:
+        self._restore()
+
+
 def _cmd_solve(args: argparse.Namespace, registry: Registry) -> int:
     from hopsolve.solving import solve_path
     from hopsolve.terminal import SolveProgress
@@ -234,16 +284,19 @@ def _cmd_solve(args: argparse.Namespace, registry: Registry) -> int:
         if getattr(registry.problem(problem_name), "plot", None) is None:
             raise UserError(f"problem {problem_name!r} cannot draw a solution", path=args.plot)
     progress = SolveProgress()
+    preparing = _PreparingCtrlC(progress) if not args.baseline else contextlib.nullcontext()
     try:
-        result, solution, instance = solve_path(
-            registry, args.path, problem=args.problem, backend=args.backend, baseline=args.baseline,
-            params=parse_assignments(args.param, "--param"), weights=_weights(args.weight), seed=args.seed,
-            time_limit=args.time_limit, reads=args.reads, repair=args.repair,
-            options=parse_assignments(args.option, "--option"), callback=None if args.baseline else progress,
-        )
+        with preparing:
+            result, solution, instance = solve_path(
+                registry, args.path, problem=args.problem, backend=args.backend, baseline=args.baseline,
+                params=parse_assignments(args.param, "--param"), weights=_weights(args.weight), seed=args.seed,
+                time_limit=args.time_limit, reads=args.reads, repair=args.repair,
+                options=parse_assignments(args.option, "--option"),
+                callback=None if args.baseline else getattr(preparing, "observe", progress),
+            )
     except KeyboardInterrupt:  # a run with an answer returns it, marked interrupted: this one had none yet
         progress.close()
-        print("hopsolve: interrupted before the run had an answer: nothing to keep", file=sys.stderr)
+        print(NO_ANSWER_LINE, file=sys.stderr)
         _end_if_abandoned()
         return 130
     finally:

@@ -504,3 +504,33 @@ def test_a_baseline_that_cannot_stop_is_left_unfinished_at_the_time_limit(regist
     release.set()
     result, solution = solving.solve_instance(registry, "maxcut", instance, baseline="networkx-one-exchange", seed=1)
     assert result.status != "timeout" and solution.feasible and "abandoned" not in result.info
+
+
+def test_a_ctrl_c_while_kernels_compile_ends_the_solve_at_once_in_one_line():
+    """A Ctrl-C during a first compile could land in one of LLVM's ctypes callbacks, where Python only prints it:
+    the CLI then ended in an internal error ("no compiled object yet for <Library 'recombine_into'>", exit 1) or
+    ran its whole time limit. Until the backend starts solving, Ctrl-C now ends the CLI at once, one line, 130.
+    Here a backend's preparation (where kernels compile) gets SIGINT inside a ctypes callback, as from LLVM's,
+    and goes on for 20 s (on the old code: "Exception ignored", then the whole solve, exit 0)."""
+    import subprocess
+    import sys
+
+    script = ("import ctypes, os, signal, time\n"
+              "from hopsolve.backends.anneal import AnnealBackend\n"
+              "def inside():\n"
+              "    os.kill(os.getpid(), signal.SIGINT)\n"
+              "    time.sleep(0.5)\n"
+              "callback = ctypes.CFUNCTYPE(None)(inside)\n"
+              "def preparing(self, *args, **kwargs):\n"
+              "    callback()\n"
+              "    time.sleep(20)\n"
+              "    return 0.0\n"
+              "AnnealBackend.prepare = preparing\n"
+              "from hopsolve.cli import main\n"
+              f"raise SystemExit(main(['solve', {str(INSTANCES / 'tsplib' / 'burma14.tsp')!r}]))\n")
+    began = time.perf_counter()
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                         preexec_fn=_default_sigint)
+    assert run.returncode == 130 and time.perf_counter() - began < 15, run.stderr
+    assert run.stderr.strip() == "hopsolve: interrupted before the run had an answer: nothing to keep"
+    assert run.stdout == ""

@@ -213,6 +213,8 @@ def test_the_cli_says_when_the_time_limit_cut_a_run_short(cli):
     ({"schedule_compressed": True, "work": 300, "work_unit": "sweeps", "replay": {"sweeps": 2500}}, False),
     # compressed below a tenth: bifurcation on a280 at 15 s ran 10 of its 1,000 steps, a tour 71% above optimal
     ({"schedule_compressed": True, "work": 10, "work_unit": "steps", "replay": {"steps": 1000}}, True),
+    ({"schedule_compressed": True, "interrupted": True, "work": 10, "work_unit": "steps",
+      "replay": {"steps": 1000}}, False),  # Ctrl-C stopped it: the CLI says interrupted
     ({"timed_out": True, "work": 1065, "work_unit": "steps", "replay": {"steps": 1000}}, False),  # stretched
     ({"timed_out": False, "work": 10, "work_unit": "steps", "replay": {"steps": 1000}}, False),
     ({"timed_out": True, "work": 10, "work_unit": "steps", "replay": {"reads": 4}}, False),  # no planned steps
