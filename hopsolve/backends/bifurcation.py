@@ -395,7 +395,7 @@ class BifurcationBackend(Backend):
         """Run the replicas, with BLAS on one thread throughout (:data:`~hopsolve.solving.SOLVE_BLAS_THREADS`'s
         reason): a threaded BLAS product in the set-up (the constant's energy, a dense model's) left OpenBLAS's
         second thread spinning on the core the steps' second thread needs, called directly as well as through
-        ``solve_instance`` (K800 dSB 0.165 → 0.151 s)."""
+        ``solve_instance`` (K800 dSB 0.15–0.19 s → 0.08–0.12 s, RESULTS §9.0)."""
         with threadpool_limits(limits=1, user_api="blas"):
             return self._solve(energy, params or BifurcationParams(), seed, initial_states, callback)
 
