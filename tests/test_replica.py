@@ -223,6 +223,25 @@ def test_the_anytime_rule_is_deterministic_and_its_reads_and_sweeps_replay_it(mo
     assert np.array_equal(first.states, replay.states)
 
 
+@pytest.mark.parametrize("stalled_chunk", [1, 2, 3])
+def test_one_stalled_chunk_does_not_end_an_anytime_run_early(monkeypatch, stalled_chunk):
+    """On a clock that moves 20 µs per sweep, one chunk that stalls 0.2 s (a busy machine descheduling the run)
+    squeezes the plan at most for a while: the run still spends the 2 s limit (before, a stall in the first chunk
+    squeezed the plan into a few sweeps that ended the run at 0.2 s) and ends with its plan, cold."""
+    clock = types.SimpleNamespace(now=0.0, calls=0)
+
+    def advance(first_round, cold):
+        clock.calls += 1
+        clock.now += 2e-5 * len(cold) + (0.2 if clock.calls == stalled_chunk else 0.0)
+
+    monkeypatch.setattr(R, "time", types.SimpleNamespace(perf_counter=lambda: clock.now))
+    params = ReplicaParams(schedule="anneal", sweeps=80_000, time_limit=2.0, fill_time=True)
+    plan = np.geomspace(0.1, 3.0, params.sweeps)
+    progress = R._run_chunked(plan, 3.0, advance, params, None, dict, 0.0)
+    assert 0.95 * 2.0 <= clock.now <= 2.0 and progress.done > 60_000
+    assert not (progress.timed_out or progress.interrupted)  # the plan's end reached: cold
+
+
 def test_plan_anytime_fills_the_time_with_even_reads_between_four_and_the_cap():
     params = ReplicaParams(reads=40, anytime_sweeps=1000)
     for pace, remaining in [(1e-6, 0.01), (1e-6, 1.0), (1e-7, 100.0), (1e-3, 0.001)]:

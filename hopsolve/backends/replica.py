@@ -384,10 +384,11 @@ def _run_chunked(plan: np.ndarray | None, constant: float, advance: Callable[[in
     """Call ``advance(first_round, cold)`` in chunks of about 0.1 s over the cold end's schedule ``plan``, or, with
     ``plan=None``, at the constant β ``constant`` until the time limit is spent.
 
-    With a time limit a chunk that would not fit is cut to what does. An annealed plan is checked against the run's
-    average pace after every chunk: one that would overrun is resampled into the rounds that fit (so it still ends
-    cold), and, with ``fill_time``, one that would leave 2% of the limit more unused than planned is stretched
-    to fill it
+    With a time limit a chunk that would not fit is cut to what does. An annealed plan is checked after every chunk
+    against the run's pace (its average or its latest chunk's, whichever is faster, so that one stalled chunk does
+    not count for the rest of the run): from the second chunk on, one that would overrun is resampled into the
+    rounds that fit (so it still ends cold), and, with ``fill_time``, one that would leave 2% of the limit more
+    unused than planned is stretched to fill it
     (``compressed``/``stretched``; a plan that needed neither replays exactly). ``first_sweep`` bounds the seconds
     the first sweep may take, before any pace is measured: a run with less left than that starts none (a TSP of
     200 cities has 16 million couplings, and one sweep of 16 replicas took 0.3 s at a busy machine's pace). Ctrl-C
@@ -395,7 +396,7 @@ def _run_chunked(plan: np.ndarray | None, constant: float, advance: Callable[[in
     too (so Ctrl-C stops them), which changes no replica's arithmetic.
     """
     limit = params.time_limit
-    progress, chunk = _Progress(), 1
+    progress, chunk, measured, latest_pace = _Progress(), 1, 0, math.inf
     adjust = plan is not None and params.schedule == "anneal"
     began = time.perf_counter()
     try:
@@ -404,10 +405,12 @@ def _run_chunked(plan: np.ndarray | None, constant: float, advance: Callable[[in
             if limit is not None:
                 remaining = limit - (time.perf_counter() - started)
                 if progress.done:
-                    pace = (time.perf_counter() - began) / progress.done
+                    # the run's average pace or its latest chunk's, whichever is faster: one stalled chunk (a busy
+                    # machine) must not squeeze the plan into a few sweeps that then end the run early
+                    pace = min((time.perf_counter() - began) / progress.done, latest_pace)
                     fits = int(remaining / pace)
                     rest = len(plan) - progress.done if plan is not None else 0
-                    if adjust and fits < 0.98 * rest:
+                    if adjust and fits < 0.98 * rest and measured > 1:
                         plan = progress.replan.resample(plan, progress.done, max(1, fits))
                         progress.compressed = True
                     elif adjust and params.fill_time and remaining - rest * pace > (1.02 - ANYTIME_SHARE) * limit:
@@ -425,8 +428,10 @@ def _run_chunked(plan: np.ndarray | None, constant: float, advance: Callable[[in
             cold = np.full(todo, constant) if plan is None else plan[progress.done: progress.done + todo]
             chunk_began = time.perf_counter()
             advance(progress.done, cold)
-            chunk = max(1, int(CHUNK_SECONDS * todo / max(time.perf_counter() - chunk_began, 1e-9)))
+            latest_pace = max(time.perf_counter() - chunk_began, 1e-9) / todo
+            chunk = max(1, int(CHUNK_SECONDS / latest_pace))
             progress.done += todo
+            measured += 1
             if callback is not None:
                 if limit is not None:
                     where = {"done": min(time.perf_counter() - started, limit), "total": limit, "unit": "s"}
