@@ -39,7 +39,8 @@ products beside them (energies of the reads, a permutation energy's fields, the 
 and on a busy machine waking a second BLAS thread whose core another process holds stalled each one ~15 ms: scoring
 ten kroA100 reads after a bifurcation run took 0.15 s, past a 2 s limit. A threaded product also leaves OpenBLAS's
 threads spinning for a while after it, on the cores the kernels' threads need. The dimod samplers hold the same
-limit, and ``bifurcation`` holds it itself (called directly too). ``tank``'s ``blas_threads`` sets its own."""
+limit, and the compiled backends (``anneal``, ``replica``, ``hopfield``, ``bifurcation``) hold it themselves
+(called directly too). ``tank``'s ``blas_threads`` sets its own."""
 
 
 def _versions() -> dict[str, str]:

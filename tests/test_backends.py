@@ -436,3 +436,24 @@ def test_a_chunked_run_whose_set_up_spent_the_limit_does_not_sweep():
     progress = _run_chunked(np.linspace(0.1, 1.0, 50), lambda *args: calls.append(args), AnnealParams(time_limit=1.0),
                             None, dict, started=time.perf_counter() - 0.5, call_overhead=0.6)
     assert progress.timed_out and progress.done == 0 and calls == []
+
+
+@pytest.mark.parametrize("name, values", [("anneal", {"sweeps": 50}), ("replica", {"sweeps": 50}),
+                                          ("hopfield", {}), ("bifurcation", {"steps": 50})])
+def test_compiled_backends_hold_blas_at_one_thread_while_they_solve(name, values):
+    """Called directly (not through ``solve_instance``), a compiled backend holds BLAS at one thread while it
+    solves: OpenBLAS's threads, left spinning after a threaded product, took the cores its kernels need."""
+    from threadpoolctl import threadpool_info
+
+    from hopsolve.backends.bifurcation import BifurcationBackend
+    from hopsolve.backends.replica import ReplicaBackend
+
+    def blas_threads() -> set[int]:
+        return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+
+    seen: list[set[int]] = []
+    backend = {"anneal": AnnealBackend, "replica": ReplicaBackend, "hopfield": HopfieldBackend,
+               "bifurcation": BifurcationBackend}[name]()
+    backend.solve(random_energy(12, seed=3), backend.params(values), seed=1,
+                  callback=lambda update: seen.append(blas_threads()))
+    assert seen and all(threads == {1} for threads in seen)

@@ -11,6 +11,7 @@ from typing import Any, Literal
 import numba
 import numpy as np
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size
 from hopsolve.backends import _group_kernels as GK
@@ -331,6 +332,14 @@ class AnnealBackend(Backend):
 
     def solve(self, energy: Energy, params: AnnealParams | None = None, *, seed: int | None = None,
               initial_states: np.ndarray | None = None, callback: Callback | None = None) -> SampleSet:
+        """Solve with BLAS on one thread throughout (:data:`~hopsolve.solving.SOLVE_BLAS_THREADS`'s reason: a
+        threaded product in the set-up leaves OpenBLAS's threads spinning on the cores the kernels need), called
+        directly as well as through ``solve_instance``."""
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._solve(energy, params, seed=seed, initial_states=initial_states, callback=callback)
+
+    def _solve(self, energy: Energy, params: AnnealParams | None = None, *, seed: int | None = None,
+               initial_states: np.ndarray | None = None, callback: Callback | None = None) -> SampleSet:
         params = params or AnnealParams()
         seed = resolve_seed(seed)
         reads = params.reads if initial_states is None else len(np.atleast_2d(initial_states))
