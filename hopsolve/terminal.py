@@ -50,13 +50,16 @@ class SolveProgress:
     """A backend callback that draws a tqdm bar of sweeps done once a solve has run :data:`SHOW_AFTER_S`.
 
     The postfix is the best tour length where the backend reports one (``best_length``), else the best energy.
-    Without tqdm, or off a terminal, it does nothing.
+    The bar's elapsed time (and so its rate and estimate of the time left) counts from when the backend started
+    solving (``{"stage": "solving"}``; without stages, from this object's creation), not from when the bar
+    appears. Without tqdm, or off a terminal, it does nothing.
     """
 
     def __init__(self, stream: IO[str] | None = None, force: bool = False) -> None:
         self.stream = stream or sys.stderr
         self.enabled = force or bool(getattr(self.stream, "isatty", lambda: False)())
         self.started = time.perf_counter()
+        self.solving_since = self.started
         self.bar: Any = None
         self._note = CompileNote(self.stream)
 
@@ -65,6 +68,8 @@ class SolveProgress:
             return
         self._note(update)  # solve_instance's stages: compiling or loading the kernels
         if "stage" in update:
+            if update["stage"] == "solving":
+                self.solving_since = time.perf_counter()
             return
         if time.perf_counter() - self.started < SHOW_AFTER_S:
             return
@@ -82,6 +87,7 @@ class SolveProgress:
                        if unit == "s" else None)
             self.bar = tqdm(total=update.get("total"), unit=unit, file=self.stream, leave=False,
                             dynamic_ncols=True, desc="hopsolve", mininterval=0.25, bar_format=seconds)
+            self.bar.start_t -= time.perf_counter() - self.solving_since  # the solve's elapsed time, not the bar's
         self.bar.update(update.get("done", 0) - self.bar.n)
         best = update.get("best_length", update.get("best_energy"))
         if best is not None:

@@ -313,6 +313,26 @@ def test_progress_bar_shows_the_best_length_on_a_terminal(monkeypatch):
     assert "3.2/10.0 s" in timed.getvalue() and "best 188733742" in timed.getvalue() and "s/s" not in timed.getvalue()
 
 
+def test_the_progress_bar_s_elapsed_time_counts_from_the_start_of_the_solve(monkeypatch):
+    """A bar that appears 3 s into the solve says 3 s elapsed (and 7 s left of a 10 s limit), not 0."""
+    import io
+    import types
+
+    from hopsolve import terminal
+
+    clock = types.SimpleNamespace(now=100.0)
+    monkeypatch.setattr(terminal, "time", types.SimpleNamespace(perf_counter=lambda: clock.now))
+    stream = io.StringIO()
+    progress = terminal.SolveProgress(stream, force=True)
+    progress({"stage": "preparing"})
+    clock.now += 1.0  # compiling: not the solve's time
+    progress({"stage": "solving"})
+    clock.now += 3.0
+    progress({"done": 3.0, "total": 10.0, "unit": "s", "best_energy": -5.0})
+    progress.close()
+    assert "3.0/10.0 s [00:03<00:07" in stream.getvalue()
+
+
 def test_without_tqdm_a_long_solve_says_once_how_to_get_a_bar(monkeypatch):
     import io
     import sys
