@@ -10,16 +10,23 @@ cannot be stopped politely: the ``KeyboardInterrupt`` is re-raised (the CLI then
 and so it is on a second Ctrl-C.
 
 Outside the main thread (a Dask worker, a bench worker) nothing can deliver Ctrl-C, so the work runs directly.
+
+Compiling is the other place where Ctrl-C cannot simply be raised: numba's compiler calls back into Python from
+LLVM through ctypes, and a ``KeyboardInterrupt`` raised inside such a callback is only printed ("Exception ignored
+on calling ctypes callback function") while the compile goes on, sometimes leaving the kernel unusable in that
+process ("no compiled object yet"). :func:`ctrl_c_deferred` holds Ctrl-C while kernels compile and raises it
+once they have.
 """
 
 from __future__ import annotations
 
 import contextvars
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -160,3 +167,38 @@ def abandoned_work() -> bool:
     """Whether work that :func:`run_stoppably` abandoned (on Ctrl-C or at its deadline) is still running in its
     thread."""
     return any(t.name == WORKER_NAME and t.is_alive() for t in threading.enumerate())
+
+
+DEFERRED_NOTE = ("hopsolve: Ctrl-C: stopping once the kernels being compiled are ready (a compile cut short could "
+                 "leave them unusable in this process; press Ctrl-C again to stop at once)")
+
+
+@contextmanager
+def ctrl_c_deferred(note: str = DEFERRED_NOTE) -> Iterator[None]:
+    """Hold Ctrl-C while the block runs (it compiles kernels: see the module docstring), then raise it as
+    ``KeyboardInterrupt`` when the block ends. The first Ctrl-C prints ``note`` on standard error; a second one
+    (at least :data:`REPEAT_SECONDS` later) is raised at once, for someone who would rather lose the compile than
+    wait for it. Only in the main thread with Python's own handler installed (the CLI's ``solve`` installs one
+    of its own that ends the process at once); elsewhere the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    presses: list[float] = []
+
+    def hold(signum: int, frame: Any) -> None:
+        now = time.monotonic()
+        if presses and now - presses[0] >= REPEAT_SECONDS:
+            raise KeyboardInterrupt
+        if not presses:
+            with suppress(OSError, ValueError):  # nobody reads standard error any more
+                print(note, file=sys.stderr, flush=True)
+        presses.append(now)
+
+    previous = signal.signal(signal.SIGINT, hold)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if presses:
+        raise KeyboardInterrupt

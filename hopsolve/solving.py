@@ -19,7 +19,7 @@ from hopsolve.backend import Callback
 from hopsolve.baseline import BaselineOutcome
 from hopsolve.energy import Vartype
 from hopsolve.errors import ParameterError, TooLargeError
-from hopsolve.interrupt import DeadlinePassed, run_stoppably
+from hopsolve.interrupt import DeadlinePassed, ctrl_c_deferred, run_stoppably
 from hopsolve.limits import check_time_limit
 from hopsolve.params import params_dict
 from hopsolve.plugins import Registry
@@ -113,7 +113,8 @@ def solve_instance(
     """
     problem_compile_s = 0.0
     if clock_started is None:
-        problem_compile_s = registry.problem(problem_name).prepare()
+        with ctrl_c_deferred():
+            problem_compile_s = registry.problem(problem_name).prepare()
     clock = time.perf_counter() if clock_started is None else clock_started
     if backend and baseline:
         raise ParameterError("choose either a backend or a baseline, not both")
@@ -146,7 +147,8 @@ def solve_instance(
     starts = problem.initial_states(instance, energy, encoding_options)
     if callback is not None:
         callback({"stage": "preparing"})
-    backend_compile_s = solver.prepare(energy, built)
+    with ctrl_c_deferred():  # a Ctrl-C inside numba's compiler could be lost, or leave a kernel unusable
+        backend_compile_s = solver.prepare(energy, built)
     if callback is not None:
         callback({"stage": "solving"})
     anytime = AnytimeTrace(problem.sense)

@@ -99,17 +99,23 @@ def sample_energies() -> dict[str, Energy]:
 def warm_everything(registry: Any) -> dict[str, float]:
     """Compile (or load) every problem's and backend's kernels: a backend's
     :meth:`~hopsolve.backend.Backend.prepare_everything`, then its ``prepare`` on :func:`sample_energies`; seconds
-    per plugin."""
+    per plugin. A Ctrl-C is raised between two compiles, not inside one (:func:`hopsolve.interrupt.
+    ctrl_c_deferred`)."""
+    from hopsolve.interrupt import ctrl_c_deferred
+
     spent: dict[str, float] = {}
     for name in registry.problems:
-        spent[f"problem {name}"] = registry.problem(name).prepare()
+        with ctrl_c_deferred():  # Ctrl-C between compiles, not inside one (see hopsolve.interrupt)
+            spent[f"problem {name}"] = registry.problem(name).prepare()
     for name in registry.backends:
         backend = registry.backend(name)
         started = time.perf_counter()
-        backend.prepare_everything()
+        with ctrl_c_deferred():
+            backend.prepare_everything()
         for energy in sample_energies().values():
             try:
-                backend.prepare(energy, backend.params({}))
+                with ctrl_c_deferred():
+                    backend.prepare(energy, backend.params({}))
             except Exception:  # noqa: BLE001 - a backend that cannot take this kind of energy is simply skipped
                 continue
         spent[f"backend {name}"] = time.perf_counter() - started

@@ -534,3 +534,94 @@ def test_a_ctrl_c_while_kernels_compile_ends_the_solve_at_once_in_one_line():
     assert run.returncode == 130 and time.perf_counter() - began < 15, run.stderr
     assert run.stderr.strip() == "hopsolve: interrupted before the run had an answer: nothing to keep"
     assert run.stdout == ""
+
+
+def test_a_ctrl_c_while_kernels_compile_under_the_python_api_is_raised_once_they_are_ready():
+    """Through ``hopsolve.solve`` (no CLI to end the process), a Ctrl-C that lands inside one of LLVM's ctypes
+    callbacks during a compile would be lost (Python only prints it), and the kernel could be left unusable in the
+    process. It is now held until the backend's preparation ends, then raised as ``KeyboardInterrupt``, with one
+    note saying so; the solve itself never starts (on the old code: "Exception ignored ...", then a whole solve)."""
+    import subprocess
+    import sys
+
+    script = ("import ctypes, os, signal, time\n"
+              "import hopsolve\n"
+              "from hopsolve.backends.anneal import AnnealBackend\n"
+              "def inside():\n"
+              "    os.kill(os.getpid(), signal.SIGINT)\n"
+              "    time.sleep(0.5)\n"
+              "callback = ctypes.CFUNCTYPE(None)(inside)\n"
+              "def preparing(self, *args, **kwargs):\n"
+              "    callback()\n"
+              "    time.sleep(0.5)\n"
+              "    print('prepared', flush=True)\n"
+              "    return 0.0\n"
+              "def solving(self, *args, **kwargs):\n"
+              "    print('solved', flush=True)\n"
+              "    raise SystemExit(3)\n"
+              "AnnealBackend.prepare = preparing\n"
+              "AnnealBackend.solve = solving\n"
+              "try:\n"
+              f"    hopsolve.solve({str(INSTANCES / 'tsplib' / 'burma14.tsp')!r})\n"
+              "except KeyboardInterrupt:\n"
+              "    print('interrupted', flush=True)\n")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                         preexec_fn=_default_sigint)
+    assert run.returncode == 0 and run.stdout.split() == ["prepared", "interrupted"], (run.stdout, run.stderr)
+    assert run.stderr.count("hopsolve: Ctrl-C: stopping once the kernels") == 1 and "Exception ignored" not in \
+        run.stderr, run.stderr
+
+
+def test_ctrl_c_deferred_raises_after_the_block_and_at_once_on_a_second_press(monkeypatch):
+    """The hold itself: a press inside the block is raised when it ends; a second press, later than
+    ``REPEAT_SECONDS``, at once; outside the main thread nothing is held."""
+    import signal
+    import threading
+
+    from hopsolve import interrupt
+
+    monkeypatch.setattr(interrupt, "REPEAT_SECONDS", 0.0)
+    reached = []
+    with pytest.raises(KeyboardInterrupt):
+        with interrupt.ctrl_c_deferred(note="held"):
+            signal.raise_signal(signal.SIGINT)
+            reached.append("after the first press")
+    assert reached == ["after the first press"] and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with pytest.raises(KeyboardInterrupt):
+        with interrupt.ctrl_c_deferred(note="held"):
+            signal.raise_signal(signal.SIGINT)
+            time.sleep(0.01)
+            signal.raise_signal(signal.SIGINT)
+            reached.append("after the second press")
+    assert reached == ["after the first press"]
+    outside: list[object] = []
+    worker = threading.Thread(target=lambda: outside.append(interrupt.ctrl_c_deferred(note="x").__enter__()))
+    worker.start()
+    worker.join()
+    assert outside == [None]
+
+
+def test_warmup_stops_between_two_compiles_on_ctrl_c():
+    """``hopsolve warmup`` holds a Ctrl-C until the compile it lands in has finished, then stops: the next
+    plugin's kernels are not compiled."""
+    import ctypes
+    import signal
+    import types
+
+    from hopsolve.warmup import warm_everything
+
+    prepared: list[str] = []
+    press = ctypes.CFUNCTYPE(None)(lambda: signal.raise_signal(signal.SIGINT))  # as from inside LLVM
+
+    def problem(name: str) -> types.SimpleNamespace:
+        def prepare() -> float:
+            if name == "first":
+                press()
+            prepared.append(name)
+            return 0.0
+        return types.SimpleNamespace(prepare=prepare)
+
+    registry = types.SimpleNamespace(problems={"first": None, "second": None}, backends={}, problem=problem)
+    with pytest.raises(KeyboardInterrupt):
+        warm_everything(registry)
+    assert prepared == ["first"]
