@@ -582,17 +582,15 @@ def test_ctrl_c_deferred_raises_after_the_block_and_at_once_on_a_second_press(mo
 
     monkeypatch.setattr(interrupt, "REPEAT_SECONDS", 0.0)
     reached = []
-    with pytest.raises(KeyboardInterrupt):
-        with interrupt.ctrl_c_deferred(note="held"):
-            signal.raise_signal(signal.SIGINT)
-            reached.append("after the first press")
+    with pytest.raises(KeyboardInterrupt), interrupt.ctrl_c_deferred(note="held"):
+        signal.raise_signal(signal.SIGINT)
+        reached.append("after the first press")
     assert reached == ["after the first press"] and signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    with pytest.raises(KeyboardInterrupt):
-        with interrupt.ctrl_c_deferred(note="held"):
-            signal.raise_signal(signal.SIGINT)
-            time.sleep(0.01)
-            signal.raise_signal(signal.SIGINT)
-            reached.append("after the second press")
+    with pytest.raises(KeyboardInterrupt), interrupt.ctrl_c_deferred(note="held"):
+        signal.raise_signal(signal.SIGINT)
+        time.sleep(0.01)
+        signal.raise_signal(signal.SIGINT)
+        reached.append("after the second press")
     assert reached == ["after the first press"]
     outside: list[object] = []
     worker = threading.Thread(target=lambda: outside.append(interrupt.ctrl_c_deferred(note="x").__enter__()))
