@@ -75,6 +75,10 @@ class Backend(ABC):
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
+    starts_from_initial_states: ClassVar[bool] = True
+    """Whether ``solve`` runs one read from each row of ``initial_states`` (the dynamics start there). False for
+    a backend that ignores them (``exact`` enumerates every state): ``hopsolve recall``, whose answer is where the
+    dynamics go from each cue, refuses such a backend."""
 
     @classmethod
     def supports_time_limit(cls) -> bool:

@@ -104,7 +104,55 @@ def test_far_cue_converges_to_the_inverted_cross():
     cue = -stored.patterns[0].copy()
     cue[[0, 6, 12]] *= -1  # far from the cross, near its negation
     [result] = recall(stored, cue[None, :], MemoryOptions(), seed=0)
-    assert result.kind == "inverted" and result.match is None and result.overlap < 0
+    assert result.kind == "inverted" and result.match is None and result.overlap < 0 and result.inverted == 1
+
+
+def test_an_inverted_state_names_the_pattern_it_negates(cli, tmp_path):
+    """The negative of pattern 1 was printed "inverted state (nearest: pattern 2)" (the largest overlap, another
+    pattern's) and the JSON had no index of the pattern negated."""
+    xi = np.array([[1, 1, 1, 1], [1, -1, 1, -1], [1, 1, -1, -1]])
+    np.save(tmp_path / "p.npy", xi)
+    np.save(tmp_path / "cue.npy", -xi[:1])
+    text = cli("recall", tmp_path / "p.npy", tmp_path / "cue.npy")
+    assert text.code == 0 and "inverted pattern 1 (overlap -1 with it)" in text.out, text.out + text.err
+    row = json.loads(cli("recall", tmp_path / "p.npy", tmp_path / "cue.npy",
+                         "--json").out)
+    assert row["kind"] == "inverted" and row["inverted"] == 1 and row["match"] is None
+    assert row["recalled"] == (-xi[0]).tolist()
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--backend", "exact"], "backend 'exact' does not start from the cues"),
+    (["--param", "reads=abc"], "--param reads: recall runs one read per cue"),
+    (["--rule", "modern", "--backend", "zzz"], "--backend does not apply to --rule modern"),
+    (["--rule", "modern", "--param", "nope=1"], "--param does not apply to --rule modern"),
+])
+def test_recall_refuses_what_it_would_ignore_or_cannot_do(cli, arguments, message):
+    """``--backend exact`` ended in an internal error (it returns ground states, not one state per cue); reads
+    and, with ``--rule modern``, every backend option were dropped without a word."""
+    run = cli("recall", MEMORY / "seed_pictures.patterns", MEMORY / "cross_near.cue", *arguments)
+    assert run.code == 2 and run.err.count("\n") == 1 and message in run.err, run.err
+
+
+def test_the_quadratic_rules_matrix_is_refused_before_it_is_built(cli, tmp_path, monkeypatch):
+    """A 3,000-unit Hebbian matrix (72 MB) was built past HOPSOLVE_MAX_MATRIX_BYTES=1,000,000, by recall and
+    by solve alike (30,000 units: 6.7 GiB past the default 2 GiB)."""
+    xi = random_patterns(2, 3000, 1)
+    np.save(tmp_path / "p.npy", xi)
+    np.save(tmp_path / "cue.npy", xi[:1])
+    monkeypatch.setenv("HOPSOLVE_MAX_MATRIX_BYTES", "1000000")
+    for run in (cli("recall", tmp_path / "p.npy", tmp_path / "cue.npy"),
+                cli("solve", tmp_path / "p.npy", "--problem", "memory")):
+        assert run.code == 2 and run.err.count("\n") == 1 and "the hebb rule's 3,000×3,000 couplings" in run.err
+        assert str(tmp_path / "p.npy") in run.err, run.err
+
+
+def test_many_cues_are_printed_apart_and_numbered(cli, tmp_path):
+    xi = random_patterns(2, 30, 4)
+    np.save(tmp_path / "p.npy", xi)
+    np.save(tmp_path / "cues.npy", xi)
+    run = cli("recall", tmp_path / "p.npy", tmp_path / "cues.npy")
+    assert run.code == 0 and "cue 1 of 2" in run.out and "\n\ncue 2 of 2" in run.out
 
 
 def test_glauber_recall_has_a_non_monotone_energy_trace():

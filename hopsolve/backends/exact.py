@@ -80,6 +80,7 @@ class ExactBackend(Backend):
     """Enumerate every state (Gray code, O(2ⁿ·n)); returns all ground states. Refuses more than 26 variables."""
 
     name = "exact"
+    starts_from_initial_states = False  # it enumerates every state
     description = "exact enumeration of all 2^n states (n ≤ 26); returns every ground state"
 
     def prepare(self, energy: Energy, params: Any) -> float:

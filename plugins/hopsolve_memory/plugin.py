@@ -10,7 +10,19 @@ from typing import Any, Literal
 
 import numpy as np
 
-from hopsolve import Energy, Instance, ParameterError, PatternTerm, Problem, QuadraticTerm, Solution, Vartype, require
+from hopsolve import (
+    Energy,
+    Instance,
+    ParameterError,
+    PatternTerm,
+    Problem,
+    QuadraticTerm,
+    Solution,
+    TooLargeError,
+    Vartype,
+    check_matrix_size,
+    require,
+)
 from hopsolve_memory.patterns import PatternSet, read_cues, read_patterns
 from hopsolve_memory.rules import QUADRATIC_RULES
 
@@ -45,7 +57,8 @@ MAX_BETA = 1e6
 def memory_energy(patterns: np.ndarray, options: MemoryOptions) -> Energy:
     """The spin energy that stores ``patterns`` under ``options.rule``."""
     n = patterns.shape[1]
-    if options.rule in QUADRATIC_RULES:
+    if options.rule in QUADRATIC_RULES:  # an N × N matrix: refused before it is built where it would not fit
+        check_matrix_size(n * n, f"the {options.rule} rule's {n:,}×{n:,} couplings")
         w = QUADRATIC_RULES[options.rule](patterns)
         return Energy(Vartype.SPIN, (QuadraticTerm.build("objective", w, np.zeros(n)),))
     kind = {"dense": "power", "rectified": "rectified", "exp": "exp", "modern": "exp"}[options.rule]
@@ -88,7 +101,8 @@ def classify(patterns: np.ndarray, state: np.ndarray) -> tuple[str, int | None]:
 
 
 def recall_details(patterns: np.ndarray, states: np.ndarray) -> list[dict[str, Any]]:
-    """Overlap with the nearest pattern, its index, the match and the kind of every state."""
+    """Overlap with the nearest pattern, its index, the match, the kind of every state and, for an inverted
+    state, the pattern it negates."""
     states = np.atleast_2d(states)
     overlaps = states.astype(np.float64) @ patterns.astype(np.float64).T / patterns.shape[1]
     kinds = classify_many(patterns, states)
@@ -96,7 +110,8 @@ def recall_details(patterns: np.ndarray, states: np.ndarray) -> list[dict[str, A
     for row, (kind, index) in zip(overlaps, kinds):
         nearest = int(np.argmax(row))
         details.append({"match": index if kind == "stored" else None, "nearest": nearest + 1, "kind": kind,
-                        "exact": kind == "stored", "overlap": float(row[nearest]), "overlaps": row.tolist()})
+                        "exact": kind == "stored", "overlap": float(row[nearest]), "overlaps": row.tolist(),
+                        "inverted": index if kind == "inverted" else None})
     return details
 
 
@@ -127,8 +142,8 @@ class MemoryProblem(Problem):
                options: MemoryOptions | None = None) -> Energy:
         try:
             energy = memory_energy(instance.data.patterns, options or MemoryOptions())
-        except ParameterError as exc:  # a rule that cannot store these patterns: say which file they came from
-            raise ParameterError(str(exc), path=instance.source) from None
+        except (ParameterError, TooLargeError) as exc:  # a rule that cannot store these patterns: say which file
+            raise type(exc)(exc.message, path=instance.source) from None
         return energy.reweighted(**weights) if weights else energy
 
     def initial_states(self, instance: Instance, energy: Energy, options: MemoryOptions | None) -> np.ndarray | None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from hopsolve import ParameterError, build_registry, parse_assignments
+from hopsolve import ParameterError, TooLargeError, build_registry, parse_assignments
 from hopsolve_memory.patterns import PatternSet, read_cues, read_patterns
 from hopsolve_memory.plugin import MemoryOptions, MemoryProblem, memory_energy, recall_details
 from hopsolve_memory.rules import modern_update
@@ -33,6 +33,9 @@ class Recall:
     steps: int
     energy: float
     trace: list[float] = field(default_factory=list)
+    inverted: int | None = None
+    """With ``kind == "inverted"``: the pattern (1-based) whose negative was recalled (``nearest`` is the
+    pattern of the largest overlap, which for a negated pattern is another one)."""
 
 
 def _modern(patterns: np.ndarray, cues: np.ndarray, beta: float) -> tuple[np.ndarray, list[int], np.ndarray]:
@@ -64,10 +67,14 @@ def recall(patterns: PatternSet, cues: np.ndarray, options: MemoryOptions, backe
     else:
         registry = registry or build_registry()
         solver = registry.backend(backend)
+        if not solver.starts_from_initial_states:
+            raise ParameterError(f"backend {backend!r} does not start from the cues (it ignores initial states), so "
+                                 "it cannot recall; choose one that runs dynamics from each cue (hopfield, anneal, "
+                                 "tank, replica, bifurcation)")
         try:
             energy = memory_energy(patterns.patterns, options)
-        except ParameterError as exc:
-            raise ParameterError(str(exc), path=source) from None
+        except (ParameterError, TooLargeError) as exc:
+            raise type(exc)(exc.message, path=source) from None
         built = solver.params(dict(params or {}))
         samples = solver.solve(energy, built, seed=seed, initial_states=cues)
         finals, energies = samples.states, samples.energies
@@ -79,7 +86,7 @@ def recall(patterns: PatternSet, cues: np.ndarray, options: MemoryOptions, backe
     for k, d in enumerate(recall_details(patterns.patterns, finals)):
         results.append(Recall(options.rule, backend, cues[k].tolist(), finals[k].tolist(), d["match"],
                               d["nearest"], d["overlap"], d["exact"], d["kind"], int(steps[k]), float(energies[k]),
-                              traces[k] if k < len(traces) else []))
+                              traces[k] if k < len(traces) else [], d["inverted"]))
     return results
 
 
@@ -89,8 +96,10 @@ def configure(parser: Any) -> None:
     parser.add_argument("--rule", default="hebb", help="hebb | storkey | pinv | dense | rectified | exp | modern")
     parser.add_argument("--degree", type=int, default=3, help="n of the dense energy F(x) = x^n")
     parser.add_argument("--beta", type=float, default=1.0, help="β of the exp energy and the modern update")
-    parser.add_argument("--backend", default="hopfield", help="backend for the discrete dynamics")
-    parser.add_argument("--param", action="append", metavar="KEY=VALUE", help="backend parameter (repeatable)")
+    parser.add_argument("--backend", help="backend for the discrete dynamics (default hopfield; not with --rule "
+                                          "modern, which runs its own continuous update)")
+    parser.add_argument("--param", action="append", metavar="KEY=VALUE",
+                        help="backend parameter (repeatable; not reads: one read per cue)")
     parser.add_argument("--seed", type=int, help="random seed")
     parser.add_argument("--json", action="store_true", help="print JSON (an object, or a list for many cues)")
 
@@ -101,13 +110,20 @@ def run(args: Any, registry: Any = None) -> int:
     cues = read_cues(args.cue, stored.size)
     options = MemoryProblem().options({"rule": args.rule, "degree": args.degree, "beta": args.beta})
     params = parse_assignments(args.param, "--param")
-    params.pop("reads", None)  # one read per cue
-    results = recall(stored, cues, options, args.backend, args.seed, params, registry=registry, source=args.patterns)
+    if options.rule == "modern" and (args.backend is not None or params):
+        raise ParameterError(f"{'--backend' if args.backend is not None else '--param'} does not apply to --rule "
+                             "modern: it runs its own continuous update, not a backend")
+    if "reads" in params:
+        raise ParameterError("--param reads: recall runs one read per cue (give more cues for more reads)")
+    results = recall(stored, cues, options, args.backend or "hopfield", args.seed, params, registry=registry,
+                     source=args.patterns)
     if args.json:
         rows = [{k: v for k, v in asdict(r).items() if k != "trace" or v} for r in results]
         print(json.dumps(rows[0] if len(rows) == 1 else rows))
         return 0
-    for result in results:
+    for k, result in enumerate(results):
+        if len(results) > 1:  # blocks apart, each named
+            print(f"{'' if k == 0 else chr(10)}cue {k + 1} of {len(results)}")
         print(_side_by_side(stored, result))
     return 0
 
@@ -117,7 +133,11 @@ def _side_by_side(stored: PatternSet, result: Recall) -> str:
     right = stored.picture(np.array(result.recalled))
     width = max(len(row) for row in left)
     lines = [f"{'cue'.ljust(width)}   recalled"] + [f"{a.ljust(width)}   {b}" for a, b in zip(left, right)]
-    what = f"pattern {result.match}" if result.exact else f"{result.kind} state (nearest: pattern {result.nearest})"
-    lines.append(f"{what}; overlap {result.overlap:.3f}; steps {result.steps}; energy {result.energy:.4g}; "
-                 f"rule {result.rule}, {result.backend}")
+    if result.exact:
+        what = f"pattern {result.match}; overlap {result.overlap:.3f}"
+    elif result.inverted is not None:
+        what = f"inverted pattern {result.inverted} (overlap -1 with it)"
+    else:
+        what = f"{result.kind} state (nearest: pattern {result.nearest}); overlap {result.overlap:.3f}"
+    lines.append(f"{what}; steps {result.steps}; energy {result.energy:.4g}; rule {result.rule}, {result.backend}")
     return "\n".join(lines)
