@@ -120,6 +120,8 @@ def solve_instance(
         raise ParameterError("choose either a backend or a baseline, not both")
     if baseline and options:
         raise ParameterError("encoding options (--option) apply to backends, not baselines")
+    if baseline and weights:  # a baseline solves the instance, not its energy: a weight would be ignored
+        raise ParameterError("penalty weights (--weight) apply to backends' energies, not baselines")
     problem: Problem = registry.problem(problem_name)
     time_limit = check_time_limit(time_limit)
     explicit_time_limit = time_limit is not None

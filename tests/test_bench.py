@@ -159,6 +159,8 @@ params = {{ sweeps = 300 }}
 time_limit = 1.5
 [[solver]]
 name = "hopfield"
+[[solver]]
+name = "networkx-greedy"
 """)
     out = tmp_path / "r.jsonl"
     run = cli("bench", "--config", suite, "--out", out, "--jobs", "1", "--weight", "row=4", "--option",
@@ -169,6 +171,7 @@ name = "hopfield"
     assert by_solver["hopfield"]["status"] != "error" and by_solver["hopfield"]["time_limit_applied"]
     assert by_solver["hopfield"]["params"]["time_limit"] <= 2
     assert by_solver["anneal"]["weights"]["row"] == 4 and by_solver["anneal"]["params"]["options"]["form"] == "lucas"
+    assert by_solver["networkx-greedy"]["status"] == "feasible"  # the sweep's weights and options are not its
     # a backend without a time_limit parameter (a third party's, say) runs unlimited and says so
     from hopsolve.backends.hopfield import HopfieldBackend
     from hopsolve.bench.grid import SolverSpec, Task

@@ -167,7 +167,9 @@ def test_networkx_greedy_is_the_nearest_neighbour_tour_by_distance(registry, nam
 
 def test_unknown_option_and_baseline_are_one_line(cli):
     for args, message in [(["--option", "form=ring"], "form"), (["--baseline", "gurobi"], "unknown baseline"),
-                          (["--option", "bogus=1"], "unknown parameter 'bogus'")]:
+                          (["--option", "bogus=1"], "unknown parameter 'bogus'"),
+                          (["--baseline", "networkx-greedy", "--weight", "nope=5"], "(--weight) apply to backends'"),
+                          (["--baseline", "networkx-greedy", "--option", "form=lucas"], "(--option) apply to backends")]:
         run = cli("solve", TSPLIB / "burma14.tsp", *args)
         assert run.code == 2 and message in run.err and len(run.err.strip().splitlines()) == 1
 

@@ -40,9 +40,9 @@ def run_task(task: Task) -> dict[str, Any]:
         if task.solver.kind == "backend" and not _registry().backend(task.solver.name).supports_time_limit():
             limit_applied = False  # a backend without a time_limit parameter (a third party's)
         kwargs: dict[str, Any] = {"seed": task.seed, "time_limit": task.time_limit if limit_applied else None,
-                                  "params": task.solver.params, "weights": task.weights or None}
-        if task.options and task.solver.kind == "backend":  # encoding options are for backends only
-            kwargs["options"] = task.options
+                                  "params": task.solver.params}
+        if task.solver.kind == "backend":  # encoding options and penalty weights are for backends' energies only
+            kwargs.update(options=task.options or None, weights=task.weights or None)
         kwargs["backend" if task.solver.kind == "backend" else "baseline"] = task.solver.name
         result, _, instance = solve_path(_registry(), task.instance, problem=task.problem, **kwargs)
     except (HopsolveError, Exception) as exc:  # noqa: BLE001 - every failure becomes a row, the sweep goes on
