@@ -22,6 +22,8 @@ energy continuous (Hopfield–Tank) dynamics descend.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import os
 import time
@@ -78,8 +80,26 @@ class Vartype(Enum):
             raise ParameterError(f"unknown vartype {value!r}: choose 'spin' or 'binary'") from None
 
 
-def max_matrix_bytes() -> int:
-    """The largest coupling matrix hopsolve will build, from ``HOPSOLVE_MAX_MATRIX_BYTES`` (default 2 GiB)."""
+_unlimited = contextvars.ContextVar("hopsolve_unlimited_matrix_bytes", default=False)
+
+
+@contextlib.contextmanager
+def miniature_sizes() -> Iterator[None]:
+    """Within the block, :func:`max_matrix_bytes` allows anything: for hopsolve's own miniatures (a warm-up's
+    few units, :mod:`hopsolve.warmup`), which are not the user's input, so that a limit set below them refuses
+    the user's instance by name instead of "the 4×4 distance matrix" of a miniature nobody asked for."""
+    token = _unlimited.set(True)
+    try:
+        yield
+    finally:
+        _unlimited.reset(token)
+
+
+def max_matrix_bytes() -> int | float:
+    """The largest coupling matrix hopsolve will build, from ``HOPSOLVE_MAX_MATRIX_BYTES`` (default 2 GiB);
+    unlimited inside :func:`miniature_sizes`."""
+    if _unlimited.get():
+        return math.inf
     raw = os.environ.get("HOPSOLVE_MAX_MATRIX_BYTES")
     if raw is None:
         return DEFAULT_MAX_MATRIX_BYTES
@@ -87,8 +107,10 @@ def max_matrix_bytes() -> int:
         value = float(raw)
     except ValueError:
         raise ParameterError(f"HOPSOLVE_MAX_MATRIX_BYTES={raw!r} is not a number of bytes") from None
-    if not np.isfinite(value) or value <= 0:
-        raise ParameterError(f"HOPSOLVE_MAX_MATRIX_BYTES={raw!r} must be a positive number of bytes")
+    if not np.isfinite(value):
+        raise ParameterError(f"HOPSOLVE_MAX_MATRIX_BYTES={raw!r} is not a finite number of bytes")
+    if value < 1:
+        raise ParameterError(f"HOPSOLVE_MAX_MATRIX_BYTES={raw!r} must be at least 1 byte")
     return int(value)
 
 

@@ -17,7 +17,7 @@ from threadpoolctl import threadpool_limits
 from hopsolve.anytime import AnytimeTrace
 from hopsolve.backend import Callback
 from hopsolve.baseline import BaselineOutcome
-from hopsolve.energy import Vartype
+from hopsolve.energy import Vartype, miniature_sizes
 from hopsolve.errors import ParameterError, TooLargeError
 from hopsolve.interrupt import DeadlinePassed, ctrl_c_deferred, run_stoppably
 from hopsolve.limits import check_time_limit
@@ -113,8 +113,7 @@ def solve_instance(
     """
     problem_compile_s = 0.0
     if clock_started is None:
-        with ctrl_c_deferred():
-            problem_compile_s = registry.problem(problem_name).prepare()
+        problem_compile_s = _prepare_problem(registry.problem(problem_name))
     clock = time.perf_counter() if clock_started is None else clock_started
     if backend and baseline:
         raise ParameterError("choose either a backend or a baseline, not both")
@@ -329,11 +328,19 @@ def _run_baseline(registry: Registry, problem: Problem, instance: Instance, name
     return result, solution
 
 
+def _prepare_problem(problem: Problem) -> float:
+    """:meth:`Problem.prepare`, with Ctrl-C held until its kernels are compiled (see :mod:`hopsolve.interrupt`)
+    and without the memory limit: it sees no instance, only its own miniatures (a limit set below them is for the
+    user's instance, refused by name when it is read)."""
+    with ctrl_c_deferred(), miniature_sizes():
+        return problem.prepare()
+
+
 def solve_path(registry: Registry, path: str | Path, problem: str | None = None, **kwargs: Any
                ) -> tuple[Result, Solution, Instance]:
     """Read ``path`` (problem inferred from the suffix unless named) and solve it."""
     name = problem or registry.problem_for_path(path)
-    problem_compile_s = registry.problem(name).prepare()
+    problem_compile_s = _prepare_problem(registry.problem(name))
     clock = time.perf_counter()
     instance = registry.problem(name).read(path)
     read_s = time.perf_counter() - clock

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from hopsolve.energy import Energy, Vartype
+from hopsolve.energy import Energy, Vartype, miniature_sizes
 from hopsolve.metric import Metric
 from hopsolve.pattern_term import PatternTerm
 
@@ -66,7 +66,8 @@ def warm_up(backend: Any, energy: Energy, params: Any) -> float:
     compile_model_kernels()
     names = {f.name for f in dataclasses.fields(params)} if dataclasses.is_dataclass(params) else set()
     small = dataclasses.replace(params, **{k: v for k, v in _SMALL_RUN.items() if k in names})
-    result = backend.solve(miniature(energy), small, seed=1)
+    with miniature_sizes():  # a memory limit set below the miniature is for the user's instance, refused by name
+        result = backend.solve(miniature(energy), small, seed=1)
     if result.interrupted:
         raise KeyboardInterrupt
     return time.perf_counter() - started
@@ -105,12 +106,12 @@ def warm_everything(registry: Any) -> dict[str, float]:
 
     spent: dict[str, float] = {}
     for name in registry.problems:
-        with ctrl_c_deferred():  # Ctrl-C between compiles, not inside one (see hopsolve.interrupt)
+        with ctrl_c_deferred(), miniature_sizes():  # Ctrl-C between compiles, not inside one (hopsolve.interrupt)
             spent[f"problem {name}"] = registry.problem(name).prepare()
     for name in registry.backends:
         backend = registry.backend(name)
         started = time.perf_counter()
-        with ctrl_c_deferred():
+        with ctrl_c_deferred(), miniature_sizes():
             backend.prepare_everything()
         for energy in sample_energies().values():
             try:

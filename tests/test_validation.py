@@ -45,11 +45,22 @@ def test_bench_and_report_check_their_outputs_first(cli, tmp_path):
     assert run.code == 2 and "does not exist" in run.err
 
 
-@pytest.mark.parametrize("value", ["lots", "-5", "nan"])
-def test_a_bad_memory_limit_is_refused_not_ignored(cli, monkeypatch, value):
+@pytest.mark.parametrize("value, message", [("lots", "not a number"), ("-5", "at least 1 byte"),
+                                            ("nan", "not a finite number"), ("0.5", "at least 1 byte"),
+                                            ("1e400", "not a finite number")])
+def test_a_bad_memory_limit_is_refused_not_ignored(cli, monkeypatch, value, message):
     monkeypatch.setenv("HOPSOLVE_MAX_MATRIX_BYTES", value)
     run = cli("solve", BURMA, "--param", "sweeps=10")
-    assert run.code == 2 and "HOPSOLVE_MAX_MATRIX_BYTES" in run.err and len(run.err.strip().splitlines()) == 1
+    assert run.code == 2 and f"HOPSOLVE_MAX_MATRIX_BYTES={value!r} " in run.err and message in run.err
+    assert len(run.err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("path", [INSTANCES / "tsplib" / "gr17.tsp", BURMA])
+def test_a_memory_limit_below_the_warm_up_s_miniatures_refuses_the_user_s_file(cli, monkeypatch, path):
+    """At 100 bytes the refusal named "the 4×4 distance matrix" of the warm-up's miniature, not the file."""
+    monkeypatch.setenv("HOPSOLVE_MAX_MATRIX_BYTES", "100")
+    run = cli("solve", path, "--param", "sweeps=10")
+    assert run.code == 2 and str(path) in run.err and "4×4" not in run.err, run.err
 
 
 def test_plot_without_matplotlib_is_refused_before_solving(cli, monkeypatch, tmp_path):
