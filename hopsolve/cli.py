@@ -186,6 +186,8 @@ def check_output_path(path: str, what: str, suffixes: tuple[str, ...] | None = N
     if target.is_dir():
         raise UserError(f"{what} must be a file, not a folder", path=path)
     folder = target.parent
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{what}: {str(folder)!r} is a file, not a folder", path=path)
     if not folder.is_dir():
         raise UserError(f"{what}: the folder {str(folder)!r} does not exist", path=path)
     if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
@@ -277,12 +279,14 @@ def _cmd_solve(args: argparse.Namespace, registry: Registry) -> int:
     if args.out:
         written = registry.problem(args.problem or registry.problem_for_path(args.path)).solution_suffixes
         check_output_path(args.out, "--out", written, "solution file type")
+    check_instance = None
     if args.plot:
         check_output_path(args.plot, "--plot", IMAGE_SUFFIXES)
         check_can_plot()
         problem_name = args.problem or registry.problem_for_path(args.path)
         if getattr(registry.problem(problem_name), "plot", None) is None:
             raise UserError(f"problem {problem_name!r} cannot draw a solution", path=args.plot)
+        check_instance = getattr(registry.problem(problem_name), "check_plot", None)  # before the run, not after
     progress = SolveProgress()
     preparing = _PreparingCtrlC(progress) if not args.baseline else contextlib.nullcontext()
     try:
@@ -293,6 +297,7 @@ def _cmd_solve(args: argparse.Namespace, registry: Registry) -> int:
                 time_limit=args.time_limit, reads=args.reads, repair=args.repair,
                 options=parse_assignments(args.option, "--option"),
                 callback=None if args.baseline else getattr(preparing, "observe", progress),
+                check_instance=check_instance,
             )
     except KeyboardInterrupt:  # a run with an answer returns it, marked interrupted: this one had none yet
         progress.close()

@@ -50,6 +50,11 @@ class Problem(ABC):
 
     ``decode`` is ``score(instance, candidate(instance, state))`` so that baselines, which find candidates
     without an energy, are scored by the same code as the backends.
+
+    Optional: ``plot(instance, solution, path=None, *, ax=None)`` draws a solution (``hopsolve solve --plot``;
+    a problem without it is refused before the solve), and ``check_plot(instance)`` raises a
+    :class:`~hopsolve.errors.UserError` for an instance ``plot`` could not draw, called once the instance is read
+    and before it is solved, so that the refusal costs no run.
     """
 
     name: ClassVar[str]

@@ -7,7 +7,7 @@ import dataclasses
 import importlib.metadata as metadata
 import multiprocessing
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -336,14 +336,18 @@ def _prepare_problem(problem: Problem) -> float:
         return problem.prepare()
 
 
-def solve_path(registry: Registry, path: str | Path, problem: str | None = None, **kwargs: Any
+def solve_path(registry: Registry, path: str | Path, problem: str | None = None,
+               check_instance: Callable[[Instance], None] | None = None, **kwargs: Any
                ) -> tuple[Result, Solution, Instance]:
-    """Read ``path`` (problem inferred from the suffix unless named) and solve it."""
+    """Read ``path`` (problem inferred from the suffix unless named) and solve it; ``check_instance``, where
+    given, sees the instance first (to refuse what could not be done with the answer before a run is spent)."""
     name = problem or registry.problem_for_path(path)
     problem_compile_s = _prepare_problem(registry.problem(name))
     clock = time.perf_counter()
     instance = registry.problem(name).read(path)
     read_s = time.perf_counter() - clock
+    if check_instance is not None:
+        check_instance(instance)
     result, solution = solve_instance(registry, name, instance, clock_started=clock, **kwargs)
     result.info["read_time_s"] = read_s
     result.info["compile_s"] = result.info.get("compile_s", 0.0) + problem_compile_s

@@ -82,6 +82,24 @@ def test_plot_without_matplotlib_is_refused_before_solving(cli, monkeypatch, tmp
     assert run.code == 2 and "needs matplotlib" in run.err and run.out == ""
 
 
+def test_plot_of_a_tsp_without_coordinates_is_refused_before_solving(cli, monkeypatch, tmp_path):
+    """gr17 (an explicit matrix without display data) was solved in full, printed, then refused at the drawing."""
+    import hopsolve.solving
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("solved before refusing --plot")
+
+    monkeypatch.setattr(hopsolve.solving, "solve_instance", must_not_run)
+    gr17 = INSTANCES / "tsplib" / "gr17.tsp"
+    run = cli("solve", gr17, "--plot", tmp_path / "tour.png")
+    assert run.code == 2 and run.err == f"hopsolve: error: {gr17}: gr17 has no coordinates to draw (--plot)\n"
+    assert run.out == "" and not (tmp_path / "tour.png").exists()
+    a_file = tmp_path / "afile"
+    a_file.write_text("")
+    run = cli("solve", BURMA, "--plot", a_file / "b.png")
+    assert run.code == 2 and "is a file, not a folder" in run.err
+
+
 def test_running_out_of_memory_or_disk_is_one_line_and_exit_2(cli, monkeypatch):
     """Sizes are checked before allocating, but a process may have less memory than they allow (``ulimit -v``),
     and a disk may be full: one line naming what ran out, never an internal error."""

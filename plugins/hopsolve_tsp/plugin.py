@@ -210,6 +210,11 @@ class TspProblem(Problem):
         tour = np.asarray(solution.value) - 1
         write_tour(path, instance.name, tour, f"length {solution.objective:.12g} (hopsolve)")
 
+    def check_plot(self, instance: Instance) -> None:
+        """Refuse an instance without coordinates to draw (an explicit matrix without display data)."""
+        if instance.data.plot_coordinates() is None:
+            raise UserError(f"{instance.name} has no coordinates to draw (--plot)", path=instance.source)
+
     def plot(self, instance: Instance, solution: Solution, path: str | Path | None = None, *, ax: Any = None) -> Any:
         """Draw the tour over the city coordinates (extra ``plot``) into ``ax`` (a matplotlib Axes, e.g. in a
         notebook) or a new figure saved to ``path``; returns the Axes."""
@@ -217,9 +222,8 @@ class TspProblem(Problem):
             from matplotlib.figure import Figure  # no pyplot: a notebook's backend is left alone
         except ImportError:
             raise UserError("--plot needs matplotlib: pip install 'hopsolve[plot]'") from None
+        self.check_plot(instance)
         coords = instance.data.plot_coordinates()
-        if coords is None:
-            raise UserError(f"{instance.name} has no coordinates to draw", path=instance.source)
         tour = np.asarray(solution.value) - 1
         loop = np.append(tour, tour[0])
         own = ax is None
