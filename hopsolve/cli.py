@@ -439,6 +439,11 @@ def _cmd_bench(args: argparse.Namespace, registry: Registry) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise UserError(f"--jobs must be at least 1, got {args.jobs}")
     executor = _bench_executor(args)
+    cores = os.cpu_count() or 1
+    if executor == "local" and args.jobs is not None and args.jobs > cores:  # the runs are CPU-bound: no gain
+        _tell(f"hopsolve bench: --jobs {args.jobs} is more than this machine's {cores} cores; running {cores} at a "
+              "time (runs sharing a core would be slower, and timed ones would do less work)")
+        args.jobs = cores
     if args.trace:
         grid = dataclasses.replace(grid, trace=True)
     store = ResultStore(args.out)
