@@ -40,6 +40,8 @@ def _weights(pairs: Sequence[str] | None) -> dict[str, float]:
             weights[key] = float(value)
         except ValueError:
             raise ParameterError(f"--weight {key}={value!r} is not a number") from None
+        if not math.isfinite(weights[key]) or weights[key] < 0:  # as typed: 1e400 is not "inf" to its writer
+            raise ParameterError(f"--weight {key}={value} must be finite and non-negative")
     return weights
 
 

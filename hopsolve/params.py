@@ -109,11 +109,15 @@ def require(condition: bool, owner: str, message: str) -> None:
 
 
 def parse_assignments(pairs: Sequence[str] | None, what: str) -> dict[str, str]:
-    """``["a=1", "b=x"]`` → ``{"a": "1", "b": "x"}``; anything without ``=`` is an error naming it."""
+    """``["a=1", "b=x"]`` → ``{"a": "1", "b": "x"}``; anything without ``=``, and a key given twice (which of
+    the two was meant?), is an error naming it."""
     values: dict[str, str] = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise ParameterError(f"{what} {pair!r} must look like key=value")
+        if key.strip() in values:
+            raise ParameterError(f"{what} {key.strip()} is given twice ({key.strip()}={values[key.strip()]} and "
+                                 f"{key.strip()}={value.strip()}); give it once")
         values[key.strip()] = value.strip()
     return values

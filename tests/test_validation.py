@@ -21,6 +21,9 @@ BURMA = INSTANCES / "tsplib" / "burma14.tsp"
     (["--param", "sweeps=1e99"], "a schedule of 1e+99 sweeps (sweeps) would need ~7.45e+90 GiB"),
     (["--backend", "tank", "--param", "reads=0"], "backend 'tank': reads must be at least 1, got 0"),
     (["--param", "sweeps=200000000", "--param", "trace=true", "--reads", "4"], "a trace of 4 reads"),
+    (["--weight", "row=1", "--weight", "row=2"], "--weight row is given twice (row=1 and row=2)"),
+    (["--param", "sweeps=10", "--param", "sweeps=20"], "--param sweeps is given twice"),
+    (["--weight", "row=1e400"], "--weight row=1e400 must be finite and non-negative"),
 ])
 def test_solve_refuses_in_one_line_before_working(cli, args, fragment):
     run = cli("solve", BURMA, *args)
