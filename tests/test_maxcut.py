@@ -10,7 +10,7 @@ from importlib import resources
 import networkx as nx
 import numpy as np
 import pytest
-from hopsolve_maxcut.plugin import MaxcutProblem
+from hopsolve_maxcut.plugin import MaxcutProblem, alternating_cut
 from hopsolve_maxcut.rudy import read_graph
 
 from hopsolve import ParseError, TooLargeError
@@ -49,6 +49,7 @@ def test_all_of_gset_is_shipped_with_a_sourced_best_known_cut():
         resources.files("hopsolve_maxcut").joinpath("data/bks.csv").read_text().splitlines())}
     for name, row in BKS.items():
         assert packaged[name]["bks"] == row["bks"] and packaged[name]["n"] == row["n"], name
+        assert packaged[name]["alternating_cut"] == row["alternating_cut"] != "", name
         assert row["source"] and packaged[name]["source"] == row["source"], name
         assert int(row["bks"]) >= int(row["bks_bls2013"]), name
         if row["bks"] != row["bks_bls2013"]:
@@ -62,6 +63,21 @@ def test_gset_files_parse_with_their_sizes(name):
     assert graph.n == int(row["n"]) and len(graph.weights) == int(row["m"])
     assert set(np.unique(graph.weights)) == ({1.0} if row["weights"] == "+1" else {-1.0, 1.0})
     assert MaxcutProblem().read(INSTANCES / "gset" / f"{name}.txt").reference == int(row["bks"])
+    assert alternating_cut(graph) == float(row["alternating_cut"])
+
+
+def test_a_table_s_best_known_cut_applies_only_to_the_graph_it_was_found_on(tmp_path):
+    """A copy of G1 saved as G2.txt got G2's best-known cut (its first run: "gap -0.03%"); G1 and G2 have the
+    same nodes, edge count and weights, so the rows also carry the alternating cut, a fingerprint of the edges."""
+    text = (INSTANCES / "gset" / "G1.txt").read_text()
+    (tmp_path / "G2.txt").write_text(text)
+    assert MaxcutProblem().read(tmp_path / "G2.txt").reference is None
+    lines = text.splitlines()
+    u, v, w = lines[1].split()
+    lines[1] = f"{u} {int(v) + 1} {w}"  # one edge moved: still 800 nodes, 19176 unit edges, named G1
+    (tmp_path / "G1.txt").write_text("\n".join(lines) + "\n")
+    assert MaxcutProblem().read(tmp_path / "G1.txt").reference is None
+    assert MaxcutProblem().read(INSTANCES / "gset" / "G1.txt").reference == 11624
 
 
 @pytest.mark.parametrize("seed", range(4))

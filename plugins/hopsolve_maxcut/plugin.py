@@ -15,9 +15,17 @@ from hopsolve import Energy, Instance, ParameterError, ParseError, Problem, Solu
 from hopsolve_maxcut.rudy import Graph, read_graph
 
 
+def alternating_cut(graph: Graph) -> float:
+    """The cut between the odd- and the even-numbered nodes: a fingerprint of a graph's edges (G1 and G2 have the
+    same nodes, edge count and weights, not the same edges), as the identity tour's length is of a TSP file."""
+    return graph.cut_weight(np.arange(graph.n) % 2)
+
+
 def best_known(path: Path, graph: Graph) -> float | None:
     """The best-known cut from a ``bks.csv`` beside the file, else hopsolve's Gset table; a malformed table beside
-    the file is a :class:`ParseError` naming it."""
+    the file is a :class:`ParseError` naming it. A row applies to the file of its name with its ``n`` and, where
+    the row has one, its ``alternating_cut`` (:func:`alternating_cut`): a copy of G1 saved as G2.txt, or a graph
+    edited, gets no reference rather than another graph's."""
     tables = []
     if (path.parent / "bks.csv").exists():
         tables.append((path.parent / "bks.csv", read_text(path.parent / "bks.csv")))
@@ -31,8 +39,12 @@ def best_known(path: Path, graph: Graph) -> float | None:
             if row["name"] != path.stem:
                 continue
             line = reader.line_num
-            if parse_number(row.get("n") or str(graph.n), source, line, "n", integer=True) == graph.n:
-                return parse_number(row.get("bks") or row.get("bks_current") or "", source, line, "bks")
+            if parse_number(row.get("n") or str(graph.n), source, line, "n", integer=True) != graph.n:
+                continue
+            if row.get("alternating_cut") and parse_number(row["alternating_cut"], source, line,
+                                                           "alternating_cut") != alternating_cut(graph):
+                continue
+            return parse_number(row.get("bks") or row.get("bks_current") or "", source, line, "bks")
     return None
 
 
