@@ -30,6 +30,35 @@ def test_qaplib_solutions_recompute_to_the_optima(name):
     assert solution.objective == float(QAP_OPTIMA[name]["opt"]) == cost
 
 
+def test_a_table_optimum_applies_only_to_the_instance_it_was_found_on(tmp_path):
+    """Every shipped instance gets its optimum (the packaged table agrees with the shipped one), and an edited copy
+    under the same name gets none: a QAP or assignment table row matched by name and size alone, so a copy with one
+    number changed could be reported below its "optimum"."""
+    from importlib import resources
+
+    for table, folder, problem in (("qap_optima.csv", QAPLIB, QapProblem()),
+                                   ("assign_optima.csv", INSTANCES / "orlib-assign", AssignmentProblem())):
+        packaged = {r["name"]: r for r in csv.DictReader(
+            resources.files("hopsolve_assignment").joinpath(f"data/{table}").read_text().splitlines())}
+        shipped = {r["name"]: r for r in csv.DictReader((folder / "optima.csv").open())}
+        assert packaged.keys() == shipped.keys()
+        for name, row in shipped.items():
+            assert packaged[name]["identity_cost"] == row["identity_cost"] != "", name
+    assert QapProblem().read(QAPLIB / "nug12.dat").reference == 578
+    lines = (QAPLIB / "nug12.dat").read_text().splitlines()
+    row = next(k for k, line in enumerate(lines) if len(line.split()) == 12)  # the first row of the first matrix
+    values = lines[row].split()
+    values[1] = str(int(values[1]) + 1)
+    lines[row] = " ".join(values)
+    (tmp_path / "nug12.dat").write_text("\n".join(lines) + "\n")
+    assert QapProblem().read(tmp_path / "nug12.dat").reference is None
+    text = (INSTANCES / "orlib-assign" / "assign100.txt").read_text().split()
+    text[1] = str(int(text[1]) + 1)  # the first cost, C[0, 0]
+    (tmp_path / "assign100.txt").write_text(" ".join(text) + "\n")
+    assert AssignmentProblem().read(tmp_path / "assign100.txt").reference is None
+    assert AssignmentProblem().read(INSTANCES / "orlib-assign" / "assign100.txt").reference == 305
+
+
 def test_orlib_assignment_optima_match_scipy(cli):
     for name, optimum in [("assign100", 305), ("assign200", 475)]:
         result = json.loads(cli("solve", INSTANCES / "orlib-assign" / f"{name}.txt", "--problem", "assignment",

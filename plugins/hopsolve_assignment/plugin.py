@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 from abc import abstractmethod
 from collections.abc import Mapping
 from importlib import resources
@@ -26,9 +27,12 @@ from hopsolve import (
 from hopsolve_assignment.formats import read_cost_matrix, read_qaplib
 
 
-def table_value(path: Path, table: str, n: int) -> float | None:
+def table_value(path: Path, table: str, n: int, identity_cost: float | None = None) -> float | None:
     """The optimum from an ``optima.csv`` beside the file, else from hopsolve's own table ``table``; a malformed
-    table beside the file is a :class:`ParseError` naming it."""
+    table beside the file is a :class:`ParseError` naming it. A row applies to the file of its name with its ``n``
+    and, where the row has one and ``identity_cost`` is given, its ``identity_cost`` (the cost of the identity
+    assignment, a fingerprint of the file's numbers): an edited or renamed copy gets no reference rather than
+    another instance's optimum."""
     tables = []
     if (path.parent / "optima.csv").exists():
         tables.append((path.parent / "optima.csv", read_text(path.parent / "optima.csv")))
@@ -42,8 +46,13 @@ def table_value(path: Path, table: str, n: int) -> float | None:
             if row["name"] != path.stem or not row.get("opt"):
                 continue
             line = reader.line_num
-            if parse_number(row.get("n") or str(n), source, line, "n", integer=True) == n:
-                return parse_number(row["opt"], source, line, "opt")
+            if parse_number(row.get("n") or str(n), source, line, "n", integer=True) != n:
+                continue
+            if identity_cost is not None and row.get("identity_cost") and not math.isclose(
+                    parse_number(row["identity_cost"], source, line, "identity_cost"), identity_cost,
+                    rel_tol=1e-12):
+                continue
+            return parse_number(row["opt"], source, line, "opt")
     return None
 
 
@@ -117,8 +126,8 @@ class AssignmentProblem(_PermutationProblem):
     def read(self, path: str | Path) -> Instance:
         path = Path(path)
         costs = read_cost_matrix(path)
-        return Instance("assignment", path.stem, costs, reference=table_value(path, "assign_optima.csv",
-                                                                              len(costs)), source=str(path))
+        reference = table_value(path, "assign_optima.csv", len(costs), float(np.trace(costs)))
+        return Instance("assignment", path.stem, costs, reference=reference, source=str(path))
 
     @staticmethod
     def from_costs(costs: Any, name: str = "assignment", reference: float | None = None) -> Instance:
@@ -155,8 +164,8 @@ class QapProblem(_PermutationProblem):
     def read(self, path: str | Path) -> Instance:
         path = Path(path)
         flow, distance = read_qaplib(path)
-        return Instance("qap", path.stem, (flow, distance),
-                        reference=table_value(path, "qap_optima.csv", len(flow)), source=str(path))
+        reference = table_value(path, "qap_optima.csv", len(flow), float((flow * distance).sum()))
+        return Instance("qap", path.stem, (flow, distance), reference=reference, source=str(path))
 
     def encode(self, instance: Instance, weights: Mapping[str, float] | None = None, options: Any = None) -> Energy:
         flow, distance = instance.data
