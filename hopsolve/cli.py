@@ -153,8 +153,8 @@ def _summary(result: Any) -> str:
         decoded = result.info.get("decoded_reads")
         shown = f"{decoded} decoded of {result.reads}" if decoded is not None else f"{result.reads}"
         parts.append(f"feasible reads {result.feasible_reads}/{shown}")
-    if result.repaired:
-        parts.append("[repaired]")
+    if result.repaired:  # the status is the run's own state's; the solution shown is the repair's
+        parts[1] = f"{result.status} state, repaired into a feasible solution:"
     parts.append(f"in {result.wall_time_s:.2f} s")
     bad = {k: v for k, v in result.violations.items() if abs(v) > 1e-9}
     text = " ".join(parts)

@@ -102,6 +102,14 @@ def test_invalid_state_is_reported_not_repaired_unless_asked():
     assert mended.repaired and not mended.feasible and sorted(mended.value) == [1, 2, 3, 4, 5]
 
 
+def test_a_repaired_answer_says_that_the_state_was_repaired(cli):
+    """The summary read "infeasible objective 4329 ... [repaired]": the status is the run's state's, the tour shown
+    and its length the repair's."""
+    run = cli("solve", TSPLIB / "burma14.tsp", "--param", "moves=flip", "--param", "sweeps=2", "--repair", "--seed",
+              "1")
+    assert run.code == 0 and "infeasible state, repaired into a feasible solution: objective" in run.out, run.out
+
+
 def test_cli_default_solve_reports_tour_and_gap(cli, tmp_path):
     out = tmp_path / "berlin52.tour"
     png = tmp_path / "berlin52.png"
