@@ -36,8 +36,7 @@ def test_a_table_optimum_applies_only_to_the_instance_it_was_found_on(tmp_path):
     number changed could be reported below its "optimum"."""
     from importlib import resources
 
-    for table, folder, problem in (("qap_optima.csv", QAPLIB, QapProblem()),
-                                   ("assign_optima.csv", INSTANCES / "orlib-assign", AssignmentProblem())):
+    for table, folder in (("qap_optima.csv", QAPLIB), ("assign_optima.csv", INSTANCES / "orlib-assign")):
         packaged = {r["name"]: r for r in csv.DictReader(
             resources.files("hopsolve_assignment").joinpath(f"data/{table}").read_text().splitlines())}
         shipped = {r["name"]: r for r in csv.DictReader((folder / "optima.csv").open())}
