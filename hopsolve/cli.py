@@ -163,6 +163,8 @@ def _summary(result: Any) -> str:
         text += f"\n{short}"
     if result.info.get("abandoned"):
         text += f"\nnote: {result.info['abandoned']}"
+    if result.info.get("weights_note"):
+        text += f"\nnote: {result.info['weights_note']}"
     if bad:
         text += "\nviolations: " + ", ".join(f"{k}={v:g}" for k, v in bad.items())
     replay = result.info.get("replay")

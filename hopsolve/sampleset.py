@@ -35,7 +35,9 @@ class SampleSet:
       ``hopfield``: ``sweeps`` per read; ``tank``: integration ``steps``; ``exact``: ``states`` enumerated).
     - ``per_read``: arrays with one row per read (energy traces, trajectories, graded outputs, each read's
       outcome); they never go into a result's JSON record.
-    - ``info``: anything else, small and JSON-able (timings, counters), copied into the result's ``info``.
+    - ``info``: anything else, small and JSON-able (timings, counters), copied into the result's ``info``. One
+      key there is read: ``penalties_held``, the penalty terms the backend's moves keep at zero throughout (a
+      user's weight on one of them then changes nothing, and ``solve_instance`` notes it).
 
     A backend may pass the typed and per-read entries as keyword arguments of :meth:`from_states` (as ``info``
     keys); they are moved to their fields.

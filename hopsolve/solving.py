@@ -237,6 +237,11 @@ def solve_instance(
         info["decoded_reads"] = len(rows)
     info["encode_time_s"] = encode_s
     info["compile_s"] = compile_s
+    unused = sorted(set(info.get("penalties_held", ())) & set(weights or {}))
+    if unused:  # a weight the user gave that cannot change this run: say so, not nothing
+        info["weights_note"] = (f"the weight of {', '.join(unused)} does not change this run: {backend_name}'s "
+                                "moves keep every state a permutation, so the penalty is zero throughout (it "
+                                "matters with --param moves=flip or another backend)")
     result = Result(
         problem=problem.name, instance=instance.name, solver=backend_name, kind="backend",
         params={**params_dict(built), **samples.derived,

@@ -102,6 +102,17 @@ def test_invalid_state_is_reported_not_repaired_unless_asked():
     assert mended.repaired and not mended.feasible and sorted(mended.value) == [1, 2, 3, 4, 5]
 
 
+def test_a_penalty_weight_that_cannot_change_the_run_is_noted(cli):
+    """``--weight row=0`` on the default anneal (tour moves: every state a tour) changed nothing, silently."""
+    run = cli("solve", TSPLIB / "burma14.tsp", "--weight", "row=0", "--weight", "objective=2", "--param",
+              "sweeps=100", "--seed", "1")
+    assert run.code == 0 and "note: the weight of row does not change this run: anneal's moves keep every state a " \
+        "permutation" in run.out, run.out
+    flips = cli("solve", TSPLIB / "burma14.tsp", "--weight", "row=0", "--param", "moves=flip", "--param",
+                "sweeps=100", "--seed", "1")
+    assert flips.code == 0 and "note: the weight" not in flips.out
+
+
 def test_a_repaired_answer_says_that_the_state_was_repaired(cli):
     """The summary read "infeasible objective 4329 ... [repaired]": the status is the run's state's, the tour shown
     and its length the repair's."""

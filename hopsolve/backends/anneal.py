@@ -304,6 +304,14 @@ def _slack_arrays(slacks: SlackBlocks | None, n: int) -> tuple[np.ndarray, ...]:
             slacks.slack_units, slacks.slack_coefficients)
 
 
+def _holding_penalties(samples: SampleSet, energy: Energy) -> SampleSet:
+    """Mark a run whose moves keep every state a permutation (tour or permutation moves): its penalty terms, all
+    of them permutation constraints, are zero throughout, so their weights change nothing
+    (``info['penalties_held']``, the terms' names; ``hopsolve solve --weight`` says so)."""
+    samples.info["penalties_held"] = list(energy.penalty_names)
+    return samples
+
+
 class _Threads:
     """Use ``count`` numba threads inside the block."""
 
@@ -353,7 +361,7 @@ class AnnealBackend(Backend):
         mixed = moves not in ("flip", "permutation", "onehot")
         if moves != "flip" and energy.permutation is not None and energy.permutation.is_tour:
             with _Threads(params.threads):
-                return self._solve_tour(energy, params, seed, initial_states, callback)
+                return _holding_penalties(self._solve_tour(energy, params, seed, initial_states, callback), energy)
         if mixed:
             raise ParameterError(f"backend 'anneal': moves={moves} needs a tour energy (a TSP)")
         if moves == "permutation" and energy.permutation is None:
@@ -362,7 +370,8 @@ class AnnealBackend(Backend):
             raise ParameterError("backend 'anneal': moves=onehot needs an energy with one-hot groups or slack blocks")
         with _Threads(params.threads):
             if moves == "permutation":
-                return self._solve_permutation(energy, params, seed, reads, initial_states, callback)
+                return _holding_penalties(self._solve_permutation(energy, params, seed, reads, initial_states,
+                                                                  callback), energy)
             if moves == "onehot":
                 return self._solve_groups(energy, params, seed, reads, initial_states, callback)
             return self._solve_flips(energy, params, seed, reads, initial_states, callback)
