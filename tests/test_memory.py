@@ -216,3 +216,16 @@ def test_a_very_high_dense_degree_recalls_without_overflow(cli):
         run = cli("recall", INSTANCES / "memory" / "cross.patterns", INSTANCES / "memory" / "cross_near.cue",
                   "--rule", "dense", "--degree", "400")
     assert run.code == 0 and "overlap 1.000" in run.out
+
+
+def test_a_cue_of_another_picture_shape_and_mixed_encodings_are_refused(cli, tmp_path):
+    """A 1 × 25 picture was accepted as a cue for 5 × 5 patterns (same unit count), and an array of -1, 0 and 1
+    was refused as "found -1, 0, 1" without saying what was wrong with them."""
+    flat = tmp_path / "flat.cue"
+    flat.write_text("..#....##.#####..#..#.#..\n")
+    run = cli("recall", MEMORY / "seed_pictures.patterns", flat)
+    assert run.code == 2 and f"{flat}: a cue is a picture of 1 × 25 cells, the stored patterns are 5 × 5" in run.err
+    mixed = tmp_path / "mixed.npy"
+    np.save(mixed, np.array([[1, -1, 0, 1]]))
+    run = cli("recall", mixed, mixed)
+    assert run.code == 2 and "mix the ±1 and 0/1 encodings" in run.err and str(mixed) in run.err

@@ -77,8 +77,12 @@ def _npy(path: Path) -> np.ndarray:
     values = set(np.unique(array).tolist())
     if values <= {0, 1} and values != {1}:
         array = 2 * array.astype(np.int8) - 1
-    elif not values <= {-1, 1}:
-        shown = sorted(values - {-1, 0, 1})[:3] or sorted(values)
+    elif values <= {-1, 1}:
+        pass
+    elif values <= {-1, 0, 1}:  # both encodings in one array: which one did a 0 or a 1 mean?
+        raise ParseError("patterns mix the ±1 and 0/1 encodings (found -1, 0 and 1): use one of them", path, None)
+    else:
+        shown = sorted(values - {-1, 0, 1})[:3]
         raise ParseError(f"patterns must hold ±1 or 0/1 values, found {', '.join(f'{v:g}' for v in shown)}", path,
                          None)
     return array.astype(np.int8)
@@ -93,9 +97,14 @@ def read_patterns(path: str | Path) -> PatternSet:
     return PatternSet(pictures, shape)
 
 
-def read_cues(path: str | Path, size: int) -> np.ndarray:
-    """One or more cues (same formats) for a network of ``size`` units."""
-    cues = read_patterns(path).patterns
+def read_cues(path: str | Path, size: int, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """One or more cues (same formats) for a network of ``size`` units; where both the cues and the stored
+    patterns are pictures (``shape``), of the same rows × columns (a 5 × 5 cue is not a 1 × 25 one)."""
+    read = read_patterns(path)
+    cues = read.patterns
     if cues.shape[1] != size:
         raise ParseError(f"a cue has {cues.shape[1]} units, the stored patterns have {size}", path, None)
+    if shape is not None and read.shape is not None and read.shape != shape:
+        raise ParseError(f"a cue is a picture of {read.shape[0]} × {read.shape[1]} cells, the stored patterns are "
+                         f"{shape[0]} × {shape[1]}", path, None)
     return cues

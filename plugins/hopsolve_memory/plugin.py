@@ -149,7 +149,7 @@ class MemoryProblem(Problem):
     def initial_states(self, instance: Instance, energy: Energy, options: MemoryOptions | None) -> np.ndarray | None:
         if options is None or options.cue is None:
             return None
-        return read_cues(options.cue, instance.data.size)
+        return read_cues(options.cue, instance.data.size, instance.data.shape)
 
     def candidate(self, instance: Instance, energy: Energy, state: np.ndarray) -> np.ndarray:
         s = np.asarray(state)

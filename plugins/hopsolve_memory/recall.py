@@ -107,7 +107,7 @@ def configure(parser: Any) -> None:
 def run(args: Any, registry: Any = None) -> int:
     """The ``recall`` command; ``registry`` is the one the CLI already built (else one is built)."""
     stored = read_patterns(args.patterns)
-    cues = read_cues(args.cue, stored.size)
+    cues = read_cues(args.cue, stored.size, stored.shape)
     options = MemoryProblem().options({"rule": args.rule, "degree": args.degree, "beta": args.beta})
     params = parse_assignments(args.param, "--param")
     if options.rule == "modern" and (args.backend is not None or params):
