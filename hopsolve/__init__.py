@@ -4,10 +4,11 @@ The flow of one solve: a problem plugin reads an :class:`Instance`, encodes it a
 returns a :class:`SampleSet`, and the problem decodes the best state into a scored :class:`Solution`.
 
 ``__all__`` is the public API, and all a plugin needs: the contracts (``Problem``, ``Backend``, ``Baseline``),
-the energy terms, the errors, the reading helpers (``read_text``, ``parse_number``), parameter checks
-(``require``, ``parse_assignments``), the permutation and tour energies, the CP-SAT runner, ``stoppable`` (Ctrl-C
-for a baseline in native code), the registry, and the solve flow: ``solve`` (one call from a file, an
-``Instance``, a networkx graph, a QUBO or a dimod model), ``solve_instance``, ``solve_path`` and ``Result``.
+the energy terms, the errors, the reading helpers (``read_text``, ``parse_number``, ``table_reference``),
+parameter checks (``require``, ``parse_assignments``), the permutation and tour energies, the CP-SAT runner,
+``stoppable`` (Ctrl-C for a baseline in native code), the registry, and the solve flow: ``solve`` (one call from
+a file, an ``Instance``, a networkx graph, a QUBO or a dimod model), ``solve_instance``, ``solve_path`` and
+``Result``.
 The first-party plugins import nothing else from hopsolve (a test checks it).
 """
 
@@ -37,6 +38,7 @@ from hopsolve.pattern_term import PatternTerm
 from hopsolve.permutation import permutation_energy, tour_energy
 from hopsolve.plugins import Registry, build_registry
 from hopsolve.problem import Instance, Problem, Solution
+from hopsolve.references import table_reference
 from hopsolve.result import Result, relative_gap
 from hopsolve.sampleset import SampleSet
 from hopsolve.solving import solve_instance, solve_path
@@ -95,6 +97,7 @@ __all__ = [
     "permutation_energy",
     "read_npy",
     "read_text",
+    "table_reference",
     "check_input_file",
     "only_plain_numbers",
     "tokens_per_line",

@@ -43,7 +43,11 @@ def test_a_table_optimum_applies_only_to_the_instance_it_was_found_on(tmp_path):
         assert packaged.keys() == shipped.keys()
         for name, row in shipped.items():
             assert packaged[name]["identity_cost"] == row["identity_cost"] != "", name
-    assert QapProblem().read(QAPLIB / "nug12.dat").reference == 578
+    for name, row in QAP_OPTIMA.items():
+        assert QapProblem().read(QAPLIB / f"{name}.dat").reference == float(row["opt"]), name
+    for name, row in ((r["name"], r) for r in csv.DictReader((INSTANCES / "orlib-assign" / "optima.csv").open())):
+        if int(row["n"]) <= 300:  # the larger ones take a second each to read
+            assert AssignmentProblem().read(INSTANCES / "orlib-assign" / f"{name}.txt").reference == float(row["opt"])
     lines = (QAPLIB / "nug12.dat").read_text().splitlines()
     row = next(k for k, line in enumerate(lines) if len(line.split()) == 12)  # the first row of the first matrix
     values = lines[row].split()

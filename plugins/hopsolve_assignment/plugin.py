@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import csv
-import math
 from abc import abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -17,43 +15,24 @@ from hopsolve import (
     Energy,
     Instance,
     ParameterError,
-    ParseError,
     Problem,
     Solution,
-    parse_number,
     permutation_energy,
-    read_text,
+    table_reference,
 )
 from hopsolve_assignment.formats import read_cost_matrix, read_qaplib
 
 
-def table_value(path: Path, table: str, n: int, identity_cost: float | None = None) -> float | None:
-    """The optimum from an ``optima.csv`` beside the file, else from hopsolve's own table ``table``; a malformed
-    table beside the file is a :class:`ParseError` naming it. A row applies to the file of its name with its ``n``
-    and, where the row has one and ``identity_cost`` is given, its ``identity_cost`` (the cost of the identity
-    assignment, a fingerprint of the file's numbers): an edited or renamed copy gets no reference rather than
-    another instance's optimum."""
-    tables = []
-    if (path.parent / "optima.csv").exists():
-        tables.append((path.parent / "optima.csv", read_text(path.parent / "optima.csv")))
-    tables.append((f"hopsolve_assignment/data/{table}",
-                   resources.files("hopsolve_assignment").joinpath(f"data/{table}").read_text()))
-    for source, text in tables:
-        reader = csv.DictReader(text.splitlines())
-        if "name" not in (reader.fieldnames or []):
-            raise ParseError("a table of optima needs a 'name' column", source, 1)
-        for row in reader:
-            if row["name"] != path.stem or not row.get("opt"):
-                continue
-            line = reader.line_num
-            if parse_number(row.get("n") or str(n), source, line, "n", integer=True) != n:
-                continue
-            if identity_cost is not None and row.get("identity_cost") and not math.isclose(
-                    parse_number(row["identity_cost"], source, line, "identity_cost"), identity_cost,
-                    rel_tol=1e-12):
-                continue
-            return parse_number(row["opt"], source, line, "opt")
-    return None
+def table_value(path: Path, table: str, n: int, identity_cost: Callable[[], float]) -> float | None:
+    """The optimum from an ``optima.csv`` beside the file, else from hopsolve's own table ``table``, by
+    :func:`hopsolve.table_reference`: a row of the file's name and ``n`` whose ``identity_cost`` (the cost of the
+    identity assignment, a fingerprint of the file's numbers; ``identity_cost()`` computes the file's) is the
+    file's, so that an edited or renamed copy gets no reference rather than another instance's optimum. A malformed
+    table beside the file is a :class:`ParseError` naming it."""
+    return table_reference(path, (path.stem,), n,
+                           (f"hopsolve_assignment/data/{table}",
+                            resources.files("hopsolve_assignment").joinpath(f"data/{table}").read_text()),
+                           ("opt",), ("identity_cost", identity_cost))
 
 
 SMALL_SWEEPS_PER_ITEM = 1e4
@@ -126,7 +105,7 @@ class AssignmentProblem(_PermutationProblem):
     def read(self, path: str | Path) -> Instance:
         path = Path(path)
         costs = read_cost_matrix(path)
-        reference = table_value(path, "assign_optima.csv", len(costs), float(np.trace(costs)))
+        reference = table_value(path, "assign_optima.csv", len(costs), lambda: float(np.trace(costs)))
         return Instance("assignment", path.stem, costs, reference=reference, source=str(path))
 
     @staticmethod
@@ -164,7 +143,7 @@ class QapProblem(_PermutationProblem):
     def read(self, path: str | Path) -> Instance:
         path = Path(path)
         flow, distance = read_qaplib(path)
-        reference = table_value(path, "qap_optima.csv", len(flow), float((flow * distance).sum()))
+        reference = table_value(path, "qap_optima.csv", len(flow), lambda: float(np.vdot(flow, distance)))
         return Instance("qap", path.stem, (flow, distance), reference=reference, source=str(path))
 
     def encode(self, instance: Instance, weights: Mapping[str, float] | None = None, options: Any = None) -> Energy:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from hopsolve import Energy, Instance, ParameterError, ParseError, Problem, Solution, parse_number, read_text
+from hopsolve import Energy, Instance, ParameterError, Problem, Solution, table_reference
 from hopsolve_maxcut.rudy import Graph, read_graph
 
 
@@ -22,30 +21,15 @@ def alternating_cut(graph: Graph) -> float:
 
 
 def best_known(path: Path, graph: Graph) -> float | None:
-    """The best-known cut from a ``bks.csv`` beside the file, else hopsolve's Gset table; a malformed table beside
-    the file is a :class:`ParseError` naming it. A row applies to the file of its name with its ``n`` and, where
-    the row has one, its ``alternating_cut`` (:func:`alternating_cut`): a copy of G1 saved as G2.txt, or a graph
-    edited, gets no reference rather than another graph's."""
-    tables = []
-    if (path.parent / "bks.csv").exists():
-        tables.append((path.parent / "bks.csv", read_text(path.parent / "bks.csv")))
-    tables.append(("hopsolve_maxcut/data/bks.csv",
-                   resources.files("hopsolve_maxcut").joinpath("data/bks.csv").read_text()))
-    for source, text in tables:
-        reader = csv.DictReader(text.splitlines())
-        if "name" not in (reader.fieldnames or []):
-            raise ParseError("a table of best-known cuts needs a 'name' column", source, 1)
-        for row in reader:
-            if row["name"] != path.stem:
-                continue
-            line = reader.line_num
-            if parse_number(row.get("n") or str(graph.n), source, line, "n", integer=True) != graph.n:
-                continue
-            if row.get("alternating_cut") and parse_number(row["alternating_cut"], source, line,
-                                                           "alternating_cut") != alternating_cut(graph):
-                continue
-            return parse_number(row.get("bks") or row.get("bks_current") or "", source, line, "bks")
-    return None
+    """The best-known cut from a ``bks.csv`` beside the file, else hopsolve's Gset table, by
+    :func:`hopsolve.table_reference`: a row of the file's name and ``n`` whose ``alternating_cut``
+    (:func:`alternating_cut`) is the graph's, so that a copy of G1 saved as G2.txt, or a graph edited, gets no
+    reference rather than another graph's. A malformed table beside the file is a :class:`ParseError` naming it."""
+    return table_reference(path, (path.stem,), graph.n,
+                           ("hopsolve_maxcut/data/bks.csv",
+                            resources.files("hopsolve_maxcut").joinpath("data/bks.csv").read_text()),
+                           ("bks", "bks_current"), ("alternating_cut", lambda: alternating_cut(graph)),
+                           beside="bks.csv")
 
 
 class MaxcutProblem(Problem):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from importlib import resources
@@ -16,13 +15,11 @@ from hopsolve import (
     Instance,
     Metric,
     ParameterError,
-    ParseError,
     Problem,
     Solution,
     UserError,
-    parse_number,
-    read_text,
     require,
+    table_reference,
 )
 from hopsolve_tsp.encoding import TspEncoding, encode_tsp
 from hopsolve_tsp.tsplib import TsplibInstance, read_tsplib, write_tour
@@ -53,42 +50,18 @@ class TspOptions:
         require(self.active is None or self.active > 0, "problem 'tsp'", "active must be positive")
 
 
-def _table_rows(text: str, source: Path | str) -> dict[str, tuple[int, dict[str, str]]]:
-    """A table's rows by name, each with its line; a table without a ``name`` column is a :class:`ParseError`."""
-    reader = csv.DictReader(text.splitlines())
-    if "name" not in (reader.fieldnames or []):
-        raise ParseError("a table of optima needs a 'name' column", source, 1)
-    return {row["name"]: (reader.line_num, row) for row in reader}
-
-
 def known_optimum(path: Path, instance: TsplibInstance) -> float | None:
-    """The optimum from an ``optima.csv`` beside the file, else from hopsolve's TSPLIB table (verified only); a
-    malformed table beside the file is a :class:`ParseError` naming it.
-
-    A row is found by the file's NAME (or its file name) and must match its dimension and, where the table has an
-    ``identity_length`` (the length of the tour 1, 2, …, n: a fingerprint of the file's distances), that length
-    too: a copy of berlin52 with one city moved kept the name and the size, and reported a tour below the
-    "optimum" as a gap of -3.26%."""
-    tables = []
-    beside = path.parent / "optima.csv"
-    if beside.exists():
-        tables.append((beside, read_text(beside)))
-    tables.append(("hopsolve_tsp/data/optima.csv",
-                   resources.files("hopsolve_tsp").joinpath("data/optima.csv").read_text()))
-    for source, text in tables:
-        rows = _table_rows(text, source)
-        line, row = rows.get(instance.name) or rows.get(path.name.split(".")[0]) or (0, None)
-        if row is None:
-            continue
-        n = parse_number(row.get("n") or str(instance.dimension), source, line, "n", integer=True)
-        if n != instance.dimension or row.get("verified", "1") != "1":
-            continue
-        if row.get("identity_length"):
-            fingerprint = parse_number(row["identity_length"], source, line, "identity_length")
-            if abs(instance.tour_length(np.arange(n)) - fingerprint) > 1e-9 * max(abs(fingerprint), 1.0):
-                continue  # the same name and size, other distances: not this table's instance
-        return parse_number(row.get("optimum") or "", source, line, "optimum")
-    return None
+    """The optimum from an ``optima.csv`` beside the file, else from hopsolve's TSPLIB table (verified rows only),
+    by :func:`hopsolve.table_reference`: a row of the file's NAME (or its file name) and dimension whose
+    ``identity_length`` (the length of the tour 1, 2, …, n, a fingerprint of the file's distances) is the file's
+    (a copy of berlin52 with one city moved kept the name and the size, and reported a tour below the "optimum"
+    as a gap of -3.26%). A malformed table beside the file is a :class:`ParseError` naming it."""
+    n = instance.dimension
+    return table_reference(path, (instance.name, path.name.split(".")[0]), n,
+                           ("hopsolve_tsp/data/optima.csv",
+                            resources.files("hopsolve_tsp").joinpath("data/optima.csv").read_text()),
+                           ("optimum",), ("identity_length", lambda: instance.tour_length(np.arange(n))),
+                           applies=lambda row: row.get("verified", "1") == "1")
 
 
 class TspProblem(Problem):
