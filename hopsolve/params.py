@@ -109,15 +109,23 @@ def require(condition: bool, owner: str, message: str) -> None:
 
 
 def parse_assignments(pairs: Sequence[str] | None, what: str) -> dict[str, str]:
-    """``["a=1", "b=x"]`` → ``{"a": "1", "b": "x"}``; anything without ``=``, and a key given twice (which of
-    the two was meant?), is an error naming it."""
+    """``["a=1", "b=x"]`` → ``{"a": "1", "b": "x"}``; anything without ``=``, and a key given twice with two
+    values (which was meant?), is an error naming it. The same value twice is one value: a run's printed replay
+    parameters may be pasted after a command that already gives some of them."""
     values: dict[str, str] = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise ParameterError(f"{what} {pair!r} must look like key=value")
-        if key.strip() in values:
-            raise ParameterError(f"{what} {key.strip()} is given twice ({key.strip()}={values[key.strip()]} and "
-                                 f"{key.strip()}={value.strip()}); give it once")
-        values[key.strip()] = value.strip()
+        set_once(values, key.strip(), value.strip(), what)
     return values
+
+
+def set_once(values: dict[str, Any], key: str, value: Any, what: str, shown: str | None = None) -> None:
+    """``values[key] = value``, unless ``key`` already has another value: then an error naming both (the key
+    shown as ``shown``, default the key itself, after ``what``, the option that gave it)."""
+    if key in values and values[key] != value:
+        name = shown or key
+        raise ParameterError(f"{what} {name} is given twice with two values ({name}={values[key]} and "
+                             f"{name}={value}); give it once")
+    values[key] = value

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from .conftest import INSTANCES
@@ -21,8 +23,9 @@ BURMA = INSTANCES / "tsplib" / "burma14.tsp"
     (["--param", "sweeps=1e99"], "a schedule of 1e+99 sweeps (sweeps) would need ~7.45e+90 GiB"),
     (["--backend", "tank", "--param", "reads=0"], "backend 'tank': reads must be at least 1, got 0"),
     (["--param", "sweeps=200000000", "--param", "trace=true", "--reads", "4"], "a trace of 4 reads"),
-    (["--weight", "row=1", "--weight", "row=2"], "--weight row is given twice (row=1 and row=2)"),
-    (["--param", "sweeps=10", "--param", "sweeps=20"], "--param sweeps is given twice"),
+    (["--weight", "row=1", "--weight", "row=2"], "--weight row is given twice with two values (row=1 and row=2)"),
+    (["--param", "sweeps=10", "--param", "sweeps=20"], "--param sweeps is given twice with two values"),
+    (["--param", "sweeps=10", "--param", "sweeps=10", "--param", "sweeps=3000000000"], "--param sweeps is given"),
     (["--weight", "row=1e400"], "--weight row=1e400 must be finite and non-negative"),
 ])
 def test_solve_refuses_in_one_line_before_working(cli, args, fragment):
@@ -46,6 +49,21 @@ def test_bench_and_report_check_their_outputs_first(cli, tmp_path):
     results.write_text("")
     run = cli("report", results, "--plot", tmp_path / "nofolder" / "p.png")
     assert run.code == 2 and "does not exist" in run.err
+
+
+def test_a_parameter_repeated_with_its_own_value_is_one_value(cli):
+    """A run's printed replay parameters pasted after a command that gives some of them already: the same value
+    twice is not ambiguous (``solve`` and ``bench --param`` alike; two values are refused)."""
+    run = cli("solve", BURMA, "--param", "sweeps=50", "--seed", "1", "--param", "sweeps=50", "--json")
+    assert run.code == 0 and json.loads(run.out)["params"]["sweeps"] == 50
+
+
+def test_bench_refuses_a_solver_parameter_given_twice_with_two_values(cli, tmp_path):
+    run = cli("bench", "--instances", BURMA, "--solvers", "anneal", "--param", "anneal.sweeps=100", "--param",
+              "anneal.sweeps=200", "--out", tmp_path / "r.jsonl")
+    assert run.code == 2 and "--param anneal.sweeps is given twice with two values (anneal.sweeps=100 and " \
+        "anneal.sweeps=200)" in run.err
+    assert not (tmp_path / "r.jsonl").exists()
 
 
 @pytest.mark.parametrize("value, message", [("lots", "not a number"), ("-5", "at least 1 byte"),

@@ -14,6 +14,7 @@ from typing import Any
 
 from hopsolve.errors import ParameterError, UserError
 from hopsolve.limits import MAX_TIME_LIMIT
+from hopsolve.params import set_once
 from hopsolve.plugins import Registry
 
 if sys.version_info >= (3, 11):
@@ -185,7 +186,7 @@ def solvers_from_cli(names: str, params: Sequence[str]) -> list[dict[str, Any]]:
             raise ParameterError(f"--param {raw!r} must look like solver.key=value")
         if solver not in by_name:
             raise ParameterError(f"--param {raw!r} names solver {solver!r}, which is not in --solvers")
-        by_name[solver]["params"][key] = value
+        set_once(by_name[solver]["params"], key, value, "--param", f"{solver}.{key}")
     return entries
 
 
