@@ -154,7 +154,7 @@ def _summary(result: Any) -> str:
         shown = f"{decoded} decoded of {result.reads}" if decoded is not None else f"{result.reads}"
         parts.append(f"feasible reads {result.feasible_reads}/{shown}")
     if result.repaired:  # the status is the run's own state's; the solution shown is the repair's
-        parts[1] = f"{result.status} state, repaired into a feasible solution:"
+        parts[1] = f"{result.status} state, repaired; the repair's"
     parts.append(f"in {result.wall_time_s:.2f} s")
     bad = {k: v for k, v in result.violations.items() if abs(v) > 1e-9}
     text = " ".join(parts)
@@ -420,7 +420,7 @@ def _bench_executor(args: argparse.Namespace) -> str:
 
 
 def _cmd_bench(args: argparse.Namespace, registry: Registry) -> int:
-    from hopsolve.bench.executors import execute
+    from hopsolve.bench.executors import execute, usable_cores
     from hopsolve.bench.grid import build_grid, grid_from_toml, solvers_from_cli
     from hopsolve.bench.progress import Progress
     from hopsolve.bench.store import ResultStore
@@ -443,7 +443,7 @@ def _cmd_bench(args: argparse.Namespace, registry: Registry) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise UserError(f"--jobs must be at least 1, got {args.jobs}")
     executor = _bench_executor(args)
-    cores = os.cpu_count() or 1
+    cores = usable_cores()
     if executor == "local" and args.jobs is not None and args.jobs > cores:  # the runs are CPU-bound: no gain
         _tell(f"hopsolve bench: --jobs {args.jobs} is more than this machine's {cores} cores; running {cores} at a "
               "time (runs sharing a core would be slower, and timed ones would do less work)")

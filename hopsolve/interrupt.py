@@ -170,16 +170,16 @@ def abandoned_work() -> bool:
 
 
 DEFERRED_NOTE = ("hopsolve: Ctrl-C: stopping once the kernels being compiled are ready (a compile cut short could "
-                 "leave them unusable in this process; press Ctrl-C again to stop at once)")
+                 "leave them unusable in this process)")
 
 
 @contextmanager
 def ctrl_c_deferred(note: str = DEFERRED_NOTE) -> Iterator[None]:
     """Hold Ctrl-C while the block runs (it compiles kernels: see the module docstring), then raise it as
-    ``KeyboardInterrupt`` when the block ends. The first Ctrl-C prints ``note`` on standard error; a second one
-    (at least :data:`REPEAT_SECONDS` later) is raised at once, for someone who would rather lose the compile than
-    wait for it. Only in the main thread with Python's own handler installed (the CLI's ``solve`` installs one
-    of its own that ends the process at once); elsewhere the block runs as it is."""
+    ``KeyboardInterrupt`` when the block ends. The first Ctrl-C prints ``note`` on standard error; later ones are
+    held too: raised at once, a second press could land inside the compiler's callbacks as the first would have.
+    Only in the main thread with Python's own handler installed (the CLI's ``solve`` installs one of its own that
+    ends the process at once); elsewhere the block runs as it is."""
     if threading.current_thread() is not threading.main_thread() or \
             signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
         yield
@@ -187,13 +187,10 @@ def ctrl_c_deferred(note: str = DEFERRED_NOTE) -> Iterator[None]:
     presses: list[float] = []
 
     def hold(signum: int, frame: Any) -> None:
-        now = time.monotonic()
-        if presses and now - presses[0] >= REPEAT_SECONDS:
-            raise KeyboardInterrupt
         if not presses:
             with suppress(OSError, ValueError):  # nobody reads standard error any more
                 print(note, file=sys.stderr, flush=True)
-        presses.append(now)
+        presses.append(time.monotonic())
 
     previous = signal.signal(signal.SIGINT, hold)
     try:

@@ -240,8 +240,7 @@ def solve_instance(
     unused = sorted(set(info.get("penalties_held", ())) & set(weights or {}))
     if unused:  # a weight the user gave that cannot change this run: say so, not nothing
         info["weights_note"] = (f"the weight of {', '.join(unused)} does not change this run: {backend_name}'s "
-                                "moves keep every state a permutation, so the penalty is zero throughout (it "
-                                "matters with --param moves=flip or another backend)")
+                                "moves keep that penalty at zero throughout")
     result = Result(
         problem=problem.name, instance=instance.name, solver=backend_name, kind="backend",
         params={**params_dict(built), **samples.derived,

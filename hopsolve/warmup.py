@@ -9,6 +9,7 @@ real solve calls are compiled, in well under a second once cached.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from typing import Any
@@ -66,8 +67,11 @@ def warm_up(backend: Any, energy: Energy, params: Any) -> float:
     compile_model_kernels()
     names = {f.name for f in dataclasses.fields(params)} if dataclasses.is_dataclass(params) else set()
     small = dataclasses.replace(params, **{k: v for k, v in _SMALL_RUN.items() if k in names})
-    with miniature_sizes():  # a memory limit set below the miniature is for the user's instance, refused by name
-        result = backend.solve(miniature(energy), small, seed=1)
+    small_energy = miniature(energy)
+    # a memory limit set below a miniature is for the user's instance, refused by name; a small energy is its own
+    # miniature, and stays under the limit
+    with miniature_sizes() if small_energy is not energy else contextlib.nullcontext():
+        result = backend.solve(small_energy, small, seed=1)
     if result.interrupted:
         raise KeyboardInterrupt
     return time.perf_counter() - started
@@ -115,7 +119,7 @@ def warm_everything(registry: Any) -> dict[str, float]:
             backend.prepare_everything()
         for energy in sample_energies().values():
             try:
-                with ctrl_c_deferred():
+                with ctrl_c_deferred(), miniature_sizes():  # hopsolve's sample energies, not a user's
                     backend.prepare(energy, backend.params({}))
             except Exception:  # noqa: BLE001 - a backend that cannot take this kind of energy is simply skipped
                 continue

@@ -228,4 +228,6 @@ def test_a_cue_of_another_picture_shape_and_mixed_encodings_are_refused(cli, tmp
     mixed = tmp_path / "mixed.npy"
     np.save(mixed, np.array([[1, -1, 0, 1]]))
     run = cli("recall", mixed, mixed)
-    assert run.code == 2 and "mix the ±1 and 0/1 encodings" in run.err and str(mixed) in run.err
+    assert run.code == 2 and "mix the ±1 and 0/1 encodings (found -1, 0, 1)" in run.err and str(mixed) in run.err
+    np.save(mixed, np.array([[0, -1, 0, -1]]))
+    assert "(found -1, 0)" in cli("recall", mixed, mixed).err

@@ -113,7 +113,7 @@ def test_plot_of_a_tsp_without_coordinates_is_refused_before_solving(cli, monkey
     monkeypatch.setattr(hopsolve.solving, "solve_instance", must_not_run)
     gr17 = INSTANCES / "tsplib" / "gr17.tsp"
     run = cli("solve", gr17, "--plot", tmp_path / "tour.png")
-    assert run.code == 2 and run.err == f"hopsolve: error: {gr17}: gr17 has no coordinates to draw (--plot)\n"
+    assert run.code == 2 and run.err == f"hopsolve: error: {gr17}: gr17 has no coordinates to draw\n"
     assert run.out == "" and not (tmp_path / "tour.png").exists()
     a_file = tmp_path / "afile"
     a_file.write_text("")

@@ -58,6 +58,15 @@ def _deadline(task: Task, grace: float) -> float | None:
     return None if task.time_limit is None else 1.5 * task.time_limit + grace
 
 
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity where the system reports one (``taskset``, a
+    container's cpuset), else the machine's count."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # macOS and Windows have no affinity call
+        return os.cpu_count() or 1
+
+
 def run_local(tasks: list[Task], jobs: int, on_result: Callable[[dict[str, Any]], None],
               grace: float = GRACE_SECONDS) -> None:
     """Run ``tasks`` on ``jobs`` worker processes; a task past its deadline is recorded as ``timeout`` and its
@@ -72,7 +81,7 @@ def run_local(tasks: list[Task], jobs: int, on_result: Callable[[dict[str, Any]]
     context = mp.get_context("spawn")
     results = context.Queue()
     pending = list(enumerate(tasks))[::-1]
-    threads = max(1, (os.cpu_count() or 1) // max(jobs, 1)) if jobs > 1 else None  # the cores, shared out
+    threads = max(1, usable_cores() // max(jobs, 1)) if jobs > 1 else None  # the cores, shared out
     workers: dict[int, dict[str, Any]] = {}
 
     def start_worker(slot: int) -> None:
@@ -143,7 +152,7 @@ def run_dask(tasks: list[Task], on_result: Callable[[dict[str, Any]], None], sch
             raise UserError(f"cannot reach the Dask scheduler at {scheduler!r}: {type(exc).__name__}: "
                             f"{str(exc).splitlines()[0] if str(exc) else 'no answer'}") from None
     else:
-        cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+        cluster = LocalCluster(n_workers=workers or usable_cores(), threads_per_worker=1, processes=True,
                                dashboard_address=None)
         client = Client(cluster)
     try:
@@ -162,7 +171,7 @@ def execute(tasks: Iterable[Task], on_result: Callable[[dict[str, Any]], None], 
     if not tasks:
         return
     if executor == "local":
-        run_local(tasks, jobs or os.cpu_count() or 1, on_result)
+        run_local(tasks, jobs or usable_cores(), on_result)
     elif executor == "dask":
         run_dask(tasks, on_result, scheduler, workers)
     else:

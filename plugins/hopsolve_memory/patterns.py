@@ -80,7 +80,8 @@ def _npy(path: Path) -> np.ndarray:
     elif values <= {-1, 1}:
         pass
     elif values <= {-1, 0, 1}:  # both encodings in one array: which one did a 0 or a 1 mean?
-        raise ParseError("patterns mix the ±1 and 0/1 encodings (found -1, 0 and 1): use one of them", path, None)
+        found = ", ".join(f"{v:g}" for v in sorted(values))
+        raise ParseError(f"patterns mix the ±1 and 0/1 encodings (found {found}): use one of them", path, None)
     else:
         shown = sorted(values - {-1, 0, 1})[:3]
         raise ParseError(f"patterns must hold ±1 or 0/1 values, found {', '.join(f'{v:g}' for v in shown)}", path,

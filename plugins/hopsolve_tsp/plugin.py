@@ -186,7 +186,7 @@ class TspProblem(Problem):
     def check_plot(self, instance: Instance) -> None:
         """Refuse an instance without coordinates to draw (an explicit matrix without display data)."""
         if instance.data.plot_coordinates() is None:
-            raise UserError(f"{instance.name} has no coordinates to draw (--plot)", path=instance.source)
+            raise UserError(f"{instance.name} has no coordinates to draw", path=instance.source)
 
     def plot(self, instance: Instance, solution: Solution, path: str | Path | None = None, *, ax: Any = None) -> Any:
         """Draw the tour over the city coordinates (extra ``plot``) into ``ax`` (a matplotlib Axes, e.g. in a
