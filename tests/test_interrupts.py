@@ -506,6 +506,22 @@ def test_a_baseline_that_cannot_stop_is_left_unfinished_at_the_time_limit(regist
     assert result.status != "timeout" and solution.feasible and "abandoned" not in result.info
 
 
+PRESS_WHILE_COMPILING = ("import ctypes, os, signal, time\n"
+                         "from hopsolve.backends.anneal import AnnealBackend\n"
+                         "def inside():\n"
+                         "    os.kill(os.getpid(), signal.SIGINT)\n"
+                         "    time.sleep(0.5)\n"
+                         "callback = ctypes.CFUNCTYPE(None)(inside)\n"
+                         "def preparing(self, *args, **kwargs):\n"
+                         "    callback()\n"
+                         "    time.sleep({seconds})\n"
+                         "    print('prepared', flush=True)\n"
+                         "    return 0.0\n"
+                         "AnnealBackend.prepare = preparing\n")
+"""The start of a script whose ``anneal`` preparation (where kernels compile) gets SIGINT inside a ctypes
+callback, as from LLVM's, and then goes on for ``seconds``."""
+
+
 def test_a_ctrl_c_while_kernels_compile_ends_the_solve_at_once_in_one_line():
     """A Ctrl-C during a first compile could land in one of LLVM's ctypes callbacks, where Python only prints it:
     the CLI then ended in an internal error ("no compiled object yet for <Library 'recombine_into'>", exit 1) or
@@ -515,17 +531,7 @@ def test_a_ctrl_c_while_kernels_compile_ends_the_solve_at_once_in_one_line():
     import subprocess
     import sys
 
-    script = ("import ctypes, os, signal, time\n"
-              "from hopsolve.backends.anneal import AnnealBackend\n"
-              "def inside():\n"
-              "    os.kill(os.getpid(), signal.SIGINT)\n"
-              "    time.sleep(0.5)\n"
-              "callback = ctypes.CFUNCTYPE(None)(inside)\n"
-              "def preparing(self, *args, **kwargs):\n"
-              "    callback()\n"
-              "    time.sleep(20)\n"
-              "    return 0.0\n"
-              "AnnealBackend.prepare = preparing\n"
+    script = (PRESS_WHILE_COMPILING.format(seconds=20) +
               "from hopsolve.cli import main\n"
               f"raise SystemExit(main(['solve', {str(INSTANCES / 'tsplib' / 'burma14.tsp')!r}]))\n")
     began = time.perf_counter()
@@ -544,22 +550,11 @@ def test_a_ctrl_c_while_kernels_compile_under_the_python_api_is_raised_once_they
     import subprocess
     import sys
 
-    script = ("import ctypes, os, signal, time\n"
+    script = (PRESS_WHILE_COMPILING.format(seconds=0.5) +
               "import hopsolve\n"
-              "from hopsolve.backends.anneal import AnnealBackend\n"
-              "def inside():\n"
-              "    os.kill(os.getpid(), signal.SIGINT)\n"
-              "    time.sleep(0.5)\n"
-              "callback = ctypes.CFUNCTYPE(None)(inside)\n"
-              "def preparing(self, *args, **kwargs):\n"
-              "    callback()\n"
-              "    time.sleep(0.5)\n"
-              "    print('prepared', flush=True)\n"
-              "    return 0.0\n"
               "def solving(self, *args, **kwargs):\n"
               "    print('solved', flush=True)\n"
               "    raise SystemExit(3)\n"
-              "AnnealBackend.prepare = preparing\n"
               "AnnealBackend.solve = solving\n"
               "try:\n"
               f"    hopsolve.solve({str(INSTANCES / 'tsplib' / 'burma14.tsp')!r})\n"

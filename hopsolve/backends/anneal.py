@@ -11,7 +11,6 @@ from typing import Any, Literal
 import numba
 import numpy as np
 import scipy.sparse as sp
-from threadpoolctl import threadpool_limits
 
 from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size
 from hopsolve.backends import _group_kernels as GK
@@ -19,6 +18,7 @@ from hopsolve.backends import _kernels as K
 from hopsolve.backends import _pattern_kernels as PAT
 from hopsolve.backends import _perm_kernels as PK
 from hopsolve.backends import _tour_kernels as TK
+from hopsolve.backends._blas import holds_one_blas_thread
 from hopsolve.backends._model import SpinModel, build_deadline, compile_spin_model, from_spins, pattern_part, to_spins
 from hopsolve.backends._tour_start import greedy_tour, projected_setup_seconds, space_filling_tour
 from hopsolve.backends.replan import Replan, apply_replan, parse_replan
@@ -338,16 +338,9 @@ class AnnealBackend(Backend):
         """Compile (or load) the kernels this energy's solve calls, on a miniature of it (untimed)."""
         return warm_up(self, energy, params)
 
+    @holds_one_blas_thread  # called directly too, not only through solve_instance (see backends._blas)
     def solve(self, energy: Energy, params: AnnealParams | None = None, *, seed: int | None = None,
               initial_states: np.ndarray | None = None, callback: Callback | None = None) -> SampleSet:
-        """Solve with BLAS on one thread throughout (:data:`~hopsolve.solving.SOLVE_BLAS_THREADS`'s reason: a
-        threaded product in the set-up leaves OpenBLAS's threads spinning on the cores the kernels need), called
-        directly as well as through ``solve_instance``."""
-        with threadpool_limits(limits=1, user_api="blas"):
-            return self._solve(energy, params, seed=seed, initial_states=initial_states, callback=callback)
-
-    def _solve(self, energy: Energy, params: AnnealParams | None = None, *, seed: int | None = None,
-               initial_states: np.ndarray | None = None, callback: Callback | None = None) -> SampleSet:
         params = params or AnnealParams()
         seed = resolve_seed(seed)
         reads = params.reads if initial_states is None else len(np.atleast_2d(initial_states))

@@ -25,12 +25,12 @@ from typing import Any, Literal
 import numba
 import numpy as np
 import scipy.sparse as sp
-from threadpoolctl import threadpool_limits
 
 from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size
 from hopsolve.backends import _sb_kernels as SB
 from hopsolve.backends import _sb_product as product
 from hopsolve.backends import _sb_setup as setup
+from hopsolve.backends._blas import holds_one_blas_thread
 from hopsolve.backends._model import (
     SpinModel,
     build_deadline,
@@ -390,14 +390,11 @@ class BifurcationBackend(Backend):
         _compile_product_steps()
         return time.perf_counter() - started
 
+    @holds_one_blas_thread  # called directly too (K800 dSB 0.15–0.19 s → 0.08–0.12 s, RESULTS §9.0)
     def solve(self, energy: Energy, params: BifurcationParams | None = None, *, seed: int | None = None,
               initial_states: np.ndarray | None = None, callback: Callback | None = None) -> SampleSet:
-        """Run the replicas, with BLAS on one thread throughout (:data:`~hopsolve.solving.SOLVE_BLAS_THREADS`'s
-        reason): a threaded BLAS product in the set-up (the constant's energy, a dense model's) left OpenBLAS's
-        second thread spinning on the core the steps' second thread needs, called directly as well as through
-        ``solve_instance`` (K800 dSB 0.15–0.19 s → 0.08–0.12 s, RESULTS §9.0)."""
-        with threadpool_limits(limits=1, user_api="blas"):
-            return self._solve(energy, params or BifurcationParams(), seed, initial_states, callback)
+        """Run the replicas (see the module docstring)."""
+        return self._solve(energy, params or BifurcationParams(), seed, initial_states, callback)
 
     def _solve(self, energy: Energy, params: BifurcationParams, seed: int | None,
                initial_states: np.ndarray | None, callback: Callback | None) -> SampleSet:

@@ -9,12 +9,12 @@ from typing import Any, Literal
 
 import numba
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size
 from hopsolve.backends import _group_kernels as GK
 from hopsolve.backends import _kernels as K
 from hopsolve.backends import _pattern_kernels as PAT
+from hopsolve.backends._blas import holds_one_blas_thread
 from hopsolve.backends._model import (
     build_deadline,
     check_spin_model_size,
@@ -91,16 +91,9 @@ class HopfieldBackend(Backend):
         _check_run_size(energy, params, params.reads)
         return warm_up(self, energy, params)
 
+    @holds_one_blas_thread  # called directly too, not only through solve_instance (see backends._blas)
     def solve(self, energy: Energy, params: HopfieldParams | None = None, *, seed: int | None = None,
               initial_states: np.ndarray | None = None, callback: Callback | None = None) -> SampleSet:
-        """Solve with BLAS on one thread throughout (:data:`~hopsolve.solving.SOLVE_BLAS_THREADS`'s reason: a
-        threaded product in the set-up leaves OpenBLAS's threads spinning on the cores the kernels need), called
-        directly as well as through ``solve_instance``."""
-        with threadpool_limits(limits=1, user_api="blas"):
-            return self._solve(energy, params, seed=seed, initial_states=initial_states, callback=callback)
-
-    def _solve(self, energy: Energy, params: HopfieldParams | None = None, *, seed: int | None = None,
-               initial_states: np.ndarray | None = None, callback: Callback | None = None) -> SampleSet:
         params = params or HopfieldParams()
         seed = resolve_seed(seed)
         started = time.perf_counter()

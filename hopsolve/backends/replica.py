@@ -64,12 +64,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size
 from hopsolve.backends import _kernels as K
 from hopsolve.backends import _replica_kernels as RK
 from hopsolve.backends import _tabu_kernels as TK
+from hopsolve.backends._blas import holds_one_blas_thread
 from hopsolve.backends._model import (
     SpinModel,
     build_deadline,
@@ -668,16 +668,9 @@ class ReplicaBackend(Backend):
         TK.compile_kernels()
         return time.perf_counter() - began
 
+    @holds_one_blas_thread  # called directly too, not only through solve_instance (see backends._blas)
     def solve(self, energy: Energy, params: ReplicaParams | None = None, *, seed: int | None = None,
               initial_states: np.ndarray | None = None, callback: Callback | None = None) -> SampleSet:
-        """Solve with BLAS on one thread throughout (:data:`~hopsolve.solving.SOLVE_BLAS_THREADS`'s reason: a
-        threaded product in the set-up leaves OpenBLAS's threads spinning on the cores the kernels need), called
-        directly as well as through ``solve_instance``."""
-        with threadpool_limits(limits=1, user_api="blas"):
-            return self._solve(energy, params, seed=seed, initial_states=initial_states, callback=callback)
-
-    def _solve(self, energy: Energy, params: ReplicaParams | None = None, *, seed: int | None = None,
-               initial_states: np.ndarray | None = None, callback: Callback | None = None) -> SampleSet:
         started = time.perf_counter()
         params = params or ReplicaParams()
         seed = resolve_seed(seed)
