@@ -239,8 +239,10 @@ def solve_instance(
     info["compile_s"] = compile_s
     unused = sorted(set(info.get("penalties_held", ())) & set(weights or {}))
     if unused:  # a weight the user gave that cannot change this run: say so, not nothing
-        info["weights_note"] = (f"the weight of {', '.join(unused)} does not change this run: {backend_name}'s "
-                                "moves keep that penalty at zero throughout")
+        one = len(unused) == 1
+        info["weights_note"] = (f"the weight{'' if one else 's'} of {', '.join(unused)} "
+                                f"{'does' if one else 'do'} not change this run: {backend_name}'s moves keep "
+                                f"{'that penalty' if one else 'those penalties'} at zero throughout")
     result = Result(
         problem=problem.name, instance=instance.name, solver=backend_name, kind="backend",
         params={**params_dict(built), **samples.derived,

@@ -108,6 +108,8 @@ def test_a_penalty_weight_that_cannot_change_the_run_is_noted(cli):
               "sweeps=100", "--seed", "1")
     assert run.code == 0 and "note: the weight of row does not change this run: anneal's moves keep that penalty " \
         "at zero throughout" in run.out, run.out
+    both = cli("solve", TSPLIB / "burma14.tsp", "--weight", "row=0", "--weight", "column=2", "--param", "sweeps=100")
+    assert "note: the weights of column, row do not change this run: anneal's moves keep those penalties" in both.out
     flips = cli("solve", TSPLIB / "burma14.tsp", "--weight", "row=0", "--param", "moves=flip", "--param",
                 "sweeps=100", "--seed", "1")
     assert flips.code == 0 and "note: the weight" not in flips.out
