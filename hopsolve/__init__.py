@@ -41,6 +41,7 @@ from hopsolve.problem import Instance, Problem, Solution
 from hopsolve.references import table_reference
 from hopsolve.result import Result, relative_gap
 from hopsolve.sampleset import SampleSet
+from hopsolve.seeding import resolve_seed
 from hopsolve.solving import solve_instance, solve_path
 from hopsolve.sources import solve
 from hopsolve.textio import (
@@ -103,6 +104,7 @@ __all__ = [
     "tokens_per_line",
     "relative_gap",
     "require",
+    "resolve_seed",
     "solve",
     "solve_cpsat",
     "solve_instance",

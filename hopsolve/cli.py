@@ -165,6 +165,8 @@ def _summary(result: Any) -> str:
         text += f"\nnote: {result.info['abandoned']}"
     if result.info.get("weights_note"):
         text += f"\nnote: {result.info['weights_note']}"
+    if result.info.get("reference_note"):
+        text += f"\nnote: {result.info['reference_note']}"
     if bad:
         text += "\nviolations: " + ", ".join(f"{k}={v:g}" for k, v in bad.items())
     replay = result.info.get("replay")

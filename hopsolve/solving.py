@@ -64,6 +64,9 @@ def _solver_values(params_cls: type, owner: str, values: Mapping[str, Any] | Non
     if reads is not None:
         if "reads" not in names:
             raise ParameterError(f"{owner} has no 'reads' parameter")
+        if "reads" in merged and str(merged["reads"]).strip() != str(reads):  # --reads 3 --param reads=4
+            raise ParameterError(f"reads is given twice with two values (--reads {reads} and --param "
+                                 f"reads={merged['reads']}); give it once")
         merged.setdefault("reads", reads)
     if time_limit is not None:
         if "time_limit" in names:
@@ -71,6 +74,20 @@ def _solver_values(params_cls: type, owner: str, values: Mapping[str, Any] | Non
         elif explicit_time_limit:
             raise ParameterError(f"{owner} takes no time limit")
     return merged
+
+
+BEATEN_REFERENCE_NOTE = ("the answer beats the reference {reference:.12g} (gap {gap:.2%}), the optimum or best-known "
+                         "value of an instance of this name and size: this file is probably not that instance (an "
+                         "edited copy its fingerprint could not tell apart), or the value is not optimal")
+
+
+def _note_a_beaten_reference(result: Result) -> Result:
+    """A gap below zero is an answer better than the optimum or best-known value the tables give: far likelier a
+    file that is not the table's instance than a new record, so the result says so (``info['reference_note']``)
+    instead of reporting it silently."""
+    if result.gap is not None and result.gap < -1e-9:
+        result.info["reference_note"] = BEATEN_REFERENCE_NOTE.format(reference=result.reference, gap=result.gap)
+    return result
 
 
 def _better(problem: Problem, a: Solution, b: Solution | None) -> bool:
@@ -255,7 +272,7 @@ def solve_instance(
         feasible_reads=feasible_reads, info=info, versions=_versions(),
         absolute_gap=absolute_gap(best.objective, reference, problem.sense),
     )
-    return result, best
+    return _note_a_beaten_reference(result), best
 
 
 def _decode_seconds(problem: Problem, instance: Instance, energy: Any, starts: Any, repair: bool) -> float:
@@ -331,7 +348,7 @@ def _run_baseline(registry: Registry, problem: Problem, instance: Instance, name
               "anytime": _final_point(anytime, wall, solution)},
         versions=_versions(), absolute_gap=absolute_gap(solution.objective, reference, problem.sense),
     )
-    return result, solution
+    return _note_a_beaten_reference(result), solution
 
 
 def _prepare_problem(problem: Problem) -> float:

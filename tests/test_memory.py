@@ -231,3 +231,15 @@ def test_a_cue_of_another_picture_shape_and_mixed_encodings_are_refused(cli, tmp
     assert run.code == 2 and "mix the ±1 and 0/1 encodings (found -1, 0, 1)" in run.err and str(mixed) in run.err
     np.save(mixed, np.array([[0, -1, 0, -1]]))
     assert "(found -1, 0)" in cli("recall", mixed, mixed).err
+
+
+def test_a_recall_records_its_seed_and_replays_with_it(cli):
+    """Without --seed a recall drew a seed it did not record: a surprising result could not be repeated."""
+    first = json.loads(cli("recall", MEMORY / "seed_pictures.patterns", MEMORY / "cross_near.cue", "--backend",
+                           "anneal", "--json").out)
+    assert isinstance(first["seed"], int)
+    again = json.loads(cli("recall", MEMORY / "seed_pictures.patterns", MEMORY / "cross_near.cue", "--backend",
+                           "anneal", "--seed", str(first["seed"]), "--json").out)
+    assert again["recalled"] == first["recalled"] and again["seed"] == first["seed"]
+    text = cli("recall", MEMORY / "seed_pictures.patterns", MEMORY / "cross_near.cue", "--seed", "5")
+    assert "seed 5" in text.out

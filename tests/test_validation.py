@@ -27,6 +27,7 @@ BURMA = INSTANCES / "tsplib" / "burma14.tsp"
     (["--param", "sweeps=10", "--param", "sweeps=20"], "--param sweeps is given twice with two values"),
     (["--param", "sweeps=10", "--param", "sweeps=10", "--param", "sweeps=3000000000"], "--param sweeps is given"),
     (["--weight", "row=1e400"], "--weight row=1e400 must be finite and non-negative"),
+    (["--reads", "3", "--param", "reads=4"], "reads is given twice with two values (--reads 3 and --param reads=4)"),
 ])
 def test_solve_refuses_in_one_line_before_working(cli, args, fragment):
     run = cli("solve", BURMA, *args)
@@ -313,3 +314,17 @@ def test_usage_errors_say_hopsolve_once_and_point_to_the_plugin_list(cli):
     assert run.err.startswith("hopsolve: error: argument command: invalid choice: 'backends'")
     run = cli("solve", BURMA, "--reads", "nan")
     assert run.code == 2 and run.err.strip() == "hopsolve: error: solve: argument --reads: invalid int value: 'nan'"
+
+
+def test_an_answer_that_beats_its_reference_says_the_reference_is_probably_not_this_instance_s(cli, tmp_path):
+    """An edited copy whose fingerprint cannot tell it apart (a QAP entry facing a zero, a max-cut edge between two
+    odd nodes) kept the original's optimum and reported a gap below zero without a word."""
+    (tmp_path / "burma14.tsp").write_text(BURMA.read_text())
+    (tmp_path / "optima.csv").write_text("name,n,optimum\nburma14,14,4000\n")  # a wrong "optimum" beside the file
+    run = cli("solve", tmp_path / "burma14.tsp", "--seed", "1", "--reads", "2", "--param", "reads=2", "--json")
+    result = json.loads(run.out)
+    assert run.code == 0 and result["gap"] < 0 and "beats the reference 4000" in result["info"]["reference_note"]
+    text = cli("solve", tmp_path / "burma14.tsp", "--seed", "1")
+    assert "note: the answer beats the reference 4000" in text.out
+    plain = json.loads(cli("solve", BURMA, "--seed", "1", "--json").out)
+    assert plain["gap"] >= 0 and "reference_note" not in plain["info"]

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from hopsolve import ParameterError, TooLargeError, build_registry, parse_assignments
+from hopsolve import ParameterError, TooLargeError, build_registry, parse_assignments, resolve_seed
 from hopsolve_memory.patterns import PatternSet, read_cues, read_patterns
 from hopsolve_memory.plugin import MemoryOptions, MemoryProblem, memory_energy, recall_details
 from hopsolve_memory.rules import modern_update
@@ -36,6 +36,8 @@ class Recall:
     inverted: int | None = None
     """With ``kind == "inverted"``: the pattern (1-based) whose negative was recalled (``nearest`` is the
     pattern of the largest overlap, which for a negated pattern is another one)."""
+    seed: int | None = None
+    """The seed the dynamics ran with (drawn when none was given), so that a recall can be repeated."""
 
 
 def _modern(patterns: np.ndarray, cues: np.ndarray, beta: float) -> tuple[np.ndarray, list[int], np.ndarray]:
@@ -61,6 +63,7 @@ def recall(patterns: PatternSet, cues: np.ndarray, options: MemoryOptions, backe
     file) is named when the rule cannot store the patterns."""
     cues = np.atleast_2d(cues).astype(np.int8)
     traces: list[list[float]] = [[] for _ in cues]
+    seed = resolve_seed(seed)
     if options.rule == "modern":
         finals, steps, energies = _modern(patterns.patterns.astype(np.float64), cues, options.beta)
         backend = "modern"
@@ -86,7 +89,7 @@ def recall(patterns: PatternSet, cues: np.ndarray, options: MemoryOptions, backe
     for k, d in enumerate(recall_details(patterns.patterns, finals)):
         results.append(Recall(options.rule, backend, cues[k].tolist(), finals[k].tolist(), d["match"],
                               d["nearest"], d["overlap"], d["exact"], d["kind"], int(steps[k]), float(energies[k]),
-                              traces[k] if k < len(traces) else [], d["inverted"]))
+                              traces[k] if k < len(traces) else [], d["inverted"], seed))
     return results
 
 
@@ -139,5 +142,6 @@ def _side_by_side(stored: PatternSet, result: Recall) -> str:
         what = f"inverted pattern {result.inverted} (overlap -1 with it)"
     else:
         what = f"{result.kind} state (nearest: pattern {result.nearest}); overlap {result.overlap:.3f}"
-    lines.append(f"{what}; steps {result.steps}; energy {result.energy:.4g}; rule {result.rule}, {result.backend}")
+    lines.append(f"{what}; steps {result.steps}; energy {result.energy:.4g}; rule {result.rule}, {result.backend}, "
+                 f"seed {result.seed}")
     return "\n".join(lines)
