@@ -459,7 +459,8 @@ def _cmd_bench(args: argparse.Namespace, registry: Registry) -> int:
     tasks = [t for t in grid.tasks() if t.key not in finished]
     total = len(grid.tasks())
     progress = Progress(total, total - len(tasks))
-    _tell(f"hopsolve bench: {total} tasks, {total - len(tasks)} already in {args.out}, {len(tasks)} to run")
+    _tell(f"hopsolve bench: {total} task{'' if total == 1 else 's'}, {total - len(tasks)} already in {args.out}, "
+          f"{len(tasks)} to run")
 
     failed = []
 

@@ -104,6 +104,8 @@ def max_matrix_bytes() -> int | float:
     if raw is None:
         return DEFAULT_MAX_MATRIX_BYTES
     try:
+        if "_" in raw:  # Python's float() takes 1_000; hopsolve's numbers, in files and options, do not
+            raise ValueError
         value = float(raw)
     except ValueError:
         raise ParameterError(f"HOPSOLVE_MAX_MATRIX_BYTES={raw!r} is not a number of bytes") from None

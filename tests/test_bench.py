@@ -381,3 +381,7 @@ def test_more_jobs_than_cores_run_as_many_as_there_are_cores(cli, tmp_path, monk
     cores = executors.usable_cores()
     assert run.code == 0 and asked == [cores] and len(out.read_text().splitlines()) == 2
     assert f"--jobs 1000 is more than this machine's {cores} cores; running {cores} at a time" in run.err
+    assert "hopsolve bench: 2 tasks, 0 already in" in run.err
+    again = cli("bench", "--instances", INSTANCES / "tsplib" / "burma14.tsp", "--solvers", "anneal", "--param",
+                "anneal.sweeps=100", "--out", tmp_path / "one.jsonl")
+    assert again.code == 0 and "hopsolve bench: 1 task, 0 already in" in again.err

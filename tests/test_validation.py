@@ -69,7 +69,7 @@ def test_bench_refuses_a_solver_parameter_given_twice_with_two_values(cli, tmp_p
 
 @pytest.mark.parametrize("value, message", [("lots", "not a number"), ("-5", "at least 1 byte"),
                                             ("nan", "not a finite number"), ("0.5", "at least 1 byte"),
-                                            ("1e400", "not a finite number")])
+                                            ("1e400", "not a finite number"), ("1_000", "not a number")])
 def test_a_bad_memory_limit_is_refused_not_ignored(cli, monkeypatch, value, message):
     monkeypatch.setenv("HOPSOLVE_MAX_MATRIX_BYTES", value)
     run = cli("solve", BURMA, "--param", "sweeps=10")
