@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from hopsolve.errors import HopsolveError, ParameterError, UserError
-from hopsolve.interrupt import abandoned_work
+from hopsolve.interrupt import abandoned_work, ctrl_c_raises_here
 from hopsolve.params import parse_assignments
 from hopsolve.plugins import Registry, build_registry
 
@@ -245,10 +245,8 @@ class _PreparingCtrlC:
 
     def __enter__(self) -> _PreparingCtrlC:
         import signal
-        import threading
 
-        if threading.current_thread() is threading.main_thread() and \
-                signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        if ctrl_c_raises_here():
             self.previous = signal.signal(signal.SIGINT, self._end_now)
         return self
 

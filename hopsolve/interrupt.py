@@ -169,6 +169,13 @@ def abandoned_work() -> bool:
     return any(t.name == WORKER_NAME and t.is_alive() for t in threading.enumerate())
 
 
+def ctrl_c_raises_here() -> bool:
+    """Whether a Ctrl-C would raise ``KeyboardInterrupt`` in this thread: the main thread, with Python's own
+    handler installed (not ignored, as in a bench worker, nor someone else's, as the CLI's while it prepares)."""
+    return threading.current_thread() is threading.main_thread() and \
+        signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 DEFERRED_NOTE = ("hopsolve: Ctrl-C: stopping once the kernels being compiled are ready (a compile cut short could "
                  "leave them unusable in this process)")
 
@@ -180,8 +187,7 @@ def ctrl_c_deferred(note: str = DEFERRED_NOTE) -> Iterator[None]:
     held too: raised at once, a second press could land inside the compiler's callbacks as the first would have.
     Only in the main thread with Python's own handler installed (the CLI's ``solve`` installs one of its own that
     ends the process at once); elsewhere the block runs as it is."""
-    if threading.current_thread() is not threading.main_thread() or \
-            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+    if not ctrl_c_raises_here():
         yield
         return
     presses: list[float] = []
