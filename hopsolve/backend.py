@@ -48,16 +48,44 @@ class TimedRunParams(RunParams):
                 "time_limit must be a positive number of seconds")
 
 
+SCHEDULE_BUILD_S_PER_STEP = 1e-7
+"""What building (and re-planning) a schedule costs per step, about twice what ``np.geomspace`` and ``np.interp``
+take on the project's machines (60 ns a step for 50 million): the bound :func:`check_run_size` holds a timed
+run's schedule to."""
+
+SCHEDULE_BUILD_SHARE = 0.2
+"""The share of a time limit that building a run's schedule may take (see :func:`check_run_size`)."""
+
+
+def schedule_steps_buildable(seconds: float) -> int:
+    """The most schedule steps that build within :data:`SCHEDULE_BUILD_SHARE` of ``seconds``: the cap on what a
+    run that plans or stretches its own schedule to fill a time limit may schedule."""
+    return max(1, int(SCHEDULE_BUILD_SHARE * max(seconds, 0.0) / SCHEDULE_BUILD_S_PER_STEP))
+
+
 def check_run_size(*, reads: int, units: int, steps: int = 0, trace: bool = False, arrays: int = 4,
-                   steps_name: str = "sweeps") -> None:
+                   steps_name: str = "sweeps", time_limit: float | None = None) -> None:
     """Refuse, before anything is allocated, a run whose per-read arrays (``arrays`` float64 arrays of reads ×
-    units), schedule (``steps``) or trace (reads × steps) would pass the memory limit, naming the parameter."""
+    units), schedule (``steps``) or trace (reads × steps) would pass the memory limit, naming the parameter.
+
+    With a ``time_limit``, also refuse a schedule whose building alone would take more than
+    :data:`SCHEDULE_BUILD_SHARE` of it (the whole schedule is built before the first step: 50 million sweeps
+    took 3 s, so a 1 s limit would end at 3 s after no sweep at all). Fewer steps are then the user's fix; a
+    schedule that builds in time but does not run in time is squeezed by the run, as before."""
     from hopsolve.energy import check_allocation, format_count
+    from hopsolve.errors import TooLargeError
 
     shown_reads, shown_steps = format_count(reads), format_count(steps)
     check_allocation(8.0 * arrays * float(reads) * float(max(units, 1)),
                      f"{shown_reads} reads of {format_count(units)} units (reads)")
     check_allocation(8.0 * float(steps), f"a schedule of {shown_steps} {steps_name} ({steps_name})")
+    building = SCHEDULE_BUILD_S_PER_STEP * float(steps)
+    if time_limit is not None and building > SCHEDULE_BUILD_SHARE * time_limit:
+        most = format_count(schedule_steps_buildable(time_limit))
+        raise TooLargeError(f"a schedule of {shown_steps} {steps_name} ({steps_name}) takes about {building:.2g} s "
+                            f"to build, more than a time limit of {time_limit:.3g} s leaves for it; give at most "
+                            f"{most} {steps_name} with this limit (a schedule that does not run in time is "
+                            f"squeezed to fit), or leave {steps_name} to the time limit")
     if trace:
         check_allocation(8.0 * float(reads) * float(steps),
                          f"a trace of {shown_reads} reads × {shown_steps} {steps_name} (trace)")

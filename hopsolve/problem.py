@@ -67,7 +67,9 @@ class Problem(ABC):
     without an explicit limit run the budget of their parameters (see :meth:`default_params`)."""
     anytime: ClassVar[bool] = False
     """True: a time limit the user gives is a budget to spend, and backends that can stretch their schedule to
-    fill it (``anneal``'s ``fill_time``) do; False: a time limit only caps the default budget."""
+    fill it (``anneal``'s ``fill_time``) do, unless the user also gives the sweeps (then those run, and the limit
+    only caps them; reads the user gives are kept and only their sweeps are planned); False: a time limit only caps
+    the default budget."""
     solution_suffixes: ClassVar[tuple[str, ...] | None] = None
     """The file suffixes :meth:`write_solution` writes (``hopsolve solve --out`` refuses any other before the
     solve starts); ``None``: any suffix (the default format is plain text)."""

@@ -154,8 +154,11 @@ def solve_instance(
     owner = f"backend {backend_name!r}"
     values = _solver_values(solver.Params, owner, params, reads, time_limit, explicit_time_limit)
     suggested = problem.default_params(backend_name, instance)
-    if explicit_time_limit and problem.anytime and "fill_time" in _field_names(solver.Params):
+    if explicit_time_limit and problem.anytime and "fill_time" in _field_names(solver.Params) \
+            and "sweeps" not in values:  # sweeps the user gives run as given: the limit only caps them
         suggested["fill_time"] = True  # a limit the user gives is a budget to spend (see Problem.anytime)
+        if "reads" in values and "plan_reads" in _field_names(solver.Params):
+            suggested["plan_reads"] = False  # reads the user gives are kept: only their sweeps are planned
     built = solver.params({**suggested, **values})
     encoding_options = problem.options(options)
     start = time.perf_counter()

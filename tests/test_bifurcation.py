@@ -172,13 +172,13 @@ def test_trace_is_the_energy_of_sign_x_and_best_is_kept(mode):
 
 def test_time_limit_is_honoured_loosely_and_the_ramp_still_finishes():
     energy = random_energy(300, 5, density=0.2)
-    params = BifurcationParams(reads=4, steps=5_000_000, time_limit=0.5)
+    params = BifurcationParams(reads=4, steps=900_000, time_limit=0.5)
     began = time.perf_counter()
     samples = BifurcationBackend().solve(energy, params, seed=1)
     took = time.perf_counter() - began
     assert took < 10.0
     assert samples.timed_out or samples.info["schedule_compressed"]
-    assert samples.work < 5_000_000
+    assert samples.work < 900_000
 
 
 def test_ctrl_c_between_chunks_returns_the_best_so_far():

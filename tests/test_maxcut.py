@@ -133,6 +133,29 @@ def test_a_time_limit_is_a_budget_and_the_record_says_what_was_run(cli):
     assert anneal["params"]["fill_time"] and anneal["status"] == "feasible"
 
 
+def test_sweeps_or_reads_the_user_gives_with_a_time_limit_are_run_as_given(cli):
+    """A time limit is a budget to spend, but not at the cost of what the user asked for: given sweeps run (the
+    limit only caps them), given reads are kept and only their sweeps are planned."""
+    path = INSTANCES / "gset" / "G11.txt"
+    swept = json.loads(cli("solve", path, "--seed", "5", "--time-limit", "5", "--param", "sweeps=300",
+                           "--json").out)
+    assert not swept["params"]["fill_time"] and swept["info"]["sweeps_done"] == 300 == swept["params"]["sweeps"]
+    assert swept["reads"] == 40 and swept["wall_time_s"] < 5
+    read = json.loads(cli("solve", path, "--seed", "5", "--time-limit", "1", "--reads", "6", "--json").out)
+    assert read["params"]["fill_time"] and not read["params"]["plan_reads"]
+    assert read["reads"] == 6 == read["info"]["replay"]["reads"]
+
+
+def test_a_schedule_too_long_to_build_in_the_time_limit_is_refused_in_one_line(cli):
+    """50 million sweeps took 3 s to build before the first one ran: with a 1 s limit the run ended at 3 s having
+    done nothing. Now it is refused up front, naming the parameter and the most that fits."""
+    path = INSTANCES / "gset" / "G11.txt"
+    for backend, name in (("replica", "sweeps"), ("anneal", "sweeps"), ("bifurcation", "steps")):
+        outcome = cli("solve", path, "--backend", backend, "--time-limit", "1", "--param", f"{name}=50000000")
+        assert outcome.code == 2 and outcome.err.count("\n") == 1 and f"50,000,000 {name} ({name})" in outcome.err
+        assert "takes about 5 s to build" in outcome.err and "Traceback" not in outcome.err
+
+
 def test_baselines(cli, tmp_path):
     graph = random_graph(12, 7)
     path = tmp_path / "g.txt"

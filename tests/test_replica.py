@@ -12,6 +12,7 @@ import pytest
 from scipy import stats
 
 from hopsolve import Energy, ParameterError, Vartype
+from hopsolve.backend import schedule_steps_buildable
 from hopsolve.backends import _replica_kernels as RK
 from hopsolve.backends import replica as R
 from hopsolve.backends._model import compile_spin_model
@@ -253,6 +254,16 @@ def test_plan_anytime_fills_the_time_with_even_reads_between_four_and_the_cap():
     assert plan_anytime(1e-6, 0.003, 1, params)[0] == 4  # short: few long reads
     assert plan_anytime(1e-7, 100.0, 1, params)[0] == 40  # long: every read allowed
     assert plan_anytime(1e-6, 1.0, 1, ReplicaParams(reads=2))[0] == 2
+
+
+def test_plan_anytime_keeps_reads_the_user_gave_and_a_schedule_that_builds_in_time():
+    kept = ReplicaParams(reads=10, anytime_sweeps=1000, plan_reads=False)
+    for pace, remaining in [(1e-6, 0.003), (1e-7, 100.0)]:
+        ladders, sweeps = plan_anytime(pace, remaining, 1, kept)
+        assert ladders == 10 and 10 * sweeps * pace <= remaining
+    # a tiny model's pace would fill 1 s with 50 million sweeps a read: the plan stays what builds in 0.2 s
+    ladders, sweeps = plan_anytime(1e-9, 1.0, 1, ReplicaParams(reads=4))
+    assert sweeps == schedule_steps_buildable(1.0) < 0.95 * 1.0 / (1e-9 * ladders)
 
 
 def test_ctrl_c_keeps_the_best_states():

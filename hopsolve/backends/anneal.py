@@ -12,7 +12,7 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
-from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size
+from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size, schedule_steps_buildable
 from hopsolve.backends import _group_kernels as GK
 from hopsolve.backends import _kernels as K
 from hopsolve.backends import _pattern_kernels as PAT
@@ -236,7 +236,8 @@ def _run_chunked(betas: np.ndarray, step: Callable[[int, int, np.ndarray], None]
                 break
             chunk = min(chunk, max(1, int((time_limit - spent - call_overhead) / pace)))  # none that would end late
             needed = pace * (len(betas) - progress.done)
-            fits = min(MAX_STRETCHED_SWEEPS, max(1, int(0.9 * (time_limit - spent) / pace)))
+            fits = min(MAX_STRETCHED_SWEEPS, schedule_steps_buildable(time_limit - spent),
+                       max(1, int(0.9 * (time_limit - spent) / pace)))  # a resample that builds in time
             # a schedule squeezed on a slow chunk (a busy machine) grows back to its own length when the pace
             # recovers; with fill_time it grows to fill the limit
             shortened = len(betas) < planned
@@ -346,7 +347,7 @@ class AnnealBackend(Backend):
         reads = params.reads if initial_states is None else len(np.atleast_2d(initial_states))
         units = energy.permutation.size if energy.permutation is not None else energy.num_variables
         longest = max([params.sweeps, *(total for _, total in parse_replan(params.replan, "backend 'anneal'"))])
-        check_run_size(reads=reads, units=units, steps=longest, trace=params.trace)
+        check_run_size(reads=reads, units=units, steps=longest, trace=params.trace, time_limit=params.time_limit)
         moves = params.moves
         if moves == "auto" and not (energy.permutation is not None and energy.permutation.is_tour):
             moves = ("permutation" if energy.permutation is not None else

@@ -360,7 +360,7 @@ def _check_run(energy: Energy, params: BifurcationParams, reads: int) -> None:
     longest = max([params.steps, *(total for _, total in parse_replan(params.replan, OWNER))])
     check_spin_model_size(energy)
     check_run_size(reads=reads, units=energy.num_variables, steps=longest, trace=params.trace, arrays=8,
-                   steps_name="steps")
+                   steps_name="steps", time_limit=params.time_limit)
     if any(isinstance(t, PatternTerm) and energy.weights[t.name] for t in energy.terms):
         raise ParameterError("backend 'bifurcation': pattern terms are not supported (use anneal or hopfield)")
 

@@ -65,7 +65,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size
+from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size, schedule_steps_buildable
 from hopsolve.backends import _kernels as K
 from hopsolve.backends import _replica_kernels as RK
 from hopsolve.backends import _tabu_kernels as TK
@@ -150,6 +150,10 @@ class ReplicaParams(TimedRunParams):
     ladders (between 4 and ``reads``). 100,000 rather than the first round's 20,000: on four held-out graphs of the
     large-Gset families (two ±1 tori, two sparse random graphs, not Gset) at 60 s, 4 seeds each on an idle machine,
     100,000 gave the larger cut in 11 pairs, the same in 4 and the smaller in 1 (RESULTS §10)."""
+    plan_reads: bool = True
+    """With ``fill_time`` on an annealed ladder: let the anytime rule choose the ladders (between 4 and ``reads``);
+    False: run exactly ``reads`` ladders and plan only their sweeps (what a solve with a time limit does when the
+    user gives the reads: ``hopsolve solve G.txt --time-limit 10 --reads 8`` runs 8 reads)."""
     keep_best: bool = True
     """Return each ladder's best state seen (else the state of its coldest replica at the end)."""
     final_descent: bool = True
@@ -355,9 +359,10 @@ def plan_anytime(pace: float, remaining: float, replicas: int, params: ReplicaPa
     The work that fits, ``W = 0.95 · remaining / pace`` replica-sweeps, goes to ladders of ``anytime_sweeps``
     sweeps each: ``W / (R · anytime_sweeps)`` ladders, rounded down to an even number (pairs make cluster moves)
     and kept between 4 (two groups keep two cores busy) and ``reads``; the sweeps are what is left per ladder.
-    Longer anneals beat more of them until each is long enough; more reads then buy more chances.
+    Longer anneals beat more of them until each is long enough; more reads then buy more chances. Without
+    ``plan_reads`` the ladders are ``reads`` and only the sweeps are planned.
     """
-    smallest = min(4, params.reads)
+    smallest = min(4, params.reads) if params.plan_reads else params.reads
 
     def searching(ladders: int) -> float:  # the set-up's estimate is taken as at most half the time (it is noisy)
         return max(remaining - min(setup * replicas * ladders, 0.5 * remaining), 0.0)
@@ -366,7 +371,8 @@ def plan_anytime(pace: float, remaining: float, replicas: int, params: ReplicaPa
     ladders = 2 * int(work / (replicas * params.anytime_sweeps) / 2)
     ladders = max(smallest, min(ladders, params.reads))
     work = ANYTIME_SHARE * searching(ladders) / max(pace, 1e-12)
-    return ladders, max(1, min(MAX_PLANNED_SWEEPS, int(work / (replicas * ladders))))
+    most = min(MAX_PLANNED_SWEEPS, schedule_steps_buildable(remaining))  # a schedule that builds in time
+    return ladders, max(1, min(most, int(work / (replicas * ladders))))
 
 
 @dataclass
@@ -415,7 +421,8 @@ def _run_chunked(plan: np.ndarray | None, constant: float, advance: Callable[[in
                         plan = progress.replan.resample(plan, progress.done, max(1, fits))
                         progress.compressed = True
                     elif adjust and params.fill_time and remaining - rest * pace > (1.02 - ANYTIME_SHARE) * limit:
-                        grown = min(MAX_PLANNED_SWEEPS - progress.done, int(ANYTIME_SHARE * fits))
+                        grown = min(MAX_PLANNED_SWEEPS - progress.done, schedule_steps_buildable(remaining),
+                                    int(ANYTIME_SHARE * fits))
                         plan = progress.replan.resample(plan, progress.done, max(rest, grown))
                         progress.stretched = True
                     if plan is not None:
@@ -716,7 +723,7 @@ class ReplicaBackend(Backend):
                 _check_setup(setup, total, params, started, lambda count: _batch_setup_seconds(model, energy, count))
             longest = max([sweeps, *(end for _, end in parse_replan(params.replan, OWNER))])
             check_run_size(reads=total, units=n, steps=0 if anytime and params.schedule == "fixed" else longest,
-                           arrays=4)
+                           arrays=4, time_limit=None if pilot_s is not None else params.time_limit)
             clusters = self._clusters(model, params, ladders_count)
             if starts is None:
                 spins = make_rng(seed).choice(np.array([-1, 1], dtype=np.int8), size=(total, n))
