@@ -71,8 +71,20 @@ class OrtoolsCpsatTsp(Baseline):
                                info={"solver_wall_time_s": solver.WallTime(), "anytime": anytime})
 
 
+ROUTING_MATRIX_MAX_CITIES = 2000
+"""Up to this many cities the routing model gets its distances as a matrix held in C++ (``RegisterTransitMatrix``);
+above, as a Python callback. The matrix is what makes guided local search work: with the callback every arc cost
+is a Python call, and on berlin52 the search found 7902 in 0.04 s and nothing better in 5 s, against the optimum
+7542 in 1.4 s with the matrix. But the matrix is passed as a list of lists of Python ints, ~36 bytes and 0.14 µs
+an entry: 4,461 cities took 2.8 s and 440 MB more just to register it (up to 2,000: 0.6 s, 145 MB). Above the
+cap the search is slow and its first solution can overrun a short limit (u2152 at 5 s: 9 s, 26% above optimal;
+with the matrix 5.1 s, 21%)."""
+
+
 class OrtoolsRoutingTsp(Baseline):
-    """OR-Tools routing: a first solution, then guided local search until the time limit (never proves)."""
+    """OR-Tools routing: a first solution, then guided local search until the time limit (never proves). The
+    limit counts from the call: building the model (the distance matrix, see
+    :data:`ROUTING_MATRIX_MAX_CITIES`) comes out of it."""
 
     name = "ortools-routing"
     problem = "tsp"
@@ -92,6 +104,7 @@ class OrtoolsRoutingTsp(Baseline):
     def solve(self, instance: Instance, params, *, seed: int, time_limit: float | None) -> BaselineOutcome:
         from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
+        began = time.perf_counter()
         d = _integer_distances(instance)
         n = len(d)
         manager = pywrapcp.RoutingIndexManager(n, 1, 0)
@@ -100,14 +113,17 @@ class OrtoolsRoutingTsp(Baseline):
         def distance(from_index: int, to_index: int) -> int:
             return int(d[manager.IndexToNode(from_index), manager.IndexToNode(to_index)])
 
-        callback = routing.RegisterTransitCallback(distance)
+        # node i is routing index i with one vehicle starting and ending at node 0, so the matrix is d itself
+        callback = (routing.RegisterTransitMatrix(d.tolist()) if n <= ROUTING_MATRIX_MAX_CITIES else
+                    routing.RegisterTransitCallback(distance))
         routing.SetArcCostEvaluatorOfAllVehicles(callback)
         search = pywrapcp.DefaultRoutingSearchParameters()
         search.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy,
                                                  params.first_solution.upper())
         search.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic,
                                                     params.metaheuristic.upper())
-        search.time_limit.FromMilliseconds(int(1000 * (time_limit if time_limit is not None else 10.0)))
+        left = (time_limit if time_limit is not None else 10.0) - (time.perf_counter() - began)
+        search.time_limit.FromMilliseconds(max(1, int(1000 * left)))
         anytime: list = []
         started = time.perf_counter()
         routing.AddAtSolutionCallback(lambda: anytime.append([time.perf_counter() - started,
