@@ -82,8 +82,9 @@ def check_run_size(*, reads: int, units: int, steps: int = 0, trace: bool = Fals
     building = SCHEDULE_BUILD_S_PER_STEP * float(steps)
     if time_limit is not None and building > SCHEDULE_BUILD_SHARE * time_limit:
         most = format_count(schedule_steps_buildable(time_limit))
+        share = f"{SCHEDULE_BUILD_SHARE:.0%} of the {time_limit:.3g} s the solver has"
         raise TooLargeError(f"a schedule of {shown_steps} {steps_name} ({steps_name}) takes about {building:.2g} s "
-                            f"to build, more than a time limit of {time_limit:.3g} s leaves for it; give at most "
+                            f"to build, more than the time limit leaves for it ({share}); give at most "
                             f"{most} {steps_name} with this limit (a schedule that does not run in time is "
                             f"squeezed to fit), or leave {steps_name} to the time limit")
     if trace:
