@@ -71,14 +71,14 @@ class OrtoolsCpsatTsp(Baseline):
                                info={"solver_wall_time_s": solver.WallTime(), "anytime": anytime})
 
 
-ROUTING_MATRIX_MAX_CITIES = 2000
+ROUTING_MATRIX_MAX_CITIES = 5000
 """Up to this many cities the routing model gets its distances as a matrix held in C++ (``RegisterTransitMatrix``);
 above, as a Python callback. The matrix is what makes guided local search work: with the callback every arc cost
 is a Python call, and on berlin52 the search found 7902 in 0.04 s and nothing better in 5 s, against the optimum
-7542 in 1.4 s with the matrix. But the matrix is passed as a list of lists of Python ints, ~36 bytes and 0.14 µs
-an entry: 4,461 cities took 2.8 s and 440 MB more just to register it (up to 2,000: 0.6 s, 145 MB). Above the
-cap the search is slow and its first solution can overrun a short limit (u2152 at 5 s: 9 s, 26% above optimal;
-with the matrix 5.1 s, 21%)."""
+7542 in 1.4 s with the matrix; at 60 s pcb3038 went from 19.3% above the optimum (and 76 s: the callback's first
+solution does not stop at the limit) to 13.3% (61 s). The matrix is passed as a list of lists of Python ints, ~36
+bytes and 0.14 µs an entry, so it costs memory and set-up time: fnl4461 (4,461 cities) took 2.8 s to register it
+and peaked at 1.27 GB against 0.83 GB (RESULTS §6). Above the cap the callback's memory is what fits."""
 
 
 class OrtoolsRoutingTsp(Baseline):
