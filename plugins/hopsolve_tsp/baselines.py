@@ -113,7 +113,7 @@ class OrtoolsRoutingTsp(Baseline):
         def distance(from_index: int, to_index: int) -> int:
             return int(d[manager.IndexToNode(from_index), manager.IndexToNode(to_index)])
 
-        # node i is routing index i with one vehicle starting and ending at node 0, so the matrix is d itself
+        # RegisterTransitMatrix takes the costs by node (it maps routing indices to nodes itself): d as it is
         callback = (routing.RegisterTransitMatrix(d.tolist()) if n <= ROUTING_MATRIX_MAX_CITIES else
                     routing.RegisterTransitCallback(distance))
         routing.SetArcCostEvaluatorOfAllVehicles(callback)
