@@ -146,14 +146,18 @@ def check_allocation(nbytes: float, what: str) -> None:
                             f"{format_bytes(limit).lstrip('~')} (HOPSOLVE_MAX_MATRIX_BYTES)")
 
 
-def check_matrix_size(nonzeros: int, what: str) -> None:
-    """Refuse, with a clear message, to build a matrix with more stored entries than the memory limit allows."""
-    needed = int(nonzeros) * _BYTES_PER_NONZERO
+def check_matrix_size(nonzeros: int, what: str, *, bytes_per_entry: float = _BYTES_PER_NONZERO,
+                      entries: str = "couplings", instead: str = "use a structured encoding") -> None:
+    """Refuse, with a clear message, to build a matrix with more stored entries than the memory limit allows.
+
+    ``bytes_per_entry`` is what one entry costs (12 for a CSR coupling: a float64 and an int32 column);
+    ``entries`` names them in the message and ``instead`` says what the user can do other than raise the limit."""
+    needed = int(nonzeros) * bytes_per_entry
     limit = max_matrix_bytes()
     if needed > limit:
         raise TooLargeError(
-            f"{what} needs {int(nonzeros):,} couplings ({format_bytes(needed)}), over the limit of "
-            f"{format_bytes(limit).lstrip('~')}; use a structured encoding or raise HOPSOLVE_MAX_MATRIX_BYTES"
+            f"{what} needs {int(nonzeros):,} {entries} ({format_bytes(needed)}), over the limit of "
+            f"{format_bytes(limit).lstrip('~')}; {instead} or raise HOPSOLVE_MAX_MATRIX_BYTES"
         )
 
 

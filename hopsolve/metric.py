@@ -140,11 +140,14 @@ def _max_over(m, points):
 
 
 @numba.njit(cache=True, parallel=True)
-def _fill_matrix(m, out):
-    n = out.shape[0]
-    for i in numba.prange(n):
+def _fill_rows(m, first, out):
+    """Rows ``first``, ``first + 1``, ... of the distance matrix into ``out`` (int64: coordinate distances are
+    integers held in floats, so the cast is exact)."""
+    rows, n = out.shape
+    for r in numba.prange(rows):
+        i = np.int64(first + r)
         for j in range(n):
-            out[i, j] = distance(m, np.int64(i), j)  # int64 as elsewhere: one compiled version
+            out[r, j] = distance(m, i, np.int64(j))  # int64 as elsewhere: one compiled version
 
 
 def _geo_radians(values: np.ndarray) -> np.ndarray:
@@ -221,9 +224,17 @@ class Metric:
             return self.matrix
         n = self.size
         check_matrix_size(n * n, f"the {n}×{n} distance matrix")
-        out = np.empty((n, n))
-        _fill_matrix(self.arrays, out)
-        return out.astype(np.int64)
+        return self.rows(0, n)
+
+    def rows(self, first: int, last: int) -> np.ndarray:
+        """Rows ``first`` to ``last - 1`` of the distance matrix (int64 for coordinate rules; a view of an explicit
+        matrix), computed in parallel without building the others: what a consumer that needs the whole matrix in
+        its own form (OR-Tools' lists) converts a block at a time. Not checked against the memory limit."""
+        if self.kind == "EXPLICIT":
+            return self.matrix[first:last]
+        out = np.empty((max(0, last - first), self.size), dtype=np.int64)
+        _fill_rows(self.arrays, np.int64(first), out)
+        return out
 
     @cached_property
     def max_distance(self) -> float:

@@ -60,6 +60,8 @@ def test_every_rule_matches_the_numpy_reference_and_brute_force_neighbours(kind,
     metric = Metric(kind, points=points)
     reference = distance_matrix(kind, points)
     assert np.array_equal(metric.matrix_form(), reference)
+    first, last = sorted(rng.integers(0, n + 1, size=2).tolist())
+    assert np.array_equal(metric.rows(first, last), reference[first:last])
     assert metric.max_distance == reference.max()
     k = min(6, n - 1)
     found = metric.neighbours(k)

@@ -17,6 +17,7 @@ from hopsolve import (
     Instance,
     ParameterError,
     TooLargeError,
+    check_matrix_size,
     solve_cpsat,
     stoppable,
 )
@@ -71,20 +72,78 @@ class OrtoolsCpsatTsp(Baseline):
                                info={"solver_wall_time_s": solver.WallTime(), "anytime": anytime})
 
 
-ROUTING_MATRIX_MAX_CITIES = 5000
-"""Up to this many cities the routing model gets its distances as a matrix held in C++ (``RegisterTransitMatrix``);
-above, as a Python callback. The matrix is what makes guided local search work: with the callback every arc cost
-is a Python call, and on berlin52 the search found 7902 in 0.04 s and nothing better in 5 s, against the optimum
-7542 in 1.4 s with the matrix; at 60 s pcb3038 went from 19.3% above the optimum (and 76 s: the callback's first
-solution does not stop at the limit) to 13.3% (61 s). The matrix is passed as a list of lists of Python ints, ~36
-bytes and 0.14 µs an entry, so it costs memory and set-up time: fnl4461 (4,461 cities) took 2.8 s to register it
-and peaked at 1.27 GB against 0.83 GB (RESULTS §6). Above the cap the callback's memory is what fits."""
+ROUTING_BYTES_PER_DISTANCE = 16
+"""What one distance costs the routing baseline: OR-Tools holds its matrix in C++ (``RegisterTransitMatrix``, 8
+bytes an entry) and takes it as a list of lists of Python ints (8 bytes a reference, the ints shared: see
+:data:`ROUTING_SHARED_INTS`). The matrix is what makes guided local search work: through a Python callback every
+arc cost was a Python call, and on berlin52 the search found 7902 in 0.04 s and nothing better in 5 s (against the
+optimum 7542 in 1.4 s with the matrix); on rl5915 at a 30 s limit the callback's first tour came at 23 s and the
+search returned at 71 s, 27% above the optimum. So there is no callback any more: an instance whose matrix does not
+fit ``HOPSOLVE_MAX_MATRIX_BYTES`` (default 2 GiB: about 11,500 cities) is refused in one line."""
+
+ROUTING_SHARED_INTS = 1 << 20
+"""Distances up to this value are passed as references to one shared Python int each (a table built once), 8 bytes
+an entry in the lists; larger ones as fresh ints, 36 bytes an entry (``tolist``: fnl4461 peaked at 1.27 GB that
+way against 0.83 GB without the baseline)."""
+
+ROUTING_BLOCK_ENTRIES = 1 << 20
+"""Distances are computed (:meth:`Metric.rows`) this many at a time, so no n × n numpy matrix is built beside the
+lists."""
+
+
+def _routing_matrix(instance: Instance, deadline: float) -> list[list[int]] | None:
+    """The distances as ``RegisterTransitMatrix`` takes them (a list of rows of ints), built a block of rows at a
+    time after checking their memory (:data:`ROUTING_BYTES_PER_DISTANCE`) against the limit; None when the
+    ``deadline`` (a ``time.perf_counter`` reading) passes first (rl11849's lists take about 5 s here)."""
+    metric = instance.data.metric
+    n = metric.size
+    explicit = _integer_distances(instance) if metric.kind == "EXPLICIT" else None
+    low = 0 if explicit is None or explicit.size == 0 else int(explicit.min())
+    shared = low >= 0 and metric.max_distance <= ROUTING_SHARED_INTS
+    check_matrix_size(n * n, f"ortools-routing's {n:,}×{n:,} distance matrix",
+                      bytes_per_entry=ROUTING_BYTES_PER_DISTANCE if shared else ROUTING_BYTES_PER_DISTANCE + 28,
+                      entries="distances", instead="use hopsolve's backends (the default anneal) at this size")
+    ints = np.array(list(range(int(metric.max_distance) + 1)), dtype=object) if shared else None
+    rows = max(1, ROUTING_BLOCK_ENTRIES // max(n, 1))
+    matrix: list[list[int]] = []
+    for first in range(0, n, rows):
+        if time.perf_counter() > deadline:
+            return None
+        block = explicit[first:first + rows] if explicit is not None else metric.rows(first, min(n, first + rows))
+        matrix.extend(ints[block].tolist() if shared else block.tolist())
+    return matrix
+
+
+def _nearest_neighbour_tour(metric) -> np.ndarray:
+    """Path-cheapest-arc's tour, built here: from city 0, always on to the nearest city not yet visited (ties to the
+    lower index), looked up among each city's 8 nearest (a KD-tree's, :meth:`Metric.neighbours`) and, when all of
+    those are visited, among all the rest. OR-Tools' own construction does the same with n² arc evaluations and
+    does not stop at the time limit: rl11849's took 7.4 s under a 5 s limit; this one 0.7 s."""
+    n = metric.size
+    near = metric.neighbours(min(8, n - 1))
+    visited = np.zeros(n, dtype=bool)
+    tour = np.empty(n, dtype=np.int64)
+    city = 0
+    for step in range(n):
+        tour[step] = city
+        visited[city] = True
+        if step == n - 1:
+            break
+        ahead = [j for j in near[city] if not visited[j]]
+        if ahead:
+            city = int(ahead[0])
+        else:
+            rest = np.flatnonzero(~visited)
+            city = int(rest[np.argmin(metric.pairs(np.full(len(rest), city), rest))])
+    return tour
 
 
 class OrtoolsRoutingTsp(Baseline):
     """OR-Tools routing: a first solution, then guided local search until the time limit (never proves). The
     limit counts from the call: building the model (the distance matrix, see
-    :data:`ROUTING_MATRIX_MAX_CITIES`) comes out of it."""
+    :data:`ROUTING_BYTES_PER_DISTANCE`) comes out of it. The default first solution, path cheapest arc (a nearest
+    neighbour tour), is built here (:func:`_nearest_neighbour_tour`) and handed to OR-Tools, because OR-Tools'
+    own first solutions do not stop at the limit; the other strategies are OR-Tools' and may overrun it."""
 
     name = "ortools-routing"
     problem = "tsp"
@@ -105,24 +164,22 @@ class OrtoolsRoutingTsp(Baseline):
         from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
         began = time.perf_counter()
-        d = _integer_distances(instance)
-        n = len(d)
-        manager = pywrapcp.RoutingIndexManager(n, 1, 0)
+        limit = time_limit if time_limit is not None else 10.0
+        matrix = _routing_matrix(instance, began + limit)
+        if matrix is None:
+            return BaselineOutcome(None, "timeout", info={"anytime": [], "note": "the time limit passed while "
+                                                          "OR-Tools' distance matrix was being built"})
+        manager = pywrapcp.RoutingIndexManager(len(matrix), 1, 0)
         routing = pywrapcp.RoutingModel(manager)
-
-        def distance(from_index: int, to_index: int) -> int:
-            return int(d[manager.IndexToNode(from_index), manager.IndexToNode(to_index)])
-
-        # RegisterTransitMatrix takes the costs by node (it maps routing indices to nodes itself): d as it is
-        callback = (routing.RegisterTransitMatrix(d.tolist()) if n <= ROUTING_MATRIX_MAX_CITIES else
-                    routing.RegisterTransitCallback(distance))
-        routing.SetArcCostEvaluatorOfAllVehicles(callback)
+        # RegisterTransitMatrix takes the costs by node (it maps routing indices to nodes itself) and copies them
+        routing.SetArcCostEvaluatorOfAllVehicles(routing.RegisterTransitMatrix(matrix))
+        del matrix
         search = pywrapcp.DefaultRoutingSearchParameters()
         search.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy,
                                                  params.first_solution.upper())
         search.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic,
                                                     params.metaheuristic.upper())
-        left = (time_limit if time_limit is not None else 10.0) - (time.perf_counter() - began)
+        left = limit - (time.perf_counter() - began)
         search.time_limit.FromMilliseconds(max(1, int(1000 * left)))
         anytime: list = []
         started = time.perf_counter()
@@ -131,7 +188,13 @@ class OrtoolsRoutingTsp(Baseline):
         stop = threading.Event()  # set on Ctrl-C (hopsolve.stoppable): the search ends with its best tour
         routing.AddSearchMonitor(routing.solver().CustomLimit(stop.is_set))
         with stoppable(stop.set):
-            solution = routing.SolveWithParameters(search)
+            if params.first_solution == "path_cheapest_arc" and manager.GetNumberOfNodes() > 2:
+                routing.CloseModelWithParameters(search)
+                route = [manager.NodeToIndex(int(city)) for city in _nearest_neighbour_tour(instance.data.metric)[1:]]
+                start = routing.ReadAssignmentFromRoutes([route], True)
+                solution = routing.SolveFromAssignmentWithParameters(start, search)
+            else:
+                solution = routing.SolveWithParameters(search)
         if solution is None:
             return BaselineOutcome(None, "timeout", info={"anytime": anytime})
         tour, index = [], routing.Start(0)
