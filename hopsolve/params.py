@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -121,11 +122,23 @@ def parse_assignments(pairs: Sequence[str] | None, what: str) -> dict[str, str]:
     return values
 
 
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def same_value(first: Any, second: Any) -> bool:
+    """Equal values, or two spellings of one plain decimal number (``100`` and ``1e2``, ``0.5`` and ``.50``)."""
+    if first == second:
+        return True
+    return (isinstance(first, str) and isinstance(second, str) and bool(_PLAIN_NUMBER.fullmatch(first))
+            and bool(_PLAIN_NUMBER.fullmatch(second)) and float(first) == float(second))
+
+
 def set_once(values: dict[str, Any], key: str, value: Any, what: str, shown: str | None = None) -> None:
-    """``values[key] = value``, unless ``key`` already has another value: then an error naming both (the key
-    shown as ``shown``, default the key itself, after ``what``, the option that gave it)."""
-    if key in values and values[key] != value:
+    """``values[key] = value``, unless ``key`` already has another value (two spellings of one number are one
+    value, and the first is kept): then an error naming both (the key shown as ``shown``, default the key itself,
+    after ``what``, the option that gave it)."""
+    if key in values and not same_value(values[key], value):
         name = shown or key
         raise ParameterError(f"{what} {name} is given twice with two values ({name}={values[key]} and "
                              f"{name}={value}); give it once")
-    values[key] = value
+    values.setdefault(key, value)

@@ -21,7 +21,7 @@ from hopsolve.energy import Vartype, miniature_sizes
 from hopsolve.errors import ParameterError, TooLargeError
 from hopsolve.interrupt import DeadlinePassed, ctrl_c_deferred, run_stoppably
 from hopsolve.limits import check_time_limit
-from hopsolve.params import params_dict
+from hopsolve.params import params_dict, same_value
 from hopsolve.plugins import Registry
 from hopsolve.problem import Instance, Problem, Solution
 from hopsolve.result import Result, absolute_gap, relative_gap
@@ -64,7 +64,7 @@ def _solver_values(params_cls: type, owner: str, values: Mapping[str, Any] | Non
     if reads is not None:
         if "reads" not in names:
             raise ParameterError(f"{owner} has no 'reads' parameter")
-        if "reads" in merged and str(merged["reads"]).strip() != str(reads):  # --reads 3 --param reads=4
+        if "reads" in merged and not same_value(str(merged["reads"]).strip(), str(reads)):  # --reads 3, reads=4
             raise ParameterError(f"reads is given twice with two values (--reads {reads} and --param "
                                  f"reads={merged['reads']}); give it once")
         merged.setdefault("reads", reads)

@@ -37,6 +37,17 @@ def test_solve_refuses_in_one_line_before_working(cli, args, fragment):
     assert "reading and encoding" not in run.err  # that clause is for limits that reading used up
 
 
+@pytest.mark.parametrize("args", [["--param", "sweeps=100", "--param", "sweeps=1e2"],
+                                  ["--param", "sweeps=100", "--param", "sweeps=100.0"],
+                                  ["--reads", "3", "--param", "reads=3e0"]])
+def test_two_spellings_of_one_number_are_one_value(cli, args):
+    """``sweeps=100`` and ``sweeps=1e2`` were refused as "two values"; they are one, and it is run."""
+    run = cli("solve", BURMA, "--backend", "anneal", *args, "--json")
+    assert run.code == 0, run.err
+    ran = json.loads(run.out)["params"]
+    assert ran["sweeps"] == 100 if "sweeps=100" in args else ran["reads"] == 3
+
+
 def test_a_plot_for_a_problem_that_cannot_draw_is_refused_before_solving(cli, tmp_path):
     run = cli("solve", INSTANCES / "qubo" / sorted(p.name for p in (INSTANCES / "qubo").iterdir())[0],
               "--plot", tmp_path / "x.png")
