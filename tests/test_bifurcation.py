@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from hopsolve import Energy, ParameterError, Vartype
+from hopsolve import Energy, OneHotGroups, ParameterError, Vartype
 from hopsolve.backends import _sb_kernels as SB
 from hopsolve.backends._model import compile_spin_model
 from hopsolve.backends.bifurcation import (
@@ -19,6 +19,7 @@ from hopsolve.backends.bifurcation import (
     _kernel_model,
     coupling_scale,
     no_sign_bits,
+    resolved_mode,
     spectral_radius,
     stable_step,
 )
@@ -114,6 +115,27 @@ def test_permutation_energies_end_on_permutations_by_assignment(mode):
     assert cleaned.info["projected"] == np.count_nonzero(~valid_raw) > 0 and raw.info["projected"] == 0
     assert all(energy.layout.positions(s) is not None for s in cleaned.states)
     assert np.array_equal(cleaned.states[valid_raw], raw.states[valid_raw])
+
+
+def test_auto_mode_is_discrete_on_ising_energies_and_ballistic_where_there_is_one_hot_structure():
+    """The default ``mode=auto`` (RESULTS §9.3): dSB on plain Ising/QUBO energies, bSB on permutation energies and
+    energies with one-hot groups, recorded in ``info['derived']['mode']`` and giving exactly that mode's run."""
+    rng = np.random.default_rng(4)
+    points = rng.random((6, 2))
+    permutation = permutation_energy(np.linalg.norm(points[:, None] - points[None], axis=2), np.roll(np.eye(6), 1, 1))
+    groups = OneHotGroups.from_lists([[0, 1, 2, 3], [4, 5, 6, 7]])
+    grouped = Energy(Vartype.BINARY, (random_energy(8, 5, Vartype.BINARY).terms[0], groups.penalty("onehot", 8)),
+                     weights={"onehot": 3.0}, groups=groups)
+    cases = [(random_energy(12, 3), "discrete"), (permutation, "ballistic"), (grouped, "ballistic")]
+    assert grouped.groups is not None and permutation.layout is not None
+    for energy, expected in cases:
+        assert resolved_mode("auto", energy) == expected and resolved_mode("ballistic", energy) == "ballistic"
+        auto = BifurcationBackend().solve(energy, BifurcationParams(reads=3, steps=50), seed=2)
+        given = BifurcationBackend().solve(energy, BifurcationParams(reads=3, steps=50, mode=expected), seed=2)
+        assert auto.derived["mode"] == expected
+        assert np.array_equal(auto.states, given.states) and np.array_equal(auto.energies, given.energies)
+    with pytest.raises(ParameterError, match="mode must be auto, ballistic or discrete"):
+        BifurcationParams(mode="fast").validate()
 
 
 def test_goto_coupling_scale_on_a_pm1_complete_graph():

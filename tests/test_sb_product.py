@@ -100,9 +100,9 @@ def test_a_run_takes_products_first_and_gives_the_same_states_whatever_the_threa
     monkeypatch.setattr(product, "product_steps",
                         lambda *args, **kwargs: taken.append(stepping(*args, **kwargs)) or taken[-1])
     backend = BifurcationBackend()
-    params = BifurcationParams(reads=6, steps=300, trace=True)
+    params = BifurcationParams(reads=6, steps=300, trace=True, mode="ballistic")
     both = backend.solve(k360, params, seed=5)
-    one = backend.solve(k360, BifurcationParams(reads=6, steps=300, trace=True, threads=1), seed=5)
+    one = backend.solve(k360, BifurcationParams(reads=6, steps=300, trace=True, threads=1, mode="ballistic"), seed=5)
     # each solve takes products (in as many calls as it has chunks) until one says they are over
     ends = [k for k, (_, over) in enumerate(taken) if over]
     assert len(ends) == 2 and ends[1] == len(taken) - 1
@@ -117,7 +117,7 @@ def test_a_run_takes_products_first_and_gives_the_same_states_whatever_the_threa
 def test_products_find_cuts_as_good_as_the_rows(k360, monkeypatch):
     """The same dynamics but for rounding: over 12 reads the best and mean energies of the two agree within 1%."""
     backend = BifurcationBackend()
-    params = BifurcationParams(reads=12, steps=300)
+    params = BifurcationParams(reads=12, steps=300, mode="ballistic")
     with_products = backend.solve(k360, params, seed=6)
     monkeypatch.setattr(product, "PRODUCT_MIN_UNITS", 10**9)
     by_rows = backend.solve(k360, params, seed=6)

@@ -86,8 +86,13 @@ class BifurcationParams(TimedRunParams):
     """Replicas (independent random starts), integrated together."""
     steps: int = 1000
     """Symplectic Euler steps per replica; the pump rises from 0 to ``a0`` over them."""
-    mode: Literal["ballistic", "discrete"] = "ballistic"
-    """``ballistic`` (bSB): the coupling acts on the positions ``x``; ``discrete`` (dSB): on ``sign(x)``."""
+    mode: Literal["auto", "ballistic", "discrete"] = "auto"
+    """``ballistic`` (bSB): the coupling acts on the positions ``x``; ``discrete`` (dSB): on ``sign(x)``. ``auto``
+    (:func:`resolved_mode`): discrete, except on energies with one-hot structure (a permutation layout or one-hot
+    groups), which run ballistic. Measured with the defaults (``benchmarks/sb_modes.py``, RESULTS §9.3): dSB found
+    the better cut or energy on 17 of 20 Ising and QUBO models (one Gset graph of each family, complete ±1 and
+    Gaussian SK graphs; tied on two, worse on G1), in less time on most; bSB was far better on assign100 (74%
+    above the optimum against 512%) and on planted colourings, whose answers come from the positions."""
     dt: float | None = None
     """Time step; default ``min(1.25, 1.8/ω_max)``: Goto et al.'s (2021) 1.25, made smaller where the fastest
     oscillation at zero pump, ``ω_max = √(a0·(a0 + c0·ρ))`` with ρ the spectral radius of the couplings (by power
@@ -132,7 +137,8 @@ class BifurcationParams(TimedRunParams):
         super().validate()
         owner = "backend 'bifurcation'"
         require(self.steps >= 1, owner, f"steps must be at least 1, got {self.steps}")
-        require(self.mode in ("ballistic", "discrete"), owner, f"mode must be ballistic or discrete, got {self.mode!r}")
+        require(self.mode in ("auto", "ballistic", "discrete"), owner,
+                f"mode must be auto, ballistic or discrete, got {self.mode!r}")
         for name in ("dt", "c0"):
             value = getattr(self, name)
             require(value is None or (math.isfinite(value) and value > 0), owner, f"{name} must be positive")
@@ -365,6 +371,15 @@ def _check_run(energy: Energy, params: BifurcationParams, reads: int) -> None:
         raise ParameterError("backend 'bifurcation': pattern terms are not supported (use anneal or hopfield)")
 
 
+def resolved_mode(mode: str, energy: Energy) -> str:
+    """The mode a run takes: ``mode`` itself unless it is ``auto``; then ``ballistic`` where the energy has one-hot
+    structure (a permutation layout or one-hot groups) and ``discrete`` elsewhere (see
+    :attr:`BifurcationParams.mode`)."""
+    if mode != "auto":
+        return mode
+    return "ballistic" if energy.layout is not None or energy.groups is not None else "discrete"
+
+
 class BifurcationBackend(Backend):
     """Simulated bifurcation (ballistic or discrete), replicas in one compiled batch."""
 
@@ -379,7 +394,8 @@ class BifurcationBackend(Backend):
         _check_run(energy, params, params.reads)
         started = time.perf_counter()
         setup.compile_setup_kernels()
-        if params.mode == "ballistic" and energy.num_variables + 1 >= product.PRODUCT_MIN_UNITS:  # +1: a bias spin
+        if (resolved_mode(params.mode, energy) == "ballistic"
+                and energy.num_variables + 1 >= product.PRODUCT_MIN_UNITS):  # +1: a bias spin
             _compile_product_steps()
         return time.perf_counter() - started + warm_up(self, energy, params)
 
@@ -404,6 +420,7 @@ class BifurcationBackend(Backend):
         reads = params.reads if initial_states is None else len(np.atleast_2d(initial_states))
         _check_run(energy, params, reads)
         changes = parse_replan(params.replan, OWNER)
+        ballistic = resolved_mode(params.mode, energy) == "ballistic"
         model = compile_spin_model(energy, build_deadline(started, params.time_limit))
         c0, sigma = coupling_scale(model)
         extra = params.bias == "spin" and bool(np.any(model.bias)) and not len(model.group_scale)
@@ -414,7 +431,7 @@ class BifurcationBackend(Backend):
         if extra:  # the extra spin starts on the +1 side, so given states keep their signs
             x, y = (np.ascontiguousarray(np.hstack([x, np.full((reads, 1), START_AMPLITUDE)])),
                     np.ascontiguousarray(np.hstack([y, np.zeros((reads, 1))])))
-        kernel_model = _kernel_model(model, rows=params.mode == "ballistic")
+        kernel_model = _kernel_model(model, rows=ballistic)
         state = SB.new_reads(kernel_model, x, y, params.steps if params.trace else 0)
         spins = state.spins
         radius = spectral_radius(kernel_model, model.n, None if params.time_limit is None
@@ -433,7 +450,7 @@ class BifurcationBackend(Backend):
 
         with _Threads(params.threads):
             refreshing = time.perf_counter()
-            SB.refresh(kernel_model, state, params.mode == "ballistic")
+            SB.refresh(kernel_model, state, ballistic)
             refresh_s = time.perf_counter() - refreshing
             # the model's constant, from one state (evaluated in the energy's own vartype: converting an energy
             # of 640,000 units to spins takes longer than evaluating it)
@@ -445,12 +462,12 @@ class BifurcationBackend(Backend):
 
             # the run's phase, carried across the chunks so that they compute what one call would: products while
             # they pay, then the rows, whose first step starts from fields refreshed from the products' float32 ones
-            phase = {"products": product.takes_products(kernel_model, params.mode == "ballistic"), "refresh": False}
+            phase = {"products": product.takes_products(kernel_model, ballistic), "refresh": False}
 
             def step(start: int, stop: int, chunk: np.ndarray) -> None:
                 if n:
                     run = SB.SBRun(np.ascontiguousarray(chunk), float(params.a0), float(c0), float(dt),
-                                   params.mode == "discrete", start)
+                                   not ballistic, start)
                     done = 0
                     if phase["products"]:
                         done, over = product.product_steps(kernel_model, run, state, block, starting=start == 0)
@@ -485,7 +502,8 @@ class BifurcationBackend(Backend):
         elapsed = time.perf_counter() - started
         updates = n * progress.done * reads
         info: dict[str, Any] = {
-            "derived": {"mode": params.mode, "c0": float(c0), "coupling_rms": sigma, "spectral_radius": radius,
+            "derived": {"mode": "ballistic" if ballistic else "discrete", "c0": float(c0), "coupling_rms": sigma,
+                        "spectral_radius": radius,
                         "dt": float(dt),
                         "a0": float(params.a0), "pump": "linear 0 → a0",
                         "bias": "spin" if extra else "field", "seed": seed},
