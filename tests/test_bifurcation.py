@@ -138,6 +138,36 @@ def test_auto_mode_is_discrete_on_ising_energies_and_ballistic_where_there_is_on
         BifurcationParams(mode="fast").validate()
 
 
+@pytest.mark.parametrize("density", [0.05, 1.0])
+@pytest.mark.parametrize("grouped", [False, True])
+def test_discrete_steps_that_flip_most_spins_keep_the_fields_and_energies_exact(density, grouped):
+    """A discrete step where more than half of a replica's spins flip takes the field as ``-W s`` plus the rows of
+    the spins that keep their signs (:func:`_flip_most`); after every step of such a run each replica's spin field
+    is ``W s`` and its energy the energy of ``s``, recomputed here from the matrix."""
+    energy = random_energy(90, 7, density=density)
+    if grouped:
+        groups = OneHotGroups.from_lists([list(range(0, 10)), list(range(10, 25))])
+        energy = Energy(Vartype.SPIN, (*energy.terms, groups.penalty("onehot", 90)), weights={"onehot": 0.7},
+                        groups=groups)
+    model = compile_spin_model(energy)
+    kernel_model = _kernel_model(model, rows=False)
+    rng = np.random.default_rng(3)
+    x, y = rng.uniform(-0.1, 0.1, (4, 90)), rng.uniform(-0.1, 0.1, (4, 90))
+    state = SB.new_reads(kernel_model, x, y, 0)
+    SB.refresh(kernel_model, state, False)
+    w = model.coupling.toarray()
+    np.fill_diagonal(w, 0.0)
+    most = 0
+    for k in range(40):
+        before = state.spins.copy()
+        SB.sb_steps(kernel_model, SB.SBRun(np.zeros(1), 1.0, 0.9, 1.9, True, k, refresh_first=False), state, 2)
+        most += int(np.sum(2 * np.sum(state.spins != before, axis=1) > 90))
+        np.testing.assert_allclose(state.field_s, state.spins @ w, atol=1e-9)
+        shifted = np.array([energy.energy(s) for s in state.spins]) - state.energy
+        np.testing.assert_allclose(shifted, shifted[0], atol=1e-9)  # the energies up to the model's constant
+    assert most > 10
+
+
 def test_goto_coupling_scale_on_a_pm1_complete_graph():
     rng = np.random.default_rng(0)
     n = 50

@@ -453,6 +453,35 @@ def _flip_by_bits(model, reads, r, scratch):
 
 
 @numba.njit(cache=True)
+def _flip_most(model, reads, r, layout, kept):
+    """Flip replica ``r``'s spins to the signs of its positions when more than half of them change (early in a
+    discrete run, when the positions still oscillate about zero, about 70% do at every step on G22): the new field
+    is ``W s' = -W s + Σ_{i kept} 2 s_i W[i, :]``, one coupling row per spin that keeps its sign instead of one per
+    spin that flips, and the energy is then recomputed from the field (O(n)). ``kept`` (n long, scratch) lists the
+    spins that keep their signs, by one pass without branches, as :func:`_flip_spins` lists flips."""
+    x, s, field_s, gsum_s = reads.x[r], reads.spins[r], reads.field_s[r], reads.gsum_s[r]
+    n = x.shape[0]
+    count = 0
+    for i in range(n):
+        kept[count] = i
+        count += 1 - _flips(x[i], s[i])
+    if model.group_scale.shape[0] > 0:
+        for i in range(n):
+            if _flips(x[i], s[i]):
+                _move_groups(model, gsum_s, i, -2.0 * s[i])
+    for j in range(n):
+        field_s[j] = -field_s[j]
+    for m in range(count):
+        i = kept[m]
+        _add_row(model, field_s, i, 2.0 * s[i], layout)
+    for i in range(n):
+        s[i] = 1.0 if x[i] > 0.0 else (-1.0 if x[i] < 0.0 else s[i])  # x = 0 keeps its sign
+    if reads.spin_bits.shape[1] > 0:
+        _pack_spins(s, reads.spin_bits[r])
+    reads.energy[r] = _energy_of(model, s, field_s, gsum_s)
+
+
+@numba.njit(cache=True)
 def _flip_spins(model, reads, r, layout, flipped):
     """Give replica ``r``'s spins the signs of its positions and bring its spin field and energy up to date: by
     recomputing them from the bits where the model has bit matrices and at least ``model.bit_threshold`` spins flip
@@ -474,6 +503,9 @@ def _flip_spins(model, reads, r, layout, flipped):
         return
     if flips >= model.bit_threshold:
         _flip_by_bits(model, reads, r, flipped)  # the list is not needed: its array is scratch
+        return
+    if 2 * flips > n and reads.counts.shape[1] == 0:
+        _flip_most(model, reads, r, layout, flipped)
         return
     flips = 0
     for i in range(n):
