@@ -104,7 +104,8 @@ def main() -> None:
             params = BifurcationParams(reads=args.reads, steps=args.steps, mode=mode)
             result = run_backend(BifurcationBackend(), energy, params, instance)
             dsb = result if mode == "discrete" else dsb
-            print(row(name, f"bifurcation {mode}", f"{args.reads} reads × {args.steps} steps", result), flush=True)
+            label = f"bifurcation {mode}" + (" (the default, mode=auto)" if mode == "discrete" else "")
+            print(row(name, label, f"{args.reads} reads × {args.steps} steps", result), flush=True)
         if name == "G22":
             for mode in ("ballistic", "discrete"):
                 params = BifurcationParams(reads=args.limit_reads, steps=args.steps, mode=mode, time_limit=5.0)
