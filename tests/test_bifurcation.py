@@ -168,6 +168,32 @@ def test_discrete_steps_that_flip_most_spins_keep_the_fields_and_energies_exact(
     assert most > 10
 
 
+@pytest.mark.parametrize("density", [0.1, 1.0])
+def test_discrete_steps_are_goto_s_update_computed_plainly(density):
+    """A discrete run without groups moves and counts in one fused pass (:func:`_move_counting`): after 60 steps
+    of a pump ramp its positions, momenta and spins are bit for bit those of the update written out in numpy
+    (integer couplings: every field is exact either way)."""
+    energy = random_energy(70, 11, density=density, integer=True)
+    model = compile_spin_model(energy)
+    kernel_model = _kernel_model(model, rows=False)
+    rng = np.random.default_rng(8)
+    x, y = rng.uniform(-0.1, 0.1, (3, 70)), rng.uniform(-0.1, 0.1, (3, 70))
+    state = SB.new_reads(kernel_model, x.copy(), y.copy(), 0)
+    SB.refresh(kernel_model, state, False)
+    pump, a0, c0, dt = np.linspace(0.0, 1.0, 60), 1.0, 0.05, 0.7
+    SB.sb_steps(kernel_model, SB.SBRun(pump, a0, c0, dt, True, 0), state, 2)
+    w = model.coupling.toarray()
+    np.fill_diagonal(w, 0.0)
+    s = np.where(x >= 0, 1.0, -1.0)
+    for p in pump:
+        y = y + dt * (-(a0 - p) * x + c0 * (s @ w + model.bias))
+        new = x + dt * a0 * y
+        y = np.where((new > 1.0) | (new < -1.0), 0.0, y)
+        x = np.clip(new, -1.0, 1.0)
+        s = np.where(x > 0, 1.0, np.where(x < 0, -1.0, s))
+    assert np.array_equal(state.x, x) and np.array_equal(state.y, y) and np.array_equal(state.spins, s)
+
+
 def test_goto_coupling_scale_on_a_pm1_complete_graph():
     rng = np.random.default_rng(0)
     n = 50

@@ -494,11 +494,18 @@ def _flip_spins(model, reads, r, layout, flipped):
     half the time, which cost more than the flips themselves late in a run. The flips then run in unit order.
     A first pass only counts the flips (a sum, so it vectorises, unlike the listing's stores): late in a run most
     steps flip nothing and end there, and early ones, recomputed from the bits, need no list."""
+    x, s = reads.x[r], reads.spins[r]
+    flips = 0
+    for i in range(x.shape[0]):
+        flips += _flips(x[i], s[i])
+    _flip_counted(model, reads, r, layout, flipped, flips)
+
+
+@numba.njit(cache=True)
+def _flip_counted(model, reads, r, layout, flipped, flips):
+    """:func:`_flip_spins` once the ``flips`` are counted."""
     x, s, field_s, gsum_s = reads.x[r], reads.spins[r], reads.field_s[r], reads.gsum_s[r]
     n = x.shape[0]
-    flips = 0
-    for i in range(n):
-        flips += _flips(x[i], s[i])
     if flips == 0:
         return
     if flips >= model.bit_threshold:
@@ -568,6 +575,26 @@ def _move_read(model, run, reads, r, k, moved):
 
 
 @numba.njit(cache=True, inline="always")
+def _move_counting(model, run, reads, r, k):
+    """:func:`_move_read` for a discrete run on a model without groups, in one pass that also counts the spins
+    whose signs the new positions change (what :func:`_flip_spins` counts first): the same arithmetic, so the same
+    positions and momenta, with one pass over the replica's arrays instead of three and no position changes
+    stored (a discrete step adds no position field). K800, 20 × 1000 steps: 38 ms of steps → see RESULTS §9.3."""
+    detuning = run.a0 - run.pump[k]
+    x, y, s, field = reads.x[r], reads.y[r], reads.spins[r], reads.field_s[r]
+    flips = 0
+    for i in range(x.shape[0]):
+        momentum = y[i] + run.dt * (-detuning * x[i] + run.c0 * (field[i] + model.bias[i]))
+        new = x[i] + run.dt * run.a0 * momentum
+        wall = (new > 1.0) | (new < -1.0)  # inelastic wall: stop at |x| = 1
+        y[i] = 0.0 if wall else momentum
+        new = 1.0 if new > 1.0 else (-1.0 if new < -1.0 else new)
+        x[i] = new
+        flips += _flips(new, s[i])
+    return flips
+
+
+@numba.njit(cache=True, inline="always")
 def _keep_best(reads, r, index, record):
     """After a step: keep replica ``r``'s spins if they are its best so far, and record its energy at ``index``."""
     if reads.energy[r] < reads.best[r]:
@@ -583,7 +610,8 @@ def _steps_block(model, run, reads, first, last):
     n = reads.x.shape[1]
     layout = _layout(model)
     ballistic = not run.discrete
-    moved = np.empty((last - first, n))
+    counting = not ballistic and model.group_scale.shape[0] == 0  # one fused pass a replica (_move_counting)
+    moved = np.empty((0 if counting else last - first, n))
     flipped = np.empty(n, np.int64)
     record = reads.trace.shape[1] > 0
     moves = 0
@@ -592,11 +620,15 @@ def _steps_block(model, run, reads, first, last):
         if step > 0 and step % REFRESH_STEPS == 0:
             for r in range(first, last):
                 _refresh_read(model, reads, r, ballistic)
-        for r in range(first, last):
-            _move_read(model, run, reads, r, k, moved[r - first])
-        moves = _apply_moves(model, reads, moved, first, last, layout, run.fields_outside) if ballistic else 0
-        for r in range(first, last):
-            _flip_spins(model, reads, r, layout, flipped)
+        if counting:  # replicas are independent: each moves and flips in turn
+            for r in range(first, last):
+                _flip_counted(model, reads, r, layout, flipped, _move_counting(model, run, reads, r, k))
+        else:
+            for r in range(first, last):
+                _move_read(model, run, reads, r, k, moved[r - first])
+            moves = _apply_moves(model, reads, moved, first, last, layout, run.fields_outside) if ballistic else 0
+            for r in range(first, last):
+                _flip_spins(model, reads, r, layout, flipped)
         for r in range(first, last):
             _keep_best(reads, r, run.trace_offset + k, record)
     return moves
