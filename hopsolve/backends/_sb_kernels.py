@@ -579,7 +579,8 @@ def _move_counting(model, run, reads, r, k):
     """:func:`_move_read` for a discrete run on a model without groups, in one pass that also counts the spins
     whose signs the new positions change (what :func:`_flip_spins` counts first): the same arithmetic, so the same
     positions and momenta, with one pass over the replica's arrays instead of three and no position changes
-    stored (a discrete step adds no position field). K800, 20 × 1000 steps: 38 ms of steps → see RESULTS §9.3."""
+    stored (a discrete step adds no position field). 20 × 1000 steps: K800 0.051 → 0.047 s, G22 0.135 → 0.114 s
+    (RESULTS §9.3)."""
     detuning = run.a0 - run.pump[k]
     x, y, s, field = reads.x[r], reads.y[r], reads.spins[r], reads.field_s[r]
     flips = 0
