@@ -179,22 +179,27 @@ class OrtoolsRoutingTsp(Baseline):
                                                  params.first_solution.upper())
         search.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic,
                                                     params.metaheuristic.upper())
-        left = limit - (time.perf_counter() - began)
-        search.time_limit.FromMilliseconds(max(1, int(1000 * left)))
         anytime: list = []
         started = time.perf_counter()
         routing.AddAtSolutionCallback(lambda: anytime.append([time.perf_counter() - started,
                                                               routing.CostVar().Value()]))
         stop = threading.Event()  # set on Ctrl-C (hopsolve.stoppable): the search ends with its best tour
         routing.AddSearchMonitor(routing.solver().CustomLimit(stop.is_set))
+        search.time_limit.FromMilliseconds(max(1, int(1000 * (limit - (time.perf_counter() - began)))))
+        start = None
+        if params.first_solution == "path_cheapest_arc" and manager.GetNumberOfNodes() > 2:
+            routing.CloseModelWithParameters(search)
+            first_tour = _nearest_neighbour_tour(instance.data.metric)
+            start = routing.ReadAssignmentFromRoutes([[manager.NodeToIndex(int(city)) for city in first_tour[1:]]],
+                                                     True)
+            # the search gets what is left after the start was built
+            search.time_limit.FromMilliseconds(max(1, int(1000 * (limit - (time.perf_counter() - began)))))
         with stoppable(stop.set):
-            if params.first_solution == "path_cheapest_arc" and manager.GetNumberOfNodes() > 2:
-                routing.CloseModelWithParameters(search)
-                route = [manager.NodeToIndex(int(city)) for city in _nearest_neighbour_tour(instance.data.metric)[1:]]
-                start = routing.ReadAssignmentFromRoutes([route], True)
-                solution = routing.SolveFromAssignmentWithParameters(start, search)
-            else:
-                solution = routing.SolveWithParameters(search)
+            solution = (routing.SolveWithParameters(search) if start is None
+                        else routing.SolveFromAssignmentWithParameters(start, search))
+        if solution is None and start is not None:  # the limit passed before the search returned: its start
+            return BaselineOutcome(first_tour, "feasible", info={"anytime": anytime, "note": "the time limit passed "
+                                                                 "before OR-Tools' search: its start tour"})
         if solution is None:
             return BaselineOutcome(None, "timeout", info={"anytime": anytime})
         tour, index = [], routing.Start(0)
