@@ -7,6 +7,7 @@ import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
 from hopsolve.errors import ParameterError
@@ -130,7 +131,7 @@ def same_value(first: Any, second: Any) -> bool:
     if first == second:
         return True
     return (isinstance(first, str) and isinstance(second, str) and bool(_PLAIN_NUMBER.fullmatch(first))
-            and bool(_PLAIN_NUMBER.fullmatch(second)) and float(first) == float(second))
+            and bool(_PLAIN_NUMBER.fullmatch(second)) and Decimal(first) == Decimal(second))  # exact: not floats
 
 
 def set_once(values: dict[str, Any], key: str, value: Any, what: str, shown: str | None = None) -> None:

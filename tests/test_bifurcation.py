@@ -155,6 +155,7 @@ def test_discrete_steps_that_flip_most_spins_keep_the_fields_and_energies_exact(
     x, y = rng.uniform(-0.1, 0.1, (4, 90)), rng.uniform(-0.1, 0.1, (4, 90))
     state = SB.new_reads(kernel_model, x, y, 0)
     SB.refresh(kernel_model, state, False)
+    assert kernel_model.bit_threshold == SB.NO_BITS and state.counts.shape[1] == 0  # so such steps take _flip_most
     w = model.coupling.toarray()
     np.fill_diagonal(w, 0.0)
     most = 0

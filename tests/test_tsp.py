@@ -214,6 +214,17 @@ def test_the_routing_matrix_is_the_instance_s_distances_block_by_block(monkeypat
     assert baselines._routing_matrix(instance, time.perf_counter() - 1) is None
 
 
+@pytest.mark.parametrize("values", [[[0, 70000.6, 3], [70000.6, 0, 5], [3, 5, 0]],
+                                    [[0, -2, 3], [-2, 0, 5], [3, 5, 0]]])
+def test_the_routing_matrix_of_an_explicit_matrix_is_its_rounded_integers(values):
+    """Explicit weights that pass the integer check round to the matrix OR-Tools gets: 70000.6 rounded to 70001
+    was looked up in a table of ints that ended at 70000 (IndexError); negative ones take plain ints."""
+    from hopsolve_tsp import baselines
+
+    instance = TspProblem.from_distances(np.array(values, dtype=float))
+    assert baselines._routing_matrix(instance, float("inf")) == np.rint(values).astype(np.int64).tolist()
+
+
 def test_the_routing_baseline_answers_its_start_tour_when_the_limit_passes_before_its_search(monkeypatch):
     """The nearest-neighbour start is built inside the limit. When the limit passes before the search, OR-Tools
     returns the start or a little better, or nothing (seen on rl5915 at 2 s): then the baseline answers the start
@@ -228,7 +239,7 @@ def test_the_routing_baseline_answers_its_start_tour_when_the_limit_passes_befor
     routing = baselines.OrtoolsRoutingTsp()
     began = time.perf_counter()
     outcome = routing.solve(instance, routing.params(), seed=1, time_limit=1.0)
-    assert time.perf_counter() - began < 2.0 and outcome.status == "feasible"
+    assert time.perf_counter() - began < 3.0 and outcome.status == "feasible"  # 1.2 s of start, the limit 1 s
     assert sorted(outcome.candidate.tolist()) == list(range(52))
     assert instance.data.tour_length(outcome.candidate) <= instance.data.tour_length(start)
     monkeypatch.setattr(pywrapcp.RoutingModel, "SolveFromAssignmentWithParameters", lambda *args: None)

@@ -25,6 +25,8 @@ BURMA = INSTANCES / "tsplib" / "burma14.tsp"
     (["--param", "sweeps=200000000", "--param", "trace=true", "--reads", "4"], "a trace of 4 reads"),
     (["--weight", "row=1", "--weight", "row=2"], "--weight row is given twice with two values (row=1 and row=2)"),
     (["--param", "sweeps=10", "--param", "sweeps=20"], "--param sweeps is given twice with two values"),
+    (["--param", "sweeps=9007199254740993", "--param", "sweeps=9007199254740992"], "given twice with two values"),
+    (["--param", "sweeps=1e400", "--param", "sweeps=2e400"], "given twice with two values"),
     (["--param", "sweeps=10", "--param", "sweeps=10", "--param", "sweeps=3000000000"], "--param sweeps is given"),
     (["--weight", "row=1e400"], "--weight row=1e400 must be finite and non-negative"),
     (["--reads", "3", "--param", "reads=4"], "reads is given twice with two values (--reads 3 and --param reads=4)"),

@@ -458,7 +458,9 @@ def _flip_most(model, reads, r, layout, kept):
     discrete run, when the positions still oscillate about zero, about 70% do at every step on G22): the new field
     is ``W s' = -W s + Σ_{i kept} 2 s_i W[i, :]``, one coupling row per spin that keeps its sign instead of one per
     spin that flips, and the energy is then recomputed from the field (O(n)). ``kept`` (n long, scratch) lists the
-    spins that keep their signs, by one pass without branches, as :func:`_flip_spins` lists flips."""
+    spins that keep their signs, by one pass without branches, as :func:`_flip_counted` lists flips. Steps of
+    models with bit matrices normally come here only below their bit threshold, which is under n/2; the bits are
+    repacked anyway should one arrive."""
     x, s, field_s, gsum_s = reads.x[r], reads.spins[r], reads.field_s[r], reads.gsum_s[r]
     n = x.shape[0]
     count = 0
