@@ -450,3 +450,19 @@ def test_absolute_gap_is_reported_where_the_relative_one_is_undefined():
 
     assert relative_gap(3.0, 0.0) is None and absolute_gap(3.0, 0.0) == 3.0
     assert absolute_gap(10.0, 12.0, "max") == 2.0 and absolute_gap(None, 1.0) is None
+
+
+def test_a_copy_of_a_large_instance_elsewhere_keeps_its_optimum(tmp_path, cli):
+    """The packaged table had only the small instances' optima: d2103 copied to another folder lost its reference
+    and gap. Every row of ``instances/tsplib-large/optima.csv`` is in it now."""
+    import csv
+
+    packaged = {row["name"]: row for row in csv.DictReader(
+        (ROOT / "plugins" / "hopsolve_tsp" / "data" / "optima.csv").open())}
+    for row in csv.DictReader((INSTANCES / "tsplib-large" / "optima.csv").open()):
+        assert packaged[row["name"]]["optimum"] == row["optimum"]
+        assert packaged[row["name"]]["identity_length"] == row["identity_length"]
+    copy = tmp_path / "d2103.tsp"
+    copy.write_text((INSTANCES / "tsplib-large" / "d2103.tsp").read_text())
+    result = json.loads(cli("solve", copy, "--time-limit", "1", "--seed", "1", "--json").out)
+    assert result["reference"] == 80450 and result["gap"] is not None
