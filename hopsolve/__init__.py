@@ -29,7 +29,15 @@ from hopsolve.energy import (
     Vartype,
     check_matrix_size,
 )
-from hopsolve.errors import HopsolveError, ParameterError, ParseError, PluginError, TooLargeError, UserError
+from hopsolve.errors import (
+    HopsolveError,
+    MemoryLimitError,
+    ParameterError,
+    ParseError,
+    PluginError,
+    TooLargeError,
+    UserError,
+)
 from hopsolve.hookspecs import hookimpl
 from hopsolve.interrupt import stoppable
 from hopsolve.metric import Metric
@@ -67,6 +75,7 @@ __all__ = [
     "Instance",
     "KroneckerTerm",
     "LazyTerm",
+    "MemoryLimitError",
     "Metric",
     "OneHotGroups",
     "OneHotLayout",

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from hopsolve.errors import ParameterError, TooLargeError
+from hopsolve.errors import MemoryLimitError, ParameterError, TooLargeError
 
 __all__ = [
     "Vartype",
@@ -142,7 +142,7 @@ def check_allocation(nbytes: float, what: str) -> None:
     (``HOPSOLVE_MAX_MATRIX_BYTES``, the largest single allocation hopsolve makes from a user's input)."""
     limit = max_matrix_bytes()
     if not np.isfinite(nbytes) or nbytes > limit:
-        raise TooLargeError(f"{what} would need {format_bytes(float(nbytes))}, over the limit of "
+        raise MemoryLimitError(f"{what} would need {format_bytes(float(nbytes))}, over the limit of "
                             f"{format_bytes(limit).lstrip('~')} (HOPSOLVE_MAX_MATRIX_BYTES)")
 
 
@@ -155,7 +155,7 @@ def check_matrix_size(nonzeros: int, what: str, *, bytes_per_entry: float = _BYT
     needed = int(nonzeros) * bytes_per_entry
     limit = max_matrix_bytes()
     if needed > limit:
-        raise TooLargeError(
+        raise MemoryLimitError(
             f"{what} needs {int(nonzeros):,} {entries} ({format_bytes(needed)}), over the limit of "
             f"{format_bytes(limit).lstrip('~')}; {instead} or raise HOPSOLVE_MAX_MATRIX_BYTES"
         )

@@ -47,4 +47,10 @@ class PluginError(UserError):
 
 
 class TooLargeError(UserError):
-    """An instance or matrix that would not fit within the configured memory limit."""
+    """An instance or matrix that would not fit within the configured memory limit, or a run too large for its
+    time limit."""
+
+
+class MemoryLimitError(TooLargeError):
+    """An allocation over ``HOPSOLVE_MAX_MATRIX_BYTES`` (:func:`hopsolve.energy.check_allocation`): the time
+    limit has no part in it, so a refusal of this kind is never explained by where the limit went."""

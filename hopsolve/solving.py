@@ -18,7 +18,7 @@ from hopsolve.anytime import AnytimeTrace
 from hopsolve.backend import Callback
 from hopsolve.baseline import BaselineOutcome
 from hopsolve.energy import Vartype, miniature_sizes
-from hopsolve.errors import ParameterError, TooLargeError
+from hopsolve.errors import MemoryLimitError, ParameterError, TooLargeError
 from hopsolve.interrupt import DeadlinePassed, ctrl_c_deferred, run_stoppably
 from hopsolve.limits import check_time_limit
 from hopsolve.params import params_dict, same_value
@@ -206,12 +206,14 @@ def solve_instance(
         try:
             samples = solver.solve(energy, built, seed=seed, initial_states=starts, callback=observe)
         except TooLargeError as refused:  # say where the limit went when reading or decoding squeezed the backend
-            if not squeezed:
+            if not squeezed or isinstance(refused, MemoryLimitError):
                 raise
             # two significant digits: under a tiny limit ".1f" printed "took 0.0 s" for what squeezed the backend
             uses = [f"reading and encoding the instance took {spent:.2g} s"] if spent >= 0.1 * time_limit else []
             if decoding >= 0.1 * time_limit:
-                uses.append(f"decoding {reads_expected:,} reads should take {decoding:.2g} s")
+                # an anytime backend may run fewer reads than its default: this is the most decoding can take
+                uses.append(f"decoding up to {reads_expected:,} {'read' if reads_expected == 1 else 'reads'} "
+                            f"should take {decoding:.2g} s")
             raise TooLargeError(f"{refused} ({' and '.join(uses) or 'set-up took'} of the {time_limit:g} s limit, "
                                 f"leaving the backend {built.time_limit:.2g} s)") from None
         # lowest energy first (stable: the same best as in row order), so that a Ctrl-C while decoding keeps the

@@ -221,3 +221,34 @@ def test_self_coupling_is_switched_off_from_the_first_sweep_that_saturates_the_r
                         beta_off_at=1.0)
     np.testing.assert_array_equal(kept.outputs, never.outputs)
     assert not np.array_equal(kept.outputs, switched.outputs)
+
+
+def test_a_serial_sweep_too_slow_for_the_limit_is_refused_before_its_arrays_exist(monkeypatch):
+    """rl5915 with 3 reads built 2.4 GB of starts and the network before refusing a 200 s sweep; a sweep's lower
+    bound (n³ row work) now refuses it first, and deciding ``units=potts`` no longer builds the layout's rows."""
+    from hopsolve import TooLargeError
+    from hopsolve.backends import tank
+
+    def never(*args, **kwargs):
+        raise AssertionError("built before the refusal")
+
+    _, energy, _ = _tsp(300, 3)  # 300³ · 1e-10 s: 2.7 ms a sweep at least, over 1.5% of 0.01 s and the floor
+    monkeypatch.setattr(tank.SerialNetwork, "from_view", never)
+    monkeypatch.setattr(tank, "_serial_start", never)
+    monkeypatch.setattr(tank, "STEP_FLOOR_S", 1e-4)
+    with pytest.raises(TooLargeError, match=r"one serial sweep takes at least 0.0027 s on this 300-item"):
+        TankBackend().solve(energy, TankParams(reads=3, time_limit=0.01), seed=1)
+    assert "rows" not in energy.layout.__dict__  # the cached rows (90,000 units here) were never made
+    monkeypatch.undo()
+    small = TankBackend().solve(_tsp(8, 3)[1], TankParams(reads=3, time_limit=5.0), seed=1)
+    assert small.derived["reads"] == 3
+
+
+def test_serial_starts_are_made_one_read_at_a_time_and_replay_as_before():
+    """The starts are drawn when each read begins (one n × n start in memory, not all of them); each read's stream
+    is its own, so the states equal a run of the first reads alone and the same run again."""
+    _, energy, _ = _tsp(12, 5)
+    three = TankBackend().solve(energy, TankParams(reads=3), seed=9)
+    two = TankBackend().solve(energy, TankParams(reads=2), seed=9)
+    np.testing.assert_array_equal(three.states[:2], two.states)
+    np.testing.assert_array_equal(TankBackend().solve(energy, TankParams(reads=3), seed=9).states, three.states)

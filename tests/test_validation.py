@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from .conftest import INSTANCES
@@ -341,3 +342,53 @@ def test_an_answer_that_beats_its_reference_says_the_reference_is_probably_not_t
     assert "note: the answer beats the reference 4000" in text.out
     plain = json.loads(cli("solve", BURMA, "--seed", "1", "--json").out)
     assert plain["gap"] >= 0 and "reference_note" not in plain["info"]
+
+
+def test_a_refusal_of_reads_says_how_many_fit_and_a_short_schedule_is_never_refused_for_building(monkeypatch):
+    """"10 reads of 34,987,225 units (reads) would need ~7.8 GiB" left the user guessing; the TSP default's 3,381
+    sweeps (0.3 ms to build) were refused under a 0.01 s limit with advice to give fewer sweeps."""
+    from hopsolve import MemoryLimitError, TooLargeError
+    from hopsolve.backend import check_run_size
+
+    monkeypatch.setenv("HOPSOLVE_MAX_MATRIX_BYTES", str(10 * 8 * 3 * 1000 - 1))  # 9 reads of 1,000 units fit
+    with pytest.raises(MemoryLimitError, match=r"^10 reads of 1,000 units would need .* at most 9 reads \(reads\)$"):
+        check_run_size(reads=10, units=1000, arrays=3)
+    with pytest.raises(MemoryLimitError, match=r"^1 read of 100,000 units .* even one read is over it"):
+        check_run_size(reads=1, units=100_000, arrays=3)
+    check_run_size(reads=9, units=1000, arrays=3)
+    monkeypatch.delenv("HOPSOLVE_MAX_MATRIX_BYTES")
+    check_run_size(reads=2, units=10, steps=3381, time_limit=0.0005)  # 0.34 ms: under the 5 ms floor
+    with pytest.raises(TooLargeError, match=r"a schedule of 1,000,000 sweeps .* give at most 50,000 sweeps"):
+        check_run_size(reads=2, units=10, steps=1_000_000, time_limit=0.001)
+
+
+def test_a_memory_refusal_under_a_tiny_limit_is_not_blamed_on_the_limit(cli, monkeypatch):
+    """Under a 0.01 s limit a refusal of memory was followed by "(reading and encoding the instance took ... leaving
+    the backend 0.0005 s)", as though a longer limit would help; a refusal of time still says where it went."""
+    monkeypatch.setenv("HOPSOLVE_MAX_MATRIX_BYTES", "20000")
+    run = cli("solve", BURMA, "--backend", "tank", "--time-limit", "0.0001")
+    assert run.code == 2 and "HOPSOLVE_MAX_MATRIX_BYTES" in run.err and "leaving the backend" not in run.err, run.err
+    monkeypatch.delenv("HOPSOLVE_MAX_MATRIX_BYTES")
+    run = cli("solve", BURMA, "--backend", "anneal", "--param", "sweeps=100000000", "--time-limit", "0.0001")
+    assert run.code == 2 and "leaving the backend" in run.err, run.err
+
+
+def test_a_materialised_term_too_large_is_refused_before_the_spin_conversion(monkeypatch):
+    """hopfield on rl5915 converted its objective to spins and drew the reads' starts (6 s, 1.3 GB) before refusing
+    its 8·10¹¹ couplings; the spin model's size check now asks each term the model would store."""
+    from hopsolve import MemoryLimitError
+    from hopsolve.backends._model import check_spin_model_size
+    from hopsolve.energy import KroneckerTerm
+
+    calls = []
+    original = KroneckerTerm.converted
+    monkeypatch.setattr(KroneckerTerm, "converted", lambda self, *a: calls.append(1) or original(self, *a))
+    from hopsolve_tsp.plugin import TspProblem
+
+    xy = np.random.default_rng(1).random((30, 2))
+    distances = np.rint(1000 * np.sqrt(((xy[:, None] - xy[None]) ** 2).sum(-1))).astype(int)
+    energy = TspProblem().encode(TspProblem.from_distances(distances))  # 30²·30·2 couplings: ~0.6 MB
+    monkeypatch.setenv("HOPSOLVE_MAX_MATRIX_BYTES", "1000000")
+    with pytest.raises(MemoryLimitError, match=r"term 'objective' needs"):
+        check_spin_model_size(energy)
+    assert not calls

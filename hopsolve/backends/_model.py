@@ -230,6 +230,14 @@ def check_spin_model_size(energy: Energy) -> None:
     n = energy.num_variables
     # row pointers, biases, one-hot group maps: several arrays of n before any coupling is stored
     check_allocation(8.0 * 4 * float(n), f"a spin model of {n:,} units")
+    # and each term the model would materialise, before any is converted to spins (rl5915's objective spent 2 s
+    # and 1.3 GB on its conversion and the reads' random starts before its 8·10¹¹ couplings were refused)
+    for term in energy.terms:
+        if not energy.weights[term.name] or isinstance(term, PatternTerm):
+            continue
+        inner = term.term if isinstance(term, LazyTerm) else term
+        if not isinstance(inner, (GroupSquareTerm, QuadraticTerm)):  # those are stored as they are
+            check_matrix_size(inner.stored_couplings, f"term {term.name!r}")
 
 
 def compile_spin_model(energy: Energy, deadline: float | None = None) -> SpinModel:

@@ -11,6 +11,7 @@ import dataclasses
 import math
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -23,7 +24,7 @@ from hopsolve.backends._permutation_finish import assignment_seconds, nearest_pe
 from hopsolve.backends._timing import fastest_seconds
 from hopsolve.backends.tank_potts import critical_gain, softmax_energy
 from hopsolve.backends.tank_serial import SerialNetwork, anneal_read, sweep_seconds
-from hopsolve.energy import Energy, OneHotGroups, Vartype
+from hopsolve.energy import Energy, OneHotGroups, Vartype, check_allocation
 from hopsolve.errors import ParameterError, TooLargeError
 from hopsolve.params import require
 from hopsolve.sampleset import SampleSet
@@ -185,6 +186,27 @@ def activation(u: np.ndarray, u0: float, vartype: Vartype) -> np.ndarray:
     return 0.5 * (1.0 + t) if vartype is Vartype.BINARY else t
 
 
+SERIAL_SWEEP_FLOOR_S_PER_CUBE = 1e-10
+"""A serial sweep updates n rows of n × n work each; on the project's machines it took about 1e-9 s per n³
+(rl5915: 210 s). Ten times faster than that is the bound that refuses a sweep before its arrays are built."""
+
+
+def _check_serial_sweep(per_sweep: float, n: int, budget: float, params: TankParams, bound: str = "") -> None:
+    """Refuse a serial run one of whose sweeps (``per_sweep`` seconds, a measurement or a lower ``bound``)
+    would take more than ``budget``: the deadline is only checked between sweeps."""
+    if per_sweep > budget:
+        raise TooLargeError(f"backend 'tank': one serial sweep takes {bound}{per_sweep:.2g} s on this {n:,}-item "
+                            f"permutation, more than {100 * STEP_SHARE:g}% of the {params.time_limit:.3g} s the "
+                            f"time limit leaves; that needs at least {per_sweep / STEP_SHARE:.3g} s after reading "
+                            "and encoding, or use anneal")
+
+
+def _serial_start(stream: np.random.Generator, n: int, noise: float) -> np.ndarray:
+    """A serial read's start: every row ``1/n`` times ``1 + noise·U(-1, 1)``, renormalised to sum to one."""
+    start = (1.0 + noise * stream.uniform(-1.0, 1.0, size=(n, n))) / n
+    return start / start.sum(axis=1, keepdims=True)
+
+
 def potts_groups(energy: Energy) -> OneHotGroups | None:
     """The groups a Potts network runs its softmax over: the energy's one-hot groups, else its layout's rows."""
     if energy.groups is not None:
@@ -292,7 +314,9 @@ class TankBackend(Backend):
                                          start=start, dt=params.dt if params.dt is not None else 1e-5,
                                          u0_final=None)
         if params.units == "auto":
-            units = "potts" if potts_groups(energy) is not None else "graded"
+            # whether there are groups, without building a layout's rows (35 million units for rl5915: 0.7 GB
+            # and 1.7 s spent before the run's size check could refuse it)
+            units = "potts" if energy.groups is not None or energy.layout is not None else "graded"
             params = dataclasses.replace(params, units=units)
         if params.schedule == "auto":
             annealed = params.units == "potts" and params.u0_final is None
@@ -422,35 +446,33 @@ class TankBackend(Backend):
         rng = make_rng(seed)
         n = view.size
         reads = params.reads if initial_states is None else len(np.atleast_2d(initial_states))
+        budget = max(STEP_SHARE * params.time_limit, STEP_FLOOR_S) if params.time_limit is not None else math.inf
+        if n:  # first: fewer reads cannot help it
+            _check_serial_sweep(SERIAL_SWEEP_FLOOR_S_PER_CUBE * float(n) ** 3, n, budget, params, "at least ")
         check_run_size(reads=reads, units=n * n, arrays=2)
-        index = energy.layout.indices()
         # each read its own stream (start and sweep orders), so the first k reads replay with reads=k
         streams = [np.random.default_rng(sequence) for sequence in read_sequences(seed, reads)]
+        # the sweep is timed before any read's n × n start exists (rl5915 with 3 reads built 2.4 GB of starts, over
+        # the memory limit, before refusing a sweep of 200 s), and bounded before the network's n × n arrays exist
+        check_allocation(8.0 * 4 * float(n) * float(n), f"the serial network of a {n:,}-item permutation")
+        network = SerialNetwork.from_view(view)
+        alpha, beta = params.column_weight, params.self_coupling
+        lanczos_s, deadline, finishing = None, None, 0.0
+        if params.time_limit is not None and n:
+            _check_serial_sweep(sweep_seconds(network, budget), n, budget, params)
+            lanczos_s = CRITICAL_GAIN_SHARE * params.time_limit
+            # the clean-up may project every read kept
+            finishing = reads * assignment_seconds(energy) if params.finish == "assignment" else 0.0
+        index = energy.layout.indices()
         if initial_states is not None:
             given = np.atleast_2d(np.asarray(initial_states, dtype=np.float64))
             if given.shape[1] != energy.num_variables:
                 raise ParameterError(f"initial states must have {energy.num_variables} columns, got {given.shape[1]}")
             on = given[:, index] == 1
-            starts = [0.5 * row / np.maximum(row.sum(axis=1, keepdims=True), 1) + 0.5 / n for row in on]
-        else:
-            starts = []
-            for stream in streams:
-                start = (1.0 + params.noise * stream.uniform(-1.0, 1.0, size=(n, n))) / n
-                starts.append(start / start.sum(axis=1, keepdims=True))
-        network = SerialNetwork.from_view(view)
-        alpha, beta = params.column_weight, params.self_coupling
-        lanczos_s, deadline, finishing = None, None, 0.0
-        if params.time_limit is not None and n:
-            budget = max(STEP_SHARE * params.time_limit, STEP_FLOOR_S)
-            per_sweep = sweep_seconds(network, budget)
-            if per_sweep > budget:
-                raise TooLargeError(f"backend 'tank': one serial sweep takes {per_sweep:.2g} s on this {n}-item "
-                                    f"permutation, more than {100 * STEP_SHARE:g}% of the {params.time_limit:.3g} s "
-                                    f"the time limit leaves; that needs at least {per_sweep / STEP_SHARE:.3g} s "
-                                    "after reading and encoding, or use anneal")
-            lanczos_s = CRITICAL_GAIN_SHARE * params.time_limit
-            # the clean-up may project every read kept
-            finishing = len(starts) * assignment_seconds(energy) if params.finish == "assignment" else 0.0
+            starts: Iterator[np.ndarray] = (0.5 * row / np.maximum(row.sum(axis=1, keepdims=True), 1) + 0.5 / n
+                                            for row in on)
+        else:  # each read's start made when the read begins: one n × n start at a time
+            starts = (_serial_start(stream, n, params.noise) for stream in streams)
         critical, exact = network.critical_temperature(alpha, beta, rng, lanczos_s)
         if params.time_limit is not None:
             deadline = started + params.time_limit - finishing
@@ -487,7 +509,7 @@ class TankBackend(Backend):
         projected = 0
         if params.finish == "assignment" and n:
             states, projected = nearest_permutations(v, states, energy)
-        timed_out = any(run.timed_out for run in runs) or len(runs) < len(starts) and not any(
+        timed_out = any(run.timed_out for run in runs) or len(runs) < reads and not any(
             run.interrupted for run in runs)
         derived = {"seed": seed, "units": params.units, "schedule": "serial", "reads": len(runs),
                    "cooling": params.cooling, "temperature_critical": critical}
