@@ -23,7 +23,7 @@ from functools import cached_property
 import numba
 import numpy as np
 
-from hopsolve.energy import check_matrix_size
+from hopsolve.energy import check_allocation, check_matrix_size
 from hopsolve.errors import ParameterError
 
 KINDS = ("EUC_2D", "EUC_3D", "MAN_2D", "MAN_3D", "MAX_2D", "MAX_3D", "CEIL_2D", "GEO", "ATT", "EXPLICIT")
@@ -275,6 +275,9 @@ class Metric:
         k = min(k, n - 1)
         if k <= 0:
             return np.zeros((n, 0), dtype=np.int64)
+        # the query's distances and indices and the lists: neighbours=85899 on pla85900 asked numpy for 118 GB
+        check_allocation(24.0 * n * candidates_queried(k, n),
+                         f"candidate lists of {k:,} neighbours for {n:,} points (neighbours)")
         if self.kind == "EXPLICIT":
             found = _matrix_neighbours(np.asarray(self.matrix, dtype=np.float64), k)
         else:
@@ -291,9 +294,15 @@ class Metric:
             space = np.asarray(self.points, dtype=np.float64)
             norm = 1 if self.kind.startswith("MAN") else np.inf if self.kind.startswith("MAX") else 2
         # rounding makes near-ties: ask for a margin, then rank by the exact TSPLIB distance and the index
-        extra = min(self.size, k + 1 + max(8, k // 2))
+        extra = candidates_queried(k, self.size)
         _, found = cKDTree(space).query(space, k=extra, p=norm, workers=-1)
         return _nearest_candidates(self.arrays, np.ascontiguousarray(found, dtype=np.int64), k)
+
+
+def candidates_queried(k: int, n: int) -> int:
+    """How many nearest points :meth:`Metric.neighbours` asks its KD-tree for, per point, to return ``k``: a
+    margin for the near-ties rounding makes, ranked afterwards by the exact distance and the index."""
+    return min(n, k + 1 + max(8, k // 2))
 
 
 def _matrix_neighbours(matrix: np.ndarray, k: int) -> np.ndarray:

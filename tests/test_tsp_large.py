@@ -466,3 +466,39 @@ def test_a_copy_of_a_large_instance_elsewhere_keeps_its_optimum(tmp_path, cli):
     copy.write_text((INSTANCES / "tsplib-large" / "d2103.tsp").read_text())
     result = json.loads(cli("solve", copy, "--time-limit", "1", "--seed", "1", "--json").out)
     assert result["reference"] == 80450 and result["gap"] is not None
+
+
+def test_a_user_s_candidate_lists_too_slow_for_the_limit_are_refused_naming_neighbours(monkeypatch):
+    """neighbours=5914 on rl5915 at a 1 s limit ran 16 s: the projection of the greedy start built 4,095 lists of
+    4,095 on its sample three times, then the lists were built anyway for the space-filling start. Now the sample's
+    lists have at most 64 neighbours, the projection scales by the candidates a point, and lists projected past the
+    time left are refused naming the parameter; the default's lists are not projected at all."""
+    from hopsolve.backends import _tour_start
+
+    asked = []
+    original = Metric.neighbours
+    monkeypatch.setattr(Metric, "neighbours", lambda self, k: asked.append((self.size, k)) or original(self, k))
+    points = np.random.default_rng(4).random((5000, 2)) * 1e5
+    metric = Metric("EUC_2D", points=points)
+    projected = _tour_start.projected_setup_seconds(metric, 4999, greedy=False)
+    assert asked and max(k for _, k in asked) == _tour_start.NEIGHBOURS_SAMPLE_K
+    assert all(size == _tour_start.SETUP_SAMPLE for size, _ in asked)
+    assert projected > 0  # its accuracy is measured, not tested (the docstring's figures)
+    asked.clear()
+    from hopsolve.permutation import tour_energy
+
+    energy = tour_energy(metric)
+    with pytest.raises(TooLargeError, match=r"candidate lists of 4,999 neighbours for 5,000 cities .* \(neighbours"):
+        AnnealBackend().solve(energy, AnnealParams(neighbours=4999, time_limit=0.2), seed=1)
+    assert all(k <= _tour_start.NEIGHBOURS_SAMPLE_K for _, k in asked)  # refused before the real lists
+
+
+def test_candidate_lists_past_the_memory_limit_are_refused_before_the_query(monkeypatch):
+    """neighbours=85899 on pla85900 asked the KD-tree for 85,900 × 85,900 distances and indices (118 GB)."""
+    from hopsolve import MemoryLimitError
+
+    metric = Metric("EUC_2D", points=np.random.default_rng(1).random((2000, 2)))
+    monkeypatch.setenv("HOPSOLVE_MAX_MATRIX_BYTES", str(10**7))
+    with pytest.raises(MemoryLimitError, match=r"candidate lists of 1,999 neighbours for 2,000 points \(neighbours\)"):
+        metric.neighbours(5000)
+    assert metric.neighbours(10).shape == (2000, 10)

@@ -11,7 +11,7 @@ import numba
 import numpy as np
 
 from hopsolve.backends._timing import fastest_seconds
-from hopsolve.metric import Metric, distance, pair_distances
+from hopsolve.metric import Metric, candidates_queried, distance, pair_distances
 
 
 @numba.njit(cache=True)
@@ -191,24 +191,37 @@ def space_filling_tour(points: np.ndarray) -> np.ndarray:
     return np.argsort(index, kind="stable")
 
 
-def projected_setup_seconds(metric: Metric, k: int) -> float:
-    """Seconds the candidate lists (``metric.neighbours(k)``) and :func:`greedy_tour` of ``metric`` should take,
-    projected linearly in n from timing both on :data:`SETUP_SAMPLE` of its points (a fixed sample).
+NEIGHBOURS_SAMPLE_K = 64
+"""The most neighbours :func:`projected_setup_seconds` builds on its sample: a user's neighbours=5914 on rl5915
+had the projection build 4,095 lists of 4,095 on the sample and a greedy tour from them three times (15 s)."""
+
+
+def projected_setup_seconds(metric: Metric, k: int, *, greedy: bool = True) -> float:
+    """Seconds the candidate lists (``metric.neighbours(k)``) and, with ``greedy``, :func:`greedy_tour` of
+    ``metric`` should take, projected linearly in n from timing both on :data:`SETUP_SAMPLE` of its points (a fixed
+    sample), and linearly in the candidates a point from lists of at most :data:`NEIGHBOURS_SAMPLE_K`.
 
     A timed tour anneal checks this against its limit before building them. The fastest of three timings on
     4,096 points: two on 2,048 had scattered pla85900's projection over 0.40–0.57 s for a set-up of 0.46 s; now
-    0.38–0.44 s for 0.32–0.39 s (usa13509: 0.067–0.070 s for 0.066–0.071 s). 0 for explicit matrices, whose reading
-    already cost their n²."""
+    0.38–0.44 s for 0.32–0.39 s (usa13509: 0.067–0.070 s for 0.066–0.071 s). The lists alone of rl5915 with 1,000
+    and 5,914 neighbours: projected 0.89 and 3.4 s, built in 1.1 and 4.4 s (the query's log factor is left out).
+    0 for explicit matrices, whose reading already cost their n²."""
     n = metric.size
-    if metric.kind == "EXPLICIT" or n <= SETUP_SAMPLE:
+    k = min(k, n - 1)
+    if metric.kind == "EXPLICIT" or k <= 0 or (greedy and n <= SETUP_SAMPLE):
         return 0.0
-    chosen = np.sort(np.random.default_rng(0).choice(n, SETUP_SAMPLE, replace=False))
+    size = min(n, SETUP_SAMPLE)
+    timed_k = min(k, size - 1, NEIGHBOURS_SAMPLE_K)
+    chosen = np.sort(np.random.default_rng(0).choice(n, size, replace=False)) if size < n else np.arange(n)
     points = np.asarray(metric.points)[chosen]
     samples = iter([Metric(metric.kind, points=points) for _ in range(3)])  # fresh ones: candidate lists are cached
 
-    def one_greedy_tour() -> None:
+    def one_set_up() -> None:
         sample = next(samples)
-        greedy_tour(sample.arrays, sample.neighbours(k))
+        lists = sample.neighbours(timed_k)
+        if greedy:
+            greedy_tour(sample.arrays, lists)
 
     # the fastest of three: a context switch in one 30 ms timing would be projected 20-fold
-    return fastest_seconds(one_greedy_tour, 3) * n / SETUP_SAMPLE
+    seconds = fastest_seconds(one_set_up, 3)
+    return seconds * (n / size) * (candidates_queried(k, n) / candidates_queried(timed_k, size))

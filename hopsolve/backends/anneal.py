@@ -25,6 +25,7 @@ from hopsolve.backends.replan import Replan, apply_replan, parse_replan
 from hopsolve.backends.schedules import beta_schedule, default_beta_range, typical_beta_min
 from hopsolve.energy import Energy, OneHotGroups, PermutationView, SlackBlocks, Vartype
 from hopsolve.errors import ParameterError, TooLargeError
+from hopsolve.metric import Metric
 from hopsolve.params import require
 from hopsolve.pattern_term import PatternTerm
 from hopsolve.sampleset import SampleSet
@@ -32,6 +33,9 @@ from hopsolve.seeding import auxiliary_state, kernel_states, make_rng, resolve_s
 from hopsolve.warmup import warm_up
 
 CHUNK_SECONDS = 0.1
+DEFAULT_NEIGHBOURS = 10
+"""Candidate moves per city of a tour anneal (``AnnealParams.neighbours``); more than this, with a time limit,
+has its lists' building time projected before they are built."""
 PROBE_READS = 8  # reads whose first sweep is timed to project a timed flip anneal's first sweep
 SETUP_SHARE = 0.85
 """A timed tour anneal builds its candidate lists and greedy start only if their projected seconds
@@ -75,7 +79,7 @@ class AnnealParams(TimedRunParams):
     are drawn from the tour move table (``hopsolve.backends._tour_kernels.TOUR_MOVES``) by a mix, which may be
     given here as ``name:probability`` pairs, e.g. ``2opt:0.6,oropt:0.3,swap:0.1`` (normalised; default
     :data:`DEFAULT_TOUR_MIX`)."""
-    neighbours: int = 10
+    neighbours: int = DEFAULT_NEIGHBOURS
     """Tour moves: the candidate list of each city, its k nearest cities."""
     max_reversal: int | None = None
     """Tour moves: the longest block of positions a move may reverse or shift (applying a move costs that
@@ -311,6 +315,18 @@ def _holding_penalties(samples: SampleSet, energy: Energy) -> SampleSet:
     (``info['penalties_held']``, the terms' names; ``hopsolve solve --weight`` says so)."""
     samples.info["penalties_held"] = list(energy.penalty_names)
     return samples
+
+
+def _check_neighbours_in_time(metric: Metric, k: int, left: float) -> None:
+    """Refuse a user's ``neighbours`` whose candidate lists alone are projected past :data:`SETUP_SHARE` of the
+    time left (neighbours=5914 on rl5915 spent 15 s of a 1 s limit); the default's lists, where they do not fit, give
+    way to the space-filling tour instead."""
+    lists = projected_setup_seconds(metric, k, greedy=False)
+    if lists > SETUP_SHARE * left:
+        raise TooLargeError(f"backend 'anneal': candidate lists of {min(k, metric.size - 1):,} neighbours for "
+                            f"{metric.size:,} cities should take about {lists:.2g} s to build, more than the "
+                            f"{max(left, 0.0):.2g} s the time limit leaves; give fewer neighbours (neighbours, "
+                            f"default {DEFAULT_NEIGHBOURS}) or a longer limit")
 
 
 class _Threads:
@@ -576,6 +592,9 @@ class AnnealBackend(Backend):
         n = view.size
         mix = tour_mix(DEFAULT_TOUR_MIX if params.moves in ("auto", "permutation") else params.moves)
         longest = params.max_reversal if params.max_reversal is not None else max(1000, n // 10)
+        if params.time_limit is not None and min(params.neighbours, n - 1) > DEFAULT_NEIGHBOURS:
+            left = params.time_limit - (time.perf_counter() - started)
+            _check_neighbours_in_time(view.metric, params.neighbours, left)
         if (params.time_limit is not None and initial_states is None and params.start == "greedy"
                 and projected_setup_seconds(view.metric, params.neighbours)
                 > SETUP_SHARE * (params.time_limit - (time.perf_counter() - started))):
