@@ -25,6 +25,7 @@ import signal
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
@@ -129,6 +130,8 @@ def run_stoppably(work: Callable[[], T], poll_seconds: float = 0.05, deadline: f
         try:
             box["value"] = context.run(work)
         except BaseException as exc:  # handed to the caller's thread below
+            if isinstance(exc, MemoryError):  # its frames' locals (what filled memory) go now, not with the error:
+                traceback.clear_frames(exc.__traceback__)  # kept, setting the event below failed too (a hang)
             box["error"] = exc
         finally:
             finished.set()
@@ -141,7 +144,7 @@ def run_stoppably(work: Callable[[], T], poll_seconds: float = 0.05, deadline: f
         signal.signal(signal.SIGINT, lambda signum, frame: presses.append(time.monotonic()))
     try:
         thread.start()
-        while not finished.is_set():
+        while not finished.is_set() and thread.is_alive():  # a thread that died unfinished is not waited for
             try:
                 time.sleep(poll_seconds)
             except KeyboardInterrupt:  # where SIGINT has a handler of its own that raises it
@@ -160,6 +163,8 @@ def run_stoppably(work: Callable[[], T], poll_seconds: float = 0.05, deadline: f
             signal.signal(signal.SIGINT, previous)
     if "error" in box:
         raise box["error"]
+    if "value" not in box:  # the worker died before it could hand anything over: out of memory in its handler
+        raise MemoryError("the solver's thread ended without an answer (out of memory)")
     return box["value"], request.requested
 
 

@@ -615,3 +615,43 @@ def test_warmup_stops_between_two_compiles_on_ctrl_c():
     with pytest.raises(KeyboardInterrupt):
         warm_everything(registry)
     assert prepared == ["first"]
+
+
+def test_work_out_of_memory_is_reported_not_waited_for_forever(monkeypatch):
+    """networkx-greedy under ``ulimit -v`` hung: its MemoryError kept the frames (and the graph that filled memory)
+    alive, so the worker's ``finished.set()`` failed too and the main thread polled for ever. The frames' locals
+    are now released with the error, and a worker that dies without an answer ends the wait."""
+    import weakref
+
+    class Filling:
+        pass
+
+    held = []
+
+    def out_of_memory():
+        graph = Filling()
+        held.append(weakref.ref(graph))
+        raise MemoryError
+
+    with pytest.raises(MemoryError):
+        run_stoppably(out_of_memory)
+    assert held[0]() is None  # the local that filled memory is gone with the frames' locals
+
+    real_set = threading.Event.set
+    worked = []
+
+    def failing_after_the_work(event):
+        if worked and threading.current_thread() is not threading.main_thread():
+            raise MemoryError  # as setting the event did when nothing was freed
+        real_set(event)
+
+    def work_then_fail():
+        worked.append(True)
+        raise MemoryError
+
+    monkeypatch.setattr(threading.Event, "set", failing_after_the_work)
+    monkeypatch.setattr(threading, "excepthook", lambda args: None)  # the worker's own death is expected here
+    began = time.monotonic()
+    with pytest.raises(MemoryError):
+        run_stoppably(work_then_fail)
+    assert time.monotonic() - began < 30

@@ -392,3 +392,13 @@ def test_a_materialised_term_too_large_is_refused_before_the_spin_conversion(mon
     with pytest.raises(MemoryLimitError, match=r"term 'objective' needs"):
         check_spin_model_size(energy)
     assert not calls
+
+
+@pytest.mark.parametrize("baseline", ["networkx-greedy", "networkx-christofides"])
+def test_networkx_s_complete_graph_is_checked_before_it_is_built(cli, monkeypatch, baseline):
+    """fnl4461's greedy tour built a 3.5 GB graph unchecked (under a smaller ``ulimit -v`` it hung)."""
+    monkeypatch.setenv("HOPSOLVE_MAX_MATRIX_BYTES", "30000")  # burma14: 91 edges, 36 KB or more
+    run = cli("solve", BURMA, "--baseline", baseline)
+    assert run.code == 2 and "networkx's complete graph of 14 cities needs 91 edges" in run.err, run.err
+    monkeypatch.delenv("HOPSOLVE_MAX_MATRIX_BYTES")
+    assert cli("solve", BURMA, "--baseline", baseline).code == 0

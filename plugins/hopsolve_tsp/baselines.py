@@ -213,12 +213,22 @@ class OrtoolsRoutingTsp(Baseline):
         return BaselineOutcome(np.array(tour), "feasible", info={"anytime": anytime})
 
 
+NETWORKX_BYTES_PER_EDGE = {"greedy": 400, "christofides": 800}
+"""What networkx's complete graph costs an edge, with what each algorithm builds from it (measured peaks less the
+interpreter's: greedy 340–460 bytes on pr1002 and fnl4461, Christofides 700 on pr1002). fnl4461's greedy tour took
+3.5 GB unchecked, and under a smaller ``ulimit -v`` ran out of memory inside networkx."""
+
+
 def _networkx_tour(instance: Instance, algorithm: str) -> BaselineOutcome:
     """A networkx approximation's tour (its cycle without the closing city); networkx needs two cities or more."""
     from networkx.algorithms import approximation
 
-    if instance.data.dimension == 1:
+    n = instance.data.dimension
+    if n == 1:
         return BaselineOutcome(np.zeros(1, dtype=np.int64), "feasible")
+    check_matrix_size(n * (n - 1) // 2, f"networkx's complete graph of {n:,} cities",
+                      bytes_per_entry=NETWORKX_BYTES_PER_EDGE[algorithm], entries="edges",
+                      instead="use ortools-routing or a backend (anneal)")
     graph = _graph(instance)
     if algorithm == "christofides":
         cycle = approximation.christofides(graph)
