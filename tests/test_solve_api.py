@@ -329,3 +329,53 @@ def test_a_long_preparation_says_once_that_kernels_compile(monkeypatch, capsys):
     hopsolve.solve({("a", "a"): -1.0}, backend="exact")
     clock.sleep(0.2)  # past the note's delay: a cancelled note stays unsaid
     assert "compiling" not in capsys.readouterr().err
+
+
+def _tile_reads(monkeypatch, reads: np.ndarray, pause: float = 0.0) -> None:
+    """Make anneal return ``reads`` (permutations) as its samples, after ``pause`` seconds."""
+    import time
+
+    from hopsolve.backends.anneal import AnnealBackend
+    from hopsolve.sampleset import SampleSet
+
+    def solve(self, energy, params=None, *, seed=None, initial_states=None, callback=None):
+        size = energy.permutation.size
+        if size != reads.shape[1]:  # the warm-up's miniature
+            return SampleSet.from_permutations(energy, np.arange(size)[None, :])
+        time.sleep(pause)
+        return SampleSet.from_permutations(energy, reads)
+
+    monkeypatch.setattr(AnnealBackend, "solve", solve)
+
+
+def test_equal_reads_are_decoded_once_and_all_counted(registry, monkeypatch):
+    """1,000 copies of rl5915's start took 1.2 s to decode one by one under a 1 s limit."""
+    from hopsolve.solving import solve_instance
+
+    tsp = registry.problem("tsp")
+    instance = tsp.read(INSTANCES / "tsplib" / "burma14.tsp")
+    calls = []
+    original = type(tsp).decode_permutation
+    monkeypatch.setattr(type(tsp), "decode_permutation", lambda self, *a: calls.append(1) or original(self, *a))
+    reads = np.tile(np.arange(14), (50, 1))
+    reads[20:] = reads[20:, ::-1]
+    _tile_reads(monkeypatch, reads)
+    result, solution = solve_instance(registry, "tsp", instance, backend="anneal", seed=1)
+    assert len(calls) == 2 and result.reads == 50 and result.feasible_reads == 50
+    assert "decoded_reads" not in result.info
+    assert solution.objective == instance.data.tour_length(np.arange(14))
+
+
+def test_a_timed_run_s_decoding_ends_at_the_limit_with_the_best_reads(registry, monkeypatch):
+    """Decoding runs lowest energy first and stops at the time limit once one read is decoded."""
+    from hopsolve.solving import solve_instance
+
+    tsp = registry.problem("tsp")
+    instance = tsp.read(INSTANCES / "tsplib" / "burma14.tsp")
+    rng = np.random.default_rng(3)
+    reads = np.array([rng.permutation(14) for _ in range(40)])
+    _tile_reads(monkeypatch, reads, pause=0.3)  # the backend alone takes the whole limit
+    result, solution = solve_instance(registry, "tsp", instance, backend="anneal", seed=1, time_limit=0.2)
+    assert result.info["decoded_reads"] == 1 and result.feasible_reads == 1 and result.reads == 40
+    lengths = [instance.data.tour_length(np.argsort(p)) for p in reads]  # a read is positions: its tour sorts them
+    assert solution.objective == min(lengths)  # the lowest energy is the shortest tour

@@ -502,3 +502,41 @@ def test_candidate_lists_past_the_memory_limit_are_refused_before_the_query(monk
     with pytest.raises(MemoryLimitError, match=r"candidate lists of 1,999 neighbours for 2,000 points \(neighbours\)"):
         metric.neighbours(5000)
     assert metric.neighbours(10).shape == (2000, 10)
+
+
+@settings(max_examples=50, deadline=None)
+@given(reads=st.integers(0, 5), n=st.integers(0, 40), seed=st.integers(0, 2**31))
+def test_inverse_permutations_are_what_argsort_gives(reads, n, seed):
+    from hopsolve.backends.anneal import inverse_permutations
+
+    rng = np.random.default_rng(seed)
+    rows = np.array([rng.permutation(n) for _ in range(reads)], dtype=np.int64).reshape(reads, n)
+    np.testing.assert_array_equal(inverse_permutations(rows), np.argsort(rows, axis=1))
+
+
+def test_a_timed_tour_anneal_bounds_its_first_sweep_before_making_it(monkeypatch):
+    """1,000 reads of rl5915 at a 1 s limit made one sweep of all reads (0.3 s) past the limit: the first sweep is
+    now projected from the timed sample of move deltas, and a first sweep that would end late is not made."""
+    from hopsolve.backends import anneal as anneal_module
+    from hopsolve.permutation import tour_energy
+
+    seen = {}
+    original = anneal_module._run_chunked
+
+    def recording(*args, **kwargs):
+        seen.update(kwargs)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(anneal_module, "_run_chunked", recording)
+    energy = tour_energy(Metric("EUC_2D", points=np.random.default_rng(2).random((300, 2)) * 1000))
+    fast = AnnealBackend().solve(energy, AnnealParams(reads=4, sweeps=50, time_limit=30.0), seed=1)
+    assert seen["first_sweep"] > 0 and fast.work > 0
+    real_sample = TK.sample_deltas
+
+    def slow_sample(*args):
+        time.sleep(0.02)  # 5 µs a delta: 2,000 reads × 300 moves project to a first sweep of ~1.5 s on 2 threads
+        return real_sample(*args)
+
+    monkeypatch.setattr(TK, "sample_deltas", slow_sample)
+    late = AnnealBackend().solve(energy, AnnealParams(reads=2000, sweeps=50, time_limit=0.5, threads=2), seed=1)
+    assert late.timed_out and late.work == 0  # the starts stand, as when the set-up spends the limit

@@ -33,6 +33,7 @@ from hopsolve.seeding import auxiliary_state, kernel_states, make_rng, resolve_s
 from hopsolve.warmup import warm_up
 
 CHUNK_SECONDS = 0.1
+TOUR_DELTA_SAMPLE = 4000  # tour move deltas sampled to set a tour anneal's temperatures (and time its first sweep)
 DEFAULT_NEIGHBOURS = 10
 """Candidate moves per city of a tour anneal (``AnnealParams.neighbours``); more than this, with a time limit,
 has its lists' building time projected before they are built."""
@@ -315,6 +316,15 @@ def _holding_penalties(samples: SampleSet, energy: Energy) -> SampleSet:
     (``info['penalties_held']``, the terms' names; ``hopsolve solve --weight`` says so)."""
     samples.info["penalties_held"] = list(energy.penalty_names)
     return samples
+
+
+def inverse_permutations(rows: np.ndarray) -> np.ndarray:
+    """Each row's inverse permutation (``out[r, rows[r, i]] = i``) by one scatter: what ``np.argsort(rows, axis=1)``
+    gives, in O(n) a row instead of a sort (1,000 tours of rl5915: 0.2 s sorted)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    out = np.empty_like(rows)
+    out[np.arange(len(rows))[:, None], rows] = np.arange(rows.shape[1] if rows.ndim == 2 else 0)
+    return out
 
 
 def _check_neighbours_in_time(metric: Metric, k: int, left: float) -> None:
@@ -619,11 +629,18 @@ class AnnealBackend(Backend):
         else:
             tours = np.array([rng.permutation(n) for _ in range(params.reads)], dtype=np.int64)
         reads = len(tours)
-        positions = np.ascontiguousarray(np.argsort(tours, axis=1))
-        lengths = np.array([float(view.metric.tour_length(t)) for t in tours])
+        positions = inverse_permutations(tours)
+        # one start shared by every read is measured once (1,000 reads of rl5915 spent 0.35 s on 1,000 equal sums)
+        lengths = (np.full(reads, float(start_length)) if start_length is not None and initial_states is None
+                   else np.array([float(view.metric.tour_length(t)) for t in tours]))
         generators = kernel_states(seed, reads)
-        sample = TK.sample_deltas(problem, tours[0].copy(), positions[0].copy(), mix, 4000,
+        sampled_at = time.perf_counter()
+        sample = TK.sample_deltas(problem, tours[0].copy(), positions[0].copy(), mix, TOUR_DELTA_SAMPLE,
                                   np.uint64(generators[0] ^ np.uint64(0x9E3779B97F4A7C15) | np.uint64(1)))
+        # the first sweep's cost before any pace is known, from the sample's pace (a move is about a delta): 1,000
+        # reads of rl5915 swept once past a 1 s limit
+        threads = min(params.threads or numba.get_num_threads(), max(reads, 1))
+        first_sweep = (time.perf_counter() - sampled_at) / TOUR_DELTA_SAMPLE * n * reads / threads
         positive = unit * sample[sample > 1e-12]
         hot = float(np.quantile(positive, params.hot_quantile)) if len(positive) else 0.0
         cold = float(np.percentile(positive, 1)) if len(positive) else 0.0
@@ -641,7 +658,7 @@ class AnnealBackend(Backend):
             return {"best_energy": float(unit * state.best[row] + view.offset), "best_length": float(state.best[row]),
                     "best_positions": np.argsort(state.best_tours[row])}
 
-        progress = _run_chunked(betas, step, params, callback, report, started)
+        progress = _run_chunked(betas, step, params, callback, report, started, first_sweep=first_sweep)
         final = state.best_tours if params.keep_best else state.tours
         info = self._info(params, seed, beta_min, beta_max, "tour", progress, started, n * progress.done * reads,
                           unit * trace[:, : progress.done] + view.offset if params.trace else None)
@@ -650,7 +667,7 @@ class AnnealBackend(Backend):
         info["start"] = "given" if initial_states is not None else params.start
         if start_length is not None:
             info["start_length"] = start_length
-        return SampleSet.from_permutations(energy, np.argsort(final, axis=1), **info)
+        return SampleSet.from_permutations(energy, inverse_permutations(final), **info)
 
     def _space_filling_only(self, energy: Energy, params: AnnealParams, seed: int, started: float) -> SampleSet:
         """The space-filling-curve tour as every read, no sweep: what a time limit too short for the candidate lists
@@ -662,7 +679,8 @@ class AnnealBackend(Backend):
         info = self._info(params, seed, 0.0, 0.0, "tour", progress, started, 0, None)
         info.update(start="space-filling", start_length=view.metric.tour_length(tour))
         info["replay"]["start"] = "space-filling"
-        return SampleSet.from_permutations(energy, np.argsort(np.tile(tour, (params.reads, 1)), axis=1), **info)
+        return SampleSet.from_permutations(energy, np.tile(inverse_permutations(tour[None, :]), (params.reads, 1)),
+                                           **info)
 
     @staticmethod
     def _info(params: AnnealParams, seed: int, beta_min: float, beta_max: float, moves: str, progress: _Progress,
