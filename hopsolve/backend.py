@@ -77,19 +77,26 @@ def check_run_size(*, reads: int, units: int, steps: int = 0, trace: bool = Fals
     :data:`SCHEDULE_BUILD_SHARE` of it (the whole schedule is built before the first step: 50 million sweeps
     took 3 s, so a 1 s limit would end at 3 s after no sweep at all). Fewer steps are then the user's fix; a
     schedule that builds in time but does not run in time is squeezed by the run, as before."""
-    from hopsolve.energy import check_allocation, format_count
-    from hopsolve.errors import TooLargeError
+    from hopsolve.energy import check_allocation, format_count, max_matrix_bytes
+    from hopsolve.errors import MemoryLimitError, TooLargeError
 
     shown_reads, shown_steps = format_count(reads), format_count(steps)
     per_read = 8.0 * arrays * float(max(units, 1))
     _check_reads_fit(reads, per_read, f"{shown_reads} {'read' if reads == 1 else 'reads'} of "
                                       f"{format_count(units)} units")
-    check_allocation(8.0 * float(steps), f"a schedule of {shown_steps} {steps_name} ({steps_name})")
+    buildable = None if time_limit is None else max(schedule_steps_buildable(time_limit),
+                                                    int(SCHEDULE_BUILD_FLOOR_S / SCHEDULE_BUILD_S_PER_STEP))
+    try:
+        check_allocation(8.0 * float(steps), f"a schedule of {shown_steps} {steps_name} ({steps_name})")
+    except MemoryLimitError as refused:  # sweeps=1e12 "to run until the limit" was refused with no way out
+        fit = int(min(max_matrix_bytes() // 8, buildable if buildable is not None else math.inf))
+        advice = f"give at most {format_count(fit)} {steps_name}"
+        raise MemoryLimitError(f"{refused}; {advice}" + (f", or leave {steps_name} to the time limit"
+                                                         if time_limit is not None else "")) from None
     building = SCHEDULE_BUILD_S_PER_STEP * float(steps)
     allowed = SCHEDULE_BUILD_SHARE * time_limit if time_limit is not None else 0.0
-    if time_limit is not None and building > max(allowed, SCHEDULE_BUILD_FLOOR_S):
-        most = format_count(max(schedule_steps_buildable(time_limit),
-                                int(SCHEDULE_BUILD_FLOOR_S / SCHEDULE_BUILD_S_PER_STEP)))
+    if buildable is not None and building > max(allowed, SCHEDULE_BUILD_FLOOR_S):
+        most = format_count(buildable)
         share = f"{SCHEDULE_BUILD_SHARE:.0%} of the {time_limit:.3g} s the solver has"
         raise TooLargeError(f"a schedule of {shown_steps} {steps_name} ({steps_name}) takes about {building:.2g} s "
                             f"to build, more than the time limit leaves for it ({share}); give at most "

@@ -356,7 +356,11 @@ def test_a_refusal_of_reads_says_how_many_fit_and_a_short_schedule_is_never_refu
     with pytest.raises(MemoryLimitError, match=r"^1 read of 100,000 units .* even one read is over it"):
         check_run_size(reads=1, units=100_000, arrays=3)
     check_run_size(reads=9, units=1000, arrays=3)
+    with pytest.raises(MemoryLimitError, match=r"a schedule of 1,000,000,000,000 sweeps .* at most 29,999 sweeps$"):
+        check_run_size(reads=1, units=1, steps=10**12)  # sweeps=1e12 "to run until the limit" had no way out
     monkeypatch.delenv("HOPSOLVE_MAX_MATRIX_BYTES")
+    with pytest.raises(MemoryLimitError, match=r"at most 4,000,000 sweeps, or leave sweeps to the time limit$"):
+        check_run_size(reads=1, units=1, steps=10**12, time_limit=2.0)
     check_run_size(reads=2, units=10, steps=3381, time_limit=0.0005)  # 0.34 ms: under the 5 ms floor
     with pytest.raises(TooLargeError, match=r"a schedule of 1,000,000 sweeps .* give at most 50,000 sweeps"):
         check_run_size(reads=2, units=10, steps=1_000_000, time_limit=0.001)
