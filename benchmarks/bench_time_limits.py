@@ -6,12 +6,13 @@ each, and how far past ``T`` it ran.
     python benchmarks/bench_time_limits.py --report A.jsonl B.jsonl ...   # the summary of runs already made
 
 The limit covers reading and encoding, not compiling or loading the kernels (``info['compile_s']``) nor the
-interpreter's start-up and imports. So for each run the script reports the time the limit governs, the
-result's ``wall_time_s`` (which counts from reading the file since commit ``38904b6``, 2026-11-28; until the
-twenty-fourth session this script still added ``read_time_s`` to it, counting the read twice), its overrun ``max(0, that − T) / T``, and the whole process's wall
-time beside it. A run the size checks refuse before any work (exit 2, one line) is listed as refused with its
-message; any other exit, or a process still running at ``10·T + 120`` s, is a failure. Prints a Markdown summary
-per backend and folder and the worst runs; appends one JSON line per run to ``--out`` (a rerun skips what is there).
+interpreter's start-up and imports. So for each run the script reports the time the limit governs, the result's
+``wall_time_s`` (which counts from reading the file since commit ``38904b6``, 2026-11-28; until the twenty-fourth
+session this script still added ``read_time_s`` to it, counting the read twice), its overrun ``max(0, that − T) /
+T``, and the whole process's wall time beside it. A run the size checks refuse before any work (exit 2, one line) is
+listed as refused with its message; any other exit, or a process still running at ``10·T + 120`` s, is a failure.
+Prints a Markdown summary per backend and folder and the worst runs; appends one JSON line per run to ``--out`` (a
+rerun skips what is there).
 """
 
 from __future__ import annotations

@@ -252,3 +252,13 @@ def test_serial_starts_are_made_one_read_at_a_time_and_replay_as_before():
     two = TankBackend().solve(energy, TankParams(reads=2), seed=9)
     np.testing.assert_array_equal(three.states[:2], two.states)
     np.testing.assert_array_equal(TankBackend().solve(energy, TankParams(reads=3), seed=9).states, three.states)
+
+
+def test_prepare_refuses_a_serial_sweep_too_slow_for_the_limit_before_compiling(monkeypatch):
+    from hopsolve import TooLargeError
+    from hopsolve.backends import tank
+
+    monkeypatch.setattr(tank, "warm_up", lambda *a, **k: (_ for _ in ()).throw(AssertionError("compiled first")))
+    monkeypatch.setattr(tank, "STEP_FLOOR_S", 1e-4)
+    with pytest.raises(TooLargeError, match="one serial sweep takes at least"):
+        TankBackend().prepare(_tsp(300, 3)[1], TankParams(time_limit=0.01))

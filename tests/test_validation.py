@@ -207,18 +207,18 @@ def test_report_on_a_folder_says_to_name_the_files(cli, tmp_path):
     assert run.code == 2 and "a folder, not a results file" in run.err and len(run.err.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("backend", ["bifurcation", "hopfield", "replica", "exact"])
+@pytest.mark.parametrize("backend", ["bifurcation", "hopfield", "replica", "exact", "tank"])
 def test_an_energy_too_large_is_refused_before_any_kernel_compiles(registry, monkeypatch, backend):
     """``prepare`` runs the size checks first: pla85900 as bits (7.4·10⁹ units) was refused by bifurcation only
-    after a 46 s cold compile."""
+    after a 46 s cold compile (and rl5915 by tank)."""
     from hopsolve import TooLargeError
-    from hopsolve.backends import bifurcation, exact, hopfield, replica
+    from hopsolve.backends import bifurcation, exact, hopfield, replica, tank
     from hopsolve.testing import random_energy
 
     def no_compiling(*args, **kwargs):
         raise AssertionError("compiled before the size check")
 
-    for module in (bifurcation, exact, hopfield, replica):
+    for module in (bifurcation, exact, hopfield, replica, tank):
         monkeypatch.setattr(module, "warm_up", no_compiling)
     monkeypatch.setattr(bifurcation.setup, "compile_setup_kernels", no_compiling)
     monkeypatch.setattr(replica, "recombine_into", no_compiling)

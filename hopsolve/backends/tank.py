@@ -201,6 +201,24 @@ def _check_serial_sweep(per_sweep: float, n: int, budget: float, params: TankPar
                             "and encoding, or use anneal")
 
 
+def _check_sizes(energy: Energy, params: TankParams, reads: int) -> None:
+    """The checks a run makes before any of its arrays exist (``prepare`` and ``solve`` both ask): a serial sweep's
+    lower bound against the time limit first (fewer reads cannot help it), then the reads' arrays, and for the
+    parallel schedules the trajectory and trace records, against the memory limit."""
+    if params.schedule == "serial":
+        n = energy.permutation.size
+        budget = max(STEP_SHARE * params.time_limit, STEP_FLOOR_S) if params.time_limit is not None else math.inf
+        if n:
+            _check_serial_sweep(SERIAL_SWEEP_FLOOR_S_PER_CUBE * float(n) ** 3, n, budget, params, "at least ")
+        check_run_size(reads=reads, units=n * n, arrays=2)
+        return
+    n = energy.num_variables
+    records = params.max_steps // params.record_every + 2
+    check_run_size(reads=reads, units=n, arrays=10)
+    check_run_size(reads=reads, units=n * (records if params.trajectory else 0) + (records if params.trace else 0),
+                   arrays=1)
+
+
 def _serial_start(stream: np.random.Generator, n: int, noise: float) -> np.ndarray:
     """A serial read's start: every row ``1/n`` times ``1 + noise·U(-1, 1)``, renormalised to sum to one."""
     start = (1.0 + noise * stream.uniform(-1.0, 1.0, size=(n, n))) / n
@@ -300,8 +318,13 @@ class TankBackend(Backend):
     Params = TankParams
 
     def prepare(self, energy: Energy, params: Any) -> float:
-        """Compile (or load) the serial schedule's kernels on a miniature of the energy (untimed): loading them
-        inside a solve made its first sweep look a hundred times slower than it is."""
+        """Refuse a run past the memory limit or a serial sweep past the time limit, then compile (or load) the
+        kernels on a miniature of the energy (untimed): loading them inside a solve made its first sweep look a
+        hundred times slower than it is. On a cold cache rl5915 was compiled for before being refused."""
+        params = params or TankParams()
+        resolved = self.resolved(energy, params)
+        if resolved.schedule != "serial" or energy.permutation is not None:  # else solve says what is missing
+            _check_sizes(energy, resolved, resolved.reads)
         return warm_up(self, energy, params)
 
     def resolved(self, energy: Energy, params: TankParams) -> TankParams:
@@ -341,10 +364,7 @@ class TankBackend(Backend):
         started = time.perf_counter()
         n = energy.num_variables
         reads = params.reads if initial_states is None else len(np.atleast_2d(initial_states))
-        records = params.max_steps // params.record_every + 2
-        check_run_size(reads=reads, units=n, arrays=10)
-        check_run_size(reads=reads, units=n * (records if params.trajectory else 0) + (records if params.trace else 0),
-                       arrays=1)
+        _check_sizes(energy, params, reads)
         rng = make_rng(seed)
         vt = energy.vartype
         derived: dict = {"seed": seed, "units": params.units, "schedule": params.schedule}
@@ -447,9 +467,7 @@ class TankBackend(Backend):
         n = view.size
         reads = params.reads if initial_states is None else len(np.atleast_2d(initial_states))
         budget = max(STEP_SHARE * params.time_limit, STEP_FLOOR_S) if params.time_limit is not None else math.inf
-        if n:  # first: fewer reads cannot help it
-            _check_serial_sweep(SERIAL_SWEEP_FLOOR_S_PER_CUBE * float(n) ** 3, n, budget, params, "at least ")
-        check_run_size(reads=reads, units=n * n, arrays=2)
+        _check_sizes(energy, params, reads)
         # each read its own stream (start and sweep orders), so the first k reads replay with reads=k
         streams = [np.random.default_rng(sequence) for sequence in read_sequences(seed, reads)]
         # the sweep is timed before any read's n × n start exists (rl5915 with 3 reads built 2.4 GB of starts, over
