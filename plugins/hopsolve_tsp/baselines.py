@@ -189,15 +189,17 @@ class OrtoolsRoutingTsp(Baseline):
                                                               routing.CostVar().Value()]))
         stop = threading.Event()  # set on Ctrl-C (hopsolve.stoppable): the search ends with its best tour
         routing.AddSearchMonitor(routing.solver().CustomLimit(stop.is_set))
-        search.time_limit.FromMilliseconds(max(1, int(1000 * (limit - (time.perf_counter() - began)))))
+        def milliseconds_left() -> int:  # the search gets what is left of the limit when it is set
+            return max(1, int(1000 * (limit - (time.perf_counter() - began))))
+
+        search.time_limit.FromMilliseconds(milliseconds_left())
         start = None
         if params.first_solution == "path_cheapest_arc" and manager.GetNumberOfNodes() > 2:
             routing.CloseModelWithParameters(search)
             first_tour = _nearest_neighbour_tour(instance.data.metric)
             start = routing.ReadAssignmentFromRoutes([[manager.NodeToIndex(int(city)) for city in first_tour[1:]]],
                                                      True)
-            # the search gets what is left after the start was built
-            search.time_limit.FromMilliseconds(max(1, int(1000 * (limit - (time.perf_counter() - began)))))
+            search.time_limit.FromMilliseconds(milliseconds_left())  # after the start was built
         with stoppable(stop.set):
             solution = (routing.SolveWithParameters(search) if start is None
                         else routing.SolveFromAssignmentWithParameters(start, search))
