@@ -601,10 +601,14 @@ class LazyTerm(Term):
     build: Callable[[], Term]
     entries: int
     couplings: int
+    grouped: bool | None = None
+    """Whether the term built is a :class:`GroupSquareTerm`, which a spin model keeps by its groups (``True``), or
+    one it stores as ``couplings`` (``False``), so that a size check need not build it to know; ``None``: not
+    said (the check builds it)."""
 
     @cached_property
     def term(self) -> Term:
-        check_matrix_size(self.entries, f"term {self.name!r} on {self.units:,} units")
+        check_matrix_size(self.entries, f"term {self.name!r} on {self.units:,} units", entries="entries")
         built = self.build()
         if built.name != self.name or built.num_variables != self.units:
             raise ParameterError(f"lazy term {self.name!r} built a different term")
@@ -672,7 +676,8 @@ class OneHotLayout:
         """``index`` as an array (built for a grid layout, within the memory limit)."""
         if self.index is not None:
             return self.index
-        check_matrix_size(self.size * self.size, f"the {self.size}×{self.size} one-hot layout")
+        check_matrix_size(self.size * self.size, f"the {self.size:,}×{self.size:,} one-hot layout", bytes_per_entry=8,
+                          entries="units")
         return np.arange(self.size * self.size).reshape(self.size, self.size)
 
     @cached_property
@@ -689,7 +694,7 @@ class OneHotLayout:
 
     def state(self, positions: Sequence[int], vartype: Vartype, num_variables: int) -> np.ndarray:
         """The state in which item i sits at ``positions[i]`` (0-based)."""
-        check_matrix_size(num_variables // _BYTES_PER_NONZERO, f"a state of {num_variables:,} units")
+        check_allocation(float(num_variables), f"a state of {num_variables:,} units")  # one byte a unit
         v = np.full(num_variables, vartype.low, dtype=np.int8)
         v[self.units(np.arange(self.size), np.asarray(positions))] = 1
         return v

@@ -149,7 +149,7 @@ def run_stoppably(work: Callable[[], T], poll_seconds: float = 0.05, deadline: f
                 time.sleep(poll_seconds)
             except KeyboardInterrupt:  # where SIGINT has a handler of its own that raises it
                 presses.append(time.monotonic())
-            if deadline is not None and not finished.is_set() and time.perf_counter() >= deadline:
+            if deadline is not None and not finished.is_set() and thread.is_alive() and time.perf_counter() >= deadline:
                 raise DeadlinePassed
             if not presses:
                 continue

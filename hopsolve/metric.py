@@ -223,7 +223,8 @@ class Metric:
         if self.kind == "EXPLICIT":
             return self.matrix
         n = self.size
-        check_matrix_size(n * n, f"the {n}×{n} distance matrix")
+        check_matrix_size(n * n, f"the {n:,}×{n:,} distance matrix", bytes_per_entry=8, entries="distances",
+                          instead="use a backend that works from the coordinates (anneal)")
         return self.rows(0, n)
 
     def rows(self, first: int, last: int) -> np.ndarray:

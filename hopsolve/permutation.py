@@ -112,8 +112,8 @@ def tour_energy(metric: Any) -> Energy:
         np.fill_diagonal(flow, 0.0)
         return KroneckerTerm.build("objective", flow, path)
 
-    terms = (LazyTerm("objective", n * n, objective, n * n, 4 * n * n * (n - 1)),
-             *(LazyTerm(name, n * n, lambda k=k: one_hot_terms(n)[k], n * n, n * n * (n - 1))
+    terms = (LazyTerm("objective", n * n, objective, n * n, 4 * n * n * (n - 1), grouped=False),
+             *(LazyTerm(name, n * n, lambda k=k: one_hot_terms(n)[k], n * n, n * n * (n - 1), grouped=True)
                for k, name in enumerate(("row", "column"))))
     layout = OneHotLayout.square(n)
     view = PermutationView(layout, None, path, None, "objective", metric=metric, metric_scale=scale)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import importlib.metadata as metadata
 import multiprocessing
 import time
@@ -221,19 +222,20 @@ def solve_instance(
         rows = np.argsort(samples.energies, kind="stable")
         if samples.interrupted:  # Ctrl-C during the run: an answer now, not all reads
             rows = rows[:INTERRUPTED_DECODED_READS]
-        decoded = 0
+        decoded, decode_cut = 0, False
         # a timed run's decoding ends at the limit (lowest energy first, so with the best reads): 1,000 reads of
         # rl5915 at a 1 s limit spent 1.2 s decoding; a read equal to one already decoded is not decoded again
         # (they were 1,000 copies of one start)
         deadline = None if time_limit is None else clock + backend_compile_s + time_limit
         reads_of = samples.permutations if samples.permutations is not None else samples.states
-        seen: dict[int, list[tuple[int, bool]]] = {}  # hash of a read's bytes: (row, feasible) of each read decoded
+        seen: dict[bytes, list[tuple[int, bool]]] = {}  # a read's digest: (row, feasible) of each read decoded
         try:
             for row in rows:
                 if deadline is not None and decoded and time.perf_counter() > deadline:
+                    decode_cut = True
                     break
                 read = np.ascontiguousarray(reads_of[row])
-                key = hash(read.tobytes())
+                key = hashlib.blake2b(memoryview(read)).digest()  # no copy of the read
                 twin = next((f for r, f in seen.get(key, ()) if np.array_equal(reads_of[r], read)), None)
                 if twin is not None:  # the same state, energy and solution: it cannot replace the best
                     decoded += 1
@@ -263,10 +265,10 @@ def solve_instance(
         status = "interrupted"
     elif best.feasible:
         status = "optimal" if samples.proven_optimal else "feasible"
-    else:
-        status = "timeout" if samples.timed_out else "infeasible"
+    else:  # reads left undecoded at the limit may hold a feasible one: a timeout, not infeasible
+        status = "timeout" if samples.timed_out or decode_cut else "infeasible"
     # per-read arrays (traces, trajectories, graded outputs) stay in the SampleSet: a result is one small record
-    info = {**samples.info, "timed_out": samples.timed_out, "interrupted": interrupted,
+    info = {**samples.info, "timed_out": samples.timed_out or decode_cut, "interrupted": interrupted,
             "work": samples.work, "work_unit": samples.work_unit}
     if best.feasible:
         anytime.record(time.perf_counter() - solve_started, best.objective)

@@ -377,5 +377,6 @@ def test_a_timed_run_s_decoding_ends_at_the_limit_with_the_best_reads(registry, 
     _tile_reads(monkeypatch, reads, pause=0.3)  # the backend alone takes the whole limit
     result, solution = solve_instance(registry, "tsp", instance, backend="anneal", seed=1, time_limit=0.2)
     assert result.info["decoded_reads"] == 1 and result.feasible_reads == 1 and result.reads == 40
+    assert result.info["timed_out"]  # the reads left undecoded are the limit's doing
     lengths = [instance.data.tour_length(np.argsort(p)) for p in reads]  # a read is positions: its tour sorts them
     assert solution.objective == min(lengths)  # the lowest energy is the shortest tour

@@ -396,6 +396,8 @@ def test_a_materialised_term_too_large_is_refused_before_the_spin_conversion(mon
     with pytest.raises(MemoryLimitError, match=r"term 'objective' needs"):
         check_spin_model_size(energy)
     assert not calls
+    objective = next(t for t in energy.terms if t.name == "objective")
+    assert "term" not in objective.__dict__  # said to be stored as couplings: refused without being built
 
 
 @pytest.mark.parametrize("baseline", ["networkx-greedy", "networkx-christofides"])

@@ -235,6 +235,10 @@ def check_spin_model_size(energy: Energy) -> None:
     for term in energy.terms:
         if not energy.weights[term.name] or isinstance(term, PatternTerm):
             continue
+        if isinstance(term, LazyTerm) and term.grouped is not None:  # said how it is stored: not built to know
+            if not term.grouped:
+                check_matrix_size(term.couplings, f"term {term.name!r}")
+            continue
         inner = term.term if isinstance(term, LazyTerm) else term
         if not isinstance(inner, (GroupSquareTerm, QuadraticTerm)):  # those are stored as they are
             check_matrix_size(inner.stored_couplings, f"term {term.name!r}")

@@ -466,6 +466,10 @@ class TankBackend(Backend):
         rng = make_rng(seed)
         n = view.size
         reads = params.reads if initial_states is None else len(np.atleast_2d(initial_states))
+        if initial_states is not None:  # the user's input first, before any size or time is judged
+            given = np.atleast_2d(np.asarray(initial_states, dtype=np.float64))
+            if given.shape[1] != energy.num_variables:
+                raise ParameterError(f"initial states must have {energy.num_variables} columns, got {given.shape[1]}")
         budget = max(STEP_SHARE * params.time_limit, STEP_FLOOR_S) if params.time_limit is not None else math.inf
         _check_sizes(energy, params, reads)
         # each read its own stream (start and sweep orders), so the first k reads replay with reads=k
@@ -483,9 +487,6 @@ class TankBackend(Backend):
             finishing = reads * assignment_seconds(energy) if params.finish == "assignment" else 0.0
         index = energy.layout.indices()
         if initial_states is not None:
-            given = np.atleast_2d(np.asarray(initial_states, dtype=np.float64))
-            if given.shape[1] != energy.num_variables:
-                raise ParameterError(f"initial states must have {energy.num_variables} columns, got {given.shape[1]}")
             on = given[:, index] == 1
             starts: Iterator[np.ndarray] = (0.5 * row / np.maximum(row.sum(axis=1, keepdims=True), 1) + 0.5 / n
                                             for row in on)

@@ -134,8 +134,8 @@ def _lazy_penalties(form: Form, m: int, active: float | None) -> tuple[Term, ...
     """The same penalties, built only if a bit state is ever evaluated."""
     names = ("row", "column") if form == "lucas" else ("row", "column", "total")
     couplings = {"row": m * m * (m - 1), "column": m * m * (m - 1), "total": m * m * (m * m - 1)}
-    return tuple(LazyTerm(name, m * m, lambda k=k: _penalties(form, m, active)[k], m * m, couplings[name])
-                 for k, name in enumerate(names))
+    return tuple(LazyTerm(name, m * m, lambda k=k: _penalties(form, m, active)[k], m * m, couplings[name],
+                          grouped=True) for k, name in enumerate(names))
 
 
 def encode_tsp(distances: np.ndarray | Metric, *, form: Form = "hopfield-tank", fix_first: bool = False,
@@ -196,7 +196,8 @@ def _encode_metric(metric: Metric, form: Form, weights: Mapping[str, float] | No
 
     layout = OneHotLayout.square(n)
     view = PermutationView(layout, None, path, None, "objective", metric=metric, metric_scale=scale)
-    terms = (LazyTerm("objective", n * n, objective, n * n, 4 * n * n * (n - 1)), *_lazy_penalties(form, n, active))
+    terms = (LazyTerm("objective", n * n, objective, n * n, 4 * n * n * (n - 1), grouped=False),
+             *_lazy_penalties(form, n, active))
     energy = Energy(Vartype.BINARY, terms, default_weights(form), labels=GridLabels(n, 0), layout=layout,
                     permutation=view)
     if weights:
