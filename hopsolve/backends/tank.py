@@ -201,13 +201,19 @@ def _check_serial_sweep(per_sweep: float, n: int, budget: float, params: TankPar
                             "and encoding, or use anneal")
 
 
+def _step_budget(params: TankParams) -> float:
+    """The seconds one step (or serial sweep) of all reads may take: :data:`STEP_SHARE` of the time limit, at
+    least :data:`STEP_FLOOR_S`; unbounded without a limit."""
+    return max(STEP_SHARE * params.time_limit, STEP_FLOOR_S) if params.time_limit is not None else math.inf
+
+
 def _check_sizes(energy: Energy, params: TankParams, reads: int) -> None:
     """The checks a run makes before any of its arrays exist (``prepare`` and ``solve`` both ask): a serial sweep's
     lower bound against the time limit first (fewer reads cannot help it), then the reads' arrays, and for the
     parallel schedules the trajectory and trace records, against the memory limit."""
     if params.schedule == "serial":
         n = energy.permutation.size
-        budget = max(STEP_SHARE * params.time_limit, STEP_FLOOR_S) if params.time_limit is not None else math.inf
+        budget = _step_budget(params)
         if n:
             _check_serial_sweep(SERIAL_SWEEP_FLOOR_S_PER_CUBE * float(n) ** 3, n, budget, params, "at least ")
         check_run_size(reads=reads, units=n * n, arrays=2)
@@ -470,7 +476,7 @@ class TankBackend(Backend):
             given = np.atleast_2d(np.asarray(initial_states, dtype=np.float64))
             if given.shape[1] != energy.num_variables:
                 raise ParameterError(f"initial states must have {energy.num_variables} columns, got {given.shape[1]}")
-        budget = max(STEP_SHARE * params.time_limit, STEP_FLOOR_S) if params.time_limit is not None else math.inf
+        budget = _step_budget(params)
         _check_sizes(energy, params, reads)
         # each read its own stream (start and sweep orders), so the first k reads replay with reads=k
         streams = [np.random.default_rng(sequence) for sequence in read_sequences(seed, reads)]
@@ -556,7 +562,7 @@ class TankBackend(Backend):
         a field evaluation; the first reads are kept (so ``reads=k`` replays the run). Refused when one read's
         step alone does not fit: the deadline could not be kept."""
         per_read = field_s * EVALUATIONS_PER_STEP[params.integrator]
-        budget = max(STEP_SHARE * params.time_limit, STEP_FLOOR_S)
+        budget = _step_budget(params)
         if per_read > budget:
             raise TooLargeError(f"backend 'tank': one {params.integrator} step of one read takes {per_read:.2g} s on "
                                 f"this energy ({units:,} units), more than {100 * STEP_SHARE:g}% of the "
