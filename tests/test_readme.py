@@ -24,3 +24,17 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert tests in ci.splitlines()
     assert "venv" in ci
+
+
+def test_the_readme_s_recall_example_is_what_recall_prints(cli):
+    """The README shows `recall`'s output on the shipped cross; the run prints the same lines (its seed aside)."""
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"\$ hopsolve recall (\S+) (\S+)\n(.*?)\n\s*```", text, flags=re.S)
+    assert block is not None
+    patterns, cue, shown = block.group(1), block.group(2), block.group(3)
+    run = cli("recall", ROOT / patterns, ROOT / cue, "--seed", "1")
+    assert run.code == 0
+    expected = [line.strip() for line in shown.splitlines()]
+    printed = [line.strip() for line in run.out.strip().splitlines()]
+    assert printed[:-1] == expected[:-1]
+    assert printed[-1].split(", seed")[0] == expected[-1].split(", seed")[0]
