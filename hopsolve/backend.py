@@ -11,7 +11,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from hopsolve.energy import Energy
+from hopsolve.energy import Energy, check_allocation, format_count, max_matrix_bytes
+from hopsolve.errors import TooLargeError
 from hopsolve.params import build_params, require
 from hopsolve.sampleset import SampleSet
 
@@ -77,22 +78,20 @@ def check_run_size(*, reads: int, units: int, steps: int = 0, trace: bool = Fals
     :data:`SCHEDULE_BUILD_SHARE` of it (the whole schedule is built before the first step: 50 million sweeps
     took 3 s, so a 1 s limit would end at 3 s after no sweep at all). Fewer steps are then the user's fix; a
     schedule that builds in time but does not run in time is squeezed by the run, as before."""
-    from hopsolve.energy import check_allocation, format_count, max_matrix_bytes
-    from hopsolve.errors import MemoryLimitError, TooLargeError
-
     shown_reads, shown_steps = format_count(reads), format_count(steps)
     per_read = 8.0 * arrays * float(max(units, 1))
-    _check_reads_fit(reads, per_read, f"{shown_reads} {'read' if reads == 1 else 'reads'} of "
-                                      f"{format_count(units)} units")
+    fit = _most_that_fit(per_read)
+    check_allocation(per_read * float(reads), f"{shown_reads} {'read' if reads == 1 else 'reads'} of "
+                                              f"{format_count(units)} units",
+                     f"give at most {fit:,} {'read' if fit == 1 else 'reads'} (reads)" if fit >= 1 else
+                     "even one read is over it: this backend cannot hold the instance, try another")
     buildable = None if time_limit is None else max(schedule_steps_buildable(time_limit),
                                                     int(SCHEDULE_BUILD_FLOOR_S / SCHEDULE_BUILD_S_PER_STEP))
-    try:
-        check_allocation(8.0 * float(steps), f"a schedule of {shown_steps} {steps_name} ({steps_name})")
-    except MemoryLimitError as refused:  # sweeps=1e12 "to run until the limit" was refused with no way out
-        fit = int(min(max_matrix_bytes() // 8, buildable if buildable is not None else math.inf))
-        advice = f"give at most {format_count(fit)} {steps_name}"
-        raise MemoryLimitError(f"{refused}; {advice}" + (f", or leave {steps_name} to the time limit"
-                                                         if time_limit is not None else "")) from None
+    # sweeps=1e12 "to run until the limit" was refused with no way out: say what fits, or to leave them to it
+    most_steps = min(_most_that_fit(8.0), buildable if buildable is not None else math.inf)
+    check_allocation(8.0 * float(steps), f"a schedule of {shown_steps} {steps_name} ({steps_name})",
+                     f"give at most {format_count(most_steps)} {steps_name}"
+                     + (f", or leave {steps_name} to the time limit" if time_limit is not None else ""))
     building = SCHEDULE_BUILD_S_PER_STEP * float(steps)
     allowed = SCHEDULE_BUILD_SHARE * time_limit if time_limit is not None else 0.0
     if buildable is not None and building > max(allowed, SCHEDULE_BUILD_FLOOR_S):
@@ -107,18 +106,20 @@ def check_run_size(*, reads: int, units: int, steps: int = 0, trace: bool = Fals
                          f"a trace of {shown_reads} reads × {shown_steps} {steps_name} (trace)")
 
 
-def _check_reads_fit(reads: int, per_read: float, what: str) -> None:
-    """Refuse reads whose arrays (``per_read`` bytes each) would pass the memory limit, saying how many fit."""
-    from hopsolve.energy import check_allocation, max_matrix_bytes
-    from hopsolve.errors import MemoryLimitError
+def _most_that_fit(each: float) -> int:
+    """How many items of ``each`` bytes the memory limit holds (0 for an item past it or not finite; a large
+    count where the limit is unbounded, as inside the warm-up's miniatures)."""
+    limit = max_matrix_bytes()
+    if not np.isfinite(each) or each <= 0:
+        return 0
+    return int(limit // each) if np.isfinite(limit) else 10**18  # inf // each is NaN
 
-    try:
-        check_allocation(per_read * float(reads), what)
-    except MemoryLimitError as refused:
-        fit = int(max_matrix_bytes() // per_read) if np.isfinite(per_read) and per_read > 0 else 0
-        advice = (f"give at most {fit:,} {'read' if fit == 1 else 'reads'} (reads)" if fit >= 1 else
-                  "even one read is over it: this backend cannot hold the instance, try another")
-        raise MemoryLimitError(f"{refused}; {advice}") from None
+
+def time_left_phrase(left: float, limit: float, used_by: str) -> str:
+    """How a refusal says what the time limit leaves: ``more than the 0.3 s the time limit leaves``, or, where
+    nothing is left, that ``used_by`` used all of it ("more than the 0 s" read as a rounding slip)."""
+    return (f"more than the {left:.2g} s the time limit leaves" if left > 0 else
+            f"and {used_by} used all {limit:.2g} s the backend had")
 
 
 class Backend(ABC):

@@ -137,13 +137,15 @@ def format_bytes(nbytes: float) -> str:
     return f"{int(value):,} bytes"
 
 
-def check_allocation(nbytes: float, what: str) -> None:
+def check_allocation(nbytes: float, what: str, advice: str = "") -> None:
     """Refuse, before allocating, an array sized by the input that would pass the memory limit
-    (``HOPSOLVE_MAX_MATRIX_BYTES``, the largest single allocation hopsolve makes from a user's input)."""
+    (``HOPSOLVE_MAX_MATRIX_BYTES``, the largest single allocation hopsolve makes from a user's input); ``advice``,
+    where given, ends the message (what would fit)."""
     limit = max_matrix_bytes()
     if not np.isfinite(nbytes) or nbytes > limit:
         raise MemoryLimitError(f"{what} would need {format_bytes(float(nbytes))}, over the limit of "
-                            f"{format_bytes(limit).lstrip('~')} (HOPSOLVE_MAX_MATRIX_BYTES)")
+                               f"{format_bytes(limit).lstrip('~')} (HOPSOLVE_MAX_MATRIX_BYTES)"
+                               + (f"; {advice}" if advice else ""))
 
 
 def check_matrix_size(nonzeros: int, what: str, *, bytes_per_entry: float = _BYTES_PER_NONZERO,

@@ -12,7 +12,14 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
-from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size, schedule_steps_buildable
+from hopsolve.backend import (
+    Backend,
+    Callback,
+    TimedRunParams,
+    check_run_size,
+    schedule_steps_buildable,
+    time_left_phrase,
+)
 from hopsolve.backends import _group_kernels as GK
 from hopsolve.backends import _kernels as K
 from hopsolve.backends import _pattern_kernels as PAT
@@ -450,8 +457,7 @@ class AnnealBackend(Backend):
                                         generators)
             left = params.time_limit - (time.perf_counter() - started)
             if sweep_s > left and sweep_s >= 0.5 * params.time_limit:  # not a run that could do anything useful
-                room = (f"more than the {left:.2g} s the time limit leaves" if left > 0 else
-                        f"and setting the reads up used all {params.time_limit:.2g} s the backend had")
+                room = time_left_phrase(left, params.time_limit, "setting the reads up")
                 raise TooLargeError(f"backend 'anneal': one sweep of {reads:,} reads of {n:,} units takes about "
                                     f"{sweep_s:.2g} s, {room}; give fewer reads or a longer limit")
 

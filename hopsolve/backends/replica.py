@@ -65,7 +65,14 @@ from typing import Any, Literal
 
 import numpy as np
 
-from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size, schedule_steps_buildable
+from hopsolve.backend import (
+    Backend,
+    Callback,
+    TimedRunParams,
+    check_run_size,
+    schedule_steps_buildable,
+    time_left_phrase,
+)
 from hopsolve.backends import _kernels as K
 from hopsolve.backends import _replica_kernels as RK
 from hopsolve.backends import _tabu_kernels as TK
@@ -343,9 +350,7 @@ def _check_setup(per_replica: float, replicas: int, params: ReplicaParams, start
         per_replica = min(per_replica, confirm(replicas))
         left = params.time_limit - (time.perf_counter() - started)
     if 2 * per_replica * replicas > left:
-        # "more than the 0 s the time limit leaves" read as a rounding slip when timing the set-up used it all
-        room = (f"more than the {left:.2g} s the time limit leaves" if left > 0 else
-                f"and timing the set-up used all {params.time_limit:.2g} s the backend had")
+        room = time_left_phrase(left, params.time_limit, "timing the set-up")
         raise TooLargeError(f"backend 'replica': setting up {replicas} replicas of this energy and sweeping them "
                             f"once ({per_replica * 1e3:.2g} ms each) takes about {2 * per_replica * replicas:.2g} s, "
                             f"{room}; give a longer limit, fewer reads, or use anneal")
