@@ -550,28 +550,35 @@ def _flip_counted(model, reads, r, layout, flipped, flips):
 
 
 @numba.njit(cache=True, inline="always")
+def _symplectic_step(x, y, force, detuning, run):
+    """One coordinate's step of symplectic Euler: the momentum from the force, then the position from the new
+    momentum, with an inelastic wall at ``|x| = 1`` (the position stops there and its momentum is zeroed). Returns
+    ``(position, momentum)``. Written with selects, not branches: late in a run the walls hit are +1 and -1 alike,
+    and the loops that call this vectorise."""
+    momentum = y + run.dt * (-detuning * x + run.c0 * force)
+    new = x + run.dt * run.a0 * momentum
+    wall = (new > 1.0) | (new < -1.0)
+    momentum = 0.0 if wall else momentum
+    new = 1.0 if new > 1.0 else (-1.0 if new < -1.0 else new)
+    return new, momentum
+
+
+@numba.njit(cache=True, inline="always")
 def _move_read(model, run, reads, r, k, moved):
-    """Replica ``r``'s step ``k`` of symplectic Euler: momenta from the current fields, then positions from the new
-    momenta (inelastic walls at ``|x| = 1``); ``moved[i]`` gets each position's change. The fields are not touched."""
+    """Replica ``r``'s step ``k`` of symplectic Euler (:func:`_symplectic_step` on every coordinate, forces from the
+    current fields); ``moved[i]`` gets each position's change. The fields are not touched."""
     ballistic = not run.discrete
     detuning = run.a0 - run.pump[k]
     x, y, s = reads.x[r], reads.y[r], reads.spins[r]
     field = reads.field_x[r] if ballistic else reads.field_s[r]
     gsum = reads.gsum_x[r] if ballistic else reads.gsum_s[r]
     v = x if ballistic else s
-    if model.group_scale.shape[0] > 0:
-        for i in range(x.shape[0]):
-            force = field[i] + model.bias[i] + _group_field(model, gsum, i, v[i])
-            y[i] += run.dt * (-detuning * x[i] + run.c0 * force)
-    else:  # the same sums without the groups' (zero) term: a loop that vectorises
-        for i in range(x.shape[0]):
-            force = field[i] + model.bias[i]
-            y[i] += run.dt * (-detuning * x[i] + run.c0 * force)
-    for i in range(x.shape[0]):  # selects, not branches: late in a run the walls hit are +1 and -1 alike
-        new = x[i] + run.dt * run.a0 * y[i]
-        wall = (new > 1.0) | (new < -1.0)  # inelastic wall: stop at |x| = 1
-        y[i] = 0.0 if wall else y[i]
-        new = 1.0 if new > 1.0 else (-1.0 if new < -1.0 else new)
+    grouped = model.group_scale.shape[0] > 0
+    for i in range(x.shape[0]):
+        force = field[i] + model.bias[i]
+        if grouped:
+            force += _group_field(model, gsum, i, v[i])
+        new, y[i] = _symplectic_step(x[i], y[i], force, detuning, run)
         moved[i] = new - x[i]
         x[i] = new
 
@@ -579,7 +586,7 @@ def _move_read(model, run, reads, r, k, moved):
 @numba.njit(cache=True, inline="always")
 def _move_counting(model, run, reads, r, k):
     """:func:`_move_read` for a discrete run on a model without groups, in one pass that also counts the spins
-    whose signs the new positions change (what :func:`_flip_spins` counts first): the same arithmetic, so the same
+    whose signs the new positions change (what :func:`_flip_spins` counts first): the same step, so the same
     positions and momenta, with one pass over the replica's arrays instead of three and no position changes
     stored (a discrete step adds no position field). 20 × 1000 steps: K800 0.051 → 0.047 s, G22 0.135 → 0.114 s
     (RESULTS §9.3)."""
@@ -587,13 +594,8 @@ def _move_counting(model, run, reads, r, k):
     x, y, s, field = reads.x[r], reads.y[r], reads.spins[r], reads.field_s[r]
     flips = 0
     for i in range(x.shape[0]):
-        momentum = y[i] + run.dt * (-detuning * x[i] + run.c0 * (field[i] + model.bias[i]))
-        new = x[i] + run.dt * run.a0 * momentum
-        wall = (new > 1.0) | (new < -1.0)  # inelastic wall: stop at |x| = 1
-        y[i] = 0.0 if wall else momentum
-        new = 1.0 if new > 1.0 else (-1.0 if new < -1.0 else new)
-        x[i] = new
-        flips += _flips(new, s[i])
+        x[i], y[i] = _symplectic_step(x[i], y[i], field[i] + model.bias[i], detuning, run)
+        flips += _flips(x[i], s[i])
     return flips
 
 

@@ -572,7 +572,7 @@ class AnnealBackend(Backend):
         hot = float(positive.mean()) if len(positive) else 0.0
         cold = float(np.percentile(positive, 1)) if len(positive) else 0.0
         betas, beta_min, beta_max = self._betas(params, default_beta_range(hot, cold))
-        positions_of = np.argsort(item_at, axis=1)
+        positions_of = inverse_permutations(item_at)
         current = np.array([scale * view.value(p) for p in positions_of]) + view.offset
         best = current.copy()
         best_item_at = item_at.copy()
@@ -590,12 +590,13 @@ class AnnealBackend(Backend):
 
         def report() -> dict[str, Any]:
             row = int(np.argmin(best))
-            return {"best_energy": float(best[row]), "best_positions": np.argsort(best_item_at[row])}
+            return {"best_energy": float(best[row]),
+                    "best_positions": inverse_permutations(best_item_at[row:row + 1])[0]}
 
         progress = _run_chunked(betas, step, params, callback, report)
         final = best_item_at if params.keep_best else item_at
-        states = np.stack([view.layout.state(np.argsort(row), energy.vartype, energy.num_variables)
-                           for row in final])
+        states = np.stack([view.layout.state(row, energy.vartype, energy.num_variables)
+                           for row in inverse_permutations(final)])
         info = self._info(params, seed, beta_min, beta_max, "permutation", progress, started,
                           attempts * progress.done * reads, trace[:, : progress.done] if params.trace else None)
         return SampleSet.from_states(energy, states, **info)
@@ -625,7 +626,7 @@ class AnnealBackend(Backend):
                 positions = view.layout.positions(state)
                 if positions is None:
                     raise ParameterError("moves=permutation needs feasible initial states (permutation matrices)")
-                rows.append(np.argsort(positions))
+                rows.append(inverse_permutations(positions[None])[0])
             tours = np.array(rows, dtype=np.int64)
         elif params.start in ("greedy", "space-filling"):
             first = (greedy_tour(problem.metric, problem.neighbours) if params.start == "greedy"
@@ -662,7 +663,7 @@ class AnnealBackend(Backend):
         def report() -> dict[str, Any]:
             row = int(np.argmin(state.best))
             return {"best_energy": float(unit * state.best[row] + view.offset), "best_length": float(state.best[row]),
-                    "best_positions": np.argsort(state.best_tours[row])}
+                    "best_positions": inverse_permutations(state.best_tours[row:row + 1])[0]}
 
         progress = _run_chunked(betas, step, params, callback, report, started, first_sweep=first_sweep)
         final = state.best_tours if params.keep_best else state.tours
