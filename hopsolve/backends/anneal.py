@@ -641,9 +641,15 @@ class AnnealBackend(Backend):
         lengths = (np.full(reads, float(start_length)) if start_length is not None and initial_states is None
                    else np.array([float(view.metric.tour_length(t)) for t in tours]))
         generators = kernel_states(seed, reads)
+        sample_stream = np.uint64(generators[0] ^ np.uint64(0x9E3779B97F4A7C15) | np.uint64(1))
+        # one move first, untimed, so that the timing below is the kernel's pace and not its compilation (a solve
+        # called without prepare, in a fresh process, compiles or loads the kernel here: seconds, which would
+        # project a first sweep too long for any limit); it draws from its own copy of the stream, so the sample
+        # is the same either way
+        TK.sample_deltas(problem, tours[0].copy(), positions[0].copy(), mix, 1, sample_stream)
         sampled_at = time.perf_counter()
         sample = TK.sample_deltas(problem, tours[0].copy(), positions[0].copy(), mix, TOUR_DELTA_SAMPLE,
-                                  np.uint64(generators[0] ^ np.uint64(0x9E3779B97F4A7C15) | np.uint64(1)))
+                                  sample_stream)
         # the first sweep's cost before any pace is known, from the sample's pace (a move is about a delta): 1,000
         # reads of rl5915 swept once past a 1 s limit
         threads = min(params.threads or numba.get_num_threads(), max(reads, 1))
