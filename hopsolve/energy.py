@@ -193,8 +193,42 @@ def _state_blocks(rows: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
         yield lo, np.asarray(rows[lo:lo + step], dtype=np.float64)
 
 
+def _real_matrix(value: Any, what: str) -> sp.csr_matrix:
+    """``value`` as a float64 CSR matrix, refusing what the conversion would silently change or fail on deep
+    inside scipy: complex entries (their imaginary parts were dropped with only a warning), more or fewer than two
+    dimensions, and entries that are not numbers."""
+    if sp.issparse(value):
+        if np.iscomplexobj(value.data if hasattr(value, "data") else value):
+            raise ParameterError(f"{what} must be real, got complex entries")
+        if len(value.shape) != 2:
+            raise ParameterError(f"{what} must be a 2-d matrix, got shape {value.shape}")
+        return sp.csr_matrix(value, dtype=np.float64)
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"{what} must be a 2-d matrix of numbers ({exc})") from None
+    if np.iscomplexobj(array):
+        raise ParameterError(f"{what} must be real, got complex entries")
+    if array.ndim != 2:
+        raise ParameterError(f"{what} must be a 2-d matrix of numbers, got {array.ndim} dimension(s)"
+                             + (f" of shape {array.shape}" if array.ndim else f" ({value!r})"))
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise ParameterError(f"{what} must be a 2-d matrix of numbers, got entries of type {array.dtype}")
+    return sp.csr_matrix(array, dtype=np.float64)
+
+
+def _check_finite(name: str, coupling: sp.csr_matrix, linear: np.ndarray, offset: float) -> None:
+    """A term's coefficients are finite numbers: NaN or inf ones were taken and gave NaN or inf energies (the exact
+    backend called such a state proven optimal); only the backends' spin models refused them, each in its own
+    words (tank's "the integration diverged … give a smaller dt")."""
+    for part, values in (("couplings", coupling.data), ("linear part", linear), ("offset", np.array([offset]))):
+        if not np.isfinite(values).all():
+            bad = values[~np.isfinite(values)][0]
+            raise ParameterError(f"term {name!r}: its {part} must be finite numbers, got {bad}")
+
+
 def _symmetric_zero_diagonal(matrix: Any, n: int) -> sp.csr_matrix:
-    mat = sp.csr_matrix(matrix, dtype=np.float64)
+    mat = _real_matrix(matrix, "the quadratic part")
     if mat.shape != (n, n):
         raise ParameterError(f"quadratic part must be {n}×{n}, got {mat.shape}")
     if mat.diagonal().any():
@@ -254,9 +288,15 @@ class QuadraticTerm(Term):
     @classmethod
     def build(cls, name: str, coupling: Any, linear: Any = None, offset: float = 0.0) -> QuadraticTerm:
         """Validate and normalise the parts (symmetric, zero diagonal, float64)."""
+        if linear is None and len(np.shape(coupling)) != 2:
+            raise ParameterError(f"term {name!r}: the couplings must be a 2-d matrix, got {coupling!r:.60}")
         n = np.shape(coupling)[0] if linear is None else len(linear)
+        if linear is not None and np.iscomplexobj(linear):
+            raise ParameterError(f"term {name!r}: its linear part must be real, got complex entries")
         lin = np.zeros(n) if linear is None else np.asarray(linear, dtype=np.float64).copy()
-        return cls(name, _symmetric_zero_diagonal(coupling, n), lin, float(offset))
+        matrix = _symmetric_zero_diagonal(coupling, n)
+        _check_finite(name, matrix, lin, float(offset))
+        return cls(name, matrix, lin, float(offset))
 
     @property
     def num_variables(self) -> int:
@@ -296,13 +336,15 @@ class QuadraticTerm(Term):
         if source is target:
             return self
         w, b, c = self.coupling, self.linear, self.offset
-        row_sums = np.asarray(w.sum(axis=1)).ravel()
-        total = float(row_sums.sum())
-        if source is Vartype.SPIN:  # s = 2x - 1
-            return QuadraticTerm(self.name, (4.0 * w).tocsr(), 2.0 * b - 2.0 * row_sums,
-                                 c - 0.5 * total + float(b.sum()))
-        return QuadraticTerm(self.name, (0.25 * w).tocsr(), 0.5 * b + 0.25 * row_sums,
-                             c - 0.125 * total - 0.5 * float(b.sum()))
+        # sums past float64 become inf (or nan), which the spin model then refuses in one line, without warnings
+        with np.errstate(over="ignore", invalid="ignore"):
+            row_sums = np.asarray(w.sum(axis=1)).ravel()
+            total = float(row_sums.sum())
+            if source is Vartype.SPIN:  # s = 2x - 1
+                return QuadraticTerm(self.name, (4.0 * w).tocsr(), 2.0 * b - 2.0 * row_sums,
+                                     c - 0.5 * total + float(b.sum()))
+            return QuadraticTerm(self.name, (0.25 * w).tocsr(), 0.5 * b + 0.25 * row_sums,
+                                 c - 0.125 * total - 0.5 * float(b.sum()))
 
     def quadratic(self, vartype: Vartype) -> QuadraticTerm:
         return self
@@ -1023,7 +1065,7 @@ class Energy:
     @classmethod
     def from_qubo(cls, q: Any, offset: float = 0.0, name: str = "objective") -> Energy:
         """``E(x) = xᵀ Q x + offset`` on bits; Q need not be symmetric, its diagonal is the linear part."""
-        mat = sp.csr_matrix(q, dtype=np.float64)
+        mat = _real_matrix(q, "Q")
         if mat.shape[0] != mat.shape[1]:
             raise ParameterError(f"Q must be square, got {mat.shape}")
         sym = mat + mat.T
@@ -1033,8 +1075,15 @@ class Energy:
 
     @classmethod
     def from_ising(cls, h: Any, j: Any, offset: float = 0.0, name: str = "objective") -> Energy:
-        """dimod's convention ``Σ h_i s_i + Σ_{i<j} J_ij s_i s_j + offset``; J may be given upper or symmetric."""
-        mat = sp.csr_matrix(j, dtype=np.float64)
+        """dimod's convention ``Σ h_i s_i + Σ_{i<j} J_ij s_i s_j + offset``. As in dimod, where ``(i, j)`` and
+        ``(j, i)`` name one coupling, ``J[i, j]`` and ``J[j, i]`` add: give each coupling once (the upper triangle,
+        say); a symmetric J counts every coupling twice. A nonzero diagonal (``s_i² = 1``, a constant) is refused,
+        as dimod refuses self-loops."""
+        mat = _real_matrix(j, "J")
+        if mat.shape[0] != mat.shape[1]:
+            raise ParameterError(f"J must be square, got {mat.shape}")
+        if mat.diagonal().any():
+            raise ParameterError("J must have a zero diagonal (s_i·s_i = 1 is a constant: add it to the offset)")
         upper = sp.triu(mat, 1) + sp.tril(mat, -1).T
         return cls.from_hopfield(-(upper + upper.T), -np.asarray(h, dtype=np.float64), offset, Vartype.SPIN, name)
 

@@ -132,6 +132,9 @@ def _from_qubo_dict(source: Mapping, registry: Registry, problem: str | None) ->
             values.append(float(value))
         except (TypeError, ValueError):
             raise ParameterError(f"a QUBO dict maps pairs (i, j) to numbers; {key!r} maps to {value!r}") from None
+        except OverflowError:  # an int past float64's range (10**400)
+            raise ParameterError(f"a QUBO dict's coefficients must fit a 64-bit float; {key!r} maps to a number "
+                                 "too large for one") from None
         for label in key:
             index.setdefault(label, len(index))
         rows.append(index[key[0]])

@@ -10,6 +10,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import hopsolve
 from hopsolve import Energy, GroupSquareTerm, ParameterError, QuadraticTerm, TooLargeError, Vartype
 from hopsolve.testing import random_energy
 
@@ -304,3 +305,66 @@ def test_energies_are_scored_in_blocks_as_one_state_at_a_time(density, monkeypat
         assert energy.energies(states[:0]).shape == (0,)
     with pytest.raises(ParameterError, match="40 columns"):
         energy.energies(states[:, :39])
+
+
+def test_ising_couplings_given_in_both_triangles_add_as_in_dimod():
+    """``J[i, j]`` and ``J[j, i]`` name one coupling and add, as dimod's ``(i, j)`` and ``(j, i)`` do: a symmetric J
+    counts each coupling twice (the docstring said "upper or symmetric", as if both meant the same)."""
+    dimod = pytest.importorskip("dimod")
+    symmetric = np.array([[0.0, 1.0], [1.0, 0.0]])
+    energy = Energy.from_ising([0.0, 0.0], symmetric)
+    bqm = dimod.BQM.from_ising({0: 0.0, 1: 0.0}, {(0, 1): 1.0, (1, 0): 1.0})
+    for s in all_states(2, Vartype.SPIN):
+        assert energy.energy(s) == bqm.energy(dict(enumerate(s)))
+    assert Energy.from_ising([0.0, 0.0], np.triu(symmetric)).energy([1, 1]) == 1.0
+    with pytest.raises(ParameterError, match="zero diagonal"):
+        Energy.from_ising([0.0, 0.0], [[1.0, 1.0], [0.0, 0.0]])  # s_i² = 1: was dropped silently
+
+
+@pytest.mark.parametrize("build", [
+    lambda bad: Energy.from_qubo(np.array([[bad, 1.0], [0.0, 0.0]])),
+    lambda bad: Energy.from_qubo(np.array([[0.0, bad], [0.0, 0.0]])),
+    lambda bad: Energy.from_qubo(np.zeros((2, 2)), offset=bad),
+    lambda bad: Energy.from_ising([0.0, bad], [[0.0, 1.0], [0.0, 0.0]]),
+    lambda bad: Energy.from_hopfield([[0.0, bad], [bad, 0.0]], [0.0, 0.0]),
+])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_coefficients_are_refused_where_the_energy_is_built(build, bad):
+    """NaN and inf were taken by the constructors: the exact backend then called a state of energy inf (or nan)
+    proven optimal, and tank said "the integration diverged … give a smaller dt"."""
+    with pytest.raises(ParameterError, match="must be finite"):
+        build(bad)
+
+
+def test_the_exact_backend_never_sees_an_infinite_coupling():
+    from hopsolve.backends.exact import ExactBackend
+
+    with pytest.raises(ParameterError, match="finite"):
+        ExactBackend().solve(Energy.from_ising([0.0, 1.0], [[0.0, np.inf], [0.0, 0.0]]), ExactBackend.Params())
+
+
+@pytest.mark.parametrize(("value", "match"), [
+    (np.array([[1j, 0.0], [0.0, 1.0]]), "must be real"),
+    (sp.csr_matrix(np.array([[1j, 0.0], [0.0, 1.0]])), "must be real"),
+    (np.zeros((2, 2, 2)), "2-d matrix"),
+    (np.array([["a", "b"], ["c", "d"]]), "matrix of numbers"),
+])
+def test_a_qubo_matrix_that_is_not_real_and_2_d_is_refused(value, match):
+    with pytest.raises(ParameterError, match=match):
+        Energy.from_qubo(value)
+
+
+def test_a_coupling_that_is_not_a_matrix_is_refused_in_words():
+    with pytest.raises(ParameterError, match="2-d matrix"):
+        Energy.from_hopfield("abc")  # was an IndexError from np.shape
+
+
+def test_coefficients_whose_flip_changes_overflow_are_refused():
+    """Couplings of 1e308 are finite, but a flip's energy change is not: an internal OverflowError came out of the
+    integer-delta bound."""
+    with pytest.raises(ParameterError, match="too large"):
+        hopsolve.solve({("a", "a"): 1e308, ("a", "b"): 1e308, ("b", "b"): 1e308}, seed=1)
+    with pytest.raises(ParameterError, match="64-bit float"):
+        hopsolve.solve({("a", "a"): 10**400})
+    with pytest.raises(ParameterError, match="must be real"):
+        hopsolve.solve(np.array([[1j, 0.0], [0.0, 1.0]]))  # was solved on the real part, with a warning

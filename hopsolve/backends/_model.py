@@ -283,14 +283,15 @@ def compile_spin_model(energy: Energy, deadline: float | None = None) -> SpinMod
         coupling.eliminate_zeros()
         coupling.sort_indices()
     if not np.isfinite(coupling.data).all() or not np.isfinite(bias).all():
-        raise ParameterError("the energy has non-finite coefficients")
+        raise ParameterError("the energy has non-finite coefficients (NaN or inf, or finite ones so large that "
+                             "their sums overflow a 64-bit float: scale the problem down)")
     max_groups = max((len(f.targets) for f in families), default=0)
     group_of = np.full((len(families), n), -1, dtype=np.int64)
     group_target = np.zeros((len(families), max(max_groups, 1)))
     for k, fam in enumerate(families):
         group_of[k] = fam.groups
         group_target[k, : len(fam.targets)] = fam.targets
-    return SpinModel(
+    model = SpinModel(
         n=n,
         indptr=coupling.indptr.astype(np.int64, copy=False),  # no copy where the type is already right
         indices=coupling.indices.astype(np.int32, copy=False),
@@ -300,6 +301,20 @@ def compile_spin_model(energy: Energy, deadline: float | None = None) -> SpinMod
         group_target=group_target,
         group_scale=np.array([f.scale for f in families], dtype=np.float64),
     )
+    _check_flip_changes_finite(model)
+    return model
+
+
+def _check_flip_changes_finite(model: SpinModel) -> None:
+    """Refuse coefficients so large that a flip's energy change overflows float64 (couplings of 1e308 summed to
+    inf, and an internal OverflowError came out of the integer-delta bound): every coefficient is finite, but the
+    energy changes the backends compute from them would not be."""
+    with np.errstate(over="ignore"):
+        largest = model.coefficient_scales()[0]
+    if not np.isfinite(largest):
+        biggest = max(float(np.abs(model.data).max(initial=0.0)), float(np.abs(model.bias).max(initial=0.0)))
+        raise ParameterError(f"the energy's coefficients are too large (up to {biggest:.3g}): a single flip's energy "
+                             "change overflows a 64-bit float; scale the problem down")
 
 
 def to_spins(states: np.ndarray, vartype: Vartype) -> np.ndarray:
