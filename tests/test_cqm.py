@@ -176,6 +176,47 @@ def test_quadratic_constraints_and_unscalable_coefficients_are_refused():
         CqmProblem().encode(from_cqm(cqm))
 
 
+def test_soft_constraints_are_refused_not_held_hard():
+    """A soft constraint (weight 0.5) was solved as a hard one, its weight ignored: the answer then missed the
+    model's optimum under dimod's meaning, without a word."""
+    import hopsolve
+
+    b0, b1 = dimod.Binaries(["b0", "b1"])
+    cqm = dimod.ConstrainedQuadraticModel()
+    cqm.set_objective(-b0 - b1)
+    cqm.add_constraint(b0 + b1 <= 1, label="hard")
+    cqm.add_constraint(b0 - b1 <= 0, label="soft", weight=0.5)
+    with pytest.raises(ParameterError, match="constraint 'soft' is soft"):
+        hopsolve.solve(cqm, seed=1)
+    with pytest.raises(ParameterError, match="soft"):
+        hopsolve.solve(cqm, baseline="ortools-cpsat", seed=1)
+
+
+@pytest.mark.parametrize(("constraint", "said"), [
+    ("b0 + b1 >= 3", "its left side is at most 2 < 3"),  # was "its smallest left side is -2 > -3": negated
+    ("b0 + b1 + 2 <= 1", "its left side is at least 2 > 1"),
+    ("2 * b0 + 2 * b1 - 1 >= 5", "its left side is at most 3 < 5"),
+    ("0.5 * b0 <= -1", "its left side is at least 0 > -1"),  # was scaled to 5 and -10
+])
+def test_a_constraint_that_can_never_hold_is_named_in_the_model_s_own_terms(constraint, said):
+    b0, b1 = dimod.Binaries(["b0", "b1"])
+    cqm = dimod.ConstrainedQuadraticModel()
+    cqm.set_objective(-b0 - b1)
+    cqm.add_constraint(eval(constraint), label="c")  # noqa: S307 - the test's own literal expressions
+    with pytest.raises(ParameterError, match=re.escape(f"constraint 'c' can never hold ({said})")):
+        CqmProblem().encode(from_cqm(cqm))
+
+
+def test_a_model_without_variables_reports_its_offset_as_its_objective():
+    """dimod gives an empty sample the energy 0 whatever the offset: the result said objective 0, energy 3."""
+    import hopsolve
+
+    cqm = dimod.ConstrainedQuadraticModel()
+    cqm.set_objective(dimod.QuadraticModel() + 3.0)
+    result = hopsolve.solve(cqm, seed=1)
+    assert result.objective == 3.0 == result.energy
+
+
 def _registry():
     from hopsolve.plugins import build_registry
 

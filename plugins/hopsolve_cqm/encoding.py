@@ -3,7 +3,8 @@
 The rules, in the order they are applied:
 
 - **Variables.** Binary variables are units; spin variables are rewritten as binary ones (``s = 2x − 1``, dimod's
-  ``spin_to_binary``) and reported as ±1 again. Integer and real variables are refused.
+  ``spin_to_binary``) and reported as ±1 again. Integer and real variables are refused, and so are soft
+  (weighted) constraints: every constraint is held hard.
 - **One-hot groups.** A discrete constraint (``cqm.add_discrete``), or any linear equality ``Σ x_i = 1`` with unit
   coefficients over variables not yet in a group, becomes a one-hot group (:class:`hopsolve.OneHotGroups`), so
   the backends move inside it (anneal changes which unit is on, hopfield takes the winner, tank a softmax). Its
@@ -200,9 +201,13 @@ def compile_cqm(data: CqmData, weights: dict[str, float] | None = None) -> Energ
         low, high = float(np.minimum(coefficients, 0).sum()), float(np.maximum(coefficients, 0).sum())
         if high <= rhs:
             continue  # always holds
-        if low > rhs:
-            raise ParameterError(f"cqm: constraint {label!r} can never hold (its smallest left side is {low:g} "
-                                 f"> {rhs:g})")
+        if low > rhs:  # said in the model's own terms: not negated (≥), not scaled, with its offset
+            given = np.array([float(lhs.linear[v]) for v in lhs.linear])
+            smallest = float(np.minimum(given, 0).sum()) + float(lhs.offset)
+            largest = float(np.maximum(given, 0).sum()) + float(lhs.offset)
+            bound = (f"its left side is at most {largest:g} < {float(constraint.rhs):g}" if sense is Sense.Ge
+                     else f"its left side is at least {smallest:g} > {float(constraint.rhs):g}")
+            raise ParameterError(f"cqm: constraint {label!r} can never hold ({bound})")
         if rhs == 1.0 and np.all(coefficients == 1.0):
             for a, i in enumerate(units):
                 for j in units[a + 1:]:

@@ -40,6 +40,12 @@ def from_cqm(cqm: Any, name: str = "cqm", source: str | None = None) -> Instance
         raise ParameterError(f"expected a dimod.ConstrainedQuadraticModel, got {type(cqm).__name__}")
     if not is_finite_model(cqm):
         raise ParameterError("cqm: the model has a non-finite coefficient")
+    soft = [label for label, constraint in cqm.constraints.items() if constraint.lhs.is_soft()]
+    if soft:  # were solved as hard constraints, their weights ignored
+        raise ParameterError(f"cqm: constraint {soft[0]!r} is soft ({len(soft)} of the model's "
+                             f"{len(cqm.constraints)} constraints are); hopsolve's cqm problem holds every "
+                             "constraint hard, so it takes no soft ones: add it without a weight, or put its penalty "
+                             "in the objective")
     return Instance("cqm", name, cqm_data(cqm), source=source)
 
 
@@ -100,7 +106,9 @@ class CqmProblem(Problem):
             amounts = table.violations(np.array([sample[v] for v in data.variables]))
             violations = {label: amounts[k] for k, label in enumerate(table.labels) if amounts[k] > 0}
             feasible = bool((amounts <= FEASIBILITY_TOLERANCE).all())
-        return Solution({str(v): value for v, value in sample.items()}, float(cqm.objective.energy(sample)), feasible,
+        # dimod's energy of an empty sample is 0, whatever the offset: a model without variables is its offset
+        objective = float(cqm.objective.energy(sample)) if sample else float(cqm.objective.offset)
+        return Solution({str(v): value for v, value in sample.items()}, objective, feasible,
                         {str(label): float(amount) for label, amount in violations.items()})
 
     def decode(self, instance: Instance, energy: Energy, state: np.ndarray, *, repair: bool = False) -> Solution:
