@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from hopsolve.energy import check_allocation
 from hopsolve.errors import ParameterError, UserError
 from hopsolve.plugins import Registry, default_registry
 from hopsolve.problem import Instance
@@ -146,6 +147,10 @@ def _from_qubo_dict(source: Mapping, registry: Registry, problem: str | None) ->
 
 
 def _from_qubo_matrix(source: Any, registry: Registry, problem: str | None) -> Prepared:
+    shape = np.shape(source)
+    if len(shape) == 2:  # a sparse matrix of 10⁹ variables and two entries: scipy's conversion met a MemoryError
+        check_allocation(8.0 * (float(shape[0]) + 1.0), f"one array over the {shape[0]:,} variables of this QUBO",
+                         "solve fewer variables (drop the ones without coefficients)")
     return Prepared("qubo", registry.problem("qubo").from_qubo(source, name="qubo"))
 
 

@@ -380,3 +380,11 @@ def test_a_timed_run_s_decoding_ends_at_the_limit_with_the_best_reads(registry, 
     assert result.info["timed_out"]  # the reads left undecoded are the limit's doing
     lengths = [instance.data.tour_length(np.argsort(p)) for p in reads]  # a read is positions: its tour sorts them
     assert solution.objective == min(lengths)  # the lowest energy is the shortest tour
+
+
+def test_a_sparse_qubo_of_a_billion_variables_is_refused_before_scipy_converts_it():
+    """Two entries in a 10⁹ × 10⁹ sparse matrix: scipy's conversion to CSR allocated 3.7 GiB and raised a
+    MemoryError after 13 s; the variables' count is now checked against the memory limit first."""
+    q = sp.coo_matrix(([1.0, -1.0], ([0, 5], [1, 5])), shape=(10**9, 10**9))
+    with pytest.raises(hopsolve.MemoryLimitError, match="1,000,000,000 variables of this QUBO"):
+        hopsolve.solve(q, seed=1, reads=1)
