@@ -58,6 +58,15 @@ STABILITY = 1.8
 """The derived step keeps ``dt·ω_max`` at most this (symplectic Euler on an oscillator of frequency ω is stable
 only for ``dt·ω < 2``)."""
 
+DISCRETE_KICK = 1.6
+"""A discrete (dSB) run's derived step also keeps ``dt²·a0·c0·ρ`` at most this: the distance one step's largest
+force, ``c0·ρ`` (ρ the couplings' spectral radius: what ``W·sign(x)`` reaches on its leading mode), moves a
+position. Past the walls' span of 2 the leading mode jumps from wall to wall every step and never settles: on
+dense couplings of nonzero mean (dimod's ``gnp_random_bqm``, c0·ρ of 4–7.5 against about 1 for SK models) dSB
+ended at a quarter to a half of anneal's energy (-56 against -228 on 100 spins), and Gset's G1 (c0·ρ = 3.5) 75
+below bSB's cut. 1.6 leaves 20% of margin; it changes no step where c0·ρ ≤ 1 (±1 and Gaussian SK models keep
+Goto's 1.25). Measured in RESULTS §9.4."""
+
 LANCZOS_STEPS = 24
 """At most this many Lanczos steps (one coupling product each) estimate the spectral radius."""
 
@@ -97,7 +106,8 @@ class BifurcationParams(TimedRunParams):
     """Time step; default ``min(1.25, 1.8/ω_max)``: Goto et al.'s (2021) 1.25, made smaller where the fastest
     oscillation at zero pump, ``ω_max = √(a0·(a0 + c0·ρ))`` with ρ the spectral radius of the couplings (by power
     iteration), would make symplectic Euler unstable (``dt·ω ≥ 2``). Dense ±1 graphs keep 1.25 (c0·ρ ≈ 1); sparse
-    Gset graphs, whose ρ is near their degree rather than 2σ√N, get about 1 (G22: 0.97)."""
+    Gset graphs, whose ρ is near their degree rather than 2σ√N, get about 1 (G22: 0.97). A discrete run's step is
+    also at most ``√(1.6 / (a0·c0·ρ))`` (:data:`DISCRETE_KICK`: G22 0.82, dense couplings of nonzero mean 0.45–0.6)."""
     a0: float = 1.0
     """Final pump amplitude (also the detuning and the position coefficient), 1 as in Goto et al."""
     c0: float | None = None
@@ -248,10 +258,13 @@ def spectral_radius(model: SB.SBModel, n: int, deadline: float | None = None, re
     return radius
 
 
-def stable_step(a0: float, c0: float, radius: float) -> float:
-    """``min(DT_CAP, STABILITY/ω_max)`` with ``ω_max² = a0·(a0 + c0·ρ)`` (see :attr:`BifurcationParams.dt`)."""
+def stable_step(a0: float, c0: float, radius: float, discrete: bool = False) -> float:
+    """``min(DT_CAP, STABILITY/ω_max)`` with ``ω_max² = a0·(a0 + c0·ρ)`` (see :attr:`BifurcationParams.dt`); for a
+    ``discrete`` run also at most ``√(DISCRETE_KICK / (a0·c0·ρ))`` (see :data:`DISCRETE_KICK`)."""
     omega = math.sqrt(max(a0 * (a0 + c0 * radius), 0.0))
-    return DT_CAP if omega == 0.0 else min(DT_CAP, STABILITY / omega)
+    dt = DT_CAP if omega == 0.0 else min(DT_CAP, STABILITY / omega)
+    kick = a0 * c0 * radius
+    return min(dt, math.sqrt(DISCRETE_KICK / kick)) if discrete and kick > 0.0 else dt
 
 
 def _with_bias_spin(model: SpinModel) -> SpinModel:
@@ -436,7 +449,7 @@ class BifurcationBackend(Backend):
         spins = state.spins
         radius = spectral_radius(kernel_model, model.n, None if params.time_limit is None
                                  else started + params.time_limit, reads)
-        dt = params.dt if params.dt is not None else stable_step(params.a0, c0, radius)
+        dt = params.dt if params.dt is not None else stable_step(params.a0, c0, radius, discrete=not ballistic)
 
         def gauged(spins: np.ndarray) -> np.ndarray:
             """Spins of the energy (with the extra spin, each row flipped so that it is +1)."""
