@@ -402,9 +402,22 @@ def _tell(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
 
+def _check_scheduler_address(address: str) -> None:
+    """Refuse at once a ``--scheduler`` that cannot be an address: an empty one ran the bench locally, and a port
+    past 65535 waited out the 10 s connection timeout before failing."""
+    if not address.strip():
+        raise UserError("--scheduler: an empty address; give the Dask scheduler's, tcp://host:port")
+    host_port = address.split("://", 1)[-1]
+    port = host_port.rsplit(":", 1)[1] if ":" in host_port and not host_port.endswith("]") else None
+    if port is not None and not (port.isdigit() and 0 < int(port) < 65536):
+        raise UserError(f"--scheduler {address!r}: the port must be a number from 1 to 65535, got {port!r}")
+
+
 def _bench_executor(args: argparse.Namespace) -> str:
     """Where ``bench`` runs its tasks: ``--executor`` if given, else Dask where ``--scheduler`` or ``--workers``
     asks for it, else locally. Options that the chosen executor would ignore are refused, not dropped."""
+    if args.scheduler is not None:
+        _check_scheduler_address(args.scheduler)
     executor = args.executor or ("dask" if args.scheduler or args.workers is not None else "local")
     if executor == "local" and (args.scheduler or args.workers is not None):
         raise UserError(f"{'--scheduler' if args.scheduler else '--workers'} is for --executor dask, not local")

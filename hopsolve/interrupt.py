@@ -96,16 +96,66 @@ WORKER_NAME = "hopsolve-solve"
 
 
 class DeadlinePassed(Exception):
-    """:func:`run_stoppably`'s work was still running at its ``deadline`` and was left unfinished in its thread."""
+    """:func:`run_stoppably`'s work was still running at its ``deadline``: stopped there (see :func:`_stop_thread`),
+    or, where it could not be, left unfinished in its thread."""
+
+
+class _StoppedAtDeadline(BaseException):
+    """Raised inside the work's thread at its deadline (a ``BaseException``, so that a library's ``except
+    Exception`` does not swallow it)."""
+
+
+STOP_WAIT_SECONDS = 0.5
+"""How long :func:`run_stoppably` waits, after raising :class:`_StoppedAtDeadline` in the work's thread, for the work
+to unwind before abandoning it."""
+
+
+def _stop_thread(thread: threading.Thread) -> None:
+    """Raise :class:`_StoppedAtDeadline` in ``thread`` at its next Python bytecode (CPython's
+    ``PyThreadState_SetAsyncExc``). Pure-Python work (networkx's heuristics) stops within microseconds; a thread
+    inside one long native call stops only when the call returns."""
+    import ctypes
+
+    if thread.ident is not None:
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(_StoppedAtDeadline))
+
+
+def _run_until(work: Callable[[], T], deadline: float, poll_seconds: float) -> T:
+    """Off the main thread (a Dask worker's task thread, a bench worker): ``work()`` in a thread of its own, stopped
+    at ``deadline`` (:func:`_stop_thread`), so that a solver that cannot stop by itself does not run on for
+    minutes past its limit there (a networkx baseline on a Dask worker ran 10 minutes past a 1 s limit)."""
+    box: dict[str, Any] = {}
+    context = contextvars.copy_context()
+
+    def target() -> None:
+        try:
+            box["value"] = context.run(work)
+        except BaseException as exc:  # handed to the caller's thread below
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name=WORKER_NAME, daemon=True)
+    thread.start()
+    thread.join(max(0.0, deadline - time.perf_counter()))
+    if thread.is_alive():
+        _stop_thread(thread)
+        thread.join(STOP_WAIT_SECONDS)
+        raise DeadlinePassed
+    if isinstance(box.get("error"), _StoppedAtDeadline):
+        raise DeadlinePassed
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 def run_stoppably(work: Callable[[], T], poll_seconds: float = 0.05, deadline: float | None = None
                   ) -> tuple[T, bool]:
     """Run ``work()`` so that Ctrl-C stops it through its :func:`stoppable` actions; returns its value and whether
     it was interrupted. Exceptions from ``work`` are re-raised in the caller. With a ``deadline``
-    (``time.perf_counter()``), work still running then is abandoned as after a second Ctrl-C, but with
-    :class:`DeadlinePassed` raised: work that cannot stop by itself at a time limit (see
-    ``Baseline.stops_at_time_limit``). Outside the main thread the work runs directly, deadline or not.
+    (``time.perf_counter()``), work still running then is stopped by an exception raised in its thread
+    (:func:`_stop_thread`; where it is inside a long native call, abandoned after :data:`STOP_WAIT_SECONDS`), and
+    :class:`DeadlinePassed` is raised: work that cannot stop by itself at a time limit (see
+    ``Baseline.stops_at_time_limit``). Outside the main thread nothing can deliver Ctrl-C: the work runs directly,
+    or, with a deadline, in a thread stopped at it (:func:`_run_until`).
 
     On Ctrl-C every stop action is called, and so is any the work registers later (a solver still building its
     model is stopped as soon as it starts searching); they are called again at every poll until the work ends, as
@@ -119,7 +169,7 @@ def run_stoppably(work: Callable[[], T], poll_seconds: float = 0.05, deadline: f
     sleeps between polls: a ``KeyboardInterrupt`` raised inside ``Event.wait`` (a lock's wait), as a Ctrl-C
     delivered twice did, broke the lock ("RuntimeError: release unlocked lock", an internal error)."""
     if threading.current_thread() is not threading.main_thread():
-        return work(), False
+        return (work() if deadline is None else _run_until(work, deadline, poll_seconds)), False
     request = StopRequest()
     context = contextvars.copy_context()
     context.run(_request.set, request)
@@ -150,6 +200,11 @@ def run_stoppably(work: Callable[[], T], poll_seconds: float = 0.05, deadline: f
             except KeyboardInterrupt:  # where SIGINT has a handler of its own that raises it
                 presses.append(time.monotonic())
             if deadline is not None and not finished.is_set() and thread.is_alive() and time.perf_counter() >= deadline:
+                _stop_thread(thread)
+                stop_by = time.perf_counter() + STOP_WAIT_SECONDS
+                while not finished.is_set() and thread.is_alive() and time.perf_counter() < stop_by:
+                    with suppress(KeyboardInterrupt):  # slept, not waited on a lock (see above)
+                        time.sleep(poll_seconds / 5)
                 raise DeadlinePassed
             if not presses:
                 continue

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import importlib.metadata as metadata
-import multiprocessing
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -341,15 +340,15 @@ def _run_baseline(registry: Registry, problem: Problem, instance: Instance, name
     owner = f"baseline {name!r}"
     built = solver.params(_solver_values(solver.Params, owner, params, reads, None, False))
     start = time.perf_counter()
-    # a baseline that cannot stop at a limit is left unfinished when it passes, except in a bench worker process,
-    # whose parent ends the process at the bench's own deadline (an abandoned thread would slow its next tasks)
-    abandon = explicit_time_limit and not solver.stops_at_time_limit and multiprocessing.parent_process() is None
+    # a baseline that cannot stop at a limit is stopped when it passes, by an exception raised in its thread, in
+    # the CLI, a bench worker or a Dask worker alike (in a Dask worker it had run 10 minutes past a 1 s limit)
+    abandon = explicit_time_limit and not solver.stops_at_time_limit
     try:
         outcome, interrupted = run_stoppably(lambda: solver.solve(instance, built, seed=seed, time_limit=time_limit),
                                              deadline=start + time_limit if abandon else None)
     except DeadlinePassed:
         outcome, interrupted = BaselineOutcome(None, "timeout", info={"abandoned": (
-            f"{name} cannot stop at a time limit: it was left unfinished at {time_limit:g} s, without an answer "
+            f"{name} cannot stop at a time limit: it was stopped at {time_limit:g} s, without an answer "
             "(run it without --time-limit for its answer)")}), False
     wall = time.perf_counter() - start
     anytime = AnytimeTrace(problem.sense)

@@ -226,6 +226,17 @@ def test_real_dask_cluster_started_elsewhere_gives_the_local_results(tmp_path):
         local = subprocess.run([*bench, "--out", "local.jsonl", "--jobs", "1"], cwd=user_dir, capture_output=True,
                                text=True, timeout=600)
         assert local.returncode == 0, local.stderr
+        # a baseline that cannot stop by itself, on a worker's task thread: stopped at its limit (it ran 10 minutes
+        # past a 1 s limit there, and the bench waited)
+        (user_dir / "data" / "G1.txt").write_bytes((TSP.parent / "gset" / "G1.txt").read_bytes())
+        began = time.monotonic()
+        stopped = subprocess.run([sys.executable, "-m", "hopsolve.cli", "bench", "--instances", "data/G1.txt",
+                                  "--solvers", "networkx-one-exchange", "--time-limit", "1", "--out", "nx.jsonl",
+                                  "--executor", "dask", "--scheduler", address], cwd=user_dir, capture_output=True,
+                                 text=True, timeout=120)
+        assert stopped.returncode == 0 and time.monotonic() - began < 60, stopped.stderr
+        [record] = lines(user_dir / "nx.jsonl")
+        assert record["status"] == "timeout" and record["wall_time_s"] < 3, record
     finally:
         for process in processes:
             process.terminate()
@@ -238,6 +249,40 @@ def test_real_dask_cluster_started_elsewhere_gives_the_local_results(tmp_path):
     remote_records, local_records = lines(user_dir / "dask.jsonl"), lines(user_dir / "local.jsonl")
     assert len(remote_records) == 6 and all(r["status"] == "feasible" for r in remote_records)
     assert sorted(map(key, remote_records)) == sorted(map(key, local_records))
+
+
+def test_a_task_the_dask_cluster_could_not_run_is_recorded_and_the_sweep_goes_on():
+    """Workers that kept dying under a task (``KilledWorker``) ended the whole bench as an internal error and
+    nothing was recorded; the task is now an error record, as a dead local worker is."""
+    from types import SimpleNamespace
+
+    from distributed import KilledWorker
+
+    from hopsolve.bench.executors import _dask_record
+    from hopsolve.bench.grid import SolverSpec, Task
+
+    class Lost:
+        def result(self):
+            raise KilledWorker("run_task-1", SimpleNamespace(address="tcp://127.0.0.1:1"), 4)
+
+    class Done:
+        def result(self):
+            return {"status": "feasible"}
+
+    task = Task(str(TSP / "burma14.tsp"), "tsp", SolverSpec("anneal", "backend"), 1, None)
+    record = _dask_record(Lost(), task)
+    assert record["status"] == "error" and record["task"] == task.key and "KilledWorker" in record["error"]
+    assert _dask_record(Done(), task) == {"status": "feasible"}
+
+
+@pytest.mark.parametrize(("address", "said"), [("", "an empty address"), ("tcp://127.0.0.1:99999", "65535"),
+                                               ("tcp://host:x", "65535")])
+def test_a_scheduler_address_that_cannot_be_one_is_refused_at_once(cli, tmp_path, address, said):
+    """An empty --scheduler ran the bench locally; a port past 65535 waited out the 10 s connection timeout."""
+    run = cli("bench", "--instances", str(TSP / "burma14.tsp"), "--solvers", "anneal", "--scheduler", address,
+              "--out", tmp_path / "r.jsonl")
+    assert run.code == 2 and said in run.err and len(run.err.strip().splitlines()) == 1, run.err
+    assert not (tmp_path / "r.jsonl").exists()
 
 
 def test_report_reads_several_files_and_draws_anytime_curves_and_profiles(cli, tmp_path):

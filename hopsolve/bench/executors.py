@@ -6,6 +6,7 @@ import multiprocessing as mp
 import os
 import queue
 import signal
+import sys
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -151,18 +152,37 @@ def run_dask(tasks: list[Task], on_result: Callable[[dict[str, Any]], None], sch
         except (OSError, TimeoutError, ValueError) as exc:
             raise UserError(f"cannot reach the Dask scheduler at {scheduler!r}: {type(exc).__name__}: "
                             f"{str(exc).splitlines()[0] if str(exc) else 'no answer'}") from None
+        if not client.scheduler_info().get("workers"):  # else the bench waits without a word
+            print(f"hopsolve bench: the Dask scheduler at {scheduler} has no workers yet; the tasks wait until one "
+                  "connects (Ctrl-C to stop)", file=sys.stderr, flush=True)
     else:
         cluster = LocalCluster(n_workers=workers or usable_cores(), threads_per_worker=1, processes=True,
                                dashboard_address=None)
         client = Client(cluster)
     try:
-        futures = [client.submit(run_task, task, pure=False) for task in tasks]
+        futures = {client.submit(run_task, task, pure=False): task for task in tasks}
         for future in as_completed(futures):
-            on_result(future.result())
+            on_result(_dask_record(future, futures[future]))
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _dask_record(future: Any, task: Task) -> dict[str, Any]:
+    """A finished Dask future's record; a task the cluster could not run (its workers kept dying: ``KilledWorker``,
+    or it was cancelled) is recorded as an error, as the local executor records a worker that died, and the sweep
+    goes on (the ``KilledWorker`` ended the whole bench as an internal error, recording nothing). ``run_task``
+    itself turns every solver error into a record, so what reaches here is the cluster's."""
+    try:
+        return future.result()
+    except Exception as exc:  # noqa: BLE001 - distributed's KilledWorker, CancelledError, a lost scheduler...
+        try:
+            message = (str(exc).splitlines() or [""])[0]
+        except Exception:  # noqa: BLE001 - an exception whose str() fails is still named
+            message = ""
+        return error_record(task, "error", f"the Dask cluster could not run it: {type(exc).__name__}"
+                            + (f": {message}" if message else ""), 0.0)
 
 
 def execute(tasks: Iterable[Task], on_result: Callable[[dict[str, Any]], None], *, executor: str = "local",
