@@ -498,14 +498,19 @@ def _cmd_bench(args: argparse.Namespace, registry: Registry) -> int:
 
 
 def _cmd_report(args: argparse.Namespace, registry: Registry) -> int:
-    from hopsolve.bench.report import load_records, plot, render, summarise
+    from hopsolve.bench.report import latest_records, load_records, plot, render, summarise
 
     if not (math.isfinite(args.target_gap) and args.target_gap >= 0):
         raise UserError(f"--target-gap must be a gap in percent, at least 0, got {args.target_gap}")
     if args.plot:
         check_output_path(args.plot, "--plot", IMAGE_SUFFIXES)
         check_can_plot()
-    records = [record for path in args.results for record in load_records(path)]
+    paths = list({os.path.realpath(path): path for path in reversed(args.results)}.values())[::-1]  # as typed
+    if len(paths) < len(args.results):
+        print("hopsolve: note: a results file given twice is read once", file=sys.stderr)
+    records, notes = latest_records([load_records(path) for path in paths])
+    for note in notes:
+        print(f"hopsolve: note: {note}", file=sys.stderr)
     senses = {name: getattr(entry.cls, "sense", "min") for name, entry in registry.problems.items()}
     rows, overall = summarise(records, senses)
     print(render(rows, overall, args.format), end="")

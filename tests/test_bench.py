@@ -430,3 +430,42 @@ def test_more_jobs_than_cores_run_as_many_as_there_are_cores(cli, tmp_path, monk
     again = cli("bench", "--instances", INSTANCES / "tsplib" / "burma14.tsp", "--solvers", "anneal", "--param",
                 "anneal.sweeps=100", "--out", tmp_path / "one.jsonl")
     assert again.code == 0 and "hopsolve bench: 1 task, 0 already in" in again.err
+
+
+def test_report_counts_each_task_once_and_says_what_it_left_out(cli, tmp_path):
+    """A rerun appends a task's new record after its old one (``--retry-errors``), and both were counted (4 runs,
+    75% feasible, for 3 tasks all feasible); a file given twice doubled every count; two configurations under one
+    label were merged without a word."""
+    out = tmp_path / "r.jsonl"
+    grid = ["--instances", str(TSP / "burma14.tsp"), "--solvers", "anneal", "--seeds", "2", "--out", out]
+    assert cli("bench", *grid, "--param", "anneal.sweeps=100").code == 0
+    first = lines(out)[0]
+    with out.open("a") as handle:  # an older record of the first task, superseded by a later one
+        handle.write(json.dumps({**first, "status": "error", "feasible": False, "objective": None}) + "\n")
+        handle.write(json.dumps(first) + "\n")
+    run = cli("report", out, out)
+    assert run.code == 0, run.err
+    assert "| anneal | backend | 1 | 2 | 100% |" in run.out, run.out
+    assert "given twice is read once" in run.err and "2 records of tasks that have a later record" in run.err
+    assert "covers" not in run.err
+    assert cli("bench", *grid, "--param", "anneal.sweeps=200").code == 0  # a second configuration, same label
+    run = cli("report", out)
+    assert "| anneal | backend | 1 | 4 | 100% |" in run.out and "label 'anneal' covers 2 configurations" in run.err
+
+
+def test_bench_refuses_before_any_task_what_every_task_would_fail_on(cli, tmp_path):
+    """An unknown --weight or --option ran every task into the same error, each a row of the results; a file of
+    another program's JSON lines was appended to, and report then refused it; an instance named twice ran twice."""
+    out = tmp_path / "r.jsonl"
+    base = ["--instances", str(TSP / "burma14.tsp"), "--solvers", "anneal", "--out", out]
+    for extra, said in ((["--weight", "bogus=1"], "unknown weight 'bogus'"),
+                        (["--option", "bogus=1"], "bogus")):
+        run = cli("bench", *base, *extra)
+        assert run.code == 2 and said in run.err and not out.exists(), run.err
+    out.write_text('{"a": 1}\n')
+    run = cli("bench", *base)
+    assert run.code == 2 and "not a hopsolve result record" in run.err and out.read_text() == '{"a": 1}\n'
+    twice = tmp_path / "twice.jsonl"
+    run = cli("bench", "--instances", str(TSP / "burma14.tsp"), str(TSP / ".." / "tsplib" / "burma14.tsp"),
+              "--solvers", "anneal", "--param", "anneal.sweeps=100", "--out", twice)
+    assert run.code == 0 and len(lines(twice)) == 1, run.err

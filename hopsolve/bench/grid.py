@@ -57,13 +57,25 @@ class Task:
 
     @property
     def key(self) -> str:
-        payload = {"instance": os.path.normpath(self.instance), "problem": self.problem,
-                   "solver": [self.solver.name, self.solver.kind, self.solver.params, self.solver.label],
-                   "seed": self.seed, "time_limit": self.time_limit, "options": self.options, "weights": self.weights}
-        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        return _digest({**self._configuration(), "instance": os.path.normpath(self.instance), "seed": self.seed})
+
+    @property
+    def config(self) -> str:
+        """What the task runs, but not on what or with which seed: the solver with its parameters and label, the
+        time limit, options and weights. ``report`` warns when one label covers several."""
+        return _digest(self._configuration())
+
+    def _configuration(self) -> dict[str, Any]:
+        return {"problem": self.problem,
+                "solver": [self.solver.name, self.solver.kind, self.solver.params, self.solver.label],
+                "time_limit": self.time_limit, "options": self.options, "weights": self.weights}
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _digest(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -117,8 +129,9 @@ def _expand_instances(paths: Sequence[str]) -> list[str]:
             found.append(str(path))
         else:
             raise UserError("no such instance file", path=raw)
-    # absolute paths: a worker started elsewhere (a Dask cluster) reads the same files
-    found = [str(Path(p).resolve()) for p in found]
+    # absolute paths: a worker started elsewhere (a Dask cluster) reads the same files; a file named twice (or
+    # through two paths) is one instance: its tasks had the same keys and were run and reported twice
+    found = list(dict.fromkeys(str(Path(p).resolve()) for p in found))
     if not found:
         raise ParameterError("the grid has no instances")
     return found
@@ -170,7 +183,27 @@ def build_grid(registry: Registry, *, instances: Sequence[str], solvers: Sequenc
     for name, value in (weights or {}).items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
             raise ParameterError(f"weight {name}={value!r} must be a finite non-negative number")
+    if (weights or options) and any(s.kind == "backend" for s in specs):
+        _check_weights_and_options(registry, paths, problem, dict(weights or {}), dict(options or {}))
     return Grid(tuple(paths), tuple(specs), seed_list, problem, time_limit, dict(options or {}), dict(weights or {}))
+
+
+def _check_weights_and_options(registry: Registry, paths: Sequence[str], problem: str | None,
+                               weights: dict[str, float], options: dict[str, Any]) -> None:
+    """Encode one instance of each problem with the grid's weights and options, so that a name the problem does not
+    have is refused before any task (``--weight bogus=1`` ran every task into the same error, each a row of the
+    results). Only when weights or options are given: encoding is the one cost here."""
+    first: dict[str, str] = {}
+    for path in paths:
+        first.setdefault(problem or registry.problem_for_path(path), path)
+    for name, path in first.items():
+        plugin = registry.problem(name)
+        encoding_options = plugin.options(options or None)
+        instance = plugin.read(path)
+        energy = (plugin.encode(instance, weights or None, encoding_options) if encoding_options is not None
+                  else plugin.encode(instance, weights or None))
+        if weights:  # a problem whose encode takes weights as given: the energy's own check
+            energy.reweighted(**weights)
 
 
 def solvers_from_cli(names: str, params: Sequence[str]) -> list[dict[str, Any]]:

@@ -47,6 +47,40 @@ def load_records(path: str | Path) -> list[dict[str, Any]]:
     return records
 
 
+def latest_records(files: list[list[dict[str, Any]]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The records to report from the files' records (in the order given) and notes on what was left out or
+    mixed: a task's newest record only (a rerun with ``--retry-errors`` appends a task's new record after its
+    error, and both were counted), and a note for each label that covers several configurations (different
+    parameters, time limits, options or weights appended to one results file were merged into one row)."""
+    latest: dict[str, dict[str, Any]] = {}
+    order: list[Any] = []
+    for records in files:
+        for record in records:
+            key = record.get("task")
+            if key is None:  # not from bench: kept as it is
+                order.append(record)
+                continue
+            if key not in latest:
+                order.append(key)
+            latest[key] = record
+    kept = [latest[item] if isinstance(item, str) else item for item in order]
+    notes = []
+    superseded = sum(len(records) for records in files) - len(kept)
+    if superseded:
+        notes.append(f"{superseded} record{'s' if superseded != 1 else ''} of tasks that have a later record "
+                     "(a rerun) left out: each task counts once, with its latest record")
+    configs: dict[str, set[str]] = defaultdict(set)
+    for record in kept:
+        if record.get("config"):
+            configs[str(record.get("label") or record.get("solver"))].add(record["config"])
+    for label, seen in sorted(configs.items()):
+        if len(seen) > 1:
+            notes.append(f"label {label!r} covers {len(seen)} configurations (parameters, time limits, options or "
+                         "weights differ), reported as one row: give each its own label in the suite, or report "
+                         "their files apart")
+    return kept, notes
+
+
 NUMBER_FIELDS = ("objective", "gap", "reference", "absolute_gap", "wall_time_s")
 """Fields a report computes with: each a finite number or null (``wall_time_s`` also not negative)."""
 

@@ -25,7 +25,7 @@ def _registry():
 
 def error_record(task: Task, status: str, message: str, wall: float) -> dict[str, Any]:
     """The Result record of a task that failed or ran out of time."""
-    return {"task": task.key, "label": task.solver.shown, "problem": task.problem,
+    return {"task": task.key, "config": task.config, "label": task.solver.shown, "problem": task.problem,
             "instance": Path(task.instance).stem, "instance_path": task.instance,
             "solver": task.solver.name, "kind": task.solver.kind, "params": task.solver.params, "seed": task.seed,
             "status": status, "feasible": False, "objective": None, "reference": None, "gap": None,
@@ -52,6 +52,6 @@ def run_task(task: Task) -> dict[str, Any]:
     record = result.to_dict()
     if not task.trace:
         record.get("info", {}).pop("anytime", None)
-    record.update({"task": task.key, "label": task.solver.shown, "instance": result.instance,
+    record.update({"task": task.key, "config": task.config, "label": task.solver.shown, "instance": result.instance,
                    "instance_path": task.instance, "time_limit_applied": limit_applied})
     return to_jsonable(record)

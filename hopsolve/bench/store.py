@@ -43,8 +43,11 @@ class ResultStore:
                 record = json.loads(line)
             except json.JSONDecodeError:
                 raise UserError("not a hopsolve results line", path=self.path, line=number) from None
-            if "task" in record:
-                records[record["task"]] = record
+            if not isinstance(record, dict) or "task" not in record or "status" not in record:
+                # another program's JSON lines: appended to, the file was then one that report refuses
+                raise UserError("not a hopsolve result record (a results file of hopsolve bench, or a new "
+                                "path, is needed)", path=self.path, line=number)
+            records[record["task"]] = record
         return records
 
     def append(self, record: dict[str, Any]) -> None:
