@@ -159,3 +159,15 @@ def test_a_toy_permutation_instance_is_not_annealed_for_seconds(cli, tmp_path):
             n = problem._size(problem.read(path))
             assert problem.default_params("anneal", problem.read(path))["sweeps"] == max(
                 100, int(problem.anneal_attempts(n) / (n * n)))
+
+
+def test_solve_out_writes_a_qaplib_solution_that_reads_back(cli, tmp_path):
+    """--out wrote a bare permutation, one number a line, which QAPLIB's .sln reader refuses; it is now ``n cost``
+    and the permutation, and reads back to the same permutation and cost."""
+    out = tmp_path / "nug12.sln"
+    run = cli("solve", INSTANCES / "qaplib" / "nug12.dat", "--seed", "1", "--out", out, "--json")
+    assert run.code == 0, run.err
+    result = json.loads(run.out)
+    n, cost, permutation = read_qaplib_solution(out)
+    assert n == 12 and cost == result["objective"] and (permutation + 1).tolist() == result["solution"]
+    assert cli("solve", INSTANCES / "qaplib" / "nug12.dat", "--out", tmp_path / "x.txt").code == 2

@@ -243,3 +243,17 @@ def test_a_recall_records_its_seed_and_replays_with_it(cli):
     assert again["recalled"] == first["recalled"] and again["seed"] == first["seed"]
     text = cli("recall", MEMORY / "seed_pictures.patterns", MEMORY / "cross_near.cue", "--seed", "5")
     assert "seed 5" in text.out
+
+
+def test_solve_out_writes_the_recalled_picture_that_recall_reads_back(cli, tmp_path):
+    """--out wrote ±1 values one a line, which recall then refused as a cue ("'-' is not '#' or '.'"); it is now
+    the picture, in the patterns' own format."""
+    from .conftest import INSTANCES
+
+    out = tmp_path / "recalled.patterns"
+    run = cli("solve", INSTANCES / "memory" / "cross.patterns", "--option",
+              f"cue={INSTANCES / 'memory' / 'cross_near.cue'}", "--json", "--out", out)
+    assert run.code == 0, run.err
+    read = read_patterns(out)
+    assert read.shape == (5, 5) and read.patterns[0].tolist() == json.loads(run.out)["solution"]
+    assert cli("recall", INSTANCES / "memory" / "cross.patterns", out).code == 0

@@ -134,6 +134,7 @@ class QapProblem(_PermutationProblem):
     name = "qap"
     description = "quadratic assignment (QAPLIB .dat)"
     suffixes = (".dat",)
+    solution_suffixes = (".sln",)
     sense = "min"
 
     def anneal_attempts(self, n: int) -> float:
@@ -149,6 +150,15 @@ class QapProblem(_PermutationProblem):
     def encode(self, instance: Instance, weights: Mapping[str, float] | None = None, options: Any = None) -> Energy:
         flow, distance = instance.data
         return permutation_energy(flow, distance, weights=weights)
+
+    def write_solution(self, instance: Instance, solution: Solution, path: str | Path) -> None:
+        """QAPLIB's ``.sln``: ``n cost``, then each facility's location (1-based), as QAPLIB's own solution files
+        are (and as :func:`read_qaplib_solution` reads them)."""
+        if solution.value is None or solution.objective is None:
+            raise ParameterError("no solution to write")
+        cost = float(solution.objective)
+        shown = f"{int(cost)}" if cost.is_integer() else repr(cost)
+        Path(path).write_text(f"{len(solution.value)} {shown}\n{' '.join(str(v) for v in solution.value)}\n")
 
     def score(self, instance: Instance, candidate: Any) -> Solution:
         flow, distance = instance.data

@@ -163,6 +163,13 @@ class MemoryProblem(Problem):
         [details] = recall_details(xi, s)
         return Solution([int(v) for v in s], details.pop("overlap"), True, details=details)
 
+    def write_solution(self, instance: Instance, solution: Solution, path: str | Path) -> None:
+        """The recalled state as a picture in the patterns' own text format (``#`` on, ``.`` off, the stored
+        pictures' rows; one row for patterns without a grid), so that it reads back as a cue or a pattern."""
+        if solution.value is None:
+            raise ParameterError("no solution to write")
+        Path(path).write_text("\n".join(instance.data.picture(np.asarray(solution.value))) + "\n")
+
     def state_of(self, instance: Instance, energy: Energy, candidate: Any) -> np.ndarray:
         s = np.asarray(candidate, dtype=np.int8)
         return s if energy.vartype is Vartype.SPIN else ((s + 1) // 2).astype(np.int8)
