@@ -171,3 +171,23 @@ def test_solve_out_writes_a_qaplib_solution_that_reads_back(cli, tmp_path):
     n, cost, permutation = read_qaplib_solution(out)
     assert n == 12 and cost == result["objective"] and (permutation + 1).tolist() == result["solution"]
     assert cli("solve", INSTANCES / "qaplib" / "nug12.dat", "--out", tmp_path / "x.txt").code == 2
+
+
+def test_cpsat_searches_for_what_the_limit_leaves_after_building_its_model():
+    """CP-SAT was given the whole limit after the model was built (G1: a 1 s limit ended at 1.64 s); with the
+    baseline's start it gets what is left, and a minimum when building spent it all."""
+    import time
+
+    from ortools.sat.python import cp_model
+
+    from hopsolve import CpsatParams, solve_cpsat
+
+    model = cp_model.CpModel()
+    x = model.NewBoolVar("x")
+    model.Maximize(x)
+    solver, status = solve_cpsat(model, CpsatParams(workers=1), 1, 5.0, started=time.perf_counter() - 4.5)
+    assert status == "optimal" and 0.4 <= solver.parameters.max_time_in_seconds <= 0.5
+    solver, _ = solve_cpsat(model, CpsatParams(workers=1), 1, 1.0, started=time.perf_counter() - 3.0)
+    assert solver.parameters.max_time_in_seconds == 0.01
+    solver, _ = solve_cpsat(model, CpsatParams(workers=1), 1, 2.0)
+    assert solver.parameters.max_time_in_seconds == 2.0

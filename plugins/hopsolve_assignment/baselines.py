@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from hopsolve import Baseline, BaselineOutcome, CpsatParams, Instance, ParameterError, TooLargeError, solve_cpsat
@@ -63,6 +65,7 @@ class OrtoolsCpsatQap(Baseline):
     Params = CpsatParams
 
     def solve(self, instance: Instance, params, *, seed: int, time_limit: float | None) -> BaselineOutcome:
+        started = time.perf_counter()
         from ortools.sat.python import cp_model
 
         flow, distance = instance.data
@@ -91,7 +94,8 @@ class OrtoolsCpsatQap(Baseline):
         diagonal = [int(flow[i, i] * distance[k, k]) * x[i][k] for i in range(n) for k in range(n)
                     if flow[i, i] and distance[k, k]]
         model.Minimize(sum(terms) + sum(diagonal))
-        solver, status = solve_cpsat(model, params, seed, time_limit if time_limit is not None else 10.0)
+        solver, status = solve_cpsat(model, params, seed, time_limit if time_limit is not None else 10.0,
+                                     started=started)
         if status not in ("optimal", "feasible"):
             return BaselineOutcome(None, status)
         p = np.array([[solver.BooleanValue(v) for v in row] for row in x]).argmax(axis=1)

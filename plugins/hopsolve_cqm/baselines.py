@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,7 @@ class OrtoolsCpsatCqm(Baseline):
     Params = CpsatParams
 
     def solve(self, instance: Instance, params, *, seed: int, time_limit: float | None) -> BaselineOutcome:
+        started = time.perf_counter()
         from ortools.sat.python import cp_model
 
         data: CqmData = instance.data
@@ -59,7 +61,8 @@ class OrtoolsCpsatCqm(Baseline):
             terms.append(int(round(scale * float(bias))) * product)
         model.Minimize(sum(terms))
         anytime: list = []
-        solver, status = solve_cpsat(model, params, seed, time_limit if time_limit is not None else 10.0, anytime)
+        solver, status = solve_cpsat(model, params, seed, time_limit if time_limit is not None else 10.0, anytime,
+                                     started=started)
         offset = float(objective.offset)
         curve = [[t, value / scale + offset] for t, value in anytime]
         if status not in ("optimal", "feasible"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from hopsolve import Baseline, BaselineOutcome, CpsatParams, Instance, ParameterError, TooLargeError, solve_cpsat
@@ -19,6 +21,7 @@ class OrtoolsCpsatMaxcut(Baseline):
     Params = CpsatParams
 
     def solve(self, instance: Instance, params, *, seed: int, time_limit: float | None) -> BaselineOutcome:
+        started = time.perf_counter()
         from ortools.sat.python import cp_model
 
         g = instance.data
@@ -37,7 +40,7 @@ class OrtoolsCpsatMaxcut(Baseline):
             terms.append(int(round(w)) * cut)
         model.Maximize(sum(terms))
         anytime: list = []
-        solver, status = solve_cpsat(model, params, seed, time_limit, anytime)
+        solver, status = solve_cpsat(model, params, seed, time_limit, anytime, started=started)
         if status not in ("optimal", "feasible"):
             return BaselineOutcome(None, status, info={"anytime": anytime})
         sides = np.array([1 if solver.BooleanValue(v) else -1 for v in x])

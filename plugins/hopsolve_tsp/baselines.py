@@ -43,6 +43,7 @@ class OrtoolsCpsatTsp(Baseline):
     Params = CpsatParams
 
     def solve(self, instance: Instance, params, *, seed: int, time_limit: float | None) -> BaselineOutcome:
+        started = time.perf_counter()
         from ortools.sat.python import cp_model
 
         d = _integer_distances(instance)
@@ -62,7 +63,7 @@ class OrtoolsCpsatTsp(Baseline):
         model.AddCircuit(arcs)
         model.Minimize(sum(int(d[i, j]) * lit for (i, j), lit in literals.items()))
         anytime: list = []
-        solver, status = solve_cpsat(model, params, seed, time_limit, anytime)
+        solver, status = solve_cpsat(model, params, seed, time_limit, anytime, started=started)
         if status not in ("optimal", "feasible"):
             return BaselineOutcome(None, status, info={"anytime": anytime})
         successor = {i: j for (i, j), lit in literals.items() if solver.BooleanValue(lit)}
