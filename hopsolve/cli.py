@@ -517,6 +517,9 @@ def _cmd_report(args: argparse.Namespace, registry: Registry) -> int:
     if args.plot:
         for written in plot(records, rows, args.plot, senses, target_gap=args.target_gap / 100.0):
             print(f"hopsolve: drew {os.path.abspath(written)}", file=sys.stderr)
+        if not any((r.get("info") or {}).get("anytime") for r in records):
+            print("hopsolve: note: no anytime curves in these records (bench without --trace): the plot has the "
+                  "profiles only", file=sys.stderr)
     return 0
 
 

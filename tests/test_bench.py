@@ -469,3 +469,16 @@ def test_bench_refuses_before_any_task_what_every_task_would_fail_on(cli, tmp_pa
     run = cli("bench", "--instances", str(TSP / "burma14.tsp"), str(TSP / ".." / "tsplib" / "burma14.tsp"),
               "--solvers", "anneal", "--param", "anneal.sweeps=100", "--out", twice)
     assert run.code == 0 and len(lines(twice)) == 1, run.err
+
+
+def test_report_plot_without_traces_says_so_instead_of_drawing_flat_curves(cli, tmp_path):
+    """Without bench --trace each record keeps only its final point; the anytime panel drew flat lines over a few
+    milliseconds and the per-instance file more of them, and nothing said why."""
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "r.jsonl"
+    assert cli("bench", "--instances", str(TSP / "burma14.tsp"), "--solvers", "anneal", "--param",
+               "anneal.sweeps=100", "--out", out).code == 0
+    png = tmp_path / "p.png"
+    run = cli("report", out, "--plot", png)
+    assert run.code == 0 and png.exists() and "no anytime curves" in run.err, run.err
+    assert not (tmp_path / "p-instances.png").exists()

@@ -282,7 +282,8 @@ def plot(records: list[dict[str, Any]], rows: list[dict], path: str | Path, sens
          target_gap: float = 0.01) -> list[Path]:
     """Draw (extra ``plot``) to ``path``: the mean gap against time over all instances (anytime curves), the
     performance profile of the time to reach ``target_gap``, and the profile of the final gaps; and to
-    ``NAME-instances.EXT`` each instance's gap against time. Returns the files written."""
+    ``NAME-instances.EXT`` each instance's gap against time. Records without anytime curves (bench run without
+    ``--trace``) get a panel that says so and no per-instance file. Returns the files written."""
     try:
         from matplotlib.figure import Figure
     except ImportError:
@@ -294,13 +295,21 @@ def plot(records: list[dict[str, Any]], rows: list[dict], path: str | Path, sens
     gaps = anytime_gaps(records, senses, grid)
     fig = Figure(figsize=(15, 4.5))
     overall, timing, final = fig.subplots(1, 3)
-    for solver, by_instance in sorted(gaps.items()):
+    # without bench --trace a record keeps only its final point: its "curve" is a flat line at its end, which drew
+    # an anytime panel of flat lines over a few milliseconds of axis
+    traced = any((r.get("info") or {}).get("anytime") for r in records)
+    if not traced:
+        overall.set_axis_off()
+        overall.text(0.5, 0.5, "no anytime curves in these records:\nrun hopsolve bench with --trace to draw them",
+                     ha="center", va="center", transform=overall.transAxes)
+    for solver, by_instance in sorted(gaps.items()) if traced else ():
         stacked = np.array(list(by_instance.values()))
         defined = ~np.isnan(stacked).any(axis=0)  # every instance has a solution by then
         mean = np.where(defined, np.nanmean(np.where(np.isnan(stacked), 0, stacked), axis=0), np.nan)
         overall.step(grid, 100 * mean, where="post", label=solver)
-    overall.set(xscale="log", xlabel="time (s)", ylabel="mean gap (%)", title="anytime: mean gap over instances")
-    overall.legend(fontsize=8)
+    if traced:
+        overall.set(xscale="log", xlabel="time (s)", ylabel="mean gap (%)", title="anytime: mean gap over instances")
+        overall.legend(fontsize=8)
     taus, profile = time_profile(records, senses, target_gap)
     for solver, values in profile.items():
         timing.step(taus, values, where="post", label=solver)
@@ -314,6 +323,8 @@ def plot(records: list[dict[str, Any]], rows: list[dict], path: str | Path, sens
     final.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+    if not traced:  # each instance's gap against time: nothing to draw
+        return [path]
     instances = sorted({inst for by_instance in gaps.values() for inst in by_instance})
     columns = int(np.ceil(np.sqrt(len(instances)))) or 1
     rows_needed = int(np.ceil(len(instances) / columns)) or 1
