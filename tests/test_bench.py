@@ -482,3 +482,16 @@ def test_report_plot_without_traces_says_so_instead_of_drawing_flat_curves(cli, 
     run = cli("report", out, "--plot", png)
     assert run.code == 0 and png.exists() and "no anytime curves" in run.err, run.err
     assert not (tmp_path / "p-instances.png").exists()
+
+
+@pytest.mark.parametrize(("solver", "said"), [('name = "tank"\nparams = { dt = -1 }', "dt must be positive"),
+                                              ('name = "anneal"\nparms = { sweeps = 1 }', "got parms")])
+def test_a_suite_s_bad_solver_entry_is_refused_naming_the_suite(cli, tmp_path, solver, said):
+    """A [[solver]] entry's unknown key or bad parameter was refused without naming the TOML file."""
+    suite = tmp_path / "suite.toml"
+    suite.write_text(f'instances = ["{TSP / "burma14.tsp"}"]\n[[solver]]\n{solver}\n')
+    run = cli("bench", "--config", suite, "--out", tmp_path / "r.jsonl")
+    assert run.code == 2 and f"{suite}: " in run.err and said in run.err, run.err
+    suite.write_text('instances = ["missing.tsp"]\n[[solver]]\nname = "anneal"\n')
+    run = cli("bench", "--config", suite, "--out", tmp_path / "r.jsonl")
+    assert run.code == 2 and f"{suite}: instance" in run.err and "missing.tsp" in run.err, run.err

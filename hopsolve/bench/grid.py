@@ -291,4 +291,10 @@ def grid_from_toml(registry: Registry, path: str | Path, overrides: Mapping[str,
               "problem": config.get("problem"), "time_limit": config.get("time_limit"),
               "options": config.get("options"), "weights": config.get("weights")}
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    return build_grid(registry, **values)
+    try:
+        return build_grid(registry, **values)
+    except UserError as exc:  # what the suite says, refused: the suite named (a [[solver]]'s bad key or parameter)
+        if exc.path is not None and not (exc.message == "no such instance file"):
+            raise
+        message = (f"instance {str(exc.path)!r}: no such file" if exc.path is not None else exc.message)
+        raise type(exc)(message, path=path) from None
