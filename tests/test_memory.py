@@ -257,3 +257,14 @@ def test_solve_out_writes_the_recalled_picture_that_recall_reads_back(cli, tmp_p
     read = read_patterns(out)
     assert read.shape == (5, 5) and read.patterns[0].tolist() == json.loads(run.out)["solution"]
     assert cli("recall", INSTANCES / "memory" / "cross.patterns", out).code == 0
+
+
+@pytest.mark.parametrize(("rule", "option"), [("hebb", "--degree"), ("hebb", "--beta"), ("exp", "--degree"),
+                                              ("dense", "--beta")])
+def test_recall_refuses_an_option_its_rule_does_not_use(cli, rule, option):
+    """--degree and --beta were taken and ignored by rules that have neither (--backend with modern was refused)."""
+    from .conftest import INSTANCES
+
+    run = cli("recall", INSTANCES / "memory" / "cross.patterns", INSTANCES / "memory" / "cross_near.cue",
+              "--rule", rule, option, "3")
+    assert run.code == 2 and f"{option} does not apply to --rule {rule}" in run.err, run.err

@@ -93,12 +93,19 @@ def recall(patterns: PatternSet, cues: np.ndarray, options: MemoryOptions, backe
     return results
 
 
+DEGREE_RULES = frozenset({"dense", "rectified"})
+"""The rules whose energy has a degree n (``--degree``)."""
+
+BETA_RULES = frozenset({"exp", "modern"})
+"""The rules whose energy or update has a β (``--beta``)."""
+
+
 def configure(parser: Any) -> None:
     parser.add_argument("patterns", help="stored patterns: text grids (#/.) or a .npy array (P × N)")
     parser.add_argument("cue", help="cue(s): the same formats; a .npy of many cues recalls them all")
     parser.add_argument("--rule", default="hebb", help="hebb | storkey | pinv | dense | rectified | exp | modern")
-    parser.add_argument("--degree", type=int, default=3, help="n of the dense energy F(x) = x^n")
-    parser.add_argument("--beta", type=float, default=1.0, help="β of the exp energy and the modern update")
+    parser.add_argument("--degree", type=int, help="n of the dense and rectified energies F(x) = x^n (default 3)")
+    parser.add_argument("--beta", type=float, help="β of the exp energy and the modern update (default 1)")
     parser.add_argument("--backend", help="backend for the discrete dynamics (default hopfield; not with --rule "
                                           "modern, which runs its own continuous update)")
     parser.add_argument("--param", action="append", metavar="KEY=VALUE",
@@ -111,7 +118,12 @@ def run(args: Any, registry: Any = None) -> int:
     """The ``recall`` command; ``registry`` is the one the CLI already built (else one is built)."""
     stored = read_patterns(args.patterns)
     cues = read_cues(args.cue, stored.size, stored.shape)
-    options = MemoryProblem().options({"rule": args.rule, "degree": args.degree, "beta": args.beta})
+    given = {name: value for name, value in (("degree", args.degree), ("beta", args.beta)) if value is not None}
+    options = MemoryProblem().options({"rule": args.rule, **given})
+    for name, rules in (("degree", DEGREE_RULES), ("beta", BETA_RULES)):
+        if name in given and options.rule not in rules:  # was taken and ignored without a word
+            raise ParameterError(f"--{name} does not apply to --rule {options.rule}: it is for "
+                                 f"{' and '.join(sorted(rules))}")
     params = parse_assignments(args.param, "--param")
     if options.rule == "modern" and (args.backend is not None or params):
         raise ParameterError(f"{'--backend' if args.backend is not None else '--param'} does not apply to --rule "
