@@ -38,3 +38,24 @@ def test_the_readme_s_recall_example_is_what_recall_prints(cli):
     printed = [line.strip() for line in run.out.strip().splitlines()]
     assert printed[:-1] == expected[:-1]
     assert printed[-1].split(", seed")[0] == expected[-1].split(", seed")[0]
+
+
+def test_the_readme_s_conformance_kit_example_runs_on_the_partition_plugin(tmp_path, monkeypatch):
+    """The README's check_problem lines, as written, on its own partition plugin and five.partition file (the
+    candidates were a placeholder, `[...]`, that raised a TypeError when copied)."""
+    import sys
+
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"```python\nfrom hopsolve.testing import check_backend, check_problem\n(.*?)\n```", text,
+                      flags=re.S)
+    assert block is not None
+    lines = [line for line in block.group(1).splitlines() if not line.startswith("check_backend(MyBackend")]
+    five = re.search(r"printf '([^']*)' > five.partition", text).group(1)
+    (tmp_path / "five.partition").write_text(five.encode().decode("unicode_escape"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(ROOT / "tests" / "third_party" / "hopsolve-partition"))
+    sys.modules.pop("hopsolve_partition", None)
+    from hopsolve_partition import PartitionProblem
+
+    exec("\n".join(["from hopsolve.testing import check_problem", *lines]),  # noqa: S102 - the README's own code
+         {"PartitionProblem": PartitionProblem})
