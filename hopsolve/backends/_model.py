@@ -310,7 +310,14 @@ def _check_flip_changes_finite(model: SpinModel) -> None:
     inf, and an internal OverflowError came out of the integer-delta bound): every coefficient is finite, but the
     energy changes the backends compute from them would not be."""
     with np.errstate(over="ignore"):
-        largest = model.coefficient_scales()[0]
+        coupling = max(abs(float(model.data.min(initial=0.0))), abs(float(model.data.max(initial=0.0))))
+        degree = float(np.diff(model.indptr).max(initial=0))
+        bias = float(np.abs(model.bias).max(initial=0.0))
+        groups = float(np.abs(model.group_scale).sum()) * (4.0 * model.n + 2.0 * float(
+            np.abs(model.group_target).max(initial=0.0)))
+        if np.isfinite(2.0 * (coupling * degree + bias + groups)):  # a bound on every flip's change: no pass needed
+            return
+        largest = model.coefficient_scales()[0]  # the exact largest change, only where the bound overflowed
     if not np.isfinite(largest):
         biggest = max(float(np.abs(model.data).max(initial=0.0)), float(np.abs(model.bias).max(initial=0.0)))
         raise ParameterError(f"the energy's coefficients are too large (up to {biggest:.3g}): a single flip's energy "
