@@ -106,23 +106,63 @@ class _StoppedAtDeadline(BaseException):
 
 
 STOP_WAIT_SECONDS = 0.5
-"""How long :func:`run_stoppably` waits, after raising :class:`_StoppedAtDeadline` in the work's thread, for the work
-to unwind before abandoning it."""
+"""How long :func:`run_stoppably` tries to stop the work's thread at its deadline (:func:`_stop_thread`, every poll)
+before abandoning it."""
+
+_UNSAFE_TO_STOP = ("<frozen importlib", "importlib/__init__.py")
+"""Code inside which an exception raised from outside could leave a module half-imported for the rest of the
+process (a networkx baseline stopped during ``import networkx`` in a fresh bench worker broke every later
+networkx call there)."""
+
+
+def _safe_to_stop(thread: threading.Thread) -> bool:
+    """Whether ``thread`` is outside any import and not inside the ``threading`` module's own code (a lock's
+    bookkeeping), so that an exception raised in it now unwinds only the work."""
+    frame = sys._current_frames().get(thread.ident or -1)
+    if frame is not None and frame.f_code.co_filename.endswith("threading.py"):
+        return False
+    while frame is not None:
+        if frame.f_code.co_filename.startswith(_UNSAFE_TO_STOP[0]) or frame.f_code.co_filename.endswith(
+                _UNSAFE_TO_STOP[1]):
+            return False
+        frame = frame.f_back
+    return True
 
 
 def _stop_thread(thread: threading.Thread) -> None:
     """Raise :class:`_StoppedAtDeadline` in ``thread`` at its next Python bytecode (CPython's
-    ``PyThreadState_SetAsyncExc``). Pure-Python work (networkx's heuristics) stops within microseconds; a thread
-    inside one long native call stops only when the call returns."""
+    ``PyThreadState_SetAsyncExc``), where :func:`_safe_to_stop` allows it. Pure-Python work (networkx's heuristics)
+    stops within microseconds; a thread inside one long native call stops only when the call returns."""
     import ctypes
 
-    if thread.ident is not None:
+    if thread.ident is not None and thread.is_alive() and _safe_to_stop(thread):
         ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(_StoppedAtDeadline))
+
+
+def _stop_at_deadline(thread: threading.Thread, finished: Callable[[], bool], poll_seconds: float) -> None:
+    """Try to stop ``thread`` for :data:`STOP_WAIT_SECONDS`, again at every poll (a stop held off while it imports,
+    or lost in a ``__del__``, is sent again), until ``finished()``. Sleeps, never waits on a lock (see
+    :func:`run_stoppably`)."""
+    stop_by = time.perf_counter() + STOP_WAIT_SECONDS
+    while not finished() and thread.is_alive() and time.perf_counter() < stop_by:
+        _stop_thread(thread)
+        with suppress(KeyboardInterrupt):
+            time.sleep(poll_seconds / 5)
+
+
+def _finished_or_passed(box: dict[str, Any]) -> Any:
+    """The work's value if it came in after all (it ended as the deadline passed), else :class:`DeadlinePassed`;
+    the work's own error is raised as it is."""
+    if "value" in box:
+        return box["value"]
+    if "error" in box and not isinstance(box["error"], _StoppedAtDeadline):
+        raise box["error"]
+    raise DeadlinePassed
 
 
 def _run_until(work: Callable[[], T], deadline: float, poll_seconds: float) -> T:
     """Off the main thread (a Dask worker's task thread, a bench worker): ``work()`` in a thread of its own, stopped
-    at ``deadline`` (:func:`_stop_thread`), so that a solver that cannot stop by itself does not run on for
+    at ``deadline`` (:func:`_stop_at_deadline`), so that a solver that cannot stop by itself does not run on for
     minutes past its limit there (a networkx baseline on a Dask worker ran 10 minutes past a 1 s limit)."""
     box: dict[str, Any] = {}
     context = contextvars.copy_context()
@@ -137,14 +177,8 @@ def _run_until(work: Callable[[], T], deadline: float, poll_seconds: float) -> T
     thread.start()
     thread.join(max(0.0, deadline - time.perf_counter()))
     if thread.is_alive():
-        _stop_thread(thread)
-        thread.join(STOP_WAIT_SECONDS)
-        raise DeadlinePassed
-    if isinstance(box.get("error"), _StoppedAtDeadline):
-        raise DeadlinePassed
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
+        _stop_at_deadline(thread, lambda: "value" in box or "error" in box, poll_seconds)
+    return _finished_or_passed(box)
 
 
 def run_stoppably(work: Callable[[], T], poll_seconds: float = 0.05, deadline: float | None = None
@@ -200,11 +234,9 @@ def run_stoppably(work: Callable[[], T], poll_seconds: float = 0.05, deadline: f
             except KeyboardInterrupt:  # where SIGINT has a handler of its own that raises it
                 presses.append(time.monotonic())
             if deadline is not None and not finished.is_set() and thread.is_alive() and time.perf_counter() >= deadline:
-                _stop_thread(thread)
-                stop_by = time.perf_counter() + STOP_WAIT_SECONDS
-                while not finished.is_set() and thread.is_alive() and time.perf_counter() < stop_by:
-                    with suppress(KeyboardInterrupt):  # slept, not waited on a lock (see above)
-                        time.sleep(poll_seconds / 5)
+                _stop_at_deadline(thread, finished.is_set, poll_seconds)
+                if "value" in box:  # it ended as the deadline passed: its answer stands
+                    break
                 raise DeadlinePassed
             if not presses:
                 continue

@@ -19,7 +19,7 @@ from hopsolve.backend import Callback
 from hopsolve.baseline import BaselineOutcome
 from hopsolve.energy import Vartype, miniature_sizes
 from hopsolve.errors import MemoryLimitError, ParameterError, TooLargeError
-from hopsolve.interrupt import DeadlinePassed, ctrl_c_deferred, run_stoppably
+from hopsolve.interrupt import DeadlinePassed, abandoned_work, ctrl_c_deferred, run_stoppably
 from hopsolve.limits import check_time_limit
 from hopsolve.params import params_dict, same_value
 from hopsolve.plugins import Registry
@@ -347,8 +347,10 @@ def _run_baseline(registry: Registry, problem: Problem, instance: Instance, name
         outcome, interrupted = run_stoppably(lambda: solver.solve(instance, built, seed=seed, time_limit=time_limit),
                                              deadline=start + time_limit if abandon else None)
     except DeadlinePassed:
+        how = ("left running in its thread (inside a native call that cannot be interrupted)" if abandoned_work()
+               else "stopped")
         outcome, interrupted = BaselineOutcome(None, "timeout", info={"abandoned": (
-            f"{name} cannot stop at a time limit: it was stopped at {time_limit:g} s, without an answer "
+            f"{name} cannot stop at a time limit: it was {how} at {time_limit:g} s, without an answer "
             "(run it without --time-limit for its answer)")}), False
     wall = time.perf_counter() - start
     anytime = AnytimeTrace(problem.sense)

@@ -285,6 +285,24 @@ def test_a_scheduler_address_that_cannot_be_one_is_refused_at_once(cli, tmp_path
     assert not (tmp_path / "r.jsonl").exists()
 
 
+def test_a_bench_worker_left_with_a_running_solver_thread_is_replaced(monkeypatch):
+    """A baseline stuck in native code past its limit is left running in its thread; the worker that holds it
+    now retires after recording the timeout, so the next task runs in a fresh process, not beside that thread."""
+    monkeypatch.setenv("HOPSOLVE_PLUGINS", "misbehaving_backends")
+    monkeypatch.setenv("PYTHONPATH", f"{THIRD_PARTY}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    monkeypatch.syspath_prepend(str(THIRD_PARTY))
+    grid = build_grid(build_registry(), instances=[str(TSP / "burma14.tsp")],
+                      solvers=[{"name": "stuck-in-native-code"}, {"name": "which-process"}], seeds=1)
+    stuck, which = grid.tasks()
+    records = []
+    run_local([replace(stuck, time_limit=0.3), replace(which, time_limit=5.0)], 1, records.append, grace=5.0)
+    by_solver = {r["solver"]: r for r in records}
+    assert by_solver["stuck-in-native-code"]["status"] == "timeout"
+    assert "left running" in by_solver["stuck-in-native-code"]["info"]["abandoned"]
+    assert by_solver["which-process"]["status"] == "feasible"
+    assert by_solver["which-process"]["info"]["abandoned_work_here"] is False
+
+
 def test_report_reads_several_files_and_draws_anytime_curves_and_profiles(cli, tmp_path):
     from matplotlib.figure import Figure
 

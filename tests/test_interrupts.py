@@ -514,6 +514,40 @@ def test_pure_python_work_is_stopped_at_its_deadline_not_left_running(where):
     assert outcome["value"] == (7, False)  # off the main thread, done in time: its value
 
 
+@pytest.mark.parametrize("where", ["main thread", "another thread"])
+def test_work_is_not_stopped_inside_an_import(where, tmp_path, monkeypatch):
+    """A stop raised while the work imports a module would leave it half-imported for the rest of the process (a
+    networkx baseline stopped during ``import networkx`` in a fresh bench worker broke every later networkx call
+    there): the stop waits until the import is done."""
+    import importlib
+    import sys
+
+    from hopsolve.interrupt import DeadlinePassed
+
+    (tmp_path / "slow_to_import.py").write_text("import time\nends = time.perf_counter() + 0.3\n"
+                                                "while time.perf_counter() < ends:\n    pass\nDONE = True\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop("slow_to_import", None)
+    outcome = {}
+
+    def call() -> None:
+        began = time.perf_counter()
+        try:
+            run_stoppably(lambda: (importlib.import_module("slow_to_import"), _python_loop(30.0)),
+                          deadline=began + 0.05)
+        except DeadlinePassed:
+            outcome["stopped after"] = time.perf_counter() - began
+
+    if where == "main thread":
+        call()
+    else:
+        thread = threading.Thread(target=call)
+        thread.start()
+        thread.join(10.0)
+    assert "stopped after" in outcome and sys.modules["slow_to_import"].DONE
+    sys.modules.pop("slow_to_import", None)
+
+
 def test_a_baseline_that_cannot_stop_is_left_unfinished_at_the_time_limit(registry, tmp_path, monkeypatch):
     """networkx's one-exchange ignores any limit (G1 ran past 120 s under --time-limit 5): at the limit the solve
     answers timeout, without an answer and with a note, instead of running on; without a limit it runs to its

@@ -14,6 +14,7 @@ from typing import Any
 from hopsolve.bench.grid import Task
 from hopsolve.bench.runner import error_record, run_task
 from hopsolve.errors import ParameterError, UserError
+from hopsolve.interrupt import abandoned_work
 
 SCHEDULER_TIMEOUT_S = 10  # seconds to wait for an existing Dask scheduler to answer
 GRACE_SECONDS = 30.0  # beyond its time limit, a task gets this long (plus 50%) before its worker is killed
@@ -52,7 +53,14 @@ def _worker(tasks: Any, results: Any, threads: int | None = None) -> None:
             return
         index, task = item
         results.put((index, "started"))
-        results.put((index, run_task(task)))
+        record = run_task(task)
+        if abandoned_work():  # a native call left running past its limit: this process goes, with it, after the
+            results.put((index, "retire"))  # record (its thread would slow every later task here)
+            results.put((index, record))
+            results.close()
+            results.join_thread()  # both messages are out before the process is
+            os._exit(0)  # at once: a native solver torn down by the interpreter's exit could abort it
+        results.put((index, record))
 
 
 def _deadline(task: Task, grace: float) -> float | None:
@@ -112,8 +120,15 @@ def run_local(tasks: list[Task], jobs: int, on_result: Callable[[dict[str, Any]]
                 slot = next((s for s, w in workers.items() if w["task"] and w["task"][0] == index), None)
                 if slot is not None and record == "started":
                     workers[slot]["since"] = time.monotonic()
+                elif slot is not None and record == "retire":
+                    workers[slot]["retiring"] = True
                 elif slot is not None:
                     on_result(record)
+                    if workers[slot].get("retiring"):  # it exits after this record: a new worker takes the next task
+                        workers[slot]["process"].join(timeout=5)
+                        if workers[slot]["process"].is_alive():
+                            workers[slot]["process"].kill()
+                        start_worker(slot)
                     feed(slot)
             for slot, worker in list(workers.items()):
                 if worker["task"] is None:
@@ -121,7 +136,8 @@ def run_local(tasks: list[Task], jobs: int, on_result: Callable[[dict[str, Any]]
                 _, task = worker["task"]
                 limit = _deadline(task, grace)
                 overdue = limit is not None and time.monotonic() - worker["since"] > limit
-                if overdue or not worker["process"].is_alive():
+                # a retiring worker has exited on purpose, its record on the way
+                if overdue or (not worker["process"].is_alive() and not worker.get("retiring")):
                     worker["process"].kill()
                     status = "timeout" if overdue else "error"
                     message = "exceeded its time limit; worker stopped" if overdue else "worker process died"

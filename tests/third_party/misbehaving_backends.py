@@ -24,7 +24,43 @@ class SleepyBackend(hopsolve.Backend):
         time.sleep(600)  # ignores its time limit: the harness must stop it
 
 
+class StuckInNativeCode(hopsolve.Baseline):
+    """Cannot stop at a limit, and sits in one native call (``time.sleep``, which an exception raised from outside
+    does not interrupt) for 3 s: left running in its thread past the limit."""
+
+    name = "stuck-in-native-code"
+    problem = "tsp"
+    stops_at_time_limit = False
+
+    def solve(self, instance, params, *, seed, time_limit):
+        time.sleep(3.0)
+        return hopsolve.BaselineOutcome(list(range(instance.data.dimension)), "feasible")
+
+
+class WhichProcess(hopsolve.Baseline):
+    """Says whether its process still holds a solver thread abandoned by an earlier task."""
+
+    name = "which-process"
+    problem = "tsp"
+
+    def solve(self, instance, params, *, seed, time_limit):
+        import threading
+
+        from hopsolve.interrupt import WORKER_NAME
+
+        others = [t for t in threading.enumerate()  # its own solve runs in such a thread too
+                  if t.name == WORKER_NAME and t.is_alive() and t is not threading.current_thread()]
+        return hopsolve.BaselineOutcome(list(range(instance.data.dimension)), "feasible",
+                                        info={"abandoned_work_here": bool(others)})
+
+
 @hopsolve.hookimpl
 def hopsolve_backends(register):
     register(BrokenBackend)
     register(SleepyBackend)
+
+
+@hopsolve.hookimpl
+def hopsolve_baselines(register):
+    register(StuckInNativeCode)
+    register(WhichProcess)
