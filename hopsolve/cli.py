@@ -505,7 +505,10 @@ def _cmd_report(args: argparse.Namespace, registry: Registry) -> int:
     if args.plot:
         check_output_path(args.plot, "--plot", IMAGE_SUFFIXES)
         check_can_plot()
-    paths = list({os.path.realpath(path): path for path in reversed(args.results)}.values())[::-1]  # as typed
+    first: dict[str, str] = {}
+    for path in args.results:  # the order typed, each file at its first place (later files' records win)
+        first.setdefault(os.path.realpath(path), path)
+    paths = list(first.values())
     if len(paths) < len(args.results):
         print("hopsolve: note: a results file given twice is read once", file=sys.stderr)
     records, notes = latest_records([load_records(path) for path in paths])

@@ -198,7 +198,7 @@ def _real_matrix(value: Any, what: str) -> sp.csr_matrix:
     inside scipy: complex entries (their imaginary parts were dropped with only a warning), more or fewer than two
     dimensions, and entries that are not numbers."""
     if sp.issparse(value):
-        if np.iscomplexobj(value.data if hasattr(value, "data") else value):
+        if np.iscomplexobj(value):  # its dtype (a lil matrix's data is an object array of lists)
             raise ParameterError(f"{what} must be real, got complex entries")
         if len(value.shape) != 2:
             raise ParameterError(f"{what} must be a 2-d matrix, got shape {value.shape}")
@@ -213,7 +213,11 @@ def _real_matrix(value: Any, what: str) -> sp.csr_matrix:
         raise ParameterError(f"{what} must be a 2-d matrix of numbers, got {array.ndim} dimension(s)"
                              + (f" of shape {array.shape}" if array.ndim else f" ({value!r})"))
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise ParameterError(f"{what} must be a 2-d matrix of numbers, got entries of type {array.dtype}")
+        try:  # Python ints past int64, Fractions, Decimals: numbers numpy holds as objects
+            array = array.astype(np.float64)
+        except (TypeError, ValueError, OverflowError):
+            raise ParameterError(f"{what} must be a 2-d matrix of numbers, got entries of type "
+                                 f"{array.dtype}") from None
     return sp.csr_matrix(array, dtype=np.float64)
 
 

@@ -513,3 +513,14 @@ def test_a_suite_s_bad_solver_entry_is_refused_naming_the_suite(cli, tmp_path, s
     suite.write_text('instances = ["missing.tsp"]\n[[solver]]\nname = "anneal"\n')
     run = cli("bench", "--config", suite, "--out", tmp_path / "r.jsonl")
     assert run.code == 2 and f"{suite}: instance" in run.err and "missing.tsp" in run.err, run.err
+
+
+def test_task_keys_are_those_of_earlier_results_files():
+    """A task's key names its record in a results file, so resuming needs it unchanged across versions: this one
+    was computed by the code that wrote the files before the ``config`` digest was split out of it."""
+    from hopsolve.bench.grid import SolverSpec, Task
+
+    task = Task("/a/b.tsp", "tsp", SolverSpec("anneal", "backend", {"sweeps": 3}), 2, 1.5, {"x": 1}, {"row": 2.0})
+    assert task.key == "d0471de5000f7c1c"
+    other_problem = Task("/a/b.tsp", "qap", task.solver, 2, 1.5, {"x": 1}, {"row": 2.0})
+    assert other_problem.config == task.config and other_problem.key != task.key

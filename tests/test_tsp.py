@@ -176,9 +176,10 @@ def test_baselines_on_a_small_instance(cli, baseline, status):
 def test_the_routing_baseline_searches_with_its_distances_in_cpp(cli):
     """With the distances as a Python callback, guided local search found 7902 on berlin52 (4.8% above optimal) in
     0.04 s and nothing better in 5 s; with the matrix registered in C++ it reaches the optimum, 7542, in ~1.5 s."""
+    # 5 s, not 3: on a loaded 2-core CI machine the search reached only 3.2% in 3 s
     result = json.loads(cli("solve", TSPLIB / "berlin52.tsp", "--baseline", "ortools-routing", "--seed", "1",
-                            "--time-limit", "3", "--json").out)
-    assert result["status"] == "feasible" and result["gap"] < 0.03 and result["wall_time_s"] < 3 * 1.05
+                            "--time-limit", "5", "--json").out)
+    assert result["status"] == "feasible" and result["gap"] < 0.03 and result["wall_time_s"] < 5 * 1.05
 
 
 @settings(max_examples=40, deadline=None)

@@ -7,6 +7,7 @@ import json
 import math
 import os
 import sys
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -57,17 +58,18 @@ class Task:
 
     @property
     def key(self) -> str:
-        return _digest({**self._configuration(), "instance": os.path.normpath(self.instance), "seed": self.seed})
+        return _digest({**self._configuration(), "instance": os.path.normpath(self.instance),
+                        "problem": self.problem, "seed": self.seed})
 
     @property
     def config(self) -> str:
-        """What the task runs, but not on what or with which seed: the solver with its parameters and label, the
-        time limit, options and weights. ``report`` warns when one label covers several."""
+        """What the task runs, but not on what (instance, problem) or with which seed: the solver with its
+        parameters and label, the time limit, options and weights. ``report`` warns when one label covers
+        several."""
         return _digest(self._configuration())
 
     def _configuration(self) -> dict[str, Any]:
-        return {"problem": self.problem,
-                "solver": [self.solver.name, self.solver.kind, self.solver.params, self.solver.label],
+        return {"solver": [self.solver.name, self.solver.kind, self.solver.params, self.solver.label],
                 "time_limit": self.time_limit, "options": self.options, "weights": self.weights}
 
     def to_dict(self) -> dict[str, Any]:
@@ -190,20 +192,37 @@ def build_grid(registry: Registry, *, instances: Sequence[str], solvers: Sequenc
 
 def _check_weights_and_options(registry: Registry, paths: Sequence[str], problem: str | None,
                                weights: dict[str, float], options: dict[str, Any]) -> None:
-    """Encode one instance of each problem with the grid's weights and options, so that a name the problem does not
-    have is refused before any task (``--weight bogus=1`` ran every task into the same error, each a row of the
-    results). Only when weights or options are given: encoding is the one cost here."""
-    first: dict[str, str] = {}
+    """Refuse before any task an option no problem of the grid takes, or a weight that names a term of no
+    instance (``--weight bogus=1`` ran every task into the same error, each a row of the results). Options are
+    checked by each problem's ``Options``, without encoding; a weight's name is looked for in the instances'
+    energies, encoded one at a time until every name is found (one encoding where the first instance has them all:
+    a CQM's penalty terms differ from model to model). An instance that cannot be encoded here is left to its own
+    tasks, which record why."""
+    by_problem: dict[str, list[str]] = defaultdict(list)
     for path in paths:
-        first.setdefault(problem or registry.problem_for_path(path), path)
-    for name, path in first.items():
+        by_problem[problem or registry.problem_for_path(path)].append(path)
+    for name in by_problem:
+        registry.problem(name).options(options or None)
+    if not weights:
+        return
+    missing, terms = set(weights), set()
+    for name, files in by_problem.items():
         plugin = registry.problem(name)
-        encoding_options = plugin.options(options or None)
-        instance = plugin.read(path)
-        energy = (plugin.encode(instance, weights or None, encoding_options) if encoding_options is not None
-                  else plugin.encode(instance, weights or None))
-        if weights:  # a problem whose encode takes weights as given: the energy's own check
-            energy.reweighted(**weights)
+        for path in files:
+            if not missing:
+                return
+            try:
+                instance = plugin.read(path)
+                encoding_options = plugin.options(options or None)
+                energy = (plugin.encode(instance, None, encoding_options) if encoding_options is not None
+                          else plugin.encode(instance, None))
+            except Exception:  # noqa: BLE001 - too large, a plugin's own failure: the task will say
+                continue
+            terms |= set(energy.term_names)
+            missing -= terms
+    if missing and terms:
+        raise ParameterError(f"unknown weight {sorted(missing)[0]!r}: no instance's energy has a term of that name "
+                             f"(their terms: {', '.join(sorted(terms))})")
 
 
 def solvers_from_cli(names: str, params: Sequence[str]) -> list[dict[str, Any]]:

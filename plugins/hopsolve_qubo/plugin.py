@@ -31,7 +31,7 @@ class QuboProblem(Problem):
     def from_qubo(q: Any, offset: float = 0.0, name: str = "qubo", labels: Sequence[Any] | None = None) -> Instance:
         """An instance from a square matrix ``Q`` (numpy or scipy sparse; any square Q: ``xᵀQx`` counts ``Q_ij``
         and ``Q_ji`` alike) and an ``offset``; ``labels`` (the variables' names, in order) go to ``meta``."""
-        if np.iscomplexobj(q.data if sp.issparse(q) else q):
+        if np.iscomplexobj(q):
             raise ParameterError("a QUBO matrix must be real, got complex entries")
         if not sp.issparse(q):
             try:
