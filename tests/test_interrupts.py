@@ -483,20 +483,16 @@ def _python_loop(seconds: float) -> int:
     return count
 
 
-@pytest.mark.parametrize("where", ["main thread", "another thread"])
-def test_pure_python_work_is_stopped_at_its_deadline_not_left_running(where):
-    """At the deadline an exception is raised in the work's thread, so pure-Python work ends there instead of
-    running on (a networkx baseline on a Dask worker, whose task thread is not the main one, ran 10 minutes past
-    a 1 s limit; in a bench worker 30 s). Off the main thread the deadline used to be ignored."""
-    from hopsolve.interrupt import DeadlinePassed, abandoned_work
-
+def _stopped_after(where: str, work, seconds: float, passed: type) -> dict:
+    """Run ``work`` under ``run_stoppably`` with a deadline ``seconds`` away, on the main thread or another one;
+    ``{"stopped after": s}`` when the deadline stopped it."""
     outcome = {}
 
     def call() -> None:
         began = time.perf_counter()
         try:
-            run_stoppably(lambda: _python_loop(30.0), deadline=began + 0.3)
-        except DeadlinePassed:
+            run_stoppably(work, deadline=began + seconds)
+        except passed:
             outcome["stopped after"] = time.perf_counter() - began
 
     if where == "main thread":
@@ -505,6 +501,17 @@ def test_pure_python_work_is_stopped_at_its_deadline_not_left_running(where):
         thread = threading.Thread(target=call)
         thread.start()
         thread.join(10.0)
+    return outcome
+
+
+@pytest.mark.parametrize("where", ["main thread", "another thread"])
+def test_pure_python_work_is_stopped_at_its_deadline_not_left_running(where):
+    """At the deadline an exception is raised in the work's thread, so pure-Python work ends there instead of
+    running on (a networkx baseline on a Dask worker, whose task thread is not the main one, ran 10 minutes past
+    a 1 s limit; in a bench worker 30 s). Off the main thread the deadline used to be ignored."""
+    from hopsolve.interrupt import DeadlinePassed, abandoned_work
+
+    outcome = _stopped_after(where, lambda: _python_loop(30.0), 0.3, DeadlinePassed)
     assert 0.3 <= outcome["stopped after"] < 1.0, outcome
     assert not abandoned_work()  # the loop's thread has ended
     done = threading.Thread(target=lambda: outcome.update(value=run_stoppably(lambda: 7, deadline=time.perf_counter()
@@ -528,22 +535,8 @@ def test_work_is_not_stopped_inside_an_import(where, tmp_path, monkeypatch):
                                                 "while time.perf_counter() < ends:\n    pass\nDONE = True\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     sys.modules.pop("slow_to_import", None)
-    outcome = {}
-
-    def call() -> None:
-        began = time.perf_counter()
-        try:
-            run_stoppably(lambda: (importlib.import_module("slow_to_import"), _python_loop(30.0)),
-                          deadline=began + 0.05)
-        except DeadlinePassed:
-            outcome["stopped after"] = time.perf_counter() - began
-
-    if where == "main thread":
-        call()
-    else:
-        thread = threading.Thread(target=call)
-        thread.start()
-        thread.join(10.0)
+    outcome = _stopped_after(where, lambda: (importlib.import_module("slow_to_import"), _python_loop(30.0)), 0.05,
+                             DeadlinePassed)
     assert "stopped after" in outcome and sys.modules["slow_to_import"].DONE
     sys.modules.pop("slow_to_import", None)
 

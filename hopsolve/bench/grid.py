@@ -17,6 +17,7 @@ from hopsolve.errors import ParameterError, UserError
 from hopsolve.limits import MAX_TIME_LIMIT
 from hopsolve.params import set_once
 from hopsolve.plugins import Registry
+from hopsolve.problem import Instance
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -149,8 +150,11 @@ def build_grid(registry: Registry, *, instances: Sequence[str], solvers: Sequenc
     problems = sorted({problem or registry.problem_for_path(p) for p in paths})
     for name in problems:
         registry.problem(name)
+    read = {}  # kept only where weights are to be checked on them (below)
     for path in paths:  # a malformed file is the user's to fix before hours of runs, not a row of errors
-        registry.problem(problem or registry.problem_for_path(path)).read(path)
+        instance = registry.problem(problem or registry.problem_for_path(path)).read(path)
+        if weights:
+            read[path] = instance
     specs = []
     for entry in solvers:
         unknown = sorted(set(entry) - {"name", "label", "params", "time_limit"})
@@ -186,20 +190,22 @@ def build_grid(registry: Registry, *, instances: Sequence[str], solvers: Sequenc
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
             raise ParameterError(f"weight {name}={value!r} must be a finite non-negative number")
     if (weights or options) and any(s.kind == "backend" for s in specs):
-        _check_weights_and_options(registry, paths, problem, dict(weights or {}), dict(options or {}))
+        _check_weights_and_options(registry, read or dict.fromkeys(paths), problem, dict(weights or {}),
+                                   dict(options or {}))
     return Grid(tuple(paths), tuple(specs), seed_list, problem, time_limit, dict(options or {}), dict(weights or {}))
 
 
-def _check_weights_and_options(registry: Registry, paths: Sequence[str], problem: str | None,
+def _check_weights_and_options(registry: Registry, instances: Mapping[str, Instance | None], problem: str | None,
                                weights: dict[str, float], options: dict[str, Any]) -> None:
     """Refuse before any task an option no problem of the grid takes, or a weight that names a term of no
     instance (``--weight bogus=1`` ran every task into the same error, each a row of the results). Options are
     checked by each problem's ``Options``, without encoding; a weight's name is looked for in the instances'
     energies, encoded one at a time until every name is found (one encoding where the first instance has them all:
     a CQM's penalty terms differ from model to model). An instance that cannot be encoded here is left to its own
-    tasks, which record why."""
+    tasks, which record why. ``instances`` maps each path to its instance as ``build_grid`` read it (``None``
+    where no weights are given: only the options are checked then)."""
     by_problem: dict[str, list[str]] = defaultdict(list)
-    for path in paths:
+    for path in instances:
         by_problem[problem or registry.problem_for_path(path)].append(path)
     for name in by_problem:
         registry.problem(name).options(options or None)
@@ -212,7 +218,7 @@ def _check_weights_and_options(registry: Registry, paths: Sequence[str], problem
             if not missing:
                 return
             try:
-                instance = plugin.read(path)
+                instance = instances[path]
                 encoding_options = plugin.options(options or None)
                 energy = (plugin.encode(instance, None, encoding_options) if encoding_options is not None
                           else plugin.encode(instance, None))
