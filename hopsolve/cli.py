@@ -465,6 +465,9 @@ def _cmd_bench(args: argparse.Namespace, registry: Registry) -> int:
         grid = dataclasses.replace(grid, trace=True)
     store = ResultStore(args.out)
     finished = store.finished()
+    if store.torn_bytes:  # a run killed mid-write: its task runs again
+        _tell(f"hopsolve bench: removed a torn last line ({store.torn_bytes} bytes, a run killed while writing) "
+              f"from {args.out}; its task runs again")
     if args.retry_errors:
         finished = {key: record for key, record in finished.items() if record.get("status") != "error"}
     tasks = [t for t in grid.tasks() if t.key not in finished]

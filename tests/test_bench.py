@@ -63,7 +63,8 @@ def test_killed_run_resumes_without_duplicates(tmp_path):
     assert 1 <= done < 6
     with out.open("a") as handle:
         handle.write('{"task": "torn')  # what a kill in mid-write would leave behind
-    subprocess.run(command, check=True, capture_output=True)
+    resumed = subprocess.run(command, check=True, capture_output=True, text=True)
+    assert "removed a torn last line (14 bytes" in resumed.stderr  # it was dropped without a word
     records = lines(out)
     assert len(records) == 6 and len({r["task"] for r in records}) == 6
 

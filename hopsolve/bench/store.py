@@ -17,6 +17,8 @@ class ResultStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self.torn_bytes = 0
+        """Bytes of a torn last line that :meth:`finished` removed (0 if none): the CLI says so."""
 
     def finished(self) -> dict[str, dict[str, Any]]:
         """Records already written, by task key (a torn last line is removed)."""
@@ -28,6 +30,7 @@ class ResultStore:
         raw = self.path.read_bytes()
         if raw and not raw.endswith(b"\n"):
             cut = raw.rfind(b"\n") + 1
+            self.torn_bytes = len(raw) - cut
             with self.path.open("r+b") as handle:
                 handle.truncate(cut)
             raw = raw[:cut]
