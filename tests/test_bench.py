@@ -525,3 +525,27 @@ def test_task_keys_are_those_of_earlier_results_files():
     assert task.key == "d0471de5000f7c1c"
     other_problem = Task("/a/b.tsp", "qap", task.solver, 2, 1.5, {"x": 1}, {"row": 2.0})
     assert other_problem.config == task.config and other_problem.key != task.key
+
+
+def test_a_bench_on_a_scheduler_says_when_its_workers_are_gone_and_back(capsys):
+    """A cluster whose workers were all stopped mid-run left the bench waiting without a word."""
+    import threading
+
+    from hopsolve.bench.executors import watch_workers
+
+    answers = iter([{"workers": {"a": {}}}, {"workers": {}}, {"workers": {}}, {"workers": {"b": {}, "c": {}}}])
+    stop = threading.Event()
+
+    class Client:
+        def scheduler_info(self):
+            try:
+                return next(answers)
+            except StopIteration:
+                stop.set()
+                return {"workers": {"b": {}, "c": {}}}
+
+    watch_workers(Client(), "tcp://host:8786", stop, every=0.001)
+    said = capsys.readouterr().err.splitlines()
+    assert said == ["hopsolve bench: the Dask scheduler at tcp://host:8786 has no workers left; the tasks not yet "
+                    "done wait until one connects (Ctrl-C to stop, keeping what is done)",
+                    "hopsolve bench: 2 workers back on the Dask scheduler"]

@@ -7,6 +7,7 @@ import os
 import queue
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -171,18 +172,45 @@ def run_dask(tasks: list[Task], on_result: Callable[[dict[str, Any]], None], sch
         if not client.scheduler_info().get("workers"):  # else the bench waits without a word
             print(f"hopsolve bench: the Dask scheduler at {scheduler} has no workers yet; the tasks wait until one "
                   "connects (Ctrl-C to stop)", file=sys.stderr, flush=True)
+        watching = threading.Event()
+        threading.Thread(target=watch_workers, args=(client, scheduler, watching), daemon=True).start()
     else:
         cluster = LocalCluster(n_workers=workers or usable_cores(), threads_per_worker=1, processes=True,
                                dashboard_address=None)
         client = Client(cluster)
+        watching = None  # a local cluster's own workers: started here, stopped here
     try:
         futures = {client.submit(run_task, task, pure=False): task for task in tasks}
         for future in as_completed(futures):
             on_result(_dask_record(future, futures[future]))
     finally:
+        if watching is not None:
+            watching.set()
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+WORKER_CHECK_S = 10.0
+"""How often a bench on an existing Dask scheduler asks it how many workers it has (see :func:`watch_workers`)."""
+
+
+def watch_workers(client: Any, scheduler: str, stop: threading.Event, every: float = WORKER_CHECK_S) -> None:
+    """Until ``stop``: say when the scheduler's workers are all gone (the bench then waits for one, and waited
+    without a word when a cluster's workers were stopped mid-run), and when workers are back."""
+    had_workers = True
+    while not stop.wait(every):
+        try:
+            count = len(client.scheduler_info().get("workers") or {})
+        except Exception:  # noqa: BLE001 - the client closing under it, a lost scheduler: the bench will say
+            return
+        if count == 0 and had_workers:
+            print(f"hopsolve bench: the Dask scheduler at {scheduler} has no workers left; the tasks not yet done "
+                  "wait until one connects (Ctrl-C to stop, keeping what is done)", file=sys.stderr, flush=True)
+        elif count and not had_workers:
+            print(f"hopsolve bench: {count} worker{'s' if count != 1 else ''} back on the Dask scheduler",
+                  file=sys.stderr, flush=True)
+        had_workers = count > 0
 
 
 def _dask_record(future: Any, task: Task) -> dict[str, Any]:
