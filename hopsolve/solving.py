@@ -162,8 +162,7 @@ def solve_instance(
     built = solver.params({**suggested, **values})
     encoding_options = problem.options(options)
     start = time.perf_counter()
-    energy = (problem.encode(instance, weights, encoding_options) if encoding_options is not None
-              else problem.encode(instance, weights))
+    energy = encode_with_options(problem, instance, weights, encoding_options)
     encode_s = time.perf_counter() - start
     starts = problem.initial_states(instance, energy, encoding_options)
     if callback is not None:
@@ -295,6 +294,14 @@ def solve_instance(
         absolute_gap=absolute_gap(best.objective, reference, problem.sense),
     )
     return _note_a_beaten_reference(result), best
+
+
+def encode_with_options(problem: Problem, instance: Instance, weights: Mapping[str, float] | None,
+                        encoding_options: Any) -> Any:
+    """``problem.encode``, given its parsed options only where it has some (a third party's ``encode`` may take no
+    options argument)."""
+    return (problem.encode(instance, weights, encoding_options) if encoding_options is not None
+            else problem.encode(instance, weights))
 
 
 def _decode_seconds(problem: Problem, instance: Instance, energy: Any, starts: Any, repair: bool) -> float:

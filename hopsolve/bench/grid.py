@@ -18,6 +18,7 @@ from hopsolve.limits import MAX_TIME_LIMIT
 from hopsolve.params import set_once
 from hopsolve.plugins import Registry
 from hopsolve.problem import Instance
+from hopsolve.solving import encode_with_options
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -207,8 +208,7 @@ def _check_weights_and_options(registry: Registry, instances: Mapping[str, Insta
     by_problem: dict[str, list[str]] = defaultdict(list)
     for path in instances:
         by_problem[problem or registry.problem_for_path(path)].append(path)
-    for name in by_problem:
-        registry.problem(name).options(options or None)
+    parsed = {name: registry.problem(name).options(options or None) for name in by_problem}
     if not weights:
         return
     missing, terms = set(weights), set()
@@ -218,10 +218,7 @@ def _check_weights_and_options(registry: Registry, instances: Mapping[str, Insta
             if not missing:
                 return
             try:
-                instance = instances[path]
-                encoding_options = plugin.options(options or None)
-                energy = (plugin.encode(instance, None, encoding_options) if encoding_options is not None
-                          else plugin.encode(instance, None))
+                energy = encode_with_options(plugin, instances[path], None, parsed[name])
             except Exception:  # noqa: BLE001 - too large, a plugin's own failure: the task will say
                 continue
             terms |= set(energy.term_names)
@@ -319,7 +316,7 @@ def grid_from_toml(registry: Registry, path: str | Path, overrides: Mapping[str,
     try:
         return build_grid(registry, **values)
     except UserError as exc:  # what the suite says, refused: the suite named (a [[solver]]'s bad key or parameter)
-        if exc.path is not None and not (exc.message == "no such instance file"):
+        if exc.path is not None and exc.message != "no such instance file":
             raise
         message = (f"instance {str(exc.path)!r}: no such file" if exc.path is not None else exc.message)
         raise type(exc)(message, path=path) from None

@@ -182,7 +182,7 @@ def compile_cqm(data: CqmData, weights: dict[str, float] | None = None) -> Energ
             raise ParameterError(f"cqm: constraint {label!r} is quadratic; hopsolve's cqm problem takes linear "
                                  "constraints")
         units = [index[v] for v in lhs.linear]
-        coefficients = np.array([float(lhs.linear[v]) for v in lhs.linear])
+        given = coefficients = np.array([float(lhs.linear[v]) for v in lhs.linear])  # given: as the model says
         rhs = float(constraint.rhs) - float(lhs.offset)
         sense = constraint.sense
         unit_equality = sense is Sense.Eq and np.all(coefficients == 1.0) and rhs == 1.0
@@ -202,7 +202,6 @@ def compile_cqm(data: CqmData, weights: dict[str, float] | None = None) -> Energ
         if high <= rhs:
             continue  # always holds
         if low > rhs:  # said in the model's own terms: not negated (≥), not scaled, with its offset
-            given = np.array([float(lhs.linear[v]) for v in lhs.linear])
             smallest = float(np.minimum(given, 0).sum()) + float(lhs.offset)
             largest = float(np.maximum(given, 0).sum()) + float(lhs.offset)
             bound = (f"its left side is at most {largest:g} < {float(constraint.rhs):g}" if sense is Sense.Ge
