@@ -266,13 +266,64 @@ def test_same_seed_same_states_threads_do_not_matter_seeds_differ():
 def test_trace_is_the_energy_of_sign_x_and_best_is_kept(mode):
     energy = random_energy(30, 4, Vartype.BINARY, density=0.5)
     backend = BifurcationBackend()
-    last = backend.solve(energy, BifurcationParams(reads=5, steps=300, mode=mode, trace=True, keep_best=False),
-                         seed=2)
+    last = backend.solve(energy, BifurcationParams(reads=5, steps=300, mode=mode, trace=True, keep_best=False,
+                                                   final_descent=False), seed=2)
     trace = last.per_read["trace"]
     assert trace.shape == (5, 300) and last.work == 300 and last.work_unit == "steps"
     assert np.allclose(trace[:, -1], last.energies)
     best = backend.solve(energy, BifurcationParams(reads=5, steps=300, mode=mode, trace=True), seed=2)
     assert np.all(best.energies <= trace.min(axis=1) + 1e-9)
+
+
+def _lowered_by_one_flip(energy: Energy, states: np.ndarray) -> int:
+    """How many of ``states`` one flip lowers, energies recomputed from scratch."""
+    count = 0
+    for state in states:
+        spins = 2 * np.asarray(state, dtype=np.int64) - 1 if energy.vartype is Vartype.BINARY else state
+        base = energy.energy(state)
+        for i in range(len(state)):
+            flipped = spins.copy()
+            flipped[i] = -flipped[i]
+            other = (flipped + 1) // 2 if energy.vartype is Vartype.BINARY else flipped
+            if energy.energy(other) < base - 1e-9:
+                count += 1
+                break
+    return count
+
+
+@pytest.mark.parametrize("vartype", [Vartype.SPIN, Vartype.BINARY])
+@pytest.mark.parametrize("mode", ["ballistic", "discrete"])
+def test_returned_states_are_single_flip_local_minima_unless_the_descent_is_turned_off(mode, vartype):
+    """A short ramp leaves the oscillators' spins where single flips lower them; the final descent removes
+    those (and never raises an energy), counting what it flipped; ``final_descent=False`` returns them as they
+    are."""
+    energy = random_energy(40, 3, vartype, density=0.3)
+    backend = BifurcationBackend()
+    raw = backend.solve(energy, BifurcationParams(reads=8, steps=3, mode=mode, final_descent=False), seed=5)
+    assert raw.info["descent_flips"] is None
+    assert _lowered_by_one_flip(energy, raw.states) > 0  # the case the descent is for
+    finished = backend.solve(energy, BifurcationParams(reads=8, steps=3, mode=mode), seed=5)
+    assert _lowered_by_one_flip(energy, finished.states) == 0
+    assert finished.info["descent_flips"] > 0
+    assert np.all(finished.energies <= raw.energies + 1e-9)
+    assert np.allclose(finished.energies, [energy.energy(s) for s in finished.states])
+
+
+def test_the_final_descent_keeps_permutations_and_one_hot_groups():
+    """Permutation energies are finished by the assignment, not descended; an energy with one-hot groups is
+    descended with its group penalties counted (the returned states are local minima of the whole energy)."""
+    rng = np.random.default_rng(3)
+    permutation = permutation_energy(rng.uniform(1, 10, (5, 5)), np.roll(np.eye(5), 1, 1))
+    samples = BifurcationBackend().solve(permutation, BifurcationParams(reads=4, steps=50), seed=1)
+    assert samples.info["descent_flips"] is None
+    assert all(permutation.layout.positions(s) is not None for s in samples.states)
+    groups = OneHotGroups.from_lists([[0, 1, 2, 3], [4, 5, 6], [7, 8, 9, 10]])
+    objective = random_energy(13, 4, Vartype.BINARY).terms[0]
+    grouped = Energy(Vartype.BINARY, (objective, groups.penalty("onehot", 13)), weights={"onehot": 5.0},
+                     groups=groups)
+    done = BifurcationBackend().solve(grouped, BifurcationParams(reads=6, steps=3), seed=2)
+    assert _lowered_by_one_flip(grouped, done.states) == 0
+    assert np.allclose(done.energies, [grouped.energy(s) for s in done.states])
 
 
 def test_time_limit_is_honoured_loosely_and_the_ramp_still_finishes():

@@ -13,6 +13,7 @@ from scipy import stats
 
 from hopsolve import Energy, ParameterError, Vartype
 from hopsolve.backend import schedule_steps_buildable
+from hopsolve.backends import _descent as descent
 from hopsolve.backends import _replica_kernels as RK
 from hopsolve.backends import replica as R
 from hopsolve.backends._model import compile_spin_model
@@ -205,7 +206,9 @@ def test_the_anytime_rule_is_deterministic_and_its_reads_and_sweeps_replay_it(mo
             advance(self, first_round, cold)
             clock.now += 1e-4 * len(cold) * self.ladders.states.shape[0]
 
-        monkeypatch.setattr(R, "time", types.SimpleNamespace(perf_counter=lambda clock=clock: clock.now))
+        fake_time = types.SimpleNamespace(perf_counter=lambda clock=clock: clock.now)
+        monkeypatch.setattr(R, "time", fake_time)
+        monkeypatch.setattr(descent, "time", fake_time)  # the final descent reads the same clock
         monkeypatch.setattr(R._Run, "advance", timed_advance)
         runs.append(backend.solve(energy, backend.params(values), seed=9))
     monkeypatch.undo()

@@ -10,8 +10,10 @@ is an oscillator with position ``x_i`` and momentum ``y_i``; one step of symplec
 The pump ``a(t)`` rises linearly from 0 to ``a0`` over the run: at first every oscillator sits in one well at
 ``x = 0``; as the pump passes the coupling the wells split in two (the bifurcation) and each ``x_i`` is driven to a
 wall whose sign is the spin. The answer is ``sign(x)``; every step's spins are scored and each replica's best is
-kept. Biases enter the force linearly, which is Goto's extra spin fixed at +1 (coupled to spin ``i`` by ``b_i``)
-written out. Structured group penalties add their field ``-2·scale·(Σ_{j∈g, j≠i} v_j - t_g)``.
+kept, then finished by a greedy descent (``final_descent``): the oscillators do not see single flips, so a read's
+spins can end where one flip lowers the energy. Biases enter the force linearly, which is Goto's extra spin
+fixed at +1 (coupled to spin ``i`` by ``b_i``) written out. Structured group penalties add their field
+``-2·scale·(Σ_{j∈g, j≠i} v_j - t_g)``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from hopsolve.backends import _sb_kernels as SB
 from hopsolve.backends import _sb_product as product
 from hopsolve.backends import _sb_setup as setup
 from hopsolve.backends._blas import holds_one_blas_thread
+from hopsolve.backends._descent import descend_states
 from hopsolve.backends._model import (
     SpinModel,
     build_deadline,
@@ -81,6 +84,9 @@ BIT_FLIPS_PER_WORD = 6.0
 bit matrices rather than adding one coupling row per flip (measured: see ``benchmarks/RESULTS.md`` §9.0)."""
 
 START_AMPLITUDE = 0.1
+DESCENT_RESERVE_PASSES = 2.0
+"""A timed run keeps this many passes over the couplings (each timed as the first refresh of the spin fields)
+out of its steps for the final descent: one that flips, one that finds nothing left to flip."""
 """Random starts draw ``x_i`` and ``y_i`` from U(-0.1, 0.1)."""
 
 
@@ -142,6 +148,13 @@ class BifurcationParams(TimedRunParams):
     reads it changed. ``none``: the spins as they are. Other energies are never changed."""
     trace: bool = False
     """Record each replica's energy of ``sign(x)`` after every step (``per_read['trace']``, reads × steps)."""
+    final_descent: bool = True
+    """Finish each returned state with a greedy descent (zero-temperature sweeps in index order until none
+    changes a unit, :func:`hopsolve.backends._descent.descend_states`), so that no single flip lowers it; it never
+    raises an energy. ``info['descent_flips']`` counts the units it flipped, all reads together (``None`` when it
+    did not run). Not on permutation energies, whose reads ``finish`` instead, nor after Ctrl-C. With a time limit
+    the run leaves two passes over the couplings for it and the descent stops at the limit. False: the spins the
+    dynamics gave (Goto et al.'s answer)."""
 
     def validate(self) -> None:
         super().validate()
@@ -435,6 +448,7 @@ class BifurcationBackend(Backend):
         changes = parse_replan(params.replan, OWNER)
         ballistic = resolved_mode(params.mode, energy) == "ballistic"
         model = compile_spin_model(energy, build_deadline(started, params.time_limit))
+        energy_model = model  # without the bias spin: what the final descent runs on
         c0, sigma = coupling_scale(model)
         extra = params.bias == "spin" and bool(np.any(model.bias)) and not len(model.group_scale)
         if extra:
@@ -456,15 +470,17 @@ class BifurcationBackend(Backend):
             return (spins[..., :n] * spins[..., n:] if extra else spins).astype(np.int8)
 
         finishing = params.finish == "assignment" and energy.layout is not None and n > 0
-        run_params = params
-        if finishing and params.time_limit is not None:  # the clean-up's time is kept out of the run's
-            run_params = dataclasses.replace(params, time_limit=max(
-                0.0, params.time_limit - reads * assignment_seconds(energy)))
+        descending = params.final_descent and energy.layout is None and n > 0 and reads > 0
 
         with _Threads(params.threads):
             refreshing = time.perf_counter()
             SB.refresh(kernel_model, state, ballistic)
             refresh_s = time.perf_counter() - refreshing
+            run_params = params
+            if params.time_limit is not None:  # the clean-up's time is kept out of the run's
+                reserve = (reads * assignment_seconds(energy) if finishing else 0.0) + (
+                    DESCENT_RESERVE_PASSES * refresh_s if descending else 0.0)
+                run_params = dataclasses.replace(params, time_limit=max(0.0, params.time_limit - reserve))
             # the model's constant, from one state (evaluated in the energy's own vartype: converting an energy
             # of 640,000 units to spins takes longer than evaluating it)
             offset = (float(energy.energy(from_spins(gauged(spins[0]), energy.vartype)) - state.energy[0])
@@ -507,7 +523,12 @@ class BifurcationBackend(Backend):
             # adding their coupling rows it costs about one refresh
             progress: _Progress = _run_chunked(pump, step, run_params, relabel if callback else None, report,
                                                started, first_sweep=refresh_s)
-        final = from_spins(gauged(state.best_spins if params.keep_best else state.spins), energy.vartype)
+        returned = gauged(state.best_spins if params.keep_best else state.spins)
+        descent_flips = None
+        if descending and not progress.interrupted:
+            returned, _, descent_flips = descend_states(
+                energy_model, returned, None if params.time_limit is None else started + params.time_limit)
+        final = from_spins(returned, energy.vartype)
         projected = 0
         if finishing:
             positions = state.x[:, :n] * np.where(state.x[:, n:] < 0, -1.0, 1.0) if extra else state.x
@@ -524,7 +545,7 @@ class BifurcationBackend(Backend):
             "schedule_compressed": progress.compressed, "schedule_stretched": progress.stretched,
             "interrupted": progress.interrupted, "work": progress.done, "work_unit": "steps",
             "replay": {"steps": params.steps, "replan": progress.replan.text(changes)},
-            "wall_time_s": elapsed, "updates": updates, "projected": projected,
+            "wall_time_s": elapsed, "updates": updates, "projected": projected, "descent_flips": descent_flips,
             "updates_per_second": updates / elapsed if elapsed > 0 else None,
         }
         if params.trace:

@@ -77,6 +77,7 @@ from hopsolve.backends import _kernels as K
 from hopsolve.backends import _replica_kernels as RK
 from hopsolve.backends import _tabu_kernels as TK
 from hopsolve.backends._blas import holds_one_blas_thread
+from hopsolve.backends._descent import descend_states
 from hopsolve.backends._model import (
     SpinModel,
     build_deadline,
@@ -484,12 +485,6 @@ class _Run:
                           self.clusters, self.cap, self.every)
 
 
-DESCENT_CHUNK = 4
-"""Sweeps of the final descent between looks at the clock."""
-DESCENT_SWEEPS = 1000
-"""The most sweeps the final descent runs (states not settled by then are kept as they are: still no worse)."""
-
-
 def descend_best_states(model: SpinModel, ladders: Any, deadline: float | None) -> int:
     """Greedy descent of every replica's best state (``ladders.best_states`` and ``ladders.best`` updated in
     place) by :func:`descend_states`. Returns the units flipped, all states together (0: the best states were
@@ -501,29 +496,6 @@ def descend_best_states(model: SpinModel, ladders: Any, deadline: float | None) 
     ladders.best_states[:] = spins
     ladders.best[:] += change
     return flipped
-
-
-def descend_states(model: SpinModel, states: np.ndarray, deadline: float | None) -> tuple[np.ndarray, np.ndarray,
-                                                                                          int]:
-    """(descended spins as int8, each state's energy change, units flipped) of a greedy descent of ``states``
-    (rows of ±1 spins) with :func:`hopsolve.backends._kernels.hopfield_async` in index order, in chunks of
-    :data:`DESCENT_CHUNK` sweeps until every state is a fixed point, :data:`DESCENT_SWEEPS` have run, or
-    ``deadline`` (a ``perf_counter`` time) has passed."""
-    spins = np.atleast_2d(states).astype(np.int8)
-    total = spins.shape[0]
-    before = spins.copy()
-    fields = model.initial_fields(spins)
-    gsum = np.zeros((total, model.group_of.shape[0], model.group_target.shape[1]))
-    K.init_group_sums(model.group_of, spins.astype(np.float64), gsum)
-    generators = np.zeros(total, dtype=np.uint64)  # index order: never drawn from
-    sweeps, settled, change = np.zeros(total, dtype=np.int64), np.zeros(total, dtype=np.bool_), np.zeros(total)
-    first = 0
-    while not settled.all() and first < DESCENT_SWEEPS and (deadline is None or time.perf_counter() < deadline):
-        K.hopfield_async(model.indptr, model.indices, model.data, model.group_of, model.group_target,
-                         model.group_scale, spins, fields, gsum, generators, False, 0, first, first + DESCENT_CHUNK,
-                         sweeps, settled, change, np.empty((total, 0)))
-        first += DESCENT_CHUNK
-    return spins, change, int((spins != before).sum())
 
 
 def recombine_best_states(model: SpinModel, ladders: Any, ladders_count: int, temps: int,
