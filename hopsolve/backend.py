@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from hopsolve.energy import Energy, check_allocation, format_count, max_matrix_bytes
-from hopsolve.errors import TooLargeError
+from hopsolve.errors import ParameterError, TooLargeError
 from hopsolve.params import build_params, require
 from hopsolve.sampleset import SampleSet
 
@@ -122,6 +122,25 @@ def time_left_phrase(left: float, limit: float, used_by: str) -> str:
             f"and {used_by} used all {limit:.2g} s the backend had")
 
 
+def given_states(energy: Energy, initial_states: Any, owner: str) -> np.ndarray:
+    """``initial_states`` as a (reads × n) array, checked to be states of ``energy``: ``n`` columns, every value
+    the vartype's low value or 1 (0/1 bits, -1/+1 spins). A backend starts its reads from them as they are, so a
+    0 among spins, or a 7 among bits, would be run and scored as a state no energy has (``ParameterError``)."""
+    states = np.atleast_2d(np.asarray(initial_states))
+    n = energy.num_variables
+    if states.ndim != 2 or states.shape[1] != n:
+        raise ParameterError(f"{owner}: initial states must be (reads, {n}), got shape {np.shape(initial_states)}")
+    if states.dtype.kind not in "biuf":
+        raise ParameterError(f"{owner}: initial states must be numbers, got {states.dtype}")
+    low = energy.vartype.low
+    outside = np.argwhere((states != low) & (states != 1))
+    if len(outside):
+        row, unit = (int(i) for i in outside[0])
+        raise ParameterError(f"{owner}: initial states of a {energy.vartype.value} energy hold only {low} and 1; "
+                             f"row {row}, unit {unit} is {states[row, unit].item()!r}")
+    return states
+
+
 class Backend(ABC):
     """A stateless solver of energies. ``Params`` is a frozen dataclass, every field defaulted and documented.
 
@@ -174,5 +193,6 @@ class Backend(ABC):
         initial_states: np.ndarray | None = None,
         callback: Callback | None = None,
     ) -> SampleSet:
-        """Minimise ``energy``; ``initial_states`` (reads × n) where the dynamics start from given states;
+        """Minimise ``energy``; ``initial_states`` (reads × n, states of the energy's vartype, checked by
+        :func:`given_states`) where the dynamics start from given states;
         ``callback`` gets progress updates (:data:`Callback`) and may raise ``KeyboardInterrupt`` to stop the run."""

@@ -17,6 +17,7 @@ from hopsolve.backend import (
     Callback,
     TimedRunParams,
     check_run_size,
+    given_states,
     schedule_steps_buildable,
     time_left_phrase,
 )
@@ -377,7 +378,9 @@ class AnnealBackend(Backend):
               initial_states: np.ndarray | None = None, callback: Callback | None = None) -> SampleSet:
         params = params or AnnealParams()
         seed = resolve_seed(seed)
-        reads = params.reads if initial_states is None else len(np.atleast_2d(initial_states))
+        if initial_states is not None:
+            initial_states = given_states(energy, initial_states, "backend 'anneal'")
+        reads = params.reads if initial_states is None else len(initial_states)
         units = energy.permutation.size if energy.permutation is not None else energy.num_variables
         longest = max([params.sweeps, *(total for _, total in parse_replan(params.replan, "backend 'anneal'"))])
         check_run_size(reads=reads, units=units, steps=longest, trace=params.trace, time_limit=params.time_limit)

@@ -28,7 +28,7 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
-from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size
+from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size, given_states
 from hopsolve.backends import _sb_kernels as SB
 from hopsolve.backends import _sb_product as product
 from hopsolve.backends import _sb_setup as setup
@@ -443,7 +443,9 @@ class BifurcationBackend(Backend):
         started = time.perf_counter()
         seed = resolve_seed(seed)
         n = energy.num_variables
-        reads = params.reads if initial_states is None else len(np.atleast_2d(initial_states))
+        if initial_states is not None:
+            initial_states = given_states(energy, initial_states, OWNER)
+        reads = params.reads if initial_states is None else len(initial_states)
         _check_run(energy, params, reads)
         changes = parse_replan(params.replan, OWNER)
         ballistic = resolved_mode(params.mode, energy) == "ballistic"

@@ -10,7 +10,7 @@ from typing import Any, Literal
 import numba
 import numpy as np
 
-from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size
+from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size, given_states
 from hopsolve.backends import _group_kernels as GK
 from hopsolve.backends import _kernels as K
 from hopsolve.backends import _pattern_kernels as PAT
@@ -98,7 +98,9 @@ class HopfieldBackend(Backend):
         seed = resolve_seed(seed)
         started = time.perf_counter()
         n = energy.num_variables
-        reads = params.reads if initial_states is None else len(np.atleast_2d(initial_states))
+        if initial_states is not None:
+            initial_states = given_states(energy, initial_states, "backend 'hopfield'")
+        reads = params.reads if initial_states is None else len(initial_states)
         _check_run_size(energy, params, reads)
         groups = energy.groups if params.units == "auto" and params.mode == "async" else None
         if groups is not None and any(isinstance(t, PatternTerm) for t in energy.terms):

@@ -70,6 +70,7 @@ from hopsolve.backend import (
     Callback,
     TimedRunParams,
     check_run_size,
+    given_states,
     schedule_steps_buildable,
     time_left_phrase,
 )
@@ -660,6 +661,8 @@ class ReplicaBackend(Backend):
         started = time.perf_counter()
         params = params or ReplicaParams()
         seed = resolve_seed(seed)
+        if initial_states is not None:
+            initial_states = given_states(energy, initial_states, OWNER)
         model = compile_spin_model(energy, build_deadline(started, params.time_limit))
         if pattern_part(energy, model) is not None:
             raise ParameterError("backend 'replica' does not take pattern (dense associative memory) terms; "

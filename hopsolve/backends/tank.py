@@ -19,7 +19,7 @@ import numpy as np
 from scipy.integrate import RK45
 from threadpoolctl import threadpool_limits
 
-from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size
+from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size, given_states
 from hopsolve.backends._permutation_finish import assignment_seconds, nearest_permutations
 from hopsolve.backends._timing import fastest_seconds
 from hopsolve.backends.tank_potts import critical_gain, softmax_energy
@@ -358,6 +358,8 @@ class TankBackend(Backend):
     def solve(self, energy: Energy, params: TankParams | None = None, *, seed: int | None = None,
               initial_states: np.ndarray | None = None, callback: Callback | None = None) -> SampleSet:
         params = self.resolved(energy, params or TankParams())
+        if initial_states is not None:
+            initial_states = given_states(energy, initial_states, "backend 'tank'")
         threads = params.blas_threads if params.blas_threads is not None else os.cpu_count()
         with threadpool_limits(limits=threads, user_api="blas"):
             return self._solve(energy, params, seed, initial_states, callback)
