@@ -1007,9 +1007,19 @@ class PermutationView:
         return self.metric is not None and self.cyclic_weight is not None and self.linear is None
 
 
+OBJECTIVE = "objective"
+"""The name of an energy's objective term; every other term is a penalty (see :class:`Energy`)."""
+
+
 @dataclass(frozen=True, eq=False)
 class Energy:
     """``E = Σ_k weight_k · term_k`` on ``vartype`` units; weights default to 1.
+
+    The term named ``objective`` (:data:`OBJECTIVE`), if there is one, is the objective; **every other term is a
+    penalty**: zero exactly where its constraint holds and positive elsewhere. :attr:`penalty_names`,
+    :meth:`violations` and a problem's ``decode`` (a state is feasible only where every penalty is zero) read the
+    names so, so an objective given another name would make every state infeasible; ``hopsolve.testing.
+    check_problem(..., optimum_by_exact=True)`` catches a penalty that is negative somewhere.
 
     >>> import numpy as np
     >>> e = Energy.from_qubo(np.array([[1.0, -2.0], [0.0, 1.0]]))
@@ -1065,12 +1075,14 @@ class Energy:
     @classmethod
     def from_hopfield(cls, coupling: Any, bias: Any = None, offset: float = 0.0,
                       vartype: Vartype | str = Vartype.SPIN, name: str = "objective") -> Energy:
-        """One term ``-½ vᵀWv - bᵀv + c``."""
+        """One term ``-½ vᵀWv - bᵀv + c``, named ``name`` (any name but ``objective`` makes it a penalty: see the
+        class docstring)."""
         return cls(Vartype.parse(vartype), (QuadraticTerm.build(name, coupling, bias, offset),))
 
     @classmethod
     def from_qubo(cls, q: Any, offset: float = 0.0, name: str = "objective") -> Energy:
-        """``E(x) = xᵀ Q x + offset`` on bits; Q need not be symmetric, its diagonal is the linear part."""
+        """``E(x) = xᵀ Q x + offset`` on bits; Q need not be symmetric, its diagonal is the linear part. One term
+        named ``name`` (as :meth:`from_hopfield`)."""
         mat = _real_matrix(q, "Q")
         if mat.shape[0] != mat.shape[1]:
             raise ParameterError(f"Q must be square, got {mat.shape}")
@@ -1084,7 +1096,7 @@ class Energy:
         """dimod's convention ``Σ h_i s_i + Σ_{i<j} J_ij s_i s_j + offset``. As in dimod, where ``(i, j)`` and
         ``(j, i)`` name one coupling, ``J[i, j]`` and ``J[j, i]`` add: give each coupling once (the upper triangle,
         say); a symmetric J counts every coupling twice. A nonzero diagonal (``s_i² = 1``, a constant) is refused,
-        as dimod refuses self-loops."""
+        as dimod refuses self-loops. One term named ``name`` (as :meth:`from_hopfield`)."""
         mat = _real_matrix(j, "J")
         if mat.shape[0] != mat.shape[1]:
             raise ParameterError(f"J must be square, got {mat.shape}")
@@ -1104,7 +1116,8 @@ class Energy:
 
     @property
     def penalty_names(self) -> tuple[str, ...]:
-        return tuple(t.name for t in self.terms if t.name != "objective")
+        """Every term but the one named :data:`OBJECTIVE`."""
+        return tuple(t.name for t in self.terms if t.name != OBJECTIVE)
 
     def term(self, name: str) -> Term:
         for t in self.terms:

@@ -240,7 +240,9 @@ def check_problem(problem: Problem, instance: Instance, candidates: Iterable[Any
     For each candidate: the state that encodes it decodes back to it (round trip), has zero penalty in every
     term, the same energy in SPIN and BINARY form, and scores the same through ``decode`` and ``score``. With
     ``optimum_by_exact`` (small instances), the exact ground state must decode to a feasible candidate whose
-    objective equals the best objective over all states.
+    objective equals the best objective over all states (every state is listed: at most 20 units), and every
+    penalty term must be ≥ 0 on every state (every term not named ``objective`` is a penalty: zero exactly where its
+    constraint holds; a misnamed objective, negative somewhere, is caught here).
     """
     energy = problem.encode(instance, weights)
     other = energy.to_spin() if energy.vartype is Vartype.BINARY else energy.to_binary()
@@ -257,9 +259,35 @@ def check_problem(problem: Problem, instance: Instance, candidates: Iterable[Any
         assert np.isclose(energy.energy(state), other.energy(converted)), \
             f"{problem.name}: SPIN and BINARY energies differ"
     if optimum_by_exact:
+        best = _best_feasible_objective(problem, instance, energy)  # first: it names a misnamed objective
         samples = ExactBackend().solve(energy)
         solution = problem.decode(instance, energy, samples.best)
         assert solution.feasible, f"{problem.name}: the ground state is infeasible (penalty weights too small?)"
+        assert best is not None and np.isclose(solution.objective, best), \
+            f"{problem.name}: ground state objective {solution.objective} != the best over all states, {best}"
         if problem.reference(instance) is not None:
             assert np.isclose(solution.objective, problem.reference(instance)), \
                 f"{problem.name}: ground state objective {solution.objective} != reference"
+
+
+def _best_feasible_objective(problem: Problem, instance: Instance, energy: Energy) -> float | None:
+    """The best objective (by ``problem.sense``) over every state that decodes feasible, listing all of them;
+    asserts on the way that every penalty term is ≥ 0 on every state."""
+    n = energy.num_variables
+    if n > 20:
+        raise ValueError(f"optimum_by_exact lists every state: at most 20 units, this energy has {n}")
+    values = (energy.vartype.low, energy.vartype.high)
+    states = np.array(list(itertools.product(values, repeat=n)), dtype=np.int8).reshape(-1, n)
+    held = np.ones(len(states), dtype=bool)
+    for name in energy.penalty_names:
+        penalty = energy.term(name).energies(states, energy.vartype)
+        lowest = int(np.argmin(penalty))
+        assert penalty[lowest] >= -1e-9 * max(1.0, float(np.abs(penalty).max())), (
+            f"{problem.name}: penalty term {name!r} is {penalty[lowest]:g} on state {states[lowest].tolist()}; "
+            "every term not named 'objective' is a penalty, zero where its constraint holds and positive elsewhere")
+        held &= np.abs(penalty) < 1e-9
+    objectives = [solution.objective for solution in (problem.decode(instance, energy, state) for state in states[held])
+                  if solution.feasible]
+    if not objectives:
+        return None
+    return float(max(objectives) if problem.sense == "max" else min(objectives))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import itertools
 import json
 from importlib import resources
@@ -181,3 +182,34 @@ def test_malformed_graphs(cli, path):
     assert run.code == 2 and len(run.err.strip().splitlines()) == 1 and str(path) in run.err
     with pytest.raises((ParseError, TooLargeError)):  # a header announcing 10^12 nodes is too large, not malformed
         read_graph(path)
+
+
+class _WrongSignMaxcut(MaxcutProblem):
+    """Max-cut whose energy is minimised by the smallest cut: a sign slip in an encoder."""
+
+    def encode(self, instance, weights=None, options=None):
+        energy = super().encode(instance, weights, options)
+        term = energy.terms[0]
+        flipped = dataclasses.replace(term, coupling=-term.coupling, linear=-term.linear, offset=-term.offset)
+        return dataclasses.replace(energy, terms=(flipped,))
+
+
+class _MisnamedObjectiveMaxcut(MaxcutProblem):
+    """Max-cut whose objective term is named ``cut``: every term but ``objective`` is a penalty."""
+
+    def encode(self, instance, weights=None, options=None):
+        energy = super().encode(instance, weights, options)
+        term = dataclasses.replace(energy.terms[0], name="cut")
+        return dataclasses.replace(energy, terms=(term,), weights={})
+
+
+def test_the_conformance_kit_catches_a_wrong_sign_and_a_misnamed_objective():
+    """``check_problem(optimum_by_exact=True)`` promised that the ground state's objective is the best over all
+    states, but checked only that it was feasible: an encoder whose ground state is the smallest cut passed."""
+    graph = random_graph(8, 3)
+    instance = MaxcutProblem().from_graph(graph)  # no reference: the kit must find the best by itself
+    check_problem(MaxcutProblem(), instance, [np.ones(8, int)], optimum_by_exact=True)
+    with pytest.raises(AssertionError, match="the best over all states"):
+        check_problem(_WrongSignMaxcut(), instance, [np.ones(8, int)], optimum_by_exact=True)
+    with pytest.raises(AssertionError, match="penalty term 'cut' is -"):
+        check_problem(_MisnamedObjectiveMaxcut(), instance, [], optimum_by_exact=True)
