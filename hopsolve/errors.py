@@ -54,3 +54,9 @@ class TooLargeError(UserError):
 class MemoryLimitError(TooLargeError):
     """An allocation over ``HOPSOLVE_MAX_MATRIX_BYTES`` (:func:`hopsolve.energy.check_allocation`): the time
     limit has no part in it, so a refusal of this kind is never explained by where the limit went."""
+
+
+class PluginFailure(HopsolveError):
+    """A plugin's method raised something other than hopsolve's own errors, or returned the wrong kind of value:
+    the CLI prints it as one line naming the plugin (``problem 'mis' (hopsolve-mis 0.1.0) failed in read: ...``),
+    not as hopsolve's internal error. Raised by :func:`hopsolve.plugin_calls.plugin_call`."""

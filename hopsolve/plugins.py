@@ -14,6 +14,7 @@ Environment switches (in the pytest tradition):
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata as metadata
 import os
@@ -85,10 +86,10 @@ class Registry:
 
     def problem(self, name: str) -> Any:
         """An instance of the problem plugin ``name``; unknown names list the available ones."""
-        return self._lookup(self.problems, name, "problem")()
+        return _made(self._lookup(self.problems, name, "problem"))
 
     def backend(self, name: str) -> Any:
-        return self._lookup(self.backends, name, "backend")()
+        return _made(self._lookup(self.backends, name, "backend"))
 
     def baseline(self, problem: str, name: str) -> Any:
         key = (problem, name)
@@ -96,13 +97,13 @@ class Registry:
             names = sorted(b for p, b in self.baselines if p == problem)
             available = ", ".join(names) or "none"
             raise PluginError(f"unknown baseline {name!r} for problem {problem!r}; available: {available}")
-        return self.baselines[key].cls()
+        return _made(self.baselines[key])
 
     @staticmethod
-    def _lookup(table: Mapping[str, Entry], name: str, kind: str) -> type:
+    def _lookup(table: Mapping[str, Entry], name: str, kind: str) -> Entry:
         if name not in table:
             raise PluginError(f"unknown {kind} {name!r}; available: {', '.join(sorted(table)) or 'none'}")
-        return table[name].cls
+        return table[name]
 
     def problem_for_path(self, path: str | Path) -> str:
         """The one problem whose suffixes match ``path``; an error if none or several do."""
@@ -118,6 +119,19 @@ class Registry:
                               f"from Python): {', '.join(sorted(self.problems))}", path=None)
         raise PluginError(f"{Path(path).name!r} could be any of {', '.join(matches)}; choose one with --problem "
                           "(problem= from Python)")
+
+
+ORIGIN_ATTRIBUTE = "_hopsolve_origin"
+"""The attribute of a problem, backend or baseline made by the :class:`Registry` that holds its :class:`Origin`,
+which :func:`hopsolve.plugin_calls.describe_plugin` names when the plugin fails."""
+
+
+def _made(entry: Entry) -> Any:
+    """An instance of ``entry``'s class, told where it came from (:data:`ORIGIN_ATTRIBUTE`) where it can be."""
+    made = entry.cls()
+    with contextlib.suppress(AttributeError):  # a class with __slots__: named by its module instead
+        setattr(made, ORIGIN_ATTRIBUTE, entry.origin)
+    return made
 
 
 def _entry_points() -> list[metadata.EntryPoint]:
@@ -255,6 +269,35 @@ def _collect(pm: pluggy.PluginManager, hook_name: str, origins: Mapping[str, Ori
                 failures.append(LoadFailure(getattr(exc, "plugin", None) or origin.plugin, str(exc)))
 
 
+def _check_registered_class(kind: str, cls: Any) -> None:
+    """Refuse, when it is registered, a class that would fail at its first use: not a subclass of the contract
+    the hook names (``hopsolve.Problem``, ``Backend`` or ``Baseline``), abstract (a method the contract requires is
+    missing), or with class attributes of the wrong kind (a problem's ``suffixes`` as one string claims every
+    path ending in any of its letters; ``sense`` other than ``min``/``max``)."""
+    import inspect
+
+    from hopsolve.backend import Backend
+    from hopsolve.baseline import Baseline
+    from hopsolve.problem import Problem
+
+    contract = {"problem": Problem, "backend": Backend, "baseline": Baseline}[kind]
+    label = f"{kind} {cls.name!r}"
+    if not (isinstance(cls, type) and issubclass(cls, contract)):
+        raise PluginError(f"{label} is not a subclass of hopsolve.{contract.__name__}: {cls!r}")
+    if inspect.isabstract(cls):
+        missing = ", ".join(sorted(getattr(cls, "__abstractmethods__", ())))
+        raise PluginError(f"{label} is abstract: it does not define {missing}")
+    if kind == "problem":
+        suffixes = cls.suffixes
+        if not isinstance(suffixes, (tuple, list)) or not all(isinstance(s, str) and s for s in suffixes):
+            raise PluginError(f"{label}: suffixes must be a tuple of file endings such as ('.tsp',), got "
+                              f"{suffixes!r}")
+        if cls.sense not in ("min", "max"):
+            raise PluginError(f"{label}: sense must be 'min' or 'max', got {cls.sense!r}")
+    if kind == "baseline" and not isinstance(getattr(cls, "problem", None), str):
+        raise PluginError(f"{label}: problem must name the problem it solves, got {getattr(cls, 'problem', None)!r}")
+
+
 def default_registry() -> Registry:
     """Every installed plugin (:func:`build_registry`), for the Python API's calls that were given no registry:
     each plugin that failed to load is one ``UserWarning`` naming it (the CLI prints the same lines), so a broken
@@ -278,6 +321,7 @@ def build_registry(env: Mapping[str, str] | None = None, extra_plugins: list[Any
         def add(origin: Origin, cls: Any, args: tuple, kwargs: dict) -> None:
             if cls is None or not isinstance(getattr(cls, "name", None), str):
                 raise PluginError(f"registered a {kind} without a string 'name': {args or kwargs}")
+            _check_registered_class(kind, cls)
             key = (cls.problem, cls.name) if kind == "baseline" else cls.name
             if key in table:
                 held = table[key].origin

@@ -13,6 +13,7 @@ import numpy as np
 from hopsolve.energy import Energy
 from hopsolve.errors import ParameterError
 from hopsolve.params import build_params
+from hopsolve.plugin_calls import plugin_call
 
 Sense = Literal["min", "max"]
 
@@ -120,15 +121,15 @@ class Problem(ABC):
         """Map a state back to a scored solution; with ``repair`` an invalid state is mended and flagged."""
         state = np.asarray(state)
         violations = energy.violations(state)
-        found = self.candidate(instance, energy, state)
+        found = plugin_call("problem", self, "candidate", lambda: self.candidate(instance, energy, state))
         if found is None and repair:
-            mended = self.repair(instance, energy, state)
+            mended = plugin_call("problem", self, "repair", lambda: self.repair(instance, energy, state))
             if mended is not None:
-                solution = self.score(instance, mended)
+                solution = plugin_call("problem", self, "score", lambda: self.score(instance, mended), returns=Solution)
                 return Solution(solution.value, solution.objective, False, violations, True, solution.details)
         if found is None:
             return Solution(None, None, False, violations)
-        solution = self.score(instance, found)
+        solution = plugin_call("problem", self, "score", lambda: self.score(instance, found), returns=Solution)
         feasible = solution.feasible and all(abs(v) < 1e-9 for v in violations.values())
         return Solution(solution.value, solution.objective, feasible, violations, False, solution.details)
 

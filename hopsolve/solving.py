@@ -17,14 +17,16 @@ from threadpoolctl import threadpool_limits
 from hopsolve.anytime import AnytimeTrace
 from hopsolve.backend import Callback
 from hopsolve.baseline import BaselineOutcome
-from hopsolve.energy import Vartype, miniature_sizes
-from hopsolve.errors import MemoryLimitError, ParameterError, TooLargeError
+from hopsolve.energy import Energy, Vartype, miniature_sizes
+from hopsolve.errors import MemoryLimitError, ParameterError, PluginFailure, TooLargeError
 from hopsolve.interrupt import DeadlinePassed, abandoned_work, ctrl_c_deferred, run_stoppably
 from hopsolve.limits import check_time_limit
 from hopsolve.params import params_dict, same_value
+from hopsolve.plugin_calls import describe_plugin, plugin_call
 from hopsolve.plugins import Registry
 from hopsolve.problem import Instance, Problem, Solution
 from hopsolve.result import Result, absolute_gap, relative_gap
+from hopsolve.sampleset import SampleSet
 from hopsolve.seeding import resolve_seed
 
 INTERRUPTED_DECODED_READS = 16
@@ -203,7 +205,8 @@ def solve_instance(
     decode_interrupted = False
     with threadpool_limits(limits=SOLVE_BLAS_THREADS, user_api="blas"):
         try:
-            samples = solver.solve(energy, built, seed=seed, initial_states=starts, callback=observe)
+            samples = plugin_call("backend", solver, "solve", lambda: solver.solve(
+                energy, built, seed=seed, initial_states=starts, callback=observe), returns=SampleSet)
         except TooLargeError as refused:  # say where the limit went when reading or decoding squeezed the backend
             if not squeezed or isinstance(refused, MemoryLimitError):
                 raise
@@ -296,12 +299,18 @@ def solve_instance(
     return _note_a_beaten_reference(result), best
 
 
+def read_instance(problem: Problem, path: str | Path) -> Instance:
+    """``problem.read(path)``, through :func:`~hopsolve.plugin_calls.plugin_call` (a failure names the plugin)."""
+    return plugin_call("problem", problem, "read", lambda: problem.read(path), returns=Instance)
+
+
 def encode_with_options(problem: Problem, instance: Instance, weights: Mapping[str, float] | None,
                         encoding_options: Any) -> Any:
     """``problem.encode``, given its parsed options only where it has some (a third party's ``encode`` may take no
     options argument)."""
-    return (problem.encode(instance, weights, encoding_options) if encoding_options is not None
-            else problem.encode(instance, weights))
+    return plugin_call("problem", problem, "encode", lambda: (
+        problem.encode(instance, weights, encoding_options) if encoding_options is not None
+        else problem.encode(instance, weights)), returns=Energy)
 
 
 def _decode_seconds(problem: Problem, instance: Instance, energy: Any, starts: Any, repair: bool) -> float:
@@ -351,8 +360,12 @@ def _run_baseline(registry: Registry, problem: Problem, instance: Instance, name
     # the CLI, a bench worker or a Dask worker alike (in a Dask worker it had run 10 minutes past a 1 s limit)
     abandon = explicit_time_limit and not solver.stops_at_time_limit
     try:
-        outcome, interrupted = run_stoppably(lambda: solver.solve(instance, built, seed=seed, time_limit=time_limit),
-                                             deadline=start + time_limit if abandon else None)
+        outcome, interrupted = plugin_call("baseline", solver, "solve", lambda: run_stoppably(
+            lambda: solver.solve(instance, built, seed=seed, time_limit=time_limit),
+            deadline=start + time_limit if abandon else None), passing=(DeadlinePassed,))
+        if not isinstance(outcome, BaselineOutcome):
+            raise PluginFailure(f"{describe_plugin('baseline', solver)}: solve returned a {type(outcome).__name__}, "
+                                "not a hopsolve.BaselineOutcome")
     except DeadlinePassed:
         how = ("left running in its thread (inside a native call that cannot be interrupted)" if abandoned_work()
                else "stopped")
@@ -367,7 +380,8 @@ def _run_baseline(registry: Registry, problem: Problem, instance: Instance, name
         solution = Solution(None, None, False)
         status = "interrupted" if interrupted else outcome.status if outcome.status != "feasible" else "infeasible"
     else:
-        solution = problem.score(instance, outcome.candidate)
+        solution = plugin_call("problem", problem, "score", lambda: problem.score(instance, outcome.candidate),
+                               returns=Solution)
         status = ("interrupted" if interrupted else outcome.status) if solution.feasible else "infeasible"
     result = Result(
         problem=problem.name, instance=instance.name, solver=name, kind="baseline",
@@ -398,7 +412,7 @@ def solve_path(registry: Registry, path: str | Path, problem: str | None = None,
     name = problem or registry.problem_for_path(path)
     problem_compile_s = _prepare_problem(registry.problem(name))
     clock = time.perf_counter()
-    instance = registry.problem(name).read(path)
+    instance = read_instance(registry.problem(name), path)
     read_s = time.perf_counter() - clock
     if check_instance is not None:
         check_instance(instance)

@@ -25,7 +25,8 @@ def site(tmp_path, monkeypatch):
     folder.mkdir()
     monkeypatch.syspath_prepend(str(folder))
     yield folder
-    for name in [m for m in sys.modules if m.startswith(("broken_", "dup_", "raising_", "hopsolve_partition"))]:
+    prefixes = ("broken_", "dup_", "raising_", "flaky_", "hopsolve_partition")
+    for name in [m for m in sys.modules if m.startswith(prefixes)]:
         del sys.modules[name]
 
 
@@ -281,3 +282,112 @@ def test_a_misspelt_hook_is_reported_not_silently_ignored():
     assert "unknown hook 'hopsolve_problem'" in str(failure) and "hopsolve_problems" in str(failure)
     assert not [f for f in registry.failures if "optional_plugin" in str(f)]
     assert "anneal" in registry.backends  # the built-ins (autoload is off: no entry-point plugins) still load
+
+
+FLAKY_PLUGIN = """
+    import os
+
+    import numpy as np
+
+    import hopsolve
+    from hopsolve import Energy, Instance, Problem, Solution
+
+    def failing(stage):
+        what = os.environ.get("FLAKY", "")
+        if what == stage:
+            raise RuntimeError(f"boom at {stage}")
+        if what == stage + "-exit":
+            raise SystemExit(3)
+        return what == stage + "-wrong"
+
+    class Flaky(Problem):
+        name = "flaky"
+        suffixes = (".flaky",)
+
+        def read(self, path):
+            return {"n": 2} if failing("read") else Instance("flaky", os.path.basename(path), 2)
+
+        def encode(self, instance, weights=None, options=None):
+            return {} if failing("encode") else Energy.from_qubo(np.array([[-1.0, 2.0], [0.0, -1.0]]))
+
+        def candidate(self, instance, energy, state):
+            return np.asarray(state)
+
+        def score(self, instance, candidate):
+            return (1, True) if failing("score") else Solution(candidate.tolist(), float(candidate.sum()), True)
+
+    class NotAProblem:
+        name = "impostor"
+
+    class Half(Problem):
+        name = "half"
+        suffixes = (".half",)
+
+    class OneString(Flaky):
+        name = "onestring"
+        suffixes = ".mis2"
+
+    class Maximise(Flaky):
+        name = "maximise"
+        sense = "maximise"
+
+    @hopsolve.hookimpl
+    def hopsolve_problems(register):
+        for cls in (Flaky, NotAProblem, Half, OneString, Maximise):
+            register(cls)
+"""
+
+
+def test_classes_that_would_fail_at_first_use_are_refused_when_registered(site):
+    """A non-Problem class, an abstract one, ``suffixes`` given as one string (it claimed every path ending in any
+    of its letters: ``cross.patterns`` 'could be any of memory, onestring') and a ``sense`` that is not min/max were
+    registered and failed later as internal errors; each is now a load failure naming it."""
+    fake_install(site, "flaky-plugin", {"flaky": "flaky_problems"}, {"flaky_problems": FLAKY_PLUGIN})
+    registry = build_registry()
+    failures = " | ".join(str(f) for f in registry.failures)
+    assert "problem 'impostor' is not a subclass of hopsolve.Problem" in failures
+    assert "problem 'half' is abstract: it does not define candidate, encode, read, score" in failures
+    assert "problem 'onestring': suffixes must be a tuple" in failures
+    assert "problem 'maximise': sense must be 'min' or 'max'" in failures
+    assert "flaky" in registry.problems and not {"impostor", "half", "onestring", "maximise"} & set(registry.problems)
+    assert registry.problem_for_path("cross.patterns") == "memory"
+
+
+@pytest.mark.parametrize("stage, message", [
+    ("read", "failed in read: RuntimeError: boom at read"),
+    ("read-exit", "failed in read: SystemExit: 3"),
+    ("read-wrong", "read returned a dict, not a hopsolve.Instance"),
+    ("encode", "failed in encode: RuntimeError: boom at encode"),
+    ("encode-wrong", "encode returned a dict, not a hopsolve.Energy"),
+    ("score-wrong", "score returned a tuple, not a hopsolve.Solution"),
+])
+def test_a_plugin_that_fails_while_solving_is_named_not_called_an_internal_error(site, cli, tmp_path, monkeypatch,
+                                                                                stage, message):
+    """A plugin's exception, ``sys.exit()`` or wrong return value was hopsolve's 'internal error' (exit 1, or exit
+    3 and no word at all for ``SystemExit``), naming neither the plugin nor its distribution."""
+    fake_install(site, "flaky-plugin", {"flaky": "flaky_problems"}, {"flaky_problems": FLAKY_PLUGIN})
+    path = tmp_path / "two.flaky"
+    path.write_text("2\n")
+    monkeypatch.setenv("FLAKY", stage)
+    run = cli("solve", path, "--backend", "exact")
+    assert run.code == 2 and "internal error" not in run.err
+    [line] = [line for line in run.err.splitlines() if "flaky" in line and "warning" not in line]
+    assert f"problem 'flaky' (flaky-plugin 0.1.0) {message}" in line or \
+        f"problem 'flaky' (flaky-plugin 0.1.0): {message}" in line
+
+
+def test_a_plugin_that_exits_inside_a_task_is_that_task_s_error_and_the_sweep_goes_on(site, cli, tmp_path,
+                                                                                        monkeypatch):
+    """``sys.exit()`` in a plugin's ``encode`` ended ``bench --jobs 1`` silently (exit 3, no record written, the
+    next instance never run)."""
+    fake_install(site, "flaky-plugin", {"flaky": "flaky_problems"}, {"flaky_problems": FLAKY_PLUGIN})
+    paths = []
+    for name in ("a", "b"):
+        paths.append(tmp_path / f"{name}.flaky")
+        paths[-1].write_text("2\n")
+    monkeypatch.setenv("FLAKY", "encode-exit")
+    out = tmp_path / "runs.jsonl"
+    run = cli("bench", "--instances", *paths, "--solvers", "exact", "--jobs", "1", "--out", out)
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(r["instance"] for r in records) == ["a", "b"], run.err
+    assert all(r["status"] == "error" and "failed in encode: SystemExit: 3" in r["error"] for r in records)

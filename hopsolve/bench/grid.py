@@ -18,7 +18,7 @@ from hopsolve.limits import MAX_TIME_LIMIT
 from hopsolve.params import set_once
 from hopsolve.plugins import Registry
 from hopsolve.problem import Instance
-from hopsolve.solving import encode_with_options
+from hopsolve.solving import encode_with_options, read_instance
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -153,7 +153,7 @@ def build_grid(registry: Registry, *, instances: Sequence[str], solvers: Sequenc
         registry.problem(name)
     read = {}  # kept only where weights are to be checked on them (below)
     for path in paths:  # a malformed file is the user's to fix before hours of runs, not a row of errors
-        instance = registry.problem(problem or registry.problem_for_path(path)).read(path)
+        instance = read_instance(registry.problem(problem or registry.problem_for_path(path)), path)
         if weights:
             read[path] = instance
     specs = []

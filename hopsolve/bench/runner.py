@@ -45,7 +45,7 @@ def run_task(task: Task) -> dict[str, Any]:
             kwargs.update(options=task.options or None, weights=task.weights or None)
         kwargs["backend" if task.solver.kind == "backend" else "baseline"] = task.solver.name
         result, _, instance = solve_path(_registry(), task.instance, problem=task.problem, **kwargs)
-    except (HopsolveError, Exception) as exc:  # noqa: BLE001 - every failure becomes a row, the sweep goes on
+    except (HopsolveError, Exception, SystemExit) as exc:  # noqa: BLE001 - every failure is a row, the sweep goes on
         detail = str(exc) if isinstance(exc, HopsolveError) else "".join(
             traceback.format_exception_only(type(exc), exc)).strip()  # a user's error reads as the CLI prints it
         return error_record(task, "error", detail, time.perf_counter() - start)
