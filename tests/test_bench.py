@@ -307,7 +307,7 @@ def test_a_bench_worker_left_with_a_running_solver_thread_is_replaced(monkeypatc
 def test_report_reads_several_files_and_draws_anytime_curves_and_profiles(cli, tmp_path):
     from matplotlib.figure import Figure
 
-    from hopsolve.bench.report import anytime_gaps, gap_profile, load_records, summarise, time_profile
+    from hopsolve.bench.report import _references, anytime_gaps, gap_profile, load_records, summarise, time_profile
 
     grid = ["--instances", str(TSP / "eil51.tsp"), str(TSP / "st70.tsp"), "--time-limit", "1.5", "--trace",
             "--jobs", "1"]
@@ -328,7 +328,7 @@ def test_report_reads_several_files_and_draws_anytime_curves_and_profiles(cli, t
     taus, profile = time_profile(records, senses, 0.05)
     for values in profile.values():
         assert np.all(np.diff(values) >= 0) and values[0] >= 0 and values[-1] <= 1
-    gap_taus, gaps = gap_profile(rows)
+    gap_taus, gaps = gap_profile(rows, _references(records, senses))
     assert set(gaps) == {"anneal", "ortools-routing"} and all(v[-1] == 1.0 for v in gaps.values())
     curves = anytime_gaps(records, senses, np.geomspace(0.01, 10, 50))
     assert set(curves["anneal"]) == {"eil51", "st70"}
@@ -549,3 +549,25 @@ def test_a_bench_on_a_scheduler_says_when_its_workers_are_gone_and_back(capsys):
     assert said == ["hopsolve bench: the Dask scheduler at tcp://host:8786 has no workers left; the tasks not yet "
                     "done wait until one connects (Ctrl-C to stop, keeping what is done)",
                     "hopsolve bench: 2 workers back on the Dask scheduler"]
+
+
+def test_the_profile_of_best_gaps_measures_instances_without_a_known_optimum_against_the_best_run():
+    """Without a reference every row's gap is None, which the profile read as 'never within τ' and drew every
+    solver flat at 0 (every third-party, QUBO and CQM instance); it now measures from the best objective any run
+    reached, as the time profile does."""
+    from hopsolve.bench.report import _references, gap_profile, summarise
+
+    def record(solver, instance, objective, reference=None, feasible=True):
+        return {"problem": "qubo", "instance": instance, "solver": solver, "label": solver, "kind": "backend",
+                "feasible": feasible, "objective": objective, "reference": reference, "gap": None,
+                "wall_time_s": 1.0, "status": "feasible" if feasible else "infeasible"}
+
+    records = [record("a", "x", -10.0), record("b", "x", -8.0), record("a", "y", -5.0), record("b", "y", -5.0),
+               record("b", "z", None, feasible=False), record("a", "z", -1.0)]
+    senses = {"qubo": "min"}
+    rows, _ = summarise(records, senses)
+    taus, profile = gap_profile(rows, _references(records, senses))
+    assert profile["a"][0] == 1.0  # best on all three instances: within 0%
+    assert np.isclose(profile["b"][0], 1 / 3)  # y only; x is 20% behind, z never feasible
+    assert np.isclose(profile["b"][np.searchsorted(taus, 20.0 + 1e-9)], 2 / 3)
+    assert np.isclose(profile["b"][-1], 2 / 3)
