@@ -59,6 +59,10 @@ def _field_names(params_cls: type) -> set[str]:
     return {f.name for f in dataclasses.fields(params_cls)}
 
 
+CLOCK_PARAMS = ("time_limit", "fill_time")
+"""Parameters about the clock, which a replay without the time limit leaves out."""
+
+
 def _solver_values(params_cls: type, owner: str, values: Mapping[str, Any] | None, reads: int | None,
                    time_limit: float | None, explicit_time_limit: bool) -> dict[str, Any]:
     merged = dict(values or {})
@@ -271,6 +275,9 @@ def solve_instance(
     # per-read arrays (traces, trajectories, graded outputs) stay in the SampleSet: a result is one small record
     info = {**samples.info, "timed_out": samples.timed_out or decode_cut, "interrupted": interrupted,
             "work": samples.work, "work_unit": samples.work_unit}
+    if isinstance(info.get("replay"), dict):  # whole: what the caller gave (reads, params) and what the run did
+        given = {key: value for key, value in values.items() if key not in CLOCK_PARAMS}
+        info["replay"] = {**given, **info["replay"]}
     if best.feasible:
         anytime.record(time.perf_counter() - solve_started, best.objective)
     info["anytime"] = anytime.points

@@ -236,3 +236,17 @@ def test_a_cut_short_note_only_where_a_run_stopped_short_of_its_planned_work(inf
     assert (note is not None) == noted
     if noted:
         assert f"{info['work']:,} of its {info['replay'][info['work_unit']]:,} {info['work_unit']}" in note
+
+
+def test_the_replay_carries_the_reads_and_parameters_the_caller_gave():
+    """The replay named only what the run chose (sweeps, replan): a run with ``--reads 8 --param neighbours=8
+    --param moves=2opt:1`` replayed from it alone ran 2 reads of the default moves and another answer (usa13509:
+    22574143 against 22394225). It now carries what the caller gave too, the clock's parameters left out."""
+    source = INSTANCES / "tsplib" / "eil51.tsp"
+    timed = hopsolve.solve(source, seed=3, time_limit=0.5, reads=4, params={"neighbours": "8", "moves": "2opt:1"})
+    replay = timed.info["replay"]
+    assert replay["reads"] == 4 and replay["neighbours"] == "8" and replay["moves"] == "2opt:1"
+    assert not {"time_limit", "fill_time"} & set(replay)
+    untimed = hopsolve.solve(source, seed=timed.seed, params=replay)  # the replay alone, nothing else
+    _assert_same_run(timed, untimed)
+    assert untimed.reads == 4
