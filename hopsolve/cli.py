@@ -330,9 +330,17 @@ def _cmd_solve(args: argparse.Namespace, registry: Registry) -> int:
     return code
 
 
+def _file_name(text: str) -> str:
+    """An argparse type for a file or folder name: an empty one (``--out "$UNSET"``) was taken as no option and
+    the run went on without writing what was asked for."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty file name")
+    return text
+
+
 def _add_solve(sub: Any) -> None:
     p = sub.add_parser("solve", help="solve one instance with a backend or a baseline")
-    p.add_argument("path", help="instance file (problem inferred from its suffix)")
+    p.add_argument("path", type=_file_name, help="instance file (problem inferred from its suffix)")
     p.add_argument("--problem", help="problem plugin name (when the suffix is ambiguous)")
     solver = p.add_mutually_exclusive_group()
     solver.add_argument("--backend", help="backend name (default: the problem's default)")
@@ -345,20 +353,21 @@ def _add_solve(sub: Any) -> None:
     p.add_argument("--option", action="append", metavar="KEY=VALUE", help="encoding option of the problem")
     p.add_argument("--repair", action="store_true", help="mend an invalid final state (reported as repaired)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
-    p.add_argument("--out", help="write the solution in the problem's own format")
-    p.add_argument("--plot", help="draw the solution to an image file (extra 'plot')")
+    p.add_argument("--out", type=_file_name, help="write the solution in the problem's own format")
+    p.add_argument("--plot", type=_file_name, help="draw the solution to an image file (extra 'plot')")
 
 
 def _add_bench(sub: Any) -> None:
     p = sub.add_parser("bench", help="run a grid of instances × solvers × seeds, appending results to JSONL")
-    p.add_argument("--config", help="a TOML suite (see benchmarks/suites/)")
-    p.add_argument("--instances", nargs="+", metavar="PATH", help="instance files or folders")
+    p.add_argument("--config", type=_file_name, help="a TOML suite (see benchmarks/suites/)")
+    p.add_argument("--instances", nargs="+", type=_file_name, metavar="PATH", help="instance files or folders")
     p.add_argument("--problem", help="problem plugin (default: inferred from each file's suffix)")
     p.add_argument("--solvers", help="comma-separated backends/baselines (backend:NAME or baseline:NAME if both)")
     p.add_argument("--param", action="append", metavar="SOLVER.KEY=VALUE", help="solver parameter (repeatable)")
     p.add_argument("--seeds", type=int, help="run seeds 1..N (default 1)")
     p.add_argument("--time-limit", type=float, help="seconds per run")
-    p.add_argument("--out", required=True, help="results file (JSONL); rerun with the same file to resume")
+    p.add_argument("--out", required=True, type=_file_name,
+                   help="results file (JSONL); rerun with the same file to resume")
     p.add_argument("--jobs", type=int, help="local worker processes (default: cores)")
     p.add_argument("--executor", choices=("local", "dask"),
                    help="where tasks run (default: local; dask where --scheduler or --workers is given)")
@@ -387,10 +396,10 @@ def _cmd_warmup(args: argparse.Namespace, registry: Registry) -> int:
 
 def _add_report(sub: Any) -> None:
     p = sub.add_parser("report", help="summarise results files: gaps, feasibility, times, anytime curves")
-    p.add_argument("results", nargs="+", help="JSONL files written by hopsolve bench (read together)")
+    p.add_argument("results", nargs="+", type=_file_name, help="JSONL files written by hopsolve bench (read together)")
     p.add_argument("--format", choices=("md", "csv"), default="md")
-    p.add_argument("--plot", help="draw anytime curves and performance profiles to this image, and each "
-                                  "instance's curve to NAME-instances.EXT (extra 'plot')")
+    p.add_argument("--plot", type=_file_name, help="draw anytime curves and performance profiles to this image, and "
+                                                   "each instance's curve to NAME-instances.EXT (extra 'plot')")
     p.add_argument("--target-gap", type=float, default=1.0,
                    help="the gap (%%) a run must reach to count as solved in the time profile (default 1)")
 

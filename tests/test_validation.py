@@ -408,3 +408,15 @@ def test_networkx_s_complete_graph_is_checked_before_it_is_built(cli, monkeypatc
     assert run.code == 2 and "networkx's complete graph of 14 cities needs 91 edges" in run.err, run.err
     monkeypatch.delenv("HOPSOLVE_MAX_MATRIX_BYTES")
     assert cli("solve", BURMA, "--baseline", baseline).code == 0
+
+
+@pytest.mark.parametrize("args", [
+    ["solve", "{berlin}", "--out", ""], ["solve", "{berlin}", "--plot", " "], ["solve", ""],
+    ["bench", "--instances", "", "--out", "{runs}"], ["bench", "--instances", "{berlin}", "--out", ""],
+    ["report", ""], ["report", "{runs}", "--plot", ""],
+])
+def test_an_empty_file_name_is_refused_not_taken_as_no_option(cli, tmp_path, args):
+    """``--out ''`` (``--out "$UNSET"``) ran the solve, wrote nothing and said nothing, with exit code 0."""
+    berlin = str(INSTANCES / "tsplib" / "berlin52.tsp")
+    run = cli(*[a.format(berlin=berlin, runs=tmp_path / "runs.jsonl") for a in args])
+    assert run.code == 2 and "an empty file name" in run.err and run.out == ""
