@@ -21,6 +21,9 @@ class BaselineOutcome:
     status: BaselineStatus
     bound: float | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    """Extra facts for the result's ``info``: ``anytime`` (``[[seconds, objective], ...]``, the curve of improving
+    answers) and ``note`` (one line the CLI prints under the summary, e.g. why the answer is an unsearched start)
+    are read by hopsolve; anything else is kept as it is."""
 
 
 class Baseline(ABC):

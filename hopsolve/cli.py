@@ -163,6 +163,8 @@ def _summary(result: Any) -> str:
         text += f"\n{short}"
     if result.info.get("abandoned"):
         text += f"\nnote: {result.info['abandoned']}"
+    if isinstance(result.info.get("note"), str):  # a baseline's word on its answer (BaselineOutcome.info['note'])
+        text += f"\nnote: {result.info['note']}"
     if result.info.get("weights_note"):
         text += f"\nnote: {result.info['weights_note']}"
     if result.info.get("reference_note"):

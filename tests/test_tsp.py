@@ -305,3 +305,25 @@ def test_hopfield_tank_dynamics_descend_their_lyapunov_function():
     samples = TankBackend().solve(energy, TankParams(reads=2, u0=0.02, dt=1e-6, max_steps=3000, start=0.2,
                                                      trace=True, record_every=10), seed=0)
     assert np.all(np.diff(samples.per_read["trace"], axis=1) <= 1e-6)
+
+
+@pytest.mark.parametrize("stage", ["building", "registering"])
+def test_routing_that_cannot_start_its_search_in_time_ends_early_with_its_start_tour(cli, monkeypatch, stage):
+    """pla7397 at a 4 s limit: the matrix was finished just before the limit, its registration (one C++ call,
+    1.6 s) ran past it, the search got 1 ms and the nearest-neighbour start tour already built was thrown away:
+    ``timeout`` at 5.4 s without a tour. A run whose matrix cannot be built and registered in time now ends
+    before the limit with that start tour, and says so."""
+    from hopsolve_tsp import baselines
+
+    if stage == "building":  # the build's pace projects past the limit after its first block
+        monkeypatch.setattr(baselines, "ROUTING_BLOCK_ENTRIES", 52 * 4)
+        monkeypatch.setattr(baselines, "ROUTING_REGISTER_S_PER_ENTRY", 2.0 / 52**2)
+    else:  # the registration alone would pass it
+        monkeypatch.setattr(baselines, "ROUTING_REGISTER_S_PER_ENTRY", 10.0 / 52**2)
+    run = cli("solve", TSPLIB / "berlin52.tsp", "--baseline", "ortools-routing", "--seed", "1", "--time-limit", "2",
+              "--json")
+    result = json.loads(run.out)
+    assert result["status"] == "feasible" and result["wall_time_s"] < 2.0
+    assert result["solution"] == [int(c) + 1 for c in baselines._nearest_neighbour_tour(
+        TspProblem().read(TSPLIB / "berlin52.tsp").data.metric)]
+    assert "nearest-neighbour start tour, not searched" in result["info"]["note"]

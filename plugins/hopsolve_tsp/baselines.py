@@ -89,6 +89,12 @@ ROUTING_SHARED_INTS = 1 << 20
 an entry in the lists; larger ones as fresh ints, 36 bytes an entry (``tolist``: fnl4461 peaked at 1.27 GB that
 way against 0.83 GB without the baseline)."""
 
+ROUTING_REGISTER_S_PER_ENTRY = 40e-9
+"""Seconds ``RegisterTransitMatrix`` takes a distance (one C++ call that cannot be interrupted: measured 41–51 ns an
+entry on rl5915 and u2319 with another test run beside it, 29 ns on pla7397 on a quieter machine). A run whose
+limit would pass inside it ends before it, with the nearest-neighbour start tour: pla7397 at a 4 s limit ended at
+5.4 s without a tour, having built that tour and thrown it away."""
+
 ROUTING_BLOCK_ENTRIES = 1 << 20
 """Distances are computed (:meth:`Metric.rows`) this many at a time, so no n × n numpy matrix is built beside the
 lists."""
@@ -97,7 +103,9 @@ lists."""
 def _routing_matrix(instance: Instance, deadline: float) -> list[list[int]] | None:
     """The distances as ``RegisterTransitMatrix`` takes them (a list of rows of ints), built a block of rows at a
     time after checking their memory (:data:`ROUTING_BYTES_PER_DISTANCE`) against the limit; None when the
-    ``deadline`` (a ``time.perf_counter`` reading) passes first (rl11849's lists take about 5 s here)."""
+    ``deadline`` (a ``time.perf_counter`` reading) passes first (rl11849's lists take about 5 s here), or when the
+    pace of the blocks built so far projects the rest and OR-Tools' registration of the matrix
+    (:data:`ROUTING_REGISTER_S_PER_ENTRY`) past it: then the run ends early with its start tour instead of late."""
     metric = instance.data.metric
     n = metric.size
     explicit = _integer_distances(instance) if metric.kind == "EXPLICIT" else None
@@ -110,8 +118,12 @@ def _routing_matrix(instance: Instance, deadline: float) -> list[list[int]] | No
     ints = np.array(list(range(int(high) + 1)), dtype=object) if shared else None
     rows = max(1, ROUTING_BLOCK_ENTRIES // max(n, 1))
     matrix: list[list[int]] = []
+    registering = ROUTING_REGISTER_S_PER_ENTRY * n * n
+    began = time.perf_counter()
     for first in range(0, n, rows):
-        if time.perf_counter() > deadline:
+        now = time.perf_counter()
+        pace = (now - began) / first if first else 0.0  # seconds a row, from the rows built so far
+        if now + pace * (n - first) + registering > deadline:
             return None
         block = explicit[first:first + rows] if explicit is not None else metric.rows(first, min(n, first + rows))
         matrix.extend(ints[block].tolist() if shared else block.tolist())
@@ -170,10 +182,21 @@ class OrtoolsRoutingTsp(Baseline):
         from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
         limit = time_limit if time_limit is not None else 10.0
+        n = instance.data.dimension
+        # path-cheapest-arc's tour, built first: the answer if the limit passes before the search can improve it
+        first_tour = (_nearest_neighbour_tour(instance.data.metric)
+                      if params.first_solution == "path_cheapest_arc" and n > 2 else None)
+
+        def short_of_time(stage: str) -> BaselineOutcome:
+            if first_tour is None:
+                return BaselineOutcome(None, "timeout", info={"anytime": [], "note": f"the time limit ends {stage}"})
+            return BaselineOutcome(first_tour, "feasible", info={"anytime": [], "note": (
+                f"the time limit ends {stage}: the nearest-neighbour start tour, not searched")})
+
         matrix = _routing_matrix(instance, began + limit)
-        if matrix is None:
-            return BaselineOutcome(None, "timeout", info={"anytime": [], "note": "the time limit passed while "
-                                                          "OR-Tools' distance matrix was being built"})
+        if matrix is None or time.perf_counter() + ROUTING_REGISTER_S_PER_ENTRY * n * n > began + limit:
+            return short_of_time("before OR-Tools' search could start (its distance matrix is built and then "
+                                 "registered in one call that cannot stop)")
         manager = pywrapcp.RoutingIndexManager(len(matrix), 1, 0)
         routing = pywrapcp.RoutingModel(manager)
         # RegisterTransitMatrix takes the costs by node (it maps routing indices to nodes itself) and copies them
@@ -195,16 +218,15 @@ class OrtoolsRoutingTsp(Baseline):
 
         search.time_limit.FromMilliseconds(milliseconds_left())
         start = None
-        if params.first_solution == "path_cheapest_arc" and manager.GetNumberOfNodes() > 2:
+        if first_tour is not None:
             routing.CloseModelWithParameters(search)
-            first_tour = _nearest_neighbour_tour(instance.data.metric)
             start = routing.ReadAssignmentFromRoutes([[manager.NodeToIndex(int(city)) for city in first_tour[1:]]],
                                                      True)
             search.time_limit.FromMilliseconds(milliseconds_left())  # after the start was built
         with stoppable(stop.set):
             solution = (routing.SolveWithParameters(search) if start is None
                         else routing.SolveFromAssignmentWithParameters(start, search))
-        if solution is None and start is not None:  # the limit passed before the search returned: its start
+        if solution is None and first_tour is not None:  # the limit passed before the search returned: its start
             return BaselineOutcome(first_tour, "feasible", info={"anytime": anytime, "note": "the time limit passed "
                                                                  "before OR-Tools' search: its start tour"})
         if solution is None:
