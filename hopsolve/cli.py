@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from hopsolve.errors import HopsolveError, ParameterError, UserError
-from hopsolve.interrupt import abandoned_work, ctrl_c_raises_here
+from hopsolve.interrupt import abandoned_work, ctrl_c_deferred, ctrl_c_raises_here
 from hopsolve.params import parse_assignments
 from hopsolve.plugins import Registry, build_registry
 
@@ -276,6 +276,27 @@ class _PreparingCtrlC:
         self._restore()
 
 
+WRITING_NOTE = "hopsolve: writing the answer in hand first; it ends once written"
+
+
+def _write_answer(args: argparse.Namespace, problem: Any, result: Any, solution: Any, instance: Any) -> None:
+    """Print the result and write ``--out`` and ``--plot``."""
+    print(result.to_json() if args.json else _summary(result))  # first: a file that cannot be written loses no run
+    if args.out:
+        if solution.value is None:
+            raise UserError("no solution to write: the run found no valid candidate", path=args.out)
+        with _writing(args.out, "--out"):
+            problem.write_solution(instance, solution, args.out)
+        print(f"hopsolve: wrote the solution to {os.path.abspath(args.out)}", file=sys.stderr)
+    if args.plot:
+        plot = getattr(problem, "plot", None)
+        if plot is None:
+            raise UserError(f"problem {problem.name!r} cannot draw a solution", path=args.plot)
+        with _writing(args.plot, "--plot"):
+            plot(instance, solution, args.plot)
+        print(f"hopsolve: drew the solution to {os.path.abspath(args.plot)}", file=sys.stderr)
+
+
 def _cmd_solve(args: argparse.Namespace, registry: Registry) -> int:
     from hopsolve.solving import solve_path
     from hopsolve.terminal import SolveProgress
@@ -313,20 +334,9 @@ def _cmd_solve(args: argparse.Namespace, registry: Registry) -> int:
     finally:
         progress.close()
     problem = registry.problem(result.problem)
-    print(result.to_json() if args.json else _summary(result))  # first: a file that cannot be written loses no run
-    if args.out:
-        if solution.value is None:
-            raise UserError("no solution to write: the run found no valid candidate", path=args.out)
-        with _writing(args.out, "--out"):
-            problem.write_solution(instance, solution, args.out)
-        print(f"hopsolve: wrote the solution to {os.path.abspath(args.out)}", file=sys.stderr)
-    if args.plot:
-        plot = getattr(problem, "plot", None)
-        if plot is None:
-            raise UserError(f"problem {problem.name!r} cannot draw a solution", path=args.plot)
-        with _writing(args.plot, "--plot"):
-            plot(instance, solution, args.plot)
-        print(f"hopsolve: drew the solution to {os.path.abspath(args.plot)}", file=sys.stderr)
+    # the answer in hand is written whole: a second Ctrl-C while 600 KB of --json were printing cut them off
+    with ctrl_c_deferred(WRITING_NOTE):
+        _write_answer(args, problem, result, solution, instance)
     code = 130 if result.status == "interrupted" else 0
     _end_if_abandoned(code)  # a baseline left unfinished at the time limit
     return code

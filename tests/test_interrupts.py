@@ -7,6 +7,7 @@ bytecodes); the native-code baselines by ``_thread.interrupt_main`` while they r
 from __future__ import annotations
 
 import _thread
+import json
 import threading
 import time
 
@@ -719,3 +720,26 @@ def test_work_out_of_memory_is_reported_not_waited_for_forever(monkeypatch):
     monkeypatch.setattr(threading, "excepthook", lambda args: None)  # the worker's own death is expected here
     with pytest.raises(MemoryError):  # a deadline, so that a regression fails (DeadlinePassed) instead of hanging
         run_stoppably(work_then_fail, deadline=time.perf_counter() + 30)
+
+
+def test_a_ctrl_c_while_the_answer_is_written_lets_it_be_written_whole(cli, monkeypatch):
+    """After a first Ctrl-C the process printed the run's JSON (600 KB on pla85900) for up to a second; a second
+    Ctrl-C then cut it off mid-number, invalid JSON on stdout. The answer in hand is now written whole, then the
+    Ctrl-C ends the process (exit 130)."""
+    import os
+    import signal
+
+    import hopsolve.cli as cli_module
+    from hopsolve.result import Result
+
+    real = Result.to_json
+
+    def interrupted_while_printing(self, *args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)  # arrives while the answer is being written
+        return real(self, *args, **kwargs) + " " * 1000
+
+    monkeypatch.setattr(Result, "to_json", interrupted_while_printing)
+    assert cli_module.ctrl_c_raises_here()
+    run = cli("solve", INSTANCES / "tsplib" / "burma14.tsp", "--seed", "1", "--json", "--param", "sweeps=50")
+    assert run.code == 130 and json.loads(run.out)["instance"] == "burma14"
+    assert "writing the answer in hand first" in run.err
