@@ -124,6 +124,11 @@ def _cut_short(result: Any) -> str | None:
     planned = (info.get("replay") or {}).get(unit, info.get("work_planned"))  # work_planned: exact's states
     if work is None or planned in (None, "") or int(work) >= int(planned):
         return None
+    if info.get("start") == "space-filling" and int(work) == 0:  # the limit stopped nothing: no sweep was started
+        neighbours = result.params.get("neighbours")
+        return ("note: building the candidate lists" + (f" ({neighbours} neighbours a city)" if neighbours else "")
+                + " and the greedy start was projected not to fit the time limit, so this is the space-filling-curve "
+                "tour, not annealed; a longer limit or fewer neighbours gives an annealed run")
     if not info.get("timed_out"):
         if (info.get("schedule_compressed") and not info.get("interrupted")  # Ctrl-C, not the limit, cut it short
                 and int(work) < COMPRESSED_NOTE_SHARE * int(planned)):

@@ -187,6 +187,10 @@ def test_a_limit_too_short_for_the_greedy_start_gives_the_space_filling_tour_and
     assert result.feasible and result.objective == result.info["start_length"]
     assert result.objective < 0.3 * instance.data.tour_length(np.random.default_rng(0).permutation(1002))
     assert result.info["replay"] == {"sweeps": result.params["sweeps"], "replan": "0:0", "start": "space-filling"}
+    from hopsolve.cli import _summary
+
+    summary = _summary(result)  # the limit stopped no sweep: the summary said it had, "after 0 of its 232 sweeps"
+    assert "space-filling-curve tour, not annealed" in summary and "the time limit stopped" not in summary
     monkeypatch.undo()
     replayed, again, _ = solve_path(registry, path, seed=3, params=result.info["replay"])
     assert again.value == solution.value and replayed.info["start"] == "space-filling"
