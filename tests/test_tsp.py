@@ -327,3 +327,15 @@ def test_routing_that_cannot_start_its_search_in_time_ends_early_with_its_start_
     assert result["solution"] == [int(c) + 1 for c in baselines._nearest_neighbour_tour(
         TspProblem().read(TSPLIB / "berlin52.tsp").data.metric)]
     assert "nearest-neighbour start tour, not searched" in result["info"]["note"]
+
+
+@pytest.mark.parametrize("limit, suggested", [(100_000, True), (20_000, False)])
+def test_a_networkx_refusal_suggests_routing_only_where_routing_fits(cli, monkeypatch, limit, suggested):
+    """usa13509's networkx refusal said 'use ortools-routing', which refuses usa13509 too."""
+    monkeypatch.setenv("HOPSOLVE_MAX_MATRIX_BYTES", str(limit))  # berlin52: networkx 530 KB, routing 43 KB
+    run = cli("solve", TSPLIB / "berlin52.tsp", "--baseline", "networkx-greedy")
+    assert run.code == 2 and "networkx's complete graph of 52 cities" in run.err
+    if suggested:
+        assert "use ortools-routing or a backend (anneal)" in run.err
+    else:
+        assert "use a backend (anneal)" in run.err and "ortools-routing" not in run.err

@@ -253,13 +253,24 @@ def _networkx_tour(instance: Instance, algorithm: str) -> BaselineOutcome:
         return BaselineOutcome(np.zeros(1, dtype=np.int64), "feasible")
     check_matrix_size(n * (n - 1) // 2, f"networkx's complete graph of {n:,} cities",
                       bytes_per_entry=NETWORKX_BYTES_PER_EDGE[algorithm], entries="edges",
-                      instead="use ortools-routing or a backend (anneal)")
+                      instead=("use ortools-routing or a backend (anneal)" if _routing_fits(n)
+                               else "use a backend (anneal)"))
     graph = _graph(instance)
     if algorithm == "christofides":
         cycle = approximation.christofides(graph)
     else:  # by keyword: the second positional parameter is the weight attribute, not the start
         cycle = approximation.greedy_tsp(graph, weight="weight", source=0)
     return BaselineOutcome(np.array(cycle[:-1]), "feasible")
+
+
+def _routing_fits(n: int) -> bool:
+    """Whether ortools-routing's matrix of ``n`` cities fits the memory limit (at its smallest, shared ints): only
+    then is it worth suggesting (usa13509's networkx refusal named it, and it refuses usa13509 too)."""
+    try:
+        check_matrix_size(n * n, "", bytes_per_entry=ROUTING_BYTES_PER_DISTANCE)
+    except TooLargeError:
+        return False
+    return True
 
 
 def _graph(instance: Instance):
