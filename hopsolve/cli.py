@@ -360,14 +360,20 @@ def _add_solve(sub: Any) -> None:
     p.add_argument("path", type=_file_name, help="instance file (problem inferred from its suffix)")
     p.add_argument("--problem", help="problem plugin name (when the suffix is ambiguous)")
     solver = p.add_mutually_exclusive_group()
-    solver.add_argument("--backend", help="backend name (default: the problem's default)")
-    solver.add_argument("--baseline", help="baseline name (e.g. ortools-cpsat)")
+    solver.add_argument("--backend", help="backend name (default: the problem's own, anneal for tsp; 'hopsolve "
+                                          "plugins' lists them)")
+    solver.add_argument("--baseline", help="baseline name (e.g. ortools-routing for tsp; 'hopsolve plugins' lists "
+                                           "each problem's)")
     p.add_argument("--seed", type=int, help="random seed (recorded in the result)")
-    p.add_argument("--time-limit", type=float, help="seconds (where the solver supports a limit)")
+    p.add_argument("--time-limit", type=float,
+                   help="seconds, reading and decoding included (compiling not); for tsp, maxcut and cqm (anytime "
+                        "problems) a budget the run fills, else a cap on the solver's own budget; without "
+                        "it the budget is in sweeps or steps: the same seed, the same answer")
     p.add_argument("--reads", type=int, help="independent reads (restarts)")
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="solver parameter (repeatable)")
     p.add_argument("--weight", action="append", metavar="TERM=VALUE", help="energy term weight (repeatable)")
-    p.add_argument("--option", action="append", metavar="KEY=VALUE", help="encoding option of the problem")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE",
+                   help="encoding option of the problem (repeatable)")
     p.add_argument("--repair", action="store_true", help="mend an invalid final state (reported as repaired)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("--out", type=_file_name, help="write the solution in the problem's own format")
@@ -555,9 +561,21 @@ def _cmd_report(args: argparse.Namespace, registry: Registry) -> int:
     return 0
 
 
+def _version() -> str:
+    import importlib.metadata as metadata
+
+    try:
+        return metadata.version("hopsolve")
+    except metadata.PackageNotFoundError:  # run from a source tree that is not installed
+        return "(not installed)"
+
+
 def build_parser(registry: Registry) -> argparse.ArgumentParser:
     """The full parser, with commands that plugins add through ``hopsolve_commands``."""
-    parser = _Parser(prog="hopsolve", description="Hopfield-network heuristics for combinatorial optimisation.")
+    parser = _Parser(prog="hopsolve", description="Hopfield-network heuristics for combinatorial optimisation.",
+                     epilog="exit codes: 0 done; 2 a bad file, parameter or plugin, or a run too large (one line on "
+                            "stderr); 130 interrupted (Ctrl-C; the answer in hand is printed)")
+    parser.add_argument("--version", action="version", version=f"hopsolve {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     p = sub.add_parser("plugins", help="list problems, backends, baselines and load failures")
     p.add_argument("--json", action="store_true", help="print JSON")

@@ -420,3 +420,18 @@ def test_an_empty_file_name_is_refused_not_taken_as_no_option(cli, tmp_path, arg
     berlin = str(INSTANCES / "tsplib" / "berlin52.tsp")
     run = cli(*[a.format(berlin=berlin, runs=tmp_path / "runs.jsonl") for a in args])
     assert run.code == 2 and "an empty file name" in run.err and run.out == ""
+
+
+def test_the_cli_says_its_version_and_exit_codes(cli, capsys):
+    """``hopsolve --version`` answered 'the following arguments are required: command'."""
+    import importlib.metadata
+
+    with pytest.raises(SystemExit) as ended:
+        from hopsolve.cli import main
+
+        main(["--version"])
+    assert ended.value.code == 0
+    assert capsys.readouterr().out.strip() == f"hopsolve {importlib.metadata.version('hopsolve')}"
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "exit codes: 0 done; 2 a bad file" in capsys.readouterr().out
