@@ -172,6 +172,25 @@ class Backend(ABC):
         """Build and validate this backend's ``Params`` (unknown or invalid fields are errors)."""
         return build_params(self.Params, values, owner=f"backend {self.name!r}")
 
+    def checked_params(self, energy: Any, params: Any) -> Any:
+        """What ``solve`` was given, checked: ``energy`` must be a :class:`~hopsolve.energy.Energy`, and
+        ``params`` one of this backend's ``Params``, a mapping of their fields (built by :meth:`params`, as
+        ``{"reads": 2}``), or ``None`` (the defaults). Returns the ``Params``. The built-in backends call it
+        first, so a dict or a matrix given by mistake is one ``ParameterError``, not an ``AttributeError`` from
+        deep inside."""
+        owner = f"backend {self.name!r}"
+        if not isinstance(energy, Energy):
+            raise ParameterError(f"{owner}: solve takes a hopsolve.Energy (Energy.from_qubo, from_ising, ...), got "
+                                 f"a {type(energy).__name__}")
+        if params is None:
+            return self.Params()
+        if isinstance(params, Mapping):
+            return self.params(params)
+        if not isinstance(params, self.Params):
+            raise ParameterError(f"{owner}: params must be its Params or a dict of their fields, got a "
+                                 f"{type(params).__name__}")
+        return params
+
     def prepare(self, energy: Energy, params: Any) -> float:
         """Compile or load whatever :meth:`solve` will run on ``energy`` with ``params``, before the time limit's
         clock starts (see :mod:`hopsolve.warmup`); returns the seconds spent. The default does nothing."""

@@ -476,3 +476,20 @@ def test_initial_states_outside_the_vartype_are_refused_not_run(name, registry):
             backend.solve(energy, backend.params({}), seed=1, initial_states=states)
     ok = backend.solve(bits, backend.params({}), seed=1, initial_states=np.array([[0, 1] * 5, [1, 0] * 5]))
     assert set(np.unique(ok.states)) <= {0, 1}
+
+
+@pytest.mark.parametrize("name", ["anneal", "hopfield", "replica", "bifurcation", "tank", "exact"])
+def test_solve_takes_a_dict_of_parameters_and_refuses_what_is_not_an_energy(name, registry):
+    """``backend.solve(energy, {"reads": 2})`` was an ``AttributeError: 'dict' object has no attribute 'reads'``,
+    and ``backend.solve(np.eye(3))`` another from deep inside; a dict now builds the Params, and the rest is one
+    ``ParameterError``."""
+    backend = registry.backend(name)
+    energy = random_energy(8, 2)
+    samples = backend.solve(energy, {"reads": 2} if name != "exact" else {}, seed=1)
+    assert len(samples) >= 1 and np.allclose(samples.energies, energy.energies(samples.states))
+    with pytest.raises(ParameterError, match="unknown parameter 'bogus'"):
+        backend.solve(energy, {"bogus": 1}, seed=1)
+    with pytest.raises(ParameterError, match="solve takes a hopsolve.Energy"):
+        backend.solve(np.eye(3), None, seed=1)
+    with pytest.raises(ParameterError, match="params must be its Params or a dict"):
+        backend.solve(energy, ["reads", 2], seed=1)

@@ -376,7 +376,7 @@ class AnnealBackend(Backend):
     @holds_one_blas_thread  # called directly too, not only through solve_instance (see backends._blas)
     def solve(self, energy: Energy, params: AnnealParams | None = None, *, seed: int | None = None,
               initial_states: np.ndarray | None = None, callback: Callback | None = None) -> SampleSet:
-        params = params or AnnealParams()
+        params = self.checked_params(energy, params)
         seed = resolve_seed(seed)
         if initial_states is not None:
             initial_states = given_states(energy, initial_states, "backend 'anneal'")

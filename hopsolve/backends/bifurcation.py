@@ -436,7 +436,7 @@ class BifurcationBackend(Backend):
     def solve(self, energy: Energy, params: BifurcationParams | None = None, *, seed: int | None = None,
               initial_states: np.ndarray | None = None, callback: Callback | None = None) -> SampleSet:
         """Run the replicas (see the module docstring)."""
-        return self._solve(energy, params or BifurcationParams(), seed, initial_states, callback)
+        return self._solve(energy, self.checked_params(energy, params), seed, initial_states, callback)
 
     def _solve(self, energy: Energy, params: BifurcationParams, seed: int | None,
                initial_states: np.ndarray | None, callback: Callback | None) -> SampleSet:

@@ -112,7 +112,7 @@ class ExactBackend(Backend):
 
     def solve(self, energy: Energy, params=None, *, seed=None, initial_states=None,
               callback: Callback | None = None) -> SampleSet:
-        params = params or self.Params()
+        params = self.checked_params(energy, params)
         n = energy.num_variables
         _check_size(energy)
         start = time.perf_counter()

@@ -94,7 +94,7 @@ class HopfieldBackend(Backend):
     @holds_one_blas_thread  # called directly too, not only through solve_instance (see backends._blas)
     def solve(self, energy: Energy, params: HopfieldParams | None = None, *, seed: int | None = None,
               initial_states: np.ndarray | None = None, callback: Callback | None = None) -> SampleSet:
-        params = params or HopfieldParams()
+        params = self.checked_params(energy, params)
         seed = resolve_seed(seed)
         started = time.perf_counter()
         n = energy.num_variables

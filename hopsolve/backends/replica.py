@@ -659,7 +659,7 @@ class ReplicaBackend(Backend):
     def solve(self, energy: Energy, params: ReplicaParams | None = None, *, seed: int | None = None,
               initial_states: np.ndarray | None = None, callback: Callback | None = None) -> SampleSet:
         started = time.perf_counter()
-        params = params or ReplicaParams()
+        params = self.checked_params(energy, params)
         seed = resolve_seed(seed)
         if initial_states is not None:
             initial_states = given_states(energy, initial_states, OWNER)

@@ -357,7 +357,7 @@ class TankBackend(Backend):
 
     def solve(self, energy: Energy, params: TankParams | None = None, *, seed: int | None = None,
               initial_states: np.ndarray | None = None, callback: Callback | None = None) -> SampleSet:
-        params = self.resolved(energy, params or TankParams())
+        params = self.resolved(energy, self.checked_params(energy, params))
         if initial_states is not None:
             initial_states = given_states(energy, initial_states, "backend 'tank'")
         threads = params.blas_threads if params.blas_threads is not None else os.cpu_count()
