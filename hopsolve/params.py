@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -56,7 +57,10 @@ def _coerce(owner: str, name: str, annotation: Any, value: Any) -> Any:
         if annotation is float:
             if isinstance(value, bool):
                 raise ValueError
-            return float(value)
+            number = float(value)
+            if not math.isfinite(number):  # u0=inf reached numpy as an OverflowError; no parameter means inf
+                raise ParameterError(f"{owner}: {name}={value!r} must be a finite number")
+            return number
         if annotation is str:
             return str(value)
     except (TypeError, ValueError):

@@ -435,3 +435,14 @@ def test_the_cli_says_its_version_and_exit_codes(cli, capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "exit codes: 0 done; 2 a bad file" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("backend, key", [("tank", "u0"), ("tank", "noise"), ("anneal", "beta_max"),
+                                          ("bifurcation", "a0"), ("replica", "cluster_limit")])
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan"])
+def test_a_float_parameter_that_is_not_finite_is_refused_by_name(backend, key, value, registry):
+    """``tank --param u0=inf`` reached numpy as ``OverflowError: high - low range exceeds valid bounds``."""
+    from hopsolve import ParameterError
+
+    with pytest.raises(ParameterError, match=f"{key}='{value}' must be a finite number"):
+        registry.backend(backend).params({key: value})
