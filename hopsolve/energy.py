@@ -178,7 +178,11 @@ def _state_rows(states: Any, n: int) -> np.ndarray:
     float64: :func:`_state_blocks` converts a block at a time)."""
     arr = np.asarray(states)
     if arr.dtype.kind not in "biuf":
-        arr = np.asarray(states, dtype=np.float64)
+        try:
+            arr = np.asarray(states, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ParameterError(f"states must be numbers, got {arr.dtype} entries such as "
+                                 f"{arr.flat[0].item()!r:.40}") from None
     if arr.ndim == 1:
         arr = arr[None, :]
     if arr.ndim != 2 or arr.shape[1] != n:
@@ -299,7 +303,14 @@ class QuadraticTerm(Term):
         n = np.shape(coupling)[0] if linear is None else len(linear)
         if linear is not None and np.iscomplexobj(linear):
             raise ParameterError(f"term {name!r}: its linear part must be real, got complex entries")
-        lin = np.zeros(n) if linear is None else np.asarray(linear, dtype=np.float64).copy()
+        try:
+            lin = np.zeros(n) if linear is None else np.asarray(linear, dtype=np.float64).copy()
+        except (TypeError, ValueError):
+            raise ParameterError(f"term {name!r}: its linear part (the biases) must be numbers, got "
+                                 f"{linear!r:.60}") from None
+        if linear is not None and (lin.ndim != 1 or np.shape(coupling)[:1] != (n,)):
+            raise ParameterError(f"term {name!r}: {len(lin) if lin.ndim == 1 else np.shape(linear)} biases for a "
+                                 f"{'×'.join(map(str, np.shape(coupling)))} coupling matrix: give one bias a unit")
         matrix = _symmetric_zero_diagonal(coupling, n)
         _check_finite(name, matrix, lin, float(offset))
         return cls(name, matrix, lin, float(offset))

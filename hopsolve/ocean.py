@@ -129,6 +129,8 @@ class HopsolveSampler(dimod.Sampler):
                 raise ParameterError(f"{type(self).__name__}: {key} is given to sample(), not as a default")
         self._defaults = dict(defaults)
         self._build(self._defaults, None)  # invalid defaults fail here, not at the first sample
+        if self._defaults.get("seed") is not None:
+            resolve_seed(self._defaults["seed"])  # as does a seed that cannot be one (seed="x")
         self._parameters = {name: ([] if name in _INITIAL else ["defaults"]) for name in accepted}
         self._properties = {
             "backend": self.backend.name,

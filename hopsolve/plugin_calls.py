@@ -11,6 +11,8 @@ and a value of the wrong kind is refused there, instead of failing later inside 
 from __future__ import annotations
 
 import importlib.metadata as metadata
+import math
+import numbers
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -42,7 +44,8 @@ def plugin_call(kind: str, owner: Any, method: str, call: Callable[[], T], retur
                 passing: tuple[type[BaseException], ...] = ()) -> T:
     """``call()``, a plugin's ``method``; a failure that is not hopsolve's own error (nor one of ``passing``), or a
     result that is not a ``returns`` (where given), is a :class:`PluginFailure` naming the plugin (see the module
-    docstring)."""
+    docstring). A :class:`~hopsolve.problem.Solution` returned must have a finite objective or none (a NaN was
+    reported as "optimal objective nan")."""
     try:
         value = call()
     except (HopsolveError, KeyboardInterrupt, MemoryError, OSError):  # the CLI words these (a missing file: OSError)
@@ -55,4 +58,8 @@ def plugin_call(kind: str, owner: Any, method: str, call: Callable[[], T], retur
     if returns is not None and not isinstance(value, returns):
         raise PluginFailure(f"{describe_plugin(kind, owner)}: {method} returned a {type(value).__name__}, not a "
                             f"hopsolve.{returns.__name__}")
+    objective = getattr(value, "objective", None) if returns is not None and returns.__name__ == "Solution" else None
+    if objective is not None and not (isinstance(objective, numbers.Real) and math.isfinite(objective)):
+        raise PluginFailure(f"{describe_plugin(kind, owner)}: {method} returned a solution whose objective is "
+                            f"{objective!r}, not a finite number")
     return value

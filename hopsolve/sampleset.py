@@ -75,7 +75,11 @@ class SampleSet:
         object.__setattr__(self, "info", info)
         object.__setattr__(self, "per_read", per_read)
         if self.work is not None:
-            object.__setattr__(self, "work", int(self.work))
+            work = float(self.work)
+            if not (work.is_integer() and work >= 0):  # 3.7 was kept as 3 without a word
+                raise ParameterError(f"SampleSet work must be a whole number of its units (work_unit), got "
+                                     f"{self.work!r}")
+            object.__setattr__(self, "work", int(work))
 
     @classmethod
     def from_states(cls, energy: Energy, states: np.ndarray, **info: Any) -> SampleSet:
@@ -112,6 +116,9 @@ class SampleSet:
 
     @property
     def best_index(self) -> int:
+        """The read of lowest energy (``ParameterError`` on a sample set without reads)."""
+        if not len(self.energies):
+            raise ParameterError("this sample set has no reads: it has no best state")
         return int(np.argmin(self.energies))
 
     @property

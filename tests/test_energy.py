@@ -373,3 +373,27 @@ def test_numbers_numpy_holds_as_objects_are_still_taken():
     assert Energy.from_qubo([[2**70, 0], [0, 1]]).energy([1, 0]) == float(2**70)
     assert Energy.from_qubo([[Fraction(1, 2), 0], [0, 1]]).energy([1, 1]) == 1.5
     assert Energy.from_qubo([[Decimal("1.5"), 0], [0, 1]]).energy([1, 1]) == 2.5
+
+
+def test_biases_and_states_that_cannot_be_numbers_or_do_not_fit_are_named():
+    """A bias list of the wrong length was blamed on the matrix ('quadratic part must be 2×2, got (3, 3)'), and
+    letters among biases or states were bare ``ValueError``s from numpy."""
+    with pytest.raises(ParameterError, match="2 biases for a 3×3 coupling matrix"):
+        Energy.from_hopfield(np.zeros((3, 3)), [1.0, 2.0])
+    with pytest.raises(ParameterError, match="2 biases for a 3×3 coupling matrix"):
+        Energy.from_ising([1.0, 2.0], np.zeros((3, 3)))
+    with pytest.raises(ParameterError, match=r"its linear part \(the biases\) must be numbers"):
+        Energy.from_hopfield([[0.0]], ["a"])
+    with pytest.raises(ParameterError, match="states must be numbers"):
+        Energy.from_qubo(np.eye(2)).energies([["a", "b"]])
+
+
+def test_a_sample_set_refuses_a_fractional_work_count_and_says_when_it_has_no_best():
+    from hopsolve.sampleset import SampleSet
+
+    energy = Energy.from_qubo(np.eye(2))
+    with pytest.raises(ParameterError, match="whole number"):
+        SampleSet.from_states(energy, np.zeros((1, 2), np.int8), work=3.7)  # was kept as 3
+    assert SampleSet.from_states(energy, np.zeros((1, 2), np.int8), work=np.int64(3)).work == 3
+    with pytest.raises(ParameterError, match="no reads"):
+        _ = SampleSet.from_states(energy, np.zeros((0, 2), np.int8)).best  # numpy: "argmin of an empty sequence"

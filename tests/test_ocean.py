@@ -367,3 +367,12 @@ def test_sample_refuses_what_is_not_a_bqm_in_one_line():
         with pytest.raises(ParameterError, match="takes a dimod.BinaryQuadraticModel") as caught:
             AnnealSampler().sample(given)
         assert words in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_seed_that_cannot_be_one_is_refused_when_the_sampler_is_made():
+    """``AnnealSampler(seed="x")`` was accepted and failed at the first ``sample``; invalid defaults fail when the
+    sampler is made."""
+    from hopsolve.ocean import AnnealSampler
+
+    with pytest.raises(ParameterError, match="seed must be an integer"):
+        AnnealSampler(seed="x")

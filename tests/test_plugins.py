@@ -314,6 +314,8 @@ FLAKY_PLUGIN = """
             return np.asarray(state)
 
         def score(self, instance, candidate):
+            if os.environ.get("FLAKY") == "score-nan":
+                return Solution(candidate.tolist(), float("nan"), True)
             return (1, True) if failing("score") else Solution(candidate.tolist(), float(candidate.sum()), True)
 
     class NotAProblem:
@@ -360,6 +362,7 @@ def test_classes_that_would_fail_at_first_use_are_refused_when_registered(site):
     ("encode", "failed in encode: RuntimeError: boom at encode"),
     ("encode-wrong", "encode returned a dict, not a hopsolve.Energy"),
     ("score-wrong", "score returned a tuple, not a hopsolve.Solution"),
+    ("score-nan", "score returned a solution whose objective is nan, not a finite number"),
 ])
 def test_a_plugin_that_fails_while_solving_is_named_not_called_an_internal_error(site, cli, tmp_path, monkeypatch,
                                                                                 stage, message):
