@@ -339,3 +339,18 @@ def test_a_networkx_refusal_suggests_routing_only_where_routing_fits(cli, monkey
         assert "use ortools-routing or a backend (anneal)" in run.err
     else:
         assert "use a backend (anneal)" in run.err and "ortools-routing" not in run.err
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_a_tour_of_three_cities_or_fewer_is_optimal_at_once_and_fills_no_time_limit(n):
+    """Every tour of three cities or fewer has the same length: a 2-, 3- or 4-city instance with ``--time-limit 5``
+    spent about 4.9 s searching (the anytime rule filled the budget); these now run their untimed sweeps, and an
+    answer no permutation beats (at most 3! are listed) is reported optimal."""
+    import hopsolve
+
+    problem = TspProblem()
+    points = [[0.0, 0.0], [3.0, 0.0], [0.0, 4.0]][:n]
+    distances = [[round(float(np.hypot(*np.subtract(a, b)))) for b in points] for a in points]
+    result = hopsolve.solve(problem.from_distances(distances), seed=1, time_limit=5.0)
+    assert result.status == "optimal" and result.objective == [0, 6, 12][n - 1]
+    assert not result.info["schedule_stretched"]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numba
@@ -362,6 +364,30 @@ class _Threads:
         numba.set_num_threads(self.saved)
 
 
+ENUMERATED_ITEMS = 3
+"""Permutation energies of at most this many items (at most 3! = 6 permutations) are not worth a time limit's
+budget: a run of them ignores ``fill_time`` (a 3-city tour spent all of ``--time-limit 5``), and its answer is
+checked against every permutation and reported ``proven_optimal`` when no permutation is lower."""
+
+
+def _no_time_to_fill(params: AnnealParams, items: int) -> AnnealParams:
+    """``params`` without ``fill_time`` for a permutation energy of :data:`ENUMERATED_ITEMS` items or fewer."""
+    return replace(params, fill_time=False) if items <= ENUMERATED_ITEMS and params.fill_time else params
+
+
+def _proven_by_enumeration(samples: SampleSet, energy: Energy, progress: _Progress) -> SampleSet:
+    """``samples``, marked ``proven_optimal`` where ``energy``'s permutation view has :data:`ENUMERATED_ITEMS`
+    items or fewer and no permutation of them is lower than the best read (the run not cut short by Ctrl-C)."""
+    view: PermutationView = energy.permutation
+    if view.size > ENUMERATED_ITEMS or progress.interrupted or not len(samples):
+        return samples
+    weight = energy.weights[view.term]
+    floor = min(weight * view.value(np.array(p)) + view.offset for p in itertools.permutations(range(view.size)))
+    if samples.best_energy <= floor + 1e-9 * max(1.0, abs(floor)):
+        return dataclasses.replace(samples, proven_optimal=True)
+    return samples
+
+
 class AnnealBackend(Backend):
     """Simulated annealing with single flips or, on permutation energies, moves that stay feasible."""
 
@@ -556,6 +582,7 @@ class AnnealBackend(Backend):
         started = time.perf_counter()
         view: PermutationView = energy.permutation
         n = view.size
+        params = _no_time_to_fill(params, n)
         rng = make_rng(seed)
         arrays = _permutation_arrays(view)
         scale = energy.weights[view.term]
@@ -602,7 +629,7 @@ class AnnealBackend(Backend):
                            for row in inverse_permutations(final)])
         info = self._info(params, seed, beta_min, beta_max, "permutation", progress, started,
                           attempts * progress.done * reads, trace[:, : progress.done] if params.trace else None)
-        return SampleSet.from_states(energy, states, **info)
+        return _proven_by_enumeration(SampleSet.from_states(energy, states, **info), energy, progress)
 
     def _solve_tour(self, energy: Energy, params: AnnealParams, seed: int, initial_states: np.ndarray | None,
                     callback: Callback | None) -> SampleSet:
@@ -610,6 +637,7 @@ class AnnealBackend(Backend):
         started = time.perf_counter()
         view: PermutationView = energy.permutation
         n = view.size
+        params = _no_time_to_fill(params, n)
         mix = tour_mix(DEFAULT_TOUR_MIX if params.moves in ("auto", "permutation") else params.moves)
         longest = params.max_reversal if params.max_reversal is not None else max(1000, n // 10)
         if params.time_limit is not None and min(params.neighbours, n - 1) > DEFAULT_NEIGHBOURS:
@@ -683,7 +711,8 @@ class AnnealBackend(Backend):
         info["start"] = "given" if initial_states is not None else params.start
         if start_length is not None:
             info["start_length"] = start_length
-        return SampleSet.from_permutations(energy, inverse_permutations(final), **info)
+        samples = SampleSet.from_permutations(energy, inverse_permutations(final), **info)
+        return _proven_by_enumeration(samples, energy, progress)
 
     def _space_filling_only(self, energy: Energy, params: AnnealParams, seed: int, started: float) -> SampleSet:
         """The space-filling-curve tour as every read, no sweep: what a time limit too short for the candidate lists
