@@ -183,7 +183,7 @@ def _summary(result: Any) -> str:
         text += f"\nreplay without the time limit: --seed {result.seed} {_replay_params(replay)}"
     if result.solution is not None:
         shown = result.solution if not isinstance(result.solution, list) or len(result.solution) <= 60 else (
-            result.solution[:60] + ["…"])
+            result.solution[:60] + [f"… ({len(result.solution) - 60:,} more: --out or --json has them all)"])
         text += f"\nsolution: {' '.join(map(str, shown)) if isinstance(shown, list) else shown}"
     return text
 

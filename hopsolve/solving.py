@@ -400,6 +400,11 @@ def _run_baseline(registry: Registry, problem: Problem, instance: Instance, name
               "anytime": _final_point(anytime, wall, solution)},
         versions=_versions(), absolute_gap=absolute_gap(solution.objective, reference, problem.sense),
     )
+    if not explicit_time_limit and time_limit is not None and wall >= 0.5 * time_limit:  # routing ran 10 s
+        default = (f"no time limit was given: the {problem.name} problem's default of {time_limit:g} s applied "
+                   "(--time-limit sets another)")  # without a word of why
+        result.info["note"] = f"{result.info['note']}; {default}" if isinstance(result.info.get("note"), str) \
+            else default
     return _note_a_beaten_reference(result), solution
 
 

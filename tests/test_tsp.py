@@ -354,3 +354,14 @@ def test_a_tour_of_three_cities_or_fewer_is_optimal_at_once_and_fills_no_time_li
     result = hopsolve.solve(problem.from_distances(distances), seed=1, time_limit=5.0)
     assert result.status == "optimal" and result.objective == [0, 6, 12][n - 1]
     assert not result.info["schedule_stretched"]
+
+
+def test_the_summary_says_what_it_leaves_out_and_which_time_limit_a_baseline_ran(cli):
+    """The text summary cut a tour at 60 cities with a bare "…", and routing without ``--time-limit`` ran 10 s
+    without saying why."""
+    run = cli("solve", TSPLIB / "kroA100.tsp", "--seed", "1", "--param", "sweeps=20")
+    assert "… (40 more: --out or --json has them all)" in run.out
+    run = cli("solve", TSPLIB / "burma14.tsp", "--baseline", "ortools-cpsat", "--seed", "1")
+    assert run.code == 0 and "note: no time limit was given" not in run.out  # proved long before the default 10 s
+    run = cli("solve", TSPLIB / "eil51.tsp", "--baseline", "ortools-routing", "--seed", "1")
+    assert "note: no time limit was given: the tsp problem's default of 10 s applied" in run.out

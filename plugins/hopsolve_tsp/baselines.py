@@ -38,7 +38,8 @@ class OrtoolsCpsatTsp(Baseline):
 
     name = "ortools-cpsat"
     problem = "tsp"
-    description = "exact TSP with OR-Tools CP-SAT AddCircuit (proves optimality up to ~75 cities in seconds)"
+    description = ("exact TSP with OR-Tools CP-SAT AddCircuit (proves optimality up to ~75 cities in seconds; refuses "
+                   f"more than {CPSAT_MAX_CITIES})")
     exact = True
     Params = CpsatParams
 
@@ -164,7 +165,8 @@ class OrtoolsRoutingTsp(Baseline):
 
     name = "ortools-routing"
     problem = "tsp"
-    description = "OR-Tools routing, path-cheapest-arc start + guided local search (needs a time limit)"
+    description = ("OR-Tools routing, path-cheapest-arc start + guided local search (runs until its time limit: 10 s "
+                   "unless --time-limit is given)")
 
     @dataclass(frozen=True)
     class Params:
