@@ -308,6 +308,8 @@ def _cmd_solve(args: argparse.Namespace, registry: Registry) -> int:
 
     if not os.path.exists(args.path):
         raise UserError("no such file", path=args.path)
+    if os.path.isdir(args.path):  # was "no problem plugin reads 'elsewhere'" for a folder without a suffix
+        raise UserError("a folder, not an instance file (bench --instances takes folders)", path=args.path)
     if args.out:
         written = registry.problem(args.problem or registry.problem_for_path(args.path)).solution_suffixes
         check_output_path(args.out, "--out", written, "solution file type")

@@ -446,3 +446,18 @@ def test_a_float_parameter_that_is_not_finite_is_refused_by_name(backend, key, v
 
     with pytest.raises(ParameterError, match=f"{key}='{value}' must be a finite number"):
         registry.backend(backend).params({key: value})
+
+
+def test_a_folder_given_to_solve_is_called_a_folder(cli, tmp_path):
+    """A folder without a suffix was 'no problem plugin reads 'elsewhere''."""
+    (tmp_path / "elsewhere").mkdir()
+    run = cli("solve", tmp_path / "elsewhere")
+    assert run.code == 2 and "a folder, not an instance file" in run.err
+
+
+def test_a_tsplib_file_without_its_edge_weight_type_says_it_is_missing(cli, tmp_path):
+    """It said "EDGE_WEIGHT_TYPE '(missing)' is not supported"."""
+    path = tmp_path / "now.tsp"
+    path.write_text("NAME: x\nTYPE: TSP\nDIMENSION: 3\nNODE_COORD_SECTION\n1 0 0\n2 1 1\n3 2 2\nEOF\n")
+    run = cli("solve", path)
+    assert run.code == 2 and "missing EDGE_WEIGHT_TYPE (one of EUC_2D" in run.err and "(missing)" not in run.err

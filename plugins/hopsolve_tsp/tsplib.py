@@ -211,7 +211,8 @@ def _node_block(reader: _Reader, n: int, width: int, what: str) -> tuple[np.ndar
     section_line = reader.pos
     left = len(reader.lines) - reader.pos
     if n > left:
-        raise reader.error(f"{what} needs {n} node lines (DIMENSION {n}) but only {left} lines follow "
+        nodes = sum(1 for text in reader.lines[reader.pos:] if text.strip() and _is_keyword_line(text) is None)
+        raise reader.error(f"{what} needs {n} node lines (DIMENSION {n}) but only {nodes} follow "
                            "(file truncated or DIMENSION wrong)", section_line)
     check_read_size(16 * n * width, f"{what} of {n} nodes", reader.path, section_line)
     fast = _plain_node_block(reader, n, width)
@@ -413,6 +414,8 @@ def _dimension(header: dict[str, str], header_lines: dict[str, int], reader: _Re
 
 def _assemble(path: Path, reader: _Reader, parsed: _Parsed) -> TsplibInstance:
     header, header_lines = parsed.header, parsed.header_lines
+    if not header and parsed.coords is None and parsed.weights is None and not any(s.strip() for s in reader.lines):
+        raise TsplibError("the file is empty (a TSPLIB file starts with NAME, TYPE: TSP, DIMENSION, ...)", path, None)
     if "TYPE" not in header:
         raise TsplibError("missing TYPE (expected 'TYPE: TSP')", path, None)
     if "DIMENSION" not in header:
@@ -432,8 +435,11 @@ def _assemble(path: Path, reader: _Reader, parsed: _Parsed) -> TsplibInstance:
             raise TsplibError(f"{kind} needs {COORDINATE_TYPES[kind]} coordinates per node", path, line)
         _check_coordinates(path, parsed, kind)
         metric = Metric(kind, points=coords)
+    elif not kind:
+        raise TsplibError(f"missing EDGE_WEIGHT_TYPE (one of {', '.join([*COORDINATE_TYPES, 'EXPLICIT'])})", path,
+                          None)
     else:
-        raise TsplibError(f"EDGE_WEIGHT_TYPE {_clip(kind) or '(missing)'!r} is not supported (use one of "
+        raise TsplibError(f"EDGE_WEIGHT_TYPE {_clip(kind)!r} is not supported (use one of "
                           f"{', '.join([*COORDINATE_TYPES, 'EXPLICIT'])})", path, line)
     return TsplibInstance(
         name=_instance_name(header, path), dimension=n,
