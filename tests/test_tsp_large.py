@@ -115,6 +115,9 @@ def test_the_move_table_drives_the_mix_parameter():
         tour_mix("three-opt:1")
     with pytest.raises(ParameterError, match="positive"):
         tour_mix("2opt:0")
+    with pytest.raises(ParameterError, match="2opt is named twice"):  # its weights were summed without a word
+        tour_mix("2opt:0.6,2opt:0.4")
+    assert tour_mix("2opt:3,oropt:1").tolist() == pytest.approx([0.75, 0.25, 0.0, 0.0])  # relative weights
     with pytest.raises(ParameterError, match="tour energy"):
         AnnealBackend().solve(encode_tsp(np.ones((4, 4)) - np.eye(4))[0], AnnealParams(moves="2opt:1"))
 

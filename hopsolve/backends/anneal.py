@@ -167,8 +167,10 @@ DEFAULT_TOUR_MIX = "2opt:0.55,oropt:0.4,swap:0.05"
 
 
 def tour_mix(text: str) -> np.ndarray:
-    """Probabilities over ``TOUR_MOVES`` from ``name:p,name:p`` (normalised); unknown names are errors."""
+    """Probabilities over ``TOUR_MOVES`` from ``name:p,name:p``, relative weights normalised to sum to 1
+    (``2opt:3,or:1`` is 3 to 1); unknown names and a move named twice (its weights were summed) are errors."""
     weights = np.zeros(len(TK.MOVE_NAMES))
+    named: set[str] = set()
     for part in text.split(","):
         name, sep, value = part.partition(":")
         name = name.strip()
@@ -181,6 +183,9 @@ def tour_mix(text: str) -> np.ndarray:
             raise ParameterError(f"backend 'anneal': moves: {part.strip()!r} needs a number after ':'") from None
         if not math.isfinite(weight) or weight < 0:
             raise ParameterError(f"backend 'anneal': moves: the probability of {name} must be finite and >= 0")
+        if name in named:
+            raise ParameterError(f"backend 'anneal': moves: {name} is named twice; give each move once")
+        named.add(name)
         weights[TK.MOVE_NAMES.index(name)] += weight
     if weights.sum() <= 0:
         raise ParameterError("backend 'anneal': moves: the mix needs a positive probability")
