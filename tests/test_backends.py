@@ -537,3 +537,32 @@ def test_a_timed_hopfield_run_draws_only_the_starts_of_the_reads_it_starts(monke
     samples = backend.solve(energy, HopfieldParams(reads=1_000_000, time_limit=0.3), seed=2)
     assert samples.timed_out and len(samples) <= max(drawn) < 1_000_000
     assert np.allclose(samples.energies, energy.energies(samples.states))
+
+
+def test_a_timed_anneal_of_too_many_reads_is_refused_before_they_are_set_up(monkeypatch):
+    """20,000 reads of 800 units under a 0.2 s limit were set up (1.2 s) before the refusal that their first sweep
+    would not fit; the first few reads are now set up and swept to project it, and the refusal comes first."""
+    from hopsolve import TooLargeError
+    from hopsolve.backends import anneal as anneal_module
+
+    set_up = []
+    monkeypatch.setattr(AnnealBackend, "_probe_sweep", staticmethod(lambda *args: 0.01))  # 10 ms for the probe
+    energy = random_energy(50, 3, density=0.2)
+    with monkeypatch.context() as patched:
+        patched.setattr(anneal_module, "make_rng", lambda seed: _Recording(seed, set_up))
+        with pytest.raises(TooLargeError, match="setting up 20,000 reads of 50 units and sweeping them once"):
+            AnnealBackend().solve(energy, AnnealParams(reads=20_000, time_limit=0.2), seed=1)
+    assert max(set_up) == anneal_module.PROBE_READS  # only the probe's starts were drawn
+
+
+class _Recording:
+    """A generator that records how many starts each ``choice`` draws."""
+
+    def __init__(self, seed, sizes):
+        from hopsolve.seeding import make_rng
+
+        self.rng, self.sizes = make_rng(seed), sizes
+
+    def choice(self, values, size):
+        self.sizes.append(size[0])
+        return self.rng.choice(values, size=size)
