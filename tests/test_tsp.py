@@ -365,3 +365,21 @@ def test_the_summary_says_what_it_leaves_out_and_which_time_limit_a_baseline_ran
     assert run.code == 0 and "note: no time limit was given" not in run.out  # proved long before the default 10 s
     run = cli("solve", TSPLIB / "eil51.tsp", "--baseline", "ortools-routing", "--seed", "1")
     assert "note: no time limit was given: the tsp problem's default of 10 s applied" in run.out
+
+
+def test_routing_refuses_a_matrix_its_ulimit_cannot_hold_instead_of_aborting(cli, monkeypatch):
+    """Under ``ulimit -v 1300000`` pla7397's matrix passed the memory limit, and OR-Tools' C++ copy of it aborted
+    the process (``std::bad_alloc``, exit 134): the address space left is now checked first."""
+    import subprocess
+    import sys
+
+    from hopsolve_tsp import baselines
+
+    monkeypatch.setattr(baselines, "_address_space_left", lambda: 1000)
+    run = cli("solve", TSPLIB / "berlin52.tsp", "--baseline", "ortools-routing", "--time-limit", "1")
+    assert run.code == 2 and "address space this process has left under its ulimit -v" in run.err
+    probe = ("import resource; soft, hard = resource.getrlimit(resource.RLIMIT_AS); "
+             "resource.setrlimit(resource.RLIMIT_AS, (8 << 30, hard)); "
+             "from hopsolve_tsp.baselines import _address_space_left; print(_address_space_left())")
+    left = int(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout)
+    assert 0 < left < 8 << 30

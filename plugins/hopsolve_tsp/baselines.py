@@ -101,6 +101,39 @@ ROUTING_BLOCK_ENTRIES = 1 << 20
 lists."""
 
 
+ROUTING_CPP_BYTES_PER_DISTANCE = 8
+"""What OR-Tools' own copy of the matrix costs a distance (``RegisterTransitMatrix`` keeps int64s), held beside the
+Python lists while it copies them."""
+
+
+def _address_space_left() -> int | None:
+    """Bytes of address space this process may still map under ``ulimit -v`` (``RLIMIT_AS`` less the ``VmSize``
+    of ``/proc/self/status``); ``None`` without such a limit or where it cannot be read (not Linux)."""
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY:
+        return None
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            size_kb = next(int(line.split()[1]) for line in status if line.startswith("VmSize:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        return None
+    return soft - 1024 * size_kb
+
+
+def _check_address_space(needed: float, n: int) -> None:
+    """Refuse in one line a matrix that the process's ``ulimit -v`` cannot hold: OR-Tools' C++ copy of it ran out
+    of memory inside ``RegisterTransitMatrix`` and aborted the process (``std::bad_alloc``, exit 134) instead of
+    raising a ``MemoryError`` Python could report (pla7397 under ``ulimit -v 1300000``)."""
+    left = _address_space_left()
+    if left is not None and needed > left:
+        raise TooLargeError(f"ortools-routing's {n:,}×{n:,} distance matrix needs about {needed / 2**30:.2g} GiB "
+                            f"(its lists and OR-Tools' copy), more than the {max(left, 0) / 2**30:.2g} GiB of "
+                            "address space this process has left under its ulimit -v; use hopsolve's backends "
+                            "(the default anneal) or raise the limit")
+
+
 def _routing_matrix(instance: Instance, deadline: float) -> list[list[int]] | None:
     """The distances as ``RegisterTransitMatrix`` takes them (a list of rows of ints), built a block of rows at a
     time after checking their memory (:data:`ROUTING_BYTES_PER_DISTANCE`) against the limit; None when the
@@ -113,9 +146,10 @@ def _routing_matrix(instance: Instance, deadline: float) -> list[list[int]] | No
     low, high = ((0, metric.max_distance) if explicit is None or explicit.size == 0
                  else (int(explicit.min()), int(explicit.max())))  # the rounded values the table is indexed by
     shared = low >= 0 and high <= ROUTING_SHARED_INTS
-    check_matrix_size(n * n, f"ortools-routing's {n:,}×{n:,} distance matrix",
-                      bytes_per_entry=ROUTING_BYTES_PER_DISTANCE if shared else ROUTING_BYTES_PER_DISTANCE + 28,
+    per_entry = ROUTING_BYTES_PER_DISTANCE if shared else ROUTING_BYTES_PER_DISTANCE + 28
+    check_matrix_size(n * n, f"ortools-routing's {n:,}×{n:,} distance matrix", bytes_per_entry=per_entry,
                       entries="distances", instead="use hopsolve's backends (the default anneal) at this size")
+    _check_address_space(n * n * (per_entry + ROUTING_CPP_BYTES_PER_DISTANCE), n)
     ints = np.array(list(range(int(high) + 1)), dtype=object) if shared else None
     rows = max(1, ROUTING_BLOCK_ENTRIES // max(n, 1))
     matrix: list[list[int]] = []
