@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from hopsolve import Energy, OneHotGroups, ParameterError, Vartype
+from hopsolve import Energy, OneHotGroups, ParameterError, TooLargeError, Vartype
 from hopsolve.backends import _sb_kernels as SB
 from hopsolve.backends._model import compile_spin_model
 from hopsolve.backends.anneal import AnnealBackend, AnnealParams
@@ -740,3 +740,24 @@ def test_a_run_split_into_calls_computes_what_one_call_does(kind, mode, monkeypa
     assert np.array_equal(whole.per_read["trace"], stepped.per_read["trace"])
     assert len(at_end) == len(at_end_stepped) == (kind != "dense with products")
     assert all(np.array_equal(a, b) for a, b in zip(at_end, at_end_stepped, strict=True))
+
+
+def test_a_timed_run_whose_random_starts_alone_would_pass_half_its_limit_is_refused_before_drawing_them(
+        monkeypatch):
+    """20,000 reads under a 0.2 s limit were refused after 2.9 s of drawing their starts (a stream a read); the
+    first 16 are now timed and the rest projected."""
+    drawn = []
+    real = BifurcationBackend._starts
+
+    def slow(seed, reads, n, energy, initial_states):
+        drawn.append(reads)
+        time.sleep(0.01)
+        return real(seed, reads, n, energy, initial_states)
+
+    monkeypatch.setattr(BifurcationBackend, "_starts", staticmethod(slow))
+    energy = random_energy(30, 2)
+    with pytest.raises(TooLargeError, match="drawing the random starts of 20,000 reads of 30 units alone"):
+        BifurcationBackend().solve(energy, BifurcationParams(reads=20_000, time_limit=0.2), seed=1)
+    assert drawn == [16]
+    fits = BifurcationBackend().solve(energy, BifurcationParams(reads=4, steps=50, time_limit=5.0), seed=1)
+    assert len(fits) == 4
