@@ -1272,7 +1272,13 @@ class Energy:
 
     @classmethod
     def from_dimod(cls, bqm: Any) -> Energy:
-        """Read a ``dimod.BinaryQuadraticModel``; variables are relabelled 0..n-1 in ``bqm.variables`` order."""
+        """Read a ``dimod.BinaryQuadraticModel``; variables are relabelled 0..n-1 in ``bqm.variables`` order. A
+        constrained model is the ``cqm`` problem's (``hopsolve.solve(cqm)``); anything else is refused in one line."""
+        if not all(hasattr(bqm, name) for name in ("variables", "get_linear", "quadratic", "offset", "vartype")):
+            kind = type(bqm).__name__
+            hint = (" (a constrained model: hopsolve.solve(cqm) solves it through the cqm problem)"
+                    if hasattr(bqm, "constraints") else "")
+            raise ParameterError(f"Energy.from_dimod takes a dimod BinaryQuadraticModel, got a {kind}{hint}")
         order = list(bqm.variables)
         where = {v: k for k, v in enumerate(order)}
         n = len(order)

@@ -376,3 +376,13 @@ def test_a_seed_that_cannot_be_one_is_refused_when_the_sampler_is_made():
 
     with pytest.raises(ParameterError, match="seed must be an integer"):
         AnnealSampler(seed="x")
+
+
+def test_from_dimod_refuses_what_is_not_a_binary_quadratic_model_in_one_line():
+    """A dict or a CQM given to ``Energy.from_dimod`` was an ``AttributeError`` from inside."""
+    from hopsolve import Energy
+
+    with pytest.raises(ParameterError, match="takes a dimod BinaryQuadraticModel, got a dict"):
+        Energy.from_dimod({"a": 1.0})
+    with pytest.raises(ParameterError, match=r"got a ConstrainedQuadraticModel \(a constrained model"):
+        Energy.from_dimod(dimod.ConstrainedQuadraticModel())
