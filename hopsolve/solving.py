@@ -275,6 +275,8 @@ def solve_instance(
     # per-read arrays (traces, trajectories, graded outputs) stay in the SampleSet: a result is one small record
     info = {**samples.info, "timed_out": samples.timed_out or decode_cut, "interrupted": interrupted,
             "work": samples.work, "work_unit": samples.work_unit}
+    if explicit_time_limit:  # params.time_limit is what the backend had once reading and encoding had taken theirs
+        info["time_limit_given"] = time_limit
     if isinstance(info.get("replay"), dict):  # whole: what the caller gave (reads, params) and what the run did
         given = {key: value for key, value in values.items() if key not in CLOCK_PARAMS}
         info["replay"] = {**given, **info["replay"]}

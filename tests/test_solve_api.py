@@ -388,3 +388,13 @@ def test_a_sparse_qubo_of_a_billion_variables_is_refused_before_scipy_converts_i
     q = sp.coo_matrix(([1.0, -1.0], ([0, 5], [1, 5])), shape=(10**9, 10**9))
     with pytest.raises(hopsolve.MemoryLimitError, match="1,000,000,000 variables of this QUBO"):
         hopsolve.solve(q, seed=1, reads=1)
+
+
+def test_a_result_records_the_time_limit_given_beside_what_the_solver_had():
+    """``params.time_limit`` is what the backend had after reading and encoding (29.8 for a 30 s limit): the limit
+    the caller gave was recorded nowhere in the result."""
+    import hopsolve
+
+    result = hopsolve.solve(INSTANCES / "tsplib" / "burma14.tsp", seed=1, time_limit=1.5)
+    assert result.info["time_limit_given"] == 1.5 and result.params["time_limit"] < 1.5
+    assert "time_limit_given" not in hopsolve.solve(INSTANCES / "tsplib" / "burma14.tsp", seed=1).info
