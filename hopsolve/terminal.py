@@ -85,8 +85,11 @@ class SolveProgress:
             # a time limit's bar counts seconds: "3.2/10.0 s", not a rate of seconds per second
             seconds = ("{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s [{elapsed}<{remaining}{postfix}]"
                        if unit == "s" else None)
+            # a seconds bar's rate is the average over the whole run (smoothing 0): smoothed over the last updates,
+            # which come in bursts, it put the time left at "<00:00" from a third of a 5 s run on
             self.bar = tqdm(total=update.get("total"), unit=unit, file=self.stream, leave=False,
-                            dynamic_ncols=True, desc="hopsolve", mininterval=0.25, bar_format=seconds)
+                            dynamic_ncols=True, desc="hopsolve", mininterval=0.25, bar_format=seconds,
+                            smoothing=0.0 if unit == "s" else 0.3)
             self.bar.start_t -= time.perf_counter() - self.solving_since  # the solve's elapsed time, not the bar's
         self.bar.update(update.get("done", 0) - self.bar.n)
         best = update.get("best_length", update.get("best_energy"))
