@@ -26,7 +26,10 @@ class SampleSet:
 
     The contract (what ``solve_instance``, ``bench`` and ``report`` read; a backend sets these, not ad-hoc keys):
 
-    - ``timed_out``: the run stopped at its time limit before finishing its schedule.
+    - ``timed_out``: the run stopped at its time limit before finishing its schedule. A backend that squeezes its
+      schedule to fit the limit and then runs it to its end (``anneal``, ``bifurcation``: their
+      ``info['schedule_compressed']``) did finish it, so it is not timed out; one that stops partway (``replica``'s
+      fixed ladder, ``tank``, ``hopfield``'s reads not started, ``exact``'s states not enumerated) is.
     - ``proven_optimal``: the best state is a proven ground state (only exact methods set it).
     - ``interrupted``: Ctrl-C ended the run early; the states are the best found so far.
     - ``derived``: the parameters the backend chose itself (a β range, a step size, the seed), merged into a
