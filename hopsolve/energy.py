@@ -948,9 +948,12 @@ def _slack_digits(residual: float, digits: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class PermutationView:
-    """The energy restricted to permutations: ``E(p) = w·(Σ_ij A_ij B_p(i)p(j) + Σ_i C_i,p(i)) + offset``.
+    """The energy restricted to permutations: ``E(p) = w·(Σ_ij A_ij B_p(i)p(j) + Σ_i C_i,p(i) + offset)``
+    (:meth:`energy`).
 
-    ``term`` names the energy term whose weight is ``w``; on feasible states every other term is zero. TSP has A =
+    ``term`` names the energy term whose weight is ``w``; on feasible states every other term is zero. ``offset``
+    is that term's constant, so the weight scales it too (it was added unweighted, and a weighted QAP energy with
+    an offset was scored, and once proven optimal, by the wrong constant). TSP has A =
     distances, B = adjacency of the cycle of positions; QAP has flows and distances; linear assignment has A = 0.
     B is sparse, so moves touch only the positions it connects.
 
@@ -984,8 +987,13 @@ class PermutationView:
         np.fill_diagonal(a, 0.0)
         return a
 
+    def energy(self, positions: Sequence[int], weight: float) -> float:
+        """The energy of the permutation ``positions`` under the term's ``weight``: ``weight·(value + offset)``."""
+        return weight * (self.value(positions) + self.offset)
+
     def value(self, positions: Sequence[int]) -> float:
-        """The unweighted objective of the permutation ``positions`` (item → position, 0-based)."""
+        """The unweighted objective of the permutation ``positions`` (item → position, 0-based), without the
+        offset."""
         p = np.asarray(positions)
         if self.metric is not None and self.cyclic_weight is not None:
             length = self.metric.tour_length(np.argsort(p))

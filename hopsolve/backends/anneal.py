@@ -386,8 +386,8 @@ def _proven_by_enumeration(samples: SampleSet, energy: Energy, progress: _Progre
     view: PermutationView = energy.permutation
     if view.size > ENUMERATED_ITEMS or progress.interrupted or not len(samples):
         return samples
-    weight = energy.weights[view.term]
-    floor = min(weight * view.value(np.array(p)) + view.offset for p in itertools.permutations(range(view.size)))
+    floor = min(float(energy.energy(view.layout.state(np.array(p), energy.vartype, energy.num_variables)))
+                for p in itertools.permutations(range(view.size)))  # the energy itself, every penalty included
     if samples.best_energy <= floor + 1e-9 * max(1.0, abs(floor)):
         return dataclasses.replace(samples, proven_optimal=True)
     return samples
@@ -637,7 +637,7 @@ class AnnealBackend(Backend):
         cold = float(np.percentile(positive, 1)) if len(positive) else 0.0
         betas, beta_min, beta_max = self._betas(params, default_beta_range(hot, cold))
         positions_of = inverse_permutations(item_at)
-        current = np.array([scale * view.value(p) for p in positions_of]) + view.offset
+        current = np.array([view.energy(p, scale) for p in positions_of])
         best = current.copy()
         best_item_at = item_at.copy()
         generators = kernel_states(seed, reads)
@@ -683,6 +683,7 @@ class AnnealBackend(Backend):
             return self._space_filling_only(energy, params, seed, started)
         problem = TK.TourProblem(view.metric.arrays, view.metric.neighbours(params.neighbours), int(longest))
         unit = energy.weights[view.term] * 2.0 * view.cyclic_weight / view.metric_scale  # energy per unit length
+        constant = energy.weights[view.term] * view.offset
         rng = make_rng(seed)
         start_length = None
         if initial_states is not None:
@@ -733,13 +734,13 @@ class AnnealBackend(Backend):
 
         def report() -> dict[str, Any]:
             row = int(np.argmin(state.best))
-            return {"best_energy": float(unit * state.best[row] + view.offset), "best_length": float(state.best[row]),
+            return {"best_energy": float(unit * state.best[row] + constant), "best_length": float(state.best[row]),
                     "best_positions": inverse_permutations(state.best_tours[row:row + 1])[0]}
 
         progress = _run_chunked(betas, step, params, callback, report, started, first_sweep=first_sweep)
         final = state.best_tours if params.keep_best else state.tours
         info = self._info(params, seed, beta_min, beta_max, "tour", progress, started, n * progress.done * reads,
-                          unit * trace[:, : progress.done] + view.offset if params.trace else None)
+                          unit * trace[:, : progress.done] + constant if params.trace else None)
         info["derived"]["move_mix"] = ",".join(f"{name}:{p:g}" for name, p in zip(TK.MOVE_NAMES, mix) if p > 0)
         info["derived"]["neighbours"] = int(problem.neighbours.shape[1])
         info["start"] = "given" if initial_states is not None else params.start
