@@ -84,15 +84,18 @@ BIT_FLIPS_PER_WORD = 6.0
 bit matrices rather than adding one coupling row per flip (measured: see ``benchmarks/RESULTS.md`` §9.0)."""
 
 START_AMPLITUDE = 0.1
+"""Random starts draw ``x_i`` and ``y_i`` from U(-0.1, 0.1)."""
+
 STARTS_PROBE = 16
 """A timed run of more reads than this times the random starts of this many first, to refuse at once a run whose
 starts alone (a stream a read) would take half its limit: 20,000 reads under a 0.2 s limit were refused after 2.9 s
 of drawing them."""
 
-DESCENT_RESERVE_PASSES = 2.0
-"""A timed run keeps this many passes over the couplings (each timed as the first refresh of the spin fields)
-out of its steps for the final descent: one that flips, one that finds nothing left to flip."""
-"""Random starts draw ``x_i`` and ``y_i`` from U(-0.1, 0.1)."""
+DESCENT_RESERVE_SHARE = 0.1
+"""A timed run keeps twice the time of a descent of every read from its random start (:func:`_descent_seconds`, more
+than the final descent from states near local minima takes), at most this share of its limit, out of its steps
+for the final descent. (Two passes over the couplings timed as the dynamics' first refresh were too short on dense
+±1 models, whose refresh counts bits: the descent was then skipped at the limit.)"""
 
 
 OWNER = "backend 'bifurcation'"
@@ -158,8 +161,9 @@ class BifurcationParams(TimedRunParams):
     changes a unit, :func:`hopsolve.backends._descent.descend_states`), so that no single flip lowers it; it never
     raises an energy. ``info['descent_flips']`` counts the units it flipped, all reads together (``None`` when it
     did not run). Not on permutation energies, whose reads ``finish`` instead, nor after Ctrl-C. With a time limit
-    the run leaves two passes over the couplings for it and the descent stops at the limit. False: the spins the
-    dynamics gave (Goto et al.'s answer)."""
+    the run leaves two passes over the couplings for it, and the descent runs for every read or none: only where
+    its time, projected from the first read's, fits what is left (else the replay records ``final_descent=False``,
+    so that it still reproduces the run). False: the spins the dynamics gave (Goto et al.'s answer)."""
 
     def validate(self) -> None:
         super().validate()
@@ -406,6 +410,36 @@ def _refuse_starts_past_the_limit(seed: int, reads: int, n: int, energy: Energy,
                             f"{'' if left > 0 else ' (and the limit has passed)'}; give fewer reads or a longer limit")
 
 
+def _descent_seconds(model: SpinModel, spins: np.ndarray, reads: int) -> float:
+    """Seconds a descent of every read from ``spins`` (random starts) should take: the first read's descent timed
+    (the fastest of two), times the reads over the threads."""
+    if not reads or not model.n:
+        return 0.0
+    seconds = fastest_seconds(lambda: descend_states(model, spins[:1], None), 2)
+    return seconds * reads / min(reads, max(1, numba.get_num_threads()))
+
+
+def _final_descent(model: SpinModel, spins: np.ndarray, deadline: float | None) -> tuple[np.ndarray, int | None]:
+    """(the spins descended, units flipped) by :func:`~hopsolve.backends._descent.descend_states`, all reads or
+    none: before a ``deadline`` the first read is descended and timed, and the others only if their projected
+    time fits what is left; else the spins come back as they were and the count is ``None`` (a descent stopped at
+    the deadline part-way would not replay: the replay records ``final_descent=False`` instead). A deadline that
+    has passed skips it."""
+    if deadline is None:
+        descended, _, flipped = descend_states(model, spins, None)
+        return descended, flipped
+    began = time.perf_counter()
+    if began >= deadline:
+        return spins, None
+    first, _, flipped = descend_states(model, spins[:1], None)
+    per_read = time.perf_counter() - began
+    rest = len(spins) - 1
+    if rest and time.perf_counter() + per_read * rest / min(rest, max(1, numba.get_num_threads())) > deadline:
+        return spins, None
+    others, _, more = descend_states(model, spins[1:], None) if rest else (spins[1:], None, 0)
+    return np.vstack([first, others]), flipped + more
+
+
 def _check_run(energy: Energy, params: BifurcationParams, reads: int) -> None:
     """Refuse, before anything is compiled or allocated, a run past the memory limit or with pattern terms."""
     longest = max([params.steps, *(total for _, total in parse_replan(params.replan, OWNER))])
@@ -502,7 +536,8 @@ class BifurcationBackend(Backend):
             run_params = params
             if params.time_limit is not None:  # the clean-up's time is kept out of the run's
                 reserve = (reads * assignment_seconds(energy) if finishing else 0.0) + (
-                    DESCENT_RESERVE_PASSES * refresh_s if descending else 0.0)
+                    min(DESCENT_RESERVE_SHARE * params.time_limit,
+                        2 * _descent_seconds(energy_model, gauged(spins), reads)) if descending else 0.0)
                 run_params = dataclasses.replace(params, time_limit=max(0.0, params.time_limit - reserve))
             # the model's constant, from one state (evaluated in the energy's own vartype: converting an energy
             # of 640,000 units to spins takes longer than evaluating it)
@@ -548,9 +583,11 @@ class BifurcationBackend(Backend):
                                                started, first_sweep=refresh_s)
         returned = gauged(state.best_spins if params.keep_best else state.spins)
         descent_flips = None
-        if descending and not progress.interrupted:
-            returned, _, descent_flips = descend_states(
-                energy_model, returned, None if params.time_limit is None else started + params.time_limit)
+        descended = descending and not progress.interrupted
+        if descended:
+            returned, descent_flips = _final_descent(energy_model, returned, None if params.time_limit is None
+                                                     else started + params.time_limit)
+            descended = descent_flips is not None
         final = from_spins(returned, energy.vartype)
         projected = 0
         if finishing:
@@ -567,7 +604,8 @@ class BifurcationBackend(Backend):
             "steps_done": progress.done, "timed_out": progress.timed_out,
             "schedule_compressed": progress.compressed, "schedule_stretched": progress.stretched,
             "interrupted": progress.interrupted, "work": progress.done, "work_unit": "steps",
-            "replay": {"steps": params.steps, "replan": progress.replan.text(changes)},
+            "replay": {"steps": params.steps, "replan": progress.replan.text(changes),
+                       **({"final_descent": False} if descending and not descended else {})},
             "wall_time_s": elapsed, "updates": updates, "projected": projected, "descent_flips": descent_flips,
             "updates_per_second": updates / elapsed if elapsed > 0 else None,
         }
