@@ -575,8 +575,9 @@ def _version() -> str:
 def build_parser(registry: Registry) -> argparse.ArgumentParser:
     """The full parser, with commands that plugins add through ``hopsolve_commands``."""
     parser = _Parser(prog="hopsolve", description="Hopfield-network heuristics for combinatorial optimisation.",
-                     epilog="exit codes: 0 done; 2 a bad file, parameter or plugin, or a run too large (one line on "
-                            "stderr); 130 interrupted (Ctrl-C; the answer in hand is printed)")
+                     epilog="exit codes: 0 done; 1 hopsolve's internal error, or a bench with failed tasks; 2 a bad "
+                            "file, parameter or plugin, or a run too large (one line on stderr); 130 interrupted "
+                            "(Ctrl-C; the answer in hand is printed)")
     parser.add_argument("--version", action="version", version=f"hopsolve {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     p = sub.add_parser("plugins", help="list problems, backends, baselines and load failures")

@@ -6,6 +6,8 @@ file's line, a ``ParameterError``), Ctrl-C, ``MemoryError`` and ``OSError`` (a f
 through unchanged; anything else the plugin raises, its
 ``sys.exit()`` included, becomes a :class:`~hopsolve.errors.PluginFailure` naming the plugin and its distribution,
 and a value of the wrong kind is refused there, instead of failing later inside hopsolve as an internal error.
+hopsolve's own plugins' exceptions, and any with ``HOPSOLVE_DEBUG=1``, pass through unchanged: a bug of
+hopsolve's is its internal error (exit 1, the traceback on request), not a plugin's failure.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import importlib.metadata as metadata
 import math
 import numbers
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -40,6 +43,23 @@ def describe_plugin(kind: str, owner: Any) -> str:
     return f"{kind} {name!r} ({where})"
 
 
+def first_party(owner: Any) -> bool:
+    """Whether ``owner`` is hopsolve's own (the registry's record of where it came from, else its module's
+    distribution): a failure there is hopsolve's bug, reported as such (exit 1, ``HOPSOLVE_DEBUG=1`` for the
+    traceback), not a plugin's."""
+    origin = getattr(owner, "_hopsolve_origin", None)
+    if origin is not None:
+        return bool(origin.first_party)
+    top = type(owner).__module__.split(".")[0]
+    return top == "hopsolve" or "hopsolve" in metadata.packages_distributions().get(top, [])
+
+
+def _failure(kind: str, owner: Any, method: str, exc: BaseException) -> PluginFailure:
+    """The one-line :class:`PluginFailure` for ``exc``, raised in the plugin's ``method``."""
+    return PluginFailure(f"{describe_plugin(kind, owner)} failed in {method}: {type(exc).__name__}: "
+                         f"{' '.join(str(exc).split())}")
+
+
 def plugin_call(kind: str, owner: Any, method: str, call: Callable[[], T], returns: type | None = None,
                 passing: tuple[type[BaseException], ...] = ()) -> T:
     """``call()``, a plugin's ``method``; a failure that is not hopsolve's own error (nor one of ``passing``), or a
@@ -52,9 +72,12 @@ def plugin_call(kind: str, owner: Any, method: str, call: Callable[[], T], retur
         raise
     except passing:
         raise
+    except Exception as exc:
+        if os.environ.get("HOPSOLVE_DEBUG") or first_party(owner):  # hopsolve's own bug: its traceback, exit 1
+            raise
+        raise _failure(kind, owner, method, exc) from exc
     except BaseException as exc:  # noqa: BLE001 - a plugin's sys.exit() is its failure, not the end of hopsolve
-        raise PluginFailure(f"{describe_plugin(kind, owner)} failed in {method}: {type(exc).__name__}: "
-                            f"{' '.join(str(exc).split())}") from exc
+        raise _failure(kind, owner, method, exc) from exc
     if returns is not None and not isinstance(value, returns):
         raise PluginFailure(f"{describe_plugin(kind, owner)}: {method} returned a {type(value).__name__}, not a "
                             f"hopsolve.{returns.__name__}")

@@ -394,3 +394,26 @@ def test_a_plugin_that_exits_inside_a_task_is_that_task_s_error_and_the_sweep_go
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert sorted(r["instance"] for r in records) == ["a", "b"], run.err
     assert all(r["status"] == "error" and "failed in encode: SystemExit: 3" in r["error"] for r in records)
+
+
+def test_hopsolve_s_own_bugs_stay_internal_errors_and_debug_shows_a_plugin_s_traceback(site, cli, tmp_path,
+                                                                                      monkeypatch):
+    """Wrapping every plugin call made a bug of hopsolve's own backend read "backend 'anneal' (hopsolve 0.1.0)
+    failed in solve" with exit 2, and ``HOPSOLVE_DEBUG=1`` no longer gave the traceback."""
+    from hopsolve.backends.anneal import AnnealBackend
+    from hopsolve.cli import main
+
+    def broken(self, *args, **kwargs):
+        raise IndexError("a bug of hopsolve's")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(AnnealBackend, "solve", broken)
+        run = cli("solve", INSTANCES / "tsplib" / "burma14.tsp", "--param", "sweeps=5")
+        assert run.code == 1 and "internal error: IndexError: a bug of hopsolve's" in run.err
+    fake_install(site, "flaky-plugin", {"flaky": "flaky_problems"}, {"flaky_problems": FLAKY_PLUGIN})
+    path = tmp_path / "two.flaky"
+    path.write_text("2\n")
+    monkeypatch.setenv("FLAKY", "read")
+    monkeypatch.setenv("HOPSOLVE_DEBUG", "1")
+    with pytest.raises(RuntimeError, match="boom at read"):
+        main(["solve", str(path), "--backend", "exact"])
