@@ -134,12 +134,10 @@ def _check_address_space(needed: float, n: int) -> None:
                             "(the default anneal) or raise the limit")
 
 
-def _routing_matrix(instance: Instance, deadline: float) -> list[list[int]] | None:
-    """The distances as ``RegisterTransitMatrix`` takes them (a list of rows of ints), built a block of rows at a
-    time after checking their memory (:data:`ROUTING_BYTES_PER_DISTANCE`) against the limit; None when the
-    ``deadline`` (a ``time.perf_counter`` reading) passes first (rl11849's lists take about 5 s here), or when the
-    pace of the blocks built so far projects the rest and OR-Tools' registration of the matrix
-    (:data:`ROUTING_REGISTER_S_PER_ENTRY`) past it: then the run ends early with its start tour instead of late."""
+def _routing_matrix_kind(instance: Instance) -> tuple[np.ndarray | None, int, bool]:
+    """(the rounded explicit distances or ``None``, the largest distance, whether the lists can share their ints)
+    of ``instance``'s routing matrix, after checking that it fits the memory limit and what ``ulimit -v`` leaves:
+    the baseline checks this before building its start tour (pla85900's was built, 4 s, before the refusal)."""
     metric = instance.data.metric
     n = metric.size
     explicit = _integer_distances(instance) if metric.kind == "EXPLICIT" else None
@@ -150,6 +148,18 @@ def _routing_matrix(instance: Instance, deadline: float) -> list[list[int]] | No
     check_matrix_size(n * n, f"ortools-routing's {n:,}×{n:,} distance matrix", bytes_per_entry=per_entry,
                       entries="distances", instead="use hopsolve's backends (the default anneal) at this size")
     _check_address_space(n * n * (per_entry + ROUTING_CPP_BYTES_PER_DISTANCE), n)
+    return explicit, int(high), shared
+
+
+def _routing_matrix(instance: Instance, deadline: float) -> list[list[int]] | None:
+    """The distances as ``RegisterTransitMatrix`` takes them (a list of rows of ints), built a block of rows at a
+    time after checking their memory (:data:`ROUTING_BYTES_PER_DISTANCE`) against the limit; None when the
+    ``deadline`` (a ``time.perf_counter`` reading) passes first (rl11849's lists take about 5 s here), or when the
+    pace of the blocks built so far projects the rest and OR-Tools' registration of the matrix
+    (:data:`ROUTING_REGISTER_S_PER_ENTRY`) past it: then the run ends early with its start tour instead of late."""
+    metric = instance.data.metric
+    n = metric.size
+    explicit, high, shared = _routing_matrix_kind(instance)
     ints = np.array(list(range(int(high) + 1)), dtype=object) if shared else None
     rows = max(1, ROUTING_BLOCK_ENTRIES // max(n, 1))
     matrix: list[list[int]] = []
@@ -219,6 +229,7 @@ class OrtoolsRoutingTsp(Baseline):
 
         limit = time_limit if time_limit is not None else 10.0
         n = instance.data.dimension
+        _routing_matrix_kind(instance)  # refused before anything is built where the matrix cannot be held
         # path-cheapest-arc's tour, built first: the answer if the limit passes before the search can improve it
         first_tour = (_nearest_neighbour_tour(instance.data.metric)
                       if params.first_solution == "path_cheapest_arc" and n > 2 else None)
