@@ -1038,7 +1038,7 @@ class Energy:
     penalty**: zero exactly where its constraint holds and positive elsewhere. :attr:`penalty_names`,
     :meth:`violations` and a problem's ``decode`` (a state is feasible only where every penalty is zero) read the
     names so, so an objective given another name would make every state infeasible; ``hopsolve.testing.
-    check_problem(..., optimum_by_exact=True)`` catches a penalty that is negative somewhere.
+    check_problem(..., optimum_by_exact=True)`` catches a penalty that is negative on the states it checks.
 
     >>> import numpy as np
     >>> e = Energy.from_qubo(np.array([[1.0, -2.0], [0.0, 1.0]]))

@@ -209,7 +209,11 @@ def test_the_conformance_kit_catches_a_wrong_sign_and_a_misnamed_objective():
     graph = random_graph(8, 3)
     instance = MaxcutProblem().from_graph(graph)  # no reference: the kit must find the best by itself
     check_problem(MaxcutProblem(), instance, [np.ones(8, int)], optimum_by_exact=True)
-    with pytest.raises(AssertionError, match="the best over all states"):
+    with pytest.raises(AssertionError, match="beaten by another feasible state"):
         check_problem(_WrongSignMaxcut(), instance, [np.ones(8, int)], optimum_by_exact=True)
     with pytest.raises(AssertionError, match="penalty term 'cut' is -"):
         check_problem(_MisnamedObjectiveMaxcut(), instance, [], optimum_by_exact=True)
+    larger = MaxcutProblem().from_graph(random_graph(22, 4))  # past the listed 12 units: random states checked
+    check_problem(MaxcutProblem(), larger, [np.ones(22, int)], optimum_by_exact=True)  # (was refused past 20)
+    with pytest.raises(AssertionError, match="beaten by another feasible state"):
+        check_problem(_WrongSignMaxcut(), larger, [np.ones(22, int)], optimum_by_exact=True)
