@@ -268,3 +268,22 @@ def test_recall_refuses_an_option_its_rule_does_not_use(cli, rule, option):
     run = cli("recall", INSTANCES / "memory" / "cross.patterns", INSTANCES / "memory" / "cross_near.cue",
               "--rule", rule, option, "3")
     assert run.code == 2 and f"{option} does not apply to --rule {rule}" in run.err, run.err
+
+
+def test_labelling_a_state_among_thousands_of_patterns_tries_only_the_closest_as_a_mixture(monkeypatch):
+    """With 3,000 stored patterns, every trio of the 409 that overlapped a state by a quarter was tried (11 million):
+    labelling one recalled state did not end, and ``solve``/``recall`` ignored their time limits. Only the 12
+    closest are tried now; a true mixture's three are among them."""
+    import itertools
+
+    from hopsolve_memory import plugin as memory_plugin
+
+    rng = np.random.default_rng(0)
+    patterns = rng.choice(np.array([-1, 1], dtype=np.int8), size=(3000, 100))
+    mixture = np.sign(patterns[:3].astype(np.int64).sum(axis=0)).astype(np.int8)
+    tried = []
+    real = itertools.combinations
+    monkeypatch.setattr(memory_plugin.itertools, "combinations", lambda items, r: tried.append(len(items)) or
+                        real(items, r))
+    [(kind, _)] = memory_plugin.classify_many(patterns, mixture[None])
+    assert kind == "mixture" and tried and max(tried) <= memory_plugin.MIXTURE_CANDIDATES
