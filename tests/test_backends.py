@@ -566,3 +566,16 @@ class _Recording:
     def choice(self, values, size):
         self.sizes.append(size[0])
         return self.rng.choice(values, size=size)
+
+
+@pytest.mark.parametrize("name", ["anneal", "bifurcation"])
+def test_a_fast_model_fills_the_time_limit_it_is_given_to_fill(name, registry):
+    """After the first sweep the next chunk was sized on its pace and could cover the whole schedule of a fast
+    model, which then ended before any stretch was decided: Petersen's cut ended after 0.03 s of a 5 s limit, G11
+    with bifurcation after 0.03 s of 1 s for some seeds and 0.93 s for others."""
+    backend = registry.backend(name)
+    energy = random_energy(10, 5, density=0.5)
+    samples = backend.solve(energy, backend.params({"time_limit": 1.0, "fill_time": True}), seed=4)
+    default = backend.params({}).sweeps if name == "anneal" else backend.params({}).steps
+    assert samples.info["schedule_stretched"] and samples.work > default
+    assert np.allclose(samples.energies, energy.energies(samples.states))
