@@ -458,3 +458,21 @@ def test_a_slow_timing_of_one_replica_s_set_up_does_not_stop_a_short_run_before_
     backend = ReplicaBackend()
     samples = backend.solve(energy, backend.params({"time_limit": 1.0}), seed=1)
     assert samples.work > 0 and samples.info["sweeps_done"] > 0
+
+
+def test_a_plan_squeezed_on_a_slow_start_grows_back_when_the_pace_recovers(monkeypatch):
+    """The sweeps a user gives run as given, the limit only capping them; a plan squeezed on the first chunks'
+    slow pace (kernels loading, a busy machine) never grew back: G1 with sweeps=100000 under 1 s ran 628 sweeps and
+    ended at 0.37 s. On a clock where the first three chunks sweep 50 times slower, the plan squeezed then grows
+    back, and all 80,000 sweeps run (1.8 s of the 2 s limit)."""
+    clock = types.SimpleNamespace(now=0.0, calls=0)
+
+    def advance(first_round, cold):
+        clock.calls += 1
+        clock.now += (1e-3 if clock.calls <= 3 else 2e-5) * len(cold)
+
+    monkeypatch.setattr(R, "time", types.SimpleNamespace(perf_counter=lambda: clock.now))
+    params = ReplicaParams(schedule="anneal", sweeps=80_000, time_limit=2.0)
+    plan = np.geomspace(0.1, 3.0, params.sweeps)
+    progress = R._run_chunked(plan, 3.0, advance, params, None, dict, 0.0)
+    assert progress.compressed and progress.done == 80_000 and not progress.timed_out and clock.now <= 2.0
