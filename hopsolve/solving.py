@@ -145,6 +145,9 @@ def solve_instance(
     if baseline and weights:  # a baseline solves the instance, not its energy: a weight would be ignored
         raise ParameterError("penalty weights (--weight) apply to backends' energies, not baselines")
     problem: Problem = registry.problem(problem_name)
+    if repair and type(problem).repair is Problem.repair:  # it would do nothing, without a word
+        raise ParameterError(f"--repair: the {problem_name} problem has no repair (its invalid states stay invalid, "
+                             "reported with their violations)")
     time_limit = check_time_limit(time_limit)
     explicit_time_limit = time_limit is not None
     seed = resolve_seed(seed)
@@ -171,6 +174,10 @@ def solve_instance(
     energy = encode_with_options(problem, instance, weights, encoding_options)
     encode_s = time.perf_counter() - start
     starts = problem.initial_states(instance, energy, encoding_options)
+    given_reads = values.get("reads")
+    if starts is not None and given_reads is not None and int(given_reads) != len(np.atleast_2d(starts)):
+        raise ParameterError(f"reads: the {problem.name} problem starts one read from each of its "
+                             f"{len(np.atleast_2d(starts))} start states (its cues), not {given_reads}")
     if callback is not None:
         callback({"stage": "preparing"})
     with ctrl_c_deferred():  # a Ctrl-C inside numba's compiler could be lost, or leave a kernel unusable

@@ -462,3 +462,19 @@ def test_a_tsplib_file_without_its_edge_weight_type_says_it_is_missing(cli, tmp_
     path.write_text("NAME: x\nTYPE: TSP\nDIMENSION: 3\nNODE_COORD_SECTION\n1 0 0\n2 1 1\n3 2 2\nEOF\n")
     run = cli("solve", path)
     assert run.code == 2 and "missing EDGE_WEIGHT_TYPE (one of EUC_2D" in run.err and "(missing)" not in run.err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["memory/cross.patterns", "--option", "degree=5"], "option degree does not apply to rule hebb"),
+    (["memory/cross.patterns", "--option", "beta=3", "--option", "rule=dense"], "option beta does not apply to rule"),
+    (["memory/letters_7x5.patterns", "--option", "cue={cues}", "--reads", "3"],
+     "starts one read from each of its 10 start states (its cues), not 3"),
+    (["cqm/knapsack12.lp", "--repair"], "--repair: the cqm problem has no repair"),
+])
+def test_options_that_a_solve_would_ignore_are_refused(cli, args, message):
+    """``--option degree=5`` with the hebb rule, ``--reads 3`` beside 10 cues and ``--repair`` on a problem
+    without one were taken and ignored without a word (``recall`` refused the first two)."""
+    cues = str(INSTANCES / "memory" / "letters_7x5.patterns")
+    run = cli("solve", *[str(INSTANCES / a) if a.endswith((".patterns", ".lp")) else a.format(cues=cues)
+                         for a in args])
+    assert run.code == 2 and message in run.err, run.err

@@ -54,6 +54,22 @@ class MemoryOptions:
         require(0 < self.beta <= MAX_BETA, "problem 'memory'", f"beta must be in (0, {MAX_BETA:g}], got {self.beta}")
 
 
+DEGREE_RULES = frozenset({"dense", "rectified"})
+"""The rules whose energy has a degree n (option ``degree``, ``recall --degree``)."""
+
+BETA_RULES = frozenset({"exp", "modern"})
+"""The rules whose energy or update has a β (option ``beta``, ``recall --beta``)."""
+
+
+def check_options_apply(rule: str, given: Mapping[str, Any], flag: str = "option ") -> None:
+    """Refuse a ``degree`` or ``beta`` given for a rule that has none (it was taken and ignored without a word)."""
+    for name, rules in (("degree", DEGREE_RULES), ("beta", BETA_RULES)):
+        if name in given and rule not in rules:
+            where = "--rule " if flag.startswith("--") else "rule "
+            raise ParameterError(f"{flag}{name} does not apply to {where}{rule}: it is for "
+                                 f"{' and '.join(sorted(rules))}")
+
+
 MAX_BETA = 1e6
 """β times an overlap (at most N) must stay far from float overflow in the exponential and modern energies."""
 
@@ -151,6 +167,12 @@ class MemoryProblem(Problem):
         except (ParameterError, TooLargeError) as exc:  # a rule that cannot store these patterns: say which file
             raise type(exc)(exc.message, path=instance.source) from None
         return energy.reweighted(**weights) if weights else energy
+
+    def options(self, values: Mapping[str, Any] | None = None) -> Any:
+        """The options, refusing a ``degree`` or ``beta`` its rule does not have (:func:`check_options_apply`)."""
+        options = super().options(values)
+        check_options_apply(options.rule, values or {})
+        return options
 
     def initial_states(self, instance: Instance, energy: Energy, options: MemoryOptions | None) -> np.ndarray | None:
         if options is None or options.cue is None:

@@ -11,7 +11,7 @@ import numpy as np
 
 from hopsolve import ParameterError, TooLargeError, build_registry, parse_assignments, resolve_seed
 from hopsolve_memory.patterns import PatternSet, read_cues, read_patterns
-from hopsolve_memory.plugin import MemoryOptions, MemoryProblem, memory_energy, recall_details
+from hopsolve_memory.plugin import MemoryOptions, MemoryProblem, check_options_apply, memory_energy, recall_details
 from hopsolve_memory.rules import modern_update
 
 MODERN_MAX_STEPS = 100
@@ -93,11 +93,6 @@ def recall(patterns: PatternSet, cues: np.ndarray, options: MemoryOptions, backe
     return results
 
 
-DEGREE_RULES = frozenset({"dense", "rectified"})
-"""The rules whose energy has a degree n (``--degree``)."""
-
-BETA_RULES = frozenset({"exp", "modern"})
-"""The rules whose energy or update has a β (``--beta``)."""
 
 
 def configure(parser: Any) -> None:
@@ -119,11 +114,8 @@ def run(args: Any, registry: Any = None) -> int:
     stored = read_patterns(args.patterns)
     cues = read_cues(args.cue, stored.size, stored.shape)
     given = {name: value for name, value in (("degree", args.degree), ("beta", args.beta)) if value is not None}
+    check_options_apply(MemoryProblem().options({"rule": args.rule}).rule, given, flag="--")
     options = MemoryProblem().options({"rule": args.rule, **given})
-    for name, rules in (("degree", DEGREE_RULES), ("beta", BETA_RULES)):
-        if name in given and options.rule not in rules:  # was taken and ignored without a word
-            raise ParameterError(f"--{name} does not apply to --rule {options.rule}: it is for "
-                                 f"{' and '.join(sorted(rules))}")
     params = parse_assignments(args.param, "--param")
     if options.rule == "modern" and (args.backend is not None or params):
         raise ParameterError(f"{'--backend' if args.backend is not None else '--param'} does not apply to --rule "
