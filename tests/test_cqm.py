@@ -282,3 +282,22 @@ def test_fast_feasibility_and_violations_agree_with_dimod(seed):
         assert solution.feasible == cqm.check_feasible(sample, atol=1e-6)
         expected = {str(k): float(v) for k, v in cqm.violations(sample, skip_satisfied=True).items() if v > 0}
         assert solution.violations == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("objective, constraint, message", [
+    ("obj: 0x1f x + y", "c1: x + y >= 1", r"hex.lp:2: '0x1f' is not a plain decimal number"),
+    ("obj: x + y", "c1: x + y >= 3", r"hex.lp: cqm: constraint 'c1' can never hold"),
+    ("obj: x + y", "c1: x + >= 1", r"hex.lp: not a readable LP file"),
+])
+def test_an_lp_file_s_faults_are_one_line_naming_the_file(tmp_path, objective, constraint, message):
+    """HiGHS read ``0x1f`` as 31 (every other reader refuses it), a constraint that can never hold was refused
+    without the file's name, and a malformed constraint printed HiGHS's own line (from C, in a process of its own
+    here) before hopsolve's."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "hex.lp"
+    path.write_text(f"Minimize\n {objective}\nSubject To\n {constraint}\nBinary\n x\n y\nEnd\n")
+    run = subprocess.run([sys.executable, "-m", "hopsolve.cli", "solve", str(path)], capture_output=True, text=True)
+    lines = [line for line in (run.stderr + run.stdout).splitlines() if line.strip()]
+    assert run.returncode == 2 and len(lines) == 1 and re.search(message, lines[0]), lines

@@ -12,7 +12,11 @@ penalties, slack units, automatic weights) is documented in :mod:`hopsolve_cqm.e
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import os
+import re
+import sys
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +53,42 @@ def from_cqm(cqm: Any, name: str = "cqm", source: str | None = None) -> Instance
     return Instance("cqm", name, cqm_data(cqm), source=source)
 
 
+
+HEXADECIMAL = re.compile(r"(?<![\w.])0[xX][0-9a-fA-F]+(?![\w.])")
+
+
+def _refuse_hexadecimal_numbers(text: str, path: Path) -> None:
+    """Refuse a number written in hexadecimal (``0x1f``), which HiGHS's LP reader takes as 31 where every other
+    reader of hopsolve refuses it (no LP name starts with a digit, so such a token can only be that number)."""
+    for number, line in enumerate(text.splitlines(), 1):
+        code = line.split("\\", 1)[0]  # a backslash starts an LP comment
+        found = HEXADECIMAL.search(code)
+        if found:
+            raise ParseError(f"{found.group()!r} is not a plain decimal number", path, number)
+
+
+@contextlib.contextmanager
+def _native_output_silenced() -> Iterator[None]:
+    """Standard output and error sent to the null device at the file-descriptor level for the block (what a C
+    library prints directly), then restored."""
+    saved = []
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        null = os.open(os.devnull, os.O_WRONLY)
+        for fd in (1, 2):
+            saved.append((fd, os.dup(fd)))
+            os.dup2(null, fd)
+        os.close(null)
+    except (OSError, ValueError):  # no real descriptors (an embedding host): print as it will
+        pass
+    try:
+        yield
+    finally:
+        for fd, copy in saved:
+            os.dup2(copy, fd)
+            os.close(copy)
+
 class CqmProblem(Problem):
     """Minimise a constrained quadratic model over binary and spin variables (LP files, dimod CQMs)."""
 
@@ -70,8 +110,10 @@ class CqmProblem(Problem):
             text = path.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
             raise ParseError(f"cannot read the LP file: {exc}", path) from None
+        _refuse_hexadecimal_numbers(text, path)
         try:
-            cqm = dimod.lp.loads(text)
+            with _native_output_silenced():  # HiGHS prints its own complaints from C, a second line beside ours
+                cqm = dimod.lp.loads(text)
         except Exception as exc:  # noqa: BLE001 - dimod's LP reader raises many kinds; all mean a malformed file
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ParseError(f"not a readable LP file: {message}", path) from None
@@ -83,7 +125,13 @@ class CqmProblem(Problem):
             raise ParseError(str(exc), path) from None
 
     def encode(self, instance: Instance, weights: Mapping[str, float] | None = None, options: Any = None) -> Energy:
-        return compile_cqm(instance.data, dict(weights or {}))
+        try:
+            return compile_cqm(instance.data, dict(weights or {}))
+        except ParameterError as refused:  # the model's own fault (a quadratic constraint, one that can never hold):
+            if refused.message.startswith("cqm:") and refused.path is None and instance.source \
+                    and Path(instance.source).is_file():  # name the file it came from, as every file error does
+                raise ParameterError(refused.message, path=instance.source) from None
+            raise
 
     def candidate(self, instance: Instance, energy: Energy, state: np.ndarray) -> dict:
         data: CqmData = instance.data
