@@ -103,7 +103,10 @@ class PatternTerm(Term):
             np.fill_diagonal(w, 0.0)
             spin = QuadraticTerm.build(self.name, w, np.zeros(n), -diagonal)
             return spin.converted(Vartype.SPIN, vartype)
-        raise ParameterError(f"a {self.kind} pattern energy of degree {self.degree:g} is not quadratic")
+        what = (f"F(x) = x^{self.degree:g}" if self.kind == "power" else
+                f"F(x) = max(x, 0)^{self.degree:g}" if self.kind == "rectified" else "F(x) = e^(βx)")
+        raise ParameterError(f"this dense associative memory's energy ({what}) is not quadratic: the backends that "
+                             "take it are hopfield, anneal and tank (not exact, replica or bifurcation)")
 
     def with_scale(self, scale: float) -> PatternTerm:
         return replace(self, scale=scale)

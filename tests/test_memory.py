@@ -287,3 +287,10 @@ def test_labelling_a_state_among_thousands_of_patterns_tries_only_the_closest_as
                         real(items, r))
     [(kind, _)] = memory_plugin.classify_many(patterns, mixture[None])
     assert kind == "mixture" and tried and max(tried) <= memory_plugin.MIXTURE_CANDIDATES
+
+
+def test_a_dense_memory_given_to_a_backend_that_cannot_take_it_is_told_which_can(cli):
+    """``--backend exact --option rule=exp`` said "a exp pattern energy of degree 3 is not quadratic"."""
+    run = cli("solve", INSTANCES / "memory" / "cross.patterns", "--option", "rule=exp", "--backend", "exact")
+    assert run.code == 2 and "energy (F(x) = e^(βx)) is not quadratic" in run.err
+    assert "hopfield, anneal and tank" in run.err and "degree" not in run.err

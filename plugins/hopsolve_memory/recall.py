@@ -72,8 +72,9 @@ def recall(patterns: PatternSet, cues: np.ndarray, options: MemoryOptions, backe
         solver = registry.backend(backend)
         if not solver.starts_from_initial_states:
             raise ParameterError(f"backend {backend!r} does not start from the cues (it ignores initial states), so "
-                                 "it cannot recall; choose one that runs dynamics from each cue (hopfield, anneal, "
-                                 "tank, replica, bifurcation)")
+                                 "it cannot recall; choose one that runs dynamics from each cue (hopfield, anneal "
+                                 "and tank for every rule; replica and bifurcation for the quadratic rules, hebb, "
+                                 "storkey and pinv)")
         try:
             energy = memory_energy(patterns.patterns, options)
         except (ParameterError, TooLargeError) as exc:
