@@ -72,7 +72,16 @@ def _is_a(module: str, cls: str) -> Callable[[Any], bool]:
 
 
 def _keyed(labels: list[Any], convert: Callable[[Any], Any] = int) -> Callable[[Any], Any]:
-    """A presenter: the problem's list of values in variable order → ``{label: value}``."""
+    """A presenter: the problem's list of values in variable order → ``{label: value}``. Labels that two
+    variables would share once written as JSON keys (``0`` and ``'0'``) are refused: a result's JSON dropped one."""
+    written: dict[str, Any] = {}
+    for label in labels:
+        key = str(label)
+        if key in written:
+            raise ParameterError(f"variables {written[key]!r} and {label!r} would be written as the same key "
+                                 f"{key!r} in a result's JSON (one of them lost): give them distinct labels")
+        written[key] = label
+
     def present(value: Any) -> Any:
         return None if value is None else {label: convert(v) for label, v in zip(labels, value)}
 

@@ -301,3 +301,14 @@ def test_an_lp_file_s_faults_are_one_line_naming_the_file(tmp_path, objective, c
     run = subprocess.run([sys.executable, "-m", "hopsolve.cli", "solve", str(path)], capture_output=True, text=True)
     lines = [line for line in (run.stderr + run.stdout).splitlines() if line.strip()]
     assert run.returncode == 2 and len(lines) == 1 and re.search(message, lines[0]), lines
+
+
+def test_a_cqm_solution_is_written_as_json_and_reads_back(cli, tmp_path):
+    """``--out`` wrote the assignment as a Python dict's repr (single quotes), neither JSON nor an LP format."""
+    import json
+
+    out = tmp_path / "knapsack.json"
+    run = cli("solve", INSTANCES / "cqm" / "knapsack12.lp", "--seed", "1", "--out", out, "--json")
+    assert run.code == 0
+    assert json.loads(out.read_text()) == json.loads(run.out)["solution"]
+    assert cli("solve", INSTANCES / "cqm" / "knapsack12.lp", "--out", tmp_path / "k.txt").code == 2

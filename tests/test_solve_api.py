@@ -398,3 +398,21 @@ def test_a_result_records_the_time_limit_given_beside_what_the_solver_had():
     result = hopsolve.solve(INSTANCES / "tsplib" / "burma14.tsp", seed=1, time_limit=1.5)
     assert result.info["time_limit_given"] == 1.5 and result.params["time_limit"] < 1.5
     assert "time_limit_given" not in hopsolve.solve(INSTANCES / "tsplib" / "burma14.tsp", seed=1).info
+
+
+def test_python_inputs_whose_values_or_labels_would_go_wrong_are_refused_in_one_line():
+    """A networkx edge weight 'x' was a bare "could not convert string to float", and the QUBO variables 0 and '0'
+    came back as one key of the result's JSON, the other dropped."""
+    import networkx as nx
+
+    import hopsolve
+
+    graph = nx.Graph()
+    graph.add_edge(0, 1, weight="x")
+    with pytest.raises(hopsolve.ParameterError, match=r"edge \(0, 1\) has weight='x', not a number"):
+        hopsolve.solve(graph)
+    graph[0][1]["weight"] = float("nan")
+    with pytest.raises(hopsolve.ParameterError, match="not a finite number"):
+        hopsolve.solve(graph)
+    with pytest.raises(hopsolve.ParameterError, match="variables 0 and '0' would be written as the same key"):
+        hopsolve.solve({(0, 0): -1.0, ("0", "0"): 1.0, (0, "0"): 0.5}, backend="exact")

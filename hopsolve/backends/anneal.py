@@ -129,7 +129,8 @@ class AnnealParams(TimedRunParams):
     ``info['replay']`` with the sweeps it started from, and those two parameters replay it exactly without the
     time limit (see :mod:`hopsolve.backends.replan`)."""
     threads: int | None = None
-    """Threads for parallel reads (default: all cores)."""
+    """Threads for parallel reads (default: all cores; more than numba has, ``NUMBA_NUM_THREADS``, run as many as
+    it has)."""
     trace: bool = False
     """Record each read's energy after every sweep (``info['trace']``, reads × sweeps)."""
 

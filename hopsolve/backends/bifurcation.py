@@ -147,7 +147,8 @@ class BifurcationParams(TimedRunParams):
     :mod:`hopsolve.backends.replan`); a timed run records its own in ``info['replay']`` with the steps it started
     from, and those two parameters replay it exactly without the time limit."""
     threads: int | None = None
-    """Threads for parallel replicas (default: all cores)."""
+    """Threads for parallel replicas (default: all cores; more than numba has, ``NUMBA_NUM_THREADS``, run as many
+    as it has)."""
     finish: Literal["assignment", "none"] = "assignment"
     """On a permutation energy (TSP, assignment, QAP), how a read's spins become its answer. ``assignment``: a read
     that is not a permutation is replaced by the permutation of largest total position ``Σ x`` over its

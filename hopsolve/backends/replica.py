@@ -188,7 +188,8 @@ class ReplicaParams(TimedRunParams):
     :mod:`hopsolve.backends.replan`). A timed run records in ``info['replay']`` the reads, sweeps and replan that
     replay it exactly without the time limit."""
     threads: int | None = None
-    """Threads over the groups of ladders (default: all cores); the states do not depend on it."""
+    """Threads over the groups of ladders (default: all cores; more than numba has, ``NUMBA_NUM_THREADS``, run as
+    many as it has); the states do not depend on it."""
     tabu_share: float = 0.0
     """With ``fill_time`` and a time limit on an annealed ladder (max-cut's anytime default), on a model without
     group penalties: the share of the limit given to tabu search with breakouts (:mod:`hopsolve.backends.

@@ -13,6 +13,7 @@ penalties, slack units, automatic weights) is documented in :mod:`hopsolve_cqm.e
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import sys
@@ -132,6 +133,13 @@ class CqmProblem(Problem):
                     and Path(instance.source).is_file():  # name the file it came from, as every file error does
                 raise ParameterError(refused.message, path=instance.source) from None
             raise
+
+    solution_suffixes = (".json",)
+
+    def write_solution(self, instance: Instance, solution: Solution, path: str | Path) -> None:
+        """The assignment as one JSON object, ``{"variable": value}`` in the model's variable order (it was
+        written as a Python dict's repr, neither JSON nor any solution format)."""
+        Path(path).write_text(json.dumps({str(k): v for k, v in solution.value.items()}, indent=1) + "\n")
 
     def candidate(self, instance: Instance, energy: Energy, state: np.ndarray) -> dict:
         data: CqmData = instance.data
