@@ -217,3 +217,29 @@ def test_the_conformance_kit_catches_a_wrong_sign_and_a_misnamed_objective():
     check_problem(MaxcutProblem(), larger, [np.ones(22, int)], optimum_by_exact=True)  # (was refused past 20)
     with pytest.raises(AssertionError, match="beaten by another feasible state"):
         check_problem(_WrongSignMaxcut(), larger, [np.ones(22, int)], optimum_by_exact=True)
+
+
+@pytest.mark.parametrize("edit", ["1 562 1", "1 564 1"])
+def test_a_gset_graph_with_an_edge_moved_gets_no_reference(tmp_path, edit):
+    """Moving one of G1's edges between two nodes of the same parity kept its alternating cut, so the edited graph
+    kept G1's best-known cut (and a run of it beat that: a gap of -0.85%); the checksum of the edges tells them
+    apart."""
+    lines = (INSTANCES / "gset" / "G1.txt").read_text().splitlines()
+    original = MaxcutProblem().read(INSTANCES / "gset" / "G1.txt")
+    assert original.reference == 11624
+    assert lines[1] == "1 560 1"  # moved to 562 or 564: the same parity, so the same alternating cut
+    lines[1] = edit
+    (tmp_path / "G1.txt").write_text("\n".join(lines) + "\n")
+    edited = MaxcutProblem().read(tmp_path / "G1.txt")
+    assert edited.reference is None
+
+
+def test_every_shipped_gset_graph_has_its_edge_checksum_in_both_tables():
+    packaged = {row["name"]: row for row in csv.DictReader(
+        resources.files("hopsolve_maxcut").joinpath("data/bks.csv").read_text().splitlines())}
+    for name, row in BKS.items():
+        assert row["edge_checksum"] and packaged[name]["edge_checksum"] == row["edge_checksum"], name
+    graph = read_graph(INSTANCES / "gset" / "G14.txt")
+    from hopsolve_maxcut.plugin import edge_checksum
+
+    assert edge_checksum(graph) == float(BKS["G14"]["edge_checksum"])
