@@ -189,7 +189,9 @@ class Backend(ABC):
         if not isinstance(params, self.Params):
             raise ParameterError(f"{owner}: params must be its Params or a dict of their fields, got a "
                                  f"{type(params).__name__}")
-        return params
+        # built directly, a Params was never validated (TankParams(u0=inf) reached numpy as an OverflowError):
+        # its fields go through the same checks as a dict's
+        return self.params({f.name: getattr(params, f.name) for f in dataclasses.fields(params) if f.init})
 
     def prepare(self, energy: Energy, params: Any) -> float:
         """Compile or load whatever :meth:`solve` will run on ``energy`` with ``params``, before the time limit's

@@ -285,7 +285,7 @@ WRITING_NOTE = "hopsolve: writing the answer in hand first; it ends once written
 
 
 def _write_answer(args: argparse.Namespace, problem: Any, result: Any, solution: Any, instance: Any) -> None:
-    """Print the result and write ``--out`` and ``--plot``."""
+    """Print the result and write ``--out``."""
     print(result.to_json() if args.json else _summary(result))  # first: a file that cannot be written loses no run
     if args.out:
         if solution.value is None:
@@ -293,6 +293,10 @@ def _write_answer(args: argparse.Namespace, problem: Any, result: Any, solution:
         with _writing(args.out, "--out"):
             problem.write_solution(instance, solution, args.out)
         print(f"hopsolve: wrote the solution to {os.path.abspath(args.out)}", file=sys.stderr)
+
+
+def _draw_answer(args: argparse.Namespace, problem: Any, solution: Any, instance: Any) -> None:
+    """Draw ``--plot``."""
     if args.plot:
         plot = getattr(problem, "plot", None)
         if plot is None:
@@ -341,9 +345,11 @@ def _cmd_solve(args: argparse.Namespace, registry: Registry) -> int:
     finally:
         progress.close()
     problem = registry.problem(result.problem)
-    # the answer in hand is written whole: a second Ctrl-C while 600 KB of --json were printing cut them off
+    # the answer in hand is written whole: a second Ctrl-C while 600 KB of --json were printing cut them off (a
+    # drawing, which can take long, may still be interrupted)
     with ctrl_c_deferred(WRITING_NOTE):
         _write_answer(args, problem, result, solution, instance)
+    _draw_answer(args, problem, solution, instance)
     code = 130 if result.status == "interrupted" else 0
     _end_if_abandoned(code)  # a baseline left unfinished at the time limit
     return code

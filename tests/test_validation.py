@@ -478,3 +478,18 @@ def test_options_that_a_solve_would_ignore_are_refused(cli, args, message):
     run = cli("solve", *[str(INSTANCES / a) if a.endswith((".patterns", ".lp")) else a.format(cues=cues)
                          for a in args])
     assert run.code == 2 and message in run.err, run.err
+
+
+def test_params_built_directly_are_checked_as_a_dict_s_are():
+    """``TankParams(u0=inf)`` given straight to ``solve`` skipped every check and reached numpy as an
+    ``OverflowError``; a dict's values were checked."""
+    from hopsolve import ParameterError
+    from hopsolve.backends.anneal import AnnealBackend, AnnealParams
+    from hopsolve.backends.tank import TankBackend, TankParams
+    from hopsolve.testing import random_energy
+
+    energy = random_energy(5, 1)
+    with pytest.raises(ParameterError, match="u0=inf must be a finite number"):
+        TankBackend().solve(energy, TankParams(u0=float("inf")), seed=1)
+    with pytest.raises(ParameterError, match="sweeps"):
+        AnnealBackend().solve(energy, AnnealParams(sweeps=-3), seed=1)
