@@ -45,14 +45,20 @@ def best_value(problem, instance, energy, samples) -> float:
     return float(problem.decode(instance, energy, samples.states[int(np.argmin(samples.energies))]).objective)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def chosen_instances(description: str) -> tuple[argparse.Namespace, list[tuple[str, object, object]]]:
+    """The command line (``--seeds``, ``--only gset|gnp``) and the instances it chooses: ``sb_modes.py``'s and the
+    dimod models (shared with ``sb_final_descent.py``)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--only", choices=["gset", "gnp"])
     args = parser.parse_args()
     registry = build_registry()
-    found = ([] if args.only == "gnp" else instances(registry)) + ([] if args.only == "gset" else
-                                                                    gnp_instances(registry))
+    return args, ([] if args.only == "gnp" else instances(registry)) + ([] if args.only == "gset" else
+                                                                        gnp_instances(registry))
+
+
+def main() -> None:
+    args, found = chosen_instances(__doc__.splitlines()[0])
     print("| instance | value | c0·ρ | oscillator dt | default dt | dSB oscillator step best / mean | "
           "dSB default best / mean | bSB best / mean |")
     print("|---|---|---|---|---|---|---|---|")

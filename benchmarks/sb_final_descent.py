@@ -10,24 +10,14 @@ the reads the descent changed. Gset graphs report the cut (higher is better), th
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
-from sb_discrete_step import best_value, gnp_instances
-from sb_modes import instances
+from sb_discrete_step import best_value, chosen_instances
 
 from hopsolve.backends.bifurcation import BifurcationBackend, BifurcationParams
-from hopsolve.plugins import build_registry
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--only", choices=["gset", "gnp"])
-    args = parser.parse_args()
-    registry = build_registry()
-    found = ([] if args.only == "gnp" else instances(registry)) + ([] if args.only == "gset" else
-                                                                    gnp_instances(registry))
+    args, found = chosen_instances(__doc__.splitlines()[0])
     print("| instance | value | mode | without descent best / mean | with descent best / mean | "
           "reads changed | units flipped per read |")
     print("|---|---|---|---|---|---|---|")
