@@ -197,6 +197,11 @@ def test_soft_constraints_are_refused_not_held_hard():
     ("b0 + b1 + 2 <= 1", "its left side is at least 2 > 1"),
     ("2 * b0 + 2 * b1 - 1 >= 5", "its left side is at most 3 < 5"),
     ("0.5 * b0 <= -1", "its left side is at least 0 > -1"),  # was scaled to 5 and -10
+    # equalities were solved and reported infeasible (exit 0) where an inequality that can never hold is refused
+    ("b0 + b1 + 1 == 4", "its left side is between 1 and 3, never 4"),
+    ("2 * b0 + 2 * b1 == 1", "its left side less its constant is always a multiple of 2, and 1 is not"),
+    ("0.5 * b0 + 0.5 * b1 - 1 == -0.25",
+     "its left side less its constant is always a multiple of 0.5, and 0.75 is not"),
 ])
 def test_a_constraint_that_can_never_hold_is_named_in_the_model_s_own_terms(constraint, said):
     b0, b1 = dimod.Binaries(["b0", "b1"])

@@ -161,6 +161,23 @@ def _slack_coefficients(upper: int) -> list[int]:
     return coefficients
 
 
+def _check_equality_can_hold(label: Any, given: np.ndarray, offset: float, model_rhs: float,
+                             coefficients: np.ndarray, rhs: float, factor: float) -> None:
+    """Refuse an equality no assignment of its bits can meet, as an inequality that can never hold is refused (it
+    was solved and reported infeasible, exit 0): its right side outside the range of its left, or not a multiple
+    of its (integer-scaled) coefficients' greatest common divisor. Said in the model's own terms."""
+    low, high = float(np.minimum(coefficients, 0).sum()), float(np.maximum(coefficients, 0).sum())
+    if not low <= rhs <= high:
+        smallest = float(np.minimum(given, 0).sum()) + offset
+        largest = float(np.maximum(given, 0).sum()) + offset
+        raise ParameterError(f"cqm: constraint {label!r} can never hold (its left side is between {smallest:g} and "
+                             f"{largest:g}, never {model_rhs:g})")
+    divisor = int(np.gcd.reduce(np.abs(coefficients).astype(np.int64))) if len(coefficients) else 0
+    if divisor > 1 and int(rhs) % divisor:
+        raise ParameterError(f"cqm: constraint {label!r} can never hold (its left side less its constant is always "
+                             f"a multiple of {divisor / factor:g}, and {model_rhs - offset:g} is not)")
+
+
 def compile_cqm(data: CqmData, weights: dict[str, float] | None = None) -> Energy:
     """The energy of the model (see the module), with its one-hot groups and its inequalities' slack blocks."""
     from dimod.sym import Sense
@@ -196,6 +213,8 @@ def compile_cqm(data: CqmData, weights: dict[str, float] | None = None) -> Energ
         scaled, factor = _integral(np.append(coefficients, rhs), f"constraint {label!r}")
         coefficients, rhs = scaled[:-1], float(scaled[-1])
         if sense is Sense.Eq:
+            _check_equality_can_hold(label, given, float(lhs.offset), float(constraint.rhs), coefficients, rhs,
+                                     factor)
             offsets["equality"] += penalties.square("equality", units, coefficients, rhs)
             continue
         low, high = float(np.minimum(coefficients, 0).sum()), float(np.maximum(coefficients, 0).sum())
