@@ -151,15 +151,17 @@ def _routing_matrix_kind(instance: Instance) -> tuple[np.ndarray | None, int, bo
     return explicit, int(high), shared
 
 
-def _routing_matrix(instance: Instance, deadline: float) -> list[list[int]] | None:
+def _routing_matrix(instance: Instance, deadline: float,
+                    kind: tuple[np.ndarray | None, int, bool] | None = None) -> list[list[int]] | None:
     """The distances as ``RegisterTransitMatrix`` takes them (a list of rows of ints), built a block of rows at a
     time after checking their memory (:data:`ROUTING_BYTES_PER_DISTANCE`) against the limit; None when the
     ``deadline`` (a ``time.perf_counter`` reading) passes first (rl11849's lists take about 5 s here), or when the
     pace of the blocks built so far projects the rest and OR-Tools' registration of the matrix
-    (:data:`ROUTING_REGISTER_S_PER_ENTRY`) past it: then the run ends early with its start tour instead of late."""
+    (:data:`ROUTING_REGISTER_S_PER_ENTRY`) past it: then the run ends early with its start tour instead of late.
+    ``kind`` is :func:`_routing_matrix_kind`'s answer where the caller has it already (else it is computed here)."""
     metric = instance.data.metric
     n = metric.size
-    explicit, high, shared = _routing_matrix_kind(instance)
+    explicit, high, shared = kind if kind is not None else _routing_matrix_kind(instance)
     ints = np.array(list(range(int(high) + 1)), dtype=object) if shared else None
     rows = max(1, ROUTING_BLOCK_ENTRIES // max(n, 1))
     matrix: list[list[int]] = []
@@ -229,7 +231,7 @@ class OrtoolsRoutingTsp(Baseline):
 
         limit = time_limit if time_limit is not None else 10.0
         n = instance.data.dimension
-        _routing_matrix_kind(instance)  # refused before anything is built where the matrix cannot be held
+        kind = _routing_matrix_kind(instance)  # refused before anything is built where the matrix cannot be held
         # path-cheapest-arc's tour, built first: the answer if the limit passes before the search can improve it
         first_tour = (_nearest_neighbour_tour(instance.data.metric)
                       if params.first_solution == "path_cheapest_arc" and n > 2 else None)
@@ -240,7 +242,7 @@ class OrtoolsRoutingTsp(Baseline):
             return BaselineOutcome(first_tour, "feasible", info={"anytime": [], "note": (
                 f"the time limit ends {stage}: the nearest-neighbour start tour, not searched")})
 
-        matrix = _routing_matrix(instance, began + limit)
+        matrix = _routing_matrix(instance, began + limit, kind)  # its checks and explicit distances done once
         if matrix is None or time.perf_counter() + ROUTING_REGISTER_S_PER_ENTRY * n * n > began + limit:
             return short_of_time("before OR-Tools' search could start (its distance matrix is built and then "
                                  "registered in one call that cannot stop)")
