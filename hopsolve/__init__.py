@@ -13,7 +13,7 @@ The first-party plugins import nothing else from hopsolve (a test checks it).
 """
 
 from hopsolve.backend import Backend, Callback, RunParams, TimedRunParams
-from hopsolve.baseline import Baseline, BaselineOutcome
+from hopsolve.baseline import Baseline, BaselineOutcome, integer_values
 from hopsolve.baselines.cpsat import CpsatParams, solve_cpsat
 from hopsolve.energy import (
     Energy,
@@ -53,6 +53,7 @@ from hopsolve.seeding import resolve_seed
 from hopsolve.solving import solve_instance, solve_path
 from hopsolve.sources import solve
 from hopsolve.textio import (
+    MAX_EXACT,
     check_exact_sum,
     check_input_file,
     check_read_size,
@@ -64,6 +65,7 @@ from hopsolve.textio import (
 )
 
 __all__ = [
+    "MAX_EXACT",
     "Backend",
     "Baseline",
     "BaselineOutcome",
@@ -102,6 +104,7 @@ __all__ = [
     "check_matrix_size",
     "check_read_size",
     "hookimpl",
+    "integer_values",
     "parse_assignments",
     "parse_number",
     "permutation_energy",

@@ -87,6 +87,11 @@ BEATEN_REFERENCE_NOTE = ("the answer beats the reference {reference:.12g} (gap {
                          "edited copy its fingerprint could not tell apart), or the value is not optimal")
 
 
+def _add_note(info: dict[str, Any], text: str) -> None:
+    """Add ``text`` to ``info['note']`` (the line the CLI prints under a result), after any note there."""
+    info["note"] = f"{info['note']}; {text}" if isinstance(info.get("note"), str) else text
+
+
 def _note_a_beaten_reference(result: Result) -> Result:
     """A gap below zero is an answer better than the optimum or best-known value the tables give: far likelier a
     file that is not the table's instance than a new record, so the result says so (``info['reference_note']``)
@@ -282,6 +287,12 @@ def solve_instance(
     # per-read arrays (traces, trajectories, graded outputs) stay in the SampleSet: a result is one small record
     info = {**samples.info, "timed_out": samples.timed_out or decode_cut, "interrupted": interrupted,
             "work": samples.work, "work_unit": samples.work_unit}
+    asked = [key for key in ("trace", "trajectory") if key in samples.per_read]
+    if asked:  # asked for, and nowhere in what the caller gets
+        _add_note(info, f"{' and '.join(asked)} {'is' if len(asked) == 1 else 'are'} recorded per read in the "
+                        f"sample set, which a result does not keep: call the backend's solve "
+                        f"(hopsolve.build_registry().backend({backend_name!r}).solve) for "
+                        f"{'it' if len(asked) == 1 else 'them'}")
     if explicit_time_limit:  # params.time_limit is what the backend had once reading and encoding had taken theirs
         info["time_limit_given"] = time_limit
     if isinstance(info.get("replay"), dict):  # whole: what the caller gave (reads, params) and what the run did
@@ -300,6 +311,10 @@ def solve_instance(
         info["weights_note"] = (f"the weight{'' if one else 's'} of {', '.join(unused)} "
                                 f"{'does' if one else 'do'} not change this run: {backend_name}'s moves keep "
                                 f"{'that penalty' if one else 'those penalties'} at zero throughout")
+    if weights and isinstance(info.get("weights_unused"), str):  # the backend reads no weight at all
+        one = len(weights) == 1
+        info["weights_note"] = (f"the weight{'' if one else 's'} of {', '.join(sorted(weights))} "
+                                f"{'does' if one else 'do'} not change this run: {info['weights_unused']}")
     result = Result(
         problem=problem.name, instance=instance.name, solver=backend_name, kind="backend",
         params={**params_dict(built), **samples.derived,
@@ -371,6 +386,7 @@ def _run_baseline(registry: Registry, problem: Problem, instance: Instance, name
     solver = registry.baseline(problem.name, name)
     owner = f"baseline {name!r}"
     built = solver.params(_solver_values(solver.Params, owner, params, reads, None, False))
+    compile_s = plugin_call("baseline", solver, "prepare", lambda: float(solver.prepare()))
     start = time.perf_counter()
     # a baseline that cannot stop at a limit is stopped when it passes, by an exception raised in its thread, in
     # the CLI, a bench worker or a Dask worker alike (in a Dask worker it had run 10 minutes past a 1 s limit)
@@ -406,14 +422,14 @@ def _run_baseline(registry: Registry, problem: Problem, instance: Instance, name
         gap=relative_gap(solution.objective, reference, problem.sense), energy=None, wall_time_s=wall,
         violations=solution.violations, solution=solution.value,
         info={"bound": outcome.bound, **outcome.info, "interrupted": interrupted,
-              "anytime": _final_point(anytime, wall, solution)},
+              "anytime": _final_point(anytime, wall, solution), "compile_s": compile_s,
+              **({"time_limit_given": time_limit} if explicit_time_limit else {})},
         versions=_versions(), absolute_gap=absolute_gap(solution.objective, reference, problem.sense),
     )
     if not explicit_time_limit and time_limit is not None and wall >= 0.5 * time_limit:  # routing ran 10 s
         default = (f"no time limit was given: the {problem.name} problem's default of {time_limit:g} s applied "
                    "(--time-limit sets another)")  # without a word of why
-        result.info["note"] = f"{result.info['note']}; {default}" if isinstance(result.info.get("note"), str) \
-            else default
+        _add_note(result.info, default)
     return _note_a_beaten_reference(result), solution
 
 

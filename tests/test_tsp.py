@@ -15,7 +15,7 @@ from hopsolve_tsp.tsplib import read_tour
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hopsolve import Metric, Vartype
+from hopsolve import Metric, ParameterError, Vartype
 from hopsolve.backends.exact import ExactBackend
 from hopsolve.backends.tank import TankBackend, TankParams
 from hopsolve.testing import check_problem
@@ -215,15 +215,18 @@ def test_the_routing_matrix_is_the_instance_s_distances_block_by_block(monkeypat
     assert baselines._routing_matrix(instance, time.perf_counter() - 1) is None
 
 
-@pytest.mark.parametrize("values", [[[0, 70000.6, 3], [70000.6, 0, 5], [3, 5, 0]],
-                                    [[0, -2, 3], [-2, 0, 5], [3, 5, 0]]])
-def test_the_routing_matrix_of_an_explicit_matrix_is_its_rounded_integers(values):
-    """Explicit weights that pass the integer check round to the matrix OR-Tools gets: 70000.6 rounded to 70001
-    was looked up in a table of ints that ended at 70000 (IndexError); negative ones take plain ints."""
+def test_the_routing_matrix_of_an_explicit_matrix_is_its_integers_and_a_fraction_is_refused():
+    """Negative weights take plain ints. A fraction is refused, however close to an integer: 70000.6 passed
+    ``np.allclose``'s relative tolerance and was rounded to 70001, so OR-Tools solved other distances than the
+    instance's."""
     from hopsolve_tsp import baselines
 
+    values = [[0, -2, 3], [-2, 0, 5], [3, 5, 0]]
     instance = TspProblem.from_distances(np.array(values, dtype=float))
-    assert baselines._routing_matrix(instance, float("inf")) == np.rint(values).astype(np.int64).tolist()
+    assert baselines._routing_matrix(instance, float("inf")) == values
+    fractional = TspProblem.from_distances(np.array([[0, 70000.6, 3], [70000.6, 0, 5], [3, 5, 0]]))
+    with pytest.raises(ParameterError, match="OR-Tools needs integer distances; this instance has fractional"):
+        baselines._routing_matrix(fractional, float("inf"))
 
 
 def test_the_routing_baseline_answers_its_start_tour_when_the_limit_passes_before_its_search(monkeypatch):

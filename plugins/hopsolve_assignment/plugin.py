@@ -12,6 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from hopsolve import (
+    MAX_EXACT,
     Energy,
     Instance,
     ParameterError,
@@ -110,9 +111,20 @@ class AssignmentProblem(_PermutationProblem):
 
     @staticmethod
     def from_costs(costs: Any, name: str = "assignment", reference: float | None = None) -> Instance:
-        c = np.asarray(costs, dtype=np.float64)
-        if c.ndim != 2 or c.shape[0] != c.shape[1]:
-            raise ParameterError("the cost matrix must be square")
+        if np.iscomplexobj(costs):
+            raise ParameterError("a cost matrix must be real, got complex entries")
+        try:
+            c = np.asarray(costs, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ParameterError("a cost matrix must hold numbers") from None
+        if c.ndim != 2 or c.shape[0] != c.shape[1] or c.size == 0:
+            raise ParameterError(f"the cost matrix must be square and not empty, got shape {c.shape}")
+        if not np.isfinite(c).all():
+            raise ParameterError("a cost matrix's entries must be finite numbers")
+        largest = float(np.abs(c).max(axis=1).sum())  # as a file's costs are checked (formats.read_cost_matrix)
+        if not largest < MAX_EXACT:
+            raise ParameterError(f"an assignment's cost could reach {largest:.3g}: it must stay below 2^53 ≈ 9.0e15 "
+                                 "for float64 sums to be exact; scale the costs down")
         return Instance("assignment", name, c, reference=reference)
 
     def encode(self, instance: Instance, weights: Mapping[str, float] | None = None, options: Any = None) -> Energy:

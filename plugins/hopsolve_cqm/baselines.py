@@ -25,6 +25,7 @@ class OrtoolsCpsatCqm(Baseline):
     ``AND``, every linear constraint scaled to integers; the objective scaled to integers too."""
 
     name = "ortools-cpsat"
+    imports = ("ortools.sat.python.cp_model",)
     problem = "cqm"
     exact = True
     description = "constrained quadratic models in OR-Tools CP-SAT (products linearised; optimal only when proven)"

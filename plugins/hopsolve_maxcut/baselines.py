@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from hopsolve import Baseline, BaselineOutcome, CpsatParams, Instance, ParameterError, TooLargeError, solve_cpsat
+from hopsolve import Baseline, BaselineOutcome, CpsatParams, Instance, TooLargeError, integer_values, solve_cpsat
 
 CPSAT_MAX_EDGES = 20000
 
@@ -15,6 +15,7 @@ class OrtoolsCpsatMaxcut(Baseline):
     """Exact max-cut: a boolean per node, ``cut_e = x_i XOR x_j`` per edge, maximise Σ w_e cut_e."""
 
     name = "ortools-cpsat"
+    imports = ("ortools.sat.python.cp_model",)
     problem = "maxcut"
     description = "exact max-cut with OR-Tools CP-SAT (small graphs; status optimal only when proven)"
     exact = True
@@ -27,17 +28,16 @@ class OrtoolsCpsatMaxcut(Baseline):
         g = instance.data
         if len(g.weights) > CPSAT_MAX_EDGES:
             raise TooLargeError(f"ortools-cpsat max-cut refuses {len(g.weights)} > {CPSAT_MAX_EDGES} edges")
-        if not np.allclose(g.weights, np.rint(g.weights)):
-            raise ParameterError("ortools-cpsat needs integer edge weights")
+        weights = integer_values(g.weights, "ortools-cpsat", "edge weights")
         model = cp_model.CpModel()
         x = [model.NewBoolVar(f"x{i}") for i in range(g.n)]
         if g.n:
             model.Add(x[0] == 0)  # the two sides are interchangeable
         terms = []
-        for i, j, w in zip(g.heads, g.tails, g.weights):
+        for i, j, w in zip(g.heads, g.tails, weights):
             cut = model.NewBoolVar(f"c{i}_{j}")
             model.AddBoolXOr([x[i], x[j], cut.Not()])
-            terms.append(int(round(w)) * cut)
+            terms.append(int(w) * cut)
         model.Maximize(sum(terms))
         anytime: list = []
         solver, status = solve_cpsat(model, params, seed, time_limit, anytime, started=started)
@@ -53,6 +53,7 @@ class NetworkxOneExchange(Baseline):
     stops_at_time_limit = False  # one library call, run to its end
 
     name = "networkx-one-exchange"
+    imports = ("networkx.algorithms.approximation",)
     problem = "maxcut"
     description = "networkx one-exchange local search (a cheap local optimum)"
 

@@ -16,9 +16,9 @@ from hopsolve import (
     CpsatParams,
     Instance,
     Metric,
-    ParameterError,
     TooLargeError,
     check_matrix_size,
+    integer_values,
     solve_cpsat,
     stoppable,
 )
@@ -27,16 +27,14 @@ CPSAT_MAX_CITIES = 400
 
 
 def _integer_distances(instance: Instance) -> np.ndarray:
-    d = np.asarray(instance.data.distances)
-    if not np.allclose(d, np.rint(d)):
-        raise ParameterError("OR-Tools needs integer distances; this instance has fractional ones")
-    return np.rint(d).astype(np.int64)
+    return integer_values(instance.data.distances, "OR-Tools", "distances")
 
 
 class OrtoolsCpsatTsp(Baseline):
     """Exact TSP with CP-SAT's ``AddCircuit``; status ``optimal`` only when CP-SAT proves it."""
 
     name = "ortools-cpsat"
+    imports = ("ortools.sat.python.cp_model",)
     problem = "tsp"
     description = ("exact TSP with OR-Tools CP-SAT AddCircuit (proves optimality up to ~75 cities in seconds; refuses "
                    f"more than {CPSAT_MAX_CITIES})")
@@ -210,6 +208,7 @@ class OrtoolsRoutingTsp(Baseline):
     own first solutions do not stop at the limit; the other strategies are OR-Tools' and may overrun it."""
 
     name = "ortools-routing"
+    imports = ("ortools.constraint_solver.pywrapcp",)
     problem = "tsp"
     description = ("OR-Tools routing, path-cheapest-arc start + guided local search (runs until its time limit: 10 s "
                    "unless --time-limit is given)")
@@ -339,6 +338,7 @@ class NetworkxChristofides(Baseline):
 
     deterministic = True
     name = "networkx-christofides"
+    imports = ("networkx.algorithms.approximation",)
     problem = "tsp"
     description = "networkx Christofides approximation (1.5-approximate on metric instances)"
 
@@ -353,6 +353,7 @@ class NetworkxGreedy(Baseline):
 
     deterministic = True
     name = "networkx-greedy"
+    imports = ("networkx.algorithms.approximation",)
     problem = "tsp"
     description = "networkx greedy (nearest-neighbour) tour"
 
