@@ -30,17 +30,30 @@ class SampleSet:
       schedule to fit the limit and then runs it to its end (``anneal``, ``bifurcation``: their
       ``info['schedule_compressed']``) did finish it, so it is not timed out; one that stops partway (``replica``'s
       fixed ladder, ``tank``, ``hopfield``'s reads not started, ``exact``'s states not enumerated) is.
-    - ``proven_optimal``: the best state is a proven ground state (only exact methods set it).
+    - ``proven_optimal``: the best state is a proven ground state: set by ``exact``, and by ``anneal`` where it
+      enumerated every permutation of a permutation energy of at most three items.
     - ``interrupted``: Ctrl-C ended the run early; the states are the best found so far.
     - ``derived``: the parameters the backend chose itself (a β range, a step size, the seed), merged into a
       result's ``params``.
     - ``work`` and ``work_unit``: how much the run did, in one named unit per backend (``anneal`` and
-      ``hopfield``: ``sweeps`` per read; ``tank``: integration ``steps``; ``exact``: ``states`` enumerated).
+      ``hopfield``: ``sweeps`` per read; ``tank``: integration ``steps``, or ``sweeps`` on its serial schedule;
+      ``exact``: ``states`` enumerated).
     - ``per_read``: arrays with one row per read (energy traces, trajectories, graded outputs, each read's
       outcome); they never go into a result's JSON record.
-    - ``info``: anything else, small and JSON-able (timings, counters), copied into the result's ``info``. One
-      key there is read: ``penalties_held``, the penalty terms the backend's moves keep at zero throughout (a
-      user's weight on one of them then changes nothing, and ``solve_instance`` notes it).
+    - ``info``: anything else, small and JSON-able (timings, counters), copied into the result's ``info``. These
+      keys there are read:
+
+      - ``penalties_held``: the penalty terms the backend's moves keep at zero throughout (a user's weight on one
+        of them then changes nothing, and ``solve_instance`` notes it); ``weights_unused``: a sentence saying why
+        the run reads no weight at all (``tank``'s serial schedule), noted the same way.
+      - ``replay``: for a timed run, the parameters (and ``reads``) that rerun it without the limit, state for
+        state; ``solve_instance`` adds what the caller gave, and the CLI prints it as a "replay" line. Leave it
+        out where no such parameters exist (a computation the limit cut that no parameter reproduces).
+      - ``schedule_compressed`` (true: the limit squeezed the schedule, which then ran to its end) and
+        ``work_planned`` (the work a run stopped by its limit had planned, where ``replay`` does not say it): the
+        CLI's note on a run cut short compares them with ``work``.
+      - ``start``: how the start state was made (``space-filling``: a tour not yet annealed), for the same note.
+      - ``note``: one line the CLI prints under the summary (e.g. parameters the run did not use).
 
     A backend may pass the typed and per-read entries as keyword arguments of :meth:`from_states` (as ``info``
     keys); they are moved to their fields.

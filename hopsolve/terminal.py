@@ -91,6 +91,8 @@ class SolveProgress:
                             dynamic_ncols=True, desc="hopsolve", mininterval=0.25, bar_format=seconds,
                             smoothing=0.0 if unit == "s" else 0.3)
             self.bar.start_t -= time.perf_counter() - self.solving_since  # the solve's elapsed time, not the bar's
+        if update.get("total") is not None and update["total"] != self.bar.total:  # an estimate, revised
+            self.bar.total = update["total"]
         self.bar.update(update.get("done", 0) - self.bar.n)
         best = update.get("best_length", update.get("best_energy"))
         if best is not None:

@@ -22,7 +22,7 @@ from threadpoolctl import threadpool_limits
 from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size, given_states
 from hopsolve.backends._permutation_finish import assignment_seconds, nearest_permutations
 from hopsolve.backends._timing import fastest_seconds
-from hopsolve.backends.tank_potts import critical_gain, softmax_energy
+from hopsolve.backends.tank_potts import critical_gain_and_exactness, softmax_energy
 from hopsolve.backends.tank_serial import SerialNetwork, anneal_read, sweep_seconds
 from hopsolve.energy import Energy, OneHotGroups, Vartype, check_allocation
 from hopsolve.errors import ParameterError, TooLargeError
@@ -171,6 +171,21 @@ class TankParams(TimedRunParams):
                 f"{self.finish!r}")
 
 
+PRESET_SETS = {"units": ("auto", "graded"), "schedule": ("auto", "fixed"), "tau": (1.0,), "integrator": ("euler",),
+               "start": (None,), "u0_final": (None,)}
+"""What ``preset=hopfield-tank-1985`` sets, and the values of those parameters it accepts beside it (their
+defaults, and its own)."""
+
+IGNORED_BY = {
+    "serial": ("u0", "tau", "dt", "integrator", "settle_tolerance", "start"),
+    "mfa": ("u0", "settle_tolerance", "column_weight", "self_coupling", "self_coupling_off_at"),
+    "fixed": ("cooling", "saturation", "column_weight", "self_coupling", "self_coupling_off_at"),
+}
+"""Parameters each schedule does not use (``serial`` has its own temperature, sweeps and start; ``mfa`` starts at
+the critical gain and runs until saturated; ``fixed`` has no cooling); given with other values than their
+defaults they are noted in ``info['note']``, not taken in silence."""
+
+
 def _quadratic_permutation(energy: Energy) -> bool:
     """A permutation energy whose objective couples items (a TSP's distances, a QAP's flows), not only a linear
     assignment's costs."""
@@ -223,6 +238,18 @@ def _check_sizes(energy: Energy, params: TankParams, reads: int) -> None:
     check_run_size(reads=reads, units=n, arrays=10)
     check_run_size(reads=reads, units=n * (records if params.trajectory else 0) + (records if params.trace else 0),
                    arrays=1)
+
+
+def _check_resolved(energy: Energy, params: TankParams) -> None:
+    """Refuse what only the energy and the resolved schedule can tell: a ``start`` outside the outputs' open range
+    (it was clipped in silence, and ``start=2`` left every read infeasible), and a ``trace`` that ``serial``
+    does not record."""
+    if params.start is not None and params.schedule != "serial":
+        low = 0.0 if energy.vartype is Vartype.BINARY else -1.0
+        require(low < params.start < 1.0, "backend 'tank'", f"start must lie strictly between {low:g} and 1 (the "
+                f"outputs' range on {energy.vartype.value} units), got {params.start:g}")
+    require(not (params.trace and params.schedule == "serial"), "backend 'tank'",
+            "schedule=serial does not record trace (its trajectory records each read's sweeps)")
 
 
 def _serial_start(stream: np.random.Generator, n: int, noise: float) -> np.ndarray:
@@ -331,6 +358,8 @@ class TankBackend(Backend):
         resolved = self.resolved(energy, params)
         if resolved.schedule != "serial" or energy.permutation is not None:  # else solve says what is missing
             _check_sizes(energy, resolved, resolved.reads)
+        if params.preset != "none":  # a preset is parameters, not code: the miniature (which may have no layout,
+            params = dataclasses.replace(params, preset="none", units="graded", schedule="fixed")  # so no preset)
         return warm_up(self, energy, params)
 
     def resolved(self, energy: Energy, params: TankParams) -> TankParams:
@@ -338,6 +367,11 @@ class TankBackend(Backend):
         if params.preset == "hopfield-tank-1985":
             if energy.layout is None:
                 raise ParameterError("backend 'tank': preset=hopfield-tank-1985 needs a tour energy (a layout)")
+            overridden = [name for name, allowed in PRESET_SETS.items() if getattr(params, name) not in allowed]
+            if overridden:  # the preset would replace them without a word, and the record would show them
+                them = "it" if len(overridden) == 1 else "them"
+                raise ParameterError(f"backend 'tank': preset=hopfield-tank-1985 sets {', '.join(overridden)}; "
+                                     f"leave {them} out or leave out the preset")
             start = energy.layout.size / energy.num_variables  # Σ V = n over the n² units
             params = dataclasses.replace(params, units="graded", schedule="fixed", tau=1.0, integrator="euler",
                                          start=start, dt=params.dt if params.dt is not None else 1e-5,
@@ -347,8 +381,14 @@ class TankBackend(Backend):
             # and 1.7 s spent before the run's size check could refuse it)
             units = "potts" if energy.groups is not None or energy.layout is not None else "graded"
             params = dataclasses.replace(params, units=units)
+        if params.integrator == "rk45" and params.schedule in ("mfa", "serial"):
+            raise ParameterError(f"backend 'tank': integrator=rk45 integrates the fixed schedule only; "
+                                 f"schedule={params.schedule} steps by its own rule (leave out the integrator)")
+        if params.integrator == "rk45" and params.u0_final is not None:
+            raise ParameterError("backend 'tank': integrator=rk45 runs at the fixed gain u0; gain annealing "
+                                 "(u0_final) needs integrator=euler")
         if params.schedule == "auto":
-            annealed = params.units == "potts" and params.u0_final is None
+            annealed = params.units == "potts" and params.u0_final is None and params.integrator == "euler"
             serial = annealed and _quadratic_permutation(energy)
             params = dataclasses.replace(params, schedule="serial" if serial else "mfa" if annealed else "fixed")
         if params.cooling is None:
@@ -357,12 +397,25 @@ class TankBackend(Backend):
 
     def solve(self, energy: Energy, params: TankParams | None = None, *, seed: int | None = None,
               initial_states: np.ndarray | None = None, callback: Callback | None = None) -> SampleSet:
-        params = self.resolved(energy, self.checked_params(energy, params))
+        given = self.checked_params(energy, params)
+        params = self.resolved(energy, given)
+        _check_resolved(energy, params)
         if initial_states is not None:
             initial_states = given_states(energy, initial_states, "backend 'tank'")
         threads = params.blas_threads if params.blas_threads is not None else os.cpu_count()
         with threadpool_limits(limits=threads, user_api="blas"):
-            return self._solve(energy, params, seed, initial_states, callback)
+            samples = self._solve(energy, params, seed, initial_states, callback)
+        # the record shows what ran: every value the preset or an ``auto`` decided (the given ones, merged into a
+        # result's params, would otherwise stand for them)
+        for item in dataclasses.fields(TankParams):
+            if item.name != "time_limit" and getattr(params, item.name) != getattr(given, item.name):
+                samples.derived.setdefault(item.name, getattr(params, item.name))
+        defaults = TankParams()
+        ignored = [name for name in IGNORED_BY[params.schedule] if getattr(given, name) != getattr(defaults, name)]
+        if ignored:
+            samples.info["note"] = (f"schedule={params.schedule} does not use {', '.join(ignored)}: "
+                                    f"{'that value has' if len(ignored) == 1 else 'those values have'} no effect")
+        return samples
 
     def _solve(self, energy: Energy, params: TankParams, seed: int | None, initial_states: np.ndarray | None,
                callback: Callback | None) -> SampleSet:
@@ -384,7 +437,7 @@ class TankBackend(Backend):
                 raise ParameterError("backend 'tank': units=potts needs an energy with one-hot groups or a layout")
             dynamics = softmax_energy(energy, groups)
             derived["dropped_terms"] = [t for t in energy.term_names if t not in dynamics.term_names]
-        fitting_reads, products = None, None
+        fitting_reads, products, exact_gain = None, None, True
         if params.time_limit is not None and n:  # before the set-up below, which at 640,000 units takes seconds
             field_s = self._field_seconds(dynamics, params)
             fitting_reads = self._reads_that_fit(field_s, params, reads, n)
@@ -393,7 +446,7 @@ class TankBackend(Backend):
         if params.schedule == "mfa":
             if not normalised:
                 raise ParameterError("backend 'tank': schedule=mfa needs units=potts")
-            critical = critical_gain(dynamics, groups, params.tau, rng, products)
+            critical, exact_gain = critical_gain_and_exactness(dynamics, groups, params.tau, rng, products)
             gain0 = critical if critical > 0 else params.u0
             derived["u0_critical"] = critical
             dt = params.dt if params.dt is not None else 0.1 * params.tau
@@ -441,7 +494,7 @@ class TankBackend(Backend):
         projected = 0
         if params.finish == "assignment" and params.units == "potts" and energy.layout is not None and n:
             states, projected = nearest_permutations(v, states, energy)
-        derived["u0_final"] = gain
+        derived["gain_final"] = gain  # the gain the run ended at (mfa: the cooled critical gain)
         info = {
             "derived": derived, "steps": steps, "settled": settled,
             "work": steps,
@@ -452,8 +505,8 @@ class TankBackend(Backend):
         }
         if evaluations is not None:
             info["rhs_evaluations"] = int(evaluations)
-        if params.time_limit is not None and params.u0_final is None:  # without gain annealing a run cut short
-            info["replay"] = {"reads": reads, "max_steps": steps}  # is the same run with fewer steps
+        if params.time_limit is not None and params.u0_final is None and exact_gain:  # without gain annealing
+            info["replay"] = {"reads": reads, "max_steps": steps}  # a run cut short is the same with fewer steps
         if params.trajectory:
             info["trajectory"] = trajectory
         if params.trace:
@@ -505,6 +558,9 @@ class TankBackend(Backend):
             deadline = started + params.time_limit - finishing
         runs: list = []
         total_sweeps = [0]
+        # a progress total: a read ends at max_steps or where the temperature falls to MFA_GAIN_FLOOR of T_c,
+        # then the mean of the reads done (most saturate sooner)
+        expected = [min(params.max_steps, math.ceil(math.log(MFA_GAIN_FLOOR) / math.log(params.cooling)) + 1)]
         trajectory: list[dict] = []
         index_of_read = [0]
 
@@ -515,8 +571,9 @@ class TankBackend(Backend):
                 trajectory.append({"read": index_of_read[0], "sweep": sweep, "temperature": temperature,
                                    "saturation": level, "energy": float(energy.energies(flat[None, :])[0]),
                                    "V": flat})
-            if callback is not None:
-                callback({"done": total_sweeps[0] + sweep, "total": reads * params.max_steps, "unit": "sweeps"})
+            if callback is not None:  # the total assumes every read runs max_steps sweeps: most saturate sooner,
+                callback({"done": total_sweeps[0] + sweep, "total": max(reads * expected[0], total_sweeps[0] + sweep),
+                          "unit": "sweeps"})
 
         for start, stream in zip(starts, streams):
             run = anneal_read(network, start, critical, alpha, beta, params.cooling, params.saturation,
@@ -524,6 +581,7 @@ class TankBackend(Backend):
                               math.inf if params.self_coupling_off_at is None else params.self_coupling_off_at)
             total_sweeps[0] += run.sweeps
             index_of_read[0] += 1
+            expected[0] = max(1, round(total_sweeps[0] / index_of_read[0]))
             if run.timed_out and runs:
                 break
             runs.append(run)
@@ -543,7 +601,9 @@ class TankBackend(Backend):
         info = {"derived": derived, "steps": total_sweeps[0], "settled": all(run.saturated for run in runs),
                 "work": total_sweeps[0], "work_unit": "sweeps", "interrupted": any(r.interrupted for r in runs),
                 "timed_out": timed_out, "graded_outputs": v, "projected": projected,
-                "wall_time_s": time.perf_counter() - started}
+                "wall_time_s": time.perf_counter() - started,
+                "weights_unused": ("tank's serial schedule builds its own network from the permutation's "
+                                   "objective, unweighted (column_weight and self_coupling set its constraint)")}
         if params.trajectory:
             info["trajectory"] = trajectory
         if params.time_limit is not None and exact and not any(run.timed_out for run in runs):
