@@ -15,6 +15,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from hopsolve.backend import (
+    SCHEDULE_BUILD_FLOOR_S,
+    SCHEDULE_BUILD_S_PER_STEP,
     Backend,
     Callback,
     TimedRunParams,
@@ -122,7 +124,8 @@ class AnnealParams(TimedRunParams):
     fill_time: bool = False
     """With a time limit: also *stretch* the schedule to the sweeps that fit, so the whole limit is spent
     annealing (an anytime run; ``hopsolve solve --time-limit`` sets it). Without it a time limit only caps. A run
-    with ``trace`` is never stretched (its trace holds ``sweeps`` columns)."""
+    with ``trace`` is never stretched (its trace holds ``sweeps`` columns). ``sweeps`` is then only the plan the
+    run starts from, cut to what builds within the limit (:func:`hopsolve.backend.schedule_steps_buildable`)."""
     replan: str = ""
     """Changes to the schedule of ``sweeps`` before the run, ``at:total,...``: from sweep ``at`` the rest is
     resampled so that the schedule has ``total`` sweeps (``at:at`` stops there). A timed run records its own in
@@ -418,6 +421,13 @@ class AnnealBackend(Backend):
             initial_states = given_states(energy, initial_states, "backend 'anneal'")
         reads = params.reads if initial_states is None else len(initial_states)
         units = energy.permutation.size if energy.permutation is not None else energy.num_variables
+        if params.fill_time and params.time_limit is not None and not params.replan:
+            # the planned sweeps are a start the run stretches or squeezes: one that would not build within the
+            # limit starts at what does (berlin52's 384,615 default sweeps were refused under 0.25 s, with
+            # advice to give fewer sweeps, which the user had not given)
+            buildable = max(schedule_steps_buildable(params.time_limit),
+                            int(SCHEDULE_BUILD_FLOOR_S / SCHEDULE_BUILD_S_PER_STEP))
+            params = replace(params, sweeps=min(params.sweeps, buildable))
         longest = max([params.sweeps, *(total for _, total in parse_replan(params.replan, "backend 'anneal'"))])
         check_run_size(reads=reads, units=units, steps=longest, trace=params.trace, time_limit=params.time_limit)
         moves = params.moves
