@@ -17,11 +17,15 @@ from hopsolve.params import build_params, require
 from hopsolve.sampleset import SampleSet
 
 Callback = Callable[[dict[str, Any]], None]
-"""Progress updates during a solve: ``done`` out of a fixed ``total`` in one ``unit`` (seconds of the time limit
-when there is one, else the backend's work unit; ``done`` never goes back), ``best_energy``, and where the
+"""Progress updates during a solve: ``done`` out of ``total`` in one ``unit`` (``done`` never goes back; ``total``
+may be revised where it is an estimate), ``best_energy``, and where the
 backend has it the best state so far as ``best_state`` (a state of the energy) or ``best_positions`` (item →
 position under its permutation view), from which ``hopsolve.solve_instance`` records the anytime curve.
-``hopsolve.solve_instance`` also sends ``{"stage": "preparing"}`` and ``{"stage": "solving"}`` around compiling."""
+``hopsolve.solve_instance`` also sends ``{"stage": "preparing"}`` and ``{"stage": "solving"}`` around compiling.
+The unit is ``s`` (seconds of the time limit) where a backend fills or follows a limit by its pace (``anneal``,
+``replica``, ``bifurcation`` under a limit), else the backend's own: ``sweeps`` (``anneal``, ``replica``,
+``tank``'s serial schedule), ``steps`` (``bifurcation``, ``tank``), ``reads`` (``hopfield``), ``chunks`` of
+states (``exact``)."""
 
 
 @dataclass(frozen=True)
@@ -147,8 +151,9 @@ class Backend(ABC):
     ``solve`` must be deterministic for a given seed, with or without a callback (reporting progress, which
     splits a built-in backend's run into chunks, changes no read's arithmetic), and must return states scored by
     ``energy`` itself. A Ctrl-C (``KeyboardInterrupt``) during ``solve`` ends the built-in backends' runs at the
-    chunk it interrupts, callback or not, with every read's best so far and ``info['interrupted']`` true (reads
-    never started are not returned); a backend that cannot stop may let it propagate.
+    chunk it interrupts, callback or not, with every read's best so far and the sample set's ``interrupted`` true
+    (passed as ``interrupted=True`` to :meth:`SampleSet.from_states`; reads never started are not returned); a
+    backend that cannot stop may let it propagate.
     """
 
     name: ClassVar[str]

@@ -18,6 +18,7 @@ from hopsolve.errors import HopsolveError, ParameterError, UserError
 from hopsolve.interrupt import abandoned_work, ctrl_c_deferred, ctrl_c_raises_here
 from hopsolve.params import parse_assignments
 from hopsolve.plugins import Registry, build_registry
+from hopsolve.switches import switched_on
 
 EXIT_USER_ERROR = 2
 
@@ -390,7 +391,8 @@ def _add_solve(sub: Any) -> None:
 
 def _add_bench(sub: Any) -> None:
     p = sub.add_parser("bench", help="run a grid of instances × solvers × seeds, appending results to JSONL")
-    p.add_argument("--config", type=_file_name, help="a TOML suite (see benchmarks/suites/)")
+    p.add_argument("--config", type=_file_name, help="a TOML suite (see benchmarks/suites/); --seeds, --time-limit, "
+                   "--problem, --option and --weight override its values")
     p.add_argument("--instances", nargs="+", type=_file_name, metavar="PATH", help="instance files or folders")
     p.add_argument("--problem", help="problem plugin (default: inferred from each file's suffix)")
     p.add_argument("--solvers", help="comma-separated backends/baselines (backend:NAME or baseline:NAME if both)")
@@ -405,7 +407,8 @@ def _add_bench(sub: Any) -> None:
     p.add_argument("--workers", type=int, help="workers of a local Dask cluster (implies --executor dask)")
     p.add_argument("--scheduler", help="address of an existing Dask scheduler, tcp://host:port (implies --executor "
                                        "dask)")
-    p.add_argument("--option", action="append", metavar="KEY=VALUE", help="encoding option of the problem")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE",
+                   help="encoding option of the problem (repeatable)")
     p.add_argument("--weight", action="append", metavar="TERM=VALUE", help="energy term weight (repeatable)")
     p.add_argument("--trace", action="store_true",
                    help="keep each run's anytime curve (best objective against time) in its record")
@@ -428,7 +431,8 @@ def _cmd_warmup(args: argparse.Namespace, registry: Registry) -> int:
 def _add_report(sub: Any) -> None:
     p = sub.add_parser("report", help="summarise results files: gaps, feasibility, times, anytime curves")
     p.add_argument("results", nargs="+", type=_file_name, help="JSONL files written by hopsolve bench (read together)")
-    p.add_argument("--format", choices=("md", "csv"), default="md")
+    p.add_argument("--format", choices=("md", "csv"), default="md",
+                   help="the tables as markdown (md, the default) or CSV rows (csv)")
     p.add_argument("--plot", type=_file_name, help="draw anytime curves and performance profiles to this image, and "
                                                    "each instance's curve to NAME-instances.EXT (extra 'plot')")
     p.add_argument("--target-gap", type=float, default=1.0,
@@ -484,6 +488,12 @@ def _cmd_bench(args: argparse.Namespace, registry: Registry) -> int:
     options = parse_assignments(args.option, "--option") or None
     weights = _weights(args.weight) or None
     if args.config:
+        mixed = [flag for flag, given in (("--instances", args.instances), ("--solvers", args.solvers),
+                                          ("--param", args.param)) if given]
+        if mixed:  # the suite names its own: they were ignored without a word
+            raise UserError(f"{' and '.join(mixed)} cannot be combined with --config (the suite names its "
+                            "instances, solvers and parameters; --seeds, --time-limit, --problem, --option and "
+                            "--weight override it)")
         grid = grid_from_toml(registry, args.config, {"seeds": args.seeds, "time_limit": args.time_limit,
                                                       "problem": args.problem, "options": options,
                                                       "weights": weights})
@@ -648,7 +658,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"hopsolve: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return EXIT_USER_ERROR
     except Exception as exc:  # noqa: BLE001 - one line for the user; HOPSOLVE_DEBUG=1 shows the traceback
-        if os.environ.get("HOPSOLVE_DEBUG"):
+        if switched_on("HOPSOLVE_DEBUG"):
             raise
         print(f"hopsolve: internal error: {type(exc).__name__}: {exc} (set HOPSOLVE_DEBUG=1 for details)",
               file=sys.stderr)

@@ -15,11 +15,11 @@ from __future__ import annotations
 import importlib.metadata as metadata
 import math
 import numbers
-import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from hopsolve.errors import HopsolveError, PluginFailure
+from hopsolve.switches import switched_on
 
 T = TypeVar("T")
 
@@ -73,14 +73,14 @@ def plugin_call(kind: str, owner: Any, method: str, call: Callable[[], T], retur
     except passing:
         raise
     except Exception as exc:
-        if os.environ.get("HOPSOLVE_DEBUG") or first_party(owner):  # hopsolve's own bug: its traceback, exit 1
+        if switched_on("HOPSOLVE_DEBUG") or first_party(owner):  # hopsolve's own bug: its traceback, exit 1
             raise
         raise _failure(kind, owner, method, exc) from exc
     except BaseException as exc:  # noqa: BLE001 - a plugin's sys.exit() is its failure, not the end of hopsolve
         raise _failure(kind, owner, method, exc) from exc
     if returns is not None and not isinstance(value, returns):
-        raise PluginFailure(f"{describe_plugin(kind, owner)}: {method} returned a {type(value).__name__}, not a "
-                            f"hopsolve.{returns.__name__}")
+        raise PluginFailure(f"{describe_plugin(kind, owner)}: {method} returned a value of type "
+                            f"{type(value).__name__}, not a hopsolve.{returns.__name__}")
     objective = getattr(value, "objective", None) if returns is not None and returns.__name__ == "Solution" else None
     if objective is not None and not (isinstance(objective, numbers.Real) and math.isfinite(objective)):
         raise PluginFailure(f"{describe_plugin(kind, owner)}: {method} returned a solution whose objective is "

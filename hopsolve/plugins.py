@@ -29,6 +29,7 @@ import pluggy
 
 from hopsolve import hookspecs
 from hopsolve.errors import PluginError
+from hopsolve.switches import switched_on
 
 ENTRY_POINT_GROUP = "hopsolve"
 BUILTIN_PLUGINS = ("hopsolve.backends.builtin",)
@@ -193,7 +194,7 @@ def make_plugin_manager(
     for module_name in BUILTIN_PLUGINS:
         register(importlib.import_module(module_name), _hopsolve_origin(module_name))
 
-    if not env.get("HOPSOLVE_DISABLE_PLUGIN_AUTOLOAD"):
+    if not switched_on("HOPSOLVE_DISABLE_PLUGIN_AUTOLOAD", env):
         allowed = {n.strip() for n in env.get("HOPSOLVE_ALLOW_PLUGINS", "").split(",") if n.strip()}
         for ep in _entry_points():
             if allowed and ep.name not in allowed:
@@ -217,7 +218,7 @@ def make_plugin_manager(
     for plugin in extra_plugins or []:
         register(plugin, Origin(getattr(plugin, "__name__", type(plugin).__name__)))
 
-    if env.get("HOPSOLVE_TRACE_PLUGINS"):
+    if switched_on("HOPSOLVE_TRACE_PLUGINS", env):
         pm.trace.root.setwriter(sys.stderr.write)
         pm.enable_tracing()
     return pm, origins, failures

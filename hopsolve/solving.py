@@ -401,8 +401,8 @@ def _run_baseline(registry: Registry, problem: Problem, instance: Instance, name
             lambda: solver.solve(instance, built, seed=seed, time_limit=time_limit),
             deadline=start + time_limit if abandon else None), passing=(DeadlinePassed,))
         if not isinstance(outcome, BaselineOutcome):
-            raise PluginFailure(f"{describe_plugin('baseline', solver)}: solve returned a {type(outcome).__name__}, "
-                                "not a hopsolve.BaselineOutcome")
+            raise PluginFailure(f"{describe_plugin('baseline', solver)}: solve returned a value of type "
+                                f"{type(outcome).__name__}, not a hopsolve.BaselineOutcome")
     except DeadlinePassed:
         how = ("left running in its thread (inside a native call that cannot be interrupted)" if abandoned_work()
                else "stopped")

@@ -197,6 +197,7 @@ def solve(
     params: Mapping[str, Any] | None = None,
     weights: Mapping[str, float] | None = None,
     options: Mapping[str, Any] | None = None,
+    repair: bool = False,
     registry: Registry | None = None,
 ) -> Result:
     """Solve ``source`` in one call and return its scored :class:`Result`.
@@ -228,9 +229,9 @@ def solve(
         problem they are solved as.
     backend, baseline
         One or the other (default: the problem's default backend), as ``--backend``/``--baseline``.
-    seed, time_limit, reads, params, weights, options
-        As ``hopsolve solve``'s ``--seed``, ``--time-limit``, ``--reads``, ``--param``, ``--weight`` and
-        ``--option``; the seed used is recorded in the result.
+    seed, time_limit, reads, params, weights, options, repair
+        As ``hopsolve solve``'s ``--seed``, ``--time-limit``, ``--reads``, ``--param``, ``--weight``,
+        ``--option`` and ``--repair``; the seed used is recorded in the result.
     registry
         The plugins to use (default: every installed plugin, each that failed to load a ``UserWarning``).
 
@@ -264,7 +265,8 @@ def solve(
     prepared = kind.convert(source, registry, problem)
     note = CompileNote()  # a first run compiles for tens of seconds: say so on stderr, as the CLI does
     settings = dict(backend=backend, baseline=baseline, seed=seed, time_limit=time_limit, reads=reads,
-                    params=params, weights=weights, options=options, callback=None if baseline else note)
+                    params=params, weights=weights, options=options, repair=repair,
+                    callback=None if baseline else note)
     try:
         if prepared.path is not None:
             result, solution, instance = solve_path(registry, prepared.path, problem=prepared.problem, **settings)

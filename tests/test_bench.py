@@ -571,3 +571,19 @@ def test_the_profile_of_best_gaps_measures_instances_without_a_known_optimum_aga
     assert np.isclose(profile["b"][0], 1 / 3)  # y only; x is 20% behind, z never feasible
     assert np.isclose(profile["b"][np.searchsorted(taus, 20.0 + 1e-9)], 2 / 3)
     assert np.isclose(profile["b"][-1], 2 / 3)
+
+
+def test_a_suite_refuses_the_flags_it_would_ignore_and_resolves_its_option_files_from_anywhere(cli, tmp_path,
+                                                                                                 monkeypatch):
+    """``--config`` ran the suite and ignored ``--instances``, ``--solvers`` and ``--param`` without a word; and
+    memory.toml's cue (an option naming a file) was read relative to the working directory: run from another
+    folder every task failed."""
+    suite = ROOT / "benchmarks" / "suites" / "memory.toml"
+    run = cli("bench", "--config", suite, "--instances", INSTANCES / "tsplib" / "burma14.tsp", "--out",
+              tmp_path / "x.jsonl")
+    assert run.code == 2 and "--instances cannot be combined with --config" in run.err
+    monkeypatch.chdir(tmp_path)
+    run = cli("bench", "--config", suite, "--seeds", "1", "--out", tmp_path / "m.jsonl")
+    assert run.code == 0, run.err
+    records = [json.loads(line) for line in (tmp_path / "m.jsonl").read_text().splitlines()]
+    assert len(records) == 3 and all(r["status"] != "error" for r in records)

@@ -358,10 +358,10 @@ def test_classes_that_would_fail_at_first_use_are_refused_when_registered(site):
 @pytest.mark.parametrize("stage, message", [
     ("read", "failed in read: RuntimeError: boom at read"),
     ("read-exit", "failed in read: SystemExit: 3"),
-    ("read-wrong", "read returned a dict, not a hopsolve.Instance"),
+    ("read-wrong", "read returned a value of type dict, not a hopsolve.Instance"),
     ("encode", "failed in encode: RuntimeError: boom at encode"),
-    ("encode-wrong", "encode returned a dict, not a hopsolve.Energy"),
-    ("score-wrong", "score returned a tuple, not a hopsolve.Solution"),
+    ("encode-wrong", "encode returned a value of type dict, not a hopsolve.Energy"),
+    ("score-wrong", "score returned a value of type tuple, not a hopsolve.Solution"),
     ("score-nan", "score returned a solution whose objective is nan, not a finite number"),
 ])
 def test_a_plugin_that_fails_while_solving_is_named_not_called_an_internal_error(site, cli, tmp_path, monkeypatch,
@@ -417,3 +417,15 @@ def test_hopsolve_s_own_bugs_stay_internal_errors_and_debug_shows_a_plugin_s_tra
     monkeypatch.setenv("HOPSOLVE_DEBUG", "1")
     with pytest.raises(RuntimeError, match="boom at read"):
         main(["solve", str(path), "--backend", "exact"])
+
+
+@pytest.mark.parametrize("value, on", [("1", True), ("yes", True), ("0", False), ("false", False), ("", False),
+                                       ("OFF", False)])
+def test_an_environment_switch_set_to_0_or_false_is_off(cli, monkeypatch, value, on):
+    """``HOPSOLVE_DISABLE_PLUGIN_AUTOLOAD=0`` disabled the plugins: any value but empty turned a switch on."""
+    from hopsolve.switches import switched_on
+
+    assert switched_on("X", {"X": value}) is on and not switched_on("X", {})
+    monkeypatch.setenv("HOPSOLVE_DISABLE_PLUGIN_AUTOLOAD", value)
+    listed = cli("plugins").out
+    assert ("tsp" in listed) is not on

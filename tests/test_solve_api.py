@@ -416,3 +416,14 @@ def test_python_inputs_whose_values_or_labels_would_go_wrong_are_refused_in_one_
         hopsolve.solve(graph)
     with pytest.raises(hopsolve.ParameterError, match="variables 0 and '0' would be written as the same key"):
         hopsolve.solve({(0, 0): -1.0, ("0", "0"): 1.0, (0, "0"): 0.5}, backend="exact")
+
+
+def test_solve_takes_repair_as_the_cli_does():
+    """The README says ``hopsolve.solve``'s keywords are the CLI's options; ``repair=True`` was a TypeError."""
+    import hopsolve
+
+    params = {"units": "graded", "schedule": "fixed", "max_steps": 50}
+    result = hopsolve.solve(INSTANCES / "qaplib" / "nug12.dat", backend="tank", seed=1, params=params, repair=True)
+    assert result.repaired and result.objective is not None and not result.feasible
+    plain = hopsolve.solve(INSTANCES / "qaplib" / "nug12.dat", backend="tank", seed=1, params=params)
+    assert not plain.repaired and plain.objective is None

@@ -135,7 +135,11 @@ def test_cli_default_solve_reports_tour_and_gap(cli, tmp_path):
     assert result["problem"] == "tsp" and result["solver"] == "anneal" and result["feasible"]
     assert sorted(result["solution"]) == list(range(1, 53))
     assert result["reference"] == 7542 and 0 <= result["gap"] < 0.05
-    assert result["params"]["moves"] == "tour"
+    # the recorded moves are the mix, a value that gives the same run back (it recorded "tour", which is refused)
+    assert result["params"]["moves"] == result["params"]["move_mix"] == "2opt:0.55,oropt:0.4,swap:0.05"
+    again = json.loads(cli("solve", TSPLIB / "berlin52.tsp", "--seed", "1", "--param", "sweeps=2000", "--param",
+                           f"moves={result['params']['moves']}", "--json").out)
+    assert again["solution"] == result["solution"]
     tour = read_tour(out)
     assert TspProblem().read(TSPLIB / "berlin52.tsp").data.tour_length(tour) == result["objective"]
     assert png.read_bytes()[:4] == b"\x89PNG"

@@ -90,7 +90,8 @@ class AnnealParams(TimedRunParams):
     permutation moves where possible, else one-hot moves where the energy has groups, else flips. On tour
     energies (a permutation view over a metric, see :class:`hopsolve.energy.PermutationView`) permutation moves
     are drawn from the tour move table (``hopsolve.backends._tour_kernels.TOUR_MOVES``) by a mix, which may be
-    given here as ``name:probability`` pairs, e.g. ``2opt:0.6,oropt:0.3,swap:0.1`` (normalised; default
+    given here as ``name:probability`` pairs, e.g. ``2opt:0.6,oropt:0.3,swap:0.1`` (relative weights, normalised;
+    a name alone weighs 1; default
     :data:`DEFAULT_TOUR_MIX`)."""
     neighbours: int = DEFAULT_NEIGHBOURS
     """Tour moves: the candidate list of each city, its k nearest cities."""
@@ -761,9 +762,11 @@ class AnnealBackend(Backend):
 
         progress = _run_chunked(betas, step, params, callback, report, started, first_sweep=first_sweep)
         final = state.best_tours if params.keep_best else state.tours
-        info = self._info(params, seed, beta_min, beta_max, "tour", progress, started, n * progress.done * reads,
+        # the mix is what ``moves`` records: a value that gives the same run back (it recorded "tour", refused)
+        move_mix = ",".join(f"{name}:{p:g}" for name, p in zip(TK.MOVE_NAMES, mix) if p > 0)
+        info = self._info(params, seed, beta_min, beta_max, move_mix, progress, started, n * progress.done * reads,
                           unit * trace[:, : progress.done] + constant if params.trace else None)
-        info["derived"]["move_mix"] = ",".join(f"{name}:{p:g}" for name, p in zip(TK.MOVE_NAMES, mix) if p > 0)
+        info["derived"]["move_mix"] = move_mix
         info["derived"]["neighbours"] = int(problem.neighbours.shape[1])
         info["start"] = "given" if initial_states is not None else params.start
         if start_length is not None:
@@ -778,7 +781,7 @@ class AnnealBackend(Backend):
         tour = _space_filling(view)
         progress = _Progress(0, timed_out=True)
         progress.replan.stop(np.zeros(params.sweeps), 0)
-        info = self._info(params, seed, 0.0, 0.0, "tour", progress, started, 0, None)
+        info = self._info(params, seed, 0.0, 0.0, "permutation", progress, started, 0, None)
         info.update(start="space-filling", start_length=view.metric.tour_length(tour))
         info["replay"]["start"] = "space-filling"
         return SampleSet.from_permutations(energy, np.tile(inverse_permutations(tour[None, :]), (params.reads, 1)),

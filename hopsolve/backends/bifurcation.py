@@ -448,7 +448,7 @@ def _check_run(energy: Energy, params: BifurcationParams, reads: int) -> None:
     check_run_size(reads=reads, units=energy.num_variables, steps=longest, trace=params.trace, arrays=8,
                    steps_name="steps", time_limit=params.time_limit)
     if any(isinstance(t, PatternTerm) and energy.weights[t.name] for t in energy.terms):
-        raise ParameterError("backend 'bifurcation': pattern terms are not supported (use anneal or hopfield)")
+        raise ParameterError("backend 'bifurcation': pattern terms are not supported (use anneal, hopfield or tank)")
 
 
 def resolved_mode(mode: str, energy: Energy) -> str:

@@ -193,7 +193,24 @@ def build_grid(registry: Registry, *, instances: Sequence[str], solvers: Sequenc
     if (weights or options) and any(s.kind == "backend" for s in specs):
         _check_weights_and_options(registry, read or dict.fromkeys(paths), problem, dict(weights or {}),
                                    dict(options or {}))
-    return Grid(tuple(paths), tuple(specs), seed_list, problem, time_limit, dict(options or {}), dict(weights or {}))
+    return Grid(tuple(paths), tuple(specs), seed_list, problem, time_limit, absolute_file_options(options),
+                dict(weights or {}))
+
+
+def absolute_file_options(options: Mapping[str, Any] | None, base: Path | None = None) -> dict[str, Any]:
+    """``options`` with every string value that names an existing file (relative to the working directory, else
+    to ``base``: a suite's folder) made absolute, as instance paths are, so that a worker started elsewhere reads
+    the same file (memory's ``cue``: a suite run from another folder failed every task)."""
+    resolved = {}
+    for key, value in (options or {}).items():
+        if isinstance(value, str) and value:
+            given = Path(value)
+            for candidate in ([given] if given.is_absolute() else [given, *([base / given] if base else [])]):
+                if candidate.is_file():
+                    value = str(candidate.resolve())
+                    break
+        resolved[key] = value
+    return resolved
 
 
 def _check_weights_and_options(registry: Registry, instances: Mapping[str, Instance | None], problem: str | None,
@@ -287,8 +304,10 @@ def grid_from_toml(registry: Registry, path: str | Path, overrides: Mapping[str,
         params = { sweeps = 2000 }
         time_limit = 5             # optional: this solver's own limit
 
-    Instance paths are relative to the TOML file (or absolute); every one is resolved to an absolute path and
-    checked before any task starts.
+    Instance paths, and options that name files, are relative to the working directory or else to the TOML
+    file (or absolute); every one is resolved to an absolute path, and the instances are checked before any task
+    starts. ``overrides`` (the CLI's ``--seeds``, ``--time-limit``, ``--problem``, ``--option``, ``--weight``)
+    replace the suite's values where given.
     """
     path = Path(path)
     try:
@@ -311,7 +330,8 @@ def grid_from_toml(registry: Registry, path: str | Path, overrides: Mapping[str,
     instances = [p if Path(p).is_absolute() or Path(p).exists() else str(base / p) for p in config["instances"]]
     values = {"instances": instances, "solvers": config["solver"], "seeds": config.get("seeds", 1),
               "problem": config.get("problem"), "time_limit": config.get("time_limit"),
-              "options": config.get("options"), "weights": config.get("weights")}
+              "options": absolute_file_options(config.get("options"), base) or None,
+              "weights": config.get("weights")}
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     try:
         return build_grid(registry, **values)

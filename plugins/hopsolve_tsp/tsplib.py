@@ -373,6 +373,10 @@ def _read_section(reader: _Reader, parsed: _Parsed, key: str, n: int) -> None:
     header, header_lines = parsed.header, parsed.header_lines
     if key == "NODE_COORD_SECTION":
         kind = header.get("EDGE_WEIGHT_TYPE", "")
+        if kind and kind.upper() not in (*COORDINATE_TYPES, "EXPLICIT"):  # before its coordinates are parsed: an
+            raise TsplibError(f"EDGE_WEIGHT_TYPE {_clip(kind)!r} is not supported (use one of "  # XRAY1 file was
+                              f"{', '.join([*COORDINATE_TYPES, 'EXPLICIT'])})",  # refused for its 3 coordinates
+                              reader.path, header_lines.get("EDGE_WEIGHT_TYPE"))
         width = COORDINATE_TYPES.get(kind, 3 if header.get("NODE_COORD_TYPE") == "THREED_COORDS" else 2)
         parsed.coords, parsed.coord_lines = _node_block(reader, n, width, key)
     elif key == "DISPLAY_DATA_SECTION":
