@@ -214,6 +214,9 @@ def solve_instance(
         reads_expected = max(int(getattr(built, "reads", 1) or 1), 1)
         decoding = reads_expected * _decode_seconds(problem, instance, energy, starts, repair)
         spent = time.perf_counter() - clock - backend_compile_s
+        if spent >= time_limit:  # nothing is left to run in: refused now, not run past the limit
+            raise TooLargeError(f"reading and encoding the instance took {spent:.2g} s, all of the {time_limit:g} s "
+                                "limit; give a longer limit")
         reserve = min(DECODE_RESERVE_S, DECODE_RESERVE_SHARE * time_limit)
         left = time_limit - spent - reserve - decoding
         squeezed = left < MIN_BACKEND_SHARE * time_limit

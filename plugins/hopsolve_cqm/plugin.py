@@ -17,6 +17,7 @@ import json
 import os
 import re
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,14 @@ class CqmProblem(Problem):
     anytime = True
 
     from_cqm = staticmethod(from_cqm)
+
+    def prepare(self) -> float:
+        """Import dimod and its LP reader before the clock starts (0.16-0.27 s on a first read: a 0.1 s limit ended
+        at 0.175 s); where dimod is missing, ``read`` says so."""
+        started = time.perf_counter()
+        with contextlib.suppress(ImportError):
+            import dimod.lp  # noqa: F401
+        return time.perf_counter() - started
 
     def read(self, path: str | Path) -> Instance:
         dimod = _dimod()
