@@ -236,8 +236,12 @@ def test_a_serial_sweep_too_slow_for_the_limit_is_refused_before_its_arrays_exis
     monkeypatch.setattr(tank.SerialNetwork, "from_view", never)
     monkeypatch.setattr(tank, "_serial_start", never)
     monkeypatch.setattr(tank, "STEP_FLOOR_S", 1e-4)
-    with pytest.raises(TooLargeError, match=r"one serial sweep takes at least 0.0027 s on this 300-item"):
+    with pytest.raises(TooLargeError, match=r"one serial sweep takes at least 0.0027 s on this 300-item"
+                                            r" permutation, more than the 0.00015 s a step may take \(1.5% of the"):
         TankBackend().solve(energy, TankParams(reads=3, time_limit=0.01), seed=1)
+    monkeypatch.setattr(tank, "STEP_FLOOR_S", 0.001)  # the floor is the bound, and the message says so (it said
+    with pytest.raises(TooLargeError, match=r"more than the 0.001 s a step may always take \(the time limit "):
+        TankBackend().solve(energy, TankParams(reads=3, time_limit=0.01), seed=1)  # "1.5% of the 0.01 s")
     assert "rows" not in energy.layout.__dict__  # the cached rows (90,000 units here) were never made
     monkeypatch.undo()
     small = TankBackend().solve(_tsp(8, 3)[1], TankParams(reads=3, time_limit=5.0), seed=1)
