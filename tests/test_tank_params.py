@@ -124,3 +124,8 @@ def test_the_serial_progress_total_is_the_work_expected_not_every_read_at_max_st
     assert all(u["done"] <= u["total"] for u in updates)
     assert updates[-1]["total"] < 3 * TankParams().max_steps / 5  # 2,064 sweeps a read at most, not 20,000
     assert updates[-1]["done"] == samples.work
+
+
+def test_the_preset_is_for_tours_only(cli):
+    run = cli("solve", INSTANCES / "qaplib" / "nug12.dat", "--backend", "tank", "--param", "preset=hopfield-tank-1985")
+    assert run.code == 2 and "preset=hopfield-tank-1985 needs a tour energy" in run.err

@@ -373,8 +373,9 @@ class TankBackend(Backend):
     def resolved(self, energy: Energy, params: TankParams) -> TankParams:
         """``params`` with the preset applied and ``units``/``schedule`` ``auto`` decided for ``energy``."""
         if params.preset == "hopfield-tank-1985":
-            if energy.layout is None:
-                raise ParameterError("backend 'tank': preset=hopfield-tank-1985 needs a tour energy (a layout)")
+            if energy.layout is None or (energy.permutation is not None and not energy.permutation.is_tour):
+                raise ParameterError("backend 'tank': preset=hopfield-tank-1985 needs a tour energy (a TSP's layout; "
+                                     "the article's network is for tours)")
             overridden = [name for name, allowed in PRESET_SETS.items() if getattr(params, name) not in allowed]
             if overridden:  # the preset would replace them without a word, and the record would show them
                 them = "it" if len(overridden) == 1 else "them"
