@@ -120,14 +120,16 @@ class TankParams(TimedRunParams):
     self_coupling: float = -0.5
     """``serial``: β of the self-coupling ``β V_ia`` in each unit's field, on the same scale (Peterson &
     Söderberg's β term; negative holds rows back from committing before the distances have had their say)."""
-    self_coupling_off_at: float | None = None
+    self_coupling_off_at: float | Literal["auto"] | None = "auto"
     """``serial``: once a sweep leaves the rows at least this saturated (mean ``Σ_a V_ia²``), the self-coupling is
-    switched off for the rest of the read; None (the default) keeps it to the end. With β < 0 a nearly saturated
-    read can lose its tour (rows trade columns back and forth, the energy climbs: on kroA100, 3 of 6 reads of seed 1
-    ended 4–5× above the others); with β = 0 each sweep lowers the mean-field free energy again. On tuning seeds
+    switched off for the rest of the read; None keeps it to the end. With β < 0 a nearly saturated read can lose
+    its tour (rows trade columns back and forth, the energy climbs: on kroA100, 3 of 6 reads of seed 1 ended 4–5×
+    above the others); with β = 0 each sweep lowers the mean-field free energy again. ``auto`` (the default): 0.95
+    on permutations of :data:`SELF_COUPLING_OFF_FROM` items or more, else None. Below that, on tuning seeds
     500–503 at 50 and 100 cities, 0.95 brought the mean read from 1.45× and 2.69× the best tour found down to 1.06×
-    and 1.11×, but the best of the default 10 reads came out 0–1.6% longer, so it is not the default: set it when
-    few reads run (a short time limit)."""
+    and 1.11×, but the best of the default 10 reads came out 0–1.6% longer; from 200 cities on, keeping β broke
+    every read (kroA200, kroB200, d198, gil262: 609–671% above the optimum, against 44–86% with 0.95; at 150 cities
+    21–29% either way; ``benchmarks/RESULTS.md`` §11.5)."""
     blas_threads: int | None = 1
     """Threads of the BLAS library for the field products (None: one per core). One by default: the
     products of a network small enough to integrate are too small to share, and on a busy machine shared BLAS
@@ -163,8 +165,8 @@ class TankParams(TimedRunParams):
         require(math.isfinite(self.column_weight) and self.column_weight >= 0, owner,
                 "column_weight must be a finite number of at least 0")
         require(math.isfinite(self.self_coupling), owner, "self_coupling must be a finite number")
-        require(self.self_coupling_off_at is None or 0 <= self.self_coupling_off_at <= 1, owner,
-                "self_coupling_off_at must be between 0 and 1, or None")
+        require(self.self_coupling_off_at in (None, "auto") or 0 <= self.self_coupling_off_at <= 1, owner,
+                "self_coupling_off_at must be between 0 and 1, auto or None")
         require(0 < self.saturation <= 1, owner, "saturation must be in (0, 1]")
         require(self.blas_threads is None or self.blas_threads >= 1, owner, "blas_threads must be at least 1")
         require(self.finish in ("assignment", "argmax"), owner, f"finish must be assignment or argmax, got "
@@ -175,6 +177,10 @@ PRESET_SETS = {"units": ("auto", "graded"), "schedule": ("auto", "fixed"), "tau"
                "start": (None,), "u0_final": (None,)}
 """What ``preset=hopfield-tank-1985`` sets, and the values of those parameters it accepts beside it (their
 defaults, and its own)."""
+
+SELF_COUPLING_OFF_FROM = 150
+"""``self_coupling_off_at="auto"`` switches the self-coupling off (at 0.95 saturation) on permutations of this many
+items or more: at 200 cities keeping it broke every read (see :attr:`TankParams.self_coupling_off_at`)."""
 
 IGNORED_BY = {
     "serial": ("u0", "tau", "dt", "integrator", "settle_tolerance", "start"),
@@ -402,6 +408,10 @@ class TankBackend(Backend):
             params = dataclasses.replace(params, schedule="serial" if serial else "mfa" if annealed else "fixed")
         if params.cooling is None:
             params = dataclasses.replace(params, cooling=0.99 if params.schedule == "serial" else 0.9)
+        if params.self_coupling_off_at == "auto":
+            large = (params.schedule == "serial" and energy.permutation is not None
+                     and energy.permutation.size >= SELF_COUPLING_OFF_FROM)
+            params = dataclasses.replace(params, self_coupling_off_at=0.95 if large else None)
         return params
 
     def solve(self, energy: Energy, params: TankParams | None = None, *, seed: int | None = None,
