@@ -547,6 +547,12 @@ def _cmd_bench(args: argparse.Namespace, registry: Registry) -> int:
               f"{first.get('label')}: {str(first.get('error', '')).splitlines()[-1] if first.get('error') else ''}); "
               f"fix the cause and rerun with --retry-errors")
         return 1
+    earlier = sum(1 for task in grid.tasks() if finished.get(task.key, {}).get("status") == "error")
+    if earlier:  # a resume that ran the rest is not a clean sweep: the errors of earlier runs are still the file's
+        _tell(f"hopsolve bench: {earlier} task{'' if earlier == 1 else 's'} in {args.out} ended in error in an "
+              "earlier run and {} not run again; --retry-errors runs {} again".format(
+                  "was" if earlier == 1 else "were", "it" if earlier == 1 else "them"))
+        return 1
     return 0
 
 

@@ -82,8 +82,9 @@ def test_failing_solver_is_an_error_row_and_others_complete(tmp_path):
     assert by_solver["broken"]["status"] == "error" and "always fails" in by_solver["broken"]["error"]
     assert by_solver["exact"]["status"] == "error" and "refuses" in by_solver["exact"]["error"]
     assert not by_solver["exact"]["error"].startswith("hopsolve.")  # a user's error as the CLI words it
-    again = subprocess.run(command, env=env, capture_output=True, text=True)  # errors count as done...
-    assert again.returncode == 0 and "0 to run" in again.stderr
+    again = subprocess.run(command, env=env, capture_output=True, text=True)  # errors count as done, and are
+    assert again.returncode == 1 and "0 to run" in again.stderr  # named (the rerun said nothing and exited 0)
+    assert "2 tasks in" in again.stderr and "ended in error in an earlier run" in again.stderr
     retried = subprocess.run([*command, "--retry-errors"], env=env, capture_output=True, text=True)  # ...unless
     assert retried.returncode == 1 and "2 to run" in retried.stderr and len(lines(out)) == 5
 
