@@ -1203,7 +1203,23 @@ class Energy:
         """``E(state with unit i flipped) - E(state)`` for every i."""
         v = _as_states(state, self.num_variables)[0]
         other = -v if self.vartype is Vartype.SPIN else 1.0 - v
-        return (v - other) * self.fields(v)[0]
+        return (v - other) * self.discrete_fields(v)[0]
+
+    def discrete_fields(self, states: Any) -> np.ndarray:
+        """The fields a single flip of a discrete state feels: :meth:`fields` of the multilinear extension, where
+        a ``GroupSquareTerm(extension="square")`` (the same energy on discrete states) has a self-coupling that
+        only graded units may feel. Its square-extension fields made ``flip_deltas`` and synchronous Hopfield
+        updates wrong on the default TSP energy (its ``total`` term): a global minimum left for a 2-cycle."""
+        return self.multilinear().fields(states)
+
+    def multilinear(self) -> Energy:
+        """This energy with every square-extension group term in its multilinear form: the same on every discrete
+        state, and the form whose fields are single-flip fields."""
+        if not any(isinstance(t, GroupSquareTerm) and t.extension == "square" for t in self.terms):
+            return self
+        terms = tuple(replace(t, extension="multilinear") if isinstance(t, GroupSquareTerm) else t
+                      for t in self.terms)
+        return replace(self, terms=terms)
 
     # ---- conversion ---------------------------------------------------------------------------------------------
     def to_vartype(self, vartype: Vartype | str) -> Energy:

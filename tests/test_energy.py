@@ -397,3 +397,30 @@ def test_a_sample_set_refuses_a_fractional_work_count_and_says_when_it_has_no_be
     assert SampleSet.from_states(energy, np.zeros((1, 2), np.int8), work=np.int64(3)).work == 3
     with pytest.raises(ParameterError, match="no reads"):
         _ = SampleSet.from_states(energy, np.zeros((0, 2), np.int8)).best  # numpy: "argmin of an empty sequence"
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), spin=st.booleans())
+def test_flip_deltas_are_single_flip_changes_with_a_square_extension_group_term(seed, spin):
+    """The square extension's fields keep a self-coupling that only graded units feel: flip_deltas and synchronous
+    Hopfield updates used them on discrete states (a global minimum was left for a 2-cycle on the TSP energy)."""
+    rng = np.random.default_rng(seed)
+    n = 6
+    groups = rng.integers(-1, 2, n)
+    energy = Energy(Vartype.BINARY, (
+        QuadraticTerm.build("objective", (lambda w: w + w.T)(np.triu(rng.normal(size=(n, n)), 1)), rng.normal(size=n)),
+        GroupSquareTerm.build("total", groups, rng.integers(0, 3, 2).astype(float), scale=rng.uniform(0.5, 2),
+                              extension="square")))
+    energy = energy.to_spin() if spin else energy
+    state = rng.integers(0, 2, n) * (2 if spin else 1) - (1 if spin else 0)
+    flipped = [np.where(np.arange(n) == i, -state if spin else 1 - state, state) for i in range(n)]
+    expected = [energy.energy(f) - energy.energy(state) for f in flipped]
+    np.testing.assert_allclose(energy.flip_deltas(state), expected, atol=1e-9)
+
+
+def test_synchronous_hopfield_stays_at_a_minimum_of_an_energy_with_a_square_extension_term():
+    e = Energy(Vartype.BINARY, (QuadraticTerm.build("objective", np.zeros((3, 3)), [0.0, 0.5, 0.0]),
+                                GroupSquareTerm.build("total", [0, 0, 0], [1.0], extension="square")))
+    hopfield = hopsolve.build_registry().backend("hopfield")
+    samples = hopfield.solve(e, {"mode": "sync"}, seed=1, initial_states=[[1, 0, 0]])
+    assert samples.states[0].tolist() == [1, 0, 0] and samples.per_read["outcome"] == ["fixed_point"]

@@ -233,7 +233,7 @@ class HopfieldBackend(Backend):
     @staticmethod
     def _run_sync(energy: Energy, params: HopfieldParams, spins: np.ndarray, progress: _Progress):
         """All units at once, sweep by sweep in numpy; Ctrl-C stops after the sweep it interrupts."""
-        spin_energy = energy.to_spin()
+        spin_energy = energy.to_spin().multilinear()  # discrete states feel the single-flip fields
         reads = len(spins)
         previous = np.zeros_like(spins)
         sweeps = np.zeros(reads, dtype=np.int64)
@@ -361,6 +361,6 @@ def _zero_target(spins: np.ndarray, params: HopfieldParams) -> np.ndarray:
 
 def _is_fixed(energy: Energy, spins: np.ndarray, params: HopfieldParams) -> bool:
     """True when no unit would change: the read stopped at a fixed point on its last allowed sweep."""
-    fields = energy.to_spin().fields(spins.astype(float))[0]
+    fields = energy.to_spin().discrete_fields(spins.astype(float))[0]
     target = np.where(fields > 0, 1, np.where(fields < 0, -1, _zero_target(spins, params)))
     return bool(np.array_equal(target, spins))
