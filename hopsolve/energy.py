@@ -243,8 +243,14 @@ def _symmetric_zero_diagonal(matrix: Any, n: int) -> sp.csr_matrix:
         raise ParameterError(f"quadratic part must be {n}×{n}, got {mat.shape}")
     if mat.diagonal().any():
         raise ParameterError("quadratic part must have a zero diagonal (put self-couplings in the linear part)")
-    if mat.nnz and (abs(mat - mat.T) > 1e-9 * (1.0 + abs(mat).max())).nnz:
-        raise ParameterError("quadratic part must be symmetric")
+    if mat.nnz:
+        difference = abs(mat - mat.T)
+        difference.eliminate_zeros()
+        if difference.nnz:  # each pair against its own magnitude: against the matrix's largest entry, W[1,2] = 1
+            scale = abs(mat).maximum(abs(mat.T))  # beside W[2,1] = 0 passed where another entry was 1e9
+            if ((difference - 1e-9 * scale) > 1e-9).nnz:
+                raise ParameterError("quadratic part must be symmetric")
+            mat = ((mat + mat.T) * 0.5).tocsr()  # what rounding left: both triangles the same, as every form reads one
     mat.eliminate_zeros()
     mat.sort_indices()
     return mat
@@ -1072,6 +1078,13 @@ class Energy:
         object.__setattr__(self, "weights", weights)
         if self.labels is not None and len(self.labels) != self.num_variables:
             raise ParameterError(f"{len(self.labels)} labels for {self.num_variables} variables")
+        if self.labels is not None:
+            try:
+                distinct = len(set(self.labels)) == len(self.labels)
+            except TypeError:  # an unhashable label could name no dimod variable
+                raise ParameterError("every label must be hashable (a number, a string, a tuple)") from None
+            if not distinct:  # to_dimod merged two units named alike into one variable, and the energy changed
+                raise ParameterError("two variables share a label; labels must be distinct")
         if self.groups is not None and len(self.groups.members) and self.groups.members.max() >= self.num_variables:
             raise ParameterError(f"one-hot groups name unit {self.groups.members.max()} of {self.num_variables}")
 
@@ -1292,7 +1305,11 @@ class Energy:
         quadratic = {(name[i], name[j]): -float(v) for i, j, v in zip(upper.row, upper.col, upper.data)}
         linear = {name[i]: -float(b[i]) for i in range(self.num_variables)}
         vartype = dimod.SPIN if self.vartype is Vartype.SPIN else dimod.BINARY
-        return dimod.BinaryQuadraticModel(linear, quadratic, c, vartype)
+        bqm = dimod.BinaryQuadraticModel(vartype)
+        bqm.add_variables_from(linear)  # first, in unit order: built from (linear, quadratic) dimod put the coupled
+        bqm.add_quadratic_from(quadratic)  # variables first, and from_dimod(to_dimod()) reordered the units
+        bqm.offset = c
+        return bqm
 
     @classmethod
     def from_dimod(cls, bqm: Any) -> Energy:

@@ -424,3 +424,13 @@ def test_synchronous_hopfield_stays_at_a_minimum_of_an_energy_with_a_square_exte
     hopfield = hopsolve.build_registry().backend("hopfield")
     samples = hopfield.solve(e, {"mode": "sync"}, seed=1, initial_states=[[1, 0, 0]])
     assert samples.states[0].tolist() == [1, 0, 0] and samples.per_read["outcome"] == ["fixed_point"]
+
+
+def test_symmetry_is_judged_pair_by_pair_and_what_rounding_leaves_is_symmetrised():
+    """The tolerance was relative to the matrix's largest entry: W[1,2] = 1 beside W[2,1] = 0 was stored as it was
+    where another entry was 1e9, and the energy's forms, each reading one triangle, disagreed by 1."""
+    with pytest.raises(ParameterError, match="must be symmetric"):
+        Energy.from_hopfield(np.array([[0, 1e9, 0], [1e9, 0, 1.0], [0, 0, 0]]), [0, 0, 0.4], 0.0, "spin")
+    rounded = Energy.from_hopfield(np.array([[0, 1.0, 2.0], [1.0 + 1e-12, 0, 3.0], [2.0, 3.0, 0]]))
+    coupling = rounded.terms[0].coupling.toarray()
+    assert (coupling == coupling.T).all()
