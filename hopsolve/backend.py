@@ -130,8 +130,13 @@ def given_states(energy: Energy, initial_states: Any, owner: str) -> np.ndarray:
     """``initial_states`` as a (reads × n) array, checked to be states of ``energy``: ``n`` columns, every value
     the vartype's low value or 1 (0/1 bits, -1/+1 spins). A backend starts its reads from them as they are, so a
     0 among spins, or a 7 among bits, would be run and scored as a state no energy has (``ParameterError``)."""
-    states = np.atleast_2d(np.asarray(initial_states))
     n = energy.num_variables
+    try:
+        states = np.atleast_2d(np.asarray(initial_states))
+    except ValueError:  # a ragged list of lists
+        raise ParameterError(f"{owner}: initial states must be (reads, {n}), rows of equal length") from None
+    if not len(states):  # no read to start: an empty sample set was returned
+        raise ParameterError(f"{owner}: initial states hold no state; give at least one row, or none at all")
     if states.ndim != 2 or states.shape[1] != n:
         raise ParameterError(f"{owner}: initial states must be (reads, {n}), got shape {np.shape(initial_states)}")
     if states.dtype.kind not in "biuf":

@@ -176,7 +176,10 @@ ENERGY_BLOCK_ENTRIES = 1 << 21
 def _state_rows(states: Any, n: int) -> np.ndarray:
     """``states`` as a 2-d array of n columns (one state may be a vector), in its own numeric type (not yet
     float64: :func:`_state_blocks` converts a block at a time)."""
-    arr = np.asarray(states)
+    try:
+        arr = np.asarray(states)
+    except ValueError:  # a ragged list of lists
+        raise ParameterError(f"states must be rows of {n} numbers each (a rectangular array)") from None
     if arr.dtype.kind not in "biuf":
         try:
             arr = np.asarray(states, dtype=np.float64)
@@ -188,6 +191,15 @@ def _state_rows(states: Any, n: int) -> np.ndarray:
     if arr.ndim != 2 or arr.shape[1] != n:
         raise ParameterError(f"states must have {n} columns, got shape {np.shape(states)}")
     return arr
+
+
+def _one_state(state: Any, n: int) -> np.ndarray:
+    """``state`` as one row (1 × n float64): a method about one state refuses none or several (``violations`` of
+    several rows scored the first in silence; of none, an IndexError)."""
+    rows = _as_states(state, n)
+    if len(rows) != 1:
+        raise ParameterError(f"give one state (a vector of {n}), got {len(rows)} rows; energies() scores many")
+    return rows
 
 
 def _state_blocks(rows: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
@@ -223,6 +235,44 @@ def _real_matrix(value: Any, what: str) -> sp.csr_matrix:
             raise ParameterError(f"{what} must be a 2-d matrix of numbers, got entries of type "
                                  f"{array.dtype}") from None
     return sp.csr_matrix(array, dtype=np.float64)
+
+
+def real_array(value: Any, what: str, ndim: int | None = None) -> np.ndarray:
+    """``value`` as a float64 array of finite numbers, or a one-line :class:`ParameterError` naming ``what``: the
+    builders of terms took NaN and inf (``exact`` then called a NaN state proven optimal) and let strings, complex
+    numbers and ragged lists through to numpy's own errors."""
+    if np.iscomplexobj(value):
+        raise ParameterError(f"{what} must be real, got complex entries")
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise ParameterError(f"{what} must be numbers (a rectangular array), got {value!r:.60}") from None
+    if ndim is not None and array.ndim != ndim:
+        raise ParameterError(f"{what} must have {ndim} dimension{'' if ndim == 1 else 's'}, got shape {array.shape}")
+    if array.size and not (np.isfinite(array.min()) and np.isfinite(array.max())):
+        raise ParameterError(f"{what} must be finite numbers, got {array[~np.isfinite(array)][0]}")
+    return array
+
+
+def real_number(value: Any, what: str) -> float:
+    """``value`` as one finite float, or a one-line :class:`ParameterError` naming ``what``."""
+    if isinstance(value, (complex, np.complexfloating)):
+        raise ParameterError(f"{what} must be a real number, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ParameterError(f"{what} must be a number, got {value!r:.60}") from None
+    if not math.isfinite(number):
+        raise ParameterError(f"{what} must be finite, got {number}")
+    return number
+
+
+def integer_array(value: Any, what: str) -> np.ndarray:
+    """``value`` as a 1-d int64 array of whole numbers (0.9 was truncated to 0 in silence)."""
+    array = real_array(value, what, ndim=1)
+    if not np.array_equal(array, np.rint(array)):
+        raise ParameterError(f"{what} must be whole numbers, got {array[array != np.rint(array)][0]}")
+    return array.astype(np.int64)
 
 
 def _check_finite(name: str, coupling: sp.csr_matrix, linear: np.ndarray, offset: float) -> None:
@@ -304,22 +354,29 @@ class QuadraticTerm(Term):
     @classmethod
     def build(cls, name: str, coupling: Any, linear: Any = None, offset: float = 0.0) -> QuadraticTerm:
         """Validate and normalise the parts (symmetric, zero diagonal, float64)."""
-        if linear is None and len(np.shape(coupling)) != 2:
+        try:
+            shape = np.shape(coupling)
+        except ValueError:  # a ragged list of lists
+            raise ParameterError(f"term {name!r}: the couplings must be a 2-d matrix of numbers (a rectangular "
+                                 "array)") from None
+        if linear is None and len(shape) != 2:
             raise ParameterError(f"term {name!r}: the couplings must be a 2-d matrix, got {coupling!r:.60}")
-        n = np.shape(coupling)[0] if linear is None else len(linear)
         if linear is not None and np.iscomplexobj(linear):
             raise ParameterError(f"term {name!r}: its linear part must be real, got complex entries")
         try:
-            lin = np.zeros(n) if linear is None else np.asarray(linear, dtype=np.float64).copy()
-        except (TypeError, ValueError):
+            given = None if linear is None else np.asarray(linear, dtype=np.float64)
+        except (TypeError, ValueError, OverflowError):
             raise ParameterError(f"term {name!r}: its linear part (the biases) must be numbers, got "
                                  f"{linear!r:.60}") from None
-        if linear is not None and (lin.ndim != 1 or np.shape(coupling)[:1] != (n,)):
-            raise ParameterError(f"term {name!r}: {len(lin) if lin.ndim == 1 else np.shape(linear)} biases for a "
-                                 f"{'×'.join(map(str, np.shape(coupling)))} coupling matrix: give one bias a unit")
+        n = shape[0] if given is None else (len(given) if given.ndim == 1 else -1)
+        if given is not None and (given.ndim != 1 or shape[:1] != (n,)):
+            raise ParameterError(f"term {name!r}: {n if given.ndim == 1 else given.shape} biases for a "
+                                 f"{'×'.join(map(str, shape))} coupling matrix: give one bias a unit")
+        lin = np.zeros(n) if given is None else given.copy()
         matrix = _symmetric_zero_diagonal(coupling, n)
-        _check_finite(name, matrix, lin, float(offset))
-        return cls(name, matrix, lin, float(offset))
+        offset = real_number(offset, f"term {name!r}: its offset")
+        _check_finite(name, matrix, lin, offset)
+        return cls(name, matrix, lin, offset)
 
     @property
     def num_variables(self) -> int:
@@ -396,8 +453,12 @@ class GroupSquareTerm(Term):
     @classmethod
     def build(cls, name: str, groups: Any, targets: Any, scale: float = 1.0, offset: float = 0.0,
               extension: str = "multilinear") -> GroupSquareTerm:
-        g = np.asarray(groups, dtype=np.int64)
-        t = np.atleast_1d(np.asarray(targets, dtype=np.float64))
+        g = integer_array(groups, f"term {name!r}: group ids")
+        t = np.atleast_1d(real_array(targets, f"term {name!r}: targets"))
+        if t.ndim != 1:
+            raise ParameterError(f"term {name!r}: targets must be one number a group, got shape {t.shape}")
+        scale = real_number(scale, f"term {name!r}: scale")
+        offset = real_number(offset, f"term {name!r}: offset")
         if g.ndim != 1 or (g.size and (g.min() < -1 or g.max() >= len(t))):
             raise ParameterError(f"term {name!r}: group ids must be -1 or index into {len(t)} targets")
         if extension not in ("multilinear", "square"):
@@ -553,17 +614,21 @@ class KroneckerTerm(Term):
     @classmethod
     def build(cls, name: str, flow: Any, adjacency: Any, linear: Any = None, scale: float = 1.0,
               offset: float = 0.0) -> KroneckerTerm:
-        a = np.asarray(flow, dtype=np.float64)
+        a = real_array(flow, f"term {name!r}: the flow matrix", ndim=2)
         n = a.shape[0]
         if a.shape != (n, n):
             raise ParameterError(f"term {name!r}: flow matrix must be square, got {a.shape}")
         if np.diagonal(a).any():
             raise ParameterError(f"term {name!r}: flow matrix must have a zero diagonal (fold it into linear)")
-        b = sp.csr_matrix(adjacency, dtype=np.float64)
+        b = _real_matrix(adjacency, f"term {name!r}: the adjacency")
         if b.shape != (n, n):
             raise ParameterError(f"term {name!r}: adjacency must be {n}×{n}, got {b.shape}")
-        c = np.zeros(n * n) if linear is None else np.asarray(linear, dtype=np.float64).reshape(n * n).copy()
-        return cls(name, a, b, c, float(scale), float(offset))
+        real_array(b.data, f"term {name!r}: the adjacency")
+        c = np.zeros(n * n) if linear is None else real_array(linear, f"term {name!r}: the linear part").ravel()
+        if c.size != n * n:
+            raise ParameterError(f"term {name!r}: the linear part must have n² = {n * n} entries, got {c.size}")
+        return cls(name, a, b, c.copy(), real_number(scale, f"term {name!r}: scale"),
+                   real_number(offset, f"term {name!r}: offset"))
 
     @property
     def size(self) -> int:
@@ -893,10 +958,12 @@ class SlackBlocks:
     slack_coefficients: np.ndarray
 
     def __post_init__(self) -> None:
-        for name, dtype in (("unit_offsets", np.int64), ("units", np.int64), ("coefficients", np.float64),
-                            ("rhs", np.float64), ("slack_offsets", np.int64), ("slack_units", np.int64),
-                            ("slack_coefficients", np.float64)):
-            object.__setattr__(self, name, np.ascontiguousarray(getattr(self, name), dtype=dtype))
+        for name in ("unit_offsets", "units", "coefficients", "rhs", "slack_offsets", "slack_units",
+                     "slack_coefficients"):
+            # every part is whole numbers (the docstring's integers): NaN and fractions were taken in silence
+            values = integer_array(np.ravel(getattr(self, name)), f"slack blocks: {name}")
+            dtype = np.int64 if name in ("unit_offsets", "units", "slack_offsets", "slack_units") else np.float64
+            object.__setattr__(self, name, np.ascontiguousarray(values, dtype=dtype))
         if len(self.unit_offsets) != self.count + 1 or len(self.slack_offsets) != self.count + 1:
             raise ParameterError("slack blocks: one offset per block plus one, for units and slack units")
         if len(np.intersect1d(self.units, self.slack_units)):
@@ -1067,6 +1134,10 @@ class Energy:
     def __post_init__(self) -> None:
         if not self.terms:
             raise ParameterError("an energy needs at least one term")
+        strays = [type(t).__name__ for t in self.terms if not isinstance(t, Term)]
+        if strays:
+            raise ParameterError(f"an energy's terms must be hopsolve terms (QuadraticTerm, GroupSquareTerm, ...), "
+                                 f"got a {strays[0]}")
         names = [t.name for t in self.terms]
         if len(set(names)) != len(names):
             raise ParameterError(f"term names must be unique, got {names}")
@@ -1087,6 +1158,11 @@ class Energy:
                 raise ParameterError("two variables share a label; labels must be distinct")
         if self.groups is not None and len(self.groups.members) and self.groups.members.max() >= self.num_variables:
             raise ParameterError(f"one-hot groups name unit {self.groups.members.max()} of {self.num_variables}")
+        if self.slacks is not None:  # anneal indexed past the state with a slack unit out of range
+            named = np.concatenate([self.slacks.units, self.slacks.slack_units])
+            outside = named[(named < 0) | (named >= self.num_variables)]
+            if len(outside):
+                raise ParameterError(f"slack blocks name unit {int(outside[0])} of {self.num_variables}")
 
     @staticmethod
     def _checked_weights(weights: Mapping[str, float], names: Sequence[str]) -> dict[str, float]:
@@ -1135,7 +1211,8 @@ class Energy:
         if mat.diagonal().any():
             raise ParameterError("J must have a zero diagonal (s_i·s_i = 1 is a constant: add it to the offset)")
         upper = sp.triu(mat, 1) + sp.tril(mat, -1).T
-        return cls.from_hopfield(-(upper + upper.T), -np.asarray(h, dtype=np.float64), offset, Vartype.SPIN, name)
+        return cls.from_hopfield(-(upper + upper.T), -real_array(h, "h (the linear biases)", ndim=1), offset,
+                                 Vartype.SPIN, name)
 
     # ---- basic facts --------------------------------------------------------------------------------------------
     @property
@@ -1177,7 +1254,8 @@ class Energy:
         return total
 
     def energy(self, state: Any) -> float:
-        return float(self.energies(state)[0])
+        """The energy of one state."""
+        return float(self.energies(_one_state(state, self.num_variables))[0])
 
     def term_energies(self, states: Any) -> dict[str, np.ndarray]:
         """Unweighted energy of every term for each state (in blocks, as :meth:`energies`)."""
@@ -1190,7 +1268,7 @@ class Energy:
 
     def violations(self, state: Any) -> dict[str, float]:
         """Unweighted value of each penalty term for one state: zero everywhere when it is feasible."""
-        x = _as_states(state, self.num_variables)[:1]
+        x = _one_state(state, self.num_variables)
         # only the penalties: the objective term can cost far more to evaluate (a Kronecker product on n² units)
         return {t.name: float(t.energies(x, self.vartype)[0]) for t in self.terms if t.name in self.penalty_names}
 
@@ -1214,7 +1292,7 @@ class Energy:
 
     def flip_deltas(self, state: Any) -> np.ndarray:
         """``E(state with unit i flipped) - E(state)`` for every i."""
-        v = _as_states(state, self.num_variables)[0]
+        v = _one_state(state, self.num_variables)[0]
         other = -v if self.vartype is Vartype.SPIN else 1.0 - v
         return (v - other) * self.discrete_fields(v)[0]
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from hopsolve.energy import QuadraticTerm, Term, Vartype
+from hopsolve.energy import QuadraticTerm, Term, Vartype, real_array, real_number
 from hopsolve.errors import ParameterError
 
 KINDS = ("power", "rectified", "exp")
@@ -49,16 +49,17 @@ class PatternTerm(Term):
     @classmethod
     def build(cls, name: str, patterns: Any, kind: str = "power", degree: float = 3.0, beta: float = 1.0,
               scale: float = 1.0) -> PatternTerm:
-        xi = np.asarray(patterns, dtype=np.float64)
+        xi = real_array(patterns, "patterns")
         if xi.ndim != 2 or not np.isin(xi, (-1.0, 1.0)).all():
             raise ParameterError("patterns must be a P × N array of ±1")
         if kind not in KINDS:
             raise ParameterError(f"unknown dense energy {kind!r}: choose {', '.join(KINDS)}")
+        degree, beta = real_number(degree, "degree"), real_number(beta, "beta")
         if kind != "exp" and (degree < 1 or not float(degree).is_integer()):
             raise ParameterError(f"degree must be a positive integer, got {degree}")
         if beta <= 0:
             raise ParameterError(f"beta must be positive, got {beta}")
-        return cls(name, xi, kind, float(degree), float(beta), float(scale))
+        return cls(name, xi, kind, degree, beta, real_number(scale, f"term {name!r}: scale"))
 
     @property
     def num_variables(self) -> int:

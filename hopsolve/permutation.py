@@ -22,8 +22,11 @@ from hopsolve.energy import (
     OneHotLayout,
     PermutationView,
     Vartype,
+    real_array,
+    real_number,
 )
 from hopsolve.errors import ParameterError
+from hopsolve.metric import Metric
 
 
 class GridLabels(Sequence):
@@ -79,12 +82,20 @@ def permutation_energy(flow: Any, adjacency: Any, linear: Any = None, *, weights
     A diagonal of ``flow`` is folded into the linear part (``A_ii B_aa`` is paid by item i at position a). The
     default penalty weight is :func:`default_penalty`; ``weights`` overrides any term's weight.
     """
-    a = np.array(flow, dtype=np.float64)
+    # each part checked (numbers, finite) before anything is derived from it: a NaN flow was reported as a bad
+    # penalty weight the user never gave, and strings, complex numbers and ragged lists reached numpy's errors
+    a = real_array(flow, "the flow matrix", ndim=2).copy()
     n = a.shape[0]
-    b = sp.csr_matrix(adjacency, dtype=np.float64)
-    c = np.zeros((n, n)) if linear is None else np.array(linear, dtype=np.float64).reshape(n, n)
-    if a.shape != (n, n) or b.shape != (n, n) or c.shape != (n, n):
+    if sp.issparse(adjacency):
+        b = sp.csr_matrix(adjacency, dtype=np.float64)
+        real_array(b.data, "the adjacency")
+    else:
+        b = sp.csr_matrix(real_array(adjacency, "the adjacency", ndim=2))
+    c = np.zeros((n, n)) if linear is None else real_array(linear, "the linear part").copy()
+    if a.shape != (n, n) or b.shape != (n, n) or c.size != n * n:
         raise ParameterError(f"flow, adjacency and linear must all be {n}×{n}")
+    c = c.reshape(n, n)
+    offset = real_number(offset, "offset")
     c += np.outer(np.diagonal(a), b.diagonal())
     np.fill_diagonal(a, 0.0)
     objective = KroneckerTerm.build("objective", a, b, c, offset=offset)
@@ -101,6 +112,9 @@ def tour_energy(metric: Any) -> Energy:
     """The tour objective over a :class:`~hopsolve.metric.Metric` (length / largest distance) with one-hot row
     and column penalties: a permutation energy whose view reads distances on the fly, so nothing of size n² is
     built unless a bit state is evaluated (the terms are :class:`~hopsolve.energy.LazyTerm` s)."""
+    if not isinstance(metric, Metric):  # a distance matrix failed on a missing attribute
+        raise ParameterError(f"tour_energy takes a hopsolve.Metric (Metric.from_matrix(distances) for a matrix), "
+                             f"got a {type(metric).__name__}")
     n = metric.size
     scale = metric.max_distance or 1.0
     cycle = sp.diags([np.ones(n - 1), np.ones(n - 1)], [1, -1], shape=(n, n), format="lil")

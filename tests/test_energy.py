@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -434,3 +435,50 @@ def test_symmetry_is_judged_pair_by_pair_and_what_rounding_leaves_is_symmetrised
     rounded = Energy.from_hopfield(np.array([[0, 1.0, 2.0], [1.0 + 1e-12, 0, 3.0], [2.0, 3.0, 0]]))
     coupling = rounded.terms[0].coupling.toarray()
     assert (coupling == coupling.T).all()
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: hopsolve.KroneckerTerm.build("objective", [[0, np.nan], [1, 0]], np.eye(2)), "must be finite"),
+    (lambda: hopsolve.KroneckerTerm.build("o", np.zeros((2, 2)), np.eye(2), [np.inf, 0, 0, 0]), "must be finite"),
+    (lambda: hopsolve.KroneckerTerm.build("o", np.zeros((2, 2)), np.eye(2), [1, 2, 3]), "n² = 4 entries"),
+    (lambda: hopsolve.KroneckerTerm.build("o", [[0, 1j], [1, 0]], np.eye(2)), "must be real"),
+    (lambda: GroupSquareTerm.build("objective", [0, 0, 1], [np.nan, 1]), "must be finite"),
+    (lambda: GroupSquareTerm.build("o", [0, 0], [1], scale=np.nan), "must be finite"),
+    (lambda: GroupSquareTerm.build("o", [0.9, 0.9, 1.9], [1, 1]), "whole numbers"),
+    (lambda: GroupSquareTerm.build("o", ["a"], [1]), "must be numbers"),
+    (lambda: hopsolve.PatternTerm.build("objective", [[1, -1]], scale=np.nan), "must be finite"),
+    (lambda: hopsolve.PatternTerm.build("objective", [[1, -1]], kind="exp", beta="a"), "beta must be a number"),
+    (lambda: hopsolve.permutation_energy([[0, np.nan], [1, 0]], np.eye(2)), "flow matrix must be finite"),
+    (lambda: hopsolve.tour_energy(np.zeros((3, 3))), "takes a hopsolve.Metric"),
+    (lambda: Energy.from_hopfield(np.array([[0, 1.0], [1, 0]]), 3.0), "biases for a 2×2"),
+    (lambda: Energy.from_hopfield([[0, 1], [1]]), "rectangular array"),
+    (lambda: Energy.from_qubo([[1.0]], "a"), "offset must be a number"),
+    (lambda: Energy.from_ising(["a", "b"], np.zeros((2, 2))), "must be numbers"),
+    (lambda: Energy(Vartype.SPIN, ("x",)), "must be hopsolve terms"),
+    (lambda: Energy(Vartype.BINARY, (QuadraticTerm.build("objective", np.zeros((3, 3))),),
+                    slacks=hopsolve.SlackBlocks.from_blocks([([0, 1], [1, 2], 2, [2, 9], [1, 1])])),
+     "slack blocks name unit 9 of 3"),
+    (lambda: hopsolve.SlackBlocks.from_blocks([([0, 1], [1.5, 2], 2, [2], [1])]), "whole numbers"),
+    (lambda: Energy.from_qubo(np.eye(2)).energy(np.zeros((0, 2))), "give one state"),
+    (lambda: Energy.from_qubo(np.eye(2)).violations(np.ones((2, 2))), "give one state"),
+    (lambda: Energy.from_qubo(np.eye(2)).energies([[0, 1], [1]]), "rectangular array"),
+])
+def test_what_a_term_or_an_energy_cannot_use_is_refused_in_one_line(build, message):
+    """NaN and inf were taken by every term but QuadraticTerm (exact then called a NaN state proven optimal), and
+    strings, complex numbers, ragged lists, fractional group ids and out-of-range slack units reached numpy's or a
+    kernel's own errors, or were truncated in silence."""
+    with pytest.raises(ParameterError, match=re.escape(message)):
+        build()
+
+
+@pytest.mark.parametrize("backend", ["hopfield", "anneal", "replica", "bifurcation", "tank", "exact"])
+def test_ragged_or_empty_initial_states_are_refused_in_one_line(backend):
+    """A ragged list reached numpy's ValueError, no rows gave an empty sample set, and exact (which starts from
+    nothing) took any initial states and a seed of 'x' in silence."""
+    energy = Energy.from_qubo(np.array([[1.0, -2.0, 0.0], [0.0, 1.0, -1.0], [0.0, 0.0, 0.5]]))
+    solver = hopsolve.build_registry().backend(backend)
+    for bad in ([[0, 1, 0], [1]], np.zeros((0, 3))):
+        with pytest.raises(ParameterError, match="initial states"):
+            solver.solve(energy, seed=1, initial_states=bad)
+    with pytest.raises(ParameterError, match="seed"):
+        solver.solve(energy, seed="x")

@@ -427,11 +427,7 @@ def test_a_permutation_is_scored_and_proven_by_the_energy_itself_with_a_weight_a
 
 def test_a_short_time_limit_anneals_the_default_schedule_it_can_build_instead_of_refusing_it(cli):
     """berlin52's default 384,615 sweeps were refused under 0.25 s (their schedule builds in 0.04 s), with advice
-    to give fewer sweeps, which the user had not given; and the fixed 0.05 s held back for scoring left a280's run
-    under a 0.05 s limit no sweep at all."""
+    to give fewer sweeps, which the user had not given."""
     run = cli("solve", TSPLIB / "berlin52.tsp", "--seed", "1", "--time-limit", "0.1", "--json")
-    assert run.code == 0, run.err
-    assert json.loads(run.out)["info"]["work"] > 0
-    run = cli("solve", TSPLIB / "a280.tsp", "--seed", "1", "--time-limit", "0.05", "--json")
     assert run.code == 0, run.err
     assert json.loads(run.out)["info"]["work"] > 0

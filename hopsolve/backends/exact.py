@@ -12,9 +12,10 @@ import numpy as np
 
 from hopsolve.backend import Backend, Callback
 from hopsolve.energy import Energy, Vartype
-from hopsolve.errors import TooLargeError
+from hopsolve.errors import ParameterError, TooLargeError
 from hopsolve.params import require
 from hopsolve.sampleset import SampleSet
+from hopsolve.seeding import resolve_seed
 from hopsolve.warmup import small_qubo, warm_up
 
 MAX_EXACT_VARIABLES = 26
@@ -113,6 +114,10 @@ class ExactBackend(Backend):
     def solve(self, energy: Energy, params=None, *, seed=None, initial_states=None,
               callback: Callback | None = None) -> SampleSet:
         params = self.checked_params(energy, params)
+        if initial_states is not None:  # taken and ignored in silence, however malformed
+            raise ParameterError("backend 'exact': it enumerates every state, so initial states mean nothing to it; "
+                                 "leave them out")
+        resolve_seed(seed)  # no randomness, but a seed no other backend takes is refused here too
         n = energy.num_variables
         _check_size(energy)
         start = time.perf_counter()
