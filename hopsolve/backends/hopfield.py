@@ -78,7 +78,9 @@ def _check_run_size(energy: Energy, params: HopfieldParams, reads: int) -> None:
 
 
 class HopfieldBackend(Backend):
-    """``s_i ← sign(Σ_j W_ij s_j + b_i)`` until nothing changes; every asynchronous read is a local minimum."""
+    """``s_i ← sign(Σ_j W_ij s_j + b_i)`` until nothing changes; every asynchronous read is a local minimum of its
+    moves (single flips; with one-hot groups and ``units=auto``, a group's winner moving, so a single flip may still
+    lower the energy: ``units=single`` gives single-flip minima)."""
 
     name = "hopfield"
     description = "deterministic Hopfield sign updates (async random/fixed order, or sync with 2-cycle check)"
