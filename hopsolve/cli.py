@@ -392,7 +392,7 @@ def _add_solve(sub: Any) -> None:
 def _add_bench(sub: Any) -> None:
     p = sub.add_parser("bench", help="run a grid of instances × solvers × seeds, appending results to JSONL")
     p.add_argument("--config", type=_file_name, help="a TOML suite (see benchmarks/suites/); --seeds, --time-limit, "
-                   "--problem, --option and --weight override its values")
+                   "--problem, --option and --weight override its values (options and weights key by key)")
     p.add_argument("--instances", nargs="+", type=_file_name, metavar="PATH", help="instance files or folders")
     p.add_argument("--problem", help="problem plugin (default: inferred from each file's suffix)")
     p.add_argument("--solvers", help="comma-separated backends/baselines (backend:NAME or baseline:NAME if both)")

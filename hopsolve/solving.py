@@ -37,6 +37,7 @@ DECODE_RESERVE_S = 0.05  # held back from the backend's share of a time limit fo
 DECODE_RESERVE_SHARE = 0.1  # or this share of the limit where that is less (0.05 s of a 0.05 s limit left the
 # backend its 5% minimum: a280 ran 0 sweeps, berlin52 under 0.25 s was refused)
 MIN_BACKEND_SHARE = 0.05  # the backend always gets at least this fraction of the limit
+MIN_BACKEND_S = 0.005  # and a limit that leaves it less than this is refused: fixed costs alone overrun it
 SOLVE_BLAS_THREADS = 1
 """BLAS threads while a backend solves and its reads are decoded. The compiled kernels use the cores; the BLAS
 products beside them (energies of the reads, a permutation energy's fields, the radius's Lanczos steps) are small,
@@ -87,6 +88,16 @@ def _solver_values(params_cls: type, owner: str, values: Mapping[str, Any] | Non
 BEATEN_REFERENCE_NOTE = ("the answer beats the reference {reference:.12g} (gap {gap:.2%}), the optimum or best-known "
                          "value of an instance of this name and size: this file is probably not that instance (an "
                          "edited copy its fingerprint could not tell apart), or the value is not optimal")
+
+
+def _where_the_limit_went(time_limit: float, spent: float, decoding: float, reads: int, reserve: float) -> str:
+    """What took a time limit's share from the backend, in words (two significant digits: under a tiny limit
+    ".1f" printed "took 0.0 s")."""
+    uses = [f"reading and encoding the instance took {spent:.2g} s"] if spent >= 0.1 * time_limit else []
+    if decoding >= 0.1 * time_limit:  # an anytime backend may run fewer reads than its default: the most it takes
+        uses.append(f"decoding up to {reads:,} {'read' if reads == 1 else 'reads'} should take {decoding:.2g} s")
+    uses.append(f"{reserve:.2g} s is held back for scoring the reads")
+    return ", ".join(uses[:-1]) + " and " + uses[-1] if len(uses) > 1 else uses[0]
 
 
 def _add_note(info: dict[str, Any], text: str) -> None:
@@ -151,6 +162,8 @@ def solve_instance(
         raise ParameterError("encoding options (--option) apply to backends, not baselines")
     if baseline and weights:  # a baseline solves the instance, not its energy: a weight would be ignored
         raise ParameterError("penalty weights (--weight) apply to backends' energies, not baselines")
+    if baseline and repair:  # a baseline's answer is a candidate, never an invalid state to mend
+        raise ParameterError("--repair mends a backend's invalid final state; a baseline answers candidates")
     problem: Problem = registry.problem(problem_name)
     if repair and type(problem).repair is Problem.repair:  # it would do nothing, without a word
         raise ParameterError(f"--repair: the {problem_name} problem has no repair (its invalid states stay invalid, "
@@ -221,6 +234,11 @@ def solve_instance(
         left = time_limit - spent - reserve - decoding
         squeezed = left < MIN_BACKEND_SHARE * time_limit
         built = dataclasses.replace(built, time_limit=max(left, MIN_BACKEND_SHARE * time_limit))
+        if built.time_limit < MIN_BACKEND_S:  # a run's fixed costs alone overran it (berlin52 at 0.01 s: 0.013 s)
+            raise TooLargeError(f"the {time_limit:g} s limit leaves the backend {built.time_limit:.2g} s ("
+                                f"{_where_the_limit_went(time_limit, spent, decoding, reads_expected, reserve)}), "
+                                f"less than the {MIN_BACKEND_S:g} s a run needs for its fixed costs; give a longer "
+                                "limit")
     best: Solution | None = None
     best_row = 0
     feasible_reads = 0
@@ -232,14 +250,7 @@ def solve_instance(
         except TooLargeError as refused:  # say where the limit went when reading or decoding squeezed the backend
             if not squeezed or isinstance(refused, MemoryLimitError):
                 raise
-            # two significant digits: under a tiny limit ".1f" printed "took 0.0 s" for what squeezed the backend
-            uses = [f"reading and encoding the instance took {spent:.2g} s"] if spent >= 0.1 * time_limit else []
-            if decoding >= 0.1 * time_limit:
-                # an anytime backend may run fewer reads than its default: this is the most decoding can take
-                uses.append(f"decoding up to {reads_expected:,} {'read' if reads_expected == 1 else 'reads'} "
-                            f"should take {decoding:.2g} s")
-            uses.append(f"{reserve:.2g} s is held back for scoring the reads")
-            said = ", ".join(uses[:-1]) + " and " + uses[-1] if len(uses) > 1 else uses[0]
+            said = _where_the_limit_went(time_limit, spent, decoding, reads_expected, reserve)
             raise TooLargeError(f"{refused} (of the {time_limit:g} s limit, {said}, leaving the backend "
                                 f"{built.time_limit:.2g} s)") from None
         # lowest energy first (stable: the same best as in row order), so that a Ctrl-C while decoding keeps the

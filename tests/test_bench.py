@@ -588,3 +588,20 @@ def test_a_suite_refuses_the_flags_it_would_ignore_and_resolves_its_option_files
     assert run.code == 0, run.err
     records = [json.loads(line) for line in (tmp_path / "m.jsonl").read_text().splitlines()]
     assert len(records) == 3 and all(r["status"] != "error" for r in records)
+
+
+def test_only_file_options_are_made_paths_and_given_options_merge_into_a_suite_s(registry, tmp_path, monkeypatch):
+    """``form=lucas`` beside a file named ``lucas`` was rewritten into a path; ``--option rule=hebb`` replaced a
+    suite's whole options table, dropping its cue without a word."""
+    from hopsolve.bench.grid import build_grid, grid_from_toml
+
+    from .conftest import ROOT
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "lucas").write_text("")
+    grid = build_grid(registry, instances=[str(INSTANCES / "tsplib" / "burma14.tsp")], solvers=[{"name": "anneal"}],
+                      seeds=1, options={"form": "lucas"})
+    assert grid.tasks()[0].options == {"form": "lucas"}
+    suite = grid_from_toml(registry, ROOT / "benchmarks" / "suites" / "memory.toml", {"options": {"rule": "hebb"}})
+    options = suite.tasks()[0].options
+    assert options["rule"] == "hebb" and options["cue"] == str(INSTANCES / "memory" / "cross_near.cue")

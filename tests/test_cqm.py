@@ -4,6 +4,7 @@ optimum a ground state (checked by brute force on random small models)."""
 from __future__ import annotations
 
 import itertools
+import json
 import re
 
 import numpy as np
@@ -317,3 +318,14 @@ def test_a_cqm_solution_is_written_as_json_and_reads_back(cli, tmp_path):
     assert run.code == 0
     assert json.loads(out.read_text()) == json.loads(run.out)["solution"]
     assert cli("solve", INSTANCES / "cqm" / "knapsack12.lp", "--out", tmp_path / "k.txt").code == 2
+
+
+def test_coefficients_near_an_integer_are_scaled_exactly_not_rounded(cli, tmp_path):
+    """A relative tolerance of 1e-9 took 4000000004.4 for the integer 4000000004: CP-SAT proved 'optimal' 0.2 where
+    the optimum is 0 (the all-zero state), as exact enumeration finds."""
+    path = tmp_path / "frac.lp"
+    path.write_text("Minimize\n obj: 4000000004.4 x1 + 4000000004.4 x2 - 8000000008.6 y\nSubject To\n"
+                    " c1: y - x1 <= 0\n c2: y - x2 <= 0\nBinary\n x1 x2 y\nEnd\n")
+    cpsat = json.loads(cli("solve", path, "--baseline", "ortools-cpsat", "--time-limit", "5", "--json").out)
+    exact = json.loads(cli("solve", path, "--backend", "exact", "--json").out)
+    assert exact["objective"] == 0 and cpsat["status"] == "optimal" and cpsat["objective"] == exact["objective"]

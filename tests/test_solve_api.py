@@ -435,3 +435,8 @@ def test_a_short_limit_holds_back_a_share_of_itself_for_scoring_not_a_fixed_0_05
 
     result = hopsolve.solve(np.array([[1.0, -2.0], [0.0, 1.0]]), backend="anneal", seed=1, time_limit=0.05)
     assert result.params["time_limit"] > 0.02, result.params["time_limit"]
+
+
+def test_repair_with_a_baseline_is_refused_not_ignored(cli):
+    run = cli("solve", INSTANCES / "qaplib" / "nug12.dat", "--baseline", "ortools-cpsat", "--repair")
+    assert run.code == 2 and "--repair mends a backend's invalid final state" in run.err

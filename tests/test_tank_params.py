@@ -126,9 +126,15 @@ def test_the_serial_progress_total_is_the_work_expected_not_every_read_at_max_st
     assert updates[-1]["done"] == samples.work
 
 
-def test_the_preset_is_for_tours_only(cli):
-    run = cli("solve", INSTANCES / "qaplib" / "nug12.dat", "--backend", "tank", "--param", "preset=hopfield-tank-1985")
-    assert run.code == 2 and "preset=hopfield-tank-1985 needs a tour energy" in run.err
+def test_notes_name_what_a_schedule_ignores_and_not_what_it_uses():
+    """u0 is mfa's gain where the critical gain is 0 (it was noted as unused); u0_final under serial or mfa and a
+    start under Potts units were ignored without a note."""
+    costs = np.random.default_rng(1).integers(1, 9, (10, 10))
+    energy = AssignmentProblem().encode(AssignmentProblem.from_costs(costs), weights={"column": 0})
+    samples = TankBackend().solve(energy, TankParams(schedule="mfa", u0=0.5, u0_final=0.01, start=0.3, max_steps=50,
+                                                     reads=1), seed=1)
+    note = samples.info["note"]
+    assert "u0_final" in note and "start" in note and "u0," not in note and not note.endswith("u0: that")
 
 
 def test_the_self_coupling_is_switched_off_by_default_on_large_permutations_only():

@@ -15,8 +15,6 @@ import numpy as np
 import scipy.sparse as sp
 
 from hopsolve.backend import (
-    SCHEDULE_BUILD_FLOOR_S,
-    SCHEDULE_BUILD_S_PER_STEP,
     Backend,
     Callback,
     TimedRunParams,
@@ -426,9 +424,8 @@ class AnnealBackend(Backend):
             # the planned sweeps are a start the run stretches or squeezes: one that would not build within the
             # limit starts at what does (berlin52's 384,615 default sweeps were refused under 0.25 s, with
             # advice to give fewer sweeps, which the user had not given)
-            buildable = max(schedule_steps_buildable(params.time_limit),
-                            int(SCHEDULE_BUILD_FLOOR_S / SCHEDULE_BUILD_S_PER_STEP))
-            params = replace(params, sweeps=min(params.sweeps, buildable))
+            # (not the 50,000-step floor a given schedule may always build: 5 ms of a 5 ms limit)
+            params = replace(params, sweeps=min(params.sweeps, schedule_steps_buildable(params.time_limit)))
         longest = max([params.sweeps, *(total for _, total in parse_replan(params.replan, "backend 'anneal'"))])
         check_run_size(reads=reads, units=units, steps=longest, trace=params.trace, time_limit=params.time_limit)
         moves = params.moves
@@ -792,7 +789,9 @@ class AnnealBackend(Backend):
               started: float, updates: int, trace: np.ndarray | None) -> dict[str, Any]:
         elapsed = time.perf_counter() - started
         info: dict[str, Any] = {
-            "derived": {"beta_min": beta_min, "beta_max": beta_max, "moves": moves, "seed": seed},
+            # sweeps: the plan the run started from (a timed run's default cut to what builds in its limit)
+            "derived": {"beta_min": beta_min, "beta_max": beta_max, "moves": moves, "seed": seed,
+                        "sweeps": params.sweeps},
             "sweeps_done": progress.done, "timed_out": progress.timed_out,
             "schedule_compressed": progress.compressed, "schedule_stretched": progress.stretched,
             "interrupted": progress.interrupted, "work": progress.done, "work_unit": "sweeps",

@@ -183,13 +183,14 @@ SELF_COUPLING_OFF_FROM = 150
 items or more: at 200 cities keeping it broke every read (see :attr:`TankParams.self_coupling_off_at`)."""
 
 IGNORED_BY = {
-    "serial": ("u0", "tau", "dt", "integrator", "settle_tolerance", "start"),
-    "mfa": ("u0", "settle_tolerance", "column_weight", "self_coupling", "self_coupling_off_at"),
+    "serial": ("u0", "u0_final", "tau", "dt", "integrator", "settle_tolerance", "start"),
+    "mfa": ("u0_final", "settle_tolerance", "column_weight", "self_coupling", "self_coupling_off_at"),
     "fixed": ("cooling", "saturation", "column_weight", "self_coupling", "self_coupling_off_at"),
 }
 """Parameters each schedule does not use (``serial`` has its own temperature, sweeps and start; ``mfa`` starts at
-the critical gain and runs until saturated; ``fixed`` has no cooling); given with other values than their
-defaults they are noted in ``info['note']``, not taken in silence."""
+the critical gain, ``u0`` only where that is 0, and runs until saturated; ``fixed`` has no cooling); given with
+other values than their defaults they are noted in ``info['note']``, not taken in silence. Potts units ignore
+``start`` too (every group starts uniform)."""
 
 
 def _quadratic_permutation(energy: Energy) -> bool:
@@ -258,7 +259,7 @@ def _check_resolved(energy: Energy, params: TankParams) -> None:
     """Refuse what only the energy and the resolved schedule can tell: a ``start`` outside the outputs' open range
     (it was clipped in silence, and ``start=2`` left every read infeasible), and a ``trace`` that ``serial``
     does not record."""
-    if params.start is not None and params.schedule != "serial":
+    if params.start is not None and params.schedule != "serial" and params.units != "potts":
         low = 0.0 if energy.vartype is Vartype.BINARY else -1.0
         require(low < params.start < 1.0, "backend 'tank'", f"start must lie strictly between {low:g} and 1 (the "
                 f"outputs' range on {energy.vartype.value} units), got {params.start:g}")
@@ -379,9 +380,8 @@ class TankBackend(Backend):
     def resolved(self, energy: Energy, params: TankParams) -> TankParams:
         """``params`` with the preset applied and ``units``/``schedule`` ``auto`` decided for ``energy``."""
         if params.preset == "hopfield-tank-1985":
-            if energy.layout is None or (energy.permutation is not None and not energy.permutation.is_tour):
-                raise ParameterError("backend 'tank': preset=hopfield-tank-1985 needs a tour energy (a TSP's layout; "
-                                     "the article's network is for tours)")
+            if energy.layout is None:
+                raise ParameterError("backend 'tank': preset=hopfield-tank-1985 needs a tour energy (a layout)")
             overridden = [name for name, allowed in PRESET_SETS.items() if getattr(params, name) not in allowed]
             if overridden:  # the preset would replace them without a word, and the record would show them
                 them = "it" if len(overridden) == 1 else "them"
@@ -430,7 +430,8 @@ class TankBackend(Backend):
             if item.name != "time_limit" and getattr(params, item.name) != getattr(given, item.name):
                 samples.derived.setdefault(item.name, getattr(params, item.name))
         defaults = TankParams()
-        ignored = [name for name in IGNORED_BY[params.schedule] if getattr(given, name) != getattr(defaults, name)]
+        unused = IGNORED_BY[params.schedule] + (("start",) if params.units == "potts" else ())
+        ignored = [name for name in dict.fromkeys(unused) if getattr(given, name) != getattr(defaults, name)]
         if ignored:
             samples.info["note"] = (f"schedule={params.schedule} does not use {', '.join(ignored)}: "
                                     f"{'that value has' if len(ignored) == 1 else 'those values have'} no effect")

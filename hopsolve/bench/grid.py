@@ -143,7 +143,8 @@ def _expand_instances(paths: Sequence[str]) -> list[str]:
 
 def build_grid(registry: Registry, *, instances: Sequence[str], solvers: Sequence[Mapping[str, Any]],
                seeds: int | Sequence[int], problem: str | None = None, time_limit: float | None = None,
-               options: Mapping[str, Any] | None = None, weights: Mapping[str, float] | None = None) -> Grid:
+               options: Mapping[str, Any] | None = None, weights: Mapping[str, float] | None = None,
+               option_base: Path | None = None) -> Grid:
     """Validate everything a task will need (files, problems, solvers, parameters) and return the grid. Every
     instance is read once here (Gset's 71 files in about a second), so a malformed one is refused, naming its line,
     before any task runs."""
@@ -193,17 +194,21 @@ def build_grid(registry: Registry, *, instances: Sequence[str], solvers: Sequenc
     if (weights or options) and any(s.kind == "backend" for s in specs):
         _check_weights_and_options(registry, read or dict.fromkeys(paths), problem, dict(weights or {}),
                                    dict(options or {}))
-    return Grid(tuple(paths), tuple(specs), seed_list, problem, time_limit, absolute_file_options(options),
-                dict(weights or {}))
+    file_keys = {key for name in problems for key in registry.problem(name).file_options}
+    return Grid(tuple(paths), tuple(specs), seed_list, problem, time_limit,
+                absolute_file_options(options, file_keys, option_base), dict(weights or {}))
 
 
-def absolute_file_options(options: Mapping[str, Any] | None, base: Path | None = None) -> dict[str, Any]:
-    """``options`` with every string value that names an existing file (relative to the working directory, else
-    to ``base``: a suite's folder) made absolute, as instance paths are, so that a worker started elsewhere reads
-    the same file (memory's ``cue``: a suite run from another folder failed every task)."""
+def absolute_file_options(options: Mapping[str, Any] | None, keys: set[str],
+                          base: Path | None = None) -> dict[str, Any]:
+    """``options`` with the values of ``keys`` (the problems' :attr:`~hopsolve.Problem.file_options`) that name an
+    existing file (relative to the working directory, else to ``base``: a suite's folder) made absolute, as
+    instance paths are, so that a worker started elsewhere reads the same file (memory's ``cue``: a suite run from
+    another folder failed every task). Other options are left as given (``form=lucas`` beside a file named
+    ``lucas`` was rewritten into a path)."""
     resolved = {}
     for key, value in (options or {}).items():
-        if isinstance(value, str) and value:
+        if key in keys and isinstance(value, str) and value:
             given = Path(value)
             for candidate in ([given] if given.is_absolute() else [given, *([base / given] if base else [])]):
                 if candidate.is_file():
@@ -307,7 +312,7 @@ def grid_from_toml(registry: Registry, path: str | Path, overrides: Mapping[str,
     Instance paths, and options that name files, are relative to the working directory or else to the TOML
     file (or absolute); every one is resolved to an absolute path, and the instances are checked before any task
     starts. ``overrides`` (the CLI's ``--seeds``, ``--time-limit``, ``--problem``, ``--option``, ``--weight``)
-    replace the suite's values where given.
+    replace the suite's values where given; options and weights key by key, the suite's others kept.
     """
     path = Path(path)
     try:
@@ -330,9 +335,13 @@ def grid_from_toml(registry: Registry, path: str | Path, overrides: Mapping[str,
     instances = [p if Path(p).is_absolute() or Path(p).exists() else str(base / p) for p in config["instances"]]
     values = {"instances": instances, "solvers": config["solver"], "seeds": config.get("seeds", 1),
               "problem": config.get("problem"), "time_limit": config.get("time_limit"),
-              "options": absolute_file_options(config.get("options"), base) or None,
-              "weights": config.get("weights")}
-    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+              "options": config.get("options"), "weights": config.get("weights"), "option_base": base}
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if key in ("options", "weights"):  # merged key by key: a given --option replaced the suite's whole table
+            value = {**(values.get(key) or {}), **value}
+        values[key] = value
     try:
         return build_grid(registry, **values)
     except UserError as exc:  # what the suite says, refused: the suite named (a [[solver]]'s bad key or parameter)

@@ -8,16 +8,14 @@ from typing import Any
 import numpy as np
 
 from hopsolve import Baseline, BaselineOutcome, CpsatParams, Instance, ParameterError, solve_cpsat
-from hopsolve_cqm.encoding import MAX_SCALE_DIGITS, CqmData
+from hopsolve_cqm.encoding import MAX_SCALE_DIGITS, CqmData, integer_scale
 
 
 def _integer_scale(values: list[float], what: str) -> float:
-    array = np.asarray(values, dtype=float)
-    for digits in range(MAX_SCALE_DIGITS + 1):
-        scaled = array * 10.0**digits
-        if np.all(np.abs(scaled - np.rint(scaled)) <= 1e-9 * np.maximum(1.0, np.abs(scaled))):
-            return 10.0**digits
-    raise ParameterError(f"ortools-cpsat needs {what} that are multiples of 10^-{MAX_SCALE_DIGITS}")
+    found = integer_scale(np.asarray(values, dtype=float))
+    if found is None:
+        raise ParameterError(f"ortools-cpsat needs {what} that are multiples of 10^-{MAX_SCALE_DIGITS}")
+    return found[1]
 
 
 class OrtoolsCpsatCqm(Baseline):

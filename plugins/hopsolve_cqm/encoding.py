@@ -114,14 +114,30 @@ def cqm_data(cqm: Any) -> CqmData:
     return CqmData(cqm, binary, tuple(binary.variables), spins)
 
 
-def _integral(values: np.ndarray, what: str) -> tuple[np.ndarray, float]:
-    """``values`` times the smallest power of ten that makes them integers, and that factor."""
+DECIMAL_ROUNDING = 4 * np.finfo(np.float64).eps
+"""How far (relative) a decimal times its power of ten may land from the integer it stands for: the rounding of
+one float product (0.3 × 10 = 3.0000000000000004), not more. A looser 1e-9 took 4000000004.4 for the integer
+4000000004, and the penalties and CP-SAT then solved other numbers than the model's."""
+
+
+def integer_scale(values: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """``values`` times the smallest power of ten (up to 10^MAX_SCALE_DIGITS) that makes them integers, and that
+    factor; None where none does."""
+    values = np.asarray(values, dtype=np.float64)
     for digits in range(MAX_SCALE_DIGITS + 1):
         scaled = values * 10.0**digits
-        if np.all(np.abs(scaled - np.rint(scaled)) <= 1e-9 * np.maximum(1.0, np.abs(scaled))):
+        if np.all(np.abs(scaled - np.rint(scaled)) <= DECIMAL_ROUNDING * np.maximum(1.0, np.abs(scaled))):
             return np.rint(scaled), 10.0**digits
-    raise ParameterError(f"cqm: {what} has coefficients that are not multiples of 10^-{MAX_SCALE_DIGITS}; "
-                         "scale the constraint to integers")
+    return None
+
+
+def _integral(values: np.ndarray, what: str) -> tuple[np.ndarray, float]:
+    """``values`` times the smallest power of ten that makes them integers, and that factor."""
+    found = integer_scale(values)
+    if found is None:
+        raise ParameterError(f"cqm: {what} has coefficients that are not multiples of 10^-{MAX_SCALE_DIGITS}; "
+                             "scale the constraint to integers")
+    return found
 
 
 @dataclass

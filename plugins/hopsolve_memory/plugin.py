@@ -147,6 +147,7 @@ class MemoryProblem(Problem):
     sense = "max"
     default_backend = "hopfield"
     Options = MemoryOptions
+    file_options = ("cue",)
 
     def read(self, path: str | Path) -> Instance:
         path = Path(path)
