@@ -773,6 +773,16 @@ class LazyTerm(Term):
         return self.term.quadratic(vartype)
 
 
+def _multilinear(term: Term) -> Term:
+    """``term`` in its multilinear form: a square-extension group term as multilinear, a lazy one built so (a
+    ``.tsp`` file's ``total`` term is lazy: the first fix missed it), every other term itself."""
+    if isinstance(term, GroupSquareTerm) and term.extension == "square":
+        return replace(term, extension="multilinear")
+    if isinstance(term, LazyTerm) and term.grouped is not False:  # it may build a group term
+        return replace(term, build=lambda: _multilinear(term.term))
+    return term
+
+
 @dataclass(frozen=True, eq=False)
 class OneHotLayout:
     """Units arranged as an ``items × positions`` permutation matrix: ``index[i, a]`` is the unit of item i at a.
@@ -1149,8 +1159,8 @@ class Energy:
         object.__setattr__(self, "weights", weights)
         if self.labels is not None and len(self.labels) != self.num_variables:
             raise ParameterError(f"{len(self.labels)} labels for {self.num_variables} variables")
-        if self.labels is not None:
-            try:
+        if isinstance(self.labels, (list, tuple)):  # a lazy sequence (GridLabels: n² of them, 7.4·10⁹ for
+            try:  # pla85900) is distinct by construction, and a set of it ran a large TSP out of memory
                 distinct = len(set(self.labels)) == len(self.labels)
             except TypeError:  # an unhashable label could name no dimod variable
                 raise ParameterError("every label must be hashable (a number, a string, a tuple)") from None
@@ -1306,11 +1316,8 @@ class Energy:
     def multilinear(self) -> Energy:
         """This energy with every square-extension group term in its multilinear form: the same on every discrete
         state, and the form whose fields are single-flip fields."""
-        if not any(isinstance(t, GroupSquareTerm) and t.extension == "square" for t in self.terms):
-            return self
-        terms = tuple(replace(t, extension="multilinear") if isinstance(t, GroupSquareTerm) else t
-                      for t in self.terms)
-        return replace(self, terms=terms)
+        terms = tuple(_multilinear(t) for t in self.terms)
+        return self if all(a is b for a, b in zip(terms, self.terms)) else replace(self, terms=terms)
 
     # ---- conversion ---------------------------------------------------------------------------------------------
     def to_vartype(self, vartype: Vartype | str) -> Energy:

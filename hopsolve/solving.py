@@ -194,6 +194,9 @@ def solve_instance(
     energy = encode_with_options(problem, instance, weights, encoding_options)
     encode_s = time.perf_counter() - start
     starts = problem.initial_states(instance, energy, encoding_options)
+    ignored_starts = starts is not None and not solver.starts_from_initial_states
+    if ignored_starts:  # exact enumerates every state: the problem's starts (memory's cues) mean nothing to it
+        starts = None
     given_reads = values.get("reads")
     if starts is not None and given_reads is not None and int(given_reads) != len(np.atleast_2d(starts)):
         raise ParameterError(f"reads: the {problem.name} problem starts one read from each of its "
@@ -306,6 +309,9 @@ def solve_instance(
     # per-read arrays (traces, trajectories, graded outputs) stay in the SampleSet: a result is one small record
     info = {**samples.info, "timed_out": samples.timed_out or decode_cut, "interrupted": interrupted,
             "work": samples.work, "work_unit": samples.work_unit}
+    if ignored_starts:
+        _add_note(info, f"{backend_name} does not start from the problem's start states (its cues): it searches "
+                        "every state")
     asked = [key for key in ("trace", "trajectory") if key in samples.per_read]
     if asked:  # asked for, and nowhere in what the caller gets
         _add_note(info, f"{' and '.join(asked)} {'is' if len(asked) == 1 else 'are'} recorded per read in the "

@@ -329,3 +329,15 @@ def test_coefficients_near_an_integer_are_scaled_exactly_not_rounded(cli, tmp_pa
     cpsat = json.loads(cli("solve", path, "--baseline", "ortools-cpsat", "--time-limit", "5", "--json").out)
     exact = json.loads(cli("solve", path, "--backend", "exact", "--json").out)
     assert exact["objective"] == 0 and cpsat["status"] == "optimal" and cpsat["objective"] == exact["objective"]
+
+
+def test_a_spin_model_s_decimals_summed_by_the_conversion_to_bits_still_scale():
+    """The conversion to bits sums an offset over every spin (105 became 104.9999999999998 at 100 spins): a
+    tolerance of one product's rounding refused the model as 'not multiples of 10^-6'."""
+    import hopsolve
+
+    cqm = dimod.ConstrainedQuadraticModel()
+    spins = [dimod.Spin(f"s{i}") for i in range(100)]
+    cqm.set_objective(sum(-s for s in spins))
+    cqm.add_constraint(sum(0.1 * s for s in spins) <= 0.5, label="budget")
+    assert hopsolve.solve(cqm, baseline="ortools-cpsat", time_limit=10).objective == -4.0

@@ -151,3 +151,17 @@ def test_the_self_coupling_is_switched_off_by_default_on_large_permutations_only
     assert resolved(SELF_COUPLING_OFF_FROM - 1).self_coupling_off_at is None
     assert resolved(SELF_COUPLING_OFF_FROM, self_coupling_off_at=None).self_coupling_off_at is None  # as given
     assert resolved(20, self_coupling_off_at=0.9).self_coupling_off_at == 0.9
+
+
+def test_mfa_notes_u0_only_where_the_critical_gain_replaces_it(cli):
+    run = cli("solve", INSTANCES / "qaplib" / "nug12.dat", "--backend", "tank", "--seed", "1", "--param",
+              "schedule=mfa", "--param", "u0=5", "--param", "max_steps=50")
+    assert run.code == 0 and "schedule=mfa does not use u0" in run.out
+
+
+def test_a_backend_that_searches_every_state_says_it_does_not_start_from_the_cues(cli):
+    """``exact`` refuses initial states; memory's cue is its problem's start state, dropped with a note."""
+    run = cli("solve", INSTANCES / "memory" / "cross.patterns", "--backend", "exact", "--option",
+              "cue=" + str(INSTANCES / "memory" / "cross_near.cue"))
+    assert run.code == 0, run.err
+    assert "exact does not start from the problem's start states" in run.out

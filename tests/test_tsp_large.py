@@ -569,3 +569,18 @@ def test_the_first_sweep_s_projection_leaves_out_the_kernel_s_compilation(monkey
     monkeypatch.setattr(TK, "sample_deltas", compiling_once)
     run = AnnealBackend().solve(energy, AnnealParams(reads=2000, sweeps=50, time_limit=2.0, threads=2), seed=1)
     assert run.work > 0, run.info
+
+
+def test_an_energy_with_lazy_labels_does_not_list_them(monkeypatch):
+    """The distinct-labels check made a set of GridLabels: 7.4·10⁹ tuples for pla85900 (killed at 23 GB), 12 s of
+    pcb3038's 5 s limit. Lazy labels are distinct by construction and are not read."""
+    from hopsolve_tsp import encoding
+
+    def listed(self, index):
+        raise AssertionError("a label was read")
+
+    monkeypatch.setattr(encoding.GridLabels, "__getitem__", listed)
+    problem = TspProblem()
+    energy = problem.encode(problem.read(INSTANCES / "tsplib-large" / "pcb3038.tsp"), None, problem.options({}))
+    assert len(energy.labels) == 3038 * 3038
+    assert len(energy.reweighted(row=2.0).labels) == 3038 * 3038  # every Energy built again checks its labels

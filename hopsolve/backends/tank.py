@@ -430,7 +430,8 @@ class TankBackend(Backend):
             if item.name != "time_limit" and getattr(params, item.name) != getattr(given, item.name):
                 samples.derived.setdefault(item.name, getattr(params, item.name))
         defaults = TankParams()
-        unused = IGNORED_BY[params.schedule] + (("start",) if params.units == "potts" else ())
+        unused = IGNORED_BY[params.schedule] + (("start",) if params.units == "potts" else ()) + (
+            ("u0",) if params.schedule == "mfa" and samples.derived.get("u0_critical", 0) > 0 else ())
         ignored = [name for name in dict.fromkeys(unused) if getattr(given, name) != getattr(defaults, name)]
         if ignored:
             samples.info["note"] = (f"schedule={params.schedule} does not use {', '.join(ignored)}: "

@@ -114,10 +114,11 @@ def cqm_data(cqm: Any) -> CqmData:
     return CqmData(cqm, binary, tuple(binary.variables), spins)
 
 
-DECIMAL_ROUNDING = 4 * np.finfo(np.float64).eps
-"""How far (relative) a decimal times its power of ten may land from the integer it stands for: the rounding of
-one float product (0.3 × 10 = 3.0000000000000004), not more. A looser 1e-9 took 4000000004.4 for the integer
-4000000004, and the penalties and CP-SAT then solved other numbers than the model's."""
+DECIMAL_ROUNDING = 1e-12
+"""How far (relative) a decimal times its power of ten may land from the integer it stands for: float rounding,
+of one product (0.3 × 10 = 3.0000000000000004) or of the sums a spin model's conversion to bits makes (a right side
+less an offset summed over 1,000 spins: 104.9999999999998 for 105), not more. A looser 1e-9 took 4000000004.4 for
+the integer 4000000004, and the penalties and CP-SAT then solved other numbers than the model's."""
 
 
 def integer_scale(values: np.ndarray) -> tuple[np.ndarray, float] | None:
