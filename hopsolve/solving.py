@@ -100,6 +100,12 @@ def _where_the_limit_went(time_limit: float, spent: float, decoding: float, read
     return ", ".join(uses[:-1]) + " and " + uses[-1] if len(uses) > 1 else uses[0]
 
 
+def _weights_note(names: list[str], why: str) -> str:
+    """The note for weights a run cannot feel: their names, and ``why``."""
+    one = len(names) == 1
+    return f"the weight{'' if one else 's'} of {', '.join(names)} {'does' if one else 'do'} not change this run: {why}"
+
+
 def _add_note(info: dict[str, Any], text: str) -> None:
     """Add ``text`` to ``info['note']`` (the line the CLI prints under a result), after any note there."""
     info["note"] = f"{info['note']}; {text}" if isinstance(info.get("note"), str) else text
@@ -332,14 +338,11 @@ def solve_instance(
     info["compile_s"] = compile_s
     unused = sorted(set(info.get("penalties_held", ())) & set(weights or {}))
     if unused:  # a weight the user gave that cannot change this run: say so, not nothing
-        one = len(unused) == 1
-        info["weights_note"] = (f"the weight{'' if one else 's'} of {', '.join(unused)} "
-                                f"{'does' if one else 'do'} not change this run: {backend_name}'s moves keep "
-                                f"{'that penalty' if one else 'those penalties'} at zero throughout")
+        info["weights_note"] = _weights_note(unused, f"{backend_name}'s moves keep "
+                                             f"{'that penalty' if len(unused) == 1 else 'those penalties'} at zero "
+                                             "throughout")
     if weights and isinstance(info.get("weights_unused"), str):  # the backend reads no weight at all
-        one = len(weights) == 1
-        info["weights_note"] = (f"the weight{'' if one else 's'} of {', '.join(sorted(weights))} "
-                                f"{'does' if one else 'do'} not change this run: {info['weights_unused']}")
+        info["weights_note"] = _weights_note(sorted(weights), info["weights_unused"])
     result = Result(
         problem=problem.name, instance=instance.name, solver=backend_name, kind="backend",
         params={**params_dict(built), **samples.derived,
