@@ -16,6 +16,14 @@ from hopsolve.errors import ParameterError
 P = TypeVar("P")
 
 
+def _described(annotation: Any) -> str:
+    """One kind of value a parameter takes, in words (for a refusal that names every kind)."""
+    if get_origin(annotation) is Literal:
+        return ", ".join(map(str, get_args(annotation)))
+    return {float: "a number", int: "a whole number", bool: "true or false", str: "text"}.get(
+        annotation, getattr(annotation, "__name__", str(annotation)))
+
+
 def _coerce(owner: str, name: str, annotation: Any, value: Any) -> Any:
     origin = get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
@@ -31,6 +39,10 @@ def _coerce(owner: str, name: str, annotation: Any, value: Any) -> Any:
                 return _coerce(owner, name, option, value)
             except ParameterError as exc:
                 errors.append(str(exc))
+        kinds = [_described(option) for option in options if option is not type(None)]
+        if len(kinds) > 1:  # the first kind's refusal alone ("not a valid float") hid the others (auto, none)
+            kinds += ["none"] if type(None) in options else []
+            raise ParameterError(f"{owner}: {name}={value!r} is not {', '.join(kinds[:-1])} or {kinds[-1]}")
         raise ParameterError(errors[0] if errors else f"{owner}: {name}={value!r} is invalid")
     if origin is Literal:
         choices = get_args(annotation)

@@ -165,3 +165,10 @@ def test_a_backend_that_searches_every_state_says_it_does_not_start_from_the_cue
               "cue=" + str(INSTANCES / "memory" / "cross_near.cue"))
     assert run.code == 0, run.err
     assert "exact does not start from the problem's start states" in run.out
+
+
+def test_a_parameter_of_several_kinds_names_them_all_when_refused(cli):
+    """``self_coupling_off_at=foo`` was "not a valid float", leaving out auto and none."""
+    run = cli("solve", INSTANCES / "qaplib" / "nug12.dat", "--backend", "tank", "--param",
+              "self_coupling_off_at=foo")
+    assert run.code == 2 and "self_coupling_off_at='foo' is not a number, auto or none" in run.err
