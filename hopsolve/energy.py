@@ -267,6 +267,13 @@ def real_number(value: Any, what: str) -> float:
     return number
 
 
+def finite_matrix(value: Any, what: str) -> sp.csr_matrix:
+    """``value`` as a float64 CSR matrix (:func:`_real_matrix`) whose entries are finite numbers."""
+    matrix = _real_matrix(value, what)
+    real_array(matrix.data, what)
+    return matrix
+
+
 def integer_array(value: Any, what: str) -> np.ndarray:
     """``value`` as a 1-d int64 array of whole numbers (0.9 was truncated to 0 in silence)."""
     array = real_array(value, what, ndim=1)
@@ -361,13 +368,7 @@ class QuadraticTerm(Term):
                                  "array)") from None
         if linear is None and len(shape) != 2:
             raise ParameterError(f"term {name!r}: the couplings must be a 2-d matrix, got {coupling!r:.60}")
-        if linear is not None and np.iscomplexobj(linear):
-            raise ParameterError(f"term {name!r}: its linear part must be real, got complex entries")
-        try:
-            given = None if linear is None else np.asarray(linear, dtype=np.float64)
-        except (TypeError, ValueError, OverflowError):
-            raise ParameterError(f"term {name!r}: its linear part (the biases) must be numbers, got "
-                                 f"{linear!r:.60}") from None
+        given = None if linear is None else real_array(linear, f"term {name!r}: its linear part (the biases)")
         n = shape[0] if given is None else (len(given) if given.ndim == 1 else -1)
         if given is not None and (given.ndim != 1 or shape[:1] != (n,)):
             raise ParameterError(f"term {name!r}: {n if given.ndim == 1 else given.shape} biases for a "
@@ -620,10 +621,9 @@ class KroneckerTerm(Term):
             raise ParameterError(f"term {name!r}: flow matrix must be square, got {a.shape}")
         if np.diagonal(a).any():
             raise ParameterError(f"term {name!r}: flow matrix must have a zero diagonal (fold it into linear)")
-        b = _real_matrix(adjacency, f"term {name!r}: the adjacency")
+        b = finite_matrix(adjacency, f"term {name!r}: the adjacency")
         if b.shape != (n, n):
             raise ParameterError(f"term {name!r}: adjacency must be {n}×{n}, got {b.shape}")
-        real_array(b.data, f"term {name!r}: the adjacency")
         c = np.zeros(n * n) if linear is None else real_array(linear, f"term {name!r}: the linear part").ravel()
         if c.size != n * n:
             raise ParameterError(f"term {name!r}: the linear part must have n² = {n * n} entries, got {c.size}")

@@ -22,6 +22,7 @@ from hopsolve.energy import (
     OneHotLayout,
     PermutationView,
     Vartype,
+    finite_matrix,
     real_array,
     real_number,
 )
@@ -86,11 +87,7 @@ def permutation_energy(flow: Any, adjacency: Any, linear: Any = None, *, weights
     # penalty weight the user never gave, and strings, complex numbers and ragged lists reached numpy's errors
     a = real_array(flow, "the flow matrix", ndim=2).copy()
     n = a.shape[0]
-    if sp.issparse(adjacency):
-        b = sp.csr_matrix(adjacency, dtype=np.float64)
-        real_array(b.data, "the adjacency")
-    else:
-        b = sp.csr_matrix(real_array(adjacency, "the adjacency", ndim=2))
+    b = finite_matrix(adjacency, "the adjacency")
     c = np.zeros((n, n)) if linear is None else real_array(linear, "the linear part").copy()
     if a.shape != (n, n) or b.shape != (n, n) or c.size != n * n:
         raise ParameterError(f"flow, adjacency and linear must all be {n}×{n}")
