@@ -743,3 +743,42 @@ def test_a_ctrl_c_while_the_answer_is_written_lets_it_be_written_whole(cli, monk
     run = cli("solve", INSTANCES / "tsplib" / "burma14.tsp", "--seed", "1", "--json", "--param", "sweeps=50")
     assert run.code == 130 and json.loads(run.out)["instance"] == "burma14"
     assert "writing the answer in hand first" in run.err
+
+
+def test_a_ctrl_c_while_the_command_imports_hopsolve_is_one_line(monkeypatch, capsys):
+    """The console script's entry (``hopsolve_command``) imports hopsolve only when it runs, so a Ctrl-C during
+    that import (half a second of numpy, scipy, numba and the plugins) is answered as one line and 130."""
+    import sys
+    from importlib.metadata import entry_points
+
+    import hopsolve_command
+
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "hopsolve"]
+    assert script.value == "hopsolve_command:main"
+
+    class InterruptedImport:
+        def __getattr__(self, name):
+            raise KeyboardInterrupt
+
+    monkeypatch.setitem(sys.modules, "hopsolve.cli", InterruptedImport())
+    assert hopsolve_command.main() == 130
+    assert capsys.readouterr().err == "hopsolve: interrupted\n"
+
+
+def test_a_real_ctrl_c_right_after_the_command_starts_prints_no_traceback():
+    """A terminal's Ctrl-C 50 ms after the script starts: while it imports (or, on a fast machine, just after),
+    never Python's traceback."""
+    import signal
+    import subprocess
+    import sys
+
+    starter = "import sys; print('ready', flush=True); import hopsolve_command; sys.exit(hopsolve_command.main())"
+    process = subprocess.Popen([sys.executable, "-c", starter, "solve", str(INSTANCES / "tsplib" / "berlin52.tsp"),
+                                "--time-limit", "20"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True, preexec_fn=_default_sigint)
+    assert process.stdout.readline() == "ready\n"
+    time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and "interrupted" in err, err
