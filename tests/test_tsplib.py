@@ -28,7 +28,7 @@ MALFORMED = sorted((DATA / "malformed" / "tsp").glob("*.tsp"))
 
 
 def test_shipped_tables_are_complete():
-    assert len(OPTIMA) == 80 and len(WITH_TOURS) == 31
+    assert len(OPTIMA) == 79 and len(WITH_TOURS) == 31
     assert all(int(row["n"]) <= 1002 for row in OPTIMA.values())
 
 
@@ -130,6 +130,33 @@ def test_tour_round_trip_and_bad_tours(tmp_path):
         read_tour(tmp_path / "open.tour")
 
 
+def test_fixed_edges_are_refused_unless_the_section_is_empty(tmp_path, cli):
+    """No backend or baseline keeps edges a tour must use: a square with edge 1-3 fixed was solved as the plain
+    square, 40 called feasible (and CP-SAT's 40 "optimal") where 48 is the shortest tour with the edge."""
+    square = "NODE_COORD_SECTION\n1 0 0\n2 10 0\n3 10 10\n4 0 10\nEOF\n"
+    head = "NAME: sq\nTYPE: TSP\nDIMENSION: 4\nEDGE_WEIGHT_TYPE: EUC_2D\nFIXED_EDGES_SECTION\n"
+    cases = {"fixed": (head + "1 3\n-1\n" + square, r":6: FIXED_EDGES_SECTION fixes edges"),
+             "open": (head + square, r":6: FIXED_EDGES_SECTION \(line 5\) has no closing -1 before 'NODE_COORD"),
+             "last": (square.replace("EOF\n", "") + "FIXED_EDGES_SECTION\n\n", r"FIXED_EDGES_SECTION .* no closing")}
+    for name, (text, message) in cases.items():
+        (tmp_path / f"{name}.tsp").write_text(text if name != "last" else head.split("FIXED")[0] + text)
+        with pytest.raises(TsplibError, match=message):
+            read_tsplib(tmp_path / f"{name}.tsp")
+        run = cli("solve", tmp_path / f"{name}.tsp")
+        assert run.code == 2 and run.err.count("\n") == 1 and "Traceback" not in run.err, run.err
+    (tmp_path / "empty.tsp").write_text(head + "-1\n" + square)
+    assert read_tsplib(tmp_path / "empty.tsp").distances[0, 2] == 14
+
+
+def test_edge_weight_types_are_read_in_any_case(tmp_path):
+    """A lower-case ``euc_3d`` was taken for two coordinates a node (its 3-coordinate lines then refused)."""
+    for kind, expected in (("euc_3d", 13), ("Man_3d", 19), ("euc_2d", 5)):
+        coords = "1 0 0 0\n2 3 4 12\n" if "3" in kind else "1 0 0\n2 3 4\n"
+        path = tmp_path / f"{kind}.tsp"
+        path.write_text(f"TYPE: TSP\nDIMENSION: 2\nEDGE_WEIGHT_TYPE: {kind}\nNODE_COORD_SECTION\n{coords}EOF\n")
+        assert read_tsplib(path).distances[0, 1] == expected, kind
+
+
 def test_malformed_corpus_size():
     assert len(MALFORMED) >= 20
 
@@ -199,8 +226,7 @@ def test_a_table_optimum_applies_only_to_the_file_it_was_measured_on(tmp_path):
     problem = TspProblem()
     for name in OPTIMA:
         instance = problem.read(TSPLIB / f"{name}.tsp")
-        by_name = instance.name if instance.name in OPTIMA else name  # linhp318's NAME is lin318, as TSPLIB's
-        row = OPTIMA[by_name]
+        row = OPTIMA[name]
         assert instance.reference == (float(row["optimum"]) if row["verified"] == "1" else None), name
     text = (TSPLIB / "berlin52.tsp").read_text().splitlines()
     moved = [("14 945.0 685.0" if line.split()[:1] == ["14"] else line) for line in text]

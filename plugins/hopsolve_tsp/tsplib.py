@@ -11,6 +11,8 @@ What a file may hold (the rest is refused before anything of its size is allocat
 - UTF-8 or ASCII text with any line ends, a byte-order mark, trailing blanks, no ``EOF`` line; keywords once
   each (``COMMENT`` may repeat); each section once; ``DIMENSION`` ≥ 1 (1- and 2-city files are valid TSPLIB:
   their only tour is read as such) and exactly as many node lines or weights as it announces.
+- A ``FIXED_EDGES_SECTION`` only when empty (its ``-1`` alone): edges a tour must use are refused, since no
+  backend or baseline keeps them (such a file was solved as the plain TSP, its answers called feasible).
 - Numbers as plain decimals (no ``1_0``, NaN or infinity). EXPLICIT weights must be non-negative and symmetric
   (exactly: FULL_MATRIX entries are compared, not approximated); integer weights give integer distances,
   fractional ones float64 distances.
@@ -377,7 +379,7 @@ def _read_section(reader: _Reader, parsed: _Parsed, key: str, n: int) -> None:
             raise TsplibError(f"EDGE_WEIGHT_TYPE {_clip(kind)!r} is not supported (use one of "  # XRAY1 file was
                               f"{', '.join([*COORDINATE_TYPES, 'EXPLICIT'])})",  # refused for its 3 coordinates
                               reader.path, header_lines.get("EDGE_WEIGHT_TYPE"))
-        width = COORDINATE_TYPES.get(kind, 3 if header.get("NODE_COORD_TYPE") == "THREED_COORDS" else 2)
+        width = COORDINATE_TYPES.get(kind.upper(), 3 if header.get("NODE_COORD_TYPE") == "THREED_COORDS" else 2)
         parsed.coords, parsed.coord_lines = _node_block(reader, n, width, key)
     elif key == "DISPLAY_DATA_SECTION":
         parsed.display, _ = _node_block(reader, n, 2, key)
@@ -399,11 +401,30 @@ def _read_section(reader: _Reader, parsed: _Parsed, key: str, n: int) -> None:
             parsed.weights = np.array([_number(t, ln, reader, "edge weight") for t, ln in tokens], dtype=np.float64)
             parsed.weight_lines = np.array([ln for _, ln in tokens], dtype=np.int64)
     elif key == "FIXED_EDGES_SECTION":
-        while reader.pos < len(reader.lines) and reader.lines[reader.pos].strip() != "-1":
-            reader.pos += 1
-        reader.pos += 1
+        _empty_fixed_edges(reader)
     else:
         raise reader.error(f"{key} does not belong in a TSP file", reader.pos)
+
+
+def _empty_fixed_edges(reader: _Reader) -> None:
+    """Pass an empty ``FIXED_EDGES_SECTION`` (its ``-1`` alone); refuse one that fixes edges. No backend or baseline
+    keeps edges a tour must use, so such a file was solved as the plain TSP and its answers reported feasible where
+    they broke the constraint; and TSPLIB's optima of such files are not tour lengths (linhp318's 41345 is a
+    Hamiltonian path's, shorter than lin318's optimal tour)."""
+    section_line = reader.pos
+    while reader.pos < len(reader.lines):
+        line = reader.lines[reader.pos].strip()
+        reader.pos += 1
+        if not line:
+            continue
+        if line == "-1":
+            return
+        if _is_keyword_line(line) is not None:
+            raise reader.error(f"FIXED_EDGES_SECTION (line {section_line}) has no closing -1 before {_clip(line)!r}",
+                               reader.pos)
+        raise reader.error("FIXED_EDGES_SECTION fixes edges, which hopsolve does not keep (its tours would ignore "
+                           "them); remove the section to solve the TSP without them", reader.pos)
+    raise reader.error(f"FIXED_EDGES_SECTION (line {section_line}) has no closing -1", section_line)
 
 
 def _dimension(header: dict[str, str], header_lines: dict[str, int], reader: _Reader) -> int:
