@@ -772,26 +772,29 @@ def test_a_timed_final_descent_runs_for_every_read_or_none_and_the_replay_says_w
     deadline passed and did nothing, while the replay (untimed) descended, so it did not reproduce the run. The
     descent now runs for every read or none, by a projection from the first read, and a skipped one is recorded as
     ``final_descent=False`` in the replay."""
+    from hopsolve.backends import _descent as D
     from hopsolve.backends import bifurcation as B
 
     energy = random_energy(40, 3, density=0.3)
     model = compile_spin_model(energy)
     spins = np.random.default_rng(1).choice(np.array([-1, 1], dtype=np.int8), size=(6, 40))
-    kept, flips = B._final_descent(model, spins, time.perf_counter() - 1.0)  # the deadline has passed
-    assert flips is None and kept is spins
-    done, flips = B._final_descent(model, spins, time.perf_counter() + 60.0)
+    kept, change, flips = D.descend_all_or_none(model, spins, time.perf_counter() - 1.0)  # the deadline has passed
+    assert flips is None and kept is spins and not change.any()
+    done, change, flips = D.descend_all_or_none(model, spins, time.perf_counter() + 60.0)
     assert flips > 0 and _lowered_by_one_flip(energy, done) == 0
-    assert np.array_equal(done, B._final_descent(model, spins, None)[0])  # the same as untimed, read for read
-    real = B.descend_states
+    untimed, untimed_change, _ = D.descend_all_or_none(model, spins, None)
+    assert np.array_equal(done, untimed) and np.array_equal(change, untimed_change)  # read for read
+    assert np.allclose(change, energy.energies(done) - energy.energies(spins))
+    real = D.descend_states
 
     def slow(*args):
         time.sleep(0.05)
         return real(*args)
 
-    monkeypatch.setattr(B, "descend_states", slow)  # the first read takes 50 ms: five more cannot fit in 60 ms
-    kept, flips = B._final_descent(model, spins, time.perf_counter() + 0.06)
-    assert flips is None and kept is spins
-    monkeypatch.setattr(B, "_final_descent", lambda model, spins, deadline: (spins, None))
+    monkeypatch.setattr(D, "descend_states", slow)  # the first read takes 50 ms: five more cannot fit in 60 ms
+    kept, change, flips = D.descend_all_or_none(model, spins, time.perf_counter() + 0.06)
+    assert flips is None and kept is spins and not change.any()
+    monkeypatch.setattr(B, "descend_all_or_none", lambda model, spins, deadline: (spins, np.zeros(len(spins)), None))
     timed = BifurcationBackend().solve(energy, BifurcationParams(reads=4, steps=200, time_limit=5.0), seed=2)
     assert timed.info["descent_flips"] is None and timed.info["replay"]["final_descent"] is False
     monkeypatch.undo()

@@ -4,6 +4,7 @@ cluster moves that keep the energy bookkeeping, determinism (seed, chunks, threa
 from __future__ import annotations
 
 import itertools
+import time
 import types
 from dataclasses import replace
 
@@ -209,6 +210,7 @@ def test_the_anytime_rule_is_deterministic_and_its_reads_and_sweeps_replay_it(mo
         fake_time = types.SimpleNamespace(perf_counter=lambda clock=clock: clock.now)
         monkeypatch.setattr(R, "time", fake_time)
         monkeypatch.setattr(descent, "time", fake_time)  # the final descent reads the same clock
+        monkeypatch.setattr(R, "first_chunk_reserve", lambda *args: 0.0)  # timed on the real clock
         monkeypatch.setattr(R._Run, "advance", timed_advance)
         runs.append(backend.solve(energy, backend.params(values), seed=9))
     monkeypatch.undo()
@@ -405,13 +407,52 @@ def test_descend_best_states_keeps_the_bookkeeping_with_group_penalties_and_stop
     spins = rng.choice([-1.0, 1.0], size=(5, 12))
     spin_energy = energy.to_spin()
     ladders = types.SimpleNamespace(best_states=spins.copy(), best=spin_energy.energies(spins))
-    assert R.descend_best_states(model, ladders, deadline=0.0) == 0  # past: nothing run
+    assert R.descend_best_states(model, ladders, 5, 1, deadline=0.0) is None  # past: nothing run
     assert np.array_equal(ladders.best_states, spins)
-    flipped = R.descend_best_states(model, ladders, deadline=None)
+    flipped = R.descend_best_states(model, ladders, 5, 1, deadline=None)
     assert flipped == int((ladders.best_states != spins).sum()) > 0
     assert np.allclose(ladders.best, spin_energy.energies(ladders.best_states))
     assert np.all(ladders.best <= spin_energy.energies(spins) + 1e-9)
     assert np.all(_single_flip_energies(spin_energy, ladders.best_states) >= ladders.best[:, None] - 1e-9)
+
+
+def test_only_each_ladder_s_returned_state_is_descended():
+    """A TSP's ladder of 12 temperatures descended 48 best states where 4 are returned (and a timed run could
+    not fit them): the descent now takes each ladder's best replica only."""
+    energy = random_energy(12, 7, density=0.5)
+    model = compile_spin_model(energy)
+    spins = np.random.default_rng(2).choice([-1.0, 1.0], size=(6, 12))  # 2 ladders of 3 temperatures
+    best = energy.energies(spins)
+    ladders = types.SimpleNamespace(best_states=spins.copy(), best=best.copy())
+    returned = np.argmin(best.reshape(2, 3), axis=1) + np.array([0, 3])
+    flipped = R.descend_best_states(model, ladders, 2, 3, deadline=None)
+    others = np.setdiff1d(np.arange(6), returned)
+    assert np.array_equal(ladders.best_states[others], spins[others]) and np.array_equal(ladders.best[others],
+                                                                                           best[others])
+    assert flipped == int((ladders.best_states[returned] != spins[returned]).sum()) > 0
+    assert np.allclose(ladders.best, energy.energies(ladders.best_states))
+
+
+def test_a_timed_descent_that_would_not_fit_is_skipped_for_every_state_and_the_replay_says_so(monkeypatch):
+    """A timed TSP run filled its limit, its descent found the deadline passed part-way, and the printed replay
+    (untimed) descended: 0 of 4 reads feasible in the run, 4 of 4 in its replay. The descent is now all or none
+    (projected from the first state's), and a skipped one is recorded as ``final_descent=False``."""
+    energy = _torus(8, 3)
+    backend = ReplicaBackend()
+    real = descent.descend_states
+
+    def slow(*args, **kwargs):
+        time.sleep(0.2)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(descent, "descend_states", slow)  # 0.2 s a call: three more states cannot follow
+    monkeypatch.setattr(R, "first_chunk_reserve", lambda *args: 0.0)  # (its timing would call the slow one)
+    timed = backend.solve(energy, backend.params({"schedule": "anneal", "time_limit": 0.6, "fill_time": True,
+                                                     "reads": 4, "plan_reads": False}), seed=5)
+    monkeypatch.undo()
+    assert timed.info["descent_flips"] is None and timed.info["replay"]["final_descent"] is False
+    replay = backend.solve(energy, backend.params({"schedule": "anneal", **timed.info["replay"]}), seed=5)
+    assert np.array_equal(timed.states, replay.states)
 
 
 def test_replicas_whose_set_up_cannot_fit_the_time_limit_are_refused_before_they_are_built(monkeypatch):

@@ -33,7 +33,7 @@ from hopsolve.backends import _sb_kernels as SB
 from hopsolve.backends import _sb_product as product
 from hopsolve.backends import _sb_setup as setup
 from hopsolve.backends._blas import holds_one_blas_thread
-from hopsolve.backends._descent import descend_states
+from hopsolve.backends._descent import descend_all_or_none, descent_reserve
 from hopsolve.backends._model import (
     SpinModel,
     build_deadline,
@@ -90,13 +90,6 @@ STARTS_PROBE = 16
 """A timed run of more reads than this times the random starts of this many first, to refuse at once a run whose
 starts alone (a stream a read) would take half its limit: 20,000 reads under a 0.2 s limit were refused after 2.9 s
 of drawing them."""
-
-DESCENT_RESERVE_SHARE = 0.1
-"""A timed run keeps twice the time of a descent of every read from its random start (:func:`_descent_seconds`, more
-than the final descent from states near local minima takes), at most this share of its limit, out of its steps
-for the final descent. (Two passes over the couplings timed as the dynamics' first refresh were too short on dense
-±1 models, whose refresh counts bits: the descent was then skipped at the limit.)"""
-
 
 OWNER = "backend 'bifurcation'"
 
@@ -411,36 +404,6 @@ def _refuse_starts_past_the_limit(seed: int, reads: int, n: int, energy: Energy,
                             f"{'' if left > 0 else ' (and the limit has passed)'}; give fewer reads or a longer limit")
 
 
-def _descent_seconds(model: SpinModel, spins: np.ndarray, reads: int) -> float:
-    """Seconds a descent of every read from ``spins`` (random starts) should take: the first read's descent timed
-    (the fastest of two), times the reads over the threads."""
-    if not reads or not model.n:
-        return 0.0
-    seconds = fastest_seconds(lambda: descend_states(model, spins[:1], None), 2)
-    return seconds * reads / min(reads, max(1, numba.get_num_threads()))
-
-
-def _final_descent(model: SpinModel, spins: np.ndarray, deadline: float | None) -> tuple[np.ndarray, int | None]:
-    """(the spins descended, units flipped) by :func:`~hopsolve.backends._descent.descend_states`, all reads or
-    none: before a ``deadline`` the first read is descended and timed, and the others only if their projected
-    time fits what is left; else the spins come back as they were and the count is ``None`` (a descent stopped at
-    the deadline part-way would not replay: the replay records ``final_descent=False`` instead). A deadline that
-    has passed skips it."""
-    if deadline is None:
-        descended, _, flipped = descend_states(model, spins, None)
-        return descended, flipped
-    began = time.perf_counter()
-    if began >= deadline:
-        return spins, None
-    first, _, flipped = descend_states(model, spins[:1], None)
-    per_read = time.perf_counter() - began
-    rest = len(spins) - 1
-    if rest and time.perf_counter() + per_read * rest / min(rest, max(1, numba.get_num_threads())) > deadline:
-        return spins, None
-    others, _, more = descend_states(model, spins[1:], None) if rest else (spins[1:], None, 0)
-    return np.vstack([first, others]), flipped + more
-
-
 def _check_run(energy: Energy, params: BifurcationParams, reads: int) -> None:
     """Refuse, before anything is compiled or allocated, a run past the memory limit or with pattern terms."""
     longest = max([params.steps, *(total for _, total in parse_replan(params.replan, OWNER))])
@@ -537,8 +500,7 @@ class BifurcationBackend(Backend):
             run_params = params
             if params.time_limit is not None:  # the clean-up's time is kept out of the run's
                 reserve = (reads * assignment_seconds(energy) if finishing else 0.0) + (
-                    min(DESCENT_RESERVE_SHARE * params.time_limit,
-                        2 * _descent_seconds(energy_model, gauged(spins), reads)) if descending else 0.0)
+                    descent_reserve(energy_model, reads, params.time_limit) if descending else 0.0)
                 run_params = dataclasses.replace(params, time_limit=max(0.0, params.time_limit - reserve))
             # the model's constant, from one state (evaluated in the energy's own vartype: converting an energy
             # of 640,000 units to spins takes longer than evaluating it)
@@ -586,8 +548,8 @@ class BifurcationBackend(Backend):
         descent_flips = None
         descended = descending and not progress.interrupted
         if descended:
-            returned, descent_flips = _final_descent(energy_model, returned, None if params.time_limit is None
-                                                     else started + params.time_limit)
+            returned, _, descent_flips = descend_all_or_none(energy_model, returned, None if params.time_limit
+                                                             is None else started + params.time_limit)
             descended = descent_flips is not None
         final = from_spins(returned, energy.vartype)
         projected = 0

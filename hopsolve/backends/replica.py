@@ -78,7 +78,7 @@ from hopsolve.backends import _kernels as K
 from hopsolve.backends import _replica_kernels as RK
 from hopsolve.backends import _tabu_kernels as TK
 from hopsolve.backends._blas import holds_one_blas_thread
-from hopsolve.backends._descent import descend_states
+from hopsolve.backends._descent import descend_all_or_none, descent_reserve, first_chunk_reserve
 from hopsolve.backends._model import (
     SpinModel,
     build_deadline,
@@ -166,11 +166,20 @@ class ReplicaParams(TimedRunParams):
     keep_best: bool = True
     """Return each ladder's best state seen (else the state of its coldest replica at the end)."""
     final_descent: bool = True
-    """With ``keep_best``: finish every best state with a greedy descent (zero-temperature asynchronous sweeps in
-    index order, the discrete Hopfield update, until a sweep changes nothing; see :func:`descend_best_states`).
-    A best state seen at the end of a sweep still carries the excitations of that sweep's temperature (on graphs
-    with unit weights, about 1% of the units whose smallest flip costs ``ΔE_min``, at ``cold_end="unit"``); the
-    descent removes them and never raises an energy. Skipped after Ctrl-C."""
+    """With ``keep_best``: finish each ladder's best state (the one returned) with a greedy descent
+    (zero-temperature asynchronous sweeps in index order, the discrete Hopfield update, until a sweep changes
+    nothing; see :func:`descend_best_states`). A best state seen at the end of a sweep still carries the
+    excitations of that sweep's temperature (on graphs with unit weights, about 1% of the units whose smallest
+    flip costs ``ΔE_min``, at ``cold_end="unit"``); the descent removes them and never raises an energy. Skipped
+    after Ctrl-C. A timed run keeps time for it out of its sweeps, at most a tenth of the limit: twice the first
+    sweeps of a descent of as many random starts as it returns states
+    (:func:`hopsolve.backends._descent.first_chunk_reserve`: states seen at a low temperature settle within them),
+    or, on energies with one-hot group penalties (TSP, QAP, assignment), whose best states carry violations that
+    take whole descents, twice a whole descent of each from a random start
+    (:func:`~hopsolve.backends._descent.descent_reserve`). It then descends every returned state or none, so that
+    the printed replay reproduces the run: a descent skipped because it would not fit is recorded as
+    ``final_descent=False`` in ``info['replay']`` (a timed TSP run filled its limit, skipped the descent and
+    returned every read infeasible, while its replay descended them)."""
     recombine: Literal["auto", "on", "off"] = "auto"
     """With ``keep_best`` and two reads or more: after the final descent, fold every read's best state into the best
     read's by its clusters of disagreement (:mod:`hopsolve.backends._recombination`: each region where two reads
@@ -495,16 +504,23 @@ class _Run:
                           self.clusters, self.cap, self.every)
 
 
-def descend_best_states(model: SpinModel, ladders: Any, deadline: float | None) -> int:
-    """Greedy descent of every replica's best state (``ladders.best_states`` and ``ladders.best`` updated in
-    place) by :func:`descend_states`. Returns the units flipped, all states together (0: the best states were
-    local minima already)."""
+def descend_best_states(model: SpinModel, ladders: Any, ladders_count: int, temps: int,
+                        deadline: float | None) -> int | None:
+    """Greedy descent of each ladder's best state, the one it returns (``ladders.best_states`` and
+    ``ladders.best`` updated in place), all or none before ``deadline``
+    (:func:`hopsolve.backends._descent.descend_all_or_none`). Returns the units flipped, all states together (0:
+    they were local minima already), or ``None`` when it did not fit (the states are then left as they were, and
+    the replay says ``final_descent=False``). The other replicas' best states are not returned, so not descended:
+    a TSP's ladder of 12 temperatures made a descent of 48 states where 4 are returned."""
     total, n = ladders.best_states.shape
     if total == 0 or n == 0:
         return 0
-    spins, change, flipped = descend_states(model, ladders.best_states, deadline)
-    ladders.best_states[:] = spins
-    ladders.best[:] += change
+    rows = np.arange(total).reshape(ladders_count, temps)
+    returned = rows[np.arange(ladders_count), np.argmin(ladders.best[rows], axis=1)]
+    spins, change, flipped = descend_all_or_none(model, ladders.best_states[returned], deadline)
+    if flipped is not None:
+        ladders.best_states[returned] = spins
+        ladders.best[returned] += change
     return flipped
 
 
@@ -513,7 +529,7 @@ def recombine_best_states(model: SpinModel, ladders: Any, ladders_count: int, te
     """Recombine the reads' best states into the best read's (:func:`hopsolve.backends._recombination.
     recombine_reads`), then descend it (:func:`descend_states`): the best read's best state and energy are replaced
     when that is lower. Returns what it did for ``info['recombination']`` (``None`` when it did not run: fewer than
-    two reads, or ``deadline`` passed)."""
+    two reads, ``deadline`` passed, or it passed before the child's descent: the child is then dropped)."""
     if ladders_count < 2 or model.n == 0 or (deadline is not None and time.perf_counter() >= deadline):
         return None
     rows = np.arange(ladders_count * temps).reshape(ladders_count, temps)
@@ -523,7 +539,9 @@ def recombine_best_states(model: SpinModel, ladders: Any, ladders_count: int, te
     largest, _ = model.coefficient_scales()
     child, energy, taken = recombine_reads(model.indptr, model.indices, model.data, model.bias,
                                            ladders.best_states[per_read], ladders.best[per_read], largest)
-    spins, change, flipped = descend_states(model, child, deadline)
+    spins, change, flipped = descend_all_or_none(model, child, deadline)
+    if flipped is None:  # the deadline passed while recombining: a child not descended would not replay
+        return None
     energy += float(change[0])
     if energy < before:
         ladders.best_states[best_row] = spins[0]
@@ -694,6 +712,12 @@ class ReplicaBackend(Backend):
         full_params = params
         if tabu_timed:
             params = replace(params, time_limit=params.time_limit * (1.0 - params.tabu_share))
+        finish_limit = params.time_limit  # the descent and the recombination end by then, the tabu walks later
+        descending = params.keep_best and params.final_descent and n > 0
+        if descending and finish_limit is not None:  # the final descent's time is kept out of the run's
+            returned = params.reads if starts is None else len(starts)  # a state per ladder (at most)
+            reserve = descent_reserve if model.group_of.shape[0] else first_chunk_reserve
+            params = replace(params, time_limit=max(0.0, finish_limit - reserve(model, returned, finish_limit)))
         with _Threads(params.threads):
             ladders_count, sweeps = params.reads if starts is None else len(starts), params.sweeps
             pilot_s = None
@@ -740,9 +764,9 @@ class ReplicaBackend(Backend):
             progress = _run_chunked(plan, shape.beta_max, run.advance, params, callback, report, started,
                                     first_sweep=min(setup * total, built_s))
             descended = recombined = None
-            end = None if params.time_limit is None else started + params.time_limit
-            if params.keep_best and params.final_descent and not progress.interrupted:
-                descended = descend_best_states(model, run.ladders, end)
+            end = None if finish_limit is None else started + finish_limit
+            if descending and not progress.interrupted:
+                descended = descend_best_states(model, run.ladders, ladders_count, temps, end)
             if recombines and not progress.interrupted:
                 recombined = recombine_best_states(model, run.ladders, ladders_count, temps, end)
             tabu = None
@@ -756,7 +780,8 @@ class ReplicaBackend(Backend):
         samples.info["recombination"] = recombined
         samples.info["replay"] = {"reads": ladders_count, "sweeps": progress.done if filling else sweeps,
                                   "replan": "" if filling else progress.replan.text(parse_replan(params.replan, OWNER)),
-                                  "cold_end": _cold_end(params), "recombine": "off" if recombined is None else "on"}
+                                  "cold_end": _cold_end(params), "recombine": "off" if recombined is None else "on",
+                                  **({"final_descent": False} if descending and descended is None else {})}
         if pilot_s is not None:
             samples.info.update(pilot_s=pilot_s, sweeps_planned=sweeps)
         if tabu is not None:
