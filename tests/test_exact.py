@@ -12,7 +12,7 @@ from hopsolve_qubo.qubo_format import QuboModel, read_qubo, write_qubo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hopsolve import TooLargeError
+from hopsolve import Energy, TooLargeError
 from hopsolve.backends.exact import ExactBackend
 from hopsolve.testing import random_energy
 
@@ -60,6 +60,19 @@ def test_exact_returns_every_ground_state(n, seed):
     assert len(samples) == len(ground) == samples.info["ground_states"]
     assert not samples.info["ground_states_truncated"]
     assert {tuple(s) for s in samples.states} == {tuple(s) for s in ground.astype(int)}
+
+
+@pytest.mark.parametrize("unit", [1e-21, 1e-12, 1e-10, 1.0, 1e8])
+def test_the_ground_states_are_judged_relative_to_the_coefficients_at_any_scale(unit):
+    """The tolerance had a floor of 1 (an absolute 1e-9): on a model in units of 1e-12 every state was a ground
+    state, and the first enumerated (-2.2e-11) was called optimal where -2.5e-11 is."""
+    w, b, offset = random_energy(12, 3, integer=True).to_hopfield()
+    energy = Energy.from_hopfield(w * unit, b * unit, offset * unit)
+    states = np.array(list(itertools.product((-1, 1), repeat=12)), dtype=float)
+    e = energy.energies(states)
+    samples = ExactBackend().solve(energy)
+    assert samples.best_energy == pytest.approx(e.min(), rel=1e-9) and samples.proven_optimal
+    assert samples.info["ground_states"] == int(np.isclose(e, e.min(), rtol=0, atol=1e-9 * unit).sum()) < 10
 
 
 @pytest.mark.parametrize("free", [3, 17, 20])  # 20 units: 16 chunks of 2¹⁶ states, each adding to the count

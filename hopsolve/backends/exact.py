@@ -127,7 +127,9 @@ class ExactBackend(Backend):
                              {"proven_optimal": True, "work": 1, "work_unit": "states"})
         w, b, offset = spin.to_hopfield()
         dense = w.toarray()
-        scale = max(1.0, float(np.abs(dense).max(initial=0.0)), float(np.abs(b).max(initial=0.0)))
+        # relative to the coefficients, with no floor: an absolute 1e-9 made every state of a model in units of
+        # 1e-12 a ground state, and the first one enumerated was called optimal
+        scale = max(float(np.abs(dense).max(initial=0.0)), float(np.abs(b).max(initial=0.0)))
         tolerance = params.tolerance * scale
         bits = min(n, CHUNK_BITS)
         chunks = 1 << (n - bits)
