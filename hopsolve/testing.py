@@ -50,7 +50,9 @@ def brute_force_minimum(energy: Energy) -> tuple[float, np.ndarray]:
     states = np.array(list(itertools.product(values, repeat=n)), dtype=np.int8).reshape(-1, n)
     e = energy.energies(states)
     best = e.min()
-    return float(best), states[np.isclose(e, best, rtol=0, atol=1e-9 * max(1.0, abs(best)))]
+    # float rounding relative to the energies' size (an absolute floor of 1e-9 counted every state of a model in
+    # units of 1e-12 a minimiser)
+    return float(best), states[np.isclose(e, best, rtol=0, atol=1e-9 * float(np.abs(e).max()))]
 
 
 def is_local_minimum(energy: Energy, state: np.ndarray, tolerance: float = 1e-9) -> bool:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from hopsolve import Energy, TooLargeError
 from hopsolve.backends.exact import ExactBackend
-from hopsolve.testing import random_energy
+from hopsolve.testing import brute_force_minimum, random_energy
 
 
 def brute_force_qubo(q: np.ndarray) -> float:
@@ -73,6 +73,7 @@ def test_the_ground_states_are_judged_relative_to_the_coefficients_at_any_scale(
     samples = ExactBackend().solve(energy)
     assert samples.best_energy == pytest.approx(e.min(), rel=1e-9) and samples.proven_optimal
     assert samples.info["ground_states"] == int(np.isclose(e, e.min(), rtol=0, atol=1e-9 * unit).sum()) < 10
+    assert len(brute_force_minimum(energy)[1]) == samples.info["ground_states"]  # the conformance kit's too
 
 
 @pytest.mark.parametrize("free", [3, 17, 20])  # 20 units: 16 chunks of 2¹⁶ states, each adding to the count

@@ -402,11 +402,12 @@ def test_routing_refuses_a_matrix_its_ulimit_cannot_hold_instead_of_aborting(cli
     assert 0 < left < 8 << 30
 
 
-@pytest.mark.parametrize("weight, offset", [(1.0, 0.0), (2.0, -100.0), (0.5, 7.0)])
+@pytest.mark.parametrize("weight, offset", [(1.0, 0.0), (2.0, -100.0), (0.5, 7.0), (1e-12, 0.0)])
 def test_a_permutation_is_scored_and_proven_by_the_energy_itself_with_a_weight_and_an_offset(weight, offset):
     """``permutation_energy(..., offset=c)`` keeps ``c`` inside the weighted objective term, but the view added it
     unweighted: with weight 2 and offset -100 a permutation's energy was reported 100 too high, and a suboptimal
-    3-item read (-140 against a minimum of -152) was called proven optimal."""
+    3-item read (-140 against a minimum of -152) was called proven optimal. Weight 1e-12: within an absolute 1e-9
+    every permutation was "proven"."""
     from hopsolve.backends.anneal import AnnealBackend, AnnealParams
     from hopsolve.permutation import permutation_energy
     from hopsolve.sampleset import SampleSet
@@ -421,7 +422,7 @@ def test_a_permutation_is_scored_and_proven_by_the_energy_itself_with_a_weight_a
     random_walk = AnnealParams(sweeps=1, reads=1, beta_min=1e-6, beta_max=1e-6)  # one read, no selection
     proven = [AnnealBackend().solve(energy, random_walk, seed=seed) for seed in range(12)]
     for samples in proven:  # proven exactly where the read is a true minimum
-        assert samples.proven_optimal == bool(np.isclose(samples.best_energy, truth.min()))
+        assert samples.proven_optimal == bool(np.isclose(samples.best_energy, truth.min(), rtol=1e-9, atol=0))
     assert {s.proven_optimal for s in proven} == {True, False}  # both cases met
 
 

@@ -393,9 +393,12 @@ def _proven_by_enumeration(samples: SampleSet, energy: Energy, progress: _Progre
     view: PermutationView = energy.permutation
     if view.size > ENUMERATED_ITEMS or progress.interrupted or not len(samples):
         return samples
-    floor = min(float(energy.energy(view.layout.state(np.array(p), energy.vartype, energy.num_variables)))
-                for p in itertools.permutations(range(view.size)))  # the energy itself, every penalty included
-    if samples.best_energy <= floor + 1e-9 * max(1.0, abs(floor)):
+    every = [float(energy.energy(view.layout.state(np.array(p), energy.vartype, energy.num_variables)))
+             for p in itertools.permutations(range(view.size))]  # the energy itself, every penalty included
+    floor = min(every)
+    # float rounding relative to the energies' own size (an absolute floor of 1e-9 proved anything on a model in
+    # units of 1e-12)
+    if samples.best_energy <= floor + 1e-9 * max(abs(e) for e in every):
         return dataclasses.replace(samples, proven_optimal=True)
     return samples
 
