@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 from hopsolve.errors import HopsolveError, ParameterError, UserError
 from hopsolve.interrupt import abandoned_work, ctrl_c_deferred, ctrl_c_raises_here
 from hopsolve.params import parse_assignments
+from hopsolve.plugin_calls import plugin_call
 from hopsolve.plugins import Registry, build_registry
 from hopsolve.switches import switched_on
 
@@ -292,7 +293,8 @@ def _write_answer(args: argparse.Namespace, problem: Any, result: Any, solution:
         if solution.value is None:
             raise UserError("no solution to write: the run found no valid candidate", path=args.out)
         with _writing(args.out, "--out"):
-            problem.write_solution(instance, solution, args.out)
+            plugin_call("problem", problem, "write_solution",
+                        lambda: problem.write_solution(instance, solution, args.out))
         print(f"hopsolve: wrote the solution to {os.path.abspath(args.out)}", file=sys.stderr)
 
 
@@ -303,7 +305,7 @@ def _draw_answer(args: argparse.Namespace, problem: Any, solution: Any, instance
         if plot is None:
             raise UserError(f"problem {problem.name!r} cannot draw a solution", path=args.plot)
         with _writing(args.plot, "--plot"):
-            plot(instance, solution, args.plot)
+            plugin_call("problem", problem, "plot", lambda: plot(instance, solution, args.plot))
         print(f"hopsolve: drew the solution to {os.path.abspath(args.plot)}", file=sys.stderr)
 
 
@@ -325,7 +327,11 @@ def _cmd_solve(args: argparse.Namespace, registry: Registry) -> int:
         problem_name = args.problem or registry.problem_for_path(args.path)
         if getattr(registry.problem(problem_name), "plot", None) is None:
             raise UserError(f"problem {problem_name!r} cannot draw a solution", path=args.plot)
-        check_instance = getattr(registry.problem(problem_name), "check_plot", None)  # before the run, not after
+        drawing = registry.problem(problem_name)
+        check_plot = getattr(drawing, "check_plot", None)  # before the run, not after
+        if check_plot is not None:
+            def check_instance(instance: Any) -> None:
+                plugin_call("problem", drawing, "check_plot", lambda: check_plot(instance))
     progress = SolveProgress()
     preparing = _PreparingCtrlC(progress) if not args.baseline else contextlib.nullcontext()
     try:
@@ -423,9 +429,14 @@ def _add_warmup(sub: Any) -> None:
 def _cmd_warmup(args: argparse.Namespace, registry: Registry) -> int:
     from hopsolve.warmup import warm_everything
 
+    failed = 0
     for name, seconds in warm_everything(registry).items():
-        print(f"{name}: {seconds:.1f} s")
-    return 0
+        if isinstance(seconds, str):  # a plugin's failure, in one line; the others were compiled
+            print(f"hopsolve: error: {seconds}", file=sys.stderr)
+            failed += 1
+        else:
+            print(f"{name}: {seconds:.1f} s")
+    return EXIT_USER_ERROR if failed else 0
 
 
 def _add_report(sub: Any) -> None:

@@ -18,6 +18,8 @@ import numbers
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import numpy as np
+
 from hopsolve.errors import HopsolveError, PluginFailure
 from hopsolve.switches import switched_on
 
@@ -81,8 +83,78 @@ def plugin_call(kind: str, owner: Any, method: str, call: Callable[[], T], retur
     if returns is not None and not isinstance(value, returns):
         raise PluginFailure(f"{describe_plugin(kind, owner)}: {method} returned a value of type "
                             f"{type(value).__name__}, not a hopsolve.{returns.__name__}")
-    objective = getattr(value, "objective", None) if returns is not None and returns.__name__ == "Solution" else None
-    if objective is not None and not (isinstance(objective, numbers.Real) and math.isfinite(objective)):
-        raise PluginFailure(f"{describe_plugin(kind, owner)}: {method} returned a solution whose objective is "
-                            f"{objective!r}, not a finite number")
+    if returns is not None and returns.__name__ == "Solution":
+        _check_solution(kind, owner, method, value)
     return value
+
+
+SOLUTION_VALUE_TYPES = (type(None), numbers.Number, str, list, tuple, dict)
+"""What a :class:`~hopsolve.problem.Solution`'s ``value`` may be: what a result's JSON can hold (a numpy array is
+refused by its type too: give ``.tolist()``)."""
+
+
+def _check_solution(kind: str, owner: Any, method: str, solution: Any) -> None:
+    """Refuse a solution its result could not report truthfully: an objective that is not a finite number (a NaN
+    was reported as "optimal objective nan"; ``True`` passed as 1), ``feasible`` that is not a bool (``"no"`` was
+    taken as true), a value JSON cannot hold (a set ended ``--json`` in an internal error)."""
+    def refuse(what: str) -> PluginFailure:
+        return PluginFailure(f"{describe_plugin(kind, owner)}: {method} returned a solution whose {what}")
+
+    objective = solution.objective
+    if objective is not None and (isinstance(objective, bool) or not isinstance(objective, numbers.Real)
+                                  or not math.isfinite(objective)):
+        raise refuse(f"objective is {objective!r}, not a finite number")
+    if not isinstance(solution.feasible, (bool, np.bool_)):
+        raise refuse(f"feasible is {solution.feasible!r}, not True or False")
+    if not isinstance(solution.value, SOLUTION_VALUE_TYPES):
+        raise refuse(f"value is a {type(solution.value).__name__}, which a result cannot hold (give a list, a "
+                     "number, a string or a dict)")
+
+
+ENERGY_AGREEMENT = 1e-6
+"""How closely a third party's reported energy must match the energy of its state recomputed, relative to the
+energy's coefficients (float rounding of sums, not a tolerance for a different number)."""
+
+
+def check_samples(owner: Any, samples: Any, energy: Any) -> None:
+    """Refuse, as a :class:`PluginFailure` naming the backend, a sample set its caller could not trust: no reads,
+    states not ``reads × units`` of the energy's vartype (``{0, 1}`` or ``{-1, 1}``), energies that are not finite
+    or not one per read, and, for a third party's backend, a best read whose energy is not its state's. A ±1 state
+    for a 0/1 energy was reported with the wrong energy, NaN energies as "feasible", and an empty sample set ended
+    in an internal error. hopsolve's own backends are held to this by their tests; their states are checked here
+    too, their energies are not recomputed (pla85900's tour energy is evaluated from its permutation)."""
+    def refuse(what: str) -> PluginFailure:
+        return PluginFailure(f"{describe_plugin('backend', owner)}: solve returned {what}")
+
+    reads = len(samples.energies)
+    if reads == 0:
+        raise refuse("a sample set without reads")
+    energies = samples.energies
+    if getattr(energies, "ndim", 1) != 1 or not all(map(math.isfinite, energies.tolist())):
+        raise refuse("energies that are not one finite number per read")
+    if samples.vartype is not energy.vartype:
+        raise refuse(f"{samples.vartype.name} states for a {energy.vartype.name} energy")
+    if samples.permutations is not None:
+        size = energy.permutation.layout.size if energy.permutation is not None else None
+        if size is None or samples.permutations.shape != (reads, size):
+            raise refuse(f"permutations of shape {samples.permutations.shape}, not ({reads}, {size})")
+    if samples.states is not None:
+        states = samples.states
+        if states.ndim != 2 or states.shape != (reads, energy.num_variables):
+            raise refuse(f"states of shape {states.shape}, not ({reads}, {energy.num_variables}) (reads × units)")
+        low, high = energy.vartype.low, energy.vartype.high
+        if states.size and not ((states == low) | (states == high)).all():
+            raise refuse(f"states with values other than {low} and {high} (the energy's {energy.vartype.name} "
+                         "values)")
+    if samples.states is None and samples.permutations is None:
+        raise refuse("neither states nor permutations")
+    if first_party(owner):
+        return
+    best = int(min(range(reads), key=lambda r: energies[r]))
+    state = samples.state(best)
+    recomputed = float(energy.energy(state))
+    terms = energy.term_energies(state)  # the sum's own size: rounding is relative to it, not to its total
+    scale = sum(abs(energy.weights[name] * float(value[0])) for name, value in terms.items())
+    if abs(recomputed - float(energies[best])) > ENERGY_AGREEMENT * max(scale, abs(recomputed)):
+        raise refuse(f"energy {float(energies[best]):.6g} for its best read, whose state's energy is "
+                     f"{recomputed:.6g}")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import importlib.metadata as metadata
+import math
+import numbers
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -22,7 +24,7 @@ from hopsolve.errors import MemoryLimitError, ParameterError, PluginFailure, Too
 from hopsolve.interrupt import DeadlinePassed, abandoned_work, ctrl_c_deferred, run_stoppably
 from hopsolve.limits import check_time_limit
 from hopsolve.params import params_dict, same_value
-from hopsolve.plugin_calls import describe_plugin, plugin_call
+from hopsolve.plugin_calls import check_samples, describe_plugin, plugin_call
 from hopsolve.plugins import Registry
 from hopsolve.problem import Instance, Problem, Solution
 from hopsolve.result import Result, absolute_gap, relative_gap
@@ -120,6 +122,29 @@ def _note_a_beaten_reference(result: Result) -> Result:
     return result
 
 
+OVERRUN_SHARE = 0.05
+"""A run whose wall time passes its time limit by more than this share of it, plus :data:`OVERRUN_SLACK_S`, is
+recorded as a ``timeout``: the limit is kept within 5%, and a solver that ignores it (a third party's backend
+slept 6 s on a 1 s limit and was recorded ``feasible``) must not be compared as if it had kept it."""
+OVERRUN_SLACK_S = 0.01
+"""Seconds of fixed costs forgiven on top of :data:`OVERRUN_SHARE` (a 0.1 s limit's 5% is 5 ms; hopsolve's own
+runs end within a few ms of a sub-second limit, not within 5 ms: RESULTS §12)."""
+
+
+def _note_an_overrun(result: Result, time_limit: float | None) -> Result:
+    """``result`` recorded as a ``timeout``, its answer kept, with ``info['overrun']`` saying by how much, when
+    its wall time passed ``time_limit`` (the user's) by more than :data:`OVERRUN_SHARE` and :data:`OVERRUN_SLACK_S`
+    (an interrupted run is left as it is)."""
+    if time_limit is None or result.status == "interrupted":
+        return result
+    if result.wall_time_s > time_limit * (1 + OVERRUN_SHARE) + OVERRUN_SLACK_S:
+        result.info["overrun"] = (f"the run took {result.wall_time_s:.3g} s, past its {time_limit:g} s limit by "
+                                  f"{(result.wall_time_s / time_limit - 1) * 100:.0f}%: recorded as a timeout")
+        result.status = "timeout"
+        result.info["timed_out"] = True
+    return result
+
+
 def _better(problem: Problem, a: Solution, b: Solution | None) -> bool:
     if b is None:
         return True
@@ -177,7 +202,7 @@ def solve_instance(
     time_limit = check_time_limit(time_limit)
     explicit_time_limit = time_limit is not None
     seed = resolve_seed(seed)
-    reference = problem.reference(instance)
+    reference = problem_reference(problem, instance)
     if baseline:  # a baseline that needs a limit (OR-Tools routing) gets the problem's default one
         limit = time_limit if explicit_time_limit else getattr(problem, "default_time_limit", None)
         return _run_baseline(registry, problem, instance, baseline, params, seed, limit, reads,
@@ -188,18 +213,20 @@ def solve_instance(
     solver = registry.backend(backend_name)
     owner = f"backend {backend_name!r}"
     values = _solver_values(solver.Params, owner, params, reads, time_limit, explicit_time_limit)
-    suggested = problem.default_params(backend_name, instance)
+    suggested = plugin_call("problem", problem, "default_params",
+                            lambda: dict(problem.default_params(backend_name, instance)))
     if explicit_time_limit and problem.anytime and "fill_time" in _field_names(solver.Params) \
             and "sweeps" not in values:  # sweeps the user gives run as given: the limit only caps them
         suggested["fill_time"] = True  # a limit the user gives is a budget to spend (see Problem.anytime)
         if "reads" in values and "plan_reads" in _field_names(solver.Params):
             suggested["plan_reads"] = False  # reads the user gives are kept: only their sweeps are planned
     built = solver.params({**suggested, **values})
-    encoding_options = problem.options(options)
+    encoding_options = plugin_call("problem", problem, "options", lambda: problem.options(options))
     start = time.perf_counter()
     energy = encode_with_options(problem, instance, weights, encoding_options)
     encode_s = time.perf_counter() - start
-    starts = problem.initial_states(instance, energy, encoding_options)
+    starts = plugin_call("problem", problem, "initial_states",
+                         lambda: problem.initial_states(instance, energy, encoding_options))
     ignored_starts = starts is not None and not solver.starts_from_initial_states
     if ignored_starts:  # exact enumerates every state: the problem's starts (memory's cues) mean nothing to it
         starts = None
@@ -210,7 +237,7 @@ def solve_instance(
     if callback is not None:
         callback({"stage": "preparing"})
     with ctrl_c_deferred():  # a Ctrl-C inside numba's compiler could be lost, or leave a kernel unusable
-        backend_compile_s = solver.prepare(energy, built)
+        backend_compile_s = float(plugin_call("backend", solver, "prepare", lambda: solver.prepare(energy, built)))
     if callback is not None:
         callback({"stage": "solving"})
     anytime = AnytimeTrace(problem.sense)
@@ -256,6 +283,7 @@ def solve_instance(
         try:
             samples = plugin_call("backend", solver, "solve", lambda: solver.solve(
                 energy, built, seed=seed, initial_states=starts, callback=observe), returns=SampleSet)
+            check_samples(solver, samples, energy)
         except TooLargeError as refused:  # say where the limit went when reading or decoding squeezed the backend
             if not squeezed or isinstance(refused, MemoryLimitError):
                 raise
@@ -349,13 +377,13 @@ def solve_instance(
                 **({"options": params_dict(encoding_options)} if encoding_options is not None else {})},
         seed=seed, status=status,
         feasible=best.feasible, objective=best.objective, reference=reference,
-        gap=relative_gap(best.objective, reference, problem.sense) if best.objective is not None else None,
+        gap=relative_gap(best.objective, reference, problem.sense) if best.feasible else None,
         energy=float(samples.energies[best_row]), wall_time_s=wall, violations=best.violations,
         solution=best.value, repaired=best.repaired, weights=dict(energy.weights), reads=len(samples),
         feasible_reads=feasible_reads, info=info, versions=_versions(),
-        absolute_gap=absolute_gap(best.objective, reference, problem.sense),
+        absolute_gap=absolute_gap(best.objective, reference, problem.sense) if best.feasible else None,
     )
-    return _note_a_beaten_reference(result), best
+    return _note_an_overrun(_note_a_beaten_reference(result), time_limit if explicit_time_limit else None), best
 
 
 def read_instance(problem: Problem, path: str | Path) -> Instance:
@@ -447,18 +475,20 @@ def _run_baseline(registry: Registry, problem: Problem, instance: Instance, name
         problem=problem.name, instance=instance.name, solver=name, kind="baseline",
         params={**params_dict(built), "time_limit": time_limit}, seed=seed, status=status,
         feasible=solution.feasible, objective=solution.objective, reference=reference,
-        gap=relative_gap(solution.objective, reference, problem.sense), energy=None, wall_time_s=wall,
+        gap=relative_gap(solution.objective, reference, problem.sense) if solution.feasible else None,
+        energy=None, wall_time_s=wall,
         violations=solution.violations, solution=solution.value,
         info={"bound": outcome.bound, **outcome.info, "interrupted": interrupted,
               "anytime": _final_point(anytime, wall, solution), "compile_s": compile_s,
               **({"time_limit_given": time_limit} if explicit_time_limit else {})},
-        versions=_versions(), absolute_gap=absolute_gap(solution.objective, reference, problem.sense),
+        versions=_versions(),
+        absolute_gap=absolute_gap(solution.objective, reference, problem.sense) if solution.feasible else None,
     )
     if not explicit_time_limit and time_limit is not None and wall >= 0.5 * time_limit:  # routing ran 10 s
         default = (f"no time limit was given: the {problem.name} problem's default of {time_limit:g} s applied "
                    "(--time-limit sets another)")  # without a word of why
         _add_note(result.info, default)
-    return _note_a_beaten_reference(result), solution
+    return _note_an_overrun(_note_a_beaten_reference(result), time_limit if explicit_time_limit else None), solution
 
 
 def _prepare_problem(problem: Problem) -> float:
@@ -466,7 +496,20 @@ def _prepare_problem(problem: Problem) -> float:
     and without the memory limit: it sees no instance, only its own miniatures (a limit set below them is for the
     user's instance, refused by name when it is read)."""
     with ctrl_c_deferred(), miniature_sizes():
-        return problem.prepare()
+        return float(plugin_call("problem", problem, "prepare", problem.prepare))
+
+
+def problem_reference(problem: Problem, instance: Instance) -> float | None:
+    """``problem.reference(instance)``, through :func:`~hopsolve.plugin_calls.plugin_call`: ``None`` or a finite
+    number (not a bool), else a failure naming the plugin (a string reference ended in an internal error, a NaN
+    printed "gap nan%" beside a JSON ``null``)."""
+    value = plugin_call("problem", problem, "reference", lambda: problem.reference(instance))
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise PluginFailure(f"{describe_plugin('problem', problem)}: reference returned {value!r}, not a finite "
+                            "number or None")
+    return float(value)
 
 
 def solve_path(registry: Registry, path: str | Path, problem: str | None = None,

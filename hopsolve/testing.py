@@ -168,16 +168,20 @@ def check_backend_contract(backend: Backend, params: Mapping[str, Any] | None = 
     except ParameterError:
         started = None  # a backend may refuse initial states with a clear error
     if started is not None:
-        assert len(started) == 3, f"{name}: one read per initial state"
+        if backend.starts_from_initial_states:  # else it may take them and search every state (exact)
+            assert len(started) == 3, f"{name}: one read per initial state"
         _check_scored(energy, started, f"{name} (initial states)")
 
     if backend.supports_time_limit():
         big = random_energy(400, 4, density=0.05)
         values = {**(params or {}), "time_limit": 0.5}
+        backend.prepare(big, backend.params(values))  # compiling is not the run's (as solve_instance does it)
         began = time.perf_counter()
         timed = backend.solve(big, backend.params(values), seed=2)
         took = time.perf_counter() - began
-        assert took < 0.5 + 15.0, f"{name}: a 0.5 s time limit took {took:.1f} s"
+        # 5% and, on a machine busy with other tests, half a second more (it was 15 s: a backend that slept 10 s
+        # on this limit passed)
+        assert took < 0.5 * 1.05 + 0.5, f"{name}: a 0.5 s time limit took {took:.2f} s"
         _check_scored(big, timed, f"{name} (time limit)")
 
     flow = np.array([[0.0, 3.0, 1.0], [3.0, 0.0, 2.0], [1.0, 2.0, 0.0]])

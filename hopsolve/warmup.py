@@ -101,22 +101,33 @@ def sample_energies() -> dict[str, Energy]:
             "patterns": Energy(Vartype.SPIN, (patterns,))}
 
 
-def warm_everything(registry: Any) -> dict[str, float]:
+def warm_everything(registry: Any) -> dict[str, float | str]:
     """Compile (or load) every problem's and backend's kernels: a backend's
     :meth:`~hopsolve.backend.Backend.prepare_everything`, then its ``prepare`` on :func:`sample_energies`; seconds
-    per plugin. A Ctrl-C is raised between two compiles, not inside one (:func:`hopsolve.interrupt.
-    ctrl_c_deferred`)."""
+    per plugin, or the one line saying how a plugin failed (a third party's ``prepare`` that raised ended the whole
+    warm-up in an internal error, before any other plugin was compiled). A Ctrl-C is raised between two compiles,
+    not inside one (:func:`hopsolve.interrupt.ctrl_c_deferred`)."""
+    from hopsolve.errors import PluginFailure
     from hopsolve.interrupt import ctrl_c_deferred
+    from hopsolve.plugin_calls import plugin_call
 
-    spent: dict[str, float] = {}
+    spent: dict[str, float | str] = {}
     for name in registry.problems:
-        with ctrl_c_deferred(), miniature_sizes():  # Ctrl-C between compiles, not inside one (hopsolve.interrupt)
-            spent[f"problem {name}"] = registry.problem(name).prepare()
+        problem = registry.problem(name)
+        try:
+            with ctrl_c_deferred(), miniature_sizes():  # Ctrl-C between compiles, not inside one
+                spent[f"problem {name}"] = float(plugin_call("problem", problem, "prepare", problem.prepare))
+        except PluginFailure as failed:
+            spent[f"problem {name}"] = str(failed)
     for name in registry.backends:
         backend = registry.backend(name)
         started = time.perf_counter()
-        with ctrl_c_deferred(), miniature_sizes():
-            backend.prepare_everything()
+        try:
+            with ctrl_c_deferred(), miniature_sizes():
+                plugin_call("backend", backend, "prepare_everything", backend.prepare_everything)
+        except PluginFailure as failed:
+            spent[f"backend {name}"] = str(failed)
+            continue
         for energy in sample_energies().values():
             try:
                 with ctrl_c_deferred(), miniature_sizes():  # hopsolve's sample energies, not a user's

@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -212,6 +213,15 @@ def test_a_backend_written_from_the_readme_passes_the_conformance_kit(tmp_path, 
         check_backend(module.DescentBackend(), finds_ground_state=False, local_minima=True)
         registry = build_registry({"HOPSOLVE_DISABLE_PLUGIN_AUTOLOAD": "1"}, extra_plugins=[module])
         assert registry.backends["descent"].cls is module.DescentBackend
+
+        class Overshooting(module.DescentBackend):  # the kit allowed a 0.5 s limit 15 s: it slept 10 s and passed
+            def solve(self, energy, params=None, **kwargs):
+                if params is not None and params.time_limit:
+                    time.sleep(4 * params.time_limit)
+                return super().solve(energy, params, **kwargs)
+
+        with pytest.raises(AssertionError, match="a 0.5 s time limit took"):
+            check_backend(Overshooting(), finds_ground_state=False, local_minima=True)
     finally:
         sys.modules.pop("descent_backend", None)
 
@@ -286,11 +296,14 @@ def test_a_misspelt_hook_is_reported_not_silently_ignored():
 
 FLAKY_PLUGIN = """
     import os
+    import time
+    from dataclasses import dataclass
+    from pathlib import Path
 
     import numpy as np
 
     import hopsolve
-    from hopsolve import Energy, Instance, Problem, Solution
+    from hopsolve import Energy, Instance, Problem, SampleSet, Solution, Vartype
 
     def failing(stage):
         what = os.environ.get("FLAKY", "")
@@ -314,9 +327,62 @@ FLAKY_PLUGIN = """
             return np.asarray(state)
 
         def score(self, instance, candidate):
-            if os.environ.get("FLAKY") == "score-nan":
-                return Solution(candidate.tolist(), float("nan"), True)
+            odd = {"score-nan": Solution(candidate.tolist(), float("nan"), True),
+                   "score-bool": Solution(candidate.tolist(), True, True),
+                   "score-feasible": Solution(candidate.tolist(), 1.0, "no"),
+                   "score-set": Solution(set(candidate.tolist()), 1.0, True),
+                   "score-infeasible": Solution(candidate.tolist(), 0.0, False)}
+            if os.environ.get("FLAKY") in odd:
+                return odd[os.environ["FLAKY"]]
             return (1, True) if failing("score") else Solution(candidate.tolist(), float(candidate.sum()), True)
+
+        def reference(self, instance):
+            odd = {"reference-wrong": "three", "reference-nan": float("nan"), "score-infeasible": 3.0}
+            if os.environ.get("FLAKY") in odd:
+                return odd[os.environ["FLAKY"]]
+            failing("reference")
+            return None
+
+        def default_params(self, backend, instance):
+            failing("default_params")
+            return {}
+
+        def initial_states(self, instance, energy, options):
+            failing("initial_states")
+            return None
+
+        def prepare(self):
+            failing("prepare")
+            return 0.0
+
+        def write_solution(self, instance, solution, path):
+            failing("write_solution")
+            Path(path).write_text("written")
+
+    class Liar(hopsolve.Backend):
+        \"\"\"Returns what ``FLAKY`` asks for: a broken sample set, or a good one after a sleep past its limit.\"\"\"
+        name = "liar"
+
+        @dataclass(frozen=True)
+        class Params:
+            time_limit: float | None = None
+
+        def solve(self, energy, params=None, *, seed=None, initial_states=None, callback=None):
+            good = np.array([[0, 1]])
+            broken = {
+                "liar-vartype": lambda: SampleSet(np.array([[-1, 1]]), np.array([-1.0]), Vartype.SPIN),
+                "liar-nan": lambda: SampleSet(good, np.array([np.nan]), energy.vartype),
+                "liar-energy": lambda: SampleSet(good, np.array([-1e9]), energy.vartype),
+                "liar-values": lambda: SampleSet(np.full((1, 2), 7), np.array([0.0]), energy.vartype),
+                "liar-empty": lambda: SampleSet(np.zeros((0, 2)), np.zeros(0), energy.vartype),
+                "liar-shape": lambda: SampleSet(np.zeros((1, 3)), np.zeros(1), energy.vartype),
+            }
+            mode = os.environ.get("FLAKY", "")
+            if mode in broken:
+                return broken[mode]()
+            if mode == "liar-slow":
+                time.sleep(2 * params.time_limit + 0.2)
+            return SampleSet.from_states(energy, good)
 
     class NotAProblem:
         name = "impostor"
@@ -337,6 +403,10 @@ FLAKY_PLUGIN = """
     def hopsolve_problems(register):
         for cls in (Flaky, NotAProblem, Half, OneString, Maximise):
             register(cls)
+
+    @hopsolve.hookimpl
+    def hopsolve_backends(register):
+        register(Liar)
 """
 
 
@@ -363,6 +433,15 @@ def test_classes_that_would_fail_at_first_use_are_refused_when_registered(site):
     ("encode-wrong", "encode returned a value of type dict, not a hopsolve.Energy"),
     ("score-wrong", "score returned a value of type tuple, not a hopsolve.Solution"),
     ("score-nan", "score returned a solution whose objective is nan, not a finite number"),
+    ("score-bool", "score returned a solution whose objective is True, not a finite number"),
+    ("score-feasible", "score returned a solution whose feasible is 'no', not True or False"),
+    ("score-set", "score returned a solution whose value is a set, which a result cannot hold"),
+    ("reference", "failed in reference: RuntimeError: boom at reference"),
+    ("reference-wrong", "reference returned 'three', not a finite number or None"),
+    ("reference-nan", "reference returned nan, not a finite number or None"),
+    ("default_params", "failed in default_params: RuntimeError: boom at default_params"),
+    ("initial_states", "failed in initial_states: RuntimeError: boom at initial_states"),
+    ("prepare", "failed in prepare: RuntimeError: boom at prepare"),
 ])
 def test_a_plugin_that_fails_while_solving_is_named_not_called_an_internal_error(site, cli, tmp_path, monkeypatch,
                                                                                 stage, message):
@@ -377,6 +456,64 @@ def test_a_plugin_that_fails_while_solving_is_named_not_called_an_internal_error
     [line] = [line for line in run.err.splitlines() if "flaky" in line and "warning" not in line]
     assert f"problem 'flaky' (flaky-plugin 0.1.0) {message}" in line or \
         f"problem 'flaky' (flaky-plugin 0.1.0): {message}" in line
+
+
+@pytest.mark.parametrize("mode, message", [
+    ("liar-vartype", "solve returned SPIN states for a BINARY energy"),
+    ("liar-nan", "solve returned energies that are not one finite number per read"),
+    ("liar-energy", "solve returned energy -1e+09 for its best read, whose state's energy is -1"),
+    ("liar-values", "solve returned states with values other than 0 and 1"),
+    ("liar-empty", "solve returned a sample set without reads"),
+    ("liar-shape", "solve returned states of shape (1, 3), not (1, 2)"),
+])
+def test_a_backend_s_broken_sample_set_is_refused_naming_it_not_reported_as_an_answer(site, cli, tmp_path,
+                                                                                      monkeypatch, mode, message):
+    """``solve`` checked only that a backend returned a ``SampleSet``: ±1 states for a 0/1 energy, NaN energies
+    or energies not the states' were printed as a "feasible" answer, and an empty sample set was an internal
+    error."""
+    fake_install(site, "flaky-plugin", {"flaky": "flaky_problems"}, {"flaky_problems": FLAKY_PLUGIN})
+    path = tmp_path / "two.flaky"
+    path.write_text("2\n")
+    monkeypatch.setenv("FLAKY", mode)
+    run = cli("solve", path, "--backend", "liar")
+    assert run.code == 2 and "internal error" not in run.err and not run.out, run.err
+    assert f"backend 'liar' (flaky-plugin 0.1.0): {message}" in run.err
+
+
+def test_a_run_past_its_time_limit_is_a_timeout_and_other_plugin_calls_are_named(site, cli, tmp_path, monkeypatch):
+    """A backend that slept 6 s on a 1 s limit was recorded ``feasible``; ``write_solution`` and ``warmup``'s
+    ``prepare`` failing were internal errors (the warm-up stopping at the first plugin)."""
+    fake_install(site, "flaky-plugin", {"flaky": "flaky_problems"}, {"flaky_problems": FLAKY_PLUGIN})
+    path = tmp_path / "two.flaky"
+    path.write_text("2\n")
+    monkeypatch.setenv("FLAKY", "liar-slow")
+    run = cli("solve", path, "--backend", "liar", "--time-limit", "0.2", "--json")
+    result = json.loads(run.out)
+    assert run.code == 0 and result["status"] == "timeout" and result["feasible"] and result["objective"] == 1
+    assert "past its 0.2 s limit" in result["info"]["overrun"]
+    monkeypatch.setenv("FLAKY", "")
+    timely = json.loads(cli("solve", path, "--backend", "liar", "--time-limit", "5", "--json").out)
+    assert timely["status"] == "feasible" and "overrun" not in timely["info"]
+    monkeypatch.setenv("FLAKY", "write_solution")
+    run = cli("solve", path, "--backend", "exact", "--out", tmp_path / "answer.txt")
+    assert run.code == 2 and "problem 'flaky' (flaky-plugin 0.1.0) failed in write_solution" in run.err
+    monkeypatch.setenv("FLAKY", "prepare")
+    run = cli("warmup")
+    assert run.code == 2 and "problem 'flaky' (flaky-plugin 0.1.0) failed in prepare" in run.err
+    assert "problem tsp:" in run.out and "backend anneal:" in run.out  # the others were compiled
+
+
+def test_an_infeasible_answer_has_no_gap_and_no_note_on_the_reference(site, cli, tmp_path, monkeypatch):
+    """An infeasible answer's objective (0, reference 3) was given a gap of -100% and the note that the file is
+    probably not the reference's instance; an infeasible answer is not comparable with the optimum."""
+    fake_install(site, "flaky-plugin", {"flaky": "flaky_problems"}, {"flaky_problems": FLAKY_PLUGIN})
+    path = tmp_path / "two.flaky"
+    path.write_text("2\n")
+    monkeypatch.setenv("FLAKY", "score-infeasible")
+    for solver in (["--backend", "exact"], ["--backend", "liar"]):
+        result = json.loads(cli("solve", path, *solver, "--json").out)
+        assert result["status"] == "infeasible" and result["reference"] == 3 and result["objective"] == 0
+        assert result["gap"] is None and result["absolute_gap"] is None and "reference_note" not in result["info"]
 
 
 def test_a_plugin_that_exits_inside_a_task_is_that_task_s_error_and_the_sweep_goes_on(site, cli, tmp_path,
