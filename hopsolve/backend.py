@@ -74,21 +74,25 @@ def schedule_steps_buildable(seconds: float) -> int:
 
 
 def check_run_size(*, reads: int, units: int, steps: int = 0, trace: bool = False, arrays: int = 4,
-                   steps_name: str = "sweeps", time_limit: float | None = None) -> None:
+                   steps_name: str = "sweeps", time_limit: float | None = None, replicas: int = 1) -> None:
     """Refuse, before anything is allocated, a run whose per-read arrays (``arrays`` float64 arrays of reads ×
-    units), schedule (``steps``) or trace (reads × steps) would pass the memory limit, naming the parameter.
+    ``replicas`` × units), schedule (``steps``) or trace (reads × steps) would pass the memory limit, naming the
+    parameter (with ``replicas`` above 1, a ladder's: the reads that fit are counted with them, not as if each
+    replica were a read, which advised 33,554 reads where 8 fit beside 4,096 replicas).
 
     With a ``time_limit``, also refuse a schedule whose building alone would take more than
     :data:`SCHEDULE_BUILD_SHARE` of it (the whole schedule is built before the first step: 50 million sweeps
     took 3 s, so a 1 s limit would end at 3 s after no sweep at all). Fewer steps are then the user's fix; a
     schedule that builds in time but does not run in time is squeezed by the run, as before."""
     shown_reads, shown_steps = format_count(reads), format_count(steps)
-    per_read = 8.0 * arrays * float(max(units, 1))
+    per_read = 8.0 * arrays * float(max(units, 1)) * float(max(replicas, 1))
     fit = _most_that_fit(per_read)
-    check_allocation(per_read * float(reads), f"{shown_reads} {'read' if reads == 1 else 'reads'} of "
+    ladder = f" × {format_count(replicas)} replicas" if replicas > 1 else ""
+    fewer = " or fewer replicas (replicas)" if replicas > 1 else ""
+    check_allocation(per_read * float(reads), f"{shown_reads} {'read' if reads == 1 else 'reads'}{ladder} of "
                                               f"{format_count(units)} units",
-                     f"give at most {fit:,} {'read' if fit == 1 else 'reads'} (reads)" if fit >= 1 else
-                     "even one read is over it: this backend cannot hold the instance, try another")
+                     f"give at most {fit:,} {'read' if fit == 1 else 'reads'} (reads){fewer}" if fit >= 1 else
+                     f"even one read is over it: {'fewer replicas, or ' if fewer else ''}another backend")
     buildable = None if time_limit is None else max(schedule_steps_buildable(time_limit),
                                                     int(SCHEDULE_BUILD_FLOOR_S / SCHEDULE_BUILD_S_PER_STEP))
     # sweeps=1e12 "to run until the limit" was refused with no way out: say what fits, or to leave them to it

@@ -455,6 +455,30 @@ def test_a_timed_descent_that_would_not_fit_is_skipped_for_every_state_and_the_r
     assert np.array_equal(timed.states, replay.states)
 
 
+@pytest.mark.parametrize("schedule", ["fixed", "anneal"])
+def test_a_timed_run_that_cannot_make_one_sweep_is_refused_not_answered_with_its_random_starts(monkeypatch,
+                                                                                              schedule):
+    """G22 at a borderline 0.25 s on a busy machine: a fixed ladder made 0 sweeps and returned its random starts
+    (a cut 23% short) as a normal answer, ``timed_out`` false, with a replay (``sweeps=0``) that is refused."""
+    from hopsolve.errors import TooLargeError
+
+    energy = _torus(8, 3)
+    real = R._build
+    builds = []
+
+    def slow_build(*args, **kwargs):  # the run's build passes the limit (an annealed run's pilot builds first)
+        built = real(*args, **kwargs)
+        builds.append(1)
+        if schedule == "fixed" or len(builds) == 2:
+            time.sleep(0.6)
+        return built
+
+    monkeypatch.setattr(R, "_build", slow_build)
+    backend = ReplicaBackend()
+    with pytest.raises(TooLargeError, match="left no time for one sweep"):
+        backend.solve(energy, backend.params({"schedule": schedule, "time_limit": 0.5, "fill_time": True}), seed=1)
+
+
 def test_replicas_whose_set_up_cannot_fit_the_time_limit_are_refused_before_they_are_built(monkeypatch):
     from hopsolve.backends import replica
     from hopsolve.errors import TooLargeError

@@ -99,3 +99,21 @@ def test_a_time_filled_run_splits_its_limit_and_records_the_moves():
     default = backend.solve(energy, backend.params({"schedule": "anneal", "time_limit": 0.3, "fill_time": True}),
                             seed=3)
     assert "tabu_moves_done" not in default.info  # off by default
+
+
+def test_a_tabu_phase_that_could_not_run_is_refused_not_recorded_as_applied():
+    """``tabu_moves=100`` with ``schedule=fixed`` (or ``keep_best=false``, or on an energy with one-hot groups)
+    ran no tabu phase and was recorded in the result and its replay as if it had."""
+    from hopsolve import ParameterError
+    from hopsolve.backends.replica import ReplicaBackend
+    from hopsolve.energy import GroupSquareTerm
+
+    backend = ReplicaBackend()
+    for values in ({"schedule": "fixed", "tabu_moves": 100}, {"keep_best": False, "schedule": "anneal",
+                                                               "tabu_moves": 100},
+                   {"schedule": "fixed", "tabu_share": 0.2}):
+        with pytest.raises(ParameterError, match="need schedule=anneal and keep_best=true"):
+            backend.params(values)
+    grouped = Energy(Vartype.BINARY, (GroupSquareTerm.build("one_hot", np.repeat(np.arange(3), 3), np.ones(3)),))
+    with pytest.raises(ParameterError, match="this energy has one-hot groups"):
+        backend.solve(grouped, backend.params({"schedule": "anneal", "tabu_moves": 10}), seed=1)

@@ -357,6 +357,10 @@ def test_a_refusal_of_reads_says_how_many_fit_and_a_short_schedule_is_never_refu
     with pytest.raises(MemoryLimitError, match=r"^1 read of 100,000 units .* even one read is over it"):
         check_run_size(reads=1, units=100_000, arrays=3)
     check_run_size(reads=9, units=1000, arrays=3)
+    # a ladder's replicas count with its reads (replica advised 33,554 reads beside 4,096 replicas, where 8 fit)
+    with pytest.raises(MemoryLimitError, match=r"^10 reads × 3 replicas of 1,000 units .* at most 3 reads \(reads\) "
+                                               r"or fewer replicas \(replicas\)$"):
+        check_run_size(reads=10, replicas=3, units=1000, arrays=3)
     with pytest.raises(MemoryLimitError, match=r"a schedule of 1,000,000,000,000 sweeps .* at most 29,999 sweeps$"):
         check_run_size(reads=1, units=1, steps=10**12)  # sweeps=1e12 "to run until the limit" had no way out
     monkeypatch.delenv("HOPSOLVE_MAX_MATRIX_BYTES")

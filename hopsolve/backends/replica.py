@@ -246,6 +246,10 @@ class ReplicaParams(TimedRunParams):
         require(self.tabu_moves >= 0, owner, f"tabu_moves must be at least 0, got {self.tabu_moves}")
         require(self.tabu_tenure is None or self.tabu_tenure >= 1, owner, "tabu_tenure must be at least 1")
         require(self.tabu_stall is None or self.tabu_stall >= 1, owner, "tabu_stall must be at least 1")
+        if self.tabu_moves or self.tabu_share:  # they were recorded as applied and ignored
+            require(self.schedule == "anneal" and self.keep_best, owner,
+                    "tabu_moves and tabu_share start from an annealed ladder's best states: they need "
+                    "schedule=anneal and keep_best=true")
 
 
 @dataclass(frozen=True)
@@ -667,7 +671,7 @@ class ReplicaBackend(Backend):
         for walks (the miniature's run makes none)."""
         params = params or ReplicaParams()
         check_spin_model_size(energy)  # an energy too large is refused before anything compiles
-        check_run_size(reads=params.reads, units=energy.num_variables, arrays=4)
+        check_run_size(reads=params.reads, replicas=params.replicas or 1, units=energy.num_variables, arrays=4)
         began = time.perf_counter()
         if params.tabu_moves or params.tabu_share:
             TK.compile_kernels()
@@ -707,6 +711,9 @@ class ReplicaBackend(Backend):
         cap = max(1, int(params.cluster_limit * n))
         anytime = params.fill_time and params.time_limit is not None
         tabu_ok = model.group_of.shape[0] == 0 and n > 0 and params.schedule == "anneal" and params.keep_best
+        if (params.tabu_moves or params.tabu_share) and model.group_of.shape[0]:
+            raise ParameterError(f"{OWNER}: tabu_moves and tabu_share flip single units of a model without group "
+                                 "penalties; this energy has one-hot groups")
         tabu_timed = tabu_ok and anytime and starts is None and params.tabu_share > 0
         tabu_budget = tabu_ok and not anytime and params.tabu_moves > 0
         full_params = params
@@ -737,7 +744,8 @@ class ReplicaBackend(Backend):
             if params.time_limit is not None:
                 _check_setup(setup, total, params, started, lambda count: _batch_setup_seconds(model, energy, count))
             longest = max([sweeps, *(end for _, end in parse_replan(params.replan, OWNER))])
-            check_run_size(reads=total, units=n, steps=0 if anytime and params.schedule == "fixed" else longest,
+            check_run_size(reads=ladders_count, replicas=temps, units=n,
+                           steps=0 if anytime and params.schedule == "fixed" else longest,
                            arrays=4, time_limit=None if pilot_s is not None else params.time_limit)
             clusters = self._clusters(model, params, ladders_count)
             if starts is None:
@@ -763,6 +771,12 @@ class ReplicaBackend(Backend):
             # 0.3 s run made no sweep at all)
             progress = _run_chunked(plan, shape.beta_max, run.advance, params, callback, report, started,
                                     first_sweep=min(setup * total, built_s))
+            if progress.done == 0 and not progress.interrupted and params.time_limit is not None and n:
+                # its answer would be the random starts, and its replay (sweeps=0) refused
+                raise TooLargeError(f"{OWNER}: the {full_params.time_limit:g} s limit left no time for one sweep "
+                                    f"of {total:,} replicas (building them took {built_s:.2g} s, "
+                                    f"{time.perf_counter() - started:.2g} s had passed); give a longer limit or "
+                                    "fewer reads")
             descended = recombined = None
             end = None if finish_limit is None else started + finish_limit
             if descending and not progress.interrupted:
