@@ -15,6 +15,7 @@ Environment switches (in the pytest tradition):
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import importlib.metadata as metadata
 import os
@@ -113,6 +114,9 @@ class Registry:
             name for name, entry in self.problems.items()
             if any(text.endswith(s.lower()) for s in getattr(entry.cls, "suffixes", ()))
         )
+        own = [name for name in matches if self.problems[name].origin.first_party]
+        if own and len(own) < len(matches):  # a third party cannot take over a built-in suffix (see build_registry)
+            matches = own
         if len(matches) == 1:
             return matches[0]
         if not matches:
@@ -274,7 +278,8 @@ def _check_registered_class(kind: str, cls: Any) -> None:
     """Refuse, when it is registered, a class that would fail at its first use: not a subclass of the contract
     the hook names (``hopsolve.Problem``, ``Backend`` or ``Baseline``), abstract (a method the contract requires is
     missing), or with class attributes of the wrong kind (a problem's ``suffixes`` as one string claims every
-    path ending in any of its letters; ``sense`` other than ``min``/``max``)."""
+    path ending in any of its letters; ``sense`` other than ``min``/``max``; ``Options`` or ``Params`` not a
+    dataclass)."""
     import inspect
 
     from hopsolve.backend import Backend
@@ -288,6 +293,11 @@ def _check_registered_class(kind: str, cls: Any) -> None:
     if inspect.isabstract(cls):
         missing = ", ".join(sorted(getattr(cls, "__abstractmethods__", ())))
         raise PluginError(f"{label} is abstract: it does not define {missing}")
+    parameters = "Options" if kind == "problem" else "Params"
+    held = getattr(cls, parameters, None)
+    if not (held is None and kind == "problem") and not (isinstance(held, type) and dataclasses.is_dataclass(held)):
+        raise PluginError(f"{label}: {parameters} must be a dataclass{' (or None)' if kind == 'problem' else ''}, "
+                          f"got {held!r}")  # a plain class failed at its first use, an internal error
     if kind == "problem":
         suffixes = cls.suffixes
         if not isinstance(suffixes, (tuple, list)) or not all(isinstance(s, str) and s for s in suffixes):
@@ -297,6 +307,24 @@ def _check_registered_class(kind: str, cls: Any) -> None:
             raise PluginError(f"{label}: sense must be 'min' or 'max', got {cls.sense!r}")
     if kind == "baseline" and not isinstance(getattr(cls, "problem", None), str):
         raise PluginError(f"{label}: problem must name the problem it solves, got {getattr(cls, 'problem', None)!r}")
+
+
+def _suffixes_taken_from_built_ins(registry: Registry) -> list[LoadFailure]:
+    """A line for each third-party problem that claims a suffix of one of hopsolve's own problems. The built-in
+    keeps it (:meth:`Registry.problem_for_path` prefers it): a plugin claiming ``.tsp`` had made the README's
+    first command fail ('berlin52.tsp' could be any of tsp, vc2) without a word at registration; the plugin still
+    reads such a file when named (``--problem``)."""
+    built_in = {suffix.lower(): name for name, entry in registry.problems.items() if entry.origin.first_party
+                for suffix in entry.cls.suffixes}
+    found = []
+    for name, entry in registry.problems.items():
+        taken = [s for s in entry.cls.suffixes if s.lower() in built_in and not entry.origin.first_party]
+        if taken:
+            owners = ", ".join(f"{s!r} ({built_in[s.lower()]})" for s in taken)
+            found.append(LoadFailure(entry.origin.plugin, f"problem {name!r} of {entry.origin.describe()} claims "
+                                     f"the suffix of a built-in problem: {owners}; the built-in keeps it (name "
+                                     f"--problem {name} to read such a file as {name})"))
+    return found
 
 
 def default_registry() -> Registry:
@@ -349,6 +377,7 @@ def build_registry(env: Mapping[str, str] | None = None, extra_plugins: list[Any
                                         spec["run"])
 
     _collect(pm, "hopsolve_problems", origins, failures, keyed(registry.problems, "problem"))
+    failures.extend(_suffixes_taken_from_built_ins(registry))
     _collect(pm, "hopsolve_backends", origins, failures, keyed(registry.backends, "backend"))
     _collect(pm, "hopsolve_baselines", origins, failures, keyed(registry.baselines, "baseline"))
     _collect(pm, "hopsolve_commands", origins, failures, add_command, registry=registry)

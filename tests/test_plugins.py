@@ -399,14 +399,32 @@ FLAKY_PLUGIN = """
         name = "maximise"
         sense = "maximise"
 
+    class Thief(Flaky):
+        name = "thief"
+        suffixes = (".thief", ".TSP")
+
+    class PlainOptions(Flaky):
+        name = "plainoptions"
+        suffixes = (".plainoptions",)
+
+        class Options:
+            cue = None
+
+    class PlainParams(Liar):
+        name = "plainparams"
+
+        class Params:
+            reads = 2
+
     @hopsolve.hookimpl
     def hopsolve_problems(register):
-        for cls in (Flaky, NotAProblem, Half, OneString, Maximise):
+        for cls in (Flaky, NotAProblem, Half, OneString, Maximise, Thief, PlainOptions):
             register(cls)
 
     @hopsolve.hookimpl
     def hopsolve_backends(register):
         register(Liar)
+        register(PlainParams)
 """
 
 
@@ -423,6 +441,14 @@ def test_classes_that_would_fail_at_first_use_are_refused_when_registered(site):
     assert "problem 'maximise': sense must be 'min' or 'max'" in failures
     assert "flaky" in registry.problems and not {"impostor", "half", "onestring", "maximise"} & set(registry.problems)
     assert registry.problem_for_path("cross.patterns") == "memory"
+    # Options and Params that are not dataclasses failed at their first use, as internal errors
+    assert "problem 'plainoptions': Options must be a dataclass (or None)" in failures
+    assert "backend 'plainparams': Params must be a dataclass" in failures
+    assert "plainoptions" not in registry.problems and "plainparams" not in registry.backends
+    # a third party claiming .tsp made 'berlin52.tsp' "any of thief, tsp", in silence: the built-in keeps it
+    assert "problem 'thief' of 'flaky' (flaky-plugin 0.1.0) claims the suffix of a built-in problem: '.TSP' (tsp)" \
+        in failures
+    assert registry.problem_for_path("berlin52.tsp") == "tsp" and registry.problem_for_path("x.thief") == "thief"
 
 
 @pytest.mark.parametrize("stage, message", [
