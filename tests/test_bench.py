@@ -605,3 +605,18 @@ def test_only_file_options_are_made_paths_and_given_options_merge_into_a_suite_s
     suite = grid_from_toml(registry, ROOT / "benchmarks" / "suites" / "memory.toml", {"options": {"rule": "hebb"}})
     options = suite.tasks()[0].options
     assert options["rule"] == "hebb" and options["cue"] == str(INSTANCES / "memory" / "cross_near.cue")
+
+
+def test_report_takes_an_instance_s_problem_and_reference_from_a_record_that_has_them():
+    """An error record (no problem, kind or reference: written before the instance was read) coming first blanked
+    the instance's reference in the table, and made a max-cut's best cut the smallest."""
+    from hopsolve.bench.report import summarise
+
+    error = {"instance": "G1", "solver": "anneal", "status": "error", "feasible": False, "objective": None,
+             "problem": None, "kind": None, "reference": None, "wall_time_s": 0.0}
+    runs = [{"instance": "G1", "solver": "anneal", "status": "feasible", "feasible": True, "objective": cut,
+             "problem": "maxcut", "kind": "backend", "reference": 11624.0, "gap": (11624 - cut) / 11624,
+             "wall_time_s": 1.0} for cut in (11620.0, 11624.0)]
+    [row], _ = summarise([error, *runs], {"maxcut": "max"})
+    assert row["reference"] == 11624.0 and row["best_objective"] == 11624.0 and row["kind"] == "backend"
+    assert row["runs"] == 3 and row["errors"] == 1

@@ -133,16 +133,22 @@ def summarise(records: list[dict[str, Any]], senses: dict[str, str]) -> tuple[li
         groups[(str(r.get("instance")), str(r.get("label") or r.get("solver")))].append(r)
     rows = []
     for (instance, label), runs in sorted(groups.items()):
-        sense = senses.get(str(runs[0].get("problem")), "min")
+        def known(key: str, runs: list[dict] = runs) -> Any:
+            """The first run's value that is not null: an error record (written before the instance was read)
+            has no problem, kind or reference, and coming first it blanked the reference and took max-cut's best
+            cut for the smallest."""
+            return next((r.get(key) for r in runs if r.get(key) is not None), None)
+
+        sense = senses.get(str(known("problem")), "min")
         feasible = [r for r in runs if r.get("feasible")]
         objectives = [r["objective"] for r in feasible if r.get("objective") is not None]
         gaps = [r["gap"] for r in feasible if r.get("gap") is not None]
         best = (min if sense == "min" else max)(objectives) if objectives else None
         rows.append({
-            "instance": instance, "solver": label, "kind": runs[0].get("kind"), "runs": len(runs),
+            "instance": instance, "solver": label, "kind": known("kind"), "runs": len(runs),
             "feasible_rate": len(feasible) / len(runs), "best_objective": best,
             "median_objective": median(objectives) if objectives else None,
-            "reference": runs[0].get("reference"), "best_gap_pct": 100 * min(gaps) if gaps else None,
+            "reference": known("reference"), "best_gap_pct": 100 * min(gaps) if gaps else None,
             "median_gap_pct": 100 * median(gaps) if gaps else None,
             "median_time_s": median(r.get("wall_time_s") or 0.0 for r in runs),
             "errors": sum(r.get("status") in ("error", "timeout") for r in runs),
