@@ -498,3 +498,13 @@ def test_params_built_directly_are_checked_as_a_dict_s_are():
         TankBackend().solve(energy, TankParams(u0=float("inf")), seed=1)
     with pytest.raises(ParameterError, match="sweeps"):
         AnnealBackend().solve(energy, AnnealParams(sweeps=-3), seed=1)
+
+
+@pytest.mark.parametrize("backend", ["bifurcation", "replica", "anneal", "hopfield"])
+def test_weights_whose_squares_overflow_are_refused_in_one_line(cli, backend):
+    """``--weight objective=1e200`` on G1 crashed bifurcation (LinAlgError in its spectral radius, after five
+    RuntimeWarnings) and printed overflow warnings in replica."""
+    run = cli("solve", INSTANCES / "gset" / "G11.txt", "--backend", backend, "--weight", "objective=1e200",
+              "--seed", "1")
+    assert run.code == 2 and "the energy's coefficients reach 5e+199: above 1e+150" in run.err, run.err
+    assert run.err.count("\n") == 1 and "Warning" not in run.err

@@ -244,6 +244,12 @@ def check_spin_model_size(energy: Energy) -> None:
             check_matrix_size(inner.stored_couplings, f"term {term.name!r}")
 
 
+MAX_COEFFICIENT = 1e150
+"""The largest coefficient magnitude a spin model takes: the backends' scales sum squares of coefficients over a
+unit's row (up to millions of terms), which stays below float64's 1.8e308 from here (a weight of 1e200 crashed
+bifurcation's spectral radius in an internal error, and printed overflow warnings in replica)."""
+
+
 def compile_spin_model(energy: Energy, deadline: float | None = None) -> SpinModel:
     """Flatten ``energy`` (any vartype) into a :class:`SpinModel`; unknown term kinds are materialised.
 
@@ -285,6 +291,13 @@ def compile_spin_model(energy: Energy, deadline: float | None = None) -> SpinMod
     if not np.isfinite(coupling.data).all() or not np.isfinite(bias).all():
         raise ParameterError("the energy has non-finite coefficients (NaN or inf, or finite ones so large that "
                              "their sums overflow a 64-bit float: scale the problem down)")
+    largest = max(float(np.abs(coupling.data).max(initial=0.0)), float(np.abs(bias).max(initial=0.0)),
+                  *(abs(float(f.scale)) * max(1.0, float(np.abs(f.targets).max(initial=0.0))) ** 2
+                    for f in families))
+    if largest > MAX_COEFFICIENT:
+        raise ParameterError(f"the energy's coefficients reach {largest:.3g}: above {MAX_COEFFICIENT:.0e} their "
+                             "squares and sums overflow a 64-bit float in the backends' scales; give smaller "
+                             "weights (--weight) or scale the problem down")
     max_groups = max((len(f.targets) for f in families), default=0)
     group_of = np.full((len(families), n), -1, dtype=np.int64)
     group_target = np.zeros((len(families), max(max_groups, 1)))
