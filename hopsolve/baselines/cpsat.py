@@ -20,6 +20,17 @@ its search limit (0.10-0.28 measured on QAP, max-cut and TSP models; nug15's: bu
 ended at 0.55 s): held back from the search, and a model with less than that left is not searched (``timeout``)."""
 
 
+def cpsat_ready_at(started: float, building: float, done: float, total: float) -> float:
+    """Seconds after ``started`` (the baseline's start) at which a CP-SAT model would be built and loaded, projected
+    from the pace so far: ``done`` of its ``total`` parts (rows, say) built since ``building``, and
+    :data:`LOAD_SHARE` more for CP-SAT's loading. A baseline compares it with its limit while it builds, and ends
+    as ``timeout`` as soon as the model could not be searched in time (a280's TSP model took 0.65 s to build under
+    a 0.1 s limit, and the run ended there)."""
+    now = time.perf_counter()
+    per_part = (now - building) / max(done, 1)
+    return (now - started + per_part * (total - done)) * (1 + LOAD_SHARE)
+
+
 @dataclass(frozen=True)
 class CpsatParams:
     """CP-SAT parameters shared by the ``ortools-cpsat`` baselines."""

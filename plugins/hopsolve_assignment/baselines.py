@@ -13,6 +13,7 @@ from hopsolve import (
     CpsatParams,
     Instance,
     TooLargeError,
+    cpsat_ready_at,
     integer_values,
     solve_cpsat,
 )
@@ -21,8 +22,6 @@ QAP_CPSAT_MAX = 15
 MINIMIZE_SHARE = 0.4
 """Setting the objective (a weighted sum of n²(n−1)² products) takes about this share of the rows' building time
 (nug15: 0.097 s against 0.257 s)."""
-CPSAT_LOAD_SHARE = 0.25
-"""CP-SAT's loading of a model takes up to this share of the time it took to build (as ``solve_cpsat`` allows)."""
 
 
 class ScipyLinearSumAssignment(Baseline):
@@ -100,12 +99,12 @@ class OrtoolsCpsatQap(Baseline):
         variables, coefficients = [], []
         building = time.perf_counter()
         for i in range(n):
-            now = time.perf_counter()  # building the n⁴ products can outlast a short limit: the model is not
-            per_row = (now - building) / max(i, 1)  # finished when its rows, its objective (MINIMIZE_SHARE) and
-            finished = now - started + per_row * (n - i + MINIMIZE_SHARE * n)  # CP-SAT's loading would pass it
-            if finished * (1 + CPSAT_LOAD_SHARE) > limit:
+            # building the n⁴ products can outlast a short limit: the model is not finished when its rows, its
+            # objective (MINIMIZE_SHARE) and CP-SAT's loading would pass it
+            ready = cpsat_ready_at(started, building, i, n * (1 + MINIMIZE_SHARE))
+            if ready > limit:
                 return BaselineOutcome(None, "timeout", info={"note": (
-                    f"building this model would take about {finished:.2g} s, and CP-SAT more to load it: the "
+                    f"building this model and loading it into CP-SAT would take about {ready:.2g} s: the "
                     f"{limit:g} s limit leaves no time to search")})
             for j in range(n):
                 if i == j or flow[i, j] == 0:
