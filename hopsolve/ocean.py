@@ -260,6 +260,14 @@ class HopsolveSampler(dimod.Sampler):
                 defaults[name] = "random"
         return defaults
 
+    def __reduce__(self) -> tuple:
+        """Pickled as its kind, its backend's class and its defaults: it holds dataclass fields (whose metadata does
+        not pickle), and :func:`sampler_class`'s classes are not module attributes, so ``pickle``,
+        ``copy.deepcopy`` and a process pool's ``submit(sampler.sample, bqm)`` failed."""
+        kind = type(self)
+        named = globals().get(kind.__name__) is kind
+        return _rebuilt_sampler, (kind if named else None, type(self.backend), dict(self._defaults))
+
     @staticmethod
     def _initial_states(bqm: Any, labels: list, initial_states: Any, generator: str, num_reads: Any,
                         seed: int) -> np.ndarray:
@@ -334,6 +342,17 @@ def sampler_class(backend: str | type[Backend], registry: Any = None) -> type[Ho
     doc = f"The hopsolve backend {cls.name!r} as a dimod sampler ({getattr(cls, 'description', '')})."
     return type(f"{title}Sampler", (HopsolveSampler,), {"backend_class": cls, "__doc__": doc,
                                                          "__module__": __name__})
+
+
+def _rebuilt_sampler(kind: type[HopsolveSampler] | None, backend: type[Backend],
+                     defaults: dict[str, Any]) -> HopsolveSampler:
+    """A pickled sampler again (:meth:`HopsolveSampler.__reduce__`): ``kind`` is a class of this module, or
+    ``None`` for one :func:`sampler_class` made."""
+    if kind is HopsolveSampler:
+        return HopsolveSampler(backend, **defaults)
+    if kind is not None:
+        return kind(**defaults)
+    return sampler_class(backend)(**defaults)
 
 
 def _resolve_backend(backend: Any, registry: Any) -> Backend:

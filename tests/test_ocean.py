@@ -401,3 +401,24 @@ def test_a_round_trip_through_dimod_keeps_the_units_in_order_and_labels_are_dist
         np.testing.assert_allclose(back.energies(states), energy.energies(states))
     with pytest.raises(ParameterError, match="two variables share a label"):
         dataclasses.replace(Energy.from_qubo(np.eye(2)), labels=("a", "a"))
+
+
+def test_samplers_pickle_and_run_in_a_spawned_process_pool():
+    """``pickle.dumps(AnnealSampler())`` failed (dataclass fields' mappingproxy), and so did deep copies and
+    process pools; ``sampler_class``'s classes, not module attributes, could not be pickled at all."""
+    import copy
+    import multiprocessing
+    import pickle
+    from concurrent.futures import ProcessPoolExecutor
+
+    bqm = dimod.BQM({"a": -1.0, "b": 1.0}, {("a", "b"): 2.0}, 0.5, "SPIN")
+    samplers = [cls(num_reads=3) for cls in SAMPLERS if cls is not ExactSampler] + [
+        ExactSampler(max_states=2), HopsolveSampler("replica", num_reads=2), sampler_class("replica")()]
+    for sampler in samplers:
+        for again in (pickle.loads(pickle.dumps(sampler)), copy.deepcopy(sampler)):
+            assert type(again).__name__ == type(sampler).__name__ and again.backend.name == sampler.backend.name
+            assert again.properties == sampler.properties and again.parameters == sampler.parameters
+            assert again.sample(bqm, seed=1).first == sampler.sample(bqm, seed=1).first
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        far = pool.submit(AnnealSampler(num_reads=3).sample, bqm, seed=1).result()
+    assert far.first == AnnealSampler(num_reads=3).sample(bqm, seed=1).first
