@@ -82,6 +82,8 @@ def _cmd_plugins(args: argparse.Namespace, registry: Registry) -> int:
         print(f"{section}:")
         for row in report[section]:
             target = f" [{row['problem']}]" if "problem" in row else ""
+            if "suffixes" in row:  # they decide which problem reads a file: shown, not only in --json
+                target = f" [{' '.join(row['suffixes'])}]" if row["suffixes"] else " [no suffix]"
             source = f"{row['distribution'] or row['plugin']} {row['version'] or ''}".strip()
             print(f"  {row['name']}{target}  ({source})  {row.get('description', '')}".rstrip())
     if report["failures"]:

@@ -52,6 +52,9 @@ def test_installed_example_plugin_is_listed_and_solves(site, tmp_path, cli):
     listed = {p["name"]: p for p in json.loads(run.out)["problems"]}
     assert listed["partition"]["distribution"] == "hopsolve-partition"
     assert listed["partition"]["version"] == "0.1.0"
+    plain = cli("plugins").out.splitlines()  # the suffixes decide which problem reads a file: shown there too
+    assert any(line.split()[:2] == ["partition", "[.partition]"] for line in plain), plain
+    assert any(line.split()[:2] == ["tsp", "[.tsp]"] for line in plain), plain
     numbers = tmp_path / "five.partition"
     numbers.write_text("3\n1\n1\n2\n2\n1\n")
     result = json.loads(cli("solve", numbers, "--backend", "exact", "--json").out)
