@@ -327,6 +327,15 @@ def _suffixes_taken_from_built_ins(registry: Registry) -> list[LoadFailure]:
     return found
 
 
+def _unknown_default_backends(registry: Registry) -> list[LoadFailure]:
+    """A line for each problem whose ``default_backend`` no plugin registered: its solves without ``--backend``
+    would fail with "unknown backend" and no word of whose default it was. The problem stays (``--backend``
+    names another)."""
+    return [LoadFailure(entry.origin.plugin, f"problem {name!r}: its default_backend "
+                        f"{entry.cls.default_backend!r} is not a registered backend (solve it with --backend)")
+            for name, entry in registry.problems.items() if entry.cls.default_backend not in registry.backends]
+
+
 def default_registry() -> Registry:
     """Every installed plugin (:func:`build_registry`), for the Python API's calls that were given no registry:
     each plugin that failed to load is one ``UserWarning`` naming it (the CLI prints the same lines), so a broken
@@ -379,6 +388,7 @@ def build_registry(env: Mapping[str, str] | None = None, extra_plugins: list[Any
     _collect(pm, "hopsolve_problems", origins, failures, keyed(registry.problems, "problem"))
     failures.extend(_suffixes_taken_from_built_ins(registry))
     _collect(pm, "hopsolve_backends", origins, failures, keyed(registry.backends, "backend"))
+    failures.extend(_unknown_default_backends(registry))
     _collect(pm, "hopsolve_baselines", origins, failures, keyed(registry.baselines, "baseline"))
     _collect(pm, "hopsolve_commands", origins, failures, add_command, registry=registry)
     return registry

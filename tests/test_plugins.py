@@ -413,6 +413,11 @@ FLAKY_PLUGIN = """
         class Options:
             cue = None
 
+    class Orphan(Flaky):
+        name = "orphan"
+        suffixes = (".orphan",)
+        default_backend = "nope"
+
     class PlainParams(Liar):
         name = "plainparams"
 
@@ -421,7 +426,7 @@ FLAKY_PLUGIN = """
 
     @hopsolve.hookimpl
     def hopsolve_problems(register):
-        for cls in (Flaky, NotAProblem, Half, OneString, Maximise, Thief, PlainOptions):
+        for cls in (Flaky, NotAProblem, Half, OneString, Maximise, Thief, PlainOptions, Orphan):
             register(cls)
 
     @hopsolve.hookimpl
@@ -452,6 +457,9 @@ def test_classes_that_would_fail_at_first_use_are_refused_when_registered(site):
     assert "problem 'thief' of 'flaky' (flaky-plugin 0.1.0) claims the suffix of a built-in problem: '.TSP' (tsp)" \
         in failures
     assert registry.problem_for_path("berlin52.tsp") == "tsp" and registry.problem_for_path("x.thief") == "thief"
+    # a default backend nobody registered failed each solve with "unknown backend 'nope'", not saying whose it was
+    assert "problem 'orphan': its default_backend 'nope' is not a registered backend" in failures
+    assert "orphan" in registry.problems
 
 
 @pytest.mark.parametrize("stage, message", [
