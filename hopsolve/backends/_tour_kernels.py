@@ -238,17 +238,7 @@ def _dispatch(kernels: tuple) -> object:
     return chain
 
 
-_propose_chain = _dispatch(tuple(m.kernel for m in TOUR_MOVES))
-
-
-@numba.njit(cache=True)
-def propose(kind, problem, tour, pos, x_rng, plan):
-    """(valid?, Δ length, generator state) of a move of ``kind`` (a row of :data:`TOUR_MOVES`), its plan written
-    into ``plan``. One compiled function, not inlined at numba's level: both the annealing read and
-    :func:`sample_deltas` call it, and the chain of inlined moves was compiled once for each (about a quarter of
-    berlin52's first-run compile). LLVM still inlines it into the read's loop (no call to it in the machine
-    code)."""
-    return _propose_chain(kind, problem, tour, pos, x_rng, plan)
+propose = _dispatch(tuple(m.kernel for m in TOUR_MOVES))
 
 
 @numba.njit(cache=True, inline="always")
