@@ -7,8 +7,10 @@ import shutil
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hopsolve import build_registry
@@ -603,3 +605,27 @@ def test_an_environment_switch_set_to_0_or_false_is_off(cli, monkeypatch, value,
     monkeypatch.setenv("HOPSOLVE_DISABLE_PLUGIN_AUTOLOAD", value)
     listed = cli("plugins").out
     assert ("tsp" in listed) is not on
+
+
+def test_a_third_party_s_tours_are_checked_from_their_permutations_not_their_bit_states(monkeypatch):
+    """``check_samples`` built a third party's best tour's bit state (n² units) to score it: 0.4 s on pr1002 inside
+    a 2 s limit (recorded a timeout), 57 s and 6.5 GB on pla7397. It is scored from the permutation now, and a
+    wrong energy is still refused."""
+    import dataclasses
+
+    from hopsolve import Energy, SampleSet
+    from hopsolve.errors import PluginFailure
+    from hopsolve.plugin_calls import check_samples
+    from hopsolve.plugins import Origin
+
+    problem = build_registry().problem("tsp")
+    instance = problem.read(INSTANCES / "tsplib" / "berlin52.tsp")
+    energy = problem.encode(instance)
+    tours = np.array([np.random.default_rng(seed).permutation(52) for seed in range(3)])
+    samples = SampleSet.from_permutations(energy, tours)
+    owner = types.SimpleNamespace(name="tours", _hopsolve_origin=Origin("tours", "third-party", "1.0"))
+    monkeypatch.setattr(Energy, "energy", lambda *args: pytest.fail("a bit state was scored"))
+    monkeypatch.setattr(Energy, "term_energies", lambda *args: pytest.fail("a bit state was scored"))
+    check_samples(owner, samples, energy)
+    with pytest.raises(PluginFailure, match=r"backend 'tours' \(third-party 1.0\): solve returned energy"):
+        check_samples(owner, dataclasses.replace(samples, energies=samples.energies - 5.0), energy)
