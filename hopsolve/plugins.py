@@ -108,14 +108,17 @@ class Registry:
         return table[name]
 
     def problem_for_path(self, path: str | Path) -> str:
-        """The one problem whose suffixes match ``path``; an error if none or several do."""
+        """The one problem whose suffixes match ``path`` (the longest match wins, and a built-in problem over a
+        third party claiming the same suffix); an error if none or several do."""
         text = str(path).lower()
-        matches = sorted(
-            name for name, entry in self.problems.items()
-            if any(text.endswith(s.lower()) for s in getattr(entry.cls, "suffixes", ()))
-        )
+        longest = {name: max((len(s) for s in getattr(entry.cls, "suffixes", ()) if text.endswith(s.lower())),
+                             default=0) for name, entry in self.problems.items()}
+        most = max(longest.values(), default=0)
+        # the most specific suffix reads the file ('m.qubo.npy': '.qubo.npy' before '.npy'); where a third party
+        # claims a built-in problem's own suffix, the built-in keeps it (reported when the plugins load)
+        matches = sorted(name for name, size in longest.items() if size and size == most)
         own = [name for name in matches if self.problems[name].origin.first_party]
-        if own and len(own) < len(matches):  # a third party cannot take over a built-in suffix (see build_registry)
+        if own and len(own) < len(matches):
             matches = own
         if len(matches) == 1:
             return matches[0]

@@ -415,6 +415,10 @@ FLAKY_PLUGIN = """
         class Options:
             cue = None
 
+    class NpyQubo(Flaky):
+        name = "npyqubo"
+        suffixes = (".qubo.npy",)
+
     class Orphan(Flaky):
         name = "orphan"
         suffixes = (".orphan",)
@@ -428,7 +432,7 @@ FLAKY_PLUGIN = """
 
     @hopsolve.hookimpl
     def hopsolve_problems(register):
-        for cls in (Flaky, NotAProblem, Half, OneString, Maximise, Thief, PlainOptions, Orphan):
+        for cls in (Flaky, NotAProblem, Half, OneString, Maximise, Thief, PlainOptions, Orphan, NpyQubo):
             register(cls)
 
     @hopsolve.hookimpl
@@ -459,6 +463,8 @@ def test_classes_that_would_fail_at_first_use_are_refused_when_registered(site):
     assert "problem 'thief' of 'flaky' (flaky-plugin 0.1.0) claims the suffix of a built-in problem: '.TSP' (tsp)" \
         in failures
     assert registry.problem_for_path("berlin52.tsp") == "tsp" and registry.problem_for_path("x.thief") == "thief"
+    # the longest suffix wins: preferring the built-in had handed 'm.qubo.npy' to assignment ('.npy'), in silence
+    assert registry.problem_for_path("m.qubo.npy") == "npyqubo" and registry.problem_for_path("m.npy") == "assignment"
     # a default backend nobody registered failed each solve with "unknown backend 'nope'", not saying whose it was
     assert "problem 'orphan': its default_backend 'nope' is not a registered backend" in failures
     assert "orphan" in registry.problems
