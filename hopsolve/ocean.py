@@ -33,7 +33,9 @@ and follows dimod's contract: ``sample(bqm, **parameters)`` (dimod derives ``sam
 from __future__ import annotations
 
 import dataclasses
+import pickle
 import re
+import sys
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -265,8 +267,13 @@ class HopsolveSampler(dimod.Sampler):
         not pickle), and :func:`sampler_class`'s classes are not module attributes, so ``pickle``,
         ``copy.deepcopy`` and a process pool's ``submit(sampler.sample, bqm)`` failed."""
         kind = type(self)
-        named = globals().get(kind.__name__) is kind
-        return _rebuilt_sampler, (kind if named else None, type(self.backend), dict(self._defaults))
+        if kind.__dict__.get("_made_by_sampler_class"):  # not a module attribute: made again by sampler_class
+            return _rebuilt_sampler, (None, type(self.backend), dict(self._defaults))
+        module = sys.modules.get(kind.__module__)
+        if getattr(module, kind.__qualname__, None) is not kind:  # a user's class in a function, say: it would
+            raise pickle.PicklingError(f"{kind.__qualname__} cannot be pickled: pickle finds classes by their "  # come
+                                       "module and name; define it at a module's top level")  # back as another
+        return _rebuilt_sampler, (kind, type(self.backend), dict(self._defaults))
 
     @staticmethod
     def _initial_states(bqm: Any, labels: list, initial_states: Any, generator: str, num_reads: Any,
@@ -341,18 +348,18 @@ def sampler_class(backend: str | type[Backend], registry: Any = None) -> type[Ho
     title = "".join(part[:1].upper() + part[1:] for part in re.split(r"[^0-9A-Za-z]+", cls.name) if part)
     doc = f"The hopsolve backend {cls.name!r} as a dimod sampler ({getattr(cls, 'description', '')})."
     return type(f"{title}Sampler", (HopsolveSampler,), {"backend_class": cls, "__doc__": doc,
-                                                         "__module__": __name__})
+                                                         "__module__": __name__, "_made_by_sampler_class": True})
 
 
 def _rebuilt_sampler(kind: type[HopsolveSampler] | None, backend: type[Backend],
                      defaults: dict[str, Any]) -> HopsolveSampler:
-    """A pickled sampler again (:meth:`HopsolveSampler.__reduce__`): ``kind`` is a class of this module, or
-    ``None`` for one :func:`sampler_class` made."""
-    if kind is HopsolveSampler:
-        return HopsolveSampler(backend, **defaults)
-    if kind is not None:
-        return kind(**defaults)
-    return sampler_class(backend)(**defaults)
+    """A pickled sampler again (:meth:`HopsolveSampler.__reduce__`): ``kind`` is its class (found by module and
+    name), or ``None`` for one :func:`sampler_class` made."""
+    if kind is None:
+        return sampler_class(backend)(**defaults)
+    if kind.backend_class is None:  # HopsolveSampler, or a subclass that is given its backend
+        return kind(backend, **defaults)
+    return kind(**defaults)
 
 
 def _resolve_backend(backend: Any, registry: Any) -> Backend:

@@ -403,6 +403,10 @@ def test_a_round_trip_through_dimod_keeps_the_units_in_order_and_labels_are_dist
         dataclasses.replace(Energy.from_qubo(np.eye(2)), labels=("a", "a"))
 
 
+class LoggingSampler(AnnealSampler):
+    """A user's subclass, at a module's top level (pickled by reference)."""
+
+
 def test_samplers_pickle_and_run_in_a_spawned_process_pool():
     """``pickle.dumps(AnnealSampler())`` failed (dataclass fields' mappingproxy), and so did deep copies and
     process pools; ``sampler_class``'s classes, not module attributes, could not be pickled at all."""
@@ -417,8 +421,18 @@ def test_samplers_pickle_and_run_in_a_spawned_process_pool():
     for sampler in samplers:
         for again in (pickle.loads(pickle.dumps(sampler)), copy.deepcopy(sampler)):
             assert type(again).__name__ == type(sampler).__name__ and again.backend.name == sampler.backend.name
+            assert type(again) is type(sampler) or type(sampler).__dict__.get("_made_by_sampler_class")
             assert again.properties == sampler.properties and again.parameters == sampler.parameters
             assert again.sample(bqm, seed=1).first == sampler.sample(bqm, seed=1).first
+    logging = LoggingSampler(num_reads=2)  # a user's subclass stays itself (it had come back as AnnealSampler)
+    for again in (pickle.loads(pickle.dumps(logging)), copy.deepcopy(logging)):
+        assert type(again) is LoggingSampler and again.sample(bqm, seed=1).first == logging.sample(bqm, seed=1).first
+
+    class Local(AnnealSampler):  # not findable by pickle: refused, not turned into another class
+        pass
+
+    with pytest.raises(pickle.PicklingError, match="define it at a module's top level"):
+        pickle.dumps(Local())
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         far = pool.submit(AnnealSampler(num_reads=3).sample, bqm, seed=1).result()
     assert far.first == AnnealSampler(num_reads=3).sample(bqm, seed=1).first
