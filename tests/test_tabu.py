@@ -114,6 +114,9 @@ def test_a_tabu_phase_that_could_not_run_is_refused_not_recorded_as_applied():
                    {"schedule": "fixed", "tabu_share": 0.2}):
         with pytest.raises(ParameterError, match="need schedule=anneal and keep_best=true"):
             backend.params(values)
+    filling = backend.params({"schedule": "anneal", "tabu_moves": 100, "fill_time": True, "time_limit": 1.0})
+    with pytest.raises(ParameterError, match="tabu_moves is a budget for runs without fill_time"):
+        backend.solve(random_energy(20, 1), filling, seed=1)  # (a timed max-cut run recorded it, and ran none)
     grouped = Energy(Vartype.BINARY, (GroupSquareTerm.build("one_hot", np.repeat(np.arange(3), 3), np.ones(3)),))
     with pytest.raises(ParameterError, match="this energy has one-hot groups"):
         backend.solve(grouped, backend.params({"schedule": "anneal", "tabu_moves": 10}), seed=1)

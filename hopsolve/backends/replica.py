@@ -209,9 +209,10 @@ class ReplicaParams(TimedRunParams):
     tabu_walks: int = 2
     """Tabu walks (in parallel over the cores), started from the states of the best ``tabu_walks`` reads."""
     tabu_moves: int = 0
-    """An explicit tabu budget: moves per walk after the anneal (without ``fill_time``; 0: no tabu phase), so a
-    seed with ``reads``, ``sweeps`` and ``tabu_moves`` replays a run exactly. With ``fill_time`` the walks run
-    until the limit and the result records the moves made (``info['tabu_moves_done']``)."""
+    """An explicit tabu budget: moves per walk after the anneal (without ``fill_time``, refused with it; 0: no
+    tabu phase), so a seed with ``reads``, ``sweeps`` and ``tabu_moves`` replays a run exactly. A run that fills
+    its limit gives the walks ``tabu_share`` of it instead; they run until the limit and the result records the
+    moves made (``info['tabu_moves_done']``, the replay's ``tabu_moves``)."""
     tabu_tenure: int | None = None
     """Fewest moves a flipped unit stays tabu (a random 0–10 more are added); default ``max(3, n // 100)``."""
     tabu_stall: int | None = None
@@ -711,6 +712,9 @@ class ReplicaBackend(Backend):
         cap = max(1, int(params.cluster_limit * n))
         anytime = params.fill_time and params.time_limit is not None
         tabu_ok = model.group_of.shape[0] == 0 and n > 0 and params.schedule == "anneal" and params.keep_best
+        if params.tabu_moves and params.fill_time and params.time_limit is not None:  # recorded, and ignored
+            raise ParameterError(f"{OWNER}: tabu_moves is a budget for runs without fill_time; a run that fills its "
+                                 "time limit gives its tabu walks tabu_share of it (give tabu_share instead)")
         if (params.tabu_moves or params.tabu_share) and model.group_of.shape[0]:
             raise ParameterError(f"{OWNER}: tabu_moves and tabu_share flip single units of a model without group "
                                  "penalties; this energy has one-hot groups")
