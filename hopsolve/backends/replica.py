@@ -715,9 +715,7 @@ class ReplicaBackend(Backend):
         if params.tabu_moves and params.fill_time and params.time_limit is not None:  # recorded, and ignored
             raise ParameterError(f"{OWNER}: tabu_moves is a budget for runs without fill_time; a run that fills its "
                                  "time limit gives its tabu walks tabu_share of it (give tabu_share instead)")
-        if (params.tabu_moves or params.tabu_share) and model.group_of.shape[0]:
-            raise ParameterError(f"{OWNER}: tabu_moves and tabu_share flip single units of a model without group "
-                                 "penalties; this energy has one-hot groups")
+        tabu_skipped = bool((params.tabu_moves or params.tabu_share) and (model.group_of.shape[0] or not n))
         tabu_timed = tabu_ok and anytime and starts is None and params.tabu_share > 0
         tabu_budget = tabu_ok and not anytime and params.tabu_moves > 0
         full_params = params
@@ -795,6 +793,9 @@ class ReplicaBackend(Backend):
         samples = self._samples(energy, params, run, shape, seed, progress, started, ladders_count,
                                 progress.done if anytime else sweeps)
         samples.info["descent_flips"] = descended
+        if tabu_skipped:  # said, not recorded as applied
+            samples.info["tabu_note"] = ("no tabu phase ran: its walks flip single units of a model without group "
+                                         "penalties, and this energy has one-hot groups")
         samples.info["recombination"] = recombined
         samples.info["replay"] = {"reads": ladders_count, "sweeps": progress.done if filling else sweeps,
                                   "replan": "" if filling else progress.replan.text(parse_replan(params.replan, OWNER)),
