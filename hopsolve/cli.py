@@ -178,6 +178,9 @@ def _summary(result: Any) -> str:
         text += f"\nnote: {result.info['weights_note']}"
     if result.info.get("reference_note"):
         text += f"\nnote: {result.info['reference_note']}"
+    for key in ("overrun", "tabu_note"):  # why a feasible answer is a timeout; a parameter that did nothing
+        if isinstance(result.info.get(key), str):
+            text += f"\nnote: {result.info[key]}"
     if bad:
         text += "\nviolations: " + ", ".join(f"{k}={v:g}" for k, v in bad.items())
     replay = result.info.get("replay")

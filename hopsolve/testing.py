@@ -50,9 +50,11 @@ def brute_force_minimum(energy: Energy) -> tuple[float, np.ndarray]:
     states = np.array(list(itertools.product(values, repeat=n)), dtype=np.int8).reshape(-1, n)
     e = energy.energies(states)
     best = e.min()
-    # float rounding relative to the energies' size (an absolute floor of 1e-9 counted every state of a model in
-    # units of 1e-12 a minimiser)
-    return float(best), states[np.isclose(e, best, rtol=0, atol=1e-9 * float(np.abs(e).max()))]
+    # float rounding relative to the energies' spread, and to their size only as far as it rounds them (an absolute
+    # floor of 1e-9 counted every state of a model in units of 1e-12 a minimiser; relative to the size alone, an
+    # offset of 1e3 beside coefficients of 1e-7 did)
+    tolerance = 1e-9 * max(float(e.max() - e.min()), 1e-6 * float(np.abs(e).max()))
+    return float(best), states[np.isclose(e, best, rtol=0, atol=tolerance)]
 
 
 def is_local_minimum(energy: Energy, state: np.ndarray, tolerance: float = 1e-9) -> bool:

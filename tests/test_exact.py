@@ -74,6 +74,9 @@ def test_the_ground_states_are_judged_relative_to_the_coefficients_at_any_scale(
     assert samples.best_energy == pytest.approx(e.min(), rel=1e-9) and samples.proven_optimal
     assert samples.info["ground_states"] == int(np.isclose(e, e.min(), rtol=0, atol=1e-9 * unit).sum()) < 10
     assert len(brute_force_minimum(energy)[1]) == samples.info["ground_states"]  # the conformance kit's too
+    if unit >= 1e-12:  # beside an offset of 1e3, float64 still tells such differences apart (not 1e-21's)
+        shifted = Energy.from_hopfield(w * unit, b * unit, 1e3 + offset * unit)  # rounding at its size, not every
+        assert len(brute_force_minimum(shifted)[1]) == samples.info["ground_states"]  # state a minimiser
 
 
 @pytest.mark.parametrize("free", [3, 17, 20])  # 20 units: 16 chunks of 2¹⁶ states, each adding to the count

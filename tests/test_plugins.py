@@ -536,6 +536,9 @@ def test_a_run_past_its_time_limit_is_a_timeout_and_other_plugin_calls_are_named
     result = json.loads(run.out)
     assert run.code == 0 and result["status"] == "timeout" and result["feasible"] and result["objective"] == 1
     assert "past its 0.2 s limit" in result["info"]["overrun"]
+    shown = cli("solve", path, "--backend", "liar", "--time-limit", "0.2")  # the summary says why
+    assert "timeout objective 1" in shown.out and "note: the run took" in shown.out and "recorded as a timeout" in \
+        shown.out
     monkeypatch.setenv("FLAKY", "")
     timely = json.loads(cli("solve", path, "--backend", "liar", "--time-limit", "5", "--json").out)
     assert timely["status"] == "feasible" and "overrun" not in timely["info"]
