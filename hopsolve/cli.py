@@ -448,7 +448,8 @@ def _add_report(sub: Any) -> None:
     p = sub.add_parser("report", help="summarise results files: gaps, feasibility, times, anytime curves")
     p.add_argument("results", nargs="+", type=_file_name, help="JSONL files written by hopsolve bench (read together)")
     p.add_argument("--format", choices=("md", "csv"), default="md",
-                   help="the tables as markdown (md, the default) or CSV rows (csv)")
+                   help="the tables as markdown (md, the default) or CSV rows (csv: both tables, a first "
+                        "column 'table' saying which: instance or solver)")
     p.add_argument("--plot", type=_file_name, help="draw anytime curves and performance profiles to this image, and "
                                                    "each instance's curve to NAME-instances.EXT (extra 'plot')")
     p.add_argument("--target-gap", type=float, default=1.0,
@@ -534,8 +535,9 @@ def _cmd_bench(args: argparse.Namespace, registry: Registry) -> int:
     if store.torn_bytes:  # a run killed mid-write: its task runs again
         _tell(f"hopsolve bench: removed a torn last line ({store.torn_bytes} bytes, a run killed while writing) "
               f"from {args.out}; its task runs again")
-    if args.retry_errors:
-        finished = {key: record for key, record in finished.items() if record.get("status") != "error"}
+    if args.retry_errors:  # errors, and tasks the watchdog stopped (a timeout without an answer, its error said)
+        finished = {key: record for key, record in finished.items() if record.get("status") != "error"
+                    and not (record.get("status") == "timeout" and record.get("error"))}
     tasks = [t for t in grid.tasks() if t.key not in finished]
     total = len(grid.tasks())
     progress = Progress(total, total - len(tasks))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import signal
@@ -44,7 +46,10 @@ def test_small_grid_writes_six_lines_and_rerun_adds_none(cli, tmp_path):
     report = cli("report", out)
     assert report.code == 0 and "| anneal | backend | 2 | 4 |" in report.out
     png = tmp_path / "r.png"
-    assert cli("report", out, "--format", "csv", "--plot", png).out.startswith("instance,solver,kind,runs")
+    table = cli("report", out, "--format", "csv", "--plot", png).out
+    assert table.startswith("table,instance,solver,kind,runs")  # both tables (the per-solver one was left out)
+    kinds = [row["table"] for row in csv.DictReader(io.StringIO(table))]
+    assert "instance" in kinds and "solver" in kinds
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
@@ -620,3 +625,95 @@ def test_report_takes_an_instance_s_problem_and_reference_from_a_record_that_has
     [row], _ = summarise([error, *runs], {"maxcut": "max"})
     assert row["reference"] == 11624.0 and row["best_objective"] == 11624.0 and row["kind"] == "backend"
     assert row["runs"] == 3 and row["errors"] == 1
+
+
+def test_one_configuration_is_one_task_key_however_it_is_written(tmp_path):
+    """``--param anneal.sweeps=300000`` (a string) and a suite's ``sweeps = 300000`` were two configurations, so a
+    resume ran every task again and report counted 8 runs for 4 tasks; a baseline's key held the grid's options and
+    weights, which it ignores, so adding ``--weight`` ran every baseline again."""
+    from hopsolve.bench.grid import grid_from_toml, solvers_from_cli
+
+    registry = build_registry()
+    berlin = str(TSP / "berlin52.tsp")
+    typed = build_grid(registry, instances=[berlin], seeds=1,
+                       solvers=[{"name": "anneal", "params": {"sweeps": 300000}}, {"name": "networkx-greedy"}])
+    texts = build_grid(registry, instances=[berlin], seeds=1, weights={"row": 5.0},
+                       solvers=solvers_from_cli("anneal,networkx-greedy", ["anneal.sweeps=300000"]))
+    anneal, greedy = typed.tasks()
+    assert texts.tasks()[0].solver.params == {"sweeps": 300000}
+    assert texts.tasks()[0].key != anneal.key  # the weight is the backend's: another configuration
+    assert texts.tasks()[1].key == greedy.key and texts.tasks()[1].weights == {}
+    suite = tmp_path / "suite.toml"
+    suite.write_text(f'instances = ["{berlin}"]\ntime_limit = 1\n[[solver]]\nname = "anneal"\n'
+                     'params = { sweeps = 300000 }\ntime_limit = 2\n')
+    from_cli = build_grid(registry, instances=[berlin], seeds=1, time_limit=0.5,
+                          solvers=solvers_from_cli("anneal", ["anneal.sweeps=300000"]))
+    from_suite = grid_from_toml(registry, suite, {"time_limit": 0.5})  # --time-limit: the solver's own 2 s too
+    assert [t.key for t in from_suite.tasks()] == [t.key for t in from_cli.tasks()]
+    assert from_suite.tasks()[0].time_limit == 0.5
+
+
+@pytest.mark.parametrize("solver, seeds, message", [
+    ({"name": "anneal", "time_limit": 1e9}, 1, "time_limit must be a positive number of seconds, at most"),
+    ({"name": "anneal", "time_limit": float("inf")}, 1, "time_limit must be a positive number of seconds"),
+    ({"name": "anneal"}, 10**8, "make 100,000,000 tasks, more than 1,000,000; give fewer seeds"),
+])
+def test_a_grid_refuses_before_any_task_what_no_task_could_run(solver, seeds, message):
+    """A solver's own time_limit of 1e9 was an error record in every task (the grid's own was checked), and
+    --seeds 100000000 built the grid in memory for 31 s before running out of it."""
+    from hopsolve.errors import ParameterError
+
+    with pytest.raises(ParameterError, match=message):
+        build_grid(build_registry(), instances=[str(TSP / "burma14.tsp")], solvers=[solver], seeds=seeds)
+
+
+def test_retry_errors_runs_again_a_task_the_watchdog_stopped_and_the_timing_counts_from_the_compile(cli, tmp_path,
+                                                                                                     monkeypatch):
+    """A first compile of 25-30 s ran into the local watchdog (1.5 × limit + 30 s from the task's start), which
+    recorded a timeout without an answer that ``--retry-errors`` then would not run again."""
+    from hopsolve.bench import runner
+
+    out = tmp_path / "r.jsonl"
+    grid = ["--instances", str(TSP / "burma14.tsp"), "--solvers", "anneal", "--time-limit", "0.5", "--out", out]
+    assert cli("bench", *grid, "--jobs", "1").code == 0
+    [record] = lines(out)
+    stopped = {**record, "status": "timeout", "feasible": False, "objective": None, "solution": None,
+               "error": "exceeded its time limit; worker stopped"}
+    out.write_text(json.dumps(stopped) + "\n")
+    assert "0 to run" in cli("bench", *grid).err
+    run = cli("bench", *grid, "--retry-errors")
+    assert "1 to run" in run.err and lines(out)[-1]["status"] == "feasible"
+    task = build_grid(build_registry(), instances=[str(TSP / "burma14.tsp")], solvers=[{"name": "anneal"}],
+                      seeds=1, time_limit=0.5).tasks()[0]
+    said = []
+    assert runner.run_task(task, lambda: said.append(time.perf_counter()))["status"] == "feasible"
+    assert len(said) == 1  # once, when the kernels are compiled and the timed run begins
+
+
+def test_bench_says_when_dask_workers_would_run_timed_tasks_several_at_once(monkeypatch, capsys):
+    """``dask worker`` starts one thread a core: timed tasks then share a core and the GIL (G4's anneal got 0.05 s
+    of its 1 s and was refused), and bench said nothing."""
+    import dask.distributed
+
+    from hopsolve.bench.executors import run_dask
+
+    class Cluster:
+        def __init__(self, address, timeout=None):
+            pass
+
+        def scheduler_info(self):
+            return {"workers": {"tcp://a": {"nthreads": 2}, "tcp://b": {"nthreads": 1}}}
+
+        def submit(self, *args, **kwargs):
+            return object()
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(dask.distributed, "Client", Cluster)
+    monkeypatch.setattr(dask.distributed, "as_completed", lambda futures: [])
+    task = build_grid(build_registry(), instances=[str(TSP / "burma14.tsp")], solvers=[{"name": "anneal"}],
+                      seeds=1, time_limit=1.0).tasks()[0]
+    run_dask([task], lambda record: None, "tcp://scheduler", None)
+    said = capsys.readouterr().err
+    assert "run 2 tasks at once each" in said and "start workers with --nthreads 1" in said, said

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import multiprocessing as mp
 import os
 import queue
@@ -35,7 +36,8 @@ def _share_cores(threads: int) -> None:
 
 def _worker(tasks: Any, results: Any, threads: int | None = None) -> None:
     """Take tasks until told to stop; say when each one starts (its deadline counts from then, not from the
-    worker's imports). Exit, after the task in hand, if the parent died.
+    worker's imports), and again when a backend's kernels are compiled (its deadline counts from then: compiling is
+    outside the limit). Exit, after the task in hand, if the parent died.
 
     Ctrl-C reaches the whole process group; a worker ignores it (no traceback from each of them) and the parent,
     which handles it, stops the workers and records nothing of the unfinished tasks."""
@@ -54,7 +56,7 @@ def _worker(tasks: Any, results: Any, threads: int | None = None) -> None:
             return
         index, task = item
         results.put((index, "started"))
-        record = run_task(task)
+        record = run_task(task, lambda index=index: results.put((index, "started")))  # again once compiled
         if abandoned_work():  # a native call left running past its limit: this process goes, with it, after the
             results.put((index, "retire"))  # record (its thread would slow every later task here)
             results.put((index, record))
@@ -169,20 +171,33 @@ def run_dask(tasks: list[Task], on_result: Callable[[dict[str, Any]], None], sch
         except (OSError, TimeoutError, ValueError) as exc:
             raise UserError(f"cannot reach the Dask scheduler at {scheduler!r}: {type(exc).__name__}: "
                             f"{str(exc).splitlines()[0] if str(exc) else 'no answer'}") from None
-        if not client.scheduler_info().get("workers"):  # else the bench waits without a word
+        known = client.scheduler_info().get("workers") or {}
+        if not known:  # else the bench waits without a word
             print(f"hopsolve bench: the Dask scheduler at {scheduler} has no workers yet; the tasks wait until one "
                   "connects (Ctrl-C to stop)", file=sys.stderr, flush=True)
+        shared = sorted({int(w.get("nthreads", 1)) for w in known.values()} - {1})
+        if shared and any(t.time_limit is not None for t in tasks):  # timed runs then share a core, and the GIL
+            print(f"hopsolve bench: workers of the Dask scheduler at {scheduler} run {shared[-1]} tasks at once "
+                  "each: timed tasks will share their cores and do less work, or fail to fit their limits; start "
+                  "workers with --nthreads 1", file=sys.stderr, flush=True)
         watching = threading.Event()
         threading.Thread(target=watch_workers, args=(client, scheduler, watching), daemon=True).start()
     else:
-        cluster = LocalCluster(n_workers=workers or usable_cores(), threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # its processes start ignoring Ctrl-C, which the
+        try:  # bench handles (each printed Dask's tracebacks), as the local workers do
+            cluster = LocalCluster(n_workers=workers or usable_cores(), threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+        finally:
+            signal.signal(signal.SIGINT, previous)
         client = Client(cluster)
         watching = None  # a local cluster's own workers: started here, stopped here
     try:
         futures = {client.submit(run_task, task, pure=False): task for task in tasks}
         for future in as_completed(futures):
             on_result(_dask_record(future, futures[future]))
+    except KeyboardInterrupt:  # the cluster's shutdown of the tasks cut short is expected, not to be warned of
+        logging.getLogger("distributed").setLevel(logging.ERROR)  # (two warnings a Ctrl-C, beside bench's line)
+        raise
     finally:
         if watching is not None:
             watching.set()

@@ -78,6 +78,10 @@ class Task:
         return asdict(self)
 
 
+MAX_TASKS = 1_000_000
+"""The most tasks a grid may hold (instances × solvers × seeds): it is built in memory before any runs."""
+
+
 def _digest(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -96,8 +100,11 @@ class Grid:
     trace: bool = False
 
     def tasks(self) -> list[Task]:
+        """Every task; a baseline's without the options and weights, which only backends' energies take (they were
+        in its key: adding ``--weight`` ran every baseline again)."""
         return [Task(i, self.problem, s, seed, s.time_limit if s.time_limit is not None else self.time_limit,
-                     dict(self.options), dict(self.weights), self.trace)
+                     dict(self.options) if s.kind == "backend" else {},
+                     dict(self.weights) if s.kind == "backend" else {}, self.trace)
                 for i in self.instances for s in self.solvers for seed in (self.seeds[:1] if s.once else self.seeds)]
 
 
@@ -167,21 +174,28 @@ def build_grid(registry: Registry, *, instances: Sequence[str], solvers: Sequenc
         params = dict(entry.get("params") or {})
         once = False
         if kind == "backend":
-            solver = registry.backend(name)
-            solver.params({k: v for k, v in params.items()})
+            built = registry.backend(name).params(dict(params))
         else:
-            for p in problems:
-                registry.baseline(p, name).params(params)
+            built = [registry.baseline(p, name).params(dict(params)) for p in problems][0]
             once = all(getattr(registry.baseline(p, name), "deterministic", False) for p in problems)
+        # the values as the solver reads them: sweeps=300000 from the command line (a string) and from a suite (an
+        # integer) are one configuration, one task key (they were two: a resume ran every task again)
+        params = {key: getattr(built, key) for key in params}
         own_limit = entry.get("time_limit")
         if own_limit is not None and (isinstance(own_limit, bool) or not isinstance(own_limit, (int, float))
-                                      or not own_limit > 0):
-            raise ParameterError(f"solver {name!r}: time_limit must be a positive number of seconds")
+                                      or not (math.isfinite(own_limit) and 0 < own_limit <= MAX_TIME_LIMIT)):
+            raise ParameterError(f"solver {name!r}: time_limit must be a positive number of seconds, at most "
+                                 f"{MAX_TIME_LIMIT:g}, got {own_limit!r}")
         specs.append(SolverSpec(name, kind, params, str(entry.get("label", "")),
                                 None if own_limit is None else float(own_limit), once))
     labels = [s.shown for s in specs]
     if len(set(labels)) != len(labels):
         raise ParameterError(f"two solvers share a label: {labels}; give variants a label")
+    count = int(seeds) if isinstance(seeds, int) else len(seeds)
+    tasks = count * len(paths) * max(len(specs), 1)
+    if tasks > MAX_TASKS:  # the grid is held in memory: 10⁸ seeds took 31 s and all the memory, then failed
+        raise ParameterError(f"seeds: {count:,} seeds × {len(paths):,} instances × {len(specs)} solvers make "
+                             f"{tasks:,} tasks, more than {MAX_TASKS:,}; give fewer seeds")
     seed_list = tuple(range(1, int(seeds) + 1)) if isinstance(seeds, int) else tuple(int(s) for s in seeds)
     if not seed_list or any(s < 0 for s in seed_list):
         raise ParameterError("seeds must be a positive count or a list of non-negative integers")
@@ -312,7 +326,8 @@ def grid_from_toml(registry: Registry, path: str | Path, overrides: Mapping[str,
     Instance paths, and options that name files, are relative to the working directory or else to the TOML
     file (or absolute); every one is resolved to an absolute path, and the instances are checked before any task
     starts. ``overrides`` (the CLI's ``--seeds``, ``--time-limit``, ``--problem``, ``--option``, ``--weight``)
-    replace the suite's values where given; options and weights key by key, the suite's others kept.
+    replace the suite's values where given; options and weights key by key, the suite's others kept; a time limit
+    replaces the solvers' own limits too.
     """
     path = Path(path)
     try:
@@ -341,6 +356,9 @@ def grid_from_toml(registry: Registry, path: str | Path, overrides: Mapping[str,
             continue
         if key in ("options", "weights"):  # merged key by key: a given --option replaced the suite's whole table
             value = {**(values.get(key) or {}), **value}
+        if key == "time_limit":  # every solver's, its own too (a [[solver]]'s 2 s ran on under --time-limit 0.5)
+            values["solvers"] = [{k: v for k, v in entry.items() if k != "time_limit"} if isinstance(entry, dict)
+                                 else entry for entry in values["solvers"]]
         values[key] = value
     try:
         return build_grid(registry, **values)

@@ -174,11 +174,13 @@ def summarise(records: list[dict[str, Any]], senses: dict[str, str]) -> tuple[li
 
 
 def render(rows: list[dict], overall: list[dict], fmt: str) -> str:
-    if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    if fmt == "csv":  # both tables, as the markdown has them (the per-solver one was left out): one CSV whose
+        out = io.StringIO()  # first column says which table a row is of, the other's columns empty
+        fields = ["table", *rows[0], *(key for key in overall[0] if key not in rows[0])]
+        writer = csv.DictWriter(out, fieldnames=fields)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({"table": "instance", **r} for r in rows)
+        writer.writerows({"table": "solver", **o} for o in overall)
         return out.getvalue()
     lines = ["### Hopfield backends against the baselines", "",
              "| solver | kind | instances | runs | feasible | mean median gap % | mean best gap % | median time s "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +33,10 @@ def error_record(task: Task, status: str, message: str, wall: float) -> dict[str
             "energy": None, "wall_time_s": wall, "violations": {}, "solution": None, "error": message}
 
 
-def run_task(task: Task) -> dict[str, Any]:
-    """The JSON record of one run (a solver error becomes status ``error`` with its message)."""
+def run_task(task: Task, timing: Callable[[], None] | None = None) -> dict[str, Any]:
+    """The JSON record of one run (a solver error becomes status ``error`` with its message). ``timing``, where
+    given, is called when a backend's kernels are compiled and its timed run begins (a local worker's watchdog
+    counts from then: a first compile of 25-30 s had been taken for a run past its limit, and killed)."""
     start = time.perf_counter()
     try:
         limit_applied = task.time_limit is not None
@@ -43,6 +46,8 @@ def run_task(task: Task) -> dict[str, Any]:
                                   "params": task.solver.params}
         if task.solver.kind == "backend":  # encoding options and penalty weights are for backends' energies only
             kwargs.update(options=task.options or None, weights=task.weights or None)
+            if timing is not None:
+                kwargs["callback"] = lambda update: timing() if update.get("stage") == "solving" else None
         kwargs["backend" if task.solver.kind == "backend" else "baseline"] = task.solver.name
         result, _, instance = solve_path(_registry(), task.instance, problem=task.problem, **kwargs)
     except (HopsolveError, Exception, SystemExit) as exc:  # noqa: BLE001 - every failure is a row, the sweep goes on
