@@ -588,7 +588,13 @@ def _cmd_report(args: argparse.Namespace, registry: Registry) -> int:
     paths = list(first.values())
     if len(paths) < len(args.results):
         print("hopsolve: note: a results file given twice is read once", file=sys.stderr)
-    records, notes = latest_records([load_records(path) for path in paths])
+    loaded = [load_records(path, allow_empty=len(paths) > 1) for path in paths]
+    for path, found in zip(paths, loaded):
+        if not found:  # one empty file among others (a bench that had not finished a task yet)
+            print(f"hopsolve: note: {path} has no results yet; left out", file=sys.stderr)
+    if not any(loaded):
+        raise UserError("no results in these files", path=paths[0])
+    records, notes = latest_records(loaded)
     for note in notes:
         print(f"hopsolve: note: {note}", file=sys.stderr)
     senses = {name: getattr(entry.cls, "sense", "min") for name, entry in registry.problems.items()}

@@ -717,3 +717,23 @@ def test_bench_says_when_dask_workers_would_run_timed_tasks_several_at_once(monk
     run_dask([task], lambda record: None, "tcp://scheduler", None)
     said = capsys.readouterr().err
     assert "run 2 tasks at once each" in said and "start workers with --nthreads 1" in said, said
+
+
+def test_report_skips_a_torn_last_line_and_an_empty_file_among_others(cli, tmp_path):
+    """A torn last line (a bench killed while writing it) made report refuse the file, though bench repairs it on
+    resume; one empty file among others refused them all; a folder of instances took memory's cue files for
+    instances."""
+    out = tmp_path / "r.jsonl"
+    assert cli("bench", "--instances", str(TSP / "burma14.tsp"), "--solvers", "anneal", "--param",
+               "anneal.sweeps=100", "--seeds", "2", "--out", out).code == 0
+    whole = out.read_text()
+    out.write_text(whole + whole.splitlines()[0][:40])  # a third line, cut
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    run = cli("report", out, empty)
+    assert run.code == 0 and "| anneal | backend | 1 | 2 | 100% |" in run.out, run.err
+    assert "skipped its torn last line" in run.err and "empty.jsonl has no results yet; left out" in run.err
+    assert cli("report", empty).code == 2
+    folder = build_grid(build_registry(), instances=[str(INSTANCES / "memory")], solvers=[{"name": "anneal"}],
+                        seeds=1)
+    assert folder.instances and not any(path.endswith(".cue") for path in folder.instances)

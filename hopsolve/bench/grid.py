@@ -135,7 +135,7 @@ def _expand_instances(paths: Sequence[str]) -> list[str]:
         path = Path(raw)
         if path.is_dir():
             found.extend(str(p) for p in sorted(path.iterdir()) if p.is_file() and not p.name.startswith(".")
-                         and p.suffix not in (".md", ".csv", ".sln", ".tour"))
+                         and p.suffix not in (".md", ".csv", ".sln", ".tour", ".cue"))  # (memory's cues: options)
         elif path.is_file():
             found.append(str(path))
         else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,7 +18,10 @@ from hopsolve.errors import UserError
 from hopsolve.textio import check_input_file
 
 
-def load_records(path: str | Path) -> list[dict[str, Any]]:
+def load_records(path: str | Path, allow_empty: bool = False) -> list[dict[str, Any]]:
+    """The records of a results file. A torn last line (a bench killed while writing it, which bench removes on
+    its next resume) is skipped with a note on stderr, not refused; a file without records is refused unless
+    ``allow_empty`` (one empty file among others is then skipped by the caller)."""
     path = Path(path)
     if not path.exists():
         raise UserError("no such results file", path=path)
@@ -30,12 +34,17 @@ def load_records(path: str | Path) -> list[dict[str, Any]]:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise UserError("not a UTF-8 results file", path=path) from None
-    for number, line in enumerate(text.splitlines(), start=1):
+    lines = text.splitlines()
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
+            if number == len(lines) and not text.endswith("\n") and records:  # torn, as a kill leaves it
+                print(f"hopsolve: note: {path}: skipped its torn last line (a bench killed while writing it; "
+                      "bench removes it on its next resume)", file=sys.stderr)
+                break
             raise UserError("not a JSON line", path=path, line=number) from None
         if not isinstance(record, dict) or "status" not in record:
             raise UserError("not a hopsolve result record", path=path, line=number)
@@ -43,7 +52,7 @@ def load_records(path: str | Path) -> list[dict[str, Any]]:
         if problem:
             raise UserError(f"not a hopsolve result record: {problem}", path=path, line=number)
         records.append(record)
-    if not records:
+    if not records and not allow_empty:
         raise UserError("no results in the file", path=path)
     return records
 
