@@ -14,6 +14,8 @@ from hopsolve.backends._model import compile_spin_model
 from hopsolve.backends.replica import ReplicaBackend, tabu_settings
 from hopsolve.testing import brute_force_minimum, check_backend, random_energy
 
+from .conftest import ROOT
+
 
 def _random_graph(n, density, seed, integer):
     rng = np.random.default_rng(seed)
@@ -114,10 +116,16 @@ def test_a_tabu_phase_that_could_not_run_is_refused_not_recorded_as_applied():
                                                                "tabu_moves": 100},
                    {"schedule": "fixed", "tabu_share": 0.2}):
         with pytest.raises(ParameterError, match="need schedule=anneal and keep_best=true"):
-            backend.params(values)
+            backend.solve(random_energy(20, 1), backend.params({**values, "sweeps": 10}), seed=1)
     filling = backend.params({"schedule": "anneal", "tabu_moves": 100, "fill_time": True, "time_limit": 1.0})
     with pytest.raises(ParameterError, match="tabu_moves is a budget for runs without fill_time"):
         backend.solve(random_energy(20, 1), filling, seed=1)  # (a timed max-cut run recorded it, and ran none)
     grouped = Energy(Vartype.BINARY, (GroupSquareTerm.build("one_hot", np.repeat(np.arange(3), 3), np.ones(3)),))
     said = backend.solve(grouped, backend.params({"schedule": "anneal", "tabu_moves": 10, "sweeps": 10}), seed=1)
     assert "no tabu phase ran" in said.info["tabu_note"] and "tabu_moves_done" not in said.info
+    # max-cut's default schedule (anneal) comes with the problem's defaults, after the parameters are read: a
+    # suite's tabu_share on max-cut is not refused by them (gset_10s_planar_ab.toml was)
+    from hopsolve.bench.grid import grid_from_toml
+    from hopsolve.plugins import build_registry
+
+    assert grid_from_toml(build_registry(), ROOT / "benchmarks" / "suites" / "gset_10s_planar_ab.toml").tasks()

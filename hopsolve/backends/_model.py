@@ -295,9 +295,9 @@ def compile_spin_model(energy: Energy, deadline: float | None = None) -> SpinMod
                   *(abs(float(f.scale)) * max(1.0, float(np.abs(f.targets).max(initial=0.0))) ** 2
                     for f in families))
     if largest > MAX_COEFFICIENT:
-        raise ParameterError(f"the energy's coefficients reach {largest:.3g}: above {MAX_COEFFICIENT:.0e} their "
-                             "squares and sums overflow a 64-bit float in the backends' scales; give smaller "
-                             "weights (--weight) or scale the problem down")
+        raise ParameterError(f"the energy's coefficients are too large: they reach {largest:.3g}, and above "
+                             f"{MAX_COEFFICIENT:.0e} their squares and sums overflow a 64-bit float in the backends' "
+                             "scales; give smaller weights (--weight) or scale the problem down")
     max_groups = max((len(f.targets) for f in families), default=0)
     group_of = np.full((len(families), n), -1, dtype=np.int64)
     group_target = np.zeros((len(families), max(max_groups, 1)))

@@ -247,10 +247,6 @@ class ReplicaParams(TimedRunParams):
         require(self.tabu_moves >= 0, owner, f"tabu_moves must be at least 0, got {self.tabu_moves}")
         require(self.tabu_tenure is None or self.tabu_tenure >= 1, owner, "tabu_tenure must be at least 1")
         require(self.tabu_stall is None or self.tabu_stall >= 1, owner, "tabu_stall must be at least 1")
-        if self.tabu_moves or self.tabu_share:  # they were recorded as applied and ignored
-            require(self.schedule == "anneal" and self.keep_best, owner,
-                    "tabu_moves and tabu_share start from an annealed ladder's best states: they need "
-                    "schedule=anneal and keep_best=true")
 
 
 @dataclass(frozen=True)
@@ -712,6 +708,10 @@ class ReplicaBackend(Backend):
         cap = max(1, int(params.cluster_limit * n))
         anytime = params.fill_time and params.time_limit is not None
         tabu_ok = model.group_of.shape[0] == 0 and n > 0 and params.schedule == "anneal" and params.keep_best
+        if (params.tabu_moves or params.tabu_share) and not (params.schedule == "anneal" and params.keep_best):
+            # checked here, not in the parameters: max-cut's defaults (schedule=anneal) are added to them later
+            raise ParameterError(f"{OWNER}: tabu_moves and tabu_share start from an annealed ladder's best states: "
+                                 "they need schedule=anneal and keep_best=true")  # (they were recorded, and ignored)
         if params.tabu_moves and params.fill_time and params.time_limit is not None:  # recorded, and ignored
             raise ParameterError(f"{OWNER}: tabu_moves is a budget for runs without fill_time; a run that fills its "
                                  "time limit gives its tabu walks tabu_share of it (give tabu_share instead)")
