@@ -192,12 +192,13 @@ def test_a_timed_hopfield_run_keeps_its_finished_reads_and_replays_them():
 def test_hopfield_cuts_many_descents_at_the_deadline_and_replays_only_whole_batches():
     """Single-unit descents on kroA100's penalty energy (10⁴ units) took 2.5–50 ms a read on the project's
     machines (200 fitted in 0.5 s on a fast one, so the test once depended on a slow one): 1000 of them do not fit
-    in 1 s, and a batch the limit cuts is returned as it is and left out of the replay."""
+    in 2 s, and a batch the limit cuts is returned as it is and left out of the replay."""
     source = INSTANCES / "tsplib" / "kroA100.tsp"
-    # 1 s: building the 2·10⁶ couplings (~0.1 s) must fit in half the limit, or the run is refused, not cut
-    timed = hopsolve.solve(source, backend="hopfield", seed=2, time_limit=1.0,
+    # 2 s: building the 2·10⁶ couplings (~0.1 s, 0.54 s on a loaded CI machine, where 1 s left it 0.35 s and the
+    # run was refused) must fit in its share of the limit, or the run is refused, not cut
+    timed = hopsolve.solve(source, backend="hopfield", seed=2, time_limit=2.0,
                            params={"units": "single", "reads": 1000})
-    assert timed.info["timed_out"] and timed.wall_time_s < 2.5
+    assert timed.info["timed_out"] and timed.wall_time_s < 3.5
     assert timed.info["replay"]["reads"] <= timed.reads  # a batch the deadline cut, if any, is not replayed
 
 
