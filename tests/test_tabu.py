@@ -93,10 +93,12 @@ def test_conformance_with_a_tabu_phase():
 def test_a_time_filled_run_splits_its_limit_and_records_the_moves():
     energy = random_energy(80, 2, density=0.1, integer=True)
     backend = ReplicaBackend()
-    result = backend.solve(energy, backend.params({"schedule": "anneal", "time_limit": 0.6, "fill_time": True,
+    # 1.2 s: half of it for the anneal, less its pilot, set-up and descent's reserve (a loaded CI machine's set-up
+    # of 7.8 ms a replica did not fit what 0.6 s left)
+    result = backend.solve(energy, backend.params({"schedule": "anneal", "time_limit": 1.2, "fill_time": True,
                                                    "tabu_share": 0.5}),
                            seed=3)
-    assert result.info["tabu_moves_done"] > 0 and result.info["wall_time_s"] <= 0.6 + 0.25  # see test_replica
+    assert result.info["tabu_moves_done"] > 0 and result.info["wall_time_s"] <= 1.2 + 0.25  # see test_replica
     assert tabu_settings(80, backend.params({}))[0] == 3
     default = backend.solve(energy, backend.params({"schedule": "anneal", "time_limit": 0.3, "fill_time": True}),
                             seed=3)
