@@ -6,8 +6,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import importlib.metadata as metadata
-import math
-import numbers
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -24,7 +22,7 @@ from hopsolve.errors import MemoryLimitError, ParameterError, PluginFailure, Too
 from hopsolve.interrupt import DeadlinePassed, abandoned_work, ctrl_c_deferred, run_stoppably
 from hopsolve.limits import check_time_limit
 from hopsolve.params import params_dict, same_value
-from hopsolve.plugin_calls import check_samples, describe_plugin, plugin_call
+from hopsolve.plugin_calls import check_samples, describe_plugin, finite_number, plugin_call
 from hopsolve.plugins import Registry
 from hopsolve.problem import Instance, Problem, Solution
 from hopsolve.result import Result, absolute_gap, relative_gap
@@ -506,7 +504,7 @@ def problem_reference(problem: Problem, instance: Instance) -> float | None:
     value = plugin_call("problem", problem, "reference", lambda: problem.reference(instance))
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+    if not finite_number(value):
         raise PluginFailure(f"{describe_plugin('problem', problem)}: reference returned {value!r}, not a finite "
                             "number or None")
     return float(value)
