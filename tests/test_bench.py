@@ -118,6 +118,21 @@ def test_task_past_its_deadline_is_a_timeout(monkeypatch):
     assert statuses == {"sleepy": "timeout", "anneal": "feasible"}
 
 
+def test_the_local_watchdog_does_not_count_a_backend_s_compile(monkeypatch):
+    """Two first compiles at once on 2 cores passed the watchdog's 1.5 × limit + 30 s, counted from when a task
+    was picked up, and the tasks were killed as timeouts before they had run (here: a 3 s compile, a 0.2 s limit
+    and a 1 s grace)."""
+    monkeypatch.setenv("HOPSOLVE_PLUGINS", "misbehaving_backends")
+    monkeypatch.setenv("PYTHONPATH", f"{THIRD_PARTY}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    monkeypatch.syspath_prepend(str(THIRD_PARTY))
+    grid = build_grid(build_registry(), instances=[str(TSP.parent / "gset" / "G11.txt")],
+                      solvers=[{"name": "slow-to-compile"}], seeds=1, time_limit=0.2)
+    records = []
+    run_local(grid.tasks(), 2, records.append, grace=1.0)
+    [record] = records
+    assert record["status"] == "feasible" and record["info"]["compile_s"] >= 3.0, record
+
+
 @pytest.mark.slow
 def test_dask_local_cluster_gives_the_same_objectives(cli, tmp_path):
     local, distributed = tmp_path / "local.jsonl", tmp_path / "dask.jsonl"

@@ -20,6 +20,10 @@ from hopsolve.interrupt import abandoned_work
 
 SCHEDULER_TIMEOUT_S = 10  # seconds to wait for an existing Dask scheduler to answer
 GRACE_SECONDS = 30.0  # beyond its time limit, a task gets this long (plus 50%) before its worker is killed
+COMPILE_GRACE_S = 600.0
+"""How long a backend task may take to read its instance and compile its kernels before its timed run begins
+(the watchdog's deadline counts from then): two first compiles at once on 2 cores passed 31.5 s, and the tasks
+were killed as timeouts before they had run."""
 
 
 def _share_cores(threads: int) -> None:
@@ -35,9 +39,10 @@ def _share_cores(threads: int) -> None:
 
 
 def _worker(tasks: Any, results: Any, threads: int | None = None) -> None:
-    """Take tasks until told to stop; say when each one starts (its deadline counts from then, not from the
-    worker's imports), and again when a backend's kernels are compiled (its deadline counts from then: compiling is
-    outside the limit). Exit, after the task in hand, if the parent died.
+    """Take tasks until told to stop; say when each one starts ("started": its deadline counts from then, not from
+    the worker's imports) and, for a backend, when its kernels are compiled ("timing": its deadline counts from
+    then, compiling being outside the limit; until then it has :data:`COMPILE_GRACE_S`). Exit, after the task in
+    hand, if the parent died.
 
     Ctrl-C reaches the whole process group; a worker ignores it (no traceback from each of them) and the parent,
     which handles it, stops the workers and records nothing of the unfinished tasks."""
@@ -56,7 +61,7 @@ def _worker(tasks: Any, results: Any, threads: int | None = None) -> None:
             return
         index, task = item
         results.put((index, "started"))
-        record = run_task(task, lambda index=index: results.put((index, "started")))  # again once compiled
+        record = run_task(task, lambda index=index: results.put((index, "timing")))  # once compiled
         if abandoned_work():  # a native call left running past its limit: this process goes, with it, after the
             results.put((index, "retire"))  # record (its thread would slow every later task here)
             results.put((index, record))
@@ -105,7 +110,7 @@ def run_local(tasks: list[Task], jobs: int, on_result: Callable[[dict[str, Any]]
     def feed(slot: int) -> None:
         if pending:
             index, task = pending.pop()
-            workers[slot].update(task=(index, task), since=time.monotonic())
+            workers[slot].update(task=(index, task), since=time.monotonic(), compiling=False)
             workers[slot]["inbox"].put((index, task))
         else:
             workers[slot]["task"] = None
@@ -121,8 +126,10 @@ def run_local(tasks: list[Task], jobs: int, on_result: Callable[[dict[str, Any]]
                 index = None
             if index is not None:
                 slot = next((s for s, w in workers.items() if w["task"] and w["task"][0] == index), None)
-                if slot is not None and record == "started":
-                    workers[slot]["since"] = time.monotonic()
+                if slot is not None and record in ("started", "timing"):
+                    workers[slot]["since"] = time.monotonic()  # a backend compiles between the two (not timed)
+                    workers[slot]["compiling"] = record == "started" and workers[slot]["task"][1].solver.kind == \
+                        "backend"
                 elif slot is not None and record == "retire":
                     workers[slot]["retiring"] = True
                 elif slot is not None:
@@ -137,7 +144,7 @@ def run_local(tasks: list[Task], jobs: int, on_result: Callable[[dict[str, Any]]
                 if worker["task"] is None:
                     continue
                 _, task = worker["task"]
-                limit = _deadline(task, grace)
+                limit = COMPILE_GRACE_S if worker.get("compiling") else _deadline(task, grace)
                 overdue = limit is not None and time.monotonic() - worker["since"] > limit
                 # a retiring worker has exited on purpose, its record on the way
                 if overdue or (not worker["process"].is_alive() and not worker.get("retiring")):

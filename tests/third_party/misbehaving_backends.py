@@ -3,6 +3,8 @@
 import time
 from dataclasses import dataclass
 
+import numpy as np
+
 import hopsolve
 
 
@@ -22,6 +24,23 @@ class SleepyBackend(hopsolve.Backend):
 
     def solve(self, energy, params=None, *, seed=None, initial_states=None, callback=None):
         time.sleep(600)  # ignores its time limit: the harness must stop it
+
+
+class SlowToCompile(hopsolve.Backend):
+    """Compiles for 3 s (its ``prepare``), then answers at once: a watchdog must not count the compile."""
+
+    name = "slow-to-compile"
+
+    @dataclass(frozen=True)
+    class Params:
+        time_limit: float | None = None
+
+    def prepare(self, energy, params):
+        time.sleep(3.0)
+        return 3.0
+
+    def solve(self, energy, params=None, *, seed=None, initial_states=None, callback=None):
+        return hopsolve.SampleSet.from_states(energy, np.full((1, energy.num_variables), energy.vartype.low))
 
 
 class StuckInNativeCode(hopsolve.Baseline):
@@ -58,6 +77,7 @@ class WhichProcess(hopsolve.Baseline):
 def hopsolve_backends(register):
     register(BrokenBackend)
     register(SleepyBackend)
+    register(SlowToCompile)
 
 
 @hopsolve.hookimpl
