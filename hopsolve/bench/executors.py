@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import multiprocessing as mp
 import os
 import queue
@@ -190,21 +189,24 @@ def run_dask(tasks: list[Task], on_result: Callable[[dict[str, Any]], None], sch
         watching = threading.Event()
         threading.Thread(target=watch_workers, args=(client, scheduler, watching), daemon=True).start()
     else:
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # its processes start ignoring Ctrl-C, which the
-        try:  # bench handles (each printed Dask's tracebacks), as the local workers do
+        # Ctrl-C is the bench's to handle (each worker printed Dask's tracebacks): ignored while the cluster starts,
+        # its processes start ignoring it, as the local workers do. A Ctrl-C in those seconds is lost (blocking it
+        # instead did not reach the workers, which unblock it). Only the main thread sets signals (a call from
+        # another thread keeps the default)
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+        try:
             cluster = LocalCluster(n_workers=workers or usable_cores(), threads_per_worker=1, processes=True,
                                    dashboard_address=None)
         finally:
-            signal.signal(signal.SIGINT, previous)
+            if main:
+                signal.signal(signal.SIGINT, previous)
         client = Client(cluster)
         watching = None  # a local cluster's own workers: started here, stopped here
     try:
         futures = {client.submit(run_task, task, pure=False): task for task in tasks}
         for future in as_completed(futures):
             on_result(_dask_record(future, futures[future]))
-    except KeyboardInterrupt:  # the cluster's shutdown of the tasks cut short is expected, not to be warned of
-        logging.getLogger("distributed").setLevel(logging.ERROR)  # (two warnings a Ctrl-C, beside bench's line)
-        raise
     finally:
         if watching is not None:
             watching.set()
