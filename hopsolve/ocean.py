@@ -269,11 +269,14 @@ class HopsolveSampler(dimod.Sampler):
         kind = type(self)
         if kind.__dict__.get("_made_by_sampler_class"):  # not a module attribute: made again by sampler_class
             return _rebuilt_sampler, (None, type(self.backend), dict(self._defaults))
-        module = sys.modules.get(kind.__module__)
-        if getattr(module, kind.__qualname__, None) is not kind:  # a user's class in a function, say: it would
-            raise pickle.PicklingError(f"{kind.__qualname__} cannot be pickled: pickle finds classes by their "  # come
-                                       "module and name; define it at a module's top level")  # back as another
-        return _rebuilt_sampler, (kind, type(self.backend), dict(self._defaults))
+        found: Any = sys.modules.get(kind.__module__)
+        for part in kind.__qualname__.split("."):  # Outer.Inner too; a class inside a function is not found
+            found = getattr(found, part, None)
+        if found is not kind:  # it would come back as another class
+            raise pickle.PicklingError(f"{kind.__qualname__} cannot be pickled: pickle finds classes by their "
+                                       "module and name; define it at a module's (or a class's) top level")
+        own = {key: value for key, value in vars(self).items() if key not in _SAMPLER_STATE}  # a subclass's own
+        return _rebuilt_sampler, (kind, type(self.backend), dict(self._defaults)), own or None
 
     @staticmethod
     def _initial_states(bqm: Any, labels: list, initial_states: Any, generator: str, num_reads: Any,
@@ -349,6 +352,13 @@ def sampler_class(backend: str | type[Backend], registry: Any = None) -> type[Ho
     doc = f"The hopsolve backend {cls.name!r} as a dimod sampler ({getattr(cls, 'description', '')})."
     return type(f"{title}Sampler", (HopsolveSampler,), {"backend_class": cls, "__doc__": doc,
                                                          "__module__": __name__, "_made_by_sampler_class": True})
+
+
+_SAMPLER_STATE = frozenset({"backend", "_fields", "_takes_initial_states", "_defaults", "_parameters",
+                            "_properties"})
+"""What :class:`HopsolveSampler`'s ``__init__`` sets (rebuilt from the backend and the defaults when a sampler is
+unpickled); anything else in an instance is a subclass's own, pickled as it is (a ``tag`` came back as its
+default)."""
 
 
 def _rebuilt_sampler(kind: type[HopsolveSampler] | None, backend: type[Backend],

@@ -671,7 +671,8 @@ def test_one_configuration_is_one_task_key_however_it_is_written(tmp_path):
 @pytest.mark.parametrize("solver, seeds, message", [
     ({"name": "anneal", "time_limit": 1e9}, 1, "time_limit must be a positive number of seconds, at most"),
     ({"name": "anneal", "time_limit": float("inf")}, 1, "time_limit must be a positive number of seconds"),
-    ({"name": "anneal"}, 10**8, "make 100,000,000 tasks, more than 1,000,000; give fewer seeds"),
+    ({"name": "anneal"}, 10**8, "over 1 instance and 1 solver make 100,000,000 tasks, more than 1,000,000; give"),
+    ({"name": "anneal", "params": "sweeps=5"}, 1, "params must be a table"),  # was an internal error
 ])
 def test_a_grid_refuses_before_any_task_what_no_task_could_run(solver, seeds, message):
     """A solver's own time_limit of 1e9 was an error record in every task (the grid's own was checked), and
@@ -680,6 +681,21 @@ def test_a_grid_refuses_before_any_task_what_no_task_could_run(solver, seeds, me
 
     with pytest.raises(ParameterError, match=message):
         build_grid(build_registry(), instances=[str(TSP / "burma14.tsp")], solvers=[solver], seeds=seeds)
+
+
+def test_a_deterministic_baseline_counts_once_towards_the_task_limit_and_time_limits_are_replaced(tmp_path):
+    """600,000 seeds of anneal beside networkx-greedy (run once) are 600,001 tasks, not 1,200,000; --time-limit
+    replaced a suite solver's own limit but not one in its params (a 3 s run judged against 0.5 s)."""
+    from hopsolve.bench.grid import grid_from_toml
+
+    grid = build_grid(build_registry(), instances=[str(TSP / "burma14.tsp")], seeds=600_000,
+                      solvers=[{"name": "anneal"}, {"name": "networkx-greedy"}])
+    assert len(grid.seeds) == 600_000
+    suite = tmp_path / "s.toml"
+    suite.write_text(f'instances = ["{TSP / "burma14.tsp"}"]\ntime_limit = 5\n[[solver]]\nname = "anneal"\n'
+                     'params = { time_limit = 3, fill_time = true }\n')
+    [task] = grid_from_toml(build_registry(), suite, {"time_limit": 0.5}).tasks()
+    assert task.time_limit == 0.5 and task.solver.params == {"fill_time": True}
 
 
 def test_retry_errors_runs_again_a_task_the_watchdog_stopped_and_the_timing_counts_from_the_compile(cli, tmp_path,
@@ -749,6 +765,10 @@ def test_report_skips_a_torn_last_line_and_an_empty_file_among_others(cli, tmp_p
     assert run.code == 0 and "| anneal | backend | 1 | 2 | 100% |" in run.out, run.err
     assert "skipped its torn last line" in run.err and "empty.jsonl has no results yet; left out" in run.err
     assert cli("report", empty).code == 2
+    torn_only = tmp_path / "torn_only.jsonl"  # a bench killed while writing its first record
+    torn_only.write_text(whole.splitlines()[0][:40])
+    run = cli("report", out, torn_only)
+    assert run.code == 0 and "torn_only.jsonl has no results yet; left out" in run.err, run.err
     folder = build_grid(build_registry(), instances=[str(INSTANCES / "memory")], solvers=[{"name": "anneal"}],
                         seeds=1)
     assert folder.instances and not any(path.endswith(".cue") for path in folder.instances)

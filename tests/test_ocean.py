@@ -404,7 +404,16 @@ def test_a_round_trip_through_dimod_keeps_the_units_in_order_and_labels_are_dist
 
 
 class LoggingSampler(AnnealSampler):
-    """A user's subclass, at a module's top level (pickled by reference)."""
+    """A user's subclass, at a module's top level (pickled by reference), with state of its own."""
+
+    def __init__(self, tag: str = "default", **defaults):
+        super().__init__(**defaults)
+        self.tag = tag
+
+
+class Outer:
+    class Inner(AnnealSampler):
+        """A sampler class inside a class: pickle finds it by its dotted name."""
 
 
 def test_samplers_pickle_and_run_in_a_spawned_process_pool():
@@ -424,14 +433,16 @@ def test_samplers_pickle_and_run_in_a_spawned_process_pool():
             assert type(again) is type(sampler) or type(sampler).__dict__.get("_made_by_sampler_class")
             assert again.properties == sampler.properties and again.parameters == sampler.parameters
             assert again.sample(bqm, seed=1).first == sampler.sample(bqm, seed=1).first
-    logging = LoggingSampler(num_reads=2)  # a user's subclass stays itself (it had come back as AnnealSampler)
+    logging = LoggingSampler(tag="mine", num_reads=2)  # a user's subclass stays itself, its state too
     for again in (pickle.loads(pickle.dumps(logging)), copy.deepcopy(logging)):
-        assert type(again) is LoggingSampler and again.sample(bqm, seed=1).first == logging.sample(bqm, seed=1).first
+        assert type(again) is LoggingSampler and again.tag == "mine"
+        assert again.sample(bqm, seed=1).first == logging.sample(bqm, seed=1).first
+    assert type(pickle.loads(pickle.dumps(Outer.Inner()))) is Outer.Inner
 
     class Local(AnnealSampler):  # not findable by pickle: refused, not turned into another class
         pass
 
-    with pytest.raises(pickle.PicklingError, match="define it at a module's top level"):
+    with pytest.raises(pickle.PicklingError, match=r"define it at a module's \(or a class's\) top level"):
         pickle.dumps(Local())
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         far = pool.submit(AnnealSampler(num_reads=3).sample, bqm, seed=1).result()

@@ -171,6 +171,9 @@ def build_grid(registry: Registry, *, instances: Sequence[str], solvers: Sequenc
             raise ParameterError(f"a solver entry needs 'name' and may have label, params, time_limit; got "
                                  f"{', '.join(unknown) or 'no name'}")
         name, kind = _solver_kind(registry, str(entry["name"]), problems)
+        if not isinstance(entry.get("params") or {}, Mapping):  # params = "sweeps=5" was an internal error
+            raise ParameterError(f"solver {name!r}: params must be a table (params = {{ key = value }}), got "
+                                 f"{entry.get('params')!r}")
         params = dict(entry.get("params") or {})
         once = False
         if kind == "backend":
@@ -192,10 +195,11 @@ def build_grid(registry: Registry, *, instances: Sequence[str], solvers: Sequenc
     if len(set(labels)) != len(labels):
         raise ParameterError(f"two solvers share a label: {labels}; give variants a label")
     count = int(seeds) if isinstance(seeds, int) else len(seeds)
-    tasks = count * len(paths) * max(len(specs), 1)
+    tasks = len(paths) * sum(1 if spec.once else count for spec in specs)  # a deterministic baseline runs once
     if tasks > MAX_TASKS:  # the grid is held in memory: 10⁸ seeds took 31 s and all the memory, then failed
-        raise ParameterError(f"seeds: {count:,} seeds × {len(paths):,} instances × {len(specs)} solvers make "
-                             f"{tasks:,} tasks, more than {MAX_TASKS:,}; give fewer seeds")
+        raise ParameterError(f"seeds: {count:,} seeds over {len(paths):,} instance{'' if len(paths) == 1 else 's'} "
+                             f"and {len(specs)} solver{'' if len(specs) == 1 else 's'} make {tasks:,} tasks, more "
+                             f"than {MAX_TASKS:,}; give fewer seeds")
     seed_list = tuple(range(1, int(seeds) + 1)) if isinstance(seeds, int) else tuple(int(s) for s in seeds)
     if not seed_list or any(s < 0 for s in seed_list):
         raise ParameterError("seeds must be a positive count or a list of non-negative integers")
@@ -310,6 +314,17 @@ def _check_types(config: Mapping[str, Any], path: Path) -> None:
         fail("time_limit", "a positive number of seconds")
 
 
+def _without_time_limit(entry: Any) -> Any:
+    """A suite's solver entry without its own time limit, in the entry or in its params (a limit given on the
+    command line replaces them)."""
+    if not isinstance(entry, dict):
+        return entry
+    entry = {k: v for k, v in entry.items() if k != "time_limit"}
+    if isinstance(entry.get("params"), Mapping):
+        entry["params"] = {k: v for k, v in entry["params"].items() if k != "time_limit"}
+    return entry
+
+
 def grid_from_toml(registry: Registry, path: str | Path, overrides: Mapping[str, Any] | None = None) -> Grid:
     """Read a grid from TOML::
 
@@ -356,9 +371,8 @@ def grid_from_toml(registry: Registry, path: str | Path, overrides: Mapping[str,
             continue
         if key in ("options", "weights"):  # merged key by key: a given --option replaced the suite's whole table
             value = {**(values.get(key) or {}), **value}
-        if key == "time_limit":  # every solver's, its own too (a [[solver]]'s 2 s ran on under --time-limit 0.5)
-            values["solvers"] = [{k: v for k, v in entry.items() if k != "time_limit"} if isinstance(entry, dict)
-                                 else entry for entry in values["solvers"]]
+        if key == "time_limit":  # every solver's, its own too (a [[solver]]'s 2 s ran on under --time-limit 0.5,
+            values["solvers"] = [_without_time_limit(entry) for entry in values["solvers"]]  # in params too)
         values[key] = value
     try:
         return build_grid(registry, **values)

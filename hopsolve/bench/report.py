@@ -41,7 +41,8 @@ def load_records(path: str | Path, allow_empty: bool = False) -> list[dict[str, 
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
-            if number == len(lines) and not text.endswith("\n") and records:  # torn, as a kill leaves it
+            if number == len(lines) and not text.endswith("\n") and (records or allow_empty):  # torn, as a kill
+                # leaves it (a file of that line alone is an empty one: among others, left out)
                 print(f"hopsolve: note: {path}: skipped its torn last line (a bench killed while writing it; "
                       "bench removes it on its next resume)", file=sys.stderr)
                 break
