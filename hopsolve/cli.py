@@ -424,7 +424,8 @@ def _add_bench(sub: Any) -> None:
     p.add_argument("--trace", action="store_true",
                    help="keep each run's anytime curve (best objective against time) in its record")
     p.add_argument("--retry-errors", action="store_true",
-                   help="on resume, run again the tasks recorded as errors (their new records are kept)")
+                   help="on resume, run again the tasks recorded as errors, and those the local watchdog stopped "
+                        "(their new records are kept)")
 
 
 def _add_warmup(sub: Any) -> None:
@@ -538,7 +539,7 @@ def _cmd_bench(args: argparse.Namespace, registry: Registry) -> int:
     if args.retry_errors:  # errors, and tasks the watchdog stopped (a timeout without an answer, its error said)
         finished = {key: record for key, record in finished.items() if record.get("status") != "error"
                     and not (record.get("status") == "timeout" and record.get("error"))}
-    tasks = [t for t in grid.tasks() if t.key not in finished]
+    tasks = [t for t in grid.tasks() if t.key not in finished and t.legacy not in finished]
     total = len(grid.tasks())
     progress = Progress(total, total - len(tasks))
     _tell(f"hopsolve bench: {total} task{'' if total == 1 else 's'}, {total - len(tasks)} already in {args.out}, "

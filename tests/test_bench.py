@@ -772,3 +772,30 @@ def test_report_skips_a_torn_last_line_and_an_empty_file_among_others(cli, tmp_p
     folder = build_grid(build_registry(), instances=[str(INSTANCES / "memory")], solvers=[{"name": "anneal"}],
                         seeds=1)
     assert folder.instances and not any(path.endswith(".cue") for path in folder.instances)
+
+
+def test_a_results_file_written_with_the_earlier_keys_is_resumed_not_run_again(cli, tmp_path):
+    """Keys became typed (``--param`` text and a suite's integer are one configuration) and a baseline's key
+    left out the options and weights: a results file written before ran those tasks again on resume, and report
+    counted them twice. A task whose earlier key is in the file is finished."""
+    import hashlib
+
+    burma = os.path.normpath(str((TSP / "burma14.tsp").resolve()))
+
+    def earlier_key(name: str, kind: str, params: dict, seed: int) -> str:  # the formula such files were keyed by
+        payload = {"solver": [name, kind, params, ""], "time_limit": None, "options": {}, "weights": {"row": 2.0},
+                   "instance": burma, "problem": None, "seed": seed}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    out = tmp_path / "r.jsonl"
+    grid = ["--instances", burma, "--solvers", "anneal,networkx-christofides", "--param", "anneal.sweeps=100",
+            "--seeds", "2", "--weight", "row=2", "--jobs", "1", "--out", out]
+    assert cli("bench", *grid).code == 0
+    records = lines(out)
+    for record in records:
+        typed = record["solver"] == "anneal"
+        record["task"] = earlier_key(record["solver"], record["kind"], {"sweeps": "100"} if typed else {},
+                                     record["seed"])
+    out.write_text("".join(json.dumps(r) + "\n" for r in records))
+    run = cli("bench", *grid)
+    assert run.code == 0 and "3 tasks, 3 already" in run.err and "0 to run" in run.err, run.err

@@ -38,6 +38,9 @@ class SolverSpec:
     """This solver's own limit (a TOML ``[[solver]]`` ``time_limit``), overriding the grid's."""
     once: bool = False
     """A deterministic baseline: run with the grid's first seed only."""
+    given: dict[str, Any] = field(default_factory=dict)
+    """The parameters as written (``params`` holds them as the solver reads them): keys of results files written
+    before keys were typed (:attr:`Task.legacy`) were made from these."""
 
     @property
     def shown(self) -> str:
@@ -57,6 +60,9 @@ class Task:
     weights: dict[str, float] = field(default_factory=dict)
     trace: bool = False
     """Keep the run's anytime curve (``info.anytime``) in its record (not part of ``key``)."""
+    legacy: str = ""
+    """The key this task had before keys held typed parameters and left a baseline's options and weights out: a
+    results file written then is resumed, not run again (and then counted twice by ``report``)."""
 
     @property
     def key(self) -> str:
@@ -102,10 +108,14 @@ class Grid:
     def tasks(self) -> list[Task]:
         """Every task; a baseline's without the options and weights, which only backends' energies take (they were
         in its key: adding ``--weight`` ran every baseline again)."""
-        return [Task(i, self.problem, s, seed, s.time_limit if s.time_limit is not None else self.time_limit,
-                     dict(self.options) if s.kind == "backend" else {},
-                     dict(self.weights) if s.kind == "backend" else {}, self.trace)
-                for i in self.instances for s in self.solvers for seed in (self.seeds[:1] if s.once else self.seeds)]
+        return [Task(i, self.problem, s, seed, limit, dict(self.options) if s.kind == "backend" else {},
+                     dict(self.weights) if s.kind == "backend" else {}, self.trace,
+                     _digest({"solver": [s.name, s.kind, s.given, s.label], "time_limit": limit,
+                              "options": self.options, "weights": self.weights,
+                              "instance": os.path.normpath(i), "problem": self.problem, "seed": seed}))
+                for i in self.instances for s in self.solvers
+                for limit in [s.time_limit if s.time_limit is not None else self.time_limit]
+                for seed in (self.seeds[:1] if s.once else self.seeds)]
 
 
 def _solver_kind(registry: Registry, name: str, problems: Sequence[str]) -> tuple[str, str]:
@@ -174,7 +184,7 @@ def build_grid(registry: Registry, *, instances: Sequence[str], solvers: Sequenc
         if not isinstance(entry.get("params") or {}, Mapping):  # params = "sweeps=5" was an internal error
             raise ParameterError(f"solver {name!r}: params must be a table (params = {{ key = value }}), got "
                                  f"{entry.get('params')!r}")
-        params = dict(entry.get("params") or {})
+        params = given = dict(entry.get("params") or {})
         once = False
         if kind == "backend":
             built = registry.backend(name).params(dict(params))
@@ -190,7 +200,7 @@ def build_grid(registry: Registry, *, instances: Sequence[str], solvers: Sequenc
             raise ParameterError(f"solver {name!r}: time_limit must be a positive number of seconds, at most "
                                  f"{MAX_TIME_LIMIT:g}, got {own_limit!r}")
         specs.append(SolverSpec(name, kind, params, str(entry.get("label", "")),
-                                None if own_limit is None else float(own_limit), once))
+                                None if own_limit is None else float(own_limit), once, given))
     labels = [s.shown for s in specs]
     if len(set(labels)) != len(labels):
         raise ParameterError(f"two solvers share a label: {labels}; give variants a label")
