@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import multiprocessing as mp
 import os
 import queue
@@ -212,7 +213,19 @@ def run_dask(tasks: list[Task], on_result: Callable[[dict[str, Any]], None], sch
             watching.set()
         client.close()
         if cluster is not None:
-            cluster.close()
+            _close_quietly(cluster)
+
+
+def _close_quietly(cluster: Any) -> None:
+    """Close a local cluster without its nannies' warning (they run in this process) that a worker busy with a
+    task cut short by Ctrl-C is killed after 4 s: expected then, and a line beside bench's own."""
+    nanny = logging.getLogger("distributed.nanny")
+    level = nanny.level
+    nanny.setLevel(logging.ERROR)
+    try:
+        cluster.close()
+    finally:
+        nanny.setLevel(level)
 
 
 WORKER_CHECK_S = 10.0
