@@ -505,6 +505,13 @@ class _Run:
                           self.clusters, self.cap, self.every)
 
 
+def ladders_best_rows(best: np.ndarray, ladders_count: int, temps: int) -> np.ndarray:
+    """The replica (row) of each ladder whose best energy is lowest: the state the ladder returns. ``best`` holds
+    every replica's best energy, ladder-major (``ladders_count × temps`` of them)."""
+    rows = np.arange(ladders_count * temps).reshape(ladders_count, temps)
+    return rows[np.arange(ladders_count), np.argmin(best[rows], axis=1)]
+
+
 def descend_best_states(model: SpinModel, ladders: Any, ladders_count: int, temps: int,
                         deadline: float | None) -> int | None:
     """Greedy descent of each ladder's best state, the one it returns (``ladders.best_states`` and
@@ -516,8 +523,7 @@ def descend_best_states(model: SpinModel, ladders: Any, ladders_count: int, temp
     total, n = ladders.best_states.shape
     if total == 0 or n == 0:
         return 0
-    rows = np.arange(total).reshape(ladders_count, temps)
-    returned = rows[np.arange(ladders_count), np.argmin(ladders.best[rows], axis=1)]
+    returned = ladders_best_rows(ladders.best, ladders_count, temps)
     spins, change, flipped = descend_all_or_none(model, ladders.best_states[returned], deadline)
     if flipped is not None:
         ladders.best_states[returned] = spins
@@ -533,8 +539,7 @@ def recombine_best_states(model: SpinModel, ladders: Any, ladders_count: int, te
     two reads, ``deadline`` passed, or it passed before the child's descent: the child is then dropped)."""
     if ladders_count < 2 or model.n == 0 or (deadline is not None and time.perf_counter() >= deadline):
         return None
-    rows = np.arange(ladders_count * temps).reshape(ladders_count, temps)
-    per_read = rows[np.arange(ladders_count), np.argmin(ladders.best[rows], axis=1)]
+    per_read = ladders_best_rows(ladders.best, ladders_count, temps)
     best_row = int(per_read[np.argmin(ladders.best[per_read])])
     before = float(ladders.best[best_row])
     largest, _ = model.coefficient_scales()
@@ -588,8 +593,7 @@ def _tabu_phase(model: SpinModel, energy: Energy, params: ReplicaParams, run: _R
     """Tabu walks from the best reads' best states, for ``tabu_moves`` moves each or until the time limit; each
     walk's best replaces its read's when lower. Returns the info it adds to the result."""
     state = run.ladders
-    rows = np.arange(ladders_count * temps).reshape(ladders_count, temps)
-    per_read = rows[np.arange(ladders_count), np.argmin(state.best[rows], axis=1)]
+    per_read = ladders_best_rows(state.best, ladders_count, temps)
     order = per_read[np.argsort(state.best[per_read], kind="stable")]
     walks_count = params.tabu_walks
     origin = order[np.arange(walks_count) % len(order)]
@@ -707,7 +711,7 @@ class ReplicaBackend(Backend):
         couplings = _couplings(model, params.rule)
         cap = max(1, int(params.cluster_limit * n))
         anytime = params.fill_time and params.time_limit is not None
-        tabu_ok = model.group_of.shape[0] == 0 and n > 0 and params.schedule == "anneal" and params.keep_best
+        tabu_ok = model.group_of.shape[0] == 0 and n > 0  # schedule and keep_best: refused below when wrong
         if (params.tabu_moves or params.tabu_share) and not (params.schedule == "anneal" and params.keep_best):
             # checked here, not in the parameters: max-cut's defaults (schedule=anneal) are added to them later
             raise ParameterError(f"{OWNER}: tabu_moves and tabu_share start from an annealed ladder's best states: "
@@ -715,7 +719,7 @@ class ReplicaBackend(Backend):
         if params.tabu_moves and params.fill_time and params.time_limit is not None:  # recorded, and ignored
             raise ParameterError(f"{OWNER}: tabu_moves is a budget for runs without fill_time; a run that fills its "
                                  "time limit gives its tabu walks tabu_share of it (give tabu_share instead)")
-        tabu_skipped = bool((params.tabu_moves or params.tabu_share) and (model.group_of.shape[0] or not n))
+        tabu_skipped = bool((params.tabu_moves or params.tabu_share) and model.group_of.shape[0])
         tabu_timed = tabu_ok and anytime and starts is None and params.tabu_share > 0
         tabu_budget = tabu_ok and not anytime and params.tabu_moves > 0
         full_params = params
@@ -867,9 +871,8 @@ class ReplicaBackend(Backend):
         state = run.ladders
         temps = len(shape.ratios)
         total, n = state.states.shape
-        rows = np.arange(total).reshape(ladders_count, temps)
         if params.keep_best:
-            final = state.best_states[rows[np.arange(ladders_count), np.argmin(state.best[rows], axis=1)]]
+            final = state.best_states[ladders_best_rows(state.best, ladders_count, temps)]
         else:
             final = state.states[state.replica_at[:, -1]]
         elapsed = time.perf_counter() - started
