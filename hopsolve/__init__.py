@@ -14,7 +14,7 @@ The first-party plugins import nothing else from hopsolve (a test checks it).
 
 from hopsolve.backend import Backend, Callback, RunParams, TimedRunParams
 from hopsolve.baseline import Baseline, BaselineOutcome, integer_values
-from hopsolve.baselines.cpsat import CpsatParams, cpsat_ready_at, solve_cpsat
+from hopsolve.baselines.cpsat import CpsatParams, cpsat_build_timeout, solve_cpsat
 from hopsolve.energy import (
     Energy,
     GroupSquareTerm,
@@ -103,7 +103,7 @@ __all__ = [
     "check_exact_sum",
     "check_matrix_size",
     "check_read_size",
-    "cpsat_ready_at",
+    "cpsat_build_timeout",
     "hookimpl",
     "integer_values",
     "parse_assignments",

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from hopsolve.baseline import BaselineOutcome
 from hopsolve.interrupt import stoppable
 from hopsolve.params import require
 
@@ -20,15 +21,22 @@ its search limit (0.10-0.28 measured on QAP, max-cut and TSP models; nug15's: bu
 ended at 0.55 s): held back from the search, and a model with less than that left is not searched (``timeout``)."""
 
 
-def cpsat_ready_at(started: float, building: float, done: float, total: float) -> float:
-    """Seconds after ``started`` (the baseline's start) at which a CP-SAT model would be built and loaded, projected
-    from the pace so far: ``done`` of its ``total`` parts (rows, say) built since ``building``, and
-    :data:`LOAD_SHARE` more for CP-SAT's loading. A baseline compares it with its limit while it builds, and ends
-    as ``timeout`` as soon as the model could not be searched in time (a280's TSP model took 0.65 s to build under
-    a 0.1 s limit, and the run ended there)."""
+def cpsat_build_timeout(started: float, building: float, done: float, total: float,
+                        time_limit: float | None) -> BaselineOutcome | None:
+    """The ``timeout`` outcome a baseline returns at once, with a note, when its CP-SAT model could not be built and
+    loaded within ``time_limit`` (seconds from ``started``, the baseline's start), projected from the pace so far:
+    ``done`` of the model's ``total`` parts (rows, say) built since ``building``, and :data:`LOAD_SHARE` more for
+    CP-SAT's loading; ``None`` while it fits (or without a limit). a280's TSP model took 0.65 s to build under a
+    0.1 s limit, and the run ended there."""
+    if time_limit is None:
+        return None
     now = time.perf_counter()
-    per_part = (now - building) / max(done, 1)
-    return (now - started + per_part * (total - done)) * (1 + LOAD_SHARE)
+    ready = (now - started + (now - building) / max(done, 1) * (total - done)) * (1 + LOAD_SHARE)
+    if ready <= time_limit:
+        return None
+    return BaselineOutcome(None, "timeout", info={"note": (
+        f"building this model and loading it into CP-SAT would take about {ready:.2g} s: the {time_limit:g} s limit "
+        "leaves no time to search")})
 
 
 @dataclass(frozen=True)

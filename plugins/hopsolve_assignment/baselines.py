@@ -13,7 +13,7 @@ from hopsolve import (
     CpsatParams,
     Instance,
     TooLargeError,
-    cpsat_ready_at,
+    cpsat_build_timeout,
     integer_values,
     solve_cpsat,
 )
@@ -101,11 +101,9 @@ class OrtoolsCpsatQap(Baseline):
         for i in range(n):
             # building the n⁴ products can outlast a short limit: the model is not finished when its rows, its
             # objective (MINIMIZE_SHARE) and CP-SAT's loading would pass it
-            ready = cpsat_ready_at(started, building, i, n * (1 + MINIMIZE_SHARE))
-            if ready > limit:
-                return BaselineOutcome(None, "timeout", info={"note": (
-                    f"building this model and loading it into CP-SAT would take about {ready:.2g} s: the "
-                    f"{limit:g} s limit leaves no time to search")})
+            late = cpsat_build_timeout(started, building, i, n * (1 + MINIMIZE_SHARE), limit)
+            if late is not None:
+                return late
             for j in range(n):
                 if i == j or flow[i, j] == 0:
                     continue

@@ -18,7 +18,7 @@ from hopsolve import (
     Metric,
     TooLargeError,
     check_matrix_size,
-    cpsat_ready_at,
+    cpsat_build_timeout,
     integer_values,
     solve_cpsat,
     stoppable,
@@ -34,7 +34,7 @@ def _integer_distances(instance: Instance) -> np.ndarray:
 OBJECTIVE_SHARE = 0.9
 """Adding the circuit and the objective takes about this share of the time the arcs took (0.79-1.05 on a280 and
 lin318, on a loaded machine): a build of n rows is projected as n · (1 + this) rows while it runs
-(:func:`hopsolve.cpsat_ready_at`). Writing the objective into the model's proto directly took a tenth of the time,
+(:func:`hopsolve.cpsat_build_timeout`). Writing the objective into the model's proto directly took a tenth of the time,
 but CP-SAT's loading, allowed as a share of the build (``LOAD_SHARE``), then overran a 2 s limit by 5%."""
 
 
@@ -65,12 +65,10 @@ class OrtoolsCpsatTsp(Baseline):
         for i in range(n):
             # a280's model took 0.65 s to build, and a 0.1 s limit ended there (judged from a twentieth of the rows:
             # the first row's pace, Python's warm-up in it, projected 1.2 s where 0.6 s is taken)
-            if time_limit is not None and i >= max(2, n // 20):
-                ready = cpsat_ready_at(started, building, i, n * (1 + OBJECTIVE_SHARE))
-                if ready > time_limit:
-                    return BaselineOutcome(None, "timeout", info={"note": (
-                        f"building this model and loading it into CP-SAT would take about {ready:.2g} s: the "
-                        f"{time_limit:g} s limit leaves no time to search")})
+            late = cpsat_build_timeout(started, building, i, n * (1 + OBJECTIVE_SHARE), time_limit) \
+                if i >= max(2, n // 20) else None
+            if late is not None:
+                return late
             for j in range(n):
                 if i != j:
                     lit = model.NewBoolVar(f"x{i}_{j}")
