@@ -183,7 +183,7 @@ def solve_instance(
     """
     problem_compile_s = 0.0
     if clock_started is None:
-        problem_compile_s = _prepare_problem(registry.problem(problem_name))
+        problem_compile_s = prepare_problem(registry.problem(problem_name))
     clock = time.perf_counter() if clock_started is None else clock_started
     if backend and baseline:
         raise ParameterError("choose either a backend or a baseline, not both")
@@ -489,7 +489,7 @@ def _run_baseline(registry: Registry, problem: Problem, instance: Instance, name
     return _note_an_overrun(_note_a_beaten_reference(result), time_limit if explicit_time_limit else None), solution
 
 
-def _prepare_problem(problem: Problem) -> float:
+def prepare_problem(problem: Problem) -> float:
     """:meth:`Problem.prepare`, with Ctrl-C held until its kernels are compiled (see :mod:`hopsolve.interrupt`)
     and without the memory limit: it sees no instance, only its own miniatures (a limit set below them is for the
     user's instance, refused by name when it is read)."""
@@ -516,7 +516,7 @@ def solve_path(registry: Registry, path: str | Path, problem: str | None = None,
     """Read ``path`` (problem inferred from the suffix unless named) and solve it; ``check_instance``, where
     given, sees the instance first (to refuse what could not be done with the answer before a run is spent)."""
     name = problem or registry.problem_for_path(path)
-    problem_compile_s = _prepare_problem(registry.problem(name))
+    problem_compile_s = prepare_problem(registry.problem(name))
     clock = time.perf_counter()
     instance = read_instance(registry.problem(name), path)
     read_s = time.perf_counter() - clock

@@ -110,13 +110,12 @@ def warm_everything(registry: Any) -> dict[str, float | str]:
     from hopsolve.errors import PluginFailure
     from hopsolve.interrupt import ctrl_c_deferred
     from hopsolve.plugin_calls import plugin_call
+    from hopsolve.solving import prepare_problem
 
     spent: dict[str, float | str] = {}
     for name in registry.problems:
-        problem = registry.problem(name)
-        try:
-            with ctrl_c_deferred(), miniature_sizes():  # Ctrl-C between compiles, not inside one
-                spent[f"problem {name}"] = float(plugin_call("problem", problem, "prepare", problem.prepare))
+        try:  # Ctrl-C between compiles, not inside one
+            spent[f"problem {name}"] = prepare_problem(registry.problem(name))
         except PluginFailure as failed:
             spent[f"problem {name}"] = str(failed)
     for name in registry.backends:
