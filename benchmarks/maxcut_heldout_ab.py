@@ -41,6 +41,8 @@ GRAPHS = {
     "torus40x50": ("torus", (40, 50), None, "pm1", 107),  # as G32–G34 (2000 nodes)
     "random2000": ("random", (2000,), 19990, "one", 108),  # as G22–G26
     "random800": ("random", (800,), 19176, "one", 109),  # as G1–G5
+    "torus20x40": ("torus", (20, 40), None, "pm1", 110),  # as G11–G13 (800 nodes)
+    "torus27x110one": ("torus", (27, 110), None, "one", 111),  # as G48–G50: unit weights, an odd side (optimum 5830)
 }
 
 

@@ -205,7 +205,9 @@ class ReplicaParams(TimedRunParams):
     _tabu_kernels`), started from the best states of the anneal, which gets the rest (0: anneal only). Without a
     time limit the run is the anneal alone unless ``tabu_moves`` is set. Off by default: 0.15 (chosen on G37
     and G50) was worse than anneal alone on eight held-out planar/toroidal Gset graphs at 10 s (RESULTS
-    section 10), with the O(n)-per-move scan of this kernel."""
+    section 10), with the O(n)-per-move scan of this kernel, and 0.3 gained nothing on ±1 tori and random
+    graphs. It does finish tori of unit weights (G50, and a held-out 27 × 110 one: the optimum in every run at
+    10 s, against domain walls left by the anneal alone): give 0.3 on such lattices."""
     tabu_walks: int = 2
     """Tabu walks (in parallel over the cores), started from the states of the best ``tabu_walks`` reads."""
     tabu_moves: int = 0
