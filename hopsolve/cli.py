@@ -178,7 +178,8 @@ def _summary(result: Any) -> str:
         text += f"\nnote: {result.info['weights_note']}"
     if result.info.get("reference_note"):
         text += f"\nnote: {result.info['reference_note']}"
-    for key in ("overrun", "tabu_note"):  # why a feasible answer is a timeout; a parameter that did nothing
+    for key in ("overrun", "tabu_note", "solution_note"):  # why a feasible answer is a timeout; a parameter that
+        # did nothing; the problem's word on its answer (Solution.details["note"])
         if isinstance(result.info.get(key), str):
             text += f"\nnote: {result.info[key]}"
     if bad:

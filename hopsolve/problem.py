@@ -36,6 +36,9 @@ class Solution:
 
     ``value`` is JSON-able with 1-based indices as in the file formats (a tour, each node's side, each row's
     column, a bit vector). ``violations`` holds each penalty term's unweighted value (all zero when feasible).
+    ``details`` is the problem's own extra (not read by hopsolve) except ``details["note"]``: text the problem
+    wants a user to read beside the answer (shown under ``hopsolve solve``'s summary and kept as the result's
+    ``info["solution_note"]``), e.g. that the objective shown is the negation of the one the file maximises.
     """
 
     value: Any

@@ -369,6 +369,7 @@ def solve_instance(
                                              "throughout")
     if weights and isinstance(info.get("weights_unused"), str):  # the backend reads no weight at all
         info["weights_note"] = _weights_note(sorted(weights), info["weights_unused"])
+    _keep_solution_note(info, best)
     result = Result(
         problem=problem.name, instance=instance.name, solver=backend_name, kind="backend",
         params={**params_dict(built), **samples.derived,
@@ -382,6 +383,13 @@ def solve_instance(
         absolute_gap=absolute_gap(best.objective, reference, problem.sense) if best.feasible else None,
     )
     return _note_an_overrun(_note_a_beaten_reference(result), time_limit if explicit_time_limit else None), best
+
+
+def _keep_solution_note(info: dict[str, Any], solution: Solution) -> None:
+    """The problem's word on its answer (``Solution.details["note"]``, text), as ``info["solution_note"]``."""
+    note = solution.details.get("note") if isinstance(solution.details, dict) else None
+    if isinstance(note, str) and note:
+        info["solution_note"] = note
 
 
 def read_instance(problem: Problem, path: str | Path) -> Instance:
@@ -482,6 +490,7 @@ def _run_baseline(registry: Registry, problem: Problem, instance: Instance, name
         versions=_versions(),
         absolute_gap=absolute_gap(solution.objective, reference, problem.sense) if solution.feasible else None,
     )
+    _keep_solution_note(result.info, solution)
     if not explicit_time_limit and time_limit is not None and wall >= 0.5 * time_limit:  # routing ran 10 s
         default = (f"no time limit was given: the {problem.name} problem's default of {time_limit:g} s applied "
                    "(--time-limit sets another)")  # without a word of why

@@ -341,3 +341,27 @@ def test_a_spin_model_s_decimals_summed_by_the_conversion_to_bits_still_scale():
     cqm.set_objective(sum(-s for s in spins))
     cqm.add_constraint(sum(0.1 * s for s in spins) <= 0.5, label="budget")
     assert hopsolve.solve(cqm, baseline="ortools-cpsat", time_limit=10).objective == -4.0
+
+
+@pytest.mark.parametrize("head, maximises", [
+    ("Maximize", True), ("\\ a comment\n\nMAXIMUM", True), ("max", True), ("Minimize", False),
+    ("MINIMISE", False), ("\\ maximize in a comment\nMinimize", False),
+])
+def test_a_maximised_lp_objective_is_shown_as_the_file_states_it_beside_its_negation(cli, tmp_path, head,
+                                                                                      maximises):
+    """dimod minimises a ``Maximize`` objective's negation and keeps no sense: 3x + 2y + 4z at its best (7) was
+    printed as "objective -7", with nothing saying the file's objective is 7."""
+    path = tmp_path / "values.lp"
+    path.write_text(f"{head}\n obj: 3 x + 2 y + 4 z\nSubject To\n c1: x + y + z <= 2\nBinary\n x y z\nEnd\n")
+    run = cli("solve", path, "--backend", "exact")
+    record = json.loads(cli("solve", path, "--backend", "exact", "--json").out)
+    baseline = json.loads(cli("solve", path, "--baseline", "ortools-cpsat", "--json").out)
+    objective = -7 if maximises else 0
+    assert run.code == 0 and record["objective"] == baseline["objective"] == objective
+    for note in (record["info"].get("solution_note"), baseline["info"].get("solution_note")):
+        if maximises:
+            assert note == ("the LP file maximises its objective, which is 7 here; hopsolve minimises its negation, "
+                            "the objective -7 shown")
+        else:
+            assert note is None
+    assert ("note: the LP file maximises its objective, which is 7 here" in run.out) == maximises

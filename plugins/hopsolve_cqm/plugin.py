@@ -1,7 +1,8 @@
 """The ``cqm`` problem: constrained quadratic models from LP files or ``dimod.ConstrainedQuadraticModel`` objects.
 
 Reading and scoring go through dimod (extra ``dimod``): ``dimod.lp.loads`` reads the LP file (a ``Maximize``
-objective is minimised as its negation, as dimod reads it, and reported so), and a solution's
+objective is minimised as its negation, as dimod reads it, and reported so, with a note that gives the file's own
+value), and a solution's
 ``objective`` is the model's own objective, ``feasible`` is dimod's ``cqm.check_feasible`` rule and
 ``violations`` are dimod's ``cqm.violations`` of every violated constraint, by its label — computed for linear
 constraints by :class:`hopsolve_cqm.encoding.ConstraintTable` (the same rule on a sparse matrix; dimod's own
@@ -54,6 +55,20 @@ def from_cqm(cqm: Any, name: str = "cqm", source: str | None = None) -> Instance
                              "in the objective")
     return Instance("cqm", name, cqm_data(cqm), source=source)
 
+
+
+OBJECTIVE_SENSE = re.compile(r"\s*(max(?:imi[sz]e|imum)?|min(?:imi[sz]e|imum)?)(?![\w.])", re.IGNORECASE)
+"""The LP format's first section: the objective's sense keyword (any case), before anything but comments."""
+
+
+def _maximises(text: str) -> bool:
+    """Whether the LP file's objective section is a ``Maximize`` one (its first keyword, comments skipped)."""
+    for line in text.splitlines():
+        code = line.split("\\", 1)[0]  # a backslash starts an LP comment
+        if code.strip():
+            found = OBJECTIVE_SENSE.match(code)
+            return bool(found) and found.group(1).lower().startswith("max")
+    return False
 
 
 HEXADECIMAL = re.compile(r"(?<![\w.])0[xX][0-9a-fA-F]+(?![\w.])")
@@ -130,9 +145,12 @@ class CqmProblem(Problem):
         if not len(cqm.variables):
             raise ParseError("the LP file defines no variables (dimod reads anything it cannot parse as empty)", path)
         try:
-            return from_cqm(cqm, path.stem, str(path))
+            instance = from_cqm(cqm, path.stem, str(path))
         except ParameterError as exc:
             raise ParseError(str(exc), path) from None
+        if _maximises(text):  # dimod keeps no sense: the objective it gives is the negation of the file's
+            instance.meta["maximize"] = True
+        return instance
 
     def encode(self, instance: Instance, weights: Mapping[str, float] | None = None, options: Any = None) -> Energy:
         try:
@@ -173,8 +191,12 @@ class CqmProblem(Problem):
             feasible = bool((amounts <= FEASIBILITY_TOLERANCE).all())
         # dimod's energy of an empty sample is 0, whatever the offset: a model without variables is its offset
         objective = float(cqm.objective.energy(sample)) if sample else float(cqm.objective.offset)
+        details = {}
+        if instance.meta.get("maximize"):  # the objective shown is minimised: say what the file's is
+            details["note"] = (f"the LP file maximises its objective, which is {-objective + 0.0:.12g} here; "
+                               f"hopsolve minimises its negation, the objective {objective:.12g} shown")
         return Solution({str(v): value for v, value in sample.items()}, objective, feasible,
-                        {str(label): float(amount) for label, amount in violations.items()})
+                        {str(label): float(amount) for label, amount in violations.items()}, details=details)
 
     def decode(self, instance: Instance, energy: Energy, state: np.ndarray, *, repair: bool = False) -> Solution:
         """The assignment of the model's variables (slack units dropped), scored by dimod: a feasible assignment
