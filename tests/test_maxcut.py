@@ -243,3 +243,13 @@ def test_every_shipped_gset_graph_has_its_edge_checksum_in_both_tables():
     from hopsolve_maxcut.plugin import edge_checksum
 
     assert edge_checksum(graph) == float(BKS["G14"]["edge_checksum"])
+
+
+def test_cpsat_ends_a_short_limit_as_soon_as_its_model_could_not_be_built_and_searched(cli):
+    """G22's 19,990 edges and objective took 0.3 s to add, and a 0.1 s limit ended there (a 0.2 s one at 0.28 s,
+    39% past it); the build's pace now projects when the model would be loaded, as the TSP and QAP models' do."""
+    run = cli("solve", INSTANCES / "gset" / "G22.txt", "--baseline", "ortools-cpsat", "--time-limit", "0.1",
+              "--json", "--seed", "1")
+    result = json.loads(run.out)
+    assert run.code == 0 and result["status"] == "timeout" and result["solution"] is None
+    assert "leaves no time to search" in result["info"]["note"] and result["wall_time_s"] < 0.25
