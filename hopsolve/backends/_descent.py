@@ -45,7 +45,8 @@ def descend_states(model: SpinModel, states: np.ndarray, deadline: float | None,
     first = 0
     while not settled.all() and first < most_sweeps and (deadline is None or time.perf_counter() < deadline):
         K.hopfield_async(model.indptr, model.indices, model.data, model.group_of, model.group_target,
-                         model.group_scale, spins, fields, gsum, generators, False, 0, first, first + DESCENT_CHUNK,
+                         model.group_scale, spins, fields, gsum, generators, False, 0, model.zero_field_tolerance(),
+                         first, first + DESCENT_CHUNK,
                          sweeps, settled, change, np.empty((total, 0)))
         first += DESCENT_CHUNK
     return spins, change, int((spins != before).sum())

@@ -208,9 +208,10 @@ def group_anneal_sweeps(indptr, indices, data, group_of, group_target, group_sca
 
 @numba.njit(cache=True, parallel=True)
 def group_hopfield(indptr, indices, data, group_of, group_target, group_scale, members, offsets, free, states, hq,
-                   gsum, rng, random_order, zero_rule, max_sweeps, sweeps_done, trace):
+                   gsum, rng, random_order, zero_rule, zero_tol, max_sweeps, sweeps_done, trace):
     """Asynchronous winner-take-all updates to a fixed point: each sweep visits every group (its lowest-energy unit
-    wins; the current one on ties) and every free unit (a sign update; ``zero_rule`` as in ``hopfield_async``)."""
+    wins; the current one on ties) and every free unit (a sign update; ``zero_rule`` and ``zero_tol`` as in
+    ``hopfield_async``)."""
     reads = states.shape[0]
     groups = len(offsets) - 1
     blocks = groups + len(free)
@@ -231,7 +232,7 @@ def group_hopfield(indptr, indices, data, group_of, group_target, group_scale, m
                     s_i = s[i]
                     field = _field(i, s_i, h, gs, group_of, group_target, group_scale)
                     target = s_i if zero_rule == 0 else float(zero_rule)
-                    if field != 0.0:
+                    if abs(field) > zero_tol:
                         target = 1.0 if field > 0.0 else -1.0
                     if target != s_i:
                         energy += 2.0 * s_i * field

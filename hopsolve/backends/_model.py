@@ -91,6 +91,10 @@ def compile_model_kernels() -> None:
     _sparse_fields(indptr, indices, data, np.zeros(2), np.ones((2, 1)))
 
 
+ZERO_FIELD_RTOL = 1e-9
+"""A field within this share of the largest possible field is zero (:meth:`SpinModel.zero_field_tolerance`)."""
+
+
 @dataclass(frozen=True, eq=False)
 class SpinModel:
     """``E(s) = -½ sᵀWs - bᵀs + Σ_f scale_f Σ_g (Σ_{i∈g} s_i - t_fg)² + const`` as plain arrays.
@@ -172,6 +176,13 @@ class SpinModel:
                 smallest.append(2.0 * self.group_scale[f])
         largest = 2.0 * float(row_abs.max(initial=0.0))
         return largest, 2.0 * float(min(smallest))
+
+    def zero_field_tolerance(self) -> float:
+        """The field below which a unit's field counts as zero (``zero_field``'s case): :data:`ZERO_FIELD_RTOL` of
+        the largest field a unit can feel. Fields are sums in floating point: Hebbian couplings ``/N`` and the
+        pseudo-inverse rule's leave 1e-17 where the exact field is 0, and a strict sign test flipped the units of
+        a stored pattern ``zero_field=keep`` should keep (every unit of a pseudo-inverse network of N patterns)."""
+        return ZERO_FIELD_RTOL * 0.5 * self.coefficient_scales()[0]
 
     def unit_gaps(self) -> np.ndarray:
         """Each unit's smallest nonzero single-flip energy change, as far as its coefficients tell (``inf`` for a

@@ -175,6 +175,7 @@ class HopfieldBackend(Backend):
         sweeps = np.zeros(reads, dtype=np.int64)
         trace = np.zeros((reads, params.max_sweeps if params.trace else 0))
         random_order, zero_rule = params.order == "random", _ZERO_RULES[params.zero_field]
+        zero_tol = model.zero_field_tolerance()
         cut = np.zeros(reads, dtype=bool)
         if patterns is not None:
             floats = spins.astype(np.float64)
@@ -183,7 +184,8 @@ class HopfieldBackend(Backend):
             def run(a: int, b: int) -> None:
                 PAT.pattern_hopfield(model.indptr, model.indices, model.data, patterns.patterns, patterns.kind,
                                      patterns.degree, patterns.beta, patterns.scale, floats[a:b], hq[a:b],
-                                     overlaps[a:b], generators[a:b], random_order, zero_rule, params.max_sweeps,
+                                     overlaps[a:b], generators[a:b], random_order, zero_rule, zero_tol,
+                                     params.max_sweeps,
                                      sweeps[a:b], trace[a:b], np.zeros(b - a))
                 spins[a:b] = floats[a:b].astype(np.int8)
         elif groups is not None:
@@ -193,7 +195,7 @@ class HopfieldBackend(Backend):
             def run(a: int, b: int) -> None:
                 GK.group_hopfield(model.indptr, model.indices, model.data, model.group_of, model.group_target,
                                   model.group_scale, groups.members, groups.offsets, free, floats[a:b], hq[a:b],
-                                  gsum[a:b], generators[a:b], random_order, zero_rule, params.max_sweeps,
+                                  gsum[a:b], generators[a:b], random_order, zero_rule, zero_tol, params.max_sweeps,
                                   sweeps[a:b], trace[a:b])
                 spins[a:b] = floats[a:b].astype(np.int8)
         else:
@@ -208,7 +210,7 @@ class HopfieldBackend(Backend):
                     began = time.perf_counter()
                     K.hopfield_async(model.indptr, model.indices, model.data, model.group_of, model.group_target,
                                      model.group_scale, spins[a:b], hq[a:b], gsum[a:b], generators[a:b],
-                                     random_order, zero_rule, first, stop, sweeps[a:b], settled[a:b],
+                                     random_order, zero_rule, zero_tol, first, stop, sweeps[a:b], settled[a:b],
                                      energy_acc[a:b], trace[a:b])
                     per_sweep = (time.perf_counter() - began) / (stop - first)
                     first, chunk = stop, max(1, int(progress.batch_seconds / max(per_sweep, 1e-9)))
@@ -227,7 +229,8 @@ class HopfieldBackend(Backend):
         finished = progress.run_batches(reads, batch, lambda a, b: spins[a:b])
         unfinished = "interrupted" if progress.interrupted else "not_started"
         outcome = [unfinished if r >= finished else "timed_out" if cut[r] else
-                   "fixed_point" if s < params.max_sweeps or _is_fixed(energy, row, params) else "max_sweeps"
+                   "fixed_point" if s < params.max_sweeps or _is_fixed(energy, row, params, zero_tol)
+                   else "max_sweeps"
                    for r, (s, row) in enumerate(zip(sweeps, spins))]
         traces = [(start_energy[r] + trace[r, : sweeps[r]]).tolist() for r in range(reads)] if params.trace else []
         return spins, sweeps, outcome, traces
@@ -236,6 +239,7 @@ class HopfieldBackend(Backend):
     def _run_sync(energy: Energy, params: HopfieldParams, spins: np.ndarray, progress: _Progress):
         """All units at once, sweep by sweep in numpy; Ctrl-C stops after the sweep it interrupts."""
         spin_energy = energy.to_spin().multilinear()  # discrete states feel the single-flip fields
+        zero_tol = compile_spin_model(energy).zero_field_tolerance()  # as the asynchronous kernels judge a zero
         reads = len(spins)
         previous = np.zeros_like(spins)
         sweeps = np.zeros(reads, dtype=np.int64)
@@ -248,7 +252,8 @@ class HopfieldBackend(Backend):
                 if not len(rows):
                     break
                 fields = spin_energy.fields(spins[rows])
-                new = np.where(fields > 0, 1, np.where(fields < 0, -1, _zero_target(spins[rows], params)))
+                new = np.where(fields > zero_tol, 1, np.where(fields < -zero_tol, -1,
+                                                              _zero_target(spins[rows], params)))
                 new = new.astype(np.int8)
                 for k, r in enumerate(rows):
                     sweeps[r] = sweep
@@ -258,6 +263,8 @@ class HopfieldBackend(Backend):
                     elif sweep > 1 and np.array_equal(new[k], previous[r]):
                         outcome[r] = "two_cycle"
                         active[r] = False
+                        new[k] = spins[r]  # the cycle's later half, the one reported: going back to the earlier
+                        # one (the cue, after one sweep) returned a state other than the answer reported
                 previous[rows] = spins[rows]
                 spins[rows] = new
                 energies = spin_energy.energies(spins[rows]) if spins.shape[1] else np.zeros(len(rows))
@@ -361,8 +368,8 @@ def _zero_target(spins: np.ndarray, params: HopfieldParams) -> np.ndarray:
     return spins if rule == 0 else np.full_like(spins, rule)
 
 
-def _is_fixed(energy: Energy, spins: np.ndarray, params: HopfieldParams) -> bool:
+def _is_fixed(energy: Energy, spins: np.ndarray, params: HopfieldParams, zero_tol: float) -> bool:
     """True when no unit would change: the read stopped at a fixed point on its last allowed sweep."""
     fields = energy.to_spin().discrete_fields(spins.astype(float))[0]
-    target = np.where(fields > 0, 1, np.where(fields < 0, -1, _zero_target(spins, params)))
+    target = np.where(fields > zero_tol, 1, np.where(fields < -zero_tol, -1, _zero_target(spins, params)))
     return bool(np.array_equal(target, spins))

@@ -38,10 +38,15 @@ class Recall:
     pattern of the largest overlap, which for a negated pattern is another one)."""
     seed: int | None = None
     """The seed the dynamics ran with (drawn when none was given), so that a recall can be repeated."""
+    outcome: str | None = None
+    """How the dynamics ended, as the backend says (``hopfield``'s ``fixed_point``, ``two_cycle`` of synchronous
+    updates, ``max_sweeps``; the modern update's ``fixed_point`` or ``max_steps``; ``None`` where the backend does
+    not say). Only a ``fixed_point`` is an attractor: the recalled state of a 2-cycle is one of its two halves."""
 
 
-def _modern(patterns: np.ndarray, cues: np.ndarray, beta: float) -> tuple[np.ndarray, list[int], np.ndarray]:
-    finals, steps, energies = [], [], []
+def _modern(patterns: np.ndarray, cues: np.ndarray, beta: float
+            ) -> tuple[np.ndarray, list[int], np.ndarray, list[str]]:
+    finals, steps, energies, outcomes = [], [], [], []
     for cue in cues.astype(np.float64):
         state, taken, moving = cue, 0, True
         while moving and taken < MODERN_MAX_STEPS:
@@ -53,7 +58,8 @@ def _modern(patterns: np.ndarray, cues: np.ndarray, beta: float) -> tuple[np.nda
         energies.append(-(top + np.log(np.exp(scores - top).sum())) / beta + 0.5 * state @ state)
         finals.append(np.where(state >= 0, 1, -1))
         steps.append(taken)
-    return np.array(finals, dtype=np.int8), steps, np.array(energies)
+        outcomes.append("max_steps" if moving else "fixed_point")
+    return np.array(finals, dtype=np.int8), steps, np.array(energies), outcomes
 
 
 def recall(patterns: PatternSet, cues: np.ndarray, options: MemoryOptions, backend: str = "hopfield",
@@ -65,7 +71,7 @@ def recall(patterns: PatternSet, cues: np.ndarray, options: MemoryOptions, backe
     traces: list[list[float]] = [[] for _ in cues]
     seed = resolve_seed(seed)
     if options.rule == "modern":
-        finals, steps, energies = _modern(patterns.patterns.astype(np.float64), cues, options.beta)
+        finals, steps, energies, outcomes = _modern(patterns.patterns.astype(np.float64), cues, options.beta)
         backend = "modern"
     else:
         registry = registry or build_registry()
@@ -84,13 +90,14 @@ def recall(patterns: PatternSet, cues: np.ndarray, options: MemoryOptions, backe
         finals, energies = samples.states, samples.energies
         per_read = samples.per_read
         steps = list(per_read.get("read_sweeps", [samples.work or 0] * len(cues)))
+        outcomes = [str(o) for o in per_read["outcome"]] if "outcome" in per_read else [None] * len(cues)
         if "trace" in per_read:
             traces = [list(map(float, row)) for row in per_read["trace"]]
     results = []
     for k, d in enumerate(recall_details(patterns.patterns, finals)):
         results.append(Recall(options.rule, backend, cues[k].tolist(), finals[k].tolist(), d["match"],
                               d["nearest"], d["overlap"], d["exact"], d["kind"], int(steps[k]), float(energies[k]),
-                              traces[k] if k < len(traces) else [], d["inverted"], seed))
+                              traces[k] if k < len(traces) else [], d["inverted"], seed, outcomes[k]))
     return results
 
 
@@ -136,6 +143,15 @@ def run(args: Any, registry: Any = None) -> int:
     return 0
 
 
+UNSETTLED = {
+    "two_cycle": "synchronous updates ended in a 2-cycle, and the state shown is one of its halves",
+    "max_sweeps": "the dynamics still moved when max_sweeps ran out (--param max_sweeps=N gives more)",
+    "max_steps": "the modern update still moved after its most steps",
+    "timed_out": "the time limit stopped the dynamics",
+}
+"""The outcomes of a recall that did not reach a fixed point, and what to say of each."""
+
+
 def _side_by_side(stored: PatternSet, result: Recall) -> str:
     left = stored.picture(np.array(result.cue))
     right = stored.picture(np.array(result.recalled))
@@ -149,4 +165,6 @@ def _side_by_side(stored: PatternSet, result: Recall) -> str:
         what = f"{result.kind} state (nearest: pattern {result.nearest}); overlap {result.overlap:.3f}"
     lines.append(f"{what}; steps {result.steps}; energy {result.energy:.4g}; rule {result.rule}, {result.backend}, "
                  f"seed {result.seed}")
+    if result.outcome in UNSETTLED:  # "spurious state" reads as an attractor: this is none
+        lines.append(f"not a fixed point: {UNSETTLED[result.outcome]}")
     return "\n".join(lines)
