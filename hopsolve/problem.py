@@ -74,6 +74,11 @@ class Problem(ABC):
     fill it (``anneal``'s ``fill_time``) do, unless the user also gives the sweeps (then those run, and the limit
     only caps them; reads the user gives are kept and only their sweeps are planned); False: a time limit only caps
     the default budget."""
+    energy_is_objective: ClassVar[bool] = True
+    """True: the energy's ground states are the objective's optima (its ``objective`` term is the objective, its
+    penalties zero on feasible states), so an answer a backend proves a ground state (``exact``) is ``optimal``.
+    False where the objective measures something else (memory's overlap with the nearest stored pattern: its
+    ground states can be spurious states): a proven ground state is then only ``feasible``."""
     solution_suffixes: ClassVar[tuple[str, ...] | None] = None
     """The file suffixes :meth:`write_solution` writes (``hopsolve solve --out`` refuses any other before the
     solve starts); ``None``: any suffix (the default format is plain text)."""

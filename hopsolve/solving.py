@@ -258,7 +258,8 @@ def solve_instance(
         solver.Params)
     spent, squeezed = 0.0, False
     if owns_budget:  # what reading and encoding used, and what decoding the reads will take, come out of it
-        reads_expected = max(int(getattr(built, "reads", 1) or 1), 1)
+        reads_expected = len(np.atleast_2d(starts)) if starts is not None else max(
+            int(getattr(built, "reads", 1) or 1), 1)
         decoding = reads_expected * _decode_seconds(problem, instance, energy, starts, repair)
         spent = time.perf_counter() - clock - backend_compile_s
         if spent >= time_limit:  # nothing is left to run in: refused now, not run past the limit
@@ -335,7 +336,8 @@ def solve_instance(
     if interrupted:
         status = "interrupted"
     elif best.feasible:
-        status = "optimal" if samples.proven_optimal else "feasible"
+        proven = samples.proven_optimal and getattr(problem, "energy_is_objective", True)
+        status = "optimal" if proven else "feasible"
     else:  # reads left undecoded at the limit may hold a feasible one: a timeout, not infeasible
         status = "timeout" if samples.timed_out or decode_cut else "infeasible"
     # per-read arrays (traces, trajectories, graded outputs) stay in the SampleSet: a result is one small record
@@ -373,6 +375,7 @@ def solve_instance(
     result = Result(
         problem=problem.name, instance=instance.name, solver=backend_name, kind="backend",
         params={**params_dict(built), **samples.derived,
+                **({"reads": len(np.atleast_2d(starts))} if starts is not None and hasattr(built, "reads") else {}),
                 **({"options": params_dict(encoding_options)} if encoding_options is not None else {})},
         seed=seed, status=status,
         feasible=best.feasible, objective=best.objective, reference=reference,

@@ -145,6 +145,7 @@ class MemoryProblem(Problem):
     description = "associative memory: store patterns (Hebb, Storkey, pseudo-inverse, dense, exp), recall cues"
     suffixes = (".patterns",)
     sense = "max"
+    energy_is_objective = False  # the overlap with the nearest pattern: a ground state can be a spurious state
     default_backend = "hopfield"
     Options = MemoryOptions
     file_options = ("cue",)
@@ -156,9 +157,19 @@ class MemoryProblem(Problem):
 
     @staticmethod
     def from_patterns(patterns: Any, shape: tuple[int, int] | None = None, name: str = "patterns") -> Instance:
+        """An instance of stored patterns (P × N, ±1) from Python; ``shape`` (rows, cols), where given, draws each
+        pattern as a picture and must hold its N units exactly."""
         xi = np.asarray(patterns)
         if xi.ndim != 2 or not np.isin(xi, (-1, 1)).all():
             raise ParameterError("patterns must be a P × N array of ±1")
+        if xi.shape[0] == 0 or xi.shape[1] == 0:  # argmax of an empty sequence, or an objective of NaN, later
+            raise ParameterError(f"patterns must hold at least one pattern of at least one unit, got shape {xi.shape}")
+        if shape is not None:
+            rows, cols = (int(v) for v in shape) if len(shape) == 2 else (0, 0)
+            if rows < 1 or cols < 1 or rows * cols != xi.shape[1]:  # pictures cut short, or refused later by a cue
+                raise ParameterError(f"shape {tuple(shape)} does not hold the patterns' {xi.shape[1]} units "
+                                     "(rows × cols must equal N)")
+            shape = (rows, cols)
         return Instance("memory", name, PatternSet(xi.astype(np.int8), shape), reference=1.0)
 
     def encode(self, instance: Instance, weights: Mapping[str, float] | None = None,
