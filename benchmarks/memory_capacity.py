@@ -6,8 +6,8 @@ against the load α = P/N, for N = 100 and N = 1000.
 For each rule, size and P: store P random patterns, corrupt up to ``--cues`` of them, run asynchronous Hopfield
 dynamics (the ``hopfield`` backend; the continuous update for ``modern``) and report the fraction of cues recalled
 exactly and the fraction with overlap ≥ 0.95. Known results to compare with: Hebbian retrieval collapses near
-α ≈ 0.138 (exact recall of every pattern near N/(2 ln N)); Storkey and pseudo-inverse go beyond; dense n = 3 holds
-about N²/(2·3·ln N) patterns; exp more still.
+α ≈ 0.138 (exact recall of a given pattern near N/(2 ln N), of all at once near N/(4 ln N)); Storkey and
+pseudo-inverse go beyond; dense n = 3 holds about N²/(2·3·ln N) patterns; exp more still.
 """
 
 from __future__ import annotations

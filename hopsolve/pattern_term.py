@@ -3,7 +3,7 @@ deltas that cost O(P) from cached overlaps, so the same backends run on them.
 
 ``F`` (m is the overlap ``ξ_μ · s`` of N spins):
 
-- ``power``: ``F(m) = mⁿ / N^(n-1)`` (n = 2 is the Hebbian energy up to a constant; Krotov & Hopfield 2016);
+- ``power``: ``F(m) = mⁿ / N^(n-1)`` (n = 2 is twice the Hebbian energy, up to a constant; Krotov & Hopfield 2016);
 - ``rectified``: ``F(m) = max(m, 0)ⁿ / N^(n-1)``;
 - ``exp``: ``F(m) = exp(β (m - N))`` (Demircigil et al. 2017; shifted by N so that it cannot overflow).
 

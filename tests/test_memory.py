@@ -294,3 +294,109 @@ def test_a_dense_memory_given_to_a_backend_that_cannot_take_it_is_told_which_can
     run = cli("solve", INSTANCES / "memory" / "cross.patterns", "--option", "rule=exp", "--backend", "exact")
     assert run.code == 2 and "energy (F(x) = e^(βx)) is not quadratic" in run.err
     assert "hopfield, anneal and tank" in run.err and "degree" not in run.err
+
+
+def _a_fixed_point_with_zero_fields() -> tuple[np.ndarray, np.ndarray]:
+    """Hebbian patterns and a state every unit of which agrees with its (integer) field or has a field of exactly 0:
+    a fixed point under ``zero_field=keep``, whose floating-point fields (couplings ``/N``) are 1e-17, not 0."""
+    rng = np.random.default_rng(7)
+    while True:
+        xi = rng.choice([-1, 1], size=(int(rng.integers(2, 8)), 30)).astype(np.int8)
+        w = xi.T.astype(int) @ xi.astype(int)
+        np.fill_diagonal(w, 0)
+        s = rng.choice([-1, 1], size=30)
+        changed = True
+        while changed:  # an exact integer descent, zero fields kept
+            changed = False
+            for i in rng.permutation(30):
+                if (w[i] @ s) * s[i] < 0:
+                    s[i], changed = -s[i], True
+        if ((w @ s) == 0).any():
+            return xi, s.astype(np.int8)
+
+
+@pytest.mark.parametrize("mode", ["async", "sync"])
+def test_a_fixed_point_with_zero_fields_is_kept_under_zero_field_keep(cli, tmp_path, mode):
+    """The fields' rounding (2.8e-17 where the exact field is 0) flipped the zero-field units of such a state: it
+    left in 3 steps, in 16 of 24 runs over 12 such states."""
+    xi, state = _a_fixed_point_with_zero_fields()
+    np.save(tmp_path / "p.npy", xi)
+    np.save(tmp_path / "c.npy", state)
+    run = cli("recall", tmp_path / "p.npy", tmp_path / "c.npy", "--seed", "1", "--param", "zero_field=keep",
+              "--param", f"mode={mode}", "--json")
+    record = json.loads(run.out)
+    assert run.code == 0 and record["recalled"] == state.tolist() and record["steps"] == 1
+
+
+def test_the_pseudo_inverse_rule_of_n_patterns_keeps_every_cue(cli, tmp_path):
+    """N patterns make the projection the identity and W = 0 (diagonal removed): every state is a fixed point.
+    W's rounding (1.6e-15) walked every stored pattern, given as its own cue, away from itself (0 of 20)."""
+    xi = np.random.default_rng(5).choice([-1, 1], size=(20, 20)).astype(np.int8)
+    assert not pseudo_inverse(xi).any()
+    np.save(tmp_path / "full.npy", xi)
+    run = cli("recall", tmp_path / "full.npy", tmp_path / "full.npy", "--rule", "pinv", "--seed", "1", "--json")
+    records = json.loads(run.out)
+    assert run.code == 0 and len(records) == 20
+    assert all(r["recalled"] == r["cue"] and r["exact"] for r in records)
+
+
+def test_a_synchronous_two_cycle_is_said_and_its_reported_half_returned(cli, tmp_path):
+    """Pattern (1, -1) and cue (1, 1) under synchronous updates swing between (1, 1) and (-1, -1). The recall
+    printed the cue back as a "spurious state" (read as an attractor) and its JSON had no word of the cycle; and
+    the run returned the cycle's earlier half, not the one its anytime trace had reported."""
+    np.save(tmp_path / "p.npy", np.array([[1, -1]], dtype=np.int8))
+    np.save(tmp_path / "c.npy", np.array([1, 1], dtype=np.int8))
+    args = ("recall", tmp_path / "p.npy", tmp_path / "c.npy", "--param", "mode=sync", "--seed", "1")
+    record = json.loads(cli(*args, "--json").out)
+    assert record["outcome"] == "two_cycle" and record["recalled"] == [-1, -1]
+    assert "not a fixed point: synchronous updates ended in a 2-cycle" in cli(*args).out
+    settled = json.loads(cli("recall", tmp_path / "p.npy", tmp_path / "p.npy", "--json").out)
+    assert settled["outcome"] == "fixed_point" and "not a fixed point" not in cli(
+        "recall", tmp_path / "p.npy", tmp_path / "p.npy").out
+    solved = json.loads(cli("solve", tmp_path / "p.npy", "--problem", "memory", "--option", f"cue={tmp_path / 'c.npy'}",
+                            "--param", "mode=sync", "--seed", "1", "--json").out)
+    assert solved["solution"] == [-1, -1] and solved["info"]["anytime"][-1][1] == solved["objective"]
+    assert solved["params"]["reads"] == solved["reads"] == 1  # one read per cue (the default's 10 was recorded)
+
+
+def test_a_proven_ground_state_is_not_called_an_optimal_recall(cli, tmp_path):
+    """``exact`` proves the energy's ground state; memory's objective is the overlap with the nearest pattern, and
+    a Hebbian network's ground states can be spurious: one with overlap 0.83 was "optimal" beside its gap of 17%
+    to the stored patterns' 1."""
+    import itertools
+
+    rng = np.random.default_rng(1)
+    states = np.array(list(itertools.product([-1, 1], repeat=12)))
+    while True:
+        xi = rng.choice([-1, 1], size=(4, 12))
+        w = xi.T @ xi
+        np.fill_diagonal(w, 0)
+        energies = -0.5 * np.einsum("mi,ij,mj->m", states, w, states)
+        if (states[energies == energies.min()] @ xi.T).max() < 12:  # no ground state is a stored pattern
+            break
+    np.save(tmp_path / "p.npy", xi.astype(np.int8))
+    record = json.loads(cli("solve", tmp_path / "p.npy", "--problem", "memory", "--backend", "exact", "--json").out)
+    assert record["objective"] < 1 and record["gap"] > 0 and record["status"] == "feasible"
+
+
+@pytest.mark.parametrize("patterns, shape, said", [
+    (np.zeros((0, 25)), None, "at least one pattern"),
+    (np.ones((2, 0)), None, "at least one pattern"),
+    (np.ones((2, 6)), (2, 2), "does not hold the patterns' 6 units"),
+    (np.ones((2, 25)), (4, 4), "does not hold the patterns' 25 units"),
+    (np.ones((2, 6)), (2,), "does not hold"),
+])
+def test_patterns_from_python_are_checked_as_the_files_are(patterns, shape, said):
+    """No patterns gave numpy's "argmax of an empty sequence", no units an objective of NaN, and a shape of
+    another size was taken: a 2 × 2 picture written for 6 units, or a cue refused later for a shape never given."""
+    with pytest.raises(ParameterError, match=said):
+        MemoryProblem.from_patterns(patterns, shape)
+    assert MemoryProblem.from_patterns(np.ones((2, 6)), (2, 3)).data.shape == (2, 3)
+
+
+def test_a_pattern_npy_read_as_an_assignment_names_the_memory_problem(cli, tmp_path):
+    """``.npy`` files are assignment's by suffix: stored patterns given without ``--problem memory`` were refused
+    as a cost matrix that must be square, without a word of the problem they are for."""
+    np.save(tmp_path / "p.npy", np.ones((2, 6), dtype=np.int8))
+    run = cli("solve", tmp_path / "p.npy")
+    assert run.code == 2 and run.err.strip().endswith("(a .npy of ±1 rows is stored patterns: --problem memory)")

@@ -188,3 +188,16 @@ def test_a_tour_of_the_articles_network_with_n_tilde_above_n_decodes_as_a_valid_
     state[0, 0] = 1 - state[0, 0]  # one unit more or less: not a tour, and ΣV ≠ n
     broken = TspProblem().decode(instance, energy, state.ravel())
     assert not broken.feasible and broken.violations["total"] == 0.5
+
+
+def test_the_preset_on_other_weights_than_the_article_s_says_so():
+    """The preset on the encoder's default weights (objective 1, row and column 3, total 6) ran in silence: the
+    article's equations, not its network, each read infeasible after two steps."""
+    instance, _ = unit_square(5, 1)
+    params = TankParams(preset="hopfield-tank-1985", reads=2, max_steps=5)
+    article = TankBackend().solve(TspProblem().encode(instance, HT, TspOptions(active=15, normalise=False)),
+                                  params, seed=1)
+    assert "note" not in article.info
+    default = TankBackend().solve(TspProblem().encode(instance, None, TspOptions()), params, seed=1)
+    assert default.info["note"].startswith("preset=hopfield-tank-1985 ran the article's equations on this "
+                                           "energy's weights (objective=1, row=3, column=3, total=6)")

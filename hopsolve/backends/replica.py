@@ -700,7 +700,7 @@ class ReplicaBackend(Backend):
         model = compile_spin_model(energy, build_deadline(started, params.time_limit))
         if pattern_part(energy, model) is not None:
             raise ParameterError("backend 'replica' does not take pattern (dense associative memory) terms; "
-                                 "use anneal")
+                                 "use hopfield, anneal or tank")
         n = model.n
         starts = None
         if initial_states is not None:

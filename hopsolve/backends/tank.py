@@ -151,7 +151,9 @@ class TankParams(TimedRunParams):
     u₀₀ with ``Σ V = n`` (V = n/N on every unit) plus ``δu ~ U(−|u₀₀|/10, |u₀₀|/10)``, and the C term's
     self-coupling (the energy's ``total`` term keeps its literal square). It sets ``units``, ``schedule``,
     ``tau``, ``start``, ``integrator`` and the noise; ``benchmarks/RESULTS.md`` §11 reports how often it gives
-    a valid tour and why."""
+    a valid tour and why. The article's constants are for its cities, in the unit square (distances up to √2):
+    on TSPLIB distances of 10²–10³ with ``normalise=false`` every unit saturates in the first steps (scale the
+    coordinates into the unit square first); on other weights than the recipe's the result's note says so."""
 
     def validate(self) -> None:
         super().validate()
@@ -172,6 +174,10 @@ class TankParams(TimedRunParams):
         require(self.finish in ("assignment", "argmax"), owner, f"finish must be assignment or argmax, got "
                 f"{self.finish!r}")
 
+
+ARTICLE_WEIGHTS = {"objective": 500.0, "row": 500.0, "column": 500.0, "total": 200.0}
+"""The source article's A = B = 500, C = 200, D = 500 as a Hopfield–Tank TSP energy's weights: ``preset=
+hopfield-tank-1985`` on other weights (the encoder's defaults among them) says so in ``info['note']``."""
 
 PRESET_SETS = {"units": ("auto", "graded"), "schedule": ("auto", "fixed"), "tau": (1.0,), "integrator": ("euler",),
                "start": (None,), "u0_final": (None,)}
@@ -436,6 +442,12 @@ class TankBackend(Backend):
         if ignored:
             samples.info["note"] = (f"schedule={params.schedule} does not use {', '.join(ignored)}: "
                                     f"{'that value has' if len(ignored) == 1 else 'those values have'} no effect")
+        if params.preset == "hopfield-tank-1985" and dict(energy.weights) != ARTICLE_WEIGHTS:
+            given_weights = ", ".join(f"{name}={value:g}" for name, value in energy.weights.items())
+            article = " ".join(f"--weight {name}={value:g}" for name, value in ARTICLE_WEIGHTS.items())
+            note = (f"preset=hopfield-tank-1985 ran the article's equations on this energy's weights "
+                    f"({given_weights}), not the article's network ({article}, on cities of the unit square)")
+            samples.info["note"] = f"{samples.info['note']}; {note}" if samples.info.get("note") else note
         return samples
 
     def _solve(self, energy: Energy, params: TankParams, seed: int | None, initial_states: np.ndarray | None,

@@ -83,7 +83,10 @@ def read_cost_matrix(path: str | Path) -> np.ndarray:
         check_read_size(8 * n * n, f"the {n}×{n} cost matrix", path, tokens[0][1])
         matrix = _numbers(tokens[1:], path, "cost").reshape(n, n)
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or matrix.size == 0:
-        raise ParseError(f"the cost matrix must be square, got shape {matrix.shape}", path, None)
+        hint = ""
+        if path.suffix == ".npy" and matrix.ndim == 2 and matrix.size and np.isin(matrix, (-1, 1)).all():
+            hint = " (a .npy of ±1 rows is stored patterns: --problem memory)"  # .npy is read as assignment's
+        raise ParseError(f"the cost matrix must be square, got shape {matrix.shape}{hint}", path, None)
     matrix = matrix.astype(np.float64)
     check_exact_sum(_largest_sum(np.abs(matrix).max(axis=1)), path,
                     "an assignment's cost (each row's largest |cost| summed)")
