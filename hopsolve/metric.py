@@ -19,6 +19,7 @@ import contextlib
 from collections import namedtuple
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numba
 import numpy as np
@@ -204,10 +205,27 @@ class Metric:
         coords[:, : given.shape[1]] = _geo_radians(given) if self.kind == "GEO" else given
         return MetricArrays(code, coords, np.zeros((0, 0)))
 
+    def _cities(self, indices: Any, name: str) -> np.ndarray:
+        """``indices`` as contiguous int64 (flattened), each a city of this metric (0-based): the kernels read
+        without bounds checks, and a city past the end read other memory (a length of 1e225, or a crash)."""
+        given = np.asarray(indices)
+        whole = given.dtype.kind in "iu" or (given.dtype.kind == "f" and bool(np.all(np.isfinite(given)))
+                                             and np.array_equal(given, np.round(given)))
+        if given.size and not whole:
+            raise ParameterError(f"{name} must hold city indices (whole numbers), got {given.dtype}")
+        cities = np.ascontiguousarray(given, dtype=np.int64).ravel()
+        if cities.size and (cities.min() < 0 or cities.max() >= self.size):
+            bad = cities[(cities < 0) | (cities >= self.size)][0]
+            raise ParameterError(f"{name}: city {bad} is not one of this metric's {self.size} (0 to "
+                                 f"{self.size - 1})")
+        return cities
+
     def pairs(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
         """Distances between ``first[k]`` and ``second[k]`` for every k (int64 for integral rules)."""
-        a = np.ascontiguousarray(first, dtype=np.int64).ravel()
-        b = np.ascontiguousarray(second, dtype=np.int64).ravel()
+        a, b = self._cities(first, "first"), self._cities(second, "second")
+        if np.shape(first) != np.shape(second):
+            raise ParameterError(f"first and second must have one shape, got {np.shape(first)} and "
+                                 f"{np.shape(second)}")
         out = np.empty(len(a))
         pair_distances(self.arrays, a, b, out)
         out = out.reshape(np.shape(first))
@@ -215,7 +233,7 @@ class Metric:
 
     def tour_length(self, tour: np.ndarray) -> int | float:
         """Length of the closed tour (an int for integral rules)."""
-        total = tour_length(self.arrays, np.ascontiguousarray(tour, dtype=np.int64))
+        total = tour_length(self.arrays, self._cities(tour, "tour"))
         return int(total) if self.integral else float(total)
 
     def matrix_form(self) -> np.ndarray:

@@ -458,3 +458,34 @@ def test_cpsat_ends_a_short_limit_as_soon_as_its_model_could_not_be_built_and_se
     result = json.loads(run.out)
     assert run.code == 0 and result["status"] == "timeout" and result["solution"] is None
     assert "leaves no time to search" in result["info"]["note"] and result["wall_time_s"] < 0.3
+
+
+@pytest.mark.parametrize("tour, said", [
+    ([0, 7], "tour: city 7 is not one of this metric's 2"), ([0, -3], "city -3"), ([0.5, 1], "whole numbers"),
+    (["a", "b"], "whole numbers"),
+])
+def test_a_metric_refuses_cities_it_does_not_have(tour, said):
+    """The kernels read without bounds checks: city 7 of 2 gave a length of -7.5e225, 10⁹ a segmentation fault."""
+    metric = Metric.from_matrix(np.array([[0, 1], [1, 0]]))
+    with pytest.raises(ParameterError, match=said):
+        metric.tour_length(np.array(tour))
+    with pytest.raises(ParameterError, match="second: city 5"):
+        metric.pairs(np.array([0]), np.array([5]))
+    with pytest.raises(ParameterError, match="one shape"):
+        metric.pairs(np.array([0, 1]), np.array([1]))
+    assert metric.tour_length(np.array([0, 1])) == 2 and metric.pairs(np.array([0]), np.array([1])).tolist() == [1]
+
+
+@pytest.mark.parametrize("distances, said", [
+    (np.zeros((0, 0)), "at least one city"), ([[0, np.nan], [np.nan, 0]], "finite"),
+    ([[0, np.inf], [np.inf, 0]], "finite"), ([["0", "1"], ["1", "0"]], "real numbers"),
+    ([[0, 1], [1]], "matrix of numbers"), (np.full((2, 2), 1e308), "below 2\\^53"), ([[0, 1], [2, 0]], "symmetric"),
+])
+def test_distances_from_python_are_checked_as_a_file_s_are(distances, said):
+    """A 0 × 0 matrix crashed OR-Tools routing (a segmentation fault) and gave three other errors elsewhere; NaN was
+    "not symmetric", strings and ragged rows numpy's errors, distances of 1e308 a backend's failure."""
+    with pytest.raises(ParameterError, match=said):
+        TspProblem.from_distances(distances)
+    with pytest.raises(ParameterError, match="one per city"):
+        TspProblem.from_distances([[0, 1], [1, 0]], coordinates=[[1, 2, 3]])
+    assert TspProblem.from_distances([[0]]).data.metric.size == 1

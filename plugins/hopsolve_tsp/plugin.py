@@ -11,6 +11,7 @@ from typing import Any, Literal
 import numpy as np
 
 from hopsolve import (
+    MAX_EXACT,
     Energy,
     Instance,
     Metric,
@@ -89,11 +90,38 @@ class TspProblem(Problem):
     @staticmethod
     def from_distances(distances: Any, name: str = "tsp", reference: float | None = None,
                        coordinates: Any = None) -> Instance:
-        """An instance from a distance matrix (and optional coordinates for plotting)."""
-        d = np.asarray(distances)
-        if d.ndim != 2 or d.shape[0] != d.shape[1] or not np.allclose(d, d.T):
-            raise ParameterError("distances must be a symmetric square matrix")
-        coords = None if coordinates is None else np.asarray(coordinates, dtype=float)
+        """An instance from a distance matrix (and optional coordinates, one row of x, y per city, for plotting),
+        checked as a file's distances are: a symmetric square matrix of at least one city, finite numbers whose
+        tours stay below 2^53 (a 0 × 0 matrix crashed OR-Tools routing; NaN, strings or ragged rows gave numpy's
+        errors; distances of 1e308 an infinite tour blamed on the backend)."""
+        try:
+            d = np.asarray(distances)
+        except (TypeError, ValueError):  # ragged rows
+            raise ParameterError("distances must be a square matrix of numbers") from None
+        if d.dtype.kind not in "iuf":  # complex, strings (numpy reads "1" as 1), objects
+            raise ParameterError(f"distances must be a square matrix of real numbers, got {d.dtype} entries")
+        if d.dtype.kind == "f":
+            d = d.astype(np.float64)
+        if d.ndim != 2 or d.shape[0] != d.shape[1] or d.size == 0:
+            raise ParameterError(f"distances must be a square matrix of at least one city, got shape {d.shape}")
+        if not np.isfinite(d).all():
+            raise ParameterError("distances must be finite numbers")
+        with np.errstate(over="ignore"):  # distances of 1e308 sum to inf, refused below
+            longest = float(np.abs(d).max(axis=1).astype(np.float64).sum())
+        if not longest < MAX_EXACT:
+            raise ParameterError(f"a tour could be {longest:.3g} long: it must stay below 2^53 ≈ 9.0e15 for float64 "
+                                 "sums to be exact; scale the distances down")
+        if not np.allclose(d, d.T):
+            raise ParameterError("distances must be a symmetric matrix (d[i, j] == d[j, i])")
+        coords = None
+        if coordinates is not None:
+            try:
+                coords = np.asarray(coordinates, dtype=float)
+            except (TypeError, ValueError):
+                raise ParameterError("coordinates must be numbers") from None
+            if coords.ndim != 2 or coords.shape != (d.shape[0], 2) or not np.isfinite(coords).all():
+                raise ParameterError(f"coordinates must be finite x, y rows, one per city: shape ({d.shape[0]}, 2), "
+                                     f"got {coords.shape}")
         data = TsplibInstance(name, d.shape[0], "EXPLICIT", Metric.from_matrix(d), coordinates=coords)
         return Instance("tsp", name, data, reference=reference)
 
