@@ -27,6 +27,7 @@ from hopsolve.energy import (
     SlackBlocks,
     Term,
     Vartype,
+    check_matrix_input,
     check_matrix_size,
 )
 from hopsolve.errors import (
@@ -101,6 +102,7 @@ __all__ = [
     "Vartype",
     "build_registry",
     "check_exact_sum",
+    "check_matrix_input",
     "check_matrix_size",
     "check_read_size",
     "cpsat_build_timeout",

@@ -49,6 +49,7 @@ __all__ = [
     "PermutationView",
     "Energy",
     "max_matrix_bytes",
+    "check_matrix_input",
     "check_matrix_size",
 ]
 
@@ -209,16 +210,55 @@ def _state_blocks(rows: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
         yield lo, np.asarray(rows[lo:lo + step], dtype=np.float64)
 
 
+MATRIX_BYTES_PER_ENTRY = 24
+"""What one stored entry of a user's matrix costs once it is an energy (the float64 and int32 of CSR, and the other
+direction of a coupling): :func:`check_matrix_input`."""
+
+MATRIX_BYTES_PER_VARIABLE = 64
+"""What one variable of a user's matrix costs in CSR row pointers here and fields and states in a solve."""
+
+COUNTED_ENTRIES = 1 << 29
+"""A dense matrix of up to this many entries has its nonzeros counted (about 0.3 s); a larger one is judged by its
+size (one of 10¹⁰ entries, a broadcast view without memory behind it, took 17 s to fail)."""
+
+
+def check_matrix_input(value: Any, what: str) -> None:
+    """Refuse, before it is converted, a matrix given in Python (numpy, scipy sparse, lists) whose energy would pass
+    the memory limit (``HOPSOLVE_MAX_MATRIX_BYTES``): :data:`MATRIX_BYTES_PER_VARIABLE` a variable and
+    :data:`MATRIX_BYTES_PER_ENTRY` a stored entry (a dense one's nonzeros, counted where that is quick). A dense
+    14,000² QUBO of ones took 9.3 GB and 51 s before numpy's MemoryError, where a file of it is refused at once."""
+    shape = np.shape(value) if sp.issparse(value) or isinstance(value, np.ndarray) else None
+    if shape is None or len(shape) != 2:
+        return  # lists are converted first (their size is theirs to pay), and a wrong shape is refused later
+    copy = 0.0
+    if sp.issparse(value):
+        entries = float(value.nnz)
+    else:
+        size = float(shape[0]) * float(shape[1])
+        entries = float(np.count_nonzero(value)) if size <= COUNTED_ENTRIES else size
+        if value.dtype != np.float64:  # converted to float64 first: a copy of it all
+            copy = 8.0 * size
+    check_allocation(MATRIX_BYTES_PER_VARIABLE * float(max(shape)) + MATRIX_BYTES_PER_ENTRY * entries + copy,
+                     f"{what} ({shape[0]:,} × {shape[1]:,}, {int(entries):,} nonzero entries)",
+                     "give a smaller model" + ("" if sp.issparse(value) else ", or a scipy.sparse matrix"))
+
+
 def _real_matrix(value: Any, what: str) -> sp.csr_matrix:
-    """``value`` as a float64 CSR matrix, refusing what the conversion would silently change or fail on deep
-    inside scipy: complex entries (their imaginary parts were dropped with only a warning), more or fewer than two
-    dimensions, and entries that are not numbers."""
+    """``value`` as a float64 CSR matrix of its own (a float64 CSR matrix given is copied: the energy's clean-up
+    sorted and pruned the caller's matrix in place, and its later changes changed the energy), refusing what the
+    conversion would silently change or fail on deep inside scipy: complex entries (their imaginary parts were
+    dropped with only a warning), more or fewer than two dimensions, entries that are not numbers, and a matrix
+    past the memory limit (:func:`check_matrix_input`)."""
+    check_matrix_input(value, what)
     if sp.issparse(value):
         if np.iscomplexobj(value):  # its dtype (a lil matrix's data is an object array of lists)
             raise ParameterError(f"{what} must be real, got complex entries")
         if len(value.shape) != 2:
             raise ParameterError(f"{what} must be a 2-d matrix, got shape {value.shape}")
-        return sp.csr_matrix(value, dtype=np.float64)
+        matrix = sp.csr_matrix(value, dtype=np.float64)
+        if isinstance(value, (sp.csr_matrix, sp.csr_array)) and np.shares_memory(matrix.data, value.data):
+            matrix = matrix.copy()
+        return matrix
     try:
         array = np.asarray(value)
     except (TypeError, ValueError) as exc:

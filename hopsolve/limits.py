@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import numbers
+
+import numpy as np
 
 from hopsolve.errors import ParameterError
 
@@ -15,8 +18,9 @@ def check_time_limit(time_limit: float | None) -> float | None:
     """A time limit as given, or a one-line error: it must be a positive, finite number up to ``MAX_TIME_LIMIT``."""
     if time_limit is None:
         return None
-    if isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)) or not math.isfinite(time_limit) \
-            or not 0 < time_limit <= MAX_TIME_LIMIT:
+    # numbers.Real: numpy's float32 and int64 too (np.float64 only passed as a float subclass)
+    if isinstance(time_limit, (bool, np.bool_)) or not isinstance(time_limit, numbers.Real) \
+            or not math.isfinite(time_limit) or not 0 < time_limit <= MAX_TIME_LIMIT:
         raise ParameterError(f"time limit must be positive and finite, at most {MAX_TIME_LIMIT:g} seconds, "
                              f"got {time_limit!r}")
     return float(time_limit)

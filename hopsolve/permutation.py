@@ -87,6 +87,8 @@ def permutation_energy(flow: Any, adjacency: Any, linear: Any = None, *, weights
     # penalty weight the user never gave, and strings, complex numbers and ragged lists reached numpy's errors
     a = real_array(flow, "the flow matrix", ndim=2).copy()
     n = a.shape[0]
+    if n == 0:  # an energy without units, which anneal's permutation moves failed on deep inside
+        raise ParameterError("the flow matrix must hold at least one item, got shape (0, 0)")
     b = finite_matrix(adjacency, "the adjacency")
     c = np.zeros((n, n)) if linear is None else real_array(linear, "the linear part").copy()
     if a.shape != (n, n) or b.shape != (n, n) or c.size != n * n:

@@ -10,13 +10,20 @@ from typing import Any, Literal
 
 import numpy as np
 
-from hopsolve.errors import UserError
+from hopsolve.errors import ParameterError, UserError
 
 Status = Literal["optimal", "feasible", "infeasible", "timeout", "interrupted", "error"]
 
 
+def _check_sense(sense: str) -> None:
+    if sense not in ("min", "max"):
+        raise ParameterError(f"sense must be 'min' or 'max', got {sense!r}")
+
+
 def relative_gap(objective: float | None, reference: float | None, sense: str = "min") -> float | None:
-    """``(objective - reference)/|reference|`` for minimisation (mirrored for maximisation): ≥ 0 when worse."""
+    """``(objective - reference)/|reference|`` for minimisation (mirrored for maximisation): ≥ 0 when worse.
+    ``sense`` is ``"min"`` or ``"max"`` (anything else was taken as "max": "minimize" mirrored the gap)."""
+    _check_sense(sense)
     if objective is None or reference is None:
         return None
     worse_by = objective - reference if sense == "min" else reference - objective
@@ -28,6 +35,7 @@ def relative_gap(objective: float | None, reference: float | None, sense: str = 
 def absolute_gap(objective: float | None, reference: float | None, sense: str = "min") -> float | None:
     """``objective - reference`` for minimisation (mirrored for maximisation): ≥ 0 when worse. Defined also where
     the relative gap is not (a reference of 0)."""
+    _check_sense(sense)
     if objective is None or reference is None:
         return None
     return float(objective - reference if sense == "min" else reference - objective)

@@ -79,6 +79,11 @@ def _solver_values(params_cls: type, owner: str, values: Mapping[str, Any] | Non
         merged.setdefault("reads", reads)
     if time_limit is not None:
         if "time_limit" in names:
+            if "time_limit" in merged and explicit_time_limit and not same_value(str(merged["time_limit"]).strip(),
+                                                                                 str(time_limit)):
+                # the run took the parameter's and was judged a timeout against the other
+                raise ParameterError(f"time_limit is given twice with two values (--time-limit {time_limit:g} and "
+                                     f"--param time_limit={merged['time_limit']}); give it once")
             merged.setdefault("time_limit", time_limit)
         elif explicit_time_limit:
             raise ParameterError(f"{owner} takes no time limit")
@@ -181,6 +186,12 @@ def solve_instance(
     reading and encoding included, except compiling: the backend's kernels are compiled or loaded by
     :meth:`Backend.prepare` first, and that time is reported as ``info['compile_s']``, outside ``wall_time_s``.
     """
+    if not isinstance(instance, Instance):
+        raise ParameterError(f"instance must be a hopsolve.Instance, got {type(instance).__name__}")
+    if instance.problem != problem_name:  # its data is another problem's: an AttributeError deep in the plugin
+        raise ParameterError(f"the instance is a {instance.problem!r} instance, not a {problem_name!r} one")
+    if not isinstance(repair, (bool, np.bool_)):  # "no" was taken as true
+        raise ParameterError(f"repair must be true or false, got {repair!r}")
     problem_compile_s = 0.0
     if clock_started is None:
         problem_compile_s = prepare_problem(registry.problem(problem_name))

@@ -169,7 +169,8 @@ SOURCES: tuple[SourceKind, ...] = (
     SourceKind("a networkx graph (max-cut)", _is_a("networkx", "Graph"), "maxcut", _from_graph),
     SourceKind("a dimod.BinaryQuadraticModel", _is_a("dimod", "BinaryQuadraticModel"), "qubo", _from_bqm),
     SourceKind("a dimod.ConstrainedQuadraticModel", _is_a("dimod", "ConstrainedQuadraticModel"), "cqm", _from_cqm),
-    SourceKind("a QUBO dict {(i, j): value}", lambda s: isinstance(s, Mapping), "qubo", _from_qubo_dict),
+    SourceKind("a QUBO dict {(i, j): value}", lambda s: isinstance(s, Mapping) and not sp.issparse(s), "qubo",
+               _from_qubo_dict),  # a scipy dok matrix is a dict too: as one, variables without entries vanished
     SourceKind("a square QUBO matrix (numpy array or scipy sparse)",
                lambda s: isinstance(s, np.ndarray) or sp.issparse(s), "qubo", _from_qubo_matrix),
 )

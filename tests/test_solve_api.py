@@ -440,3 +440,58 @@ def test_a_short_limit_holds_back_a_share_of_itself_for_scoring_not_a_fixed_0_05
 def test_repair_with_a_baseline_is_refused_not_ignored(cli):
     run = cli("solve", INSTANCES / "qaplib" / "nug12.dat", "--baseline", "ortools-cpsat", "--repair")
     assert run.code == 2 and "--repair mends a backend's invalid final state" in run.err
+
+
+def test_a_dok_matrix_is_a_matrix_not_a_qubo_dict():
+    """A scipy dok matrix is a dict: solved as a QUBO dict, its variables without entries vanished ({2: 1, 0: 1})."""
+    d = sp.dok_matrix((3, 3))
+    d[2, 2] = d[0, 0] = -1
+    assert hopsolve.solve(d, seed=1).solution == hopsolve.solve(sp.csr_matrix(d), seed=1).solution == [1, 1, 1]
+
+
+def test_an_energy_keeps_its_own_copy_of_a_caller_s_sparse_matrix():
+    """The clean-up pruned and sorted the caller's float64 CSR matrix in place, and the energy shared its data: a
+    later change to the caller's matrix changed the energy (-1 became -5)."""
+    w = sp.csr_matrix((np.array([0.0, 1.0, 1.0, 0.0]), np.array([2, 1, 0, 0]), np.array([0, 2, 3, 4])), shape=(3, 3))
+    energy = Energy.from_hopfield(w, None)
+    assert w.nnz == 4 and w.indices.tolist() == [2, 1, 0, 0]
+    w.data[:] *= 5
+    assert energy.energies(np.ones(3)).tolist() == [-1.0]
+
+
+@pytest.mark.parametrize("matrix", [
+    lambda: np.ones((14_000, 14_000), dtype=np.int8), lambda: np.broadcast_to(np.float64(1.0), (100_000, 100_000)),
+    lambda: sp.coo_matrix(([-1.0], ([0], [0])), shape=(10**8, 10**8)),
+])
+def test_a_matrix_past_the_memory_limit_is_refused_before_it_is_converted(matrix):
+    """A dense 14,000² QUBO of ones took 9.3 GB and 51 s to end in numpy's MemoryError; a 10⁵² view without memory
+    behind it 17 s; a sparse one of 10⁸ variables overran a 5 s limit by 35 s before it was refused."""
+    given = matrix()
+    with pytest.raises(hopsolve.MemoryLimitError, match="HOPSOLVE_MAX_MATRIX_BYTES"):
+        hopsolve.solve(given, seed=1, time_limit=5)
+    with pytest.raises(hopsolve.MemoryLimitError, match="HOPSOLVE_MAX_MATRIX_BYTES"):
+        Energy.from_qubo(given)
+
+
+def test_python_s_arguments_are_checked_as_the_command_line_s_are():
+    """numpy scalars as time limits were refused ("must be positive", of 0.5); a time limit given twice was run
+    with one and judged a timeout against the other; an instance of another problem, "no" as repair, an empty
+    permutation energy and a sense of "minimize" went through to deep or silent failures; coefficients past 2^53
+    were rounded in silence where a file's are refused."""
+    q = np.array([[-1.0, 2.0], [0.0, -1.0]])
+    assert hopsolve.solve(q, seed=1, time_limit=np.float32(0.5)).status == "feasible"
+    assert hopsolve.solve(q, seed=1, time_limit=np.int64(1)).status == "feasible"
+    assert hopsolve.solve(q, seed=1, time_limit=1, params={"time_limit": "1.0"}).status == "feasible"
+    registry = build_registry()
+    tsp = registry.problem("tsp").from_distances(np.zeros((3, 3)))
+    for call, said in [
+        (lambda: hopsolve.solve(q, seed=1, time_limit=1, params={"time_limit": 3}), "time_limit is given twice"),
+        (lambda: hopsolve.solve_instance(registry, "qubo", tsp), "a 'tsp' instance, not a 'qubo' one"),
+        (lambda: hopsolve.solve(q, seed=1, repair="no"), "repair must be true or false"),
+        (lambda: hopsolve.permutation_energy(np.zeros((0, 0)), np.zeros((0, 0))), "at least one item"),
+        (lambda: hopsolve.relative_gap(1.0, 2.0, "minimize"), "sense must be 'min' or 'max'"),
+        (lambda: hopsolve.solve({(0, 0): -(2**60 + 1), (0, 1): 3}, seed=1), "below 2\\^53|less than 2\\^53"),
+        (lambda: hopsolve.solve(nx.Graph([(0, 1, {"weight": 2**60 + 1})]), seed=1), "less than 2\\^53"),
+    ]:
+        with pytest.raises(ParameterError, match=said):
+            call()

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from hopsolve import Energy, Instance, ParameterError, Problem, Solution
+from hopsolve import MAX_EXACT, Energy, Instance, ParameterError, Problem, Solution, check_matrix_input
 from hopsolve_qubo.qubo_format import QuboModel, read_qubo
 
 
@@ -31,6 +31,7 @@ class QuboProblem(Problem):
     def from_qubo(q: Any, offset: float = 0.0, name: str = "qubo", labels: Sequence[Any] | None = None) -> Instance:
         """An instance from a square matrix ``Q`` (numpy or scipy sparse; any square Q: ``xᵀQx`` counts ``Q_ij``
         and ``Q_ji`` alike) and an ``offset``; ``labels`` (the variables' names, in order) go to ``meta``."""
+        check_matrix_input(q, "a QUBO matrix")  # before the float64 copy below: a dense one took 9 GB to fail
         if np.iscomplexobj(q):
             raise ParameterError("a QUBO matrix must be real, got complex entries")
         if not sp.issparse(q):
@@ -43,6 +44,11 @@ class QuboProblem(Problem):
         matrix = sp.csr_matrix(q, dtype=np.float64)
         if not np.isfinite(matrix.data).all() or not np.isfinite(offset):
             raise ParameterError("a QUBO's coefficients must be finite numbers")
+        with np.errstate(over="ignore"):  # 1e308s sum to inf: refused below
+            largest = float(np.abs(matrix.data).sum()) + abs(float(offset))  # as a .qubo file's are (read_qubo)
+        if not largest < MAX_EXACT:  # {(0, 0): -(2**60 + 1)} was solved as -2**60 in silence
+            raise ParameterError(f"a QUBO's energy could reach {largest:.3g}: its coefficients' sizes must sum to "
+                                 "less than 2^53 ≈ 9.0e15 for float64 sums to be exact; scale them down")
         if labels is not None and len(labels) != matrix.shape[0]:
             raise ParameterError(f"{len(labels)} labels for {matrix.shape[0]} QUBO variables")
         meta = {} if labels is None else {"labels": list(labels)}
