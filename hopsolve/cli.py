@@ -178,8 +178,9 @@ def _summary(result: Any) -> str:
         text += f"\nnote: {result.info['weights_note']}"
     if result.info.get("reference_note"):
         text += f"\nnote: {result.info['reference_note']}"
-    for key in ("overrun", "tabu_note", "solution_note"):  # why a feasible answer is a timeout; a parameter that
-        # did nothing; the problem's word on its answer (Solution.details["note"])
+    # why a feasible answer is a timeout; a parameter that did nothing; the problem's word on its answer
+    # (Solution.details["note"]); an answer a run reported on its way, which its final states lost
+    for key in ("overrun", "tabu_note", "solution_note", "answer_from_progress"):
         if isinstance(result.info.get(key), str):
             text += f"\nnote: {result.info[key]}"
     if bad:
@@ -540,7 +541,7 @@ def _cmd_bench(args: argparse.Namespace, registry: Registry) -> int:
     if args.retry_errors:  # errors, and tasks the watchdog stopped (a timeout without an answer, its error said)
         finished = {key: record for key, record in finished.items() if record.get("status") != "error"
                     and not (record.get("status") == "timeout" and record.get("error"))}
-    tasks = [t for t in grid.tasks() if t.key not in finished and t.legacy not in finished]
+    tasks = [t for t in grid.tasks() if t.key not in finished and not any(key in finished for key in t.legacy)]
     total = len(grid.tasks())
     progress = Progress(total, total - len(tasks))
     _tell(f"hopsolve bench: {total} task{'' if total == 1 else 's'}, {total - len(tasks)} already in {args.out}, "

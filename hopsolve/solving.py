@@ -252,6 +252,7 @@ def solve_instance(
     anytime = AnytimeTrace(problem.sense)
     solve_started = time.perf_counter()
     decoded_at: list[float | None] = [None]
+    reported: list[tuple[Solution, Any] | None] = [None]  # the best feasible answer an update carried, its energy
 
     def observe(update: dict[str, Any]) -> None:
         """Record the anytime curve from the backend's best state, then pass the update on."""
@@ -261,6 +262,8 @@ def solve_instance(
             found = _decode_update(problem, instance, energy, update)
             if found is not None and found.feasible:
                 anytime.record(seconds, found.objective)
+                if _better(problem, found, reported[0][0] if reported[0] else None):
+                    reported[0] = (found, update.get("best_energy"))
         if callback is not None:
             callback({k: v for k, v in update.items() if k not in ("best_positions", "best_state")})
 
@@ -368,6 +371,15 @@ def solve_instance(
     if isinstance(info.get("replay"), dict):  # whole: what the caller gave (reads, params) and what the run did
         given = {key: value for key, value in values.items() if key not in CLOCK_PARAMS}
         info["replay"] = {**given, **info["replay"]}
+    best_energy = float(samples.energies[best_row])
+    if reported[0] is not None and not interrupted and _better(problem, reported[0][0], best):
+        # the final states hold nothing as good as a state the run reported on its way (bifurcation's lowest
+        # energies, their slack units unset, were infeasible where it had reported feasible ones): that one answers
+        best, given_energy = reported[0]
+        best_energy = float(given_energy) if finite_number(given_energy) else None  # as the update said it
+        status = "feasible"
+        info["answer_from_progress"] = ("the run's final states held no answer as good as one it reported while "
+                                        "running: that one is the answer")
     if best.feasible:
         anytime.record(time.perf_counter() - solve_started, best.objective)
     info["anytime"] = anytime.points
@@ -391,7 +403,7 @@ def solve_instance(
         seed=seed, status=status,
         feasible=best.feasible, objective=best.objective, reference=reference,
         gap=relative_gap(best.objective, reference, problem.sense) if best.feasible else None,
-        energy=float(samples.energies[best_row]), wall_time_s=wall, violations=best.violations,
+        energy=best_energy, wall_time_s=wall, violations=best.violations,
         solution=best.value, repaired=best.repaired, weights=dict(energy.weights), reads=len(samples),
         feasible_reads=feasible_reads, info=info, versions=_versions(),
         absolute_gap=absolute_gap(best.objective, reference, problem.sense) if best.feasible else None,

@@ -579,3 +579,41 @@ def test_a_fast_model_fills_the_time_limit_it_is_given_to_fill(name, registry):
     default = backend.params({}).sweeps if name == "anneal" else backend.params({}).steps
     assert samples.info["schedule_stretched"] and samples.work > default
     assert np.allclose(samples.energies, energy.energies(samples.states))
+
+
+def test_a_run_whose_final_states_lost_a_reported_answer_answers_with_the_reported_one(tmp_path):
+    """bifurcation's lowest final energies (their slack units unset) were infeasible where it had reported feasible
+    states: the result said "infeasible" beside an anytime curve with a feasible objective. The best feasible answer
+    an update carried now answers when the final states hold nothing as good."""
+    import dataclasses
+
+    from hopsolve import build_registry
+    from hopsolve.sampleset import SampleSet
+    from hopsolve.solving import solve_instance
+
+    from .conftest import small_maxcut
+
+    class Forgetful(HopfieldBackend):
+        """Reports its best read as progress, then returns the worst state instead."""
+
+        name = "forgetful"
+
+        def solve(self, energy, params=None, *, seed=None, initial_states=None, callback=None):
+            found = super().solve(energy, params, seed=seed)
+            if callback is not None:  # (prepare's warm-up runs it without one)
+                callback({"done": 1, "total": 1, "unit": "runs", "best_energy": found.best_energy,
+                          "best_state": found.best})
+            worst = np.ones((1, energy.num_variables), dtype=np.int8)  # every node on one side: a cut of 0
+            return SampleSet.from_states(energy, worst, work=1, work_unit="runs")
+
+    problem, instance = small_maxcut(tmp_path)
+    registry = build_registry()
+    registry.backends["forgetful"] = dataclasses.replace(registry.backends["hopfield"], name="forgetful",
+                                                         cls=Forgetful)
+    result, solution = solve_instance(registry, "maxcut", instance, backend="forgetful", seed=1,
+                                      params={"reads": 10})
+    honest, _ = solve_instance(registry, "maxcut", instance, backend="hopfield", seed=1, params={"reads": 10})
+    assert result.objective == honest.objective > 0 and result.energy == honest.energy
+    assert result.info["answer_from_progress"].startswith("the run's final states held no answer as good")
+    assert result.info["anytime"][-1][1] == result.objective
+    assert "answer_from_progress" not in honest.info

@@ -799,3 +799,26 @@ def test_a_results_file_written_with_the_earlier_keys_is_resumed_not_run_again(c
     out.write_text("".join(json.dumps(r) + "\n" for r in records))
     run = cli("bench", *grid)
     assert run.code == 0 and "3 tasks, 3 already" in run.err and "0 to run" in run.err, run.err
+
+
+def test_a_suite_s_whole_time_limit_and_the_same_from_the_command_line_are_one_task(cli, tmp_path):
+    """``time_limit = 1`` in a suite was keyed as 1 and ``--time-limit 1`` as 1.0: the second run ran the task
+    again and report counted two runs and two configurations. A file keyed with the integer is resumed too."""
+    suite = tmp_path / "one.toml"
+    suite.write_text(f'instances = ["{(TSP / "burma14.tsp").as_posix()}"]\nseeds = 1\ntime_limit = 1\n'
+                     '[[solver]]\nname = "networkx-greedy"\n')
+    out = tmp_path / "one.jsonl"
+    assert cli("bench", "--config", suite, "--out", out, "--jobs", "1").code == 0
+    run = cli("bench", "--config", suite, "--out", out, "--jobs", "1", "--time-limit", "1")
+    assert run.code == 0 and "1 already" in run.err and "0 to run" in run.err, run.err
+    records = lines(out)
+    assert len(records) == 1
+    import hashlib
+
+    keyed_as_before = {**json.loads(json.dumps(records[0]))}  # as the code before keyed a suite's integer limit
+    payload = {"solver": ["networkx-greedy", "baseline", {}, ""], "time_limit": 1, "options": {}, "weights": {},
+               "instance": os.path.normpath(str((TSP / "burma14.tsp").resolve())), "problem": None, "seed": 1}
+    keyed_as_before["task"] = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+    out.write_text(json.dumps(keyed_as_before) + "\n")
+    run = cli("bench", "--config", suite, "--out", out, "--jobs", "1")
+    assert run.code == 0 and "1 already" in run.err and "0 to run" in run.err, run.err

@@ -151,6 +151,8 @@ def test_lp_files_round_trip_and_solve_from_the_cli(cli, tmp_path):
 
 @pytest.mark.parametrize("text, fragment", [
     ("Minimize\n obj: x\nSubject To\n c1: x <= <= 1\nBinary\n x\nEnd\n", "not a readable LP file"),
+    # HiGHS's word for a syntax error was "File not existent or illegal file format", of a file that exists
+    ("Minimize\n obj: a + b\nSubjct To\n c1: a + b >= 1\nBinary\n a b\nEnd\n", "syntax error and names no line"),
     ("garbage here", "defines no variables"),
     ("Minimize\n obj: x +\nSubject To\n", "REAL"),
     ("Minimize\n obj: 2 x\nSubject To\n c1: x + y <= 1\nGeneral\n x\nBounds\n 0 <= x <= 5\nEnd\n", "INTEGER"),
@@ -365,3 +367,21 @@ def test_a_maximised_lp_objective_is_shown_as_the_file_states_it_beside_its_nega
         else:
             assert note is None
     assert ("note: the LP file maximises its objective, which is 7 here" in run.out) == maximises
+
+
+def test_bounds_that_fix_a_binary_variable_are_held(cli, tmp_path):
+    """``0 <= a <= 0`` and ``b = 1`` were kept by dimod and read by nothing: every solver answered a = 1, b = 0
+    (objective -2), exact and CP-SAT calling it optimal, where the bounds leave a = 0, b = 1, c = 1 (objective 0)."""
+    path = tmp_path / "fixed.lp"
+    path.write_text("Minimize\n obj: - a + b - c\nSubject To\n c1: a + b + c >= 1\nBounds\n 0 <= a <= 0\n b = 1\n"
+                    "Binary\n a b c\nEnd\n")
+    for solver in (("--backend", "exact"), ("--baseline", "ortools-cpsat"), ("--backend", "anneal")):
+        record = json.loads(cli("solve", path, *solver, "--seed", "1", "--time-limit", "2", "--json").out)
+        assert record["objective"] == 0 and record["solution"] == {"a": 0, "b": 1, "c": 1}, solver
+        assert record["status"] in ("optimal", "feasible")
+    instance = CqmProblem().read(path)
+    assert not CqmProblem().score(instance, {"a": 1, "b": 0, "c": 1}).feasible
+    path.write_text("Minimize\n obj: a + b\nSubject To\n c1: a + b >= 1\nBounds\n 0.2 <= a <= 0.8\nBinary\n a b\n"
+                    "End\n")
+    run = cli("solve", path)
+    assert run.code == 2 and "bounds [0.2, 0.8], which allow neither 0 nor 1" in run.err

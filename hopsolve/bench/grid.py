@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -60,9 +61,10 @@ class Task:
     weights: dict[str, float] = field(default_factory=dict)
     trace: bool = False
     """Keep the run's anytime curve (``info.anytime``) in its record (not part of ``key``)."""
-    legacy: str = ""
-    """The key this task had before keys held typed parameters and left a baseline's options and weights out: a
-    results file written then is resumed, not run again (and then counted twice by ``report``)."""
+    legacy: tuple[str, ...] = ()
+    """The keys this task had before: before keys held typed parameters and left a baseline's options and weights
+    out, and before a grid's time limit was a float (``time_limit = 1`` in a suite and ``--time-limit 1`` were two
+    keys): a results file written then is resumed, not run again (and then counted twice by ``report``)."""
 
     @property
     def key(self) -> str:
@@ -108,14 +110,22 @@ class Grid:
     def tasks(self) -> list[Task]:
         """Every task; a baseline's without the options and weights, which only backends' energies take (they were
         in its key: adding ``--weight`` ran every baseline again)."""
-        return [Task(i, self.problem, s, seed, limit, dict(self.options) if s.kind == "backend" else {},
-                     dict(self.weights) if s.kind == "backend" else {}, self.trace,
-                     _digest({"solver": [s.name, s.kind, s.given, s.label], "time_limit": limit,
-                              "options": self.options, "weights": self.weights,
-                              "instance": os.path.normpath(i), "problem": self.problem, "seed": seed}))
-                for i in self.instances for s in self.solvers
-                for limit in [s.time_limit if s.time_limit is not None else self.time_limit]
-                for seed in (self.seeds[:1] if s.once else self.seeds)]
+        tasks = []
+        for i in self.instances:
+            for s in self.solvers:
+                limit = s.time_limit if s.time_limit is not None else self.time_limit
+                # a whole grid-wide limit was keyed as given: 1 from a suite, 1.0 from --time-limit
+                forms = [limit] + ([int(limit)] if s.time_limit is None and limit is not None
+                                   and float(limit).is_integer() else [])
+                for seed in (self.seeds[:1] if s.once else self.seeds):
+                    task = Task(i, self.problem, s, seed, limit, dict(self.options) if s.kind == "backend" else {},
+                                dict(self.weights) if s.kind == "backend" else {}, self.trace)
+                    where = {"instance": os.path.normpath(i), "problem": self.problem, "seed": seed}
+                    legacy = [_digest({"solver": [s.name, s.kind, s.given, s.label], "time_limit": form,
+                                       "options": self.options, "weights": self.weights, **where}) for form in forms]
+                    legacy += [_digest({**task._configuration(), "time_limit": form, **where}) for form in forms[1:]]
+                    tasks.append(dataclasses.replace(task, legacy=tuple(legacy)))
+        return tasks
 
 
 def _solver_kind(registry: Registry, name: str, problems: Sequence[str]) -> tuple[str, str]:
@@ -223,7 +233,7 @@ def build_grid(registry: Registry, *, instances: Sequence[str], solvers: Sequenc
         _check_weights_and_options(registry, read or dict.fromkeys(paths), problem, dict(weights or {}),
                                    dict(options or {}))
     file_keys = {key for name in problems for key in registry.problem(name).file_options}
-    return Grid(tuple(paths), tuple(specs), seed_list, problem, time_limit,
+    return Grid(tuple(paths), tuple(specs), seed_list, problem, None if time_limit is None else float(time_limit),
                 absolute_file_options(options, file_keys, option_base), dict(weights or {}))
 
 

@@ -32,6 +32,7 @@ The rules, in the order they are applied:
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 from functools import cached_property
@@ -109,9 +110,40 @@ def cqm_data(cqm: Any) -> CqmData:
         if vartype not in (dimod.BINARY, dimod.SPIN):
             raise ParameterError(f"cqm: variable {v!r} is {vartype.name}; hopsolve's cqm problem takes binary and "
                                  "spin variables")
+    cqm = _bounds_as_constraints(cqm)
     spins = frozenset(v for v in cqm.variables if cqm.vartype(v) is dimod.SPIN)
     binary = cqm.spin_to_binary(inplace=False) if spins else cqm
     return CqmData(cqm, binary, tuple(binary.variables), spins)
+
+
+def _bounds_as_constraints(cqm: Any) -> Any:
+    """``cqm``, or a copy of it with an equality constraint ``v == value`` (labelled ``bound v``) for each binary
+    variable whose bounds allow only one value: an LP file's ``Bounds`` (``0 <= a <= 0``, ``b = 1``) were kept by
+    dimod and read by nothing, and a wrong answer was called optimal. Bounds that allow neither 0 nor 1 are refused
+    (the model has no solution)."""
+    import dimod
+
+    fixed = {}
+    for v in cqm.variables:
+        if cqm.vartype(v) is not dimod.BINARY:
+            continue
+        low, high = float(cqm.lower_bound(v)), float(cqm.upper_bound(v))
+        allowed = [value for value in (0, 1) if low - 1e-9 <= value <= high + 1e-9]
+        if not allowed:
+            raise ParameterError(f"cqm: binary variable {v!r} has bounds [{low:g}, {high:g}], which allow neither 0 "
+                                 "nor 1: the model has no solution")
+        if len(allowed) == 1:
+            fixed[v] = allowed[0]
+    if not fixed:
+        return cqm
+    cqm = copy.deepcopy(cqm)  # the caller's model stays as given
+    for v, value in fixed.items():
+        label = f"bound {v}"
+        while label in cqm.constraints:
+            label += "'"
+        # from (variable, bias) pairs: a model of its own would bring bounds of 0 and 1, refused as conflicting
+        cqm.add_constraint_from_iterable([(v, 1.0)], "==", rhs=value, label=label)
+    return cqm
 
 
 DECIMAL_ROUNDING = 1e-12

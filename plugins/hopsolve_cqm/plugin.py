@@ -141,6 +141,9 @@ class CqmProblem(Problem):
                 cqm = dimod.lp.loads(text)
         except Exception as exc:  # noqa: BLE001 - dimod's LP reader raises many kinds; all mean a malformed file
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if "not existent or illegal file format" in message:  # HiGHS's one word for every syntax error, of a
+                message = ("the LP reader (HiGHS) found a syntax error and names no line: check the section "  # file
+                           "keywords (Minimize, Subject To, Bounds, Binary, End) and each constraint's form")  # there
             raise ParseError(f"not a readable LP file: {message}", path) from None
         if not len(cqm.variables):
             raise ParseError("the LP file defines no variables (dimod reads anything it cannot parse as empty)", path)
