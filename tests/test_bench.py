@@ -822,3 +822,25 @@ def test_a_suite_s_whole_time_limit_and_the_same_from_the_command_line_are_one_t
     out.write_text(json.dumps(keyed_as_before) + "\n")
     run = cli("bench", "--config", suite, "--out", out, "--jobs", "1")
     assert run.code == 0 and "1 already" in run.err and "0 to run" in run.err, run.err
+
+
+def test_report_measures_instances_without_a_reference_against_an_optimum_proven_in_the_results(cli, tmp_path):
+    """A frozen anneal at 603 beside CP-SAT's proven 165 on an instance without a known optimum: the tables showed
+    no gap (each record's own gap, none without a reference) while the plot measured 266%."""
+    base = {"problem": "cqm", "instance": "assign20", "kind": "backend", "reference": None, "gap": None,
+            "feasible": True, "wall_time_s": 1.0}
+    records = [{**base, "solver": "anneal", "status": "feasible", "objective": 603.0, "seed": 1},
+               {**base, "solver": "anneal", "status": "feasible", "objective": 606.0, "seed": 2},
+               {**base, "solver": "ortools-cpsat", "kind": "baseline", "status": "optimal", "objective": 165.0,
+                "seed": 1},
+               {**base, "instance": "other", "solver": "anneal", "status": "feasible", "objective": 5.0, "seed": 1}]
+    out = tmp_path / "r.jsonl"
+    out.write_text("".join(json.dumps(r) + "\n" for r in records))
+    run = cli("report", out)
+    assert run.code == 0
+    rows = {(line.split("|")[1].strip(), line.split("|")[2].strip()): line for line in run.out.splitlines()
+            if line.startswith("| assign20") or line.startswith("| other")}
+    assert "| 165 * | 265 | 266 |" in rows[("assign20", "anneal")]  # 603 and 604.5 against 165
+    assert "| 165 * | 0 | 0 |" in rows[("assign20", "ortools-cpsat")]
+    assert "|  |  |  |" in rows[("other", "anneal")]  # nothing proven: no reference, no gap
+    assert "\\* no known optimum: the optimum a solver proved in these results" in run.out
