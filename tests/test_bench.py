@@ -844,3 +844,19 @@ def test_report_measures_instances_without_a_reference_against_an_optimum_proven
     assert "| 165 * | 0 | 0 |" in rows[("assign20", "ortools-cpsat")]
     assert "|  |  |  |" in rows[("other", "anneal")]  # nothing proven: no reference, no gap
     assert "\\* no known optimum: the optimum a solver proved in these results" in run.out
+
+
+def test_a_mixed_suite_runs_each_baseline_on_the_problems_that_have_it(cli, tmp_path):
+    """A suite of QAP, assignment and LP files could not list ortools-cpsat ("unknown baseline 'ortools-cpsat' for
+    problem 'assignment'"), though a baseline any of its problems has is accepted by name: it now runs on the
+    instances of the problems that have it, and only there."""
+    graph = tmp_path / "square.txt"
+    graph.write_text("4 4\n1 2 1\n2 3 1\n3 4 1\n4 1 1\n")
+    suite = tmp_path / "mixed.toml"
+    suite.write_text(f'instances = ["{(TSP / "burma14.tsp").as_posix()}", "{graph.as_posix()}"]\nseeds = 1\n'
+                     '[[solver]]\nname = "networkx-greedy"\n[[solver]]\nname = "networkx-one-exchange"\n')
+    out = tmp_path / "mixed.jsonl"
+    run = cli("bench", "--config", suite, "--out", out, "--jobs", "1")
+    assert run.code == 0 and "2 tasks" in run.err, run.err
+    ran = sorted((r["instance"], r["solver"], r["status"]) for r in lines(out))
+    assert ran == [("burma14", "networkx-greedy", "feasible"), ("square", "networkx-one-exchange", "feasible")]

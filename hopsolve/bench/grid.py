@@ -42,6 +42,9 @@ class SolverSpec:
     given: dict[str, Any] = field(default_factory=dict)
     """The parameters as written (``params`` holds them as the solver reads them): keys of results files written
     before keys were typed (:attr:`Task.legacy`) were made from these."""
+    problems: tuple[str, ...] = ()
+    """A baseline's: the grid's problems that have it, whose instances it runs on (a suite mixing QAP, assignment
+    and LP files could not list ortools-cpsat, which assignment lacks); empty: every instance."""
 
     @property
     def shown(self) -> str:
@@ -106,13 +109,17 @@ class Grid:
     options: dict[str, Any] = field(default_factory=dict)
     weights: dict[str, float] = field(default_factory=dict)
     trace: bool = False
+    instance_problems: tuple[str, ...] = ()
+    """Each instance's problem, in ``instances``' order (where a solver runs on some problems only)."""
 
     def tasks(self) -> list[Task]:
         """Every task; a baseline's without the options and weights, which only backends' energies take (they were
         in its key: adding ``--weight`` ran every baseline again)."""
         tasks = []
-        for i in self.instances:
+        for k, i in enumerate(self.instances):
             for s in self.solvers:
+                if s.problems and self.instance_problems and self.instance_problems[k] not in s.problems:
+                    continue  # a baseline this instance's problem does not have
                 limit = s.time_limit if s.time_limit is not None else self.time_limit
                 # a whole grid-wide limit was keyed as given: 1 from a suite, 1.0 from --time-limit
                 forms = [limit] + ([int(limit)] if s.time_limit is None and limit is not None
@@ -195,12 +202,13 @@ def build_grid(registry: Registry, *, instances: Sequence[str], solvers: Sequenc
             raise ParameterError(f"solver {name!r}: params must be a table (params = {{ key = value }}), got "
                                  f"{entry.get('params')!r}")
         params = given = dict(entry.get("params") or {})
-        once = False
+        once, having = False, problems
         if kind == "backend":
             built = registry.backend(name).params(dict(params))
         else:
-            built = [registry.baseline(p, name).params(dict(params)) for p in problems][0]
-            once = all(getattr(registry.baseline(p, name), "deterministic", False) for p in problems)
+            having = [p for p in problems if (p, name) in registry.baselines] or problems  # (else: refused below)
+            built = [registry.baseline(p, name).params(dict(params)) for p in having][0]
+            once = all(getattr(registry.baseline(p, name), "deterministic", False) for p in having)
         # the values as the solver reads them: sweeps=300000 from the command line (a string) and from a suite (an
         # integer) are one configuration, one task key (they were two: a resume ran every task again)
         params = {key: getattr(built, key) for key in params}
@@ -210,7 +218,8 @@ def build_grid(registry: Registry, *, instances: Sequence[str], solvers: Sequenc
             raise ParameterError(f"solver {name!r}: time_limit must be a positive number of seconds, at most "
                                  f"{MAX_TIME_LIMIT:g}, got {own_limit!r}")
         specs.append(SolverSpec(name, kind, params, str(entry.get("label", "")),
-                                None if own_limit is None else float(own_limit), once, given))
+                                None if own_limit is None else float(own_limit), once, given,
+                                tuple(having) if kind == "baseline" and len(having) < len(problems) else ()))
     labels = [s.shown for s in specs]
     if len(set(labels)) != len(labels):
         raise ParameterError(f"two solvers share a label: {labels}; give variants a label")
@@ -234,7 +243,8 @@ def build_grid(registry: Registry, *, instances: Sequence[str], solvers: Sequenc
                                    dict(options or {}))
     file_keys = {key for name in problems for key in registry.problem(name).file_options}
     return Grid(tuple(paths), tuple(specs), seed_list, problem, None if time_limit is None else float(time_limit),
-                absolute_file_options(options, file_keys, option_base), dict(weights or {}))
+                absolute_file_options(options, file_keys, option_base), dict(weights or {}),
+                instance_problems=tuple(problem or registry.problem_for_path(p) for p in paths))
 
 
 def absolute_file_options(options: Mapping[str, Any] | None, keys: set[str],
