@@ -193,6 +193,9 @@ def _summary(result: Any) -> str:
     if result.solution is not None:
         shown = result.solution if not isinstance(result.solution, list) or len(result.solution) <= 60 else (
             result.solution[:60] + [f"… ({len(result.solution) - 60:,} more: --out or --json has them all)"])
+        if isinstance(result.solution, dict) and len(result.solution) > 60:  # a CQM's 400 variables filled a screen
+            head = dict(list(result.solution.items())[:60])
+            shown = f"{head} … ({len(result.solution) - 60:,} more: --out or --json has them all)"
         text += f"\nsolution: {' '.join(map(str, shown)) if isinstance(shown, list) else shown}"
     return text
 

@@ -18,7 +18,7 @@ from hopsolve.anytime import AnytimeTrace
 from hopsolve.backend import Callback
 from hopsolve.baseline import BaselineOutcome
 from hopsolve.energy import Energy, Vartype, miniature_sizes
-from hopsolve.errors import MemoryLimitError, ParameterError, PluginFailure, TooLargeError
+from hopsolve.errors import MemoryLimitError, ParameterError, PluginFailure, TooLargeError, UserError
 from hopsolve.interrupt import DeadlinePassed, abandoned_work, ctrl_c_deferred, run_stoppably
 from hopsolve.limits import check_time_limit
 from hopsolve.params import params_dict, same_value
@@ -486,6 +486,10 @@ def _run_baseline(registry: Registry, problem: Problem, instance: Instance, name
         if not isinstance(outcome, BaselineOutcome):
             raise PluginFailure(f"{describe_plugin('baseline', solver)}: solve returned a value of type "
                                 f"{type(outcome).__name__}, not a hopsolve.BaselineOutcome")
+    except UserError as refused:  # the instance's fault (coefficients CP-SAT cannot take): name its file
+        if refused.path is None and instance.source:
+            raise dataclasses.replace(refused, path=instance.source) from None
+        raise
     except DeadlinePassed:
         how = ("left running in its thread (inside a native call that cannot be interrupted)" if abandoned_work()
                else "stopped")

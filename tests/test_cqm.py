@@ -405,3 +405,23 @@ def test_an_assignment_written_as_a_cqm_says_its_moves_cannot_keep_both_constrai
     path.write_text(f"Minimize\n obj: {terms}\nSubject To\n{rows}Binary\n {names}\nEnd\n")  # rows only
     rows_only = json.loads(cli("solve", path, "--seed", "1", "--time-limit", "1", "--json").out)
     assert "solution_note" not in rows_only["info"]
+
+
+def test_a_long_cqm_solution_is_shown_in_part_on_the_terminal(cli, tmp_path):
+    """Every variable of a CQM's answer was printed (400 for a 20 × 20 assignment); lists were cut at 60."""
+    names = [f"x{k}" for k in range(70)]
+    path = tmp_path / "wide.lp"
+    path.write_text("Minimize\n obj: " + " + ".join(names) + "\nSubject To\n c1: " + " + ".join(names)
+                    + " >= 1\nBinary\n " + " ".join(names) + "\nEnd\n")
+    shown = cli("solve", path, "--seed", "1", "--time-limit", "1").out.splitlines()[-1]
+    assert shown.startswith("solution: {'x0': ") and shown.endswith("} … (10 more: --out or --json has them all)")
+    assert "'x59'" in shown and "'x60'" not in shown
+
+
+def test_a_baseline_s_refusal_of_a_model_names_its_file(cli, tmp_path):
+    """"ortools-cpsat needs objective coefficients that are multiples of 10^-6" named neither file nor line."""
+    path = tmp_path / "fine.lp"
+    path.write_text("Minimize\n obj: 0.1234567 a + b\nSubject To\n c1: a + b >= 1\nBinary\n a b\nEnd\n")
+    run = cli("solve", path, "--baseline", "ortools-cpsat")
+    assert run.code == 2 and run.err.strip() == (f"hopsolve: error: {path}: ortools-cpsat needs objective "
+                                                 "coefficients that are multiples of 10^-6")
