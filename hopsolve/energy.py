@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import math
+import numbers
 import os
 import time
 from abc import ABC, abstractmethod
@@ -848,7 +849,9 @@ class OneHotLayout:
     @classmethod
     def square(cls, n: int) -> OneHotLayout:
         """The grid layout ``index[i, a] = i·n + a`` without storing it."""
-        return cls(None, n)
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:  # 2.5 was taken
+            raise ParameterError(f"a square layout's size must be a whole number of items, got {n!r}")
+        return cls(None, int(n))
 
     @property
     def size(self) -> int:

@@ -131,7 +131,11 @@ def parse_assignments(pairs: Sequence[str] | None, what: str) -> dict[str, str]:
     values (which was meant?), is an error naming it. The same value twice is one value: a run's printed replay
     parameters may be pasted after a command that already gives some of them."""
     values: dict[str, str] = {}
+    if isinstance(pairs, str):  # one pair given bare: its characters were read as pairs ("'a' must look like ...")
+        pairs = [pairs]
     for pair in pairs or []:
+        if not isinstance(pair, str):
+            raise ParameterError(f"{what} {pair!r} must be text like key=value")
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise ParameterError(f"{what} {pair!r} must look like key=value")

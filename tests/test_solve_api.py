@@ -495,3 +495,16 @@ def test_python_s_arguments_are_checked_as_the_command_line_s_are():
     ]:
         with pytest.raises(ParameterError, match=said):
             call()
+
+
+def test_helpers_refuse_arguments_of_the_wrong_kind():
+    """``parse_assignments("a=1", ...)`` read the string's characters as pairs; ``OneHotLayout.square(2.5)`` was
+    taken."""
+    from hopsolve.params import parse_assignments
+
+    assert parse_assignments("a=1", "--param") == {"a": "1"}
+    with pytest.raises(ParameterError, match="must be text like key=value"):
+        parse_assignments([3], "--param")
+    with pytest.raises(ParameterError, match="whole number of items"):
+        hopsolve.OneHotLayout.square(2.5)
+    assert hopsolve.OneHotLayout.square(np.int64(3)).size == 3
