@@ -211,9 +211,9 @@ def _state_blocks(rows: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
         yield lo, np.asarray(rows[lo:lo + step], dtype=np.float64)
 
 
-MATRIX_BYTES_PER_ENTRY = 24
-"""What one stored entry of a user's matrix costs once it is an energy (the float64 and int32 of CSR, and the other
-direction of a coupling): :func:`check_matrix_input`."""
+MATRIX_BYTES_PER_ENTRY = _BYTES_PER_NONZERO
+"""What one stored entry of a matrix costs as CSR (a float64 and an int32): :func:`check_matrix_input`. A QUBO's
+other direction of each coupling is counted when its symmetric matrix is checked in turn."""
 
 MATRIX_BYTES_PER_VARIABLE = 64
 """What one variable of a user's matrix costs in CSR row pointers here and fields and states in a solve."""
@@ -226,8 +226,9 @@ size (one of 10¹⁰ entries, a broadcast view without memory behind it, took 17
 def check_matrix_input(value: Any, what: str) -> None:
     """Refuse, before it is converted, a matrix given in Python (numpy, scipy sparse, lists) whose energy would pass
     the memory limit (``HOPSOLVE_MAX_MATRIX_BYTES``): :data:`MATRIX_BYTES_PER_VARIABLE` a variable and
-    :data:`MATRIX_BYTES_PER_ENTRY` a stored entry (a dense one's nonzeros, counted where that is quick). A dense
-    14,000² QUBO of ones took 9.3 GB and 51 s before numpy's MemoryError, where a file of it is refused at once."""
+    :data:`MATRIX_BYTES_PER_ENTRY` a stored entry (a dense one's nonzeros, counted where that is quick), and a
+    float64 copy of a dense one of another type. A dense 14,000² QUBO of ones took 9.3 GB and 51 s before numpy's
+    MemoryError, where a file of it is refused at once."""
     shape = np.shape(value) if sp.issparse(value) or isinstance(value, np.ndarray) else None
     if shape is None or len(shape) != 2:
         return  # lists are converted first (their size is theirs to pay), and a wrong shape is refused later
@@ -240,13 +241,13 @@ def check_matrix_input(value: Any, what: str) -> None:
         if value.dtype != np.float64:  # converted to float64 first: a copy of it all
             copy = 8.0 * size
     check_allocation(MATRIX_BYTES_PER_VARIABLE * float(max(shape)) + MATRIX_BYTES_PER_ENTRY * entries + copy,
-                     f"{what} ({shape[0]:,} × {shape[1]:,}, {int(entries):,} nonzero entries)",
-                     "give a smaller model" + ("" if sp.issparse(value) else ", or a scipy.sparse matrix"))
+                     f"{what} ({shape[0]:,} × {shape[1]:,}, {int(entries):,} nonzero entries)", "give a smaller model")
 
 
-def _real_matrix(value: Any, what: str) -> sp.csr_matrix:
-    """``value`` as a float64 CSR matrix of its own (a float64 CSR matrix given is copied: the energy's clean-up
-    sorted and pruned the caller's matrix in place, and its later changes changed the energy), refusing what the
+def _real_matrix(value: Any, what: str, owned: bool = False) -> sp.csr_matrix:
+    """``value`` as a float64 CSR matrix of its own (a caller's float64 CSR matrix is copied unless ``owned``, one
+    its caller gives away: the energy's clean-up sorted and pruned the caller's matrix in place, and its later
+    changes changed the energy), refusing what the
     conversion would silently change or fail on deep inside scipy: complex entries (their imaginary parts were
     dropped with only a warning), more or fewer than two dimensions, entries that are not numbers, and a matrix
     past the memory limit (:func:`check_matrix_input`)."""
@@ -257,7 +258,8 @@ def _real_matrix(value: Any, what: str) -> sp.csr_matrix:
         if len(value.shape) != 2:
             raise ParameterError(f"{what} must be a 2-d matrix, got shape {value.shape}")
         matrix = sp.csr_matrix(value, dtype=np.float64)
-        if isinstance(value, (sp.csr_matrix, sp.csr_array)) and np.shares_memory(matrix.data, value.data):
+        if not owned and isinstance(value, (sp.csr_matrix, sp.csr_array)) and np.shares_memory(matrix.data,
+                                                                                              value.data):
             matrix = matrix.copy()
         return matrix
     try:
@@ -335,8 +337,8 @@ def _check_finite(name: str, coupling: sp.csr_matrix, linear: np.ndarray, offset
             raise ParameterError(f"term {name!r}: its {part} must be finite numbers, got {bad}")
 
 
-def _symmetric_zero_diagonal(matrix: Any, n: int) -> sp.csr_matrix:
-    mat = _real_matrix(matrix, "the quadratic part")
+def _symmetric_zero_diagonal(matrix: Any, n: int, owned: bool = False) -> sp.csr_matrix:
+    mat = _real_matrix(matrix, "the quadratic part", owned)
     if mat.shape != (n, n):
         raise ParameterError(f"quadratic part must be {n}×{n}, got {mat.shape}")
     if mat.diagonal().any():
@@ -400,8 +402,10 @@ class QuadraticTerm(Term):
     offset: float = 0.0
 
     @classmethod
-    def build(cls, name: str, coupling: Any, linear: Any = None, offset: float = 0.0) -> QuadraticTerm:
-        """Validate and normalise the parts (symmetric, zero diagonal, float64)."""
+    def build(cls, name: str, coupling: Any, linear: Any = None, offset: float = 0.0, *,
+              owned: bool = False) -> QuadraticTerm:
+        """Validate and normalise the parts (symmetric, zero diagonal, float64). The term keeps a copy of a caller's
+        CSR coupling matrix unless ``owned`` (a matrix built for it, which no one else holds)."""
         try:
             shape = np.shape(coupling)
         except ValueError:  # a ragged list of lists
@@ -415,7 +419,7 @@ class QuadraticTerm(Term):
             raise ParameterError(f"term {name!r}: {n if given.ndim == 1 else given.shape} biases for a "
                                  f"{'×'.join(map(str, shape))} coupling matrix: give one bias a unit")
         lin = np.zeros(n) if given is None else given.copy()
-        matrix = _symmetric_zero_diagonal(coupling, n)
+        matrix = _symmetric_zero_diagonal(coupling, n, owned)
         offset = real_number(offset, f"term {name!r}: its offset")
         _check_finite(name, matrix, lin, offset)
         return cls(name, matrix, lin, offset)
@@ -1250,7 +1254,7 @@ class Energy:
         sym = mat + mat.T
         linear = -mat.diagonal()
         sym.setdiag(0.0)
-        return cls.from_hopfield(-sym, linear, offset, Vartype.BINARY, name)
+        return cls(Vartype.BINARY, (QuadraticTerm.build(name, -sym, linear, offset, owned=True),))
 
     @classmethod
     def from_ising(cls, h: Any, j: Any, offset: float = 0.0, name: str = "objective") -> Energy:
@@ -1264,8 +1268,8 @@ class Energy:
         if mat.diagonal().any():
             raise ParameterError("J must have a zero diagonal (s_i·s_i = 1 is a constant: add it to the offset)")
         upper = sp.triu(mat, 1) + sp.tril(mat, -1).T
-        return cls.from_hopfield(-(upper + upper.T), -real_array(h, "h (the linear biases)", ndim=1), offset,
-                                 Vartype.SPIN, name)
+        return cls(Vartype.SPIN, (QuadraticTerm.build(name, -(upper + upper.T), -real_array(
+            h, "h (the linear biases)", ndim=1), offset, owned=True),))
 
     # ---- basic facts --------------------------------------------------------------------------------------------
     @property

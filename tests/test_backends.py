@@ -617,3 +617,16 @@ def test_a_run_whose_final_states_lost_a_reported_answer_answers_with_the_report
     assert result.info["answer_from_progress"].startswith("the run's final states held no answer as good")
     assert result.info["anytime"][-1][1] == result.objective
     assert "answer_from_progress" not in honest.info
+
+
+@pytest.mark.parametrize("big, small", [(10**9, -1), (10**9 + 0.5, -1.5)])
+def test_the_zero_field_tolerance_hides_no_improving_flip_beside_large_coefficients(big, small):
+    """One tolerance for the whole model (1e-9 of its largest row) took a field of 0.5 beside a coefficient of 10⁹
+    for zero: hopfield, replica and bifurcation left units whose flip lowers the energy by 1 (-14 where -20 is the
+    optimum). It is per unit now, and 0 where every change is an integer."""
+    import hopsolve
+
+    q = {(0, 0): big, **{(i, i): small for i in range(1, 21)}}
+    for backend in ("hopfield", "replica", "bifurcation"):
+        result = hopsolve.solve(q, backend=backend, seed=1, **({"reads": 8} if backend == "hopfield" else {}))
+        assert result.objective == 20 * small, backend

@@ -43,9 +43,10 @@ def descend_states(model: SpinModel, states: np.ndarray, deadline: float | None,
     generators = np.zeros(total, dtype=np.uint64)  # index order: never drawn from
     sweeps, settled, change = np.zeros(total, dtype=np.int64), np.zeros(total, dtype=np.bool_), np.zeros(total)
     first = 0
+    zero_tol = model.zero_field_tolerance  # computed once (a cached property)
     while not settled.all() and first < most_sweeps and (deadline is None or time.perf_counter() < deadline):
         K.hopfield_async(model.indptr, model.indices, model.data, model.group_of, model.group_target,
-                         model.group_scale, spins, fields, gsum, generators, False, 0, model.zero_field_tolerance(),
+                         model.group_scale, spins, fields, gsum, generators, False, 0, zero_tol,
                          first, first + DESCENT_CHUNK,
                          sweeps, settled, change, np.empty((total, 0)))
         first += DESCENT_CHUNK

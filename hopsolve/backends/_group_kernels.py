@@ -232,7 +232,7 @@ def group_hopfield(indptr, indices, data, group_of, group_target, group_scale, m
                     s_i = s[i]
                     field = _field(i, s_i, h, gs, group_of, group_target, group_scale)
                     target = s_i if zero_rule == 0 else float(zero_rule)
-                    if abs(field) > zero_tol:
+                    if abs(field) > zero_tol[i]:
                         target = 1.0 if field > 0.0 else -1.0
                     if target != s_i:
                         energy += 2.0 * s_i * field

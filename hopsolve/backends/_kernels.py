@@ -226,8 +226,8 @@ def hopfield_async(indptr, indices, data, group_of, group_target, group_scale, s
     ``rng``, the energy change so far in ``energy_acc``), so a descent can be cut into chunks of sweeps with the
     same result. Each sweep visits every unit (a fresh random permutation, or index order).
 
-    ``zero_rule``: 0 keeps the unit on a zero field, 1 sets it to +1, -1 to -1; a field within ``zero_tol`` of 0
-    is a zero one (:meth:`~hopsolve.backends._model.SpinModel.zero_field_tolerance`: fields summed in floating
+    ``zero_rule``: 0 keeps the unit on a zero field, 1 sets it to +1, -1 to -1; a field within ``zero_tol[i]`` of 0
+    is a zero one (:attr:`~hopsolve.backends._model.SpinModel.zero_field_tolerance`: fields summed in floating
     point, 1e-17 where 0 is exact, flipped units of stored patterns). ``sweeps_done[r]`` is the number
     of sweeps read r ran; ``settled[r]`` that its last sweep changed nothing (a fixed point).
     """
@@ -249,9 +249,9 @@ def hopfield_async(indptr, indices, data, group_of, group_target, group_scale, s
                 i = order[idx]
                 s_i = states[r, i]
                 h = total_field(r, i, s_i, hq, gsum, group_of, group_target, group_scale)
-                if h > zero_tol:
+                if h > zero_tol[i]:
                     target = 1
-                elif h < -zero_tol:
+                elif h < -zero_tol[i]:
                     target = -1
                 else:
                     target = s_i if zero_rule == 0 else zero_rule

@@ -91,8 +91,10 @@ def compile_model_kernels() -> None:
     _sparse_fields(indptr, indices, data, np.zeros(2), np.ones((2, 1)))
 
 
-ZERO_FIELD_RTOL = 1e-9
-"""A field within this share of the largest possible field is zero (:meth:`SpinModel.zero_field_tolerance`)."""
+ZERO_FIELD_RTOL = 1e-10
+"""A field within this share of its unit's largest possible field is zero (:attr:`SpinModel.zero_field_tolerance`):
+half a million times double precision's rounding (fields updated by a million flips stay inside it), far below any
+change a coefficient of the unit can make unless its coefficients span ten orders of magnitude."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,12 +124,17 @@ class SpinModel:
         (S a sum of spins): it is an integer whenever 2W, 2b, 4·scale and 4·scale·t are (half-integer couplings,
         as in max-cut's ``W = -w/2``, count).
         """
-        scale4 = 4.0 * self.group_scale
-        parts = [2.0 * self.bias, scale4, (scale4[:, None] * self.group_target).ravel()]
-        if not self._statistics[3] or not all(np.array_equal(p, np.round(p)) for p in parts):
+        if not self._integral_changes:
             return 0
         bound = int(np.ceil(self.coefficient_scales()[0])) + 1
         return bound if bound <= cap else 0
+
+    @cached_property
+    def _integral_changes(self) -> bool:
+        """Whether every single-flip energy change is an integer (see :meth:`integer_delta_bound`)."""
+        scale4 = 4.0 * self.group_scale
+        parts = [2.0 * self.bias, scale4, (scale4[:, None] * self.group_target).ravel()]
+        return bool(self._statistics[3]) and all(np.array_equal(p, np.round(p)) for p in parts)
 
     @property
     def coupling(self) -> sp.csr_matrix:
@@ -165,24 +172,33 @@ class SpinModel:
 
     def coefficient_scales(self) -> tuple[float, float]:
         """(largest possible single-flip energy change, smallest nonzero coefficient-driven change)."""
-        row_abs = self._statistics[0] + np.abs(self.bias)
         smallest = [self._statistics[2], np.abs(self.bias[self.bias != 0]).min(initial=np.inf)]
+        smallest += [2.0 * scale for scale in self.group_scale if scale > 0]
+        largest = 2.0 * float(self._field_bounds.max(initial=0.0))
+        return largest, 2.0 * float(min(smallest))
+
+    @cached_property
+    def _field_bounds(self) -> np.ndarray:
+        """Each unit's largest possible field: its couplings' and bias's sizes summed, and its groups' terms."""
+        row_abs = self._statistics[0] + np.abs(self.bias)
         for f in range(len(self.group_scale)):
             member = self.group_of[f] >= 0
             sizes = np.bincount(self.group_of[f][member], minlength=self.group_target.shape[1])
             g = self.group_of[f][member]
             row_abs[member] += 2.0 * self.group_scale[f] * (sizes[g] - 1 + np.abs(self.group_target[f][g]))
-            if self.group_scale[f] > 0:
-                smallest.append(2.0 * self.group_scale[f])
-        largest = 2.0 * float(row_abs.max(initial=0.0))
-        return largest, 2.0 * float(min(smallest))
+        return row_abs
 
-    def zero_field_tolerance(self) -> float:
-        """The field below which a unit's field counts as zero (``zero_field``'s case): :data:`ZERO_FIELD_RTOL` of
-        the largest field a unit can feel. Fields are sums in floating point: Hebbian couplings ``/N`` and the
-        pseudo-inverse rule's leave 1e-17 where the exact field is 0, and a strict sign test flipped the units of
-        a stored pattern ``zero_field=keep`` should keep (every unit of a pseudo-inverse network of N patterns)."""
-        return ZERO_FIELD_RTOL * 0.5 * self.coefficient_scales()[0]
+    @cached_property
+    def zero_field_tolerance(self) -> np.ndarray:
+        """Per unit, the field below which its field counts as zero (``zero_field``'s case): :data:`ZERO_FIELD_RTOL`
+        of the largest field that unit can feel, and 0 for every unit where every flip's change is an integer (its
+        fields are then exact). Fields are sums in floating point: Hebbian couplings ``/N`` and the pseudo-inverse
+        rule's leave 1e-17 where the exact field is 0, and a strict sign test flipped the units of a stored
+        pattern ``zero_field=keep`` should keep. (One tolerance for the whole model, from its largest row, hid
+        improving flips of 1 beside a coefficient of 10⁹.)"""
+        if self._integral_changes:
+            return np.zeros(self.n)
+        return ZERO_FIELD_RTOL * self._field_bounds
 
     def unit_gaps(self) -> np.ndarray:
         """Each unit's smallest nonzero single-flip energy change, as far as its coefficients tell (``inf`` for a

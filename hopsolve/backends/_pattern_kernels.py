@@ -82,7 +82,8 @@ def pattern_anneal(indptr, indices, data, xi, kind, degree, beta_f, scale, betas
 def pattern_hopfield(indptr, indices, data, xi, kind, degree, beta_f, scale, states, hq, m, rng, random_order,
                      zero_rule, zero_tol, max_sweeps, sweeps_done, trace, start_energy):
     """Asynchronous updates to a fixed point: a unit flips when that lowers the energy (zero: ``zero_rule``; a
-    change within ``2 zero_tol`` of zero is a zero one, as a field within ``zero_tol`` is in ``hopfield_async``)."""
+    change within ``2 zero_tol[i]`` of zero is a zero one, as a field within ``zero_tol[i]`` is in
+    ``hopfield_async``)."""
     reads, n = states.shape
     record = trace.shape[1] > 0
     quadratic = len(data) > 0
@@ -100,7 +101,7 @@ def pattern_hopfield(indptr, indices, data, xi, kind, degree, beta_f, scale, sta
                 scaled, log_factor = pattern_delta(i, s_i, m[r], xi, kind, degree, beta_f, float(n), scale)
                 delta = 2.0 * s_i * hq[r, i] + scaled * np.exp(log_factor)
                 decide = delta if quadratic else scaled  # the scaled change keeps its sign where exp underflows
-                flip = decide < -2.0 * zero_tol or (abs(decide) <= 2.0 * zero_tol and zero_rule != 0
+                flip = decide < -2.0 * zero_tol[i] or (abs(decide) <= 2.0 * zero_tol[i] and zero_rule != 0
                                                     and s_i != zero_rule)
                 if flip:
                     _flip(r, i, states, hq, m, indptr, indices, data, xi)
