@@ -425,3 +425,27 @@ def test_a_baseline_s_refusal_of_a_model_names_its_file(cli, tmp_path):
     run = cli("solve", path, "--baseline", "ortools-cpsat")
     assert run.code == 2 and run.err.strip() == (f"hopsolve: error: {path}: ortools-cpsat needs objective "
                                                  "coefficients that are multiples of 10^-6")
+
+
+@pytest.mark.parametrize("head, objective, note", [
+    ("Maximise", -3, True), ("MINIMISE\\ British", 0, False),
+    ("\\* max profit is\n computed elsewhere *\\\nMinimize", 0, False),
+    ("\\* This model\n   is a knapsack *\\\nMaximize", -3, True),
+])
+def test_objective_keywords_the_reader_does_not_know_are_not_read_as_an_empty_objective(cli, tmp_path, head,
+                                                                                       objective, note):
+    """dimod's reader took ``Maximise`` for an empty objective: every solver answered 0 (exact: "optimal") where 3
+    is the maximum, and the Maximize note vouched for it; block comments were not skipped when the sense was read."""
+    path = tmp_path / "m.lp"
+    path.write_text(f"{head}\n obj: 3 x + 2 y\nSubject To\n c1: x + y <= 1\nBinary\n x y\nEnd\n")
+    record = json.loads(cli("solve", path, "--backend", "exact", "--json").out)
+    assert record["objective"] == objective and ("solution_note" in record["info"]) == note
+
+
+def test_an_objective_keyword_the_reader_does_not_know_is_refused_naming_its_line(cli, tmp_path):
+    path = tmp_path / "m.lp"
+    path.write_text("\\ a model\nmaximize.\n obj: 3 x + 2 y\nSubject To\n c1: x + y <= 1\nBinary\n x y\nEnd\n")
+    run = cli("solve", path)
+    assert run.code == 2 and run.err.strip() == (f"hopsolve: error: {path}:2: 'maximize.' is not an objective keyword "
+                                                 "the LP reader knows (it would read the objective as empty): write "
+                                                 "Minimize or Maximize")

@@ -85,18 +85,56 @@ def _crossing_one_hots(instance: Instance) -> bool:
     return bool(instance.meta["crossing_one_hots"])
 
 
-OBJECTIVE_SENSE = re.compile(r"\s*(max(?:imi[sz]e|imum)?|min(?:imi[sz]e|imum)?)(?![\w.])", re.IGNORECASE)
-"""The LP format's first section: the objective's sense keyword (any case), before anything but comments."""
+OBJECTIVE_KEYWORDS = {"minimize": "min", "minimum": "min", "min": "min", "maximize": "max", "maximum": "max",
+                      "max": "max"}
+"""The objective section's keywords the LP reader (HiGHS, through dimod) knows, any case, and the sense of each."""
+
+BRITISH_KEYWORDS = {"minimise": "Minimize", "maximise": "Maximize"}
+"""Spellings the reader does not know and read as an empty objective (a silent wrong answer): written as it knows
+them before the file is read."""
+
+
+def _first_keyword(text: str) -> tuple[str, int, int] | None:
+    """The file's first word outside comments (``\\`` to the end of a line, ``\\* … *\\`` blocks), its line and
+    its offset in ``text``; ``None`` for a file of comments."""
+    at = 0
+    while at < len(text):
+        if text[at].isspace():
+            at += 1
+        elif text.startswith("\\*", at):
+            close = text.find("*\\", at + 2)
+            at = len(text) if close < 0 else close + 2
+        elif text[at] == "\\":
+            newline = text.find("\n", at)
+            at = len(text) if newline < 0 else newline + 1
+        else:
+            word = re.match(r"[^\s\\:]+", text[at:])
+            token = word.group() if word else text[at]
+            return token, text.count("\n", 0, at) + 1, at
+    return None
+
+
+def _checked_objective_keyword(text: str, path: Path) -> str:
+    """``text`` with a British objective keyword written as the reader knows it, or a one-line refusal of a
+    keyword it does not know (``maximize.``): the reader took either for an empty objective, and every solver
+    then called the first feasible state optimal."""
+    found = _first_keyword(text)
+    if found is None:
+        return text
+    token, line, at = found
+    word = token.lower()
+    if word in BRITISH_KEYWORDS:
+        return text[:at] + BRITISH_KEYWORDS[word] + text[at + len(token):]
+    if re.match(r"(max|min)", word) and word not in OBJECTIVE_KEYWORDS:
+        raise ParseError(f"{token!r} is not an objective keyword the LP reader knows (it would read the objective as "
+                         "empty): write Minimize or Maximize", path, line)
+    return text
 
 
 def _maximises(text: str) -> bool:
     """Whether the LP file's objective section is a ``Maximize`` one (its first keyword, comments skipped)."""
-    for line in text.splitlines():
-        code = line.split("\\", 1)[0]  # a backslash starts an LP comment
-        if code.strip():
-            found = OBJECTIVE_SENSE.match(code)
-            return bool(found) and found.group(1).lower().startswith("max")
-    return False
+    found = _first_keyword(text)
+    return found is not None and OBJECTIVE_KEYWORDS.get(found[0].lower()) == "max"
 
 
 HEXADECIMAL = re.compile(r"(?<![\w.])0[xX][0-9a-fA-F]+(?![\w.])")
@@ -164,6 +202,7 @@ class CqmProblem(Problem):
         except (OSError, UnicodeDecodeError) as exc:
             raise ParseError(f"cannot read the LP file: {exc}", path) from None
         _refuse_hexadecimal_numbers(text, path)
+        text = _checked_objective_keyword(text, path)
         try:
             with _native_output_silenced():  # HiGHS prints its own complaints from C, a second line beside ours
                 cqm = dimod.lp.loads(text)
