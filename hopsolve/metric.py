@@ -233,6 +233,8 @@ class Metric:
 
     def tour_length(self, tour: np.ndarray) -> int | float:
         """Length of the closed tour (an int for integral rules)."""
+        if np.ndim(tour) != 1:  # several tours flattened into one gave one length for them all
+            raise ParameterError(f"tour must be one sequence of cities, got shape {np.shape(tour)}")
         total = tour_length(self.arrays, self._cities(tour, "tour"))
         return int(total) if self.integral else float(total)
 

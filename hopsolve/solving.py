@@ -188,7 +188,11 @@ def solve_instance(
     """
     if not isinstance(instance, Instance):
         raise ParameterError(f"instance must be a hopsolve.Instance, got {type(instance).__name__}")
-    if instance.problem != problem_name:  # its data is another problem's: an AttributeError deep in the plugin
+    if instance.problem != problem_name and instance.problem in registry.problems and problem_name in \
+            registry.problems and not issubclass(registry.problems[problem_name].cls,
+                                                 registry.problems[instance.problem].cls):
+        # its data is another problem's (an AttributeError deep in the plugin); a subclass's problem reads its
+        # parent's instances (a third party's TSP variant whose read returns "tsp" instances)
         raise ParameterError(f"the instance is a {instance.problem!r} instance, not a {problem_name!r} one")
     if not isinstance(repair, (bool, np.bool_)):  # "no" was taken as true
         raise ParameterError(f"repair must be true or false, got {repair!r}")

@@ -26,6 +26,7 @@ from hopsolve.problem import Instance
 from hopsolve.result import Result
 from hopsolve.solving import solve_instance, solve_path
 from hopsolve.terminal import CompileNote
+from hopsolve.textio import MAX_EXACT
 
 
 def _unchanged(value: Any) -> Any:
@@ -115,7 +116,14 @@ def _from_bqm(source: Any, registry: Registry, problem: str | None) -> Prepared:
     n, diagonal = len(labels), np.arange(len(labels))
     q = sp.coo_matrix((np.concatenate([linear, values]).astype(np.float64),
                        (np.concatenate([diagonal, rows]), np.concatenate([diagonal, cols]))), shape=(n, n))
-    instance = registry.problem("qubo").from_qubo(q, float(offset), name="bqm", labels=labels)
+    if spin:  # judged as given: its bits' form quadruples the couplings (2^50 each was refused)
+        h, (_, _, j), constant = source.to_numpy_vectors(variable_order=labels)
+        with np.errstate(over="ignore"):
+            size = float(np.abs(h).sum()) + float(np.abs(j).sum()) + abs(float(constant))
+        if not size < MAX_EXACT:
+            raise ParameterError(f"a BQM's energy could reach {size:.3g}: its coefficients' sizes must sum to less "
+                                 "than 2^53 ≈ 9.0e15 for float64 sums to be exact; scale them down")
+    instance = registry.problem("qubo").from_qubo(q, float(offset), name="bqm", labels=labels, exact_checked=spin)
     return Prepared("qubo", instance, present=_keyed(labels, (lambda bit: 2 * int(bit) - 1) if spin else int))
 
 

@@ -508,3 +508,28 @@ def test_helpers_refuse_arguments_of_the_wrong_kind():
     with pytest.raises(ParameterError, match="whole number of items"):
         hopsolve.OneHotLayout.square(2.5)
     assert hopsolve.OneHotLayout.square(np.int64(3)).size == 3
+
+
+def test_a_subclass_problem_solves_its_parent_s_instances():
+    """The check that an instance is the solving problem's refused a third party's TSP variant (a TspProblem
+    subclass whose read returns "tsp" instances): "the instance is a 'tsp' instance, not a 'mytsp' one"."""
+    from hopsolve_tsp.plugin import TspProblem
+
+    class MyTsp(TspProblem):
+        name = "mytsp"
+        suffixes = (".mytsp",)
+
+    module = types.ModuleType("mytsp_plugin")
+    module.hopsolve_problems = hopsolve.hookimpl(lambda register: register(MyTsp))
+    registry = build_registry(extra_plugins=[module])
+    instance = registry.problem("tsp").from_distances([[0, 1, 2], [1, 0, 1], [2, 1, 0]])
+    result, _ = hopsolve.solve_instance(registry, "mytsp", instance, backend="anneal", seed=1, time_limit=1)
+    assert result.objective == 4
+
+
+def test_a_spin_bqm_is_judged_exact_as_given_not_in_its_bits_form():
+    """Σ|J| = 2^51 is exact; its bits' form quadruples the couplings and was refused past 2^53."""
+    bqm = dimod.BinaryQuadraticModel({}, {("a", "b"): 2**50, ("b", "c"): 2**50}, 0.0, "SPIN")
+    assert hopsolve.solve(bqm, backend="exact").objective == -(2**51)
+    with pytest.raises(ParameterError, match="BQM's energy could reach"):
+        hopsolve.solve(dimod.BinaryQuadraticModel({}, {("a", "b"): 2**53}, 0.0, "SPIN"), backend="exact")

@@ -28,9 +28,12 @@ class QuboProblem(Problem):
         return Instance("qubo", Path(path).stem, model, source=str(path))
 
     @staticmethod
-    def from_qubo(q: Any, offset: float = 0.0, name: str = "qubo", labels: Sequence[Any] | None = None) -> Instance:
+    def from_qubo(q: Any, offset: float = 0.0, name: str = "qubo", labels: Sequence[Any] | None = None, *,
+                  exact_checked: bool = False) -> Instance:
         """An instance from a square matrix ``Q`` (numpy or scipy sparse; any square Q: ``xᵀQx`` counts ``Q_ij``
-        and ``Q_ji`` alike) and an ``offset``; ``labels`` (the variables' names, in order) go to ``meta``."""
+        and ``Q_ji`` alike) and an ``offset``; ``labels`` (the variables' names, in order) go to ``meta``. The
+        coefficients' sizes must sum to less than 2^53, as a file's, unless ``exact_checked`` (the caller checked
+        the model it converted: a spin model's bits quadruple its couplings)."""
         check_matrix_input(q, "a QUBO matrix")  # before the float64 copy below: a dense one took 9 GB to fail
         if np.iscomplexobj(q):
             raise ParameterError("a QUBO matrix must be real, got complex entries")
@@ -46,7 +49,7 @@ class QuboProblem(Problem):
             raise ParameterError("a QUBO's coefficients must be finite numbers")
         with np.errstate(over="ignore"):  # 1e308s sum to inf: refused below
             largest = float(np.abs(matrix.data).sum()) + abs(float(offset))  # as a .qubo file's are (read_qubo)
-        if not largest < MAX_EXACT:  # {(0, 0): -(2**60 + 1)} was solved as -2**60 in silence
+        if not largest < MAX_EXACT and not exact_checked:  # {(0, 0): -(2**60 + 1)} was solved as -2**60
             raise ParameterError(f"a QUBO's energy could reach {largest:.3g}: its coefficients' sizes must sum to "
                                  "less than 2^53 ≈ 9.0e15 for float64 sums to be exact; scale them down")
         if labels is not None and len(labels) != matrix.shape[0]:

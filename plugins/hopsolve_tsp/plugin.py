@@ -111,8 +111,10 @@ class TspProblem(Problem):
         if not longest < MAX_EXACT:
             raise ParameterError(f"a tour could be {longest:.3g} long: it must stay below 2^53 ≈ 9.0e15 for float64 "
                                  "sums to be exact; scale the distances down")
-        if not np.allclose(d, d.T):
-            raise ParameterError("distances must be a symmetric matrix (d[i, j] == d[j, i])")
+        if not np.array_equal(d, d.T):  # exactly, as a file's are: within allclose's 1e-5, 100000 and 100001 gave
+            raise ParameterError("distances must be a symmetric matrix (d[i, j] == d[j, i])")  # a cycle two lengths
+        if (d < 0).any():  # as a file's are
+            raise ParameterError(f"distances must not be negative, got {d[d < 0][0]}")
         coords = None
         if coordinates is not None:
             try:
