@@ -149,6 +149,12 @@ def _note_an_overrun(result: Result, time_limit: float | None) -> Result:
 
 
 def _better(problem: Problem, a: Solution, b: Solution | None) -> bool:
+    """Whether decoded read ``a`` beats ``b`` (the decoding loop's judge, called once a decoded read)."""
+    return _beats(problem, a, b)
+
+
+def _beats(problem: Problem, a: Solution, b: Solution | None) -> bool:
+    """Feasible beats infeasible, then the better objective (a missing one loses)."""
     if b is None:
         return True
     if a.feasible != b.feasible:
@@ -266,7 +272,7 @@ def solve_instance(
             found = _decode_update(problem, instance, energy, update)
             if found is not None and found.feasible:
                 anytime.record(seconds, found.objective)
-                if _better(problem, found, reported[0][0] if reported[0] else None):
+                if _beats(problem, found, reported[0][0] if reported[0] else None):
                     reported[0] = (found, update.get("best_energy"))
         if callback is not None:
             callback({k: v for k, v in update.items() if k not in ("best_positions", "best_state")})
@@ -376,7 +382,7 @@ def solve_instance(
         given = {key: value for key, value in values.items() if key not in CLOCK_PARAMS}
         info["replay"] = {**given, **info["replay"]}
     best_energy = float(samples.energies[best_row])
-    if reported[0] is not None and not interrupted and _better(problem, reported[0][0], best):
+    if reported[0] is not None and not interrupted and _beats(problem, reported[0][0], best):
         # the final states hold nothing as good as a state the run reported on its way (bifurcation's lowest
         # energies, their slack units unset, were infeasible where it had reported feasible ones): that one answers
         best, given_energy = reported[0]
