@@ -860,3 +860,28 @@ def test_a_mixed_suite_runs_each_baseline_on_the_problems_that_have_it(cli, tmp_
     assert run.code == 0 and "2 tasks" in run.err, run.err
     ran = sorted((r["instance"], r["solver"], r["status"]) for r in lines(out))
     assert ran == [("burma14", "networkx-greedy", "feasible"), ("square", "networkx-one-exchange", "feasible")]
+
+
+def test_a_problem_named_or_inferred_from_the_suffix_is_one_task(cli, tmp_path):
+    """A suite naming ``problem = "tsp"`` and a command line inferring it from ``.tsp`` keyed the same run as two
+    tasks (the name as given, None when inferred): the second ran it again and report counted two runs."""
+    burma = (TSP / "burma14.tsp").as_posix()
+    suite = tmp_path / "k.toml"
+    suite.write_text(f'problem = "tsp"\ninstances = ["{burma}"]\nseeds = 1\n[[solver]]\nname = "anneal"\n'
+                     'params = { sweeps = 300 }\n')
+    out = tmp_path / "k.jsonl"
+    assert cli("bench", "--instances", burma, "--solvers", "anneal", "--param", "anneal.sweeps=300", "--out", out,
+               "--jobs", "1").code == 0
+    run = cli("bench", "--config", suite, "--out", out, "--jobs", "1")
+    assert run.code == 0 and "1 already" in run.err and "0 to run" in run.err, run.err
+    assert len(lines(out)) == 1
+    import hashlib  # a file the code before wrote from the command line, its problem keyed as None: resumed
+
+    [record] = lines(out)
+    payload = {"solver": ["anneal", "backend", {"sweeps": 300}, ""], "time_limit": None, "options": {},
+               "weights": {}, "instance": os.path.normpath(str((TSP / "burma14.tsp").resolve())), "problem": None,
+               "seed": 1}
+    record["task"] = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+    out.write_text(json.dumps(record) + "\n")
+    run = cli("bench", "--config", suite, "--out", out, "--jobs", "1")
+    assert run.code == 0 and "1 already" in run.err and "0 to run" in run.err, run.err

@@ -66,8 +66,9 @@ class Task:
     """Keep the run's anytime curve (``info.anytime``) in its record (not part of ``key``)."""
     legacy: tuple[str, ...] = ()
     """The keys this task had before: before keys held typed parameters and left a baseline's options and weights
-    out, and before a grid's time limit was a float (``time_limit = 1`` in a suite and ``--time-limit 1`` were two
-    keys): a results file written then is resumed, not run again (and then counted twice by ``report``)."""
+    out, before a grid's time limit was a float (``time_limit = 1`` in a suite and ``--time-limit 1`` were two
+    keys), and before the problem was the resolved one (an inferred problem was keyed as None): a results file
+    written then is resumed, not run again (and then counted twice by ``report``)."""
 
     @property
     def key(self) -> str:
@@ -111,6 +112,9 @@ class Grid:
     trace: bool = False
     instance_problems: tuple[str, ...] = ()
     """Each instance's problem, in ``instances``' order (where a solver runs on some problems only)."""
+    suffix_problems: tuple[str | None, ...] = ()
+    """The problem each instance's suffix names (None where none does): a task whose problem it is was keyed with
+    None by the code before, when the grid named no problem (:attr:`Task.legacy`)."""
 
     def tasks(self) -> list[Task]:
         """Every task; a baseline's without the options and weights, which only backends' energies take (they were
@@ -124,13 +128,21 @@ class Grid:
                 # a whole grid-wide limit was keyed as given: 1 from a suite, 1.0 from --time-limit
                 forms = [limit] + ([int(limit)] if s.time_limit is None and limit is not None
                                    and float(limit).is_integer() else [])
+                # the problem resolved: named (a suite's problem = "tsp") or inferred from the suffix, one task
+                # (keyed by the name as given, an inferred one as None, the same run was two tasks)
+                resolved = self.problem or (self.instance_problems[k] if self.instance_problems else None)
                 for seed in (self.seeds[:1] if s.once else self.seeds):
-                    task = Task(i, self.problem, s, seed, limit, dict(self.options) if s.kind == "backend" else {},
+                    task = Task(i, resolved, s, seed, limit, dict(self.options) if s.kind == "backend" else {},
                                 dict(self.weights) if s.kind == "backend" else {}, self.trace)
-                    where = {"instance": os.path.normpath(i), "problem": self.problem, "seed": seed}
-                    legacy = [_digest({"solver": [s.name, s.kind, s.given, s.label], "time_limit": form,
-                                       "options": self.options, "weights": self.weights, **where}) for form in forms]
-                    legacy += [_digest({**task._configuration(), "time_limit": form, **where}) for form in forms[1:]]
+                    legacy: dict[str, None] = {}
+                    inferred = self.suffix_problems[k] if self.suffix_problems else None
+                    for named in dict.fromkeys([resolved, self.problem, *([None] if inferred == resolved else [])]):
+                        where = {"instance": os.path.normpath(i), "problem": named, "seed": seed}
+                        for form in forms:
+                            legacy[_digest({"solver": [s.name, s.kind, s.given, s.label], "time_limit": form,
+                                            "options": self.options, "weights": self.weights, **where})] = None
+                            legacy[_digest({**task._configuration(), "time_limit": form, **where})] = None
+                    legacy.pop(task.key, None)
                     tasks.append(dataclasses.replace(task, legacy=tuple(legacy)))
         return tasks
 
@@ -244,7 +256,16 @@ def build_grid(registry: Registry, *, instances: Sequence[str], solvers: Sequenc
     file_keys = {key for name in problems for key in registry.problem(name).file_options}
     return Grid(tuple(paths), tuple(specs), seed_list, problem, None if time_limit is None else float(time_limit),
                 absolute_file_options(options, file_keys, option_base), dict(weights or {}),
-                instance_problems=tuple(problem or registry.problem_for_path(p) for p in paths))
+                instance_problems=tuple(problem or registry.problem_for_path(p) for p in paths),
+                suffix_problems=tuple(_suffix_problem(registry, p) for p in paths))
+
+
+def _suffix_problem(registry: Registry, path: str) -> str | None:
+    """The problem ``path``'s suffix names, or None (no problem claims it)."""
+    try:
+        return registry.problem_for_path(path)
+    except UserError:
+        return None
 
 
 def absolute_file_options(options: Mapping[str, Any] | None, keys: set[str],
