@@ -329,7 +329,8 @@ def test_the_final_descent_keeps_permutations_and_one_hot_groups():
 def test_time_limit_is_honoured_loosely_and_the_ramp_still_finishes():
     energy = random_energy(300, 5, density=0.2)
     params = BifurcationParams(reads=4, steps=900_000, time_limit=0.5)
-    began = time.perf_counter()
+    BifurcationBackend().prepare(energy, params)  # compiled first, as solve_instance does: with an empty cache the
+    began = time.perf_counter()  # compile spent the limit when this test ran first in its process (set-up refused)
     samples = BifurcationBackend().solve(energy, params, seed=1)
     took = time.perf_counter() - began
     assert took < 10.0
