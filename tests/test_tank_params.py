@@ -172,3 +172,13 @@ def test_a_parameter_of_several_kinds_names_them_all_when_refused(cli):
     run = cli("solve", INSTANCES / "qaplib" / "nug12.dat", "--backend", "tank", "--param",
               "self_coupling_off_at=foo")
     assert run.code == 2 and "self_coupling_off_at='foo' is not a number, auto or none" in run.err
+
+
+@pytest.mark.parametrize("kept", ["trajectory", "trace"])
+def test_a_recording_too_large_names_what_records_it(cli, kept):
+    """A trajectory or trace past the memory limit was said as "1 read of 2,000,000,040 units … another backend"
+    (with more reads: give fewer reads), where record_every, max_steps or leaving the recording out fit."""
+    run = cli("solve", INSTANCES / "qubo" / "random20.qubo", "--backend", "tank", "--param", f"{kept}=true",
+              "--param", "max_steps=100000000000", "--reads", "1")
+    assert run.code == 2 and f"the {kept} of 1 read" in run.err
+    assert run.err.strip().endswith(f"record less often (record_every), fewer steps (max_steps) or leave out {kept}")

@@ -257,8 +257,11 @@ def _check_sizes(energy: Energy, params: TankParams, reads: int) -> None:
     n = energy.num_variables
     records = params.max_steps // params.record_every + 2
     check_run_size(reads=reads, units=n, arrays=10)
-    check_run_size(reads=reads, units=n * (records if params.trajectory else 0) + (records if params.trace else 0),
-                   arrays=1)
+    recorded = float(reads) * 8.0 * (n * (records if params.trajectory else 0) + (records if params.trace else 0))
+    kept = " and ".join(name for name in ("trajectory", "trace") if getattr(params, name))
+    check_allocation(recorded, f"the {kept} of {reads:,} read{'' if reads == 1 else 's'} ({records:,} records of "
+                     f"max_steps // record_every)", "record less often (record_every), fewer steps (max_steps) or "
+                     f"leave out {kept}")  # (said as reads × units, it advised fewer reads)
 
 
 def _check_resolved(energy: Energy, params: TankParams) -> None:
