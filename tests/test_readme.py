@@ -60,3 +60,13 @@ def test_the_readme_s_conformance_kit_example_runs_on_the_partition_plugin(tmp_p
 
     exec("\n".join(["from hopsolve.testing import check_problem", *lines]),  # noqa: S102 - the README's own code
          {"PartitionProblem": PartitionProblem})
+
+
+def test_the_readme_names_every_public_name():
+    """The README's paragraph on the public API left out seven names of ``hopsolve.__all__`` (SampleSet,
+    stoppable, check_matrix_input, cpsat_build_timeout and three errors)."""
+    import hopsolve
+
+    text = (ROOT / "README.md").read_text()
+    paragraph = text[text.index("**The public API is"):text.index("The first-party plugins import nothing else")]
+    assert [name for name in hopsolve.__all__ if f"`{name}`" not in paragraph] == []
