@@ -1251,6 +1251,8 @@ class Energy:
         mat = _real_matrix(q, "Q")
         if mat.shape[0] != mat.shape[1]:
             raise ParameterError(f"Q must be square, got {mat.shape}")
+        # the symmetric matrix holds both directions of each entry: checked before it is built, not after
+        check_matrix_size(2 * mat.nnz, "Q's symmetric form")
         sym = mat + mat.T
         linear = -mat.diagonal()
         sym.setdiag(0.0)
@@ -1267,6 +1269,7 @@ class Energy:
             raise ParameterError(f"J must be square, got {mat.shape}")
         if mat.diagonal().any():
             raise ParameterError("J must have a zero diagonal (s_i·s_i = 1 is a constant: add it to the offset)")
+        check_matrix_size(2 * mat.nnz, "J's symmetric form")  # both directions, checked before they are built
         upper = sp.triu(mat, 1) + sp.tril(mat, -1).T
         return cls(Vartype.SPIN, (QuadraticTerm.build(name, -(upper + upper.T), -real_array(
             h, "h (the linear biases)", ndim=1), offset, owned=True),))

@@ -262,7 +262,8 @@ def solve_instance(
     anytime = AnytimeTrace(problem.sense)
     solve_started = time.perf_counter()
     decoded_at: list[float | None] = [None]
-    reported: list[tuple[Solution, Any] | None] = [None]  # the best feasible answer an update carried, its energy
+    # the best feasible answer an update carried, its energy and state
+    reported: list[tuple[Solution, Any, Any] | None] = [None]
 
     def observe(update: dict[str, Any]) -> None:
         """Record the anytime curve from the backend's best state, then pass the update on."""
@@ -273,7 +274,7 @@ def solve_instance(
             if found is not None and found.feasible:
                 anytime.record(seconds, found.objective)
                 if _beats(problem, found, reported[0][0] if reported[0] else None):
-                    reported[0] = (found, update.get("best_energy"))
+                    reported[0] = (found, update.get("best_energy"), update.get("best_state"))
         if callback is not None:
             callback({k: v for k, v in update.items() if k not in ("best_positions", "best_state")})
 
@@ -382,11 +383,15 @@ def solve_instance(
         given = {key: value for key, value in values.items() if key not in CLOCK_PARAMS}
         info["replay"] = {**given, **info["replay"]}
     best_energy = float(samples.energies[best_row])
-    if reported[0] is not None and not interrupted and _beats(problem, reported[0][0], best):
+    if reported[0] is not None and not interrupted and getattr(problem, "energy_is_objective", True) \
+            and _beats(problem, reported[0][0], best):
         # the final states hold nothing as good as a state the run reported on its way (bifurcation's lowest
-        # energies, their slack units unset, were infeasible where it had reported feasible ones): that one answers
-        best, given_energy = reported[0]
-        best_energy = float(given_energy) if finite_number(given_energy) else None  # as the update said it
+        # energies, their slack units unset, were infeasible where it had reported feasible ones): that one answers.
+        # Not where the objective is not the energy: a recall's answer is where the network went (a state it only
+        # passed through, nearer a pattern, was reported as the recalled one)
+        best, given_energy, state = reported[0]
+        best_energy = (float(energy.energies(np.atleast_2d(state))[0]) if state is not None
+                       else float(given_energy) if finite_number(given_energy) else None)
         status = "feasible"
         info["answer_from_progress"] = ("the run's final states held no answer as good as one it reported while "
                                         "running: that one is the answer")

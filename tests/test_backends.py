@@ -630,3 +630,20 @@ def test_the_zero_field_tolerance_hides_no_improving_flip_beside_large_coefficie
     for backend in ("hopfield", "replica", "bifurcation"):
         result = hopsolve.solve(q, backend=backend, seed=1, **({"reads": 8} if backend == "hopfield" else {}))
         assert result.objective == 20 * small, backend
+
+
+def test_sync_hopfield_takes_a_field_of_one_beside_couplings_of_ten_billion():
+    """Sync mode's tolerance (from the field bounds) hid a field of -1 beside couplings of 2e10 and called the
+    state a fixed point; the asynchronous kernels' tolerance is 0 on such integral models."""
+    from hopsolve import QuadraticTerm, build_registry
+
+    w = np.zeros((3, 3))
+    w[0, 1] = w[1, 0] = -5e9
+    w[0, 2] = w[2, 0] = 5e9
+    w[1, 2] = w[2, 1] = 2e10
+    energy = Energy(Vartype.SPIN, (QuadraticTerm.build("objective", w, np.array([-1.0, 0, 0])),))
+    backend = build_registry().backend("hopfield")
+    for mode in ("async", "sync"):
+        params = backend.params({"mode": mode, "reads": 1})
+        samples = backend.solve(energy, params, seed=1, initial_states=np.array([[1, 1, 1]], dtype=np.int8))
+        assert samples.states[0].tolist() == [-1, 1, 1] and samples.energies[0] == -20000000001.0, mode

@@ -885,3 +885,18 @@ def test_a_problem_named_or_inferred_from_the_suffix_is_one_task(cli, tmp_path):
     out.write_text(json.dumps(record) + "\n")
     run = cli("bench", "--config", suite, "--out", out, "--jobs", "1")
     assert run.code == 0 and "1 already" in run.err and "0 to run" in run.err, run.err
+
+
+def test_report_takes_a_proof_only_for_the_same_problem_and_file(cli, tmp_path):
+    """Keyed by name alone, a CQM's proven -117 was the reference of a QUBO file of the same name (92% "gap")."""
+    base = {"instance": "k", "kind": "backend", "reference": None, "gap": None, "feasible": True,
+            "wall_time_s": 1.0, "seed": 1}
+    records = [{**base, "problem": "cqm", "instance_path": "/a/k.lp", "solver": "ortools-cpsat", "kind": "baseline",
+                "status": "optimal", "objective": -117.0},
+               {**base, "problem": "qubo", "instance_path": "/a/k.qubo", "solver": "exact", "status": "optimal",
+                "objective": -9.056}]
+    out = tmp_path / "r.jsonl"
+    out.write_text("".join(json.dumps(r) + "\n" for r in records))
+    run = cli("report", out)
+    exact = next(line for line in run.out.splitlines() if line.startswith("| k | exact"))
+    assert "-117" not in exact and "92" not in exact

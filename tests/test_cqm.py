@@ -153,7 +153,8 @@ def test_lp_files_round_trip_and_solve_from_the_cli(cli, tmp_path):
     ("Minimize\n obj: x\nSubject To\n c1: x <= <= 1\nBinary\n x\nEnd\n", "not a readable LP file"),
     # HiGHS's word for a syntax error was "File not existent or illegal file format", of a file that exists
     ("Minimize\n obj: a + b\nSubjct To\n c1: a + b >= 1\nBinary\n a b\nEnd\n", "syntax error and names no line"),
-    ("garbage here", "defines no variables"),
+    ("garbage here", "'garbage' is not an objective keyword"),
+    ("\\ only a comment\n", "defines no variables"),
     ("Minimize\n obj: x +\nSubject To\n", "REAL"),
     ("Minimize\n obj: 2 x\nSubject To\n c1: x + y <= 1\nGeneral\n x\nBounds\n 0 <= x <= 5\nEnd\n", "INTEGER"),
     ("\xff\xfe garbage", "LP file"),
@@ -428,6 +429,7 @@ def test_a_baseline_s_refusal_of_a_model_names_its_file(cli, tmp_path):
 
 
 @pytest.mark.parametrize("head, objective, note", [
+    ("\\* a knapsack, the objective after the block on its line is a comment too *\\\nMaximize", -3, True),
     ("Maximise", -3, True), ("MINIMISE\\ British", 0, False),
     ("\\* max profit is\n computed elsewhere *\\\nMinimize", 0, False),
     ("\\* This model\n   is a knapsack *\\\nMaximize", -3, True),
@@ -442,10 +444,18 @@ def test_objective_keywords_the_reader_does_not_know_are_not_read_as_an_empty_ob
     assert record["objective"] == objective and ("solution_note" in record["info"]) == note
 
 
-def test_an_objective_keyword_the_reader_does_not_know_is_refused_naming_its_line(cli, tmp_path):
+@pytest.mark.parametrize("head, word, line", [
+    ("\\ a model\nmaximize.", "maximize.", 2), ("Mimimize", "Mimimize", 1),
+    ("\\* a knapsack *\\ Maximize", "obj", 2),  # the reader skips the rest of the line that closes a block
+])
+def test_an_objective_keyword_the_reader_does_not_know_is_refused_naming_its_line(cli, tmp_path, head, word, line):
+    """Any first word but a section keyword made the reader take the objective for empty (a typo, "Mimimize",
+    answered 0 "optimal" where -3 is)."""
     path = tmp_path / "m.lp"
-    path.write_text("\\ a model\nmaximize.\n obj: 3 x + 2 y\nSubject To\n c1: x + y <= 1\nBinary\n x y\nEnd\n")
+    path.write_text(f"{head}\n obj: 3 x + 2 y\nSubject To\n c1: x + y <= 1\nBinary\n x y\nEnd\n")
     run = cli("solve", path)
-    assert run.code == 2 and run.err.strip() == (f"hopsolve: error: {path}:2: 'maximize.' is not an objective keyword "
-                                                 "the LP reader knows (it would read the objective as empty): write "
-                                                 "Minimize or Maximize")
+    assert run.code == 2 and run.err.strip() == (f"hopsolve: error: {path}:{line}: {word!r} is not an objective "
+                                                 "keyword the LP reader knows (it would read the objective as "
+                                                 "empty): write Minimize or Maximize")
+    path.write_text("Subject To\n c1: x + y >= 1\nBinary\n x y\nEnd\n")  # no objective section: a feasibility model
+    assert cli("solve", path, "--backend", "exact").code == 0

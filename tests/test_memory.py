@@ -400,3 +400,14 @@ def test_a_pattern_npy_read_as_an_assignment_names_the_memory_problem(cli, tmp_p
     np.save(tmp_path / "p.npy", np.ones((2, 6), dtype=np.int8))
     run = cli("solve", tmp_path / "p.npy")
     assert run.code == 2 and run.err.strip().endswith("(a .npy of ±1 rows is stored patterns: --problem memory)")
+
+
+def test_a_recall_answers_where_the_network_went_not_a_state_it_passed(cli, tmp_path):
+    """A state the synchronous dynamics only passed through (overlap 1 with a letter, energy -32.7) replaced the
+    mixture state the network settled in (-34.9) as "the run's best": memory's objective is not its energy."""
+    cue = tmp_path / "c.cue"
+    cue.write_text(".###.\n....#\n#.#.#\n#####\n.#.##\n#....\n.....\n")
+    record = json.loads(cli("solve", INSTANCES / "memory" / "letters_7x5.patterns", "--backend", "hopfield",
+                            "--param", "mode=sync", "--option", f"cue={cue}", "--seed", "23", "--json").out)
+    assert "answer_from_progress" not in record["info"] and record["info"]["fixed_points"] == 1
+    assert record["energy"] == pytest.approx(-34.914, abs=1e-3) and record["objective"] < 1

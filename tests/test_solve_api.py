@@ -533,3 +533,14 @@ def test_a_spin_bqm_is_judged_exact_as_given_not_in_its_bits_form():
     assert hopsolve.solve(bqm, backend="exact").objective == -(2**51)
     with pytest.raises(ParameterError, match="BQM's energy could reach"):
         hopsolve.solve(dimod.BinaryQuadraticModel({}, {("a", "b"): 2**53}, 0.0, "SPIN"), backend="exact")
+
+
+def test_a_qubo_s_symmetric_form_is_checked_before_it_is_built(monkeypatch):
+    """Q's entries passed the limit, and its symmetric form, twice their count, was built before it was checked."""
+    monkeypatch.setenv("HOPSOLVE_MAX_MATRIX_BYTES", str(40_000_000))
+    rng = np.random.default_rng(1)
+    rows = rng.integers(0, 19_999, 2_200_000)
+    q = sp.csr_matrix((np.ones(len(rows)), (rows, rows + 1 + rng.integers(0, 19_999 - rows))), shape=(20_000, 20_000))
+    assert 64 * 20_000 + 12 * q.nnz < 40_000_000 < 24 * q.nnz
+    with pytest.raises(hopsolve.MemoryLimitError, match="Q's symmetric form"):
+        Energy.from_qubo(q)

@@ -242,7 +242,9 @@ class HopfieldBackend(Backend):
         spin_energy = energy.to_spin().multilinear()  # discrete states feel the single-flip fields
         # as the asynchronous kernels judge a zero field, from each unit's bound (compiling the spin model for it
         # took a280's Hopfield-Tank energy 2.9 s and 0.9 GB)
-        zero_tol = ZERO_FIELD_RTOL * energy.to_spin().field_bounds()
+        # (capped at a quarter: an integral model's fields are half-integers, and a bound of 10¹⁰ had hidden a
+        # field of 1, where the asynchronous kernels' tolerance is 0 on such a model)
+        zero_tol = np.minimum(ZERO_FIELD_RTOL * energy.to_spin().field_bounds(), 0.25)
         reads = len(spins)
         previous = np.zeros_like(spins)
         sweeps = np.zeros(reads, dtype=np.int64)

@@ -129,15 +129,21 @@ def _bad_field(record: dict[str, Any]) -> str | None:
     return None
 
 
-def proven_optima(records: list[dict[str, Any]], senses: dict[str, str]) -> dict[str, float]:
+def _instance_key(record: dict[str, Any]) -> tuple[str, str]:
+    """An instance as a proof is about it: its problem and its file (its name where no path was recorded): by name
+    alone a CQM's proven -117 was taken as the optimum of a QUBO file of the same name."""
+    return str(record.get("problem")), str(record.get("instance_path") or record.get("instance"))
+
+
+def proven_optima(records: list[dict[str, Any]], senses: dict[str, str]) -> dict[tuple[str, str], float]:
     """Each instance's objective proven optimal by a solver in ``records`` (status ``optimal``: an exact solver's
-    proof), for the instances whose records carry no reference; the best of them where several prove one (they
-    agree unless a solver is wrong)."""
-    found: dict[str, float] = {}
+    proof), for the instances whose records carry no reference, by :func:`_instance_key`; the best of them where
+    several prove one (they agree unless a solver is wrong)."""
+    found: dict[tuple[str, str], float] = {}
     for r in records:
         if r.get("status") == "optimal" and r.get("feasible") and r.get("objective") is not None \
                 and r.get("reference") is None:
-            instance, value = str(r.get("instance")), float(r["objective"])
+            instance, value = _instance_key(r), float(r["objective"])
             sense = senses.get(str(r.get("problem")), "min")
             old = found.get(instance)
             found[instance] = value if old is None else (min(old, value) if sense == "min" else max(old, value))
@@ -170,8 +176,10 @@ def summarise(records: list[dict[str, Any]], senses: dict[str, str]) -> tuple[li
         feasible = [r for r in runs if r.get("feasible")]
         objectives = [r["objective"] for r in feasible if r.get("objective") is not None]
         reference, source = known("reference"), "known"
-        if reference is None and instance in proven:  # an exact solver's proof in these results: without it the
-            reference, source = proven[instance], "proven"  # tables showed no gap where the plot measured 266%
+        keys = {_instance_key(r) for r in runs}
+        proofs = {proven[key] for key in keys if key in proven}
+        if reference is None and len(keys) == 1 and proofs:  # an exact solver's proof in these results: without
+            reference, source = proofs.pop(), "proven"  # it the tables showed no gap where the plot measured 266%
         gaps = [r["gap"] if r.get("gap") is not None else relative_gap(r["objective"], reference, sense)
                 for r in feasible if r.get("objective") is not None]
         gaps = [g for g in gaps if g is not None]

@@ -89,6 +89,10 @@ OBJECTIVE_KEYWORDS = {"minimize": "min", "minimum": "min", "min": "min", "maximi
                       "max": "max"}
 """The objective section's keywords the LP reader (HiGHS, through dimod) knows, any case, and the sense of each."""
 
+SECTION_KEYWORDS = {"subject", "such", "st", "s.t.", "st.", "bounds", "bound", "binary", "binaries", "bin",
+                    "general", "generals", "gen", "semi-continuous", "semis", "semi", "end"}
+"""The other sections' first words, any of which may open a file that has no objective (a feasibility model)."""
+
 BRITISH_KEYWORDS = {"minimise": "Minimize", "maximise": "Maximize"}
 """Spellings the reader does not know and read as an empty objective (a silent wrong answer): written as it knows
 them before the file is read."""
@@ -101,9 +105,10 @@ def _first_keyword(text: str) -> tuple[str, int, int] | None:
     while at < len(text):
         if text[at].isspace():
             at += 1
-        elif text.startswith("\\*", at):
-            close = text.find("*\\", at + 2)
-            at = len(text) if close < 0 else close + 2
+        elif text.startswith("\\*", at):  # to the end of the line that closes it, as the reader skips it (a
+            close = text.find("*\\", at + 2)  # keyword after "*\\" on that line was no keyword to it)
+            newline = -1 if close < 0 else text.find("\n", close)
+            at = len(text) if newline < 0 else newline + 1
         elif text[at] == "\\":
             newline = text.find("\n", at)
             at = len(text) if newline < 0 else newline + 1
@@ -125,7 +130,7 @@ def _checked_objective_keyword(text: str, path: Path) -> str:
     word = token.lower()
     if word in BRITISH_KEYWORDS:
         return text[:at] + BRITISH_KEYWORDS[word] + text[at + len(token):]
-    if re.match(r"(max|min)", word) and word not in OBJECTIVE_KEYWORDS:
+    if word not in OBJECTIVE_KEYWORDS and word not in SECTION_KEYWORDS:  # "Mimimize" too: an empty objective
         raise ParseError(f"{token!r} is not an objective keyword the LP reader knows (it would read the objective as "
                          "empty): write Minimize or Maximize", path, line)
     return text
