@@ -330,6 +330,9 @@ def _cmd_solve(args: argparse.Namespace, registry: Registry) -> int:
     if args.out:
         written = registry.problem(args.problem or registry.problem_for_path(args.path)).solution_suffixes
         check_output_path(args.out, "--out", written, "solution file type")
+        if written is None and Path(args.out).suffix.lower() in IMAGE_SUFFIXES:  # a text grid was written into m.png
+            raise UserError("--out writes the solution as text, not a picture: draw it with --plot (where the "
+                            "problem can), and give --out another suffix", path=args.out)
     check_instance = None
     if args.plot:
         check_output_path(args.plot, "--plot", IMAGE_SUFFIXES)
