@@ -153,7 +153,7 @@ def test_lp_files_round_trip_and_solve_from_the_cli(cli, tmp_path):
     ("Minimize\n obj: x\nSubject To\n c1: x <= <= 1\nBinary\n x\nEnd\n", "not a readable LP file"),
     # HiGHS's word for a syntax error was "File not existent or illegal file format", of a file that exists
     ("Minimize\n obj: a + b\nSubjct To\n c1: a + b >= 1\nBinary\n a b\nEnd\n", "syntax error and names no line"),
-    ("garbage here", "'garbage' is not an objective keyword"),
+    ("garbage here", "defines no variables"),
     ("\\ only a comment\n", "defines no variables"),
     ("Minimize\n obj: x +\nSubject To\n", "REAL"),
     ("Minimize\n obj: 2 x\nSubject To\n c1: x + y <= 1\nGeneral\n x\nBounds\n 0 <= x <= 5\nEnd\n", "INTEGER"),
@@ -446,16 +446,33 @@ def test_objective_keywords_the_reader_does_not_know_are_not_read_as_an_empty_ob
 
 @pytest.mark.parametrize("head, word, line", [
     ("\\ a model\nmaximize.", "maximize.", 2), ("Mimimize", "Mimimize", 1),
-    ("\\* a knapsack *\\ Maximize", "obj", 2),  # the reader skips the rest of the line that closes a block
+    ("\\* a knapsack *\\ Maximize", "obj:", 2),  # a backslash comments out the rest of its line, Maximize too
 ])
 def test_an_objective_keyword_the_reader_does_not_know_is_refused_naming_its_line(cli, tmp_path, head, word, line):
-    """Any first word but a section keyword made the reader take the objective for empty (a typo, "Mimimize",
-    answered 0 "optimal" where -3 is)."""
+    """The reader skips words before its first section: a typo ("Mimimize") and the objective after it were read as
+    an empty objective, 0 "optimal" where -3 is."""
     path = tmp_path / "m.lp"
     path.write_text(f"{head}\n obj: 3 x + 2 y\nSubject To\n c1: x + y <= 1\nBinary\n x y\nEnd\n")
     run = cli("solve", path)
     assert run.code == 2 and run.err.strip() == (f"hopsolve: error: {path}:{line}: {word!r} is not an objective "
-                                                 "keyword the LP reader knows (it would read the objective as "
-                                                 "empty): write Minimize or Maximize")
+                                                 "keyword the LP reader knows, and what follows it up to 'Subject' "
+                                                 "would be skipped (an empty objective): write Minimize or Maximize")
     path.write_text("Subject To\n c1: x + y >= 1\nBinary\n x y\nEnd\n")  # no objective section: a feasibility model
     assert cli("solve", path, "--backend", "exact").code == 0
+
+
+@pytest.mark.parametrize("head, objective, note", [
+    ("Problem\nMinimize", 0, False),  # a title before the first section: skipped by the reader, harmlessly
+    ("\\*****************\n\\* Problem: foo *\n\\*****************\nMaximise", -5, True),  # banner lines
+    ("\\*****************\n\\* Problem: foo *\n\\*****************\nMaximize", -5, True),
+    ("\\* unclosed\nMaximize", -5, True),
+])
+def test_words_and_banners_before_the_first_section_are_read_as_the_reader_reads_them(cli, tmp_path, head,
+                                                                                      objective, note):
+    """A title line ("Problem") was refused though the reader skips it; after banner lines of backslashes the
+    British keyword was not rewritten and a Maximize file had no note (the check took them for one open block)."""
+    path = tmp_path / "m.lp"
+    path.write_text(f"{head}\n obj: 2 x + 3 y\nSubject To\n c1: x + y >= 1\nBinary\n x y\nEnd\n")
+    record = json.loads(cli("solve", path, "--backend", "exact", "--json").out)
+    expected = 2 if objective == 0 else objective  # the minimum of 2x + 3y with x + y >= 1 is 2
+    assert record["objective"] == expected and ("solution_note" in record["info"]) == note

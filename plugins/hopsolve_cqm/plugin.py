@@ -90,7 +90,7 @@ OBJECTIVE_KEYWORDS = {"minimize": "min", "minimum": "min", "min": "min", "maximi
 """The objective section's keywords the LP reader (HiGHS, through dimod) knows, any case, and the sense of each."""
 
 SECTION_KEYWORDS = {"subject", "such", "st", "s.t.", "st.", "bounds", "bound", "binary", "binaries", "bin",
-                    "general", "generals", "gen", "semi-continuous", "semis", "semi", "end"}
+                    "general", "generals", "gen", "semi-continuous", "semis", "semi", "sos", "sos1", "sos2", "end"}
 """The other sections' first words, any of which may open a file that has no objective (a feasibility model)."""
 
 BRITISH_KEYWORDS = {"minimise": "Minimize", "maximise": "Maximize"}
@@ -98,48 +98,51 @@ BRITISH_KEYWORDS = {"minimise": "Minimize", "maximise": "Maximize"}
 them before the file is read."""
 
 
-def _first_keyword(text: str) -> tuple[str, int, int] | None:
-    """The file's first word outside comments (``\\`` to the end of a line, ``\\* … *\\`` blocks), its line and
-    its offset in ``text``; ``None`` for a file of comments."""
-    at = 0
-    while at < len(text):
-        if text[at].isspace():
-            at += 1
-        elif text.startswith("\\*", at):  # to the end of the line that closes it, as the reader skips it (a
-            close = text.find("*\\", at + 2)  # keyword after "*\\" on that line was no keyword to it)
-            newline = -1 if close < 0 else text.find("\n", close)
-            at = len(text) if newline < 0 else newline + 1
-        elif text[at] == "\\":
-            newline = text.find("\n", at)
-            at = len(text) if newline < 0 else newline + 1
-        else:
-            word = re.match(r"[^\s\\:]+", text[at:])
-            token = word.group() if word else text[at]
-            return token, text.count("\n", 0, at) + 1, at
+def _first_section(text: str) -> tuple[str, int, int, list[tuple[str, int]]] | None:
+    """The file's first section keyword (an objective's, a British one among them, or another section's), its line,
+    its offset in ``text``, and the words before it with their lines. As the reader (HiGHS, through dimod) reads
+    a file: ``\\`` starts a comment to the end of its line, and words before the first section are skipped
+    (a title line is harmless; an objective there is lost). ``None`` for a file without a section keyword."""
+    before: list[tuple[str, int]] = []
+    offset = 0
+    for number, line in enumerate(text.splitlines(keepends=True), 1):
+        code = line.split("\\", 1)[0]
+        at = 0
+        for token in code.split():
+            at = code.index(token, at)
+            word = token.lower().rstrip(":")
+            if word in OBJECTIVE_KEYWORDS or word in BRITISH_KEYWORDS or word in SECTION_KEYWORDS:
+                return token, number, offset + at, before
+            before.append((token, number))
+            at += len(token)
+        offset += len(line)
     return None
 
 
 def _checked_objective_keyword(text: str, path: Path) -> str:
-    """``text`` with a British objective keyword written as the reader knows it, or a one-line refusal of a
-    keyword it does not know (``maximize.``): the reader took either for an empty objective, and every solver
-    then called the first feasible state optimal."""
-    found = _first_keyword(text)
+    """``text`` with a British objective keyword written as the reader knows it, or a one-line refusal of a file
+    whose objective the reader would skip: words that look like an objective (``Mimimize``, ``maximize.``, then
+    ``obj: 3 x``) before a first section that is not an objective's. The reader took either for an empty
+    objective, and every solver then called the first feasible state optimal."""
+    found = _first_section(text)
     if found is None:
         return text
-    token, line, at = found
-    word = token.lower()
+    token, _, at, before = found
+    word = token.lower().rstrip(":")
     if word in BRITISH_KEYWORDS:
-        return text[:at] + BRITISH_KEYWORDS[word] + text[at + len(token):]
-    if word not in OBJECTIVE_KEYWORDS and word not in SECTION_KEYWORDS:  # "Mimimize" too: an empty objective
-        raise ParseError(f"{token!r} is not an objective keyword the LP reader knows (it would read the objective as "
-                         "empty): write Minimize or Maximize", path, line)
+        return text[:at] + BRITISH_KEYWORDS[word] + token[len(word):] + text[at + len(token):]
+    expression = [(t, n) for t, n in before if re.search(r"[:+\-\d]", t)]
+    if word not in OBJECTIVE_KEYWORDS and expression:
+        first, line = before[0]
+        raise ParseError(f"{first!r} is not an objective keyword the LP reader knows, and what follows it up to "
+                         f"{token!r} would be skipped (an empty objective): write Minimize or Maximize", path, line)
     return text
 
 
 def _maximises(text: str) -> bool:
-    """Whether the LP file's objective section is a ``Maximize`` one (its first keyword, comments skipped)."""
-    found = _first_keyword(text)
-    return found is not None and OBJECTIVE_KEYWORDS.get(found[0].lower()) == "max"
+    """Whether the LP file's objective section is a ``Maximize`` one (its first section's keyword)."""
+    found = _first_section(text)
+    return found is not None and OBJECTIVE_KEYWORDS.get(found[0].lower().rstrip(":")) == "max"
 
 
 HEXADECIMAL = re.compile(r"(?<![\w.])0[xX][0-9a-fA-F]+(?![\w.])")
