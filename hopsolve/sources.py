@@ -26,7 +26,7 @@ from hopsolve.problem import Instance
 from hopsolve.result import Result
 from hopsolve.solving import solve_instance, solve_path
 from hopsolve.terminal import CompileNote
-from hopsolve.textio import MAX_EXACT
+from hopsolve.textio import check_exact_sum
 
 
 def _unchanged(value: Any) -> Any:
@@ -120,9 +120,7 @@ def _from_bqm(source: Any, registry: Registry, problem: str | None) -> Prepared:
         h, (_, _, j), constant = source.to_numpy_vectors(variable_order=labels)
         with np.errstate(over="ignore"):
             size = float(np.abs(h).sum()) + float(np.abs(j).sum()) + abs(float(constant))
-        if not size < MAX_EXACT:
-            raise ParameterError(f"a BQM's energy could reach {size:.3g}: its coefficients' sizes must sum to less "
-                                 "than 2^53 ≈ 9.0e15 for float64 sums to be exact; scale them down")
+        check_exact_sum(size, None, "a BQM's energy", error=ParameterError)
     instance = registry.problem("qubo").from_qubo(q, float(offset), name="bqm", labels=labels, exact_checked=spin)
     return Prepared("qubo", instance, present=_keyed(labels, (lambda bit: 2 * int(bit) - 1) if spin else int))
 

@@ -491,7 +491,7 @@ def test_python_s_arguments_are_checked_as_the_command_line_s_are():
         (lambda: hopsolve.permutation_energy(np.zeros((0, 0)), np.zeros((0, 0))), "at least one item"),
         (lambda: hopsolve.relative_gap(1.0, 2.0, "minimize"), "sense must be 'min' or 'max'"),
         (lambda: hopsolve.solve({(0, 0): -(2**60 + 1), (0, 1): 3}, seed=1), "below 2\\^53|less than 2\\^53"),
-        (lambda: hopsolve.solve(nx.Graph([(0, 1, {"weight": 2**60 + 1})]), seed=1), "less than 2\\^53"),
+        (lambda: hopsolve.solve(nx.Graph([(0, 1, {"weight": 2**60 + 1})]), seed=1), "below 2\\^53"),
     ]:
         with pytest.raises(ParameterError, match=said):
             call()

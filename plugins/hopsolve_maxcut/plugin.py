@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from hopsolve import MAX_EXACT, Energy, Instance, ParameterError, Problem, Solution, table_reference
+from hopsolve import Energy, Instance, ParameterError, Problem, Solution, check_exact_sum, table_reference
 from hopsolve_maxcut.rudy import Graph, read_graph
 
 
@@ -98,9 +98,8 @@ class MaxcutProblem(Problem):
         arr = np.array(edges, dtype=float).reshape(-1, 3)
         with np.errstate(over="ignore"):  # 1e308s sum to inf: refused below
             total = float(np.abs(arr[:, 2]).sum())  # as a file's weights are checked (rudy.read_graph): 2**60 + 1 was
-        if not total < MAX_EXACT:  # taken as 2**60 in silence
-            raise ParameterError(f"a cut could reach {total:.3g}: the edge weights' sizes must sum to less than 2^53 "
-                                 "≈ 9.0e15 for float64 sums to be exact; scale the weights down")
+        # taken as 2**60 in silence
+        check_exact_sum(total, None, "a cut (the edge weights' sizes summed)", error=ParameterError)
         data = Graph(len(index), arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64), arr[:, 2], name)
         return Instance("maxcut", name, data, reference=reference, meta={"nodes": list(graph.nodes)})
 

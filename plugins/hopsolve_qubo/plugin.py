@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from hopsolve import MAX_EXACT, Energy, Instance, ParameterError, Problem, Solution, check_matrix_input
+from hopsolve import Energy, Instance, ParameterError, Problem, Solution, check_exact_sum, check_matrix_input
 from hopsolve_qubo.qubo_format import QuboModel, read_qubo
 
 
@@ -49,9 +49,8 @@ class QuboProblem(Problem):
             raise ParameterError("a QUBO's coefficients must be finite numbers")
         with np.errstate(over="ignore"):  # 1e308s sum to inf: refused below
             largest = float(np.abs(matrix.data).sum()) + abs(float(offset))  # as a .qubo file's are (read_qubo)
-        if not largest < MAX_EXACT and not exact_checked:  # {(0, 0): -(2**60 + 1)} was solved as -2**60
-            raise ParameterError(f"a QUBO's energy could reach {largest:.3g}: its coefficients' sizes must sum to "
-                                 "less than 2^53 ≈ 9.0e15 for float64 sums to be exact; scale them down")
+        if not exact_checked:  # {(0, 0): -(2**60 + 1)} was solved as -2**60
+            check_exact_sum(largest, None, "a QUBO's energy", error=ParameterError)
         if labels is not None and len(labels) != matrix.shape[0]:
             raise ParameterError(f"{len(labels)} labels for {matrix.shape[0]} QUBO variables")
         meta = {} if labels is None else {"labels": list(labels)}

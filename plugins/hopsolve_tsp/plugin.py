@@ -11,7 +11,6 @@ from typing import Any, Literal
 import numpy as np
 
 from hopsolve import (
-    MAX_EXACT,
     Energy,
     Instance,
     Metric,
@@ -19,6 +18,7 @@ from hopsolve import (
     Problem,
     Solution,
     UserError,
+    check_exact_sum,
     require,
     table_reference,
 )
@@ -110,9 +110,7 @@ class TspProblem(Problem):
             raise ParameterError("distances must be finite numbers")
         with np.errstate(over="ignore"):  # distances of 1e308 sum to inf, refused below
             longest = float(np.abs(d).max(axis=1).astype(np.float64).sum())
-        if not longest < MAX_EXACT:
-            raise ParameterError(f"a tour could be {longest:.3g} long: it must stay below 2^53 ≈ 9.0e15 for float64 "
-                                 "sums to be exact; scale the distances down")
+        check_exact_sum(longest, None, "a tour's length", error=ParameterError)
         if not np.array_equal(d, d.T):  # exactly, as a file's are: within allclose's 1e-5, 100000 and 100001 gave
             raise ParameterError("distances must be a symmetric matrix (d[i, j] == d[j, i])")  # a cycle two lengths
         # (negative distances are taken from Python, where a file's are refused: the solvers handle them)
