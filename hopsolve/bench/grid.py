@@ -254,10 +254,10 @@ def build_grid(registry: Registry, *, instances: Sequence[str], solvers: Sequenc
         _check_weights_and_options(registry, read or dict.fromkeys(paths), problem, dict(weights or {}),
                                    dict(options or {}))
     file_keys = {key for name in problems for key in registry.problem(name).file_options}
+    suffixes = tuple(_suffix_problem(registry, p) for p in paths)  # (named where no problem is: read above)
     return Grid(tuple(paths), tuple(specs), seed_list, problem, None if time_limit is None else float(time_limit),
                 absolute_file_options(options, file_keys, option_base), dict(weights or {}),
-                instance_problems=tuple(problem or registry.problem_for_path(p) for p in paths),
-                suffix_problems=tuple(_suffix_problem(registry, p) for p in paths))
+                instance_problems=tuple(problem or named for named in suffixes), suffix_problems=suffixes)
 
 
 def _suffix_problem(registry: Registry, path: str) -> str | None:
