@@ -312,6 +312,29 @@ def test_an_lp_file_s_faults_are_one_line_naming_the_file(tmp_path, objective, c
     assert run.returncode == 2 and len(lines) == 1 and re.search(message, lines[0]), lines
 
 
+@pytest.mark.parametrize("where", ["before Maximize", "after obj:"])
+@pytest.mark.parametrize("space", ["\xa0", "\u2003", "\x0b", "\x0c", "\x85"])
+def test_whitespace_the_lp_reader_does_not_know_is_refused_naming_its_line(tmp_path, where, space):
+    """A non-breaking space pasted before ``Maximize`` gave an empty objective (every solver then called x = y = 0
+    optimal where 3 is the best), and one after ``obj:`` made ``3`` part of a variable's name: the reader takes only
+    spaces, tabs and line ends as whitespace, Python's ``split`` (which the other checks use) all of these."""
+    import dimod
+
+    head, objective = ("Maximize", f" obj:{space}3 x + 2 y") if where == "after obj:" else \
+        (f"{space}Maximize", " obj: 3 x + 2 y")
+    path = tmp_path / "nbsp.lp"
+    body = f"{head}\n{objective}\nSubject To\n c1: x + y <= 1\nBinary\n x y\nEnd\n"
+    path.write_text("\\ a comment may hold\xa0one\n" + body, encoding="utf-8")
+    line = 2 if where == "before Maximize" else 3
+    with pytest.raises(ParseError, match=rf"nbsp.lp:{line}: a character U\+{ord(space):04X} that looks like a space"):
+        CqmProblem().read(path)
+    path.write_text(path.read_text(encoding="utf-8").replace(space, " "), encoding="utf-8")
+    instance = CqmProblem().read(path)  # the same file with plain spaces, and the comment's, is read as meant
+    original = instance.data.original
+    assert set(original.variables) == {"x", "y"} and dict(original.objective.linear) == {"x": -3.0, "y": -2.0}
+    assert isinstance(original, dimod.ConstrainedQuadraticModel)
+
+
 def test_a_cqm_solution_is_written_as_json_and_reads_back(cli, tmp_path):
     """``--out`` wrote the assignment as a Python dict's repr (single quotes), neither JSON nor an LP format."""
     import json

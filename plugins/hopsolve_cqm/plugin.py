@@ -158,6 +158,24 @@ def _refuse_hexadecimal_numbers(text: str, path: Path) -> None:
             raise ParseError(f"{found.group()!r} is not a plain decimal number", path, number)
 
 
+READER_WHITESPACE = frozenset(" \t\r\n")
+"""The whitespace the LP reader (HiGHS) takes as such everywhere in a line."""
+
+
+def _refuse_unusual_whitespace(text: str, path: Path) -> None:
+    """Refuse whitespace the reader does not take as a space (outside comments): a non-breaking space pasted
+    from a document before ``Maximize`` made the objective empty, and one after ``obj:`` made ``3`` part of a
+    variable's name (``'\\xa03'``), each a silent wrong answer; a vertical tab or form feed before the keyword did
+    the same. Python's ``split`` takes them all for spaces, so the other checks here would not see it."""
+    for number, line in enumerate(text.split("\n"), 1):
+        code = line.split("\\", 1)[0]  # a backslash starts an LP comment
+        for char in code:
+            if char.isspace() and char not in READER_WHITESPACE:
+                raise ParseError(f"a character U+{ord(char):04X} that looks like a space is not one the LP reader "
+                                 "knows (it would become part of a name or hide a keyword): write a plain space",
+                                 path, number)
+
+
 @contextlib.contextmanager
 def _native_output_silenced() -> Iterator[None]:
     """Standard output and error sent to the null device at the file-descriptor level for the block (what a C
@@ -210,6 +228,7 @@ class CqmProblem(Problem):
         except (OSError, UnicodeDecodeError) as exc:
             raise ParseError(f"cannot read the LP file: {exc}", path) from None
         _refuse_hexadecimal_numbers(text, path)
+        _refuse_unusual_whitespace(text, path)
         text = _checked_objective_keyword(text, path)
         try:
             with _native_output_silenced():  # HiGHS prints its own complaints from C, a second line beside ours
