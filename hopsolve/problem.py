@@ -79,6 +79,11 @@ class Problem(ABC):
     penalties zero on feasible states), so an answer a backend proves a ground state (``exact``) is ``optimal``.
     False where the objective measures something else (memory's overlap with the nearest stored pattern: its
     ground states can be spurious states): a proven ground state is then only ``feasible``."""
+    data_type: ClassVar[type | tuple[type, ...]] = object
+    """The type of :attr:`Instance.data` this problem's ``read`` and constructors make (an ``isinstance`` check):
+    :func:`~hopsolve.solve_instance` refuses an instance whose data is another, in one line, before the plugin reads
+    it (a hand-built ``Instance("tsp", "x", matrix)`` failed deep in the plugin with an ``AttributeError``).
+    ``object``, the default: any data is passed to the plugin as it is."""
     solution_suffixes: ClassVar[tuple[str, ...] | None] = None
     """The file suffixes :meth:`write_solution` writes (``hopsolve solve --out`` refuses any other before the
     solve starts); ``None``: any suffix (the default format is plain text)."""

@@ -215,6 +215,12 @@ def solve_instance(
     if baseline and repair:  # a baseline's answer is a candidate, never an invalid state to mend
         raise ParameterError("--repair mends a backend's invalid final state; a baseline answers candidates")
     problem: Problem = registry.problem(problem_name)
+    if not isinstance(instance.data, problem.data_type):
+        expected = problem.data_type if isinstance(problem.data_type, tuple) else (problem.data_type,)
+        makers = [f"{type(problem).__name__}.{name}" for name in
+                  ("read", *sorted(name for name in dir(type(problem)) if name.startswith("from_")))]
+        raise ParameterError(f"the {problem_name} instance's data is a {type(instance.data).__name__}, not "
+                             f"{' or '.join(t.__name__ for t in expected)}: make instances with {' or '.join(makers)}")
     if repair and type(problem).repair is Problem.repair:  # it would do nothing, without a word
         raise ParameterError(f"--repair: the {problem_name} problem has no repair (its invalid states stay invalid, "
                              "reported with their violations)")

@@ -497,6 +497,20 @@ def test_python_s_arguments_are_checked_as_the_command_line_s_are():
             call()
 
 
+@pytest.mark.parametrize("problem, data", [
+    ("tsp", np.ones((4, 4))), ("maxcut", np.ones((4, 4))), ("qubo", [[1.0, 2.0], [0.0, 1.0]]),
+    ("assignment", [[1.0, 2.0], [2.0, 1.0]]), ("qap", np.ones((3, 3))), ("memory", np.ones(4)), ("cqm", {"x": 1}),
+])
+def test_an_instance_built_by_hand_with_another_form_of_data_is_refused_in_one_line(problem, data):
+    """``Instance("tsp", "x", matrix)`` failed inside the plugin: ``'numpy.ndarray' object has no attribute
+    'dimension'`` (an AttributeError, a traceback from the command line's Python API users). Each problem names
+    the type its data must be (``Problem.data_type``) and the constructors that make it."""
+    registry = build_registry()
+    with pytest.raises(ParameterError, match=rf"the {problem} instance's data is a \w+, not \w+: make instances "
+                                             r"with \w+Problem\.read"):
+        hopsolve.solve_instance(registry, problem, hopsolve.Instance(problem, "x", data), seed=1, time_limit=1)
+
+
 def test_helpers_refuse_arguments_of_the_wrong_kind():
     """``parse_assignments("a=1", ...)`` read the string's characters as pairs; ``OneHotLayout.square(2.5)`` was
     taken."""

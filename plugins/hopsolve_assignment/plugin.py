@@ -93,6 +93,7 @@ class AssignmentProblem(_PermutationProblem):
     """Linear assignment: minimise Σ_i C[i, p(i)]; the solution gives each row's column (1-based)."""
 
     name = "assignment"
+    data_type = np.ndarray
     description = "linear assignment (OR-Library, .npy or .csv cost matrices)"
     suffixes = (".npy", ".csv", ".assign")
     sense = "min"
@@ -144,6 +145,7 @@ class QapProblem(_PermutationProblem):
     """Koopmans–Beckmann QAP: minimise Σ a_ij b_p(i)p(j); the solution gives each facility's location."""
 
     name = "qap"
+    data_type = tuple
     description = "quadratic assignment (QAPLIB .dat)"
     suffixes = (".dat",)
     solution_suffixes = (".sln",)

@@ -202,6 +202,7 @@ class CqmProblem(Problem):
     """Minimise a constrained quadratic model over binary and spin variables (LP files, dimod CQMs)."""
 
     name = "cqm"
+    data_type = CqmData
     description = "constrained quadratic models (LP files, dimod CQMs): one-hot groups, penalties, auto weights"
     suffixes = (".lp",)
     sense = "min"

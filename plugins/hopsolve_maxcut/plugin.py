@@ -67,6 +67,7 @@ class MaxcutProblem(Problem):
     """
 
     name = "maxcut"
+    data_type = Graph
     description = "maximum cut of a weighted graph (Gset/rudy files, edge lists, networkx graphs)"
     suffixes = (".txt", ".rudy", ".gset", ".edges")
     sense = "max"

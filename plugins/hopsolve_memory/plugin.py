@@ -142,6 +142,7 @@ class MemoryProblem(Problem):
     ``m = ξ·s/N`` with the nearest stored pattern."""
 
     name = "memory"
+    data_type = PatternSet
     description = "associative memory: store patterns (Hebb, Storkey, pseudo-inverse, dense, exp), recall cues"
     suffixes = (".patterns",)
     sense = "max"

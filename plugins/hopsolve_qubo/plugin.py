@@ -18,6 +18,7 @@ class QuboProblem(Problem):
     bit vector in variable order."""
 
     name = "qubo"
+    data_type = QuboModel
     description = "minimise x^T Q x over bits (qbsolv .qubo files)"
     suffixes = (".qubo",)
     sense = "min"

@@ -71,6 +71,7 @@ class TspProblem(Problem):
     """Symmetric TSP from TSPLIB files; the solution is the tour as 1-based city ids."""
 
     name = "tsp"
+    data_type = TsplibInstance
     description = "symmetric travelling salesman (TSPLIB .tsp), Hopfield-Tank or Lucas encoding"
     suffixes = (".tsp",)
     solution_suffixes = (".tour",)
