@@ -200,7 +200,10 @@ def _summary(result: Any) -> str:
     return text
 
 
-IMAGE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".eps", ".ps", ".tif", ".tiff", ".webp")
+IMAGE_SUFFIXES = (".png", ".pdf", ".svg", ".svgz", ".jpg", ".jpeg", ".eps", ".ps", ".tif", ".tiff", ".webp")
+"""What ``--plot`` writes (matplotlib's formats that need nothing beyond it)."""
+PICTURE_SUFFIXES = IMAGE_SUFFIXES + (".pgf", ".raw", ".rgba", ".avif", ".gif", ".bmp")
+"""Names of pictures, which ``--out`` (a solution as text) refuses: matplotlib's other formats and common ones."""
 
 
 def check_output_path(path: str, what: str, suffixes: tuple[str, ...] | None = None, kind: str = "image type"
@@ -330,7 +333,7 @@ def _cmd_solve(args: argparse.Namespace, registry: Registry) -> int:
     if args.out:
         written = registry.problem(args.problem or registry.problem_for_path(args.path)).solution_suffixes
         check_output_path(args.out, "--out", written, "solution file type")
-        if written is None and Path(args.out).suffix.lower() in IMAGE_SUFFIXES:  # a text grid was written into m.png
+        if written is None and Path(args.out).suffix.lower() in PICTURE_SUFFIXES:  # a text grid was written into m.png
             raise UserError("--out writes the solution as text, not a picture: draw it with --plot (where the "
                             "problem can), and give --out another suffix", path=args.out)
     check_instance = None

@@ -413,8 +413,10 @@ def test_a_recall_answers_where_the_network_went_not_a_state_it_passed(cli, tmp_
     assert record["energy"] == pytest.approx(-34.914, abs=1e-3) and record["objective"] < 1
 
 
-def test_out_refuses_a_picture_suffix_for_a_text_solution(cli, tmp_path):
-    """``--out m.png`` wrote the recalled state's text grid into a file named as a picture."""
-    run = cli("solve", INSTANCES / "memory" / "seed_pictures.patterns", "--out", tmp_path / "m.png")
+@pytest.mark.parametrize("name", ["m.png", "m.svgz", "m.pgf", "M.GIF"])
+def test_out_refuses_a_picture_suffix_for_a_text_solution(cli, tmp_path, name):
+    """``--out m.png`` wrote the recalled state's text grid into a file named as a picture (and, after that was
+    refused, ``m.svgz`` and ``m.pgf``, matplotlib's other formats, still did)."""
+    run = cli("solve", INSTANCES / "memory" / "seed_pictures.patterns", "--out", tmp_path / name)
     assert run.code == 2 and "--out writes the solution as text, not a picture" in run.err
-    assert not (tmp_path / "m.png").exists()
+    assert not (tmp_path / name).exists()

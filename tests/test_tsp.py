@@ -117,6 +117,14 @@ def test_a_penalty_weight_that_cannot_change_the_run_is_noted(cli):
     assert flips.code == 0 and "note: the weight" not in flips.out
 
 
+def test_plot_writes_a_compressed_svg(cli, tmp_path):
+    """``.svgz``, a format matplotlib writes, was refused by ``--plot`` (and taken by ``--out`` for text)."""
+    picture = tmp_path / "burma14.svgz"
+    run = cli("solve", TSPLIB / "burma14.tsp", "--seed", "1", "--param", "sweeps=200", "--plot", picture)
+    assert run.code == 0, run.err
+    assert picture.read_bytes()[:2] == b"\x1f\x8b"  # gzip's magic number
+
+
 def test_a_repaired_answer_says_that_the_state_was_repaired(cli):
     """The summary read "infeasible objective 4329 ... [repaired]": the status is the run's state's, the tour shown
     and its length the repair's."""
