@@ -389,7 +389,7 @@ def solve_instance(
         given = {key: value for key, value in values.items() if key not in CLOCK_PARAMS}
         info["replay"] = {**given, **info["replay"]}
     best_energy = float(samples.energies[best_row])
-    if reported[0] is not None and not interrupted and getattr(problem, "energy_is_objective", True) \
+    if reported[0] is not None and getattr(problem, "energy_is_objective", True) \
             and _beats(problem, reported[0][0], best):
         # the final states hold nothing as good as a state the run reported on its way (bifurcation's lowest
         # energies, their slack units unset, were infeasible where it had reported feasible ones): that one answers.
@@ -398,7 +398,7 @@ def solve_instance(
         best, given_energy, state = reported[0]
         best_energy = (float(energy.energies(np.atleast_2d(state))[0]) if state is not None
                        else float(given_energy) if finite_number(given_energy) else None)
-        status = "feasible"
+        status = "interrupted" if interrupted else "feasible"  # a Ctrl-C keeps the best answer the run reported
         info["answer_from_progress"] = ("the run's final states held no answer as good as one it reported while "
                                         "running: that one is the answer")
     if best.feasible:

@@ -581,10 +581,11 @@ def test_a_fast_model_fills_the_time_limit_it_is_given_to_fill(name, registry):
     assert np.allclose(samples.energies, energy.energies(samples.states))
 
 
-def test_a_run_whose_final_states_lost_a_reported_answer_answers_with_the_reported_one(tmp_path):
+@pytest.mark.parametrize("interrupted", [False, True])
+def test_a_run_whose_final_states_lost_a_reported_answer_answers_with_the_reported_one(tmp_path, interrupted):
     """bifurcation's lowest final energies (their slack units unset) were infeasible where it had reported feasible
     states: the result said "infeasible" beside an anytime curve with a feasible objective. The best feasible answer
-    an update carried now answers when the final states hold nothing as good."""
+    an update carried now answers when the final states hold nothing as good, in an interrupted run too."""
     import dataclasses
 
     from hopsolve import build_registry
@@ -604,7 +605,8 @@ def test_a_run_whose_final_states_lost_a_reported_answer_answers_with_the_report
                 callback({"done": 1, "total": 1, "unit": "runs", "best_energy": found.best_energy,
                           "best_state": found.best})
             worst = np.ones((1, energy.num_variables), dtype=np.int8)  # every node on one side: a cut of 0
-            return SampleSet.from_states(energy, worst, work=1, work_unit="runs")
+            return SampleSet.from_states(energy, worst, work=1, work_unit="runs",
+                                         interrupted=interrupted and callback is not None)  # not the warm-up
 
     problem, instance = small_maxcut(tmp_path)
     registry = build_registry()
@@ -617,6 +619,8 @@ def test_a_run_whose_final_states_lost_a_reported_answer_answers_with_the_report
     assert result.info["answer_from_progress"].startswith("the run's final states held no answer as good")
     assert result.info["anytime"][-1][1] == result.objective
     assert "answer_from_progress" not in honest.info
+    # a Ctrl-C keeps the best answer the run reported, not the state it was stopped in (it answered a cut of 0)
+    assert result.status == ("interrupted" if interrupted else "feasible")
 
 
 @pytest.mark.parametrize("big, small", [(10**9, -1), (10**9 + 0.5, -1.5)])
