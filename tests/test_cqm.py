@@ -411,24 +411,80 @@ def test_bounds_that_fix_a_binary_variable_are_held(cli, tmp_path):
     assert run.code == 2 and "bounds [0.2, 0.8], which allow neither 0 nor 1" in run.err
 
 
-def test_an_assignment_written_as_a_cqm_says_its_moves_cannot_keep_both_constraints(cli, tmp_path):
-    """An assignment's rows became one-hot groups and its columns penalties that every move of one row breaks
-    twice: anneal sat at its first feasible state (606 for 10 s where 165 is optimal), in silence."""
-    n = 4
-    costs = np.random.default_rng(1).integers(1, 100, (n, n))
+def _assignment_lp(costs: np.ndarray, extra: str = "", columns_first: bool = False) -> str:
+    """An assignment with these costs written as an LP model (x{i}_{j}: row i takes column j)."""
+    n = len(costs)
     terms = " + ".join(f"{costs[i, j]} x{i}_{j}" for i in range(n) for j in range(n))
-    rows = "".join(f" r{i}: " + " + ".join(f"x{i}_{j}" for j in range(n)) + " = 1\n" for i in range(n))
-    cols = "".join(f" c{j}: " + " + ".join(f"x{i}_{j}" for i in range(n)) + " = 1\n" for j in range(n))
+    rows = [f" r{i}: " + " + ".join(f"x{i}_{j}" for j in range(n)) + " = 1\n" for i in range(n)]
+    cols = [f" c{j}: " + " + ".join(f"x{i}_{j}" for i in range(n)) + " = 1\n" for j in range(n)]
+    constraints = "".join(cols + rows if columns_first else rows + cols) + extra
     names = " ".join(f"x{i}_{j}" for i in range(n) for j in range(n))
+    return f"Minimize\n obj: {terms}\nSubject To\n{constraints}Binary\n {names}\nEnd\n"
+
+
+@pytest.mark.parametrize("columns_first", [False, True])
+def test_an_assignment_written_as_a_cqm_is_annealed_with_the_assignment_s_moves(cli, tmp_path, columns_first):
+    """An assignment's rows became one-hot groups and its columns penalties that every move of one row breaks
+    twice: anneal sat at its first feasible state (606 for 10 s where 165 is optimal; a note said so). Its grid
+    is now found, and the assignment problem's exchange moves keep both families: the optimum (scipy's) at 1 s."""
+    from scipy.optimize import linear_sum_assignment
+
+    costs = np.random.default_rng(1).integers(1, 100, (12, 12))
+    rows, cols = linear_sum_assignment(costs)
     path = tmp_path / "assign.lp"
-    path.write_text(f"Minimize\n obj: {terms}\nSubject To\n{rows}{cols}Binary\n {names}\nEnd\n")
+    path.write_text(_assignment_lp(costs, columns_first=columns_first))
+    record = json.loads(cli("solve", path, "--seed", "1", "--time-limit", "1", "--json").out)
+    assert record["objective"] == costs[rows, cols].sum() and record["feasible"]
+    assert "solution_note" not in record["info"] and record["params"]["chain_probability"] == 1.0
+    chosen = [(i, j) for i in range(12) for j in range(12) if record["solution"][f"x{i}_{j}"]]
+    assert sorted(i for i, _ in chosen) == sorted(j for _, j in chosen) == list(range(12))
+
+
+def test_an_assignment_model_s_permutation_view_scores_each_permutation_as_its_energy(tmp_path):
+    """The view the exchange moves read must give every permutation the energy of its bit state (objective plus
+    zero penalties, with the offset), and a state that is not a permutation must be infeasible."""
+    import dimod
+
+    costs = np.random.default_rng(3).integers(-20, 100, (5, 5))
+    path = tmp_path / "a5.lp"
+    path.write_text(_assignment_lp(costs, columns_first=True).replace("obj: ", "obj: 7 + "))
+    problem = CqmProblem()
+    instance = problem.read(path)
+    energy = problem.encode(instance)
+    view = energy.permutation
+    assert view is not None and energy.layout is view.layout
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        p = rng.permutation(5)
+        state = view.layout.state(p, energy.vartype, energy.num_variables)
+        assert view.energy(p, energy.weights["objective"]) == pytest.approx(energy.energy(state))
+        solution = problem.decode(instance, energy, state)
+        sample = {v: int(b) for v, b in zip(instance.data.variables, state)}
+        assert solution.feasible and solution.objective == pytest.approx(instance.data.original.objective.energy(
+            sample)) and instance.data.original.check_feasible(sample)
+    state = view.layout.state(np.arange(5), energy.vartype, energy.num_variables)
+    state[view.layout.indices()[0, 1]] = 1  # row 0 takes two columns
+    assert not problem.decode(instance, energy, state).feasible
+    assert isinstance(instance.data.original, dimod.ConstrainedQuadraticModel)
+
+
+def test_crossing_one_hot_constraints_that_are_not_an_assignment_s_grid_say_so(cli, tmp_path):
+    """With a side constraint the feasible states are not every permutation: the exchange moves could leave the
+    feasible set, so the one-hot moves stay and the note says what they cannot do."""
+    costs = np.random.default_rng(1).integers(1, 100, (4, 4))
+    path = tmp_path / "side.lp"
+    path.write_text(_assignment_lp(costs, extra=" side: x0_0 + x1_1 <= 1\n"))
     record = json.loads(cli("solve", path, "--seed", "1", "--time-limit", "1", "--json").out)
     assert record["info"]["solution_note"].startswith("some variables are in two `= 1` constraints")
+    assert record["params"]["chain_probability"] == 0.0
     cpsat = json.loads(cli("solve", path, "--baseline", "ortools-cpsat", "--json").out)
     assert "solution_note" not in cpsat["info"]
-    path.write_text(f"Minimize\n obj: {terms}\nSubject To\n{rows}Binary\n {names}\nEnd\n")  # rows only
-    rows_only = json.loads(cli("solve", path, "--seed", "1", "--time-limit", "1", "--json").out)
-    assert "solution_note" not in rows_only["info"]
+    n = 4
+    rows_only = "".join(f" r{i}: " + " + ".join(f"x{i}_{j}" for j in range(n)) + " = 1\n" for i in range(n))
+    text = _assignment_lp(costs)
+    path.write_text(text[:text.index("Subject To\n") + 11] + rows_only + text[text.index("Binary"):])
+    rows_only_record = json.loads(cli("solve", path, "--seed", "1", "--time-limit", "1", "--json").out)
+    assert "solution_note" not in rows_only_record["info"]
 
 
 def test_a_long_cqm_solution_is_shown_in_part_on_the_terminal(cli, tmp_path):

@@ -81,7 +81,8 @@ def _crossing_one_hots(instance: Instance) -> bool:
                     crossing = True
                     break
                 seen.update(lhs.linear)
-        instance.meta["crossing_one_hots"] = crossing
+        # an assignment's grid is solved by exchange moves, which keep both (see encoding.permutation_grid)
+        instance.meta["crossing_one_hots"] = crossing and instance.data.permutation_grid is None
     return bool(instance.meta["crossing_one_hots"])
 
 
@@ -265,6 +266,14 @@ class CqmProblem(Problem):
         """The assignment as one JSON object, ``{"variable": value}`` in the model's variable order (it was
         written as a Python dict's repr, neither JSON nor any solution format)."""
         Path(path).write_text(json.dumps({str(k): v for k, v in solution.value.items()}, indent=1) + "\n")
+
+    def default_params(self, backend: str, instance: Instance) -> dict[str, Any]:
+        """For ``anneal`` on an assignment written as a model (``encoding.permutation_grid``): the assignment
+        problem's moves, exchanges and ejection chains (exchanges and block reversals, the generic mix, reached 179
+        at 3 s on a 30 × 30 assignment whose optimum is 168)."""
+        if backend == "anneal" and instance.data.permutation_grid is not None:
+            return {"swap_probability": 1.0, "chain_probability": 1.0}
+        return {}
 
     def candidate(self, instance: Instance, energy: Energy, state: np.ndarray) -> dict:
         data: CqmData = instance.data
