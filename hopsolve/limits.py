@@ -19,8 +19,17 @@ def check_time_limit(time_limit: float | None) -> float | None:
     if time_limit is None:
         return None
     # numbers.Real: numpy's float32 and int64 too (np.float64 only passed as a float subclass)
-    if isinstance(time_limit, (bool, np.bool_)) or not isinstance(time_limit, numbers.Real) \
-            or not math.isfinite(time_limit) or not 0 < time_limit <= MAX_TIME_LIMIT:
+    if isinstance(time_limit, (bool, np.bool_)) or not isinstance(time_limit, numbers.Real):
         raise ParameterError(f"time limit must be positive and finite, at most {MAX_TIME_LIMIT:g} seconds, "
-                             f"got {time_limit!r}")
-    return float(time_limit)
+                             f"got {time_limit!r:.40}")
+    try:
+        if isinstance(time_limit, np.floating) and np.finfo(time_limit.dtype).bits < 64:
+            value = float(str(time_limit))  # np.float32(0.1) is the 0.1 its shortest text says, not 0.10000000149
+        else:
+            value = float(time_limit)
+    except OverflowError:  # an integer past float's range (10**400)
+        value = math.inf
+    if not math.isfinite(value) or not 0 < value <= MAX_TIME_LIMIT:
+        raise ParameterError(f"time limit must be positive and finite, at most {MAX_TIME_LIMIT:g} seconds, "
+                             f"got {time_limit!r:.40}")
+    return value

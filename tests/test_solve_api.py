@@ -480,12 +480,15 @@ def test_python_s_arguments_are_checked_as_the_command_line_s_are():
     were rounded in silence where a file's are refused."""
     q = np.array([[-1.0, 2.0], [0.0, -1.0]])
     assert hopsolve.solve(q, seed=1, time_limit=np.float32(0.5)).status == "feasible"
+    # float32's 0.1 is the 0.1 it prints, not 0.10000000149 (refused as a second value beside params' 0.1)
+    assert hopsolve.solve(q, seed=1, time_limit=np.float32(0.1), params={"time_limit": 0.1}).status == "feasible"
     assert hopsolve.solve(q, seed=1, time_limit=np.int64(1)).status == "feasible"
     assert hopsolve.solve(q, seed=1, time_limit=1, params={"time_limit": "1.0"}).status == "feasible"
     registry = build_registry()
     tsp = registry.problem("tsp").from_distances(np.zeros((3, 3)))
     for call, said in [
         (lambda: hopsolve.solve(q, seed=1, time_limit=1, params={"time_limit": 3}), "time_limit is given twice"),
+        (lambda: hopsolve.solve(q, seed=1, time_limit=10**400), r"got 10{39}$"),  # an OverflowError, 400 digits
         (lambda: hopsolve.solve_instance(registry, "qubo", tsp), "a 'tsp' instance, not a 'qubo' one"),
         (lambda: hopsolve.solve(q, seed=1, repair="no"), "repair must be true or false"),
         (lambda: hopsolve.permutation_energy(np.zeros((0, 0)), np.zeros((0, 0))), "at least one item"),
