@@ -21,8 +21,10 @@ from hopsolve.metric import Metric
 from hopsolve.pattern_term import PatternTerm
 
 MINIATURE_UNITS = 64  # energies this small are their own miniature
-_SMALL_RUN = {"reads": 1, "sweeps": 2, "max_sweeps": 2, "max_steps": 2, "time_limit": None, "trajectory": False,
-              "replan": "", "tabu_moves": 0}
+_SMALL_RUN = {"reads": 1, "sweeps": 2, "steps": 2, "max_sweeps": 2, "max_steps": 2, "time_limit": None,
+              "trajectory": False, "replan": "", "tabu_moves": 0}
+"""The warm-up's parameters: every budget of work a backend has at its least (bifurcation's ``steps`` was left
+out: ``steps=2000000`` ran in full on the miniature, untimed, before a 3 s limit started)."""
 
 
 def miniature(energy: Energy) -> Energy:

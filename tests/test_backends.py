@@ -651,3 +651,29 @@ def test_sync_hopfield_takes_a_field_of_one_beside_couplings_of_ten_billion():
         params = backend.params({"mode": mode, "reads": 1})
         samples = backend.solve(energy, params, seed=1, initial_states=np.array([[1, 1, 1]], dtype=np.int8))
         assert samples.states[0].tolist() == [-1, 1, 1] and samples.energies[0] == -20000000001.0, mode
+
+
+@pytest.mark.parametrize("name", ["anneal", "replica", "bifurcation", "hopfield", "tank"])
+def test_the_warm_up_runs_every_budget_of_work_at_its_least(name):
+    """The untimed warm-up ran bifurcation's ``steps`` as given: ``steps=2000000`` on the miniature took a second
+    before a 3 s limit's clock started (reported as compiling). Every budget a backend has (sweeps, steps, their
+    maxima) is at its least there, whatever the user gave."""
+    import dataclasses
+
+    from hopsolve import build_registry
+    from hopsolve.warmup import warm_up
+
+    backend_cls = build_registry().backends[name].cls
+    seen = []
+
+    class Recording(backend_cls):
+        def solve(self, energy, params=None, **kwargs):
+            seen.append(params)
+            return super().solve(energy, params, **kwargs)
+
+    fields = {f.name for f in dataclasses.fields(backend_cls.Params)}
+    big = {key: 10**7 for key in ("sweeps", "steps", "max_sweeps", "max_steps") if key in fields}
+    assert big  # each of these backends has a budget of work
+    params = backend_cls.Params(**big)
+    warm_up(Recording(), random_energy(6, 1), params)
+    assert len(seen) == 1 and all(getattr(seen[0], key) <= 2 for key in big), seen[0]
