@@ -558,6 +558,21 @@ def recombine_best_states(model: SpinModel, ladders: Any, ladders_count: int, te
             "energy_change": min(energy - before, 0.0)}
 
 
+EXCHANGE_STREAMS_FIRST = 2**40
+"""The index of ladder 0's exchange stream among the seed's read streams (ladder k's is this + k): far past any
+replica's, so that neither depends on how many ladders there are. (The exchanges took stream ``total + k``, which
+moved with the reads: read 6 of 8 reads and of 10 differed.)"""
+TABU_STREAMS_FIRST = 2**41
+"""The index of the first tabu walk's stream among the seed's read streams (walk w's is this + w)."""
+
+
+def _run_streams(seed: int, replicas: int, ladders_count: int) -> np.ndarray:
+    """The kernel streams :func:`_build` takes: replica r's is read stream r (ladder k's replicas are
+    ``k·temps … k·temps + temps − 1``, as anneal's reads are, so one replica a ladder is anneal to the bit), then
+    each ladder's exchange stream (:data:`EXCHANGE_STREAMS_FIRST`)."""
+    return np.concatenate([kernel_states(seed, replicas), kernel_states(seed, ladders_count, EXCHANGE_STREAMS_FIRST)])
+
+
 def _build(model: SpinModel, couplings: Any, energy: Energy, spins_int8: np.ndarray, ratios: np.ndarray,
            ladders_count: int, clusters: bool, streams: np.ndarray, cap: int, every: int) -> _Run:
     """The arrays of a run whose replicas start at ``spins_int8`` (ladders × replicas rows, ladder-major)."""
@@ -600,7 +615,7 @@ def _tabu_phase(model: SpinModel, energy: Energy, params: ReplicaParams, run: _R
     walks_count = params.tabu_walks
     origin = order[np.arange(walks_count) % len(order)]
     spins = state.best_states[origin]
-    streams = kernel_states(seed, ladders_count * (temps + 1) + walks_count)[-walks_count:]
+    streams = kernel_states(seed, walks_count, TABU_STREAMS_FIRST)
     tenure, span, stall, jump_min, jump_max = tabu_settings(model.n, params)
     walks = TK.new_walks(spins, model.initial_fields(spins), state.best[origin], streams, jump_min)
     args = (model.indptr, model.indices, model.data)
@@ -762,7 +777,7 @@ class ReplicaBackend(Backend):
                 spins = np.repeat(starts, temps, axis=0)
             building = time.perf_counter()
             run = _build(model, couplings, energy, spins, shape.ratios, ladders_count, clusters,
-                         kernel_states(seed, total + ladders_count), cap, params.cluster_every)
+                         _run_streams(seed, total, ladders_count), cap, params.cluster_every)
             built_s = time.perf_counter() - building
 
             def report() -> dict[str, Any]:
@@ -825,7 +840,7 @@ class ReplicaBackend(Backend):
         clusters = ReplicaBackend._clusters(model, params, ladders_count)
         spins = make_rng(0).choice(np.array([-1, 1], dtype=np.int8), size=(ladders_count * temps, model.n))
         run = _build(model, couplings, energy, spins, shape.ratios, ladders_count, clusters,
-                     kernel_states(0, ladders_count * (temps + 1)), cap, params.cluster_every)
+                     _run_streams(0, ladders_count * temps, ladders_count), cap, params.cluster_every)
         budget = min(PILOT_SECONDS, 0.02 * params.time_limit)
         rounds, spent = 4, 0.0
         while True:

@@ -54,7 +54,9 @@ class TankParams(TimedRunParams):
     """Parameters of the ``tank`` backend (every field has a default)."""
 
     reads: int = 10
-    """Runs from independent random starts."""
+    """Runs from independent random starts. The parallel schedules integrate the reads as one batch (one step
+    size, run until every read has settled), so a read's final state can depend on how many reads there are;
+    ``schedule=serial`` runs each read on its own, and its first k reads replay with ``reads=k``."""
     tau: float = 1.0
     """Time constant τ of the leak term ``-u/τ``."""
     u0: float = 0.02
