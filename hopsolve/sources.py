@@ -135,7 +135,13 @@ def _from_cqm(source: Any, registry: Registry, problem: str | None) -> Prepared:
         installed = ", ".join(sorted(registry.problems))
         raise ParameterError("a dimod.ConstrainedQuadraticModel needs the cqm problem plugin (a 'cqm' problem with "
                              f"from_cqm), which is not installed; installed problems: {installed}")
-    return Prepared("cqm", build(source))
+    labels = list(source.variables)  # the answer keyed by the model's own labels, as a BQM's is (the plugin's
+    # keys are their text, for JSON; it refuses two labels with one text), so cqm.check_feasible takes it
+
+    def present(value: Any) -> Any:
+        return None if value is None else {label: value[str(label)] for label in labels}
+
+    return Prepared("cqm", build(source), present=present)
 
 
 def _from_qubo_dict(source: Mapping, registry: Registry, problem: str | None) -> Prepared:
@@ -229,8 +235,9 @@ def solve(
         - a ``dimod.BinaryQuadraticModel`` (SPIN or BINARY): ``solution`` is a dict ``{variable: value}`` in the
           model's own vartype (±1 or 0/1), ``objective`` and ``energy`` equal ``bqm.energy(solution)``;
         - a ``dimod.ConstrainedQuadraticModel``: solved by the ``cqm`` problem plugin (its ``from_cqm``), where
-          one is installed; ``solution`` as that plugin gives it (a dict ``{variable: value}``, labels as
-          strings), ``feasible`` dimod's check and ``violations`` each constraint's, by label.
+          one is installed; ``solution`` a dict ``{variable: value}`` keyed by the model's own labels (so
+          ``cqm.check_feasible(result.solution)`` takes it), ``feasible`` dimod's check and ``violations`` each
+          violated constraint's amount, keyed by its label's text.
     problem
         The problem plugin, for a file whose suffix is ambiguous; for the in-memory kinds it may only repeat the
         problem they are solved as.

@@ -555,3 +555,29 @@ def test_words_and_banners_before_the_first_section_are_read_as_the_reader_reads
     record = json.loads(cli("solve", path, "--backend", "exact", "--json").out)
     expected = 2 if objective == 0 else objective  # the minimum of 2x + 3y with x + y >= 1 is 2
     assert record["objective"] == expected and ("solution_note" in record["info"]) == note
+
+
+def test_a_cqm_answer_keeps_the_model_s_labels_and_refuses_two_with_one_text():
+    """Labels were written as text: 0 and "0" merged (one variable lost from the answer, its value shown for the
+    other: objective -1 beside {'0': 0}); two constraints 1 and "1" shared one violation; and an integer-labelled
+    model's answer was keyed by strings, which ``cqm.check_feasible`` refused (unknown variable 0)."""
+    import dimod
+
+    import hopsolve
+
+    a, b = dimod.Binary(0), dimod.Binary("0")
+    cqm = dimod.ConstrainedQuadraticModel()
+    cqm.set_objective(-a + 2 * b)
+    cqm.add_constraint(a + b == 1, label="one")
+    with pytest.raises(ParameterError, match="variables 0 and '0' would be written as the same key '0'"):
+        hopsolve.solve(cqm, seed=1)
+    x = [dimod.Binary(i) for i in range(3)]
+    cqm = dimod.ConstrainedQuadraticModel()
+    cqm.set_objective(-x[0] + 2 * x[1] - x[2])
+    cqm.add_constraint(x[0] + x[1] + x[2] <= 1, label=1)
+    cqm.add_constraint(x[0] + x[2] >= 1, label="1")
+    with pytest.raises(ParameterError, match="constraints 1 and '1' would be written as the same key '1'"):
+        hopsolve.solve(cqm, seed=1)
+    cqm.remove_constraint("1")
+    result = hopsolve.solve(cqm, seed=1)
+    assert result.solution == {0: 1, 1: 0, 2: 0} and cqm.check_feasible(result.solution) and result.feasible

@@ -53,6 +53,13 @@ def from_cqm(cqm: Any, name: str = "cqm", source: str | None = None) -> Instance
                              f"{len(cqm.constraints)} constraints are); hopsolve's cqm problem holds every "
                              "constraint hard, so it takes no soft ones: add it without a weight, or put its penalty "
                              "in the objective")
+    for kind, labels in (("variables", cqm.variables), ("constraints", cqm.constraints)):
+        written: dict[str, Any] = {}
+        for label in labels:  # a solution's and violations' keys are the labels' text (JSON's keys)
+            if str(label) in written:  # 0 and "0": one of them was lost from the answer, in silence
+                raise ParameterError(f"cqm: {kind} {written[str(label)]!r} and {label!r} would be written as the same "
+                                     f"key {str(label)!r} in a solution (one of them lost): give them distinct labels")
+            written[str(label)] = label
     return Instance("cqm", name, cqm_data(cqm), source=source)
 
 
