@@ -17,7 +17,7 @@ from threadpoolctl import threadpool_limits
 from hopsolve.anytime import AnytimeTrace
 from hopsolve.backend import Callback
 from hopsolve.baseline import BaselineOutcome
-from hopsolve.energy import Energy, Vartype, miniature_sizes
+from hopsolve.energy import OBJECTIVE, Energy, Vartype, miniature_sizes
 from hopsolve.errors import MemoryLimitError, ParameterError, PluginFailure, TooLargeError, UserError
 from hopsolve.interrupt import DeadlinePassed, abandoned_work, ctrl_c_deferred, run_stoppably
 from hopsolve.limits import check_time_limit
@@ -367,7 +367,10 @@ def solve_instance(
     if interrupted:
         status = "interrupted"
     elif best.feasible:
-        proven = samples.proven_optimal and getattr(problem, "energy_is_objective", True)
+        # a ground state is an optimum only where the objective weighs something: at weight 0 every feasible
+        # state is a ground state (exact called a cover of 7 optimal where 1 is)
+        proven = samples.proven_optimal and getattr(problem, "energy_is_objective", True) and \
+            (OBJECTIVE not in energy.weights or energy.weights[OBJECTIVE] > 0)
         status = "optimal" if proven else "feasible"
     else:  # reads left undecoded at the limit may hold a feasible one: a timeout, not infeasible
         status = "timeout" if samples.timed_out or decode_cut else "infeasible"

@@ -153,3 +153,20 @@ def test_an_enumeration_cut_short_by_its_time_limit_says_so():
     note = _cut_short(stopped)
     assert note is not None and "1,048,576 of its 33,554,432 states" in note and "not proven optimal" in note
     assert _cut_short(SimpleNamespace(info={**stopped.info, "timed_out": False})) is None
+
+
+def test_a_ground_state_of_an_energy_whose_objective_weighs_nothing_is_not_called_optimal():
+    """With ``--weight objective=0`` every feasible state is a ground state: exact called the first one it met
+    optimal (a knapsack's -63 where -117 is; a cover of 7 nodes where 1 is), and report took it as a proof."""
+    import hopsolve
+
+    registry = hopsolve.build_registry()
+    path = "instances/cqm/knapsack12.lp"
+    instance = registry.problem("cqm").read(path)
+    weighed, _ = hopsolve.solve_instance(registry, "cqm", instance, backend="exact", seed=1)
+    assert weighed.status == "optimal" and weighed.objective == -117
+    for kept in (1, 1024):  # the first ground state met (-63), or the best of those kept (-117, by chance)
+        unweighed, _ = hopsolve.solve_instance(registry, "cqm", instance, backend="exact", seed=1,
+                                               weights={"objective": 0.0}, params={"max_states": kept})
+        assert unweighed.status == "feasible", kept
+    assert unweighed.objective == -117
