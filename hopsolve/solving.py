@@ -450,10 +450,15 @@ def read_instance(problem: Problem, path: str | Path) -> Instance:
 def encode_with_options(problem: Problem, instance: Instance, weights: Mapping[str, float] | None,
                         encoding_options: Any) -> Any:
     """``problem.encode``, given its parsed options only where it has some (a third party's ``encode`` may take no
-    options argument)."""
-    return plugin_call("problem", problem, "encode", lambda: (
+    options argument), with the ``weights`` given as its energy's (applied where the plugin did not)."""
+    energy = plugin_call("problem", problem, "encode", lambda: (
         problem.encode(instance, weights, encoding_options) if encoding_options is not None
         else problem.encode(instance, weights)), returns=Energy)
+    if weights:  # the weights the user gave are the energy's, whatever the plugin did with them (an encode that
+        # ignored its argument ran every --weight, one naming no term too, as if it had not been given); an unknown
+        # name or a bad value is refused here, naming the terms
+        energy = energy.reweighted(**dict(weights))
+    return energy
 
 
 def _decode_seconds(problem: Problem, instance: Instance, energy: Any, starts: Any, repair: bool) -> float:

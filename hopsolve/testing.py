@@ -245,8 +245,9 @@ def check_problem(problem: Problem, instance: Instance, candidates: Iterable[Any
                   weights: Mapping[str, float] | None = None, optimum_by_exact: bool = False) -> None:
     """Check a problem plugin on one instance and some feasible candidates.
 
-    For each candidate: the state that encodes it decodes back to it (round trip), has zero penalty in every
-    term, the same energy in SPIN and BINARY form, and scores the same through ``decode`` and ``score``. With
+    The energy must carry the ``weights`` given. For each candidate: the state that encodes it decodes back to it
+    (round trip), has zero penalty in every term, the same energy in SPIN and BINARY form, and scores the same
+    through ``decode`` and ``score``. With
     ``optimum_by_exact`` (small instances), the exact ground state must decode to a feasible candidate whose
     objective is no worse than any other feasible state's, and every penalty term must be ≥ 0 (every term not named
     ``objective`` is a penalty: zero exactly where its constraint holds; a misnamed objective, negative somewhere, is
@@ -254,6 +255,10 @@ def check_problem(problem: Problem, instance: Instance, candidates: Iterable[Any
     drawn at random (seed 0), decoding at most that many.
     """
     energy = problem.encode(instance, weights)
+    for name, value in (weights or {}).items():  # (hopsolve applies them where an encode does not; say so here)
+        assert energy.weights.get(name) == float(value), (
+            f"{problem.name}: encode was given the weight {name}={value} but its energy weighs {name!r} "
+            f"{energy.weights.get(name)} (an encode must apply the weights it is given, energy.reweighted)")
     other = energy.to_spin() if energy.vartype is Vartype.BINARY else energy.to_binary()
     for candidate in candidates:
         state = problem.state_of(instance, energy, candidate)

@@ -638,3 +638,31 @@ def test_a_third_party_s_tours_are_checked_from_their_permutations_not_their_bit
     check_samples(owner, samples, energy)
     with pytest.raises(PluginFailure, match=r"backend 'tours' \(third-party 1.0\): solve returned energy"):
         check_samples(owner, dataclasses.replace(samples, energies=samples.energies - 5.0), energy)
+
+
+def test_the_weights_a_user_gives_are_the_energy_s_even_where_an_encode_ignores_them():
+    """An encode that ignored its ``weights`` argument ran ``--weight uncovered=0.5`` as if it had not been given,
+    and ``--weight bogus=0.5`` (no such term) without a word; ``check_problem(..., weights=...)`` passed it."""
+    import dataclasses
+
+    from hopsolve_cqm.plugin import CqmProblem
+
+    from hopsolve import ParameterError, build_registry, solve_instance
+    from hopsolve.testing import check_problem
+
+    class Deaf(CqmProblem):
+        name = "deaf"
+        suffixes = (".deaflp",)
+
+        def encode(self, instance, weights=None, options=None):
+            return super().encode(instance, None, options)
+
+    registry = build_registry()
+    registry.problems["deaf"] = dataclasses.replace(registry.problems["cqm"], name="deaf", cls=Deaf)
+    instance = CqmProblem().read(INSTANCES / "cqm" / "knapsack12.lp")
+    result, _ = solve_instance(registry, "deaf", instance, backend="exact", seed=1, weights={"inequality": 0.5})
+    assert result.weights["inequality"] == 0.5
+    with pytest.raises(ParameterError, match="unknown weight 'bogus'"):
+        solve_instance(registry, "deaf", instance, backend="exact", seed=1, weights={"bogus": 0.5})
+    with pytest.raises(AssertionError, match="encode was given the weight inequality=0.5"):
+        check_problem(Deaf(), instance, [], weights={"inequality": 0.5})
