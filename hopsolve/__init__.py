@@ -36,6 +36,7 @@ from hopsolve.errors import (
     ParameterError,
     ParseError,
     PluginError,
+    PluginFailure,
     TooLargeError,
     UserError,
 )
@@ -87,6 +88,7 @@ __all__ = [
     "PatternTerm",
     "PermutationView",
     "PluginError",
+    "PluginFailure",
     "Problem",
     "QuadraticTerm",
     "Registry",

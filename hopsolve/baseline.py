@@ -7,7 +7,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, get_args
 
 import numpy as np
 
@@ -16,6 +16,8 @@ from hopsolve.params import build_params
 from hopsolve.problem import Instance
 
 BaselineStatus = Literal["optimal", "feasible", "infeasible", "timeout", "error"]
+BASELINE_STATUSES: tuple[str, ...] = get_args(BaselineStatus)
+"""The statuses a baseline's :class:`BaselineOutcome` may carry (another is refused as the plugin's failure)."""
 
 
 @dataclass(frozen=True)

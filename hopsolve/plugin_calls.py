@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib.metadata as metadata
 import math
 import numbers
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import numpy as np
@@ -102,7 +102,8 @@ refused by its type too: give ``.tolist()``)."""
 def _check_solution(kind: str, owner: Any, method: str, solution: Any) -> None:
     """Refuse a solution its result could not report truthfully: an objective that is not a finite number (a NaN
     was reported as "optimal objective nan"; ``True`` passed as 1), ``feasible`` that is not a bool (``"no"`` was
-    taken as true), a value JSON cannot hold (a set ended ``--json`` in an internal error)."""
+    taken as true), violations that are not amounts by constraint, a value JSON cannot hold (a set ended ``--json``
+    in an internal error)."""
     def refuse(what: str) -> PluginFailure:
         return PluginFailure(f"{describe_plugin(kind, owner)}: {method} returned a solution whose {what}")
 
@@ -110,6 +111,10 @@ def _check_solution(kind: str, owner: Any, method: str, solution: Any) -> None:
         raise refuse(f"objective is {solution.objective!r}, not a finite number")
     if not isinstance(solution.feasible, (bool, np.bool_)):
         raise refuse(f"feasible is {solution.feasible!r}, not True or False")
+    violations = solution.violations
+    if not isinstance(violations, Mapping) or not all(finite_number(v) for v in violations.values()):
+        raise refuse("violations are not a mapping of each constraint to a finite amount (a string or a list "
+                     "ended in an internal error)")
     if not isinstance(solution.value, SOLUTION_VALUE_TYPES):
         raise refuse(f"value is a {type(solution.value).__name__}, which a result cannot hold (give a list, a "
                      "number, a string or a dict)")

@@ -16,7 +16,7 @@ from threadpoolctl import threadpool_limits
 
 from hopsolve.anytime import AnytimeTrace
 from hopsolve.backend import Callback
-from hopsolve.baseline import BaselineOutcome
+from hopsolve.baseline import BASELINE_STATUSES, BaselineOutcome
 from hopsolve.energy import OBJECTIVE, Energy, Vartype, miniature_sizes
 from hopsolve.errors import MemoryLimitError, ParameterError, PluginFailure, TooLargeError, UserError
 from hopsolve.interrupt import DeadlinePassed, abandoned_work, ctrl_c_deferred, run_stoppably
@@ -344,10 +344,14 @@ def solve_instance(
                     decoded += 1
                     feasible_reads += twin
                     continue
-                if samples.permutations is not None:
-                    solution = problem.decode_permutation(instance, energy, read)
+                if samples.permutations is not None:  # (a third party's decode may fail, or return a bad
+                    solution = plugin_call("problem", problem, "decode_permutation",  # solution: named, exit 2)
+                                           lambda read=read: problem.decode_permutation(instance, energy, read),
+                                           returns=Solution)
                 else:
-                    solution = problem.decode(instance, energy, read, repair=repair)
+                    solution = plugin_call("problem", problem, "decode",
+                                           lambda read=read: problem.decode(instance, energy, read, repair=repair),
+                                           returns=Solution)
                 seen.setdefault(key, []).append((int(row), bool(solution.feasible)))
                 if _better(problem, solution, best) or (
                     best is not None and solution.feasible == best.feasible and solution.objective == best.objective
@@ -464,22 +468,30 @@ def encode_with_options(problem: Problem, instance: Instance, weights: Mapping[s
 def _decode_seconds(problem: Problem, instance: Instance, energy: Any, starts: Any, repair: bool) -> float:
     """Seconds one read's decoding takes, timed on a state like the backend's: the identity permutation on a
     permutation energy, else the first start state or a random one. At 640,000 units (assign800) it is ~10 ms a
-    read, which ten reads cannot fit in a fixed reserve. The probe's own time counts as spent. A decoder that fails
-    here fails again, reported, after the solve."""
-    began = time.perf_counter()
-    try:
-        if energy.permutation is not None:
-            problem.decode_permutation(instance, energy, np.arange(energy.permutation.layout.size))
+    read, which ten reads cannot fit in a fixed reserve. The lesser of two timings (one is at the mercy of a busy
+    machine); the probes' own time counts as spent. A decoder that fails here fails again, reported, after the
+    solve."""
+    if energy.permutation is not None:
+        def decode() -> Any:
+            return problem.decode_permutation(instance, energy, np.arange(energy.permutation.layout.size))
+    else:
+        if starts is not None and len(starts):
+            state = np.asarray(starts)[0]
         else:
-            if starts is not None and len(starts):
-                state = np.asarray(starts)[0]
-            else:
-                bits = np.random.default_rng(0).integers(0, 2, energy.num_variables)
-                state = bits if energy.vartype is Vartype.BINARY else 2 * bits - 1
-            problem.decode(instance, energy, state, repair=repair)
-    except Exception:  # noqa: BLE001 - only an estimate; the real decode reports its own failure
-        return 0.0
-    return time.perf_counter() - began
+            bits = np.random.default_rng(0).integers(0, 2, energy.num_variables)
+            state = bits if energy.vartype is Vartype.BINARY else 2 * bits - 1
+
+        def decode() -> Any:
+            return problem.decode(instance, energy, state, repair=repair)
+    timings = []
+    for _ in range(2):  # the lesser of two: one stall of 37 ms, times 40 reads, refused a run of G11 at 1.5 s
+        began = time.perf_counter()
+        try:
+            decode()
+        except Exception:  # noqa: BLE001 - only an estimate; the real decode reports its own failure
+            return 0.0
+        timings.append(time.perf_counter() - began)
+    return min(timings)
 
 
 def _final_point(anytime: AnytimeTrace, wall: float, solution: Solution) -> list[list[float]]:
@@ -491,9 +503,12 @@ def _final_point(anytime: AnytimeTrace, wall: float, solution: Solution) -> list
 def _decode_update(problem: Problem, instance: Instance, energy: Any, update: dict[str, Any]) -> Solution | None:
     """The solution a backend's progress update carries (its best permutation or state), if any."""
     if "best_positions" in update:
-        return problem.decode_permutation(instance, energy, update["best_positions"])
+        return plugin_call("problem", problem, "decode_permutation",
+                           lambda: problem.decode_permutation(instance, energy, update["best_positions"]),
+                           returns=Solution)
     if "best_state" in update:
-        return problem.decode(instance, energy, update["best_state"])
+        return plugin_call("problem", problem, "decode", lambda: problem.decode(instance, energy, update["best_state"]),
+                           returns=Solution)
     return None
 
 
@@ -515,6 +530,11 @@ def _run_baseline(registry: Registry, problem: Problem, instance: Instance, name
         if not isinstance(outcome, BaselineOutcome):
             raise PluginFailure(f"{describe_plugin('baseline', solver)}: solve returned a value of type "
                                 f"{type(outcome).__name__}, not a hopsolve.BaselineOutcome")
+        if outcome.status not in BASELINE_STATUSES or (outcome.status == "optimal" and outcome.candidate is None):
+            # a status of its own ("great") reached the result as it was; "optimal" without an answer too
+            said = "'optimal' without a candidate" if outcome.status in BASELINE_STATUSES else \
+                f"the status {outcome.status!r}, not one of {', '.join(BASELINE_STATUSES)}"
+            raise PluginFailure(f"{describe_plugin('baseline', solver)}: solve returned {said}")
     except UserError as refused:  # the instance's fault (coefficients CP-SAT cannot take): name its file
         if refused.path is None and instance.source:
             raise dataclasses.replace(refused, path=instance.source) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -666,3 +667,71 @@ def test_the_weights_a_user_gives_are_the_energy_s_even_where_an_encode_ignores_
         solve_instance(registry, "deaf", instance, backend="exact", seed=1, weights={"bogus": 0.5})
     with pytest.raises(AssertionError, match="encode was given the weight inequality=0.5"):
         check_problem(Deaf(), instance, [], weights={"inequality": 0.5})
+
+
+@pytest.mark.parametrize("fault, said", [
+    ("raise", "failed in decode: RuntimeError: decode boom"),
+    ("none", "decode returned a value of type NoneType, not a hopsolve.Solution"),
+    ("nan", "decode returned a solution whose objective is nan"),
+    ("violations", "decode returned a solution whose violations are not a mapping"),
+])
+def test_a_third_party_decode_s_failure_is_the_plugin_s_named_in_one_line(fault, said):
+    """``decode`` (a plugin overrides it to keep its own violations, as cqm does) was called bare: an exception
+    or None ended in an internal error, and a NaN objective was reported as "optimal objective nan"."""
+    import dataclasses
+
+    from hopsolve_cqm.plugin import CqmProblem
+
+    from hopsolve import PluginFailure, Solution, build_registry, solve_instance
+
+    class Faulty(CqmProblem):
+        name = "faulty"
+        suffixes = (".faultylp",)
+
+        def decode(self, instance, energy, state, *, repair=False):
+            solution = super().decode(instance, energy, state, repair=repair)
+            if fault == "raise":
+                raise RuntimeError("decode boom")
+            if fault == "none":
+                return None
+            if fault == "nan":
+                return dataclasses.replace(solution, objective=float("nan"))
+            return Solution(solution.value, solution.objective, solution.feasible, {"c": "many"})
+
+    registry = build_registry()
+    from hopsolve.plugins import Origin
+
+    registry.problems["faulty"] = dataclasses.replace(registry.problems["cqm"], name="faulty", cls=Faulty,
+                                                      origin=Origin("faulty", "hopsolve-faulty", "0.1"))
+    instance = CqmProblem().read(INSTANCES / "cqm" / "knapsack12.lp")
+    with pytest.raises(PluginFailure, match=rf"problem 'faulty' .*{re.escape(said)}"):
+        solve_instance(registry, "faulty", instance, backend="exact", seed=1)
+
+
+@pytest.mark.parametrize("status, candidate, said", [
+    ("great", [0] * 12, "solve returned the status 'great', not one of optimal, feasible"),
+    ("optimal", None, "solve returned 'optimal' without a candidate"),
+])
+def test_a_baseline_s_status_outside_the_contract_is_the_plugin_s_failure(status, candidate, said):
+    """A baseline's status reached the result as it was ("great"), and "optimal" with no answer was reported
+    optimal, infeasible and without an objective at once."""
+    import dataclasses
+
+    from hopsolve import Baseline, BaselineOutcome, PluginFailure, build_registry, solve_instance
+    from hopsolve.plugins import Origin
+
+    class Boastful(Baseline):
+        name = "boastful"
+        problem = "cqm"
+
+        def solve(self, instance, params=None, *, seed=None, time_limit=None):
+            value = None if candidate is None else dict(zip(instance.data.variables, candidate))
+            return BaselineOutcome(value, status)
+
+    registry = build_registry()
+    entry = registry.baselines[("cqm", "ortools-cpsat")]
+    registry.baselines[("cqm", "boastful")] = dataclasses.replace(entry, name="boastful", cls=Boastful,
+                                                                  origin=Origin("boastful", "hopsolve-boast", "0.1"))
+    instance = registry.problem("cqm").read(INSTANCES / "cqm" / "knapsack12.lp")
+    with pytest.raises(PluginFailure, match=re.escape(said)):
+        solve_instance(registry, "cqm", instance, baseline="boastful", seed=1)
