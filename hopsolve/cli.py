@@ -301,7 +301,10 @@ WRITING_NOTE = "hopsolve: writing the answer in hand first; it ends once written
 
 def _write_answer(args: argparse.Namespace, problem: Any, result: Any, solution: Any, instance: Any) -> None:
     """Print the result and write ``--out``."""
-    print(result.to_json() if args.json else _summary(result))  # first: a file that cannot be written loses no run
+    try:  # first: a file that cannot be written loses no run
+        print(result.to_json() if args.json else _summary(result), flush=True)
+    except BrokenPipeError:  # the reader went away (``| head -1``): the files are still written, not lost in
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # silence with exit 0
     if args.out:
         if solution.value is None:
             raise UserError("no solution to write: the run found no valid candidate", path=args.out)

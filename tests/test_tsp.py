@@ -125,6 +125,22 @@ def test_plot_writes_a_compressed_svg(cli, tmp_path):
     assert picture.read_bytes()[:2] == b"\x1f\x8b"  # gzip's magic number
 
 
+def test_a_reader_that_goes_away_loses_no_tour_file(tmp_path):
+    """``hopsolve solve ... --out t.tour | head -1``: the summary's print met a closed pipe, the broken pipe was
+    taken as the end (exit 0), and the tour was never written (3 of 5 tries of att48)."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "burma14.tour"
+    run = subprocess.Popen([sys.executable, "-m", "hopsolve.cli", "solve", str(TSPLIB / "burma14.tsp"), "--seed",
+                            "1", "--param", "sweeps=100", "--out", str(out)], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+    run.stdout.close()  # the reader is gone before anything is printed
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 0 and out.exists(), err.decode()
+    assert sorted(read_tour(out)) == list(range(14))
+
+
 def test_a_repaired_answer_says_that_the_state_was_repaired(cli):
     """The summary read "infeasible objective 4329 ... [repaired]": the status is the run's state's, the tour shown
     and its length the repair's."""
