@@ -1109,10 +1109,19 @@ class PermutationView:
     def size(self) -> int:
         return self.layout.size
 
+    def check_flow_size(self) -> None:
+        """Refuse, before it is built, a flow matrix built from the metric that would pass the memory limit (the
+        distances as integers, then divided: 16 bytes an entry at the peak)."""
+        if self.flow is None:
+            n = self.size
+            check_matrix_size(n * n, f"the {n:,}×{n:,} distance matrix", bytes_per_entry=16, entries="distances",
+                              instead="use a backend that works from the coordinates (anneal)")
+
     def flow_matrix(self) -> np.ndarray:
         """A as a dense matrix (built from the metric on request, refused over the memory limit)."""
         if self.flow is not None:
             return self.flow
+        self.check_flow_size()
         a = self.metric.matrix_form() / self.metric_scale
         np.fill_diagonal(a, 0.0)
         return a

@@ -18,6 +18,7 @@ import numpy as np
 from numba import prange
 
 from hopsolve.backends._kernels import accept, end_of_sweep, xorshift_uniform
+from hopsolve.backends._replica_kernels import exchange_accepted
 
 PermutationArrays = namedtuple("PermutationArrays", ["flow", "bp", "bi", "bd", "tp", "ti", "td", "linear",
                                                      "has_linear", "cycle_weight"])
@@ -293,3 +294,57 @@ def sample_move_deltas(arrays, item_at, count, swap_probability, rng):
         d = swap_delta(a, b, item_at, arrays) if kind == 0 else reverse_delta(a, b, item_at, arrays)
         out[c] = abs(d)
     return out
+
+
+@numba.njit(cache=True)
+def _tempering_ladder(arrays, scale, cold_betas, ratios, attempts, swap_probability, chain_probability, chain_length,
+                      rule, item_at, current, best_item_at, best, rng, replica_at, exchange_rng, tried, accepted,
+                      first_round):
+    """One ladder (the rows ``replica_at``, coldest last) for ``len(cold_betas)`` rounds: each replica sweeps once at
+    its β (the round's cold end times its ratio), then neighbours at rungs of one parity (alternating by round,
+    counted from the run's first: ``first_round`` is this chunk's, so chunks change nothing)
+    exchange temperatures by the spin ladders' rule (:func:`~hopsolve.backends._replica_kernels.exchange_accepted`),
+    which keeps the product of the rungs' Boltzmann distributions invariant. Returns the exchange stream's state."""
+    temps = len(ratios)
+    no_trace = np.zeros(0)
+    one = np.empty(1)
+    for k in range(len(cold_betas)):
+        for t in range(temps):
+            row = replica_at[t]
+            one[0] = cold_betas[k] * ratios[t]
+            run = PermutationRun(scale, one, attempts, swap_probability, chain_probability, chain_length, rule)
+            current[row], best[row], rng[row] = _anneal_read(arrays, run, item_at[row], current[row], best[row],
+                                                             best_item_at[row], rng[row], no_trace, 0)
+        for t in range((first_round + k) % 2, temps - 1, 2):
+            hot, cold = replica_at[t], replica_at[t + 1]
+            tried[t] += 1
+            take, exchange_rng = exchange_accepted(cold_betas[k] * ratios[t], cold_betas[k] * ratios[t + 1],
+                                                   current[hot], current[cold], exchange_rng)
+            if take:
+                accepted[t] += 1
+                replica_at[t], replica_at[t + 1] = cold, hot
+    return exchange_rng
+
+
+@numba.njit(cache=True, parallel=True)
+def _tempering_parallel(flow, bp, bi, bd, tp, ti, td, linear, has_linear, cycle_weight, scale, cold_betas, ratios,
+                        attempts, swap_probability, chain_probability, chain_length, rule, item_at, current,
+                        best_item_at, best, rng, replica_at, exchange_rng, tried, accepted, first_round):
+    for ladder in prange(replica_at.shape[0]):
+        arrays = PermutationArrays(flow, bp, bi, bd, tp, ti, td, linear, has_linear, cycle_weight)
+        exchange_rng[ladder] = _tempering_ladder(arrays, scale, cold_betas, ratios, attempts, swap_probability,
+                                                 chain_probability, chain_length, rule, item_at, current,
+                                                 best_item_at, best, rng, replica_at[ladder], exchange_rng[ladder],
+                                                 tried[ladder], accepted[ladder], first_round)
+
+
+def permutation_tempering(arrays: PermutationArrays, run: PermutationRun, ratios: np.ndarray,
+                          reads: PermutationReads, replica_at: np.ndarray, exchange_rng: np.ndarray,
+                          tried: np.ndarray, accepted: np.ndarray, first_round: int) -> None:
+    """Replica exchange inside the feasible set: every ladder (a row of ``replica_at``, in parallel) for
+    ``len(run.betas)`` rounds from round ``first_round``, ``run.betas`` the cold end of each round (see
+    :func:`_tempering_ladder`)."""
+    _tempering_parallel(*arrays, run.scale, run.betas, ratios, run.attempts, run.swap_probability,
+                        run.chain_probability, run.chain_length, run.rule, reads.item_at, reads.current,
+                        reads.best_item_at, reads.best, reads.rng, replica_at, exchange_rng, tried, accepted,
+                        first_round)

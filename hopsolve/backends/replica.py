@@ -51,8 +51,11 @@ single-flip excitations, which the descent removes. On a sparse anytime anneal t
 recombined into the best one (``recombine``, :func:`recombine_best_states`): where two reads differ, in regions
 separated by sites where they agree, each region is taken from whichever read is lower there.
 
-Permutation energies are annealed by single flips on their penalty form (like ``anneal --param moves=flip``); the
-feasible-set moves of ``anneal`` are not available here. Pattern (dense associative memory) terms are refused.
+**Permutation energies** (TSP, QAP, assignment: an energy with a permutation view) are tempered inside the
+feasible set instead, with ``anneal``'s permutation moves (exchanges, block reversals, ejection chains) and the
+same exchange rule, every replica a permutation throughout (:mod:`hopsolve.backends._replica_permutation`: its
+ladder, from the energy changes of random moves, and what it refuses). Pattern (dense associative memory) terms are
+refused.
 """
 
 from __future__ import annotations
@@ -89,6 +92,7 @@ from hopsolve.backends._model import (
     to_spins,
 )
 from hopsolve.backends._recombination import recombine_into, recombine_reads
+from hopsolve.backends._replica_permutation import solve_permutation
 from hopsolve.backends.anneal import _Threads
 from hopsolve.backends.replan import Replan, apply_replan, parse_replan
 from hopsolve.backends.schedules import RELATIVE_FLOOR, default_beta_range, sweep_beta_max, typical_beta_min
@@ -208,6 +212,14 @@ class ReplicaParams(TimedRunParams):
     section 10), with the O(n)-per-move scan of this kernel, and 0.3 gained nothing on ±1 tori and random
     graphs. It does finish tori of unit weights (G50, and a held-out 27 × 110 one: the optimum in every run at
     10 s, against domain walls left by the anneal alone): give 0.3 on such lattices."""
+    swap_probability: float = 0.5
+    """On a permutation energy: the probability that a move is an exchange of two items (else a block reversal),
+    as ``anneal``'s."""
+    chain_probability: float = 0.0
+    """On a permutation energy: the probability that a move is an ejection chain instead (what a linear
+    assignment needs; the assignment problem asks for it), as ``anneal``'s."""
+    chain_length: int = 10
+    """On a permutation energy: most steps in an ejection chain."""
     tabu_walks: int = 2
     """Tabu walks (in parallel over the cores), started from the states of the best ``tabu_walks`` reads."""
     tabu_moves: int = 0
@@ -245,6 +257,11 @@ class ReplicaParams(TimedRunParams):
         require(self.threads is None or self.threads >= 1, owner, "threads must be at least 1")
         parse_replan(self.replan, owner)
         require(0.0 <= self.tabu_share < 1.0, owner, f"tabu_share must be in [0, 1), got {self.tabu_share}")
+        require(0.0 <= self.swap_probability <= 1.0, owner,
+                f"swap_probability must be in [0, 1], got {self.swap_probability}")
+        require(0.0 <= self.chain_probability <= 1.0, owner,
+                f"chain_probability must be in [0, 1], got {self.chain_probability}")
+        require(self.chain_length >= 1, owner, f"chain_length must be at least 1, got {self.chain_length}")
         require(self.tabu_walks >= 1, owner, f"tabu_walks must be at least 1, got {self.tabu_walks}")
         require(self.tabu_moves >= 0, owner, f"tabu_moves must be at least 0, got {self.tabu_moves}")
         require(self.tabu_tenure is None or self.tabu_tenure >= 1, owner, "tabu_tenure must be at least 1")
@@ -688,6 +705,9 @@ class ReplicaBackend(Backend):
         miniature's run has one read, which has nothing to recombine), and the tabu walks' where ``params`` ask
         for walks (the miniature's run makes none)."""
         params = params or ReplicaParams()
+        if energy.permutation is not None:  # tempered over permutations: its flow matrix is the size to check
+            energy.permutation.check_flow_size()
+            return warm_up(self, energy, params)
         check_spin_model_size(energy)  # an energy too large is refused before anything compiles
         check_run_size(reads=params.reads, replicas=params.replicas or 1, units=energy.num_variables, arrays=4)
         began = time.perf_counter()
@@ -712,6 +732,9 @@ class ReplicaBackend(Backend):
         seed = resolve_seed(seed)
         if initial_states is not None:
             initial_states = given_states(energy, initial_states, OWNER)
+        if energy.permutation is not None:  # inside the feasible set, with anneal's permutation moves
+            with _Threads(params.threads):
+                return solve_permutation(energy, params, seed, initial_states, callback, _run_streams, started)
         model = compile_spin_model(energy, build_deadline(started, params.time_limit))
         if pattern_part(energy, model) is not None:
             raise ParameterError("backend 'replica' does not take pattern (dense associative memory) terms; "

@@ -76,7 +76,10 @@ class _PermutationProblem(Problem):
 
     def default_params(self, backend: str, instance: Instance) -> dict[str, Any]:
         """For ``anneal``: two reads, this problem's move mix, and sweeps (of n² attempts each) from its budget of
-        attempts per read (:meth:`anneal_attempts`), at most :data:`SMALL_SWEEPS_PER_ITEM` sweeps an item."""
+        attempts per read (:meth:`anneal_attempts`), at most :data:`SMALL_SWEEPS_PER_ITEM` sweeps an item; for
+        ``replica``, which tempers with the same moves, the move mix."""
+        if backend == "replica":
+            return dict(self.anneal_moves)
         if backend != "anneal":
             return {}
         n = self._size(instance)

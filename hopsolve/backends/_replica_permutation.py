@@ -1,0 +1,174 @@
+"""Replica exchange inside the feasible set of a permutation energy (TSP, QAP, assignment): ``replica``'s moves there.
+
+Each read is a ladder of replicas, each a permutation (the item at each position), at inverse temperatures
+``β_k = β_cold · ratios[k]``. A round: every replica makes one sweep of the permutation moves of ``anneal``
+(exchanges of two items, reversals of a block of positions, ejection chains, with ``swap_probability`` and
+``chain_probability``; :mod:`hopsolve.backends._perm_kernels`) at its own β, then neighbours on the ladder exchange
+temperatures by the Metropolis rule, alternating between even and odd pairs of rungs. Every replica stays a
+permutation, so every penalty (each row and column one-hot) is zero throughout, whatever its weight, and every
+returned state is feasible.
+
+**The ladder.** ``β_min`` and ``β_max`` come from the energy changes of 2,000 random moves from a random
+permutation, as ``anneal --param moves=permutation`` sets its range (:func:`~hopsolve.backends.schedules.
+default_beta_range` of their mean and 1st percentile: the hot end takes a typical uphill move with probability
+1/2, the cold end a small one with probability 1%); ``R = clip(round(√n · ln(β_max/β_min) / 4), 4, 32)``
+temperatures for a fixed ladder, n the items (1 for ``schedule="anneal"``, whose cold end cools geometrically
+from ``β_min`` to ``β_max`` over the rounds, the other rungs in proportion), spaced geometrically.
+
+**Budget.** ``sweeps`` rounds; with a time limit the run is chunked as ``anneal``'s (it stops at the limit, or
+with ``fill_time`` stretches its schedule to spend it), and ``info['replay']`` gives the reads, sweeps and replan
+that replay it. Each ladder returns its best permutation seen at the end of a round (``keep_best``), else its
+coldest replica's. The spin-flip options of ``replica`` (cluster moves, recombination, tabu walks, a descent) do
+not apply to permutations and are refused where asked for.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hopsolve.backend import Callback, check_run_size
+from hopsolve.backends import _kernels as K
+from hopsolve.backends import _perm_kernels as PK
+from hopsolve.backends.anneal import _permutation_arrays, _run_chunked, inverse_permutations
+from hopsolve.backends.replan import apply_replan, parse_replan
+from hopsolve.backends.schedules import default_beta_range
+from hopsolve.energy import Energy, PermutationView
+from hopsolve.errors import ParameterError
+from hopsolve.sampleset import SampleSet
+from hopsolve.seeding import auxiliary_state, make_rng
+
+OWNER = "backend 'replica'"
+MIN_REPLICAS, MAX_REPLICAS = 4, 32
+
+
+@dataclass(frozen=True)
+class _Chunking:
+    """What :func:`~hopsolve.backends.anneal._run_chunked` reads of a run's parameters."""
+
+    time_limit: float | None
+    fill_time: bool
+    fit_schedule: bool = True
+    trace: bool = False
+
+
+def refuse_spin_options(params: Any) -> None:
+    """Refuse the options that act on single spins, asked for on a permutation energy (they were ignored)."""
+    asked = [name for name, on in (("cluster_moves=houdayer", params.cluster_moves == "houdayer"),
+                                   ("recombine=on", params.recombine == "on"),
+                                   ("tabu_moves", params.tabu_moves > 0), ("tabu_share", params.tabu_share > 0),
+                                   (f"cold_end={params.cold_end}", params.cold_end != "auto")) if on]
+    if asked:
+        raise ParameterError(f"{OWNER}: {', '.join(asked)} act{'s' if len(asked) == 1 else ''} on single spins; on "
+                             "a permutation energy the replicas move inside the permutations (see "
+                             "hopsolve.backends._replica_permutation)")
+
+
+def permutation_ladder(deltas: np.ndarray, items: int, params: Any) -> tuple[float, float, np.ndarray]:
+    """``(β_min, β_max, ratios)`` from the scaled energy changes of random moves (see the module docstring)."""
+    positive = deltas[deltas > 1e-12]
+    hot = float(positive.mean()) if len(positive) else 0.0
+    cold = float(np.percentile(positive, 1)) if len(positive) else 0.0
+    derived_min, derived_max = default_beta_range(hot, cold)
+    beta_min = params.beta_min if params.beta_min is not None else min(derived_min, params.beta_max or derived_min)
+    beta_max = params.beta_max if params.beta_max is not None else max(derived_max, beta_min)
+    if beta_min > beta_max:
+        raise ParameterError(f"{OWNER}: beta_min ({beta_min:g}) exceeds beta_max ({beta_max:g})")
+    count = params.replicas
+    if count is None and params.schedule == "anneal":
+        count = 1
+    elif count is None:
+        spread = math.log(beta_max / beta_min)
+        count = int(np.clip(round(math.sqrt(max(items, 1)) * spread / 4.0), MIN_REPLICAS, MAX_REPLICAS))
+    ratios = np.ones(1) if count == 1 else np.geomspace(beta_min / beta_max, 1.0, count)
+    return beta_min, beta_max, ratios
+
+
+def solve_permutation(energy: Energy, params: Any, seed: int, initial_states: np.ndarray | None,
+                      callback: Callback | None, streams: Callable[[int, int, int], np.ndarray],
+                      started: float) -> SampleSet:
+    """Replica exchange over ``energy``'s permutations (see the module docstring). ``streams(seed, replicas,
+    ladders)`` gives the kernel streams: the replicas' first, then one exchange stream a ladder."""
+    refuse_spin_options(params)
+    view: PermutationView = energy.permutation
+    n = view.size
+    scale = energy.weights[view.term]
+    ladders = params.reads
+    starts = None
+    if initial_states is not None:  # one ladder per state, every replica of it starting there
+        starts = []
+        for state in np.atleast_2d(initial_states):
+            positions = view.layout.positions(state)
+            if positions is None:
+                raise ParameterError(f"{OWNER}: initial states of a permutation energy must be permutation "
+                                     "matrices (one unit on in every row and column)")
+            starts.append(np.argsort(positions))
+        ladders = len(starts)
+    arrays = _permutation_arrays(view)  # the flow matrix n × n, refused past the memory limit
+    rng = make_rng(seed)
+    probe = starts[0].copy() if starts else rng.permutation(n).astype(np.int64)
+    deltas = scale * PK.sample_move_deltas(arrays, probe.astype(np.int64), 2000, params.swap_probability,
+                                           np.array([auxiliary_state(seed)], dtype=np.uint64)) if n >= 2 \
+        else np.zeros(0)
+    beta_min, beta_max, ratios = permutation_ladder(deltas, n, params)
+    temps = len(ratios)
+    total = ladders * temps
+    check_run_size(reads=ladders, replicas=temps, units=n, steps=params.sweeps, time_limit=params.time_limit)
+    if starts is None:  # ladder by ladder, so the first k ladders are those of a run of k
+        item_at = np.array([rng.permutation(n) for _ in range(total)], dtype=np.int64).reshape(total, n)
+    else:
+        item_at = np.repeat(np.array(starts, dtype=np.int64), temps, axis=0)
+    current = np.array([view.energy(p, scale) for p in inverse_permutations(item_at)]) if n else np.zeros(total)
+    best, best_item_at = current.copy(), item_at.copy()
+    kernel = streams(seed, total, ladders)
+    generators, exchange = kernel[:total].copy(), kernel[total: total + ladders].copy()
+    replica_at = np.arange(total, dtype=np.int64).reshape(ladders, temps)
+    tried = np.zeros((ladders, max(temps - 1, 1)), dtype=np.int64)
+    accepted = np.zeros_like(tried)
+    rule = K.METROPOLIS if params.rule == "metropolis" else K.GLAUBER
+    attempts = max(1, energy.num_variables)  # n² move attempts a sweep, as anneal's
+    if params.schedule == "fixed":
+        cold_end = np.full(params.sweeps, beta_max)
+    else:
+        cold_end = np.geomspace(beta_min, beta_max, params.sweeps) if params.sweeps > 1 else np.array([beta_max])
+    cold_end = apply_replan(cold_end, parse_replan(params.replan, OWNER), OWNER)
+
+    def step(start: int, stop: int, chunk: np.ndarray) -> None:
+        if n >= 2:
+            run = PK.PermutationRun(scale, np.ascontiguousarray(chunk), attempts, params.swap_probability,
+                                    params.chain_probability, params.chain_length, rule)
+            PK.permutation_tempering(arrays, run, ratios, PK.PermutationReads(item_at, current, best_item_at, best,
+                                                                              generators, np.zeros((total, 0)), 0),
+                                     replica_at, exchange, tried, accepted, start)
+
+    def report() -> dict[str, Any]:
+        row = int(np.argmin(best))
+        return {"best_energy": float(best[row]), "best_positions": inverse_permutations(best_item_at[row:row + 1])[0]}
+
+    progress = _run_chunked(cold_end, step, _Chunking(params.time_limit, params.fill_time), callback, report,
+                            started=started)
+    if params.keep_best:
+        rows = np.array([replica_at[k][np.argmin(best[replica_at[k]])] for k in range(ladders)], dtype=np.int64)
+        final = best_item_at[rows]
+    else:
+        final = item_at[replica_at[:, -1]]
+    elapsed = time.perf_counter() - started
+    rates = accepted.sum(axis=0) / np.maximum(tried.sum(axis=0), 1)
+    info = {
+        "derived": {"reads": ladders, "sweeps": params.sweeps, "replicas": temps, "beta_min": beta_min,
+                    "beta_max": beta_max, "ladder": [float(beta_max * r) for r in ratios], "moves": "permutation",
+                    "cluster_moves": "none", "seed": seed},
+        "sweeps_done": progress.done, "timed_out": progress.timed_out, "interrupted": progress.interrupted,
+        "schedule_compressed": progress.compressed, "schedule_stretched": progress.stretched,
+        "work": progress.done, "work_unit": "sweeps", "wall_time_s": elapsed,
+        "updates": attempts * progress.done * total,
+        "replay": {"reads": ladders, "sweeps": params.sweeps,
+                   "replan": progress.replan.text(parse_replan(params.replan, OWNER))},
+        "exchange_rates": [float(x) for x in rates[: temps - 1]],
+    }
+    return SampleSet.from_permutations(energy, inverse_permutations(final), **info)
