@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numba
 import numpy as np
 
 from hopsolve.backend import Callback, check_run_size
@@ -39,7 +40,7 @@ from hopsolve.backends.anneal import _permutation_arrays, _run_chunked, inverse_
 from hopsolve.backends.replan import apply_replan, parse_replan
 from hopsolve.backends.schedules import default_beta_range
 from hopsolve.energy import Energy, PermutationView
-from hopsolve.errors import ParameterError
+from hopsolve.errors import ParameterError, TooLargeError
 from hopsolve.sampleset import SampleSet
 from hopsolve.seeding import auxiliary_state, make_rng
 
@@ -87,6 +88,33 @@ def permutation_ladder(deltas: np.ndarray, items: int, params: Any) -> tuple[flo
         count = int(np.clip(round(math.sqrt(max(items, 1)) * spread / 4.0), MIN_REPLICAS, MAX_REPLICAS))
     ratios = np.ones(1) if count == 1 else np.geomspace(beta_min / beta_max, 1.0, count)
     return beta_min, beta_max, ratios
+
+
+PROBE_ATTEMPTS = 20_000
+"""Move attempts of the timing probe of a round (:func:`_round_seconds`)."""
+
+
+def _round_seconds(arrays: PK.PermutationArrays, scale: float, beta: float, attempts: int, params: Any, rule: int,
+                   start: np.ndarray, energy: float, ladders: int, temps: int) -> float:
+    """Seconds one round of every replica should take: :data:`PROBE_ATTEMPTS` moves of a copy of one replica at the
+    cold end, timed (the least of two), scaled to a round's attempts and divided among the threads that run the
+    ladders."""
+    probe = min(attempts, PROBE_ATTEMPTS)
+    timings = []
+    for _ in range(2):
+        item_at = start[None, :].copy()
+        current, best = np.array([energy]), np.array([energy])
+        run = PK.PermutationRun(scale, np.array([beta]), probe, params.swap_probability, params.chain_probability,
+                                params.chain_length, rule)
+        reads = PK.PermutationReads(item_at, current, item_at.copy(), best, np.array([1], dtype=np.uint64),
+                                    np.zeros((1, 0)), 0)
+        began = time.perf_counter()
+        PK.permutation_tempering(arrays, run, np.ones(1), reads, np.zeros((1, 1), dtype=np.int64),
+                                 np.array([1], dtype=np.uint64), np.zeros((1, 1), dtype=np.int64),
+                                 np.zeros((1, 1), dtype=np.int64), 0)
+        timings.append(time.perf_counter() - began)
+    threads = max(1, min(ladders, numba.get_num_threads()))
+    return min(timings) / probe * attempts * temps * math.ceil(ladders / threads)
 
 
 def solve_permutation(energy: Energy, params: Any, seed: int, initial_states: np.ndarray | None,
@@ -150,8 +178,18 @@ def solve_permutation(energy: Energy, params: Any, seed: int, initial_states: np
         row = int(np.argmin(best))
         return {"best_energy": float(best[row]), "best_positions": inverse_permutations(best_item_at[row:row + 1])[0]}
 
+    round_s = 0.0
+    if params.time_limit is not None and n >= 2:
+        round_s = _round_seconds(arrays, scale, beta_max, attempts, params, rule, item_at[0], current[0], ladders,
+                                 temps)
+        left = params.time_limit - (time.perf_counter() - started)
+        if round_s > left:  # the first round would end past the limit (pr1002's four ladders: 7.3 s of 5)
+            raise TooLargeError(f"{OWNER}: one round of {ladders:,} ladders of {temps} replicas over {n:,} items "
+                                f"({attempts:,} move attempts a replica) takes about {round_s:.2g} s, more than the "
+                                f"{max(left, 0.0):.2g} s the time limit leaves; give fewer reads or replicas, or a "
+                                "longer limit, or use anneal")
     progress = _run_chunked(cold_end, step, _Chunking(params.time_limit, params.fill_time), callback, report,
-                            started=started)
+                            started=started, first_sweep=round_s)
     if params.keep_best:
         rows = np.array([replica_at[k][np.argmin(best[replica_at[k]])] for k in range(ladders)], dtype=np.int64)
         final = best_item_at[rows]
