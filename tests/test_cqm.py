@@ -581,3 +581,21 @@ def test_a_cqm_answer_keeps_the_model_s_labels_and_refuses_two_with_one_text():
     cqm.remove_constraint("1")
     result = hopsolve.solve(cqm, seed=1)
     assert result.solution == {0: 1, 1: 0, 2: 0} and cqm.check_feasible(result.solution) and result.feasible
+
+
+def test_an_equality_that_is_not_one_hot_is_crossed_not_frozen_in(tmp_path):
+    """The β range of one-hot moves was measured on the objective alone; an equality no move holds (its penalty
+    in the hundreds) then froze the run in its first basin: 0 of 10 reads feasible on seeds 0 and 5, 100,000
+    sweeps too, where exact finds 4."""
+    path = tmp_path / "eq.lp"
+    path.write_text("Minimize\n obj: - 3 a + 3 b + 4 c + 2 d\nSubject To\n e1: 2 b + 1.5 c + 6 d - 2 a = 1.5\n"
+                    " e2: a + b + c + d >= 2\nBinary\n a b c d\nEnd\n")
+    import hopsolve
+
+    registry = hopsolve.build_registry()
+    instance = registry.problem("cqm").read(path)
+    exact, _ = hopsolve.solve_instance(registry, "cqm", instance, backend="exact", seed=1)
+    assert exact.status == "optimal" and exact.objective == 4
+    for seed in range(6):
+        result, _ = hopsolve.solve_instance(registry, "cqm", instance, seed=seed)
+        assert result.feasible and result.objective == 4, seed
