@@ -24,8 +24,10 @@ and follows dimod's contract: ``sample(bqm, **parameters)`` (dimod derives ``sam
 - ``info`` holds ``backend``, ``seed``, ``params`` (every backend parameter used), ``derived`` (what the backend
   chose itself, such as the β range), the typed fields ``timed_out``, ``proven_optimal``, ``interrupted``,
   ``work`` and ``work_unit``, ``compile_s`` (compiling or loading the kernels before the run, outside any time
-  limit; a first sample that takes long says so on stderr), and the backend's other ``info`` as
-  ``backend_info``. The backend's per-read data (``read_sweeps``, ``outcome``, ``trace``,
+  limit; a first sample that takes long says so on stderr), ``backend_time_limit`` where a ``time_limit`` was
+  given (what the backend had once reading the BQM had taken its share: the limit covers the whole call but the
+  compiling), and the backend's other ``info`` as ``backend_info`` (the exact sampler's ``ground_states`` and
+  ``ground_states_truncated`` are there). The backend's per-read data (``read_sweeps``, ``outcome``, ``trace``,
   ``graded_outputs``, ...) is a data vector of the sample set where it is one number per read, else in
   ``info['per_read']`` (rows in the sample set's order: a sampler never aggregates reads).
 """
@@ -36,6 +38,7 @@ import dataclasses
 import pickle
 import re
 import sys
+import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -53,7 +56,7 @@ from hopsolve.backends.exact import ExactBackend
 from hopsolve.backends.hopfield import HopfieldBackend
 from hopsolve.backends.tank import TankBackend
 from hopsolve.energy import Energy
-from hopsolve.errors import ParameterError
+from hopsolve.errors import ParameterError, TooLargeError
 from hopsolve.params import params_dict
 from hopsolve.seeding import resolve_seed
 from hopsolve.solving import SOLVE_BLAS_THREADS
@@ -178,6 +181,7 @@ class HopsolveSampler(dimod.Sampler):
             raise ParameterError(f"{type(self).__name__}.sample takes a dimod.BinaryQuadraticModel, got "
                                  f"{type(bqm).__name__}{hint}")
         self._check_names(parameters, self._parameters, " in sample()")
+        clock = time.perf_counter()  # a time limit covers the call but compiling, as hopsolve solve's does
         values = {**self._defaults, **parameters}
         seed = resolve_seed(values.pop("seed", None))
         energy = Energy.from_dimod(bqm)
@@ -193,15 +197,23 @@ class HopsolveSampler(dimod.Sampler):
         # takes a while: a first sample compiles for tens of seconds
         note = CompileNote()
         note({"stage": "preparing"})
+        spent = time.perf_counter() - clock
         try:
             compile_s = self.backend.prepare(energy, params)
         finally:
             note.close()
+        given = params  # what the caller asked for, as info['params'] says
+        limit = getattr(params, "time_limit", None)
+        if limit is not None:  # the model's conversion came out of it (1.1 million couplings: 3.5 s of a 0.3 s limit)
+            if spent >= limit:
+                raise TooLargeError(f"{type(self).__name__}: reading the BQM took {spent:.2g} s, all of the "
+                                    f"{limit:g} s time limit; give a longer limit")
+            params = dataclasses.replace(params, time_limit=limit - spent)
         with threadpool_limits(limits=SOLVE_BLAS_THREADS, user_api="blas"):  # as solve_instance: kernels own the cores
             result = self.backend.solve(energy, params, seed=seed, initial_states=starts)
         vectors, other = _read_vectors(result)
         info = {
-            "backend": self.backend.name, "seed": seed, "params": params_dict(params),
+            "backend": self.backend.name, "seed": seed, "params": params_dict(given),
             "derived": dict(result.derived), "timed_out": bool(result.timed_out),
             "proven_optimal": bool(result.proven_optimal), "interrupted": bool(result.interrupted),
             "work": result.work, "work_unit": result.work_unit, "compile_s": compile_s,
@@ -209,6 +221,8 @@ class HopsolveSampler(dimod.Sampler):
         }
         if other:
             info["per_read"] = other
+        if limit is not None:  # the limit less reading the BQM
+            info["backend_time_limit"] = params.time_limit
         states = np.asarray(result.states, dtype=np.int8).reshape(len(result), len(labels))
         return dimod.SampleSet.from_samples_bqm((states, labels), bqm, info=info, **vectors)
 
@@ -322,10 +336,11 @@ class TankSampler(HopsolveSampler):
 
 class ExactSampler(HopsolveSampler):
     """Gray-code enumeration (hopsolve backend ``exact``, up to 26 variables): every ground state, one row each
-    (at most ``max_states``, 1024 by default: ``info['ground_states']`` counts them all and
-    ``info['ground_states_truncated']`` says whether rows were left out); unlike ``dimod.ExactSolver`` it does
-    not list the excited states, and it takes no ``num_reads``. ``info['proven_optimal']`` is true. ``seed`` is
-    accepted and recorded like everywhere else, but the enumeration does not use it."""
+    (at most ``max_states``, 1024 by default: ``info['backend_info']['ground_states']`` counts them all and
+    ``info['backend_info']['ground_states_truncated']`` says whether rows were left out); unlike
+    ``dimod.ExactSolver`` it does not list the excited states, and it takes no ``num_reads``.
+    ``info['proven_optimal']`` is true. ``seed`` is accepted and recorded like everywhere else, but the enumeration
+    does not use it."""
 
     backend_class = ExactBackend
 

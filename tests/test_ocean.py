@@ -447,3 +447,47 @@ def test_samplers_pickle_and_run_in_a_spawned_process_pool():
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         far = pool.submit(AnnealSampler(num_reads=3).sample, bqm, seed=1).result()
     assert far.first == AnnealSampler(num_reads=3).sample(bqm, seed=1).first
+
+
+def test_a_sampler_s_time_limit_covers_reading_the_bqm(monkeypatch):
+    """``sample(bqm, time_limit=0.3)`` on 1.1 million couplings took 3.5 s: converting the BQM (a Python loop, 4.6 s)
+    was outside the limit. It is now read by arrays and its time comes out of the limit, which it may use up."""
+    sampler = AnnealSampler()
+    bqm = dimod.generators.ran_r(1, 30, seed=2)
+    sampler.sample(bqm, seed=1, num_reads=1, sweeps=2)  # compiled
+    real = Energy.from_dimod.__func__
+
+    def slow(cls, model):
+        time.sleep(0.3)
+        return real(cls, model)
+
+    monkeypatch.setattr(Energy, "from_dimod", classmethod(slow))
+    with pytest.raises(hopsolve.TooLargeError, match=r"reading the BQM took 0\.3\d* s, all of the 0\.2 s time limit"):
+        sampler.sample(bqm, seed=1, time_limit=0.2)
+    sample = sampler.sample(bqm, seed=1, time_limit=1.0)
+    assert sample.info["params"]["time_limit"] == 1.0 and sample.info["backend_time_limit"] < 0.71
+
+
+def test_a_bqm_is_read_by_arrays_with_its_labels_and_energies():
+    """The arrays dimod gives (``to_numpy_vectors``) in the BQM's variable order, mixed labels kept."""
+    bqm = dimod.BQM({"a": 1.0, (1, 2): -2.0, "c": 0.5}, {("a", (1, 2)): 3.0, ("c", "a"): -1.5}, 2.5, "BINARY")
+    energy = Energy.from_dimod(bqm)
+    states = np.array(list(itertools.product((0, 1), repeat=3)))
+    assert energy.labels == ("a", (1, 2), "c")
+    assert np.array_equal(energy.energies(states), bqm.energies((states, list(bqm.variables))))
+
+
+def test_to_dimod_is_built_from_arrays_and_checked_against_the_memory_limit(monkeypatch):
+    """Built from Python dicts, berlin52's TSP energy took 11 s and 1 GB under a 120 MB limit; from arrays, in unit
+    order, with the couplings' size checked before dimod builds them."""
+    from hopsolve.testing import random_energy
+
+    energy = random_energy(40, 3, density=0.5)
+    bqm = energy.to_dimod()
+    states = np.random.default_rng(1).choice([-1, 1], size=(5, 40))
+    assert list(bqm.variables) == list(range(40))
+    assert np.allclose(bqm.energies((states, list(range(40)))), energy.energies(states))
+    couplings = bqm.num_interactions
+    monkeypatch.setenv("HOPSOLVE_MAX_MATRIX_BYTES", str(30 * couplings))  # the model fits, dimod's copy does not
+    with pytest.raises(hopsolve.MemoryLimitError, match="the BQM's couplings"):
+        energy.to_dimod()

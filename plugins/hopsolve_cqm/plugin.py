@@ -276,8 +276,8 @@ class CqmProblem(Problem):
 
     def default_params(self, backend: str, instance: Instance) -> dict[str, Any]:
         """For ``anneal`` and ``replica`` on an assignment written as a model (``encoding.permutation_grid``): the
-        assignment problem's moves, exchanges and ejection chains (exchanges and block reversals, the generic mix, reached 179
-        at 3 s on a 30 × 30 assignment whose optimum is 168)."""
+        assignment problem's moves, exchanges and ejection chains (exchanges and block reversals, the generic mix,
+        reached 179 at 3 s on a 30 × 30 assignment whose optimum is 168)."""
         if backend in ("anneal", "replica") and instance.data.permutation_grid is not None:
             return {"swap_probability": 1.0, "chain_probability": 1.0}
         return {}
