@@ -352,8 +352,9 @@ def test_report_reads_several_files_and_draws_anytime_curves_and_profiles(cli, t
     gap_taus, gaps = gap_profile(rows, _references(records, senses))
     assert set(gaps) == {"anneal", "ortools-routing"} and all(v[-1] == 1.0 for v in gaps.values())
     curves = anytime_gaps(records, senses, np.geomspace(0.01, 10, 50))
-    assert set(curves["anneal"]) == {"eil51", "st70"}
-    final = curves["anneal"]["eil51"][-1]
+    files = {name: str((TSP / f"{name}.tsp").resolve()) for name in ("eil51", "st70")}  # keyed by file
+    assert set(curves["anneal"]) == set(files.values())
+    final = curves["anneal"][files["eil51"]][-1]
     eil51 = next(r for r in records if r["solver"] == "anneal" and r["instance"] == "eil51")
     assert np.isclose(final, eil51["gap"])
     ax = Figure().subplots()
@@ -898,5 +899,27 @@ def test_report_takes_a_proof_only_for_the_same_problem_and_file(cli, tmp_path):
     out = tmp_path / "r.jsonl"
     out.write_text("".join(json.dumps(r) + "\n" for r in records))
     run = cli("report", out)
-    exact = next(line for line in run.out.splitlines() if line.startswith("| k | exact"))
+    exact = next(line for line in run.out.splitlines() if line.startswith("| k (/a/k.qubo) | exact"))
     assert "-117" not in exact and "92" not in exact
+
+
+def test_report_keeps_two_files_of_one_name_apart_and_says_what_a_mean_gap_covers(cli, tmp_path):
+    """Two generated files both named "rand" were one row (best 303, median 13205.5, no reference) and one
+    instance in the plots; a solver without an answer on an instance had its mean gap taken over the others
+    (14.2% over 2 of 3, the hardest left out without a word); a label with a "|" split its table row."""
+    base = {"kind": "backend", "reference": None, "gap": None, "wall_time_s": 1.0, "seed": 1, "problem": "tsp",
+            "status": "optimal", "feasible": True, "solver": "exact"}
+    records = [{**base, "instance": "rand", "instance_path": "/a/rand1.tsp", "objective": 303.0},
+               {**base, "instance": "rand", "instance_path": "/b/rand2.tsp", "objective": 26108.0},
+               {**base, "instance": "easy", "instance_path": "/c/easy.tsp", "objective": 10.0, "reference": 10.0,
+                "gap": 0.0, "solver": "greedy | nn", "status": "feasible"},
+               {**base, "instance": "hard", "instance_path": "/c/hard.tsp", "objective": None, "feasible": False,
+                "reference": 20.0, "solver": "greedy | nn", "status": "timeout"}]
+    out = tmp_path / "r.jsonl"
+    out.write_text("".join(json.dumps(r) + "\n" for r in records))
+    lines = cli("report", out).out.splitlines()
+    assert any(line.startswith("| rand (/a/rand1.tsp) | exact | 1 | 100% | 303 | 303 | 303 *") for line in lines)
+    assert any(line.startswith("| rand (/b/rand2.tsp) | exact | 1 | 100% | 26108 | 26108 | 26108 *") for line in lines)
+    solver = next(line for line in lines if line.startswith("| greedy \\| nn | backend | 2 |"))
+    assert "| 0 (1 of 2) |" in solver
+    assert any(line.startswith("(k of m): a mean over the k instances") for line in lines)
