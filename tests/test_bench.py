@@ -923,3 +923,12 @@ def test_report_keeps_two_files_of_one_name_apart_and_says_what_a_mean_gap_cover
     solver = next(line for line in lines if line.startswith("| greedy \\| nn | backend | 2 |"))
     assert "| 0 (1 of 2) |" in solver
     assert any(line.startswith("(k of m): a mean over the k instances") for line in lines)
+
+
+def test_a_solver_s_params_time_limit_beside_the_grid_s_is_refused_before_any_task(cli, tmp_path):
+    """Every task became an error record naming --time-limit and --param, which the user never typed."""
+    out = tmp_path / "cl.jsonl"
+    run = cli("bench", "--instances", TSP / "burma14.tsp", "--solvers", "anneal", "--param", "anneal.time_limit=2",
+              "--time-limit", "1", "--seeds", "2", "--out", out, "--jobs", "1")
+    assert run.code == 2 and "time_limit is given twice with two values (the grid's time limit 1 and params " \
+        "time_limit=2.0)" in run.err and not out.exists()

@@ -229,6 +229,12 @@ def build_grid(registry: Registry, *, instances: Sequence[str], solvers: Sequenc
                                       or not (math.isfinite(own_limit) and 0 < own_limit <= MAX_TIME_LIMIT)):
             raise ParameterError(f"solver {name!r}: time_limit must be a positive number of seconds, at most "
                                  f"{MAX_TIME_LIMIT:g}, got {own_limit!r}")
+        limit_here = own_limit if own_limit is not None else time_limit
+        if "time_limit" in params and limit_here is not None and float(params["time_limit"]) != float(limit_here):
+            # every task ended in an error record naming --time-limit and --param, which the user had not typed
+            where = "its own time_limit" if own_limit is not None else "the grid's time limit"
+            raise ParameterError(f"solver {name!r}: time_limit is given twice with two values ({where} "
+                                 f"{float(limit_here):g} and params time_limit={params['time_limit']}); give it once")
         specs.append(SolverSpec(name, kind, params, str(entry.get("label", "")),
                                 None if own_limit is None else float(own_limit), once, given,
                                 tuple(having) if kind == "baseline" and len(having) < len(problems) else ()))
