@@ -47,7 +47,7 @@ def test_small_grid_writes_six_lines_and_rerun_adds_none(cli, tmp_path):
     assert report.code == 0 and "| anneal | backend | 2 | 4 |" in report.out
     png = tmp_path / "r.png"
     table = cli("report", out, "--format", "csv", "--plot", png).out
-    assert table.startswith("table,instance,solver,kind,runs")  # both tables (the per-solver one was left out)
+    assert table.startswith("table,instance,file,solver,kind,runs")  # both tables (the per-solver one was left out)
     kinds = [row["table"] for row in csv.DictReader(io.StringIO(table))]
     assert "instance" in kinds and "solver" in kinds
     assert png.read_bytes()[:4] == b"\x89PNG"
