@@ -17,6 +17,7 @@ from hopsolve.bench.grid import Task
 from hopsolve.bench.runner import error_record, run_task
 from hopsolve.errors import ParameterError, UserError
 from hopsolve.interrupt import abandoned_work
+from hopsolve.switches import switched_on
 
 SCHEDULER_TIMEOUT_S = 10  # seconds to wait for an existing Dask scheduler to answer
 GRACE_SECONDS = 30.0  # beyond its time limit, a task gets this long (plus 50%) before its worker is killed
@@ -204,16 +205,56 @@ def run_dask(tasks: list[Task], on_result: Callable[[dict[str, Any]], None], sch
                 signal.signal(signal.SIGINT, previous)
         client = Client(cluster)
         watching = None  # a local cluster's own workers: started here, stopped here
+    quiet = _quiet_client_logs()
     try:
         futures = {client.submit(run_task, task, pure=False): task for task in tasks}
         for future in as_completed(futures):
+            if future.status != "finished" and _scheduler_lost(client, future):
+                # the tasks the cluster never ran are not recorded (as after a Ctrl-C): 25 error records of
+                # 0 s were written, the report counted them, and distributed printed its tracebacks
+                left = sum(1 for f in futures if f.status != "finished")
+                raise UserError(f"lost the Dask scheduler{f' at {scheduler}' if scheduler else ''}: {left} task"
+                                f"{'' if left == 1 else 's'} not run (the finished ones are in the results file); "
+                                "rerun the same command to resume")
             on_result(_dask_record(future, futures[future]))
     finally:
         if watching is not None:
             watching.set()
-        client.close()
+        try:
+            client.close()
+        finally:
+            quiet()
         if cluster is not None:
             _close_quietly(cluster)
+
+
+def _scheduler_lost(client: Any, future: Any) -> bool:
+    """Whether ``future`` ended because the client lost its scheduler (not a task of its own that failed)."""
+    if getattr(client, "status", "running") not in ("running", "newly-created"):
+        return True
+    try:
+        reason = repr(future.exception(timeout=0))
+    except Exception as exc:  # noqa: BLE001 - a cancelled future raises its cancellation here
+        reason = repr(exc)
+    return "scheduler-connection-lost" in reason
+
+
+def _quiet_client_logs() -> Callable[[], None]:
+    """Keep distributed's client and connection loggers to their critical messages while the bench runs (a lost
+    scheduler printed two tracebacks among the bench's lines; the bench says what happened in one), unless
+    ``HOPSOLVE_DEBUG`` is set; returns what restores them."""
+    if switched_on("HOPSOLVE_DEBUG"):
+        return lambda: None
+    loggers = [logging.getLogger(name) for name in ("distributed.client", "distributed.core", "distributed.comm")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+
+    def restore() -> None:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+    return restore
 
 
 def _close_quietly(cluster: Any) -> None:
