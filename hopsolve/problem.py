@@ -35,7 +35,11 @@ class Solution:
     """A candidate in the problem's own terms, scored.
 
     ``value`` is JSON-able with 1-based indices as in the file formats (a tour, each node's side, each row's
-    column, a bit vector). ``violations`` holds each penalty term's unweighted value (all zero when feasible).
+    column, a bit vector). ``violations`` maps each violated constraint to its amount (finite numbers; all zero or
+    empty when feasible): from :meth:`Problem.decode` (a backend's state), each penalty term's unweighted value,
+    keyed by the term's name, whatever :meth:`Problem.score` said; from ``score`` alone (a baseline's candidate),
+    what ``score`` gives. A problem whose ``score`` names its own constraints and wants them for backends too
+    overrides ``decode`` (as ``cqm`` does, keyed by the model's constraint labels).
     ``details`` is the problem's own extra (not read by hopsolve) except ``details["note"]``: text the problem
     wants a user to read beside the answer (shown under ``hopsolve solve``'s summary and kept as the result's
     ``info["solution_note"]``), e.g. that the objective shown is the negation of the one the file maximises.
@@ -135,7 +139,8 @@ class Problem(ABC):
         """Check and score a candidate in the problem's own terms."""
 
     def decode(self, instance: Instance, energy: Energy, state: np.ndarray, *, repair: bool = False) -> Solution:
-        """Map a state back to a scored solution; with ``repair`` an invalid state is mended and flagged."""
+        """Map a state back to a scored solution; with ``repair`` an invalid state is mended and flagged. Its
+        ``violations`` are the energy's penalty terms' values (see :class:`Solution`)."""
         state = np.asarray(state)
         violations = energy.violations(state)
         found = plugin_call("problem", self, "candidate", lambda: self.candidate(instance, energy, state))
