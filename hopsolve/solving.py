@@ -240,6 +240,12 @@ def solve_instance(
     values = _solver_values(solver.Params, owner, params, reads, time_limit, explicit_time_limit)
     suggested = plugin_call("problem", problem, "default_params",
                             lambda: dict(problem.default_params(backend_name, instance)))
+    if suggested:  # a plugin's suggestion the backend refuses is the plugin's fault, not the user's: it was
+        try:  # reported as "backend 'anneal': sweeps must be at least 1, got -5", as if the user had typed it
+            solver.params(dict(suggested))
+        except ParameterError as refused:
+            raise PluginFailure(f"{describe_plugin('problem', problem)}: default_params suggested parameters the "
+                                f"backend refuses: {refused}") from None
     if explicit_time_limit and problem.anytime and "fill_time" in _field_names(solver.Params) \
             and "sweeps" not in values:  # sweeps the user gives run as given: the limit only caps them
         suggested["fill_time"] = True  # a limit the user gives is a budget to spend (see Problem.anytime)

@@ -735,3 +735,29 @@ def test_a_baseline_s_status_outside_the_contract_is_the_plugin_s_failure(status
     instance = registry.problem("cqm").read(INSTANCES / "cqm" / "knapsack12.lp")
     with pytest.raises(PluginFailure, match=re.escape(said)):
         solve_instance(registry, "cqm", instance, baseline="boastful", seed=1)
+
+
+def test_a_problem_s_suggested_parameters_the_backend_refuses_are_the_plugin_s_failure():
+    """A third party's default_params suggesting sweeps=-5 was reported as "backend 'anneal': sweeps must be at
+    least 1, got -5", as if the user had typed it."""
+    import dataclasses
+
+    from hopsolve_cqm.plugin import CqmProblem
+
+    from hopsolve import PluginFailure, build_registry, solve_instance
+    from hopsolve.plugins import Origin
+
+    class Pushy(CqmProblem):
+        name = "pushy"
+        suffixes = (".pushylp",)
+
+        def default_params(self, backend, instance):
+            return {"sweeps": -5}
+
+    registry = build_registry()
+    registry.problems["pushy"] = dataclasses.replace(registry.problems["cqm"], name="pushy", cls=Pushy,
+                                                     origin=Origin("pushy", "hopsolve-pushy", "0.1"))
+    instance = CqmProblem().read(INSTANCES / "cqm" / "knapsack12.lp")
+    with pytest.raises(PluginFailure, match=r"problem 'pushy' \(hopsolve-pushy 0.1\): default_params suggested "
+                                            r"parameters the backend refuses: .*sweeps must be at least 1"):
+        solve_instance(registry, "pushy", instance, backend="anneal", seed=1)
