@@ -239,3 +239,15 @@ def test_a_table_optimum_applies_only_to_the_file_it_was_measured_on(tmp_path):
         assert problem.read(tmp_path / folder / "berlin52.tsp").reference is None, folder
     (tmp_path / "alone" / "copy.tsp").write_text((TSPLIB / "berlin52.tsp").read_text())
     assert problem.read(tmp_path / "alone" / "copy.tsp").reference == 7542.0
+
+
+def test_the_two_dsj1000_files_one_ceil_2d_instance_carry_its_optimum():
+    """dsj1000.tsp and dsj1000ceil.tsp hold the same CEIL_2D cities; the table gave them TSPLIB's EUC_2D optimum
+    (18659688) and its CEIL_2D one (18660188), each unverified, so neither showed a gap. LKH-3 (elkai, 3 runs)
+    reaches 18660188 on these files' CEIL_2D distances: both carry it."""
+    from hopsolve_tsp.plugin import TspProblem
+
+    first = TspProblem().read(TSPLIB / "dsj1000.tsp")
+    second = TspProblem().read(TSPLIB / "dsj1000ceil.tsp")
+    assert first.data.tour_length(np.arange(1000)) == second.data.tour_length(np.arange(1000))
+    assert first.reference == second.reference == 18660188
