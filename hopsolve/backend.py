@@ -74,7 +74,8 @@ def schedule_steps_buildable(seconds: float) -> int:
 
 
 def check_run_size(*, reads: int, units: int, steps: int = 0, trace: bool = False, arrays: int = 4,
-                   steps_name: str = "sweeps", time_limit: float | None = None, replicas: int = 1) -> None:
+                   steps_name: str = "sweeps", time_limit: float | None = None, replicas: int = 1,
+                   steps_parameter: str | None = None) -> None:
     """Refuse, before anything is allocated, a run whose per-read arrays (``arrays`` float64 arrays of reads ×
     ``replicas`` × units), schedule (``steps``) or trace (reads × steps) would pass the memory limit, naming the
     parameter (with ``replicas`` above 1, a ladder's: the reads that fit are counted with them, not as if each
@@ -83,7 +84,10 @@ def check_run_size(*, reads: int, units: int, steps: int = 0, trace: bool = Fals
     With a ``time_limit``, also refuse a schedule whose building alone would take more than
     :data:`SCHEDULE_BUILD_SHARE` of it (the whole schedule is built before the first step: 50 million sweeps
     took 3 s, so a 1 s limit would end at 3 s after no sweep at all). Fewer steps are then the user's fix; a
-    schedule that builds in time but does not run in time is squeezed by the run, as before."""
+    schedule that builds in time but does not run in time is squeezed by the run, as before.
+
+    ``steps_parameter`` names the parameter that sets the steps where it is not ``steps_name`` (hopfield's
+    ``max_sweeps``), for the messages."""
     shown_reads, shown_steps = format_count(reads), format_count(steps)
     per_read = 8.0 * arrays * float(max(units, 1)) * float(max(replicas, 1))
     fit = _most_that_fit(per_read)
@@ -97,7 +101,8 @@ def check_run_size(*, reads: int, units: int, steps: int = 0, trace: bool = Fals
                                                     int(SCHEDULE_BUILD_FLOOR_S / SCHEDULE_BUILD_S_PER_STEP))
     # sweeps=1e12 "to run until the limit" was refused with no way out: say what fits, or to leave them to it
     most_steps = min(_most_that_fit(8.0), buildable if buildable is not None else math.inf)
-    check_allocation(8.0 * float(steps), f"a schedule of {shown_steps} {steps_name} ({steps_name})",
+    parameter = steps_parameter or steps_name  # the parameter that sets them (hopfield's max_sweeps)
+    check_allocation(8.0 * float(steps), f"a schedule of {shown_steps} {steps_name} ({parameter})",
                      f"give at most {format_count(most_steps)} {steps_name}"
                      + (f", or leave {steps_name} to the time limit" if time_limit is not None else ""))
     building = SCHEDULE_BUILD_S_PER_STEP * float(steps)
@@ -105,7 +110,7 @@ def check_run_size(*, reads: int, units: int, steps: int = 0, trace: bool = Fals
     if buildable is not None and building > max(allowed, SCHEDULE_BUILD_FLOOR_S):
         most = format_count(buildable)
         share = f"{SCHEDULE_BUILD_SHARE:.0%} of the {time_limit:.3g} s the solver has"
-        raise TooLargeError(f"a schedule of {shown_steps} {steps_name} ({steps_name}) takes about {building:.2g} s "
+        raise TooLargeError(f"a schedule of {shown_steps} {steps_name} ({parameter}) takes about {building:.2g} s "
                             f"to build, more than the time limit leaves for it ({share}); give at most "
                             f"{most} {steps_name} with this limit (a schedule that does not run in time is "
                             f"squeezed to fit), or leave {steps_name} to the time limit")

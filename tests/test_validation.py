@@ -509,3 +509,13 @@ def test_weights_whose_squares_overflow_are_refused_in_one_line(cli, backend):
     assert run.code == 2 and "the energy's coefficients are too large: they reach 5e+199, and above 1e+150" in \
         run.err, run.err
     assert run.err.count("\n") == 1 and "Warning" not in run.err
+
+
+def test_refusals_name_what_the_user_can_give(cli):
+    """hopfield on pr1002 advised "a structured encoding", which no option gives (anneal, replica and tank move
+    inside the permutations); a huge max_sweeps was named "sweeps (sweeps)"."""
+    tsp = cli("solve", INSTANCES / "tsplib" / "pr1002.tsp", "--backend", "hopfield", "--seed", "1")
+    assert tsp.code == 2 and "use a backend that moves inside the permutations (anneal, replica or tank)" in tsp.err
+    sweeps = cli("solve", INSTANCES / "gset" / "G11.txt", "--backend", "hopfield", "--param",
+                 "max_sweeps=10000000000", "--seed", "1")
+    assert sweeps.code == 2 and "a schedule of 10,000,000,000 sweeps (max_sweeps)" in sweeps.err

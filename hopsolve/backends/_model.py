@@ -259,16 +259,20 @@ def check_spin_model_size(energy: Energy) -> None:
     check_allocation(8.0 * 4 * float(n), f"a spin model of {n:,} units")
     # and each term the model would materialise, before any is converted to spins (rl5915's objective spent 2 s
     # and 1.3 GB on its conversion and the reads' random starts before its 8·10¹¹ couplings were refused)
+    # a permutation energy (pr1002's TSP through hopfield) is solved by the backends that move inside the
+    # permutations without its couplings ("use a structured encoding" named nothing a user could give)
+    instead = ("use a backend that moves inside the permutations (anneal, replica or tank)"
+               if energy.permutation is not None else "use a structured encoding")
     for term in energy.terms:
         if not energy.weights[term.name] or isinstance(term, PatternTerm):
             continue
         if isinstance(term, LazyTerm) and term.grouped is not None:  # said how it is stored: not built to know
             if not term.grouped:
-                check_matrix_size(term.couplings, f"term {term.name!r}")
+                check_matrix_size(term.couplings, f"term {term.name!r}", instead=instead)
             continue
         inner = term.term if isinstance(term, LazyTerm) else term
         if not isinstance(inner, (GroupSquareTerm, QuadraticTerm)):  # those are stored as they are
-            check_matrix_size(inner.stored_couplings, f"term {term.name!r}")
+            check_matrix_size(inner.stored_couplings, f"term {term.name!r}", instead=instead)
 
 
 MAX_COEFFICIENT = 1e150

@@ -75,7 +75,8 @@ def _check_run_size(energy: Energy, params: HopfieldParams, reads: int) -> None:
     """Refuse, before anything is compiled or allocated, a run whose spin model or reads would pass the memory
     limit (``prepare`` and ``solve`` both ask)."""
     check_spin_model_size(energy)
-    check_run_size(reads=reads, units=energy.num_variables, steps=params.max_sweeps, trace=params.trace, arrays=3)
+    check_run_size(reads=reads, units=energy.num_variables, steps=params.max_sweeps, trace=params.trace, arrays=3,
+                   steps_parameter="max_sweeps")
 
 
 class HopfieldBackend(Backend):
