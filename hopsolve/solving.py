@@ -268,7 +268,8 @@ def solve_instance(
     if callback is not None:
         callback({"stage": "preparing"})
     with ctrl_c_deferred():  # a Ctrl-C inside numba's compiler could be lost, or leave a kernel unusable
-        backend_compile_s = float(plugin_call("backend", solver, "prepare", lambda: solver.prepare(energy, built)))
+        backend_compile_s = _prepared_seconds("backend", solver, plugin_call(
+            "backend", solver, "prepare", lambda: solver.prepare(energy, built)))
     if callback is not None:
         callback({"stage": "solving"})
     anytime = AnytimeTrace(problem.sense)
@@ -524,7 +525,7 @@ def _run_baseline(registry: Registry, problem: Problem, instance: Instance, name
     solver = registry.baseline(problem.name, name)
     owner = f"baseline {name!r}"
     built = solver.params(_solver_values(solver.Params, owner, params, reads, None, False))
-    compile_s = plugin_call("baseline", solver, "prepare", lambda: float(solver.prepare()))
+    compile_s = _prepared_seconds("baseline", solver, plugin_call("baseline", solver, "prepare", solver.prepare))
     start = time.perf_counter()
     # a baseline that cannot stop at a limit is stopped when it passes, by an exception raised in its thread, in
     # the CLI, a bench worker or a Dask worker alike (in a Dask worker it had run 10 minutes past a 1 s limit)
@@ -588,7 +589,16 @@ def prepare_problem(problem: Problem) -> float:
     and without the memory limit: it sees no instance, only its own miniatures (a limit set below them is for the
     user's instance, refused by name when it is read)."""
     with ctrl_c_deferred(), miniature_sizes():
-        return float(plugin_call("problem", problem, "prepare", problem.prepare))
+        return _prepared_seconds("problem", problem, plugin_call("problem", problem, "prepare", problem.prepare))
+
+
+def _prepared_seconds(kind: str, owner: Any, seconds: Any) -> float:
+    """A plugin's ``prepare`` result, the seconds it spent, or a failure naming the plugin ("fast" ended in an
+    internal error, float() of it)."""
+    if not finite_number(seconds) or seconds < 0:
+        raise PluginFailure(f"{describe_plugin(kind, owner)}: prepare returned {seconds!r:.40}, not the seconds "
+                            "it spent")
+    return float(seconds)
 
 
 def problem_reference(problem: Problem, instance: Instance) -> float | None:

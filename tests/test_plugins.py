@@ -761,3 +761,27 @@ def test_a_problem_s_suggested_parameters_the_backend_refuses_are_the_plugin_s_f
     with pytest.raises(PluginFailure, match=r"problem 'pushy' \(hopsolve-pushy 0.1\): default_params suggested "
                                             r"parameters the backend refuses: .*sweeps must be at least 1"):
         solve_instance(registry, "pushy", instance, backend="anneal", seed=1)
+
+
+def test_a_prepare_that_returns_no_number_of_seconds_is_the_plugin_s_failure():
+    """A problem's prepare returning "fast" ended in an internal error (float() of it)."""
+    import dataclasses
+
+    from hopsolve_cqm.plugin import CqmProblem
+
+    from hopsolve import PluginFailure, build_registry, solve_instance
+    from hopsolve.plugins import Origin
+
+    class Boastful(CqmProblem):
+        name = "boastfulcqm"
+        suffixes = (".boastlp",)
+
+        def prepare(self):
+            return "fast"
+
+    registry = build_registry()
+    registry.problems["boastfulcqm"] = dataclasses.replace(registry.problems["cqm"], name="boastfulcqm",
+                                                           cls=Boastful, origin=Origin("b", "hopsolve-b", "0.1"))
+    instance = CqmProblem().read(INSTANCES / "cqm" / "knapsack12.lp")
+    with pytest.raises(PluginFailure, match=r"prepare returned 'fast', not the seconds it spent"):
+        solve_instance(registry, "boastfulcqm", instance, backend="anneal", seed=1)
