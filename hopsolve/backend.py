@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -16,16 +16,19 @@ from hopsolve.errors import ParameterError, TooLargeError
 from hopsolve.params import build_params, require
 from hopsolve.sampleset import SampleSet
 
-Callback = Callable[[dict[str, Any]], None]
-"""Progress updates during a solve: ``done`` out of ``total`` in one ``unit`` (``done`` never goes back; ``total``
-may be revised where it is an estimate), ``best_energy``, and where the
-backend has it the best state so far as ``best_state`` (a state of the energy) or ``best_positions`` (item →
-position under its permutation view), from which ``hopsolve.solve_instance`` records the anytime curve.
-``hopsolve.solve_instance`` also sends ``{"stage": "preparing"}`` and ``{"stage": "solving"}`` around compiling.
-The unit is ``s`` (seconds of the time limit) where a backend fills or follows a limit by its pace (``anneal``,
-``replica``, ``bifurcation`` under a limit), else the backend's own: ``sweeps`` (``anneal``, ``replica``,
-``tank``'s serial schedule), ``steps`` (``bifurcation``, ``tank``), ``reads`` (``hopfield``), ``chunks`` of
-states (``exact``)."""
+
+class Callback(Protocol):
+    """What receives progress updates during a solve (a function of one dict): ``done`` out of ``total`` in one
+    ``unit`` (``done`` never goes back; ``total`` may be revised where it is an estimate), ``best_energy``, and where
+    the backend has it the best state so far as ``best_state`` (a state of the energy) or ``best_positions`` (item →
+    position under its permutation view), from which ``hopsolve.solve_instance`` records the anytime curve.
+    ``hopsolve.solve_instance`` also sends ``{"stage": "preparing"}`` and ``{"stage": "solving"}`` around compiling.
+    The unit is ``s`` (seconds of the time limit) where a backend fills or follows a limit by its pace (``anneal``,
+    ``replica``, ``bifurcation`` under a limit), else the backend's own: ``sweeps`` (``anneal``, ``replica``,
+    ``tank``'s serial schedule), ``steps`` (``bifurcation``, ``tank``), ``reads`` (``hopfield``), ``chunks`` of
+    states (``exact``)."""
+
+    def __call__(self, update: dict[str, Any], /) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -235,4 +238,4 @@ class Backend(ABC):
     ) -> SampleSet:
         """Minimise ``energy``; ``initial_states`` (reads × n, states of the energy's vartype, checked by
         :func:`given_states`) where the dynamics start from given states;
-        ``callback`` gets progress updates (:data:`Callback`) and may raise ``KeyboardInterrupt`` to stop the run."""
+        ``callback`` gets progress updates (:class:`Callback`) and may raise ``KeyboardInterrupt`` to stop the run."""

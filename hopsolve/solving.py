@@ -449,8 +449,10 @@ def solve_instance(
 def _keep_solution_note(info: dict[str, Any], solution: Solution) -> None:
     """The problem's word on its answer (``Solution.details["note"]``, text), as ``info["solution_note"]``."""
     note = solution.details.get("note") if isinstance(solution.details, dict) else None
-    if isinstance(note, str) and note:
-        info["solution_note"] = note
+    if isinstance(note, str):  # one line of printable text: a note's newlines and escape codes (ANSI colours)
+        note = " ".join("".join(c if c.isprintable() else " " for c in note).split())  # reached the terminal
+        if note:
+            info["solution_note"] = note
 
 
 def read_instance(problem: Problem, path: str | Path) -> Instance:

@@ -785,3 +785,26 @@ def test_a_prepare_that_returns_no_number_of_seconds_is_the_plugin_s_failure():
     instance = CqmProblem().read(INSTANCES / "cqm" / "knapsack12.lp")
     with pytest.raises(PluginFailure, match=r"prepare returned 'fast', not the seconds it spent"):
         solve_instance(registry, "boastfulcqm", instance, backend="anneal", seed=1)
+
+
+def test_a_solution_note_is_one_line_of_printable_text():
+    """A plugin's note with a newline and an ANSI colour code reached the terminal as two coloured lines."""
+    import dataclasses
+
+    from hopsolve_cqm.plugin import CqmProblem
+
+    from hopsolve import build_registry, solve_instance
+
+    class Loud(CqmProblem):
+        name = "loudcqm"
+        suffixes = (".loudlp",)
+
+        def score(self, instance, candidate):
+            solution = super().score(instance, candidate)
+            return dataclasses.replace(solution, details={"note": "first line\n\x1b[31msecond\x1b[0m  line"})
+
+    registry = build_registry()
+    registry.problems["loudcqm"] = dataclasses.replace(registry.problems["cqm"], name="loudcqm", cls=Loud)
+    instance = CqmProblem().read(INSTANCES / "cqm" / "knapsack12.lp")
+    result, _ = solve_instance(registry, "loudcqm", instance, backend="exact", seed=1)
+    assert result.info["solution_note"] == "first line [31msecond [0m line"
