@@ -979,3 +979,12 @@ def test_a_lost_dask_scheduler_ends_the_bench_in_one_line_recording_no_task_it_d
                                         r"command to resume"):
         run_dask(tasks, recorded.append, "tcp://s", None)
     assert recorded == [{"status": "feasible", "task": "done"}]
+
+
+def test_a_file_option_naming_no_file_is_refused_before_any_task(cli, tmp_path):
+    """Every task became an error record (memory's cue=nothere.cue), found only after the sweep."""
+    out = tmp_path / "cue.jsonl"
+    run = cli("bench", "--instances", INSTANCES / "memory" / "seed_pictures.patterns", "--solvers", "hopfield",
+              "--option", "cue=nothere.cue", "--seeds", "1", "--out", out, "--jobs", "1")
+    assert run.code == 2 and run.err.strip() == "hopsolve: error: nothere.cue: option cue: no such file"
+    assert not out.exists()

@@ -287,7 +287,7 @@ def absolute_file_options(options: Mapping[str, Any] | None, keys: set[str],
     existing file (relative to the working directory, else to ``base``: a suite's folder) made absolute, as
     instance paths are, so that a worker started elsewhere reads the same file (memory's ``cue``: a suite run from
     another folder failed every task). Other options are left as given (``form=lucas`` beside a file named
-    ``lucas`` was rewritten into a path)."""
+    ``lucas`` was rewritten into a path). A file option that names no file is refused in one line."""
     resolved = {}
     for key, value in (options or {}).items():
         if key in keys and isinstance(value, str) and value:
@@ -296,6 +296,8 @@ def absolute_file_options(options: Mapping[str, Any] | None, keys: set[str],
                 if candidate.is_file():
                     value = str(candidate.resolve())
                     break
+            else:  # refused before any task: every task became an error record naming it
+                raise UserError(f"option {key}: no such file", path=value)
         resolved[key] = value
     return resolved
 
