@@ -253,3 +253,12 @@ def test_cpsat_ends_a_short_limit_as_soon_as_its_model_could_not_be_built_and_se
     result = json.loads(run.out)
     assert run.code == 0 and result["status"] == "timeout" and result["solution"] is None
     assert "leaves no time to search" in result["info"]["note"] and result["wall_time_s"] < 0.25
+
+
+@pytest.mark.parametrize("head", ["NAME: burma14", "NAME:x", "name : y", "COMMENT : z"])
+def test_a_tsplib_file_read_as_max_cut_is_named_as_tsplib(cli, tmp_path, head):
+    """burma14 saved as .txt: "node count 'NAME:' is not a number" named no way out."""
+    path = tmp_path / "b.txt"
+    path.write_text(f"{head}\nTYPE : TSP\nDIMENSION : 3\n")
+    run = cli("solve", path)
+    assert run.code == 2 and run.err.strip().endswith("(a TSPLIB file? add --problem tsp)")

@@ -47,6 +47,10 @@ class Graph:
         return float(self.weights[s[self.heads] != s[self.tails]].sum())
 
 
+TSPLIB_KEYWORDS = frozenset({"NAME", "TYPE", "COMMENT", "DIMENSION", "EDGE_WEIGHT_TYPE"})
+"""The words a TSPLIB file's first line starts with: such a file read as a max-cut one is named as TSPLIB."""
+
+
 def _number(token: str, path: Path, line: int, what: str, integer: bool) -> float:
     return parse_number(token, path, line, what, integer)
 
@@ -145,6 +149,9 @@ def read_graph(path: str | Path) -> Graph:
     first_line, first = lines[0]
     rudy = path.suffix != ".edges"
     if rudy:
+        if first and first[0].split(":")[0].upper() in TSPLIB_KEYWORDS:  # burma14 saved as .txt: "node count
+            raise ParseError(f"expected the max-cut header 'n m', got {_shown(first)} (a TSPLIB file? add "  # 'NAME:'
+                             "--problem tsp)", path, first_line)  # is not a number" named no way out
         if len(first) != 2:
             hint = " (an OR-Library assignment file? add --problem assignment)" if len(first) == 1 else ""
             raise ParseError(f"expected the max-cut header 'n m', got {_shown(first)}{hint}", path, first_line)
