@@ -44,8 +44,9 @@ class OrtoolsCpsatTsp(Baseline):
     name = "ortools-cpsat"
     imports = ("ortools.sat.python.cp_model",)
     problem = "tsp"
-    description = ("exact TSP with OR-Tools CP-SAT AddCircuit (proves optimality up to ~75 cities in seconds; refuses "
-                   f"more than {CPSAT_MAX_CITIES})")
+    description = ("exact TSP with OR-Tools CP-SAT AddCircuit (within the tsp problem's default 10 s it proved "
+                   "burma14 to dantzig42, 0.1-6.4 s, and ended att48 feasible, unproven; refuses more than "
+                   f"{CPSAT_MAX_CITIES} cities)")
     exact = True
     Params = CpsatParams
 
