@@ -1,25 +1,30 @@
 """Replica exchange inside the feasible set of a permutation energy (TSP, QAP, assignment): ``replica``'s moves there.
 
-Each read is a ladder of replicas, each a permutation (the item at each position), at inverse temperatures
-``β_k = β_cold · ratios[k]``. A round: every replica makes one sweep of the permutation moves of ``anneal``
-(exchanges of two items, reversals of a block of positions, ejection chains, with ``swap_probability`` and
-``chain_probability``; :mod:`hopsolve.backends._perm_kernels`) at its own β, then neighbours on the ladder exchange
-temperatures by the Metropolis rule, alternating between even and odd pairs of rungs. Every replica stays a
-permutation, so every penalty (each row and column one-hot) is zero throughout, whatever its weight, and every
-returned state is feasible.
+Each read is a ladder of replicas, each a permutation (the item at each position), at inverse temperatures ``β_k =
+β_cold · ratios[k]``. A round: every replica makes n attempts (n the items) of the permutation moves of ``anneal``
+(exchanges of two items, reversals of a block of positions, ejection chains, which cost ``chain_length`` × n
+attempts each, with ``swap_probability`` and ``chain_probability``; :mod:`hopsolve.backends._perm_kernels`) at its
+own β, then neighbours on the ladder exchange temperatures by the Metropolis rule, alternating between even and odd
+pairs of rungs. A sweep is n rounds: n² attempts a replica, as ``anneal``'s sweep of a permutation energy. (A round
+of a whole sweep let Ctrl-C wait 11–48 s on pr1002 and rl5915, and exchanged n times less often.) Every replica
+stays a permutation, so every penalty (each row and column one-hot) is zero throughout, whatever its weight, and
+every returned state is feasible.
 
 **The ladder.** ``β_min`` and ``β_max`` come from the energy changes of 2,000 random moves from a random
-permutation, as ``anneal --param moves=permutation`` sets its range (:func:`~hopsolve.backends.schedules.
-default_beta_range` of their mean and 1st percentile: the hot end takes a typical uphill move with probability
-1/2, the cold end a small one with probability 1%); ``R = clip(round(√n · ln(β_max/β_min) / 4), 4, 32)``
-temperatures for a fixed ladder, n the items (1 for ``schedule="anneal"``, whose cold end cools geometrically
-from ``β_min`` to ``β_max`` over the rounds, the other rungs in proportion), spaced geometrically.
+permutation, as ``anneal --param moves=permutation`` sets its range (``schedules.default_beta_range`` of
+their mean and 1st percentile: the hot end takes a typical uphill move with probability 1/2,
+the cold end a small one with probability 1%); ``R = clip(round(√n · ln(β_max/β_min) / 4), 4, 32)`` temperatures for
+a fixed ladder, n the items (1 for ``schedule="anneal"``, whose cold end cools geometrically from ``β_min`` to
+``β_max`` over the rounds, the other rungs in proportion), spaced geometrically.
 
-**Budget.** ``sweeps`` rounds; with a time limit the run is chunked as ``anneal``'s (it stops at the limit, or
+**Budget.** ``sweeps`` × n rounds; with a time limit the run is chunked as ``anneal``'s (it stops at the limit, or
 with ``fill_time`` stretches its schedule to spend it), and ``info['replay']`` gives the reads, sweeps and replan
-that replay it. Each ladder returns its best permutation seen at the end of a round (``keep_best``), else its
-coldest replica's. The spin-flip options of ``replica`` (cluster moves, recombination, tabu walks, a descent) do
-not apply to permutations and are refused where asked for.
+that replay it (the replan's positions count rounds; ``info['rounds_done']`` those run). Each ladder returns its
+best permutation seen at the end of a round (``keep_best``), else its coldest replica's; with ``final_descent`` the
+best ones are quenched first (:func:`_quench`: :data:`QUENCH_SWEEPS` sweeps that take no uphill move; a timed run
+keeps their time out of its rounds, or, where they would take over a tenth of the limit, skips them and says so in
+the replay). The spin-flip options of ``replica`` (cluster moves, recombination, tabu walks) do not apply to
+permutations and are refused where asked for.
 """
 
 from __future__ import annotations
@@ -33,10 +38,16 @@ from typing import Any
 import numba
 import numpy as np
 
-from hopsolve.backend import Callback, check_run_size
+from hopsolve.backend import Callback, check_run_size, time_left_phrase
 from hopsolve.backends import _kernels as K
 from hopsolve.backends import _perm_kernels as PK
-from hopsolve.backends.anneal import _permutation_arrays, _run_chunked, inverse_permutations
+from hopsolve.backends.anneal import (
+    _no_time_to_fill,
+    _permutation_arrays,
+    _proven_by_enumeration,
+    _run_chunked,
+    inverse_permutations,
+)
 from hopsolve.backends.replan import apply_replan, parse_replan
 from hopsolve.backends.schedules import default_beta_range
 from hopsolve.energy import Energy, PermutationView
@@ -90,18 +101,19 @@ def permutation_ladder(deltas: np.ndarray, items: int, params: Any) -> tuple[flo
     return beta_min, beta_max, ratios
 
 
-PROBE_ATTEMPTS = 20_000
-"""Move attempts of the timing probe of a round (:func:`_round_seconds`)."""
+PROBE_SECONDS = 0.005
+"""The timing probe of a round (:func:`_round_seconds`) grows tenfold from 100 move attempts until one probe takes
+this long (or reaches 100,000 attempts): enough to outweigh a kernel call's own cost where moves are cheap, and
+little where they are dear (a block reversal on a dense 300-item QAP is O(n²): 20,000 attempts took 2 s)."""
 
 
 def _round_seconds(arrays: PK.PermutationArrays, scale: float, beta: float, attempts: int, params: Any, rule: int,
                    start: np.ndarray, energy: float, ladders: int, temps: int) -> float:
-    """Seconds one round of every replica should take: :data:`PROBE_ATTEMPTS` moves of a copy of one replica at the
-    cold end, timed (the least of two), scaled to a round's attempts and divided among the threads that run the
-    ladders."""
-    probe = min(attempts, PROBE_ATTEMPTS)
-    timings = []
-    for _ in range(2):
+    """Seconds one round of every replica should take: moves of a copy of one replica at the cold end, timed (see
+    :data:`PROBE_SECONDS`; the least per attempt of the last two probes), scaled to a round's attempts and divided
+    among the threads that run the ladders."""
+    probe, per_attempt = 100, []
+    while True:
         item_at = start[None, :].copy()
         current, best = np.array([energy]), np.array([energy])
         run = PK.PermutationRun(scale, np.array([beta]), probe, params.swap_probability, params.chain_probability,
@@ -112,9 +124,40 @@ def _round_seconds(arrays: PK.PermutationArrays, scale: float, beta: float, atte
         PK.permutation_tempering(arrays, run, np.ones(1), reads, np.zeros((1, 1), dtype=np.int64),
                                  np.array([1], dtype=np.uint64), np.zeros((1, 1), dtype=np.int64),
                                  np.zeros((1, 1), dtype=np.int64), 0)
-        timings.append(time.perf_counter() - began)
-    threads = max(1, min(ladders, numba.get_num_threads()))
-    return min(timings) / probe * attempts * temps * math.ceil(ladders / threads)
+        spent = time.perf_counter() - began
+        per_attempt.append(spent / probe)
+        if spent >= PROBE_SECONDS or probe >= 100_000:
+            break
+        probe *= 10
+    return min(per_attempt[-2:]) * attempts * temps * _batches(ladders)
+
+
+def _batches(ladders: int) -> int:
+    """How many ladders each thread runs in turn."""
+    return math.ceil(ladders / max(1, min(ladders, numba.get_num_threads())))
+
+
+QUENCH_SWEEPS = 2
+"""Sweeps (n² attempts) of the final quench of each ladder's best permutation, at zero temperature."""
+
+
+def _quench(arrays: PK.PermutationArrays, scale: float, beta: float, params: Any, rule: int, states: np.ndarray,
+            energies: np.ndarray, generators: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each of ``states`` (and its energy) after :data:`QUENCH_SWEEPS` sweeps that take no uphill move: a state
+    seen at the cold end of a ladder still carries that temperature's excitations (a280 ended 7% above the optimum
+    at 3 s), which a descent removes; it never raises an energy."""
+    count, n = states.shape
+    item_at, current = states.copy(), energies.copy()
+    best_item_at, best = states.copy(), energies.copy()
+    rounds = QUENCH_SWEEPS * n
+    run = PK.PermutationRun(scale, np.full(rounds, beta * 1e9), max(1, n), params.swap_probability,
+                            params.chain_probability, params.chain_length, rule)
+    PK.permutation_tempering(arrays, run, np.ones(1), PK.PermutationReads(item_at, current, best_item_at, best,
+                                                                          generators.copy(), np.zeros((count, 0)),
+                                                                          0),
+                             np.arange(count, dtype=np.int64).reshape(count, 1), np.ones(count, dtype=np.uint64),
+                             np.zeros((count, 1), dtype=np.int64), np.zeros((count, 1), dtype=np.int64), 0)
+    return best_item_at, best
 
 
 def solve_permutation(energy: Energy, params: Any, seed: int, initial_states: np.ndarray | None,
@@ -125,6 +168,7 @@ def solve_permutation(energy: Energy, params: Any, seed: int, initial_states: np
     refuse_spin_options(params)
     view: PermutationView = energy.permutation
     n = view.size
+    params = _no_time_to_fill(params, n)  # a 3-city tour spent its whole limit, and was never called optimal
     scale = energy.weights[view.term]
     ladders = params.reads
     starts = None
@@ -146,7 +190,9 @@ def solve_permutation(energy: Energy, params: Any, seed: int, initial_states: np
     beta_min, beta_max, ratios = permutation_ladder(deltas, n, params)
     temps = len(ratios)
     total = ladders * temps
-    check_run_size(reads=ladders, replicas=temps, units=n, steps=params.sweeps, time_limit=params.time_limit)
+    rounds = params.sweeps * max(n, 1)  # a sweep: n rounds of n attempts a replica, each round ending in exchanges
+    check_run_size(reads=ladders, replicas=temps, units=n, steps=rounds, steps_name="rounds",
+                   steps_parameter="sweeps", time_limit=params.time_limit)
     if starts is None:  # ladder by ladder, so the first k ladders are those of a run of k
         item_at = np.array([rng.permutation(n) for _ in range(total)], dtype=np.int64).reshape(total, n)
     else:
@@ -159,11 +205,11 @@ def solve_permutation(energy: Energy, params: Any, seed: int, initial_states: np
     tried = np.zeros((ladders, max(temps - 1, 1)), dtype=np.int64)
     accepted = np.zeros_like(tried)
     rule = K.METROPOLIS if params.rule == "metropolis" else K.GLAUBER
-    attempts = max(1, energy.num_variables)  # n² move attempts a sweep, as anneal's
+    attempts = max(1, n)  # a round's move attempts a replica: n² a sweep, as anneal's, in n rounds
     if params.schedule == "fixed":
-        cold_end = np.full(params.sweeps, beta_max)
+        cold_end = np.full(rounds, beta_max)
     else:
-        cold_end = np.geomspace(beta_min, beta_max, params.sweeps) if params.sweeps > 1 else np.array([beta_max])
+        cold_end = np.geomspace(beta_min, beta_max, rounds) if rounds > 1 else np.array([beta_max])
     cold_end = apply_replan(cold_end, parse_replan(params.replan, OWNER), OWNER)
 
     def step(start: int, stop: int, chunk: np.ndarray) -> None:
@@ -178,21 +224,30 @@ def solve_permutation(energy: Energy, params: Any, seed: int, initial_states: np
         row = int(np.argmin(best))
         return {"best_energy": float(best[row]), "best_positions": inverse_permutations(best_item_at[row:row + 1])[0]}
 
-    round_s = 0.0
+    round_s, quenching = 0.0, params.keep_best and params.final_descent and n >= 2
+    chunking = _Chunking(params.time_limit, params.fill_time)
     if params.time_limit is not None and n >= 2:
         round_s = _round_seconds(arrays, scale, beta_max, attempts, params, rule, item_at[0], current[0], ladders,
                                  temps)
-        left = params.time_limit - (time.perf_counter() - started)
+        quench_s = round_s / temps * QUENCH_SWEEPS * n  # a ladder's quench: one replica's QUENCH_SWEEPS sweeps
+        quenching = quenching and quench_s <= 0.1 * params.time_limit  # (else skipped, and the replay says so)
+        if quenching:  # its time is kept out of the run's
+            chunking = _Chunking(params.time_limit - quench_s, params.fill_time)
+        left = chunking.time_limit - (time.perf_counter() - started)
         if round_s > left:  # the first round would end past the limit (pr1002's four ladders: 7.3 s of 5)
-            raise TooLargeError(f"{OWNER}: one round of {ladders:,} ladders of {temps} replicas over {n:,} items "
-                                f"({attempts:,} move attempts a replica) takes about {round_s:.2g} s, more than the "
-                                f"{max(left, 0.0):.2g} s the time limit leaves; give fewer reads or replicas, or a "
-                                "longer limit, or use anneal")
-    progress = _run_chunked(cold_end, step, _Chunking(params.time_limit, params.fill_time), callback, report,
-                            started=started, first_sweep=round_s)
+            raise TooLargeError(f"{OWNER}: one round of {ladders:,} ladder{'' if ladders == 1 else 's'} of "
+                                f"{temps} replica{'' if temps == 1 else 's'} over {n:,} items ({attempts:,} move "
+                                f"attempts a replica) takes about {round_s:.2g} s, "
+                                f"{time_left_phrase(left, chunking.time_limit, 'setting the replicas up')}; give a "
+                                "longer limit" + (", fewer reads or replicas" if ladders * temps > 1 else "")
+                                + ", or use anneal")
+    progress = _run_chunked(cold_end, step, chunking, callback, report, started=started, first_sweep=round_s)
+    quenched = quenching and not progress.interrupted  # (skipped after Ctrl-C: the answer now)
     if params.keep_best:
         rows = np.array([replica_at[k][np.argmin(best[replica_at[k]])] for k in range(ladders)], dtype=np.int64)
         final = best_item_at[rows]
+        if quenched:
+            final, _ = _quench(arrays, scale, beta_max, params, rule, final, best[rows], generators[rows])
     else:
         final = item_at[replica_at[:, -1]]
     elapsed = time.perf_counter() - started
@@ -201,12 +256,17 @@ def solve_permutation(energy: Energy, params: Any, seed: int, initial_states: np
         "derived": {"reads": ladders, "sweeps": params.sweeps, "replicas": temps, "beta_min": beta_min,
                     "beta_max": beta_max, "ladder": [float(beta_max * r) for r in ratios], "moves": "permutation",
                     "cluster_moves": "none", "seed": seed},
-        "sweeps_done": progress.done, "timed_out": progress.timed_out, "interrupted": progress.interrupted,
+        "sweeps_done": progress.done / max(n, 1), "rounds_done": progress.done, "timed_out": progress.timed_out,
+        "interrupted": progress.interrupted,
         "schedule_compressed": progress.compressed, "schedule_stretched": progress.stretched,
-        "work": progress.done, "work_unit": "sweeps", "wall_time_s": elapsed,
+        "work": progress.done // max(n, 1), "work_unit": "sweeps", "wall_time_s": elapsed,
         "updates": attempts * progress.done * total,
         "replay": {"reads": ladders, "sweeps": params.sweeps,
-                   "replan": progress.replan.text(parse_replan(params.replan, OWNER))},
+                   "replan": progress.replan.text(parse_replan(params.replan, OWNER)),
+                   **({} if quenched or not params.final_descent or not params.keep_best
+                      else {"final_descent": False})},
+        "final_descent": quenched,
         "exchange_rates": [float(x) for x in rates[: temps - 1]],
     }
-    return SampleSet.from_permutations(energy, inverse_permutations(final), **info)
+    return _proven_by_enumeration(SampleSet.from_permutations(energy, inverse_permutations(final), **info), energy,
+                                  progress)
