@@ -539,9 +539,11 @@ def _run_baseline(registry: Registry, problem: Problem, instance: Instance, name
         if not isinstance(outcome, BaselineOutcome):
             raise PluginFailure(f"{describe_plugin('baseline', solver)}: solve returned a value of type "
                                 f"{type(outcome).__name__}, not a hopsolve.BaselineOutcome")
-        if outcome.status not in BASELINE_STATUSES or (outcome.status == "optimal" and outcome.candidate is None):
-            # a status of its own ("great") reached the result as it was; "optimal" without an answer too
-            said = "'optimal' without a candidate" if outcome.status in BASELINE_STATUSES else \
+        if outcome.status not in BASELINE_STATUSES or (outcome.status in ("optimal", "feasible")
+                                                       and outcome.candidate is None):
+            # a status of its own ("great") reached the result as it was; "optimal" without an answer too, and
+            # "feasible" without one was reported as a claim of infeasibility the solver never made
+            said = f"{outcome.status!r} without a candidate" if outcome.status in BASELINE_STATUSES else \
                 f"the status {outcome.status!r}, not one of {', '.join(BASELINE_STATUSES)}"
             raise PluginFailure(f"{describe_plugin('baseline', solver)}: solve returned {said}")
     except UserError as refused:  # the instance's fault (coefficients CP-SAT cannot take): name its file
@@ -564,6 +566,9 @@ def _run_baseline(registry: Registry, problem: Problem, instance: Instance, name
     else:
         solution = plugin_call("problem", problem, "score", lambda: problem.score(instance, outcome.candidate),
                                returns=Solution)
+        if outcome.status == "infeasible" and solution.feasible:  # reported "infeasible" beside a feasible answer
+            raise PluginFailure(f"{describe_plugin('baseline', solver)}: solve returned 'infeasible' with a "
+                                "candidate the problem scores feasible")
         status = ("interrupted" if interrupted else outcome.status) if solution.feasible else "infeasible"
     result = Result(
         problem=problem.name, instance=instance.name, solver=name, kind="baseline",

@@ -711,6 +711,8 @@ def test_a_third_party_decode_s_failure_is_the_plugin_s_named_in_one_line(fault,
 @pytest.mark.parametrize("status, candidate, said", [
     ("great", [0] * 12, "solve returned the status 'great', not one of optimal, feasible"),
     ("optimal", None, "solve returned 'optimal' without a candidate"),
+    ("feasible", None, "solve returned 'feasible' without a candidate"),
+    ("infeasible", [0] * 12, "solve returned 'infeasible' with a candidate the problem scores feasible"),
 ])
 def test_a_baseline_s_status_outside_the_contract_is_the_plugin_s_failure(status, candidate, said):
     """A baseline's status reached the result as it was ("great"), and "optimal" with no answer was reported
