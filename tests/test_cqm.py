@@ -599,3 +599,19 @@ def test_an_equality_that_is_not_one_hot_is_crossed_not_frozen_in(tmp_path):
     for seed in range(6):
         result, _ = hopsolve.solve_instance(registry, "cqm", instance, seed=seed)
         assert result.feasible and result.objective == 4, seed
+
+
+def test_a_variable_named_like_a_slack_unit_is_refused_naming_it():
+    """A variable 'slack[cap][0]' beside an inequality 'cap' was refused as "two variables share a label": the
+    user's labels were distinct, the clash was with the slack unit's made-up name."""
+    import dimod
+
+    import hopsolve
+
+    x = [dimod.Binary(f"x{i}") for i in range(3)]
+    s = dimod.Binary("slack[cap][0]")
+    cqm = dimod.ConstrainedQuadraticModel()
+    cqm.set_objective(-x[0] - 2 * x[1] - 3 * x[2] + s)
+    cqm.add_constraint(x[0] + x[1] + x[2] + s <= 2, label="cap")
+    with pytest.raises(ParameterError, match=r"variable 'slack\[cap\]\[0\]' has the name hopsolve gives a slack"):
+        hopsolve.solve(cqm, backend="anneal", seed=1)

@@ -320,6 +320,10 @@ def compile_cqm(data: CqmData, weights: dict[str, float] | None = None) -> Energ
     chosen = {name: automatic for name in names if name != "objective"}
     for key, value in (weights or {}).items():
         chosen[key] = value  # unknown names are refused by Energy
+    clash = set(slack_labels).intersection(v for v in data.variables if isinstance(v, str))  # named like a slack: "two
+    if clash:  # variables share a label" named neither, and the user's labels were distinct
+        raise ParameterError(f"cqm: variable {sorted(clash)[0]!r} has the name hopsolve gives a slack unit of an "
+                             "inequality; rename the variable")
     labels = tuple(data.variables) + tuple(slack_labels)
     layout = view = None
     grid = data.permutation_grid
