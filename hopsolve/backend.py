@@ -107,6 +107,7 @@ def check_run_size(*, reads: int, units: int, steps: int = 0, trace: bool = Fals
     parameter = steps_parameter or steps_name  # the parameter that sets them (hopfield's max_sweeps)
     check_allocation(8.0 * float(steps), f"a schedule of {shown_steps} {steps_name} ({parameter})",
                      f"give at most {format_count(most_steps)} {steps_name}"
+                     + (f" ({parameter})" if parameter != steps_name else "")
                      + (f", or leave {steps_name} to the time limit" if time_limit is not None else ""))
     building = SCHEDULE_BUILD_S_PER_STEP * float(steps)
     allowed = SCHEDULE_BUILD_SHARE * time_limit if time_limit is not None else 0.0

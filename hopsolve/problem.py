@@ -96,7 +96,7 @@ class Problem(ABC):
     file_options: ClassVar[tuple[str, ...]] = ()
     """The :attr:`Options` fields that name files (memory's ``cue``): ``hopsolve bench`` resolves them to absolute
     paths as it does instances (a suite's relative to its folder), so a worker started elsewhere reads the same
-    file; no other option value is touched."""
+    file, and refuses one that names no file before any task; no other option value is touched."""
 
     def options(self, values: Mapping[str, Any] | None = None) -> Any:
         """Build and validate this problem's encoding options (unknown or invalid fields are errors)."""

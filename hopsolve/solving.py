@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import importlib.metadata as metadata
+import re
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -446,13 +447,23 @@ def solve_instance(
     return _note_an_overrun(_note_a_beaten_reference(result), time_limit if explicit_time_limit else None), best
 
 
+ESCAPE_SEQUENCE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")
+"""A terminal escape sequence (ANSI colours, cursor moves)."""
+
+
+def one_line(text: str) -> str:
+    """A plugin's note as one line of printable text: its escape sequences removed, other unprintable characters
+    and runs of whitespace made one space (a note's newline and ANSI colours reached the terminal)."""
+    text = ESCAPE_SEQUENCE.sub("", text)
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
+
+
 def _keep_solution_note(info: dict[str, Any], solution: Solution) -> None:
-    """The problem's word on its answer (``Solution.details["note"]``, text), as ``info["solution_note"]``."""
+    """The problem's word on its answer (``Solution.details["note"]``, text), as ``info["solution_note"]``, one
+    line (:func:`one_line`)."""
     note = solution.details.get("note") if isinstance(solution.details, dict) else None
-    if isinstance(note, str):  # one line of printable text: a note's newlines and escape codes (ANSI colours)
-        note = " ".join("".join(c if c.isprintable() else " " for c in note).split())  # reached the terminal
-        if note:
-            info["solution_note"] = note
+    if isinstance(note, str) and one_line(note):
+        info["solution_note"] = one_line(note)
 
 
 def read_instance(problem: Problem, path: str | Path) -> Instance:
@@ -584,6 +595,8 @@ def _run_baseline(registry: Registry, problem: Problem, instance: Instance, name
         absolute_gap=absolute_gap(solution.objective, reference, problem.sense) if solution.feasible else None,
     )
     _keep_solution_note(result.info, solution)
+    if isinstance(result.info.get("note"), str):  # a baseline's word on its answer: one line too
+        result.info["note"] = one_line(result.info["note"])
     if not explicit_time_limit and time_limit is not None and wall >= 0.5 * time_limit:  # routing ran 10 s
         default = (f"no time limit was given: the {problem.name} problem's default of {time_limit:g} s applied "
                    "(--time-limit sets another)")  # without a word of why

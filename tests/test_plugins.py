@@ -809,4 +809,29 @@ def test_a_solution_note_is_one_line_of_printable_text():
     registry.problems["loudcqm"] = dataclasses.replace(registry.problems["cqm"], name="loudcqm", cls=Loud)
     instance = CqmProblem().read(INSTANCES / "cqm" / "knapsack12.lp")
     result, _ = solve_instance(registry, "loudcqm", instance, backend="exact", seed=1)
-    assert result.info["solution_note"] == "first line [31msecond [0m line"
+    assert result.info["solution_note"] == "first line second line"
+
+
+def test_a_baseline_s_note_is_one_line_of_printable_text_too():
+    """A baseline's info['note'] with a newline and ANSI colours reached the terminal as it was (the solution's
+    note was already made one line)."""
+    import dataclasses
+
+    from hopsolve import Baseline, BaselineOutcome, build_registry, solve_instance
+    from hopsolve.plugins import Origin
+
+    class Chatty(Baseline):
+        name = "chatty"
+        problem = "cqm"
+
+        def solve(self, instance, params=None, *, seed=None, time_limit=None):
+            return BaselineOutcome(dict.fromkeys(instance.data.variables, 0), "feasible",
+                                   info={"note": "first line\n\x1b[31msecond\x1b[0m line"})
+
+    registry = build_registry()
+    entry = registry.baselines[("cqm", "ortools-cpsat")]
+    registry.baselines[("cqm", "chatty")] = dataclasses.replace(entry, name="chatty", cls=Chatty,
+                                                                origin=Origin("chatty", "hopsolve-chatty", "0.1"))
+    instance = registry.problem("cqm").read(INSTANCES / "cqm" / "knapsack12.lp")
+    result, _ = solve_instance(registry, "cqm", instance, baseline="chatty", seed=1)
+    assert result.info["note"] == "first line second line"

@@ -1,30 +1,31 @@
 """Replica exchange inside the feasible set of a permutation energy (TSP, QAP, assignment): ``replica``'s moves there.
 
 Each read is a ladder of replicas, each a permutation (the item at each position), at inverse temperatures ``β_k =
-β_cold · ratios[k]``. A round: every replica makes n attempts (n the items) of the permutation moves of ``anneal``
-(exchanges of two items, reversals of a block of positions, ejection chains, which cost ``chain_length`` × n
-attempts each, with ``swap_probability`` and ``chain_probability``; :mod:`hopsolve.backends._perm_kernels`) at its
-own β, then neighbours on the ladder exchange temperatures by the Metropolis rule, alternating between even and odd
-pairs of rungs. A sweep is n rounds: n² attempts a replica, as ``anneal``'s sweep of a permutation energy. (A round
-of a whole sweep let Ctrl-C wait 11–48 s on pr1002 and rl5915, and exchanged n times less often.) Every replica
-stays a permutation, so every penalty (each row and column one-hot) is zero throughout, whatever its weight, and
-every returned state is feasible.
+β_cold · ratios[k]``. A round: every replica makes n attempts (n the items; an ejection chain's cost,
+``chain_length`` × n, where chains are drawn: :func:`round_shape`) of the permutation moves of ``anneal`` (exchanges
+of two items, reversals of a block of positions, ejection chains, with ``swap_probability`` and
+``chain_probability``; :mod:`hopsolve.backends._perm_kernels`) at its own β, then neighbours on the ladder exchange
+temperatures by the Metropolis rule, alternating between even and odd pairs of rungs. A sweep is the rounds that
+make n² attempts a replica, as ``anneal``'s sweep of a permutation energy. (A round of a whole sweep let Ctrl-C wait
+11–48 s on pr1002 and rl5915, and exchanged n times less often.) Every replica stays a permutation, so every penalty
+(each row and column one-hot) is zero throughout, whatever its weight, and every returned state is feasible.
 
 **The ladder.** ``β_min`` and ``β_max`` come from the energy changes of 2,000 random moves from a random
-permutation, as ``anneal --param moves=permutation`` sets its range (``schedules.default_beta_range`` of
-their mean and 1st percentile: the hot end takes a typical uphill move with probability 1/2,
-the cold end a small one with probability 1%); ``R = clip(round(√n · ln(β_max/β_min) / 4), 4, 32)`` temperatures for
-a fixed ladder, n the items (1 for ``schedule="anneal"``, whose cold end cools geometrically from ``β_min`` to
-``β_max`` over the rounds, the other rungs in proportion), spaced geometrically.
+permutation, as ``anneal --param moves=permutation`` sets its range (``schedules.default_beta_range`` of their mean
+and 1st percentile: the hot end takes a typical uphill move with probability 1/2, the cold end a small one with
+probability 1%); ``R = clip(round(√n · ln(β_max/β_min) / 4), 4, 32)`` temperatures for a fixed ladder, n the items
+(1 for ``schedule="anneal"``, whose cold end cools geometrically from ``β_min`` to ``β_max`` over the rounds, the
+other rungs in proportion), spaced geometrically.
 
-**Budget.** ``sweeps`` × n rounds; with a time limit the run is chunked as ``anneal``'s (it stops at the limit, or
-with ``fill_time`` stretches its schedule to spend it), and ``info['replay']`` gives the reads, sweeps and replan
-that replay it (the replan's positions count rounds; ``info['rounds_done']`` those run). Each ladder returns its
-best permutation seen at the end of a round (``keep_best``), else its coldest replica's; with ``final_descent`` the
-best ones are quenched first (:func:`_quench`: :data:`QUENCH_SWEEPS` sweeps that take no uphill move; a timed run
-keeps their time out of its rounds, or, where they would take over a tenth of the limit, skips them and says so in
-the replay). The spin-flip options of ``replica`` (cluster moves, recombination, tabu walks) do not apply to
-permutations and are refused where asked for.
+**Budget.** ``sweeps`` sweeps of rounds (the result's ``work`` counts rounds); with a time limit the run is chunked
+as ``anneal``'s (it stops at the limit, or with ``fill_time`` stretches its schedule to spend it), and
+``info['replay']`` gives the reads, sweeps and replan that replay it (the replan's positions count rounds;
+``info['rounds_done']`` those run). Each ladder returns its best permutation seen at the end of a round
+(``keep_best``), else its coldest replica's; with ``final_descent`` the best ones are quenched first
+(:func:`_quench`: :data:`QUENCH_SWEEPS` sweeps that take no uphill move; a timed run keeps their time out of its
+rounds, or, where they would take over a tenth of the limit, skips them and says so in the replay). The spin-flip
+options of ``replica`` (cluster moves, recombination, tabu walks) do not apply to permutations and are refused where
+asked for.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ from hopsolve.backends.anneal import (
 )
 from hopsolve.backends.replan import apply_replan, parse_replan
 from hopsolve.backends.schedules import default_beta_range
-from hopsolve.energy import Energy, PermutationView
+from hopsolve.energy import Energy, PermutationView, check_allocation, max_matrix_bytes
 from hopsolve.errors import ParameterError, TooLargeError
 from hopsolve.sampleset import SampleSet
 from hopsolve.seeding import auxiliary_state, make_rng
@@ -102,34 +103,51 @@ def permutation_ladder(deltas: np.ndarray, items: int, params: Any) -> tuple[flo
 
 
 PROBE_SECONDS = 0.005
-"""The timing probe of a round (:func:`_round_seconds`) grows tenfold from 100 move attempts until one probe takes
-this long (or reaches 100,000 attempts): enough to outweigh a kernel call's own cost where moves are cheap, and
-little where they are dear (a block reversal on a dense 300-item QAP is O(n²): 20,000 attempts took 2 s)."""
+"""The timing probe of a round (:func:`_round_seconds`) runs tenfold more rounds until they take this much longer
+than one round does, so that a kernel call's own cost (8 ms a call seen on this machine) is measured apart from a
+round's: taken as a round's, it made a280's quench look 30 times dearer than it was and skipped it."""
 
 
 def _round_seconds(arrays: PK.PermutationArrays, scale: float, beta: float, attempts: int, params: Any, rule: int,
-                   start: np.ndarray, energy: float, ladders: int, temps: int) -> float:
-    """Seconds one round of every replica should take: moves of a copy of one replica at the cold end, timed (see
-    :data:`PROBE_SECONDS`; the least per attempt of the last two probes), scaled to a round's attempts and divided
-    among the threads that run the ladders."""
-    probe, per_attempt = 100, []
-    while True:
+                   start: np.ndarray, energy: float, ladders: int, temps: int) -> tuple[float, float, float]:
+    """``(round, replica round, call)``: seconds one round of every replica should take, one round of one replica,
+    and a kernel call's own cost, from rounds of a copy of one replica at the cold end (a round of ejection chains
+    spends its whole budget on one chain, so rounds are timed, not attempts)."""
+    def timed(rounds: int) -> float:
         item_at = start[None, :].copy()
         current, best = np.array([energy]), np.array([energy])
-        run = PK.PermutationRun(scale, np.array([beta]), probe, params.swap_probability, params.chain_probability,
-                                params.chain_length, rule)
+        run = PK.PermutationRun(scale, np.full(rounds, beta), attempts, params.swap_probability,
+                                params.chain_probability, params.chain_length, rule)
         reads = PK.PermutationReads(item_at, current, item_at.copy(), best, np.array([1], dtype=np.uint64),
                                     np.zeros((1, 0)), 0)
         began = time.perf_counter()
         PK.permutation_tempering(arrays, run, np.ones(1), reads, np.zeros((1, 1), dtype=np.int64),
                                  np.array([1], dtype=np.uint64), np.zeros((1, 1), dtype=np.int64),
                                  np.zeros((1, 1), dtype=np.int64), 0)
-        spent = time.perf_counter() - began
-        per_attempt.append(spent / probe)
-        if spent >= PROBE_SECONDS or probe >= 100_000:
+        return time.perf_counter() - began
+
+    timed(1)  # loads the kernel
+    one = min(timed(1), timed(1))
+    rounds = 10
+    while True:
+        spent = timed(rounds)
+        if spent - one >= PROBE_SECONDS or rounds >= 100_000:
             break
-        probe *= 10
-    return min(per_attempt[-2:]) * attempts * temps * _batches(ladders)
+        rounds *= 10
+    per_round = max(spent - one, 0.0) / (rounds - 1) if spent > one else spent / rounds
+    call = max(one - per_round, 0.0)
+    return per_round * temps * _batches(ladders), per_round, call
+
+
+def round_shape(n: int, params: Any) -> tuple[int, int]:
+    """``(attempts, rounds)``: a round's move attempts a replica and the rounds of a sweep, which holds n² attempts
+    a replica as ``anneal``'s does. A round is n attempts, or an ejection chain's cost (``chain_length`` × n) where
+    chains are drawn: a chain overspends a smaller round (assignments' sweeps took 10 times the work, and the
+    round probe was 5–13 times short)."""
+    attempts = max(1, n)
+    if params.chain_probability > 0:
+        attempts = max(attempts, min(params.chain_length, max(n - 1, 1)) * n)
+    return attempts, max(1, (n * n) // attempts)
 
 
 def _batches(ladders: int) -> int:
@@ -142,22 +160,31 @@ QUENCH_SWEEPS = 2
 
 
 def _quench(arrays: PK.PermutationArrays, scale: float, beta: float, params: Any, rule: int, states: np.ndarray,
-            energies: np.ndarray, generators: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each of ``states`` (and its energy) after :data:`QUENCH_SWEEPS` sweeps that take no uphill move: a state
-    seen at the cold end of a ladder still carries that temperature's excitations (a280 ended 7% above the optimum
-    at 3 s), which a descent removes; it never raises an energy."""
-    count, n = states.shape
+            energies: np.ndarray, generators: np.ndarray, attempts: int, per_sweep: int) -> tuple[np.ndarray, bool]:
+    """``states`` after :data:`QUENCH_SWEEPS` sweeps that take no uphill move (and whether a Ctrl-C cut it short):
+    a state seen at the cold end of a ladder still carries that temperature's excitations, which a descent removes;
+    it never raises an energy. Run a chunk of rounds at a time, so that a Ctrl-C stops it at the next chunk and keeps
+    the states as far as they got (it was one call, outside the run's chunks: a Ctrl-C there lost every answer)."""
+    count = len(states)
     item_at, current = states.copy(), energies.copy()
     best_item_at, best = states.copy(), energies.copy()
-    rounds = QUENCH_SWEEPS * n
-    run = PK.PermutationRun(scale, np.full(rounds, beta * 1e9), max(1, n), params.swap_probability,
-                            params.chain_probability, params.chain_length, rule)
-    PK.permutation_tempering(arrays, run, np.ones(1), PK.PermutationReads(item_at, current, best_item_at, best,
-                                                                          generators.copy(), np.zeros((count, 0)),
-                                                                          0),
-                             np.arange(count, dtype=np.int64).reshape(count, 1), np.ones(count, dtype=np.uint64),
-                             np.zeros((count, 1), dtype=np.int64), np.zeros((count, 1), dtype=np.int64), 0)
-    return best_item_at, best
+    rngs = generators.copy()
+    rounds, done, chunk = QUENCH_SWEEPS * per_sweep, 0, 1
+    try:
+        while done < rounds:
+            size = min(chunk, rounds - done)
+            run = PK.PermutationRun(scale, np.full(size, beta * 1e9), attempts, params.swap_probability,
+                                    params.chain_probability, params.chain_length, rule)
+            began = time.perf_counter()
+            PK.permutation_tempering(arrays, run, np.ones(1), PK.PermutationReads(
+                item_at, current, best_item_at, best, rngs, np.zeros((count, 0)), 0),
+                np.arange(count, dtype=np.int64).reshape(count, 1), np.ones(count, dtype=np.uint64),
+                np.zeros((count, 1), dtype=np.int64), np.zeros((count, 1), dtype=np.int64), done)
+            done += size
+            chunk = max(1, int(size * 0.05 / max(time.perf_counter() - began, 1e-6)))  # about 50 ms a call
+    except KeyboardInterrupt:
+        return best_item_at, True
+    return best_item_at, False
 
 
 def solve_permutation(energy: Energy, params: Any, seed: int, initial_states: np.ndarray | None,
@@ -190,9 +217,13 @@ def solve_permutation(energy: Energy, params: Any, seed: int, initial_states: np
     beta_min, beta_max, ratios = permutation_ladder(deltas, n, params)
     temps = len(ratios)
     total = ladders * temps
-    rounds = params.sweeps * max(n, 1)  # a sweep: n rounds of n attempts a replica, each round ending in exchanges
-    check_run_size(reads=ladders, replicas=temps, units=n, steps=rounds, steps_name="rounds",
-                   steps_parameter="sweeps", time_limit=params.time_limit)
+    attempts, per_sweep = round_shape(n, params)
+    rounds = params.sweeps * per_sweep
+    check_run_size(reads=ladders, replicas=temps, units=n, steps=params.sweeps, time_limit=params.time_limit)
+    limit = max_matrix_bytes()
+    check_allocation(8.0 * rounds, f"a schedule of {params.sweeps:,} sweeps ({rounds:,} rounds of exchanges)",
+                     f"give at most {max(1, int(limit // (8 * per_sweep))):,} sweeps" if math.isfinite(limit)
+                     else "give fewer sweeps")
     if starts is None:  # ladder by ladder, so the first k ladders are those of a run of k
         item_at = np.array([rng.permutation(n) for _ in range(total)], dtype=np.int64).reshape(total, n)
     else:
@@ -205,7 +236,7 @@ def solve_permutation(energy: Energy, params: Any, seed: int, initial_states: np
     tried = np.zeros((ladders, max(temps - 1, 1)), dtype=np.int64)
     accepted = np.zeros_like(tried)
     rule = K.METROPOLIS if params.rule == "metropolis" else K.GLAUBER
-    attempts = max(1, n)  # a round's move attempts a replica: n² a sweep, as anneal's, in n rounds
+
     if params.schedule == "fixed":
         cold_end = np.full(rounds, beta_max)
     else:
@@ -224,12 +255,13 @@ def solve_permutation(energy: Energy, params: Any, seed: int, initial_states: np
         row = int(np.argmin(best))
         return {"best_energy": float(best[row]), "best_positions": inverse_permutations(best_item_at[row:row + 1])[0]}
 
-    round_s, quenching = 0.0, params.keep_best and params.final_descent and n >= 2
+    round_s, call_s, quenching = 0.0, 0.0, params.keep_best and params.final_descent and n >= 2
     chunking = _Chunking(params.time_limit, params.fill_time)
     if params.time_limit is not None and n >= 2:
-        round_s = _round_seconds(arrays, scale, beta_max, attempts, params, rule, item_at[0], current[0], ladders,
-                                 temps)
-        quench_s = round_s / temps * QUENCH_SWEEPS * n  # a ladder's quench: one replica's QUENCH_SWEEPS sweeps
+        round_s, replica_round_s, call_s = _round_seconds(arrays, scale, beta_max, attempts, params, rule,
+                                                          item_at[0], current[0], ladders, temps)
+        # a ladder's quench: one replica's QUENCH_SWEEPS sweeps, in chunks of about 50 ms
+        quench_s = replica_round_s * QUENCH_SWEEPS * per_sweep * _batches(ladders) * (1.0 + 20 * call_s)
         quenching = quenching and quench_s <= 0.1 * params.time_limit  # (else skipped, and the replay says so)
         if quenching:  # its time is kept out of the run's
             chunking = _Chunking(params.time_limit - quench_s, params.fill_time)
@@ -241,13 +273,18 @@ def solve_permutation(energy: Energy, params: Any, seed: int, initial_states: np
                                 f"{time_left_phrase(left, chunking.time_limit, 'setting the replicas up')}; give a "
                                 "longer limit" + (", fewer reads or replicas" if ladders * temps > 1 else "")
                                 + ", or use anneal")
-    progress = _run_chunked(cold_end, step, chunking, callback, report, started=started, first_sweep=round_s)
+    progress = _run_chunked(cold_end, step, chunking, callback, report, started=started,
+                            call_overhead=call_s if params.time_limit is not None and n >= 2 else 0.0,
+                            first_sweep=round_s)
     quenched = quenching and not progress.interrupted  # (skipped after Ctrl-C: the answer now)
     if params.keep_best:
         rows = np.array([replica_at[k][np.argmin(best[replica_at[k]])] for k in range(ladders)], dtype=np.int64)
         final = best_item_at[rows]
         if quenched:
-            final, _ = _quench(arrays, scale, beta_max, params, rule, final, best[rows], generators[rows])
+            final, cut = _quench(arrays, scale, beta_max, params, rule, final, best[rows], generators[rows], attempts,
+                                 per_sweep)
+            progress.interrupted = progress.interrupted or cut
+            quenched = not cut
     else:
         final = item_at[replica_at[:, -1]]
     elapsed = time.perf_counter() - started
@@ -256,14 +293,14 @@ def solve_permutation(energy: Energy, params: Any, seed: int, initial_states: np
         "derived": {"reads": ladders, "sweeps": params.sweeps, "replicas": temps, "beta_min": beta_min,
                     "beta_max": beta_max, "ladder": [float(beta_max * r) for r in ratios], "moves": "permutation",
                     "cluster_moves": "none", "seed": seed},
-        "sweeps_done": progress.done / max(n, 1), "rounds_done": progress.done, "timed_out": progress.timed_out,
+        "sweeps_done": progress.done / per_sweep, "rounds_done": progress.done, "timed_out": progress.timed_out,
         "interrupted": progress.interrupted,
         "schedule_compressed": progress.compressed, "schedule_stretched": progress.stretched,
-        "work": progress.done // max(n, 1), "work_unit": "sweeps", "wall_time_s": elapsed,
+        "work": progress.done, "work_unit": "rounds", "work_planned": rounds, "wall_time_s": elapsed,
         "updates": attempts * progress.done * total,
         "replay": {"reads": ladders, "sweeps": params.sweeps,
                    "replan": progress.replan.text(parse_replan(params.replan, OWNER)),
-                   **({} if quenched or not params.final_descent or not params.keep_best
+                   **({} if quenched or not params.final_descent or not params.keep_best or n < 2
                       else {"final_descent": False})},
         "final_descent": quenched,
         "exchange_rates": [float(x) for x in rates[: temps - 1]],

@@ -125,7 +125,9 @@ class ReplicaParams(TimedRunParams):
     run in parallel (four ladders keep two cores busy). With initial states, one ladder per state (all its
     replicas start there). With ``fill_time`` on an annealed ladder: the most ladders the anytime rule may use."""
     sweeps: int = 1000
-    """Rounds: each replica sweeps once per round, then neighbours exchange and pairs of ladders move clusters."""
+    """Rounds: each replica sweeps once per round, then neighbours exchange and pairs of ladders move clusters. On a
+    permutation energy, sweeps of n² move attempts a replica, each made of rounds of n attempts (see
+    :mod:`hopsolve.backends._replica_permutation`)."""
     schedule: Literal["fixed", "anneal"] = "fixed"
     """``fixed``: parallel tempering at a fixed ladder; ``anneal``: the ladder cools from ``beta_min`` to
     ``beta_max`` over the sweeps (its cold end geometrically, the other rungs in proportion)."""

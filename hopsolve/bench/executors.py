@@ -208,11 +208,12 @@ def run_dask(tasks: list[Task], on_result: Callable[[dict[str, Any]], None], sch
     quiet = _quiet_client_logs()
     try:
         futures = {client.submit(run_task, task, pure=False): task for task in tasks}
-        for future in as_completed(futures):
+        for recorded, future in enumerate(as_completed(futures)):
             if future.status != "finished" and _scheduler_lost(client, future):
                 # the tasks the cluster never ran are not recorded (as after a Ctrl-C): 25 error records of
-                # 0 s were written, the report counted them, and distributed printed its tracebacks
-                left = sum(1 for f in futures if f.status != "finished")
+                # 0 s were written, the report counted them, and distributed printed its tracebacks (counted by
+                # what was recorded: a lost client no longer marks the futures it had collected as finished)
+                left = len(futures) - recorded
                 raise UserError(f"lost the Dask scheduler{f' at {scheduler}' if scheduler else ''}: {left} task"
                                 f"{'' if left == 1 else 's'} not run (the finished ones are in the results file); "
                                 "rerun the same command to resume")
