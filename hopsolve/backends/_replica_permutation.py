@@ -71,10 +71,10 @@ class _Chunking:
 
 
 def refuse_spin_options(params: Any) -> None:
-    """Refuse the options that act on single spins, asked for on a permutation energy (they were ignored)."""
+    """Refuse the options that act on single spins, asked for on a permutation energy (they were ignored); the tabu
+    phase is skipped with a note, as on the spin path's energies with one-hot groups."""
     asked = [name for name, on in (("cluster_moves=houdayer", params.cluster_moves == "houdayer"),
                                    ("recombine=on", params.recombine == "on"),
-                                   ("tabu_moves", params.tabu_moves > 0), ("tabu_share", params.tabu_share > 0),
                                    (f"cold_end={params.cold_end}", params.cold_end != "auto")) if on]
     if asked:
         raise ParameterError(f"{OWNER}: {', '.join(asked)} act{'s' if len(asked) == 1 else ''} on single spins; on "
@@ -305,5 +305,8 @@ def solve_permutation(energy: Energy, params: Any, seed: int, initial_states: np
         "final_descent": quenched,
         "exchange_rates": [float(x) for x in rates[: temps - 1]],
     }
+    if params.tabu_moves or params.tabu_share:  # said, not recorded as applied (as on grouped spin energies)
+        info["tabu_note"] = ("no tabu phase ran: its walks flip single units, and the replicas of a permutation "
+                             "energy move inside the permutations")
     return _proven_by_enumeration(SampleSet.from_permutations(energy, inverse_permutations(final), **info), energy,
                                   progress)
