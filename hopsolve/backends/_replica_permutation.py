@@ -50,14 +50,13 @@ from hopsolve.backends.anneal import (
     inverse_permutations,
 )
 from hopsolve.backends.replan import apply_replan, parse_replan
-from hopsolve.backends.schedules import default_beta_range
+from hopsolve.backends.schedules import default_beta_range, ladder_span
 from hopsolve.energy import Energy, PermutationView, check_allocation, max_matrix_bytes
 from hopsolve.errors import ParameterError, TooLargeError
 from hopsolve.sampleset import SampleSet
 from hopsolve.seeding import auxiliary_state, make_rng
 
 OWNER = "backend 'replica'"
-MIN_REPLICAS, MAX_REPLICAS = 4, 32
 
 
 @dataclass(frozen=True)
@@ -88,16 +87,8 @@ def permutation_ladder(deltas: np.ndarray, items: int, params: Any) -> tuple[flo
     hot = float(positive.mean()) if len(positive) else 0.0
     cold = float(np.percentile(positive, 1)) if len(positive) else 0.0
     derived_min, derived_max = default_beta_range(hot, cold)
-    beta_min = params.beta_min if params.beta_min is not None else min(derived_min, params.beta_max or derived_min)
-    beta_max = params.beta_max if params.beta_max is not None else max(derived_max, beta_min)
-    if beta_min > beta_max:
-        raise ParameterError(f"{OWNER}: beta_min ({beta_min:g}) exceeds beta_max ({beta_max:g})")
-    count = params.replicas
-    if count is None and params.schedule == "anneal":
-        count = 1
-    elif count is None:
-        spread = math.log(beta_max / beta_min)
-        count = int(np.clip(round(math.sqrt(max(items, 1)) * spread / 4.0), MIN_REPLICAS, MAX_REPLICAS))
+    beta_min, beta_max, count = ladder_span(derived_min, derived_max, items, params.beta_min, params.beta_max,
+                                            params.replicas, params.schedule, OWNER)
     ratios = np.ones(1) if count == 1 else np.geomspace(beta_min / beta_max, 1.0, count)
     return beta_min, beta_max, ratios
 

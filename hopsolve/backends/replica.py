@@ -95,7 +95,13 @@ from hopsolve.backends._recombination import recombine_into, recombine_reads
 from hopsolve.backends._replica_permutation import solve_permutation
 from hopsolve.backends.anneal import _Threads
 from hopsolve.backends.replan import Replan, apply_replan, parse_replan
-from hopsolve.backends.schedules import RELATIVE_FLOOR, default_beta_range, sweep_beta_max, typical_beta_min
+from hopsolve.backends.schedules import (
+    RELATIVE_FLOOR,
+    default_beta_range,
+    ladder_span,
+    sweep_beta_max,
+    typical_beta_min,
+)
 from hopsolve.energy import Energy
 from hopsolve.errors import ParameterError, TooLargeError
 from hopsolve.params import require
@@ -107,7 +113,6 @@ CHUNK_SECONDS = 0.1
 SPARSE_DEGREE = 16.0
 """Largest mean number of neighbours per unit for which ``cluster_moves="auto"`` makes Houdayer moves."""
 OWNER = "backend 'replica'"
-MIN_REPLICAS, MAX_REPLICAS = 4, 32
 PILOT_SECONDS = 0.5
 """The anytime rule's pilot anneal runs about this long (or 2% of the limit, if less) to time a round."""
 ANYTIME_SHARE = 0.95
@@ -316,16 +321,8 @@ def ladder(model: SpinModel, params: ReplicaParams) -> Ladder:
         cold = max(cold, sweep) if sweep is not None else cold
     typical = typical_beta_min(model.typical_field(), cold)
     hot = typical if typical is not None else hot
-    beta_min = params.beta_min if params.beta_min is not None else min(hot, params.beta_max or hot)
-    beta_max = params.beta_max if params.beta_max is not None else max(cold, beta_min)
-    if beta_min > beta_max:
-        raise ParameterError(f"backend 'replica': beta_min ({beta_min:g}) exceeds beta_max ({beta_max:g})")
-    count = params.replicas
-    if count is None and params.schedule == "anneal":
-        count = 1
-    elif count is None:
-        spread = math.log(beta_max / beta_min)
-        count = int(np.clip(round(math.sqrt(max(model.n, 1)) * spread / 4.0), MIN_REPLICAS, MAX_REPLICAS))
+    beta_min, beta_max, count = ladder_span(hot, cold, model.n, params.beta_min, params.beta_max, params.replicas,
+                                            params.schedule, OWNER)
     ratios = np.ones(1) if count == 1 else np.geomspace(beta_min / beta_max, 1.0, count)
     knee = max(unit_cold, beta_min)
     if rule != "tail" or params.beta_max is not None or knee >= beta_max:

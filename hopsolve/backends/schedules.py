@@ -79,3 +79,26 @@ def beta_schedule(kind: str, beta_min: float, beta_max: float, sweeps: int) -> n
     if kind == "linear":
         return np.linspace(beta_min, beta_max, sweeps)
     raise ParameterError(f"unknown schedule {kind!r}: choose geometric, linear or constant")
+
+
+MIN_REPLICAS, MAX_REPLICAS = 4, 32
+"""The fewest and most temperatures a derived fixed ladder of ``replica`` has."""
+
+
+def ladder_span(hot: float, cold: float, units: int, given_min: float | None, given_max: float | None,
+                replicas: int | None, schedule: str, owner: str) -> tuple[float, float, int]:
+    """``(β_min, β_max, R)`` of a replica ladder: the given ends where given, else the derived ``hot`` and ``cold``
+    ones (a given one bounding the other), and ``R = clip(round(√units · ln(β_max/β_min) / 4), 4, 32)``
+    temperatures for a fixed ladder (1 for an annealed one) where ``replicas`` is not given. Shared by the spin and
+    the permutation ladders of ``replica``."""
+    beta_min = given_min if given_min is not None else min(hot, given_max or hot)
+    beta_max = given_max if given_max is not None else max(cold, beta_min)
+    if beta_min > beta_max:
+        raise ParameterError(f"{owner}: beta_min ({beta_min:g}) exceeds beta_max ({beta_max:g})")
+    count = replicas
+    if count is None and schedule == "anneal":
+        count = 1
+    elif count is None:
+        spread = math.log(beta_max / beta_min)
+        count = int(np.clip(round(math.sqrt(max(units, 1)) * spread / 4.0), MIN_REPLICAS, MAX_REPLICAS))
+    return beta_min, beta_max, count
