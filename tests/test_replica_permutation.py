@@ -143,3 +143,13 @@ def test_the_final_quench_lowers_no_ladder_and_is_said():
     quenched = ReplicaBackend().solve(energy, hot, seed=1)
     assert quenched.info["final_descent"] and not plain.info["final_descent"]
     assert np.all(quenched.energies <= plain.energies + 1e-9) and np.any(quenched.energies < plain.energies)
+
+
+def test_progress_counts_rounds_under_their_own_name():
+    """Untimed, the progress updates said "sweeps" of a total that counted rounds (a280 with sweeps=3: 840 of 840
+    sweeps)."""
+    energy = _small_qap(6, 2)
+    updates = []
+    samples = ReplicaBackend().solve(energy, ReplicaParams(reads=2, sweeps=3), seed=1, callback=updates.append)
+    assert updates and all(u["unit"] == "rounds" and u["done"] <= u["total"] == 3 * 6 for u in updates)
+    assert samples.work_unit == "rounds" and samples.work == 18

@@ -266,7 +266,7 @@ def solve_permutation(energy: Energy, params: Any, seed: int, initial_states: np
                                 + ", or use anneal")
     progress = _run_chunked(cold_end, step, chunking, callback, report, started=started,
                             call_overhead=call_s if params.time_limit is not None and n >= 2 else 0.0,
-                            first_sweep=round_s)
+                            first_sweep=round_s, unit="rounds")
     quenched = quenching and not progress.interrupted  # (skipped after Ctrl-C: the answer now)
     if params.keep_best:
         rows = np.array([replica_at[k][np.argmin(best[replica_at[k]])] for k in range(ladders)], dtype=np.int64)

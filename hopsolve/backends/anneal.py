@@ -209,7 +209,8 @@ class _Progress:
 
 def _run_chunked(betas: np.ndarray, step: Callable[[int, int, np.ndarray], None], params: AnnealParams,
                  callback: Callback | None, report: Callable[[], dict[str, Any]],
-                 started: float | None = None, call_overhead: float = 0.0, first_sweep: float = 0.0) -> _Progress:
+                 started: float | None = None, call_overhead: float = 0.0, first_sweep: float = 0.0,
+                 unit: str = "sweeps") -> _Progress:
     """Run ``step(start, stop, betas[start:stop])`` over the schedule in chunks of about 0.1 s.
 
     With a time limit and ``fit_schedule``, once the pace is known a schedule that would not finish in time is
@@ -217,7 +218,8 @@ def _run_chunked(betas: np.ndarray, step: Callable[[int, int, np.ndarray], None]
     counts from ``started`` (the backend's own set-up included; default: now); ``call_overhead`` is what each call
     of ``step`` costs besides its sweeps, so no call is made
     that would end past the limit; ``first_sweep`` bounds the first sweep's cost before any pace is known (the
-    first call is not made unless it fits too). A ``KeyboardInterrupt`` (Ctrl-C) ends the run at the chunk it
+    first call is not made unless it fits too); ``unit`` names a schedule entry in the progress updates (replica's
+    permutation rounds). A ``KeyboardInterrupt`` (Ctrl-C) ends the run at the chunk it
     interrupts: every read keeps its best state so far and ``interrupted`` is set. Runs are chunked even without a
     time limit or a callback (a dimod sampler's, a direct ``solve``), so Ctrl-C stops them within a chunk; the
     chunks do not change a read's arithmetic (each carries its state and random stream across calls).
@@ -248,8 +250,8 @@ def _run_chunked(betas: np.ndarray, step: Callable[[int, int, np.ndarray], None]
                 if time_limit is not None:
                     where = {"done": min(time.perf_counter() - start, time_limit), "total": time_limit, "unit": "s"}
                 else:
-                    where = {"done": progress.done, "total": len(betas), "unit": "sweeps"}
-                callback({**where, "sweeps_done": progress.done, **report()})
+                    where = {"done": progress.done, "total": len(betas), "unit": unit}
+                callback({**where, f"{unit}_done": progress.done, **report()})
             if time_limit is None or progress.done >= len(betas):
                 continue
             spent = time.perf_counter() - start
