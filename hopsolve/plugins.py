@@ -339,6 +339,14 @@ def _unknown_default_backends(registry: Registry) -> list[LoadFailure]:
             for name, entry in registry.problems.items() if entry.cls.default_backend not in registry.backends]
 
 
+def _baselines_of_unknown_problems(registry: Registry) -> list[LoadFailure]:
+    """A line for each baseline registered for a problem no plugin registered (``ghost [no-such-problem]`` was
+    listed without a word: a misspelt problem name, or a problem plugin that failed to load). It stays listed."""
+    return [LoadFailure(entry.origin.plugin, f"baseline {name!r} is for problem {problem!r}, which no plugin "
+                        "registered (its solves cannot be asked for)")
+            for (problem, name), entry in registry.baselines.items() if problem not in registry.problems]
+
+
 def default_registry() -> Registry:
     """Every installed plugin (:func:`build_registry`), for the Python API's calls that were given no registry:
     each plugin that failed to load is one ``UserWarning`` naming it (the CLI prints the same lines), so a broken
@@ -393,5 +401,6 @@ def build_registry(env: Mapping[str, str] | None = None, extra_plugins: list[Any
     _collect(pm, "hopsolve_backends", origins, failures, keyed(registry.backends, "backend"))
     failures.extend(_unknown_default_backends(registry))
     _collect(pm, "hopsolve_baselines", origins, failures, keyed(registry.baselines, "baseline"))
+    failures.extend(_baselines_of_unknown_problems(registry))
     _collect(pm, "hopsolve_commands", origins, failures, add_command, registry=registry)
     return registry

@@ -440,6 +440,17 @@ FLAKY_PLUGIN = """
     def hopsolve_backends(register):
         register(Liar)
         register(PlainParams)
+
+    class Ghost(hopsolve.Baseline):
+        name = "ghost"
+        problem = "no-such-problem"
+
+        def solve(self, instance, params=None, *, seed=None, time_limit=None):
+            return hopsolve.BaselineOutcome(None, "timeout")
+
+    @hopsolve.hookimpl
+    def hopsolve_baselines(register):
+        register(Ghost)
 """
 
 
@@ -469,6 +480,8 @@ def test_classes_that_would_fail_at_first_use_are_refused_when_registered(site):
     # a default backend nobody registered failed each solve with "unknown backend 'nope'", not saying whose it was
     assert "problem 'orphan': its default_backend 'nope' is not a registered backend" in failures
     assert "orphan" in registry.problems
+    # a baseline for a problem nobody registered was listed without a word ("ghost [no-such-problem]")
+    assert "baseline 'ghost' is for problem 'no-such-problem', which no plugin registered" in failures
 
 
 @pytest.mark.parametrize("stage, message", [
