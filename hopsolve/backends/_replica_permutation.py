@@ -48,13 +48,14 @@ from hopsolve.backends.anneal import (
     _proven_by_enumeration,
     _run_chunked,
     inverse_permutations,
+    permutation_move_range,
 )
 from hopsolve.backends.replan import apply_replan, parse_replan
-from hopsolve.backends.schedules import default_beta_range, ladder_span
+from hopsolve.backends.schedules import ladder_span
 from hopsolve.energy import Energy, PermutationView, check_allocation, max_matrix_bytes
 from hopsolve.errors import ParameterError, TooLargeError
 from hopsolve.sampleset import SampleSet
-from hopsolve.seeding import auxiliary_state, make_rng
+from hopsolve.seeding import make_rng
 
 OWNER = "backend 'replica'"
 
@@ -81,13 +82,10 @@ def refuse_spin_options(params: Any) -> None:
                              "hopsolve.backends._replica_permutation)")
 
 
-def permutation_ladder(deltas: np.ndarray, items: int, params: Any) -> tuple[float, float, np.ndarray]:
-    """``(β_min, β_max, ratios)`` from the scaled energy changes of random moves (see the module docstring)."""
-    positive = deltas[deltas > 1e-12]
-    hot = float(positive.mean()) if len(positive) else 0.0
-    cold = float(np.percentile(positive, 1)) if len(positive) else 0.0
-    derived_min, derived_max = default_beta_range(hot, cold)
-    beta_min, beta_max, count = ladder_span(derived_min, derived_max, items, params.beta_min, params.beta_max,
+def permutation_ladder(derived: tuple[float, float], items: int, params: Any) -> tuple[float, float, np.ndarray]:
+    """``(β_min, β_max, ratios)`` from the β range of the moves (:func:`~hopsolve.backends.anneal.
+    permutation_move_range`) and the parameters (see the module docstring)."""
+    beta_min, beta_max, count = ladder_span(derived[0], derived[1], items, params.beta_min, params.beta_max,
                                             params.replicas, params.schedule, OWNER)
     ratios = np.ones(1) if count == 1 else np.geomspace(beta_min / beta_max, 1.0, count)
     return beta_min, beta_max, ratios
@@ -99,6 +97,17 @@ than one round does, so that a kernel call's own cost (8 ms a call seen on this 
 round's: taken as a round's, it made a280's quench look 30 times dearer than it was and skipped it."""
 
 
+def _single_rungs(arrays: PK.PermutationArrays, run: PK.PermutationRun, item_at: np.ndarray, current: np.ndarray,
+                  best_item_at: np.ndarray, best: np.ndarray, rngs: np.ndarray, first_round: int) -> None:
+    """``run`` on each row of ``item_at`` as a ladder of one replica (nothing to exchange): the round probe's and
+    the quench's call of the tempering kernel."""
+    count = len(item_at)
+    PK.permutation_tempering(arrays, run, np.ones(1), PK.PermutationReads(
+        item_at, current, best_item_at, best, rngs, np.zeros((count, 0)), 0),
+        np.arange(count, dtype=np.int64).reshape(count, 1), np.ones(count, dtype=np.uint64),
+        np.zeros((count, 1), dtype=np.int64), np.zeros((count, 1), dtype=np.int64), first_round)
+
+
 def _round_seconds(arrays: PK.PermutationArrays, scale: float, beta: float, attempts: int, params: Any, rule: int,
                    start: np.ndarray, energy: float, ladders: int, temps: int) -> tuple[float, float, float]:
     """``(round, replica round, call)``: seconds one round of every replica should take, one round of one replica,
@@ -106,15 +115,11 @@ def _round_seconds(arrays: PK.PermutationArrays, scale: float, beta: float, atte
     spends its whole budget on one chain, so rounds are timed, not attempts)."""
     def timed(rounds: int) -> float:
         item_at = start[None, :].copy()
-        current, best = np.array([energy]), np.array([energy])
         run = PK.PermutationRun(scale, np.full(rounds, beta), attempts, params.swap_probability,
                                 params.chain_probability, params.chain_length, rule)
-        reads = PK.PermutationReads(item_at, current, item_at.copy(), best, np.array([1], dtype=np.uint64),
-                                    np.zeros((1, 0)), 0)
         began = time.perf_counter()
-        PK.permutation_tempering(arrays, run, np.ones(1), reads, np.zeros((1, 1), dtype=np.int64),
-                                 np.array([1], dtype=np.uint64), np.zeros((1, 1), dtype=np.int64),
-                                 np.zeros((1, 1), dtype=np.int64), 0)
+        _single_rungs(arrays, run, item_at, np.array([energy]), item_at.copy(), np.array([energy]),
+                      np.array([1], dtype=np.uint64), 0)
         return time.perf_counter() - began
 
     timed(1)  # loads the kernel
@@ -156,7 +161,6 @@ def _quench(arrays: PK.PermutationArrays, scale: float, beta: float, params: Any
     a state seen at the cold end of a ladder still carries that temperature's excitations, which a descent removes;
     it never raises an energy. Run a chunk of rounds at a time, so that a Ctrl-C stops it at the next chunk and keeps
     the states as far as they got (it was one call, outside the run's chunks: a Ctrl-C there lost every answer)."""
-    count = len(states)
     item_at, current = states.copy(), energies.copy()
     best_item_at, best = states.copy(), energies.copy()
     rngs = generators.copy()
@@ -167,10 +171,7 @@ def _quench(arrays: PK.PermutationArrays, scale: float, beta: float, params: Any
             run = PK.PermutationRun(scale, np.full(size, beta * 1e9), attempts, params.swap_probability,
                                     params.chain_probability, params.chain_length, rule)
             began = time.perf_counter()
-            PK.permutation_tempering(arrays, run, np.ones(1), PK.PermutationReads(
-                item_at, current, best_item_at, best, rngs, np.zeros((count, 0)), 0),
-                np.arange(count, dtype=np.int64).reshape(count, 1), np.ones(count, dtype=np.uint64),
-                np.zeros((count, 1), dtype=np.int64), np.zeros((count, 1), dtype=np.int64), done)
+            _single_rungs(arrays, run, item_at, current, best_item_at, best, rngs, done)
             done += size
             chunk = max(1, int(size * 0.05 / max(time.perf_counter() - began, 1e-6)))  # about 50 ms a call
     except KeyboardInterrupt:
@@ -201,11 +202,9 @@ def solve_permutation(energy: Energy, params: Any, seed: int, initial_states: np
         ladders = len(starts)
     arrays = _permutation_arrays(view)  # the flow matrix n × n, refused past the memory limit
     rng = make_rng(seed)
-    probe = starts[0].copy() if starts else rng.permutation(n).astype(np.int64)
-    deltas = scale * PK.sample_move_deltas(arrays, probe.astype(np.int64), 2000, params.swap_probability,
-                                           np.array([auxiliary_state(seed)], dtype=np.uint64)) if n >= 2 \
-        else np.zeros(0)
-    beta_min, beta_max, ratios = permutation_ladder(deltas, n, params)
+    probe = starts[0] if starts else rng.permutation(n)
+    beta_min, beta_max, ratios = permutation_ladder(
+        permutation_move_range(arrays, probe, scale, params.swap_probability, seed), n, params)
     temps = len(ratios)
     total = ladders * temps
     attempts, per_sweep = round_shape(n, params)

@@ -675,13 +675,8 @@ class AnnealBackend(Backend):
                 if positions is None:
                     raise ParameterError("moves=permutation needs feasible initial states (permutation matrices)")
                 item_at[r, positions] = np.arange(n)
-        sample_gen = np.array([auxiliary_state(seed)], dtype=np.uint64)
-        deltas = scale * PK.sample_move_deltas(arrays, item_at[0].copy(), 2000, params.swap_probability,
-                                               sample_gen) if n >= 2 else np.zeros(0)
-        positive = deltas[deltas > 1e-12]
-        hot = float(positive.mean()) if len(positive) else 0.0
-        cold = float(np.percentile(positive, 1)) if len(positive) else 0.0
-        betas, beta_min, beta_max = self._betas(params, default_beta_range(hot, cold))
+        betas, beta_min, beta_max = self._betas(params, permutation_move_range(arrays, item_at[0], scale,
+                                                                               params.swap_probability, seed))
         positions_of = inverse_permutations(item_at)
         current = np.array([view.energy(p, scale) for p in positions_of])
         best = current.copy()
@@ -836,6 +831,21 @@ def _space_filling(view: PermutationView) -> np.ndarray:
         raise ParameterError("backend 'anneal': start=space-filling needs city coordinates; this instance is an "
                              "explicit matrix (use start=greedy)")
     return space_filling_tour(view.metric.points)
+
+
+def permutation_move_range(arrays: PK.PermutationArrays, start: np.ndarray, scale: float, swap_probability: float,
+                           seed: int) -> tuple[float, float]:
+    """``(β_min, β_max)`` of permutation moves (:func:`~hopsolve.backends.schedules.default_beta_range`): from the
+    mean and the 1st percentile of the positive energy changes of 2,000 random moves from ``start`` (left as it
+    is), drawn from the seed's auxiliary stream. Shared by ``anneal``'s and ``replica``'s permutation runs."""
+    n = len(start)
+    deltas = scale * PK.sample_move_deltas(arrays, np.asarray(start, dtype=np.int64).copy(), 2000, swap_probability,
+                                           np.array([auxiliary_state(seed)], dtype=np.uint64)) if n >= 2 \
+        else np.zeros(0)
+    positive = deltas[deltas > 1e-12]
+    hot = float(positive.mean()) if len(positive) else 0.0
+    cold = float(np.percentile(positive, 1)) if len(positive) else 0.0
+    return default_beta_range(hot, cold)
 
 
 def _permutation_arrays(view: PermutationView) -> PK.PermutationArrays:
