@@ -462,8 +462,9 @@ def _keep_solution_note(info: dict[str, Any], solution: Solution) -> None:
     """The problem's word on its answer (``Solution.details["note"]``, text), as ``info["solution_note"]``, one
     line (:func:`one_line`)."""
     note = solution.details.get("note") if isinstance(solution.details, dict) else None
-    if isinstance(note, str) and one_line(note):
-        info["solution_note"] = one_line(note)
+    shown = one_line(note) if isinstance(note, str) else ""
+    if shown:
+        info["solution_note"] = shown
 
 
 def read_instance(problem: Problem, path: str | Path) -> Instance:
