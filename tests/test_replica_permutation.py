@@ -53,17 +53,17 @@ def test_the_coldest_rung_samples_the_boltzmann_distribution_over_permutations()
     assert p_value(beta / 2) < 1e-6
 
 
-@pytest.mark.parametrize("path, problem, optimum", [
-    (INSTANCES / "tsplib" / "burma14.tsp", "tsp", 3323),
-    (INSTANCES / "qaplib" / "nug12.dat", "qap", 578),
+@pytest.mark.parametrize("path, problem, optimum, moves", [
+    (INSTANCES / "tsplib" / "burma14.tsp", "tsp", 3323, "tour"),
+    (INSTANCES / "qaplib" / "nug12.dat", "qap", 578, "permutation"),
 ])
-def test_every_read_is_a_permutation_and_the_optimum_is_found(path, problem, optimum):
+def test_every_read_is_a_permutation_and_the_optimum_is_found(path, problem, optimum, moves):
     """Each ladder's state is a permutation (every penalty zero, whatever its weight), its energy that of its bit
-    state, and small instances reach their published optima."""
+    state, and small instances reach their published optima (a TSP's replicas by the tour moves)."""
     registry = build_registry()
     instance = registry.problem(problem).read(path)
     result, _ = solve_instance(registry, problem, instance, backend="replica", seed=1, weights={"row": 0.0})
-    assert result.feasible and result.objective == optimum and result.params["moves"] == "permutation"
+    assert result.feasible and result.objective == optimum and result.params["moves"] == moves
     energy = registry.problem(problem).encode(instance)
     samples = ReplicaBackend().solve(energy, ReplicaParams(reads=3, sweeps=50), seed=2)
     for positions, value in zip(samples.permutations, samples.energies):

@@ -20,6 +20,7 @@ import numpy as np
 from numba import prange
 
 from hopsolve.backends._kernels import accept, xorshift_uniform
+from hopsolve.backends._replica_kernels import exchange_accepted
 from hopsolve.metric import MetricArrays, distance
 
 TourProblem = namedtuple("TourProblem", ["metric", "neighbours", "max_reversal"])
@@ -323,6 +324,60 @@ def tour_anneal(problem: TourProblem, run: TourRun, reads: TourReads) -> None:
     _anneal_parallel(m.kind, m.coords, m.matrix, problem.neighbours, problem.max_reversal, run.betas, run.attempts,
                      run.mix, run.rule, run.unit, reads.tours, reads.positions, reads.lengths, reads.best_tours,
                      reads.best, reads.rng, reads.trace, reads.trace_offset)
+
+
+@numba.njit(cache=True)
+def _tempering_ladder(problem, cold_betas, ratios, attempts, mix, rule, unit, tours, positions, lengths, best_tours,
+                      best, rng, replica_at, exchange_rng, tried, accepted, first_round):
+    """One ladder of tours (the rows ``replica_at``, coldest last) for ``len(cold_betas)`` rounds: each replica
+    makes ``attempts`` moves of the mix at its β (the round's cold end times its ratio, per unit of energy), then
+    neighbours at rungs of one parity (alternating by round, counted from the run's first, so chunks change
+    nothing) exchange temperatures by the spin ladders' rule
+    (:func:`~hopsolve.backends._replica_kernels.exchange_accepted`) on their energies ``unit · length``. Returns the
+    exchange stream's state."""
+    temps = len(ratios)
+    no_trace = cold_betas[:0]
+    one = cold_betas[:1].copy()
+    for k in range(len(cold_betas)):
+        for t in range(temps):
+            row = replica_at[t]
+            one[0] = cold_betas[k] * ratios[t]
+            run = TourRun(one, attempts, mix, rule, unit)
+            lengths[row], best[row], rng[row] = _anneal_read(problem, run, tours[row], positions[row], lengths[row],
+                                                             best[row], best_tours[row], rng[row], no_trace, 0)
+        for t in range((first_round + k) % 2, temps - 1, 2):
+            hot, cold = replica_at[t], replica_at[t + 1]
+            tried[t] += 1
+            take, exchange_rng = exchange_accepted(cold_betas[k] * ratios[t] * unit,
+                                                   cold_betas[k] * ratios[t + 1] * unit,
+                                                   lengths[hot], lengths[cold], exchange_rng)
+            if take:
+                accepted[t] += 1
+                replica_at[t], replica_at[t + 1] = cold, hot
+    return exchange_rng
+
+
+@numba.njit(cache=True, parallel=True)
+def _tempering_parallel(kind, coords, matrix, neighbours, max_reversal, cold_betas, ratios, attempts, mix, rule,
+                        unit, tours, positions, lengths, best_tours, best, rng, replica_at, exchange_rng, tried,
+                        accepted, first_round):
+    for ladder in prange(replica_at.shape[0]):
+        problem = TourProblem(MetricArrays(kind, coords, matrix), neighbours, max_reversal)
+        exchange_rng[ladder] = _tempering_ladder(problem, cold_betas, ratios, attempts, mix, rule, unit, tours,
+                                                 positions, lengths, best_tours, best, rng, replica_at[ladder],
+                                                 exchange_rng[ladder], tried[ladder], accepted[ladder], first_round)
+
+
+def tour_tempering(problem: TourProblem, run: TourRun, ratios: np.ndarray, reads: TourReads, replica_at: np.ndarray,
+                   exchange_rng: np.ndarray, tried: np.ndarray, accepted: np.ndarray, first_round: int) -> None:
+    """Replica exchange over tours: every ladder (a row of ``replica_at``, in parallel) for ``len(run.betas)``
+    rounds from round ``first_round``, ``run.betas`` the cold end of each round (see :func:`_tempering_ladder`);
+    ``reads`` holds every replica (its trace is not written)."""
+    m = problem.metric
+    _tempering_parallel(m.kind, m.coords, m.matrix, problem.neighbours, problem.max_reversal, run.betas, ratios,
+                        run.attempts, run.mix, run.rule, run.unit, reads.tours, reads.positions, reads.lengths,
+                        reads.best_tours, reads.best, reads.rng, replica_at, exchange_rng, tried, accepted,
+                        first_round)
 
 
 @numba.njit(cache=True)

@@ -722,45 +722,17 @@ class AnnealBackend(Backend):
                 and projected_setup_seconds(view.metric, params.neighbours)
                 > SETUP_SHARE * (params.time_limit - (time.perf_counter() - started))):
             return self._space_filling_only(energy, params, seed, started)
-        problem = TK.TourProblem(view.metric.arrays, view.metric.neighbours(params.neighbours), int(longest))
-        unit = energy.weights[view.term] * 2.0 * view.cyclic_weight / view.metric_scale  # energy per unit length
-        constant = energy.weights[view.term] * view.offset
-        rng = make_rng(seed)
-        start_length = None
-        if initial_states is not None:
-            rows = []
-            for state in np.atleast_2d(initial_states):
-                positions = view.layout.positions(state)
-                if positions is None:
-                    raise ParameterError("moves=permutation needs feasible initial states (permutation matrices)")
-                rows.append(inverse_permutations(positions[None])[0])
-            tours = np.array(rows, dtype=np.int64)
-        elif params.start in ("greedy", "space-filling"):
-            first = (greedy_tour(problem.metric, problem.neighbours) if params.start == "greedy"
-                     else _space_filling(view))
-            start_length = view.metric.tour_length(first)
-            tours = np.tile(first, (params.reads, 1))
-        else:
-            tours = np.array([rng.permutation(n) for _ in range(params.reads)], dtype=np.int64)
-        reads = len(tours)
-        positions = inverse_permutations(tours)
-        # one start shared by every read is measured once (1,000 reads of rl5915 spent 0.35 s on 1,000 equal sums)
-        lengths = (np.full(reads, float(start_length)) if start_length is not None and initial_states is None
-                   else np.array([float(view.metric.tour_length(t)) for t in tours]))
-        generators = kernel_states(seed, reads)
-        sample_stream = np.uint64(generators[0] ^ np.uint64(0x9E3779B97F4A7C15) | np.uint64(1))
-        # one move first, untimed, so that the timing below is the kernel's pace and not its compilation (a solve
-        # called without prepare, in a fresh process, compiles or loads the kernel here: seconds, which would
-        # project a first sweep too long for any limit); it draws from its own copy of the stream, so the sample
-        # is the same either way
-        TK.sample_deltas(problem, tours[0].copy(), positions[0].copy(), mix, 1, sample_stream)
-        sampled_at = time.perf_counter()
-        sample = TK.sample_deltas(problem, tours[0].copy(), positions[0].copy(), mix, TOUR_DELTA_SAMPLE,
-                                  sample_stream)
+        generators = kernel_states(seed, params.reads if initial_states is None else len(initial_states))
+        begun = tour_start(energy, initial_states, reads=params.reads, start=params.start,
+                           neighbours=params.neighbours, max_reversal=int(longest), mix=mix, rng=make_rng(seed),
+                           first_stream=generators[0], owner="backend 'anneal'")
+        problem, unit, constant, tours, start_length = (begun.problem, begun.unit, begun.constant, begun.tours,
+                                                        begun.start_length)
+        reads, positions, lengths, sample = len(tours), begun.positions, begun.lengths, begun.deltas
         # the first sweep's cost before any pace is known, from the sample's pace (a move is about a delta): 1,000
         # reads of rl5915 swept once past a 1 s limit
         threads = min(params.threads or numba.get_num_threads(), max(reads, 1))
-        first_sweep = (time.perf_counter() - sampled_at) / TOUR_DELTA_SAMPLE * n * reads / threads
+        first_sweep = begun.move_seconds * n * reads / threads
         positive = unit * sample[sample > 1e-12]
         hot = float(np.quantile(positive, params.hot_quantile)) if len(positive) else 0.0
         cold = float(np.percentile(positive, 1)) if len(positive) else 0.0
@@ -823,6 +795,68 @@ class AnnealBackend(Backend):
         if trace is not None:
             info["trace"] = trace
         return info
+
+
+@dataclass(frozen=True)
+class TourStart:
+    """Where a run over tours starts (``anneal``'s tour moves and ``replica``'s tour ladders): the kernels' problem,
+    the energy of a unit of length (``unit``) and of a tour of length 0 (``constant``), the start tours (the city at
+    each position), their positions and lengths, the greedy or space-filling start's length (None for random or
+    given starts), ``deltas``, the |Δ length| of :data:`TOUR_DELTA_SAMPLE` moves of the mix from the first tour
+    (what the temperatures are derived from), and the seconds that sample took a move (a first sweep's pace)."""
+
+    problem: TK.TourProblem
+    unit: float
+    constant: float
+    tours: np.ndarray
+    positions: np.ndarray
+    lengths: np.ndarray
+    start_length: float | None
+    deltas: np.ndarray
+    move_seconds: float
+
+
+def tour_start(energy: Energy, initial_states: np.ndarray | None, *, reads: int, start: str, neighbours: int,
+               max_reversal: int, mix: np.ndarray, rng: np.random.Generator, first_stream: np.uint64,
+               owner: str) -> TourStart:
+    """The candidate lists, the start tours (one per initial state, else ``reads`` copies of the greedy or
+    space-filling tour, or random ones) and the move sample of a tour energy (see :class:`TourStart`); the sample
+    draws from its own stream, derived from ``first_stream`` (the first read's), which it leaves as it was."""
+    view: PermutationView = energy.permutation
+    n = view.size
+    problem = TK.TourProblem(view.metric.arrays, view.metric.neighbours(neighbours), int(max_reversal))
+    unit = energy.weights[view.term] * 2.0 * view.cyclic_weight / view.metric_scale  # energy per unit length
+    constant = energy.weights[view.term] * view.offset
+    start_length = None
+    if initial_states is not None:
+        rows = []
+        for state in np.atleast_2d(initial_states):
+            positions = view.layout.positions(state)
+            if positions is None:
+                raise ParameterError(f"{owner}: initial states of a tour energy must be feasible (permutation "
+                                     "matrices: one unit on in every row and column)")
+            rows.append(inverse_permutations(positions[None])[0])
+        tours = np.array(rows, dtype=np.int64)
+    elif start in ("greedy", "space-filling"):
+        first = greedy_tour(problem.metric, problem.neighbours) if start == "greedy" else _space_filling(view)
+        start_length = view.metric.tour_length(first)
+        tours = np.tile(first, (reads, 1))
+    else:
+        tours = np.array([rng.permutation(n) for _ in range(reads)], dtype=np.int64).reshape(reads, n)
+    positions = inverse_permutations(tours)
+    # one start shared by every read is measured once (1,000 reads of rl5915 spent 0.35 s on 1,000 equal sums)
+    lengths = (np.full(len(tours), float(start_length)) if start_length is not None
+               else np.array([float(view.metric.tour_length(t)) for t in tours]))
+    sample_stream = np.uint64(first_stream ^ np.uint64(0x9E3779B97F4A7C15) | np.uint64(1))
+    # one move first, untimed, so that the timing below is the kernel's pace and not its compilation (a solve
+    # called without prepare, in a fresh process, compiles or loads the kernel here: seconds, which would
+    # project a first sweep too long for any limit); it draws from its own copy of the stream, so the sample
+    # is the same either way
+    TK.sample_deltas(problem, tours[0].copy(), positions[0].copy(), mix, 1, sample_stream)
+    sampled_at = time.perf_counter()
+    deltas = TK.sample_deltas(problem, tours[0].copy(), positions[0].copy(), mix, TOUR_DELTA_SAMPLE, sample_stream)
+    return TourStart(problem, float(unit), float(constant), tours, positions, lengths, start_length, deltas,
+                     (time.perf_counter() - sampled_at) / TOUR_DELTA_SAMPLE)
 
 
 def _space_filling(view: PermutationView) -> np.ndarray:

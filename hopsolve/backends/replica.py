@@ -52,10 +52,11 @@ recombined into the best one (``recombine``, :func:`recombine_best_states`): whe
 separated by sites where they agree, each region is taken from whichever read is lower there.
 
 **Permutation energies** (TSP, QAP, assignment: an energy with a permutation view) are tempered inside the
-feasible set instead, with ``anneal``'s permutation moves (exchanges, block reversals, ejection chains) and the
-same exchange rule, every replica a permutation throughout (:mod:`hopsolve.backends._replica_permutation`: its
-ladder, from the energy changes of random moves, and what it refuses). Pattern (dense associative memory) terms are
-refused.
+feasible set instead, with the same exchange rule, every replica a permutation throughout: tours (TSP) with
+``anneal``'s tour moves from the metric (2-opt and Or-opt between near cities;
+:mod:`hopsolve.backends._replica_tour`), the others with ``anneal``'s permutation moves (exchanges, block
+reversals, ejection chains; :mod:`hopsolve.backends._replica_permutation`); each module says how its ladder is
+derived and what it refuses. Pattern (dense associative memory) terms are refused.
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ from hopsolve.backends._model import (
 )
 from hopsolve.backends._recombination import recombine_into, recombine_reads
 from hopsolve.backends._replica_permutation import solve_permutation
+from hopsolve.backends._replica_tour import solve_tour
 from hopsolve.backends.anneal import _Threads
 from hopsolve.backends.replan import Replan, apply_replan, parse_replan
 from hopsolve.backends.schedules import (
@@ -131,8 +133,9 @@ class ReplicaParams(TimedRunParams):
     replicas start there). With ``fill_time`` on an annealed ladder: the most ladders the anytime rule may use."""
     sweeps: int = 1000
     """Rounds: each replica sweeps once per round, then neighbours exchange and pairs of ladders move clusters. On a
-    permutation energy, sweeps of n² move attempts a replica, each made of rounds of n attempts (see
-    :mod:`hopsolve.backends._replica_permutation`)."""
+    tour energy, a round of n tour moves a replica (``anneal``'s tour sweep; see
+    :mod:`hopsolve.backends._replica_tour`); on another permutation energy, sweeps of n² move attempts a replica,
+    each made of rounds of n attempts (see :mod:`hopsolve.backends._replica_permutation`)."""
     schedule: Literal["fixed", "anneal"] = "fixed"
     """``fixed``: parallel tempering at a fixed ladder; ``anneal``: the ladder cools from ``beta_min`` to
     ``beta_max`` over the sweeps (its cold end geometrically, the other rungs in proportion)."""
@@ -705,7 +708,8 @@ class ReplicaBackend(Backend):
         for walks (the miniature's run makes none)."""
         params = params or ReplicaParams()
         if energy.permutation is not None:  # tempered over permutations: its flow matrix is the size to check
-            energy.permutation.check_flow_size()
+            if not energy.permutation.is_tour:  # (tours are tempered from the metric: no matrix)
+                energy.permutation.check_flow_size()
             return warm_up(self, energy, params)
         check_spin_model_size(energy)  # an energy too large is refused before anything compiles
         check_run_size(reads=params.reads, replicas=params.replicas or 1, units=energy.num_variables, arrays=4)
@@ -731,9 +735,10 @@ class ReplicaBackend(Backend):
         seed = resolve_seed(seed)
         if initial_states is not None:
             initial_states = given_states(energy, initial_states, OWNER)
-        if energy.permutation is not None:  # inside the feasible set, with anneal's permutation moves
+        if energy.permutation is not None:  # inside the feasible set, with anneal's tour or permutation moves
+            solve_inside = solve_tour if energy.permutation.is_tour else solve_permutation
             with _Threads(params.threads):
-                return solve_permutation(energy, params, seed, initial_states, callback, _run_streams, started)
+                return solve_inside(energy, params, seed, initial_states, callback, _run_streams, started)
         model = compile_spin_model(energy, build_deadline(started, params.time_limit))
         if pattern_part(energy, model) is not None:
             raise ParameterError("backend 'replica' does not take pattern (dense associative memory) terms; "

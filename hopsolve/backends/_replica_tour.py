@@ -1,0 +1,230 @@
+"""Replica exchange over tours (a TSP energy: a permutation view over a metric): ``replica``'s moves there.
+
+Each read is a ladder of replicas, each a tour, at inverse temperatures ``β_k = β_cold · ratios[k]``. A round (a
+sweep): every replica makes n moves of ``anneal``'s tour move table (:data:`~hopsolve.backends.anneal.
+DEFAULT_TOUR_MIX`: 2-opt and Or-opt between a city and its 10 nearest, a few exchanges; O(1) deltas from the
+metric, :mod:`hopsolve.backends._tour_kernels`) at its own β, then neighbours on the ladder exchange temperatures
+by the spin ladders' Metropolis rule, alternating between even and odd pairs of rungs. Every replica stays a tour,
+so the penalties are zero throughout and every returned state is feasible; memory is O(replicas · n), no n × n
+matrix (the other permutation energies' path, :mod:`hopsolve.backends._replica_permutation`, builds one: it refused
+TSPs past about 20,000 cities and annealed a280 3.8% above its optimum at 10 s, its moves at random positions).
+
+**Starts.** Every replica of a ladder starts from the ladder's tour: the greedy-edge tour, or a given initial
+state (one ladder each). Under a time limit too short to build the candidate lists and the greedy tour (``anneal``'s
+:data:`~hopsolve.backends.anneal.SETUP_SHARE` rule), every ladder returns the space-filling-curve tour and no round
+runs (``info['start'] = 'space-filling'``).
+
+**The ladder.** ``β_min`` and ``β_max`` are ``anneal``'s tour temperatures, from 4,000 moves of the mix at the
+start tour: the hot end takes the 10% quantile of their uphill changes with probability 1/2, the cold end the 1st
+percentile with probability 1% (``schedules.default_beta_range``); ``R = clip(round(√n · ln(β_max/β_min) / 4), 4,
+32)`` temperatures spaced geometrically for a fixed ladder, 1 for ``schedule="anneal"`` (its cold end cools
+geometrically from ``β_min`` to ``β_max`` over the rounds).
+
+**Budget.** ``sweeps`` rounds; with a time limit the run is chunked as ``anneal``'s (it stops at the limit, or with
+``fill_time`` stretches its schedule to spend it); ``info['replay']`` gives the reads, sweeps and replan that
+replay it. Each ladder returns its best tour seen at the end of a round (``keep_best``), else its coldest
+replica's; with ``final_descent`` the best ones are quenched first (:data:`QUENCH_SWEEPS` sweeps that take no
+uphill move; a timed run keeps their time out of its rounds). The options of the other permutation moves
+(``swap_probability``, ``chain_probability``, ``chain_length``) and the spin-flip options are refused where asked
+for: they do not act on tours.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from hopsolve.backend import Callback, check_run_size, time_left_phrase
+from hopsolve.backends import _kernels as K
+from hopsolve.backends import _tour_kernels as TK
+from hopsolve.backends._replica_permutation import _batches, _Chunking, refuse_spin_options
+from hopsolve.backends._tour_start import projected_setup_seconds
+from hopsolve.backends.anneal import (
+    DEFAULT_NEIGHBOURS,
+    DEFAULT_TOUR_MIX,
+    SETUP_SHARE,
+    _no_time_to_fill,
+    _Progress,
+    _proven_by_enumeration,
+    _run_chunked,
+    _space_filling,
+    inverse_permutations,
+    tour_mix,
+    tour_start,
+)
+from hopsolve.backends.replan import apply_replan, parse_replan
+from hopsolve.backends.schedules import default_beta_range, ladder_span
+from hopsolve.energy import Energy, PermutationView
+from hopsolve.errors import ParameterError, TooLargeError
+from hopsolve.sampleset import SampleSet
+from hopsolve.seeding import auxiliary_state, make_rng
+
+OWNER = "backend 'replica'"
+HOT_QUANTILE = 0.1
+"""The hot end's quantile of the sampled uphill moves (``anneal``'s ``hot_quantile`` default)."""
+QUENCH_SWEEPS = 20
+"""Sweeps (n moves) of the final quench of each ladder's best tour, at zero temperature."""
+PERMUTATION_OPTIONS = ("swap_probability", "chain_probability", "chain_length")
+
+
+def refuse_permutation_options(params: Any) -> None:
+    """Refuse the other permutation moves' options, set on a tour energy (its moves are the tour move table)."""
+    defaults = {f.name: f.default for f in dataclasses.fields(params)}
+    asked = [f"{name}={getattr(params, name)}" for name in PERMUTATION_OPTIONS
+             if getattr(params, name) != defaults[name]]
+    if asked:
+        raise ParameterError(f"{OWNER}: {', '.join(asked)} set{'s' if len(asked) == 1 else ''} the moves of QAP "
+                             "and assignment energies; a tour's replicas move by anneal's tour moves (2-opt and "
+                             "Or-opt from the nearest cities; see hopsolve.backends._replica_tour)")
+
+
+def _space_filling_only(energy: Energy, params: Any, ladders: int, seed: int, started: float) -> SampleSet:
+    """The space-filling-curve tour as every ladder's answer, no round: what a time limit too short for the
+    candidate lists and the greedy start leaves (as ``anneal``'s)."""
+    view: PermutationView = energy.permutation
+    tour = _space_filling(view)
+    progress = _Progress(0, timed_out=True)
+    progress.replan.stop(np.zeros(params.sweeps), 0)
+    info = {"derived": {"reads": ladders, "sweeps": params.sweeps, "moves": "tour", "seed": seed},
+            "sweeps_done": 0, "timed_out": True, "interrupted": False, "work": 0, "work_unit": "sweeps",
+            "work_planned": params.sweeps, "wall_time_s": time.perf_counter() - started, "updates": 0,
+            "replay": {"reads": ladders, "sweeps": params.sweeps,
+                       "replan": progress.replan.text(parse_replan(params.replan, OWNER)), "start": "space-filling"},
+            "start": "space-filling", "start_length": view.metric.tour_length(tour)}
+    return SampleSet.from_permutations(energy, np.tile(inverse_permutations(tour[None, :]), (ladders, 1)), **info)
+
+
+def _quench(problem: TK.TourProblem, unit: float, beta: float, tours: np.ndarray, lengths: np.ndarray,
+            generators: np.ndarray) -> tuple[np.ndarray, bool]:
+    """``tours`` after :data:`QUENCH_SWEEPS` sweeps that take no uphill move (and whether a Ctrl-C cut it short):
+    a tour seen at the cold end of a ladder still carries that temperature's excitations; a descent never
+    lengthens it. A sweep at a time, so a Ctrl-C keeps the tours as far as they got."""
+    reads = TK.TourReads(tours.copy(), inverse_permutations(tours), lengths.copy(), tours.copy(), lengths.copy(),
+                         generators.copy(), np.zeros((len(tours), 0)), 0)
+    mix = tour_mix(DEFAULT_TOUR_MIX)
+    try:
+        for _ in range(QUENCH_SWEEPS):
+            TK.tour_anneal(problem, TK.TourRun(np.array([beta * 1e9]), tours.shape[1], mix, K.METROPOLIS, unit),
+                           reads)
+    except KeyboardInterrupt:
+        return reads.best_tours, True
+    return reads.best_tours, False
+
+
+def solve_tour(energy: Energy, params: Any, seed: int, initial_states: np.ndarray | None,
+               callback: Callback | None, streams: Callable[[int, int, int], np.ndarray],
+               started: float) -> SampleSet:
+    """Replica exchange over ``energy``'s tours (see the module docstring). ``streams(seed, replicas, ladders)``
+    gives the kernel streams: the replicas' first, then one exchange stream a ladder."""
+    refuse_spin_options(params)
+    refuse_permutation_options(params)
+    view: PermutationView = energy.permutation
+    n = view.size
+    params = _no_time_to_fill(params, n)
+    ladders = params.reads if initial_states is None else len(initial_states)
+    if (params.time_limit is not None and initial_states is None
+            and projected_setup_seconds(view.metric, DEFAULT_NEIGHBOURS)
+            > SETUP_SHARE * (params.time_limit - (time.perf_counter() - started))):
+        return _space_filling_only(energy, params, ladders, seed, started)
+    check_run_size(reads=ladders, units=n, arrays=3)  # the ladders' start tours, before the ladder is known
+    mix = tour_mix(DEFAULT_TOUR_MIX)
+    begun = tour_start(energy, initial_states, reads=ladders, start="greedy", neighbours=DEFAULT_NEIGHBOURS,
+                       max_reversal=max(1000, n // 10), mix=mix, rng=make_rng(seed),
+                       first_stream=np.uint64(auxiliary_state(seed)), owner=OWNER)
+    problem, unit = begun.problem, begun.unit
+    positive = unit * begun.deltas[begun.deltas > 1e-12]
+    hot = float(np.quantile(positive, HOT_QUANTILE)) if len(positive) else 0.0
+    cold = float(np.percentile(positive, 1)) if len(positive) else 0.0
+    derived = default_beta_range(hot, cold)
+    beta_min, beta_max, temps = ladder_span(derived[0], derived[1], n, params.beta_min, params.beta_max,
+                                            params.replicas, params.schedule, OWNER)
+    ratios = np.ones(1) if temps == 1 else np.geomspace(beta_min / beta_max, 1.0, temps)
+    total = ladders * temps
+    rounds = params.sweeps
+    check_run_size(reads=ladders, replicas=temps, units=n, arrays=3, steps=rounds, time_limit=params.time_limit)
+    tours = np.repeat(begun.tours, temps, axis=0)
+    lengths = np.repeat(begun.lengths, temps)
+    kernel = streams(seed, total, ladders)
+    generators, exchange = kernel[:total].copy(), kernel[total: total + ladders].copy()
+    reads = TK.TourReads(tours, inverse_permutations(tours), lengths, tours.copy(), lengths.copy(), generators,
+                         np.zeros((total, 0)), 0)
+    replica_at = np.arange(total, dtype=np.int64).reshape(ladders, temps)
+    tried = np.zeros((ladders, max(temps - 1, 1)), dtype=np.int64)
+    accepted = np.zeros_like(tried)
+    rule = K.METROPOLIS if params.rule == "metropolis" else K.GLAUBER
+    if params.schedule == "fixed":
+        cold_end = np.full(rounds, beta_max)
+    else:
+        cold_end = np.geomspace(beta_min, beta_max, rounds) if rounds > 1 else np.array([beta_max])
+    cold_end = apply_replan(cold_end, parse_replan(params.replan, OWNER), OWNER)
+
+    def step(start: int, stop: int, chunk: np.ndarray) -> None:
+        if n >= 4:  # (no tour move changes a tour of 3 cities)
+            TK.tour_tempering(problem, TK.TourRun(np.ascontiguousarray(chunk), n, mix, rule, unit), ratios, reads,
+                              replica_at, exchange, tried, accepted, start)
+
+    def report() -> dict[str, Any]:
+        row = int(np.argmin(reads.best))
+        return {"best_energy": float(unit * reads.best[row] + begun.constant), "best_length": float(reads.best[row]),
+                "best_positions": inverse_permutations(reads.best_tours[row:row + 1])[0]}
+
+    # a round's cost before any pace is known, from the move sample's pace
+    round_s = begun.move_seconds * n * temps * _batches(ladders)
+    quench_s = begun.move_seconds * n * QUENCH_SWEEPS * _batches(ladders)
+    quenching = params.keep_best and params.final_descent and n >= 4
+    chunking = _Chunking(params.time_limit, params.fill_time)
+    if params.time_limit is not None and n >= 4:
+        quenching = quenching and quench_s <= 0.1 * params.time_limit  # (else skipped, and the replay says so)
+        if quenching:  # its time is kept out of the run's
+            chunking = _Chunking(params.time_limit - quench_s, params.fill_time)
+        left = chunking.time_limit - (time.perf_counter() - started)
+        if round_s > left:  # the first round would end past the limit
+            raise TooLargeError(f"{OWNER}: one round of {ladders:,} ladder{'' if ladders == 1 else 's'} of "
+                                f"{temps} replica{'' if temps == 1 else 's'} over {n:,} cities takes about "
+                                f"{round_s:.2g} s, "
+                                f"{time_left_phrase(left, chunking.time_limit, 'setting the replicas up')}; give a "
+                                "longer limit" + (", fewer reads or replicas" if total > 1 else "")
+                                + ", or use anneal")
+    progress = _run_chunked(cold_end, step, chunking, callback, report, started=started,
+                            first_sweep=round_s if params.time_limit is not None else 0.0)
+    quenched = quenching and not progress.interrupted  # (skipped after Ctrl-C: the answer now)
+    if params.keep_best:
+        rows = np.array([replica_at[k][np.argmin(reads.best[replica_at[k]])] for k in range(ladders)], dtype=np.int64)
+        final = reads.best_tours[rows]
+        if quenched:
+            final, cut = _quench(problem, unit, beta_max, final, reads.best[rows], generators[rows])
+            progress.interrupted = progress.interrupted or cut
+            quenched = not cut
+    else:
+        final = reads.tours[replica_at[:, -1]]
+    elapsed = time.perf_counter() - started
+    rates = accepted.sum(axis=0) / np.maximum(tried.sum(axis=0), 1)
+    move_mix = ",".join(f"{name}:{p:g}" for name, p in zip(TK.MOVE_NAMES, mix) if p > 0)
+    info = {
+        "derived": {"reads": ladders, "sweeps": params.sweeps, "replicas": temps, "beta_min": beta_min,
+                    "beta_max": beta_max, "ladder": [float(beta_max * r) for r in ratios], "moves": "tour",
+                    "move_mix": move_mix, "neighbours": int(problem.neighbours.shape[1]), "cluster_moves": "none",
+                    "seed": seed},
+        "sweeps_done": progress.done, "timed_out": progress.timed_out, "interrupted": progress.interrupted,
+        "schedule_compressed": progress.compressed, "schedule_stretched": progress.stretched,
+        "work": progress.done, "work_unit": "sweeps", "work_planned": rounds, "wall_time_s": elapsed,
+        "updates": n * progress.done * total,
+        "replay": {"reads": ladders, "sweeps": params.sweeps,
+                   "replan": progress.replan.text(parse_replan(params.replan, OWNER)),
+                   **({} if quenched or not params.final_descent or not params.keep_best or n < 4
+                      else {"final_descent": False})},
+        "final_descent": quenched,
+        "exchange_rates": [float(x) for x in rates[: temps - 1]],
+        "start": "given" if initial_states is not None else "greedy",
+    }
+    if begun.start_length is not None:
+        info["start_length"] = begun.start_length
+    if params.tabu_moves or params.tabu_share:  # said, not recorded as applied (as on grouped spin energies)
+        info["tabu_note"] = ("no tabu phase ran: its walks flip single units, and the replicas of a tour energy "
+                             "move inside the tours")
+    return _proven_by_enumeration(SampleSet.from_permutations(energy, inverse_permutations(final), **info), energy,
+                                  progress)
