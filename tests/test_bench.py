@@ -133,6 +133,31 @@ def test_the_local_watchdog_does_not_count_a_backend_s_compile(monkeypatch):
     assert record["status"] == "feasible" and record["info"]["compile_s"] >= 3.0, record
 
 
+def test_a_params_time_limit_without_a_grid_limit_is_applied_and_watched(monkeypatch):
+    """A backend's params ``time_limit`` with no grid limit bounds the run: its record said
+    ``time_limit_applied: false``, and the local watchdog left it unwatched (with one job, in the bench's own
+    process), so a backend that ignored it ran on; now it is recorded as applied and watched as a grid limit is
+    (here: 0.3 s + 50% + a 1 s grace, where the backend sleeps 8 s)."""
+    from hopsolve.bench.runner import run_task
+
+    monkeypatch.setenv("HOPSOLVE_PLUGINS", "misbehaving_backends")
+    monkeypatch.setenv("PYTHONPATH", f"{THIRD_PARTY}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    monkeypatch.syspath_prepend(str(THIRD_PARTY))
+    grid = build_grid(build_registry(), instances=[str(TSP / "burma14.tsp")], seeds=1,
+                      solvers=[{"name": "anneal", "label": "timed", "params": {"time_limit": 0.5}},
+                               {"name": "anneal", "label": "untimed", "params": {"sweeps": 100}},
+                               {"name": "sleepy", "params": {"time_limit": 0.3, "seconds": 8}}])
+    timed, untimed, sleepy = grid.tasks()
+    record = run_task(timed)
+    assert record["status"] == "feasible" and record["params"]["time_limit"] == 0.5
+    assert record["time_limit_applied"] is True
+    assert run_task(untimed)["time_limit_applied"] is False  # no limit anywhere: none applied
+    records = []
+    run_local([sleepy], 1, records.append, grace=1.0)
+    [stopped] = records  # stopped by the watchdog (it answered, as feasible, after its 8 s)
+    assert stopped["status"] == "timeout" and "exceeded its time limit" in stopped["error"], stopped
+
+
 @pytest.mark.slow
 def test_dask_local_cluster_gives_the_same_objectives(cli, tmp_path):
     local, distributed = tmp_path / "local.jsonl", tmp_path / "dask.jsonl"

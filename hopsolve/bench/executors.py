@@ -73,7 +73,11 @@ def _worker(tasks: Any, results: Any, threads: int | None = None) -> None:
 
 
 def _deadline(task: Task, grace: float) -> float | None:
-    return None if task.time_limit is None else 1.5 * task.time_limit + grace
+    """Seconds the watchdog gives ``task`` from the start of its timed run: 1.5 × the limit it is held to (the
+    grid's, else a backend's params ``time_limit``: :attr:`Task.effective_time_limit`) + ``grace``; None: no
+    limit, unwatched."""
+    limit = task.effective_time_limit
+    return None if limit is None else 1.5 * limit + grace
 
 
 def usable_cores() -> int:
@@ -89,7 +93,7 @@ def run_local(tasks: list[Task], jobs: int, on_result: Callable[[dict[str, Any]]
               grace: float = GRACE_SECONDS) -> None:
     """Run ``tasks`` on ``jobs`` worker processes; a task past its deadline is recorded as ``timeout`` and its
     worker replaced. ``on_result`` is called in this process as each task finishes."""
-    if jobs == 1 and all(t.time_limit is None for t in tasks):
+    if jobs == 1 and all(t.effective_time_limit is None for t in tasks):  # nothing to watch: in this process
         for task in tasks:
             record = run_task(task)
             if record.get("status") == "interrupted":  # Ctrl-C reached the solver: the task is not finished
@@ -184,7 +188,8 @@ def run_dask(tasks: list[Task], on_result: Callable[[dict[str, Any]], None], sch
             print(f"hopsolve bench: the Dask scheduler at {scheduler} has no workers yet; the tasks wait until one "
                   "connects (Ctrl-C to stop)", file=sys.stderr, flush=True)
         shared = sorted({int(w.get("nthreads", 1)) for w in known.values()} - {1})
-        if shared and any(t.time_limit is not None for t in tasks):  # timed runs then share a core, and the GIL
+        # timed runs (a grid's limit or a backend's params') then share a core, and the GIL
+        if shared and any(t.effective_time_limit is not None for t in tasks):
             print(f"hopsolve bench: workers of the Dask scheduler at {scheduler} run {shared[-1]} tasks at once "
                   "each: timed tasks will share their cores and do less work, or fail to fit their limits; start "
                   "workers with --nthreads 1", file=sys.stderr, flush=True)

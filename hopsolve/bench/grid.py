@@ -88,6 +88,18 @@ class Task:
         return {"solver": [self.solver.name, self.solver.kind, self.solver.params, self.solver.label],
                 "time_limit": self.time_limit, "options": self.options, "weights": self.weights}
 
+    @property
+    def effective_time_limit(self) -> float | None:
+        """The limit the run is held to: the grid's (or its solver's own), else, for a backend, its params'
+        ``time_limit`` (which ``build_grid`` accepts only where the backend's parameters have one, and refuses
+        beside a different grid limit). A params limit without a grid limit bounds the run as well: it was
+        recorded ``time_limit_applied: false`` and the local watchdog left the task unwatched. Not part of
+        ``key`` (the params are)."""
+        if self.time_limit is not None:
+            return self.time_limit
+        own = self.solver.params.get("time_limit") if self.solver.kind == "backend" else None
+        return None if own is None else float(own)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

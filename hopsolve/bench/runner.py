@@ -39,7 +39,8 @@ def run_task(task: Task, timing: Callable[[], None] | None = None) -> dict[str, 
     counts from then: a first compile of 25-30 s had been taken for a run past its limit, and killed)."""
     start = time.perf_counter()
     try:
-        limit_applied = task.time_limit is not None
+        # the grid's limit, else a backend's params time_limit (applied by the backend itself, from the params)
+        limit_applied = task.effective_time_limit is not None
         if task.solver.kind == "backend" and not _registry().backend(task.solver.name).supports_time_limit():
             limit_applied = False  # a backend without a time_limit parameter (a third party's)
         kwargs: dict[str, Any] = {"seed": task.seed, "time_limit": task.time_limit if limit_applied else None,

@@ -16,14 +16,18 @@ class BrokenBackend(hopsolve.Backend):
 
 
 class SleepyBackend(hopsolve.Backend):
+    """Sleeps ``seconds`` whatever its time limit (the harness must stop it), then answers."""
+
     name = "sleepy"
 
     @dataclass(frozen=True)
     class Params:
         time_limit: float | None = None
+        seconds: float = 600.0
 
     def solve(self, energy, params=None, *, seed=None, initial_states=None, callback=None):
-        time.sleep(600)  # ignores its time limit: the harness must stop it
+        time.sleep(params.seconds)  # ignores its time limit
+        return hopsolve.SampleSet.from_states(energy, np.full((1, energy.num_variables), energy.vartype.low))
 
 
 class SlowToCompile(hopsolve.Backend):
