@@ -300,14 +300,19 @@ WRITING_NOTE = "hopsolve: writing the answer in hand first; it ends once written
 
 
 def _write_answer(args: argparse.Namespace, problem: Any, result: Any, solution: Any, instance: Any) -> None:
-    """Print the result and write ``--out``."""
+    """Print the result and write ``--out``. A run that completed without a solution (a baseline that found
+    none, or was stopped at its limit without one) has nothing to write: one line on stderr says so, the file is
+    not created, and the run ends as it does without ``--out`` (it raised a user error, exit 2, as if the command
+    had been wrong, after printing the result)."""
     try:  # first: a file that cannot be written loses no run
         print(result.to_json() if args.json else _summary(result), flush=True)
     except BrokenPipeError:  # the reader went away (``| head -1``): the files are still written, not lost in
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # silence with exit 0
     if args.out:
         if solution.value is None:
-            raise UserError("no solution to write: the run found no valid candidate", path=args.out)
+            print(f"hopsolve: no solution to write to {os.path.abspath(args.out)}: the run found no valid "
+                  f"candidate (status {result.status})", file=sys.stderr)
+            return
         with _writing(args.out, "--out"):
             plugin_call("problem", problem, "write_solution",
                         lambda: problem.write_solution(instance, solution, args.out))

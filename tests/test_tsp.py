@@ -141,6 +141,28 @@ def test_a_reader_that_goes_away_loses_no_tour_file(tmp_path):
     assert sorted(read_tour(out)) == list(range(14))
 
 
+def test_solve_out_without_a_solution_prints_the_record_and_ends_as_without_out(tmp_path):
+    """A run that completed without a solution (networkx-christofides stopped at its 0.2 s limit on d1291, with
+    no answer) and ``--json --out``: the record is printed, one line on stderr says there was nothing to write,
+    no file is made, and the exit code is the one the same run gives without ``--out`` (it was 2, a user error,
+    though the command was right)."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "d1291.tour"
+    command = [sys.executable, "-m", "hopsolve.cli", "solve", str(INSTANCES / "tsplib-large" / "d1291.tsp"),
+               "--baseline", "networkx-christofides", "--time-limit", "0.2", "--seed", "1", "--json"]
+    plain = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    run = subprocess.run([*command, "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert plain.returncode == 0, plain.stderr
+    assert run.returncode == plain.returncode, run.stderr
+    record = json.loads(run.stdout)
+    assert record["solution"] is None and record["status"] == "timeout"
+    assert run.stderr.strip().splitlines() == [f"hopsolve: no solution to write to {out}: the run found no valid "
+                                               "candidate (status timeout)"]
+    assert not out.exists()
+
+
 def test_a_repaired_answer_says_that_the_state_was_repaired(cli):
     """The summary read "infeasible objective 4329 ... [repaired]": the status is the run's state's, the tour shown
     and its length the repair's."""
