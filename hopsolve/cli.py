@@ -319,12 +319,17 @@ def _write_answer(args: argparse.Namespace, problem: Any, result: Any, solution:
         print(f"hopsolve: wrote the solution to {os.path.abspath(args.out)}", file=sys.stderr)
 
 
-def _draw_answer(args: argparse.Namespace, problem: Any, solution: Any, instance: Any) -> None:
-    """Draw ``--plot``."""
+def _draw_answer(args: argparse.Namespace, problem: Any, result: Any, solution: Any, instance: Any) -> None:
+    """Draw ``--plot``. A run without a solution has nothing to draw: one line on stderr says so, as for
+    ``--out`` (the problem's ``plot`` was handed no tour: an internal error, exit 1)."""
     if args.plot:
         plot = getattr(problem, "plot", None)
         if plot is None:
             raise UserError(f"problem {problem.name!r} cannot draw a solution", path=args.plot)
+        if solution.value is None:
+            print(f"hopsolve: no solution to draw to {os.path.abspath(args.plot)}: the run found no valid "
+                  f"candidate (status {result.status})", file=sys.stderr)
+            return
         with _writing(args.plot, "--plot"):
             plugin_call("problem", problem, "plot", lambda: plot(instance, solution, args.plot))
         print(f"hopsolve: drew the solution to {os.path.abspath(args.plot)}", file=sys.stderr)
@@ -380,7 +385,7 @@ def _cmd_solve(args: argparse.Namespace, registry: Registry) -> int:
     # drawing, which can take long, may still be interrupted)
     with ctrl_c_deferred(WRITING_NOTE):
         _write_answer(args, problem, result, solution, instance)
-    _draw_answer(args, problem, solution, instance)
+    _draw_answer(args, problem, result, solution, instance)
     code = 130 if result.status == "interrupted" else 0
     _end_if_abandoned(code)  # a baseline left unfinished at the time limit
     return code

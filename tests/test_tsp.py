@@ -163,6 +163,24 @@ def test_solve_out_without_a_solution_prints_the_record_and_ends_as_without_out(
     assert not out.exists()
 
 
+def test_solve_plot_without_a_solution_says_so_in_one_line(tmp_path):
+    """``--plot`` on a run without a solution handed the problem's ``plot`` no tour: an internal error (exit 1);
+    now one line says there was nothing to draw, beside ``--out``'s, and the exit code is the run's."""
+    import subprocess
+    import sys
+
+    out, png = tmp_path / "d1291.tour", tmp_path / "d1291.png"
+    command = [sys.executable, "-m", "hopsolve.cli", "solve", str(INSTANCES / "tsplib-large" / "d1291.tsp"),
+               "--baseline", "networkx-christofides", "--time-limit", "0.2", "--seed", "1"]
+    run = subprocess.run([*command, "--out", str(out), "--plot", str(png)], capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr.strip().splitlines() == [
+        f"hopsolve: no solution to write to {out}: the run found no valid candidate (status timeout)",
+        f"hopsolve: no solution to draw to {png}: the run found no valid candidate (status timeout)"]
+    assert not out.exists() and not png.exists()
+
+
 def test_a_repaired_answer_says_that_the_state_was_repaired(cli):
     """The summary read "infeasible objective 4329 ... [repaired]": the status is the run's state's, the tour shown
     and its length the repair's."""
