@@ -155,3 +155,28 @@ def test_a_limit_too_short_for_the_candidate_lists_returns_the_space_filling_tou
     assert samples.info["start"] == "space-filling" and samples.timed_out and samples.work == 0
     assert samples.info["replay"]["start"] == "space-filling" and _all_tours(samples, 100)
     assert len(samples.energies) == 4
+
+
+def test_a_large_tour_s_sweep_is_several_rounds_each_followed_by_exchanges(monkeypatch):
+    """A round of pla85900's 128 replicas was a whole sweep, 1.5–3.8 s: a 10 s limit ended at 10.55 s and Ctrl-C
+    waited as long. A round is now at most ROUND_MOVES moves a replica (here 30 of kroA100's 100 cities: four
+    rounds a sweep), the work counted in rounds."""
+    monkeypatch.setattr(_replica_tour, "ROUND_MOVES", 30)
+    energy = _tsp_energy(INSTANCES / "tsplib" / "kroA100.tsp")
+    updates = []
+    samples = ReplicaBackend().solve(energy, ReplicaParams(reads=2, sweeps=5), seed=1, callback=updates.append)
+    assert samples.work == 20 and samples.work_unit == "rounds" and samples.info["sweeps_done"] == 5
+    assert samples.info["updates"] == 30 * 20 * 2 * samples.derived["replicas"]
+    assert updates and all(u["unit"] == "rounds" and u["total"] == 20 for u in updates)
+
+
+def test_a_quench_the_rounds_pace_says_would_not_fit_is_skipped_and_the_replay_says_so(monkeypatch):
+    """pla85900's quench took 2.5 times what the move sample projected: its 10 s run ended at 10.55 s. After the
+    rounds their own pace decides; here a quench of 100,000 sweeps that the sample (scaled to nothing) let
+    through."""
+    monkeypatch.setattr(_replica_tour, "QUENCH_SWEEPS", 100_000)
+    monkeypatch.setattr(_replica_tour, "QUENCH_SAMPLE_FACTOR", 1e-9)
+    energy = _tsp_energy(INSTANCES / "tsplib" / "kroA100.tsp")
+    samples = ReplicaBackend().solve(energy, ReplicaParams(reads=2, sweeps=10**6, time_limit=0.5), seed=1)
+    assert samples.info["wall_time_s"] < 0.65 and not samples.info["final_descent"]
+    assert samples.info["replay"]["final_descent"] is False

@@ -1,7 +1,8 @@
 """Replica exchange over tours (a TSP energy: a permutation view over a metric): ``replica``'s moves there.
 
-Each read is a ladder of replicas, each a tour, at inverse temperatures ``β_k = β_cold · ratios[k]``. A round (a
-sweep): every replica makes n moves of ``anneal``'s tour move table (:data:`~hopsolve.backends.anneal.
+Each read is a ladder of replicas, each a tour, at inverse temperatures ``β_k = β_cold · ratios[k]``. A round:
+every replica makes ``min(n, ROUND_MOVES)`` moves (a sweep, n moves, for tours of up to :data:`ROUND_MOVES` cities;
+a larger tour's sweep is several rounds) of ``anneal``'s tour move table (:data:`~hopsolve.backends.anneal.
 DEFAULT_TOUR_MIX`: 2-opt and Or-opt between a city and its 10 nearest, a few exchanges; O(1) deltas from the
 metric, :mod:`hopsolve.backends._tour_kernels`) at its own β, then neighbours on the ladder exchange temperatures
 by the spin ladders' Metropolis rule, alternating between even and odd pairs of rungs. Every replica stays a tour,
@@ -20,13 +21,14 @@ percentile with probability 1% (``schedules.default_beta_range``); ``R = clip(ro
 32)`` temperatures spaced geometrically for a fixed ladder, 1 for ``schedule="anneal"`` (its cold end cools
 geometrically from ``β_min`` to ``β_max`` over the rounds).
 
-**Budget.** ``sweeps`` rounds; with a time limit the run is chunked as ``anneal``'s (it stops at the limit, or with
-``fill_time`` stretches its schedule to spend it); ``info['replay']`` gives the reads, sweeps and replan that
-replay it. Each ladder returns its best tour seen at the end of a round (``keep_best``), else its coldest
-replica's; with ``final_descent`` the best ones are quenched first (:data:`QUENCH_SWEEPS` sweeps that take no
-uphill move; a timed run keeps their time out of its rounds). The options of the other permutation moves
-(``swap_probability``, ``chain_probability``, ``chain_length``) and the spin-flip options are refused where asked
-for: they do not act on tours.
+**Budget.** ``sweeps`` sweeps of rounds (the result's ``work`` counts rounds); with a time limit the run is
+chunked as ``anneal``'s (it stops at the limit, or with ``fill_time`` stretches its schedule to spend it);
+``info['replay']`` gives the reads, sweeps and replan that replay it (the replan's positions count rounds;
+``info['rounds_done']`` those run). Each ladder returns its best tour seen at the end of a round (``keep_best``),
+else its coldest replica's; with ``final_descent`` the best ones are quenched first (:data:`QUENCH_SWEEPS` sweeps
+that take no uphill move; a timed run keeps their time out of its rounds). The options of the other permutation
+moves (``swap_probability``, ``chain_probability``, ``chain_length``) and the spin-flip options are refused where
+asked for: they do not act on tours.
 """
 
 from __future__ import annotations
@@ -66,8 +68,16 @@ from hopsolve.seeding import auxiliary_state, make_rng
 OWNER = "backend 'replica'"
 HOT_QUANTILE = 0.1
 """The hot end's quantile of the sampled uphill moves (``anneal``'s ``hot_quantile`` default)."""
+ROUND_MOVES = 10_000
+"""The most moves a replica makes in a round (n where n is smaller): a sweep of a larger tour is several rounds,
+exchanges after each. A round of pla85900's 128 replicas was a whole sweep, 1.5–3.8 s on two cores: a 10 s limit
+ended at 10.55 s (rounds slow down as the hot replicas' tours lose their locality), and Ctrl-C waited as long."""
 QUENCH_SWEEPS = 20
 """Sweeps (n moves) of the final quench of each ladder's best tour, at zero temperature."""
+QUENCH_SAMPLE_FACTOR = 3.0
+"""A timed run reserves the quench's time from the move sample's pace times this (pla85900's quench took 2.5 times
+what the sample projected: applying moves, and tours that no longer sit in cache); after the rounds their own
+pace decides, and a quench that would end past the limit is skipped (the replay says so)."""
 QUENCH_CALL_SECONDS = 0.01
 """What the quench's one parallel kernel call costs beside its moves (8 ms seen on a loaded machine)."""
 PERMUTATION_OPTIONS = ("swap_probability", "chain_probability", "chain_length")
@@ -92,8 +102,10 @@ def _space_filling_only(energy: Energy, params: Any, ladders: int, seed: int, st
     progress = _Progress(0, timed_out=True)
     progress.replan.stop(np.zeros(params.sweeps), 0)
     info = {"derived": {"reads": ladders, "sweeps": params.sweeps, "moves": "tour", "seed": seed},
-            "sweeps_done": 0, "timed_out": True, "interrupted": False, "work": 0, "work_unit": "sweeps",
-            "work_planned": params.sweeps, "wall_time_s": time.perf_counter() - started, "updates": 0,
+            "sweeps_done": 0, "rounds_done": 0, "timed_out": True, "interrupted": False, "work": 0,
+            "work_unit": "rounds",
+            "work_planned": params.sweeps * -(-view.size // max(1, min(view.size, ROUND_MOVES))),
+            "wall_time_s": time.perf_counter() - started, "updates": 0,
             "replay": {"reads": ladders, "sweeps": params.sweeps,
                        "replan": progress.replan.text(parse_replan(params.replan, OWNER)), "start": "space-filling"},
             "start": "space-filling", "start_length": view.metric.tour_length(tour)}
@@ -146,8 +158,11 @@ def solve_tour(energy: Energy, params: Any, seed: int, initial_states: np.ndarra
                                             params.replicas, params.schedule, OWNER)
     ratios = np.ones(1) if temps == 1 else np.geomspace(beta_min / beta_max, 1.0, temps)
     total = ladders * temps
-    rounds = params.sweeps
-    check_run_size(reads=ladders, replicas=temps, units=n, arrays=3, steps=rounds, time_limit=params.time_limit)
+    attempts = min(n, ROUND_MOVES)
+    per_sweep = -(-n // attempts)
+    rounds = params.sweeps * per_sweep
+    check_run_size(reads=ladders, replicas=temps, units=n, arrays=3, steps=rounds, steps_name="rounds",
+                   steps_parameter="sweeps", time_limit=params.time_limit)
     tours = np.repeat(begun.tours, temps, axis=0)
     lengths = np.repeat(begun.lengths, temps)
     kernel = streams(seed, total, ladders)
@@ -164,10 +179,15 @@ def solve_tour(energy: Energy, params: Any, seed: int, initial_states: np.ndarra
         cold_end = np.geomspace(beta_min, beta_max, rounds) if rounds > 1 else np.array([beta_max])
     cold_end = apply_replan(cold_end, parse_replan(params.replan, OWNER), OWNER)
 
+    paced = [0.0, 0]  # seconds of the rounds, and their moves a thread
+
     def step(start: int, stop: int, chunk: np.ndarray) -> None:
+        began = time.perf_counter()
         if n >= 4:  # (no tour move changes a tour of 3 cities)
-            TK.tour_tempering(problem, TK.TourRun(np.ascontiguousarray(chunk), n, mix, rule, unit), ratios, reads,
-                              replica_at, exchange, tried, accepted, start)
+            TK.tour_tempering(problem, TK.TourRun(np.ascontiguousarray(chunk), attempts, mix, rule, unit), ratios,
+                              reads, replica_at, exchange, tried, accepted, start)
+            paced[0] += time.perf_counter() - began
+            paced[1] += attempts * (stop - start) * temps * _batches(ladders)
 
     def report() -> dict[str, Any]:
         row = int(np.argmin(reads.best))
@@ -175,12 +195,16 @@ def solve_tour(energy: Energy, params: Any, seed: int, initial_states: np.ndarra
                 "best_positions": inverse_permutations(reads.best_tours[row:row + 1])[0]}
 
     if params.time_limit is not None and n >= 4:  # load both kernels now, not inside the first round and the quench
-        none = TK.TourRun(np.zeros(0), n, mix, rule, unit)  # (a direct solve without prepare: 0.66 s of 0.5)
+        none = TK.TourRun(np.zeros(0), attempts, mix, rule, unit)  # (a direct solve without prepare: 0.66 s of 0.5)
         TK.tour_tempering(problem, none, ratios, reads, replica_at, exchange.copy(), tried, accepted, 0)
         TK.tour_anneal(problem, none, reads._replace(rng=generators.copy()))
     # a round's cost before any pace is known, from the move sample's pace
-    round_s = begun.move_seconds * n * temps * _batches(ladders)
-    quench_s = begun.move_seconds * n * QUENCH_SWEEPS * _batches(ladders) + QUENCH_CALL_SECONDS
+    round_s = begun.move_seconds * attempts * temps * _batches(ladders)
+
+    def quench_seconds(move_seconds: float) -> float:
+        return move_seconds * n * QUENCH_SWEEPS * _batches(ladders) + QUENCH_CALL_SECONDS
+
+    quench_s = quench_seconds(QUENCH_SAMPLE_FACTOR * begun.move_seconds)
     quenching = params.keep_best and params.final_descent and n >= 4
     chunking = _Chunking(params.time_limit, params.fill_time)
     if params.time_limit is not None and n >= 4:
@@ -190,14 +214,17 @@ def solve_tour(energy: Energy, params: Any, seed: int, initial_states: np.ndarra
         left = chunking.time_limit - (time.perf_counter() - started)
         if round_s > left:  # the first round would end past the limit
             raise TooLargeError(f"{OWNER}: one round of {ladders:,} ladder{'' if ladders == 1 else 's'} of "
-                                f"{temps} replica{'' if temps == 1 else 's'} over {n:,} cities takes about "
+                                f"{temps} replica{'' if temps == 1 else 's'} over {n:,} cities ({attempts:,} moves "
+                                f"a replica) takes about "
                                 f"{round_s:.2g} s, "
                                 f"{time_left_phrase(left, chunking.time_limit, 'setting the replicas up')}; give a "
                                 "longer limit" + (", fewer reads or replicas" if total > 1 else "")
                                 + ", or use anneal")
     progress = _run_chunked(cold_end, step, chunking, callback, report, started=started,
-                            first_sweep=round_s if params.time_limit is not None else 0.0)
+                            first_sweep=round_s if params.time_limit is not None else 0.0, unit="rounds")
     quenched = quenching and not progress.interrupted  # (skipped after Ctrl-C: the answer now)
+    if quenched and params.time_limit is not None and paced[1]:  # the rounds' own pace says whether it still fits
+        quenched = time.perf_counter() - started + quench_seconds(paced[0] / paced[1]) <= params.time_limit
     if params.keep_best:
         rows = np.array([replica_at[k][np.argmin(reads.best[replica_at[k]])] for k in range(ladders)], dtype=np.int64)
         final = reads.best_tours[rows]
@@ -215,10 +242,10 @@ def solve_tour(energy: Energy, params: Any, seed: int, initial_states: np.ndarra
                     "beta_max": beta_max, "ladder": [float(beta_max * r) for r in ratios], "moves": "tour",
                     "move_mix": move_mix, "neighbours": int(problem.neighbours.shape[1]), "cluster_moves": "none",
                     "seed": seed},
-        "sweeps_done": progress.done, "timed_out": progress.timed_out, "interrupted": progress.interrupted,
-        "schedule_compressed": progress.compressed, "schedule_stretched": progress.stretched,
-        "work": progress.done, "work_unit": "sweeps", "work_planned": rounds, "wall_time_s": elapsed,
-        "updates": n * progress.done * total,
+        "sweeps_done": progress.done / per_sweep, "rounds_done": progress.done, "timed_out": progress.timed_out,
+        "interrupted": progress.interrupted, "schedule_compressed": progress.compressed,
+        "schedule_stretched": progress.stretched, "work": progress.done, "work_unit": "rounds",
+        "work_planned": rounds, "wall_time_s": elapsed, "updates": attempts * progress.done * total,
         "replay": {"reads": ladders, "sweeps": params.sweeps,
                    "replan": progress.replan.text(parse_replan(params.replan, OWNER)),
                    **({} if quenched or not params.final_descent or not params.keep_best or n < 4
