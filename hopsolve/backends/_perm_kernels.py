@@ -60,7 +60,7 @@ def _touching(a, b, item_at, arrays):
     return total
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def swap_delta(a, b, item_at, arrays):
     """Energy change (unscaled) of exchanging the items at positions a and b."""
     before = _touching(a, b, item_at, arrays)
@@ -85,7 +85,7 @@ def _reverse(item_at, a, b):
         b -= 1
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def reverse_delta(a, b, item_at, arrays):
     """Energy change (unscaled) of reversing the block of positions a..b (a < b)."""
     n = len(item_at)
@@ -153,7 +153,7 @@ def open_gain(hole, b, item_at, arrays):
     return total
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _open_gains(hole, item_at, arrays, scale, visited, stamp, weights):
     """Scaled open gains of every position not yet in the chain, into ``weights``; returns the lowest.
 
@@ -175,7 +175,7 @@ def _open_gains(hole, item_at, arrays, scale, visited, stamp, weights):
     return lowest
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def ejection_chain(item_at, arrays, scale, beta, rule, length, x_rng, visited, stamp, chain, weights):
     """One ejection-chain move; returns (accepted, scaled energy change, generator state).
 
