@@ -132,7 +132,8 @@ def _cut_short(result: Any) -> str | None:
         neighbours = result.params.get("neighbours")
         return ("note: building the candidate lists" + (f" ({neighbours} neighbours a city)" if neighbours else "")
                 + " and the greedy start was projected not to fit the time limit, so this is the space-filling-curve "
-                "tour, not annealed; a longer limit or fewer neighbours gives an annealed run")
+                "tour, not annealed; a longer limit" + (" or fewer neighbours" if neighbours else "")
+                + " gives an annealed run")
     if not info.get("timed_out"):
         if (info.get("schedule_compressed") and not info.get("interrupted")  # Ctrl-C, not the limit, cut it short
                 and int(work) < COMPRESSED_NOTE_SHARE * int(planned)):

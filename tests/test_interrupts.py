@@ -783,3 +783,24 @@ def test_a_real_ctrl_c_right_after_the_command_starts_prints_no_traceback():
     _, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
     assert "Traceback" not in err and "interrupted" in err, err
+
+
+def test_a_ctrl_c_during_a_kernel_call_is_raised_once_its_chunk_is_counted():
+    """Ctrl-C pressed inside a compiled call reaches Python at the first bytecode after it returns, which was
+    before the chunk's work was counted: the states held the chunk, the count and so the replay did not (pr1002
+    interrupted at round 192 gave 274196 and its replay 274211). The press is now held until the chunk is
+    counted."""
+    import signal
+
+    from hopsolve.backends.anneal import AnnealParams, _run_chunked
+
+    calls = []
+
+    def step(start: int, stop: int, chunk: np.ndarray) -> None:
+        calls.append((start, stop))  # the chunk's work, done
+        time.sleep(0.02)
+        if len(calls) == 3:
+            signal.raise_signal(signal.SIGINT)  # as a press during the compiled call would arrive
+
+    progress = _run_chunked(np.ones(1000), step, AnnealParams(), None, dict)
+    assert progress.interrupted and len(calls) == 3 and progress.done == calls[-1][1]

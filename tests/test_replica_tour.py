@@ -111,10 +111,11 @@ def test_a_timed_run_keeps_its_limit_and_replays():
 
 
 @pytest.mark.parametrize("asked", [{"swap_probability": 0.2}, {"chain_probability": 0.5}, {"chain_length": 3},
-                                   {"cluster_moves": "houdayer"}])
+                                   {"cluster_moves": "houdayer"}, {"cold_tail": 0.3}, {"cluster_every": 4},
+                                   {"anytime_sweeps": 5000}, {"cluster_limit": 0.1}])
 def test_options_that_do_not_move_tours_are_refused(asked):
     """The other permutation moves' settings, and the spin-flip ones, do not act on a tour's moves: refused, not
-    ignored."""
+    ignored (cold_tail, cluster_every, anytime_sweeps and cluster_limit were accepted and ignored)."""
     energy = _tsp_energy(INSTANCES / "tsplib" / "burma14.tsp")
     with pytest.raises(ParameterError, match="QAP and assignment|single spins"):
         ReplicaBackend().solve(energy, ReplicaParams(**asked), seed=1)
@@ -147,14 +148,59 @@ def test_ctrl_c_keeps_the_best_tours_so_far():
     assert samples.best_energy <= updates[-1]["best_energy"] + 1e-9
 
 
+def _replayed(energy, samples, seed: int):
+    """The run ``samples`` records in ``info['replay']``, without its time limit."""
+    replay = dict(samples.info["replay"])
+    return ReplicaBackend().solve(energy, ReplicaParams(**replay), seed=seed)
+
+
 def test_a_limit_too_short_for_the_candidate_lists_returns_the_space_filling_tour(monkeypatch):
-    """As anneal's: the greedy start and candidate lists are built only where they are projected to fit."""
+    """As anneal's: the greedy start and candidate lists are built only where they are projected to fit. Its
+    replay gives the same tours (it named a parameter replica did not have)."""
     monkeypatch.setattr(_replica_tour, "projected_setup_seconds", lambda metric, k: 1e6)
     energy = _tsp_energy(INSTANCES / "tsplib" / "kroA100.tsp")
     samples = ReplicaBackend().solve(energy, ReplicaParams(time_limit=1.0), seed=1)
     assert samples.info["start"] == "space-filling" and samples.timed_out and samples.work == 0
     assert samples.info["replay"]["start"] == "space-filling" and _all_tours(samples, 100)
     assert len(samples.energies) == 4
+    assert np.array_equal(_replayed(energy, samples, 1).permutations, samples.permutations)
+
+
+def test_a_limit_too_short_for_one_round_returns_the_start_tours_not_a_refusal(monkeypatch):
+    """pla85900 at a 1 s limit built its greedy tour, then refused in one line after the limit ("one round …
+    takes about 1.5 s"). The ladders' start tours are the answer now, timed out, and the replay gives them back."""
+    monkeypatch.setattr(_replica_tour, "SAMPLE_PACE_FACTOR", 1e9)
+    energy = _tsp_energy(INSTANCES / "tsplib" / "kroA100.tsp")
+    samples = ReplicaBackend().solve(energy, ReplicaParams(time_limit=0.5), seed=1)
+    assert samples.timed_out and samples.work == 0 and samples.info["start"] == "greedy"
+    assert samples.info["wall_time_s"] < 0.5 and _all_tours(samples, 100)
+    assert samples.info["start_length"] == pytest.approx(energy.permutation.metric.tour_length(
+        np.argsort(samples.permutations[0])))
+    monkeypatch.undo()
+    assert np.array_equal(_replayed(energy, samples, 1).permutations, samples.permutations)
+
+
+def test_reads_past_the_memory_limit_are_refused_before_any_tour_is_built(monkeypatch):
+    """The space-filling answer tiled its tour for every read before the size check: 4,000 reads of pla85900 took
+    2.9 GB and 27 s under a 0.3 s limit."""
+    from hopsolve import TooLargeError
+
+    monkeypatch.setattr(_replica_tour, "projected_setup_seconds", lambda metric, k: 1e6)
+    monkeypatch.setenv("HOPSOLVE_MAX_MATRIX_BYTES", str(10**6))
+    energy = _tsp_energy(INSTANCES / "tsplib" / "kroA100.tsp")
+    with pytest.raises(TooLargeError, match="reads"):
+        ReplicaBackend().solve(energy, ReplicaParams(reads=10**4, time_limit=1.0), seed=1)
+
+
+def test_a_random_or_space_filling_start_is_taken_on_tours_and_refused_elsewhere():
+    energy = _tsp_energy(INSTANCES / "tsplib" / "berlin52.tsp")
+    for start in ("random", "space-filling"):
+        samples = ReplicaBackend().solve(energy, ReplicaParams(reads=2, sweeps=20, start=start), seed=1)
+        assert samples.info["start"] == start and _all_tours(samples, 52)
+    problem = build_registry().problem("qap")
+    qap = problem.encode(problem.read(INSTANCES / "qaplib" / "nug12.dat"))
+    with pytest.raises(ParameterError, match="start=random chooses where a tour's ladders start"):
+        ReplicaBackend().solve(qap, ReplicaParams(start="random"), seed=1)
 
 
 def test_a_large_tour_s_sweep_is_several_rounds_each_followed_by_exchanges(monkeypatch):
@@ -175,7 +221,7 @@ def test_a_quench_the_rounds_pace_says_would_not_fit_is_skipped_and_the_replay_s
     rounds their own pace decides; here a quench of 100,000 sweeps that the sample (scaled to nothing) let
     through."""
     monkeypatch.setattr(_replica_tour, "QUENCH_SWEEPS", 100_000)
-    monkeypatch.setattr(_replica_tour, "QUENCH_SAMPLE_FACTOR", 1e-9)
+    monkeypatch.setattr(_replica_tour, "SAMPLE_PACE_FACTOR", 1e-9)
     energy = _tsp_energy(INSTANCES / "tsplib" / "kroA100.tsp")
     samples = ReplicaBackend().solve(energy, ReplicaParams(reads=2, sweeps=10**6, time_limit=0.5), seed=1)
     assert samples.info["wall_time_s"] < 0.65 and not samples.info["final_descent"]

@@ -1,4 +1,5 @@
-"""Replica exchange inside the feasible set of a permutation energy (TSP, QAP, assignment): ``replica``'s moves there.
+"""Replica exchange inside the feasible set of a permutation energy (QAP, assignment; tours have their own moves,
+:mod:`hopsolve.backends._replica_tour`): ``replica``'s moves there.
 
 Each read is a ladder of replicas, each a permutation (the item at each position), at inverse temperatures ``β_k =
 β_cold · ratios[k]``. A round: every replica makes n attempts (n the items; an ejection chain's cost,
@@ -24,12 +25,14 @@ as ``anneal``'s (it stops at the limit, or with ``fill_time`` stretches its sche
 (``keep_best``), else its coldest replica's; with ``final_descent`` the best ones are quenched first
 (:func:`_quench`: :data:`QUENCH_SWEEPS` sweeps that take no uphill move; a timed run keeps their time out of its
 rounds, or, where they would take over a tenth of the limit, skips them and says so in the replay). The spin-flip
-options of ``replica`` (cluster moves, recombination, tabu walks) do not apply to permutations and are refused where
-asked for.
+options of ``replica`` (cluster moves, recombination, the cold end's rule and tail, the anytime plan's sweeps;
+:data:`SPIN_ONLY_SETTINGS`) do not apply to permutations and are refused where asked for; a tabu phase is skipped
+with a note.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -70,16 +73,25 @@ class _Chunking:
     trace: bool = False
 
 
-def refuse_spin_options(params: Any) -> None:
+SPIN_ONLY_SETTINGS = ("cold_tail", "cluster_limit", "cluster_every", "anytime_sweeps")
+"""``replica`` settings that act only on spin energies, refused on a permutation energy where set to anything but
+their default (they were accepted and ignored). ``plan_reads`` is not among them: ``solve`` sets it wherever a user
+gives ``--reads`` with a time limit."""
+
+
+def refuse_spin_options(params: Any, module: str = "hopsolve.backends._replica_permutation") -> None:
     """Refuse the options that act on single spins, asked for on a permutation energy (they were ignored); the tabu
-    phase is skipped with a note, as on the spin path's energies with one-hot groups."""
+    phase is skipped with a note, as on the spin path's energies with one-hot groups. ``module`` documents the moves
+    of the energy at hand (the tour path's, or this one's)."""
+    defaults = {f.name: f.default for f in dataclasses.fields(params)}
     asked = [name for name, on in (("cluster_moves=houdayer", params.cluster_moves == "houdayer"),
                                    ("recombine=on", params.recombine == "on"),
                                    (f"cold_end={params.cold_end}", params.cold_end != "auto")) if on]
+    asked += [f"{name}={getattr(params, name)}" for name in SPIN_ONLY_SETTINGS
+              if getattr(params, name) != defaults[name]]
     if asked:
         raise ParameterError(f"{OWNER}: {', '.join(asked)} act{'s' if len(asked) == 1 else ''} on single spins; on "
-                             "a permutation energy the replicas move inside the permutations (see "
-                             "hopsolve.backends._replica_permutation)")
+                             f"a permutation energy the replicas move inside the permutations (see {module})")
 
 
 def permutation_ladder(derived: tuple[float, float], items: int, params: Any) -> tuple[float, float, np.ndarray]:

@@ -10,10 +10,13 @@ so the penalties are zero throughout and every returned state is feasible; memor
 matrix (the other permutation energies' path, :mod:`hopsolve.backends._replica_permutation`, builds one: it refused
 TSPs past about 20,000 cities and annealed a280 3.8% above its optimum at 10 s, its moves at random positions).
 
-**Starts.** Every replica of a ladder starts from the ladder's tour: the greedy-edge tour, or a given initial
-state (one ladder each). Under a time limit too short to build the candidate lists and the greedy tour (``anneal``'s
+**Starts.** Every replica of a ladder starts from the ladder's tour: the greedy-edge tour (``start``, as
+``anneal``'s: or a random or the space-filling-curve tour), or a given initial state (one ladder each). Under a time
+limit too short to build the candidate lists and the greedy tour (``anneal``'s
 :data:`~hopsolve.backends.anneal.SETUP_SHARE` rule), every ladder returns the space-filling-curve tour and no round
-runs (``info['start'] = 'space-filling'``).
+runs (``info['start'] = 'space-filling'``); too short for one round after them (projected from the move sample's
+pace, :data:`SAMPLE_PACE_FACTOR`), every ladder returns its start tour. Either is ``timed_out``, and its replay
+gives the same tours back.
 
 **The ladder.** ``β_min`` and ``β_max`` are ``anneal``'s tour temperatures, from 4,000 moves of the mix at the
 start tour: the hot end takes the 10% quantile of their uphill changes with probability 1/2, the cold end the 1st
@@ -27,8 +30,9 @@ chunked as ``anneal``'s (it stops at the limit, or with ``fill_time`` stretches 
 ``info['rounds_done']`` those run). Each ladder returns its best tour seen at the end of a round (``keep_best``),
 else its coldest replica's; with ``final_descent`` the best ones are quenched first (:data:`QUENCH_SWEEPS` sweeps
 that take no uphill move; a timed run keeps their time out of its rounds). The options of the other permutation
-moves (``swap_probability``, ``chain_probability``, ``chain_length``) and the spin-flip options are refused where
-asked for: they do not act on tours.
+moves (``swap_probability``, ``chain_probability``, ``chain_length``) and the spin-flip options
+(:func:`~hopsolve.backends._replica_permutation.refuse_spin_options`) are refused where asked for: they do not act
+on tours; a tabu phase is skipped with a note.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from hopsolve.backend import Callback, check_run_size, time_left_phrase
+from hopsolve.backend import Callback, check_run_size
 from hopsolve.backends import _kernels as K
 from hopsolve.backends import _tour_kernels as TK
 from hopsolve.backends._replica_permutation import _batches, _Chunking, refuse_spin_options
@@ -61,7 +65,7 @@ from hopsolve.backends.anneal import (
 from hopsolve.backends.replan import apply_replan, parse_replan
 from hopsolve.backends.schedules import default_beta_range, ladder_span
 from hopsolve.energy import Energy, PermutationView
-from hopsolve.errors import ParameterError, TooLargeError
+from hopsolve.errors import ParameterError
 from hopsolve.sampleset import SampleSet
 from hopsolve.seeding import auxiliary_state, make_rng
 
@@ -74,10 +78,11 @@ exchanges after each. A round of pla85900's 128 replicas was a whole sweep, 1.5�
 ended at 10.55 s (rounds slow down as the hot replicas' tours lose their locality), and Ctrl-C waited as long."""
 QUENCH_SWEEPS = 20
 """Sweeps (n moves) of the final quench of each ladder's best tour, at zero temperature."""
-QUENCH_SAMPLE_FACTOR = 3.0
-"""A timed run reserves the quench's time from the move sample's pace times this (pla85900's quench took 2.5 times
-what the sample projected: applying moves, and tours that no longer sit in cache); after the rounds their own
-pace decides, and a quench that would end past the limit is skipped (the replay says so)."""
+SAMPLE_PACE_FACTOR = 3.0
+"""A timed run projects its first round and reserves the quench's time from the move sample's pace times this:
+the sample times proposals on one tour, not moves applied to many (pla85900's quench took 2.5 times and a round
+3.2 times what the sample projected; its 3 s runs ended at 4.9–5.4 s). After the rounds their own pace decides,
+and a quench that would end past the limit is skipped (the replay says so)."""
 QUENCH_CALL_SECONDS = 0.01
 """What the quench's one parallel kernel call costs beside its moves (8 ms seen on a loaded machine)."""
 PERMUTATION_OPTIONS = ("swap_probability", "chain_probability", "chain_length")
@@ -94,22 +99,31 @@ def refuse_permutation_options(params: Any) -> None:
                              "Or-opt from the nearest cities; see hopsolve.backends._replica_tour)")
 
 
-def _space_filling_only(energy: Energy, params: Any, ladders: int, seed: int, started: float) -> SampleSet:
-    """The space-filling-curve tour as every ladder's answer, no round: what a time limit too short for the
-    candidate lists and the greedy start leaves (as ``anneal``'s)."""
+def _unannealed(energy: Energy, params: Any, seed: int, started: float, tours: np.ndarray, start: str,
+                start_length: float | None) -> SampleSet:
+    """``tours`` (one a ladder) returned as they are, no round run (``timed_out``): a time limit too short for the
+    candidate lists and the greedy start (every ladder the space-filling-curve tour, as ``anneal``'s), or for one
+    round after them (the start tours). The replay gives back the same tours: no round, no quench."""
     view: PermutationView = energy.permutation
-    tour = _space_filling(view)
     progress = _Progress(0, timed_out=True)
     progress.replan.stop(np.zeros(params.sweeps), 0)
+    ladders = len(tours)
     info = {"derived": {"reads": ladders, "sweeps": params.sweeps, "moves": "tour", "seed": seed},
             "sweeps_done": 0, "rounds_done": 0, "timed_out": True, "interrupted": False, "work": 0,
-            "work_unit": "rounds",
-            "work_planned": params.sweeps * -(-view.size // max(1, min(view.size, ROUND_MOVES))),
-            "wall_time_s": time.perf_counter() - started, "updates": 0,
+            "work_unit": "rounds", "work_planned": params.sweeps * _rounds_a_sweep(view.size),
+            "wall_time_s": time.perf_counter() - started, "updates": 0, "final_descent": False,
             "replay": {"reads": ladders, "sweeps": params.sweeps,
-                       "replan": progress.replan.text(parse_replan(params.replan, OWNER)), "start": "space-filling"},
-            "start": "space-filling", "start_length": view.metric.tour_length(tour)}
-    return SampleSet.from_permutations(energy, np.tile(inverse_permutations(tour[None, :]), (ladders, 1)), **info)
+                       "replan": progress.replan.text(parse_replan(params.replan, OWNER)),
+                       **({"start": start} if start != "given" else {}), "final_descent": False},
+            "start": start}
+    if start_length is not None:
+        info["start_length"] = start_length
+    return SampleSet.from_permutations(energy, inverse_permutations(tours), **info)
+
+
+def _rounds_a_sweep(n: int) -> int:
+    """Rounds of ``min(n, ROUND_MOVES)`` moves that make a sweep of n."""
+    return -(-n // max(1, min(n, ROUND_MOVES)))
 
 
 def _quench(problem: TK.TourProblem, unit: float, beta: float, tours: np.ndarray, lengths: np.ndarray,
@@ -134,19 +148,22 @@ def solve_tour(energy: Energy, params: Any, seed: int, initial_states: np.ndarra
                started: float) -> SampleSet:
     """Replica exchange over ``energy``'s tours (see the module docstring). ``streams(seed, replicas, ladders)``
     gives the kernel streams: the replicas' first, then one exchange stream a ladder."""
-    refuse_spin_options(params)
+    refuse_spin_options(params, "hopsolve.backends._replica_tour")
     refuse_permutation_options(params)
     view: PermutationView = energy.permutation
     n = view.size
     params = _no_time_to_fill(params, n)
     ladders = params.reads if initial_states is None else len(initial_states)
-    if (params.time_limit is not None and initial_states is None
+    check_run_size(reads=ladders, units=n, arrays=3)  # the ladders' start tours, before the ladder is known
+    begins = "given" if initial_states is not None else params.start
+    if (params.time_limit is not None and begins == "greedy"
             and projected_setup_seconds(view.metric, DEFAULT_NEIGHBOURS)
             > SETUP_SHARE * (params.time_limit - (time.perf_counter() - started))):
-        return _space_filling_only(energy, params, ladders, seed, started)
-    check_run_size(reads=ladders, units=n, arrays=3)  # the ladders' start tours, before the ladder is known
+        tour = _space_filling(view)
+        return _unannealed(energy, params, seed, started, np.tile(tour, (ladders, 1)), "space-filling",
+                           view.metric.tour_length(tour))
     mix = tour_mix(DEFAULT_TOUR_MIX)
-    begun = tour_start(energy, initial_states, reads=ladders, start="greedy", neighbours=DEFAULT_NEIGHBOURS,
+    begun = tour_start(energy, initial_states, reads=ladders, start=params.start, neighbours=DEFAULT_NEIGHBOURS,
                        max_reversal=max(1000, n // 10), mix=mix, rng=make_rng(seed),
                        first_stream=np.uint64(auxiliary_state(seed)), owner=OWNER)
     problem, unit = begun.problem, begun.unit
@@ -159,10 +176,26 @@ def solve_tour(energy: Energy, params: Any, seed: int, initial_states: np.ndarra
     ratios = np.ones(1) if temps == 1 else np.geomspace(beta_min / beta_max, 1.0, temps)
     total = ladders * temps
     attempts = min(n, ROUND_MOVES)
-    per_sweep = -(-n // attempts)
+    per_sweep = _rounds_a_sweep(n)
     rounds = params.sweeps * per_sweep
     check_run_size(reads=ladders, replicas=temps, units=n, arrays=3, steps=rounds, steps_name="rounds",
                    steps_parameter="sweeps", time_limit=params.time_limit)
+    # a round's cost before any pace is known: the move sample's pace, times SAMPLE_PACE_FACTOR
+    round_s = SAMPLE_PACE_FACTOR * begun.move_seconds * attempts * temps * _batches(ladders)
+
+    def quench_seconds(move_seconds: float) -> float:
+        return move_seconds * n * QUENCH_SWEEPS * _batches(ladders) + QUENCH_CALL_SECONDS
+
+    quench_s = quench_seconds(SAMPLE_PACE_FACTOR * begun.move_seconds)
+    quenching = params.keep_best and params.final_descent and n >= 4
+    chunking = _Chunking(params.time_limit, params.fill_time)
+    if params.time_limit is not None and n >= 4:
+        quenching = quenching and quench_s <= 0.1 * params.time_limit  # (else skipped, and the replay says so)
+        if quenching:  # its time is kept out of the run's
+            chunking = _Chunking(params.time_limit - quench_s, params.fill_time)
+        if round_s > chunking.time_limit - (time.perf_counter() - started):  # no round fits: the start tours
+            # (a refusal here came after the limit, the greedy tour built: pla85900 at 1 s)
+            return _unannealed(energy, params, seed, started, begun.tours, begins, begun.start_length)
     tours = np.repeat(begun.tours, temps, axis=0)
     lengths = np.repeat(begun.lengths, temps)
     kernel = streams(seed, total, ladders)
@@ -198,28 +231,6 @@ def solve_tour(energy: Energy, params: Any, seed: int, initial_states: np.ndarra
         none = TK.TourRun(np.zeros(0), attempts, mix, rule, unit)  # (a direct solve without prepare: 0.66 s of 0.5)
         TK.tour_tempering(problem, none, ratios, reads, replica_at, exchange.copy(), tried, accepted, 0)
         TK.tour_anneal(problem, none, reads._replace(rng=generators.copy()))
-    # a round's cost before any pace is known, from the move sample's pace
-    round_s = begun.move_seconds * attempts * temps * _batches(ladders)
-
-    def quench_seconds(move_seconds: float) -> float:
-        return move_seconds * n * QUENCH_SWEEPS * _batches(ladders) + QUENCH_CALL_SECONDS
-
-    quench_s = quench_seconds(QUENCH_SAMPLE_FACTOR * begun.move_seconds)
-    quenching = params.keep_best and params.final_descent and n >= 4
-    chunking = _Chunking(params.time_limit, params.fill_time)
-    if params.time_limit is not None and n >= 4:
-        quenching = quenching and quench_s <= 0.1 * params.time_limit  # (else skipped, and the replay says so)
-        if quenching:  # its time is kept out of the run's
-            chunking = _Chunking(params.time_limit - quench_s, params.fill_time)
-        left = chunking.time_limit - (time.perf_counter() - started)
-        if round_s > left:  # the first round would end past the limit
-            raise TooLargeError(f"{OWNER}: one round of {ladders:,} ladder{'' if ladders == 1 else 's'} of "
-                                f"{temps} replica{'' if temps == 1 else 's'} over {n:,} cities ({attempts:,} moves "
-                                f"a replica) takes about "
-                                f"{round_s:.2g} s, "
-                                f"{time_left_phrase(left, chunking.time_limit, 'setting the replicas up')}; give a "
-                                "longer limit" + (", fewer reads or replicas" if total > 1 else "")
-                                + ", or use anneal")
     progress = _run_chunked(cold_end, step, chunking, callback, report, started=started,
                             first_sweep=round_s if params.time_limit is not None else 0.0, unit="rounds")
     quenched = quenching and not progress.interrupted  # (skipped after Ctrl-C: the answer now)
@@ -252,7 +263,7 @@ def solve_tour(energy: Energy, params: Any, seed: int, initial_states: np.ndarra
                       else {"final_descent": False})},
         "final_descent": quenched,
         "exchange_rates": [float(x) for x in rates[: temps - 1]],
-        "start": "given" if initial_states is not None else "greedy",
+        "start": begins,
     }
     if begun.start_length is not None:
         info["start_length"] = begun.start_length

@@ -35,6 +35,7 @@ from hopsolve.backends.replan import Replan, apply_replan, parse_replan
 from hopsolve.backends.schedules import beta_schedule, default_beta_range, typical_beta_min
 from hopsolve.energy import Energy, OneHotGroups, PermutationView, SlackBlocks, Vartype
 from hopsolve.errors import ParameterError, TooLargeError
+from hopsolve.interrupt import ctrl_c_after_block
 from hopsolve.metric import Metric
 from hopsolve.params import require
 from hopsolve.pattern_term import PatternTerm
@@ -241,11 +242,12 @@ def _run_chunked(betas: np.ndarray, step: Callable[[int, int, np.ndarray], None]
             stop = min(len(betas), progress.done + chunk)  # stretch is decided on a measured pace (a fast model's
             # second chunk covered the whole schedule: Petersen ended in 0.03 s of a 5 s limit, G11 in 0.03 of 1)
             done_before = progress.done
-            began = time.perf_counter()
-            step(progress.done, stop, betas[progress.done:stop])
-            elapsed = time.perf_counter() - began
-            chunk = max(1, int((stop - progress.done) * CHUNK_SECONDS / max(elapsed, 1e-6)))
-            progress.done = stop
+            with ctrl_c_after_block():  # a Ctrl-C during the call is raised once its chunk is counted
+                began = time.perf_counter()
+                step(progress.done, stop, betas[progress.done:stop])
+                elapsed = time.perf_counter() - began
+                progress.done = stop
+            chunk = max(1, int((stop - done_before) * CHUNK_SECONDS / max(elapsed, 1e-6)))
             if callback is not None:  # progress in one unit with a fixed total: seconds of the limit, else sweeps
                 if time_limit is not None:
                     where = {"done": min(time.perf_counter() - start, time_limit), "total": time_limit, "unit": "s"}

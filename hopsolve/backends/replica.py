@@ -188,12 +188,14 @@ class ReplicaParams(TimedRunParams):
     after Ctrl-C. A timed run keeps time for it out of its sweeps, at most a tenth of the limit: twice the first
     sweeps of a descent of as many random starts as it returns states
     (:func:`hopsolve.backends._descent.first_chunk_reserve`: states seen at a low temperature settle within them),
-    or, on energies with one-hot group penalties (TSP, QAP, assignment), whose best states carry violations that
-    take whole descents, twice a whole descent of each from a random start
-    (:func:`~hopsolve.backends._descent.descent_reserve`). It then descends every returned state or none, so that
-    the printed replay reproduces the run: a descent skipped because it would not fit is recorded as
-    ``final_descent=False`` in ``info['replay']`` (a timed TSP run filled its limit, skipped the descent and
-    returned every read infeasible, while its replay descended them)."""
+    or, on energies with one-hot group penalties, whose best states carry violations that take whole descents,
+    twice a whole descent of each from a random start (:func:`~hopsolve.backends._descent.descent_reserve`). It
+    then descends every returned state or none, so that the printed replay reproduces the run: a descent skipped
+    because it would not fit is recorded as ``final_descent=False`` in ``info['replay']`` (a timed TSP run filled
+    its limit, skipped the descent and returned every read infeasible, while its replay descended them). On a
+    permutation energy (TSP, QAP, assignment) the descent is a quench inside the permutations instead, by their
+    own moves, with the same rule for a timed run (:mod:`hopsolve.backends._replica_tour`,
+    :mod:`hopsolve.backends._replica_permutation`)."""
     recombine: Literal["auto", "on", "off"] = "auto"
     """With ``keep_best`` and two reads or more: after the final descent, fold every read's best state into the best
     read's by its clusters of disagreement (:mod:`hopsolve.backends._recombination`: each region where two reads
@@ -222,6 +224,9 @@ class ReplicaParams(TimedRunParams):
     section 10), with the O(n)-per-move scan of this kernel, and 0.3 gained nothing on ±1 tori and random
     graphs. It does finish tori of unit weights (G50, and a held-out 27 × 110 one: the optimum in every run at
     10 s, against domain walls left by the anneal alone): give 0.3 on such lattices."""
+    start: Literal["greedy", "random", "space-filling"] = "greedy"
+    """On a tour energy (a TSP), where each ladder's replicas start without initial states: the greedy-edge tour, a
+    random one, or the Hilbert-curve order of the cities (as ``anneal``'s ``start``; refused on other energies)."""
     swap_probability: float = 0.5
     """On a permutation energy: the probability that a move is an exchange of two items (else a block reversal),
     as ``anneal``'s."""
@@ -735,6 +740,9 @@ class ReplicaBackend(Backend):
         seed = resolve_seed(seed)
         if initial_states is not None:
             initial_states = given_states(energy, initial_states, OWNER)
+        if params.start != "greedy" and not (energy.permutation is not None and energy.permutation.is_tour):
+            raise ParameterError(f"{OWNER}: start={params.start} chooses where a tour's ladders start; this energy is "
+                                 "not a tour (a TSP)")  # (it would be ignored)
         if energy.permutation is not None:  # inside the feasible set, with anneal's tour or permutation moves
             solve_inside = solve_tour if energy.permutation.is_tour else solve_permutation
             with _Threads(params.threads):
