@@ -20,6 +20,7 @@ once they have.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import signal
 import sys
@@ -273,21 +274,18 @@ DEFERRED_NOTE = ("hopsolve: Ctrl-C: stopping once the kernels being compiled are
 
 
 @contextmanager
-def ctrl_c_deferred(note: str = DEFERRED_NOTE) -> Iterator[None]:
-    """Hold Ctrl-C while the block runs (it compiles kernels: see the module docstring), then raise it as
-    ``KeyboardInterrupt`` when the block ends. The first Ctrl-C prints ``note`` on standard error; later ones are
-    held too: raised at once, a second press could land inside the compiler's callbacks as the first would have.
-    Only in the main thread with Python's own handler installed (the CLI's ``solve`` installs one of its own that
-    ends the process at once); elsewhere the block runs as it is."""
+def _held(first_press: Callable[[], None] | None) -> Iterator[None]:
+    """Hold Ctrl-C while the block runs and raise it as ``KeyboardInterrupt`` when the block ends, calling
+    ``first_press`` at the first press; in the main thread with Python's own handler installed only, elsewhere the
+    block runs as it is."""
     if not ctrl_c_raises_here():
         yield
         return
     presses: list[float] = []
 
     def hold(signum: int, frame: Any) -> None:
-        if not presses:
-            with suppress(OSError, ValueError):  # nobody reads standard error any more
-                print(note, file=sys.stderr, flush=True)
+        if not presses and first_press is not None:
+            first_press()
         presses.append(time.monotonic())
 
     previous = signal.signal(signal.SIGINT, hold)
@@ -299,23 +297,24 @@ def ctrl_c_deferred(note: str = DEFERRED_NOTE) -> Iterator[None]:
         raise KeyboardInterrupt
 
 
-@contextmanager
-def ctrl_c_after_block() -> Iterator[None]:
+def ctrl_c_deferred(note: str = DEFERRED_NOTE) -> contextlib.AbstractContextManager[None]:
+    """Hold Ctrl-C while the block runs (it compiles kernels: see the module docstring), then raise it as
+    ``KeyboardInterrupt`` when the block ends. The first Ctrl-C prints ``note`` on standard error; later ones are
+    held too: raised at once, a second press could land inside the compiler's callbacks as the first would have.
+    Only in the main thread with Python's own handler installed (the CLI's ``solve`` installs one of its own that
+    ends the process at once); elsewhere the block runs as it is."""
+    def say() -> None:
+        with suppress(OSError, ValueError):  # nobody reads standard error any more
+            print(note, file=sys.stderr, flush=True)
+
+    return _held(say)
+
+
+def ctrl_c_after_block() -> contextlib.AbstractContextManager[None]:
     """Hold Ctrl-C until the block ends, then raise it as ``KeyboardInterrupt``: for a kernel call and the
     bookkeeping of the work it did. Ctrl-C pressed during a compiled call is raised by Python at the first
     bytecode after it returns, before the call's work is counted: the work was in the states, not in the count, so
     the replay of an interrupted run missed a chunk (pr1002 interrupted at round 192 gave 274196, its replay
     274211). A compiled call cannot be interrupted anyway, so holding the press costs nothing. Only in the main
     thread with Python's own handler installed; elsewhere the block runs as it is."""
-    if not ctrl_c_raises_here():
-        yield
-        return
-    presses: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: presses.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if presses:
-        raise KeyboardInterrupt
-
+    return _held(None)

@@ -50,6 +50,7 @@ from hopsolve.backends.anneal import (
     _permutation_arrays,
     _proven_by_enumeration,
     _run_chunked,
+    initial_permutations,
     inverse_permutations,
     permutation_move_range,
 )
@@ -101,6 +102,43 @@ def permutation_ladder(derived: tuple[float, float], items: int, params: Any) ->
                                             params.replicas, params.schedule, OWNER)
     ratios = np.ones(1) if count == 1 else np.geomspace(beta_min / beta_max, 1.0, count)
     return beta_min, beta_max, ratios
+
+
+@dataclass(frozen=True)
+class LadderBooks:
+    """A run's ladders as the tempering kernels keep them: each replica's and each ladder's exchange stream, which
+    replica sits at each rung of each ladder (coldest last), and the exchanges tried and accepted between each pair
+    of neighbouring rungs. Shared by the permutation and the tour paths."""
+
+    generators: np.ndarray
+    exchange: np.ndarray
+    replica_at: np.ndarray
+    tried: np.ndarray
+    accepted: np.ndarray
+
+    @classmethod
+    def start(cls, kernel_streams: np.ndarray, ladders: int, temps: int) -> LadderBooks:
+        """Replica r at rung r mod temps of ladder r // temps, from ``kernel_streams`` (the replicas' streams,
+        then one exchange stream a ladder)."""
+        total = ladders * temps
+        tried = np.zeros((ladders, max(temps - 1, 1)), dtype=np.int64)
+        return cls(kernel_streams[:total].copy(), kernel_streams[total: total + ladders].copy(),
+                   np.arange(total, dtype=np.int64).reshape(ladders, temps), tried, np.zeros_like(tried))
+
+    def exchange_rates(self) -> list[float]:
+        """The share of tried exchanges accepted between each pair of neighbouring rungs, over every ladder."""
+        rates = self.accepted.sum(axis=0) / np.maximum(self.tried.sum(axis=0), 1)
+        return [float(x) for x in rates[: self.replica_at.shape[1] - 1]]
+
+
+def cold_end_schedule(params: Any, beta_min: float, beta_max: float, rounds: int) -> np.ndarray:
+    """The cold end's β for each of ``rounds`` rounds: ``beta_max`` throughout for a fixed ladder, else cooling
+    geometrically from ``beta_min``; then the replan's changes."""
+    if params.schedule == "fixed":
+        cold_end = np.full(rounds, beta_max)
+    else:
+        cold_end = np.geomspace(beta_min, beta_max, rounds) if rounds > 1 else np.array([beta_max])
+    return apply_replan(cold_end, parse_replan(params.replan, OWNER), OWNER)
 
 
 PROBE_SECONDS = 0.005
@@ -204,17 +242,11 @@ def solve_permutation(energy: Energy, params: Any, seed: int, initial_states: np
     ladders = params.reads
     starts = None
     if initial_states is not None:  # one ladder per state, every replica of it starting there
-        starts = []
-        for state in np.atleast_2d(initial_states):
-            positions = view.layout.positions(state)
-            if positions is None:
-                raise ParameterError(f"{OWNER}: initial states of a permutation energy must be permutation "
-                                     "matrices (one unit on in every row and column)")
-            starts.append(np.argsort(positions))
+        starts = initial_permutations(view, initial_states, OWNER)
         ladders = len(starts)
     arrays = _permutation_arrays(view)  # the flow matrix n × n, refused past the memory limit
     rng = make_rng(seed)
-    probe = starts[0] if starts else rng.permutation(n)
+    probe = starts[0] if starts is not None else rng.permutation(n)
     beta_min, beta_max, ratios = permutation_ladder(
         permutation_move_range(arrays, probe, scale, params.swap_probability, seed), n, params)
     temps = len(ratios)
@@ -232,18 +264,11 @@ def solve_permutation(energy: Energy, params: Any, seed: int, initial_states: np
         item_at = np.repeat(np.array(starts, dtype=np.int64), temps, axis=0)
     current = np.array([view.energy(p, scale) for p in inverse_permutations(item_at)]) if n else np.zeros(total)
     best, best_item_at = current.copy(), item_at.copy()
-    kernel = streams(seed, total, ladders)
-    generators, exchange = kernel[:total].copy(), kernel[total: total + ladders].copy()
-    replica_at = np.arange(total, dtype=np.int64).reshape(ladders, temps)
-    tried = np.zeros((ladders, max(temps - 1, 1)), dtype=np.int64)
-    accepted = np.zeros_like(tried)
+    books = LadderBooks.start(streams(seed, total, ladders), ladders, temps)
+    generators, exchange, replica_at, tried, accepted = (books.generators, books.exchange, books.replica_at,
+                                                         books.tried, books.accepted)
     rule = K.METROPOLIS if params.rule == "metropolis" else K.GLAUBER
-
-    if params.schedule == "fixed":
-        cold_end = np.full(rounds, beta_max)
-    else:
-        cold_end = np.geomspace(beta_min, beta_max, rounds) if rounds > 1 else np.array([beta_max])
-    cold_end = apply_replan(cold_end, parse_replan(params.replan, OWNER), OWNER)
+    cold_end = cold_end_schedule(params, beta_min, beta_max, rounds)
 
     def step(start: int, stop: int, chunk: np.ndarray) -> None:
         if n >= 2:
@@ -290,7 +315,6 @@ def solve_permutation(energy: Energy, params: Any, seed: int, initial_states: np
     else:
         final = item_at[replica_at[:, -1]]
     elapsed = time.perf_counter() - started
-    rates = accepted.sum(axis=0) / np.maximum(tried.sum(axis=0), 1)
     info = {
         "derived": {"reads": ladders, "sweeps": params.sweeps, "replicas": temps, "beta_min": beta_min,
                     "beta_max": beta_max, "ladder": [float(beta_max * r) for r in ratios], "moves": "permutation",
@@ -305,7 +329,7 @@ def solve_permutation(energy: Energy, params: Any, seed: int, initial_states: np
                    **({} if quenched or not params.final_descent or not params.keep_best or n < 2
                       else {"final_descent": False})},
         "final_descent": quenched,
-        "exchange_rates": [float(x) for x in rates[: temps - 1]],
+        "exchange_rates": books.exchange_rates(),
     }
     if params.tabu_moves or params.tabu_share:  # said, not recorded as applied (as on grouped spin energies)
         info["tabu_note"] = ("no tabu phase ran: its walks flip single units, and the replicas of a permutation "

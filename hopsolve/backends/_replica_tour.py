@@ -47,7 +47,13 @@ import numpy as np
 from hopsolve.backend import Callback, check_run_size
 from hopsolve.backends import _kernels as K
 from hopsolve.backends import _tour_kernels as TK
-from hopsolve.backends._replica_permutation import _batches, _Chunking, refuse_spin_options
+from hopsolve.backends._replica_permutation import (
+    LadderBooks,
+    _batches,
+    _Chunking,
+    cold_end_schedule,
+    refuse_spin_options,
+)
 from hopsolve.backends._tour_start import projected_setup_seconds
 from hopsolve.backends.anneal import (
     DEFAULT_NEIGHBOURS,
@@ -62,7 +68,7 @@ from hopsolve.backends.anneal import (
     tour_mix,
     tour_start,
 )
-from hopsolve.backends.replan import apply_replan, parse_replan
+from hopsolve.backends.replan import parse_replan
 from hopsolve.backends.schedules import default_beta_range, ladder_span
 from hopsolve.energy import Energy, PermutationView
 from hopsolve.errors import ParameterError
@@ -198,19 +204,13 @@ def solve_tour(energy: Energy, params: Any, seed: int, initial_states: np.ndarra
             return _unannealed(energy, params, seed, started, begun.tours, begins, begun.start_length)
     tours = np.repeat(begun.tours, temps, axis=0)
     lengths = np.repeat(begun.lengths, temps)
-    kernel = streams(seed, total, ladders)
-    generators, exchange = kernel[:total].copy(), kernel[total: total + ladders].copy()
+    books = LadderBooks.start(streams(seed, total, ladders), ladders, temps)
+    generators, exchange, replica_at, tried, accepted = (books.generators, books.exchange, books.replica_at,
+                                                         books.tried, books.accepted)
     reads = TK.TourReads(tours, inverse_permutations(tours), lengths, tours.copy(), lengths.copy(), generators,
                          np.zeros((total, 0)), 0)
-    replica_at = np.arange(total, dtype=np.int64).reshape(ladders, temps)
-    tried = np.zeros((ladders, max(temps - 1, 1)), dtype=np.int64)
-    accepted = np.zeros_like(tried)
     rule = K.METROPOLIS if params.rule == "metropolis" else K.GLAUBER
-    if params.schedule == "fixed":
-        cold_end = np.full(rounds, beta_max)
-    else:
-        cold_end = np.geomspace(beta_min, beta_max, rounds) if rounds > 1 else np.array([beta_max])
-    cold_end = apply_replan(cold_end, parse_replan(params.replan, OWNER), OWNER)
+    cold_end = cold_end_schedule(params, beta_min, beta_max, rounds)
 
     paced = [0.0, 0]  # seconds of the rounds, and their moves a thread
 
@@ -246,7 +246,6 @@ def solve_tour(energy: Energy, params: Any, seed: int, initial_states: np.ndarra
     else:
         final = reads.tours[replica_at[:, -1]]
     elapsed = time.perf_counter() - started
-    rates = accepted.sum(axis=0) / np.maximum(tried.sum(axis=0), 1)
     move_mix = ",".join(f"{name}:{p:g}" for name, p in zip(TK.MOVE_NAMES, mix) if p > 0)
     info = {
         "derived": {"reads": ladders, "sweeps": params.sweeps, "replicas": temps, "beta_min": beta_min,
@@ -262,7 +261,7 @@ def solve_tour(energy: Energy, params: Any, seed: int, initial_states: np.ndarra
                    **({} if quenched or not params.final_descent or not params.keep_best or n < 4
                       else {"final_descent": False})},
         "final_descent": quenched,
-        "exchange_rates": [float(x) for x in rates[: temps - 1]],
+        "exchange_rates": books.exchange_rates(),
         "start": begins,
     }
     if begun.start_length is not None:

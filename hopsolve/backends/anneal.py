@@ -370,6 +370,21 @@ def inverse_permutations(rows: np.ndarray) -> np.ndarray:
     return out
 
 
+def initial_permutations(view: PermutationView, initial_states: np.ndarray, owner: str) -> np.ndarray:
+    """The item at each position of every initial state (reads × n), refused in one line naming ``owner`` where a
+    state is not a permutation matrix (one unit on in every row and column). Shared by ``anneal``'s and
+    ``replica``'s permutation and tour runs."""
+    states = np.atleast_2d(initial_states)
+    item_at = np.empty((len(states), view.size), dtype=np.int64)
+    for r, state in enumerate(states):
+        positions = view.layout.positions(state)
+        if positions is None:
+            raise ParameterError(f"{owner}: initial states of a permutation energy must be permutation matrices "
+                                 "(one unit on in every row and column)")
+        item_at[r, positions] = np.arange(view.size)
+    return item_at
+
+
 def _check_neighbours_in_time(metric: Metric, k: int, left: float) -> None:
     """Refuse a user's ``neighbours`` whose candidate lists alone are projected past :data:`SETUP_SHARE` of the
     time left (neighbours=5914 on rl5915 spent 15 s of a 1 s limit); the default's lists, where they do not fit, give
@@ -671,12 +686,7 @@ class AnnealBackend(Backend):
         if initial_states is None:
             item_at = np.array([rng.permutation(n) for _ in range(reads)], dtype=np.int64).reshape(reads, n)
         else:
-            item_at = np.empty((reads, n), dtype=np.int64)
-            for r, state in enumerate(np.atleast_2d(initial_states)):
-                positions = view.layout.positions(state)
-                if positions is None:
-                    raise ParameterError("moves=permutation needs feasible initial states (permutation matrices)")
-                item_at[r, positions] = np.arange(n)
+            item_at = initial_permutations(view, initial_states, "backend 'anneal'")
         betas, beta_min, beta_max = self._betas(params, permutation_move_range(arrays, item_at[0], scale,
                                                                                params.swap_probability, seed))
         positions_of = inverse_permutations(item_at)
@@ -831,14 +841,7 @@ def tour_start(energy: Energy, initial_states: np.ndarray | None, *, reads: int,
     constant = energy.weights[view.term] * view.offset
     start_length = None
     if initial_states is not None:
-        rows = []
-        for state in np.atleast_2d(initial_states):
-            positions = view.layout.positions(state)
-            if positions is None:
-                raise ParameterError(f"{owner}: initial states of a tour energy must be feasible (permutation "
-                                     "matrices: one unit on in every row and column)")
-            rows.append(inverse_permutations(positions[None])[0])
-        tours = np.array(rows, dtype=np.int64)
+        tours = initial_permutations(view, initial_states, owner)
     elif start in ("greedy", "space-filling"):
         first = greedy_tour(problem.metric, problem.neighbours) if start == "greedy" else _space_filling(view)
         start_length = view.metric.tour_length(first)
