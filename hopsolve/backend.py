@@ -78,7 +78,7 @@ def schedule_steps_buildable(seconds: float) -> int:
 
 def check_run_size(*, reads: int, units: int, steps: int = 0, trace: bool = False, arrays: int = 4,
                    steps_name: str = "sweeps", time_limit: float | None = None, replicas: int = 1,
-                   steps_parameter: str | None = None) -> None:
+                   steps_parameter: str | None = None, entries_per_step: int = 1) -> None:
     """Refuse, before anything is allocated, a run whose per-read arrays (``arrays`` float64 arrays of reads ×
     ``replicas`` × units), schedule (``steps``) or trace (reads × steps) would pass the memory limit, naming the
     parameter (with ``replicas`` above 1, a ladder's: the reads that fit are counted with them, not as if each
@@ -90,7 +90,9 @@ def check_run_size(*, reads: int, units: int, steps: int = 0, trace: bool = Fals
     schedule that builds in time but does not run in time is squeezed by the run, as before.
 
     ``steps_parameter`` names the parameter that sets the steps where it is not ``steps_name`` (hopfield's
-    ``max_sweeps``), for the messages."""
+    ``max_sweeps``), for the messages. ``entries_per_step`` is the schedule's entries a step (replica's rounds a
+    sweep on permutation energies): sized and timed by its entries, advised in steps (pla85900's 9 rounds a sweep
+    were advised as sweeps, and the advice refused again)."""
     shown_reads, shown_steps = format_count(reads), format_count(steps)
     per_read = 8.0 * arrays * float(max(units, 1)) * float(max(replicas, 1))
     fit = _most_that_fit(per_read)
@@ -103,16 +105,18 @@ def check_run_size(*, reads: int, units: int, steps: int = 0, trace: bool = Fals
     buildable = None if time_limit is None else max(schedule_steps_buildable(time_limit),
                                                     int(SCHEDULE_BUILD_FLOOR_S / SCHEDULE_BUILD_S_PER_STEP))
     # sweeps=1e12 "to run until the limit" was refused with no way out: say what fits, or to leave them to it
-    most_steps = min(_most_that_fit(8.0), buildable if buildable is not None else math.inf)
+    per = max(1, entries_per_step)
+    most_steps = min(_most_that_fit(8.0 * per), buildable // per if buildable is not None else math.inf)
     parameter = steps_parameter or steps_name  # the parameter that sets them (hopfield's max_sweeps)
-    check_allocation(8.0 * float(steps), f"a schedule of {shown_steps} {steps_name} ({parameter})",
+    entries = float(steps) * per
+    check_allocation(8.0 * entries, f"a schedule of {shown_steps} {steps_name} ({parameter})",
                      f"give at most {format_count(most_steps)} {steps_name}"
                      + (f" ({parameter})" if parameter != steps_name else "")
                      + (f", or leave {steps_name} to the time limit" if time_limit is not None else ""))
-    building = SCHEDULE_BUILD_S_PER_STEP * float(steps)
+    building = SCHEDULE_BUILD_S_PER_STEP * entries
     allowed = SCHEDULE_BUILD_SHARE * time_limit if time_limit is not None else 0.0
     if buildable is not None and building > max(allowed, SCHEDULE_BUILD_FLOOR_S):
-        most = format_count(buildable)
+        most = format_count(max(1, buildable // per))
         share = f"{SCHEDULE_BUILD_SHARE:.0%} of the {time_limit:.3g} s the solver has"
         raise TooLargeError(f"a schedule of {shown_steps} {steps_name} ({parameter}) takes about {building:.2g} s "
                             f"to build, more than the time limit leaves for it ({share}); give at most "

@@ -226,3 +226,24 @@ def test_a_quench_the_rounds_pace_says_would_not_fit_is_skipped_and_the_replay_s
     samples = ReplicaBackend().solve(energy, ReplicaParams(reads=2, sweeps=10**6, time_limit=0.5), seed=1)
     assert samples.info["wall_time_s"] < 0.65 and not samples.info["final_descent"]
     assert samples.info["replay"]["final_descent"] is False
+
+
+def test_a_schedule_of_rounds_is_sized_in_rounds_and_advised_in_sweeps(monkeypatch):
+    """pla85900's sweeps are 9 rounds each: a refused schedule advised "at most 5,287,107 rounds", and that many
+    sweeps were refused again. The advice is in sweeps now, and taken."""
+    from hopsolve import TooLargeError
+    from hopsolve.backend import check_run_size
+
+    monkeypatch.setenv("HOPSOLVE_MAX_MATRIX_BYTES", "80000")
+    with pytest.raises(TooLargeError, match=r"give at most 1,111 sweeps"):
+        check_run_size(reads=1, units=1, arrays=1, steps=2000, entries_per_step=9)
+    check_run_size(reads=1, units=1, arrays=1, steps=1111, entries_per_step=9)
+
+
+def test_a_weight_on_a_penalty_the_tours_hold_at_zero_is_said_to_change_nothing():
+    """anneal said so; replica's tour and permutation paths did not (README: such weights are noted)."""
+    for problem_name, path in (("tsp", INSTANCES / "tsplib" / "burma14.tsp"),
+                               ("qap", INSTANCES / "qaplib" / "nug12.dat")):
+        problem = build_registry().problem(problem_name)
+        samples = ReplicaBackend().solve(problem.encode(problem.read(path)), ReplicaParams(sweeps=5), seed=1)
+        assert samples.info["penalties_held"]

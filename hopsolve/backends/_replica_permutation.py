@@ -56,7 +56,7 @@ from hopsolve.backends.anneal import (
 )
 from hopsolve.backends.replan import apply_replan, parse_replan
 from hopsolve.backends.schedules import ladder_span
-from hopsolve.energy import Energy, PermutationView, check_allocation, max_matrix_bytes
+from hopsolve.energy import Energy, PermutationView
 from hopsolve.errors import ParameterError, TooLargeError
 from hopsolve.sampleset import SampleSet
 from hopsolve.seeding import make_rng
@@ -253,11 +253,8 @@ def solve_permutation(energy: Energy, params: Any, seed: int, initial_states: np
     total = ladders * temps
     attempts, per_sweep = round_shape(n, params)
     rounds = params.sweeps * per_sweep
-    check_run_size(reads=ladders, replicas=temps, units=n, steps=params.sweeps, time_limit=params.time_limit)
-    limit = max_matrix_bytes()
-    check_allocation(8.0 * rounds, f"a schedule of {params.sweeps:,} sweeps ({rounds:,} rounds of exchanges)",
-                     f"give at most {max(1, int(limit // (8 * per_sweep))):,} sweeps" if math.isfinite(limit)
-                     else "give fewer sweeps")
+    check_run_size(reads=ladders, replicas=temps, units=n, steps=params.sweeps, entries_per_step=per_sweep,
+                   time_limit=params.time_limit)  # (the schedule holds a β a round: sized in rounds, advised in sweeps)
     if starts is None:  # ladder by ladder, so the first k ladders are those of a run of k
         item_at = np.array([rng.permutation(n) for _ in range(total)], dtype=np.int64).reshape(total, n)
     else:

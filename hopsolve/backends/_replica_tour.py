@@ -184,8 +184,8 @@ def solve_tour(energy: Energy, params: Any, seed: int, initial_states: np.ndarra
     attempts = min(n, ROUND_MOVES)
     per_sweep = _rounds_a_sweep(n)
     rounds = params.sweeps * per_sweep
-    check_run_size(reads=ladders, replicas=temps, units=n, arrays=3, steps=rounds, steps_name="rounds",
-                   steps_parameter="sweeps", time_limit=params.time_limit)
+    check_run_size(reads=ladders, replicas=temps, units=n, arrays=3, steps=params.sweeps, entries_per_step=per_sweep,
+                   time_limit=params.time_limit)  # (the schedule holds a β a round: advised in sweeps)
     # a round's cost before any pace is known: the move sample's pace, times SAMPLE_PACE_FACTOR
     round_s = SAMPLE_PACE_FACTOR * begun.move_seconds * attempts * temps * _batches(ladders)
 

@@ -95,7 +95,7 @@ from hopsolve.backends._model import (
 from hopsolve.backends._recombination import recombine_into, recombine_reads
 from hopsolve.backends._replica_permutation import solve_permutation
 from hopsolve.backends._replica_tour import solve_tour
-from hopsolve.backends.anneal import _Threads
+from hopsolve.backends.anneal import _holding_penalties, _Threads
 from hopsolve.backends.replan import Replan, apply_replan, parse_replan
 from hopsolve.backends.schedules import (
     RELATIVE_FLOOR,
@@ -133,9 +133,9 @@ class ReplicaParams(TimedRunParams):
     replicas start there). With ``fill_time`` on an annealed ladder: the most ladders the anytime rule may use."""
     sweeps: int = 1000
     """Rounds: each replica sweeps once per round, then neighbours exchange and pairs of ladders move clusters. On a
-    tour energy, a round of n tour moves a replica (``anneal``'s tour sweep; see
-    :mod:`hopsolve.backends._replica_tour`); on another permutation energy, sweeps of n² move attempts a replica,
-    each made of rounds of n attempts (see :mod:`hopsolve.backends._replica_permutation`)."""
+    tour energy, sweeps of n tour moves a replica (``anneal``'s tour sweep), each made of rounds of at most 10,000
+    (see :mod:`hopsolve.backends._replica_tour`); on another permutation energy, sweeps of n² move attempts a
+    replica, each made of rounds of n attempts (see :mod:`hopsolve.backends._replica_permutation`)."""
     schedule: Literal["fixed", "anneal"] = "fixed"
     """``fixed``: parallel tempering at a fixed ladder; ``anneal``: the ladder cools from ``beta_min`` to
     ``beta_max`` over the sweeps (its cold end geometrically, the other rungs in proportion)."""
@@ -745,8 +745,9 @@ class ReplicaBackend(Backend):
                                  "not a tour (a TSP)")  # (it would be ignored)
         if energy.permutation is not None:  # inside the feasible set, with anneal's tour or permutation moves
             solve_inside = solve_tour if energy.permutation.is_tour else solve_permutation
-            with _Threads(params.threads):
-                return solve_inside(energy, params, seed, initial_states, callback, _run_streams, started)
+            with _Threads(params.threads):  # (every penalty held at zero: a weight given for one changes nothing)
+                return _holding_penalties(solve_inside(energy, params, seed, initial_states, callback, _run_streams,
+                                                       started), energy)
         model = compile_spin_model(energy, build_deadline(started, params.time_limit))
         if pattern_part(energy, model) is not None:
             raise ParameterError("backend 'replica' does not take pattern (dense associative memory) terms; "
