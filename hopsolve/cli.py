@@ -128,6 +128,8 @@ def _cut_short(result: Any) -> str | None:
     planned = (info.get("replay") or {}).get(unit, info.get("work_planned"))  # work_planned: exact's states
     if work is None or planned in (None, "") or int(work) >= int(planned):
         return None
+    if info.get("no_round_note") and int(work) == 0:  # replica's tours: not one round fitted after the set-up
+        return f"note: {info['no_round_note']}"
     if info.get("start") == "space-filling" and int(work) == 0:  # the limit stopped nothing: no sweep was started
         neighbours = result.params.get("neighbours")
         return ("note: building the candidate lists" + (f" ({neighbours} neighbours a city)" if neighbours else "")

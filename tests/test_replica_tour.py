@@ -173,6 +173,7 @@ def test_a_limit_too_short_for_one_round_returns_the_start_tours_not_a_refusal(m
     energy = _tsp_energy(INSTANCES / "tsplib" / "kroA100.tsp")
     samples = ReplicaBackend().solve(energy, ReplicaParams(time_limit=0.5), seed=1)
     assert samples.timed_out and samples.work == 0 and samples.info["start"] == "greedy"
+    assert "one round of 4 ladders" in samples.info["no_round_note"]  # (the CLI said: "fewer reads")
     assert samples.info["wall_time_s"] < 0.5 and _all_tours(samples, 100)
     assert samples.info["start_length"] == pytest.approx(energy.permutation.metric.tour_length(
         np.argsort(samples.permutations[0])))

@@ -106,7 +106,7 @@ def refuse_permutation_options(params: Any) -> None:
 
 
 def _unannealed(energy: Energy, params: Any, seed: int, started: float, tours: np.ndarray, start: str,
-                start_length: float | None) -> SampleSet:
+                start_length: float | None, why: str | None = None) -> SampleSet:
     """``tours`` (one a ladder) returned as they are, no round run (``timed_out``): a time limit too short for the
     candidate lists and the greedy start (every ladder the space-filling-curve tour, as ``anneal``'s), or for one
     round after them (the start tours). The replay gives back the same tours: no round, no quench."""
@@ -124,6 +124,8 @@ def _unannealed(energy: Energy, params: Any, seed: int, started: float, tours: n
             "start": start}
     if start_length is not None:
         info["start_length"] = start_length
+    if why is not None:  # (the CLI's note said the limit stopped it "after 0 of its rounds: fewer reads")
+        info["no_round_note"] = why
     return SampleSet.from_permutations(energy, inverse_permutations(tours), **info)
 
 
@@ -201,7 +203,12 @@ def solve_tour(energy: Energy, params: Any, seed: int, initial_states: np.ndarra
             chunking = _Chunking(params.time_limit - quench_s, params.fill_time)
         if round_s > chunking.time_limit - (time.perf_counter() - started):  # no round fits: the start tours
             # (a refusal here came after the limit, the greedy tour built: pla85900 at 1 s)
-            return _unannealed(energy, params, seed, started, begun.tours, begins, begun.start_length)
+            return _unannealed(energy, params, seed, started, begun.tours, begins, begun.start_length,
+                               f"one round of {ladders:,} ladder{'' if ladders == 1 else 's'} of {temps:,} "
+                               f"replica{'' if temps == 1 else 's'} ({attempts:,} moves each) was projected at "
+                               f"{round_s:.2g} s, more than the time limit left after the set-up, so these are "
+                               f"the {begins} start tours, not tempered; a longer limit, fewer reads or fewer "
+                               "replicas gives a tempered run")
     tours = np.repeat(begun.tours, temps, axis=0)
     lengths = np.repeat(begun.lengths, temps)
     books = LadderBooks.start(streams(seed, total, ladders), ladders, temps)
