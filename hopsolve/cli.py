@@ -313,7 +313,8 @@ def _write_answer(args: argparse.Namespace, problem: Any, result: Any, solution:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # silence with exit 0
     if args.out:
         if solution.value is None:
-            print(f"hopsolve: no solution to write to {os.path.abspath(args.out)}: the run found no valid "
+            stale = " (the file there is an earlier run's, left as it was)" if os.path.exists(args.out) else ""
+            print(f"hopsolve: no solution to write to {os.path.abspath(args.out)}{stale}: the run found no valid "
                   f"candidate (status {result.status})", file=sys.stderr)
             return
         with _writing(args.out, "--out"):

@@ -248,3 +248,9 @@ def test_a_weight_on_a_penalty_the_tours_hold_at_zero_is_said_to_change_nothing(
         problem = build_registry().problem(problem_name)
         samples = ReplicaBackend().solve(problem.encode(problem.read(path)), ReplicaParams(sweeps=5), seed=1)
         assert samples.info["penalties_held"]
+
+
+def test_a_space_filling_start_on_an_explicit_matrix_is_refused_in_replica_s_name():
+    energy = _tsp_energy(INSTANCES / "tsplib" / "bays29.tsp")
+    with pytest.raises(ParameterError, match=r"^backend 'replica': start=space-filling needs city coordinates"):
+        ReplicaBackend().solve(energy, ReplicaParams(start="space-filling"), seed=1)

@@ -167,7 +167,7 @@ def solve_tour(energy: Energy, params: Any, seed: int, initial_states: np.ndarra
     if (params.time_limit is not None and begins == "greedy"
             and projected_setup_seconds(view.metric, DEFAULT_NEIGHBOURS)
             > SETUP_SHARE * (params.time_limit - (time.perf_counter() - started))):
-        tour = _space_filling(view)
+        tour = _space_filling(view, OWNER)
         return _unannealed(energy, params, seed, started, np.tile(tour, (ladders, 1)), "space-filling",
                            view.metric.tour_length(tour))
     mix = tour_mix(DEFAULT_TOUR_MIX)

@@ -843,7 +843,8 @@ def tour_start(energy: Energy, initial_states: np.ndarray | None, *, reads: int,
     if initial_states is not None:
         tours = initial_permutations(view, initial_states, owner)
     elif start in ("greedy", "space-filling"):
-        first = greedy_tour(problem.metric, problem.neighbours) if start == "greedy" else _space_filling(view)
+        first = (greedy_tour(problem.metric, problem.neighbours) if start == "greedy"
+                 else _space_filling(view, owner))
         start_length = view.metric.tour_length(first)
         tours = np.tile(first, (reads, 1))
     else:
@@ -864,10 +865,10 @@ def tour_start(energy: Energy, initial_states: np.ndarray | None, *, reads: int,
                      (time.perf_counter() - sampled_at) / TOUR_DELTA_SAMPLE)
 
 
-def _space_filling(view: PermutationView) -> np.ndarray:
+def _space_filling(view: PermutationView, owner: str = "backend 'anneal'") -> np.ndarray:
     """:func:`space_filling_tour` of the view's cities; an explicit matrix has no coordinates to order."""
     if view.metric.kind == "EXPLICIT":
-        raise ParameterError("backend 'anneal': start=space-filling needs city coordinates; this instance is an "
+        raise ParameterError(f"{owner}: start=space-filling needs city coordinates; this instance is an "
                              "explicit matrix (use start=greedy)")
     return space_filling_tour(view.metric.points)
 

@@ -106,6 +106,7 @@ from hopsolve.backends.schedules import (
 )
 from hopsolve.energy import Energy
 from hopsolve.errors import ParameterError, TooLargeError
+from hopsolve.interrupt import ctrl_c_after_block
 from hopsolve.params import require
 from hopsolve.sampleset import SampleSet
 from hopsolve.seeding import kernel_states, make_rng, resolve_seed
@@ -488,11 +489,12 @@ def _run_chunked(plan: np.ndarray | None, constant: float, advance: Callable[[in
                     progress.timed_out = plan is not None
                     break
             cold = np.full(todo, constant) if plan is None else plan[progress.done: progress.done + todo]
-            chunk_began = time.perf_counter()
-            advance(progress.done, cold)
-            latest_pace = max(time.perf_counter() - chunk_began, 1e-9) / todo
+            with ctrl_c_after_block():  # a Ctrl-C during the call is raised once its chunk is counted (the
+                chunk_began = time.perf_counter()  # replay of an interrupted G1 run gave 11198 for 11252)
+                advance(progress.done, cold)
+                latest_pace = max(time.perf_counter() - chunk_began, 1e-9) / todo
+                progress.done += todo
             chunk = max(1, int(CHUNK_SECONDS / latest_pace))
-            progress.done += todo
             measured += 1
             if callback is not None:
                 if limit is not None:
@@ -742,7 +744,8 @@ class ReplicaBackend(Backend):
             initial_states = given_states(energy, initial_states, OWNER)
         if params.start != "greedy" and not (energy.permutation is not None and energy.permutation.is_tour):
             raise ParameterError(f"{OWNER}: start={params.start} chooses where a tour's ladders start; this energy is "
-                                 "not a tour (a TSP)")  # (it would be ignored)
+                                 "not a tour energy (a TSP's, without options such as fix_first that add terms "
+                                 "to it)")  # (it would be ignored)
         if energy.permutation is not None:  # inside the feasible set, with anneal's tour or permutation moves
             solve_inside = solve_tour if energy.permutation.is_tour else solve_permutation
             with _Threads(params.threads):  # (every penalty held at zero: a weight given for one changes nothing)
