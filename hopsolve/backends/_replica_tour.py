@@ -69,7 +69,7 @@ from hopsolve.backends.anneal import (
     tour_start,
 )
 from hopsolve.backends.replan import parse_replan
-from hopsolve.backends.schedules import default_beta_range, ladder_span
+from hopsolve.backends.schedules import ladder_span
 from hopsolve.energy import Energy, PermutationView
 from hopsolve.errors import ParameterError
 from hopsolve.sampleset import SampleSet
@@ -175,10 +175,7 @@ def solve_tour(energy: Energy, params: Any, seed: int, initial_states: np.ndarra
                        max_reversal=max(1000, n // 10), mix=mix, rng=make_rng(seed),
                        first_stream=np.uint64(auxiliary_state(seed)), owner=OWNER)
     problem, unit = begun.problem, begun.unit
-    positive = unit * begun.deltas[begun.deltas > 1e-12]
-    hot = float(np.quantile(positive, HOT_QUANTILE)) if len(positive) else 0.0
-    cold = float(np.percentile(positive, 1)) if len(positive) else 0.0
-    derived = default_beta_range(hot, cold)
+    derived = begun.beta_range(HOT_QUANTILE)
     beta_min, beta_max, temps = ladder_span(derived[0], derived[1], n, params.beta_min, params.beta_max,
                                             params.replicas, params.schedule, OWNER)
     ratios = np.ones(1) if temps == 1 else np.geomspace(beta_min / beta_max, 1.0, temps)

@@ -740,15 +740,12 @@ class AnnealBackend(Backend):
                            first_stream=generators[0], owner="backend 'anneal'")
         problem, unit, constant, tours, start_length = (begun.problem, begun.unit, begun.constant, begun.tours,
                                                         begun.start_length)
-        reads, positions, lengths, sample = len(tours), begun.positions, begun.lengths, begun.deltas
+        reads, positions, lengths = len(tours), begun.positions, begun.lengths
         # the first sweep's cost before any pace is known, from the sample's pace (a move is about a delta): 1,000
         # reads of rl5915 swept once past a 1 s limit
         threads = min(params.threads or numba.get_num_threads(), max(reads, 1))
         first_sweep = begun.move_seconds * n * reads / threads
-        positive = unit * sample[sample > 1e-12]
-        hot = float(np.quantile(positive, params.hot_quantile)) if len(positive) else 0.0
-        cold = float(np.percentile(positive, 1)) if len(positive) else 0.0
-        betas, beta_min, beta_max = self._betas(params, default_beta_range(hot, cold))
+        betas, beta_min, beta_max = self._betas(params, begun.beta_range(params.hot_quantile))
         trace = np.zeros((reads, params.sweeps if params.trace else 0))
         state = TK.TourReads(tours, positions, lengths, tours.copy(), lengths.copy(), generators, trace, 0)
         rule = K.METROPOLIS if params.rule == "metropolis" else K.GLAUBER
@@ -826,6 +823,15 @@ class TourStart:
     start_length: float | None
     deltas: np.ndarray
     move_seconds: float
+
+    def beta_range(self, hot_quantile: float) -> tuple[float, float]:
+        """``(β_min, β_max)`` of a run from this start (:func:`~hopsolve.backends.schedules.default_beta_range`):
+        the hot end takes the ``hot_quantile`` quantile of the sample's uphill energy changes with probability 1/2,
+        the cold end their 1st percentile with probability 1%."""
+        positive = self.unit * self.deltas[self.deltas > 1e-12]
+        hot = float(np.quantile(positive, hot_quantile)) if len(positive) else 0.0
+        cold = float(np.percentile(positive, 1)) if len(positive) else 0.0
+        return default_beta_range(hot, cold)
 
 
 def tour_start(energy: Energy, initial_states: np.ndarray | None, *, reads: int, start: str, neighbours: int,
