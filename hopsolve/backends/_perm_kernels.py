@@ -18,7 +18,7 @@ import numpy as np
 from numba import prange
 
 from hopsolve.backends._kernels import accept, end_of_sweep, xorshift_uniform
-from hopsolve.backends._replica_kernels import exchange_accepted
+from hopsolve.backends._replica_kernels import exchange_rungs
 
 PermutationArrays = namedtuple("PermutationArrays", ["flow", "bp", "bi", "bd", "tp", "ti", "td", "linear",
                                                      "has_linear", "cycle_weight"])
@@ -304,7 +304,7 @@ def _tempering_ladder(arrays, scale, cold_betas, ratios, attempts, swap_probabil
     ``attempts`` move attempts at its β (the round's cold end times its ratio), then neighbours at rungs of one
     parity (alternating by round, counted from the run's first: ``first_round`` is this chunk's, so chunks change
     nothing) exchange temperatures by the spin ladders' rule
-    (:func:`~hopsolve.backends._replica_kernels.exchange_accepted`), which keeps the product of the rungs' Boltzmann
+    (:func:`~hopsolve.backends._replica_kernels.exchange_rungs`), which keeps the product of the rungs' Boltzmann
     distributions invariant. Returns the exchange stream's state."""
     temps = len(ratios)
     no_trace = cold_betas[:0]  # (np.zeros(0) and np.empty(1) here cost every parallel call 8 ms: 0.06 ms now)
@@ -316,14 +316,8 @@ def _tempering_ladder(arrays, scale, cold_betas, ratios, attempts, swap_probabil
             run = PermutationRun(scale, one, attempts, swap_probability, chain_probability, chain_length, rule)
             current[row], best[row], rng[row] = _anneal_read(arrays, run, item_at[row], current[row], best[row],
                                                              best_item_at[row], rng[row], no_trace, 0)
-        for t in range((first_round + k) % 2, temps - 1, 2):
-            hot, cold = replica_at[t], replica_at[t + 1]
-            tried[t] += 1
-            take, exchange_rng = exchange_accepted(cold_betas[k] * ratios[t], cold_betas[k] * ratios[t + 1],
-                                                   current[hot], current[cold], exchange_rng)
-            if take:
-                accepted[t] += 1
-                replica_at[t], replica_at[t + 1] = cold, hot
+        exchange_rng = exchange_rungs(cold_betas[k], ratios, 1.0, current, replica_at, (first_round + k) % 2,
+                                      exchange_rng, tried, accepted)
     return exchange_rng
 
 

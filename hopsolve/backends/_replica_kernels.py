@@ -62,6 +62,23 @@ def exchange_accepted(beta_low, beta_high, energy_low, energy_high, x_rng):
 
 
 @numba.njit(cache=True, inline="always")
+def exchange_rungs(beta_cold, ratios, unit, energies, rungs, parity, x_rng, tried, accepted):
+    """One exchange step of a ladder whose rung t holds replica ``rungs[t]`` (coldest last) at β ``beta_cold ·
+    ratios[t] · unit``: neighbours at rungs t, t+1 for t of the given parity swap places by
+    :func:`exchange_accepted` on ``energies``, counted in ``tried`` and ``accepted``. Returns the generator state.
+    The permutation and tour ladders' step (``unit`` 1 for energies, the energy of a unit of length for tours)."""
+    for t in range(parity, len(ratios) - 1, 2):
+        hot, cold = rungs[t], rungs[t + 1]
+        tried[t] += 1
+        take, x_rng = exchange_accepted(beta_cold * ratios[t] * unit, beta_cold * ratios[t + 1] * unit,
+                                        energies[hot], energies[cold], x_rng)
+        if take:
+            accepted[t] += 1
+            rungs[t], rungs[t + 1] = cold, hot
+    return x_rng
+
+
+@numba.njit(cache=True, inline="always")
 def grow_cluster(indptr, indices, data, sa, sb, start, queue, mark, cap):
     """The cluster of disagreement of states ``sa`` and ``sb`` around site ``start`` (where they disagree): the
     sites connected to it through nonzero couplings on which the two disagree, breadth first from ``start``. They

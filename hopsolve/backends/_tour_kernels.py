@@ -20,7 +20,7 @@ import numpy as np
 from numba import prange
 
 from hopsolve.backends._kernels import accept, xorshift_uniform
-from hopsolve.backends._replica_kernels import exchange_accepted
+from hopsolve.backends._replica_kernels import exchange_rungs
 from hopsolve.metric import MetricArrays, distance
 
 TourProblem = namedtuple("TourProblem", ["metric", "neighbours", "max_reversal"])
@@ -335,7 +335,7 @@ def _tempering_ladder(problem, cold_betas, ratios, attempts, mix, rule, unit, to
     makes ``attempts`` moves of the mix at its β (the round's cold end times its ratio, per unit of energy), then
     neighbours at rungs of one parity (alternating by round, counted from the run's first, so chunks change
     nothing) exchange temperatures by the spin ladders' rule
-    (:func:`~hopsolve.backends._replica_kernels.exchange_accepted`) on their energies ``unit · length``. Returns the
+    (:func:`~hopsolve.backends._replica_kernels.exchange_rungs`) on their energies ``unit · length``. Returns the
     exchange stream's state."""
     temps = len(ratios)
     no_trace = cold_betas[:0]
@@ -347,15 +347,8 @@ def _tempering_ladder(problem, cold_betas, ratios, attempts, mix, rule, unit, to
             run = TourRun(one, attempts, mix, rule, unit)
             lengths[row], best[row], rng[row] = _anneal_read(problem, run, tours[row], positions[row], lengths[row],
                                                              best[row], best_tours[row], rng[row], no_trace, 0)
-        for t in range((first_round + k) % 2, temps - 1, 2):
-            hot, cold = replica_at[t], replica_at[t + 1]
-            tried[t] += 1
-            take, exchange_rng = exchange_accepted(cold_betas[k] * ratios[t] * unit,
-                                                   cold_betas[k] * ratios[t + 1] * unit,
-                                                   lengths[hot], lengths[cold], exchange_rng)
-            if take:
-                accepted[t] += 1
-                replica_at[t], replica_at[t + 1] = cold, hot
+        exchange_rng = exchange_rungs(cold_betas[k], ratios, unit, lengths, replica_at, (first_round + k) % 2,
+                                      exchange_rng, tried, accepted)
     return exchange_rng
 
 
