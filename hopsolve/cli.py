@@ -302,6 +302,14 @@ class _PreparingCtrlC:
 WRITING_NOTE = "hopsolve: writing the answer in hand first; it ends once written"
 
 
+def _say_no_solution(action: str, path: str, result: Any) -> None:
+    """The one line on stderr of ``--out`` or ``--plot`` after a run without a solution (naming a file left there
+    by an earlier run)."""
+    stale = " (the file there is an earlier run's, left as it was)" if os.path.exists(path) else ""
+    print(f"hopsolve: no solution to {action} to {os.path.abspath(path)}{stale}: the run found no valid candidate "
+          f"(status {result.status})", file=sys.stderr)
+
+
 def _write_answer(args: argparse.Namespace, problem: Any, result: Any, solution: Any, instance: Any) -> None:
     """Print the result and write ``--out``. A run that completed without a solution (a baseline that found
     none, or was stopped at its limit without one) has nothing to write: one line on stderr says so, the file is
@@ -313,9 +321,7 @@ def _write_answer(args: argparse.Namespace, problem: Any, result: Any, solution:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # silence with exit 0
     if args.out:
         if solution.value is None:
-            stale = " (the file there is an earlier run's, left as it was)" if os.path.exists(args.out) else ""
-            print(f"hopsolve: no solution to write to {os.path.abspath(args.out)}{stale}: the run found no valid "
-                  f"candidate (status {result.status})", file=sys.stderr)
+            _say_no_solution("write", args.out, result)
             return
         with _writing(args.out, "--out"):
             plugin_call("problem", problem, "write_solution",
@@ -331,8 +337,7 @@ def _draw_answer(args: argparse.Namespace, problem: Any, result: Any, solution: 
         if plot is None:
             raise UserError(f"problem {problem.name!r} cannot draw a solution", path=args.plot)
         if solution.value is None:
-            print(f"hopsolve: no solution to draw to {os.path.abspath(args.plot)}: the run found no valid "
-                  f"candidate (status {result.status})", file=sys.stderr)
+            _say_no_solution("draw", args.plot, result)
             return
         with _writing(args.plot, "--plot"):
             plugin_call("problem", problem, "plot", lambda: plot(instance, solution, args.plot))
