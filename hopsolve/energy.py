@@ -1130,6 +1130,15 @@ class PermutationView:
         """The energy of the permutation ``positions`` under the term's ``weight``: ``weight·(value + offset)``."""
         return weight * (self.value(positions) + self.offset)
 
+    def energies(self, rows: np.ndarray, weight: float) -> np.ndarray:
+        """:meth:`energy` of every row of ``rows`` (reads × n positions); tours are summed in parallel from the
+        metric, in O(n) a row (no sort)."""
+        rows = np.atleast_2d(np.asarray(rows, dtype=np.int64))
+        if self.metric is not None and self.cyclic_weight is not None and self.linear is None and len(rows):
+            lengths = self.metric.lengths_of_positions(rows).astype(np.float64)
+            return weight * (2.0 * self.cyclic_weight * lengths / self.metric_scale + self.offset)
+        return np.array([self.energy(p, weight) for p in rows], dtype=np.float64)
+
     def value(self, positions: Sequence[int]) -> float:
         """The unweighted objective of the permutation ``positions`` (item → position, 0-based), without the
         offset."""

@@ -128,6 +128,29 @@ def tour_length(m, tour):
 
 
 @numba.njit(cache=True, parallel=True)
+def lengths_of_positions(m, positions, out):
+    """``out[r]``: the closed tour's length whose city c sits at ``positions[r, c]``, for every row in parallel
+    (the tour is the row's inverse, built here in O(n)). Returns the first row that is not a permutation of
+    0..n-1 (its length left unset), or -1."""
+    reads, n = positions.shape
+    bad = np.full(reads, -1, dtype=np.int64)
+    for r in numba.prange(reads):
+        tour = np.full(n, -1, dtype=np.int64)
+        for c in range(n):
+            a = positions[r, c]
+            if a < 0 or a >= n or tour[a] != -1:
+                bad[r] = r
+                break
+            tour[a] = c
+        if bad[r] == -1:
+            out[r] = tour_length(m, tour)
+    for r in range(reads):
+        if bad[r] != -1:
+            return r
+    return -1
+
+
+@numba.njit(cache=True, parallel=True)
 def _max_over(m, points):
     """The largest distance between two of ``points`` (O(len(points)²), parallel over rows)."""
     h = len(points)
@@ -237,6 +260,19 @@ class Metric:
             raise ParameterError(f"tour must be one sequence of cities, got shape {np.shape(tour)}")
         total = tour_length(self.arrays, self._cities(tour, "tour"))
         return int(total) if self.integral else float(total)
+
+    def lengths_of_positions(self, positions: np.ndarray) -> np.ndarray:
+        """The closed tours' lengths, one a row of ``positions`` (row r puts city c at position
+        ``positions[r, c]``), in parallel without sorting (85,900 cities: 5.6 ms a row by ``argsort`` and
+        :meth:`tour_length`); a row that is not a permutation of this metric's cities is refused."""
+        rows = np.ascontiguousarray(np.atleast_2d(positions), dtype=np.int64)
+        if rows.ndim != 2 or rows.shape[1] != self.size:
+            raise ParameterError(f"positions must be rows of {self.size} positions, got shape {np.shape(positions)}")
+        out = np.empty(len(rows))
+        bad = lengths_of_positions(self.arrays, rows, out)
+        if bad >= 0:
+            raise ParameterError(f"positions: row {bad} is not a permutation of 0..{self.size - 1}")
+        return out.astype(np.int64) if self.integral else out
 
     def matrix_form(self) -> np.ndarray:
         """The full n × n distance matrix (int64 for integral rules), refused over the memory limit."""

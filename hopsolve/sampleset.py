@@ -114,7 +114,7 @@ class SampleSet:
             raise ParameterError("from_permutations needs an energy with a permutation view")
         rows = np.atleast_2d(np.asarray(positions, dtype=np.int64))
         weight = energy.weights[view.term]
-        energies = np.array([view.energy(p, weight) for p in rows])
+        energies = view.energies(rows, weight)
         states = None
         if len(rows) * energy.num_variables <= STATE_UNITS_LIMIT:
             states = np.stack([view.layout.state(p, energy.vartype, energy.num_variables) for p in rows])

@@ -521,6 +521,70 @@ def test_inverse_permutations_are_what_argsort_gives(reads, n, seed):
     np.testing.assert_array_equal(inverse_permutations(rows), np.argsort(rows, axis=1))
 
 
+def test_inverse_permutations_refuse_a_row_that_is_not_a_permutation():
+    """The compiled inversion writes where the row points: a repeat or a position out of range is refused, not
+    written past the row's end."""
+    from hopsolve.backends.anneal import inverse_permutations
+
+    for bad in ([0, 1, 1], [0, 1, 3], [0, -1, 2]):
+        with pytest.raises(ParameterError, match="row 1 is not a permutation of 0..2"):
+            inverse_permutations(np.array([[2, 0, 1], bad]))
+
+
+@settings(max_examples=30, deadline=None)
+@given(reads=st.integers(1, 4), n=st.integers(1, 30), seed=st.integers(0, 2**31),
+       kind=st.sampled_from([k for k in KINDS if k not in ("EXPLICIT", "GEO")]))
+def test_lengths_of_position_rows_are_each_tours_length(reads, n, seed, kind):
+    """Row r puts city c at position ``rows[r, c]``: its tour is the row's inverse, and the batch of lengths is
+    :meth:`Metric.tour_length` of each (what ``SampleSet.from_permutations`` scores reads by)."""
+    rng = np.random.default_rng(seed)
+    metric = Metric(kind, rng.integers(0, 1000, size=(n, 3 if kind.endswith("3D") else 2)).astype(float))
+    rows = np.array([rng.permutation(n) for _ in range(reads)], dtype=np.int64)
+    expected = [metric.tour_length(np.argsort(row)) for row in rows]
+    assert metric.lengths_of_positions(rows).tolist() == expected
+
+
+def test_lengths_of_positions_refuse_rows_that_are_not_permutations():
+    metric = Metric("EUC_2D", np.array([[0.0, 0.0], [3.0, 4.0], [6.0, 8.0]]))
+    assert metric.lengths_of_positions(np.array([[0, 1, 2], [2, 1, 0]])).tolist() == [20, 20]
+    with pytest.raises(ParameterError, match="row 0 is not a permutation"):
+        metric.lengths_of_positions(np.array([[0, 0, 2]]))
+    with pytest.raises(ParameterError, match="rows of 3 positions"):
+        metric.lengths_of_positions(np.array([[0, 1]]))
+
+
+def test_a_tour_energy_scores_many_reads_as_it_scores_one():
+    """``PermutationView.energies`` (the batch path of the metric) gives each read the energy its one-read
+    :meth:`energy` gives, weight and offset included."""
+    from hopsolve.permutation import tour_energy
+
+    points = np.random.default_rng(4).integers(0, 500, size=(12, 2)).astype(float)
+    energy = tour_energy(Metric("ATT", points))
+    view = energy.permutation
+    rows = np.array([np.random.default_rng(s).permutation(12) for s in range(5)])
+    for weight in (1.0, 0.37):
+        np.testing.assert_array_equal(view.energies(rows, weight), [view.energy(row, weight) for row in rows])
+
+
+def test_anneal_refuses_a_start_it_would_not_use():
+    """``start`` chooses the tour moves' first tour: on a QAP, or a tour annealed by flips, it was ignored (a
+    random start asked for, the run started elsewhere, nothing said)."""
+    from hopsolve import build_registry
+
+    registry = build_registry()
+    qap = registry.problem("qap")
+    nug12 = qap.encode(qap.read(INSTANCES / "qaplib" / "nug12.dat"))
+    with pytest.raises(ParameterError, match="start=random chooses where a tour's reads start; this energy is not "
+                                             "a tour energy"):
+        AnnealBackend().solve(nug12, AnnealParams(start="random"), seed=1)
+    tsp = registry.problem("tsp")
+    tour = tsp.encode(tsp.read(TSPLIB / "ulysses16.tsp"))
+    with pytest.raises(ParameterError, match="start=space-filling .*; moves=flip does not start from a tour"):
+        AnnealBackend().solve(tour, AnnealParams(start="space-filling", moves="flip", sweeps=5), seed=1)
+    samples = AnnealBackend().solve(tour, AnnealParams(start="random", reads=2, sweeps=5), seed=1)
+    assert samples.info["start"] == "random"
+
+
 def test_a_timed_tour_anneal_bounds_its_first_sweep_before_making_it(monkeypatch):
     """1,000 reads of rl5915 at a 1 s limit made one sweep of all reads (0.3 s) past the limit: the first sweep is
     now projected from the timed sample of move deltas, and a first sweep that would end late is not made."""

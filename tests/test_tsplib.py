@@ -148,6 +148,20 @@ def test_fixed_edges_are_refused_unless_the_section_is_empty(tmp_path, cli):
     assert read_tsplib(tmp_path / "empty.tsp").distances[0, 2] == 14
 
 
+def test_a_matrix_under_a_coordinate_type_names_the_type_not_a_missing_format(tmp_path, cli):
+    """An EUC_2D file with an EDGE_WEIGHT_SECTION was refused as "EDGE_WEIGHT_FORMAT '(missing)'", pointing at a
+    keyword the file did not need: the conflict is between the type and the section."""
+    path = tmp_path / "mixed.tsp"
+    path.write_text("NAME: m\nTYPE: TSP\nDIMENSION: 3\nEDGE_WEIGHT_TYPE: EUC_2D\nEDGE_WEIGHT_SECTION\n"
+                    "0 1 2\n1 0 3\n2 3 0\nEOF\n")
+    with pytest.raises(TsplibError, match=r"EDGE_WEIGHT_SECTION gives a distance matrix, but EDGE_WEIGHT_TYPE "
+                                          r"'EUC_2D' \(line 4\) computes distances from coordinates") as info:
+        read_tsplib(path)
+    assert info.value.line == 5
+    run = cli("solve", path)
+    assert run.code == 2 and run.err.count("\n") == 1 and "mixed.tsp:5:" in run.err and "(missing)" not in run.err
+
+
 def test_edge_weight_types_are_read_in_any_case(tmp_path):
     """A lower-case ``euc_3d`` was taken for two coordinates a node (its 3-coordinate lines then refused)."""
     for kind, expected in (("euc_3d", 13), ("Man_3d", 19), ("euc_2d", 5)):

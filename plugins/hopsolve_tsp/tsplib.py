@@ -384,6 +384,11 @@ def _read_section(reader: _Reader, parsed: _Parsed, key: str, n: int) -> None:
     elif key == "DISPLAY_DATA_SECTION":
         parsed.display, _ = _node_block(reader, n, 2, key)
     elif key == "EDGE_WEIGHT_SECTION":
+        kind = header.get("EDGE_WEIGHT_TYPE", "")
+        if kind and kind.upper() != "EXPLICIT":  # was reported as a missing EDGE_WEIGHT_FORMAT
+            raise reader.error(f"{key} gives a distance matrix, but EDGE_WEIGHT_TYPE {_clip(kind)!r} (line "
+                               f"{header_lines['EDGE_WEIGHT_TYPE']}) computes distances from coordinates; a "
+                               "matrix needs EDGE_WEIGHT_TYPE: EXPLICIT and an EDGE_WEIGHT_FORMAT", reader.pos)
         fmt = header.get("EDGE_WEIGHT_FORMAT", "")
         if fmt not in EXPLICIT_FORMATS:
             raise reader.error(f"EDGE_WEIGHT_FORMAT {_clip(fmt) or '(missing)'!r} is not one of "
