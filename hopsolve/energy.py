@@ -1089,7 +1089,14 @@ class PermutationView:
 
     A may be given as a matrix (``flow``) or, for tours, as a distance function: ``metric`` (a
     :class:`hopsolve.metric.Metric`) with ``A = metric / metric_scale``, computed on the fly, so a tour over
-    85,900 cities needs O(n) memory. :meth:`flow_matrix` builds A either way (within the memory limit).
+    85,900 cities needs O(n) memory. :meth:`flow_matrix` builds A either way (within the memory limit), and
+    :meth:`linear_matrix` C.
+
+    A tour may have its first city pinned (``pinned``, TSP's ``fix_first``): the metric's city 0 sits at position
+    0 outside the layout, whose items and positions are the other cities and positions (item i is city i + 1,
+    position a is position a + 1), B is the path through those positions and the edges to city 0 are C, computed
+    from the metric. The tour moves apply to it as to a whole tour (:attr:`is_tour`): tours are over all
+    ``metric.size`` cities, translated by :meth:`tours_of_items` and :meth:`positions_of_tours`.
     """
 
     layout: OneHotLayout
@@ -1100,10 +1107,14 @@ class PermutationView:
     offset: float = 0.0
     metric: Any = None
     metric_scale: float = 1.0
+    pinned: bool = False
 
     def __post_init__(self) -> None:
         if (self.flow is None) == (self.metric is None):
             raise ParameterError("a permutation view needs either a flow matrix or a metric")
+        if self.pinned and (self.metric is None or self.linear is not None or self.metric.size != self.size + 1):
+            raise ParameterError("a pinned tour view needs a metric of one city more than its layout's items, and "
+                                 "no linear part (the edges to the pinned city are computed from the metric)")
 
     @property
     def size(self) -> int:
@@ -1122,9 +1133,28 @@ class PermutationView:
         if self.flow is not None:
             return self.flow
         self.check_flow_size()
-        a = self.metric.matrix_form() / self.metric_scale
+        if self.pinned:
+            a = self.metric.rows(1, self.metric.size)[:, 1:] / self.metric_scale
+        else:
+            a = self.metric.matrix_form() / self.metric_scale
         np.fill_diagonal(a, 0.0)
         return a
+
+    def linear_matrix(self) -> np.ndarray | None:
+        """C as a dense items × positions matrix, or ``None`` where there is none: a pinned tour's edges to its
+        first city (positions 1 and n - 1 of the whole tour) built from the metric, refused over the memory limit."""
+        if not self.pinned:
+            return self.linear
+        m = self.size
+        check_matrix_size(m * m, f"the {m:,}×{m:,} edges to the pinned city", bytes_per_entry=8, entries="entries",
+                          instead="use a backend that works from the coordinates (anneal)")
+        to_first = self.metric.pairs(np.zeros(m, dtype=np.int64), np.arange(1, m + 1)) / self.metric_scale
+        weight = 2.0 * self.tour_weight
+        linear = np.zeros((m, m))
+        if m:
+            linear[:, 0] += weight * to_first
+            linear[:, m - 1] += weight * to_first
+        return linear
 
     def energy(self, positions: Sequence[int], weight: float) -> float:
         """The energy of the permutation ``positions`` under the term's ``weight``: ``weight·(value + offset)``."""
@@ -1134,18 +1164,48 @@ class PermutationView:
         """:meth:`energy` of every row of ``rows`` (reads × n positions); tours are summed in parallel from the
         metric, in O(n) a row (no sort)."""
         rows = np.atleast_2d(np.asarray(rows, dtype=np.int64))
-        if self.metric is not None and self.cyclic_weight is not None and self.linear is None and len(rows):
-            lengths = self.metric.lengths_of_positions(rows).astype(np.float64)
-            return weight * (2.0 * self.cyclic_weight * lengths / self.metric_scale + self.offset)
+        if self.is_tour and len(rows):
+            lengths = self.metric.lengths_of_positions(self._whole_positions(rows)).astype(np.float64)
+            return weight * (2.0 * self.tour_weight * lengths / self.metric_scale + self.offset)
         return np.array([self.energy(p, weight) for p in rows], dtype=np.float64)
+
+    def _whole_positions(self, rows: np.ndarray) -> np.ndarray:
+        """Rows of the layout's positions as positions of all the metric's cities (a pinned tour's first city at
+        position 0, the others one further on); unpinned rows are returned as they are."""
+        if not self.pinned:
+            return rows
+        whole = np.zeros((len(rows), self.size + 1), dtype=np.int64)
+        whole[:, 1:] = rows + 1
+        return whole
+
+    def tours_of_items(self, item_at: np.ndarray) -> np.ndarray:
+        """Tours (the city at each position, reads × ``metric.size``) from the layout's item at each position (reads
+        × :attr:`size`): a pinned tour's first city is put first."""
+        item_at = np.atleast_2d(np.asarray(item_at, dtype=np.int64))
+        if not self.pinned:
+            return np.ascontiguousarray(item_at)
+        tours = np.zeros((len(item_at), self.size + 1), dtype=np.int64)
+        tours[:, 1:] = item_at + 1
+        return tours
+
+    def positions_of_tours(self, tours: np.ndarray) -> np.ndarray:
+        """The layout's position of each item (reads × :attr:`size`) for tours over all ``metric.size`` cities: a
+        pinned tour is read from where its first city stands (the same tour, turned round)."""
+        from hopsolve.permutation_rows import inverse_permutations
+
+        whole = inverse_permutations(tours)
+        if not self.pinned:
+            return whole
+        n = whole.shape[1]
+        return (whole[:, 1:] - whole[:, :1]) % n - 1
 
     def value(self, positions: Sequence[int]) -> float:
         """The unweighted objective of the permutation ``positions`` (item → position, 0-based), without the
         offset."""
         p = np.asarray(positions)
-        if self.metric is not None and self.cyclic_weight is not None:
-            length = self.metric.tour_length(np.argsort(p))
-            total = 2.0 * self.cyclic_weight * float(length) / self.metric_scale
+        if self.is_tour:
+            length = self.metric.tour_length(np.argsort(self._whole_positions(p[None, :])[0]))
+            total = 2.0 * self.tour_weight * float(length) / self.metric_scale
         else:
             b = self.adjacency[p][:, p]
             total = float(b.multiply(self.flow_matrix()).sum())
@@ -1170,8 +1230,19 @@ class PermutationView:
 
     @property
     def is_tour(self) -> bool:
-        """A tour energy: A from a metric, B a weighted cycle, no linear part (the tour kernels apply)."""
-        return self.metric is not None and self.cyclic_weight is not None and self.linear is None
+        """A tour energy: A from a metric, B a weighted cycle, no linear part, or a pinned tour (the tour kernels
+        apply)."""
+        return self.metric is not None and self.linear is None and (self.pinned or self.cyclic_weight is not None)
+
+    @property
+    def tour_weight(self) -> float:
+        """w of a tour energy's B (half its energy per unit of normalised length): the cycle's weight, or a pinned
+        tour's path's."""
+        if self.pinned:
+            return float(self.adjacency.data[0]) if self.adjacency.nnz else 0.5
+        if self.cyclic_weight is None:
+            raise ParameterError("this permutation energy is not a tour energy")
+        return self.cyclic_weight
 
 
 OBJECTIVE = "objective"

@@ -120,6 +120,16 @@ class SampleSet:
             states = np.stack([view.layout.state(p, energy.vartype, energy.num_variables) for p in rows])
         return cls(states, energies, energy.vartype, dict(info), rows, energy)
 
+    @classmethod
+    def from_tours(cls, energy: Energy, tours: np.ndarray, **info: Any) -> SampleSet:
+        """Tours (the city at each position, reads × cities) of a tour energy, as :meth:`from_permutations` of the
+        positions they give the energy's layout (:meth:`PermutationView.positions_of_tours`: a pinned tour turned
+        round to its first city)."""
+        view = energy.permutation
+        if view is None or not view.is_tour:
+            raise ParameterError("from_tours needs a tour energy")
+        return cls.from_permutations(energy, view.positions_of_tours(tours), **info)
+
     def __len__(self) -> int:
         return len(self.energies)
 

@@ -42,7 +42,8 @@ def miniature(energy: Energy) -> Energy:
     if view is not None:
         k = min(view.size, 4)
         flow = view.flow_matrix()[:k, :k]
-        linear = None if view.linear is None else np.asarray(view.linear)[:k, :k]
+        given = view.linear_matrix()
+        linear = None if given is None else np.asarray(given)[:k, :k]
         return permutation_energy(flow, view.adjacency[:k, :k].toarray(), linear)
     if energy.num_variables <= MINIATURE_UNITS or any(isinstance(t, PatternTerm) for t in energy.terms):
         return energy

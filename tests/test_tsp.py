@@ -563,3 +563,62 @@ def test_a_metric_tour_is_one_sequence_and_distances_from_python_are_exactly_sym
         metric.tour_length(np.array([[0, 1, 2, 3], [0, 2, 1, 3]]))
     with pytest.raises(ParameterError, match="symmetric"):
         TspProblem.from_distances([[0, 100000, 100000], [100001, 0, 100000], [100000, 100000, 0]])
+
+
+@pytest.mark.parametrize("name", ["burma14", "ulysses16", "bays29", "att48"])
+def test_a_pinned_tour_over_a_metric_is_the_matrix_form_s_fix_first_energy(name):
+    """``fix_first`` over a metric builds nothing of size n² until a bit state is evaluated, and is then the energy
+    the matrix form builds (every term on random bit states; the view's A and C; the view on permutations)."""
+    metric = TspProblem().read(TSPLIB / f"{name}.tsp").data.metric
+    by_matrix, _ = encode_tsp(metric.matrix_form(), fix_first=True)
+    pinned, encoding = encode_tsp(metric, fix_first=True)
+    view = pinned.permutation
+    assert view.pinned and view.is_tour and view.flow is None and encoding.free == metric.size - 1
+    rng = np.random.default_rng(7)
+    for state in rng.integers(0, 2, size=(6, pinned.num_variables)):
+        assert pinned.energy(state) == pytest.approx(by_matrix.energy(state), abs=1e-9)
+    np.testing.assert_allclose(view.flow_matrix(), by_matrix.permutation.flow)
+    np.testing.assert_allclose(view.linear_matrix(), by_matrix.permutation.linear)
+    rows = np.array([rng.permutation(metric.size - 1) for _ in range(6)])
+    np.testing.assert_allclose(view.energies(rows, 1.0), [by_matrix.permutation.energy(p, 1.0) for p in rows])
+    assert list(pinned.labels[:3]) == list(by_matrix.labels[:3]) == [(2, 2), (2, 3), (2, 4)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(3, 12), reads=st.integers(1, 3), seed=st.integers(0, 2**31))
+def test_a_pinned_view_turns_tours_round_to_its_first_city(n, reads, seed):
+    """A tour over all the cities, read as a pinned layout's positions, is the same tour started at city 0 (the same
+    direction), and back: ``tours_of_items`` of those positions' items."""
+    rng = np.random.default_rng(seed)
+    metric = Metric("EUC_2D", rng.integers(0, 100, size=(n, 2)).astype(float))
+    view = encode_tsp(metric, fix_first=True)[0].permutation
+    tours = np.array([rng.permutation(n) for _ in range(reads)])
+    positions = view.positions_of_tours(tours)
+    items = np.argsort(positions, axis=1)
+    turned = view.tours_of_items(items)
+    for tour, back in zip(tours, turned):
+        np.testing.assert_array_equal(back, np.roll(tour, -int(np.flatnonzero(tour == 0)[0])))
+    np.testing.assert_allclose(view.energies(positions, 1.0),
+                               [metric.tour_length(t) / view.metric_scale for t in tours])
+
+
+@pytest.mark.parametrize("backend", ["anneal", "replica"])
+def test_fix_first_tours_are_the_unpinned_run_s_tours_turned_round(backend):
+    """``anneal`` and ``replica`` move a pinned tour as the whole tour (before: the permutation moves over the other
+    cities, berlin52 620 s untimed): with one seed the run is the unpinned one's, its tour started at city 1."""
+    registry = build_registry()
+    problem = registry.problem("tsp")
+    instance = problem.read(TSPLIB / "eil51.tsp")
+    solver = registry.backend(backend)
+    params = solver.params({"sweeps": 300, "reads": 2})
+    runs = {}
+    for fix_first in (False, True):
+        energy = problem.encode(instance, options=TspOptions(fix_first=fix_first))
+        samples = solver.solve(energy, params, seed=5)
+        runs[fix_first] = (samples, [problem.decode(instance, energy, samples.state(r)) for r in range(len(samples))])
+    (plain, plain_tours), (pinned, pinned_tours) = runs[False], runs[True]
+    np.testing.assert_allclose(pinned.energies, plain.energies)
+    for a, b in zip(plain_tours, pinned_tours):
+        assert b.feasible and b.value[0] == 1 and b.objective == a.objective
+        start = a.value.index(1)
+        assert list(b.value) == list(a.value[start:]) + list(a.value[:start])

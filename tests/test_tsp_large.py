@@ -514,7 +514,7 @@ def test_candidate_lists_past_the_memory_limit_are_refused_before_the_query(monk
 @settings(max_examples=50, deadline=None)
 @given(reads=st.integers(0, 5), n=st.integers(0, 40), seed=st.integers(0, 2**31))
 def test_inverse_permutations_are_what_argsort_gives(reads, n, seed):
-    from hopsolve.backends.anneal import inverse_permutations
+    from hopsolve.permutation_rows import inverse_permutations
 
     rng = np.random.default_rng(seed)
     rows = np.array([rng.permutation(n) for _ in range(reads)], dtype=np.int64).reshape(reads, n)
@@ -524,7 +524,7 @@ def test_inverse_permutations_are_what_argsort_gives(reads, n, seed):
 def test_inverse_permutations_refuse_a_row_that_is_not_a_permutation():
     """The compiled inversion writes where the row points: a repeat or a position out of range is refused, not
     written past the row's end."""
-    from hopsolve.backends.anneal import inverse_permutations
+    from hopsolve.permutation_rows import inverse_permutations
 
     for bad in ([0, 1, 1], [0, 1, 3], [0, -1, 2]):
         with pytest.raises(ParameterError, match="row 1 is not a permutation of 0..2"):
@@ -583,6 +583,25 @@ def test_anneal_refuses_a_start_it_would_not_use():
         AnnealBackend().solve(tour, AnnealParams(start="space-filling", moves="flip", sweeps=5), seed=1)
     samples = AnnealBackend().solve(tour, AnnealParams(start="random", reads=2, sweeps=5), seed=1)
     assert samples.info["start"] == "random"
+
+
+def test_fix_first_on_a_large_tour_builds_no_matrix(monkeypatch):
+    """``fix_first`` sent a TSP to the n × n matrix: pcb3038's 147 MB was refused under this limit (and
+    pla85900's, naming anneal as the way out, which it was not). Pinned, it is annealed from the coordinates; a
+    backend that needs the (n-1)² arrays is still refused before building them."""
+    from hopsolve import build_registry
+
+    monkeypatch.setenv("HOPSOLVE_MAX_MATRIX_BYTES", str(20 * 1024**2))
+    registry = build_registry()
+    problem = registry.problem("tsp")
+    instance = problem.read(INSTANCES / "tsplib-large" / "pcb3038.tsp")
+    energy = problem.encode(instance, options=problem.options({"fix_first": "true"}))
+    samples = AnnealBackend().solve(energy, AnnealParams(reads=1, sweeps=3), seed=2)
+    tour = problem.decode_permutation(instance, energy, samples.permutations[0])
+    assert tour.feasible and tour.value[0] == 1 and sorted(tour.value) == list(range(1, 3039))
+    assert samples.best_energy == pytest.approx(energy.permutation.energy(samples.permutations[0], 1.0))
+    with pytest.raises(TooLargeError, match="over the limit of 20.0 MiB"):
+        registry.backend("tank").solve(energy, registry.backend("tank").params({"reads": 1}), seed=1)
 
 
 def test_a_timed_tour_anneal_bounds_its_first_sweep_before_making_it(monkeypatch):

@@ -51,13 +51,13 @@ from hopsolve.backends.anneal import (
     _proven_by_enumeration,
     _run_chunked,
     initial_permutations,
-    inverse_permutations,
     permutation_move_range,
 )
 from hopsolve.backends.replan import apply_replan, parse_replan
 from hopsolve.backends.schedules import ladder_span
 from hopsolve.energy import Energy, PermutationView
 from hopsolve.errors import ParameterError, TooLargeError
+from hopsolve.permutation_rows import inverse_permutations
 from hopsolve.sampleset import SampleSet
 from hopsolve.seeding import make_rng
 

@@ -64,7 +64,6 @@ from hopsolve.backends.anneal import (
     _proven_by_enumeration,
     _run_chunked,
     _space_filling,
-    inverse_permutations,
     tour_mix,
     tour_start,
 )
@@ -72,6 +71,7 @@ from hopsolve.backends.replan import parse_replan
 from hopsolve.backends.schedules import ladder_span
 from hopsolve.energy import Energy, PermutationView
 from hopsolve.errors import ParameterError
+from hopsolve.permutation_rows import inverse_permutations
 from hopsolve.sampleset import SampleSet
 from hopsolve.seeding import auxiliary_state, make_rng
 
@@ -116,7 +116,7 @@ def _unannealed(energy: Energy, params: Any, seed: int, started: float, tours: n
     ladders = len(tours)
     info = {"derived": {"reads": ladders, "sweeps": params.sweeps, "moves": "tour", "seed": seed},
             "sweeps_done": 0, "rounds_done": 0, "timed_out": True, "interrupted": False, "work": 0,
-            "work_unit": "rounds", "work_planned": params.sweeps * _rounds_a_sweep(view.size),
+            "work_unit": "rounds", "work_planned": params.sweeps * _rounds_a_sweep(view.metric.size),
             "wall_time_s": time.perf_counter() - started, "updates": 0, "final_descent": False,
             "replay": {"reads": ladders, "sweeps": params.sweeps,
                        "replan": progress.replan.text(parse_replan(params.replan, OWNER)),
@@ -126,7 +126,7 @@ def _unannealed(energy: Energy, params: Any, seed: int, started: float, tours: n
         info["start_length"] = start_length
     if why is not None:  # (the CLI's note said the limit stopped it "after 0 of its rounds: fewer reads")
         info["no_round_note"] = why
-    return SampleSet.from_permutations(energy, inverse_permutations(tours), **info)
+    return SampleSet.from_tours(energy, tours, **info)
 
 
 def _rounds_a_sweep(n: int) -> int:
@@ -159,7 +159,7 @@ def solve_tour(energy: Energy, params: Any, seed: int, initial_states: np.ndarra
     refuse_spin_options(params, "hopsolve.backends._replica_tour")
     refuse_permutation_options(params)
     view: PermutationView = energy.permutation
-    n = view.size
+    n = view.metric.size  # the cities of a tour (a pinned tour's first one too)
     params = _no_time_to_fill(params, n)
     ladders = params.reads if initial_states is None else len(initial_states)
     check_run_size(reads=ladders, units=n, arrays=3)  # the ladders' start tours, before the ladder is known
@@ -229,7 +229,7 @@ def solve_tour(energy: Energy, params: Any, seed: int, initial_states: np.ndarra
     def report() -> dict[str, Any]:
         row = int(np.argmin(reads.best))
         return {"best_energy": float(unit * reads.best[row] + begun.constant), "best_length": float(reads.best[row]),
-                "best_positions": inverse_permutations(reads.best_tours[row:row + 1])[0]}
+                "best_positions": view.positions_of_tours(reads.best_tours[row:row + 1])[0]}
 
     if params.time_limit is not None and n >= 4:  # load both kernels now, not inside the first round and the quench
         none = TK.TourRun(np.zeros(0), attempts, mix, rule, unit)  # (a direct solve without prepare: 0.66 s of 0.5)
@@ -273,5 +273,4 @@ def solve_tour(energy: Energy, params: Any, seed: int, initial_states: np.ndarra
     if params.tabu_moves or params.tabu_share:  # said, not recorded as applied (as on grouped spin energies)
         info["tabu_note"] = ("no tabu phase ran: its walks flip single units, and the replicas of a tour energy "
                              "move inside the tours")
-    return _proven_by_enumeration(SampleSet.from_permutations(energy, inverse_permutations(final), **info), energy,
-                                  progress)
+    return _proven_by_enumeration(SampleSet.from_tours(energy, final, **info), energy, progress)

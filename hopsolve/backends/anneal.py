@@ -39,6 +39,7 @@ from hopsolve.interrupt import ctrl_c_after_block
 from hopsolve.metric import Metric
 from hopsolve.params import require
 from hopsolve.pattern_term import PatternTerm
+from hopsolve.permutation_rows import inverse_permutations
 from hopsolve.sampleset import SampleSet
 from hopsolve.seeding import auxiliary_state, kernel_states, make_rng, resolve_seed
 from hopsolve.warmup import warm_up
@@ -359,38 +360,6 @@ def _holding_penalties(samples: SampleSet, energy: Energy) -> SampleSet:
     (``info['penalties_held']``, the terms' names; ``hopsolve solve --weight`` says so)."""
     samples.info["penalties_held"] = list(energy.penalty_names)
     return samples
-
-
-@numba.njit(cache=True, parallel=True)
-def _invert_rows(rows, out):
-    """``out[r, rows[r, i]] = i`` for every row in parallel; returns the first row that is not a permutation of
-    0..n-1 (its inverse left unfinished), or -1."""
-    reads, n = rows.shape
-    bad = np.full(reads, -1, dtype=np.int64)
-    for r in numba.prange(reads):
-        out[r, :] = -1
-        for i in range(n):
-            a = rows[r, i]
-            if a < 0 or a >= n or out[r, a] != -1:
-                bad[r] = r
-                break
-            out[r, a] = i
-    for r in range(reads):
-        if bad[r] != -1:
-            return r
-    return -1
-
-
-def inverse_permutations(rows: np.ndarray) -> np.ndarray:
-    """Each row's inverse permutation (``out[r, rows[r, i]] = i``): what ``np.argsort(rows, axis=1)`` gives, in
-    O(n) a row and in parallel (1,000 tours of rl5915: 0.2 s sorted; 1,041 of pla85900: 1.9 s by a numpy
-    scatter). A row that is not a permutation is refused (``ParameterError``)."""
-    rows = np.ascontiguousarray(np.atleast_2d(rows), dtype=np.int64)
-    out = np.empty(rows.shape, dtype=np.int64)  # C order, as the kernels want, whatever the input's
-    bad = _invert_rows(rows, out)
-    if bad >= 0:
-        raise ParameterError(f"row {bad} is not a permutation of 0..{rows.shape[1] - 1}")
-    return out
 
 
 def initial_permutations(view: PermutationView, initial_states: np.ndarray, owner: str) -> np.ndarray:
@@ -751,7 +720,7 @@ class AnnealBackend(Backend):
         """Anneal a tour energy with the tour move table: O(1) deltas from the metric, O(n·k) memory."""
         started = time.perf_counter()
         view: PermutationView = energy.permutation
-        n = view.size
+        n = view.metric.size  # the cities of a tour (a pinned tour's first one too)
         params = _no_time_to_fill(params, n)
         mix = tour_mix(DEFAULT_TOUR_MIX if params.moves in ("auto", "permutation") else params.moves)
         longest = params.max_reversal if params.max_reversal is not None else max(1000, n // 10)
@@ -785,7 +754,7 @@ class AnnealBackend(Backend):
         def report() -> dict[str, Any]:
             row = int(np.argmin(state.best))
             return {"best_energy": float(unit * state.best[row] + constant), "best_length": float(state.best[row]),
-                    "best_positions": inverse_permutations(state.best_tours[row:row + 1])[0]}
+                    "best_positions": view.positions_of_tours(state.best_tours[row:row + 1])[0]}
 
         progress = _run_chunked(betas, step, params, callback, report, started, first_sweep=first_sweep)
         final = state.best_tours if params.keep_best else state.tours
@@ -798,7 +767,7 @@ class AnnealBackend(Backend):
         info["start"] = "given" if initial_states is not None else params.start
         if start_length is not None:
             info["start_length"] = start_length
-        samples = SampleSet.from_permutations(energy, inverse_permutations(final), **info)
+        samples = SampleSet.from_tours(energy, final, **info)
         return _proven_by_enumeration(samples, energy, progress)
 
     def _space_filling_only(self, energy: Energy, params: AnnealParams, seed: int, started: float) -> SampleSet:
@@ -811,8 +780,7 @@ class AnnealBackend(Backend):
         info = self._info(params, seed, 0.0, 0.0, "permutation", progress, started, 0, None)
         info.update(start="space-filling", start_length=view.metric.tour_length(tour))
         info["replay"]["start"] = "space-filling"
-        return SampleSet.from_permutations(energy, np.tile(inverse_permutations(tour[None, :]), (params.reads, 1)),
-                                           **info)
+        return SampleSet.from_tours(energy, np.tile(tour, (params.reads, 1)), **info)
 
     @staticmethod
     def _info(params: AnnealParams, seed: int, beta_min: float, beta_max: float, moves: str, progress: _Progress,
@@ -869,13 +837,13 @@ def tour_start(energy: Energy, initial_states: np.ndarray | None, *, reads: int,
     space-filling tour, or random ones) and the move sample of a tour energy (see :class:`TourStart`); the sample
     draws from its own stream, derived from ``first_stream`` (the first read's), which it leaves as it was."""
     view: PermutationView = energy.permutation
-    n = view.size
+    n = view.metric.size  # the cities of a tour (a pinned tour's first one too)
     problem = TK.TourProblem(view.metric.arrays, view.metric.neighbours(neighbours), int(max_reversal))
-    unit = energy.weights[view.term] * 2.0 * view.cyclic_weight / view.metric_scale  # energy per unit length
+    unit = energy.weights[view.term] * 2.0 * view.tour_weight / view.metric_scale  # energy per unit length
     constant = energy.weights[view.term] * view.offset
     start_length = None
     if initial_states is not None:
-        tours = initial_permutations(view, initial_states, owner)
+        tours = view.tours_of_items(initial_permutations(view, initial_states, owner))
     elif start in ("greedy", "space-filling"):
         first = (greedy_tour(problem.metric, problem.neighbours) if start == "greedy"
                  else _space_filling(view, owner))
@@ -928,8 +896,9 @@ def _permutation_arrays(view: PermutationView) -> PK.PermutationArrays:
     b.sort_indices()
     bt = sp.csr_matrix(b.T)
     bt.sort_indices()
-    has_linear = view.linear is not None and bool(np.any(view.linear))
-    linear = np.ascontiguousarray(view.linear, dtype=np.float64) if has_linear else np.zeros((1, 1))
+    given = view.linear_matrix()
+    has_linear = given is not None and bool(np.any(given))
+    linear = np.ascontiguousarray(given, dtype=np.float64) if has_linear else np.zeros((1, 1))
     flow = np.ascontiguousarray(view.flow_matrix(), dtype=np.float64)
     return PK.PermutationArrays(flow, b.indptr.astype(np.int64), b.indices.astype(np.int64), b.data,
                                 bt.indptr.astype(np.int64), bt.indices.astype(np.int64), bt.data, linear, has_linear,

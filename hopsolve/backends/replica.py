@@ -744,8 +744,7 @@ class ReplicaBackend(Backend):
             initial_states = given_states(energy, initial_states, OWNER)
         if params.start != "greedy" and not (energy.permutation is not None and energy.permutation.is_tour):
             raise ParameterError(f"{OWNER}: start={params.start} chooses where a tour's ladders start; this energy is "
-                                 "not a tour energy (a TSP's, without options such as fix_first that add terms "
-                                 "to it)")  # (it would be ignored)
+                                 "not a tour energy (a TSP's)")  # (it would be ignored)
         if energy.permutation is not None:  # inside the feasible set, with anneal's tour or permutation moves
             solve_inside = solve_tour if energy.permutation.is_tour else solve_permutation
             with _Threads(params.threads):  # (every penalty held at zero: a weight given for one changes nothing)

@@ -20,7 +20,8 @@ Default weights (documented rule, so that the optimal tour is the minimum-energy
 at most two edges (≤ 2); Lucas' row and column penalties then cost 2λ = 6, and HT's ``total`` term (the only HT
 term that sees an empty row) costs C/2 = 3. Any extra neuron raises the penalties and the length. The permutation view
 (``A = d``, ``B`` = cycle adjacency with weight ½) lets the annealer move between tours directly (2-opt, swaps).
-With ``fix_first=True`` city 1 sits at position 1 and the network has ``(n-1)²`` neurons.
+With ``fix_first=True`` city 1 sits at position 1 and the network has ``(n-1)²`` neurons; over a metric the view is
+a pinned tour (:class:`~hopsolve.energy.PermutationView`), so the tour moves still apply.
 """
 
 from __future__ import annotations
@@ -154,8 +155,8 @@ def encode_tsp(distances: np.ndarray | Metric, *, form: Form = "hopfield-tank", 
         raise ParameterError("a tour needs at least 1 city")
     if form not in ("hopfield-tank", "lucas"):
         raise ParameterError(f"unknown TSP form {form!r}: choose hopfield-tank or lucas")
-    if metric is not None and not fix_first:
-        return _encode_metric(metric, form, weights, active, normalise)
+    if metric is not None and (not fix_first or n >= 3):
+        return _encode_metric(metric, form, weights, active, normalise, fix_first)
     d = np.asarray(metric.matrix_form() if metric is not None else distances, dtype=np.float64)
     scale = float(d.max()) if normalise and d.max() > 0 else 1.0
     dn = d / scale
@@ -183,23 +184,27 @@ def encode_tsp(distances: np.ndarray | Metric, *, form: Form = "hopfield-tank", 
 
 
 def _encode_metric(metric: Metric, form: Form, weights: Mapping[str, float] | None, active: float | None,
-                   normalise: bool) -> tuple[Energy, TspEncoding]:
+                   normalise: bool, fix_first: bool = False) -> tuple[Energy, TspEncoding]:
+    """The encoding over a metric: terms built only if a bit state is evaluated, and a permutation view that reads
+    distances on the fly. With ``fix_first`` (n ≥ 3) the view is a pinned tour: the network has (n-1)² units, as
+    the matrix form's, and the tour moves still apply (a permutation path over the other cities, with the edges
+    to city 1 as a linear part, took 620 s untimed on berlin52)."""
     n = metric.size
     largest = metric.max_distance
     scale = largest if normalise and largest > 0 else 1.0
-    path = cycle_adjacency(n)
+    m = n - 1 if fix_first else n
+    path = cycle_adjacency(n)[1:, 1:] if fix_first else cycle_adjacency(n)
+    layout = OneHotLayout.square(m)
+    view = PermutationView(layout, None, path, None, "objective", metric=metric, metric_scale=scale,
+                           pinned=fix_first)
 
     def objective() -> KroneckerTerm:
-        flow = metric.matrix_form() / scale
-        np.fill_diagonal(flow, 0.0)
-        return KroneckerTerm.build("objective", flow, path)
+        return KroneckerTerm.build("objective", view.flow_matrix(), path, view.linear_matrix())
 
-    layout = OneHotLayout.square(n)
-    view = PermutationView(layout, None, path, None, "objective", metric=metric, metric_scale=scale)
-    terms = (LazyTerm("objective", n * n, objective, n * n, 4 * n * n * (n - 1), grouped=False),
-             *_lazy_penalties(form, n, active))
-    energy = Energy(Vartype.BINARY, terms, default_weights(form), labels=GridLabels(n, 0), layout=layout,
-                    permutation=view)
+    terms = (LazyTerm("objective", m * m, objective, m * m, 4 * m * m * max(m - 1, 0), grouped=False),
+             *_lazy_penalties(form, m, active))
+    energy = Energy(Vartype.BINARY, terms, default_weights(form), labels=GridLabels(m, int(fix_first)),
+                    layout=layout, permutation=view)
     if weights:
         energy = energy.reweighted(**weights)
-    return energy, TspEncoding(n, False)
+    return energy, TspEncoding(n, fix_first)
