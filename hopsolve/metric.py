@@ -127,40 +127,71 @@ def tour_length(m, tour):
     return total
 
 
+SERIAL_BELOW = 200_000
+"""Entries (rows × cities, or point pairs) under which the helpers below run on one thread: waking numba's threads
+for a tiny call cost 18–25 ms on a busy 2-core machine (kroA100's largest distance, two reads' lengths), a
+limit of 0.05 s overrun by that alone."""
+
+
+@numba.njit(cache=True)
+def _row_length(m, positions, r, tour):
+    """The length of the tour whose city c sits at ``positions[r, c]`` (``tour`` is scratch of n cities), or NaN
+    where the row is not a permutation of 0..n-1 (every distance is finite)."""
+    n = positions.shape[1]
+    tour[:] = -1
+    for c in range(n):
+        a = positions[r, c]
+        if a < 0 or a >= n or tour[a] != -1:
+            return np.nan
+        tour[a] = c
+    return tour_length(m, tour)
+
+
 @numba.njit(cache=True, parallel=True)
-def lengths_of_positions(m, positions, out):
-    """``out[r]``: the closed tour's length whose city c sits at ``positions[r, c]``, for every row in parallel
-    (the tour is the row's inverse, built here in O(n)). Returns the first row that is not a permutation of
-    0..n-1 (its length left unset), or -1."""
+def _lengths_parallel(m, positions, out):
     reads, n = positions.shape
-    bad = np.full(reads, -1, dtype=np.int64)
     for r in numba.prange(reads):
-        tour = np.full(n, -1, dtype=np.int64)
-        for c in range(n):
-            a = positions[r, c]
-            if a < 0 or a >= n or tour[a] != -1:
-                bad[r] = r
-                break
-            tour[a] = c
-        if bad[r] == -1:
-            out[r] = tour_length(m, tour)
+        out[r] = _row_length(m, positions, r, np.empty(n, dtype=np.int64))
+
+
+@numba.njit(cache=True)
+def _lengths_serial(m, positions, out):
+    reads, n = positions.shape
+    tour = np.empty(n, dtype=np.int64)
     for r in range(reads):
-        if bad[r] != -1:
-            return r
-    return -1
+        out[r] = _row_length(m, positions, r, tour)
+
+
+@numba.njit(cache=True)
+def _pair_max_row(m, points, a):
+    best = 0.0
+    for b in range(a + 1, len(points)):
+        best = max(best, distance(m, points[a], points[b]))
+    return best
 
 
 @numba.njit(cache=True, parallel=True)
-def _max_over(m, points):
+def _max_over_parallel(m, points):
     """The largest distance between two of ``points`` (O(len(points)²), parallel over rows)."""
     h = len(points)
     row_max = np.zeros(h)
     for a in numba.prange(h):
-        best = 0.0
-        for b in range(a + 1, h):
-            best = max(best, distance(m, points[a], points[b]))
-        row_max[a] = best
+        row_max[a] = _pair_max_row(m, points, a)
     return row_max.max() if h else 0.0
+
+
+@numba.njit(cache=True)
+def _max_over_serial(m, points):
+    best = 0.0
+    for a in range(len(points)):
+        best = max(best, _pair_max_row(m, points, a))
+    return best
+
+
+def _max_over(m: MetricArrays, points: np.ndarray) -> float:
+    """The largest distance between two of ``points``, on one thread below :data:`SERIAL_BELOW` pairs."""
+    h = len(points)
+    return float((_max_over_serial if h * h < 2 * SERIAL_BELOW else _max_over_parallel)(m, points))
 
 
 @numba.njit(cache=True, parallel=True)
@@ -269,9 +300,10 @@ class Metric:
         if rows.ndim != 2 or rows.shape[1] != self.size:
             raise ParameterError(f"positions must be rows of {self.size} positions, got shape {np.shape(positions)}")
         out = np.empty(len(rows))
-        bad = lengths_of_positions(self.arrays, rows, out)
-        if bad >= 0:
-            raise ParameterError(f"positions: row {bad} is not a permutation of 0..{self.size - 1}")
+        (_lengths_serial if rows.size < SERIAL_BELOW else _lengths_parallel)(self.arrays, rows, out)
+        bad = np.flatnonzero(np.isnan(out))
+        if len(bad):
+            raise ParameterError(f"positions: row {bad[0]} is not a permutation of 0..{self.size - 1}")
         return out.astype(np.int64) if self.integral else out
 
     def matrix_form(self) -> np.ndarray:
@@ -313,6 +345,8 @@ class Metric:
         """Compile (or load) every metric kernel on four points; returns the seconds spent."""
         import time
 
+        from hopsolve.permutation_rows import warm_up as warm_up_rows
+
         started = time.perf_counter()
         for kind in ("EUC_2D", "GEO"):
             metric = Metric(kind, points=np.array([[0.0, 0.0], [3.0, 4.0], [6.0, 8.0], [1.0, 9.0]]))
@@ -321,6 +355,11 @@ class Metric:
             _ = metric.max_distance
             metric.matrix_form()
             metric.neighbours(2)  # the KD-tree's candidates, ranked by a kernel (the routing baseline's start)
+            # both the one-thread and the parallel helpers, whichever size a run's calls will have
+            points, rows, lengths = np.arange(4), np.array([[0, 1, 2, 3]]), np.empty(1)
+            _max_over_serial(metric.arrays, points), _max_over_parallel(metric.arrays, points)
+            _lengths_serial(metric.arrays, rows, lengths), _lengths_parallel(metric.arrays, rows, lengths)
+        warm_up_rows()
         return time.perf_counter() - started
 
     def neighbours(self, k: int) -> np.ndarray:

@@ -544,6 +544,29 @@ def test_lengths_of_position_rows_are_each_tours_length(reads, n, seed, kind):
     assert metric.lengths_of_positions(rows).tolist() == expected
 
 
+@pytest.mark.parametrize("serial_below", [0, 10**9], ids=["parallel", "one-thread"])
+def test_both_ways_of_scoring_and_inverting_rows_agree(monkeypatch, serial_below):
+    """Small batches run on one thread, large ones in parallel (waking the threads cost ~20 ms on a busy
+    machine): either way the same inverses and lengths, and the same refusal of a row that is not a permutation."""
+    from hopsolve import metric as metric_module
+    from hopsolve import permutation_rows
+
+    monkeypatch.setattr(metric_module, "SERIAL_BELOW", serial_below)
+    monkeypatch.setattr(permutation_rows, "SERIAL_BELOW", serial_below)
+    rng = np.random.default_rng(11)
+    metric = Metric("EUC_2D", rng.integers(0, 1000, size=(40, 2)).astype(float))
+    rows = np.array([rng.permutation(40) for _ in range(7)])
+    np.testing.assert_array_equal(permutation_rows.inverse_permutations(rows), np.argsort(rows, axis=1))
+    assert metric.lengths_of_positions(rows).tolist() == [metric.tour_length(np.argsort(r)) for r in rows]
+    assert metric_module._max_over(metric.arrays, np.arange(40)) == max(
+        metric.pairs(np.repeat(np.arange(40), 40), np.tile(np.arange(40), 40)))
+    rows[5, 3] = rows[5, 4]
+    with pytest.raises(ParameterError, match="row 5 is not a permutation"):
+        permutation_rows.inverse_permutations(rows)
+    with pytest.raises(ParameterError, match="row 5 is not a permutation"):
+        metric.lengths_of_positions(rows)
+
+
 def test_lengths_of_positions_refuse_rows_that_are_not_permutations():
     metric = Metric("EUC_2D", np.array([[0.0, 0.0], [3.0, 4.0], [6.0, 8.0]]))
     assert metric.lengths_of_positions(np.array([[0, 1, 2], [2, 1, 0]])).tolist() == [20, 20]
