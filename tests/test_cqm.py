@@ -57,7 +57,9 @@ def random_cqm(seed: int) -> dimod.ConstrainedQuadraticModel:
 
 def brute_force(cqm: dimod.ConstrainedQuadraticModel) -> tuple[float | None, list[dict]]:
     variables = list(cqm.variables)
-    values = [(-1, 1) if cqm.vartype(v) is dimod.SPIN else (0, 1) for v in variables]
+    # each variable's values within its bounds (dimod's check_feasible does not look at bounds)
+    values = [(-1, 1) if cqm.vartype(v) is dimod.SPIN else
+              tuple(b for b in (0, 1) if cqm.lower_bound(v) <= b <= cqm.upper_bound(v)) for v in variables]
     best, optima = None, []
     for assignment in itertools.product(*values):
         sample = dict(zip(variables, assignment))
@@ -166,6 +168,35 @@ def test_malformed_or_unsupported_lp_files_are_one_line_errors(cli, tmp_path, te
         CqmProblem().read(path)
     run = cli("solve", path)
     assert run.code == 2 and len(run.err.strip().splitlines()) == 1 and "bad.lp" in run.err
+
+
+def test_integers_bounded_within_0_and_1_are_solved_as_bits(cli, tmp_path):
+    """Modelling tools write 0/1 variables as ``General`` with ``0 <= x <= 1``: they were refused as integers.
+    Now they are bits (a square x² is x; bounds of one value fix them) and the optimum is the model's."""
+    cqm = dimod.ConstrainedQuadraticModel()
+    x, y, z, w = (dimod.Integer(v, lower_bound=0, upper_bound=1) for v in "xyzw")
+    fixed = dimod.Integer("f", lower_bound=1, upper_bound=1)
+    cqm.set_objective(3 * x * x - 2 * x * y - 4 * y + z - 2 * w + fixed * w)
+    cqm.add_constraint(x + y + z <= 1, label="c1")
+    cqm.add_constraint(y + z + fixed >= 1, label="c2")
+    cqm.add_constraint(w - y <= 0, label="c3")
+    best, optima = brute_force(cqm)
+    problem = CqmProblem()
+    instance = from_cqm(cqm)
+    energy = problem.encode(instance)
+    ground = ExactBackend().solve(energy, ExactBackend().params({"max_states": 4096}))
+    answer = problem.decode(instance, energy, ground.best)
+    assert answer.feasible and answer.objective == pytest.approx(best) and answer.value in [
+        {str(v): value for v, value in sample.items()} for sample in optima]
+    assert answer.value["f"] == 1 and list(answer.value) == ["x", "y", "z", "w", "f"]
+    path = tmp_path / "general.lp"
+    path.write_text("Minimize\n obj: - x - 2 y + z\nSubject To\n c1: x + y <= 1\nBounds\n 0 <= x <= 1\n"
+                    " 0 <= y <= 1\n z = 1\nGeneral\n x y z\nEnd\n")
+    run = cli("solve", path, "--seed", "1")
+    assert run.code == 0 and "objective -1 " in run.out and "{'x': 0, 'y': 1, 'z': 1}" in run.out, run.out + run.err
+    path.write_text("Minimize\n obj: - x\nSubject To\n c1: x <= 3\nBounds\n 0.2 <= x <= 0.8\nGeneral\n x\nEnd\n")
+    run = cli("solve", path)
+    assert run.code == 2 and "integer variable 'x' has bounds [0.2, 0.8], which allow neither 0 nor 1" in run.err
 
 
 def test_quadratic_constraints_and_unscalable_coefficients_are_refused():

@@ -113,15 +113,84 @@ def cqm_data(cqm: Any) -> CqmData:
     """Check the variable types and build the binary form."""
     import dimod
 
+    cqm = _unit_integers_as_binary(cqm)
     for v in cqm.variables:
         vartype = cqm.vartype(v)
         if vartype not in (dimod.BINARY, dimod.SPIN):
-            raise ParameterError(f"cqm: variable {v!r} is {vartype.name}; hopsolve's cqm problem takes binary and "
-                                 "spin variables")
+            bounds = f" with bounds [{float(cqm.lower_bound(v)):g}, {float(cqm.upper_bound(v)):g}]" \
+                if vartype is dimod.INTEGER else ""
+            raise ParameterError(f"cqm: variable {v!r} is {vartype.name}{bounds}; hopsolve's cqm problem takes binary "
+                                 "and spin variables, and integers bounded within [0, 1]")
     cqm = _bounds_as_constraints(cqm)
     spins = frozenset(v for v in cqm.variables if cqm.vartype(v) is dimod.SPIN)
     binary = cqm.spin_to_binary(inplace=False) if spins else cqm
     return CqmData(cqm, binary, tuple(binary.variables), spins)
+
+
+def _unit_integers_as_binary(cqm: Any) -> Any:
+    """``cqm``, or a copy of it in which every integer variable bounded within [0, 1] is binary, its bounds kept (an
+    LP file's ``General`` variables with ``0 <= x <= 1``, as modelling tools write 0/1 variables, were refused as
+    integers). On {0, 1} a square is the variable itself, so a self-coupling ``x²`` becomes a linear ``x``."""
+    import dimod
+
+    unit = {v for v in cqm.variables if cqm.vartype(v) is dimod.INTEGER
+            and float(cqm.lower_bound(v)) >= 0.0 and float(cqm.upper_bound(v)) <= 1.0}
+    if not unit:
+        return cqm
+
+    def rebuilt(model: Any) -> Any:
+        out = dimod.QuadraticModel()
+        for v in model.variables:
+            if v in unit:
+                out.add_variable(dimod.BINARY, v)
+            elif model.vartype(v) is dimod.INTEGER:
+                out.add_variable(dimod.INTEGER, v, lower_bound=model.lower_bound(v), upper_bound=model.upper_bound(v))
+            else:
+                out.add_variable(model.vartype(v), v)
+        for v, bias in model.iter_linear():
+            out.add_linear(v, bias)
+        for u, v, bias in model.iter_quadratic():
+            if u == v and u in unit:
+                out.add_linear(u, bias)
+            else:
+                out.add_quadratic(u, v, bias)
+        out.offset = model.offset
+        return out
+
+    binary = dimod.ConstrainedQuadraticModel()
+    for v in cqm.variables:  # the model's order, which a solution keeps
+        if v in unit or cqm.vartype(v) is not dimod.INTEGER:
+            binary.add_variable(dimod.BINARY if v in unit else cqm.vartype(v), v)
+        else:
+            binary.add_variable(dimod.INTEGER, v, lower_bound=cqm.lower_bound(v), upper_bound=cqm.upper_bound(v))
+    binary.set_objective(rebuilt(cqm.objective))
+    for label, constraint in cqm.constraints.items():
+        binary.add_constraint_from_model(rebuilt(constraint.lhs), constraint.sense, constraint.rhs, label=label,
+                                         copy=False)
+    for v in unit:  # a binary variable's bounds cannot be set: one that allows one value is a constraint
+        allowed = _allowed_bits(v, cqm, "integer")
+        if len(allowed) == 1:
+            _fix(binary, v, allowed[0])
+    return binary
+
+
+def _allowed_bits(v: Any, cqm: Any, kind: str) -> list[int]:
+    """Which of 0 and 1 the bounds of ``v`` allow; refused where neither (the model has no solution)."""
+    low, high = float(cqm.lower_bound(v)), float(cqm.upper_bound(v))
+    allowed = [value for value in (0, 1) if low - 1e-9 <= value <= high + 1e-9]
+    if not allowed:
+        raise ParameterError(f"cqm: {kind} variable {v!r} has bounds [{low:g}, {high:g}], which allow neither 0 nor "
+                             "1: the model has no solution")
+    return allowed
+
+
+def _fix(cqm: Any, v: Any, value: int) -> None:
+    """Add the constraint ``v == value`` to ``cqm``, labelled ``bound v`` (primed until the label is new)."""
+    label = f"bound {v}"
+    while label in cqm.constraints:
+        label += "'"
+    # from (variable, bias) pairs: a model of its own would bring bounds of 0 and 1, refused as conflicting
+    cqm.add_constraint_from_iterable([(v, 1.0)], "==", rhs=value, label=label)
 
 
 def _bounds_as_constraints(cqm: Any) -> Any:
@@ -135,22 +204,14 @@ def _bounds_as_constraints(cqm: Any) -> Any:
     for v in cqm.variables:
         if cqm.vartype(v) is not dimod.BINARY:
             continue
-        low, high = float(cqm.lower_bound(v)), float(cqm.upper_bound(v))
-        allowed = [value for value in (0, 1) if low - 1e-9 <= value <= high + 1e-9]
-        if not allowed:
-            raise ParameterError(f"cqm: binary variable {v!r} has bounds [{low:g}, {high:g}], which allow neither 0 "
-                                 "nor 1: the model has no solution")
+        allowed = _allowed_bits(v, cqm, "binary")
         if len(allowed) == 1:
             fixed[v] = allowed[0]
     if not fixed:
         return cqm
     cqm = copy.deepcopy(cqm)  # the caller's model stays as given
     for v, value in fixed.items():
-        label = f"bound {v}"
-        while label in cqm.constraints:
-            label += "'"
-        # from (variable, bias) pairs: a model of its own would bring bounds of 0 and 1, refused as conflicting
-        cqm.add_constraint_from_iterable([(v, 1.0)], "==", rhs=value, label=label)
+        _fix(cqm, v, value)
     return cqm
 
 

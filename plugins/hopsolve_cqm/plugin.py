@@ -207,7 +207,8 @@ def _native_output_silenced() -> Iterator[None]:
             os.close(copy)
 
 class CqmProblem(Problem):
-    """Minimise a constrained quadratic model over binary and spin variables (LP files, dimod CQMs)."""
+    """Minimise a constrained quadratic model over binary and spin variables, and integers bounded within [0, 1]
+    (LP files, dimod CQMs)."""
 
     name = "cqm"
     data_type = CqmData
