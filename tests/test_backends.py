@@ -555,6 +555,31 @@ def test_a_timed_anneal_of_too_many_reads_is_refused_before_they_are_set_up(monk
     assert max(set_up) == anneal_module.PROBE_READS  # only the probe's starts were drawn
 
 
+def test_waking_the_threads_for_the_probe_does_not_refuse_a_run_that_fits(monkeypatch):
+    """Waking numba's threads cost about 20 ms a call on a busy machine: the probe of 8 reads of a 20-unit QUBO
+    projected to 20,000 reads as a 16 s sweep and refused a run of 0.85 s about every other time. The probe is
+    timed on one thread, the least of three timings; modelled here by a kernel that pays 20 ms whenever it runs on
+    more than one thread."""
+    import time
+
+    import numba
+
+    from hopsolve.backends import _kernels as K
+    from hopsolve.backends import anneal as anneal_module
+
+    real = K.anneal_sweeps
+
+    def waking(*args):
+        if numba.get_num_threads() > 1:
+            time.sleep(0.02)
+        return real(*args)
+
+    monkeypatch.setattr(anneal_module.K, "anneal_sweeps", waking)
+    energy = random_energy(20, 5, density=0.5)
+    samples = AnnealBackend().solve(energy, AnnealParams(reads=20_000, sweeps=10, time_limit=3.0), seed=1)
+    assert len(samples) == 20_000 and samples.info["sweeps_done"] > 0
+
+
 class _Recording:
     """A generator that records how many starts each ``choice`` draws."""
 
@@ -677,3 +702,35 @@ def test_the_warm_up_runs_every_budget_of_work_at_its_least(name):
     params = backend_cls.Params(**big)
     warm_up(Recording(), random_energy(6, 1), params)
     assert len(seen) == 1 and all(getattr(seen[0], key) <= 2 for key in big), seen[0]
+
+
+def test_tank_refuses_coefficients_whose_sums_overflow():
+    """Couplings of 1e308 ran through tank with numpy's overflow warnings and an answer; the spin model's refusal
+    (coefficients past 1e150, or sums that overflow) applies to tank's dynamics too."""
+    huge = Energy.from_hopfield(np.array([[0.0, 1e308], [1e308, 0.0]]), np.array([1e308, 1e308]), 0.0, "spin")
+    with pytest.raises(ParameterError, match="non-finite coefficients|coefficients are too large"):
+        TankBackend().solve(huge, TankParams(reads=2), seed=1)
+    big = Energy.from_hopfield(np.array([[0.0, 1e200], [1e200, 0.0]]), np.zeros(2), 0.0, "spin")
+    with pytest.raises(ParameterError, match="coefficients are too large: they reach 1e\\+200"):
+        TankBackend().solve(big, TankParams(reads=2), seed=1)
+
+
+def test_hopfield_s_last_batch_is_cut_to_what_the_limit_leaves(monkeypatch):
+    """A batch's time per read is wall time, its threads included: dividing it by the threads again let the last
+    batch run past the deadline by up to half its length. Modelled by batches that take 2 ms a read."""
+    import time
+
+    import numba
+
+    from hopsolve.backends.hopfield import _Progress
+
+    monkeypatch.setattr(_Progress, "DEADLINE_SHARE", 0.6)  # batches of 0.18 s: 90 reads
+    energy = random_energy(5, 1, density=0.5)
+    limit = 0.3  # the third batch ended at 0.36 s, not cut to the 0.116 s left
+    progress = _Progress(energy, None, deadline=time.perf_counter() + limit)
+    began = time.perf_counter()
+    finished = progress.run_batches(10**6, lambda a, b: time.sleep(0.002 * (b - a)),
+                                    lambda a, b: np.ones((b - a, 5), dtype=np.int8))
+    took = time.perf_counter() - began
+    assert progress.timed_out and finished % max(1, numba.get_num_threads()) == 0
+    assert took <= limit * 1.05 + 0.01, took

@@ -96,6 +96,41 @@ def test_exact_counts_every_ground_state_and_says_when_it_kept_fewer(free):
     assert np.allclose(samples.energies, -1.0)
 
 
+@pytest.mark.parametrize("vartype", ["spin", "binary"])
+def test_every_ground_state_of_a_free_model_is_kept_once_in_lexicographic_order(vartype):
+    """2^18 ground states across four chunks: kept as parts, not re-merged and re-scored each chunk (quadratic:
+    24 free units ran past 120 s), and ordered by one packed key a state instead of a lexsort of n keys. The same
+    list as every state in lexicographic order; ``max_states`` keeps the first ones found, in that order too."""
+    n = 18
+    energy = Energy.from_hopfield(np.zeros((n, n)), np.zeros(n), 0.0, "spin")
+    if vartype == "binary":
+        energy = energy.to_binary()
+    low = -1 if vartype == "spin" else 0
+    everything = np.array(list(itertools.product([low, 1], repeat=n)), dtype=np.int8)
+    samples = ExactBackend().solve(energy, ExactBackend().params({"max_states": 1 << n}))
+    np.testing.assert_array_equal(samples.states, everything)
+    assert samples.info["ground_states"] == 1 << n and not samples.info["ground_states_truncated"]
+    few = ExactBackend().solve(energy, ExactBackend().params({"max_states": 1000}))
+    assert len(few) == 1000 and few.info["ground_states_truncated"]
+    keys = [tuple(row) for row in few.states]
+    assert keys == sorted(keys) and len(set(keys)) == 1000
+
+
+def test_exact_refuses_kept_states_over_the_memory_limit_and_unscalable_coefficients(monkeypatch):
+    """``max_states`` × n was allocated unchecked (37.7 MB kept under a 1 MB limit); couplings of 1e308 overflowed
+    into a wrong count of ground states ("2, truncated" of 3)."""
+    from hopsolve import MemoryLimitError, ParameterError
+
+    energy = Energy.from_hopfield(np.zeros((20, 20)), np.zeros(20), 0.0, "spin")
+    monkeypatch.setenv("HOPSOLVE_MAX_MATRIX_BYTES", str(10**6))
+    with pytest.raises(MemoryLimitError, match=r"keeping up to 1,048,576 ground states of 20 units \(max_states\)"):
+        ExactBackend().solve(energy, ExactBackend().params({"max_states": 10**9}))
+    assert len(ExactBackend().solve(energy, ExactBackend().params({"max_states": 1000}))) == 1000
+    huge = Energy.from_hopfield(np.array([[0.0, 1e308], [1e308, 0.0]]), np.array([1e308, 1e308]), 0.0, "spin")
+    with pytest.raises(ParameterError, match="coefficients are too large"):
+        ExactBackend().solve(huge)
+
+
 def test_exact_refuses_too_many_variables():
     with pytest.raises(TooLargeError, match="refuses n = 27"):
         ExactBackend().solve(random_energy(27, 0, density=0.01))

@@ -281,6 +281,22 @@ unit's row (up to millions of terms), which stays below float64's 1.8e308 from h
 bifurcation's spectral radius in an internal error, and printed overflow warnings in replica)."""
 
 
+def refuse_unscalable(couplings: np.ndarray, fields: np.ndarray, *others: float) -> None:
+    """Refuse (``ParameterError``, one line) coefficients that are not finite or pass :data:`MAX_COEFFICIENT` in
+    magnitude: ``couplings`` and ``fields`` of a model and any ``others`` (a group family's scale). Every backend
+    that sums or multiplies coefficients asks this (``exact`` gave 1e308 couplings a ground state count of 2 of 3,
+    "truncated"; ``tank`` printed numpy's overflow warnings)."""
+    if not np.isfinite(couplings).all() or not np.isfinite(fields).all() or not np.isfinite(others).all():
+        raise ParameterError("the energy has non-finite coefficients (NaN or inf, or finite ones so large that "
+                             "their sums overflow a 64-bit float: scale the problem down)")
+    largest = max(float(np.abs(couplings).max(initial=0.0)), float(np.abs(fields).max(initial=0.0)),
+                  *(abs(float(x)) for x in others))
+    if largest > MAX_COEFFICIENT:
+        raise ParameterError(f"the energy's coefficients are too large: they reach {largest:.3g}, and above "
+                             f"{MAX_COEFFICIENT:.0e} their squares and sums overflow a 64-bit float in the backends' "
+                             "scales; give its terms smaller weights or scale the problem down")
+
+
 def compile_spin_model(energy: Energy, deadline: float | None = None) -> SpinModel:
     """Flatten ``energy`` (any vartype) into a :class:`SpinModel`; unknown term kinds are materialised.
 
@@ -319,16 +335,8 @@ def compile_spin_model(energy: Energy, deadline: float | None = None) -> SpinMod
     if not (len(parts) == 1 and shared_as_it_is):  # the energy's own matrix, canonical: never modified here
         coupling.eliminate_zeros()
         coupling.sort_indices()
-    if not np.isfinite(coupling.data).all() or not np.isfinite(bias).all():
-        raise ParameterError("the energy has non-finite coefficients (NaN or inf, or finite ones so large that "
-                             "their sums overflow a 64-bit float: scale the problem down)")
-    largest = max(float(np.abs(coupling.data).max(initial=0.0)), float(np.abs(bias).max(initial=0.0)),
-                  *(abs(float(f.scale)) * max(1.0, float(np.abs(f.targets).max(initial=0.0))) ** 2
-                    for f in families))
-    if largest > MAX_COEFFICIENT:
-        raise ParameterError(f"the energy's coefficients are too large: they reach {largest:.3g}, and above "
-                             f"{MAX_COEFFICIENT:.0e} their squares and sums overflow a 64-bit float in the backends' "
-                             "scales; give smaller weights (--weight) or scale the problem down")
+    refuse_unscalable(coupling.data, bias, *(abs(float(f.scale)) * max(1.0, float(np.abs(f.targets).max(
+        initial=0.0))) ** 2 for f in families))
     max_groups = max((len(f.targets) for f in families), default=0)
     group_of = np.full((len(families), n), -1, dtype=np.int64)
     group_target = np.zeros((len(families), max(max_groups, 1)))

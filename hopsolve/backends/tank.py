@@ -20,6 +20,7 @@ from scipy.integrate import RK45
 from threadpoolctl import threadpool_limits
 
 from hopsolve.backend import Backend, Callback, TimedRunParams, check_run_size, given_states
+from hopsolve.backends._model import refuse_unscalable
 from hopsolve.backends._permutation_finish import assignment_seconds, nearest_permutations
 from hopsolve.backends._timing import fastest_seconds
 from hopsolve.backends.tank_potts import critical_gain_and_exactness, softmax_energy
@@ -475,6 +476,9 @@ class TankBackend(Backend):
                 raise ParameterError("backend 'tank': units=potts needs an energy with one-hot groups or a layout")
             dynamics = softmax_energy(energy, groups)
             derived["dropped_terms"] = [t for t in energy.term_names if t not in dynamics.term_names]
+        with np.errstate(over="ignore"):  # an overflowing bound is inf, and refused as such
+            bounds = dynamics.field_bounds()
+        refuse_unscalable(np.zeros(0), bounds)
         fitting_reads, products, exact_gain = None, None, True
         if params.time_limit is not None and n:  # before the set-up below, which at 640,000 units takes seconds
             field_s = self._field_seconds(dynamics, params)
@@ -490,7 +494,7 @@ class TankBackend(Backend):
             dt = params.dt if params.dt is not None else 0.1 * params.tau
         else:
             gain0 = params.u0
-            scale = float(dynamics.field_bounds().max(initial=0.0))
+            scale = float(bounds.max(initial=0.0))
             dt = params.dt if params.dt is not None else min(0.1 * params.tau, 0.1 * params.u0 / max(scale, 1e-12))
         derived["dt"] = dt
         if initial_states is not None:
