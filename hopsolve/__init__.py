@@ -13,8 +13,8 @@ The first-party plugins import nothing else from hopsolve (a test checks it).
 """
 
 from hopsolve.backend import Backend, Callback, RunParams, TimedRunParams
-from hopsolve.baseline import Baseline, BaselineOutcome, integer_values
-from hopsolve.baselines.cpsat import CpsatParams, cpsat_build_timeout, solve_cpsat
+from hopsolve.baseline import DECIMAL_SCALE_DIGITS, Baseline, BaselineOutcome, decimal_scale, integer_values
+from hopsolve.baselines.cpsat import CpsatParams, cpsat_build_timeout, quadratic_objective, solve_cpsat
 from hopsolve.energy import (
     Energy,
     GroupSquareTerm,
@@ -67,6 +67,7 @@ from hopsolve.textio import (
 )
 
 __all__ = [
+    "DECIMAL_SCALE_DIGITS",
     "MAX_EXACT",
     "Backend",
     "Baseline",
@@ -108,11 +109,13 @@ __all__ = [
     "check_matrix_size",
     "check_read_size",
     "cpsat_build_timeout",
+    "decimal_scale",
     "hookimpl",
     "integer_values",
     "parse_assignments",
     "parse_number",
     "permutation_energy",
+    "quadratic_objective",
     "read_npy",
     "read_text",
     "table_reference",

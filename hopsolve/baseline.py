@@ -88,3 +88,24 @@ def integer_values(values: Any, owner: str, what: str) -> np.ndarray:
         raise ParameterError(f"{owner} needs integer {what} below 2^53 in magnitude")
     return array.astype(np.int64)
 
+
+DECIMAL_SCALE_DIGITS = 6
+"""The most decimal digits :func:`decimal_scale` shifts: coefficients finer than 10^-6 are not taken as decimals."""
+
+DECIMAL_ROUNDING = 1e-12
+"""How far (relative) a decimal times its power of ten may land from the integer it stands for: float rounding,
+of one product (0.3 × 10 = 3.0000000000000004) or of the sums a spin model's conversion to bits makes (a right side
+less an offset summed over 1,000 spins: 104.9999999999998 for 105), not more. A looser 1e-9 took 4000000004.4 for
+the integer 4000000004, and the penalties and CP-SAT then solved other numbers than the model's."""
+
+
+def decimal_scale(values: Any) -> tuple[np.ndarray, float] | None:
+    """``values`` times the smallest power of ten (up to 10^:data:`DECIMAL_SCALE_DIGITS`) that makes them all
+    integers, and that factor; ``None`` where none does. What a solver of integers (CP-SAT) or an integer encoding
+    (slack digits) needs of decimal coefficients such as 0.25 or 1.5."""
+    values = np.asarray(values, dtype=np.float64)
+    for digits in range(DECIMAL_SCALE_DIGITS + 1):
+        scaled = values * 10.0**digits
+        if np.all(np.abs(scaled - np.rint(scaled)) <= DECIMAL_ROUNDING * np.maximum(1.0, np.abs(scaled))):
+            return np.rint(scaled), 10.0**digits
+    return None

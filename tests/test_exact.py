@@ -205,3 +205,34 @@ def test_a_ground_state_of_an_energy_whose_objective_weighs_nothing_is_not_calle
                                                weights={"objective": 0.0}, params={"max_states": kept})
         assert unweighed.status == "feasible", kept
     assert unweighed.objective == -117
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_qubo_cpsat_baseline_proves_the_brute_force_minimum(seed):
+    """The qubo problem had no baseline: no exact reference for a ``.qubo`` file. CP-SAT on every pair's product
+    (Q_ij and Q_ji summed, the diagonal linear) proves the minimum a brute force finds, on decimal coefficients and
+    a Q with entries on both sides of the diagonal."""
+    import hopsolve
+
+    q = np.round(random_qubo(12, seed), 3) + np.tril(np.round(random_qubo(12, seed + 100, 0.3), 2).T, -1)
+    result = hopsolve.solve(q, baseline="ortools-cpsat", seed=1)
+    assert result.status == "optimal" and result.objective == pytest.approx(brute_force_qubo(q), abs=1e-9)
+    bits = np.array(result.solution, dtype=float)
+    assert float(bits @ q @ bits) == pytest.approx(result.objective, abs=1e-9)
+
+
+def test_the_qubo_cpsat_baseline_refuses_what_it_cannot_solve_exactly(tmp_path, cli, monkeypatch):
+    """Coefficients that are not decimals of at most six digits cannot be scaled to CP-SAT's integers exactly, and a
+    model of many couplings is past what CP-SAT proves: one line each, exit code 2."""
+    from hopsolve_qubo import baselines
+
+    q = np.array([[1.0 / 3.0, 1.0], [0.0, -1.0]])
+    path = tmp_path / "third.qubo"
+    write_qubo(QuboModel(sp.csr_matrix(q)), path)
+    run = cli("solve", path, "--baseline", "ortools-cpsat")
+    assert run.code == 2 and run.err.count("\n") == 1 and "multiples of 10^-6" in run.err, run.err
+    monkeypatch.setattr(baselines, "CPSAT_MAX_COUPLINGS", 2)
+    import hopsolve
+
+    with pytest.raises(TooLargeError, match="QUBO of 3 couplings > 2"):
+        hopsolve.solve(np.triu(np.ones((3, 3))), baseline="ortools-cpsat")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,33 @@ def cpsat_build_timeout(started: float, building: float, done: float, total: flo
     return BaselineOutcome(None, "timeout", info={"note": (
         f"building this model and loading it into CP-SAT would take about {ready:.2g} s: the {time_limit:g} s limit "
         "leaves no time to search")})
+
+
+def quadratic_objective(model: Any, bools: Mapping[Any, Any], linear: Iterable[tuple[Any, float]],
+                        quadratic: Iterable[tuple[Any, Any, float]], scale: float) -> Any:
+    """``Σ round(scale·b)·x_v + Σ round(scale·b)·x_u·x_v`` over the CP-SAT booleans ``bools[v]``, as one linear
+    expression of ``model``: each product of two booleans a boolean of its own tied to their AND both ways (a square
+    ``x_v·x_v`` is ``x_v``), zero coefficients left out. ``scale`` must make every coefficient an integer
+    (:func:`hopsolve.decimal_scale`): the objective is then ``scale`` times the model's, exactly."""
+    from ortools.sat.python import cp_model
+
+    variables, weights = [], []
+    for v, bias in linear:
+        if bias:
+            variables.append(bools[v])
+            weights.append(int(round(scale * float(bias))))
+    for u, v, bias in quadratic:
+        if not bias:
+            continue
+        if u == v:
+            product = bools[u]
+        else:
+            product = model.NewBoolVar(f"{u}*{v}")
+            model.AddBoolAnd([bools[u], bools[v]]).OnlyEnforceIf(product)
+            model.AddBoolOr([bools[u].Not(), bools[v].Not()]).OnlyEnforceIf(product.Not())
+        variables.append(product)
+        weights.append(int(round(scale * float(bias))))
+    return cp_model.LinearExpr.WeightedSum(variables, weights)
 
 
 @dataclass(frozen=True)

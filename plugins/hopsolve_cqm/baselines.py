@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import numpy as np
 
-from hopsolve import Baseline, BaselineOutcome, CpsatParams, Instance, ParameterError, solve_cpsat
-from hopsolve_cqm.encoding import MAX_SCALE_DIGITS, CqmData, integer_scale
+from hopsolve import (
+    DECIMAL_SCALE_DIGITS,
+    Baseline,
+    BaselineOutcome,
+    CpsatParams,
+    Instance,
+    ParameterError,
+    decimal_scale,
+    quadratic_objective,
+    solve_cpsat,
+)
+from hopsolve_cqm.encoding import CqmData
 
 
 def _integer_scale(values: list[float], what: str) -> float:
-    found = integer_scale(np.asarray(values, dtype=float))
+    found = decimal_scale(np.asarray(values, dtype=float))
     if found is None:
-        raise ParameterError(f"ortools-cpsat needs {what} that are multiples of 10^-{MAX_SCALE_DIGITS}")
+        raise ParameterError(f"ortools-cpsat needs {what} that are multiples of 10^-{DECIMAL_SCALE_DIGITS}")
     return found[1]
 
 
@@ -50,15 +59,8 @@ class OrtoolsCpsatCqm(Baseline):
         objective = cqm.objective
         coefficients = [float(b) for b in objective.linear.values()] + [float(b) for b in objective.quadratic.values()]
         scale = _integer_scale(coefficients or [0.0], "objective coefficients")
-        terms: list[Any] = [int(round(scale * float(b))) * x[v] for v, b in objective.linear.items() if b]
-        for (u, v), bias in objective.quadratic.items():
-            if not bias:
-                continue
-            product = model.NewBoolVar(f"{u}*{v}")
-            model.AddBoolAnd([x[u], x[v]]).OnlyEnforceIf(product)
-            model.AddBoolOr([x[u].Not(), x[v].Not()]).OnlyEnforceIf(product.Not())
-            terms.append(int(round(scale * float(bias))) * product)
-        model.Minimize(sum(terms))
+        model.Minimize(quadratic_objective(model, x, objective.linear.items(),
+                                           ((u, v, b) for (u, v), b in objective.quadratic.items()), scale))
         anytime: list = []
         solver, status = solve_cpsat(model, params, seed, time_limit if time_limit is not None else 10.0, anytime,
                                      started=started)

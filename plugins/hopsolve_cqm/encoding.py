@@ -44,9 +44,17 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from hopsolve import Energy, OneHotGroups, OneHotLayout, ParameterError, PermutationView, SlackBlocks, Vartype
-
-MAX_SCALE_DIGITS = 6
+from hopsolve import (
+    DECIMAL_SCALE_DIGITS,
+    Energy,
+    OneHotGroups,
+    OneHotLayout,
+    ParameterError,
+    PermutationView,
+    SlackBlocks,
+    Vartype,
+    decimal_scale,
+)
 
 
 @dataclass(frozen=True)
@@ -215,29 +223,11 @@ def _bounds_as_constraints(cqm: Any) -> Any:
     return cqm
 
 
-DECIMAL_ROUNDING = 1e-12
-"""How far (relative) a decimal times its power of ten may land from the integer it stands for: float rounding,
-of one product (0.3 × 10 = 3.0000000000000004) or of the sums a spin model's conversion to bits makes (a right side
-less an offset summed over 1,000 spins: 104.9999999999998 for 105), not more. A looser 1e-9 took 4000000004.4 for
-the integer 4000000004, and the penalties and CP-SAT then solved other numbers than the model's."""
-
-
-def integer_scale(values: np.ndarray) -> tuple[np.ndarray, float] | None:
-    """``values`` times the smallest power of ten (up to 10^MAX_SCALE_DIGITS) that makes them integers, and that
-    factor; None where none does."""
-    values = np.asarray(values, dtype=np.float64)
-    for digits in range(MAX_SCALE_DIGITS + 1):
-        scaled = values * 10.0**digits
-        if np.all(np.abs(scaled - np.rint(scaled)) <= DECIMAL_ROUNDING * np.maximum(1.0, np.abs(scaled))):
-            return np.rint(scaled), 10.0**digits
-    return None
-
-
 def _integral(values: np.ndarray, what: str) -> tuple[np.ndarray, float]:
     """``values`` times the smallest power of ten that makes them integers, and that factor."""
-    found = integer_scale(values)
+    found = decimal_scale(values)
     if found is None:
-        raise ParameterError(f"cqm: {what} has coefficients that are not multiples of 10^-{MAX_SCALE_DIGITS}; "
+        raise ParameterError(f"cqm: {what} has coefficients that are not multiples of 10^-{DECIMAL_SCALE_DIGITS}; "
                              "scale the constraint to integers")
     return found
 

@@ -10,3 +10,10 @@ def hopsolve_problems(register):
     from hopsolve_qubo.plugin import QuboProblem
 
     register(QuboProblem)
+
+
+@hookimpl
+def hopsolve_baselines(register):
+    from hopsolve_qubo.baselines import OrtoolsCpsatQubo
+
+    register(OrtoolsCpsatQubo)
