@@ -19,8 +19,16 @@ and follows dimod's contract: ``sample(bqm, **parameters)`` (dimod derives ``sam
   recorded), ``time_limit`` (seconds; only where :meth:`hopsolve.Backend.supports_time_limit`), ``initial_states``
   and ``initial_states_generator`` (dimod's meaning; only where the backend's ``Params`` subclass
   :class:`hopsolve.RunParams`, whose reads start from given states), and every other field of the backend's
-  ``Params`` by name. Defaults are the backend's own. An unknown parameter is an error, not dimod's warning:
-  a misspelt ``num_sweeps`` would otherwise run silently with the default.
+  ``Params`` by name. Defaults are the backend's own; ``None`` asks for the default, as with dimod's samplers,
+  except for a field that takes ``None`` as a value of its own (tank's ``blas_threads``). Whole numbers may be
+  given as integral floats (``num_reads=2.0``), with or without initial states. An unknown parameter is an error,
+  not dimod's warning: a misspelt ``num_sweeps`` would otherwise run silently with the default.
+- ``initial_states_generator`` follows dimod's ``Initialized.parse_initial_states``: a name dimod does not know
+  is an error naming it, and without ``initial_states`` ``'none'`` and ``'tile'`` are errors (they have no state
+  to use) while ``'random'`` lets the backend draw every start.
+- A refusal names the sampler's parameters: ``num_reads`` where the backend's own message says ``reads``; a
+  ``num_reads`` whose initial states (dimod's expansion) would pass ``HOPSOLVE_MAX_MATRIX_BYTES`` is refused before
+  anything is drawn.
 - ``info`` holds ``backend``, ``seed``, ``params`` (every backend parameter used), ``derived`` (what the backend
   chose itself, such as the β range), the typed fields ``timed_out``, ``proven_optimal``, ``interrupted``,
   ``work`` and ``work_unit``, ``compile_s`` (compiling or loading the kernels before the run, outside any time
@@ -34,12 +42,14 @@ and follows dimod's contract: ``sample(bqm, **parameters)`` (dimod derives ``sam
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import pickle
 import re
 import sys
 import time
-from collections.abc import Mapping
+import typing
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -55,8 +65,8 @@ from hopsolve.backends.anneal import AnnealBackend
 from hopsolve.backends.exact import ExactBackend
 from hopsolve.backends.hopfield import HopfieldBackend
 from hopsolve.backends.tank import TankBackend
-from hopsolve.energy import Energy
-from hopsolve.errors import ParameterError, TooLargeError
+from hopsolve.energy import Energy, check_allocation, format_count
+from hopsolve.errors import ParameterError, TooLargeError, UserError
 from hopsolve.params import params_dict
 from hopsolve.seeding import resolve_seed
 from hopsolve.solving import SOLVE_BLAS_THREADS
@@ -133,7 +143,8 @@ class HopsolveSampler(dimod.Sampler):
             if key in defaults:
                 raise ParameterError(f"{type(self).__name__}: {key} is given to sample(), not as a default")
         self._defaults = dict(defaults)
-        self._build(self._defaults, None)  # invalid defaults fail here, not at the first sample
+        with _dimod_names():
+            self._build(self._defaults)  # invalid defaults fail here, not at the first sample
         if self._defaults.get("seed") is not None:
             resolve_seed(self._defaults["seed"])  # as does a seed that cannot be one (seed="x")
         self._parameters = {name: ([] if name in _INITIAL else ["defaults"]) for name in accepted}
@@ -181,18 +192,29 @@ class HopsolveSampler(dimod.Sampler):
             raise ParameterError(f"{type(self).__name__}.sample takes a dimod.BinaryQuadraticModel, got "
                                  f"{type(bqm).__name__}{hint}")
         self._check_names(parameters, self._parameters, " in sample()")
+        with _dimod_names():
+            return self._sample(bqm, {**self._defaults, **parameters})
+
+    def _sample(self, bqm: dimod.BinaryQuadraticModel, values: dict[str, Any]) -> dimod.SampleSet:
+        """:meth:`sample` once the names are checked: ``values`` are the defaults and the keywords merged."""
         clock = time.perf_counter()  # a time limit covers the call but compiling, as hopsolve solve's does
-        values = {**self._defaults, **parameters}
         seed = resolve_seed(values.pop("seed", None))
+        initial_states = values.pop("initial_states", None)
+        generator = values.pop("initial_states_generator", "random")
+        if self._takes_initial_states:
+            self._check_generator(generator)
+        params = self._build(values)  # num_reads checked (and 2.0 made 2) before dimod sees it
         energy = Energy.from_dimod(bqm)
         labels = list(bqm.variables)
         starts = None
-        initial_states = values.pop("initial_states", None)
-        generator = values.pop("initial_states_generator", "random")
-        if initial_states is not None:
-            starts = self._initial_states(bqm, labels, initial_states, generator, values.get("num_reads"), seed)
-            values["num_reads"] = len(starts)
-        params = self._build(values, starts)
+        # without initial states the backend draws its own random starts; another generator is dimod's to run
+        # (which refuses 'none' and 'tile' with no states to use)
+        if initial_states is not None or generator != "random":
+            # dimod's default is as many reads as states given; with none given, the backend's default
+            asked = values.get("num_reads") is not None or initial_states is None
+            given_reads = getattr(params, _READS) if asked else None
+            starts = self._initial_states(bqm, labels, initial_states, generator, given_reads, seed)
+            params = self._build({**values, "num_reads": len(starts)})
         # compile (or load) first, outside any time limit as hopsolve solve does, saying so on stderr where it
         # takes a while: a first sample compiles for tens of seconds
         note = CompileNote()
@@ -250,22 +272,40 @@ class HopsolveSampler(dimod.Sampler):
         raise ParameterError(f"{owner}: unknown parameter {name!r}{where}; known parameters: "
                              f"{', '.join(sorted(accepted)) or 'none'}")
 
-    def _build(self, values: Mapping[str, Any], starts: np.ndarray | None) -> Any:
-        """The backend's Params from sampler keywords (``num_reads`` → ``reads``; ``None`` means the default)."""
-        fields = {k: v for k, v in values.items() if k not in ("seed", *_INITIAL)}
-        reads = fields.pop("num_reads", None)
-        if reads is not None:
-            fields[_READS] = reads
-        if fields.get("time_limit", 0) is None:
-            del fields["time_limit"]
+    def _build(self, values: Mapping[str, Any]) -> Any:
+        """The backend's Params from sampler keywords (``num_reads`` → ``reads``).
+
+        ``None`` means the default, as dimod's samplers take it (``sweeps=None``), for every parameter that has
+        no value ``None`` of its own; where a field takes ``None`` (``time_limit``: none; tank's
+        ``blas_threads``: every core) it is passed on as that value."""
+        fields = {(_READS if k == "num_reads" else k): v for k, v in values.items() if k not in ("seed", *_INITIAL)}
+        fields = {k: v for k, v in fields.items() if v is not None or self._takes_none(k)}
         return self.backend.params(fields)
 
+    def _takes_none(self, name: str) -> bool:
+        """Whether the backend's field ``name`` accepts ``None`` as a value of its own (an unknown name: no)."""
+        if name not in self._fields:
+            return False
+        hint = typing.get_type_hints(self.backend.Params).get(name)
+        return type(None) in typing.get_args(hint)
+
+    def _check_generator(self, generator: Any) -> None:
+        """Refuse an ``initial_states_generator`` that dimod does not know, naming it (dimod's own refusal
+        names neither the value nor the choices)."""
+        known = _Initializer._generators
+        if not (isinstance(generator, str) and generator in known):
+            raise ParameterError(f"{type(self).__name__}: initial_states_generator={generator!r} is not one of "
+                                 f"{', '.join(sorted(known))}")
+
     def _default_values(self) -> dict[str, Any]:
+        """Each parameter's default: the sampler's own where given (a ``None`` that means the backend's default
+        shows that default), else the backend's."""
         defaults = {}
         for name in self._parameters:
             field = self._fields.get(_READS if name == "num_reads" else name)
-            if name in self._defaults:
-                defaults[name] = self._defaults[name]
+            given = self._defaults.get(name)
+            if name in self._defaults and (given is not None or field is None or self._takes_none(field.name)):
+                defaults[name] = given
             elif field is not None and field.default is not dataclasses.MISSING:
                 defaults[name] = field.default
             elif field is not None and field.default_factory is not dataclasses.MISSING:
@@ -293,15 +333,29 @@ class HopsolveSampler(dimod.Sampler):
         return _rebuilt_sampler, (kind, type(self.backend), dict(self._defaults)), own or None
 
     @staticmethod
-    def _initial_states(bqm: Any, labels: list, initial_states: Any, generator: str, num_reads: Any,
+    def _initial_states(bqm: Any, labels: list, initial_states: Any, generator: str, num_reads: int | None,
                         seed: int) -> np.ndarray:
-        """dimod's parsing: relabelled to ``labels`` order, vartype matched, expanded or cut to ``num_reads``."""
+        """dimod's parsing: relabelled to ``labels`` order, vartype matched, expanded or cut to ``num_reads``
+        (``None``: as many as given). ``initial_states`` may be ``None``: the generator makes every state, or
+        refuses to (dimod's ``'none'`` and ``'tile'``).
+
+        ``num_reads`` is held to the memory limit (``HOPSOLVE_MAX_MATRIX_BYTES``) first: dimod's expansion draws
+        every missing state at once (8 bytes an entry; with no variable, the reads' 8-byte energies), and
+        ``num_reads=10**8`` was numpy's ``MemoryError`` from inside it. The refusal gives no count: the backend's
+        own check, on the expanded states, holds more a read (and then says how many fit)."""
+        if num_reads is not None:
+            check_allocation(8.0 * float(num_reads) * max(len(labels), 1),
+                             f"expanding initial_states to {format_count(num_reads)} reads of "
+                             f"{format_count(len(labels))} variables", "give fewer reads (num_reads)")
         # the expansion draws from a stream of its own, independent of the backend's reads
         expansion_seed = int(np.random.SeedSequence(seed).spawn(1)[0].generate_state(1)[0])
         try:
             parsed = _Initializer().parse_initial_states(bqm, initial_states, generator, num_reads,
                                                          seed=expansion_seed)
         except (TypeError, ValueError) as exc:
+            if initial_states is None:
+                raise ParameterError(f"initial_states_generator={generator!r} without initial_states: {exc}") \
+                    from None
             raise ParameterError(f"initial_states: {exc}") from None
         found = list(parsed.initial_states.variables)
         columns = [found.index(v) for v in labels] if found != labels else slice(None)
@@ -385,6 +439,25 @@ def _rebuilt_sampler(kind: type[HopsolveSampler] | None, backend: type[Backend],
     if kind.backend_class is None:  # HopsolveSampler, or a subclass that is given its backend
         return kind(backend, **defaults)
     return kind(**defaults)
+
+
+_BACKEND_READS = re.compile(r"\((reads)\)|(?<![\w.'\"-])(reads)(?==| must )")
+"""Where a backend's refusal names its parameter ``reads``: ``(reads)`` after advice, ``reads=2.5``, ``reads must
+be at least 1``; not the word in prose ("give fewer reads")."""
+
+
+@contextlib.contextmanager
+def _dimod_names() -> Iterator[None]:
+    """Re-raise a refusal from the backend (its parameters, its memory check) with the parameter a sampler's
+    user gave, ``num_reads``, where it names the backend's ``reads``: "give at most 29,826,161 reads (reads)"
+    named a keyword the sampler refuses. The CLI, which has ``--reads``, keeps the backend's words."""
+    try:
+        yield
+    except UserError as refused:
+        message = _BACKEND_READS.sub(lambda m: "(num_reads)" if m.group(1) else "num_reads", refused.message)
+        if message == refused.message:
+            raise
+        raise dataclasses.replace(refused, message=message) from None
 
 
 def _resolve_backend(backend: Any, registry: Any) -> Backend:

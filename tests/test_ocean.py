@@ -491,3 +491,84 @@ def test_to_dimod_is_built_from_arrays_and_checked_against_the_memory_limit(monk
     monkeypatch.setenv("HOPSOLVE_MAX_MATRIX_BYTES", str(30 * couplings))  # the model fits, dimod's copy does not
     with pytest.raises(hopsolve.MemoryLimitError, match="the BQM's couplings"):
         energy.to_dimod()
+
+
+# ---- refusals name the sampler's parameters; dimod's contracts for initial states and None ----------------------
+def test_num_reads_past_the_memory_limit_is_refused_before_dimod_expands_initial_states(monkeypatch):
+    """``initial_states=[[1, 1, 1]], num_reads=10**8`` was numpy's ``MemoryError`` from inside dimod's expansion
+    (10**9 killed the process), and a refusal through the sampler named ``(reads)``, a keyword it refuses."""
+    bqm = dimod.BQM({0: 1.0, 1: -1.0, 2: 0.5}, {(0, 1): 1.0, (1, 2): -1.0}, 0.0, "SPIN")
+    expanded = []
+    parse = hopsolve.ocean._Initializer.parse_initial_states
+
+    def recording(self, *args, **kwargs):
+        expanded.append(args)
+        return parse(self, *args, **kwargs)
+
+    monkeypatch.setattr(hopsolve.ocean._Initializer, "parse_initial_states", recording)
+    monkeypatch.setenv("HOPSOLVE_MAX_MATRIX_BYTES", str(10**6))
+    with pytest.raises(hopsolve.MemoryLimitError, match=r"expanding initial_states to 1,000,000 reads of 3 "
+                                                        r"variables .*; give fewer reads \(num_reads\)$"):
+        HopfieldSampler().sample(bqm, initial_states=[[1, 1, 1]], num_reads=10**6)
+    assert expanded == []  # refused before dimod drew anything
+    with pytest.raises(hopsolve.MemoryLimitError, match=r"reads \(num_reads\)$") as refused:  # no initial states
+        HopfieldSampler().sample(bqm, num_reads=10**6)
+    assert "(reads)" not in str(refused.value)
+    with pytest.raises(ParameterError, match=r"num_reads=2\.5 is not a valid int"):
+        HopfieldSampler().sample(bqm, num_reads=2.5)
+    with pytest.raises(ParameterError, match="num_reads must be at least 1"):
+        HopfieldSampler(num_reads=0)
+    assert len(HopfieldSampler().sample(bqm, initial_states=[[1, 1, 1]], num_reads=5, seed=1)) == 5  # fits
+
+
+def test_only_the_sampler_says_num_reads(monkeypatch):
+    """The sampler's refusals say ``num_reads`` where the backend's say ``reads``, and not in prose ("fewer
+    reads"); :func:`hopsolve.solve` (``reads=``, the CLI's ``--reads``) keeps the backend's words."""
+    from hopsolve.errors import MemoryLimitError
+    from hopsolve.ocean import _dimod_names
+
+    with pytest.raises(MemoryLimitError, match=r"give at most 3 reads \(num_reads\); give fewer reads"), \
+            _dimod_names():
+        raise MemoryLimitError("4 reads would need 2 KiB; give at most 3 reads (reads); give fewer reads")
+    monkeypatch.setenv("HOPSOLVE_MAX_MATRIX_BYTES", str(10**6))
+    with pytest.raises(MemoryLimitError, match=r"\(reads\)$"):
+        hopsolve.solve(dimod.BQM({0: 1.0, 1: -1.0}, {(0, 1): 1.0}, 0.0, "SPIN"), backend="hopfield", reads=10**6)
+
+
+@pytest.mark.parametrize("generator", ["none", "tile", "random", "foo", None])
+@pytest.mark.parametrize("given", [False, True])
+def test_initial_states_generator_is_refused_where_dimod_refuses_it(generator, given):
+    """``initial_states_generator='foo'`` (or ``'none'``) without initial states was ignored without a word;
+    dimod's own ``Initialized`` sampler (``IdentitySampler``) is the reference."""
+    bqm = dimod.BQM({"a": 1.0, "b": -1.0}, {("a", "b"): 0.5}, 0.0, "SPIN")
+    states = {"initial_states": [{"a": 1, "b": -1}]} if given else {}
+    try:
+        dimod.IdentitySampler().sample(bqm, initial_states_generator=generator, num_reads=3, seed=1, **states)
+    except (TypeError, ValueError):
+        with pytest.raises(ParameterError, match=f"initial_states_generator={generator!r}" if
+                           generator not in ("none", "tile") or not given else "initial_states"):
+            AnnealSampler().sample(bqm, initial_states_generator=generator, num_reads=3, seed=1, **states)
+    else:
+        sampleset = AnnealSampler().sample(bqm, initial_states_generator=generator, num_reads=3, seed=1, **states)
+        assert len(sampleset) == 3
+
+
+def test_none_means_the_default_and_integral_floats_count_with_initial_states_too():
+    """dimod's users pass ``None`` for "the default": ``sweeps=None`` was "not a valid int". ``num_reads=2.0``
+    was taken alone but refused with initial states."""
+    AnnealParams, HopfieldParams, TankParams, ExactParams = (
+        make().backend.Params for make in (AnnealSampler, HopfieldSampler, TankSampler, ExactSampler))
+    bqm = _random_bqm(4, 3, "SPIN")
+    anneal = AnnealSampler().sample(bqm, sweeps=None, num_reads=None, seed=1)
+    assert anneal.info["params"]["sweeps"] == AnnealParams().sweeps and len(anneal) == AnnealParams().reads
+    assert HopfieldSampler().sample(bqm, max_sweeps=None).info["params"]["max_sweeps"] == HopfieldParams().max_sweeps
+    tank = TankSampler().sample(bqm, max_steps=None, blas_threads=None, num_reads=1)
+    assert tank.info["params"]["max_steps"] == TankParams().max_steps
+    assert tank.info["params"]["blas_threads"] is None  # a value of its own (every core), not the default
+    assert ExactSampler().sample(bqm, max_states=None).info["params"]["max_states"] == ExactParams().max_states
+    sampler = AnnealSampler(sweeps=None)
+    assert sampler.properties["defaults"]["sweeps"] == AnnealParams().sweeps
+    assert sampler.sample(bqm, num_reads=1).info["params"]["sweeps"] == AnnealParams().sweeps
+    start = {v: 1 for v in bqm.variables}
+    assert len(HopfieldSampler().sample(bqm, num_reads=2.0)) == 2
+    assert len(HopfieldSampler().sample(bqm, initial_states=[start], num_reads=2.0)) == 2
