@@ -445,10 +445,11 @@ def _add_bench(sub: Any) -> None:
     p.add_argument("--time-limit", type=float, help="seconds per run")
     p.add_argument("--out", required=True, type=_file_name,
                    help="results file (JSONL); rerun with the same file to resume")
-    p.add_argument("--jobs", type=int, help="local worker processes (default: cores)")
+    p.add_argument("--jobs", type=int, help="local worker processes (default, and at most: cores)")
     p.add_argument("--executor", choices=("local", "dask"),
                    help="where tasks run (default: local; dask where --scheduler or --workers is given)")
-    p.add_argument("--workers", type=int, help="workers of a local Dask cluster (implies --executor dask)")
+    p.add_argument("--workers", type=int,
+                   help="workers of a local Dask cluster (default, and at most: cores; implies --executor dask)")
     p.add_argument("--scheduler", help="address of an existing Dask scheduler, tcp://host:port (implies --executor "
                                        "dask)")
     p.add_argument("--option", action="append", metavar="KEY=VALUE",
@@ -527,6 +528,18 @@ def _bench_executor(args: argparse.Namespace) -> str:
     return executor
 
 
+def _at_most_cores(flag: str, asked: int | None, cores: int) -> int | None:
+    """The processes ``bench`` starts on this machine (``--jobs``, a local Dask cluster's ``--workers``), held to
+    its ``cores``, saying so: the runs are CPU-bound, so more gain nothing, and timed ones sharing a core do less
+    work (``--jobs 1000`` on 2 cores did 3–6 times fewer sweeps; ``--workers 100000`` started workers until it was
+    killed). ``None`` (not given) stays ``None``."""
+    if asked is None or asked <= cores:
+        return asked
+    _tell(f"hopsolve bench: {flag} {asked} is more than this machine's {cores} cores; running {cores} at a time "
+          "(runs sharing a core would be slower, and timed ones would do less work)")
+    return cores
+
+
 def _cmd_bench(args: argparse.Namespace, registry: Registry) -> int:
     from hopsolve.bench.executors import execute, usable_cores
     from hopsolve.bench.grid import build_grid, grid_from_toml, solvers_from_cli
@@ -558,10 +571,10 @@ def _cmd_bench(args: argparse.Namespace, registry: Registry) -> int:
         raise UserError(f"--jobs must be at least 1, got {args.jobs}")
     executor = _bench_executor(args)
     cores = usable_cores()
-    if executor == "local" and args.jobs is not None and args.jobs > cores:  # the runs are CPU-bound: no gain
-        _tell(f"hopsolve bench: --jobs {args.jobs} is more than this machine's {cores} cores; running {cores} at a "
-              "time (runs sharing a core would be slower, and timed ones would do less work)")
-        args.jobs = cores
+    if executor == "local":
+        args.jobs = _at_most_cores("--jobs", args.jobs, cores)
+    elif not args.scheduler:  # a local Dask cluster, started on this machine
+        args.workers = _at_most_cores("--workers", args.workers, cores)
     if args.trace:
         grid = dataclasses.replace(grid, trace=True)
     store = ResultStore(args.out)

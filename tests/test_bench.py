@@ -1016,3 +1016,61 @@ def test_a_file_option_naming_no_file_is_refused_before_any_task(cli, tmp_path):
               "--option", "cue=nothere.cue", "--seeds", "1", "--out", out, "--jobs", "1")
     assert run.code == 2 and run.err.strip() == "hopsolve: error: nothere.cue: option cue: no such file"
     assert not out.exists()
+
+
+def test_more_dask_workers_than_cores_run_as_many_as_there_are_cores(cli, tmp_path, monkeypatch):
+    """``--workers 100000`` started workers until it was killed, and ``--workers 6`` on 2 cores said nothing while
+    timed runs overran: held to the cores as ``--jobs`` is, with the same line."""
+    from hopsolve.bench import executors
+
+    asked: list[int | None] = []
+
+    def recording(tasks, on_result, *, workers=None, **kwargs):
+        asked.append(workers)
+        for task in tasks:
+            on_result(executors.run_task(task))
+
+    monkeypatch.setattr(executors, "execute", recording)
+    cores = executors.usable_cores()
+    grid = ["--instances", INSTANCES / "tsplib" / "burma14.tsp", "--solvers", "anneal", "--param",
+            "anneal.sweeps=100", "--seeds", "2"]
+    run = cli("bench", *grid, "--workers", "100000", "--out", tmp_path / "w.jsonl")
+    assert run.code == 0 and asked == [cores] and len((tmp_path / "w.jsonl").read_text().splitlines()) == 2
+    assert f"--workers 100000 is more than this machine's {cores} cores; running {cores} at a time" in run.err
+    run = cli("bench", *grid, "--workers", str(cores), "--out", tmp_path / "c.jsonl")
+    assert run.code == 0 and asked[-1] == cores and "more than this machine's" not in run.err
+
+
+def test_a_local_dask_cluster_starts_no_more_workers_than_tasks(monkeypatch):
+    """As the local executor starts no more processes than tasks: ``run_dask`` called with 100,000 workers (its
+    callers' own cap aside) started them all for two tasks."""
+    import dask.distributed
+
+    from hopsolve.bench.executors import run_dask
+
+    started = []
+
+    class Cluster:
+        def __init__(self, **options):
+            started.append(options)
+
+        def close(self):
+            pass
+
+    class Client:
+        def __init__(self, cluster):
+            pass
+
+        def submit(self, *args, **kwargs):
+            return object()
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(dask.distributed, "LocalCluster", Cluster)
+    monkeypatch.setattr(dask.distributed, "Client", Client)
+    monkeypatch.setattr(dask.distributed, "as_completed", lambda futures: [])
+    tasks = build_grid(build_registry(), instances=[str(TSP / "burma14.tsp")], solvers=[{"name": "anneal"}],
+                       seeds=2).tasks()
+    run_dask(tasks, lambda record: None, None, 100_000)
+    assert [options["n_workers"] for options in started] == [2]

@@ -171,7 +171,8 @@ def run_local(tasks: list[Task], jobs: int, on_result: Callable[[dict[str, Any]]
 
 def run_dask(tasks: list[Task], on_result: Callable[[dict[str, Any]], None], scheduler: str | None,
              workers: int | None) -> None:
-    """Run ``tasks`` on Dask distributed: an existing scheduler, or a local cluster of ``workers`` processes."""
+    """Run ``tasks`` on Dask distributed: an existing scheduler, or a local cluster of ``workers`` processes
+    (default: the usable cores; never more than the tasks). ``hopsolve bench`` holds ``workers`` to the cores."""
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:
@@ -203,8 +204,9 @@ def run_dask(tasks: list[Task], on_result: Callable[[dict[str, Any]], None], sch
         main = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
         try:
-            cluster = LocalCluster(n_workers=workers or usable_cores(), threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
+            # no more workers than tasks, as run_local starts no more processes than tasks
+            cluster = LocalCluster(n_workers=min(workers or usable_cores(), len(tasks)), threads_per_worker=1,
+                                   processes=True, dashboard_address=None)
         finally:
             if main:
                 signal.signal(signal.SIGINT, previous)
