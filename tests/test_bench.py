@@ -1061,6 +1061,9 @@ def test_a_local_dask_cluster_starts_no_more_workers_than_tasks(monkeypatch):
         def __init__(self, cluster):
             pass
 
+        def register_plugin(self, plugin, name=None):
+            pass
+
         def submit(self, *args, **kwargs):
             return object()
 
@@ -1074,3 +1077,91 @@ def test_a_local_dask_cluster_starts_no_more_workers_than_tasks(monkeypatch):
                        seeds=2).tasks()
     run_dask(tasks, lambda record: None, None, 100_000)
     assert [options["n_workers"] for options in started] == [2]
+
+
+def test_a_local_dask_cluster_takes_no_fixed_port_and_quiets_its_workers_logs(monkeypatch):
+    """Its HTTP server on 8787 printed distributed's 4-line "Port 8787 is already in use" beside another
+    dashboard; each worker printed ``distributed.worker.state_machine - WARNING - Async instruction ...
+    CancelledError`` on Ctrl-C. The port is the system's pick now, and a worker plugin quiets the workers'
+    loggers in their own processes (not under HOPSOLVE_DEBUG)."""
+    import logging
+
+    import dask.distributed
+
+    from hopsolve.bench import executors
+
+    started, plugins = [], []
+
+    class Cluster:
+        def __init__(self, **options):
+            started.append(options)
+
+        def close(self):
+            pass
+
+    class Client:
+        def __init__(self, cluster):
+            pass
+
+        def register_plugin(self, plugin, name=None):
+            plugins.append(plugin)
+
+        def submit(self, *args, **kwargs):
+            return object()
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(dask.distributed, "LocalCluster", Cluster)
+    monkeypatch.setattr(dask.distributed, "Client", Client)
+    monkeypatch.setattr(dask.distributed, "as_completed", lambda futures: [])
+    monkeypatch.delenv("HOPSOLVE_DEBUG", raising=False)
+    tasks = build_grid(build_registry(), instances=[str(TSP / "burma14.tsp")], solvers=[{"name": "anneal"}],
+                       seeds=1).tasks()
+    executors.run_dask(tasks, lambda record: None, None, 1)
+    options = started[0]
+    assert options["dashboard_address"] == "127.0.0.1:0" and options["scheduler_kwargs"] == {"dashboard": False}
+    assert len(plugins) == 1 and isinstance(plugins[0], dask.distributed.WorkerPlugin)
+    worker_loggers = [logging.getLogger(name) for name in executors.QUIET_WORKER_LOGGERS]
+    assert "distributed.worker.state_machine" in executors.QUIET_WORKER_LOGGERS
+    levels = [logger.level for logger in worker_loggers]
+    try:
+        plugins[0].setup(None)  # as in a worker's process
+        assert all(logger.getEffectiveLevel() == logging.CRITICAL for logger in worker_loggers)
+    finally:
+        for logger, level in zip(worker_loggers, levels):
+            logger.setLevel(level)
+    monkeypatch.setenv("HOPSOLVE_DEBUG", "1")  # everything distributed says, for debugging
+    executors.run_dask(tasks, lambda record: None, None, 1)
+    assert len(plugins) == 1
+
+
+@pytest.mark.slow
+def test_a_local_dask_bench_interrupted_beside_another_dashboard_prints_only_its_own_lines(tmp_path):
+    """End to end, as a user saw it: port 8787 held (here by the test, where nothing else holds it) and Ctrl-C
+    while the workers run timed tasks; stderr held distributed's port warning and a CancelledError line a worker."""
+    import socket
+
+    held = socket.socket()
+    try:
+        held.bind(("127.0.0.1", 8787))
+        held.listen(1)
+    except OSError:  # something else holds it: in use all the same
+        pass
+    command = [sys.executable, "-m", "hopsolve.cli", "bench", "--instances", str(TSP / "burma14.tsp"),
+               "--solvers", "anneal", "--param", "anneal.sweeps=100000000", "--time-limit", "60", "--seeds", "2",
+               "--workers", "2", "--out", str(tmp_path / "r.jsonl")]
+    env = {key: value for key, value in os.environ.items() if key != "HOPSOLVE_DEBUG"}
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, env=env)
+    try:
+        time.sleep(20)  # the cluster up and its workers on the tasks (60 s each)
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the process group
+        _, err = proc.communicate(timeout=120)
+    finally:
+        held.close()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    said = [line for line in err.splitlines() if line.strip()]
+    assert proc.returncode == 130, err
+    assert said and all(line.startswith("hopsolve bench: ") for line in said), err

@@ -204,15 +204,18 @@ def run_dask(tasks: list[Task], on_result: Callable[[dict[str, Any]], None], sch
         main = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
         try:
-            # no more workers than tasks, as run_local starts no more processes than tasks
+            # no more workers than tasks, as run_local starts no more processes than tasks. No dashboard, and its
+            # HTTP server (started all the same) on a port the system picks, on this machine only: the default
+            # 8787, held by another cluster's dashboard, printed distributed's 4-line "Port 8787 is already in use"
             cluster = LocalCluster(n_workers=min(workers or usable_cores(), len(tasks)), threads_per_worker=1,
-                                   processes=True, dashboard_address=None)
+                                   processes=True, dashboard_address="127.0.0.1:0",
+                                   scheduler_kwargs={"dashboard": False})
         finally:
             if main:
                 signal.signal(signal.SIGINT, previous)
         client = Client(cluster)
         watching = None  # a local cluster's own workers: started here, stopped here
-    quiet = _quiet_client_logs()
+    quiet = _quiet_client_logs(client if cluster is not None else None)
     try:
         futures = {client.submit(run_task, task, pure=False): task for task in tasks}
         for recorded, future in enumerate(as_completed(futures)):
@@ -247,13 +250,28 @@ def _scheduler_lost(client: Any, future: Any) -> bool:
     return "scheduler-connection-lost" in reason
 
 
-def _quiet_client_logs() -> Callable[[], None]:
+QUIET_LOGGERS = ("distributed.client", "distributed.core", "distributed.comm")
+"""distributed's loggers that :func:`_quiet_client_logs` holds to their critical messages in this process."""
+
+QUIET_WORKER_LOGGERS = ("distributed.worker", "distributed.worker.state_machine", "distributed.core",
+                        "distributed.comm")
+"""The same in a local cluster's worker processes, which print to the bench's terminal: a Ctrl-C printed
+``distributed.worker.state_machine - WARNING - Async instruction ... ended with CancelledError`` for each task
+the workers had in hand."""
+
+
+def _quiet_client_logs(local_client: Any = None) -> Callable[[], None]:
     """Keep distributed's client and connection loggers to their critical messages while the bench runs (a lost
     scheduler printed two tracebacks among the bench's lines; the bench says what happened in one), unless
-    ``HOPSOLVE_DEBUG`` is set; returns what restores them."""
+    ``HOPSOLVE_DEBUG`` is set; returns what restores them. ``local_client`` is the client of a local cluster
+    started by the bench: its workers' loggers (:data:`QUIET_WORKER_LOGGERS`) are quieted too, in every worker,
+    one started later included (a worker plugin; they end with the cluster, so nothing is restored there). An
+    existing scheduler's workers are left as they are: they print to their own terminals."""
     if switched_on("HOPSOLVE_DEBUG"):
         return lambda: None
-    loggers = [logging.getLogger(name) for name in ("distributed.client", "distributed.core", "distributed.comm")]
+    if local_client is not None:
+        local_client.register_plugin(_quiet_worker_plugin(), name="hopsolve-quiet-worker-logs")
+    loggers = [logging.getLogger(name) for name in QUIET_LOGGERS]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
         logger.setLevel(logging.CRITICAL)
@@ -263,6 +281,19 @@ def _quiet_client_logs() -> Callable[[], None]:
             logger.setLevel(level)
 
     return restore
+
+
+def _quiet_worker_plugin() -> Any:
+    """A Dask worker plugin that holds :data:`QUIET_WORKER_LOGGERS` to their critical messages in the worker's
+    process (made here: ``distributed`` is an optional dependency, and its ``WorkerPlugin`` is the base class)."""
+    from distributed import WorkerPlugin
+
+    class QuietWorkerLogs(WorkerPlugin):
+        def setup(self, worker: Any) -> None:
+            for name in QUIET_WORKER_LOGGERS:
+                logging.getLogger(name).setLevel(logging.CRITICAL)
+
+    return QuietWorkerLogs()
 
 
 def _close_quietly(cluster: Any) -> None:
