@@ -598,6 +598,25 @@ class GroupSquareTerm(Term):
         return QuadraticTerm(self.name, w, b, self.offset + c0)
 
 
+def _padded_rows(b: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    """``b`` with explicit zeros added to every row of fewer than ``k`` entries (at the lowest columns the row does
+    not use), indices sorted: the same matrix, each row ``k`` entries long, so that :func:`_regular_kron` builds
+    it by broadcasting (a pinned tour's path has two rows of one entry; it went to scipy's ``kron``, unchecked
+    against a timed run's deadline: a280 at a 1 s limit built for 8 s)."""
+    rows, cols = [], []
+    for r in np.flatnonzero(np.diff(b.indptr) < k):
+        used = set(b.indices[b.indptr[r]:b.indptr[r + 1]].tolist())
+        free = (c for c in range(b.shape[1]) if c not in used)
+        for _ in range(k - (b.indptr[r + 1] - b.indptr[r])):
+            rows.append(r)
+            cols.append(next(free))
+    coo = b.tocoo()
+    padded = sp.csr_matrix((np.concatenate([coo.data, np.zeros(len(rows))]),
+                            (np.concatenate([coo.row, rows]), np.concatenate([coo.col, cols]))), shape=b.shape)
+    padded.sort_indices()
+    return padded
+
+
 def _regular_kron(flow: np.ndarray, adjacency: sp.csr_matrix, deadline: float | None = None,
                   what: str = "the couplings") -> sp.csr_matrix | None:
     """``A ⊗ B`` in CSR with sorted indices, written by broadcasting, when every row of B has the same number of
@@ -611,6 +630,9 @@ def _regular_kron(flow: np.ndarray, adjacency: sp.csr_matrix, deadline: float | 
     b = sp.csr_matrix(adjacency)
     b.sort_indices()
     n, m, kb = flow.shape[0], b.shape[0], np.diff(b.indptr)
+    if n and m and kb.max() and kb.min() != kb.max() and kb.max() * m <= 2 * b.nnz:
+        b = _padded_rows(b, int(kb.max()))  # a path (a pinned tour's B): its end rows padded with explicit zeros
+        kb = np.diff(b.indptr)
     if not n or not m or kb.min() != kb.max() or not kb[0]:
         return None
     ka, kb = n, int(kb[0])
@@ -1076,6 +1098,19 @@ def _slack_digits(residual: float, digits: np.ndarray) -> np.ndarray:
     return bits
 
 
+def _is_uniform_path(adjacency: sp.spmatrix) -> bool:
+    """Whether ``adjacency`` is w·(the path 0-1-2-…-(m-1)), both directions, one weight w: a pinned tour's B (any
+    other was scored as a tour and gave energies its own terms did not)."""
+    coo = sp.coo_matrix(adjacency)
+    m = coo.shape[0]
+    if coo.shape != (m, m) or coo.nnz != 2 * max(m - 1, 0):
+        return False
+    if m < 2:
+        return True
+    return bool(np.all(np.abs(coo.row - coo.col) == 1) and np.all(coo.data == coo.data[0]) and coo.data[0] != 0
+                and len(set(zip(coo.row.tolist(), coo.col.tolist()))) == coo.nnz)
+
+
 @dataclass(frozen=True, eq=False)
 class PermutationView:
     """The energy restricted to permutations: ``E(p) = w·(Σ_ij A_ij B_p(i)p(j) + Σ_i C_i,p(i) + offset)``
@@ -1112,9 +1147,11 @@ class PermutationView:
     def __post_init__(self) -> None:
         if (self.flow is None) == (self.metric is None):
             raise ParameterError("a permutation view needs either a flow matrix or a metric")
-        if self.pinned and (self.metric is None or self.linear is not None or self.metric.size != self.size + 1):
-            raise ParameterError("a pinned tour view needs a metric of one city more than its layout's items, and "
-                                 "no linear part (the edges to the pinned city are computed from the metric)")
+        if self.pinned and (self.metric is None or self.linear is not None or self.metric.size != self.size + 1
+                            or not _is_uniform_path(self.adjacency)):
+            raise ParameterError("a pinned tour view needs a metric of one city more than its layout's items, an "
+                                 "adjacency that is a path of one weight through the positions (1-2, 2-3, …), "
+                                 "and no linear part (the edges to the pinned city are computed from the metric)")
 
     @property
     def size(self) -> int:

@@ -622,3 +622,70 @@ def test_fix_first_tours_are_the_unpinned_run_s_tours_turned_round(backend):
         assert b.feasible and b.value[0] == 1 and b.objective == a.objective
         start = a.value.index(1)
         assert list(b.value) == list(a.value[start:]) + list(a.value[:start])
+
+
+def test_fix_first_on_one_city_is_refused_in_one_line(tmp_path, cli):
+    """A 1-city tour with fix_first crashed in an internal error (IndexError): no city is left to place."""
+    path = tmp_path / "one.tsp"
+    path.write_text("NAME: one\nTYPE: TSP\nDIMENSION: 1\nEDGE_WEIGHT_TYPE: EUC_2D\nNODE_COORD_SECTION\n1 0 0\nEOF\n")
+    run = cli("solve", path, "--option", "fix_first=true")
+    assert run.code == 2 and run.err.count("\n") == 1 and "fix_first pins city 1" in run.err, run.err
+    assert cli("solve", path).code == 0
+
+
+def test_a_start_that_would_be_ignored_is_refused_naming_why():
+    """start= was taken in silence with initial states (every read starts from its own), and on a TSP encoded with
+    active ≠ n the refusal said the energy was not a TSP's."""
+    problem = TspProblem()
+    instance = problem.read(TSPLIB / "burma14.tsp")
+    registry = build_registry()
+    tour = problem.encode(instance)
+    states = np.stack([problem.state_of(instance, tour, np.arange(14))])
+    without_view = problem.encode(instance, options=TspOptions(active=15))
+    for name, what in (("anneal", "reads"), ("replica", "ladders")):
+        backend = registry.backend(name)
+        params = backend.params({"start": "random", "sweeps": 5})
+        with pytest.raises(ParameterError, match=f"start=random .* {what} start from the initial states given"):
+            backend.solve(tour, params, seed=1, initial_states=states)
+        with pytest.raises(ParameterError, match="no tour view .* such as active ≠ the number of cities"):
+            backend.solve(without_view, params, seed=1)
+
+
+def test_a_pinned_view_takes_only_a_path_of_one_weight():
+    """Any adjacency was taken as a pinned tour's and scored as a tour: a cycle gave 333 where its own terms gave
+    411. Only the path through the positions, one weight, is a pinned tour's B."""
+    import scipy.sparse as sp
+    from hopsolve_tsp.encoding import cycle_adjacency
+
+    from hopsolve import OneHotLayout, PermutationView
+
+    metric = Metric("EUC_2D", np.random.default_rng(3).integers(0, 100, size=(6, 2)).astype(float))
+    path = cycle_adjacency(6)[1:, 1:]
+    assert PermutationView(OneHotLayout.square(5), None, path, None, "objective", metric=metric, pinned=True).is_tour
+    uneven = sp.csr_matrix(path.multiply(np.arange(1, 6)[:, None]))
+    for bad in (cycle_adjacency(5), uneven, sp.csr_matrix((5, 5))):
+        with pytest.raises(ParameterError, match="a path of one weight"):
+            PermutationView(OneHotLayout.square(5), None, bad, None, "objective", metric=metric, pinned=True)
+
+
+def test_a_pinned_tour_s_couplings_are_built_against_the_deadline():
+    """The pinned path's two end rows of one entry sent its couplings to scipy's kron, unchecked against a timed
+    run's deadline (a280 with hopfield at a 1 s limit built for 8 s): padded with explicit zeros, they are built by
+    broadcasting, equal to kron's, and a build projected past the deadline is refused."""
+    import time
+
+    import scipy.sparse as sp
+
+    from hopsolve import TooLargeError
+    from hopsolve.energy import _regular_kron
+
+    rng = np.random.default_rng(2)
+    flow = rng.random((6, 6))
+    flow = flow + flow.T
+    path = encode_tsp(Metric("EUC_2D", rng.random((7, 2)) * 100), fix_first=True)[0].permutation.adjacency
+    built = _regular_kron(flow, path)
+    assert built is not None and abs(built - sp.kron(sp.csr_matrix(flow), path)).max() == 0
+    energy, _ = encode_tsp(TspProblem().read(TSPLIB / "a280.tsp").data.metric, fix_first=True)
+    objective = next(t for t in energy.terms if t.name == "objective").term
+    with pytest.raises(TooLargeError, match="would take about .* to build"):
+        objective.quadratic(energy.vartype, deadline=time.perf_counter() + 1e-4)

@@ -597,8 +597,8 @@ def test_anneal_refuses_a_start_it_would_not_use():
     registry = build_registry()
     qap = registry.problem("qap")
     nug12 = qap.encode(qap.read(INSTANCES / "qaplib" / "nug12.dat"))
-    with pytest.raises(ParameterError, match="start=random chooses where a tour's reads start; this energy is not "
-                                             "a tour energy"):
+    with pytest.raises(ParameterError, match="start=random chooses where a tour's reads start without initial "
+                                             "states; this energy's permutations are not tours"):
         AnnealBackend().solve(nug12, AnnealParams(start="random"), seed=1)
     tsp = registry.problem("tsp")
     tour = tsp.encode(tsp.read(TSPLIB / "ulysses16.tsp"))

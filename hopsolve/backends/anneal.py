@@ -107,7 +107,9 @@ class AnnealParams(TimedRunParams):
     ``info['start_length']``), a random permutation, or the Hilbert-curve order of the cities
     (:func:`~hopsolve.backends._tour_start.space_filling_tour`; coordinates needed). Under a time limit too short to
     build the greedy tour and the candidate lists (:data:`SETUP_SHARE`), every read is the space-filling tour and no
-    sweep runs (``info['start'] = 'space-filling'``; its replay line says so)."""
+    sweep runs (``info['start'] = 'space-filling'``; its replay line says so). Another value than the default is
+    refused where it would be ignored: with initial states, with ``moves=flip``, and on energies that are not
+    tours (:func:`refuse_unused_start`)."""
     swap_probability: float = 0.5
     """With permutation moves: probability of an exchange (else a block reversal)."""
     chain_probability: float = 0.0
@@ -363,6 +365,28 @@ def _holding_penalties(samples: SampleSet, energy: Energy) -> SampleSet:
     return samples
 
 
+def refuse_unused_start(start: str, energy: Energy, initial_states: np.ndarray | None, owner: str, what: str,
+                        tour_moves: bool = True) -> None:
+    """Refuse a ``start`` other than the default where it would be ignored, naming why: the run does not move on
+    tours (``tour_moves`` false: moves=flip, or an energy without a tour view), or initial states are given (every
+    read starts from its own). Shared by ``anneal`` and ``replica``, whose ``what`` (reads, ladders) it names."""
+    if start == "greedy":
+        return
+    view = energy.permutation
+    if initial_states is not None:
+        why = f"these {what} start from the initial states given"
+    elif view is None:
+        why = ("this energy has no tour view (a TSP's has one unless an encoding option makes a tour's penalties "
+               "nonzero, such as active ≠ the number of cities)")
+    elif not view.is_tour:
+        why = "this energy's permutations are not tours (a QAP's or an assignment's)"
+    elif not tour_moves:
+        why = "moves=flip does not start from a tour"
+    else:
+        return
+    raise ParameterError(f"{owner}: start={start} chooses where a tour's {what} start without initial states; {why}")
+
+
 def initial_permutations(view: PermutationView, initial_states: np.ndarray, owner: str) -> np.ndarray:
     """The item at each position of every initial state (reads × n), refused in one line naming ``owner`` where a
     state is not a permutation matrix (one unit on in every row and column). Shared by ``anneal``'s and
@@ -466,15 +490,12 @@ class AnnealBackend(Backend):
                      "onehot" if energy.groups is not None or energy.slacks is not None else "flip")
         mixed = moves not in ("flip", "permutation", "onehot")
         if moves != "flip" and energy.permutation is not None and energy.permutation.is_tour:
+            refuse_unused_start(params.start, energy, initial_states, "backend 'anneal'", "reads")
             with _Threads(params.threads):
                 return _holding_penalties(self._solve_tour(energy, params, seed, initial_states, callback), energy)
         if mixed:
             raise ParameterError(f"backend 'anneal': moves={moves} needs a tour energy (a TSP)")
-        if params.start != "greedy":  # it would be ignored: only the tour moves start from a chosen tour
-            what = ("moves=flip does not start from a tour" if energy.permutation is not None
-                    and energy.permutation.is_tour else
-                    "this energy is not a tour energy (a TSP's)")
-            raise ParameterError(f"backend 'anneal': start={params.start} chooses where a tour's reads start; {what}")
+        refuse_unused_start(params.start, energy, initial_states, "backend 'anneal'", "reads", tour_moves=False)
         if moves == "permutation" and energy.permutation is None:
             raise ParameterError("backend 'anneal': moves=permutation needs an energy with a permutation view")
         if moves == "onehot" and energy.groups is None and energy.slacks is None:

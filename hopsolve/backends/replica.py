@@ -95,7 +95,7 @@ from hopsolve.backends._model import (
 from hopsolve.backends._recombination import recombine_into, recombine_reads
 from hopsolve.backends._replica_permutation import solve_permutation
 from hopsolve.backends._replica_tour import solve_tour
-from hopsolve.backends.anneal import _holding_penalties, _Threads
+from hopsolve.backends.anneal import _holding_penalties, _Threads, refuse_unused_start
 from hopsolve.backends.replan import Replan, apply_replan, parse_replan
 from hopsolve.backends.schedules import (
     RELATIVE_FLOOR,
@@ -227,7 +227,8 @@ class ReplicaParams(TimedRunParams):
     10 s, against domain walls left by the anneal alone): give 0.3 on such lattices."""
     start: Literal["greedy", "random", "space-filling"] = "greedy"
     """On a tour energy (a TSP), where each ladder's replicas start without initial states: the greedy-edge tour, a
-    random one, or the Hilbert-curve order of the cities (as ``anneal``'s ``start``; refused on other energies)."""
+    random one, or the Hilbert-curve order of the cities (as ``anneal``'s ``start``; refused on other energies and
+    with initial states, where it would be ignored)."""
     swap_probability: float = 0.5
     """On a permutation energy: the probability that a move is an exchange of two items (else a block reversal),
     as ``anneal``'s."""
@@ -742,9 +743,7 @@ class ReplicaBackend(Backend):
         seed = resolve_seed(seed)
         if initial_states is not None:
             initial_states = given_states(energy, initial_states, OWNER)
-        if params.start != "greedy" and not (energy.permutation is not None and energy.permutation.is_tour):
-            raise ParameterError(f"{OWNER}: start={params.start} chooses where a tour's ladders start; this energy is "
-                                 "not a tour energy (a TSP's)")  # (it would be ignored)
+        refuse_unused_start(params.start, energy, initial_states, OWNER, "ladders")  # (it would be ignored)
         if energy.permutation is not None:  # inside the feasible set, with anneal's tour or permutation moves
             solve_inside = solve_tour if energy.permutation.is_tour else solve_permutation
             with _Threads(params.threads):  # (every penalty held at zero: a weight given for one changes nothing)

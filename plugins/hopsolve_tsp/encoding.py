@@ -144,10 +144,12 @@ def encode_tsp(distances: np.ndarray | Metric, *, form: Form = "hopfield-tank", 
                normalise: bool = True) -> tuple[Energy, TspEncoding]:
     """The TSP energy and its layout. ``active`` is HT's ñ (defaults to the number of free cities).
 
-    ``distances`` is a matrix or a :class:`~hopsolve.metric.Metric`. With a metric (and ``fix_first=False``)
-    nothing of size n² is built: the permutation view reads distances on the fly, and the terms (objective and
+    ``distances`` is a matrix or a :class:`~hopsolve.metric.Metric`. With a metric (and, with ``fix_first``, at
+    least 3 cities) nothing of size n² is built: the permutation view reads distances on the fly (with
+    ``fix_first`` a pinned tour, see :class:`~hopsolve.energy.PermutationView`), and the terms (objective and
     penalties, the same as the matrix form's) are :class:`~hopsolve.energy.LazyTerm` s, built only if a bit state
-    is evaluated.
+    is evaluated. ``fix_first`` needs 2 cities: with one, no city is left to place (it crashed in an internal
+    error).
     """
     metric = distances if isinstance(distances, Metric) else None
     n = metric.size if metric is not None else np.asarray(distances).shape[0]
@@ -155,6 +157,9 @@ def encode_tsp(distances: np.ndarray | Metric, *, form: Form = "hopfield-tank", 
         raise ParameterError("a tour needs at least 1 city")
     if form not in ("hopfield-tank", "lucas"):
         raise ParameterError(f"unknown TSP form {form!r}: choose hopfield-tank or lucas")
+    if fix_first and n < 2:
+        raise ParameterError("fix_first pins city 1 and places the others; this tour has no other city: leave "
+                             "fix_first out")
     if metric is not None and (not fix_first or n >= 3):
         return _encode_metric(metric, form, weights, active, normalise, fix_first)
     d = np.asarray(metric.matrix_form() if metric is not None else distances, dtype=np.float64)
