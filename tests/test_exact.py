@@ -126,6 +126,10 @@ def test_exact_refuses_kept_states_over_the_memory_limit_and_unscalable_coeffici
     with pytest.raises(MemoryLimitError, match=r"keeping up to 1,048,576 ground states of 20 units \(max_states\)"):
         ExactBackend().solve(energy, ExactBackend().params({"max_states": 10**9}))
     assert len(ExactBackend().solve(energy, ExactBackend().params({"max_states": 1000}))) == 1000
+    from hopsolve.energy import miniature_sizes
+
+    with miniature_sizes():  # no limit (hopsolve's own warm-up): its advice is not computed from infinity
+        assert len(ExactBackend().solve(energy, ExactBackend().params({"max_states": 10}))) == 10
     huge = Energy.from_hopfield(np.array([[0.0, 1e308], [1e308, 0.0]]), np.array([1e308, 1e308]), 0.0, "spin")
     with pytest.raises(ParameterError, match="coefficients are too large"):
         ExactBackend().solve(huge)

@@ -175,9 +175,10 @@ class ExactBackend(Backend):
         bits = min(n, CHUNK_BITS)
         chunks = 1 << (n - bits)
         kept = min(params.max_states, 1 << n)
+        limit = max_matrix_bytes()  # (no limit: infinite)
         check_allocation((2 * n + 8.0) * kept + min(kept, 1 << bits) * n,  # the parts, their energies, the join
                          f"keeping up to {kept:,} ground states of {n} units (max_states)",
-                         f"give max_states at most {int(max_matrix_bytes() / (2 * n + 8.0)):,}")
+                         f"give max_states at most {int(limit / (2 * n + 8.0)):,}" if math.isfinite(limit) else "")
         best, interrupted, done = np.inf, False, 0
         grounds = _GroundStates(params.max_states)
         deadline = None if params.time_limit is None else start + params.time_limit
