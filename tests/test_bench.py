@@ -1041,54 +1041,10 @@ def test_more_dask_workers_than_cores_run_as_many_as_there_are_cores(cli, tmp_pa
     assert run.code == 0 and asked[-1] == cores and "more than this machine's" not in run.err
 
 
-def test_a_local_dask_cluster_starts_no_more_workers_than_tasks(monkeypatch):
-    """As the local executor starts no more processes than tasks: ``run_dask`` called with 100,000 workers (its
-    callers' own cap aside) started them all for two tasks."""
+def _fake_local_cluster(monkeypatch) -> tuple[list, list]:
+    """dask.distributed's LocalCluster and Client replaced by fakes that run nothing: the options each cluster was
+    started with, and the worker plugins registered, are recorded in the two lists returned."""
     import dask.distributed
-
-    from hopsolve.bench.executors import run_dask
-
-    started = []
-
-    class Cluster:
-        def __init__(self, **options):
-            started.append(options)
-
-        def close(self):
-            pass
-
-    class Client:
-        def __init__(self, cluster):
-            pass
-
-        def register_plugin(self, plugin, name=None):
-            pass
-
-        def submit(self, *args, **kwargs):
-            return object()
-
-        def close(self):
-            pass
-
-    monkeypatch.setattr(dask.distributed, "LocalCluster", Cluster)
-    monkeypatch.setattr(dask.distributed, "Client", Client)
-    monkeypatch.setattr(dask.distributed, "as_completed", lambda futures: [])
-    tasks = build_grid(build_registry(), instances=[str(TSP / "burma14.tsp")], solvers=[{"name": "anneal"}],
-                       seeds=2).tasks()
-    run_dask(tasks, lambda record: None, None, 100_000)
-    assert [options["n_workers"] for options in started] == [2]
-
-
-def test_a_local_dask_cluster_takes_no_fixed_port_and_quiets_its_workers_logs(monkeypatch):
-    """Its HTTP server on 8787 printed distributed's 4-line "Port 8787 is already in use" beside another
-    dashboard; each worker printed ``distributed.worker.state_machine - WARNING - Async instruction ...
-    CancelledError`` on Ctrl-C. The port is the system's pick now, and a worker plugin quiets the workers'
-    loggers in their own processes (not under HOPSOLVE_DEBUG)."""
-    import logging
-
-    import dask.distributed
-
-    from hopsolve.bench import executors
 
     started, plugins = [], []
 
@@ -1115,6 +1071,33 @@ def test_a_local_dask_cluster_takes_no_fixed_port_and_quiets_its_workers_logs(mo
     monkeypatch.setattr(dask.distributed, "LocalCluster", Cluster)
     monkeypatch.setattr(dask.distributed, "Client", Client)
     monkeypatch.setattr(dask.distributed, "as_completed", lambda futures: [])
+    return started, plugins
+
+
+def test_a_local_dask_cluster_starts_no_more_workers_than_tasks(monkeypatch):
+    """As the local executor starts no more processes than tasks: ``run_dask`` called with 100,000 workers (its
+    callers' own cap aside) started them all for two tasks."""
+    from hopsolve.bench.executors import run_dask
+
+    started, _ = _fake_local_cluster(monkeypatch)
+    tasks = build_grid(build_registry(), instances=[str(TSP / "burma14.tsp")], solvers=[{"name": "anneal"}],
+                       seeds=2).tasks()
+    run_dask(tasks, lambda record: None, None, 100_000)
+    assert [options["n_workers"] for options in started] == [2]
+
+
+def test_a_local_dask_cluster_takes_no_fixed_port_and_quiets_its_workers_logs(monkeypatch):
+    """Its HTTP server on 8787 printed distributed's 4-line "Port 8787 is already in use" beside another
+    dashboard; each worker printed ``distributed.worker.state_machine - WARNING - Async instruction ...
+    CancelledError`` on Ctrl-C. The port is the system's pick now, and a worker plugin quiets the workers'
+    loggers in their own processes (not under HOPSOLVE_DEBUG)."""
+    import logging
+
+    import dask.distributed
+
+    from hopsolve.bench import executors
+
+    started, plugins = _fake_local_cluster(monkeypatch)
     monkeypatch.delenv("HOPSOLVE_DEBUG", raising=False)
     tasks = build_grid(build_registry(), instances=[str(TSP / "burma14.tsp")], solvers=[{"name": "anneal"}],
                        seeds=1).tasks()
