@@ -734,3 +734,23 @@ def test_hopfield_s_last_batch_is_cut_to_what_the_limit_leaves(monkeypatch):
     took = time.perf_counter() - began
     assert progress.timed_out and finished % max(1, numba.get_num_threads()) == 0
     assert took <= limit * 1.05 + 0.01, took
+
+
+def test_hopfield_s_batches_grow_past_a_fixed_cost_per_call():
+    """A kernel call's fixed cost (waking numba's threads: 10-20 ms on a busy machine) was counted as the reads'
+    own: with it above a batch's target the batches stayed at one read a thread. Modelled by calls of 30 ms and
+    1 µs a read under a 1 s limit (batches aim at 20 ms): the batches at least double while they end early."""
+    import time
+
+    from hopsolve.backends.hopfield import _Progress
+
+    energy = random_energy(5, 1, density=0.5)
+    progress = _Progress(energy, None, deadline=time.perf_counter() + 1.0)
+    sizes = []
+
+    def run(a, b):
+        sizes.append(b - a)
+        time.sleep(0.03 + 1e-6 * (b - a))
+
+    finished = progress.run_batches(10**7, run, lambda a, b: np.ones((b - a, 5), dtype=np.int8))
+    assert progress.timed_out and finished > 10_000 and sizes[3] >= 8 * sizes[0], sizes[:8]

@@ -123,8 +123,11 @@ def test_exact_refuses_kept_states_over_the_memory_limit_and_unscalable_coeffici
 
     energy = Energy.from_hopfield(np.zeros((20, 20)), np.zeros(20), 0.0, "spin")
     monkeypatch.setenv("HOPSOLVE_MAX_MATRIX_BYTES", str(10**6))
-    with pytest.raises(MemoryLimitError, match=r"keeping up to 1,048,576 ground states of 20 units \(max_states\)"):
+    with pytest.raises(MemoryLimitError, match=r"keeping up to 1,048,576 ground states of 20 units \(max_states\)"
+                       ) as refused:
         ExactBackend().solve(energy, ExactBackend().params({"max_states": 10**9}))
+    advised = int(str(refused.value).rsplit("at most ", 1)[1].replace(",", ""))  # the advice, taken, passes
+    assert len(ExactBackend().solve(energy, ExactBackend().params({"max_states": advised}))) == advised
     assert len(ExactBackend().solve(energy, ExactBackend().params({"max_states": 1000}))) == 1000
     from hopsolve.energy import miniature_sizes
 
@@ -240,3 +243,25 @@ def test_the_qubo_cpsat_baseline_refuses_what_it_cannot_solve_exactly(tmp_path, 
 
     with pytest.raises(TooLargeError, match="QUBO of 3 couplings > 2"):
         hopsolve.solve(np.triu(np.ones((3, 3))), baseline="ortools-cpsat")
+
+
+def test_cpsat_objectives_past_its_integers_are_refused_not_crashed_or_timed_out(tmp_path, cli):
+    """Scaled to integers, -4e15 × 10^6 crashed CP-SAT's Python binding (an internal error), and two coefficients
+    of 5e18 made it refuse the model, which was reported as a ``timeout`` without a solution."""
+    from ortools.sat.python import cp_model
+
+    import hopsolve
+    from hopsolve import ParameterError
+    from hopsolve.baselines.cpsat import CpsatParams, solve_cpsat
+
+    path = tmp_path / "big.qubo"
+    path.write_text("p qubo 0 2 2 0\n0 0 -4000000000000000\n1 1 0.000001\n")
+    run = cli("solve", path, "--baseline", "ortools-cpsat")
+    assert run.code == 2 and run.err.count("\n") == 1 and "past the" in run.err and "CP-SAT" in run.err, run.err
+    with pytest.raises(ParameterError, match="scaled to integers"):
+        hopsolve.solve(np.diag([-5e12, -5e12, 1e-6]), baseline="ortools-cpsat")
+    model = cp_model.CpModel()
+    x, y = model.NewBoolVar("x"), model.NewBoolVar("y")
+    model.Minimize(cp_model.LinearExpr.WeightedSum([x, y], [5 * 10**18, 5 * 10**18]))
+    with pytest.raises(ParameterError, match=r"refused the model as invalid \(Possible integer overflow"):
+        solve_cpsat(model, CpsatParams(), 1, 1.0)

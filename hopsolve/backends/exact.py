@@ -176,9 +176,12 @@ class ExactBackend(Backend):
         chunks = 1 << (n - bits)
         kept = min(params.max_states, 1 << n)
         limit = max_matrix_bytes()  # (no limit: infinite)
-        check_allocation((2 * n + 8.0) * kept + min(kept, 1 << bits) * n,  # the parts, their energies, the join
-                         f"keeping up to {kept:,} ground states of {n} units (max_states)",
-                         f"give max_states at most {int(limit / (2 * n + 8.0)):,}" if math.isfinite(limit) else "")
+        # at the peak a kept state is held as a part with its energy, joined, converted to bits, packed, ordered,
+        # reordered and scored: about 6n + 40 bytes (a count of 2n + 8 was half the peak measured)
+        per_state, buffer = 6.0 * n + 40.0, min(params.max_states, 1 << bits) * float(n)
+        fits = int(limit // (per_state + n)) if math.isfinite(limit) else 0  # (its buffer then as small)
+        check_allocation(per_state * kept + buffer, f"keeping up to {kept:,} ground states of {n} units (max_states)",
+                         f"give max_states at most {max(fits, 0):,}" if math.isfinite(limit) else "")
         best, interrupted, done = np.inf, False, 0
         grounds = _GroundStates(params.max_states)
         deadline = None if params.time_limit is None else start + params.time_limit

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hopsolve.baseline import BaselineOutcome
+from hopsolve.errors import ParameterError
 from hopsolve.interrupt import stoppable
 from hopsolve.params import require
 
@@ -40,6 +41,12 @@ def cpsat_build_timeout(started: float, building: float, done: float, total: flo
         "leaves no time to search")})
 
 
+MAX_OBJECTIVE_SUM = 2**53
+"""The most an objective's scaled integer coefficients may sum to in magnitude: CP-SAT works in 64-bit integers
+(a coefficient of -4e21 crashed its Python binding; coefficients of 5e18 each made it refuse the model), and below
+2^53 every objective value is also exact as the float hopsolve reports."""
+
+
 def quadratic_objective(model: Any, bools: Mapping[Any, Any], linear: Iterable[tuple[Any, float]],
                         quadratic: Iterable[tuple[Any, Any, float]], scale: float) -> Any:
     """``Σ round(scale·b)·x_v + Σ round(scale·b)·x_u·x_v`` over the CP-SAT booleans ``bools[v]``, as one linear
@@ -64,6 +71,11 @@ def quadratic_objective(model: Any, bools: Mapping[Any, Any], linear: Iterable[t
             model.AddBoolOr([bools[u].Not(), bools[v].Not()]).OnlyEnforceIf(product.Not())
         variables.append(product)
         weights.append(int(round(scale * float(bias))))
+    total = sum(abs(w) for w in weights)
+    if total >= MAX_OBJECTIVE_SUM:  # CP-SAT's int64 arithmetic: it crashed converting -4e21, or refused the model
+        raise ParameterError(f"the objective's coefficients, scaled to integers (×{scale:g}), sum to {total:.3g} in "
+                             f"magnitude, past the {MAX_OBJECTIVE_SUM:.3g} OR-Tools CP-SAT computes exactly; scale "
+                             "the model down or use fewer decimals")
     return cp_model.LinearExpr.WeightedSum(variables, weights)
 
 
@@ -106,5 +118,9 @@ def solve_cpsat(model: Any, params: CpsatParams, seed: int, time_limit: float | 
         solver.parameters.max_time_in_seconds = max(left, MIN_SEARCH_SECONDS)
     with stoppable(solver.StopSearch):
         status = solver.Solve(model, Recorder() if anytime is not None else None)
+    if status == cp_model.MODEL_INVALID:  # was reported "timeout", as if the search had found nothing in time
+        reason = ((model.Validate() or "").strip().splitlines() or ["no reason given"])[0].rstrip(":")
+        raise ParameterError(f"OR-Tools CP-SAT refused the model as invalid ({reason}); its integer coefficients or "
+                             "their sums may pass 2^63")
     names = {cp_model.OPTIMAL: "optimal", cp_model.FEASIBLE: "feasible", cp_model.INFEASIBLE: "infeasible"}
     return solver, names.get(status, "timeout")

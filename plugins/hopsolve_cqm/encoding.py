@@ -3,8 +3,9 @@
 The rules, in the order they are applied:
 
 - **Variables.** Binary variables are units; spin variables are rewritten as binary ones (``s = 2x − 1``, dimod's
-  ``spin_to_binary``) and reported as ±1 again. Integer and real variables are refused, and so are soft
-  (weighted) constraints: every constraint is held hard.
+  ``spin_to_binary``) and reported as ±1 again. Integer variables bounded within [0, 1] (an LP file's ``General``
+  0/1 variables) are binary ones, a bound that allows one value an equality constraint ``bound v``; other integer
+  and real variables are refused, and so are soft (weighted) constraints: every constraint is held hard.
 - **One-hot groups.** A discrete constraint (``cqm.add_discrete``), or any linear equality ``Σ x_i = 1`` with unit
   coefficients over variables not yet in a group, becomes a one-hot group (:class:`hopsolve.OneHotGroups`), so
   the backends move inside it (anneal changes which unit is on, hopfield takes the winner, tank a softmax). Its
