@@ -51,6 +51,7 @@ DEFAULT_NEIGHBOURS = 10
 has its lists' building time projected before they are built."""
 PROBE_READS = 8  # reads whose first sweep is timed to project a timed flip anneal's first sweep
 PROBE_REPEATS = 3  # timings of that sweep, the least taken (one preempted timing refused runs that fit)
+STREAM_PROBE_READS = 64  # reads whose random streams are derived to project all the reads' streams
 SETUP_SHARE = 0.85
 """A timed tour anneal builds its candidate lists and greedy start only if their projected seconds
 (:func:`~hopsolve.backends._tour_start.projected_setup_seconds`) are within this share of the time left; else its
@@ -610,6 +611,12 @@ class AnnealBackend(Backend):
         gsum = np.zeros((k, model.group_of.shape[0], model.group_target.shape[1]))
         K.init_group_sums(model.group_of, floats, gsum)
         setup_s = (time.perf_counter() - began) * reads / k
+        # and every read's random stream, derived in Python (200,000 reads: 2 s, unprojected, of a 0.5 s limit);
+        # timed on STREAM_PROBE_READS, where the seed's own derivation weighs little
+        began = time.perf_counter()
+        kernel_states(seed, STREAM_PROBE_READS)
+        streams_s = (time.perf_counter() - began) * reads / STREAM_PROBE_READS
+        setup_s += streams_s
         dense = model.dense_coupling if model.is_dense else np.zeros((0, 0))
         rule = K.METROPOLIS if params.rule == "metropolis" else K.GLAUBER
         sweep_s = self._probe_sweep(model, dense, beta, rule, model.integer_delta_bound(), floats, hq, gsum, current,
@@ -617,7 +624,8 @@ class AnnealBackend(Backend):
         left = params.time_limit - (time.perf_counter() - started)
         # only where it is clear: 8 reads projected to hundreds overstate a batched set-up (one BLAS product for
         # all of them), so a close call is left to the check after the set-up, which times the reads themselves
-        if setup_s + sweep_s > 2 * left and sweep_s >= 0.5 * params.time_limit:
+        # or where the streams alone (a loop a read: no batching to overstate) would take all the limit leaves
+        if (setup_s + sweep_s > 2 * left and sweep_s >= 0.5 * params.time_limit) or streams_s > left:
             raise TooLargeError(f"backend 'anneal': setting up {reads:,} reads of {model.n:,} units and sweeping them "
                                 f"once would take about {setup_s + sweep_s:.2g} s, "
                                 f"{time_left_phrase(left, params.time_limit, 'timing them')}; give fewer reads or a "
