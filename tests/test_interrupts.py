@@ -57,7 +57,7 @@ def test_hopfield_batches_do_not_change_any_read(monkeypatch):
     energy = random_energy(60, 2)
     params = HopfieldParams(reads=50)
     whole = HopfieldBackend().solve(energy, params, seed=4)
-    monkeypatch.setattr(_Progress, "BATCH_SECONDS", 1e-9)  # one thread's worth of reads per batch
+    monkeypatch.setattr(_Progress, "BATCH_SECONDS", 1e-9)  # small batches, from one thread's worth of reads
     batched = HopfieldBackend().solve(energy, params, seed=4, callback=lambda update: None)
     assert np.array_equal(whole.states, batched.states)
     assert np.array_equal(whole.per_read["read_sweeps"], batched.per_read["read_sweeps"])
@@ -336,9 +336,11 @@ def test_an_abandoned_solver_ends_the_process_at_once(monkeypatch):
 def test_an_interrupted_run_decodes_only_its_best_reads(registry, monkeypatch):
     """Ctrl-C wants an answer now: 3,000 reads of G81 had taken 5.5 s to decode after the backend stopped."""
     from hopsolve import solving
+    from hopsolve.backends import hopfield
     from hopsolve.backends.hopfield import _Progress as HopfieldProgress
 
     monkeypatch.setattr(HopfieldProgress, "BATCH_SECONDS", 1e-9)  # a batch per thread's worth of reads
+    monkeypatch.setattr(hopfield, "GROWTH", 1)  # (batches would grow past a call's fixed cost)
     progress: list[dict] = []
 
     def callback(update: dict) -> None:  # Ctrl-C at the backend's twelfth progress report
