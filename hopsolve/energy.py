@@ -39,6 +39,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from hopsolve.errors import MemoryLimitError, ParameterError, TooLargeError
+from hopsolve.permutation_rows import inverse_permutations
 
 __all__ = [
     "Vartype",
@@ -1228,8 +1229,6 @@ class PermutationView:
     def positions_of_tours(self, tours: np.ndarray) -> np.ndarray:
         """The layout's position of each item (reads × :attr:`size`) for tours over all ``metric.size`` cities: a
         pinned tour is read from where its first city stands (the same tour, turned round)."""
-        from hopsolve.permutation_rows import inverse_permutations
-
         whole = inverse_permutations(tours)
         if not self.pinned:
             return whole

@@ -26,6 +26,7 @@ import numpy as np
 
 from hopsolve.energy import check_allocation, check_matrix_size
 from hopsolve.errors import ParameterError
+from hopsolve.permutation_rows import warm_up as warm_up_rows
 
 KINDS = ("EUC_2D", "EUC_3D", "MAN_2D", "MAN_3D", "MAX_2D", "MAX_3D", "CEIL_2D", "GEO", "ATT", "EXPLICIT")
 EUC, MAN, MAX, CEIL, GEO, ATT, EXPLICIT = 0, 2, 4, 6, 7, 8, 9
@@ -344,8 +345,6 @@ class Metric:
     def warm_up() -> float:
         """Compile (or load) every metric kernel on four points; returns the seconds spent."""
         import time
-
-        from hopsolve.permutation_rows import warm_up as warm_up_rows
 
         started = time.perf_counter()
         for kind in ("EUC_2D", "GEO"):

@@ -92,18 +92,21 @@ class _GroundStates:
         self.parts: list[np.ndarray] = []
         self.energies: list[np.ndarray] = []
         self.count = 0
+        self.ceiling = np.inf  # the energy every kept state is at most
 
     def clear(self) -> None:
-        self.parts, self.energies, self.count = [], [], 0
+        self.parts, self.energies, self.count, self.ceiling = [], [], 0, np.inf
 
     def add(self, found: np.ndarray, energies: np.ndarray, ceiling: float) -> None:
-        """Keep ``found`` states with energies at most ``ceiling`` (those kept before are filtered again, as the
-        ceiling may have come down within the tolerance), in order, up to the limit."""
-        for k, (part, part_energies) in enumerate(zip(self.parts, self.energies)):
-            keep = part_energies <= ceiling
-            if not keep.all():
-                self.parts[k], self.energies[k] = part[keep], part_energies[keep]
-        self.count = sum(len(part) for part in self.parts)
+        """Keep ``found`` states with energies at most ``ceiling``, in order, up to the limit; those kept before are
+        filtered again only where the ceiling came down (within the tolerance of the minimum)."""
+        if ceiling < self.ceiling:
+            for k, (part, part_energies) in enumerate(zip(self.parts, self.energies)):
+                keep = part_energies <= ceiling
+                if not keep.all():
+                    self.parts[k], self.energies[k] = part[keep], part_energies[keep]
+            self.count = sum(len(part) for part in self.parts)
+        self.ceiling = min(self.ceiling, ceiling)
         keep = energies <= ceiling
         room = self.limit - self.count
         self.parts.append(found[keep][:room])
