@@ -14,7 +14,13 @@ The first-party plugins import nothing else from hopsolve (a test checks it).
 
 from hopsolve.backend import Backend, Callback, RunParams, TimedRunParams
 from hopsolve.baseline import DECIMAL_SCALE_DIGITS, Baseline, BaselineOutcome, decimal_scale, integer_values
-from hopsolve.baselines.cpsat import CpsatParams, cpsat_build_timeout, quadratic_objective, solve_cpsat
+from hopsolve.baselines.cpsat import (
+    CpsatParams,
+    cpsat_build_timeout,
+    cpsat_scale,
+    quadratic_objective,
+    solve_cpsat,
+)
 from hopsolve.energy import (
     Energy,
     GroupSquareTerm,
@@ -109,6 +115,7 @@ __all__ = [
     "check_matrix_size",
     "check_read_size",
     "cpsat_build_timeout",
+    "cpsat_scale",
     "decimal_scale",
     "hookimpl",
     "integer_values",

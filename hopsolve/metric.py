@@ -26,6 +26,7 @@ import numpy as np
 
 from hopsolve.energy import check_allocation, check_matrix_size
 from hopsolve.errors import ParameterError
+from hopsolve.permutation_rows import SERIAL_BELOW, invert_into
 from hopsolve.permutation_rows import warm_up as warm_up_rows
 
 KINDS = ("EUC_2D", "EUC_3D", "MAN_2D", "MAN_3D", "MAX_2D", "MAX_3D", "CEIL_2D", "GEO", "ATT", "EXPLICIT")
@@ -128,23 +129,15 @@ def tour_length(m, tour):
     return total
 
 
-SERIAL_BELOW = 200_000
-"""Entries (rows × cities, or point pairs) under which the helpers below run on one thread: waking numba's threads
-for a tiny call cost 18–25 ms on a busy 2-core machine (kroA100's largest distance, two reads' lengths), a
-limit of 0.05 s overrun by that alone."""
-
-
 @numba.njit(cache=True)
 def _row_length(m, positions, r, tour):
     """The length of the tour whose city c sits at ``positions[r, c]`` (``tour`` is scratch of n cities), or NaN
-    where the row is not a permutation of 0..n-1 (every distance is finite)."""
-    n = positions.shape[1]
-    tour[:] = -1
-    for c in range(n):
-        a = positions[r, c]
-        if a < 0 or a >= n or tour[a] != -1:
-            return np.nan
-        tour[a] = c
+    where the row is not a permutation of 0..n-1 (every distance is finite). The helpers below run on one thread
+    under :data:`~hopsolve.permutation_rows.SERIAL_BELOW` entries (rows × cities, or point pairs): waking numba's
+    threads for a tiny call cost 18–25 ms on a busy 2-core machine (kroA100's largest distance, two reads'
+    lengths), a limit of 0.05 s overrun by that alone."""
+    if not invert_into(positions[r], tour):
+        return np.nan
     return tour_length(m, tour)
 
 

@@ -13,33 +13,34 @@ import numpy as np
 from hopsolve.errors import ParameterError
 
 SERIAL_BELOW = 200_000
-"""Entries (rows × n) under which rows are inverted on one thread: waking numba's threads for a tiny call cost
-about 20 ms on a busy 2-core machine (see :data:`hopsolve.metric.SERIAL_BELOW`)."""
+"""Entries (rows × n, or pairs of points) under which a batch of rows is worked on one thread, here and in
+:mod:`hopsolve.metric`: waking numba's threads for a tiny call cost about 20 ms on a busy 2-core machine."""
 
 
 @numba.njit(cache=True)
-def _invert_row(rows, r, out):
-    """``out[r, rows[r, i]] = i``; False (the row left unfinished) where the row is not a permutation."""
-    n = rows.shape[1]
-    out[r, :] = -1
+def invert_into(row, out):
+    """``out[row[i]] = i`` for one row; False (``out`` left unfinished) where the row is not a permutation of
+    0..n-1. The one inversion every compiled caller uses (these rows, and a metric's tour lengths)."""
+    n = len(row)
+    out[:] = -1
     for i in range(n):
-        a = rows[r, i]
-        if a < 0 or a >= n or out[r, a] != -1:
+        a = row[i]
+        if a < 0 or a >= n or out[a] != -1:
             return False
-        out[r, a] = i
+        out[a] = i
     return True
 
 
 @numba.njit(cache=True, parallel=True)
 def _invert_parallel(rows, out, good):
     for r in numba.prange(rows.shape[0]):
-        good[r] = _invert_row(rows, r, out)
+        good[r] = invert_into(rows[r], out[r])
 
 
 @numba.njit(cache=True)
 def _invert_serial(rows, out, good):
     for r in range(rows.shape[0]):
-        good[r] = _invert_row(rows, r, out)
+        good[r] = invert_into(rows[r], out[r])
 
 
 def inverse_permutations(rows: np.ndarray) -> np.ndarray:

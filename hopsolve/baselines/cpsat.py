@@ -8,7 +8,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hopsolve.baseline import BaselineOutcome
+import numpy as np
+
+from hopsolve.baseline import DECIMAL_SCALE_DIGITS, BaselineOutcome, decimal_scale
 from hopsolve.errors import ParameterError
 from hopsolve.interrupt import stoppable
 from hopsolve.params import require
@@ -45,6 +47,16 @@ MAX_OBJECTIVE_SUM = 2**53
 """The most an objective's scaled integer coefficients may sum to in magnitude: CP-SAT works in 64-bit integers
 (a coefficient of -4e21 crashed its Python binding; coefficients of 5e18 each made it refuse the model), and below
 2^53 every objective value is also exact as the float hopsolve reports."""
+
+
+def cpsat_scale(values: Any, what: str) -> float:
+    """The power of ten that makes every one of ``values`` an integer for CP-SAT (:func:`hopsolve.decimal_scale`),
+    refused in one line naming ``what`` where none of at most :data:`~hopsolve.baseline.DECIMAL_SCALE_DIGITS`
+    digits does (the cqm and qubo baselines' scales of their coefficients)."""
+    found = decimal_scale(np.asarray(values, dtype=np.float64))
+    if found is None:
+        raise ParameterError(f"ortools-cpsat needs {what} that are multiples of 10^-{DECIMAL_SCALE_DIGITS}")
+    return found[1]
 
 
 def quadratic_objective(model: Any, bools: Mapping[Any, Any], linear: Iterable[tuple[Any, float]],

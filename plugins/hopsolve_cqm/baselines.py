@@ -4,27 +4,17 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
-
 from hopsolve import (
-    DECIMAL_SCALE_DIGITS,
     Baseline,
     BaselineOutcome,
     CpsatParams,
     Instance,
     ParameterError,
-    decimal_scale,
+    cpsat_scale,
     quadratic_objective,
     solve_cpsat,
 )
 from hopsolve_cqm.encoding import CqmData
-
-
-def _integer_scale(values: list[float], what: str) -> float:
-    found = decimal_scale(np.asarray(values, dtype=float))
-    if found is None:
-        raise ParameterError(f"ortools-cpsat needs {what} that are multiples of 10^-{DECIMAL_SCALE_DIGITS}")
-    return found[1]
 
 
 class OrtoolsCpsatCqm(Baseline):
@@ -51,14 +41,14 @@ class OrtoolsCpsatCqm(Baseline):
             if len(lhs.quadratic):
                 raise ParameterError(f"ortools-cpsat: constraint {label!r} is quadratic")
             values = [float(b) for b in lhs.linear.values()] + [float(constraint.rhs) - float(lhs.offset)]
-            scale = _integer_scale(values, f"constraint {label!r} coefficients")
+            scale = cpsat_scale(values, f"constraint {label!r} coefficients")
             expression = sum(int(round(scale * float(b))) * x[v] for v, b in lhs.linear.items())
             rhs = int(round(scale * (float(constraint.rhs) - float(lhs.offset))))
             sense = constraint.sense.name
             model.Add(expression == rhs if sense == "Eq" else expression <= rhs if sense == "Le" else expression >= rhs)
         objective = cqm.objective
         coefficients = [float(b) for b in objective.linear.values()] + [float(b) for b in objective.quadratic.values()]
-        scale = _integer_scale(coefficients or [0.0], "objective coefficients")
+        scale = cpsat_scale(coefficients or [0.0], "objective coefficients")
         model.Minimize(quadratic_objective(model, x, objective.linear.items(),
                                            ((u, v, b) for (u, v), b in objective.quadratic.items()), scale))
         anytime: list = []

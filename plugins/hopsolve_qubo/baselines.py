@@ -8,19 +8,17 @@ import numpy as np
 import scipy.sparse as sp
 
 from hopsolve import (
-    DECIMAL_SCALE_DIGITS,
     Baseline,
     BaselineOutcome,
     CpsatParams,
     Instance,
-    ParameterError,
     TooLargeError,
     cpsat_build_timeout,
-    decimal_scale,
+    cpsat_scale,
     quadratic_objective,
     solve_cpsat,
 )
-from hopsolve_qubo.qubo_format import QuboModel
+from hopsolve_qubo.qubo_format import QuboModel, upper_folded
 
 CPSAT_MAX_COUPLINGS = 20000
 """Couplings (distinct pairs i < j) past which the model is refused: each is a boolean and two clauses in CP-SAT,
@@ -30,16 +28,13 @@ and CP-SAT proves optimality only on small models anyway (as max-cut's :data:`CP
 def qubo_terms(q: sp.spmatrix) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``xᵀQx`` on bits as ``(linear, heads, tails, weights)``: ``Q_ii`` (x² = x) as each unit's linear bias, and
     ``Q_ij + Q_ji`` once per pair i < j, zeros left out."""
-    coo = sp.coo_matrix(q)
+    folded = upper_folded(q)
     linear = np.zeros(q.shape[0])
-    np.add.at(linear, coo.row[coo.row == coo.col], coo.data[coo.row == coo.col])
-    off = coo.row != coo.col
-    pairs = sp.coo_matrix((coo.data[off], (np.minimum(coo.row[off], coo.col[off]),
-                                            np.maximum(coo.row[off], coo.col[off]))), shape=q.shape).tocsr()
-    pairs.sum_duplicates()
-    pairs.eliminate_zeros()
-    pairs = pairs.tocoo()
-    return linear, pairs.row.astype(np.int64), pairs.col.astype(np.int64), pairs.data
+    diagonal = folded.row == folded.col
+    linear[folded.row[diagonal]] = folded.data[diagonal]
+    pairs = ~diagonal & (folded.data != 0)
+    return (linear, folded.row[pairs].astype(np.int64), folded.col[pairs].astype(np.int64),
+            folded.data[pairs])
 
 
 class OrtoolsCpsatQubo(Baseline):
@@ -62,11 +57,7 @@ class OrtoolsCpsatQubo(Baseline):
         if len(weights) > CPSAT_MAX_COUPLINGS:
             raise TooLargeError(f"ortools-cpsat refuses a QUBO of {len(weights):,} couplings > "
                                 f"{CPSAT_MAX_COUPLINGS:,} (its proofs are for small models)")
-        found = decimal_scale(np.concatenate([linear, weights, [0.0]]))
-        if found is None:
-            raise ParameterError(f"ortools-cpsat needs QUBO coefficients that are multiples of "
-                                 f"10^-{DECIMAL_SCALE_DIGITS} (decimals it can scale to integers exactly)")
-        scale = found[1]
+        scale = cpsat_scale(np.concatenate([linear, weights, [0.0]]), "QUBO coefficients")
         model = cp_model.CpModel()
         building = time.perf_counter()
         x = [model.NewBoolVar(f"x{i}") for i in range(data.num_variables)]

@@ -190,10 +190,16 @@ def _clip(text: str, size: int = 60) -> str:
     return text if len(text) <= size else text[: size - 3] + "..."
 
 
+def upper_folded(q: sp.spmatrix) -> sp.coo_matrix:
+    """``Q`` with each lower-triangular entry folded onto its upper twin (``xᵀQx`` unchanged): the diagonal and one
+    coupler per pair i < j, as the qbsolv format writes them and CP-SAT's model takes them."""
+    return sp.triu(q + sp.tril(q, -1).T).tocoo()
+
+
 def write_qubo(model: QuboModel, path: str | Path, comment: str = "") -> None:
     """Write ``model`` in the qbsolv format (diagonal first, then couplers with i < j; a lower-triangular entry is
     folded onto its upper twin). The format has no offset: a nonzero one is written as a comment only."""
-    q = sp.triu(model.q + sp.tril(model.q, -1).T).tocoo()
+    q = upper_folded(model.q)
     diag = [(i, j, v) for i, j, v in zip(q.row, q.col, q.data) if i == j]
     off = [(i, j, v) for i, j, v in zip(q.row, q.col, q.data) if i != j]
     lines = [f"c {line}" for line in comment.splitlines()]
