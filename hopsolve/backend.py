@@ -94,7 +94,7 @@ def check_run_size(*, reads: int, units: int, steps: int = 0, trace: bool = Fals
     sweep on permutation energies): sized and timed by its entries, advised in steps (pla85900's 9 rounds a sweep
     were advised as sweeps, and the advice refused again)."""
     shown_reads, shown_steps = format_count(reads), format_count(steps)
-    per_read = 8.0 * arrays * float(max(units, 1)) * float(max(replicas, 1))
+    per_read = _read_bytes(units, arrays, replicas)
     fit = _most_that_fit(per_read)
     ladder = f" × {format_count(replicas)} replicas" if replicas > 1 else ""
     fewer = " or fewer replicas (replicas)" if replicas > 1 else ""
@@ -125,6 +125,17 @@ def check_run_size(*, reads: int, units: int, steps: int = 0, trace: bool = Fals
     if trace:
         check_allocation(8.0 * float(reads) * float(steps),
                          f"a trace of {shown_reads} reads × {shown_steps} {steps_name} (trace)")
+
+
+def _read_bytes(units: int, arrays: int, replicas: int) -> float:
+    """Bytes of one read's arrays as :func:`check_run_size` counts them."""
+    return 8.0 * arrays * float(max(units, 1)) * float(max(replicas, 1))
+
+
+def reads_that_fit(units: int, arrays: int = 4, replicas: int = 1) -> int:
+    """The most reads :func:`check_run_size` lets through for models of ``units`` units (its memory check alone):
+    what a rule that chooses the reads itself plans within."""
+    return _most_that_fit(_read_bytes(units, arrays, replicas))
 
 
 def _most_that_fit(each: float) -> int:

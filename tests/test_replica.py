@@ -196,8 +196,8 @@ def test_the_anytime_rule_is_deterministic_and_its_reads_and_sweeps_replay_it(mo
     backend = ReplicaBackend()
     # the anneal alone (tabu_share=0): the fake clock moves only in the anneal's rounds, and the tabu phase that
     # would follow runs until the clock reaches the limit
-    values = {"schedule": "anneal", "reads": 40, "anytime_sweeps": 200, "time_limit": 1.0, "fill_time": True,
-              "tabu_share": 0}
+    values = {"schedule": "anneal", "anytime_reads": 40, "anytime_sweeps": 200, "time_limit": 1.0,
+              "fill_time": True, "tabu_share": 0}
     advance = R._Run.advance
     runs = []
     for _ in range(2):
@@ -217,7 +217,8 @@ def test_the_anytime_rule_is_deterministic_and_its_reads_and_sweeps_replay_it(mo
     first, second = runs
     assert np.array_equal(first.states, second.states) and first.derived == second.derived
     reads, sweeps = first.derived["reads"], first.derived["sweeps"]
-    assert (reads, sweeps) == plan_anytime(1e-4, 1.0 - first.info["pilot_s"], 1, backend.params(values))
+    assert (reads, sweeps) == plan_anytime(1e-4, 1.0 - first.info["pilot_s"], 1, backend.params(values),
+                                           units=energy.num_variables)
     assert sweeps == first.info["sweeps_planned"]
     assert reads % 2 == 0 and 4 <= reads <= 40 and len(first) == reads and first.work == sweeps
     assert not (first.info["schedule_stretched"] or first.info["schedule_compressed"] or first.timed_out)
@@ -249,25 +250,52 @@ def test_one_stalled_chunk_does_not_end_an_anytime_run_early(monkeypatch, stalle
 
 
 def test_plan_anytime_fills_the_time_with_even_reads_between_four_and_the_cap():
-    params = ReplicaParams(reads=40, anytime_sweeps=1000)
+    params = ReplicaParams(anytime_reads=40, anytime_sweeps=1000)
     for pace, remaining in [(1e-6, 0.01), (1e-6, 1.0), (1e-7, 100.0), (1e-3, 0.001)]:
-        ladders, sweeps = plan_anytime(pace, remaining, 1, params)
+        ladders, sweeps = plan_anytime(pace, remaining, 1, params, units=100)
         assert ladders % 2 == 0 and 4 <= ladders <= 40 and sweeps >= 1
-        assert plan_anytime(pace, remaining, 1, params) == (ladders, sweeps)
+        assert plan_anytime(pace, remaining, 1, params, units=100) == (ladders, sweeps)
         if sweeps > 1:
             assert ladders * sweeps * pace <= remaining
-    assert plan_anytime(1e-6, 0.003, 1, params)[0] == 4  # short: few long reads
-    assert plan_anytime(1e-7, 100.0, 1, params)[0] == 40  # long: every read allowed
-    assert plan_anytime(1e-6, 1.0, 1, ReplicaParams(reads=2))[0] == 2
+    assert plan_anytime(1e-6, 0.003, 1, params, units=100)[0] == 4  # short: few long reads
+    assert plan_anytime(1e-7, 100.0, 1, params, units=100)[0] == 40  # long: every read allowed
+    assert plan_anytime(1e-6, 1.0, 1, ReplicaParams(anytime_reads=2), units=100)[0] == 2
+    # the cap is anytime_reads, not reads (max-cut's untimed default, 40 reads, is not a timed run's cap)
+    assert plan_anytime(1e-7, 100.0, 1, ReplicaParams(reads=40), units=100)[0] == ReplicaParams().anytime_reads
+
+
+def test_the_anytime_rule_aims_for_reads_of_sweeps_in_proportion_to_the_units():
+    """Without ``anytime_sweeps`` a read aims for ANYTIME_SWEEPS_PER_UNIT sweeps a unit, between the floor and the
+    ceiling: a small model gets many short reads, a large one few long ones, in the same time."""
+    params = ReplicaParams()
+    assert R.aimed_sweeps(params, 800) == R.ANYTIME_SWEEPS_PER_UNIT * 800
+    assert R.aimed_sweeps(params, 3) == R.ANYTIME_SWEEPS_FLOOR
+    assert R.aimed_sweeps(params, 10**6) == R.ANYTIME_SWEEPS_CEILING
+    assert R.aimed_sweeps(ReplicaParams(anytime_sweeps=77), 800) == 77
+    work = 1e-6, 4.0  # 4·10^6 replica-sweeps
+    small, large = (plan_anytime(*work, 1, params, units=u) for u in (800, 20_000))
+    assert small[0] == 2 * int(0.95 * 4e6 / (R.ANYTIME_SWEEPS_PER_UNIT * 800) / 2) < params.anytime_reads
+    assert large[0] == 2 * int(0.95 * 4e6 / R.ANYTIME_SWEEPS_CEILING / 2) and large[1] > small[1]
+
+
+def test_plan_anytime_plans_the_reads_that_fit_in_memory(monkeypatch):
+    """A rule that chooses the reads itself plans within the memory limit (a run of 1,000 reads of a large model
+    would be refused by the run's own check, naming reads the user never gave)."""
+    from hopsolve.backend import check_run_size
+
+    monkeypatch.setenv("HOPSOLVE_MAX_MATRIX_BYTES", str(8 * R.RUN_ARRAYS * 100 * 2 * 10))  # 10 ladders of 2 × 100
+    ladders, _ = plan_anytime(1e-9, 100.0, 2, ReplicaParams(anytime_sweeps=1000), units=100)
+    assert ladders == 10
+    check_run_size(reads=ladders, replicas=2, units=100, arrays=R.RUN_ARRAYS)  # passes the run's check
 
 
 def test_plan_anytime_keeps_reads_the_user_gave_and_a_schedule_that_builds_in_time():
     kept = ReplicaParams(reads=10, anytime_sweeps=1000, plan_reads=False)
     for pace, remaining in [(1e-6, 0.003), (1e-7, 100.0)]:
-        ladders, sweeps = plan_anytime(pace, remaining, 1, kept)
+        ladders, sweeps = plan_anytime(pace, remaining, 1, kept, units=100)
         assert ladders == 10 and 10 * sweeps * pace <= remaining
     # a tiny model's pace would fill 1 s with 50 million sweeps a read: the plan stays what builds in 0.2 s
-    ladders, sweeps = plan_anytime(1e-9, 1.0, 1, ReplicaParams(reads=4))
+    ladders, sweeps = plan_anytime(1e-9, 1.0, 1, ReplicaParams(anytime_reads=4), units=100)
     assert sweeps == schedule_steps_buildable(1.0) < 0.95 * 1.0 / (1e-9 * ladders)
 
 
@@ -491,8 +519,8 @@ def test_replicas_whose_set_up_cannot_fit_the_time_limit_are_refused_before_they
 
 def test_the_anytime_plan_leaves_the_set_up_of_its_replicas_out_of_the_sweeps():
     params = ReplicaParams()
-    ladders, sweeps = plan_anytime(1e-5, 1.0, 10, params)
-    ladders_setup, sweeps_setup = plan_anytime(1e-5, 1.0, 10, params, setup=0.001)
+    ladders, sweeps = plan_anytime(1e-5, 1.0, 10, params, units=100)
+    ladders_setup, sweeps_setup = plan_anytime(1e-5, 1.0, 10, params, setup=0.001, units=100)
     assert ladders_setup <= ladders and sweeps_setup * ladders_setup < sweeps * ladders
 
 
@@ -541,3 +569,22 @@ def test_a_plan_squeezed_on_a_slow_start_grows_back_when_the_pace_recovers(monke
     plan = np.geomspace(0.1, 3.0, params.sweeps)
     progress = R._run_chunked(plan, 3.0, advance, params, None, dict, 0.0)
     assert progress.compressed and progress.done == 80_000 and not progress.timed_out and clock.now <= 2.0
+
+
+def test_the_recombination_folds_only_the_lowest_reads():
+    """A timed run may return hundreds of reads; the recombination folds the RECOMBINED_READS lowest (each donor
+    is a pass over the model: 2,000 reads of G42 overran a 10 s limit by 0.7 s). The child is the one the lowest
+    reads alone give."""
+    energy = _torus(10, 6)
+    model = compile_spin_model(energy)
+    count = R.RECOMBINED_READS + 20
+    states = make_rng(3).choice(np.array([-1, 1], dtype=np.int8), size=(count, model.n))
+    energies = np.array([energy.energy(s) for s in states])
+    every = types.SimpleNamespace(best=energies.copy(), best_states=states.copy())
+    lowest = np.argsort(energies, kind="stable")[:R.RECOMBINED_READS]
+    alone = types.SimpleNamespace(best=energies[lowest].copy(), best_states=states[lowest].copy())
+    done = R.recombine_best_states(model, every, count, 1, None)
+    assert done["reads"] == R.RECOMBINED_READS
+    assert R.recombine_best_states(model, alone, R.RECOMBINED_READS, 1, None) == done
+    assert every.best.min() == alone.best.min() < energies.min()
+    assert np.isclose(every.best.min(), energy.energy(every.best_states[int(np.argmin(every.best))]))

@@ -112,7 +112,7 @@ def test_a_timed_run_keeps_its_limit_and_replays():
 
 @pytest.mark.parametrize("asked", [{"swap_probability": 0.2}, {"chain_probability": 0.5}, {"chain_length": 3},
                                    {"cluster_moves": "houdayer"}, {"cold_tail": 0.3}, {"cluster_every": 4},
-                                   {"anytime_sweeps": 5000}, {"cluster_limit": 0.1}])
+                                   {"anytime_sweeps": 5000}, {"anytime_reads": 8}, {"cluster_limit": 0.1}])
 def test_options_that_do_not_move_tours_are_refused(asked):
     """The other permutation moves' settings, and the spin-flip ones, do not act on a tour's moves: refused, not
     ignored (cold_tail, cluster_every, anytime_sweeps and cluster_limit were accepted and ignored)."""

@@ -75,6 +75,7 @@ from hopsolve.backend import (
     TimedRunParams,
     check_run_size,
     given_states,
+    reads_that_fit,
     schedule_steps_buildable,
     time_left_phrase,
 )
@@ -122,6 +123,16 @@ ANYTIME_SHARE = 0.95
 """The share of the time left after the pilot that the anytime rule plans for (the rest absorbs a slower pace)."""
 MAX_PLANNED_SWEEPS = 10_000_000
 """The most sweeps an anytime plan (or a stretch of it) schedules, as ``anneal`` caps a stretched schedule."""
+RUN_ARRAYS = 4
+"""The arrays of a replica's size a run holds, as its memory check counts them (states, best states, fields)."""
+RECOMBINED_READS = 40
+"""The most reads (the lowest) :func:`recombine_best_states` folds together."""
+ANYTIME_SWEEPS_PER_UNIT = 10
+"""The anytime rule's read length by default: this many sweeps per unit (see :func:`aimed_sweeps`)."""
+ANYTIME_SWEEPS_FLOOR = 1000
+"""The shortest read the anytime rule aims for by default."""
+ANYTIME_SWEEPS_CEILING = 100_000
+"""The longest read the anytime rule aims for by default (before it adds reads)."""
 
 
 @dataclass(frozen=True)
@@ -131,7 +142,8 @@ class ReplicaParams(TimedRunParams):
     reads: int = 4
     """Ladders, each returning its best state. Ladders 2g and 2g+1 form a group that exchanges clusters; groups
     run in parallel (four ladders keep two cores busy). With initial states, one ladder per state (all its
-    replicas start there). With ``fill_time`` on an annealed ladder: the most ladders the anytime rule may use."""
+    replicas start there). With ``fill_time`` on an annealed ladder the anytime rule chooses the ladders instead
+    (up to ``anytime_reads``), unless ``plan_reads`` is off: then it runs exactly ``reads``."""
     sweeps: int = 1000
     """Rounds: each replica sweeps once per round, then neighbours exchange and pairs of ladders move clusters. On a
     tour energy, sweeps of n tour moves a replica (``anneal``'s tour sweep), each made of rounds of at most 10,000
@@ -169,15 +181,17 @@ class ReplicaParams(TimedRunParams):
     """Largest cluster moved, as a fraction of the units (larger ones are left alone)."""
     cluster_every: int = 1
     """Rounds between cluster moves (a move can cost as much as a sweep)."""
-    anytime_sweeps: int = 100000
+    anytime_sweeps: int | None = None
     """With ``fill_time`` on an annealed ladder: the sweeps per ladder the anytime rule aims for before it adds
-    ladders (between 4 and ``reads``). 100,000 rather than the first round's 20,000: on four held-out graphs of the
-    large-Gset families (two ±1 tori, two sparse random graphs, not Gset) at 60 s, 4 seeds each on an idle machine,
-    100,000 gave the larger cut in 11 pairs, the same in 4 and the smaller in 1 (RESULTS §10)."""
+    ladders (between 4 and ``anytime_reads``). ``None``: :data:`ANYTIME_SWEEPS_PER_UNIT` per unit, between
+    :data:`ANYTIME_SWEEPS_FLOOR` and :data:`ANYTIME_SWEEPS_CEILING` (:func:`anytime_sweeps`)."""
+    anytime_reads: int = 1000
+    """With ``fill_time`` on an annealed ladder and ``plan_reads``: the most ladders the anytime rule may use (it
+    uses fewer when the time buys fewer reads of ``anytime_sweeps``; memory is checked for what it plans)."""
     plan_reads: bool = True
-    """With ``fill_time`` on an annealed ladder: let the anytime rule choose the ladders (between 4 and ``reads``);
-    False: run exactly ``reads`` ladders and plan only their sweeps (what a solve with a time limit does when the
-    user gives the reads: ``hopsolve solve G.txt --time-limit 10 --reads 8`` runs 8 reads)."""
+    """With ``fill_time`` on an annealed ladder: let the anytime rule choose the ladders (between 4 and
+    ``anytime_reads``); False: run exactly ``reads`` ladders and plan only their sweeps (what a solve with a time
+    limit does when the user gives the reads: ``hopsolve solve G.txt --time-limit 10 --reads 8`` runs 8 reads)."""
     keep_best: bool = True
     """Return each ladder's best state seen (else the state of its coldest replica at the end)."""
     final_descent: bool = True
@@ -270,7 +284,9 @@ class ReplicaParams(TimedRunParams):
         require(self.recombine in ("auto", "on", "off"), owner,
                 f"recombine must be 'auto', 'on' or 'off', got {self.recombine!r}")
         require(self.cluster_every >= 1, owner, f"cluster_every must be at least 1, got {self.cluster_every}")
-        require(self.anytime_sweeps >= 1, owner, f"anytime_sweeps must be at least 1, got {self.anytime_sweeps}")
+        require(self.anytime_sweeps is None or self.anytime_sweeps >= 1, owner,
+                f"anytime_sweeps must be at least 1, got {self.anytime_sweeps}")
+        require(self.anytime_reads >= 1, owner, f"anytime_reads must be at least 1, got {self.anytime_reads}")
         require(self.threads is None or self.threads >= 1, owner, "threads must be at least 1")
         parse_replan(self.replan, owner)
         require(0.0 <= self.tabu_share < 1.0, owner, f"tabu_share must be in [0, 1), got {self.tabu_share}")
@@ -397,27 +413,51 @@ def _check_setup(per_replica: float, replicas: int, params: ReplicaParams, start
                             f"{room}; give a longer limit, fewer reads, or use anneal")
 
 
-def plan_anytime(pace: float, remaining: float, replicas: int, params: ReplicaParams,
-                 setup: float = 0.0) -> tuple[int, int]:
+def aimed_sweeps(params: ReplicaParams, units: int) -> int:
+    """The sweeps per ladder the anytime rule aims for: ``anytime_sweeps`` where given, else
+    :data:`ANYTIME_SWEEPS_PER_UNIT` per unit between :data:`ANYTIME_SWEEPS_FLOOR` and
+    :data:`ANYTIME_SWEEPS_CEILING`.
+
+    Why in proportion to the units: on sparse graphs (lattices, planar ones) an anneal's domains grow like the
+    square root of its sweeps, so a read settles a graph of n units in about n sweeps; beyond that, more reads buy
+    more than longer ones (RESULTS §10, thirty-third session)."""
+    if params.anytime_sweeps is not None:
+        return params.anytime_sweeps
+    return int(min(max(ANYTIME_SWEEPS_PER_UNIT * units, ANYTIME_SWEEPS_FLOOR), ANYTIME_SWEEPS_CEILING))
+
+
+def most_ladders(params: ReplicaParams, planned: bool) -> int:
+    """The most ladders a run may use: ``anytime_reads`` where the anytime rule plans them (``planned``: an
+    annealed ladder filling a time limit without initial states, with ``plan_reads``), else ``reads``."""
+    return params.anytime_reads if planned and params.plan_reads else params.reads
+
+
+def plan_anytime(pace: float, remaining: float, replicas: int, params: ReplicaParams, setup: float = 0.0, *,
+                 units: int) -> tuple[int, int]:
     """(ladders, sweeps) for an annealed run that fills ``remaining`` seconds at ``pace`` seconds per replica-sweep
     (measured by a pilot on two groups, so in wall time with the cores busy), after ``setup`` seconds per replica
     of building the run (its fields and energies; counted as at most half of ``remaining``, since a run whose
     set-up does not fit is refused before this, and the estimate is noisy).
 
-    The work that fits, ``W = 0.95 · remaining / pace`` replica-sweeps, goes to ladders of ``anytime_sweeps``
-    sweeps each: ``W / (R · anytime_sweeps)`` ladders, rounded down to an even number (pairs make cluster moves)
-    and kept between 4 (two groups keep two cores busy) and ``reads``; the sweeps are what is left per ladder.
-    Longer anneals beat more of them until each is long enough; more reads then buy more chances. Without
-    ``plan_reads`` the ladders are ``reads`` and only the sweeps are planned.
+    The work that fits, ``W = 0.95 · remaining / pace`` replica-sweeps, goes to ladders of ``S`` sweeps each
+    (:func:`aimed_sweeps` of a model of ``units`` units): ``W / (R · S)`` ladders, rounded down to an even number
+    (pairs make cluster moves) and kept between 4 (two groups keep two cores busy) and ``anytime_reads``; the
+    sweeps are what is left per ladder. Longer anneals beat more of them until each is long enough; more reads then
+    buy more chances. Without ``plan_reads`` the ladders are ``reads`` and only the sweeps are planned. The ladders
+    planned fit in memory (:func:`~hopsolve.backend.reads_that_fit`): a large model's plan is cut to them rather
+    than refused.
     """
-    smallest = min(4, params.reads) if params.plan_reads else params.reads
+    most = most_ladders(params, planned=True)
+    if params.plan_reads:
+        most = min(most, max(reads_that_fit(units, arrays=RUN_ARRAYS, replicas=replicas), 1))
+    smallest = min(4, most) if params.plan_reads else params.reads
 
     def searching(ladders: int) -> float:  # the set-up's estimate is taken as at most half the time (it is noisy)
         return max(remaining - min(setup * replicas * ladders, 0.5 * remaining), 0.0)
 
     work = ANYTIME_SHARE * searching(smallest) / max(pace, 1e-12)
-    ladders = 2 * int(work / (replicas * params.anytime_sweeps) / 2)
-    ladders = max(smallest, min(ladders, params.reads))
+    ladders = 2 * int(work / (replicas * aimed_sweeps(params, units)) / 2)
+    ladders = max(smallest, min(ladders, most))
     work = ANYTIME_SHARE * searching(ladders) / max(pace, 1e-12)
     most = min(MAX_PLANNED_SWEEPS, schedule_steps_buildable(remaining))  # a schedule that builds in time
     return ladders, max(1, min(most, int(work / (replicas * ladders))))
@@ -565,10 +605,13 @@ def recombine_best_states(model: SpinModel, ladders: Any, ladders_count: int, te
     """Recombine the reads' best states into the best read's (:func:`hopsolve.backends._recombination.
     recombine_reads`), then descend it (:func:`descend_states`): the best read's best state and energy are replaced
     when that is lower. Returns what it did for ``info['recombination']`` (``None`` when it did not run: fewer than
-    two reads, ``deadline`` passed, or it passed before the child's descent: the child is then dropped)."""
+    two reads, ``deadline`` passed, or it passed before the child's descent: the child is then dropped). Only the
+    :data:`RECOMBINED_READS` lowest reads take part (a donor costs a pass over the model: 2,000 reads of G42 ran
+    0.7 s past a 10 s limit)."""
     if ladders_count < 2 or model.n == 0 or (deadline is not None and time.perf_counter() >= deadline):
         return None
     per_read = ladders_best_rows(ladders.best, ladders_count, temps)
+    per_read = per_read[np.argsort(ladders.best[per_read], kind="stable")[:RECOMBINED_READS]]
     best_row = int(per_read[np.argmin(ladders.best[per_read])])
     before = float(ladders.best[best_row])
     largest, _ = model.coefficient_scales()
@@ -581,7 +624,7 @@ def recombine_best_states(model: SpinModel, ladders: Any, ladders_count: int, te
     if energy < before:
         ladders.best_states[best_row] = spins[0]
         ladders.best[best_row] = energy
-    return {"reads": int(ladders_count), "clusters_taken": taken, "descent_flips": flipped,
+    return {"reads": len(per_read), "clusters_taken": taken, "descent_flips": flipped,
             "energy_change": min(energy - before, 0.0)}
 
 
@@ -720,7 +763,8 @@ class ReplicaBackend(Backend):
                 energy.permutation.check_flow_size()
             return warm_up(self, energy, params)
         check_spin_model_size(energy)  # an energy too large is refused before anything compiles
-        check_run_size(reads=params.reads, replicas=params.replicas or 1, units=energy.num_variables, arrays=4)
+        check_run_size(reads=params.reads, replicas=params.replicas or 1, units=energy.num_variables,
+                       arrays=RUN_ARRAYS)
         began = time.perf_counter()
         if params.tabu_moves or params.tabu_share:
             TK.compile_kernels()
@@ -781,16 +825,17 @@ class ReplicaBackend(Backend):
             params = replace(params, time_limit=params.time_limit * (1.0 - params.tabu_share))
         finish_limit = params.time_limit  # the descent and the recombination end by then, the tabu walks later
         descending = params.keep_best and params.final_descent and n > 0
+        planned = anytime and params.schedule == "anneal" and starts is None and n > 0  # by plan_anytime
         if descending and finish_limit is not None:  # the final descent's time is kept out of the run's
-            returned = params.reads if starts is None else len(starts)  # a state per ladder (at most)
+            returned = most_ladders(params, planned) if starts is None else len(starts)  # a state a ladder at most
             reserve = descent_reserve if model.group_of.shape[0] else first_chunk_reserve
             params = replace(params, time_limit=max(0.0, finish_limit - reserve(model, returned, finish_limit)))
         with _Threads(params.threads):
             ladders_count, sweeps = params.reads if starts is None else len(starts), params.sweeps
             pilot_s = None
             setup = _setup_seconds(model, energy) if params.time_limit is not None and n else 0.0
-            if anytime and params.schedule == "anneal" and starts is None and n:
-                _check_setup(setup, 2 * min(4, params.reads) * temps, params, started,  # the pilot's and the run's
+            if planned:
+                _check_setup(setup, 2 * min(4, most_ladders(params, planned)) * temps, params, started,  # pilot, run
                              lambda count: _batch_setup_seconds(model, energy, count))
                 try:
                     pace = self._pilot(model, couplings, energy, shape, params, cap)
@@ -799,14 +844,14 @@ class ReplicaBackend(Backend):
                                                  interrupted=True, work=0, work_unit="sweeps",
                                                  wall_time_s=time.perf_counter() - started)
                 pilot_s = time.perf_counter() - started
-                ladders_count, sweeps = plan_anytime(pace, params.time_limit - pilot_s, temps, params, setup)
+                ladders_count, sweeps = plan_anytime(pace, params.time_limit - pilot_s, temps, params, setup, units=n)
             total = ladders_count * temps
             if params.time_limit is not None:
                 _check_setup(setup, total, params, started, lambda count: _batch_setup_seconds(model, energy, count))
             longest = max([sweeps, *(end for _, end in parse_replan(params.replan, OWNER))])
             check_run_size(reads=ladders_count, replicas=temps, units=n,
                            steps=0 if anytime and params.schedule == "fixed" else longest,
-                           arrays=4, time_limit=None if pilot_s is not None else params.time_limit)
+                           arrays=RUN_ARRAYS, time_limit=None if pilot_s is not None else params.time_limit)
             clusters = self._clusters(model, params, ladders_count)
             if starts is None:
                 spins = make_rng(seed).choice(np.array([-1, 1], dtype=np.int8), size=(total, n))
@@ -872,7 +917,7 @@ class ReplicaBackend(Backend):
     def _pilot(model: SpinModel, couplings: Any, energy: Energy, shape: Ladder, params: ReplicaParams,
                cap: int) -> float:
         """Seconds per replica-sweep of an annealed run, timed on a throwaway run of (up to) four ladders."""
-        ladders_count = min(4, params.reads)
+        ladders_count = min(4, most_ladders(params, planned=True))
         temps = len(shape.ratios)
         clusters = ReplicaBackend._clusters(model, params, ladders_count)
         spins = make_rng(0).choice(np.array([-1, 1], dtype=np.int8), size=(ladders_count * temps, model.n))
