@@ -184,7 +184,7 @@ class ReplicaParams(TimedRunParams):
     anytime_sweeps: int | None = None
     """With ``fill_time`` on an annealed ladder: the sweeps per ladder the anytime rule aims for before it adds
     ladders (between 4 and ``anytime_reads``). ``None``: :data:`ANYTIME_SWEEPS_PER_UNIT` per unit, between
-    :data:`ANYTIME_SWEEPS_FLOOR` and :data:`ANYTIME_SWEEPS_CEILING` (:func:`anytime_sweeps`)."""
+    :data:`ANYTIME_SWEEPS_FLOOR` and :data:`ANYTIME_SWEEPS_CEILING` (:func:`aimed_sweeps`)."""
     anytime_reads: int = 1000
     """With ``fill_time`` on an annealed ladder and ``plan_reads``: the most ladders the anytime rule may use (it
     uses fewer when the time buys fewer reads of ``anytime_sweeps``; memory is checked for what it plans)."""
