@@ -45,7 +45,6 @@ GRAPHS = {
     "torus27x110one": ("torus", (27, 110), None, "one", 111),  # as G48–G50: unit weights, an odd side (optimum 5830)
     "random1000": ("random", (1000,), 9990, "one", 112),  # as G43–G47
     "random800pm": ("random", (800,), 19176, "pm1", 113),  # as G6–G10
-    "random5000dense": ("random", (5000,), 50000, "one", 114),  # mean degree 20 as G22–G26, 2.5 times their size
 }
 
 

@@ -447,17 +447,17 @@ def plan_anytime(pace: float, remaining: float, replicas: int, params: ReplicaPa
     planned fit in memory (:func:`~hopsolve.backend.reads_that_fit`): a large model's plan is cut to them rather
     than refused.
     """
-    most = most_ladders(params, planned=True)
+    cap = most_ladders(params, planned=True)
     if params.plan_reads:
-        most = min(most, max(reads_that_fit(units, arrays=RUN_ARRAYS, replicas=replicas), 1))
-    smallest = min(4, most) if params.plan_reads else params.reads
+        cap = min(cap, max(reads_that_fit(units, arrays=RUN_ARRAYS, replicas=replicas), 1))
+    smallest = min(4, cap) if params.plan_reads else params.reads
 
     def searching(ladders: int) -> float:  # the set-up's estimate is taken as at most half the time (it is noisy)
         return max(remaining - min(setup * replicas * ladders, 0.5 * remaining), 0.0)
 
     work = ANYTIME_SHARE * searching(smallest) / max(pace, 1e-12)
     ladders = 2 * int(work / (replicas * aimed_sweeps(params, units)) / 2)
-    ladders = max(smallest, min(ladders, most))
+    ladders = max(smallest, min(ladders, cap))
     work = ANYTIME_SHARE * searching(ladders) / max(pace, 1e-12)
     most = min(MAX_PLANNED_SWEEPS, schedule_steps_buildable(remaining))  # a schedule that builds in time
     return ladders, max(1, min(most, int(work / (replicas * ladders))))
