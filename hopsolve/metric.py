@@ -355,7 +355,10 @@ class Metric:
         return time.perf_counter() - started
 
     def neighbours(self, k: int) -> np.ndarray:
-        """Each point's ``k`` nearest other points (n × k, nearest first; ties broken by index)."""
+        """Each point's ``k`` nearest other points (n × k, nearest first; ties broken by index). For a coordinate
+        rule the ties are ranked among the candidates a KD-tree returns (:func:`candidates_queried`, ranked by the
+        unrounded distance): where more points than that margin round to the list's last distance, one left out
+        may have a lower index than one kept. The distances are always the k smallest."""
         key = ("neighbours", k)
         if key in self._cache:
             return self._cache[key]

@@ -12,7 +12,7 @@ import pytest
 from hopsolve_tsp.encoding import encode_tsp
 from hopsolve_tsp.plugin import TspOptions, TspProblem
 from hopsolve_tsp.tsplib import read_tour
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from hopsolve import Metric, ParameterError, Vartype, build_registry
@@ -252,6 +252,7 @@ def test_the_routing_baseline_searches_with_its_distances_in_cpp(cli):
 
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**31), n=st.integers(3, 60))
+@example(seed=79605, n=44)  # three cities past the candidate lists' margin tied with the last one on them
 def test_the_routing_start_is_the_nearest_neighbour_tour_from_city_0(seed, n):
     """Path cheapest arc, built by hopsolve (OR-Tools' own did not stop at the limit): from city 0 always on to
     the nearest unvisited city, ties to the lower index, also when all 8 candidates are visited. Integer points
@@ -266,6 +267,24 @@ def test_the_routing_start_is_the_nearest_neighbour_tour_from_city_0(seed, n):
         tour.append(min(left, key=lambda j: (d[tour[-1], j], j)))
         left.remove(tour[-1])
     assert _nearest_neighbour_tour(metric).tolist() == tour
+
+
+@pytest.mark.parametrize("kind, radii", [("EUC_2D", (4.5, 5.49)), ("CEIL_2D", (4.01, 5.0)), ("MAX_2D", (4.5, 5.49))])
+def test_the_routing_start_goes_to_the_lowest_index_among_more_ties_than_the_candidate_lists_hold(kind, radii):
+    """Forty cities around city 0 all at one rounded distance, the nearer (unrounded) ones with the higher indices:
+    city 0's candidate lists (a KD-tree's nearest, ranked by unrounded distance) hold only the nearer ones."""
+    from hopsolve_tsp.baselines import _nearest_neighbour_tour
+
+    rng = np.random.default_rng(3)
+    angles = rng.uniform(0, 2 * np.pi, 40)
+    radius = np.linspace(radii[1], radii[0], 40)  # city 1 the farthest, city 40 the nearest
+    ring = np.stack([np.cos(angles), np.sin(angles)], axis=1) * radius[:, None]
+    if kind == "MAX_2D":
+        ring /= np.abs(ring).max(axis=1, keepdims=True) / radius[:, None]
+    metric = Metric(kind, points=np.vstack([[0.0, 0.0], ring]))
+    assert set(metric.rows(0, 1)[0, 1:].tolist()) == {5}
+    assert 1 not in metric.neighbours(8)[0]
+    assert _nearest_neighbour_tour(metric)[1] == 1
 
 
 @pytest.mark.parametrize("name", ["berlin52", "gr24", "pr76"])
