@@ -45,6 +45,7 @@ GRAPHS = {
     "torus27x110one": ("torus", (27, 110), None, "one", 111),  # as G48–G50: unit weights, an odd side (optimum 5830)
     "random1000": ("random", (1000,), 9990, "one", 112),  # as G43–G47
     "random800pm": ("random", (800,), 19176, "pm1", 113),  # as G6–G10
+    "torus30x100one": ("torus", (30, 100), None, "one", 114),  # as G48–G49: unit weights, both sides even (6000)
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import time
 import tracemalloc
 
@@ -536,11 +537,14 @@ def test_a_tsp_file_s_energy_gives_single_flip_deltas_and_sync_hopfield_keeps_a_
 
 def test_cpsat_ends_a_short_limit_as_soon_as_its_model_could_not_be_built_and_searched(cli):
     """a280 under a 0.1 s limit built all 78,120 arc literals and the objective first, ending at 0.65 s; the
-    build's pace now projects when the model would be loaded, and a limit it would pass ends the run at once."""
+    build's pace now projects when the model would be loaded, and a limit it would pass ends the run at once: early
+    in the build it projects (about 0.05 s of some 0.55 s on an idle machine; a stall on a loaded one slows both)."""
     run = cli("solve", TSPLIB / "a280.tsp", "--baseline", "ortools-cpsat", "--time-limit", "0.1", "--json")
     result = json.loads(run.out)
     assert run.code == 0 and result["status"] == "timeout" and result["solution"] is None
-    assert "leaves no time to search" in result["info"]["note"] and result["wall_time_s"] < 0.3
+    note = result["info"]["note"]
+    projected = float(re.search(r"would take about ([0-9.e+]+) s", note).group(1))
+    assert "leaves no time to search" in note and result["wall_time_s"] < projected / 3
 
 
 @pytest.mark.parametrize("tour, said", [
