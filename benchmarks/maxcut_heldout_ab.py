@@ -46,6 +46,10 @@ GRAPHS = {
     "random1000": ("random", (1000,), 9990, "one", 112),  # as G43–G47
     "random800pm": ("random", (800,), 19176, "pm1", 113),  # as G6–G10
     "torus30x100one": ("torus", (30, 100), None, "one", 114),  # as G48–G49: unit weights, both sides even (6000)
+    "random2000b": ("random", (2000,), 19990, "one", 115),  # more of G22–G26's family
+    "random2000c": ("random", (2000,), 19990, "one", 116),
+    "random2000pmb": ("random", (2000,), 20000, "pm1", 117),  # more of G27–G31's family
+    "random2000pmc": ("random", (2000,), 20000, "pm1", 118),
 }
 
 

@@ -131,3 +131,40 @@ def test_a_tabu_phase_that_could_not_run_is_refused_not_recorded_as_applied():
     from hopsolve.plugins import build_registry
 
     assert grid_from_toml(build_registry(), ROOT / "benchmarks" / "suites" / "gset_10s_planar_ab.toml").tasks()
+
+
+def _torus(rows, cols, weights):
+    """Max-cut's energy on a rows × cols torus (``weights`` "one" or "pm1", the Gset families)."""
+    from hopsolve.plugins import build_registry
+
+    index = np.arange(rows * cols).reshape(rows, cols)
+    heads = np.concatenate([index.ravel(), index.ravel()])
+    tails = np.concatenate([np.roll(index, -1, axis=1).ravel(), np.roll(index, -1, axis=0).ravel()])
+    w = np.ones(len(heads)) if weights == "one" else np.random.default_rng(1).choice([-1.0, 1.0], len(heads))
+    problem = build_registry().problem("maxcut")
+    import networkx as nx
+
+    graph = nx.Graph()
+    graph.add_nodes_from(range(rows * cols))
+    graph.add_weighted_edges_from(zip(heads.tolist(), tails.tolist(), w.tolist()))
+    return problem.encode(problem.from_graph(graph))
+
+
+def test_a_uniform_lattice_gets_a_tabu_phase_when_its_run_fills_a_limit_and_nothing_else_does():
+    """``tabu_share=None`` (the default) is 0.3 on a torus of unit weights in a time-filled annealed run (the walks
+    remove the domain walls an anneal leaves: G50), and 0 on a ±1 torus, a random graph, an untimed run, or where
+    given; the result records the share used."""
+    from hopsolve.backends.replica import LATTICE_TABU_SHARE, is_uniform_lattice
+
+    unit, signed = _torus(9, 11, "one"), _torus(9, 11, "pm1")
+    assert is_uniform_lattice(compile_spin_model(unit)) and not is_uniform_lattice(compile_spin_model(signed))
+    assert not is_uniform_lattice(compile_spin_model(_random_graph(40, 0.5, 1, integer=True)))
+    backend = ReplicaBackend()
+    timed = {"schedule": "anneal", "time_limit": 1.0, "fill_time": True}
+    lattice = backend.solve(unit, backend.params(timed), seed=2)
+    assert lattice.derived["tabu_share"] == LATTICE_TABU_SHARE and lattice.info["tabu_moves_done"] > 0
+    assert lattice.info["wall_time_s"] <= 1.0 + 0.25
+    for energy, values in ((signed, timed), (unit, {**timed, "tabu_share": 0.0}),
+                           (unit, {"schedule": "anneal", "sweeps": 20, "reads": 2})):
+        other = backend.solve(energy, backend.params(values), seed=2)
+        assert other.derived["tabu_share"] == 0.0 and "tabu_moves_done" not in other.info

@@ -125,6 +125,14 @@ MAX_PLANNED_SWEEPS = 10_000_000
 """The most sweeps an anytime plan (or a stretch of it) schedules, as ``anneal`` caps a stretched schedule."""
 RUN_ARRAYS = 4
 """The arrays of a replica's size a run holds, as its memory check counts them (states, best states, fields)."""
+LATTICE_TABU_SHARE = 0.3
+"""``tabu_share``'s value, left to the backend (``None``), on a uniform lattice (:func:`is_uniform_lattice`) in a
+run that fills its time limit: the walks finish what the anneal leaves there (domain walls). Measured at 10 s
+(RESULTS section 10): the optimum of a held-out 27 × 110 unit-weight torus in every run (the anneal alone 2–6
+below it), G50's best-known cut in every run, no loss on bipartite unit-weight tori; on ±1 tori, random and planar
+graphs the walks gained nothing or lost, so it is not applied there."""
+LATTICE_DEGREE = 4
+"""The most neighbours a unit of a uniform lattice has (:func:`is_uniform_lattice`): a square lattice's."""
 RECOMBINED_READS = 40
 """The most reads (the lowest) :func:`recombine_best_states` folds together."""
 ANYTIME_SWEEPS_PER_UNIT = 10
@@ -230,15 +238,16 @@ class ReplicaParams(TimedRunParams):
     threads: int | None = None
     """Threads over the groups of ladders (default: all cores; more than numba has, ``NUMBA_NUM_THREADS``, run as
     many as it has); the states do not depend on it."""
-    tabu_share: float = 0.0
+    tabu_share: float | None = None
     """With ``fill_time`` and a time limit on an annealed ladder (max-cut's anytime default), on a model without
     group penalties: the share of the limit given to tabu search with breakouts (:mod:`hopsolve.backends.
     _tabu_kernels`), started from the best states of the anneal, which gets the rest (0: anneal only). Without a
-    time limit the run is the anneal alone unless ``tabu_moves`` is set. Off by default: 0.15 (chosen on G37
-    and G50) was worse than anneal alone on eight held-out planar/toroidal Gset graphs at 10 s (RESULTS
-    section 10), with the O(n)-per-move scan of this kernel, and 0.3 gained nothing on ±1 tori and random
-    graphs. It does finish tori of unit weights (G50, and a held-out 27 × 110 one: the optimum in every run at
-    10 s, against domain walls left by the anneal alone): give 0.3 on such lattices."""
+    time limit the run is the anneal alone unless ``tabu_moves`` is set. ``None`` (the default): 0.3
+    (:data:`LATTICE_TABU_SHARE`) on a uniform lattice (:func:`is_uniform_lattice`, as G48–G50), 0 elsewhere; the
+    result's parameters record the value used. 0.15 (chosen on G37 and G50) was worse than anneal alone on eight
+    held-out planar/toroidal Gset graphs at 10 s (RESULTS section 10), with the O(n)-per-move scan of this kernel,
+    and 0.3 gained nothing on ±1 tori and random graphs; it does finish tori of unit weights (G50, and a held-out
+    27 × 110 one: the optimum in every run at 10 s, against domain walls left by the anneal alone)."""
     start: Literal["greedy", "random", "space-filling"] = "greedy"
     """On a tour energy (a TSP), where each ladder's replicas start without initial states: the greedy-edge tour, a
     random one, or the Hilbert-curve order of the cities (as ``anneal``'s ``start``; refused on other energies and
@@ -289,7 +298,8 @@ class ReplicaParams(TimedRunParams):
         require(self.anytime_reads >= 1, owner, f"anytime_reads must be at least 1, got {self.anytime_reads}")
         require(self.threads is None or self.threads >= 1, owner, "threads must be at least 1")
         parse_replan(self.replan, owner)
-        require(0.0 <= self.tabu_share < 1.0, owner, f"tabu_share must be in [0, 1), got {self.tabu_share}")
+        require(self.tabu_share is None or 0.0 <= self.tabu_share < 1.0, owner,
+                f"tabu_share must be in [0, 1), got {self.tabu_share}")
         require(0.0 <= self.swap_probability <= 1.0, owner,
                 f"swap_probability must be in [0, 1], got {self.swap_probability}")
         require(0.0 <= self.chain_probability <= 1.0, owner,
@@ -600,6 +610,33 @@ def descend_best_states(model: SpinModel, ladders: Any, ladders_count: int, temp
     return flipped
 
 
+def is_uniform_lattice(model: SpinModel) -> bool:
+    """Whether ``model`` is an Ising model on a lattice with uniform couplings: every coupling the same value, no
+    fields and no group penalties, at most :data:`LATTICE_DEGREE` neighbours a unit (a square lattice or torus;
+    max-cut with unit weights on one, as Gset's G48–G50)."""
+    if model.n == 0 or model.nnz == 0 or model.group_of.shape[0] or np.any(model.bias != 0):
+        return False
+    degree = int(np.diff(model.indptr).max())
+    return degree <= LATTICE_DEGREE and bool(np.all(model.data == model.data[0]))
+
+
+def _tabu_share(params: ReplicaParams, model: SpinModel | Energy, *, given_starts: bool = False) -> float:
+    """The ``tabu_share`` a run uses: the one given, else :data:`LATTICE_TABU_SHARE` on a uniform lattice in a run
+    that fills its time limit from an annealed ladder keeping its best states (``model`` an energy is compiled to
+    find out: the warm-up asks before any model is), else 0."""
+    if params.tabu_share is not None:
+        return params.tabu_share
+    filling = (params.fill_time and params.time_limit is not None and params.schedule == "anneal"
+               and params.keep_best and not given_starts)
+    if not filling:
+        return 0.0
+    if isinstance(model, Energy):
+        if model.permutation is not None:
+            return 0.0
+        model = compile_spin_model(model)
+    return LATTICE_TABU_SHARE if is_uniform_lattice(model) else 0.0
+
+
 def recombine_best_states(model: SpinModel, ladders: Any, ladders_count: int, temps: int,
                           deadline: float | None) -> dict[str, Any] | None:
     """Recombine the reads' best states into the best read's (:func:`hopsolve.backends._recombination.
@@ -766,7 +803,7 @@ class ReplicaBackend(Backend):
         check_run_size(reads=params.reads, replicas=params.replicas or 1, units=energy.num_variables,
                        arrays=RUN_ARRAYS)
         began = time.perf_counter()
-        if params.tabu_moves or params.tabu_share:
+        if params.tabu_moves or _tabu_share(params, energy) > 0:
             TK.compile_kernels()
         spins = np.array([1.0, -1.0])
         recombine_into(np.array([0, 1, 2]), np.array([1, 0]), np.array([1.0, 1.0]), np.zeros(2), spins.copy(),
@@ -809,6 +846,7 @@ class ReplicaBackend(Backend):
         couplings = _couplings(model, params.rule)
         cap = max(1, int(params.cluster_limit * n))
         anytime = params.fill_time and params.time_limit is not None
+        params = replace(params, tabu_share=_tabu_share(params, model, given_starts=starts is not None))
         tabu_ok = model.group_of.shape[0] == 0 and n > 0  # schedule and keep_best: refused below when wrong
         if (params.tabu_moves or params.tabu_share) and not (params.schedule == "anneal" and params.keep_best):
             # checked here, not in the parameters: max-cut's defaults (schedule=anneal) are added to them later
@@ -896,6 +934,7 @@ class ReplicaBackend(Backend):
         samples = self._samples(energy, params, run, shape, seed, progress, started, ladders_count,
                                 progress.done if anytime else sweeps)
         samples.info["descent_flips"] = descended
+        samples.derived["tabu_share"] = params.tabu_share  # the share used (the default chooses it by the model)
         if tabu_skipped:  # said, not recorded as applied
             samples.info["tabu_note"] = ("no tabu phase ran: its walks flip single units of a model without group "
                                          "penalties, and this energy has one-hot groups")
