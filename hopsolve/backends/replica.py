@@ -132,7 +132,10 @@ run that fills its time limit: the walks finish what the anneal leaves there (do
 below it), G50's best-known cut in every run, no loss on bipartite unit-weight tori; on ±1 tori, random and planar
 graphs the walks gained nothing or lost, so it is not applied there."""
 LATTICE_DEGREE = 4
-"""The most neighbours a unit of a uniform lattice has (:func:`is_uniform_lattice`): a square lattice's."""
+"""The neighbours every unit of a uniform lattice has (:func:`is_uniform_lattice`): a square torus's."""
+LATTICE_MAX_UNITS = 5000
+"""The most units a uniform lattice given :data:`LATTICE_TABU_SHARE` has: the walks were measured on tori of
+2,970–3,000 units, and their O(n) scan a move buys less on larger ones."""
 RECOMBINED_READS = 40
 """The most reads (the lowest) :func:`recombine_best_states` folds together."""
 ANYTIME_SWEEPS_PER_UNIT = 10
@@ -243,8 +246,10 @@ class ReplicaParams(TimedRunParams):
     group penalties: the share of the limit given to tabu search with breakouts (:mod:`hopsolve.backends.
     _tabu_kernels`), started from the best states of the anneal, which gets the rest (0: anneal only). Without a
     time limit the run is the anneal alone unless ``tabu_moves`` is set. ``None`` (the default): 0.3
-    (:data:`LATTICE_TABU_SHARE`) on a uniform lattice (:func:`is_uniform_lattice`, as G48–G50), 0 elsewhere; the
-    result's parameters record the value used. 0.15 (chosen on G37 and G50) was worse than anneal alone on eight
+    (:data:`LATTICE_TABU_SHARE`) on a uniform lattice of at most 5,000 units (:func:`is_uniform_lattice`, as
+    G48–G50) in a run with ``keep_best`` and without initial states, 0 elsewhere; the result's parameters record
+    the value used (``tabu_share`` among the derived ones; ``None`` on a permutation energy, which has no tabu
+    phase). 0.15 (chosen on G37 and G50) was worse than anneal alone on eight
     held-out planar/toroidal Gset graphs at 10 s (RESULTS section 10), with the O(n)-per-move scan of this kernel,
     and 0.3 gained nothing on ±1 tori and random graphs; it does finish tori of unit weights (G50, and a held-out
     27 × 110 one: the optimum in every run at 10 s, against domain walls left by the anneal alone)."""
@@ -611,24 +616,25 @@ def descend_best_states(model: SpinModel, ladders: Any, ladders_count: int, temp
 
 
 def is_uniform_lattice(model: SpinModel) -> bool:
-    """Whether ``model`` is an Ising model on a lattice with uniform couplings: every coupling the same value, no
-    fields and no group penalties, at most :data:`LATTICE_DEGREE` neighbours a unit (a square lattice or torus;
-    max-cut with unit weights on one, as Gset's G48–G50)."""
+    """Whether ``model`` is an Ising model on a torus-like lattice with uniform couplings: every coupling the same
+    value, no fields and no group penalties, exactly :data:`LATTICE_DEGREE` neighbours every unit (a square torus;
+    max-cut with one weight on every edge of one, as Gset's G48–G50; a 4-regular graph passes too)."""
     if model.n == 0 or model.nnz == 0 or model.group_of.shape[0] or np.any(model.bias != 0):
         return False
-    degree = int(np.diff(model.indptr).max())
-    return degree <= LATTICE_DEGREE and bool(np.all(model.data == model.data[0]))
+    degrees = np.diff(model.indptr)
+    return bool(np.all(degrees == LATTICE_DEGREE) and np.all(model.data == model.data[0]))
 
 
 def _tabu_share(params: ReplicaParams, model: SpinModel | Energy, *, given_starts: bool = False) -> float:
-    """The ``tabu_share`` a run uses: the one given, else :data:`LATTICE_TABU_SHARE` on a uniform lattice in a run
-    that fills its time limit from an annealed ladder keeping its best states (``model`` an energy is compiled to
-    find out: the warm-up asks before any model is), else 0."""
+    """The ``tabu_share`` a run uses: the one given, else :data:`LATTICE_TABU_SHARE` on a uniform lattice of at most
+    :data:`LATTICE_MAX_UNITS` units in a run that fills its time limit from an annealed ladder keeping its best
+    states, without initial states (``model`` an energy of at most that many units is compiled to find out: the
+    warm-up asks before any model is), else 0."""
     if params.tabu_share is not None:
         return params.tabu_share
     filling = (params.fill_time and params.time_limit is not None and params.schedule == "anneal"
                and params.keep_best and not given_starts)
-    if not filling:
+    if not filling or not 0 < (model.num_variables if isinstance(model, Energy) else model.n) <= LATTICE_MAX_UNITS:
         return 0.0
     if isinstance(model, Energy):
         if model.permutation is not None:
@@ -811,7 +817,8 @@ class ReplicaBackend(Backend):
         return time.perf_counter() - began + warm_up(self, energy, params)
 
     def prepare_everything(self) -> float:
-        """The tabu walks' kernels (``tabu_moves`` and ``tabu_share`` are off by default)."""
+        """The tabu walks' kernels (``tabu_moves`` is off by default, and ``tabu_share`` off but on uniform
+        lattices)."""
         began = time.perf_counter()
         TK.compile_kernels()
         return time.perf_counter() - began

@@ -118,8 +118,9 @@ class MaxcutProblem(Problem):
         (max-cut is ``anytime``) it spends T instead: a pilot times a round, then reads of about ten sweeps a
         node (1,000 to 100,000) as many as fill T, between 4 and 1,000 of them, the sweeps stretched to what is left
         (:func:`hopsolve.backends.replica.plan_anytime`), recorded as the result's ``reads`` and ``sweeps``; on a
-        graph of unit weights with at most four edges a node (a lattice, as G48–G50) 30% of T goes to tabu walks from
-        the anneal's best states (``tabu_share``'s default, recorded as the result's ``tabu_share``).
+        graph of at most 5,000 nodes with one weight on every edge and four edges at every node (a torus, as
+        G48–G50) 30% of T goes to tabu walks from the anneal's best states (``tabu_share``'s default, recorded as
+        the result's ``tabu_share``).
 
         ``anneal``: 40 reads × 2500 sweeps from the typical hot end (best-known cuts of G1–G5 in every one of 10
         seeds, ~0.5 s each on two cores; the worst-case hot end found G2's in 2 of 10 at 40 × 1000); with a time
