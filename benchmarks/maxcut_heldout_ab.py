@@ -50,6 +50,13 @@ GRAPHS = {
     "random2000c": ("random", (2000,), 19990, "one", 116),
     "random2000pmb": ("random", (2000,), 20000, "pm1", 117),  # more of G27–G31's family
     "random2000pmc": ("random", (2000,), 20000, "pm1", 118),
+    # Gset's "planar" graphs are rudy's union of two planar graphs (mean degree about 12): two Delaunay
+    # triangulations of independent random points on the same nodes, merged
+    "planar800": ("planar", (800,), None, "one", 119),  # as G14–G17
+    "planar1000": ("planar", (1000,), None, "one", 120),  # as G51–G54
+    "planar800pm": ("planar", (800,), None, "pm1", 121),  # as G18–G21
+    "planar2000": ("planar", (2000,), None, "one", 122),  # as G35–G38
+    "planar2000pm": ("planar", (2000,), None, "pm1", 123),  # as G39–G42
 }
 
 
@@ -62,6 +69,17 @@ def make_graph(kind: str, shape: tuple[int, ...], edges: int | None, weights: st
         index = np.arange(n).reshape(rows, cols)
         heads = np.concatenate([index.ravel(), index.ravel()])
         tails = np.concatenate([np.roll(index, -1, axis=1).ravel(), np.roll(index, -1, axis=0).ravel()])
+    elif kind == "planar":
+        from scipy.spatial import Delaunay
+
+        n = shape[0]
+        pairs = set()
+        for _ in range(2):
+            for simplex in Delaunay(rng.random((n, 2))).simplices:
+                for a, b in ((0, 1), (1, 2), (0, 2)):
+                    u, v = int(simplex[a]), int(simplex[b])
+                    pairs.add((min(u, v), max(u, v)))
+        heads, tails = np.array(sorted(pairs)).T
     else:
         n = shape[0]
         pairs: set[tuple[int, int]] = set()
