@@ -231,7 +231,9 @@ class OrtoolsRoutingTsp(Baseline):
     limit counts from the call: building the model (the distance matrix, see
     :data:`ROUTING_BYTES_PER_DISTANCE`) comes out of it. The default first solution, path cheapest arc (a nearest
     neighbour tour), is built here (:func:`_nearest_neighbour_tour`) and handed to OR-Tools, because OR-Tools'
-    own first solutions do not stop at the limit; the other strategies are OR-Tools' and may overrun it."""
+    own first solutions do not stop at the limit; the other strategies are OR-Tools' and may overrun it. The search
+    takes no seed (OR-Tools' routing search has none): runs with different seeds differ only in how far it got in
+    the time, so a bench's seeds of this baseline are repeats, not independent tries."""
 
     name = "ortools-routing"
     imports = ("ortools.constraint_solver.pywrapcp",)
