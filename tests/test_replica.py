@@ -272,6 +272,11 @@ def test_the_anytime_rule_aims_for_reads_of_sweeps_in_proportion_to_the_units():
     assert R.aimed_sweeps(params, 3) == R.ANYTIME_SWEEPS_FLOOR
     assert R.aimed_sweeps(params, 10**6) == R.ANYTIME_SWEEPS_CEILING
     assert R.aimed_sweeps(ReplicaParams(anytime_sweeps=77), 800) == 77
+    assert R.aimed_sweeps(ReplicaParams(anytime_sweeps_per_unit=30), 800) == 24_000
+    assert R.aimed_sweeps(ReplicaParams(anytime_sweeps_per_unit=30, anytime_sweeps=77), 800) == 77
+    for bad in (0, -1, float("nan"), float("inf")):
+        with pytest.raises(ParameterError, match="anytime_sweeps_per_unit must be a positive number"):
+            ReplicaParams(anytime_sweeps_per_unit=bad).validate()
     work = 1e-6, 4.0  # 4·10^6 replica-sweeps
     small, large = (plan_anytime(*work, 1, params, units=u) for u in (800, 20_000))
     assert small[0] == 2 * int(0.95 * 4e6 / (R.ANYTIME_SWEEPS_PER_UNIT * 800) / 2) < params.anytime_reads

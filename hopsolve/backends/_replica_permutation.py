@@ -74,7 +74,8 @@ class _Chunking:
     trace: bool = False
 
 
-SPIN_ONLY_SETTINGS = ("cold_tail", "cluster_limit", "cluster_every", "anytime_sweeps", "anytime_reads")
+SPIN_ONLY_SETTINGS = ("cold_tail", "cluster_limit", "cluster_every", "anytime_sweeps", "anytime_sweeps_per_unit",
+                      "anytime_reads")
 """``replica`` settings that act only on spin energies, refused on a permutation energy where set to anything but
 their default (they were accepted and ignored). ``plan_reads`` is not among them: ``solve`` sets it wherever a user
 gives ``--reads`` with a time limit."""

@@ -194,8 +194,11 @@ class ReplicaParams(TimedRunParams):
     """Rounds between cluster moves (a move can cost as much as a sweep)."""
     anytime_sweeps: int | None = None
     """With ``fill_time`` on an annealed ladder: the sweeps per ladder the anytime rule aims for before it adds
-    ladders (between 4 and ``anytime_reads``). ``None``: :data:`ANYTIME_SWEEPS_PER_UNIT` per unit, between
+    ladders (between 4 and ``anytime_reads``). ``None``: ``anytime_sweeps_per_unit`` per unit, between
     :data:`ANYTIME_SWEEPS_FLOOR` and :data:`ANYTIME_SWEEPS_CEILING` (:func:`aimed_sweeps`)."""
+    anytime_sweeps_per_unit: float = ANYTIME_SWEEPS_PER_UNIT
+    """Without ``anytime_sweeps``: the sweeps a unit the anytime rule aims a read at (:func:`aimed_sweeps`); one
+    number for every size of a family of graphs, where ``anytime_sweeps`` is one length for one graph."""
     anytime_reads: int = 1000
     """With ``fill_time`` on an annealed ladder and ``plan_reads``: the most ladders the anytime rule may use (it
     uses fewer when the time buys fewer reads of ``anytime_sweeps``; memory is checked for what it plans)."""
@@ -301,6 +304,8 @@ class ReplicaParams(TimedRunParams):
         require(self.anytime_sweeps is None or self.anytime_sweeps >= 1, owner,
                 f"anytime_sweeps must be at least 1, got {self.anytime_sweeps}")
         require(self.anytime_reads >= 1, owner, f"anytime_reads must be at least 1, got {self.anytime_reads}")
+        require(math.isfinite(self.anytime_sweeps_per_unit) and self.anytime_sweeps_per_unit > 0, owner,
+                f"anytime_sweeps_per_unit must be a positive number, got {self.anytime_sweeps_per_unit}")
         require(self.threads is None or self.threads >= 1, owner, "threads must be at least 1")
         parse_replan(self.replan, owner)
         require(self.tabu_share is None or 0.0 <= self.tabu_share < 1.0, owner,
@@ -430,15 +435,15 @@ def _check_setup(per_replica: float, replicas: int, params: ReplicaParams, start
 
 def aimed_sweeps(params: ReplicaParams, units: int) -> int:
     """The sweeps per ladder the anytime rule aims for: ``anytime_sweeps`` where given, else
-    :data:`ANYTIME_SWEEPS_PER_UNIT` per unit between :data:`ANYTIME_SWEEPS_FLOOR` and
-    :data:`ANYTIME_SWEEPS_CEILING`.
+    ``anytime_sweeps_per_unit`` (:data:`ANYTIME_SWEEPS_PER_UNIT` by default) per unit between
+    :data:`ANYTIME_SWEEPS_FLOOR` and :data:`ANYTIME_SWEEPS_CEILING`.
 
     Why in proportion to the units: on sparse graphs (lattices, planar ones) an anneal's domains grow like the
     square root of its sweeps, so a read settles a graph of n units in about n sweeps; beyond that, more reads buy
     more than longer ones (RESULTS §10, thirty-third session)."""
     if params.anytime_sweeps is not None:
         return params.anytime_sweeps
-    return int(min(max(ANYTIME_SWEEPS_PER_UNIT * units, ANYTIME_SWEEPS_FLOOR), ANYTIME_SWEEPS_CEILING))
+    return int(min(max(params.anytime_sweeps_per_unit * units, ANYTIME_SWEEPS_FLOOR), ANYTIME_SWEEPS_CEILING))
 
 
 def most_ladders(params: ReplicaParams, planned: bool) -> int:
