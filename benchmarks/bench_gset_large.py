@@ -33,7 +33,7 @@ import numpy as np
 import tomllib
 
 from hopsolve import UserError, build_registry
-from hopsolve.backends.replica import ReplicaParams, plan_anytime
+from hopsolve.backends.replica import SPARSE_DEGREE, ReplicaParams, plan_anytime
 from hopsolve.solving import solve_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,11 +71,12 @@ def peer(graph, limit: float, seed: int) -> dict:
         sweeps *= 2
     # a short anneal spends more of its sweeps hot (more accepted flips) than a long one: time a quarter-length
     # run of the plan, and plan again from that pace
-    reads, planned = plan_anytime(spent / (4 * sweeps), limit, 1, ReplicaParams(), units=graph.n)
+    dense = 2 * len(graph.weights) > SPARSE_DEGREE * graph.n  # as replica decides (none of G55-G81 is)
+    reads, planned = plan_anytime(spent / (4 * sweeps), limit, 1, ReplicaParams(), units=graph.n, dense=dense)
     began = time.perf_counter()
     sampler.sample_ising(h, j, num_reads=reads, num_sweeps=max(1, planned // 4), seed=seed)
     pace = (time.perf_counter() - began) / (reads * max(1, planned // 4))
-    reads, planned = plan_anytime(pace, limit, 1, ReplicaParams(), units=graph.n)
+    reads, planned = plan_anytime(pace, limit, 1, ReplicaParams(), units=graph.n, dense=dense)
     began = time.perf_counter()
     samples = sampler.sample_ising(h, j, num_reads=reads, num_sweeps=planned, seed=seed)
     wall = time.perf_counter() - began

@@ -274,6 +274,8 @@ def test_the_anytime_rule_aims_for_reads_of_sweeps_in_proportion_to_the_units():
     assert R.aimed_sweeps(ReplicaParams(anytime_sweeps=77), 800) == 77
     assert R.aimed_sweeps(ReplicaParams(anytime_sweeps_per_unit=30), 800) == 24_000
     assert R.aimed_sweeps(ReplicaParams(anytime_sweeps_per_unit=30, anytime_sweeps=77), 800) == 77
+    assert R.aimed_sweeps(params, 2000, dense=True) == R.ANYTIME_SWEEPS_PER_UNIT_DENSE * 2000 == 5000
+    assert R.aimed_sweeps(ReplicaParams(anytime_sweeps_per_unit=30), 800, dense=True) == 24_000
     for bad in (0, -1, float("nan"), float("inf")):
         with pytest.raises(ParameterError, match="anytime_sweeps_per_unit must be a positive number"):
             ReplicaParams(anytime_sweeps_per_unit=bad).validate()

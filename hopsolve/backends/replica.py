@@ -139,7 +139,12 @@ LATTICE_MAX_UNITS = 5000
 RECOMBINED_READS = 40
 """The most reads (the lowest) :func:`recombine_best_states` folds together."""
 ANYTIME_SWEEPS_PER_UNIT = 10
-"""The anytime rule's read length by default: this many sweeps per unit (see :func:`aimed_sweeps`)."""
+"""The anytime rule's read length by default on a sparse model: this many sweeps per unit (see
+:func:`aimed_sweeps`)."""
+ANYTIME_SWEEPS_PER_UNIT_DENSE = 2.5
+"""The same on a dense model (more than :data:`SPARSE_DEGREE` neighbours a unit on average): there a read's chance
+of the best state hardly grows with its length, so shorter reads, more of them (RESULTS §10, thirty-fourth
+session)."""
 ANYTIME_SWEEPS_FLOOR = 1000
 """The shortest read the anytime rule aims for by default."""
 ANYTIME_SWEEPS_CEILING = 100_000
@@ -196,9 +201,11 @@ class ReplicaParams(TimedRunParams):
     """With ``fill_time`` on an annealed ladder: the sweeps per ladder the anytime rule aims for before it adds
     ladders (between 4 and ``anytime_reads``). ``None``: ``anytime_sweeps_per_unit`` per unit, between
     :data:`ANYTIME_SWEEPS_FLOOR` and :data:`ANYTIME_SWEEPS_CEILING` (:func:`aimed_sweeps`)."""
-    anytime_sweeps_per_unit: float = ANYTIME_SWEEPS_PER_UNIT
+    anytime_sweeps_per_unit: float | None = None
     """Without ``anytime_sweeps``: the sweeps a unit the anytime rule aims a read at (:func:`aimed_sweeps`); one
-    number for every size of a family of graphs, where ``anytime_sweeps`` is one length for one graph."""
+    number for every size of a family of graphs, where ``anytime_sweeps`` is one length for one graph. ``None``:
+    :data:`ANYTIME_SWEEPS_PER_UNIT` (10) on a sparse model, :data:`ANYTIME_SWEEPS_PER_UNIT_DENSE` (2.5) on one of
+    more than :data:`SPARSE_DEGREE` neighbours a unit on average."""
     anytime_reads: int = 1000
     """With ``fill_time`` on an annealed ladder and ``plan_reads``: the most ladders the anytime rule may use (it
     uses fewer when the time buys fewer reads of ``anytime_sweeps``; memory is checked for what it plans)."""
@@ -304,7 +311,8 @@ class ReplicaParams(TimedRunParams):
         require(self.anytime_sweeps is None or self.anytime_sweeps >= 1, owner,
                 f"anytime_sweeps must be at least 1, got {self.anytime_sweeps}")
         require(self.anytime_reads >= 1, owner, f"anytime_reads must be at least 1, got {self.anytime_reads}")
-        require(math.isfinite(self.anytime_sweeps_per_unit) and self.anytime_sweeps_per_unit > 0, owner,
+        require(self.anytime_sweeps_per_unit is None or (
+                    math.isfinite(self.anytime_sweeps_per_unit) and self.anytime_sweeps_per_unit > 0), owner,
                 f"anytime_sweeps_per_unit must be a positive number, got {self.anytime_sweeps_per_unit}")
         require(self.threads is None or self.threads >= 1, owner, "threads must be at least 1")
         parse_replan(self.replan, owner)
@@ -433,17 +441,23 @@ def _check_setup(per_replica: float, replicas: int, params: ReplicaParams, start
                             f"{room}; give a longer limit, fewer reads, or use anneal")
 
 
-def aimed_sweeps(params: ReplicaParams, units: int) -> int:
+def aimed_sweeps(params: ReplicaParams, units: int, dense: bool = False) -> int:
     """The sweeps per ladder the anytime rule aims for: ``anytime_sweeps`` where given, else
-    ``anytime_sweeps_per_unit`` (:data:`ANYTIME_SWEEPS_PER_UNIT` by default) per unit between
-    :data:`ANYTIME_SWEEPS_FLOOR` and :data:`ANYTIME_SWEEPS_CEILING`.
+    ``anytime_sweeps_per_unit`` per unit (by default :data:`ANYTIME_SWEEPS_PER_UNIT`, or
+    :data:`ANYTIME_SWEEPS_PER_UNIT_DENSE` on a ``dense`` model) between :data:`ANYTIME_SWEEPS_FLOOR` and
+    :data:`ANYTIME_SWEEPS_CEILING`.
 
     Why in proportion to the units: on sparse graphs (lattices, planar ones) an anneal's domains grow like the
     square root of its sweeps, so a read settles a graph of n units in about n sweeps; beyond that, more reads buy
-    more than longer ones (RESULTS §10, thirty-third session)."""
+    more than longer ones (RESULTS §10, thirty-third session). On dense random graphs a read's chance of the best
+    cut hardly grows with its length (G10; G25, G30 and G31 reached theirs only in reads of 2,000–5,000 sweeps at a
+    fixed budget), so they aim a quarter as long (thirty-fourth session)."""
     if params.anytime_sweeps is not None:
         return params.anytime_sweeps
-    return int(min(max(params.anytime_sweeps_per_unit * units, ANYTIME_SWEEPS_FLOOR), ANYTIME_SWEEPS_CEILING))
+    per_unit = params.anytime_sweeps_per_unit
+    if per_unit is None:
+        per_unit = ANYTIME_SWEEPS_PER_UNIT_DENSE if dense else ANYTIME_SWEEPS_PER_UNIT
+    return int(min(max(per_unit * units, ANYTIME_SWEEPS_FLOOR), ANYTIME_SWEEPS_CEILING))
 
 
 def most_ladders(params: ReplicaParams, planned: bool) -> int:
@@ -453,7 +467,7 @@ def most_ladders(params: ReplicaParams, planned: bool) -> int:
 
 
 def plan_anytime(pace: float, remaining: float, replicas: int, params: ReplicaParams, setup: float = 0.0, *,
-                 units: int) -> tuple[int, int]:
+                 units: int, dense: bool = False) -> tuple[int, int]:
     """(ladders, sweeps) for an annealed run that fills ``remaining`` seconds at ``pace`` seconds per replica-sweep
     (measured by a pilot on two groups, so in wall time with the cores busy), after ``setup`` seconds per replica
     of building the run (its fields and energies; counted as at most half of ``remaining``, since a run whose
@@ -476,7 +490,7 @@ def plan_anytime(pace: float, remaining: float, replicas: int, params: ReplicaPa
         return max(remaining - min(setup * replicas * ladders, 0.5 * remaining), 0.0)
 
     work = ANYTIME_SHARE * searching(smallest) / max(pace, 1e-12)
-    ladders = 2 * int(work / (replicas * aimed_sweeps(params, units)) / 2)
+    ladders = 2 * int(work / (replicas * aimed_sweeps(params, units, dense)) / 2)
     ladders = max(smallest, min(ladders, cap))
     work = ANYTIME_SHARE * searching(ladders) / max(pace, 1e-12)
     most = min(MAX_PLANNED_SWEEPS, schedule_steps_buildable(remaining))  # a schedule that builds in time
@@ -894,7 +908,8 @@ class ReplicaBackend(Backend):
                                                  interrupted=True, work=0, work_unit="sweeps",
                                                  wall_time_s=time.perf_counter() - started)
                 pilot_s = time.perf_counter() - started
-                ladders_count, sweeps = plan_anytime(pace, params.time_limit - pilot_s, temps, params, setup, units=n)
+                ladders_count, sweeps = plan_anytime(pace, params.time_limit - pilot_s, temps, params, setup, units=n,
+                                                     dense=model.nnz > SPARSE_DEGREE * n)
             total = ladders_count * temps
             if params.time_limit is not None:
                 _check_setup(setup, total, params, started, lambda count: _batch_setup_seconds(model, energy, count))

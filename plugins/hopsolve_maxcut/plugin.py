@@ -116,7 +116,8 @@ class MaxcutProblem(Problem):
         schedule; a test checks it), then a greedy descent of each read's best state (``final_descent``: it
         removes the excitations a best state seen at the end of a sweep still carries). With ``--time-limit T``
         (max-cut is ``anytime``) it spends T instead: a pilot times a round, then reads of about ten sweeps a
-        node (1,000 to 100,000) as many as fill T, between 4 and 1,000 of them, the sweeps stretched to what is left
+        node (2.5 on graphs of more than 16 edges a node on average; 1,000 to 100,000) as many as fill T,
+        between 4 and 1,000 of them, the sweeps stretched to what is left
         (:func:`hopsolve.backends.replica.plan_anytime`), recorded as the result's ``reads`` and ``sweeps``; on a
         graph of at most 5,000 nodes with one weight on every edge and four edges at every node (a torus, as
         G48–G50) 30% of T goes to tabu walks from the anneal's best states (``tabu_share``'s default, recorded as
