@@ -634,6 +634,13 @@ def descend_best_states(model: SpinModel, ladders: Any, ladders_count: int, temp
     return flipped
 
 
+def is_sparse(model: SpinModel) -> bool:
+    """Whether ``model`` has at most :data:`SPARSE_DEGREE` neighbours a unit on average: where Houdayer moves and
+    the recombination are made by default, and reads aim at :data:`ANYTIME_SWEEPS_PER_UNIT` sweeps a unit (else
+    :data:`ANYTIME_SWEEPS_PER_UNIT_DENSE`)."""
+    return model.nnz <= SPARSE_DEGREE * model.n
+
+
 def is_uniform_lattice(model: SpinModel) -> bool:
     """Whether ``model`` is an Ising model on a torus-like lattice with uniform couplings: every coupling the same
     value, no fields and no group penalties, exactly :data:`LATTICE_DEGREE` neighbours every unit (a square torus;
@@ -909,7 +916,7 @@ class ReplicaBackend(Backend):
                                                  wall_time_s=time.perf_counter() - started)
                 pilot_s = time.perf_counter() - started
                 ladders_count, sweeps = plan_anytime(pace, params.time_limit - pilot_s, temps, params, setup, units=n,
-                                                     dense=model.nnz > SPARSE_DEGREE * n)
+                                                     dense=not is_sparse(model))
             total = ladders_count * temps
             if params.time_limit is not None:
                 _check_setup(setup, total, params, started, lambda count: _batch_setup_seconds(model, energy, count))
@@ -1015,7 +1022,7 @@ class ReplicaBackend(Backend):
         if params.recombine == "on":
             return True
         anytime = params.fill_time and params.time_limit is not None and params.schedule == "anneal"
-        return anytime and model.nnz <= SPARSE_DEGREE * model.n
+        return anytime and is_sparse(model)
 
     @staticmethod
     def _clusters(model: SpinModel, params: ReplicaParams, ladders_count: int) -> bool:
@@ -1028,7 +1035,7 @@ class ReplicaBackend(Backend):
             return ladders_count >= 2
         if params.cluster_moves == "none" or grouped or ladders_count < 2 or params.schedule == "anneal":
             return False
-        return model.nnz <= SPARSE_DEGREE * model.n
+        return is_sparse(model)
 
     @staticmethod
     def _samples(energy: Energy, params: ReplicaParams, run: _Run, shape: Ladder, seed: int, progress: _Progress,
