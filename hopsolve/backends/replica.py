@@ -119,8 +119,21 @@ SPARSE_DEGREE = 16.0
 OWNER = "backend 'replica'"
 PILOT_SECONDS = 0.5
 """The anytime rule's pilot anneal runs about this long (or 2% of the limit, if less) to time a round."""
-ANYTIME_SHARE = 0.95
-"""The share of the time left after the pilot that the anytime rule plans for (the rest absorbs a slower pace)."""
+PILOT_GROWTH = 16
+"""The most a pilot anneal's rounds grow from one timing to the next (the first, of 4 rounds, is mostly the cost of
+waking the threads)."""
+PILOT_MOST_ROUNDS = 1 << 20
+"""The longest pilot anneal, in rounds."""
+ANYTIME_SHARE = 0.97
+"""The share of the time left after the pilot that the anytime rule plans for (the rest absorbs a slower pace; a
+plan kept to its pace leaves less than :data:`FILL_SLACK` of the limit unused, so it is not stretched)."""
+FILL_SHARE = 0.98
+"""The share of the time left that a running plan is stretched to fill once its own pace is measured (a stretch is
+made when more than :data:`FILL_SLACK` of the limit would go unused). A slower pace later is absorbed by the
+compression, which resamples the rest of the plan into the sweeps that fit; 10 s runs that stretched to 95% of it
+when 7% would go unused left 0.3–0.7 s (RESULTS section 10)."""
+FILL_SLACK = 0.04
+"""The share of the limit a running plan may leave unused before it is stretched (see :data:`FILL_SHARE`)."""
 MAX_PLANNED_SWEEPS = 10_000_000
 """The most sweeps an anytime plan (or a stretch of it) schedules, as ``anneal`` caps a stretched schedule."""
 RUN_ARRAYS = 4
@@ -222,8 +235,9 @@ class ReplicaParams(TimedRunParams):
     excitations of that sweep's temperature (on graphs with unit weights, about 1% of the units whose smallest
     flip costs ``ΔE_min``, at ``cold_end="unit"``); the descent removes them and never raises an energy. Skipped
     after Ctrl-C. A timed run keeps time for it out of its sweeps, at most a tenth of the limit: twice the first
-    sweeps of a descent of as many random starts as it returns states
-    (:func:`hopsolve.backends._descent.first_chunk_reserve`: states seen at a low temperature settle within them),
+    sweeps of a descent of as many random starts as it returns states (timed once the ladders are planned, where
+    the anytime rule plans them; :func:`hopsolve.backends._descent.first_chunk_reserve`: states seen at a low
+    temperature settle within them),
     or, on energies with one-hot group penalties, whose best states carry violations that take whole descents,
     twice a whole descent of each from a random start (:func:`~hopsolve.backends._descent.descent_reserve`). It
     then descends every returned state or none, so that the printed replay reproduces the run: a descent skipped
@@ -473,7 +487,7 @@ def plan_anytime(pace: float, remaining: float, replicas: int, params: ReplicaPa
     of building the run (its fields and energies; counted as at most half of ``remaining``, since a run whose
     set-up does not fit is refused before this, and the estimate is noisy).
 
-    The work that fits, ``W = 0.95 · remaining / pace`` replica-sweeps, goes to ladders of ``S`` sweeps each
+    The work that fits, ``W = ANYTIME_SHARE · remaining / pace`` replica-sweeps, goes to ladders of ``S`` sweeps each
     (:func:`aimed_sweeps` of a model of ``units`` units): ``W / (R · S)`` ladders, rounded down to an even number
     (pairs make cluster moves) and kept between 4 (two groups keep two cores busy) and ``anytime_reads``; the
     sweeps are what is left per ladder. Longer anneals beat more of them until each is long enough; more reads then
@@ -516,8 +530,9 @@ def _run_chunked(plan: np.ndarray | None, constant: float, advance: Callable[[in
     With a time limit a chunk that would not fit is cut to what does. An annealed plan is checked after every chunk
     against the run's pace (its average or its latest chunk's, whichever is faster, so that one stalled chunk does
     not count for the rest of the run): from the second chunk on, one that would overrun is resampled into the
-    rounds that fit (so it still ends cold), and, with ``fill_time``, one that would leave 2% of the limit more
-    unused than planned is stretched to fill it; without it, a plan squeezed earlier grows back towards its own
+    rounds that fit (so it still ends cold), and, with ``fill_time``, one that would leave more than
+    :data:`FILL_SLACK` of the limit unused is stretched to :data:`FILL_SHARE` of what is left; without it, a plan
+    squeezed earlier grows back towards its own
     length when the pace recovers
     (``compressed``/``stretched``; a plan that needed neither replays exactly). ``first_sweep`` bounds the seconds
     the first sweep may take, before any pace is measured: a run with less left than that starts none (a TSP of
@@ -544,9 +559,9 @@ def _run_chunked(plan: np.ndarray | None, constant: float, advance: Callable[[in
                     if adjust and fits < 0.98 * rest and measured > 1:
                         plan = progress.replan.resample(plan, progress.done, max(1, fits))
                         progress.compressed = True
-                    elif adjust and params.fill_time and remaining - rest * pace > (1.02 - ANYTIME_SHARE) * limit:
+                    elif adjust and params.fill_time and remaining - rest * pace > FILL_SLACK * limit:
                         grown = min(MAX_PLANNED_SWEEPS - progress.done, schedule_steps_buildable(remaining),
-                                    int(ANYTIME_SHARE * fits))
+                                    int(FILL_SHARE * fits))
                         plan = progress.replan.resample(plan, progress.done, max(rest, grown))
                         progress.stretched = True
                     elif adjust and len(plan) < planned and rest * pace < 0.8 * remaining:
@@ -897,10 +912,11 @@ class ReplicaBackend(Backend):
         finish_limit = params.time_limit  # the descent and the recombination end by then, the tabu walks later
         descending = params.keep_best and params.final_descent and n > 0
         planned = anytime and params.schedule == "anneal" and starts is None and n > 0  # by plan_anytime
-        if descending and finish_limit is not None:  # the final descent's time is kept out of the run's
-            returned = most_ladders(params, planned) if starts is None else len(starts)  # a state a ladder at most
-            reserve = descent_reserve if model.group_of.shape[0] else first_chunk_reserve
+        reserve = descent_reserve if model.group_of.shape[0] else first_chunk_reserve
+        if descending and finish_limit is not None and not planned:  # the final descent's time is kept out of the
+            returned = params.reads if starts is None else len(starts)  # run's (a state a ladder at most); a planned
             params = replace(params, time_limit=max(0.0, finish_limit - reserve(model, returned, finish_limit)))
+            # run's, once its ladders are planned (timing 1,000 of them, most_ladders, kept 0.35 s of G22's 10 s)
         with _Threads(params.threads):
             ladders_count, sweeps = params.reads if starts is None else len(starts), params.sweeps
             pilot_s = None
@@ -915,8 +931,15 @@ class ReplicaBackend(Backend):
                                                  interrupted=True, work=0, work_unit="sweeps",
                                                  wall_time_s=time.perf_counter() - started)
                 pilot_s = time.perf_counter() - started
+                dense = not is_sparse(model)
                 ladders_count, sweeps = plan_anytime(pace, params.time_limit - pilot_s, temps, params, setup, units=n,
-                                                     dense=not is_sparse(model))
+                                                     dense=dense)
+                if descending:  # the reserve for the ladders planned, then the plan for what it leaves (as many or
+                    # fewer ladders: the reserve stays enough)
+                    params = replace(params, time_limit=max(0.0, finish_limit - reserve(model, ladders_count,
+                                                                                        finish_limit)))
+                    ladders_count, sweeps = plan_anytime(pace, params.time_limit - (time.perf_counter() - started),
+                                                         temps, params, setup, units=n, dense=dense)
             total = ladders_count * temps
             if params.time_limit is not None:
                 _check_setup(setup, total, params, started, lambda count: _batch_setup_seconds(model, energy, count))
@@ -989,7 +1012,9 @@ class ReplicaBackend(Backend):
     @staticmethod
     def _pilot(model: SpinModel, couplings: Any, energy: Energy, shape: Ladder, params: ReplicaParams,
                cap: int) -> float:
-        """Seconds per replica-sweep of an annealed run, timed on a throwaway run of (up to) four ladders."""
+        """Seconds per replica-sweep of an annealed run, timed on a throwaway run of (up to) four ladders: anneals
+        of 4 rounds, then of more, each sized from the last to last :data:`PILOT_SECONDS` (or 2% of the limit),
+        until one lasts that long (or half of it, when sized without the growth cap :data:`PILOT_GROWTH`)."""
         ladders_count = min(4, most_ladders(params, planned=True))
         temps = len(shape.ratios)
         clusters = ReplicaBackend._clusters(model, params, ladders_count)
@@ -997,7 +1022,7 @@ class ReplicaBackend(Backend):
         run = _build(model, couplings, energy, spins, shape.ratios, ladders_count, clusters,
                      _run_streams(0, ladders_count * temps, ladders_count), cap, params.cluster_every)
         budget = min(PILOT_SECONDS, 0.02 * params.time_limit)
-        rounds, spent = 4, 0.0
+        rounds, sized = 4, False
         while True:
             began = time.perf_counter()
             try:
@@ -1006,9 +1031,13 @@ class ReplicaBackend(Backend):
                 row = int(np.argmin(run.ladders.best))
                 raise _PilotInterrupted(run.ladders.best_states[row].astype(np.int8)) from None
             spent = time.perf_counter() - began
-            if spent >= budget or rounds >= 1 << 20:
+            if spent >= budget or (sized and spent >= 0.5 * budget) or rounds >= PILOT_MOST_ROUNDS:
                 return spent / (rounds * ladders_count * temps)
-            rounds *= 2
+            # the next timing is sized from this one to last about the budget (doubling up to it spent two to four
+            # budgets: 0.45-0.75 s of a 10 s run whose budget was 0.2 s)
+            factor = 1.2 * budget / max(spent, 1e-9)
+            sized = factor <= PILOT_GROWTH
+            rounds = min(PILOT_MOST_ROUNDS, max(2 * rounds, int(rounds * min(factor, PILOT_GROWTH))))
 
     @staticmethod
     def _recombines(model: SpinModel, params: ReplicaParams) -> bool:
