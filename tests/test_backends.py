@@ -736,6 +736,32 @@ def test_hopfield_s_last_batch_is_cut_to_what_the_limit_leaves(monkeypatch):
     assert took <= limit * 1.05 + 0.01, took
 
 
+def test_hopfield_s_batches_leave_the_finish_its_time_before_the_deadline():
+    """After its last batch a timed run scores every finished read again (outcomes, the sample set): about
+    FINISH_SCORINGS times the scoring its batches did. Modelled by reads that take 2 µs and a scoring of 20 µs a
+    read under a 0.4 s deadline: the batches stop when what is left would not hold another batch and that finish
+    (50,000 reads of 100 units ended 65 ms past a 0.9 s deadline when the finish was not counted)."""
+    import time
+    import types
+
+    from hopsolve.backends import hopfield
+
+    energy = random_energy(5, 1, density=0.5)
+    progress = hopfield._Progress(energy, None, deadline=time.perf_counter() + 0.4)
+
+    def slow_scoring(states):
+        time.sleep(2e-5 * len(states))
+        return np.zeros(len(states))
+
+    progress.spin_energy = types.SimpleNamespace(energies=slow_scoring)
+    finished = progress.run_batches(10**7, lambda a, b: time.sleep(2e-6 * (b - a)),
+                                    lambda a, b: np.ones((b - a, 5), dtype=np.int8))
+    finish = hopfield.FINISH_SCORINGS * 2e-5 * finished  # the finish this run's reads will cost, at least
+    assert progress.timed_out and finished > 1000
+    assert time.perf_counter() + finish <= progress.deadline + 0.05  # not counted: 0.27 s past it
+    assert time.perf_counter() + finish >= progress.deadline - 0.2  # not stopped far too early either
+
+
 def test_hopfield_s_batches_grow_past_a_fixed_cost_per_call():
     """A kernel call's fixed cost (waking numba's threads: 10-20 ms on a busy machine) was counted as the reads'
     own: with it above a batch's target the batches stayed at one read a thread. Modelled by calls of 30 ms and
