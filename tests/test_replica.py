@@ -249,7 +249,7 @@ def test_the_pilot_lasts_about_its_budget_and_the_descent_reserve_counts_the_lad
 
     def reserve(model, reads, limit):
         reserved_for.append(reads)
-        return 0.0
+        return 0.1
 
     fake_time = types.SimpleNamespace(perf_counter=lambda: clock.now)
     monkeypatch.setattr(R, "time", fake_time)
@@ -261,7 +261,12 @@ def test_the_pilot_lasts_about_its_budget_and_the_descent_reserve_counts_the_lad
     budget = 0.02 * 1.0
     assert budget <= samples.info["pilot_s"] <= 1.5 * budget
     planned = samples.derived["reads"]
-    assert planned < 1000 and reserved_for == [planned]
+    first_plan = plan_anytime(1e-4, 1.0 - samples.info["pilot_s"], 1, backend.params(values),
+                              units=energy.num_variables)[0]
+    assert reserved_for == [first_plan] and planned <= first_plan < 1000  # then planned again for what it leaves
+    # the plan is for what the reserve leaves (one replica a ladder, 0.1 ms a replica-sweep)
+    searched = samples.info["sweeps_planned"] * planned * 1e-4
+    assert 0.9 * (0.9 - samples.info["pilot_s"]) <= searched <= 0.9 - samples.info["pilot_s"]
 
 
 @pytest.mark.parametrize("stalled_chunk", [1, 2, 3])
@@ -283,7 +288,6 @@ def test_one_stalled_chunk_does_not_end_an_anytime_run_early(monkeypatch, stalle
     assert not (progress.timed_out or progress.interrupted)  # the plan's end reached: cold
 
 
-
 def test_a_plan_too_short_for_its_limit_is_stretched_to_nearly_all_of_it(monkeypatch):
     """On a clock that moves 20 µs per sweep a plan of half the 2 s limit's sweeps is stretched once its pace is
     measured, to FILL_SHARE of what is left: the run ends within FILL_SLACK of the limit, cold (stretched to 95%
@@ -297,7 +301,25 @@ def test_a_plan_too_short_for_its_limit_is_stretched_to_nearly_all_of_it(monkeyp
     params = ReplicaParams(schedule="anneal", sweeps=50_000, time_limit=2.0, fill_time=True)
     progress = R._run_chunked(np.geomspace(0.1, 3.0, params.sweeps), 3.0, advance, params, None, dict, 0.0)
     assert progress.stretched and not (progress.timed_out or progress.interrupted)
-    assert (1.0 - R.FILL_SLACK) * 2.0 <= 2.0 * R.FILL_SHARE <= clock.now <= 2.0
+    assert (1.0 - R.FILL_SLACK) * 2.0 <= clock.now <= 2.0
+
+
+def test_a_filled_plan_that_slows_a_little_still_ends_cold_in_time(monkeypatch):
+    """A plan stretched to FILL_SHARE of its 2 s limit whose pace then slows by 3% is compressed (it would overrun
+    by about 1%): it ends its schedule, cold, within the limit, instead of being cut at the limit short of its end
+    (the compression waited for a 2% overrun, more than a filled plan's margin)."""
+    clock = types.SimpleNamespace(now=0.0)
+
+    def advance(first_round, cold):
+        clock.now += (2e-5 if clock.now < 0.5 else 2.06e-5) * len(cold)
+
+    monkeypatch.setattr(R, "time", types.SimpleNamespace(perf_counter=lambda: clock.now))
+    params = ReplicaParams(schedule="anneal", sweeps=50_000, time_limit=2.0, fill_time=True)
+    progress = R._run_chunked(np.geomspace(0.1, 3.0, params.sweeps), 3.0, advance, params, None, dict, 0.0)
+    assert progress.stretched and progress.compressed
+    assert not (progress.timed_out or progress.interrupted) and clock.now <= 2.0
+
+
 def test_plan_anytime_fills_the_time_with_even_reads_between_four_and_the_cap():
     params = ReplicaParams(anytime_reads=40, anytime_sweeps=1000)
     for pace, remaining in [(1e-6, 0.01), (1e-6, 1.0), (1e-7, 100.0), (1e-3, 0.001)]:

@@ -129,9 +129,9 @@ ANYTIME_SHARE = 0.97
 plan kept to its pace leaves less than :data:`FILL_SLACK` of the limit unused, so it is not stretched)."""
 FILL_SHARE = 0.98
 """The share of the time left that a running plan is stretched to fill once its own pace is measured (a stretch is
-made when more than :data:`FILL_SLACK` of the limit would go unused). A slower pace later is absorbed by the
-compression, which resamples the rest of the plan into the sweeps that fit; 10 s runs that stretched to 95% of it
-when 7% would go unused left 0.3–0.7 s (RESULTS section 10)."""
+made when more than :data:`FILL_SLACK` of the limit would go unused). A slower pace later is met by the
+compression, which resamples the rest of any plan that would overrun into this share of the sweeps that fit; 10 s
+runs that stretched to 95% of it when 7% would go unused left 0.3–0.7 s (RESULTS section 10)."""
 FILL_SLACK = 0.04
 """The share of the limit a running plan may leave unused before it is stretched (see :data:`FILL_SHARE`)."""
 MAX_PLANNED_SWEEPS = 10_000_000
@@ -235,11 +235,11 @@ class ReplicaParams(TimedRunParams):
     excitations of that sweep's temperature (on graphs with unit weights, about 1% of the units whose smallest
     flip costs ``ΔE_min``, at ``cold_end="unit"``); the descent removes them and never raises an energy. Skipped
     after Ctrl-C. A timed run keeps time for it out of its sweeps, at most a tenth of the limit: twice the first
-    sweeps of a descent of as many random starts as it returns states (timed once the ladders are planned, where
-    the anytime rule plans them; :func:`hopsolve.backends._descent.first_chunk_reserve`: states seen at a low
-    temperature settle within them),
+    sweeps of a descent of as many random starts as it returns states
+    (:func:`hopsolve.backends._descent.first_chunk_reserve`: states seen at a low temperature settle within them),
     or, on energies with one-hot group penalties, whose best states carry violations that take whole descents,
-    twice a whole descent of each from a random start (:func:`~hopsolve.backends._descent.descent_reserve`). It
+    twice a whole descent of each from a random start (:func:`~hopsolve.backends._descent.descent_reserve`); either
+    is timed once the ladders are planned, where the anytime rule plans them. It
     then descends every returned state or none, so that the printed replay reproduces the run: a descent skipped
     because it would not fit is recorded as ``final_descent=False`` in ``info['replay']`` (a timed TSP run filled
     its limit, skipped the descent and returned every read infeasible, while its replay descended them). On a
@@ -529,8 +529,9 @@ def _run_chunked(plan: np.ndarray | None, constant: float, advance: Callable[[in
 
     With a time limit a chunk that would not fit is cut to what does. An annealed plan is checked after every chunk
     against the run's pace (its average or its latest chunk's, whichever is faster, so that one stalled chunk does
-    not count for the rest of the run): from the second chunk on, one that would overrun is resampled into the
-    rounds that fit (so it still ends cold), and, with ``fill_time``, one that would leave more than
+    not count for the rest of the run): from the second chunk on, one that would overrun is resampled into
+    :data:`FILL_SHARE` of the rounds that fit (so it still ends cold), and, with ``fill_time``, one that would leave
+    more than
     :data:`FILL_SLACK` of the limit unused is stretched to :data:`FILL_SHARE` of what is left; without it, a plan
     squeezed earlier grows back towards its own
     length when the pace recovers
@@ -556,8 +557,9 @@ def _run_chunked(plan: np.ndarray | None, constant: float, advance: Callable[[in
                     pace = min((time.perf_counter() - began) / progress.done, latest_pace)
                     fits = int(remaining / pace)
                     rest = len(plan) - progress.done if plan is not None else 0
-                    if adjust and fits < 0.98 * rest and measured > 1:
-                        plan = progress.replan.resample(plan, progress.done, max(1, fits))
+                    if adjust and fits < rest and measured > 1:  # (a plan filled to FILL_SHARE overran by
+                        # a 2-4% slower pace, and ended at the limit short of its cold end, when this waited for 2%)
+                        plan = progress.replan.resample(plan, progress.done, max(1, int(FILL_SHARE * fits)))
                         progress.compressed = True
                     elif adjust and params.fill_time and remaining - rest * pace > FILL_SLACK * limit:
                         grown = min(MAX_PLANNED_SWEEPS - progress.done, schedule_steps_buildable(remaining),
@@ -1013,8 +1015,9 @@ class ReplicaBackend(Backend):
     def _pilot(model: SpinModel, couplings: Any, energy: Energy, shape: Ladder, params: ReplicaParams,
                cap: int) -> float:
         """Seconds per replica-sweep of an annealed run, timed on a throwaway run of (up to) four ladders: anneals
-        of 4 rounds, then of more, each sized from the last to last :data:`PILOT_SECONDS` (or 2% of the limit),
-        until one lasts that long (or half of it, when sized without the growth cap :data:`PILOT_GROWTH`)."""
+        of 4 rounds, then of more, each sized from the last to last 1.2 budgets (the budget: :data:`PILOT_SECONDS`
+        or 2% of the limit, if less; each at least twice the last and at most :data:`PILOT_GROWTH` times it), until
+        one lasts the budget, or half of it when sized within that growth, or has :data:`PILOT_MOST_ROUNDS`."""
         ladders_count = min(4, most_ladders(params, planned=True))
         temps = len(shape.ratios)
         clusters = ReplicaBackend._clusters(model, params, ladders_count)
