@@ -189,6 +189,26 @@ def test_a_fixed_ladder_spends_its_time_limit_and_its_sweeps_replay_it():
     assert np.array_equal(timed.states, replay.states)
 
 
+def _solve_on_a_fake_clock(monkeypatch, backend, energy, values, reserve):
+    """``backend.solve(energy, values, seed=9)`` on a clock that moves only in the anneal's rounds, 0.1 ms a
+    replica-sweep (so the pilot's pace is the same every time), with ``reserve`` in place of the final descent's
+    reserve (timed on the real clock otherwise)."""
+    clock = types.SimpleNamespace(now=0.0)
+    advance = R._Run.advance
+
+    def timed_advance(self, first_round, cold):
+        advance(self, first_round, cold)
+        clock.now += 1e-4 * len(cold) * self.ladders.states.shape[0]
+
+    fake_time = types.SimpleNamespace(perf_counter=lambda: clock.now)
+    with monkeypatch.context() as patches:
+        patches.setattr(R, "time", fake_time)
+        patches.setattr(descent, "time", fake_time)  # the final descent reads the same clock
+        patches.setattr(R, "first_chunk_reserve", reserve)
+        patches.setattr(R._Run, "advance", timed_advance)
+        return backend.solve(energy, backend.params(values), seed=9)
+
+
 def test_the_anytime_rule_is_deterministic_and_its_reads_and_sweeps_replay_it(monkeypatch):
     """On a clock that moves 0.1 ms per replica-sweep (so the pace is the same every time) the anytime rule's
     pilot, plan and run are the same twice; the reads and sweeps it records replay the run exactly."""
@@ -198,23 +218,8 @@ def test_the_anytime_rule_is_deterministic_and_its_reads_and_sweeps_replay_it(mo
     # would follow runs until the clock reaches the limit
     values = {"schedule": "anneal", "anytime_reads": 40, "anytime_sweeps": 200, "time_limit": 1.0,
               "fill_time": True, "tabu_share": 0}
-    advance = R._Run.advance
-    runs = []
-    for _ in range(2):
-        clock = types.SimpleNamespace(now=0.0)
-
-        def timed_advance(self, first_round, cold, clock=clock):
-            advance(self, first_round, cold)
-            clock.now += 1e-4 * len(cold) * self.ladders.states.shape[0]
-
-        fake_time = types.SimpleNamespace(perf_counter=lambda clock=clock: clock.now)
-        monkeypatch.setattr(R, "time", fake_time)
-        monkeypatch.setattr(descent, "time", fake_time)  # the final descent reads the same clock
-        monkeypatch.setattr(R, "first_chunk_reserve", lambda *args: 0.0)  # timed on the real clock
-        monkeypatch.setattr(R._Run, "advance", timed_advance)
-        runs.append(backend.solve(energy, backend.params(values), seed=9))
-    monkeypatch.undo()
-    first, second = runs
+    first, second = (_solve_on_a_fake_clock(monkeypatch, backend, energy, values, lambda *args: 0.0)
+                     for _ in range(2))
     assert np.array_equal(first.states, second.states) and first.derived == second.derived
     reads, sweeps = first.derived["reads"], first.derived["sweeps"]
     assert (reads, sweeps) == plan_anytime(1e-4, 1.0 - first.info["pilot_s"], 1, backend.params(values),
@@ -238,26 +243,13 @@ def test_the_pilot_lasts_about_its_budget_and_the_descent_reserve_counts_the_lad
     backend = ReplicaBackend()
     values = {"schedule": "anneal", "anytime_reads": 1000, "anytime_sweeps": 200, "time_limit": 1.0,
               "fill_time": True, "tabu_share": 0}
-    clock = types.SimpleNamespace(now=0.0)
-    advance = R._Run.advance
-
-    def timed_advance(self, first_round, cold):
-        advance(self, first_round, cold)
-        clock.now += 1e-4 * len(cold) * self.ladders.states.shape[0]
-
     reserved_for = []
 
     def reserve(model, reads, limit):
         reserved_for.append(reads)
         return 0.1
 
-    fake_time = types.SimpleNamespace(perf_counter=lambda: clock.now)
-    monkeypatch.setattr(R, "time", fake_time)
-    monkeypatch.setattr(descent, "time", fake_time)
-    monkeypatch.setattr(R, "first_chunk_reserve", reserve)
-    monkeypatch.setattr(R._Run, "advance", timed_advance)
-    samples = backend.solve(energy, backend.params(values), seed=9)
-    monkeypatch.undo()
+    samples = _solve_on_a_fake_clock(monkeypatch, backend, energy, values, reserve)
     budget = 0.02 * 1.0
     assert budget <= samples.info["pilot_s"] <= 1.5 * budget
     planned = samples.derived["reads"]
@@ -269,22 +261,29 @@ def test_the_pilot_lasts_about_its_budget_and_the_descent_reserve_counts_the_lad
     assert 0.9 * (0.9 - samples.info["pilot_s"]) <= searched <= 0.9 - samples.info["pilot_s"]
 
 
+def _chunked_on_a_fake_clock(monkeypatch, sweeps, seconds):
+    """``_run_chunked`` over an annealed plan of ``sweeps`` sweeps with a 2 s limit and ``fill_time``, on a clock
+    that moves ``seconds(now, sweeps_in_the_chunk)`` a chunk; returns the progress and the clock at the end."""
+    clock = types.SimpleNamespace(now=0.0)
+
+    def advance(first_round, cold):
+        clock.now += seconds(clock.now, len(cold))
+
+    monkeypatch.setattr(R, "time", types.SimpleNamespace(perf_counter=lambda: clock.now))
+    params = ReplicaParams(schedule="anneal", sweeps=sweeps, time_limit=2.0, fill_time=True)
+    progress = R._run_chunked(np.geomspace(0.1, 3.0, sweeps), 3.0, advance, params, None, dict, 0.0)
+    return progress, clock.now
+
+
 @pytest.mark.parametrize("stalled_chunk", [1, 2, 3])
 def test_one_stalled_chunk_does_not_end_an_anytime_run_early(monkeypatch, stalled_chunk):
     """On a clock that moves 20 µs per sweep, one chunk that stalls 0.2 s (a busy machine descheduling the run)
     squeezes the plan at most for a while: the run still spends the 2 s limit (before, a stall in the first chunk
     squeezed the plan into a few sweeps that ended the run at 0.2 s) and ends with its plan, cold."""
-    clock = types.SimpleNamespace(now=0.0, calls=0)
-
-    def advance(first_round, cold):
-        clock.calls += 1
-        clock.now += 2e-5 * len(cold) + (0.2 if clock.calls == stalled_chunk else 0.0)
-
-    monkeypatch.setattr(R, "time", types.SimpleNamespace(perf_counter=lambda: clock.now))
-    params = ReplicaParams(schedule="anneal", sweeps=80_000, time_limit=2.0, fill_time=True)
-    plan = np.geomspace(0.1, 3.0, params.sweeps)
-    progress = R._run_chunked(plan, 3.0, advance, params, None, dict, 0.0)
-    assert 0.95 * 2.0 <= clock.now <= 2.0 and progress.done > 60_000
+    calls = itertools.count(1)
+    progress, ended = _chunked_on_a_fake_clock(
+        monkeypatch, 80_000, lambda now, sweeps: 2e-5 * sweeps + (0.2 if next(calls) == stalled_chunk else 0.0))
+    assert 0.95 * 2.0 <= ended <= 2.0 and progress.done > 60_000
     assert not (progress.timed_out or progress.interrupted)  # the plan's end reached: cold
 
 
@@ -292,32 +291,19 @@ def test_a_plan_too_short_for_its_limit_is_stretched_to_nearly_all_of_it(monkeyp
     """On a clock that moves 20 µs per sweep a plan of half the 2 s limit's sweeps is stretched once its pace is
     measured, to FILL_SHARE of what is left: the run ends within FILL_SLACK of the limit, cold (stretched to 95%
     when 7% would go unused, 10 s runs of Gset ended 0.3–0.7 s early)."""
-    clock = types.SimpleNamespace(now=0.0)
-
-    def advance(first_round, cold):
-        clock.now += 2e-5 * len(cold)
-
-    monkeypatch.setattr(R, "time", types.SimpleNamespace(perf_counter=lambda: clock.now))
-    params = ReplicaParams(schedule="anneal", sweeps=50_000, time_limit=2.0, fill_time=True)
-    progress = R._run_chunked(np.geomspace(0.1, 3.0, params.sweeps), 3.0, advance, params, None, dict, 0.0)
+    progress, ended = _chunked_on_a_fake_clock(monkeypatch, 50_000, lambda now, sweeps: 2e-5 * sweeps)
     assert progress.stretched and not (progress.timed_out or progress.interrupted)
-    assert (1.0 - R.FILL_SLACK) * 2.0 <= clock.now <= 2.0
+    assert (1.0 - R.FILL_SLACK) * 2.0 <= ended <= 2.0
 
 
 def test_a_filled_plan_that_slows_a_little_still_ends_cold_in_time(monkeypatch):
     """A plan stretched to FILL_SHARE of its 2 s limit whose pace then slows by 3% is compressed (it would overrun
     by about 1%): it ends its schedule, cold, within the limit, instead of being cut at the limit short of its end
     (the compression waited for a 2% overrun, more than a filled plan's margin)."""
-    clock = types.SimpleNamespace(now=0.0)
-
-    def advance(first_round, cold):
-        clock.now += (2e-5 if clock.now < 0.5 else 2.06e-5) * len(cold)
-
-    monkeypatch.setattr(R, "time", types.SimpleNamespace(perf_counter=lambda: clock.now))
-    params = ReplicaParams(schedule="anneal", sweeps=50_000, time_limit=2.0, fill_time=True)
-    progress = R._run_chunked(np.geomspace(0.1, 3.0, params.sweeps), 3.0, advance, params, None, dict, 0.0)
+    progress, ended = _chunked_on_a_fake_clock(monkeypatch, 50_000,
+                                               lambda now, sweeps: (2e-5 if now < 0.5 else 2.06e-5) * sweeps)
     assert progress.stretched and progress.compressed
-    assert not (progress.timed_out or progress.interrupted) and clock.now <= 2.0
+    assert not (progress.timed_out or progress.interrupted) and ended <= 2.0
 
 
 def test_plan_anytime_fills_the_time_with_even_reads_between_four_and_the_cap():
